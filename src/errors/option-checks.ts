@@ -1,0 +1,98 @@
+import { ErrorCode } from './error-code.js';
+import { ModelHostError } from './model-host-error.js';
+
+/**
+ * Small validators for options and config files. Each throws INVALID_CONFIG with an
+ * "`path` must be X, got Y" message (p-queue / undici style) and returns the value typed.
+ */
+export function invalidOption(path: string, expected: string, got: unknown): ModelHostError {
+  return new ModelHostError(ErrorCode.INVALID_CONFIG, `\`${path}\` must be ${expected}, got ${show(got)}`);
+}
+
+export function checkInteger(value: unknown, path: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidOption(path, max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+export function checkNumber(value: unknown, path: string, min = 0, max = Number.POSITIVE_INFINITY): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
+    throw invalidOption(path, max === Number.POSITIVE_INFINITY ? `a number ≥ ${min}` : `a number from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+export function checkBoolean(value: unknown, path: string): boolean {
+  if (typeof value !== 'boolean') throw invalidOption(path, 'true or false', value);
+  return value;
+}
+
+export function checkString(value: unknown, path: string): string {
+  if (typeof value !== 'string' || value === '') throw invalidOption(path, 'a non-empty string', value);
+  return value;
+}
+
+export function checkOneOf<T extends string>(value: unknown, path: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) throw invalidOption(path, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  return value as T;
+}
+
+export function checkFunction<T extends (...args: never[]) => unknown>(value: unknown, path: string): T {
+  if (typeof value !== 'function') throw invalidOption(path, 'a function', value);
+  return value as T;
+}
+
+/** A plain object whose keys are all in `known`; a typo gets a "did you mean" hint. */
+export function checkObject(value: unknown, path: string, known: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidOption(path, 'an object', value);
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      const hint = closest(key, known);
+      throw new ModelHostError(
+        ErrorCode.INVALID_CONFIG,
+        `\`${path}\` has an unknown option '${key}'${hint === undefined ? '' : ` (did you mean '${hint}'?)`}; known options: ${known.join(', ')}`,
+      );
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+export function show(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    const json = JSON.stringify(value);
+    return json.length > 60 ? `${json.slice(0, 60)}…` : json;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of candidates) {
+    const d = distance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
