@@ -1,0 +1,140 @@
+/** Element types a Tensor can hold. `float16` is stored as raw IEEE-754 half bits in a Uint16Array. */
+export type DType =
+  | 'float32'
+  | 'float64'
+  | 'float16'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64'
+  | 'bool'
+  | 'string';
+
+/** The storage used for each dtype. `bool` is one byte per element (0 or 1). */
+export interface DataByDType {
+  float32: Float32Array;
+  float64: Float64Array;
+  float16: Uint16Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  int16: Int16Array;
+  uint16: Uint16Array;
+  int32: Int32Array;
+  uint32: Uint32Array;
+  int64: BigInt64Array;
+  uint64: BigUint64Array;
+  bool: Uint8Array;
+  string: string[];
+}
+
+export type TypedArray = DataByDType[Exclude<DType, 'string'>];
+export type TensorData = DataByDType[DType];
+
+type TypedArrayConstructor = {
+  new (length: number): TypedArray;
+  new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): TypedArray;
+  readonly BYTES_PER_ELEMENT: number;
+};
+
+export interface DTypeInfo {
+  readonly name: DType;
+  /** Constructor of the storage; `undefined` for strings. */
+  readonly array: TypedArrayConstructor | undefined;
+  /** Bytes per element; 0 for strings. */
+  readonly bytes: number;
+  readonly kind: 'float' | 'int' | 'bigint' | 'bool' | 'string';
+  /** The KServe v2 / Open Inference Protocol datatype name. */
+  readonly kserve: string;
+}
+
+function info(name: DType, array: TypedArrayConstructor | undefined, kind: DTypeInfo['kind'], kserve: string): DTypeInfo {
+  return Object.freeze({ name, array, bytes: array?.BYTES_PER_ELEMENT ?? 0, kind, kserve });
+}
+
+export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
+  float32: info('float32', Float32Array as TypedArrayConstructor, 'float', 'FP32'),
+  float64: info('float64', Float64Array as TypedArrayConstructor, 'float', 'FP64'),
+  float16: info('float16', Uint16Array as TypedArrayConstructor, 'float', 'FP16'),
+  int8: info('int8', Int8Array as TypedArrayConstructor, 'int', 'INT8'),
+  uint8: info('uint8', Uint8Array as TypedArrayConstructor, 'int', 'UINT8'),
+  int16: info('int16', Int16Array as TypedArrayConstructor, 'int', 'INT16'),
+  uint16: info('uint16', Uint16Array as TypedArrayConstructor, 'int', 'UINT16'),
+  int32: info('int32', Int32Array as TypedArrayConstructor, 'int', 'INT32'),
+  uint32: info('uint32', Uint32Array as TypedArrayConstructor, 'int', 'UINT32'),
+  int64: info('int64', BigInt64Array as TypedArrayConstructor, 'bigint', 'INT64'),
+  uint64: info('uint64', BigUint64Array as TypedArrayConstructor, 'bigint', 'UINT64'),
+  bool: info('bool', Uint8Array as TypedArrayConstructor, 'bool', 'BOOL'),
+  string: info('string', undefined, 'string', 'BYTES'),
+});
+
+export function isDType(value: unknown): value is DType {
+  return typeof value === 'string' && Object.hasOwn(DTYPES, value);
+}
+
+const KSERVE_TO_DTYPE: ReadonlyMap<string, DType> = new Map(Object.values(DTYPES).map((d) => [d.kserve, d.name]));
+
+/** Maps a KServe v2 datatype (`FP32`, `INT64`, `BYTES`, ...) to a dtype. */
+export function dtypeFromKServe(datatype: string): DType | undefined {
+  return KSERVE_TO_DTYPE.get(datatype);
+}
+
+/**
+ * The dtype whose storage is this typed array. Ambiguous storages (Uint8Array: uint8 or bool,
+ * Uint16Array: uint16 or float16) answer the numeric one; pass a dtype to say otherwise.
+ */
+export function dtypeOfData(data: unknown): DType | undefined {
+  if (Array.isArray(data)) return data.every((v) => typeof v === 'string') ? 'string' : undefined;
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof Uint8Array) return 'uint8';
+  if (data instanceof Int8Array) return 'int8';
+  if (data instanceof Int16Array) return 'int16';
+  if (data instanceof Uint16Array) return 'uint16';
+  if (data instanceof Uint32Array) return 'uint32';
+  if (data instanceof BigUint64Array) return 'uint64';
+  return undefined;
+}
+
+/** Whether `data` is a valid storage for `dtype`. */
+export function isStorageOf(data: unknown, dtype: DType): boolean {
+  const storage = DTYPES[dtype].array;
+  if (storage === undefined) return Array.isArray(data);
+  return data instanceof storage && !(dtype === 'uint8' && data instanceof Uint8ClampedArray);
+}
+
+// IEEE-754 half precision, for FP16 tensors given as plain numbers.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+export function float32ToFloat16Bits(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0); // Inf / NaN
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
+  if (e <= 0) {
+    if (e < -10) return sign; // underflow → ±0
+    mantissa = (mantissa | 0x800000) >> (1 - e);
+    return sign | ((mantissa + 0x1000) >> 13); // a carry rounds up into the smallest normal, as it should
+  }
+  // `+`, not `|`: a rounding carry out of the mantissa must bump the exponent.
+  return sign | ((e << 10) + ((mantissa + 0x1000) >> 13));
+}
+
+export function float16BitsToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (mantissa / 1024);
+  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
+}

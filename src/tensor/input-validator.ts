@@ -1,0 +1,244 @@
+import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { ConversionError, describeValue, fromFlat, fromNested } from './convert.js';
+import { DTYPES, dtypeOfData, type DType, type TensorData } from './dtype.js';
+import { formatShape, hasBatchDimension, shapeSize, type Signature, type Tensor, type TensorSpec } from './tensor.js';
+
+/** `instance`: one request without a batch dimension (`predict`); `batch`: a leading batch dimension (`predictBatch`). */
+export type InputMode = 'instance' | 'batch';
+
+export interface PreparedInputs {
+  /** One tensor per signature input, in signature order; batchable models get a leading batch dimension. */
+  readonly tensors: Record<string, Tensor>;
+  /** Rows along the batch dimension (1 for models without one). */
+  readonly rows: number;
+  /** Requests share a batch only when their keys match: the sizes of their variable non-batch dimensions. */
+  readonly shapeKey: string;
+}
+
+interface CompiledSpec {
+  readonly spec: TensorSpec;
+  readonly name: string;
+  readonly dtype: DType;
+  /** The shape of one instance: the spec's shape without the batch dimension, if the model has one. */
+  readonly instanceShape: readonly number[];
+  /** Elements in one instance, or -1 when an instance has variable dimensions. */
+  readonly instanceSize: number;
+  /** `[1, ...instanceShape]`, shared by every fixed-shape instance (shapes are never mutated). */
+  readonly singleRowShape: readonly number[];
+  readonly variableDims: boolean;
+}
+
+/**
+ * Turns what callers pass (tensors, typed arrays, nested arrays, scalars) into validated
+ * tensors for one signature. Compiled once per loaded version; `prepare` is on the hot path.
+ */
+export class InputValidator {
+  readonly batched: boolean;
+  private readonly specs: readonly CompiledSpec[];
+  private readonly names: ReadonlySet<string>;
+  private readonly anyVariableDims: boolean;
+
+  constructor(
+    readonly signature: Signature,
+    private readonly context: { model: string; version?: number },
+  ) {
+    this.batched = hasBatchDimension(signature);
+    this.specs = signature.inputs.map((spec) => {
+      const instanceShape = this.batched ? spec.shape.slice(1) : spec.shape.slice();
+      const variableDims = instanceShape.some((d) => d < 0);
+      return {
+        spec,
+        name: spec.name,
+        dtype: spec.dtype,
+        instanceShape,
+        instanceSize: variableDims ? -1 : shapeSize(instanceShape),
+        singleRowShape: Object.freeze([1, ...instanceShape]),
+        variableDims,
+      };
+    });
+    this.names = new Set(signature.inputs.map((s) => s.name));
+    this.anyVariableDims = this.specs.some((s) => s.variableDims);
+  }
+
+  /** Validates and converts `inputs`; throws a ModelHostError(INVALID_INPUT) that names the input, the expected and the received. */
+  prepare(inputs: unknown, mode: InputMode): PreparedInputs {
+    const record = this.asRecord(inputs);
+    if (mode === 'batch' && !this.batched) {
+      throw this.error(`has no batch dimension (its inputs do not all start with -1), so it takes predict(), not predictBatch()`);
+    }
+    const tensors: Record<string, Tensor> = {};
+    let rows = -1;
+    let found = 0;
+    for (let i = 0; i < this.specs.length; i++) {
+      const compiled = this.specs[i]!;
+      const value = record[compiled.name];
+      if (value === undefined) throw this.missing(compiled, record);
+      found++;
+      const t = this.toTensor(compiled, value, mode);
+      if (this.batched) {
+        const r = t.shape[0]!;
+        if (r === 0) throw this.inputError(compiled, `expected at least one row, got an empty batch (shape ${formatShape(t.shape)})`);
+        if (rows === -1) rows = r;
+        else if (r !== rows) {
+          throw this.inputError(compiled, `expected ${rows} rows like the other inputs, got ${r} (shape ${formatShape(t.shape)})`);
+        }
+      }
+      tensors[compiled.name] = t;
+    }
+    if (found !== countKeys(record)) throw this.unknown(record);
+    return { tensors, rows: this.batched ? rows : 1, shapeKey: this.anyVariableDims ? this.keyOf(tensors) : '' };
+  }
+
+  private asRecord(inputs: unknown): Record<string, unknown> {
+    if (this.specs.length === 1 && isBareValue(inputs, this.specs[0]!.name)) {
+      return { [this.specs[0]!.name]: inputs };
+    }
+    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs) || ArrayBuffer.isView(inputs)) {
+      const names = this.specs.map((s) => `'${s.name}'`).join(', ');
+      throw this.error(`expected inputs as an object keyed by input name (${names}), got ${describeValue(inputs)}`);
+    }
+    return inputs as Record<string, unknown>;
+  }
+
+  private toTensor(compiled: CompiledSpec, value: unknown, mode: InputMode): Tensor {
+    const { dtype } = compiled;
+    const single = mode === 'instance' && this.batched;
+    let data: TensorData;
+    let shape: readonly number[];
+    if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+      data = this.checkStorage(compiled, value, undefined);
+      shape = this.shapeForFlat(compiled, data.length, mode);
+    } else if (isTensorLike(value)) {
+      shape = this.checkShapeValue(compiled, value.shape);
+      if (value.dtype !== undefined && value.dtype !== dtype) {
+        throw this.inputError(compiled, `expected dtype ${dtype}, got ${String(value.dtype)}`);
+      }
+      if (Array.isArray(value.data)) data = this.convert(compiled, () => fromFlat(value.data as unknown[], dtype));
+      else if (ArrayBuffer.isView(value.data)) data = this.checkStorage(compiled, value.data, value.dtype);
+      else throw this.inputError(compiled, `expected data as a typed array or an array, got ${describeValue(value.data)}`);
+      const expected = shapeSize(shape);
+      if (data.length !== expected) {
+        throw this.inputError(compiled, `data has ${data.length} elements but shape ${formatShape(shape)} holds ${expected}`);
+      }
+    } else {
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        throw this.inputError(compiled, `expected a tensor ({ data, shape }), a typed array or a nested array, got ${describeValue(value)}`);
+      }
+      const converted = this.convert(compiled, () => fromNested(value, dtype));
+      data = converted.data;
+      shape = converted.shape;
+    }
+    this.checkShape(compiled, shape, single);
+    if (!single) return { data, shape, dtype };
+    return { data, shape: compiled.variableDims ? [1, ...shape] : compiled.singleRowShape, dtype };
+  }
+
+  private checkStorage(compiled: CompiledSpec, data: ArrayBufferView, declared: DType | undefined): TensorData {
+    const { dtype } = compiled;
+    const storage = DTYPES[dtype].array;
+    // Uint8Array also stores bool, Uint16Array also stores float16: the spec's dtype decides.
+    if (storage !== undefined && data instanceof storage && !(data instanceof Uint8ClampedArray)) return data as TensorData;
+    const got = declared ?? dtypeOfData(data) ?? data.constructor.name;
+    throw this.inputError(compiled, `expected dtype ${dtype} (${storage?.name ?? 'string[]'}), got ${got} (${data.constructor.name})`);
+  }
+
+  private shapeForFlat(compiled: CompiledSpec, length: number, mode: InputMode): readonly number[] {
+    const { instanceShape, instanceSize } = compiled;
+    if (instanceSize < 0) {
+      throw this.inputError(compiled, `has variable dimensions ${formatShape(compiled.spec.shape)}, so a bare typed array is ambiguous; pass { data, shape }`);
+    }
+    if (mode === 'batch' && this.batched) {
+      if (instanceSize === 0 || length % instanceSize !== 0 || length === 0) {
+        throw this.inputError(compiled, `expected a multiple of ${instanceSize} elements (rows of ${formatShape(instanceShape)}), got ${length}`);
+      }
+      return [length / instanceSize, ...instanceShape];
+    }
+    if (length !== instanceSize) {
+      throw this.inputError(compiled, `expected ${instanceSize} elements (shape ${formatShape(instanceShape)}), got ${length}`);
+    }
+    return instanceShape;
+  }
+
+  private checkShapeValue(compiled: CompiledSpec, shape: unknown): readonly number[] {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw this.inputError(compiled, `expected shape as an array of non-negative integers, got ${Array.isArray(shape) ? JSON.stringify(shape) : describeValue(shape)}`);
+    }
+    return shape as number[];
+  }
+
+  /** Checks rank and fixed dimensions; `single` shapes have no batch dimension yet. */
+  private checkShape(compiled: CompiledSpec, shape: readonly number[], single: boolean): void {
+    const expected = single ? compiled.instanceShape : compiled.spec.shape;
+    if (shape.length !== expected.length) {
+      const what = single ? `one instance of shape ${formatShape(expected)} (rank ${expected.length}; the batch dimension is added for you)` : `shape ${formatShape(expected)} (rank ${expected.length})`;
+      throw this.inputError(compiled, `expected ${what}, got shape ${formatShape(shape)} (rank ${shape.length})`);
+    }
+    for (let i = 0; i < shape.length; i++) {
+      const want = expected[i]!;
+      if (want >= 0 && shape[i] !== want) {
+        throw this.inputError(compiled, `expected shape ${formatShape(expected)}, got ${formatShape(shape)} (dimension ${i} is ${shape[i]}, expected ${want})`);
+      }
+    }
+  }
+
+  private convert<T>(compiled: CompiledSpec, fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof ConversionError) throw this.inputError(compiled, error.message);
+      throw error;
+    }
+  }
+
+  private keyOf(tensors: Record<string, Tensor>): string {
+    let key = '';
+    for (const compiled of this.specs) {
+      if (!compiled.variableDims) continue;
+      const shape = tensors[compiled.name]!.shape;
+      key += `${shape.slice(this.batched ? 1 : 0).join('x')};`;
+    }
+    return key;
+  }
+
+  private missing(compiled: CompiledSpec, record: Record<string, unknown>): ModelHostError {
+    const unknown = Object.keys(record).filter((k) => !this.names.has(k));
+    const hint = unknown.length > 0 ? `; got unknown input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}` : '';
+    return this.inputError(compiled, `is missing (expected ${this.expectedInputs()})${hint}`);
+  }
+
+  private unknown(record: Record<string, unknown>): ModelHostError {
+    const unknown = Object.keys(record).filter((k) => !this.names.has(k));
+    return this.error(`has no input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (expected ${this.expectedInputs()})`);
+  }
+
+  private expectedInputs(): string {
+    return this.specs.map((s) => `'${s.name}' ${s.dtype}${formatShape(s.spec.shape)}`).join(', ');
+  }
+
+  private inputError(compiled: CompiledSpec, detail: string): ModelHostError {
+    return this.error(`input '${compiled.name}': ${detail}`, true);
+  }
+
+  private error(detail: string, aboutInput = false): ModelHostError {
+    const { model, version } = this.context;
+    const where = `model '${model}'${version === undefined ? '' : ` v${version}`}`;
+    return new ModelHostError(ErrorCode.INVALID_INPUT, aboutInput ? `${where}, ${detail}` : `${where} ${detail}`, { model, version });
+  }
+}
+
+function isTensorLike(value: unknown): value is { data: unknown; shape: unknown; dtype?: DType } {
+  return typeof value === 'object' && value !== null && 'data' in value && 'shape' in value;
+}
+
+/** A value given for a single-input model without naming the input. */
+function isBareValue(value: unknown, inputName: string): boolean {
+  if (value === null || typeof value !== 'object') return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean' || typeof value === 'bigint';
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) return true;
+  return isTensorLike(value) && !Object.hasOwn(value, inputName);
+}
+
+function countKeys(record: Record<string, unknown>): number {
+  let n = 0;
+  for (const key in record) if (Object.hasOwn(record, key)) n++;
+  return n;
+}

@@ -1,0 +1,49 @@
+import type { DataByDType, DType } from './dtype.js';
+
+/**
+ * A dense, row-major tensor. `data.length` equals the product of `shape`
+ * (a scalar has shape `[]` and one element).
+ */
+export interface Tensor<D extends DType = DType> {
+  readonly data: DataByDType[D];
+  readonly shape: readonly number[];
+  readonly dtype: D;
+}
+
+/** What a model's input or output looks like. `-1` is a dimension of any size; a leading `-1` is the batch dimension. */
+export interface TensorSpec {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
+export interface Signature {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  /** The largest batch the model accepts, where the model itself declares one. */
+  readonly maxBatchSize?: number;
+}
+
+/** Number of elements of a shape (1 for a scalar). */
+export function shapeSize(shape: readonly number[]): number {
+  let size = 1;
+  for (let i = 0; i < shape.length; i++) size *= shape[i]!;
+  return size;
+}
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/**
+ * Whether a signature has a batch dimension: every input and output has a leading `-1`.
+ * Only such models are batched; the others run one request at a time.
+ */
+export function hasBatchDimension(signature: Signature): boolean {
+  const leading = (spec: TensorSpec) => spec.shape.length > 0 && spec.shape[0] === -1;
+  return signature.inputs.length > 0 && signature.inputs.every(leading) && signature.outputs.every(leading);
+}
+
+export function tensor<D extends DType>(data: DataByDType[D], shape: readonly number[], dtype: D): Tensor<D> {
+  return { data, shape, dtype };
+}

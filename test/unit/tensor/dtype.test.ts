@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { DTYPES, dtypeFromKServe, dtypeOfData, float16BitsToNumber, float32ToFloat16Bits, fromNested } from '../../../src/tensor/index.js';
+
+describe('dtype table', () => {
+  it('has storage for every dtype the issue names', () => {
+    expect(DTYPES.float32.array).toBe(Float32Array);
+    expect(DTYPES.float64.array).toBe(Float64Array);
+    expect(DTYPES.int32.array).toBe(Int32Array);
+    expect(DTYPES.int64.array).toBe(BigInt64Array);
+    expect(DTYPES.uint8.array).toBe(Uint8Array);
+    expect(DTYPES.int8.array).toBe(Int8Array);
+    expect(DTYPES.bool.array).toBe(Uint8Array);
+    expect(DTYPES.string.array).toBeUndefined();
+  });
+
+  it('maps KServe datatypes both ways', () => {
+    for (const info of Object.values(DTYPES)) expect(dtypeFromKServe(info.kserve)).toBe(info.name === 'float16' ? 'float16' : info.name);
+    expect(dtypeFromKServe('BYTES')).toBe('string');
+  });
+
+  it('names the dtype of typed arrays', () => {
+    expect(dtypeOfData(new Float32Array(1))).toBe('float32');
+    expect(dtypeOfData(new BigInt64Array(1))).toBe('int64');
+    expect(dtypeOfData(['a'])).toBe('string');
+    expect(dtypeOfData({})).toBeUndefined();
+  });
+
+  it('converts float16 exactly where half precision can represent the value', () => {
+    for (const v of [0, 1, -2, 0.5, 65504, 2 ** -14, 2 ** -24, 1.5]) expect(float16BitsToNumber(float32ToFloat16Bits(v))).toBe(v);
+    expect(float16BitsToNumber(float32ToFloat16Bits(1e6))).toBe(Number.POSITIVE_INFINITY);
+    expect(Number.isNaN(float16BitsToNumber(float32ToFloat16Bits(Number.NaN)))).toBe(true);
+    // rounding that carries into the exponent: 2047.9 → 2048
+    expect(float16BitsToNumber(float32ToFloat16Bits(2047.9))).toBe(2048);
+  });
+
+  it('refuses int values that do not fit', () => {
+    expect(() => fromNested([300], 'uint8')).toThrow(/value 300 at element 0 does not fit dtype uint8/);
+    expect(fromNested([[1, 2], [3, 4]], 'int32')).toEqual({ data: new Int32Array([1, 2, 3, 4]), shape: [2, 2] });
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, ModelHostError, type Signature } from '../../../src/index.js';
+import { InputValidator } from '../../../src/tensor/index.js';
+
+const mlp: Signature = {
+  inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 3] }],
+  outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 2] }],
+};
+const twoInputs: Signature = {
+  inputs: [
+    { name: 'ids', dtype: 'int64', shape: [-1, -1] },
+    { name: 'mask', dtype: 'bool', shape: [-1, -1] },
+  ],
+  outputs: [{ name: 'y', dtype: 'float32', shape: [-1] }],
+};
+const fixed: Signature = {
+  inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3] }],
+  outputs: [{ name: 'y', dtype: 'float32', shape: [2, 3] }],
+};
+const text: Signature = {
+  inputs: [{ name: 'text', dtype: 'string', shape: [-1] }],
+  outputs: [{ name: 'y', dtype: 'float32', shape: [-1] }],
+};
+
+const validator = (signature: Signature) => new InputValidator(signature, { model: 'm', version: 1 });
+
+describe('InputValidator.prepare: accepted forms', () => {
+  it('takes a bare Float32Array for a single-input model and adds the batch dimension', () => {
+    const data = new Float32Array([1, 2, 3]);
+    const prepared = validator(mlp).prepare(data, 'instance');
+    expect(prepared.rows).toBe(1);
+    expect(prepared.tensors['x']).toEqual({ data, shape: [1, 3], dtype: 'float32' });
+    expect(prepared.tensors['x']!.data).toBe(data); // no copy
+    expect(prepared.shapeKey).toBe('');
+  });
+
+  it('takes nested number arrays and converts them to the input dtype', () => {
+    const prepared = validator(mlp).prepare({ x: [1, 2, 3] }, 'instance');
+    expect(prepared.tensors['x']!.data).toEqual(new Float32Array([1, 2, 3]));
+    expect(prepared.tensors['x']!.shape).toEqual([1, 3]);
+  });
+
+  it('takes a tensor object with or without dtype, and flat plain arrays as data', () => {
+    const a = validator(mlp).prepare({ x: { data: new Float32Array(6), shape: [2, 3], dtype: 'float32' } }, 'batch');
+    expect(a.rows).toBe(2);
+    const b = validator(mlp).prepare({ x: { data: [1, 2, 3, 4, 5, 6], shape: [2, 3] } }, 'batch');
+    expect(b.tensors['x']!.data).toEqual(new Float32Array([1, 2, 3, 4, 5, 6]));
+  });
+
+  it('infers the rows of a bare typed array in batch mode', () => {
+    const prepared = validator(mlp).prepare(new Float32Array(9), 'batch');
+    expect(prepared.rows).toBe(3);
+    expect(prepared.tensors['x']!.shape).toEqual([3, 3]);
+  });
+
+  it('converts numbers to int64 and booleans to bool, and keys variable shapes', () => {
+    const prepared = validator(twoInputs).prepare({ ids: [[1, 2, 3]], mask: [[true, false, true]] }, 'batch');
+    expect(prepared.tensors['ids']!.data).toEqual(BigInt64Array.from([1n, 2n, 3n]));
+    expect(prepared.tensors['mask']!.data).toEqual(new Uint8Array([1, 0, 1]));
+    expect(prepared.shapeKey).toBe('3;3;');
+  });
+
+  it('takes strings for string inputs', () => {
+    const prepared = validator(text).prepare({ text: { data: ['a', 'b'], shape: [2] } }, 'batch');
+    expect(prepared.tensors['text']!.data).toEqual(['a', 'b']);
+  });
+
+  it('passes shapes through unchanged for models without a batch dimension', () => {
+    const prepared = validator(fixed).prepare([[1, 2, 3], [4, 5, 6]], 'instance');
+    expect(prepared.tensors['x']!.shape).toEqual([2, 3]);
+    expect(prepared.rows).toBe(1);
+  });
+});
+
+type Case = [title: string, signature: Signature, inputs: unknown, mode: 'instance' | 'batch', message: RegExp];
+
+const rejected: Case[] = [
+  ['a non-object', twoInputs, 42, 'instance', /expected inputs as an object keyed by input name \('ids', 'mask'\), got number 42/],
+  ['null', twoInputs, null, 'instance', /expected inputs as an object.*got null/],
+  ['an unknown input name', mlp, { x: [1, 2, 3], z: [1] }, 'instance', /has no input 'z' \(expected 'x' float32\[-1, 3\]\)/],
+  ['a missing input', twoInputs, { ids: [[1]] }, 'batch', /input 'mask': is missing/],
+  ['a misspelt input', mlp, { X: [1, 2, 3] }, 'instance', /input 'x': is missing .*got unknown input 'X'/],
+  ['a wrong dtype (tensor)', mlp, { x: { data: new Int32Array(3), shape: [3], dtype: 'int32' } }, 'instance', /input 'x': expected dtype float32, got int32/],
+  ['a wrong dtype (typed array)', mlp, { x: new Float64Array(3) }, 'instance', /input 'x': expected dtype float32 \(Float32Array\), got float64 \(Float64Array\)/],
+  ['a wrong rank', mlp, { x: [[1, 2, 3]] }, 'instance', /input 'x': expected one instance of shape \[3\].*got shape \[1, 3\] \(rank 2\)/],
+  ['a wrong dimension', mlp, { x: [1, 2] }, 'instance', /input 'x': expected shape \[3\], got \[2\] \(dimension 0 is 2, expected 3\)/],
+  ['a wrong dimension in batch mode', mlp, { x: { data: new Float32Array(8), shape: [2, 4] } }, 'batch', /dimension 1 is 4, expected 3/],
+  ['data length ≠ shape', mlp, { x: { data: new Float32Array(5), shape: [2, 3] } }, 'batch', /input 'x': data has 5 elements but shape \[2, 3\] holds 6/],
+  ['a bare typed array of the wrong length', mlp, new Float32Array(4), 'instance', /input 'x': expected 3 elements \(shape \[3\]\), got 4/],
+  ['an empty batch', mlp, { x: { data: new Float32Array(0), shape: [0, 3] } }, 'batch', /input 'x': expected at least one row, got an empty batch/],
+  ['a string tensor to a float model', mlp, { x: ['a', 'b', 'c'] }, 'instance', /input 'x': expected numbers \(dtype float32\), got a string \("a"\) at element 0/],
+  ['numbers to a string model', text, { text: { data: [1], shape: [1] } }, 'batch', /expected strings \(dtype string\), got number 1/],
+  ['a ragged array', mlp, { x: [[1, 2, 3], [1, 2]] }, 'batch', /input 'x': is ragged/],
+  ['non-integers to an int64 input', twoInputs, { ids: [[1.5]], mask: [[true]] }, 'batch', /input 'ids': expected integers \(dtype int64\), got number 1.5/],
+  ['rows that disagree', twoInputs, { ids: [[1], [2]], mask: [[true]] }, 'batch', /input 'mask': expected 2 rows like the other inputs, got 1/],
+  ['a bad shape value', mlp, { x: { data: new Float32Array(3), shape: [1, -3] } }, 'batch', /expected shape as an array of non-negative integers, got \[1,-3\]/],
+  ['predictBatch on a model without a batch dimension', fixed, { x: [[1, 2, 3], [4, 5, 6]] }, 'batch', /has no batch dimension.*predict\(\), not predictBatch\(\)/],
+  ['an ambiguous bare array for variable dimensions', twoInputs, { ids: new BigInt64Array(3), mask: new Uint8Array(3) }, 'instance', /input 'ids': has variable dimensions \[-1, -1\].*pass \{ data, shape \}/],
+  ['an object that is not a tensor', mlp, { x: { values: [1, 2, 3] } }, 'instance', /input 'x': expected a tensor \(\{ data, shape \}\), a typed array or a nested array, got an object/],
+];
+
+describe('InputValidator.prepare: rejects with INVALID_INPUT naming the input, the expected and the received', () => {
+  it.each(rejected)('%s', (_title, signature, inputs, mode, message) => {
+    let error: unknown;
+    try {
+      validator(signature).prepare(inputs, mode);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ModelHostError);
+    expect((error as ModelHostError).code).toBe(ErrorCode.INVALID_INPUT);
+    expect((error as ModelHostError).message).toMatch(/^model 'm' v1/);
+    expect((error as ModelHostError).message).toMatch(message);
+  });
+});
