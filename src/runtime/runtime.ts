@@ -1,0 +1,50 @@
+import type { Signature, Tensor } from '../tensor/index.js';
+
+/**
+ * Where a model's files come from. Directories are already resolved and confined to the
+ * repository by the time a runtime sees them.
+ */
+export type ModelSource =
+  | { readonly kind: 'directory'; readonly path: string }
+  | { readonly kind: 'url'; readonly url: string }
+  /** Files held in memory, keyed by file name (`model.onnx`, or `model.json` and its shards). */
+  | { readonly kind: 'memory'; readonly files: Readonly<Record<string, Uint8Array | string>> };
+
+export interface RuntimeLoadOptions {
+  readonly model: string;
+  readonly version: number;
+  /** The model config's section named after the runtime (`tfjs: {...}`, `onnx: {...}`), or `{}`. */
+  readonly settings: Readonly<Record<string, unknown>>;
+  readonly signal?: AbortSignal;
+}
+
+/** A loaded model, ready to run. One session serves one version. */
+export interface Session {
+  readonly signature: Signature;
+  /**
+   * Runs one batch. Inputs follow the signature (a leading batch dimension where the model has
+   * one); outputs are keyed by output name. Must not keep references to `inputs` after settling.
+   */
+  run(inputs: Record<string, Tensor>, signal?: AbortSignal): Promise<Record<string, Tensor>>;
+  dispose(): Promise<void> | void;
+}
+
+export interface RuntimeMemory {
+  /** Live tensors held by the runtime (tfjs), where it counts them. */
+  readonly tensors?: number;
+  /** Sessions created and not yet disposed. */
+  readonly sessions: number;
+}
+
+/**
+ * The runtime SPI: the built-in `tfjs` and `onnx` runtimes use it, and so can yours:
+ * `new ModelHost({ runtimes: { mine: myRuntime } })`.
+ */
+export interface Runtime {
+  readonly name: string;
+  load(source: ModelSource, options: RuntimeLoadOptions): Promise<Session>;
+  /** Whether this runtime recognizes the source's files; used when the config names no runtime. */
+  canLoad?(files: readonly string[]): boolean;
+  /** Live resources, for leak checks and metrics. */
+  memory?(): RuntimeMemory;
+}
