@@ -1,0 +1,6 @@
+export { ModelRepository } from './model-repository.js';
+export { verifyIntegrity, parseChecksums, sha256File, CHECKSUM_FILE } from './integrity.js';
+export type { IntegrityResult } from './integrity.js';
+export { validateVersionPolicy, selectVersions, DEFAULT_VERSION_POLICY } from './version-policy.js';
+export type { VersionPolicy } from './version-policy.js';
+export { MODEL_NAME_PATTERN, isModelName, assertModelName, isVersion, assertVersion } from './model-name.js';

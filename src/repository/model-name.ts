@@ -1,0 +1,32 @@
+import { ErrorCode, ModelHostError } from '../errors/index.js';
+
+/**
+ * Model names become folder names and URL path segments: letters, digits, `_`, `-` and `.`,
+ * starting with a letter or digit, at most 128 characters. `..`, slashes and NUL cannot pass.
+ */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function isModelName(value: unknown): value is string {
+  return typeof value === 'string' && MODEL_NAME_PATTERN.test(value) && !value.includes('..');
+}
+
+export function assertModelName(value: unknown): asserts value is string {
+  if (!isModelName(value)) {
+    const got = typeof value === 'string' ? JSON.stringify(value) : typeof value;
+    throw new ModelHostError(
+      ErrorCode.INVALID_INPUT,
+      `model name must be letters, digits, '_', '-' or '.' (starting with a letter or digit, no '..', at most 128 characters), got ${got}`,
+    );
+  }
+}
+
+/** Versions are positive integers (the TF Serving / Triton convention). */
+export function isVersion(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;
+}
+
+export function assertVersion(value: unknown, model?: string): asserts value is number {
+  if (!isVersion(value)) {
+    throw new ModelHostError(ErrorCode.INVALID_INPUT, `version must be a positive integer, got ${typeof value === 'number' ? value : JSON.stringify(value) ?? typeof value}`, { model });
+  }
+}

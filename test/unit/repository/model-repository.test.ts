@@ -1,0 +1,94 @@
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../../src/index.js';
+import { assertModelName, ModelRepository, selectVersions, validateVersionPolicy } from '../../../src/repository/index.js';
+import { useTempDirs } from '../../helpers/temp-dir.js';
+
+const tempDir = useTempDirs();
+
+async function repositoryWith(layout: Record<string, string>): Promise<string> {
+  const root = await tempDir();
+  for (const [file, content] of Object.entries(layout)) {
+    await mkdir(path.dirname(path.join(root, file)), { recursive: true });
+    await writeFile(path.join(root, file), content);
+  }
+  return root;
+}
+
+describe('ModelRepository', () => {
+  it('lists models and their positive integer versions only', async () => {
+    const root = await repositoryWith({
+      'a/1/model.onnx': 'x',
+      'a/2/model.onnx': 'x',
+      'a/10/model.onnx': 'x',
+      'a/0/model.onnx': 'x',
+      'a/01/model.onnx': 'x',
+      'a/-1/model.onnx': 'x',
+      'a/latest/model.onnx': 'x',
+      'a/3': 'a file, not a folder',
+      'b/config.json': '{}',
+      '.hidden/1/model.onnx': 'x',
+    });
+    const repo = new ModelRepository(root);
+    expect(await repo.listModels()).toEqual(['a', 'b']);
+    expect(await repo.listVersions('a')).toEqual([1, 2, 10]);
+    expect(await repo.listVersions('b')).toEqual([]);
+  });
+
+  it('reads config.json, and names the file when it is not JSON', async () => {
+    const root = await repositoryWith({ 'a/config.json': '{"runtime":"onnx"}', 'b/config.json': '{ nope' });
+    const repo = new ModelRepository(root);
+    expect(await repo.readConfig('a')).toEqual({ runtime: 'onnx' });
+    await expect(repo.readConfig('b')).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(/b\/config\.json is not valid JSON/) });
+  });
+
+  it('reports unknown models and versions with their codes', async () => {
+    const repo = new ModelRepository(await repositoryWith({ 'a/1/model.onnx': 'x' }));
+    await expect(repo.listVersions('nope')).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_FOUND });
+    await expect(repo.versionDir('a', 7)).rejects.toMatchObject({ code: ErrorCode.VERSION_NOT_FOUND, version: 7 });
+  });
+
+  it.each(['../etc', '..', 'a/b', '/etc', '.hidden', 'a\0b', '', 'x'.repeat(129)])('refuses the model name %j', async (name) => {
+    const repo = new ModelRepository(await repositoryWith({ 'a/1/model.onnx': 'x' }));
+    await expect(repo.listVersions(name)).rejects.toMatchObject({ code: ErrorCode.INVALID_INPUT });
+    expect(() => assertModelName(name)).toThrow(/model name must be/);
+  });
+
+  it('refuses a model or version folder that is a symlink leading out of the repository', async () => {
+    const outside = await repositoryWith({ '1/model.onnx': 'secret' });
+    const root = await repositoryWith({ 'ok/1/model.onnx': 'x' });
+    await symlink(outside, path.join(root, 'escape'));
+    await symlink(path.join(outside, '1'), path.join(root, 'ok', '2'));
+    const repo = new ModelRepository(root);
+    await expect(repo.versionDir('escape', 1)).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/outside the repository/) });
+    await expect(repo.versionDir('ok', 2)).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/outside the repository/) });
+    expect(await repo.versionDir('ok', 1)).toMatch(/ok\/1$/);
+  });
+
+  it('allows symlinks that stay inside the repository', async () => {
+    const root = await repositoryWith({ 'store/v1/model.onnx': 'x' });
+    await mkdir(path.join(root, 'linked'));
+    await symlink(path.join(root, 'store', 'v1'), path.join(root, 'linked', '1'));
+    expect(await new ModelRepository(root).versionDir('linked', 1)).toBe(path.join(await import('node:fs/promises').then((f) => f.realpath(root)), 'store', 'v1'));
+  });
+});
+
+describe('version policy', () => {
+  it('selects the newest N, a specific list, or all', () => {
+    expect(selectVersions([1, 3, 2], { latest: 1 })).toEqual([3]);
+    expect(selectVersions([1, 3, 2], { latest: 2 })).toEqual([3, 2]);
+    expect(selectVersions([1, 3, 2], { specific: [1, 5] })).toEqual([1]);
+    expect(selectVersions([1, 3, 2], 'all')).toEqual([3, 2, 1]);
+  });
+
+  it.each([
+    [{ latest: 0 }, /versionPolicy.latest must be an integer ≥ 1, got 0/],
+    [{ specific: [] }, /versionPolicy.specific must be a non-empty array of positive integers/],
+    [{ specific: [1.5] }, /versionPolicy.specific must be/],
+    ['newest', /versionPolicy must be \{ latest: N \}, \{ specific: \[versions\] \} or 'all', got "newest"/],
+    [{ latest: 1, specific: [1] }, /versionPolicy must be/],
+  ])('rejects %j', (policy, message) => {
+    expect(() => validateVersionPolicy(policy, 'versionPolicy')).toThrow(message);
+  });
+});
