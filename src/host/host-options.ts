@@ -1,0 +1,89 @@
+import { checkFunction, checkObject, checkString, ErrorCode, invalidOption, ModelHostError } from '../errors/index.js';
+import { validateModelOptions, type ModelOptions } from '../registry/model-options.js';
+import { isModelName, validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
+import { BUILTIN_RUNTIMES, type Runtime } from '../runtime/index.js';
+
+export interface RepositoryOptions {
+  /** The repository folder. */
+  root: string;
+  /** Default version policy for models that do not set one. */
+  versionPolicy?: VersionPolicy;
+}
+
+export interface Logger {
+  debug?(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ModelHostOptions {
+  /** A model repository folder (DESIGN §5), or its options. Optional: `load` also takes a `source`. */
+  repository?: string | RepositoryOptions;
+  /** Options every model starts from. */
+  defaults?: ModelOptions;
+  /** Options per model name; they override `defaults` and the model's `config.json`. */
+  models?: Record<string, ModelOptions>;
+  /** Custom runtimes by name, beside the built-in `tfjs` and `onnx` (a custom one may replace a built-in). */
+  runtimes?: Record<string, Runtime>;
+  /** Where the host logs load, unload and warnings. Default: silent (subscribe to events instead). */
+  logger?: Logger;
+}
+
+export interface ResolvedHostOptions {
+  readonly repository: { readonly root: string; readonly versionPolicy: VersionPolicy | undefined } | undefined;
+  readonly defaults: ModelOptions | undefined;
+  readonly models: Readonly<Record<string, ModelOptions>>;
+  readonly runtimes: Readonly<Record<string, Runtime>>;
+  readonly runtimeNames: readonly string[];
+  readonly logger: Logger | undefined;
+}
+
+const KNOWN = ['repository', 'defaults', 'models', 'runtimes', 'logger'];
+
+/** Validates host options eagerly, so a typo fails at construction, not at the first request. */
+export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHostOptions {
+  const raw = checkObject(options, 'options', KNOWN) as ModelHostOptions;
+
+  const runtimes: Record<string, Runtime> = {};
+  if (raw.runtimes !== undefined) {
+    for (const [name, runtime] of Object.entries(checkObject(raw.runtimes, 'runtimes', Object.keys(raw.runtimes)))) {
+      if (!isModelName(name)) throw invalidOption(`runtimes`, 'keyed by simple names (letters, digits, _ - .)', name);
+      if (typeof runtime !== 'object' || runtime === null || typeof (runtime as Runtime).load !== 'function') {
+        throw invalidOption(`runtimes.${name}`, 'a Runtime: an object with a load(source, options) method', runtime);
+      }
+      runtimes[name] = runtime as Runtime;
+    }
+  }
+  const runtimeNames = [...new Set([...Object.keys(BUILTIN_RUNTIMES), ...Object.keys(runtimes)])];
+
+  let repository: ResolvedHostOptions['repository'];
+  if (typeof raw.repository === 'string') {
+    repository = { root: checkString(raw.repository, 'repository'), versionPolicy: undefined };
+  } else if (raw.repository !== undefined) {
+    const repo = checkObject(raw.repository, 'repository', ['root', 'versionPolicy']);
+    repository = {
+      root: checkString(repo['root'], 'repository.root'),
+      versionPolicy: repo['versionPolicy'] === undefined ? undefined : validateVersionPolicy(repo['versionPolicy'], 'repository.versionPolicy'),
+    };
+  }
+
+  const defaults = raw.defaults === undefined ? undefined : validateModelOptions(raw.defaults, 'defaults', runtimeNames);
+  const models: Record<string, ModelOptions> = {};
+  if (raw.models !== undefined) {
+    for (const [name, value] of Object.entries(checkObject(raw.models, 'models', Object.keys(raw.models)))) {
+      if (!isModelName(name)) {
+        throw new ModelHostError(ErrorCode.INVALID_CONFIG, `\`models\` has an entry ${JSON.stringify(name)}, which is not a valid model name (letters, digits, _ - ., starting with a letter or digit)`);
+      }
+      models[name] = validateModelOptions(value, `models.${name}`, runtimeNames);
+    }
+  }
+
+  let logger: Logger | undefined;
+  if (raw.logger !== undefined) {
+    const l = checkObject(raw.logger, 'logger', ['debug', 'info', 'warn', 'error', ...Object.keys(raw.logger)]) as unknown as Logger;
+    for (const level of ['info', 'warn', 'error'] as const) checkFunction(l[level], `logger.${level}`);
+    logger = l;
+  }
+  return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger });
+}

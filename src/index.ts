@@ -1,0 +1,15 @@
+export { ModelHost } from './host/model-host.js';
+export type { LoadOptions, LoadResult, PredictOptions, Outputs, ModelMetadata } from './host/model-host.js';
+export type { ModelHostOptions, RepositoryOptions, Logger } from './host/host-options.js';
+export type { SourceInput } from './host/model-source.js';
+export type { ModelOptions, WarmupOptions } from './registry/model-options.js';
+export type { ModelStatus } from './registry/named-model.js';
+export type { VersionStatus } from './registry/loaded-version.js';
+export type { VersionState } from './registry/version-state.js';
+export type { VersionPolicy } from './repository/index.js';
+export { ErrorCode, ModelHostError, isModelHostError } from './errors/index.js';
+export type { Tensor, TensorSpec, Signature, DType, TensorData, TypedArray } from './tensor/index.js';
+export { DTYPES } from './tensor/index.js';
+export type { Runtime, Session, ModelSource, RuntimeLoadOptions, RuntimeMemory, TfjsSettings, OnnxSettings } from './runtime/index.js';
+export { tfjsRuntime, onnxRuntime } from './runtime/index.js';
+export type * from './metrics/events.js';

@@ -1,0 +1,127 @@
+import type { ErrorCode } from '../errors/index.js';
+
+/** Fields every event carries. `timestamp` is milliseconds since the epoch (`Date.now()`). */
+export interface EventBase {
+  readonly model: string;
+  readonly version: number;
+  readonly timestamp: number;
+}
+
+export interface RequestCompletedEvent extends EventBase {
+  /** Rows this request contributed (1 for `predict`). */
+  readonly rows: number;
+  /** Rows in the batch it ran in. */
+  readonly batchSize: number;
+  readonly queueMs: number;
+  readonly computeMs: number;
+  readonly totalMs: number;
+}
+
+export interface RequestFailedEvent extends EventBase {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly rows: number;
+  readonly queueMs: number;
+  readonly totalMs: number;
+}
+
+export interface BatchCompletedEvent extends EventBase {
+  /** Rows in the batch. */
+  readonly batchSize: number;
+  /** Requests whose rows formed the batch. */
+  readonly requests: number;
+  readonly computeMs: number;
+  /** Rows still queued when the batch finished. */
+  readonly queueDepth: number;
+}
+
+export interface BatchFailedEvent extends EventBase {
+  readonly batchSize: number;
+  readonly requests: number;
+  readonly computeMs: number;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export interface ModelLoadedEvent extends EventBase {
+  readonly runtime: string;
+  readonly loadMs: number;
+  readonly warmupMs: number;
+}
+
+export interface ModelLoadFailedEvent extends EventBase {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export interface ModelUnloadedEvent extends EventBase {
+  /** Why: an explicit `unload`, eviction from the retained versions, host close, removal from the repository. */
+  readonly reason: 'unload' | 'evicted' | 'close' | 'removed';
+}
+
+export interface VersionSwappedEvent extends EventBase {
+  /** The default version before the swap, if there was one. */
+  readonly previous: number | undefined;
+}
+
+export interface TrafficChangedEvent extends EventBase {
+  /** Share of unpinned traffic per version; sums to 1. */
+  readonly weights: Readonly<Record<number, number>>;
+}
+
+export interface VersionRolledBackEvent extends EventBase {
+  /** The version traffic was taken from; `version` is the one now serving. */
+  readonly from: number;
+  readonly automatic: boolean;
+  readonly reason: string;
+}
+
+export type BreakerState = 'closed' | 'open' | 'halfOpen';
+
+export interface BreakerStateChangedEvent extends EventBase {
+  readonly from: BreakerState;
+  readonly to: BreakerState;
+  readonly reason: string;
+}
+
+export interface QueueSaturatedEvent extends EventBase {
+  readonly queueDepth: number;
+  readonly maxSize: number;
+}
+
+export interface WarningEvent {
+  readonly model: string | undefined;
+  readonly version: number | undefined;
+  readonly timestamp: number;
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+export interface ErrorEvent {
+  readonly model: string | undefined;
+  readonly version: number | undefined;
+  readonly timestamp: number;
+  readonly error: Error;
+}
+
+/** The typed event map of ModelHost: one payload object per event. */
+export interface ModelHostEvents {
+  requestCompleted: [RequestCompletedEvent];
+  requestFailed: [RequestFailedEvent];
+  batchCompleted: [BatchCompletedEvent];
+  batchFailed: [BatchFailedEvent];
+  modelLoaded: [ModelLoadedEvent];
+  modelLoadFailed: [ModelLoadFailedEvent];
+  modelUnloaded: [ModelUnloadedEvent];
+  versionSwapped: [VersionSwappedEvent];
+  trafficChanged: [TrafficChangedEvent];
+  versionRolledBack: [VersionRolledBackEvent];
+  breakerStateChanged: [BreakerStateChangedEvent];
+  queueSaturated: [QueueSaturatedEvent];
+  /** Something went wrong that no caller sees: a throwing listener, a failed background poll. */
+  warning: [WarningEvent];
+  /** A background failure (never a request's own failure: that rejects the request). */
+  error: [ErrorEvent];
+}
+
+export type ModelHostEventName = keyof ModelHostEvents;

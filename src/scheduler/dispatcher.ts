@@ -1,0 +1,23 @@
+import type { PreparedInputs, Tensor } from '../tensor/index.js';
+
+export interface DispatchOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Absolute deadline on the host's clock (ms), or undefined for none. */
+  readonly deadline?: number | undefined;
+  readonly priority?: number | undefined;
+}
+
+/**
+ * The seam between the host and execution: everything above it (routing, validation) is
+ * the same whether requests run one by one or are batched, inline or on worker threads.
+ */
+export interface Dispatcher {
+  /** Runs one request's rows; resolves with exactly its rows of every output. */
+  dispatch(prepared: PreparedInputs, options: DispatchOptions): Promise<Record<string, Tensor>>;
+  /** Requests accepted and not yet settled. */
+  readonly pending: number;
+  /** Resolves once nothing is pending. */
+  drain(): Promise<void>;
+  /** Rejects everything not yet running with `error` (host destroy). */
+  abort(error: Error): void;
+}

@@ -1,0 +1,187 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, ModelHost, type ModelHostError, type WarningEvent } from '../../../src/index.js';
+import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+
+function hostWith(runtime = fakeRuntime()) {
+  return { host: new ModelHost({ runtimes: { fake: runtime } }), runtime };
+}
+
+describe('ModelHost: load and predict through the runtime SPI', () => {
+  it('loads from a source, warms up before ready, predicts one instance and a batch', async () => {
+    const { host, runtime } = hostWith();
+    const result = await host.load('affine', { source: FAKE_SOURCE });
+    expect(result).toEqual({ model: 'affine', version: 1, versions: [1] });
+    expect(runtime.runs).toBe(1); // the warmup run
+    expect(runtime.batches).toEqual([1]);
+
+    const one = await host.predict('affine', [1, 2, 3, 4]);
+    expect(one['y']).toEqual({ data: new Float32Array([3, 5, 7, 9]), shape: [4], dtype: 'float32' });
+
+    const batch = await host.predictBatch('affine', { x: { data: new Float32Array(8).fill(1), shape: [2, 4] } });
+    expect(batch['y']!.shape).toEqual([2, 4]);
+    expect(batch['y']!.data).toEqual(new Float32Array(8).fill(3));
+    await host.close();
+  });
+
+  it('reports lifecycle in status(), metadata() and ready()', async () => {
+    const gate = deferred();
+    const { host } = hostWith(fakeRuntime({ loadGate: () => gate.promise }));
+    const loading = host.load('affine', { source: FAKE_SOURCE, version: 3 });
+    await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(host.status('affine').versions[0]).toMatchObject({ version: 3, state: 'loading' });
+    expect(host.ready('affine')).toBe(false);
+    await expect(host.predict('affine', [1, 2, 3, 4])).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_READY });
+    gate.resolve();
+    await loading;
+    expect(host.ready('affine')).toBe(true);
+    expect(host.ready()).toBe(true);
+    expect(host.status()).toEqual([
+      { name: 'affine', defaultVersion: 3, ready: true, versions: [expect.objectContaining({ version: 3, state: 'ready', runtime: 'fake', pending: 0 })] },
+    ]);
+    expect(host.metadata('affine')).toEqual({
+      name: 'affine',
+      version: 3,
+      versions: [3],
+      runtime: 'fake',
+      inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 4] }],
+      batched: true,
+    });
+    await host.close();
+    expect(host.ready()).toBe(false);
+    expect(host.live()).toBe(false);
+  });
+
+  it('keeps the previous version serving when a new one fails to load', async () => {
+    let fail = false;
+    const { host } = hostWith(fakeRuntime({ failLoad: () => (fail ? new Error('corrupt weights') : undefined) }));
+    await host.load('affine', { source: FAKE_SOURCE, version: 1 });
+    fail = true;
+    await expect(host.load('affine', { source: FAKE_SOURCE, version: 2 })).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/corrupt weights/) });
+    expect(host.status('affine')).toMatchObject({ defaultVersion: 1, ready: true });
+    expect(host.status('affine').versions).toEqual([
+      expect.objectContaining({ version: 2, state: 'failed', error: expect.objectContaining({ code: 'LOAD_FAILED' }) }),
+      expect.objectContaining({ version: 1, state: 'ready' }),
+    ]);
+    await expect(host.predict('affine', [0, 0, 0, 0])).resolves.toBeDefined();
+    await host.close();
+  });
+
+  it('fails a load whose warmup fails on a fully shaped signature', async () => {
+    const { host } = hostWith(fakeRuntime({ failRun: () => new Error('kernel missing') }));
+    await expect(host.load('affine', { source: FAKE_SOURCE })).rejects.toMatchObject({
+      code: ErrorCode.LOAD_FAILED,
+      message: expect.stringMatching(/failed its warmup run: kernel missing/),
+    });
+    await host.close();
+  });
+
+  it('unloads a version after its pending requests settle, and the model after its last version', async () => {
+    const held = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? held.promise : Promise.resolve()) });
+    const { host } = hostWith(runtime);
+    await host.load('affine', { source: FAKE_SOURCE }); // warmup is run 1 and passes
+    const request = host.predict('affine', [1, 1, 1, 1]);
+    await new Promise((r) => setImmediate(r));
+    expect(host.status('affine').versions[0]).toMatchObject({ pending: 1 });
+    let unloaded = false;
+    const unloading = host.unload('affine', 1).then(() => (unloaded = true));
+    await new Promise((r) => setImmediate(r));
+    expect(host.status('affine').versions[0]).toMatchObject({ state: 'draining' });
+    expect(unloaded).toBe(false);
+    expect(runtime.openSessions).toBe(1);
+    held.resolve();
+    await expect(request).resolves.toBeDefined();
+    await unloading;
+    expect(runtime.openSessions).toBe(0);
+    await expect(host.predict('affine', [1, 1, 1, 1])).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_FOUND });
+    expect(host.status()).toEqual([]);
+    await host.close();
+  });
+
+  it('unloading while loading stops the load and leaves no session', async () => {
+    const gate = deferred();
+    const { host, runtime } = hostWith(fakeRuntime({ loadGate: () => gate.promise }));
+    const loading = host.load('affine', { source: FAKE_SOURCE });
+    await new Promise((r) => setImmediate(r));
+    const unloading = host.unload('affine');
+    gate.resolve();
+    await expect(loading).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/unloaded while loading/) });
+    await unloading;
+    expect(runtime.openSessions).toBe(0);
+    await host.close();
+  });
+
+  it('rejects with SHUTTING_DOWN after close, and close is idempotent', async () => {
+    const { host, runtime } = hostWith();
+    await host.load('affine', { source: FAKE_SOURCE });
+    const first = host.close();
+    expect(host.close()).toBe(first);
+    await first;
+    expect(runtime.openSessions).toBe(0);
+    await expect(host.predict('affine', [1, 2, 3, 4])).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN });
+    await expect(host.load('affine', { source: FAKE_SOURCE })).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN });
+    await host.destroy();
+  });
+
+  it('supports await using', async () => {
+    const runtime = fakeRuntime();
+    {
+      await using host = new ModelHost({ runtimes: { fake: runtime } });
+      await host.load('affine', { source: FAKE_SOURCE });
+      expect(runtime.openSessions).toBe(1);
+    }
+    expect(runtime.openSessions).toBe(0);
+  });
+
+  it('turns a throwing listener into a warning, and the host keeps working', async () => {
+    const { host } = hostWith();
+    const warnings: WarningEvent[] = [];
+    host.on('modelLoaded', () => {
+      throw new Error('listener bug');
+    });
+    host.on('warning', (w) => warnings.push(w));
+    await host.load('affine', { source: FAKE_SOURCE });
+    expect(warnings).toEqual([expect.objectContaining({ model: 'affine', message: expect.stringMatching(/a 'modelLoaded' listener threw: listener bug/) })]);
+    await expect(host.predict('affine', [1, 2, 3, 4])).resolves.toBeDefined();
+    await host.close();
+  });
+
+  it('emits modelLoaded, versionSwapped, modelLoadFailed and modelUnloaded with model, version and timestamp', async () => {
+    const { host } = hostWith(fakeRuntime({ failLoad: () => undefined }));
+    const events: [string, object][] = [];
+    for (const name of ['modelLoaded', 'modelLoadFailed', 'modelUnloaded', 'versionSwapped'] as const) host.on(name, (e: object) => events.push([name, e]));
+    await host.load('affine', { source: FAKE_SOURCE });
+    await host.unload('affine');
+    expect(events.map(([n]) => n)).toEqual(['modelLoaded', 'versionSwapped', 'modelUnloaded']);
+    for (const [, e] of events) expect(e).toMatchObject({ model: 'affine', version: 1, timestamp: expect.any(Number) });
+    await host.close();
+  });
+});
+
+describe('ModelHost: every bad call settles with a clear code', () => {
+  it.each([
+    ['an unknown model', (h: ModelHost) => h.predict('nope', [1]), ErrorCode.MODEL_NOT_FOUND, /model 'nope' is not loaded/],
+    ['an unknown version', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { version: 9 }), ErrorCode.VERSION_NOT_FOUND, /no loaded version 9/],
+    ['a bad timeoutMs', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { timeoutMs: -1 }), ErrorCode.INVALID_INPUT, /`timeoutMs` must be a number ≥ 0, got -1/],
+    ['a bad signal', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { signal: {} as AbortSignal }), ErrorCode.INVALID_INPUT, /`signal` must be an AbortSignal/],
+    ['a model name like ../etc', (h: ModelHost) => h.load('../etc'), ErrorCode.INVALID_INPUT, /model name must be/],
+    ['load without repository or source', (h: ModelHost) => h.load('affine2'), ErrorCode.INVALID_CONFIG, /needs a model repository/],
+    ['a source no runtime recognizes', (h: ModelHost) => h.load('x', { source: { files: { 'weights.pt': 'x' } } }), ErrorCode.UNSUPPORTED_MODEL, /no runtime recognizes its files \(weights\.pt\)/],
+    ['a bad source', (h: ModelHost) => h.load('x', { source: 42 as never }), ErrorCode.INVALID_INPUT, /source must be a path/],
+    ['a bad load config', (h: ModelHost) => h.load('x', { source: FAKE_SOURCE, config: { warmup: { runz: 1 } } as never }), ErrorCode.INVALID_CONFIG, /unknown option 'runz' \(did you mean 'runs'\?\)/],
+    ['unload of an unknown version', (h: ModelHost) => h.unload('affine', 5), ErrorCode.VERSION_NOT_FOUND, /no loaded version 5/],
+  ])('%s', async (_title, call, code, message) => {
+    const { host } = hostWith();
+    await host.load('affine', { source: FAKE_SOURCE });
+    const error = (await call(host).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ModelHostError;
+    expect(error?.code).toBe(code);
+    expect(error.message).toMatch(message);
+    await expect(host.predict('affine', [1, 2, 3, 4])).resolves.toBeDefined(); // nothing broke
+    await host.close();
+  });
+});
