@@ -1,6 +1,11 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const src = (file: string) => fileURLToPath(new URL(`./src/${file}`, import.meta.url));
+
 export default defineConfig({
+  // Examples import 'modelhost' as users do; in this repository that is the source.
+  resolve: { alias: [{ find: /^modelhost$/, replacement: src('index.ts') }] },
   test: {
     include: ['test/**/*.test.ts'],
     // Native runtimes (onnxruntime-node) and tfjs's process-wide backend are safest in child processes.

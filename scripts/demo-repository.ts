@@ -45,11 +45,14 @@ export async function materializeDemoRepository(root: string = DEFAULT_DEMO_ROOT
 
   await fillVersion(root, 'mlp', async (dir) => {
     await tf.setBackend('cpu');
+    const prod = tf.env().getBool('PROD');
+    tf.env().set('PROD', true); // no "install tfjs-node" banner for this one-off build on cpu
     const model = buildTfjsMlp(tf, MLP);
     try {
       await writeModelFiles(await tfjsLayersFiles(model), dir);
     } finally {
       model.dispose();
+      tf.env().set('PROD', prod);
     }
   });
 

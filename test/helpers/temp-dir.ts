@@ -1,12 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 
-/** A fresh temporary folder per call, removed after the test. */
-export function useTempDirs(): () => Promise<string> {
+/**
+ * Fresh temporary folders, removed after each test (`each`) or after the file (`all`,
+ * for folders made in `beforeAll`).
+ */
+export function useTempDirs(scope: 'each' | 'all' = 'each'): () => Promise<string> {
   const dirs: string[] = [];
-  afterEach(async () => {
+  (scope === 'each' ? afterEach : afterAll)(async () => {
     await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
   });
   return async () => {

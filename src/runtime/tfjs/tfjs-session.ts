@@ -49,19 +49,19 @@ export class TfjsSession implements Session {
 
   static graph(tf: Tfjs, model: tfjs.GraphModel, onDispose: () => void): TfjsSession {
     const inputs = model.inputs.map((t) => spec(t.name, t.dtype, t.shape));
-    const outputs = model.outputs.map((t) => spec(t.name, t.dtype, t.shape));
     const inputNames = inputs.map((s) => s.name);
-    const outputNames = outputs.map((s) => s.name);
-    return new TfjsSession(tf, {
-      signature: { inputs, outputs },
-      execute: (xs) => {
-        const feed: Record<string, TfTensor> = {};
-        for (let i = 0; i < xs.length; i++) feed[inputNames[i]!] = xs[i]!;
-        const out = model.execute(feed, outputNames);
-        return Array.isArray(out) ? out : [out];
-      },
-      dispose: () => model.dispose(),
-    }, onDispose);
+    const outputNames = model.outputs.map((t) => t.name);
+    const execute = (xs: TfTensor[]): TfTensor[] => {
+      const feed: Record<string, TfTensor> = {};
+      for (let i = 0; i < xs.length; i++) feed[inputNames[i]!] = xs[i]!;
+      const out = model.execute(feed, outputNames);
+      return Array.isArray(out) ? out : [out];
+    };
+    // Converted graph models often leave output shapes out; learn them from two probe runs.
+    const outputs = model.outputs.every((t) => t.shape !== undefined)
+      ? model.outputs.map((t) => spec(t.name, t.dtype, t.shape))
+      : probeOutputs(tf, inputs, model.outputs, execute);
+    return new TfjsSession(tf, { signature: { inputs, outputs }, execute, dispose: () => model.dispose() }, onDispose);
   }
 
   async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
@@ -105,6 +105,31 @@ function spec(name: string, dtype: string | undefined, shape: readonly (number |
     throw new ModelHostError(ErrorCode.UNSUPPORTED_MODEL, `tensor '${name}' has an unknown rank; modelhost needs every input and output to have a known rank`);
   }
   return { name, dtype: ours, shape: shape.map((d) => (d === null || d === undefined || d < 0 ? -1 : d)) };
+}
+
+/**
+ * Output specs found by running the model on zeros at batch sizes 1 and 2: a leading
+ * dimension that follows the batch is the batch dimension, the others are fixed.
+ */
+function probeOutputs(tf: Tfjs, inputs: readonly TensorSpec[], outputs: readonly tfjs.ModelTensorInfo[], execute: (xs: TfTensor[]) => TfTensor[]): TensorSpec[] {
+  const batched = inputs.length > 0 && inputs.every((s) => s.shape[0] === -1 && s.shape.slice(1).every((d) => d >= 0));
+  if (!batched && !inputs.every((s) => s.shape.every((d) => d >= 0))) {
+    const names = outputs.map((o) => `'${o.name}'`).join(', ');
+    throw new ModelHostError(ErrorCode.UNSUPPORTED_MODEL, `the graph model does not declare the shapes of ${names}, and its inputs have variable dimensions, so they cannot be probed`);
+  }
+  const shapesAt = (rows: number) =>
+    tf.tidy(() => {
+      const xs = inputs.map((s) => tf.zeros(s.shape.map((d, i) => (i === 0 && batched ? rows : d)), TO_TF[s.dtype]));
+      return execute(xs).map((y) => y.shape);
+    });
+  const one = shapesAt(1);
+  const two = batched ? shapesAt(2) : one;
+  return outputs.map((o, i) => {
+    const a = one[i]!;
+    const b = two[i]!;
+    const shape = a.map((d, axis) => (batched && axis === 0 && d === 1 && b[0] === 2 ? -1 : d));
+    return spec(o.name, o.dtype, shape);
+  });
 }
 
 export function toTfDType(dtype: DType): TfDType | undefined {

@@ -1,0 +1,91 @@
+import ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelHost, onnxRuntime, type DType, type Tensor } from '../../src/index.js';
+import { mlpReference, mlpWeights } from '../fixtures/mlp-weights.js';
+import { onnxAffine, onnxFixedShape, onnxIdentity, onnxMlp, onnxTwoInputs } from '../fixtures/onnx-models.js';
+import { maxAbsDiff, randomFloats, writeVersion } from '../helpers/repository.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+
+const tempDir = useTempDirs('all');
+let root: string;
+let host: ModelHost;
+
+const SAMPLES: Record<Exclude<DType, 'uint16' | 'uint32' | 'uint64' | 'int16'>, Tensor> = {
+  float32: { data: new Float32Array([1.5, -2]), shape: [2], dtype: 'float32' },
+  float64: { data: new Float64Array([1e-300, 2]), shape: [2], dtype: 'float64' },
+  float16: { data: new Uint16Array([0x3c00, 0xc000]), shape: [2], dtype: 'float16' },
+  int8: { data: new Int8Array([-128, 127]), shape: [2], dtype: 'int8' },
+  uint8: { data: new Uint8Array([0, 255]), shape: [2], dtype: 'uint8' },
+  int32: { data: new Int32Array([-(2 ** 31), 2 ** 31 - 1]), shape: [2], dtype: 'int32' },
+  int64: { data: BigInt64Array.from([-(2n ** 63n), 2n ** 63n - 1n]), shape: [2], dtype: 'int64' },
+  bool: { data: new Uint8Array([1, 0]), shape: [2], dtype: 'bool' },
+  string: { data: ['héllo', ''], shape: [2], dtype: 'string' },
+};
+
+describe('onnx runtime (onnxruntime-node, real ONNX graphs)', () => {
+  beforeAll(async () => {
+    root = await tempDir();
+    await writeVersion(root, 'affine', 1, { 'model.onnx': onnxAffine() });
+    await writeVersion(root, 'mlp', 1, { 'model.onnx': onnxMlp() });
+    await writeVersion(root, 'two', 1, { 'model.onnx': onnxTwoInputs() });
+    await writeVersion(root, 'fixed', 1, { 'model.onnx': onnxFixedShape() });
+    for (const dtype of Object.keys(SAMPLES)) await writeVersion(root, `id-${dtype}`, 1, { 'model.onnx': onnxIdentity(dtype as DType) });
+    host = new ModelHost({ repository: root });
+  });
+
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  it('reads the signature from the session metadata, symbolic dimensions as -1', async () => {
+    await host.load('affine');
+    expect(host.metadata('affine')).toMatchObject({
+      runtime: 'onnx',
+      batched: true,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 4] }],
+    });
+    expect((await host.predict('affine', [1, 2, 3, 4]))['y']!.data).toEqual(new Float32Array([3, 5, 7, 9]));
+  });
+
+  it('matches the JS reference and a raw onnxruntime session on an MLP', async () => {
+    await host.load('mlp');
+    const x = randomFloats(64 * 5, 11);
+    const out = await host.predictBatch('mlp', { x: { data: x, shape: [5, 64] } });
+    expect(maxAbsDiff(out['logits']!.data as Float32Array, mlpReference(mlpWeights(), x))).toBeLessThan(1e-4);
+    const raw = await ort.InferenceSession.create(onnxMlp());
+    const expected = (await raw.run({ x: new ort.Tensor('float32', x, [5, 64]) }))['logits']!.data;
+    await raw.release();
+    expect(out['logits']!.data).toEqual(expected);
+  });
+
+  it('feeds multi-input models by name, and serves fixed-shape models whole', async () => {
+    await host.load('two');
+    expect((await host.predict('two', { a: [1, 2, 3], b: [1, 1, 1] }))['sum']!.data).toEqual(new Float32Array([2, 3, 4]));
+    await host.load('fixed');
+    expect(host.metadata('fixed').batched).toBe(false);
+    const out = await host.predict('fixed', [[1, 2, 3], [4, 5, 6]]);
+    expect(out['y']).toEqual({ data: new Float32Array([2, 4, 6, 8, 10, 12]), shape: [2, 3], dtype: 'float32' });
+  });
+
+  it.each(Object.entries(SAMPLES))('round-trips %s tensors exactly', async (dtype, sample) => {
+    const name = `id-${dtype}`;
+    await host.load(name);
+    expect(host.metadata(name).inputs[0]).toEqual({ name: 'x', dtype, shape: [-1] });
+    const out = await host.predictBatch(name, { x: sample });
+    expect(out['y']).toEqual(sample);
+  });
+
+  it('takes plain numbers for int64 and booleans for bool', async () => {
+    await host.load('id-int64');
+    expect((await host.predictBatch('id-int64', { x: [1, 2, 3] }))['y']!.data).toEqual(BigInt64Array.from([1n, 2n, 3n]));
+    await host.load('id-bool');
+    expect((await host.predictBatch('id-bool', { x: [true, false] }))['y']!.data).toEqual(new Uint8Array([1, 0]));
+  });
+
+  it('releases its sessions on unload', async () => {
+    const before = onnxRuntime.memory!().sessions;
+    await host.unload('affine');
+    expect(onnxRuntime.memory!().sessions).toBe(before - 1);
+  });
+});

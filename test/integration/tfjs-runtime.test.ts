@@ -1,0 +1,99 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelHost, tfjsRuntime } from '../../src/index.js';
+import { tfjsBackendInUse } from '../../src/runtime/index.js';
+import { mlpReference, mlpWeights } from '../fixtures/mlp-weights.js';
+import { tfjsDirHandler } from '../fixtures/tfjs-dir-handler.js';
+import { tfjsLayersFiles } from '../fixtures/tfjs-model-writer.js';
+import { buildTfjsAffine, buildTfjsMlp, buildTfjsTwoInputs } from '../fixtures/tfjs-models.js';
+import { materializeNsfwjsModel } from '../fixtures/third-party.js';
+import { maxAbsDiff, randomFloats, writeVersion } from '../helpers/repository.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+
+const tempDir = useTempDirs('all');
+let root: string;
+let host: ModelHost;
+
+/** Files of a tfjs model built in memory (built on the cpu backend, then disposed). */
+async function filesOf(build: () => tf.LayersModel) {
+  const model = build();
+  try {
+    return await tfjsLayersFiles(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+describe('tfjs runtime (real models on the wasm backend)', () => {
+  beforeAll(async () => {
+    root = await tempDir();
+    await writeVersion(root, 'affine', 1, await filesOf(() => buildTfjsAffine(tf)));
+    await writeVersion(root, 'mlp', 1, await filesOf(() => buildTfjsMlp(tf)));
+    await writeVersion(root, 'two', 1, await filesOf(() => buildTfjsTwoInputs(tf)));
+    await materializeNsfwjsModel('mobilenet_v2_mid', `${root}/graph/1`);
+    host = new ModelHost({ repository: root });
+  });
+
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  it("picks wasm where tfjs-node is absent, and reads the layers model's signature", async () => {
+    await host.load('affine');
+    expect(tfjsBackendInUse()).toBe('wasm');
+    expect(host.metadata('affine')).toMatchObject({
+      runtime: 'tfjs',
+      batched: true,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 4] }],
+    });
+    const out = await host.predict('affine', [1, 2, 3, 4]);
+    expect(out['y']).toEqual({ data: new Float32Array([3, 5, 7, 9]), shape: [4], dtype: 'float32' });
+  });
+
+  it('matches the JS reference and the raw tfjs model on an MLP', async () => {
+    await host.load('mlp');
+    const x = randomFloats(64 * 8, 7);
+    const out = await host.predictBatch('mlp', { x: { data: x, shape: [8, 64] } });
+    expect(out['logits']!.shape).toEqual([8, 10]);
+    expect(maxAbsDiff(out['logits']!.data as Float32Array, mlpReference(mlpWeights(), x))).toBeLessThan(1e-4);
+
+    const raw = await tf.loadLayersModel(tfjsDirHandler(`${root}/mlp/1`));
+    const expected = tf.tidy(() => (raw.predict(tf.tensor(x, [8, 64])) as tf.Tensor).dataSync());
+    raw.dispose();
+    expect(out['logits']!.data).toEqual(expected);
+  });
+
+  it('feeds multi-input models by name', async () => {
+    await host.load('two');
+    const out = await host.predict('two', { a: [1, 2, 3], b: [10, 20, 30] });
+    expect(out['sum']!.data).toEqual(new Float32Array([11, 22, 33]));
+  });
+
+  it('serves a graph model (nsfwjs MobileNetV2 mid) with outputs identical to raw tfjs', async () => {
+    await host.load('graph');
+    const meta = host.metadata('graph');
+    expect(meta.batched).toBe(true);
+    const input = meta.inputs[0]!;
+    expect(input.shape).toEqual([-1, 224, 224, 3]);
+    const pixels = randomFloats(224 * 224 * 3, 3).map((v) => (v + 1) / 2);
+    const out = await host.predict('graph', { [input.name]: pixels });
+    const output = meta.outputs[0]!;
+    expect(out[output.name]!.shape).toEqual([5]);
+
+    const raw = await tf.loadGraphModel(tfjsDirHandler(`${root}/graph/1`));
+    const expected = tf.tidy(() => (raw.execute({ [input.name]: tf.tensor(pixels, [1, 224, 224, 3]) }, output.name) as tf.Tensor).dataSync());
+    raw.dispose();
+    expect(maxAbsDiff(out[output.name]!.data as Float32Array, expected)).toBe(0);
+  });
+
+  it('returns the live tensor count to its baseline after predicts and unloads', async () => {
+    await host.load('mlp');
+    const before = tfjsRuntime.memory!().tensors;
+    for (let i = 0; i < 50; i++) await host.predict('mlp', randomFloats(64, i));
+    expect(tfjsRuntime.memory!().tensors).toBe(before);
+    await host.unload('mlp');
+    await host.load('mlp');
+    expect(tfjsRuntime.memory!().tensors).toBe(before);
+  });
+});
