@@ -35,7 +35,9 @@ export async function hasPeer(pkg: string): Promise<boolean> {
 
 function isModuleNotFound(error: unknown, pkg: string): boolean {
   const code = (error as { code?: string } | undefined)?.code;
-  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
+  const message = String((error as Error | undefined)?.message ?? '');
+  // Node sets a code; bundlers and test runners that resolve imports themselves only say so.
+  const notFound = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (package|module)|Could not resolve/.test(message);
   // Only the package itself missing, not one of its own dependencies.
-  return String((error as Error).message).includes(`'${pkg}'`) || String((error as Error).message).includes(`"${pkg}"`);
+  return notFound && (message.includes(`'${pkg}'`) || message.includes(`"${pkg}"`));
 }

@@ -38,6 +38,14 @@ describe('tfjs runtime (real models on the wasm backend)', () => {
     await host?.close();
   });
 
+  it("fails a load that asks for tfjs.backend 'node' without @tensorflow/tfjs-node, naming the package", async () => {
+    await expect(host.load('affine', { config: { tfjs: { backend: 'node' } } })).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MODEL',
+      message: expect.stringContaining("needs the package '@tensorflow/tfjs-node', which is not installed. Install it: npm install @tensorflow/tfjs-node"),
+    });
+    expect(host.status('affine').versions[0]).toMatchObject({ state: 'failed' });
+  });
+
   it("picks wasm where tfjs-node is absent, and reads the layers model's signature", async () => {
     await host.load('affine');
     expect(tfjsBackendInUse()).toBe('wasm');

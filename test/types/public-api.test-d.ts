@@ -1,0 +1,58 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import {
+  ErrorCode,
+  ModelHost,
+  ModelHostError,
+  type ModelHostEvents,
+  type ModelMetadata,
+  type ModelStatus,
+  type Outputs,
+  type Runtime,
+  type Session,
+  type Tensor,
+} from '../../src/index.js';
+
+describe('public types', () => {
+  it('predict resolves to outputs keyed by name', () => {
+    const host = new ModelHost();
+    expectTypeOf(host.predict('m', new Float32Array(1))).toEqualTypeOf<Promise<Outputs>>();
+    expectTypeOf<Outputs>().toEqualTypeOf<Record<string, Tensor>>();
+    expectTypeOf(host.predictBatch).parameter(2).toEqualTypeOf<
+      { version?: number; timeoutMs?: number; priority?: number; signal?: AbortSignal } | undefined
+    >();
+  });
+
+  it('status and metadata are typed', () => {
+    const host = new ModelHost();
+    expectTypeOf(host.status()).toEqualTypeOf<ModelStatus[]>();
+    expectTypeOf(host.status('m')).toEqualTypeOf<ModelStatus>();
+    expectTypeOf(host.metadata('m')).toEqualTypeOf<ModelMetadata>();
+  });
+
+  it('events have one typed payload each', () => {
+    const host = new ModelHost();
+    host.on('modelLoaded', (event) => {
+      expectTypeOf(event.model).toBeString();
+      expectTypeOf(event.version).toBeNumber();
+      expectTypeOf(event.loadMs).toBeNumber();
+    });
+    expectTypeOf<ModelHostEvents['versionRolledBack'][0]['automatic']>().toBeBoolean();
+    // @ts-expect-error unknown event names are refused
+    host.on('modelLoadedd', () => undefined);
+  });
+
+  it('errors expose a code union', () => {
+    expectTypeOf<ModelHostError['code']>().toEqualTypeOf<ErrorCode>();
+    expectTypeOf(ErrorCode.QUEUE_FULL).toEqualTypeOf<'QUEUE_FULL'>();
+  });
+
+  it('a custom runtime implements the SPI', () => {
+    const runtime: Runtime = {
+      name: 'x',
+      async load(): Promise<Session> {
+        return { signature: { inputs: [], outputs: [] }, run: async (inputs) => inputs, dispose: () => undefined };
+      },
+    };
+    expectTypeOf(runtime.load).returns.toEqualTypeOf<Promise<Session>>();
+  });
+});
