@@ -13,3 +13,5 @@ export { DTYPES } from './tensor/index.js';
 export type { Runtime, Session, ModelSource, RuntimeLoadOptions, RuntimeMemory, TfjsSettings, OnnxSettings } from './runtime/index.js';
 export { tfjsRuntime, onnxRuntime } from './runtime/index.js';
 export type * from './metrics/events.js';
+export type { Clock } from './scheduler/clock.js';
+export type { BatchingOptions, QueueOptions, SchedulerOptions } from './scheduler/scheduler-options.js';

@@ -2,6 +2,7 @@ import { checkFunction, checkObject, checkString, ErrorCode, invalidOption, Mode
 import { validateModelOptions, type ModelOptions } from '../registry/model-options.js';
 import { isModelName, validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
 import { BUILTIN_RUNTIMES, type Runtime } from '../runtime/index.js';
+import { systemClock, type Clock } from '../scheduler/clock.js';
 
 export interface RepositoryOptions {
   /** The repository folder. */
@@ -28,6 +29,8 @@ export interface ModelHostOptions {
   runtimes?: Record<string, Runtime>;
   /** Where the host logs load, unload and warnings. Default: silent (subscribe to events instead). */
   logger?: Logger;
+  /** Time for deadlines and batching delays; inject one in tests. Default: `performance.now()` and unref-ed timers. */
+  clock?: Clock;
 }
 
 export interface ResolvedHostOptions {
@@ -37,9 +40,10 @@ export interface ResolvedHostOptions {
   readonly runtimes: Readonly<Record<string, Runtime>>;
   readonly runtimeNames: readonly string[];
   readonly logger: Logger | undefined;
+  readonly clock: Clock;
 }
 
-const KNOWN = ['repository', 'defaults', 'models', 'runtimes', 'logger'];
+const KNOWN = ['repository', 'defaults', 'models', 'runtimes', 'logger', 'clock'];
 
 /** Validates host options eagerly, so a typo fails at construction, not at the first request. */
 export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHostOptions {
@@ -85,5 +89,11 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
     for (const level of ['info', 'warn', 'error'] as const) checkFunction(l[level], `logger.${level}`);
     logger = l;
   }
-  return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger });
+  let clock = systemClock;
+  if (raw.clock !== undefined) {
+    const c = checkObject(raw.clock, 'clock', Object.keys(raw.clock)) as unknown as Clock;
+    for (const method of ['now', 'setTimeout', 'clearTimeout'] as const) checkFunction(c[method], `clock.${method}`);
+    clock = c;
+  }
+  return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger, clock });
 }

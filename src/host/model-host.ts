@@ -6,10 +6,12 @@ import { resolveModelOptions, validateModelOptions, type ModelOptions, type Reso
 import { NamedModel, type ModelStatus } from '../registry/named-model.js';
 import { expandWarmupInputs, isFullyShaped, syntheticInputs, warmUp } from '../registry/warmup.js';
 import { assertModelName, assertVersion, ModelRepository, selectVersions, verifyIntegrity } from '../repository/index.js';
-import { ModelFiles, RuntimeRegistry, type ModelSource, type Runtime } from '../runtime/index.js';
-import { DirectDispatcher } from '../scheduler/direct-dispatcher.js';
+import { ModelFiles, RuntimeRegistry, type ModelSource, type Runtime, type Session } from '../runtime/index.js';
+import { BatchScheduler, type SchedulerEvents } from '../scheduler/batch-scheduler.js';
 import type { DispatchOptions } from '../scheduler/dispatcher.js';
-import { dropBatchDimension, type InputMode, type Tensor, type TensorSpec } from '../tensor/index.js';
+import { InlineExecutor } from '../scheduler/executor.js';
+import { DEFAULT_MAX_BATCH_SIZE } from '../scheduler/scheduler-options.js';
+import type { InputMode, Tensor, TensorSpec } from '../tensor/index.js';
 import { resolveHostOptions, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
 import { toModelSource, type SourceInput } from './model-source.js';
 
@@ -55,6 +57,8 @@ export interface ModelMetadata {
   readonly outputs: readonly TensorSpec[];
   /** Whether the model has a batch dimension (a leading -1 on every input and output). */
   readonly batched: boolean;
+  /** Most rows one runtime call takes (1 when requests are not batched). */
+  readonly maxBatchSize: number;
 }
 
 /**
@@ -75,6 +79,11 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
+  /** What the schedulers report through: payloads are built only for events someone listens to. */
+  private readonly schedulerEvents: SchedulerEvents = {
+    wants: (event) => this.listenerCount(event) > 0,
+    emit: (event, payload) => this.notify(event, payload),
+  };
 
   constructor(options: ModelHostOptions = {}) {
     super();
@@ -196,6 +205,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       inputs: target.signature.inputs,
       outputs: target.signature.outputs,
       batched: target.batched,
+      maxBatchSize: target.maxBatchSize,
     };
   }
 
@@ -235,28 +245,18 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 
   // ---- internals ----
 
-  private async run(name: string, inputs: unknown, options: PredictOptions | undefined, mode: InputMode): Promise<Outputs> {
-    if (this.closing) throw this.shuttingDown();
-    const model = this.models.get(name);
-    if (model === undefined) throw this.modelNotFound(name);
-    const version = model.route(options?.version);
-    const prepared = version.validator!.prepare(inputs, mode);
-    const dispatch: DispatchOptions = options === undefined ? NO_OPTIONS : this.dispatchOptions(options, name);
-    const outputs = await version.dispatcher!.dispatch(prepared, dispatch);
-    if (mode === 'batch' || !version.batched) return outputs;
-    const single: Outputs = {};
-    for (const key in outputs) single[key] = dropBatchDimension(outputs[key]!);
-    return single;
-  }
-
-  private dispatchOptions(options: PredictOptions, model: string): DispatchOptions {
-    if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
-    const { timeoutMs, priority, signal, version } = options;
-    if (version !== undefined) assertVersion(version, model);
-    if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) throw invalidPredictOption(model, 'timeoutMs', 'a number ≥ 0', timeoutMs);
-    if (priority !== undefined && !Number.isInteger(priority)) throw invalidPredictOption(model, 'priority', 'an integer', priority);
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidPredictOption(model, 'signal', 'an AbortSignal', signal);
-    return { signal, priority, deadline: timeoutMs === undefined ? undefined : performance.now() + timeoutMs };
+  private run(name: string, inputs: unknown, options: PredictOptions | undefined, mode: InputMode): Promise<Outputs> {
+    // Not async: the scheduler's promise is the caller's promise (one per request, not three).
+    try {
+      if (this.closing) throw this.shuttingDown();
+      const model = this.models.get(name);
+      if (model === undefined) throw this.modelNotFound(name);
+      const version = model.route(options?.version);
+      const prepared = version.validator!.prepare(inputs, mode);
+      return version.dispatcher!.dispatch(prepared, options === undefined ? NO_OPTIONS : checkPredictOptions(options, name));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private loadVersion(model: NamedModel, version: number, source: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<LoadedVersion> {
@@ -285,7 +285,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       const warmupStarted = performance.now();
       await this.warmUp(entry, options);
       this.assertStillLoading(entry);
-      entry.dispatcher = new DirectDispatcher(session, context);
+      entry.dispatcher = this.createScheduler(entry, session, options);
       entry.transition('ready');
       entry.readyAt = Date.now();
       const now = performance.now();
@@ -301,6 +301,23 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       this.options.logger?.warn('model load failed', { ...context, code: error.code, message: error.message });
       throw error;
     }
+  }
+
+  private createScheduler(entry: LoadedVersion, session: Session, options: ResolvedModelOptions): BatchScheduler {
+    const scheduler = options.scheduler;
+    const batched = entry.batched && scheduler.batching;
+    entry.maxBatchSize = batched ? (scheduler.maxBatchSize ?? entry.signature!.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
+    return new BatchScheduler(new InlineExecutor(session, scheduler.concurrency), {
+      model: entry.model,
+      version: entry.version,
+      batched,
+      maxBatchSize: entry.maxBatchSize,
+      maxDelayMs: scheduler.maxDelayMs,
+      queueMaxSize: scheduler.queueMaxSize,
+      timeoutMs: scheduler.timeoutMs,
+      clock: this.options.clock,
+      events: this.schedulerEvents,
+    });
   }
 
   private assertStillLoading(entry: LoadedVersion): void {
@@ -449,6 +466,16 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 }
 
 const NO_OPTIONS: DispatchOptions = Object.freeze({});
+
+function checkPredictOptions(options: PredictOptions, model: string): DispatchOptions {
+  if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
+  const { timeoutMs, priority, signal, version } = options;
+  if (version !== undefined) assertVersion(version, model);
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) throw invalidPredictOption(model, 'timeoutMs', 'a number ≥ 0', timeoutMs);
+  if (priority !== undefined && !Number.isInteger(priority)) throw invalidPredictOption(model, 'priority', 'an integer', priority);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidPredictOption(model, 'signal', 'an AbortSignal', signal);
+  return options;
+}
 
 function invalidPredictOption(model: string, option: string, expected: string, got: unknown): ModelHostError {
   return new ModelHostError(ErrorCode.INVALID_INPUT, `predict('${model}'): \`${option}\` must be ${expected}, got ${typeof got === 'object' ? (got === null ? 'null' : 'an object') : String(got)}`, {

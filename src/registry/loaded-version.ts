@@ -28,6 +28,8 @@ export class LoadedVersion {
   validator: InputValidator | undefined;
   dispatcher: Dispatcher | undefined;
   batched = false;
+  /** Most rows per runtime call, once the scheduler is set up. */
+  maxBatchSize = 1;
   error: ModelHostError | undefined;
   readyAt: number | undefined;
 
@@ -68,6 +70,7 @@ export class LoadedVersion {
   async drainAndDispose(): Promise<void> {
     if (this.currentState === 'unloaded' || this.currentState === 'failed') return;
     if (this.currentState !== 'draining') this.transition('draining');
+    this.dispatcher?.close();
     await this.dispatcher?.drain();
     await this.disposeSession();
     this.transition('unloaded');

@@ -1,6 +1,13 @@
 import { checkInteger, checkObject, checkOneOf } from '../errors/index.js';
 import { validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
 import type { OnnxSettings, TfjsSettings } from '../runtime/index.js';
+import {
+  resolveSchedulerOptions,
+  SCHEDULER_OPTION_KEYS,
+  validateSchedulerOptions,
+  type ResolvedSchedulerOptions,
+  type SchedulerOptions,
+} from '../scheduler/scheduler-options.js';
 
 /** What to run before a version is marked ready, so its first real request is not its slowest. */
 export interface WarmupOptions {
@@ -18,7 +25,7 @@ export interface WarmupOptions {
  * Per-model options. They merge (one level deep): host `defaults` < the model's
  * `config.json` < `models[name]` < the `config` passed to `load`.
  */
-export interface ModelOptions {
+export interface ModelOptions extends SchedulerOptions {
   /** `tfjs`, `onnx` or a custom runtime's name; default from the files found (`model.json` → tfjs, `model.onnx` → onnx). */
   runtime?: string;
   /** Which versions on disk `load(name)` serves. Default `{ latest: 1 }`. */
@@ -36,6 +43,7 @@ export interface ResolvedModelOptions {
   readonly runtime: string | undefined;
   readonly versionPolicy: VersionPolicy;
   readonly warmup: { readonly runs: number; readonly inputs: Record<string, unknown> | undefined };
+  readonly scheduler: ResolvedSchedulerOptions;
   /** Runtime sections (`tfjs`, `onnx`, custom names). */
   readonly settings: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
@@ -44,10 +52,11 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<ResolvedModelOptions> = Object.free
   runtime: undefined,
   versionPolicy: Object.freeze({ latest: 1 }),
   warmup: Object.freeze({ runs: 1, inputs: undefined }),
+  scheduler: resolveSchedulerOptions({}),
   settings: Object.freeze({}),
 });
 
-const KNOWN = ['runtime', 'versionPolicy', 'warmup'] as const;
+const KNOWN = ['runtime', 'versionPolicy', 'warmup', ...SCHEDULER_OPTION_KEYS] as const;
 
 /**
  * Validates one layer of model options (host defaults, a config.json, `models[name]`, or
@@ -62,6 +71,7 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
     if (warmup['runs'] !== undefined) checkInteger(warmup['runs'], `${path}.warmup.runs`, 0, 100);
     if (warmup['inputs'] !== undefined) checkObject(warmup['inputs'], `${path}.warmup.inputs`, Object.keys(warmup['inputs'] as object));
   }
+  validateSchedulerOptions(options, path);
   if (options['tfjs'] !== undefined) {
     const tfjs = checkObject(options['tfjs'], `${path}.tfjs`, ['backend']);
     if (tfjs['backend'] !== undefined) checkOneOf(tfjs['backend'], `${path}.tfjs.backend`, ['auto', 'node', 'wasm', 'cpu']);
@@ -106,6 +116,7 @@ export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[
         : warmup === true || warmup === undefined
           ? DEFAULT_MODEL_OPTIONS.warmup
           : { runs: (warmup as WarmupOptions).runs ?? 1, inputs: (warmup as WarmupOptions).inputs },
+    scheduler: resolveSchedulerOptions(merged),
     settings: Object.freeze(settings),
   });
 }

@@ -2,8 +2,8 @@ import type { PreparedInputs, Tensor } from '../tensor/index.js';
 
 export interface DispatchOptions {
   readonly signal?: AbortSignal | undefined;
-  /** Absolute deadline on the host's clock (ms), or undefined for none. */
-  readonly deadline?: number | undefined;
+  /** Deadline relative to now; undefined for the version's default. */
+  readonly timeoutMs?: number | undefined;
   readonly priority?: number | undefined;
 }
 
@@ -18,6 +18,8 @@ export interface Dispatcher {
   readonly pending: number;
   /** Resolves once nothing is pending. */
   drain(): Promise<void>;
-  /** Rejects everything not yet running with `error` (host destroy). */
+  /** Stops accepting requests; pending ones still settle. */
+  close(): void;
+  /** Rejects everything pending with `error` now (host destroy). */
   abort(error: Error): void;
 }

@@ -13,6 +13,8 @@ export interface PreparedInputs {
   readonly rows: number;
   /** Requests share a batch only when their keys match: the sizes of their variable non-batch dimensions. */
   readonly shapeKey: string;
+  /** One instance given to a batched model (`predict`): its outputs come back without the batch dimension. */
+  readonly single: boolean;
 }
 
 interface CompiledSpec {
@@ -86,7 +88,12 @@ export class InputValidator {
       tensors[compiled.name] = t;
     }
     if (found !== countKeys(record)) throw this.unknown(record);
-    return { tensors, rows: this.batched ? rows : 1, shapeKey: this.anyVariableDims ? this.keyOf(tensors) : '' };
+    return {
+      tensors,
+      rows: this.batched ? rows : 1,
+      shapeKey: this.anyVariableDims ? this.keyOf(tensors) : '',
+      single: mode === 'instance' && this.batched,
+    };
   }
 
   private asRecord(inputs: unknown): Record<string, unknown> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, ModelHost, type ModelHostError, type WarningEvent } from '../../../src/index.js';
+import { FakeClock, flush } from '../../helpers/fake-clock.js';
 import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 
 function hostWith(runtime = fakeRuntime()) {
@@ -47,6 +48,7 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
       inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }],
       outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 4] }],
       batched: true,
+      maxBatchSize: 32,
     });
     await host.close();
     expect(host.ready()).toBe(false);
@@ -183,5 +185,69 @@ describe('ModelHost: every bad call settles with a clear code', () => {
     expect(error.message).toMatch(message);
     await expect(host.predict('affine', [1, 2, 3, 4])).resolves.toBeDefined(); // nothing broke
     await host.close();
+  });
+});
+
+describe('ModelHost: scheduling options reach the scheduler', () => {
+  it('applies a call timeoutMs and a configured default timeoutMs on the host clock', async () => {
+    const clock = new FakeClock();
+    const held = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 2 ? held.promise : Promise.resolve()) }); // two warmups pass
+    const host = new ModelHost({ runtimes: { fake: runtime }, clock, models: { slow: { timeoutMs: 20 } } });
+    await host.load('affine', { source: FAKE_SOURCE });
+    await host.load('slow', { source: FAKE_SOURCE });
+    const a = host.predict('affine', [1, 2, 3, 4], { timeoutMs: 5 }).catch((e: ModelHostError) => e.code);
+    const b = host.predict('slow', [1, 2, 3, 4]).catch((e: ModelHostError) => e.code);
+    await flush();
+    clock.advance(5);
+    expect(await a).toBe(ErrorCode.DEADLINE_EXCEEDED);
+    clock.advance(15);
+    expect(await b).toBe(ErrorCode.DEADLINE_EXCEEDED);
+    held.resolve();
+    await host.close();
+  });
+
+  it('batches concurrent predicts into one runtime call and splits oversize predictBatch calls', async () => {
+    const runtime = fakeRuntime();
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: { maxBatchSize: 4 } } });
+    await host.load('affine', { source: FAKE_SOURCE });
+    runtime.batches.length = 0;
+    const outs = await Promise.all([0, 1, 2].map((i) => host.predict('affine', [i, i, i, i])));
+    expect(runtime.batches).toEqual([3]);
+    expect(outs.map((o) => Array.from(o['y']!.data as Float32Array))).toEqual([0, 1, 2].map((i) => Array(4).fill(2 * i + 1)));
+    expect(outs[0]!['y']!.shape).toEqual([4]);
+    runtime.batches.length = 0;
+    const big = await host.predictBatch('affine', { x: { data: new Float32Array(4 * 10).map((_, i) => Math.floor(i / 4)), shape: [10, 4] } });
+    expect(runtime.batches).toEqual([4, 4, 2]);
+    expect(Array.from(big['y']!.data as Float32Array).filter((_, i) => i % 4 === 0)).toEqual(Array.from({ length: 10 }, (_, r) => 2 * r + 1));
+    expect(host.metadata('affine').maxBatchSize).toBe(4);
+    await host.close();
+  });
+
+  it('runs every request alone with batching: false', async () => {
+    const runtime = fakeRuntime();
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false } });
+    await host.load('affine', { source: FAKE_SOURCE });
+    runtime.batches.length = 0;
+    await Promise.all([0, 1, 2].map((i) => host.predict('affine', [i, i, i, i])));
+    expect(runtime.batches).toEqual([1, 1, 1]);
+    expect(host.metadata('affine').maxBatchSize).toBe(1);
+    await host.close();
+  });
+
+  it('destroy rejects queued requests with SHUTTING_DOWN at once', async () => {
+    const held = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? held.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: { maxBatchSize: 1 } } });
+    await host.load('affine', { source: FAKE_SOURCE });
+    const running = host.predict('affine', [1, 1, 1, 1]).catch((e: ModelHostError) => e.code);
+    await flush();
+    const queued = host.predict('affine', [2, 2, 2, 2]).catch((e: ModelHostError) => e.code);
+    const destroyed = host.destroy();
+    expect(await queued).toBe(ErrorCode.SHUTTING_DOWN);
+    expect(await running).toBe(ErrorCode.SHUTTING_DOWN);
+    held.resolve();
+    await destroyed;
+    expect(runtime.openSessions).toBe(0);
   });
 });

@@ -1,0 +1,398 @@
+import { ErrorCode, ModelHostError } from '../errors/index.js';
+import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
+import { concatRows, type PreparedInputs, type Tensor } from '../tensor/index.js';
+import type { Clock } from './clock.js';
+import { DeadlineTimer } from './deadline-timer.js';
+import type { Dispatcher, DispatchOptions } from './dispatcher.js';
+import { DrainRate } from './drain-rate.js';
+import type { Executor } from './executor.js';
+import { SplitRequest } from './split-request.js';
+import { Task, TaskState } from './task.js';
+import { TaskQueue } from './task-queue.js';
+
+export interface SchedulerEventMap {
+  requestCompleted: RequestCompletedEvent;
+  requestFailed: RequestFailedEvent;
+  batchCompleted: BatchCompletedEvent;
+  batchFailed: BatchFailedEvent;
+  queueSaturated: QueueSaturatedEvent;
+}
+
+/** Where the scheduler reports; `wants` lets it skip building payloads nobody listens to. */
+export interface SchedulerEvents {
+  wants(event: keyof SchedulerEventMap): boolean;
+  emit<E extends keyof SchedulerEventMap>(event: E, payload: SchedulerEventMap[E]): void;
+}
+
+export interface BatchSchedulerConfig {
+  readonly model: string;
+  readonly version: number;
+  /** Whether requests may share a runtime call (the model has a batch dimension and batching is on). */
+  readonly batched: boolean;
+  readonly maxBatchSize: number;
+  readonly maxDelayMs: number;
+  readonly queueMaxSize: number;
+  /** Deadline for requests that do not pass `timeoutMs`. */
+  readonly timeoutMs: number | undefined;
+  readonly clock: Clock;
+  readonly events: SchedulerEvents;
+  /** Runs a callback at the end of the current event-loop turn; default `setImmediate`. */
+  readonly defer?: (callback: () => void) => void;
+}
+
+/**
+ * The dynamic batcher of one loaded version: a bounded priority queue with deadlines that
+ * cuts batches for an executor.
+ *
+ * A batch is cut when an execution slot is free and either nothing is running (an idle
+ * executor takes what is queued at the end of the current event-loop turn: low load never
+ * waits for a timer), or the queue holds `maxBatchSize` rows, or its oldest request has
+ * waited `maxDelayMs`. Only requests with the same non-batch dimensions share a batch.
+ * A failing batch is bisected so a poisoned request fails alone.
+ */
+export class BatchScheduler implements Dispatcher {
+  private readonly queue = new TaskQueue();
+  private readonly deadlines: DeadlineTimer;
+  private readonly rate = new DrainRate();
+  private readonly defer: (callback: () => void) => void;
+  private readonly context: { model: string; version: number };
+  /** Batches that have not finished running, for `abort`. */
+  private readonly inFlight = new Set<Task[]>();
+  /** Tasks in batches that have not finished running. */
+  private runningTasks = 0;
+  private cutScheduled = false;
+  private delayTimer: unknown = undefined;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly cut = () => this.cutBatches();
+
+  constructor(
+    private readonly executor: Executor,
+    private readonly config: BatchSchedulerConfig,
+  ) {
+    this.context = { model: config.model, version: config.version };
+    this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
+    this.defer = config.defer ?? setImmediate;
+  }
+
+  /** Requests accepted and not yet settled: queued plus running. */
+  get pending(): number {
+    return this.queue.size + this.runningTasks;
+  }
+
+  /** Rows waiting in the queue. */
+  get queuedRows(): number {
+    return this.queue.rows;
+  }
+
+  dispatch(prepared: PreparedInputs, options: DispatchOptions): Promise<Record<string, Tensor>> {
+    const { config } = this;
+    if (this.closed) return Promise.reject(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'));
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'));
+    const now = config.clock.now();
+    const timeoutMs = options.timeoutMs ?? config.timeoutMs;
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + timeoutMs;
+    const rows = prepared.rows;
+    const priority = options.priority ?? 0;
+
+    if (rows > config.queueMaxSize) {
+      return Promise.reject(this.error(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`));
+    }
+    if (this.queue.rows + rows > config.queueMaxSize) return Promise.reject(this.queueFull(rows));
+    if (deadline !== Number.POSITIVE_INFINITY) {
+      if (timeoutMs! <= 0) return Promise.reject(this.error(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`));
+      const wait = this.rate.predictWaitMs(this.queue.rowsAhead(priority), this.executor.concurrency);
+      if (wait > timeoutMs!) {
+        return Promise.reject(
+          this.error(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead needs about ${Math.ceil(wait)} ms, more than timeoutMs ${timeoutMs}`),
+        );
+      }
+    }
+
+    return new Promise<Record<string, Tensor>>((resolve, reject) => {
+      let tasks: Task[];
+      if (config.batched && rows > config.maxBatchSize) {
+        const split = new SplitRequest(prepared, config.maxBatchSize, resolve, reject, (siblings, error) => {
+          for (const task of siblings) this.fail(task, error);
+        });
+        tasks = split.chunks(priority, deadline, now);
+      } else {
+        tasks = [new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, resolve, reject)];
+      }
+      for (const task of tasks) {
+        this.queue.push(task);
+        if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
+      }
+      if (signal !== undefined) this.listen(signal, tasks);
+      this.schedule();
+    });
+  }
+
+  drain(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Rejects everything queued or running with `error`; results of running batches are discarded. */
+  abort(error: Error): void {
+    this.closed = true;
+    const reason = error instanceof ModelHostError ? error : this.error(ErrorCode.SHUTTING_DOWN, error.message);
+    for (const task of this.queue.drainAll()) this.fail(task, reason, false);
+    for (const batch of this.inFlight) for (const task of batch) this.fail(task, reason, false);
+    this.deadlines.clear();
+    this.clearDelay();
+    this.notifyIdle();
+  }
+
+  /** Stops accepting; queued and running requests still finish (`drain`). */
+  close(): void {
+    this.closed = true;
+  }
+
+  // ---- cutting batches ----
+
+  private schedule(): void {
+    if (this.cutScheduled || this.queue.size === 0) return;
+    const { executor } = this;
+    if (executor.running >= executor.concurrency) return; // a finishing batch calls schedule() again
+    if (executor.running === 0 || this.queue.rows >= this.config.maxBatchSize) {
+      this.cutScheduled = true;
+      this.clearDelay();
+      this.defer(this.cut);
+      return;
+    }
+    this.armDelay();
+  }
+
+  private cutBatches(): void {
+    this.cutScheduled = false;
+    const { executor, config, queue } = this;
+    const now = config.clock.now();
+    if (this.deadlines.size > 0) this.deadlines.expire(now); // expired requests never cost a runtime call
+    while (queue.size > 0 && executor.running < executor.concurrency) {
+      if (executor.running > 0 && queue.rows < config.maxBatchSize && now - queue.peek()!.enqueuedAt < config.maxDelayMs) {
+        this.armDelay();
+        return;
+      }
+      const tasks: Task[] = [];
+      const head = queue.peek()!;
+      const rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks);
+      void this.run(tasks, rows, now);
+    }
+  }
+
+  private armDelay(): void {
+    if (this.delayTimer !== undefined) return;
+    const oldest = this.queue.peek();
+    if (oldest === undefined) return;
+    const { clock, maxDelayMs } = this.config;
+    this.delayTimer = clock.setTimeout(() => {
+      this.delayTimer = undefined;
+      this.cutBatches();
+    }, Math.max(0, oldest.enqueuedAt + maxDelayMs - clock.now()));
+  }
+
+  private clearDelay(): void {
+    if (this.delayTimer === undefined) return;
+    this.config.clock.clearTimeout(this.delayTimer);
+    this.delayTimer = undefined;
+  }
+
+  // ---- running batches ----
+
+  private async run(tasks: Task[], rows: number, now: number): Promise<void> {
+    for (const task of tasks) {
+      task.state = TaskState.Running;
+      task.startedAt = now;
+      task.batchRows = rows;
+    }
+    this.runningTasks += tasks.length;
+    this.inFlight.add(tasks);
+    const { clock } = this.config;
+    const started = clock.now();
+    try {
+      const outputs = await this.executor.run(batchInputs(tasks));
+      const computeMs = clock.now() - started;
+      this.rate.record(rows, computeMs);
+      this.complete(tasks, outputs, computeMs);
+      this.reportBatch(tasks.length, rows, computeMs, undefined);
+    } catch (error) {
+      const computeMs = clock.now() - started;
+      this.reportBatch(tasks.length, rows, computeMs, error);
+      await this.isolate(tasks, error, isolationBudget(tasks.length));
+    } finally {
+      this.inFlight.delete(tasks);
+      this.runningTasks -= tasks.length;
+      this.schedule();
+      if (this.pending === 0) this.notifyIdle();
+    }
+  }
+
+  /** Hands each task its own rows of the batch's outputs: views of the batch's buffers, no copies. */
+  private complete(tasks: readonly Task[], outputs: Record<string, Tensor>, computeMs: number): void {
+    if (tasks.length === 1 && !tasks[0]!.single) {
+      this.succeed(tasks[0]!, outputs, computeMs);
+      return;
+    }
+    const names = Object.keys(outputs);
+    const parts: Record<string, Tensor>[] = new Array(tasks.length);
+    for (let i = 0; i < tasks.length; i++) parts[i] = {};
+    for (const name of names) {
+      const batch = outputs[name]!;
+      const { data, dtype } = batch;
+      const rowSize = data.length / batch.shape[0]!;
+      // Every single-instance task of this batch shares one (frozen) row shape.
+      let rowShape: readonly number[] | undefined;
+      let offset = 0;
+      for (let i = 0; i < tasks.length; i++) {
+        const task = tasks[i]!;
+        const end = offset + task.rows * rowSize;
+        const slice = Array.isArray(data) ? data.slice(offset, end) : (data as Float32Array).subarray(offset, end);
+        let shape: readonly number[];
+        if (task.single) shape = rowShape ??= Object.freeze(batch.shape.slice(1));
+        else {
+          const s = batch.shape.slice();
+          s[0] = task.rows;
+          shape = s;
+        }
+        parts[i]![name] = { data: slice, shape, dtype };
+        offset = end;
+      }
+    }
+    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, parts[i]!, computeMs);
+  }
+
+  /**
+   * A batch threw: run its halves again, recursively, so the request that poisons it fails
+   * alone. The budget bounds the extra runs a broken runtime can cost.
+   */
+  private async isolate(tasks: Task[], cause: unknown, budget: { runs: number }): Promise<void> {
+    const live = tasks.filter((t) => t.state !== TaskState.Settled);
+    if (live.length === 0) return;
+    if (live.length === 1 || budget.runs <= 0) {
+      const message = (cause as Error)?.message ?? String(cause);
+      for (const task of live) this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${message}`, cause));
+      return;
+    }
+    const middle = live.length >> 1;
+    await Promise.all(
+      [live.slice(0, middle), live.slice(middle)].map(async (half) => {
+        budget.runs--;
+        const rows = half.reduce((n, t) => n + t.rows, 0);
+        for (const task of half) task.batchRows = rows;
+        const started = this.config.clock.now();
+        try {
+          this.complete(half, await this.executor.run(batchInputs(half)), this.config.clock.now() - started);
+        } catch (error) {
+          await this.isolate(half, error, budget);
+        }
+      }),
+    );
+  }
+
+  // ---- settling ----
+
+  private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number): void {
+    if (!task.resolve(outputs)) return; // expired or cancelled while running: result discarded
+    const { events } = this.config;
+    if (events.wants('requestCompleted')) {
+      const now = this.config.clock.now();
+      events.emit('requestCompleted', {
+        ...this.context,
+        timestamp: Date.now(),
+        rows: task.rows,
+        batchSize: task.batchRows,
+        queueMs: task.startedAt - task.enqueuedAt,
+        computeMs,
+        totalMs: now - task.enqueuedAt,
+      });
+    }
+  }
+
+  /** Rejects a task unless it has settled; `dequeue` false when the queue already let go of it. */
+  private fail(task: Task, error: ModelHostError, dequeue = true): void {
+    if (task.state === TaskState.Settled) return;
+    const wasQueued = task.state === TaskState.Queued;
+    if (wasQueued && dequeue) this.queue.forget(task);
+    task.reject(error);
+    const { events } = this.config;
+    if (events.wants('requestFailed')) {
+      const now = this.config.clock.now();
+      events.emit('requestFailed', {
+        ...this.context,
+        timestamp: Date.now(),
+        code: error.code,
+        message: error.message,
+        rows: task.rows,
+        queueMs: (wasQueued ? now : task.startedAt) - task.enqueuedAt,
+        totalMs: now - task.enqueuedAt,
+      });
+    }
+    if (this.pending === 0) this.notifyIdle();
+  }
+
+  private expire(task: Task): void {
+    const where = task.state === TaskState.Running ? 'while its batch ran' : 'while queued';
+    this.fail(task, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline passed ${where}`));
+  }
+
+  private listen(signal: AbortSignal, tasks: readonly Task[]): void {
+    const onAbort = () => {
+      const error = this.error(ErrorCode.CANCELLED, 'the request was cancelled', signal.reason);
+      for (const task of tasks) this.fail(task, error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const detach = () => signal.removeEventListener('abort', onAbort);
+    for (const task of tasks) task.detach = detach;
+  }
+
+  private queueFull(rows: number): ModelHostError {
+    const { config } = this;
+    const excess = this.queue.rows + rows - config.queueMaxSize;
+    const retryAfterMs = Math.max(1, Math.ceil(this.rate.predictWaitMs(excess, this.executor.concurrency) || this.rate.batchMs || 100));
+    if (config.events.wants('queueSaturated')) {
+      config.events.emit('queueSaturated', { ...this.context, timestamp: Date.now(), queueDepth: this.queue.rows, maxSize: config.queueMaxSize });
+    }
+    return new ModelHostError(
+      ErrorCode.QUEUE_FULL,
+      `model '${config.model}' v${config.version}: the queue is full (${this.queue.rows} of ${config.queueMaxSize} rows); retry in about ${retryAfterMs} ms`,
+      { ...this.context, retryAfterMs },
+    );
+  }
+
+  private reportBatch(requests: number, rows: number, computeMs: number, error: unknown): void {
+    const { events } = this.config;
+    if (error === undefined) {
+      if (events.wants('batchCompleted')) {
+        events.emit('batchCompleted', { ...this.context, timestamp: Date.now(), batchSize: rows, requests, computeMs, queueDepth: this.queue.rows });
+      }
+    } else if (events.wants('batchFailed')) {
+      const message = (error as Error)?.message ?? String(error);
+      events.emit('batchFailed', { ...this.context, timestamp: Date.now(), batchSize: rows, requests, computeMs, code: ErrorCode.INFERENCE_FAILED, message });
+    }
+  }
+
+  private notifyIdle(): void {
+    if (this.pending !== 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private error(code: ErrorCode, message: string, cause?: unknown): ModelHostError {
+    return new ModelHostError(code, `model '${this.config.model}' v${this.config.version}: ${message}`, { ...this.context, cause });
+  }
+}
+
+/** One tensor per input: the tasks' rows, concatenated in task order. */
+function batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
+  if (tasks.length === 1) return tasks[0]!.inputs;
+  const inputs: Record<string, Tensor> = {};
+  const first = tasks[0]!.inputs;
+  for (const name in first) inputs[name] = concatRows(tasks.map((t) => t.inputs[name]!));
+  return inputs;
+}
+
+/** Extra runs a failed batch may cost to find its culprits: enough for two of them. */
+function isolationBudget(tasks: number): { runs: number } {
+  return { runs: 4 * Math.ceil(Math.log2(Math.max(2, tasks))) };
+}

@@ -1,0 +1,23 @@
+/**
+ * Time as the scheduler sees it. Injectable, so tests drive deadlines and delays without
+ * sleeping (dataloader's `batchScheduleFn`, done for timers too).
+ */
+export interface Clock {
+  /** Monotonic milliseconds. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** `performance.now()` and Node timers, unref-ed so a pending deadline never keeps a process alive. */
+export const systemClock: Clock = Object.freeze({
+  now: () => performance.now(),
+  setTimeout(callback: () => void, ms: number) {
+    const timer = setTimeout(callback, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout(handle: unknown) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+});

@@ -1,0 +1,82 @@
+import { checkInteger, checkNumber, checkObject, invalidOption } from '../errors/index.js';
+
+/** How requests of one model version are batched (Triton's dynamic batcher, TF Serving's batch scheduler). */
+export interface BatchingOptions {
+  /** Most rows in one runtime call. Default: the model's own limit if it declares one, else 32. */
+  maxBatchSize?: number;
+  /**
+   * How long a queued request may wait for a fuller batch while other batches run. An idle
+   * executor never waits: it runs what is queued at the end of the current event-loop turn.
+   * Default 2.
+   */
+  maxDelayMs?: number;
+}
+
+export interface QueueOptions {
+  /** Most rows waiting per version; beyond it requests fail at once with QUEUE_FULL. Default 1024. */
+  maxSize?: number;
+}
+
+/** The scheduler's share of a model's options. */
+export interface SchedulerOptions {
+  /** Batching settings, or `false` to run every request alone. */
+  batching?: BatchingOptions | false;
+  queue?: QueueOptions;
+  /** Batches of one version in flight at once. Default 1. */
+  concurrency?: number;
+  /** Default deadline of every request, unless the call passes `timeoutMs`. Default: none. */
+  timeoutMs?: number;
+}
+
+export interface ResolvedSchedulerOptions {
+  /** Undefined: take it from the model's signature, else 32. */
+  readonly maxBatchSize: number | undefined;
+  readonly maxDelayMs: number;
+  readonly batching: boolean;
+  readonly queueMaxSize: number;
+  readonly concurrency: number;
+  readonly timeoutMs: number | undefined;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: Readonly<ResolvedSchedulerOptions> = Object.freeze({
+  maxBatchSize: undefined,
+  maxDelayMs: 2,
+  batching: true,
+  queueMaxSize: 1024,
+  concurrency: 1,
+  timeoutMs: undefined,
+});
+
+export const DEFAULT_MAX_BATCH_SIZE = 32;
+export const SCHEDULER_OPTION_KEYS = ['batching', 'queue', 'concurrency', 'timeoutMs'] as const;
+
+/** Validates the scheduler keys of one layer of model options. */
+export function validateSchedulerOptions(options: Record<string, unknown>, path: string): void {
+  const batching = options['batching'];
+  if (batching !== undefined && batching !== false) {
+    if (batching === true) throw invalidOption(`${path}.batching`, 'an object or false', true);
+    const b = checkObject(batching, `${path}.batching`, ['maxBatchSize', 'maxDelayMs']);
+    if (b['maxBatchSize'] !== undefined) checkInteger(b['maxBatchSize'], `${path}.batching.maxBatchSize`, 1, 1_000_000);
+    if (b['maxDelayMs'] !== undefined) checkNumber(b['maxDelayMs'], `${path}.batching.maxDelayMs`, 0, 60_000);
+  }
+  if (options['queue'] !== undefined) {
+    const q = checkObject(options['queue'], `${path}.queue`, ['maxSize']);
+    if (q['maxSize'] !== undefined) checkInteger(q['maxSize'], `${path}.queue.maxSize`, 1, 100_000_000);
+  }
+  if (options['concurrency'] !== undefined) checkInteger(options['concurrency'], `${path}.concurrency`, 1, 1024);
+  if (options['timeoutMs'] !== undefined) checkNumber(options['timeoutMs'], `${path}.timeoutMs`, 0);
+}
+
+/** The scheduler settings out of merged model options. */
+export function resolveSchedulerOptions(merged: Record<string, unknown>): ResolvedSchedulerOptions {
+  const batching = merged['batching'] as BatchingOptions | false | undefined;
+  const queue = merged['queue'] as QueueOptions | undefined;
+  return Object.freeze({
+    maxBatchSize: batching === false ? 1 : batching?.maxBatchSize,
+    maxDelayMs: (batching === false ? undefined : batching?.maxDelayMs) ?? DEFAULT_SCHEDULER_OPTIONS.maxDelayMs,
+    batching: batching !== false,
+    queueMaxSize: queue?.maxSize ?? DEFAULT_SCHEDULER_OPTIONS.queueMaxSize,
+    concurrency: (merged['concurrency'] as number | undefined) ?? DEFAULT_SCHEDULER_OPTIONS.concurrency,
+    timeoutMs: merged['timeoutMs'] as number | undefined,
+  });
+}

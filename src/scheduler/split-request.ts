@@ -1,0 +1,64 @@
+import type { ModelHostError } from '../errors/index.js';
+import { concatRows, splitRows, type PreparedInputs, type Tensor } from '../tensor/index.js';
+import { Task } from './task.js';
+
+/**
+ * A `predictBatch` larger than `maxBatchSize`, run as chunks of at most that many rows and
+ * reassembled in order. The first chunk to fail fails the request and cancels the rest.
+ */
+export class SplitRequest {
+  private readonly parts: (Record<string, Tensor> | undefined)[] = [];
+  private tasks: Task[] = [];
+  private remaining = 0;
+  private done = false;
+
+  constructor(
+    private readonly prepared: PreparedInputs,
+    private readonly maxBatchSize: number,
+    private readonly resolve: (outputs: Record<string, Tensor>) => void,
+    private readonly reject: (error: ModelHostError) => void,
+    /** Settles the chunks that are still queued or running, with the scheduler's bookkeeping. */
+    private readonly cancel: (tasks: readonly Task[], error: ModelHostError) => void,
+  ) {}
+
+  chunks(priority: number, deadline: number, now: number): Task[] {
+    const { prepared, maxBatchSize } = this;
+    const sizes: number[] = [];
+    for (let left = prepared.rows; left > 0; left -= maxBatchSize) sizes.push(Math.min(left, maxBatchSize));
+    const perInput = Object.entries(prepared.tensors).map(([name, t]) => [name, splitRows(t, sizes)] as const);
+    this.remaining = sizes.length;
+    this.tasks = sizes.map((rows, i) => {
+      const inputs: Record<string, Tensor> = {};
+      for (const [name, parts] of perInput) inputs[name] = parts[i]!;
+      return new Task(
+        inputs,
+        rows,
+        prepared.shapeKey,
+        false,
+        priority,
+        deadline,
+        now,
+        (outputs) => this.partDone(i, outputs),
+        (error) => this.partFailed(error),
+      );
+    });
+    return this.tasks;
+  }
+
+  private partDone(index: number, outputs: Record<string, Tensor>): void {
+    this.parts[index] = outputs;
+    if (--this.remaining > 0 || this.done) return;
+    this.done = true;
+    const first = this.parts[0]!;
+    const whole: Record<string, Tensor> = {};
+    for (const name in first) whole[name] = concatRows(this.parts.map((p) => p![name]!));
+    this.resolve(whole);
+  }
+
+  private partFailed(error: ModelHostError): void {
+    if (this.done) return;
+    this.done = true;
+    this.reject(error);
+    this.cancel(this.tasks, error);
+  }
+}

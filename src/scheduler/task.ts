@@ -1,0 +1,65 @@
+import type { ModelHostError } from '../errors/index.js';
+import type { Tensor } from '../tensor/index.js';
+
+const NO_INPUTS: Record<string, Tensor> = Object.freeze({}) as Record<string, Tensor>;
+
+export const TaskState = { Queued: 0, Running: 1, Settled: 2 } as const;
+export type TaskState = (typeof TaskState)[keyof typeof TaskState];
+
+/**
+ * One request's rows on their way through the scheduler. It settles exactly once: the first
+ * of resolve/reject wins, later ones (a result arriving after the deadline fired) are ignored.
+ */
+export class Task {
+  state: TaskState = TaskState.Queued;
+  /** When it was admitted, on the scheduler's clock. */
+  readonly enqueuedAt: number;
+  /** When its batch started running, on the scheduler's clock. */
+  startedAt = 0;
+  /** Rows of the batch it ran in. */
+  batchRows = 0;
+  /** Cleanup of the abort listener, when the caller passed a signal. */
+  detach: (() => void) | undefined = undefined;
+
+  /** The request's input tensors; dropped on settle, so a task kept only by the deadline heap holds no buffers. */
+  inputs: Record<string, Tensor>;
+
+  constructor(
+    inputs: Record<string, Tensor>,
+    readonly rows: number,
+    readonly shapeKey: string,
+    /** Give the outputs back without the batch dimension (one instance from `predict`). */
+    readonly single: boolean,
+    readonly priority: number,
+    /** Absolute deadline on the scheduler's clock; Infinity for none. */
+    readonly deadline: number,
+    now: number,
+    private readonly onResolve: (outputs: Record<string, Tensor>) => void,
+    private readonly onReject: (error: ModelHostError) => void,
+  ) {
+    this.inputs = inputs;
+    this.enqueuedAt = now;
+  }
+
+  get settled(): boolean {
+    return this.state === TaskState.Settled;
+  }
+
+  resolve(outputs: Record<string, Tensor>): boolean {
+    if (this.state === TaskState.Settled) return false;
+    this.state = TaskState.Settled;
+    this.inputs = NO_INPUTS;
+    this.detach?.();
+    this.onResolve(outputs);
+    return true;
+  }
+
+  reject(error: ModelHostError): boolean {
+    if (this.state === TaskState.Settled) return false;
+    this.state = TaskState.Settled;
+    this.inputs = NO_INPUTS;
+    this.detach?.();
+    this.onReject(error);
+    return true;
+  }
+}

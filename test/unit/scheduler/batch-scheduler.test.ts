@@ -1,0 +1,402 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, type ModelHostError } from '../../../src/index.js';
+import { BatchScheduler, type SchedulerEventMap } from '../../../src/scheduler/batch-scheduler.js';
+import type { DispatchOptions } from '../../../src/scheduler/dispatcher.js';
+import type { PreparedInputs, Tensor } from '../../../src/tensor/index.js';
+import { FakeClock, flush } from '../../helpers/fake-clock.js';
+import { TestExecutor } from '../../helpers/test-executor.js';
+
+interface Setup {
+  batched?: boolean;
+  maxBatchSize?: number;
+  maxDelayMs?: number;
+  queueMaxSize?: number;
+  timeoutMs?: number;
+  concurrency?: number;
+  hold?: boolean;
+}
+
+/** Rows `[id, id + 0.5]` per request, so outputs identify their inputs. */
+function rowsOf(ids: number[], width = 2): PreparedInputs {
+  const data = new Float32Array(ids.length * width);
+  ids.forEach((id, r) => {
+    data[r * width] = id;
+    for (let c = 1; c < width; c++) data[r * width + c] = id + c / 2;
+  });
+  return { tensors: { x: { data, shape: [ids.length, width], dtype: 'float32' } }, rows: ids.length, shapeKey: width === 2 ? '' : `${width}`, single: false };
+}
+
+function setup(options: Setup = {}) {
+  const clock = new FakeClock();
+  const executor = new TestExecutor(options.concurrency ?? 1);
+  executor.hold = options.hold ?? false;
+  const events: { [E in keyof SchedulerEventMap]?: SchedulerEventMap[E][] } = {};
+  const scheduler = new BatchScheduler(executor, {
+    model: 'm',
+    version: 1,
+    batched: options.batched ?? true,
+    maxBatchSize: options.maxBatchSize ?? 4,
+    maxDelayMs: options.maxDelayMs ?? 2,
+    queueMaxSize: options.queueMaxSize ?? 100,
+    timeoutMs: options.timeoutMs,
+    clock,
+    events: {
+      wants: () => true,
+      emit: (event, payload) => void (events[event] ??= [] as never[]).push(payload as never),
+    },
+  });
+  const submit = (ids: number | number[], opts: DispatchOptions = {}, width = 2) => {
+    const list = Array.isArray(ids) ? ids : [ids];
+    const promise = scheduler.dispatch(rowsOf(list, width), opts);
+    const outcome = promise.then(
+      (out) => ({ ok: true as const, ids: firstColumn(out['y']!) }),
+      (error: ModelHostError) => ({ ok: false as const, code: error.code, error }),
+    );
+    return outcome;
+  };
+  return { clock, executor, scheduler, events, submit };
+}
+
+function firstColumn(t: Tensor): number[] {
+  const width = t.shape[1]!;
+  return Array.from({ length: t.shape[0]! }, (_, r) => (t.data as Float32Array)[r * width]!);
+}
+
+describe('BatchScheduler: cutting batches', () => {
+  it('runs at once, without a timer, when the executor is idle', async () => {
+    const { clock, executor, submit } = setup();
+    const result = submit(1);
+    await flush();
+    expect(executor.batches).toEqual([1]);
+    expect(clock.pendingTimers).toBe(0);
+    expect(await result).toEqual({ ok: true, ids: [1] });
+  });
+
+  it('gathers the requests of one event-loop turn into one batch', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 8 });
+    const results = [1, 2, 3].map((id) => submit(id));
+    await flush();
+    expect(executor.batches).toEqual([3]);
+    expect(await Promise.all(results)).toEqual([1, 2, 3].map((id) => ({ ok: true, ids: [id] })));
+  });
+
+  it('forms batches while a run is in flight, cut at maxBatchSize', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 4, hold: true });
+    const first = submit(0);
+    await flush();
+    const rest = Array.from({ length: 6 }, (_, i) => submit(i + 1));
+    await flush();
+    expect(executor.batches).toEqual([1]);
+    executor.release();
+    await flush();
+    expect(executor.batches).toEqual([1, 4]);
+    executor.release();
+    await flush();
+    expect(executor.batches).toEqual([1, 4, 2]);
+    executor.release();
+    const results = await Promise.all([first, ...rest]);
+    expect(results.map((r) => (r.ok ? r.ids : r.code))).toEqual([[0], [1], [2], [3], [4], [5], [6]]);
+  });
+
+  it('with a slot free but a batch in flight, waits up to maxDelayMs for a fuller batch', async () => {
+    const { clock, executor, submit } = setup({ concurrency: 2, maxBatchSize: 4, maxDelayMs: 5, hold: true });
+    void submit(0);
+    await flush();
+    void submit(1);
+    await flush();
+    expect(executor.batches).toEqual([1]); // waits: the second slot is free, but a batch runs
+    clock.advance(4);
+    await flush();
+    expect(executor.batches).toEqual([1]);
+    clock.advance(1);
+    await flush();
+    expect(executor.batches).toEqual([1, 1]);
+  });
+
+  it('with a slot free, a full batch does not wait for the delay', async () => {
+    const { executor, submit } = setup({ concurrency: 2, maxBatchSize: 2, maxDelayMs: 1000, hold: true });
+    void submit(0);
+    await flush();
+    void submit(1);
+    void submit(2);
+    await flush();
+    expect(executor.batches).toEqual([1, 2]);
+  });
+
+  it('batches only requests whose non-batch dimensions match', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 8, hold: true });
+    const held = submit(0);
+    await flush();
+    const a = [submit(1, {}, 2), submit(2, {}, 3), submit(3, {}, 2), submit(4, {}, 3)];
+    await flush();
+    executor.release();
+    await flush();
+    expect(executor.runs[1]!.inputs['x']!.shape).toEqual([2, 2]);
+    executor.release();
+    await flush();
+    expect(executor.runs[2]!.inputs['x']!.shape).toEqual([2, 3]);
+    executor.release();
+    expect((await Promise.all([held, ...a])).map((r) => r.ok && r.ids)).toEqual([[0], [1], [2], [3], [4]]);
+  });
+
+  it('splits a predictBatch larger than maxBatchSize and reassembles it in order', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 3 });
+    const result = await submit([10, 11, 12, 13, 14, 15, 16]);
+    expect(executor.batches).toEqual([3, 3, 1]);
+    expect(result).toEqual({ ok: true, ids: [10, 11, 12, 13, 14, 15, 16] });
+  });
+
+  it('runs requests of a model without a batch dimension one at a time', async () => {
+    const { executor, submit } = setup({ batched: false });
+    const results = [1, 2, 3].map((id) => submit(id));
+    await Promise.all(results);
+    expect(executor.batches).toEqual([1, 1, 1]);
+  });
+
+  it('batches higher priority first, FIFO within a priority', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 2, hold: true });
+    const held = submit(0);
+    await flush();
+    const order = [
+      submit(1, { priority: 0 }),
+      submit(2, { priority: 5 }),
+      submit(3, { priority: 0 }),
+      submit(4, { priority: 5 }),
+      submit(5, { priority: 9 }),
+    ];
+    await flush();
+    for (let i = 0; i < 4; i++) {
+      executor.release();
+      await flush();
+    }
+    const batches = executor.runs.slice(1).map((r) => firstColumn(r.inputs['x']!));
+    expect(batches).toEqual([[5, 2], [4, 1], [3]]);
+    await Promise.all([held, ...order]);
+  });
+
+  it('does not let a lower priority request jump a higher one that did not fit', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 3, hold: true });
+    void submit(0);
+    await flush();
+    void submit([1, 1], { priority: 2 });
+    void submit([2, 2], { priority: 2 });
+    void submit(3, { priority: 0 });
+    await flush();
+    executor.release();
+    await flush();
+    expect(firstColumn(executor.runs[1]!.inputs['x']!)).toEqual([1, 1]);
+  });
+});
+
+describe('BatchScheduler: bounded queue', () => {
+  it('rejects at once with QUEUE_FULL and retryAfterMs when the rows would not fit, and says so by event', async () => {
+    const { executor, submit, events } = setup({ queueMaxSize: 3, maxBatchSize: 1, hold: true });
+    void submit(0);
+    await flush(); // running, not queued
+    const queued = [submit(1), submit(2), submit(3)];
+    const refused = await submit(4);
+    expect(refused).toMatchObject({ ok: false, code: ErrorCode.QUEUE_FULL });
+    expect((refused as { error: ModelHostError }).error.retryAfterMs).toBeGreaterThanOrEqual(1);
+    expect((refused as { error: ModelHostError }).error.message).toMatch(/the queue is full \(3 of 3 rows\)/);
+    expect(events.queueSaturated).toEqual([expect.objectContaining({ model: 'm', version: 1, queueDepth: 3, maxSize: 3 })]);
+    for (let i = 0; i < 4; i++) {
+      executor.release();
+      await flush();
+    }
+    expect(await Promise.all(queued)).toEqual([1, 2, 3].map((id) => ({ ok: true, ids: [id] })));
+  });
+
+  it('refuses a batch that could never fit the queue as INVALID_INPUT', async () => {
+    const { submit } = setup({ queueMaxSize: 2 });
+    expect(await submit([1, 2, 3])).toMatchObject({ ok: false, code: ErrorCode.INVALID_INPUT });
+  });
+
+  it('estimates retryAfterMs from the drain rate it has seen', async () => {
+    const { clock, executor, submit } = setup({ queueMaxSize: 4, maxBatchSize: 4, hold: true });
+    // Learn the rate: a batch of 4 rows takes 10 ms.
+    const learn = submit([1, 2, 3, 4]);
+    await flush();
+    clock.advance(10);
+    executor.release();
+    await learn;
+    void submit(9);
+    await flush();
+    const queued = submit([5, 6, 7, 8]);
+    const refused = await submit([10, 11]);
+    expect((refused as { error: ModelHostError }).error.retryAfterMs).toBe(5); // 2 rows at 0.4 rows/ms
+    executor.release();
+    await flush();
+    executor.release();
+    await queued;
+  });
+});
+
+describe('BatchScheduler: deadlines', () => {
+  it('rejects a request whose deadline passes while queued, on time, and never runs it', async () => {
+    const { clock, executor, submit } = setup({ hold: true });
+    void submit(0);
+    await flush();
+    const late = submit(1, { timeoutMs: 5 });
+    const fine = submit(2);
+    clock.advance(5);
+    expect(await late).toMatchObject({ ok: false, code: ErrorCode.DEADLINE_EXCEEDED, error: { message: expect.stringMatching(/while queued/) } });
+    executor.release();
+    await flush();
+    executor.release();
+    expect(await fine).toEqual({ ok: true, ids: [2] });
+    expect(executor.runs.map((r) => firstColumn(r.inputs['x']!))).toEqual([[0], [2]]); // row 1 cost no runtime call
+  });
+
+  it('rejects a request whose deadline passes while its batch runs, and discards its result', async () => {
+    const { clock, executor, submit, events } = setup({ hold: true, maxBatchSize: 4 });
+    const slow = submit(1, { timeoutMs: 3 });
+    const other = submit(2);
+    await flush();
+    expect(executor.batches).toEqual([2]);
+    clock.advance(3);
+    expect(await slow).toMatchObject({ ok: false, code: ErrorCode.DEADLINE_EXCEEDED, error: { message: expect.stringMatching(/while its batch ran/) } });
+    executor.release();
+    expect(await other).toEqual({ ok: true, ids: [2] });
+    expect(events.requestCompleted).toHaveLength(1);
+    expect(events.requestFailed).toEqual([expect.objectContaining({ code: 'DEADLINE_EXCEEDED' })]);
+  });
+
+  it('rejects at admission a request whose deadline is shorter than the predicted queue wait', async () => {
+    const { clock, executor, submit } = setup({ hold: true, maxBatchSize: 2 });
+    const learn = submit([1, 2]);
+    await flush();
+    clock.advance(10); // 2 rows per 10 ms
+    executor.release();
+    await learn;
+    void submit(0);
+    await flush();
+    const queue = [submit([3, 4]), submit([5, 6])]; // 4 rows ahead: about 20 ms
+    expect(await submit(7, { timeoutMs: 15 })).toMatchObject({ ok: false, code: ErrorCode.DEADLINE_EXCEEDED, error: { message: expect.stringMatching(/rejected at admission.*about 20 ms/) } });
+    const patient = submit(8, { timeoutMs: 100 });
+    for (let i = 0; i < 4; i++) {
+      executor.release();
+      await flush();
+    }
+    expect(await patient).toEqual({ ok: true, ids: [8] });
+    await Promise.all(queue);
+  });
+
+  it('applies the version default timeoutMs when the call gives none', async () => {
+    const { clock, submit } = setup({ hold: true, timeoutMs: 7 });
+    const result = submit(1);
+    clock.advance(7);
+    expect(await result).toMatchObject({ ok: false, code: ErrorCode.DEADLINE_EXCEEDED });
+  });
+});
+
+describe('BatchScheduler: cancellation', () => {
+  it('rejects with CANCELLED when the signal already fired', async () => {
+    const { submit } = setup();
+    expect(await submit(1, { signal: AbortSignal.abort() })).toMatchObject({ ok: false, code: ErrorCode.CANCELLED });
+  });
+
+  it('removes a queued request when its signal fires, freeing its rows, and removes its listener', async () => {
+    const { scheduler, executor, submit } = setup({ hold: true, queueMaxSize: 2 });
+    void submit(0);
+    await flush();
+    const controller = new AbortController();
+    let listeners = 0;
+    const signal = controller.signal;
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = ((...args: Parameters<typeof add>) => (listeners++, add(...args))) as typeof add;
+    signal.removeEventListener = ((...args: Parameters<typeof remove>) => (listeners--, remove(...args))) as typeof remove;
+    const cancelled = submit([1, 2], { signal });
+    expect(scheduler.queuedRows).toBe(2);
+    expect(listeners).toBe(1);
+    controller.abort();
+    expect(await cancelled).toMatchObject({ ok: false, code: ErrorCode.CANCELLED });
+    expect(scheduler.queuedRows).toBe(0);
+    expect(listeners).toBe(0);
+    const next = submit([3, 4]);
+    executor.release();
+    await flush();
+    executor.release();
+    expect(await next).toEqual({ ok: true, ids: [3, 4] });
+    expect(executor.runs.map((r) => firstColumn(r.inputs['x']!))).toEqual([[0], [3, 4]]);
+  });
+
+  it('removes the listener of a request that completes normally', async () => {
+    const { submit } = setup();
+    const controller = new AbortController();
+    let removed = 0;
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => (removed++, remove(...args))) as typeof remove;
+    expect(await submit(1, { signal: controller.signal })).toEqual({ ok: true, ids: [1] });
+    expect(removed).toBe(1);
+  });
+});
+
+describe('BatchScheduler: isolation of a poisoned request', () => {
+  it('bisects a failing batch so one poisoned request fails alone and the others get their rows', async () => {
+    const { executor, submit, events } = setup({ maxBatchSize: 16, hold: true });
+    const first = submit(100);
+    await flush();
+    executor.poison.add(7);
+    const results = Array.from({ length: 16 }, (_, i) => submit(i));
+    await flush();
+    executor.hold = false;
+    executor.release();
+    const settled = await Promise.all(results);
+    settled.forEach((r, i) => {
+      if (i === 7) expect(r).toMatchObject({ ok: false, code: ErrorCode.INFERENCE_FAILED, error: { message: expect.stringMatching(/poisoned row 7/) } });
+      else expect(r).toEqual({ ok: true, ids: [i] });
+    });
+    await first;
+    // 1 + the failed batch + at most 2·log2(16) halves
+    expect(executor.runs.length).toBeLessThanOrEqual(2 + 2 * 4);
+    expect(events.batchFailed).toEqual([expect.objectContaining({ batchSize: 16, requests: 16, code: 'INFERENCE_FAILED' })]);
+  });
+
+  it('bounds the extra runs when every request fails (a broken runtime)', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 64, hold: true });
+    void submit(-1);
+    await flush();
+    for (let i = 0; i < 64; i++) executor.poison.add(i);
+    const results = Array.from({ length: 64 }, (_, i) => submit(i));
+    await flush();
+    executor.hold = false;
+    executor.release();
+    const settled = await Promise.all(results);
+    expect(settled.every((r) => !r.ok && r.code === ErrorCode.INFERENCE_FAILED)).toBe(true);
+    expect(executor.runs.length).toBeLessThanOrEqual(2 + 4 * 6);
+  });
+});
+
+describe('BatchScheduler: drain and abort', () => {
+  it('drain resolves once queued and running requests settle; close refuses new ones', async () => {
+    const { scheduler, executor, submit } = setup({ hold: true });
+    const a = submit(1);
+    await flush();
+    const b = submit(2);
+    let drained = false;
+    const draining = scheduler.drain().then(() => (drained = true));
+    scheduler.close();
+    expect(await submit(3)).toMatchObject({ ok: false, code: ErrorCode.SHUTTING_DOWN });
+    executor.release();
+    await flush();
+    expect(drained).toBe(false);
+    executor.release();
+    await draining;
+    expect(await Promise.all([a, b])).toEqual([{ ok: true, ids: [1] }, { ok: true, ids: [2] }]);
+  });
+
+  it('abort rejects queued and running requests now', async () => {
+    const { scheduler, executor, submit } = setup({ hold: true });
+    const running = submit(1);
+    await flush();
+    const queued = submit(2);
+    scheduler.abort(new Error('destroyed'));
+    expect(await running).toMatchObject({ ok: false, code: ErrorCode.SHUTTING_DOWN });
+    expect(await queued).toMatchObject({ ok: false, code: ErrorCode.SHUTTING_DOWN });
+    expect(scheduler.pending).toBe(1); // the running batch still occupies the runtime until it returns
+    executor.release();
+    await scheduler.drain();
+    expect(scheduler.pending).toBe(0);
+  });
+});
