@@ -1,0 +1,35 @@
+import { ErrorCode, isModelHostError, ModelHost, type ModelHostOptions } from '../../src/index.js';
+
+/** DESIGN §9's batching settings for these benches. */
+export const BATCHING = Object.freeze({ maxBatchSize: 64, maxDelayMs: 2 });
+
+/** The host under test, in one place so every bench configures it the same way. */
+export function hostOptions(root: string, { batching = true } = {}): ModelHostOptions {
+  return {
+    repository: root,
+    ...(batching ? { defaults: { batching: { ...BATCHING } } } : {}),
+    // modelhost's default, spelled out: the raw baseline runs with the same setting.
+    models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 } } },
+  };
+}
+
+export interface HostUnderTest {
+  readonly host: ModelHost;
+  /** Whether the host accepted `defaults.batching`. */
+  readonly batching: boolean;
+  readonly note: string | undefined;
+}
+
+/**
+ * Creates the host with batching. Until the scheduler lands, ModelHost rejects the
+ * `batching` option (INVALID_CONFIG); the bench then runs the host without it, and says so.
+ */
+export function createHost(root: string): HostUnderTest {
+  try {
+    return { host: new ModelHost(hostOptions(root)), batching: true, note: undefined };
+  } catch (error) {
+    if (!isModelHostError(error, ErrorCode.INVALID_CONFIG)) throw error;
+    const note = `ModelHost rejected defaults.batching (${error.message}); measuring the host without batching options`;
+    return { host: new ModelHost(hostOptions(root, { batching: false })), batching: false, note };
+  }
+}
