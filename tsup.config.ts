@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  // The worker-thread entry is its own file: thread instances start it beside index.js.
+  entry: { index: 'src/index.ts', 'instance-worker': 'src/runtime/worker/instance-worker.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -4,13 +4,13 @@ import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import { LoadedVersion } from '../registry/loaded-version.js';
 import { resolveModelOptions, validateModelOptions, type ModelOptions, type ResolvedModelOptions } from '../registry/model-options.js';
 import { NamedModel, type ModelStatus } from '../registry/named-model.js';
-import { expandWarmupInputs, isFullyShaped, syntheticInputs, warmUp } from '../registry/warmup.js';
-import { assertModelName, assertVersion, ModelRepository, selectVersions, verifyIntegrity } from '../repository/index.js';
-import { ModelFiles, RuntimeRegistry, type ModelSource, type Runtime, type Session } from '../runtime/index.js';
-import { BatchScheduler, type SchedulerEvents } from '../scheduler/batch-scheduler.js';
+import { VersionLoader } from '../registry/version-loader.js';
+import { assertModelName, assertVersion, ModelRepository, selectVersions } from '../repository/index.js';
+import { RuntimeRegistry, type ModelSource, type RuntimeMemory } from '../runtime/index.js';
+import type { WorkerMemory } from '../runtime/worker/messages.js';
+import { WorkerInstance } from '../runtime/worker/worker-instance.js';
+import type { SchedulerEvents } from '../scheduler/batch-scheduler.js';
 import type { DispatchOptions } from '../scheduler/dispatcher.js';
-import { InlineExecutor } from '../scheduler/executor.js';
-import { DEFAULT_MAX_BATCH_SIZE } from '../scheduler/scheduler-options.js';
 import type { InputMode, Tensor, TensorSpec } from '../tensor/index.js';
 import { resolveHostOptions, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
 import { toModelSource, type SourceInput } from './model-source.js';
@@ -41,6 +41,15 @@ export interface PredictOptions {
   priority?: number;
   /** Aborting rejects with CANCELLED and frees the request's queue slot. */
   signal?: AbortSignal;
+}
+
+export interface MemoryReport {
+  /** Main-thread resources per runtime. */
+  readonly runtimes: Readonly<Record<string, RuntimeMemory>>;
+  /** Worker-thread instances per loaded version (empty `instances` for inline versions). */
+  readonly versions: readonly { model: string; version: number; kind: 'thread' | 'inline'; instances: readonly WorkerMemory[] }[];
+  /** Worker threads alive in this process. */
+  readonly workerThreads: number;
 }
 
 /** Outputs of one request, keyed by output name. */
@@ -76,6 +85,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   private readonly repository: ModelRepository | undefined;
   private readonly models = new Map<string, NamedModel>();
   private readonly loads = new Map<string, Promise<LoadedVersion>>();
+  private readonly loader: VersionLoader;
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
@@ -90,6 +100,13 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     this.options = resolveHostOptions(options);
     this.runtimes = new RuntimeRegistry(this.options.runtimes);
     this.repository = this.options.repository === undefined ? undefined : new ModelRepository(this.options.repository.root);
+    this.loader = new VersionLoader({
+      runtimes: this.runtimes,
+      clock: this.options.clock,
+      events: this.schedulerEvents,
+      warn: (message, model, version, cause) => this.warn(message, model, version, cause),
+      fail: (error, model, version) => this.notify('error', { model, version, timestamp: Date.now(), error }),
+    });
   }
 
   /**
@@ -209,6 +226,25 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     };
   }
 
+  /**
+   * Live runtime resources: per runtime on the main thread (tfjs tensors, open sessions),
+   * per version on its worker-thread instances (heap, tensors, sessions), and worker threads
+   * alive. For leak checks and dashboards; `{ collect: true }` runs a full garbage collection
+   * in each worker first, so heap numbers compare over time.
+   */
+  async memory(options: { collect?: boolean } = {}): Promise<MemoryReport> {
+    const runtimes: Record<string, RuntimeMemory> = {};
+    for (const runtime of this.runtimes.all()) if (runtime.memory !== undefined) runtimes[runtime.name] = runtime.memory();
+    const versions: MemoryReport['versions'][number][] = [];
+    for (const model of this.models.values()) {
+      for (const entry of model.versions.values()) {
+        if (entry.executor === undefined || entry.instances === undefined) continue;
+        versions.push({ model: model.name, version: entry.version, kind: entry.instances.kind, instances: (await entry.executor.memory?.(options.collect === true)) ?? [] });
+      }
+    }
+    return { runtimes, versions, workerThreads: WorkerInstance.live };
+  }
+
   /** Whether a model (or, without a name, the host and every loaded model) can serve. */
   ready(name?: string): boolean {
     if (this.closing) return false;
@@ -276,92 +312,20 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     const context = { model: model.name, version };
     const started = performance.now();
     try {
-      if (verify && source.kind === 'directory') await verifyIntegrity(source.path, context);
-      const runtime = await this.pickRuntime(source, options, context);
-      const session = await runtime.load(source, { ...context, settings: options.settings[runtime.name] ?? {} });
-      entry.attach(runtime.name, session);
-      this.assertStillLoading(entry);
-      entry.transition('warming');
-      const warmupStarted = performance.now();
-      await this.warmUp(entry, options);
-      this.assertStillLoading(entry);
-      entry.dispatcher = this.createScheduler(entry, session, options);
+      const { runtime, warmupMs } = await this.loader.load(entry, source, verify, options);
       entry.transition('ready');
       entry.readyAt = Date.now();
-      const now = performance.now();
-      this.notify('modelLoaded', { ...context, timestamp: Date.now(), runtime: runtime.name, loadMs: now - started, warmupMs: now - warmupStarted });
-      this.options.logger?.info('model loaded', { ...context, runtime: runtime.name, ms: Math.round(now - started) });
+      const loadMs = performance.now() - started;
+      this.notify('modelLoaded', { ...context, timestamp: Date.now(), runtime, loadMs, warmupMs });
+      this.options.logger?.info('model loaded', { ...context, runtime, instances: entry.instances, ms: Math.round(loadMs) });
       return entry;
     } catch (thrown) {
       const error = loadError(thrown, context);
-      await entry.disposeSession().catch((e: unknown) => this.warn(`disposing a failed load threw: ${(e as Error).message}`, model.name, version, e));
       if (entry.state === 'draining') entry.transition('unloaded');
       else entry.fail(error);
       this.notify('modelLoadFailed', { ...context, timestamp: Date.now(), code: error.code, message: error.message });
       this.options.logger?.warn('model load failed', { ...context, code: error.code, message: error.message });
       throw error;
-    }
-  }
-
-  private createScheduler(entry: LoadedVersion, session: Session, options: ResolvedModelOptions): BatchScheduler {
-    const scheduler = options.scheduler;
-    const batched = entry.batched && scheduler.batching;
-    entry.maxBatchSize = batched ? (scheduler.maxBatchSize ?? entry.signature!.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
-    return new BatchScheduler(new InlineExecutor(session, scheduler.concurrency), {
-      model: entry.model,
-      version: entry.version,
-      batched,
-      maxBatchSize: entry.maxBatchSize,
-      maxDelayMs: scheduler.maxDelayMs,
-      queueMaxSize: scheduler.queueMaxSize,
-      timeoutMs: scheduler.timeoutMs,
-      clock: this.options.clock,
-      events: this.schedulerEvents,
-    });
-  }
-
-  private assertStillLoading(entry: LoadedVersion): void {
-    if (entry.state === 'draining') {
-      throw new ModelHostError(ErrorCode.LOAD_FAILED, `model '${entry.model}' v${entry.version} was unloaded while loading`, { model: entry.model, version: entry.version });
-    }
-  }
-
-  private async pickRuntime(source: ModelSource, options: ResolvedModelOptions, context: { model: string; version: number }): Promise<Runtime> {
-    if (options.runtime !== undefined) return this.runtimes.get(options.runtime);
-    const files = await new ModelFiles(source).list();
-    const runtime = this.runtimes.detect(files);
-    if (runtime === undefined) {
-      throw new ModelHostError(
-        ErrorCode.UNSUPPORTED_MODEL,
-        `model '${context.model}' v${context.version}: no runtime recognizes its files (${files.join(', ') || 'none'}); expected model.json (tfjs) or model.onnx (onnx), or set \`runtime\``,
-        context,
-      );
-    }
-    return runtime;
-  }
-
-  private async warmUp(entry: LoadedVersion, options: ResolvedModelOptions): Promise<void> {
-    const { runs, inputs } = options.warmup;
-    if (runs === 0) return;
-    const signature = entry.signature!;
-    const configured = inputs !== undefined;
-    const sets = configured
-      ? [entry.validator!.prepare(expandWarmupInputs(inputs, signature), entry.batched ? 'batch' : 'instance').tensors]
-      : [syntheticInputs(signature, 1, entry.batched)];
-    try {
-      await warmUp(entry.session!, sets, runs);
-    } catch (error) {
-      const reason = (error as Error)?.message ?? String(error);
-      // Zeros with guessed sizes for variable dimensions may be invalid for a sound model: warn, don't fail.
-      if (!configured && !isFullyShaped(signature, entry.batched)) {
-        this.warn(`model '${entry.model}' v${entry.version}: warmup skipped, synthetic inputs (variable dimensions set to 1) were refused: ${reason}; set \`warmup.inputs\``, entry.model, entry.version, error);
-        return;
-      }
-      throw new ModelHostError(ErrorCode.LOAD_FAILED, `model '${entry.model}' v${entry.version} failed its warmup run: ${reason}`, {
-        model: entry.model,
-        version: entry.version,
-        cause: error,
-      });
     }
   }
 

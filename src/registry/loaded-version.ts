@@ -1,6 +1,6 @@
 import { ErrorCode, ModelHostError } from '../errors/index.js';
-import type { Session } from '../runtime/index.js';
 import type { Dispatcher } from '../scheduler/dispatcher.js';
+import type { Executor } from '../scheduler/executor.js';
 import { hasBatchDimension, InputValidator, type Signature } from '../tensor/index.js';
 import { canTransition, IllegalTransitionError, type VersionState } from './version-state.js';
 
@@ -8,6 +8,8 @@ export interface VersionStatus {
   readonly version: number;
   readonly state: VersionState;
   readonly runtime: string | undefined;
+  /** Where batches run: `inline` on the main thread, or `count` worker-thread instances. */
+  readonly instances: InstanceInfo | undefined;
   /** Requests accepted and not yet settled. */
   readonly pending: number;
   /** When the version became ready (ms since the epoch). */
@@ -16,14 +18,21 @@ export interface VersionStatus {
   readonly error: { readonly code: string; readonly message: string } | undefined;
 }
 
+export interface InstanceInfo {
+  readonly kind: 'thread' | 'inline';
+  readonly count: number;
+}
+
 /**
- * One version of a model in the registry, from loading to unloaded. It owns the session and
- * the dispatcher that feeds it; the host reads `state` to route and report.
+ * One version of a model in the registry, from loading to unloaded. It owns the executor
+ * (and through it the session or worker instances) and the dispatcher that feeds it; the
+ * host reads `state` to route and report.
  */
 export class LoadedVersion {
   private currentState: VersionState = 'loading';
   runtime: string | undefined;
-  session: Session | undefined;
+  instances: InstanceInfo | undefined;
+  executor: Executor | undefined;
   signature: Signature | undefined;
   validator: InputValidator | undefined;
   dispatcher: Dispatcher | undefined;
@@ -52,13 +61,13 @@ export class LoadedVersion {
     this.currentState = to;
   }
 
-  /** Records the loaded session and what follows from its signature. */
-  attach(runtime: string, session: Session): void {
+  /** Records what was loaded and what follows from its signature. */
+  attach(runtime: string, signature: Signature, instances: InstanceInfo): void {
     this.runtime = runtime;
-    this.session = session;
-    this.signature = session.signature;
-    this.batched = hasBatchDimension(session.signature);
-    this.validator = new InputValidator(session.signature, { model: this.model, version: this.version });
+    this.instances = instances;
+    this.signature = signature;
+    this.batched = hasBatchDimension(signature);
+    this.validator = new InputValidator(signature, { model: this.model, version: this.version });
   }
 
   fail(error: ModelHostError): void {
@@ -66,20 +75,16 @@ export class LoadedVersion {
     this.transition('failed');
   }
 
-  /** Stops accepting work, lets pending requests settle, then disposes the session. */
+  /** Stops accepting work, lets pending requests settle, then disposes the session(s). */
   async drainAndDispose(): Promise<void> {
     if (this.currentState === 'unloaded' || this.currentState === 'failed') return;
     if (this.currentState !== 'draining') this.transition('draining');
     this.dispatcher?.close();
     await this.dispatcher?.drain();
-    await this.disposeSession();
+    const executor = this.executor;
+    this.executor = undefined;
+    await executor?.close();
     this.transition('unloaded');
-  }
-
-  async disposeSession(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
-    await session?.dispose();
   }
 
   notReady(): ModelHostError {
@@ -94,6 +99,7 @@ export class LoadedVersion {
       version: this.version,
       state: this.currentState,
       runtime: this.runtime,
+      instances: this.instances,
       pending: this.dispatcher?.pending ?? 0,
       readyAt: this.readyAt,
       error: this.error === undefined ? undefined : { code: this.error.code, message: this.error.message },

@@ -1,4 +1,3 @@
-import type { Session } from '../runtime/index.js';
 import { DTYPES, shapeSize, type Signature, type Tensor, type TensorSpec } from '../tensor/index.js';
 
 /**
@@ -31,9 +30,4 @@ function zeros(spec: TensorSpec, shape: readonly number[]): Tensor {
   const size = shapeSize(shape);
   const storage = DTYPES[spec.dtype].array;
   return { data: storage === undefined ? new Array<string>(size).fill('') : new storage(size), shape, dtype: spec.dtype };
-}
-
-/** Runs the session `runs` times on each input set; the first error aborts warmup. */
-export async function warmUp(session: Session, inputSets: readonly Record<string, Tensor>[], runs: number): Promise<void> {
-  for (const inputs of inputSets) for (let i = 0; i < runs; i++) await session.run(inputs);
 }

@@ -1,4 +1,4 @@
-export type { Runtime, Session, ModelSource, RuntimeLoadOptions, RuntimeMemory } from './runtime.js';
+export type { Runtime, Session, ModelSource, RuntimeLoadOptions, RuntimeMemory, WorkerEntry } from './runtime.js';
 export { RuntimeRegistry, BUILTIN_RUNTIMES } from './runtime-registry.js';
 export { ModelFiles } from './model-files.js';
 export { tfjsRuntime, tfjsBackendInUse } from './tfjs/tfjs-runtime.js';

@@ -47,4 +47,17 @@ export interface Runtime {
   canLoad?(files: readonly string[]): boolean;
   /** Live resources, for leak checks and metrics. */
   memory?(): RuntimeMemory;
+  /**
+   * Where a worker thread can import this runtime from, so its sessions can run off the
+   * event loop (`instances: { kind: 'thread' }`). Without it the runtime runs inline only.
+   */
+  readonly worker?: WorkerEntry;
+}
+
+/** A module a worker thread imports to get a runtime: `import(module)[export ?? 'default']`. */
+export interface WorkerEntry {
+  /** An absolute path, a `file:` URL, or a package specifier resolvable from the worker. */
+  readonly module: string;
+  /** The export holding the Runtime; default `'default'`. */
+  readonly export?: string;
 }

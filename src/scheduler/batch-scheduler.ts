@@ -73,6 +73,7 @@ export class BatchScheduler implements Dispatcher {
     this.context = { model: config.model, version: config.version };
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
     this.defer = config.defer ?? setImmediate;
+    executor.onAvailable = () => this.schedule();
   }
 
   /** Requests accepted and not yet settled: queued plus running. */
@@ -90,8 +91,9 @@ export class BatchScheduler implements Dispatcher {
     if (this.closed) return Promise.reject(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'));
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'));
-    const now = config.clock.now();
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
+    // On some machines reading the clock costs more than the rest of admission: only when needed.
+    const now = timeoutMs !== undefined || this.timed ? config.clock.now() : UNTIMED;
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + timeoutMs;
     const rows = prepared.rows;
     const priority = options.priority ?? 0;
@@ -110,16 +112,23 @@ export class BatchScheduler implements Dispatcher {
       }
     }
 
+    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal);
     return new Promise<Record<string, Tensor>>((resolve, reject) => {
-      let tasks: Task[];
-      if (config.batched && rows > config.maxBatchSize) {
-        const split = new SplitRequest(prepared, config.maxBatchSize, resolve, reject, (siblings, error) => {
-          for (const task of siblings) this.fail(task, error);
-        });
-        tasks = split.chunks(priority, deadline, now);
-      } else {
-        tasks = [new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, resolve, reject)];
-      }
+      const task = new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, resolve, reject);
+      this.queue.push(task);
+      if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
+      if (signal !== undefined) this.listen(signal, [task]);
+      this.schedule();
+    });
+  }
+
+  /** A `predictBatch` larger than `maxBatchSize`: queued as chunks, answered as one. */
+  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined): Promise<Record<string, Tensor>> {
+    return new Promise<Record<string, Tensor>>((resolve, reject) => {
+      const split = new SplitRequest(prepared, this.config.maxBatchSize, resolve, reject, (siblings, error) => {
+        for (const task of siblings) this.fail(task, error);
+      });
+      const tasks = split.chunks(priority, deadline, now);
       for (const task of tasks) {
         this.queue.push(task);
         if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
@@ -150,6 +159,13 @@ export class BatchScheduler implements Dispatcher {
     this.closed = true;
   }
 
+  /** Whether requests need their arrival time: for batching delays, or for request events. Refreshed per batch. */
+  private timed = true;
+
+  private refreshTimed(): void {
+    this.timed = this.executor.concurrency > 1 || this.config.events.wants('requestCompleted') || this.config.events.wants('requestFailed');
+  }
+
   // ---- cutting batches ----
 
   private schedule(): void {
@@ -167,6 +183,7 @@ export class BatchScheduler implements Dispatcher {
 
   private cutBatches(): void {
     this.cutScheduled = false;
+    this.refreshTimed();
     const { executor, config, queue } = this;
     const now = config.clock.now();
     if (this.deadlines.size > 0) this.deadlines.expire(now); // expired requests never cost a runtime call
@@ -206,13 +223,15 @@ export class BatchScheduler implements Dispatcher {
       task.state = TaskState.Running;
       task.startedAt = now;
       task.batchRows = rows;
+      // Admitted when nobody needed its arrival time (a listener came later): report no queue time.
+      if (task.enqueuedAt === UNTIMED) task.enqueuedAt = now;
     }
     this.runningTasks += tasks.length;
     this.inFlight.add(tasks);
     const { clock } = this.config;
     const started = clock.now();
     try {
-      const outputs = await this.executor.run(batchInputs(tasks));
+      const outputs = await this.executor.run(batchInputs(tasks), tasks.length > 1);
       const computeMs = clock.now() - started;
       this.rate.record(rows, computeMs);
       this.complete(tasks, outputs, computeMs);
@@ -231,24 +250,30 @@ export class BatchScheduler implements Dispatcher {
 
   /** Hands each task its own rows of the batch's outputs: views of the batch's buffers, no copies. */
   private complete(tasks: readonly Task[], outputs: Record<string, Tensor>, computeMs: number): void {
+    const report = this.config.events.wants('requestCompleted');
     if (tasks.length === 1 && !tasks[0]!.single) {
-      this.succeed(tasks[0]!, outputs, computeMs);
+      this.succeed(tasks[0]!, outputs, computeMs, report);
       return;
     }
-    const names = Object.keys(outputs);
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
     for (let i = 0; i < tasks.length; i++) parts[i] = {};
-    for (const name of names) {
+    for (const name in outputs) {
       const batch = outputs[name]!;
       const { data, dtype } = batch;
       const rowSize = data.length / batch.shape[0]!;
+      const strings = Array.isArray(data);
+      // Views made with the constructor: about twice as fast as subarray().
+      const View = (strings ? undefined : data.constructor) as (new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Float32Array) | undefined;
+      const buffer = strings ? undefined : (data as Float32Array).buffer;
+      const base = strings ? 0 : (data as Float32Array).byteOffset;
+      const bytes = strings ? 0 : (data as Float32Array).BYTES_PER_ELEMENT;
       // Every single-instance task of this batch shares one (frozen) row shape.
       let rowShape: readonly number[] | undefined;
       let offset = 0;
       for (let i = 0; i < tasks.length; i++) {
         const task = tasks[i]!;
-        const end = offset + task.rows * rowSize;
-        const slice = Array.isArray(data) ? data.slice(offset, end) : (data as Float32Array).subarray(offset, end);
+        const length = task.rows * rowSize;
+        const slice = strings ? (data as string[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
         let shape: readonly number[];
         if (task.single) shape = rowShape ??= Object.freeze(batch.shape.slice(1));
         else {
@@ -257,10 +282,10 @@ export class BatchScheduler implements Dispatcher {
           shape = s;
         }
         parts[i]![name] = { data: slice, shape, dtype };
-        offset = end;
+        offset += length;
       }
     }
-    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, parts[i]!, computeMs);
+    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, parts[i]!, computeMs, report);
   }
 
   /**
@@ -283,7 +308,7 @@ export class BatchScheduler implements Dispatcher {
         for (const task of half) task.batchRows = rows;
         const started = this.config.clock.now();
         try {
-          this.complete(half, await this.executor.run(batchInputs(half)), this.config.clock.now() - started);
+          this.complete(half, await this.executor.run(batchInputs(half), half.length > 1), this.config.clock.now() - started);
         } catch (error) {
           await this.isolate(half, error, budget);
         }
@@ -293,10 +318,10 @@ export class BatchScheduler implements Dispatcher {
 
   // ---- settling ----
 
-  private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number): void {
-    if (!task.resolve(outputs)) return; // expired or cancelled while running: result discarded
+  private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number, report: boolean): void {
+    if (!task.resolve(outputs) || !report) return; // expired or cancelled while running: result discarded
     const { events } = this.config;
-    if (events.wants('requestCompleted')) {
+    {
       const now = this.config.clock.now();
       events.emit('requestCompleted', {
         ...this.context,
@@ -383,12 +408,18 @@ export class BatchScheduler implements Dispatcher {
   }
 }
 
+/** `enqueuedAt` of a request admitted without reading the clock. */
+const UNTIMED = -1;
+
 /** One tensor per input: the tasks' rows, concatenated in task order. */
 function batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
   if (tasks.length === 1) return tasks[0]!.inputs;
   const inputs: Record<string, Tensor> = {};
-  const first = tasks[0]!.inputs;
-  for (const name in first) inputs[name] = concatRows(tasks.map((t) => t.inputs[name]!));
+  const parts: Tensor[] = new Array(tasks.length);
+  for (const name in tasks[0]!.inputs) {
+    for (let i = 0; i < tasks.length; i++) parts[i] = tasks[i]!.inputs[name]!;
+    inputs[name] = concatRows(parts);
+  }
   return inputs;
 }
 

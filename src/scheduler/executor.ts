@@ -1,5 +1,6 @@
 import PQueue from 'p-queue';
 import type { Session } from '../runtime/index.js';
+import type { WorkerMemory } from '../runtime/worker/messages.js';
 import type { Tensor } from '../tensor/index.js';
 
 /**
@@ -11,13 +12,22 @@ export interface Executor {
   readonly concurrency: number;
   /** Batches running now. */
   readonly running: number;
-  run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /**
+   * Runs one batch. `owned`: the input buffers were made for this batch (concatenated rows),
+   * so the executor may move them to another thread instead of copying.
+   */
+  run(inputs: Record<string, Tensor>, owned?: boolean): Promise<Record<string, Tensor>>;
   /** Resolves once no batch is running. */
   onIdle(): Promise<void>;
+  /** Waits for running batches, then disposes the session(s). */
   close(): Promise<void>;
+  /** Memory of each worker-thread instance (thread executors only). */
+  memory?(collect?: boolean): Promise<WorkerMemory[]>;
+  /** Set by the scheduler: called when a slot that was lost (a crashed instance) is back. */
+  onAvailable?: (() => void) | undefined;
 }
 
-/** Runs batches on the calling thread, at most `concurrency` at once (p-queue). */
+/** Runs batches on the calling thread, at most `concurrency` at once (p-queue); owns the session. */
 export class InlineExecutor implements Executor {
   private readonly queue: PQueue;
 
@@ -42,5 +52,6 @@ export class InlineExecutor implements Executor {
 
   async close(): Promise<void> {
     await this.queue.onIdle();
+    await this.session.dispose();
   }
 }

@@ -1,4 +1,4 @@
-import { checkInteger, checkNumber, checkObject, invalidOption } from '../errors/index.js';
+import { checkInteger, checkNumber, checkObject, checkOneOf, invalidOption } from '../errors/index.js';
 
 /** How requests of one model version are batched (Triton's dynamic batcher, TF Serving's batch scheduler). */
 export interface BatchingOptions {
@@ -17,8 +17,20 @@ export interface QueueOptions {
   maxSize?: number;
 }
 
+/** Where batches run: sessions on the main thread, or one session per worker thread. */
+export interface InstanceOptions {
+  /** `thread`: off the event loop, one session per worker; `inline`: on the calling thread. Default: see docs/configuration.md. */
+  kind?: 'thread' | 'inline';
+  /** Thread instances (each a worker with its own session). Default 1. Inline ignores it (see `concurrency`). */
+  count?: number;
+  /** A batch running longer on a thread instance is taken as hung: the worker is replaced and the batch fails. Default 60000. */
+  runTimeoutMs?: number;
+}
+
 /** The scheduler's share of a model's options. */
 export interface SchedulerOptions {
+  /** Where batches run. */
+  instances?: InstanceOptions;
   /** Batching settings, or `false` to run every request alone. */
   batching?: BatchingOptions | false;
   queue?: QueueOptions;
@@ -36,6 +48,10 @@ export interface ResolvedSchedulerOptions {
   readonly queueMaxSize: number;
   readonly concurrency: number;
   readonly timeoutMs: number | undefined;
+  /** Undefined: the default for the runtime (thread where it can run in a worker). */
+  readonly instanceKind: 'thread' | 'inline' | undefined;
+  readonly instanceCount: number;
+  readonly runTimeoutMs: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: Readonly<ResolvedSchedulerOptions> = Object.freeze({
@@ -45,10 +61,13 @@ export const DEFAULT_SCHEDULER_OPTIONS: Readonly<ResolvedSchedulerOptions> = Obj
   queueMaxSize: 1024,
   concurrency: 1,
   timeoutMs: undefined,
+  instanceKind: undefined,
+  instanceCount: 1,
+  runTimeoutMs: 60_000,
 });
 
 export const DEFAULT_MAX_BATCH_SIZE = 32;
-export const SCHEDULER_OPTION_KEYS = ['batching', 'queue', 'concurrency', 'timeoutMs'] as const;
+export const SCHEDULER_OPTION_KEYS = ['batching', 'queue', 'concurrency', 'timeoutMs', 'instances'] as const;
 
 /** Validates the scheduler keys of one layer of model options. */
 export function validateSchedulerOptions(options: Record<string, unknown>, path: string): void {
@@ -65,12 +84,19 @@ export function validateSchedulerOptions(options: Record<string, unknown>, path:
   }
   if (options['concurrency'] !== undefined) checkInteger(options['concurrency'], `${path}.concurrency`, 1, 1024);
   if (options['timeoutMs'] !== undefined) checkNumber(options['timeoutMs'], `${path}.timeoutMs`, 0);
+  if (options['instances'] !== undefined) {
+    const i = checkObject(options['instances'], `${path}.instances`, ['kind', 'count', 'runTimeoutMs']);
+    if (i['kind'] !== undefined) checkOneOf(i['kind'], `${path}.instances.kind`, ['thread', 'inline']);
+    if (i['count'] !== undefined) checkInteger(i['count'], `${path}.instances.count`, 1, 256);
+    if (i['runTimeoutMs'] !== undefined) checkNumber(i['runTimeoutMs'], `${path}.instances.runTimeoutMs`, 1);
+  }
 }
 
 /** The scheduler settings out of merged model options. */
 export function resolveSchedulerOptions(merged: Record<string, unknown>): ResolvedSchedulerOptions {
   const batching = merged['batching'] as BatchingOptions | false | undefined;
   const queue = merged['queue'] as QueueOptions | undefined;
+  const instances = merged['instances'] as InstanceOptions | undefined;
   return Object.freeze({
     maxBatchSize: batching === false ? 1 : batching?.maxBatchSize,
     maxDelayMs: (batching === false ? undefined : batching?.maxDelayMs) ?? DEFAULT_SCHEDULER_OPTIONS.maxDelayMs,
@@ -78,5 +104,8 @@ export function resolveSchedulerOptions(merged: Record<string, unknown>): Resolv
     queueMaxSize: queue?.maxSize ?? DEFAULT_SCHEDULER_OPTIONS.queueMaxSize,
     concurrency: (merged['concurrency'] as number | undefined) ?? DEFAULT_SCHEDULER_OPTIONS.concurrency,
     timeoutMs: merged['timeoutMs'] as number | undefined,
+    instanceKind: instances?.kind,
+    instanceCount: instances?.count ?? DEFAULT_SCHEDULER_OPTIONS.instanceCount,
+    runTimeoutMs: instances?.runTimeoutMs ?? DEFAULT_SCHEDULER_OPTIONS.runTimeoutMs,
   });
 }

@@ -12,8 +12,8 @@ export type TaskState = (typeof TaskState)[keyof typeof TaskState];
  */
 export class Task {
   state: TaskState = TaskState.Queued;
-  /** When it was admitted, on the scheduler's clock. */
-  readonly enqueuedAt: number;
+  /** When it was admitted, on the scheduler's clock (-1: not read, nothing needed it). */
+  enqueuedAt: number;
   /** When its batch started running, on the scheduler's clock. */
   startedAt = 0;
   /** Rows of the batch it ran in. */

@@ -26,10 +26,10 @@ function concatData(parts: readonly Tensor[], dtype: DType, length: number): Ten
     for (const part of parts) for (const s of part.data as string[]) out.push(s);
     return out;
   }
-  const out = new storage(length);
+  const out = new storage(length) as Float32Array;
   let offset = 0;
   for (const part of parts) {
-    (out as Float32Array).set(part.data as Float32Array, offset);
+    out.set(part.data as Float32Array, offset);
     offset += part.data.length;
   }
   return out;

@@ -28,6 +28,8 @@ interface CompiledSpec {
   /** `[1, ...instanceShape]`, shared by every fixed-shape instance (shapes are never mutated). */
   readonly singleRowShape: readonly number[];
   readonly variableDims: boolean;
+  /** The typed array class of the dtype (undefined for strings). */
+  readonly storage: (abstract new (...args: never[]) => ArrayBufferView) | undefined;
 }
 
 /**
@@ -56,6 +58,7 @@ export class InputValidator {
         instanceSize: variableDims ? -1 : shapeSize(instanceShape),
         singleRowShape: Object.freeze([1, ...instanceShape]),
         variableDims,
+        storage: DTYPES[spec.dtype].array,
       };
     });
     this.names = new Set(signature.inputs.map((s) => s.name));
@@ -64,10 +67,19 @@ export class InputValidator {
 
   /** Validates and converts `inputs`; throws a ModelHostError(INVALID_INPUT) that names the input, the expected and the received. */
   prepare(inputs: unknown, mode: InputMode): PreparedInputs {
-    const record = this.asRecord(inputs);
     if (mode === 'batch' && !this.batched) {
       throw this.error(`has no batch dimension (its inputs do not all start with -1), so it takes predict(), not predictBatch()`);
     }
+    const single = mode === 'instance' && this.batched;
+    // The common case, a bare value for a one-input model: no wrapper record, no key count.
+    if (this.specs.length === 1 && isBareValue(inputs, this.specs[0]!.name)) {
+      const compiled = this.specs[0]!;
+      const t = this.checkRows(compiled, this.toTensor(compiled, inputs, mode), -1);
+      const tensors: Record<string, Tensor> = {};
+      tensors[compiled.name] = t;
+      return { tensors, rows: this.batched ? t.shape[0]! : 1, shapeKey: this.anyVariableDims ? this.keyOf(tensors) : '', single };
+    }
+    const record = this.asRecord(inputs);
     const tensors: Record<string, Tensor> = {};
     let rows = -1;
     let found = 0;
@@ -76,30 +88,24 @@ export class InputValidator {
       const value = record[compiled.name];
       if (value === undefined) throw this.missing(compiled, record);
       found++;
-      const t = this.toTensor(compiled, value, mode);
-      if (this.batched) {
-        const r = t.shape[0]!;
-        if (r === 0) throw this.inputError(compiled, `expected at least one row, got an empty batch (shape ${formatShape(t.shape)})`);
-        if (rows === -1) rows = r;
-        else if (r !== rows) {
-          throw this.inputError(compiled, `expected ${rows} rows like the other inputs, got ${r} (shape ${formatShape(t.shape)})`);
-        }
-      }
+      const t = this.checkRows(compiled, this.toTensor(compiled, value, mode), rows);
+      if (this.batched) rows = t.shape[0]!;
       tensors[compiled.name] = t;
     }
     if (found !== countKeys(record)) throw this.unknown(record);
-    return {
-      tensors,
-      rows: this.batched ? rows : 1,
-      shapeKey: this.anyVariableDims ? this.keyOf(tensors) : '',
-      single: mode === 'instance' && this.batched,
-    };
+    return { tensors, rows: this.batched ? rows : 1, shapeKey: this.anyVariableDims ? this.keyOf(tensors) : '', single };
+  }
+
+  /** Batched models: at least one row, and as many as the inputs before (`rows`, -1 for the first). */
+  private checkRows(compiled: CompiledSpec, t: Tensor, rows: number): Tensor {
+    if (!this.batched) return t;
+    const r = t.shape[0]!;
+    if (r === 0) throw this.inputError(compiled, `expected at least one row, got an empty batch (shape ${formatShape(t.shape)})`);
+    if (rows !== -1 && r !== rows) throw this.inputError(compiled, `expected ${rows} rows like the other inputs, got ${r} (shape ${formatShape(t.shape)})`);
+    return t;
   }
 
   private asRecord(inputs: unknown): Record<string, unknown> {
-    if (this.specs.length === 1 && isBareValue(inputs, this.specs[0]!.name)) {
-      return { [this.specs[0]!.name]: inputs };
-    }
     if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs) || ArrayBuffer.isView(inputs)) {
       const names = this.specs.map((s) => `'${s.name}'`).join(', ');
       throw this.error(`expected inputs as an object keyed by input name (${names}), got ${describeValue(inputs)}`);
@@ -110,6 +116,10 @@ export class InputValidator {
   private toTensor(compiled: CompiledSpec, value: unknown, mode: InputMode): Tensor {
     const { dtype } = compiled;
     const single = mode === 'instance' && this.batched;
+    // Fast path: one instance as a typed array of exactly the right type and size.
+    if (single && compiled.storage !== undefined && value instanceof compiled.storage && (value as Float32Array).length === compiled.instanceSize) {
+      if (!(value instanceof Uint8ClampedArray)) return { data: value as unknown as TensorData, shape: compiled.singleRowShape, dtype };
+    }
     let data: TensorData;
     let shape: readonly number[];
     if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelHost, onnxRuntime, tfjsRuntime } from '../../src/index.js';
 import { onnxMlp } from '../fixtures/onnx-models.js';
 import { tfjsLayersFiles } from '../fixtures/tfjs-model-writer.js';
@@ -47,5 +47,35 @@ describe('no leaks: 1,000 predicts and 20 load/unload cycles per runtime', () =>
     expect(onnxRuntime.memory!().sessions + tfjsRuntime.memory!().sessions).toBe(sessions);
     expect(tf.memory().numTensors).toBe(tensors);
     await host.close();
+  });
+});
+
+describe('no leaks on thread instances: 1,000 batches and 20 load/unload cycles', () => {
+  it('keeps worker tensor counts at baseline, worker heap flat, and ends every worker', async () => {
+    const host = new ModelHost({ repository: root, defaults: { instances: { kind: 'thread', count: 2 }, batching: { maxBatchSize: 8 } } });
+    const threadsBefore = (await host.memory()).workerThreads;
+    let batches = 0;
+    host.on('batchCompleted', () => batches++);
+    await host.load('mlp-tfjs');
+    const baseline = (await host.memory({ collect: true })).versions[0]!.instances;
+    while (batches < 1000) {
+      await Promise.all(Array.from({ length: 16 }, (_, i) => host.predict('mlp-tfjs', randomFloats(64, batches + i))));
+    }
+    const after = (await host.memory({ collect: true })).versions[0]!.instances;
+    for (let i = 0; i < baseline.length; i++) {
+      expect(after[i]!.tensors).toBe(baseline[i]!.tensors);
+      expect(after[i]!.sessions).toBe(1);
+      // flat within 2 MB: a leak of one 64-float input per batch would be ~0.5 MB and grow per run
+      expect(after[i]!.heapUsed - baseline[i]!.heapUsed).toBeLessThan(2 * 1024 * 1024);
+    }
+    await host.unload('mlp-tfjs');
+    for (let cycle = 0; cycle < 20; cycle++) {
+      await host.load('mlp-onnx');
+      await host.predict('mlp-onnx', randomFloats(64, cycle));
+      await host.unload('mlp-onnx');
+      expect((await host.memory()).workerThreads).toBe(threadsBefore);
+    }
+    await host.close();
+    await vi.waitFor(async () => expect((await host.memory()).workerThreads).toBe(threadsBefore));
   });
 });

@@ -1,0 +1,195 @@
+import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { verifyIntegrity } from '../repository/index.js';
+import { BUILTIN_RUNTIMES, ModelFiles, type ModelSource, type Runtime, type RuntimeRegistry } from '../runtime/index.js';
+import type { RuntimeRef } from '../runtime/worker/messages.js';
+import { WorkerInstance } from '../runtime/worker/worker-instance.js';
+import { BatchScheduler, type SchedulerEvents } from '../scheduler/batch-scheduler.js';
+import type { Clock } from '../scheduler/clock.js';
+import { InlineExecutor, type Executor } from '../scheduler/executor.js';
+import { DEFAULT_MAX_BATCH_SIZE } from '../scheduler/scheduler-options.js';
+import { ThreadExecutor } from '../scheduler/thread-executor.js';
+import type { Tensor } from '../tensor/index.js';
+import type { LoadedVersion } from './loaded-version.js';
+import type { ResolvedModelOptions } from './model-options.js';
+import { expandWarmupInputs, isFullyShaped, syntheticInputs } from './warmup.js';
+
+export interface VersionLoaderDeps {
+  readonly runtimes: RuntimeRegistry;
+  readonly clock: Clock;
+  readonly events: SchedulerEvents;
+  readonly warn: (message: string, model: string, version: number, cause?: unknown) => void;
+  readonly fail: (error: Error, model: string, version: number) => void;
+}
+
+type Run = (inputs: Record<string, Tensor>) => Promise<unknown>;
+
+/**
+ * Takes a version from `loading` to `ready`: integrity, runtime, session(s) inline or on
+ * worker-thread instances, warmup on every instance, then the scheduler in front.
+ */
+export class VersionLoader {
+  constructor(private readonly deps: VersionLoaderDeps) {}
+
+  async load(entry: LoadedVersion, source: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number }> {
+    const context = { model: entry.model, version: entry.version };
+    if (verify && source.kind === 'directory') await verifyIntegrity(source.path, context);
+    const runtime = await this.pickRuntime(source, options, context);
+    const kind = this.instanceKind(runtime, options, context);
+    const settings = options.settings[runtime.name] ?? {};
+    let executor: Executor | undefined;
+    try {
+      let runs: Run[];
+      if (kind === 'inline') {
+        const session = await runtime.load(source, { ...context, settings });
+        executor = new InlineExecutor(session, options.scheduler.concurrency);
+        entry.attach(runtime.name, session.signature, { kind, count: 1 });
+        runs = [(inputs) => session.run(inputs)];
+      } else {
+        const threads = await this.startThreads(entry, runtime, source, settings, options);
+        executor = threads;
+        runs = threads.runners();
+      }
+      assertStillLoading(entry);
+      entry.transition('warming');
+      const warmupStarted = performance.now();
+      await this.warmUp(entry, options, runs);
+      const warmupMs = performance.now() - warmupStarted;
+      assertStillLoading(entry);
+      entry.executor = executor;
+      entry.dispatcher = this.scheduler(entry, executor, options);
+      return { runtime: runtime.name, warmupMs };
+    } catch (error) {
+      await executor?.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async startThreads(entry: LoadedVersion, runtime: Runtime, source: ModelSource, settings: Readonly<Record<string, unknown>>, options: ResolvedModelOptions) {
+    const { model, version } = entry;
+    const { instanceCount, runTimeoutMs } = options.scheduler;
+    const setup = { runtime: runtimeRef(runtime)!, source, model, version, settings };
+    let executor: ThreadExecutor | undefined;
+    const start = () =>
+      WorkerInstance.start(setup, {
+        runTimeoutMs,
+        onLost: (instance, reason) => {
+          this.deps.warn(`model '${model}' v${version}: a worker instance was lost (${reason}); starting a replacement`, model, version);
+          executor?.lost(instance);
+        },
+      });
+    const started = await Promise.allSettled(Array.from({ length: instanceCount }, start));
+    const instances = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failure = started.find((s) => s.status === 'rejected');
+    if (failure !== undefined) {
+      await Promise.all(instances.map((i) => i.dispose()));
+      throw (failure as PromiseRejectedResult).reason;
+    }
+    entry.attach(runtime.name, instances[0]!.signature, { kind: 'thread', count: instanceCount });
+    executor = new ThreadExecutor(instances, {
+      // A replacement is warmed up like the originals before it takes batches.
+      replace: async () => {
+        const instance = await start();
+        try {
+          await this.warmUp(entry, options, [(inputs) => instance.run(inputs, false)]);
+        } catch (error) {
+          await instance.dispose();
+          throw error;
+        }
+        return instance;
+      },
+      onReplaceFailed: (error, attempt) => {
+        const reason = (error as Error)?.message ?? String(error);
+        this.deps.fail(new ModelHostError(ErrorCode.LOAD_FAILED, `model '${model}' v${version}: replacing a worker instance failed (attempt ${attempt}): ${reason}`, { model, version, cause: error }), model, version);
+      },
+    });
+    return Object.assign(executor, { runners: () => instances.map((i): Run => (inputs) => i.run(inputs, false)) });
+  }
+
+  private scheduler(entry: LoadedVersion, executor: Executor, options: ResolvedModelOptions): BatchScheduler {
+    const scheduler = options.scheduler;
+    const batched = entry.batched && scheduler.batching;
+    entry.maxBatchSize = batched ? (scheduler.maxBatchSize ?? entry.signature!.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
+    return new BatchScheduler(executor, {
+      model: entry.model,
+      version: entry.version,
+      batched,
+      maxBatchSize: entry.maxBatchSize,
+      maxDelayMs: scheduler.maxDelayMs,
+      queueMaxSize: scheduler.queueMaxSize,
+      timeoutMs: scheduler.timeoutMs,
+      clock: this.deps.clock,
+      events: this.deps.events,
+    });
+  }
+
+  /** Thread where the runtime can run in a worker (unless told otherwise); inline otherwise. */
+  private instanceKind(runtime: Runtime, options: ResolvedModelOptions, context: { model: string; version: number }): 'thread' | 'inline' {
+    const requested = options.scheduler.instanceKind;
+    const threadable = runtimeRef(runtime) !== undefined;
+    if (requested === 'thread' && !threadable) {
+      throw new ModelHostError(
+        ErrorCode.INVALID_CONFIG,
+        `model '${context.model}': instances.kind is 'thread', but runtime '${runtime.name}' declares no worker module (Runtime.worker), so it can only run inline`,
+        context,
+      );
+    }
+    return requested ?? (threadable ? DEFAULT_INSTANCE_KIND : 'inline');
+  }
+
+  private async pickRuntime(source: ModelSource, options: ResolvedModelOptions, context: { model: string; version: number }): Promise<Runtime> {
+    if (options.runtime !== undefined) return this.deps.runtimes.get(options.runtime);
+    const files = await new ModelFiles(source).list();
+    const runtime = this.deps.runtimes.detect(files);
+    if (runtime === undefined) {
+      throw new ModelHostError(
+        ErrorCode.UNSUPPORTED_MODEL,
+        `model '${context.model}' v${context.version}: no runtime recognizes its files (${files.join(', ') || 'none'}); expected model.json (tfjs) or model.onnx (onnx), or set \`runtime\``,
+        context,
+      );
+    }
+    return runtime;
+  }
+
+  /** Runs warmup on every instance before the version is ready. */
+  private async warmUp(entry: LoadedVersion, options: ResolvedModelOptions, runs: readonly Run[]): Promise<void> {
+    const { runs: times, inputs } = options.warmup;
+    if (times === 0) return;
+    const signature = entry.signature!;
+    const configured = inputs !== undefined;
+    const sets = configured
+      ? [entry.validator!.prepare(expandWarmupInputs(inputs, signature), entry.batched ? 'batch' : 'instance').tensors]
+      : [syntheticInputs(signature, 1, entry.batched)];
+    try {
+      await Promise.all(runs.map(async (run) => {
+        for (const set of sets) for (let i = 0; i < times; i++) await run(set);
+      }));
+    } catch (error) {
+      const reason = (error as Error)?.message ?? String(error);
+      // Zeros with guessed sizes for variable dimensions may be invalid for a sound model: warn, don't fail.
+      if (!configured && !isFullyShaped(signature, entry.batched)) {
+        this.deps.warn(`model '${entry.model}' v${entry.version}: warmup skipped, synthetic inputs (variable dimensions set to 1) were refused: ${reason}; set \`warmup.inputs\``, entry.model, entry.version, error);
+        return;
+      }
+      throw new ModelHostError(ErrorCode.LOAD_FAILED, `model '${entry.model}' v${entry.version} failed its warmup run: ${reason}`, {
+        model: entry.model,
+        version: entry.version,
+        cause: error,
+      });
+    }
+  }
+}
+
+/** Where batches run when the config does not say; chosen from the measurements in docs/benchmarks.md. */
+export const DEFAULT_INSTANCE_KIND: 'thread' | 'inline' = 'inline';
+
+/** How a worker finds this runtime, or undefined when it can only run inline. */
+function runtimeRef(runtime: Runtime): RuntimeRef | undefined {
+  for (const [name, builtin] of Object.entries(BUILTIN_RUNTIMES)) if (builtin === runtime) return { builtin: name };
+  return runtime.worker === undefined ? undefined : { module: runtime.worker.module, export: runtime.worker.export };
+}
+
+function assertStillLoading(entry: LoadedVersion): void {
+  if (entry.state === 'draining') {
+    throw new ModelHostError(ErrorCode.LOAD_FAILED, `model '${entry.model}' v${entry.version} was unloaded while loading`, { model: entry.model, version: entry.version });
+  }
+}

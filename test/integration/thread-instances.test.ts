@@ -1,0 +1,129 @@
+import { writeFile } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { ErrorCode, ModelHost, type ModelHostError, type WarningEvent } from '../../src/index.js';
+import { onnxMlp } from '../fixtures/onnx-models.js';
+import { probeRuntime } from '../fixtures/runtimes/probe-runtime.js';
+import { tfjsLayersFiles } from '../fixtures/tfjs-model-writer.js';
+import { buildTfjsMlp } from '../fixtures/tfjs-models.js';
+import { materializeMobileNetV2 } from '../fixtures/third-party.js';
+import { randomFloats, writeVersion } from '../helpers/repository.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+
+const tempDir = useTempDirs('all');
+let root: string;
+
+const PROBE = { files: { 'model.probe': '' } };
+const row = (a: number) => new Float32Array([a, a + 0.5]);
+
+describe('worker-thread instances', () => {
+  beforeAll(async () => {
+    root = await tempDir();
+    const mlp = buildTfjsMlp(tf);
+    await writeVersion(root, 'mlp-tfjs', 1, await tfjsLayersFiles(mlp));
+    mlp.dispose();
+    await writeVersion(root, 'mlp-onnx', 1, { 'model.onnx': onnxMlp() });
+    await materializeMobileNetV2(`${root}/mobilenet/1`);
+  });
+
+  it.each(['mlp-onnx', 'mlp-tfjs'])('%s: outputs on 2 thread instances are identical to inline, single and batched', async (model) => {
+    const threads = new ModelHost({ repository: root, defaults: { instances: { kind: 'thread', count: 2 } } });
+    const inline = new ModelHost({ repository: root, defaults: { instances: { kind: 'inline' } } });
+    await Promise.all([threads.load(model), inline.load(model)]);
+    expect(threads.status(model).versions[0]!.instances).toEqual({ kind: 'thread', count: 2 });
+    expect(inline.status(model).versions[0]!.instances).toEqual({ kind: 'inline', count: 1 });
+    const inputs = Array.from({ length: 40 }, (_, i) => randomFloats(64, 500 + i));
+    const [a, b] = await Promise.all([Promise.all(inputs.map((x) => threads.predict(model, x))), Promise.all(inputs.map((x) => inline.predict(model, x)))]);
+    expect(a).toEqual(b);
+    const batch = { x: { data: randomFloats(64 * 5, 9), shape: [5, 64] } };
+    expect(await threads.predictBatch(model, batch)).toEqual(await inline.predictBatch(model, batch));
+    await Promise.all([threads.close(), inline.close()]);
+  });
+
+  it('MobileNetV2 (tfjs wasm in a worker): identical to inline', async () => {
+    const threads = new ModelHost({ repository: root, defaults: { instances: { kind: 'thread', count: 1 } } });
+    const inline = new ModelHost({ repository: root, defaults: { instances: { kind: 'inline' } } });
+    await Promise.all([threads.load('mobilenet'), inline.load('mobilenet')]);
+    const image = randomFloats(224 * 224 * 3, 4).map((v) => (v + 1) / 2);
+    expect(await threads.predict('mobilenet', image)).toEqual(await inline.predict('mobilenet', image));
+    await Promise.all([threads.close(), inline.close()]);
+  });
+
+  it('warms up every instance before the version is ready', async () => {
+    const host = new ModelHost({ runtimes: { probe: probeRuntime }, defaults: { instances: { kind: 'thread', count: 2 }, batching: { maxBatchSize: 1 } } });
+    await host.load('probe', { source: PROBE });
+    // Two requests in one turn go to the two idle instances: each has run once before (its warmup).
+    const [a, b] = await Promise.all([host.predict('probe', row(1)), host.predict('probe', row(2))]);
+    expect(a['thread']!.data[0]).not.toBe(b['thread']!.data[0]);
+    expect(a['runs']!.data[0]).toBe(2);
+    expect(b['runs']!.data[0]).toBe(2);
+    await host.close();
+  });
+
+  it('a custom runtime without a worker module runs inline by default, and refuses kind: thread', async () => {
+    const { worker: _, ...inlineOnly } = probeRuntime;
+    const host = new ModelHost({ runtimes: { probe: inlineOnly } });
+    await host.load('probe', { source: PROBE });
+    expect(host.status('probe').versions[0]!.instances).toEqual({ kind: 'inline', count: 1 });
+    await expect(host.load('other', { source: PROBE, config: { instances: { kind: 'thread' } } })).rejects.toMatchObject({
+      code: ErrorCode.INVALID_CONFIG,
+      message: expect.stringMatching(/instances.kind is 'thread', but runtime 'probe' declares no worker module/),
+    });
+    await host.close();
+  });
+
+  it('a worker that crashes mid-batch fails only the culprit, is replaced, and the host keeps serving', async () => {
+    const host = new ModelHost({ runtimes: { probe: probeRuntime }, defaults: { instances: { kind: 'thread', count: 1 }, batching: { maxBatchSize: 8 } } });
+    const warnings: WarningEvent[] = [];
+    host.on('warning', (w) => warnings.push(w));
+    await host.load('probe', { source: PROBE });
+    const results = await Promise.all([1, 2, -1, 4].map((v) => host.predict('probe', row(v)).then((o) => o['y']!.data[0], (e: ModelHostError) => e.code)));
+    expect(results).toEqual([1, 2, ErrorCode.INFERENCE_FAILED, 4]);
+    expect(warnings.some((w) => /a worker instance was lost \(the worker exited with code 3\)/.test(w.message))).toBe(true);
+    await vi.waitFor(async () => expect((await host.memory()).workerThreads).toBe(1));
+    expect((await host.predict('probe', row(7)))['y']!.data[0]).toBe(7);
+    await host.close();
+  });
+
+  it('a worker that hangs is cut by instances.runTimeoutMs and replaced', async () => {
+    const host = new ModelHost({ runtimes: { probe: probeRuntime }, defaults: { instances: { kind: 'thread', count: 1, runTimeoutMs: 300 }, batching: false } });
+    await host.load('probe', { source: PROBE });
+    const hung = await host.predict('probe', row(-2)).catch((e: ModelHostError) => e);
+    expect(hung).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/no answer within 300 ms/) });
+    expect((await host.predict('probe', row(5)))['y']!.data[0]).toBe(5);
+    await host.close();
+  });
+
+  it('a runtime error inside the worker is an INFERENCE_FAILED for that request only', async () => {
+    const host = new ModelHost({ runtimes: { probe: probeRuntime }, defaults: { instances: { kind: 'thread', count: 1 } } });
+    await host.load('probe', { source: PROBE });
+    const results = await Promise.all([3, -3, 5].map((v) => host.predict('probe', row(v)).then((o) => o['y']!.data[0], (e: ModelHostError) => e.message)));
+    expect(results[0]).toBe(3);
+    expect(results[1]).toMatch(/probe refused row -3 \(in a worker thread\)/);
+    expect(results[2]).toBe(5);
+    await host.close();
+  });
+
+  it('unload ends its workers after in-flight requests settle; close leaves no worker alive', async () => {
+    const host = new ModelHost({ repository: root, defaults: { instances: { kind: 'thread', count: 2 } } });
+    const before = (await host.memory()).workerThreads;
+    await host.load('mlp-onnx');
+    expect((await host.memory()).workerThreads).toBe(before + 2);
+    const inFlight = Promise.all(Array.from({ length: 20 }, (_, i) => host.predict('mlp-onnx', randomFloats(64, i))));
+    await host.unload('mlp-onnx');
+    expect(await inFlight).toHaveLength(20);
+    await host.load('mlp-tfjs');
+    await host.close();
+    await vi.waitFor(async () => expect((await host.memory()).workerThreads).toBe(before));
+  });
+
+  it('a load that fails in the workers fails the version and leaves no worker behind', async () => {
+    const bad = await tempDir();
+    await writeFile(`${bad}/model.onnx`, 'not an onnx file');
+    const host = new ModelHost({ defaults: { instances: { kind: 'thread', count: 2 } } });
+    const before = (await host.memory()).workerThreads;
+    await expect(host.load('bad', { source: bad })).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/protobuf parsing failed\. \(in a worker thread\)/) });
+    await vi.waitFor(async () => expect((await host.memory()).workerThreads).toBe(before));
+    await host.close();
+  });
+});
