@@ -1,8 +1,10 @@
 export { ModelHost } from './host/model-host.js';
-export type { LoadOptions, LoadResult, PredictOptions, Outputs, ModelMetadata, MemoryReport } from './host/model-host.js';
+export type { LoadOptions, LoadResult, PredictOptions, Outputs, ModelMetadata, MemoryReport, DeployOptions, RolloutResult, RollbackResult, RolloutStats, SyncResult } from './host/model-host.js';
+export type { ShadowStats } from './registry/shadow-tracker.js';
+export type { GuardState } from './registry/rollout-guard.js';
 export type { ModelHostOptions, RepositoryOptions, Logger } from './host/host-options.js';
 export type { SourceInput } from './host/model-source.js';
-export type { ModelOptions, WarmupOptions } from './registry/model-options.js';
+export type { ModelOptions, WarmupOptions, ValidationSet, RolloutOptions } from './registry/model-options.js';
 export type { ModelStatus } from './registry/named-model.js';
 export type { VersionStatus } from './registry/loaded-version.js';
 export type { VersionState } from './registry/version-state.js';

@@ -1,4 +1,4 @@
-import { checkFunction, checkObject, checkString, ErrorCode, invalidOption, ModelHostError } from '../errors/index.js';
+import { checkFunction, checkInteger, checkObject, checkString, ErrorCode, invalidOption, ModelHostError } from '../errors/index.js';
 import { validateModelOptions, type ModelOptions } from '../registry/model-options.js';
 import { isModelName, validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
 import { BUILTIN_RUNTIMES, type Runtime } from '../runtime/index.js';
@@ -9,6 +9,8 @@ export interface RepositoryOptions {
   root: string;
   /** Default version policy for models that do not set one. */
   versionPolicy?: VersionPolicy;
+  /** Rescan the repository this often (ms): new versions load, removed ones unload, manifest.json applies. Default: no polling. */
+  pollIntervalMs?: number;
 }
 
 export interface Logger {
@@ -31,19 +33,25 @@ export interface ModelHostOptions {
   logger?: Logger;
   /** Time for deadlines and batching delays; inject one in tests. Default: `performance.now()` and unref-ed timers. */
   clock?: Clock;
+  /**
+   * Memory all loaded versions may take, in bytes. A load that would exceed it evicts warm
+   * retained versions first, then is refused with LOAD_FAILED. Default: no budget.
+   */
+  memoryBudgetBytes?: number;
 }
 
 export interface ResolvedHostOptions {
-  readonly repository: { readonly root: string; readonly versionPolicy: VersionPolicy | undefined } | undefined;
+  readonly repository: { readonly root: string; readonly versionPolicy: VersionPolicy | undefined; readonly pollIntervalMs: number | undefined } | undefined;
   readonly defaults: ModelOptions | undefined;
   readonly models: Readonly<Record<string, ModelOptions>>;
   readonly runtimes: Readonly<Record<string, Runtime>>;
   readonly runtimeNames: readonly string[];
   readonly logger: Logger | undefined;
   readonly clock: Clock;
+  readonly memoryBudgetBytes: number | undefined;
 }
 
-const KNOWN = ['repository', 'defaults', 'models', 'runtimes', 'logger', 'clock'];
+const KNOWN = ['repository', 'defaults', 'models', 'runtimes', 'logger', 'clock', 'memoryBudgetBytes'];
 
 /** Validates host options eagerly, so a typo fails at construction, not at the first request. */
 export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHostOptions {
@@ -63,12 +71,13 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
 
   let repository: ResolvedHostOptions['repository'];
   if (typeof raw.repository === 'string') {
-    repository = { root: checkString(raw.repository, 'repository'), versionPolicy: undefined };
+    repository = { root: checkString(raw.repository, 'repository'), versionPolicy: undefined, pollIntervalMs: undefined };
   } else if (raw.repository !== undefined) {
-    const repo = checkObject(raw.repository, 'repository', ['root', 'versionPolicy']);
+    const repo = checkObject(raw.repository, 'repository', ['root', 'versionPolicy', 'pollIntervalMs']);
     repository = {
       root: checkString(repo['root'], 'repository.root'),
       versionPolicy: repo['versionPolicy'] === undefined ? undefined : validateVersionPolicy(repo['versionPolicy'], 'repository.versionPolicy'),
+      pollIntervalMs: repo['pollIntervalMs'] === undefined ? undefined : checkInteger(repo['pollIntervalMs'], 'repository.pollIntervalMs', 10),
     };
   }
 
@@ -95,5 +104,6 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
     for (const method of ['now', 'setTimeout', 'clearTimeout'] as const) checkFunction(c[method], `clock.${method}`);
     clock = c;
   }
-  return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger, clock });
+  const memoryBudgetBytes = raw.memoryBudgetBytes === undefined ? undefined : checkInteger(raw.memoryBudgetBytes, 'memoryBudgetBytes', 1);
+  return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger, clock, memoryBudgetBytes });
 }

@@ -1,36 +1,29 @@
 import { EventEmitter } from 'eventemitter3';
-import { ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
+import { ErrorCode, ModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
-import { LoadedVersion } from '../registry/loaded-version.js';
-import { resolveModelOptions, validateModelOptions, type ModelOptions, type ResolvedModelOptions } from '../registry/model-options.js';
-import { NamedModel, type ModelStatus } from '../registry/named-model.js';
+import type { NamedModel, ModelStatus } from '../registry/named-model.js';
 import { VersionLoader } from '../registry/version-loader.js';
-import { assertModelName, assertVersion, ModelRepository, selectVersions } from '../repository/index.js';
-import { RuntimeRegistry, type ModelSource, type RuntimeMemory } from '../runtime/index.js';
+import {
+  modelNotFound,
+  VersionManager,
+  type DeployOptions,
+  type LoadOptions,
+  type LoadResult,
+  type RollbackResult,
+  type RolloutResult,
+  type RolloutStats,
+  type SyncResult,
+} from '../registry/version-manager.js';
+import { assertVersion, ModelRepository } from '../repository/index.js';
+import { RuntimeRegistry, type RuntimeMemory } from '../runtime/index.js';
 import type { WorkerMemory } from '../runtime/worker/messages.js';
 import { WorkerInstance } from '../runtime/worker/worker-instance.js';
 import type { SchedulerEvents } from '../scheduler/batch-scheduler.js';
 import type { DispatchOptions } from '../scheduler/dispatcher.js';
 import type { InputMode, Tensor, TensorSpec } from '../tensor/index.js';
 import { resolveHostOptions, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
-import { toModelSource, type SourceInput } from './model-source.js';
 
-export interface LoadOptions {
-  /** Load this version (and make it the default) instead of what the version policy selects. */
-  version?: number;
-  /** Load from here instead of the repository: a folder, a URL, `model.onnx` bytes or in-memory files. */
-  source?: SourceInput;
-  /** Options for this load, over `defaults`, `config.json` and `models[name]`. */
-  config?: ModelOptions;
-}
-
-export interface LoadResult {
-  readonly model: string;
-  /** The default version after the load. */
-  readonly version: number;
-  /** Versions this call loaded (or found already loaded). */
-  readonly versions: readonly number[];
-}
+export type { DeployOptions, LoadOptions, LoadResult, RollbackResult, RolloutResult, RolloutStats, SyncResult };
 
 export interface PredictOptions {
   /** Pin a version instead of the default. */
@@ -41,6 +34,8 @@ export interface PredictOptions {
   priority?: number;
   /** Aborting rejects with CANCELLED and frees the request's queue slot. */
   signal?: AbortSignal;
+  /** A user or session id: during a canary, the same key always lands on the same version (while weights stay). */
+  routingKey?: string;
 }
 
 export interface MemoryReport {
@@ -84,92 +79,78 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   private readonly runtimes: RuntimeRegistry;
   private readonly repository: ModelRepository | undefined;
   private readonly models = new Map<string, NamedModel>();
-  private readonly loads = new Map<string, Promise<LoadedVersion>>();
-  private readonly loader: VersionLoader;
+  private readonly versions: VersionManager;
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
-  /** What the schedulers report through: payloads are built only for events someone listens to. */
-  private readonly schedulerEvents: SchedulerEvents = {
-    wants: (event) => this.listenerCount(event) > 0,
-    emit: (event, payload) => this.notify(event, payload),
-  };
+  private pollTimer: unknown = undefined;
 
   constructor(options: ModelHostOptions = {}) {
     super();
     this.options = resolveHostOptions(options);
     this.runtimes = new RuntimeRegistry(this.options.runtimes);
     this.repository = this.options.repository === undefined ? undefined : new ModelRepository(this.options.repository.root);
-    this.loader = new VersionLoader({
+    const loader = new VersionLoader({
       runtimes: this.runtimes,
       clock: this.options.clock,
-      events: this.schedulerEvents,
+      events: (model) => this.schedulerEvents(model),
       warn: (message, model, version, cause) => this.warn(message, model, version, cause),
       fail: (error, model, version) => this.notify('error', { model, version, timestamp: Date.now(), error }),
     });
+    this.versions = new VersionManager({
+      models: this.models,
+      loader,
+      repository: this.repository,
+      runtimeNames: this.options.runtimeNames,
+      defaults: this.options.defaults,
+      modelOptions: this.options.models,
+      repositoryPolicy: this.options.repository?.versionPolicy,
+      memoryBudgetBytes: this.options.memoryBudgetBytes,
+      clock: this.options.clock,
+      isClosing: () => this.closing,
+      notify: (event, payload) => this.notify(event, payload),
+      warn: (message, model, version, cause) => this.warn(message, model, version, cause),
+      log: (level, message, fields) => this.options.logger?.[level](message, fields),
+      predictPinned: (model, version, inputs) => this.predict(model, inputs, { version }),
+    });
+    if (this.options.repository?.pollIntervalMs !== undefined) this.schedulePoll(this.options.repository.pollIntervalMs);
   }
 
   /**
    * Loads a model and makes it ready: the versions its policy selects from the repository
    * (default: the newest), or one `version`, or a `source`. Each version is warmed up before
-   * it serves. A failed load leaves whatever served before serving.
+   * it serves; the newest loaded becomes the default. A failed load leaves whatever served
+   * before serving.
    */
-  async load(name: string, options: LoadOptions = {}): Promise<LoadResult> {
-    this.assertOpen();
-    assertModelName(name);
-    if (options.version !== undefined) assertVersion(options.version, name);
-    const config = options.config === undefined ? undefined : validateModelOptions(options.config, `load('${name}').config`, this.options.runtimeNames);
+  load(name: string, options: LoadOptions = {}): Promise<LoadResult> {
+    return this.versions.load(name, options);
+  }
 
-    let targets: { version: number; source: ModelSource; verify: boolean }[];
-    let repoConfig: ModelOptions | undefined;
-    if (options.source !== undefined) {
-      const source = await toModelSource(options.source, name);
-      targets = [{ version: options.version ?? 1, source, verify: source.kind === 'directory' }];
-    } else {
-      const repository = this.requireRepository(name);
-      repoConfig = await this.readRepositoryConfig(repository, name);
-      const available = await repository.listVersions(name);
-      const resolved = this.resolveOptions(name, repoConfig, config);
-      const chosen = options.version !== undefined ? available.filter((v) => v === options.version) : selectVersions(available, resolved.versionPolicy);
-      if (chosen.length === 0) {
-        const what = options.version !== undefined ? `version ${options.version}` : `versions matching ${JSON.stringify(resolved.versionPolicy)}`;
-        throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in ${repository.root} (on disk: ${available.join(', ') || 'none'})`, {
-          model: name,
-          version: options.version,
-        });
-      }
-      targets = await Promise.all(
-        chosen.map(async (version) => ({ version, source: { kind: 'directory' as const, path: await repository.versionDir(name, version) }, verify: true })),
-      );
-    }
+  /**
+   * Loads and warms a version while the current default keeps serving, then routes to it:
+   * all traffic, or a `canary` share, and/or a `shadow` share of mirrored requests. An
+   * optional golden set must pass first. The rollout guard then watches it.
+   */
+  deploy(name: string, version: number, options: DeployOptions = {}): Promise<RolloutResult> {
+    return this.versions.deploy(name, version, options);
+  }
 
-    const resolved = this.resolveOptions(name, repoConfig, config);
-    this.assertOpen();
-    let model = this.models.get(name);
-    if (model === undefined) {
-      model = new NamedModel(name, resolved);
-      this.models.set(name, model);
-    } else {
-      model.options = resolved;
-    }
+  /** Makes the canary or shadow candidate the default, with all traffic. */
+  promote(name: string): Promise<RolloutResult> {
+    return settle(() => this.versions.promote(name));
+  }
 
-    const loaded: number[] = [];
-    let firstError: unknown;
-    for (const target of targets) {
-      try {
-        await this.loadVersion(model, target.version, target.source, target.verify, resolved);
-        loaded.push(target.version);
-      } catch (error) {
-        firstError ??= error;
-      }
-    }
-    if (loaded.length === 0) throw firstError;
-    if (firstError !== undefined) {
-      this.warn(`model '${name}': some versions failed to load: ${(firstError as Error).message}`, name, undefined, firstError);
-    }
-    const next = options.version ?? Math.max(...loaded);
-    this.setDefault(model, next);
-    return { model: name, version: next, versions: loaded.sort((a, b) => b - a) };
+  /** Sets the share of unpinned traffic per loaded version: `{ 1: 0.9, 2: 0.1 }`. */
+  setTraffic(name: string, weights: Readonly<Record<number, number>>): Promise<RolloutResult> {
+    return settle(() => this.versions.setTraffic(name, weights));
+  }
+
+  /**
+   * Returns to the previous default at once (it is kept warm), or ends a canary by sending
+   * all traffic back to the default. Past what was retained, loads it from the repository.
+   */
+  rollback(name: string): Promise<RollbackResult> {
+    return this.versions.rollback(name);
   }
 
   /** Runs one instance (no batch dimension) and returns its outputs. */
@@ -182,34 +163,42 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     return this.run(name, inputs, options, 'batch');
   }
 
+  /**
+   * Rescans the repository now, as `repository.pollIntervalMs` does on a timer: new versions
+   * load (and become the default), removed ones unload, a half-written one is skipped and
+   * tried again, `manifest.json` pins default, canary and weights.
+   */
+  poll(): Promise<SyncResult> {
+    return this.versions.sync();
+  }
+
   /** Unloads one version, or every version of the model. Pending requests settle first. */
-  async unload(name: string, version?: number): Promise<void> {
-    assertModelName(name);
-    const model = this.requireModel(name);
-    if (version !== undefined) assertVersion(version, name);
-    const targets = version === undefined ? [...model.versions.values()] : [this.requireVersion(model, version)];
-    // Stop routing to them first, so nothing new arrives while they drain.
-    for (const target of targets) if (model.defaultVersion === target.version) model.defaultVersion = undefined;
-    await Promise.all(targets.map((target) => this.unloadVersion(model, target, 'unload')));
-    if (model.defaultVersion === undefined) {
-      const next = model.newestReady();
-      if (next !== undefined) this.setDefault(model, next);
-    }
-    if (model.versions.size === 0 && this.models.get(name) === model) this.models.delete(name);
+  unload(name: string, version?: number): Promise<void> {
+    return this.versions.unload(name, version);
+  }
+
+  /** Traffic, candidate, shadow agreement and rollout guard of every model (or one). */
+  stats(): Record<string, RolloutStats>;
+  stats(name: string): RolloutStats;
+  stats(name?: string): Record<string, RolloutStats> | RolloutStats {
+    if (name !== undefined) return this.versions.rolloutStats(this.versions.requireModel(name));
+    const all: Record<string, RolloutStats> = {};
+    for (const model of this.models.values()) all[model.name] = this.versions.rolloutStats(model);
+    return all;
   }
 
   /** Lifecycle of every model (or one), newest version first. */
   status(): ModelStatus[];
   status(name: string): ModelStatus;
   status(name?: string): ModelStatus | ModelStatus[] {
-    if (name !== undefined) return this.requireModel(name).status();
+    if (name !== undefined) return this.versions.requireModel(name).status();
     return [...this.models.values()].sort((a, b) => a.name.localeCompare(b.name)).map((m) => m.status());
   }
 
   /** Inputs, outputs (name, dtype, shape) and versions of a model; the default version unless one is given. */
   metadata(name: string, version?: number): ModelMetadata {
-    const model = this.requireModel(name);
-    const target = version !== undefined ? this.requireVersion(model, version) : model.versions.get(model.defaultVersion ?? -1);
+    const model = this.versions.requireModel(name);
+    const target = version !== undefined ? this.versions.requireVersion(model, version) : model.versions.get(model.defaultVersion ?? -1);
     if (target?.signature === undefined || target.runtime === undefined) {
       throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${name}' has no loaded version to describe`, { model: name, version });
     }
@@ -286,124 +275,57 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     try {
       if (this.closing) throw this.shuttingDown();
       const model = this.models.get(name);
-      if (model === undefined) throw this.modelNotFound(name);
-      const version = model.route(options?.version);
+      if (model === undefined) throw modelNotFound(name, [...this.models.keys()]);
+      const dispatch = options === undefined ? NO_OPTIONS : checkPredictOptions(options, name);
+      const version = model.route(options?.version, options?.routingKey);
       const prepared = version.validator!.prepare(inputs, mode);
-      return version.dispatcher!.dispatch(prepared, options === undefined ? NO_OPTIONS : checkPredictOptions(options, name));
+      const result = version.dispatcher!.dispatch(prepared, dispatch);
+      // Mirror to a shadow version: only unpinned requests that went to the default.
+      if (model.shadow !== undefined && options?.version === undefined && version.version === model.defaultVersion) this.versions.mirror(model, inputs, mode, result);
+      return result;
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  private loadVersion(model: NamedModel, version: number, source: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<LoadedVersion> {
-    const key = `${model.name}@${version}`;
-    const existing = model.versions.get(version);
-    if (existing?.isReady) return Promise.resolve(existing);
-    const pending = this.loads.get(key);
-    if (pending !== undefined) return pending;
-    const promise = this.doLoadVersion(model, version, source, verify, options).finally(() => this.loads.delete(key));
-    this.loads.set(key, promise);
-    return promise;
-  }
-
-  private async doLoadVersion(model: NamedModel, version: number, source: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<LoadedVersion> {
-    const entry = new LoadedVersion(model.name, version);
-    model.versions.set(version, entry);
-    const context = { model: model.name, version };
-    const started = performance.now();
-    try {
-      const { runtime, warmupMs } = await this.loader.load(entry, source, verify, options);
-      entry.transition('ready');
-      entry.readyAt = Date.now();
-      const loadMs = performance.now() - started;
-      this.notify('modelLoaded', { ...context, timestamp: Date.now(), runtime, loadMs, warmupMs });
-      this.options.logger?.info('model loaded', { ...context, runtime, instances: entry.instances, ms: Math.round(loadMs) });
-      return entry;
-    } catch (thrown) {
-      const error = loadError(thrown, context);
-      if (entry.state === 'draining') entry.transition('unloaded');
-      else entry.fail(error);
-      this.notify('modelLoadFailed', { ...context, timestamp: Date.now(), code: error.code, message: error.message });
-      this.options.logger?.warn('model load failed', { ...context, code: error.code, message: error.message });
-      throw error;
-    }
-  }
-
-  private async unloadVersion(model: NamedModel, entry: LoadedVersion, reason: 'unload' | 'close'): Promise<void> {
-    const loading = this.loads.get(`${model.name}@${entry.version}`);
-    if (entry.state === 'loading' || entry.state === 'warming') entry.transition('draining');
-    if (loading !== undefined) await loading.catch(() => undefined);
-    const wasServing = entry.state === 'draining' || entry.state === 'ready';
-    await entry.drainAndDispose();
-    if (model.versions.get(entry.version) === entry) model.versions.delete(entry.version);
-    if (wasServing && entry.readyAt !== undefined) {
-      this.notify('modelUnloaded', { model: model.name, version: entry.version, timestamp: Date.now(), reason });
-      this.options.logger?.info('model unloaded', { model: model.name, version: entry.version, reason });
-    }
-  }
-
-  private setDefault(model: NamedModel, version: number): void {
-    const previous = model.defaultVersion;
-    model.defaultVersion = version;
-    if (previous !== version) this.notify('versionSwapped', { model: model.name, version, previous, timestamp: Date.now() });
+  /** The next poll starts an interval after the last one ended: polls never overlap. */
+  private schedulePoll(intervalMs: number): void {
+    const { clock } = this.options;
+    this.pollTimer = clock.setTimeout(() => {
+      this.pollTimer = undefined;
+      this.poll()
+        .catch((error: unknown) => this.notify('error', { model: undefined, version: undefined, timestamp: Date.now(), error: error as Error }))
+        .finally(() => {
+          if (!this.closing) this.schedulePoll(intervalMs);
+        });
+    }, intervalMs);
   }
 
   private async shutdown(): Promise<void> {
     this.closing = true;
-    await Promise.allSettled([...this.loads.values()]);
-    await Promise.all(
-      [...this.models.values()].flatMap((model) => [...model.versions.values()].map((entry) => this.unloadVersion(model, entry, 'close'))),
-    );
-    this.models.clear();
+    if (this.pollTimer !== undefined) this.options.clock.clearTimeout(this.pollTimer);
+    await this.versions.unloadAll();
     this.closed = true;
   }
 
-  private resolveOptions(name: string, repoConfig: ModelOptions | undefined, config: ModelOptions | undefined): ResolvedModelOptions {
-    const repositoryPolicy = this.options.repository?.versionPolicy;
-    return resolveModelOptions(
-      [repositoryPolicy === undefined ? undefined : { versionPolicy: repositoryPolicy }, this.options.defaults, repoConfig, this.options.models[name], config],
-      this.options.runtimeNames,
-    );
-  }
-
-  private async readRepositoryConfig(repository: ModelRepository, name: string): Promise<ModelOptions | undefined> {
-    const raw = await repository.readConfig(name);
-    return raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.options.runtimeNames);
-  }
-
-  private requireRepository(name: string): ModelRepository {
-    if (this.repository === undefined) {
-      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `load('${name}') needs a model repository (new ModelHost({ repository })) or a source (load('${name}', { source }))`, {
-        model: name,
-      });
-    }
-    return this.repository;
-  }
-
-  private requireModel(name: string): NamedModel {
-    const model = this.models.get(name);
-    if (model === undefined) throw this.modelNotFound(name);
-    return model;
-  }
-
-  private requireVersion(model: NamedModel, version: number): LoadedVersion {
-    const entry = model.versions.get(version);
-    if (entry === undefined) {
-      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${model.name}' has no loaded version ${version}`, { model: model.name, version });
-    }
-    return entry;
-  }
-
-  private modelNotFound(name: string): ModelHostError {
-    if (typeof name !== 'string') return new ModelHostError(ErrorCode.INVALID_INPUT, `model name must be a string, got ${typeof name}`);
-    const loaded = [...this.models.keys()];
-    return new ModelHostError(ErrorCode.MODEL_NOT_FOUND, `model '${name}' is not loaded (loaded: ${loaded.join(', ') || 'none'}); call host.load('${name}') first`, {
-      model: name,
-    });
-  }
-
-  private assertOpen(): void {
-    if (this.closing) throw this.shuttingDown();
+  /**
+   * A version's scheduler reports here. Request events are built when someone listens, or
+   * while the model's rollout guard watches; the guard is fed first.
+   */
+  private schedulerEvents(name: string): SchedulerEvents {
+    return {
+      wants: (event) => this.listenerCount(event) > 0 || ((event === 'requestCompleted' || event === 'requestFailed') && this.models.get(name)?.guard !== undefined),
+      emit: (event, payload) => {
+        if (event === 'requestCompleted' || event === 'requestFailed') {
+          const model = this.models.get(name);
+          if (model?.guard !== undefined) {
+            const p = payload as ModelHostEvents['requestCompleted'][0] | ModelHostEvents['requestFailed'][0];
+            this.versions.observe(model, p.version, p.totalMs, 'code' in p ? p.code : undefined);
+          }
+        }
+        this.notify(event, payload);
+      },
+    };
   }
 
   private shuttingDown(): ModelHostError {
@@ -431,9 +353,19 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 
 const NO_OPTIONS: DispatchOptions = Object.freeze({});
 
+/** Runs a synchronous operation as a promise, so every public method settles the same way. */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 function checkPredictOptions(options: PredictOptions, model: string): DispatchOptions {
   if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
-  const { timeoutMs, priority, signal, version } = options;
+  const { timeoutMs, priority, signal, version, routingKey } = options;
+  if (routingKey !== undefined && typeof routingKey !== 'string') throw invalidPredictOption(model, 'routingKey', 'a string', routingKey);
   if (version !== undefined) assertVersion(version, model);
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) throw invalidPredictOption(model, 'timeoutMs', 'a number ≥ 0', timeoutMs);
   if (priority !== undefined && !Number.isInteger(priority)) throw invalidPredictOption(model, 'priority', 'an integer', priority);
@@ -447,9 +379,3 @@ function invalidPredictOption(model: string, option: string, expected: string, g
   });
 }
 
-/** Load failures keep a meaningful code (INTEGRITY_FAILED, UNSUPPORTED_MODEL, ...); anything else is LOAD_FAILED. */
-function loadError(error: unknown, context: { model: string; version: number }): ModelHostError {
-  if (isModelHostError(error) && error.code !== ErrorCode.INVALID_INPUT && error.code !== ErrorCode.INFERENCE_FAILED) return error;
-  if (isModelHostError(error)) return new ModelHostError(ErrorCode.LOAD_FAILED, error.message, { ...context, cause: error });
-  return toModelHostError(error, ErrorCode.LOAD_FAILED, context);
-}

@@ -84,6 +84,17 @@ export interface BreakerStateChangedEvent extends EventBase {
   readonly reason: string;
 }
 
+export interface ShadowComparedEvent extends EventBase {
+  /** `version` is the shadow; `baseline` the version whose answer the caller got. */
+  readonly baseline: number;
+  readonly maxAbsDiff: number;
+  readonly meanAbsDiff: number;
+  readonly argmaxAgrees: boolean | undefined;
+  readonly agrees: boolean;
+  readonly primaryMs: number;
+  readonly shadowMs: number;
+}
+
 export interface QueueSaturatedEvent extends EventBase {
   readonly queueDepth: number;
   readonly maxSize: number;
@@ -117,6 +128,8 @@ export interface ModelHostEvents {
   trafficChanged: [TrafficChangedEvent];
   versionRolledBack: [VersionRolledBackEvent];
   breakerStateChanged: [BreakerStateChangedEvent];
+  /** A mirrored (shadow) request was answered by both versions and compared. */
+  shadowCompared: [ShadowComparedEvent];
   queueSaturated: [QueueSaturatedEvent];
   /** Something went wrong that no caller sees: a throwing listener, a failed background poll. */
   warning: [WarningEvent];

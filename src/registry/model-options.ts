@@ -1,4 +1,4 @@
-import { checkInteger, checkObject, checkOneOf } from '../errors/index.js';
+import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf, invalidOption } from '../errors/index.js';
 import { validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
 import type { OnnxSettings, TfjsSettings } from '../runtime/index.js';
 import {
@@ -34,9 +34,59 @@ export interface ModelOptions extends SchedulerOptions {
   warmup?: WarmupOptions | boolean;
   tfjs?: TfjsSettings;
   onnx?: OnnxSettings;
+  /** Old versions kept warm (loaded, no traffic) for an instant rollback. Default 2. */
+  retainVersions?: number;
+  /** When repository polling finds a newer version: make it the default (`true`, TF Serving's way) or hold it as a candidate for `promote`. Default true. */
+  autoPromote?: boolean;
+  /** A golden set every deployed version must reproduce after warmup, or the deploy is refused. */
+  validate?: ValidationSet;
+  /** The guard that rolls a new version back by itself when it does worse than the one before. */
+  rollout?: RolloutOptions;
   /** Settings for custom runtimes, keyed by runtime name. */
   [runtimeName: string]: unknown;
 }
+
+/** Examples a version must reproduce: `expected[i]` are the outputs of `predict(inputs[i])`. */
+export interface ValidationSet {
+  inputs: unknown[];
+  expected: Record<string, unknown>[];
+  /** Largest absolute difference allowed per element. Default 1e-4. */
+  tolerance?: number;
+}
+
+/** Rollout guard thresholds (see docs/versions.md). */
+export interface RolloutOptions {
+  /** `false` turns the guard off. Default on. */
+  enabled?: boolean;
+  /** Sliding window the comparison looks at. Default 60000. */
+  windowMs?: number;
+  /** Requests the new version must have served in the window before it is judged. Default 50. */
+  minSamples?: number;
+  /** Roll back when the new version's error rate exceeds the old one's by more than this. Default 0.05. */
+  maxErrorRateIncrease?: number;
+  /** Roll back when the new version's p99 latency exceeds the old one's by this factor (and by 5 ms). Default 2. */
+  maxLatencyRatio?: number;
+  /** With a shadow: roll back when more than this share of mirrored requests disagree. Default 0.1. */
+  maxDisagreement?: number;
+  /** Shadow outputs disagree when an element differs by more than this. Default 1e-3. */
+  disagreementTolerance?: number;
+  /** `values`: outputs agree when every element is within tolerance; `argmax`: when each row's top class is the same (classifiers). Default `values`. */
+  agreement?: 'values' | 'argmax';
+  /** How long after a deploy the guard keeps watching. Default 600000. */
+  observeMs?: number;
+}
+
+export const DEFAULT_ROLLOUT: Readonly<Required<RolloutOptions>> = Object.freeze({
+  enabled: true,
+  windowMs: 60_000,
+  minSamples: 50,
+  maxErrorRateIncrease: 0.05,
+  maxLatencyRatio: 2,
+  maxDisagreement: 0.1,
+  disagreementTolerance: 1e-3,
+  agreement: 'values',
+  observeMs: 600_000,
+});
 
 /** Options after merging and validation. */
 export interface ResolvedModelOptions {
@@ -44,6 +94,10 @@ export interface ResolvedModelOptions {
   readonly versionPolicy: VersionPolicy;
   readonly warmup: { readonly runs: number; readonly inputs: Record<string, unknown> | undefined };
   readonly scheduler: ResolvedSchedulerOptions;
+  readonly retainVersions: number;
+  readonly autoPromote: boolean;
+  readonly validate: ValidationSet | undefined;
+  readonly rollout: Readonly<Required<RolloutOptions>>;
   /** Runtime sections (`tfjs`, `onnx`, custom names). */
   readonly settings: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
@@ -53,10 +107,14 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<ResolvedModelOptions> = Object.free
   versionPolicy: Object.freeze({ latest: 1 }),
   warmup: Object.freeze({ runs: 1, inputs: undefined }),
   scheduler: resolveSchedulerOptions({}),
+  retainVersions: 2,
+  autoPromote: true,
+  validate: undefined,
+  rollout: DEFAULT_ROLLOUT,
   settings: Object.freeze({}),
 });
 
-const KNOWN = ['runtime', 'versionPolicy', 'warmup', ...SCHEDULER_OPTION_KEYS] as const;
+const KNOWN = ['runtime', 'versionPolicy', 'warmup', 'retainVersions', 'autoPromote', 'validate', 'rollout', ...SCHEDULER_OPTION_KEYS] as const;
 
 /**
  * Validates one layer of model options (host defaults, a config.json, `models[name]`, or
@@ -72,6 +130,21 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
     if (warmup['inputs'] !== undefined) checkObject(warmup['inputs'], `${path}.warmup.inputs`, Object.keys(warmup['inputs'] as object));
   }
   validateSchedulerOptions(options, path);
+  if (options['retainVersions'] !== undefined) checkInteger(options['retainVersions'], `${path}.retainVersions`, 0, 100);
+  if (options['autoPromote'] !== undefined) checkBoolean(options['autoPromote'], `${path}.autoPromote`);
+  if (options['validate'] !== undefined) validateValidationSet(options['validate'], `${path}.validate`);
+  if (options['rollout'] !== undefined) {
+    const r = checkObject(options['rollout'], `${path}.rollout`, Object.keys(DEFAULT_ROLLOUT));
+    if (r['enabled'] !== undefined) checkBoolean(r['enabled'], `${path}.rollout.enabled`);
+    if (r['windowMs'] !== undefined) checkNumber(r['windowMs'], `${path}.rollout.windowMs`, 1);
+    if (r['minSamples'] !== undefined) checkInteger(r['minSamples'], `${path}.rollout.minSamples`, 1);
+    if (r['maxErrorRateIncrease'] !== undefined) checkNumber(r['maxErrorRateIncrease'], `${path}.rollout.maxErrorRateIncrease`, 0, 1);
+    if (r['maxLatencyRatio'] !== undefined) checkNumber(r['maxLatencyRatio'], `${path}.rollout.maxLatencyRatio`, 1);
+    if (r['maxDisagreement'] !== undefined) checkNumber(r['maxDisagreement'], `${path}.rollout.maxDisagreement`, 0, 1);
+    if (r['disagreementTolerance'] !== undefined) checkNumber(r['disagreementTolerance'], `${path}.rollout.disagreementTolerance`, 0);
+    if (r['observeMs'] !== undefined) checkNumber(r['observeMs'], `${path}.rollout.observeMs`, 0);
+    if (r['agreement'] !== undefined) checkOneOf(r['agreement'], `${path}.rollout.agreement`, ['values', 'argmax']);
+  }
   if (options['tfjs'] !== undefined) {
     const tfjs = checkObject(options['tfjs'], `${path}.tfjs`, ['backend']);
     if (tfjs['backend'] !== undefined) checkOneOf(tfjs['backend'], `${path}.tfjs.backend`, ['auto', 'node', 'wasm', 'cpu']);
@@ -117,8 +190,22 @@ export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[
           ? DEFAULT_MODEL_OPTIONS.warmup
           : { runs: (warmup as WarmupOptions).runs ?? 1, inputs: (warmup as WarmupOptions).inputs },
     scheduler: resolveSchedulerOptions(merged),
+    retainVersions: (merged['retainVersions'] as number | undefined) ?? DEFAULT_MODEL_OPTIONS.retainVersions,
+    autoPromote: (merged['autoPromote'] as boolean | undefined) ?? true,
+    validate: merged['validate'] as ValidationSet | undefined,
+    rollout: Object.freeze({ ...DEFAULT_ROLLOUT, ...(merged['rollout'] as RolloutOptions | undefined) }),
     settings: Object.freeze(settings),
   });
+}
+
+export function validateValidationSet(value: unknown, path: string): ValidationSet {
+  const v = checkObject(value, path, ['inputs', 'expected', 'tolerance']);
+  if (!Array.isArray(v['inputs']) || v['inputs'].length === 0) throw invalidOption(`${path}.inputs`, 'a non-empty array of inputs (as for predict)', v['inputs']);
+  if (!Array.isArray(v['expected']) || v['expected'].length !== v['inputs'].length) {
+    throw invalidOption(`${path}.expected`, `an array of ${v['inputs'].length} output records (one per input)`, v['expected']);
+  }
+  if (v['tolerance'] !== undefined) checkNumber(v['tolerance'], `${path}.tolerance`, 0);
+  return v as unknown as ValidationSet;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,29 +1,66 @@
+import { LRUCache } from 'lru-cache';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
-import type { ResolvedModelOptions } from './model-options.js';
 import type { LoadedVersion, VersionStatus } from './loaded-version.js';
+import type { ResolvedModelOptions } from './model-options.js';
+import type { RolloutGuard } from './rollout-guard.js';
+import type { ShadowTracker } from './shadow-tracker.js';
+import { TrafficRouter } from './traffic-router.js';
 
 export interface ModelStatus {
   readonly name: string;
-  /** The version unpinned requests go to. */
+  /** The version unpinned requests go to, unless traffic weights split them. */
   readonly defaultVersion: number | undefined;
+  /** A deployed version not yet promoted: it takes canary and/or shadow traffic. */
+  readonly candidate: number | undefined;
+  /** Share of unpinned traffic per version (sums to 1). */
+  readonly traffic: Readonly<Record<number, number>>;
+  /** The version that receives a mirrored share of requests, and that share. */
+  readonly shadow: { readonly version: number; readonly fraction: number } | undefined;
   /** Whether the default version is ready to serve. */
   readonly ready: boolean;
   /** Versions known to the host, newest first. */
   readonly versions: readonly VersionStatus[];
 }
 
-/** A named model: its loaded versions and which one serves by default. */
+/**
+ * A named model: its loaded versions, the default, traffic weights (canary), a shadow,
+ * the history of defaults for rollback, and the warm versions kept for it.
+ */
 export class NamedModel {
   readonly versions = new Map<number, LoadedVersion>();
   defaultVersion: number | undefined;
+  candidate: number | undefined;
+  shadow: { version: number; fraction: number } | undefined;
+  shadowTracker: ShadowTracker | undefined;
+  /** Watches the newest deploy against the version before it, while it is observed. */
+  guard: RolloutGuard | undefined;
+  /** Earlier defaults, the most recent last: where `rollback` goes. */
+  readonly history: number[] = [];
+  /** Versions the version policy keeps available (for pinned requests) besides the default. */
+  readonly served = new Set<number>();
+  /** Whether the model was loaded from the repository (so polling manages it). */
+  fromRepository = false;
+  /** Ready versions with no traffic, kept warm for rollback; the least recently used is evicted. */
+  readonly retained: LRUCache<number, LoadedVersion>;
+  private weights = new Map<number, number>();
+  private router = new TrafficRouter(this.weights);
 
   constructor(
     readonly name: string,
     public options: ResolvedModelOptions,
-  ) {}
+    onEvict: (version: LoadedVersion) => void,
+  ) {
+    this.retained = new LRUCache<number, LoadedVersion>({
+      max: Math.max(1, options.retainVersions),
+      // Only an eviction unloads: taking a version back into service deletes it from here too.
+      dispose: (version, _key, reason) => {
+        if (reason === 'evict') onEvict(version);
+      },
+    });
+  }
 
-  /** The version a request goes to: the pinned one, else the default. Throws when none can serve. */
-  route(pinned: number | undefined): LoadedVersion {
+  /** The version a request goes to: the pinned one, else by traffic weights. Throws when none can serve. */
+  route(pinned: number | undefined, routingKey: string | undefined): LoadedVersion {
     if (pinned !== undefined) {
       const version = this.versions.get(pinned);
       if (version === undefined) {
@@ -35,12 +72,40 @@ export class NamedModel {
       if (!version.isReady) throw version.notReady();
       return version;
     }
-    const version = this.defaultVersion === undefined ? undefined : this.versions.get(this.defaultVersion);
-    if (version === undefined || !version.isReady) {
-      const states = this.describeVersions();
-      throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${this.name}' has no ready version (${states})`, { model: this.name });
-    }
-    return version;
+    const picked = this.router.sole ?? this.router.pick(routingKey) ?? this.defaultVersion;
+    const version = picked === undefined ? undefined : this.versions.get(picked);
+    if (version !== undefined && version.isReady) return version;
+    // A weighted version that is not ready (being replaced, unloaded): fall back to the default.
+    const fallback = this.defaultVersion === undefined ? undefined : this.versions.get(this.defaultVersion);
+    if (fallback !== undefined && fallback.isReady) return fallback;
+    throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${this.name}' has no ready version (${this.describeVersions()})`, { model: this.name });
+  }
+
+  /** Sets traffic weights of unpinned requests (versions without weight get none). */
+  setWeights(weights: ReadonlyMap<number, number>): void {
+    this.weights = new Map([...weights].filter(([, w]) => w > 0));
+    this.router = new TrafficRouter(this.weights);
+  }
+
+  /** All unpinned traffic to one version. */
+  routeAllTo(version: number | undefined): void {
+    this.setWeights(version === undefined ? new Map() : new Map([[version, 1]]));
+  }
+
+  /** Normalized share of unpinned traffic per version. */
+  traffic(): Record<number, number> {
+    return this.router.shares();
+  }
+
+  /** Whether a version receives any traffic or role (default, weighted, candidate, shadow). */
+  isInService(version: number): boolean {
+    return (
+      version === this.defaultVersion ||
+      version === this.candidate ||
+      this.shadow?.version === version ||
+      this.served.has(version) ||
+      (this.weights.get(version) ?? 0) > 0
+    );
   }
 
   /** The newest ready version, or undefined. */
@@ -58,6 +123,9 @@ export class NamedModel {
     return {
       name: this.name,
       defaultVersion: this.defaultVersion,
+      candidate: this.candidate,
+      traffic: this.traffic(),
+      shadow: this.shadow === undefined ? undefined : { ...this.shadow },
       ready: this.ready,
       versions: [...this.versions.values()].sort((a, b) => b.version - a.version).map((v) => v.status()),
     };

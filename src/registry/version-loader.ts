@@ -16,7 +16,8 @@ import { expandWarmupInputs, isFullyShaped, syntheticInputs } from './warmup.js'
 export interface VersionLoaderDeps {
   readonly runtimes: RuntimeRegistry;
   readonly clock: Clock;
-  readonly events: SchedulerEvents;
+  /** Where a version's scheduler reports. */
+  readonly events: (model: string) => SchedulerEvents;
   readonly warn: (message: string, model: string, version: number, cause?: unknown) => void;
   readonly fail: (error: Error, model: string, version: number) => void;
 }
@@ -118,7 +119,7 @@ export class VersionLoader {
       queueMaxSize: scheduler.queueMaxSize,
       timeoutMs: scheduler.timeoutMs,
       clock: this.deps.clock,
-      events: this.deps.events,
+      events: this.deps.events(entry.model),
     });
   }
 
@@ -134,6 +135,11 @@ export class VersionLoader {
       );
     }
     return requested ?? (threadable ? DEFAULT_INSTANCE_KIND : 'inline');
+  }
+
+  /** The name of the runtime that would load this source. */
+  async runtimeName(source: ModelSource, options: ResolvedModelOptions): Promise<string> {
+    return (await this.pickRuntime(source, options, { model: '', version: 0 })).name;
   }
 
   private async pickRuntime(source: ModelSource, options: ResolvedModelOptions, context: { model: string; version: number }): Promise<Runtime> {

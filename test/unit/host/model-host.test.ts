@@ -38,7 +38,15 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
     expect(host.ready('affine')).toBe(true);
     expect(host.ready()).toBe(true);
     expect(host.status()).toEqual([
-      { name: 'affine', defaultVersion: 3, ready: true, versions: [expect.objectContaining({ version: 3, state: 'ready', runtime: 'fake', pending: 0 })] },
+      {
+        name: 'affine',
+        defaultVersion: 3,
+        candidate: undefined,
+        traffic: { 3: 1 },
+        shadow: undefined,
+        ready: true,
+        versions: [expect.objectContaining({ version: 3, state: 'ready', runtime: 'fake', pending: 0 })],
+      },
     ]);
     expect(host.metadata('affine')).toEqual({
       name: 'affine',

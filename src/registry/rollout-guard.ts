@@ -1,0 +1,147 @@
+import { ErrorCode } from '../errors/index.js';
+import { RollingWindow } from '../metrics/rolling-window.js';
+import type { Clock } from '../scheduler/clock.js';
+import type { RolloutOptions } from './model-options.js';
+
+/** Failures that say something about the version, not about the caller or the load. */
+const VERSION_FAULTS: ReadonlySet<string> = new Set([ErrorCode.INFERENCE_FAILED, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.CIRCUIT_OPEN]);
+
+export interface GuardVerdict {
+  /** The metric that breached, its threshold and its value, in words. */
+  readonly reason: string;
+}
+
+export interface GuardState {
+  readonly candidate: number;
+  readonly baseline: number | undefined;
+  readonly startedAt: number;
+  readonly candidateRequests: number;
+  readonly candidateErrorRate: number;
+  readonly baselineRequests: number;
+  readonly baselineErrorRate: number;
+  readonly candidateP99Ms: number;
+  readonly baselineP99Ms: number;
+  readonly shadowCompared: number;
+  readonly shadowDisagreement: number;
+}
+
+/**
+ * Watches a newly deployed version against the one it replaces, over a sliding window:
+ * error rate, p99 latency and (with a shadow) output disagreement. A breach names the
+ * metric, the threshold and the value; the host then rolls back on its own.
+ */
+export class RolloutGuard {
+  private readonly candidateWindow: RollingWindow;
+  private readonly baselineWindow: RollingWindow;
+  private readonly shadowWindow: RollingWindow;
+  readonly startedAt: number;
+  private lastCheck = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    readonly model: string,
+    readonly candidate: number,
+    readonly baseline: number | undefined,
+    private readonly options: Readonly<Required<RolloutOptions>>,
+    private readonly clock: Clock,
+  ) {
+    const now = clock.now();
+    this.startedAt = now;
+    this.candidateWindow = new RollingWindow(options.windowMs, now);
+    this.baselineWindow = new RollingWindow(options.windowMs, now);
+    this.shadowWindow = new RollingWindow(options.windowMs, now);
+  }
+
+  /** Whether the observation period is still running. */
+  active(now = this.clock.now()): boolean {
+    return now - this.startedAt < this.options.observeMs;
+  }
+
+  /** One finished request of `version`; `code` is set for failures. Returns a verdict on a breach. */
+  record(version: number, totalMs: number, code: string | undefined): GuardVerdict | undefined {
+    const window = version === this.candidate ? this.candidateWindow : version === this.baseline ? this.baselineWindow : undefined;
+    if (window === undefined) return undefined;
+    if (code !== undefined && !VERSION_FAULTS.has(code)) return undefined; // the caller's problem, not the version's
+    const now = this.clock.now();
+    const slice = window.slice(now);
+    slice.requests++;
+    if (code !== undefined) slice.errors++;
+    else slice.total.record(totalMs);
+    return version === this.candidate ? this.check(now) : undefined;
+  }
+
+  /** One shadow comparison of the candidate against the serving version. */
+  recordShadow(agrees: boolean): GuardVerdict | undefined {
+    const now = this.clock.now();
+    const slice = this.shadowWindow.slice(now);
+    slice.requests++;
+    if (!agrees) slice.errors++;
+    return this.check(now);
+  }
+
+  state(): GuardState {
+    const now = this.clock.now();
+    const c = this.candidateWindow.totals(now);
+    const b = this.baselineWindow.totals(now);
+    const s = this.shadowWindow.totals(now);
+    return {
+      candidate: this.candidate,
+      baseline: this.baseline,
+      startedAt: this.startedAt,
+      candidateRequests: c.requests,
+      candidateErrorRate: rate(c.errors, c.requests),
+      baselineRequests: b.requests,
+      baselineErrorRate: rate(b.errors, b.requests),
+      candidateP99Ms: c.total.quantile(0.99),
+      baselineP99Ms: b.total.quantile(0.99),
+      shadowCompared: s.requests,
+      shadowDisagreement: rate(s.errors, s.requests),
+    };
+  }
+
+  /** At most every tenth of a window: enough to act within one window, cheap per request. */
+  private check(now: number): GuardVerdict | undefined {
+    if (!this.active(now) || now - this.lastCheck < this.options.windowMs / 10) return undefined;
+    this.lastCheck = now;
+    return this.evaluate();
+  }
+
+  evaluate(): GuardVerdict | undefined {
+    const { minSamples, maxErrorRateIncrease, maxLatencyRatio, maxDisagreement, windowMs } = this.options;
+    const s = this.state();
+    const versus = `v${this.candidate} vs v${this.baseline ?? '–'}`;
+    const over = `over the last ${Math.round(windowMs / 1000)} s`;
+    if (s.candidateRequests >= minSamples) {
+      // Without enough baseline traffic (a full swap), the baseline's error rate counts as 0.
+      const baselineRate = s.baselineRequests >= minSamples ? s.baselineErrorRate : 0;
+      const increase = s.candidateErrorRate - baselineRate;
+      if (increase > maxErrorRateIncrease) {
+        return {
+          reason: `error rate: ${fmt(s.candidateErrorRate)} against ${fmt(baselineRate)} (${versus}, ${s.candidateRequests} requests ${over}); allowed increase ${fmt(maxErrorRateIncrease)}, got ${fmt(increase)}`,
+        };
+      }
+      if (s.baselineRequests >= minSamples && s.baselineP99Ms > 0) {
+        const ratio = s.candidateP99Ms / s.baselineP99Ms;
+        // A ratio on tiny latencies is noise: also require 5 ms of real difference.
+        if (ratio > maxLatencyRatio && s.candidateP99Ms - s.baselineP99Ms > 5) {
+          return {
+            reason: `p99 latency: ${s.candidateP99Ms.toFixed(1)} ms against ${s.baselineP99Ms.toFixed(1)} ms (${versus} ${over}); allowed ratio ${maxLatencyRatio}, got ${ratio.toFixed(2)}`,
+          };
+        }
+      }
+    }
+    if (s.shadowCompared >= minSamples && s.shadowDisagreement > maxDisagreement) {
+      return {
+        reason: `shadow disagreement: ${fmt(s.shadowDisagreement)} of ${s.shadowCompared} mirrored requests (${versus} ${over}); allowed ${fmt(maxDisagreement)}`,
+      };
+    }
+    return undefined;
+  }
+}
+
+function rate(part: number, whole: number): number {
+  return whole === 0 ? 0 : part / whole;
+}
+
+function fmt(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}

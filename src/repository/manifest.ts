@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { isModelName, isVersion } from './model-name.js';
+
+/** The rollout a repository pins for one model (`manifest.json` at the repository root). */
+export interface ManifestEntry {
+  /** The version that serves by default. */
+  readonly default?: number;
+  /** A candidate taking a share of unpinned traffic. */
+  readonly canary?: { readonly version: number; readonly weight: number };
+  /** Arbitrary traffic weights by version (instead of default/canary). */
+  readonly weights?: Readonly<Record<number, number>>;
+}
+
+export interface Manifest {
+  readonly models: Readonly<Record<string, ManifestEntry>>;
+}
+
+export const MANIFEST_FILE = 'manifest.json';
+
+/**
+ * Reads and validates `manifest.json`; undefined when the repository has none. Every replica
+ * that polls the same repository applies the same manifest, so a fleet converges on one
+ * rollout.
+ */
+export async function readManifest(root: string): Promise<Manifest | undefined> {
+  const file = path.join(root, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw invalid(`${MANIFEST_FILE} could not be read: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw invalid(`${MANIFEST_FILE} is not valid JSON: ${(error as Error).message}`);
+  }
+  return validateManifest(json);
+}
+
+export function validateManifest(json: unknown): Manifest {
+  if (typeof json !== 'object' || json === null || typeof (json as { models?: unknown }).models !== 'object' || (json as { models: unknown }).models === null) {
+    throw invalid(`${MANIFEST_FILE} must be { "models": { "<name>": { "default"?, "canary"?, "weights"? } } }`);
+  }
+  const models: Record<string, ManifestEntry> = {};
+  for (const [name, raw] of Object.entries((json as { models: Record<string, unknown> }).models)) {
+    if (!isModelName(name)) throw invalid(`${MANIFEST_FILE}: ${JSON.stringify(name)} is not a valid model name`);
+    if (typeof raw !== 'object' || raw === null) throw invalid(`${MANIFEST_FILE}: models.${name} must be an object`);
+    const entry = raw as Record<string, unknown>;
+    for (const key of Object.keys(entry)) if (!['default', 'canary', 'weights'].includes(key)) throw invalid(`${MANIFEST_FILE}: models.${name} has an unknown key '${key}' (known: default, canary, weights)`);
+    if (entry['default'] !== undefined && !isVersion(entry['default'])) throw invalid(`${MANIFEST_FILE}: models.${name}.default must be a positive integer, got ${JSON.stringify(entry['default'])}`);
+    const canary = entry['canary'] as { version?: unknown; weight?: unknown } | undefined;
+    if (canary !== undefined) {
+      if (!isVersion(canary?.version) || typeof canary.weight !== 'number' || !(canary.weight > 0 && canary.weight < 1)) {
+        throw invalid(`${MANIFEST_FILE}: models.${name}.canary must be { "version": <positive integer>, "weight": <between 0 and 1> }, got ${JSON.stringify(canary)}`);
+      }
+      if (entry['default'] === undefined) throw invalid(`${MANIFEST_FILE}: models.${name}.canary needs a default to split traffic with`);
+    }
+    const weights = entry['weights'] as Record<string, unknown> | undefined;
+    if (weights !== undefined) {
+      if (typeof weights !== 'object' || weights === null) throw invalid(`${MANIFEST_FILE}: models.${name}.weights must be { "<version>": <weight> }`);
+      for (const [version, weight] of Object.entries(weights)) {
+        if (!isVersion(Number(version)) || typeof weight !== 'number' || !(weight >= 0)) {
+          throw invalid(`${MANIFEST_FILE}: models.${name}.weights must map versions to weights ≥ 0, got ${JSON.stringify(version)}: ${JSON.stringify(weight)}`);
+        }
+      }
+    }
+    models[name] = entry as ManifestEntry;
+  }
+  return { models };
+}
+
+function invalid(message: string): ModelHostError {
+  return new ModelHostError(ErrorCode.INVALID_CONFIG, message);
+}

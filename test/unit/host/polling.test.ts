@@ -1,0 +1,95 @@
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { ModelHost, type WarningEvent } from '../../../src/index.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import { writeConfig, writeVersion } from '../../helpers/repository.js';
+import { useTempDirs } from '../../helpers/temp-dir.js';
+import { versionedRuntime } from '../../helpers/versioned-runtime.js';
+
+const tempDir = useTempDirs();
+const INTERVAL = 5000;
+
+async function setup() {
+  const root = await tempDir();
+  await writeVersion(root, 'm', 1, { 'model.fake': 'v1' });
+  const clock = new FakeClock();
+  const host = new ModelHost({ repository: { root, pollIntervalMs: INTERVAL }, runtimes: { versioned: versionedRuntime() }, clock });
+  const warnings: WarningEvent[] = [];
+  host.on('warning', (w) => warnings.push(w));
+  await host.load('m');
+  /** One interval passes; resolves once the host has converged on `check`. */
+  const tick = async (check: () => void) => {
+    clock.advance(INTERVAL);
+    await vi.waitFor(check, { interval: 5, timeout: 5000 });
+  };
+  return { root, clock, host, warnings, tick };
+}
+
+describe('repository polling (injectable clock)', () => {
+  it('loads a new version and makes it the default within one interval', async () => {
+    const { root, host, tick } = await setup();
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await tick(() => expect(host.status('m').defaultVersion).toBe(2));
+    expect(host.status('m').versions.map((v) => [v.version, v.state])).toEqual([[2, 'ready'], [1, 'ready']]); // v1 kept warm
+    await host.close();
+  });
+
+  it('drains and unloads a version removed from disk', async () => {
+    const { root, host, tick } = await setup();
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await tick(() => expect(host.status('m').defaultVersion).toBe(2));
+    await rm(path.join(root, 'm', '2'), { recursive: true });
+    await tick(() => expect(host.status('m').versions.map((v) => v.version)).toEqual([1]));
+    expect(host.status('m').defaultVersion).toBe(1);
+    await host.close();
+  });
+
+  it('never serves a half-written version, warns, and serves it once complete', async () => {
+    const { root, host, warnings, tick } = await setup();
+    const dir = await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await writeFile(path.join(dir, 'model.fake'), 'v2-but-truncat'); // no longer matches SHA256SUMS
+    await tick(() => expect(warnings.some((w) => /v2 is not served: .*SHA-256.*tried again on the next poll/.test(w.message))).toBe(true));
+    expect(host.status('m').defaultVersion).toBe(1);
+    await writeFile(path.join(dir, 'model.fake'), 'v2'); // the copy completes
+    await tick(() => expect(host.status('m').defaultVersion).toBe(2));
+    await host.close();
+  });
+
+  it('holds a new version as a candidate with autoPromote: false', async () => {
+    const { root, host } = await setup();
+    await writeConfig(root, 'm', { autoPromote: false });
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await host.poll();
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, candidate: 2, traffic: { 1: 1 } });
+    await host.promote('m');
+    expect(host.status('m').defaultVersion).toBe(2);
+    await host.close();
+  });
+
+  it('converges on manifest.json: default, then a canary, then its removal', async () => {
+    const { root, host, tick } = await setup();
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await writeVersion(root, 'm', 3, { 'model.fake': 'v3' });
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 2 } } }));
+    await tick(() => expect(host.status('m')).toMatchObject({ defaultVersion: 2, traffic: { 2: 1 } }));
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 2, canary: { version: 3, weight: 0.2 } } } }));
+    await tick(() => expect(host.status('m')).toMatchObject({ defaultVersion: 2, candidate: 3, traffic: { 2: 0.8, 3: 0.2 } }));
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 2 } } }));
+    await tick(() => expect(host.status('m')).toMatchObject({ defaultVersion: 2, candidate: undefined, traffic: { 2: 1 } }));
+    await host.close();
+  });
+
+  it('two replicas polling one repository converge on the same rollout', async () => {
+    const { root, host: a, clock } = await setup();
+    const b = new ModelHost({ repository: { root, pollIntervalMs: INTERVAL }, runtimes: { versioned: versionedRuntime() }, clock });
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 1, canary: { version: 2, weight: 0.3 } } } }));
+    clock.advance(INTERVAL);
+    await vi.waitFor(() => {
+      expect(a.status('m')).toMatchObject({ defaultVersion: 1, candidate: 2, traffic: { 1: 0.7, 2: 0.3 } });
+      expect(b.status('m')).toMatchObject({ defaultVersion: 1, candidate: 2, traffic: { 1: 0.7, 2: 0.3 } });
+    });
+    await Promise.all([a.close(), b.close()]);
+  });
+});
