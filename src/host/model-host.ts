@@ -96,6 +96,12 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       events: (model) => this.schedulerEvents(model),
       warn: (message, model, version, cause) => this.warn(message, model, version, cause),
       fail: (error, model, version) => this.notify('error', { model, version, timestamp: Date.now(), error }),
+      breakerChanged: (entry, { from, to, reason }) => {
+        const model = this.models.get(entry.model);
+        const fallback = to === 'open' && model?.options.breaker.fallback === 'previous-version' ? this.versions.fallbackFor(model, entry.version)?.version : undefined;
+        this.notify('breakerStateChanged', { model: entry.model, version: entry.version, timestamp: Date.now(), from, to, reason, fallback });
+        this.options.logger?.warn('circuit breaker', { model: entry.model, version: entry.version, from, to, reason, fallback });
+      },
     });
     this.versions = new VersionManager({
       models: this.models,
@@ -277,7 +283,11 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       const model = this.models.get(name);
       if (model === undefined) throw modelNotFound(name, [...this.models.keys()]);
       const dispatch = options === undefined ? NO_OPTIONS : checkPredictOptions(options, name);
-      const version = model.route(options?.version, options?.routingKey);
+      let version = model.route(options?.version, options?.routingKey);
+      // An open breaker with a fallback: the previous version answers meanwhile.
+      if (version.breaker?.rejecting && options?.version === undefined && model.options.breaker.fallback === 'previous-version') {
+        version = this.versions.fallbackFor(model, version.version) ?? version;
+      }
       const prepared = version.validator!.prepare(inputs, mode);
       const result = version.dispatcher!.dispatch(prepared, dispatch);
       // Mirror to a shadow version: only unpinned requests that went to the default.

@@ -82,6 +82,8 @@ export interface BreakerStateChangedEvent extends EventBase {
   readonly from: BreakerState;
   readonly to: BreakerState;
   readonly reason: string;
+  /** With `breaker.fallback: 'previous-version'`: the version serving this one's requests while it is open. */
+  readonly fallback: number | undefined;
 }
 
 export interface ShadowComparedEvent extends EventBase {

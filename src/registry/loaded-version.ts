@@ -1,4 +1,6 @@
 import { ErrorCode, ModelHostError } from '../errors/index.js';
+import type { VersionBreaker } from '../breaker/version-breaker.js';
+import type { BreakerState } from '../metrics/events.js';
 import type { Dispatcher } from '../scheduler/dispatcher.js';
 import type { Executor } from '../scheduler/executor.js';
 import { hasBatchDimension, InputValidator, type Signature } from '../tensor/index.js';
@@ -12,6 +14,10 @@ export interface VersionStatus {
   readonly instances: InstanceInfo | undefined;
   /** Requests accepted and not yet settled. */
   readonly pending: number;
+  /** Rows waiting in the version's queue. */
+  readonly queueDepth: number;
+  /** The version's circuit breaker; undefined when disabled or not loaded. */
+  readonly breaker: BreakerState | undefined;
   /** When the version became ready (ms since the epoch). */
   readonly readyAt: number | undefined;
   /** Why the version failed to load. */
@@ -33,6 +39,7 @@ export class LoadedVersion {
   runtime: string | undefined;
   instances: InstanceInfo | undefined;
   executor: Executor | undefined;
+  breaker: VersionBreaker | undefined;
   signature: Signature | undefined;
   validator: InputValidator | undefined;
   dispatcher: Dispatcher | undefined;
@@ -84,6 +91,7 @@ export class LoadedVersion {
     const executor = this.executor;
     this.executor = undefined;
     await executor?.close();
+    this.breaker?.shutdown();
     this.transition('unloaded');
   }
 
@@ -101,6 +109,8 @@ export class LoadedVersion {
       runtime: this.runtime,
       instances: this.instances,
       pending: this.dispatcher?.pending ?? 0,
+      queueDepth: this.dispatcher?.queuedRows ?? 0,
+      breaker: this.breaker?.state,
       readyAt: this.readyAt,
       error: this.error === undefined ? undefined : { code: this.error.code, message: this.error.message },
     };

@@ -1,6 +1,7 @@
 import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf, invalidOption } from '../errors/index.js';
 import { validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
 import type { OnnxSettings, TfjsSettings } from '../runtime/index.js';
+import { resolveBreakerOptions, validateBreakerOptions, type BreakerOptions, type ResolvedBreakerOptions } from '../breaker/breaker-options.js';
 import {
   resolveSchedulerOptions,
   SCHEDULER_OPTION_KEYS,
@@ -42,6 +43,8 @@ export interface ModelOptions extends SchedulerOptions {
   validate?: ValidationSet;
   /** The guard that rolls a new version back by itself when it does worse than the one before. */
   rollout?: RolloutOptions;
+  /** The circuit breaker of each version. */
+  breaker?: BreakerOptions;
   /** Settings for custom runtimes, keyed by runtime name. */
   [runtimeName: string]: unknown;
 }
@@ -98,6 +101,7 @@ export interface ResolvedModelOptions {
   readonly autoPromote: boolean;
   readonly validate: ValidationSet | undefined;
   readonly rollout: Readonly<Required<RolloutOptions>>;
+  readonly breaker: ResolvedBreakerOptions;
   /** Runtime sections (`tfjs`, `onnx`, custom names). */
   readonly settings: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
@@ -111,10 +115,11 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<ResolvedModelOptions> = Object.free
   autoPromote: true,
   validate: undefined,
   rollout: DEFAULT_ROLLOUT,
+  breaker: resolveBreakerOptions(undefined),
   settings: Object.freeze({}),
 });
 
-const KNOWN = ['runtime', 'versionPolicy', 'warmup', 'retainVersions', 'autoPromote', 'validate', 'rollout', ...SCHEDULER_OPTION_KEYS] as const;
+const KNOWN = ['runtime', 'versionPolicy', 'warmup', 'retainVersions', 'autoPromote', 'validate', 'rollout', 'breaker', ...SCHEDULER_OPTION_KEYS] as const;
 
 /**
  * Validates one layer of model options (host defaults, a config.json, `models[name]`, or
@@ -132,6 +137,7 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
   validateSchedulerOptions(options, path);
   if (options['retainVersions'] !== undefined) checkInteger(options['retainVersions'], `${path}.retainVersions`, 0, 100);
   if (options['autoPromote'] !== undefined) checkBoolean(options['autoPromote'], `${path}.autoPromote`);
+  if (options['breaker'] !== undefined) validateBreakerOptions(options['breaker'], `${path}.breaker`);
   if (options['validate'] !== undefined) validateValidationSet(options['validate'], `${path}.validate`);
   if (options['rollout'] !== undefined) {
     const r = checkObject(options['rollout'], `${path}.rollout`, Object.keys(DEFAULT_ROLLOUT));
@@ -194,6 +200,7 @@ export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[
     autoPromote: (merged['autoPromote'] as boolean | undefined) ?? true,
     validate: merged['validate'] as ValidationSet | undefined,
     rollout: Object.freeze({ ...DEFAULT_ROLLOUT, ...(merged['rollout'] as RolloutOptions | undefined) }),
+    breaker: resolveBreakerOptions(merged['breaker'] as BreakerOptions | undefined),
     settings: Object.freeze(settings),
   });
 }

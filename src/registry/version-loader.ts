@@ -3,6 +3,7 @@ import { verifyIntegrity } from '../repository/index.js';
 import { BUILTIN_RUNTIMES, ModelFiles, type ModelSource, type Runtime, type RuntimeRegistry } from '../runtime/index.js';
 import type { RuntimeRef } from '../runtime/worker/messages.js';
 import { WorkerInstance } from '../runtime/worker/worker-instance.js';
+import { VersionBreaker, type BreakerTransition } from '../breaker/version-breaker.js';
 import { BatchScheduler, type SchedulerEvents } from '../scheduler/batch-scheduler.js';
 import type { Clock } from '../scheduler/clock.js';
 import { InlineExecutor, type Executor } from '../scheduler/executor.js';
@@ -20,6 +21,8 @@ export interface VersionLoaderDeps {
   readonly events: (model: string) => SchedulerEvents;
   readonly warn: (message: string, model: string, version: number, cause?: unknown) => void;
   readonly fail: (error: Error, model: string, version: number) => void;
+  /** A version's breaker changed state. */
+  readonly breakerChanged: (entry: LoadedVersion, transition: BreakerTransition) => void;
 }
 
 type Run = (inputs: Record<string, Tensor>) => Promise<unknown>;
@@ -61,6 +64,7 @@ export class VersionLoader {
       return { runtime: runtime.name, warmupMs };
     } catch (error) {
       await executor?.close().catch(() => undefined);
+      entry.breaker?.shutdown();
       throw error;
     }
   }
@@ -109,6 +113,8 @@ export class VersionLoader {
   private scheduler(entry: LoadedVersion, executor: Executor, options: ResolvedModelOptions): BatchScheduler {
     const scheduler = options.scheduler;
     const batched = entry.batched && scheduler.batching;
+    const context = { model: entry.model, version: entry.version };
+    entry.breaker = options.breaker.enabled ? new VersionBreaker(options.breaker, context, (transition) => this.deps.breakerChanged(entry, transition)) : undefined;
     entry.maxBatchSize = batched ? (scheduler.maxBatchSize ?? entry.signature!.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
     return new BatchScheduler(executor, {
       model: entry.model,
@@ -120,6 +126,7 @@ export class VersionLoader {
       timeoutMs: scheduler.timeoutMs,
       clock: this.deps.clock,
       events: this.deps.events(entry.model),
+      breaker: entry.breaker,
     });
   }
 

@@ -378,6 +378,21 @@ export class VersionManager {
     }
   }
 
+  /**
+   * Where requests of a version with an open breaker go instead: the default when the
+   * version is a canary, else the most recent earlier default; only a ready one whose own
+   * breaker is closed.
+   */
+  fallbackFor(model: NamedModel, version: number): LoadedVersion | undefined {
+    const candidates = version === model.defaultVersion ? [...model.history].reverse() : [model.defaultVersion, ...[...model.history].reverse()];
+    for (const v of candidates) {
+      if (v === undefined || v === version) continue;
+      const entry = model.versions.get(v);
+      if (entry?.isReady && !entry.breaker?.rejecting) return entry;
+    }
+    return undefined;
+  }
+
   rolloutStats(model: NamedModel): RolloutStats {
     const guard = model.guard;
     return {

@@ -18,6 +18,14 @@ export interface SchedulerEventMap {
   queueSaturated: QueueSaturatedEvent;
 }
 
+/** The circuit breaker the scheduler runs batches through (one per version). */
+export interface BatchBreaker {
+  /** Open: requests fail fast, queued ones never run. */
+  readonly rejecting: boolean;
+  run<T>(call: () => Promise<T>): Promise<T>;
+  openError(): ModelHostError;
+}
+
 /** Where the scheduler reports; `wants` lets it skip building payloads nobody listens to. */
 export interface SchedulerEvents {
   wants(event: keyof SchedulerEventMap): boolean;
@@ -36,6 +44,8 @@ export interface BatchSchedulerConfig {
   readonly timeoutMs: number | undefined;
   readonly clock: Clock;
   readonly events: SchedulerEvents;
+  /** Wraps every runtime call; while open, requests fail with CIRCUIT_OPEN without queueing. */
+  readonly breaker?: BatchBreaker | undefined;
   /** Runs a callback at the end of the current event-loop turn; default `setImmediate`. */
   readonly defer?: (callback: () => void) => void;
 }
@@ -88,27 +98,26 @@ export class BatchScheduler implements Dispatcher {
 
   dispatch(prepared: PreparedInputs, options: DispatchOptions): Promise<Record<string, Tensor>> {
     const { config } = this;
-    if (this.closed) return Promise.reject(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'));
+    const rows = prepared.rows;
+    if (this.closed) return this.refuse(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'), rows);
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'));
+    if (signal?.aborted) return this.refuse(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'), rows);
+    if (config.breaker?.rejecting) return this.refuse(config.breaker.openError(), rows);
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
     // On some machines reading the clock costs more than the rest of admission: only when needed.
     const now = timeoutMs !== undefined || this.timed ? config.clock.now() : UNTIMED;
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + timeoutMs;
-    const rows = prepared.rows;
     const priority = options.priority ?? 0;
 
     if (rows > config.queueMaxSize) {
-      return Promise.reject(this.error(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`));
+      return this.refuse(this.error(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows);
     }
-    if (this.queue.rows + rows > config.queueMaxSize) return Promise.reject(this.queueFull(rows));
+    if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows), rows);
     if (deadline !== Number.POSITIVE_INFINITY) {
-      if (timeoutMs! <= 0) return Promise.reject(this.error(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`));
+      if (timeoutMs! <= 0) return this.refuse(this.error(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows);
       const wait = this.rate.predictWaitMs(this.queue.rowsAhead(priority), this.executor.concurrency);
       if (wait > timeoutMs!) {
-        return Promise.reject(
-          this.error(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead needs about ${Math.ceil(wait)} ms, more than timeoutMs ${timeoutMs}`),
-        );
+        return this.refuse(this.error(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead needs about ${Math.ceil(wait)} ms, more than timeoutMs ${timeoutMs}`), rows);
       }
     }
 
@@ -136,6 +145,15 @@ export class BatchScheduler implements Dispatcher {
       if (signal !== undefined) this.listen(signal, tasks);
       this.schedule();
     });
+  }
+
+  /** A request refused at admission: reported like any failure, never queued. */
+  private refuse(error: ModelHostError, rows: number): Promise<never> {
+    const { events } = this.config;
+    if (events.wants('requestFailed')) {
+      events.emit('requestFailed', { ...this.context, timestamp: Date.now(), code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0 });
+    }
+    return Promise.reject(error);
   }
 
   drain(): Promise<void> {
@@ -187,6 +205,12 @@ export class BatchScheduler implements Dispatcher {
     const { executor, config, queue } = this;
     const now = config.clock.now();
     if (this.deadlines.size > 0) this.deadlines.expire(now); // expired requests never cost a runtime call
+    if (config.breaker?.rejecting) {
+      // Opened while these waited: they fail fast instead of reaching a failing runtime.
+      const error = config.breaker.openError();
+      for (const task of queue.drainAll()) this.fail(task, error, false);
+      return;
+    }
     while (queue.size > 0 && executor.running < executor.concurrency) {
       if (executor.running > 0 && queue.rows < config.maxBatchSize && now - queue.peek()!.enqueuedAt < config.maxDelayMs) {
         this.armDelay();
@@ -231,7 +255,10 @@ export class BatchScheduler implements Dispatcher {
     const { clock } = this.config;
     const started = clock.now();
     try {
-      const outputs = await this.executor.run(batchInputs(tasks), tasks.length > 1);
+      const inputs = batchInputs(tasks);
+      const owned = tasks.length > 1;
+      const breaker = this.config.breaker;
+      const outputs = breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned));
       const computeMs = clock.now() - started;
       this.rate.record(rows, computeMs);
       this.complete(tasks, outputs, computeMs);
@@ -239,7 +266,11 @@ export class BatchScheduler implements Dispatcher {
     } catch (error) {
       const computeMs = clock.now() - started;
       this.reportBatch(tasks.length, rows, computeMs, error);
-      await this.isolate(tasks, error, isolationBudget(tasks.length));
+      if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
+        for (const task of tasks) this.fail(task, error);
+      } else {
+        await this.isolate(tasks, error, isolationBudget(tasks.length));
+      }
     } finally {
       this.inFlight.delete(tasks);
       this.runningTasks -= tasks.length;
@@ -394,7 +425,8 @@ export class BatchScheduler implements Dispatcher {
       }
     } else if (events.wants('batchFailed')) {
       const message = (error as Error)?.message ?? String(error);
-      events.emit('batchFailed', { ...this.context, timestamp: Date.now(), batchSize: rows, requests, computeMs, code: ErrorCode.INFERENCE_FAILED, message });
+      const code = error instanceof ModelHostError ? error.code : ErrorCode.INFERENCE_FAILED;
+      events.emit('batchFailed', { ...this.context, timestamp: Date.now(), batchSize: rows, requests, computeMs, code, message });
     }
   }
 

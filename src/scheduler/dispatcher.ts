@@ -16,6 +16,8 @@ export interface Dispatcher {
   dispatch(prepared: PreparedInputs, options: DispatchOptions): Promise<Record<string, Tensor>>;
   /** Requests accepted and not yet settled. */
   readonly pending: number;
+  /** Rows waiting to run. */
+  readonly queuedRows: number;
   /** Resolves once nothing is pending. */
   drain(): Promise<void>;
   /** Stops accepting requests; pending ones still settle. */

@@ -1,0 +1,96 @@
+import CircuitBreaker from 'opossum';
+import { ErrorCode, isModelHostError, ModelHostError } from '../errors/index.js';
+import type { BreakerState } from '../metrics/events.js';
+import type { ResolvedBreakerOptions } from './breaker-options.js';
+
+/** Failures that are the caller's, never the version's: they must not open its breaker. */
+const CALLER_ERRORS: ReadonlySet<string> = new Set([ErrorCode.INVALID_INPUT, ErrorCode.CANCELLED, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.SHUTTING_DOWN, ErrorCode.QUEUE_FULL]);
+
+export interface BreakerTransition {
+  readonly from: BreakerState;
+  readonly to: BreakerState;
+  readonly reason: string;
+}
+
+/**
+ * The circuit breaker of one loaded version: an opossum breaker around its runtime calls
+ * (batches, not queue waits). Caller errors never count; opossum's own errors come out as
+ * CIRCUIT_OPEN or INFERENCE_FAILED with the original as `cause`.
+ */
+export class VersionBreaker {
+  private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
+  private current: BreakerState = 'closed';
+
+  constructor(
+    options: ResolvedBreakerOptions,
+    private readonly context: { model: string; version: number },
+    onChange: (transition: BreakerTransition) => void,
+  ) {
+    this.breaker = new CircuitBreaker((call: () => Promise<unknown>) => call(), {
+      errorThresholdPercentage: options.errorThresholdPercentage,
+      volumeThreshold: options.volumeThreshold,
+      resetTimeout: options.resetTimeoutMs,
+      rollingCountTimeout: options.rollingCountTimeoutMs,
+      timeout: options.timeoutMs ?? false,
+      errorFilter: (error: unknown) => isModelHostError(error) && CALLER_ERRORS.has(error.code),
+      // modelhost keeps its own latency statistics; opossum's would cost on every call.
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+    });
+    const move = (to: BreakerState, reason: (from: BreakerState) => string) => {
+      const from = this.current;
+      if (from === to) return;
+      this.current = to;
+      onChange({ from, to, reason: reason(from) });
+    };
+    this.breaker.on('open', () =>
+      move('open', () => {
+        const s = this.breaker.stats;
+        const calls = s.successes + s.failures + s.timeouts;
+        return `${s.failures + s.timeouts} of ${calls} runtime calls failed in the last ${options.rollingCountTimeoutMs / 1000} s (threshold ${options.errorThresholdPercentage}%)`;
+      }),
+    );
+    this.breaker.on('halfOpen', () => move('halfOpen', () => `${options.resetTimeoutMs / 1000} s passed: one probe may run`));
+    this.breaker.on('close', () => move('closed', (from) => (from === 'halfOpen' ? 'the probe succeeded' : 'closed')));
+  }
+
+  get state(): BreakerState {
+    return this.current;
+  }
+
+  /** Whether requests must fail fast (open, not yet half-open). */
+  get rejecting(): boolean {
+    return this.current === 'open';
+  }
+
+  /** Runs one runtime call through the breaker. */
+  async run<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return (await this.breaker.fire(call)) as T;
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  /** Stops opossum's timers. */
+  shutdown(): void {
+    this.breaker.shutdown();
+  }
+
+  openError(cause?: unknown): ModelHostError {
+    const { model, version } = this.context;
+    return new ModelHostError(ErrorCode.CIRCUIT_OPEN, `model '${model}' v${version}: the circuit breaker is open after repeated runtime failures; requests fail fast until a probe succeeds`, {
+      ...this.context,
+      cause,
+    });
+  }
+
+  private translate(error: unknown): unknown {
+    if (isModelHostError(error)) return error;
+    const code = (error as { code?: string } | undefined)?.code;
+    if (code === 'EOPENBREAKER') return this.openError(error);
+    const { model, version } = this.context;
+    const reason = code === 'ETIMEDOUT' ? `the runtime call ${(error as Error).message.toLowerCase()} (breaker.timeoutMs)` : (error as Error)?.message ?? String(error);
+    return new ModelHostError(ErrorCode.INFERENCE_FAILED, `model '${model}' v${version}: ${reason}`, { ...this.context, cause: error });
+  }
+}

@@ -1,0 +1,106 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ErrorCode, ModelHost, type BreakerStateChangedEvent, type ModelHostError } from '../../../src/index.js';
+import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { writeVersion } from '../../helpers/repository.js';
+import { useTempDirs } from '../../helpers/temp-dir.js';
+import { versionedRuntime } from '../../helpers/versioned-runtime.js';
+
+const tempDir = useTempDirs();
+const breaker = { volumeThreshold: 5, errorThresholdPercentage: 50, resetTimeoutMs: 100 };
+
+function failingHost() {
+  let failing = true;
+  const runtime = fakeRuntime({ failRun: () => (failing && runtime.runs > 1 ? new Error('GPU fell off') : undefined) });
+  const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false, breaker } });
+  const changes: BreakerStateChangedEvent[] = [];
+  host.on('breakerStateChanged', (e) => changes.push(e));
+  return { host, runtime, changes, heal: () => (failing = false) };
+}
+
+const call = (host: ModelHost, model = 'affine') => host.predict(model, [1, 2, 3, 4]).then(() => 'ok', (e: ModelHostError) => e.code);
+
+describe('circuit breaker per version', () => {
+  it('opens after the threshold, fails fast without calling the runtime, half-opens, and closes after recovery', async () => {
+    const { host, runtime, changes, heal } = failingHost();
+    await host.load('affine', { source: FAKE_SOURCE });
+    for (let i = 0; i < 5; i++) expect(await call(host)).toBe(ErrorCode.INFERENCE_FAILED);
+    expect(changes).toEqual([expect.objectContaining({ model: 'affine', version: 1, from: 'closed', to: 'open', reason: expect.stringMatching(/5 of 5 runtime calls failed in the last 10 s \(threshold 50%\)/) })]);
+    expect(host.status('affine').versions[0]!.breaker).toBe('open');
+
+    const runs = runtime.runs;
+    const fast = await Promise.all(Array.from({ length: 20 }, () => host.predict('affine', [1, 2, 3, 4]).catch((e: ModelHostError) => e)));
+    expect(fast.every((e) => (e as ModelHostError).code === ErrorCode.CIRCUIT_OPEN)).toBe(true);
+    expect((fast[0] as ModelHostError).message).toMatch(/circuit breaker is open/);
+    expect(runtime.runs).toBe(runs); // not one runtime call
+
+    heal();
+    await vi.waitFor(() => expect(changes.map((c) => c.to)).toContain('halfOpen'));
+    expect(await call(host)).toBe('ok'); // the probe
+    expect(changes.map((c) => `${c.from}→${c.to}`)).toEqual(['closed→open', 'open→halfOpen', 'halfOpen→closed']);
+    expect(changes[2]!.reason).toBe('the probe succeeded');
+    expect(await call(host)).toBe('ok');
+    await host.close();
+  });
+
+  it('a flood of INVALID_INPUT never opens it', async () => {
+    const { host, runtime, changes } = failingHost();
+    await host.load('affine', { source: FAKE_SOURCE });
+    const runs = runtime.runs;
+    for (let i = 0; i < 50; i++) expect(await host.predict('affine', [1, 2]).catch((e: ModelHostError) => e.code)).toBe(ErrorCode.INVALID_INPUT);
+    expect(runtime.runs).toBe(runs);
+    expect(changes).toEqual([]);
+    expect(host.status('affine').versions[0]!.breaker).toBe('closed');
+    await host.close();
+  });
+
+  it('cancellations and deadlines that expire before running never count', async () => {
+    const { host, changes } = failingHost();
+    await host.load('affine', { source: FAKE_SOURCE });
+    for (let i = 0; i < 20; i++) {
+      expect(await host.predict('affine', [1, 2, 3, 4], { signal: AbortSignal.abort() }).catch((e: ModelHostError) => e.code)).toBe(ErrorCode.CANCELLED);
+      expect(await host.predict('affine', [1, 2, 3, 4], { timeoutMs: 0 }).catch((e: ModelHostError) => e.code)).toBe(ErrorCode.DEADLINE_EXCEEDED);
+    }
+    expect(changes).toEqual([]);
+    await host.close();
+  });
+
+  it('other models and other versions are unaffected', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    await writeVersion(root, 'other', 1, { 'model.fake': 'o' });
+    const runtime = versionedRuntime({ failShare: new Map([[2, 1]]) });
+    const host = new ModelHost({ repository: root, runtimes: { versioned: runtime }, defaults: { batching: false, breaker, rollout: { enabled: false } } });
+    await host.load('m', { version: 1 });
+    await host.load('other');
+    await host.deploy('m', 2, { canary: 0.5 });
+    const codes = await Promise.all(Array.from({ length: 40 }, () => host.predict('m', [1, 1], { version: 2 }).then(() => 'ok', (e: ModelHostError) => e.code)));
+    expect(codes).toContain(ErrorCode.CIRCUIT_OPEN);
+    expect(host.status('m').versions.find((v) => v.version === 2)!.breaker).toBe('open');
+    expect(host.status('m').versions.find((v) => v.version === 1)!.breaker).toBe('closed');
+    expect(await host.predict('m', [1, 1], { version: 1 }).then(() => 'ok')).toBe('ok');
+    expect(await host.predict('other', [1, 1]).then(() => 'ok')).toBe('ok');
+    await host.close();
+  });
+
+  it("with fallback: 'previous-version', the previous version answers while the new one's breaker is open", async () => {
+    const root = await tempDir();
+    for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    const runtime = versionedRuntime({ failShare: new Map([[2, 1]]) });
+    const host = new ModelHost({ repository: root, runtimes: { versioned: runtime }, defaults: { batching: false, breaker: { ...breaker, fallback: 'previous-version' }, rollout: { enabled: false } } });
+    const changes: BreakerStateChangedEvent[] = [];
+    host.on('breakerStateChanged', (e) => changes.push(e));
+    await host.load('m', { version: 1 });
+    await host.deploy('m', 2);
+    for (let i = 0; i < 5; i++) await host.predict('m', [1, 1]).catch(() => undefined);
+    expect(changes[0]).toMatchObject({ version: 2, to: 'open', fallback: 1 });
+    const out = await host.predict('m', [1, 1]);
+    expect((out['y']!.data as Float32Array)[0]).toBe(1); // v1 answered
+    await host.close();
+  });
+
+  it('is validated and can be turned off', () => {
+    expect(() => new ModelHost({ defaults: { breaker: { errorThresholdPercentage: 120 } } })).toThrow(/`defaults.breaker.errorThresholdPercentage` must be a number from 0 to 100, got 120/);
+    expect(() => new ModelHost({ defaults: { breaker: { fallback: 'other' as never } } })).toThrow(/`defaults.breaker.fallback` must be one of 'none', 'previous-version'/);
+    expect(() => new ModelHost({ defaults: { breaker: { enabled: false } } })).not.toThrow();
+  });
+});
