@@ -1,5 +1,6 @@
 export { ModelHost } from './host/model-host.js';
-export type { LoadOptions, LoadResult, PredictOptions, Outputs, ModelMetadata, MemoryReport, DeployOptions, RolloutResult, RollbackResult, RolloutStats, SyncResult } from './host/model-host.js';
+export type { LoadOptions, LoadResult, PredictOptions, Outputs, ModelMetadata, MemoryReport, DeployOptions, RolloutResult, RollbackResult, RolloutStats, SyncResult, ModelStats, VersionStats } from './host/model-host.js';
+export type { WindowStats, LatencySummary } from './metrics/stats-recorder.js';
 export type { ShadowStats } from './registry/shadow-tracker.js';
 export type { GuardState } from './registry/rollout-guard.js';
 export type { ModelHostOptions, RepositoryOptions, Logger } from './host/host-options.js';

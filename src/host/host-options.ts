@@ -1,4 +1,4 @@
-import { checkFunction, checkInteger, checkObject, checkString, ErrorCode, invalidOption, ModelHostError } from '../errors/index.js';
+import { checkBoolean, checkFunction, checkInteger, checkObject, checkString, ErrorCode, invalidOption, ModelHostError } from '../errors/index.js';
 import { validateModelOptions, type ModelOptions } from '../registry/model-options.js';
 import { isModelName, validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
 import { BUILTIN_RUNTIMES, type Runtime } from '../runtime/index.js';
@@ -38,6 +38,8 @@ export interface ModelHostOptions {
    * retained versions first, then is refused with LOAD_FAILED. Default: no budget.
    */
   memoryBudgetBytes?: number;
+  /** Keep rolling statistics for `stats()` (an event subscriber: request events are built for it). Default true. */
+  stats?: boolean;
 }
 
 export interface ResolvedHostOptions {
@@ -49,9 +51,10 @@ export interface ResolvedHostOptions {
   readonly logger: Logger | undefined;
   readonly clock: Clock;
   readonly memoryBudgetBytes: number | undefined;
+  readonly stats: boolean;
 }
 
-const KNOWN = ['repository', 'defaults', 'models', 'runtimes', 'logger', 'clock', 'memoryBudgetBytes'];
+const KNOWN = ['repository', 'defaults', 'models', 'runtimes', 'logger', 'clock', 'memoryBudgetBytes', 'stats'];
 
 /** Validates host options eagerly, so a typo fails at construction, not at the first request. */
 export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHostOptions {
@@ -105,5 +108,6 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
     clock = c;
   }
   const memoryBudgetBytes = raw.memoryBudgetBytes === undefined ? undefined : checkInteger(raw.memoryBudgetBytes, 'memoryBudgetBytes', 1);
-  return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger, clock, memoryBudgetBytes });
+  const stats = raw.stats === undefined ? true : checkBoolean(raw.stats, 'stats');
+  return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger, clock, memoryBudgetBytes, stats });
 }

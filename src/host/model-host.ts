@@ -21,6 +21,9 @@ import { WorkerInstance } from '../runtime/worker/worker-instance.js';
 import type { SchedulerEvents } from '../scheduler/batch-scheduler.js';
 import type { DispatchOptions } from '../scheduler/dispatcher.js';
 import type { InputMode, Tensor, TensorSpec } from '../tensor/index.js';
+import { StatsRecorder, type WindowName, type WindowStats } from '../metrics/stats-recorder.js';
+import type { BreakerState } from '../metrics/events.js';
+import type { VersionState } from '../registry/version-state.js';
 import { resolveHostOptions, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
 
 export type { DeployOptions, LoadOptions, LoadResult, RollbackResult, RolloutResult, RolloutStats, SyncResult };
@@ -36,6 +39,8 @@ export interface PredictOptions {
   signal?: AbortSignal;
   /** A user or session id: during a canary, the same key always lands on the same version (while weights stay). */
   routingKey?: string;
+  /** A request id (KServe's `id`), carried into request events for tracing. */
+  id?: string;
 }
 
 export interface MemoryReport {
@@ -46,6 +51,37 @@ export interface MemoryReport {
   /** Worker threads alive in this process. */
   readonly workerThreads: number;
 }
+
+export interface VersionStats {
+  readonly state: VersionState;
+  readonly breaker: BreakerState | undefined;
+  /** Rows waiting in the version's queue now. */
+  readonly queueDepth: number;
+  /** Requests accepted and not yet settled. */
+  readonly pending: number;
+  /** Share of the model's unpinned traffic. */
+  readonly traffic: number;
+  readonly windows: Readonly<Record<WindowName, WindowStats>>;
+}
+
+export interface ModelStats extends RolloutStats {
+  readonly defaultVersion: number | undefined;
+  readonly versions: Readonly<Record<number, VersionStats>>;
+}
+
+const EMPTY_LATENCY = Object.freeze({ p50: 0, p95: 0, p99: 0, mean: 0, max: 0 });
+const EMPTY_WINDOW = (windowMs: number): WindowStats => ({
+  windowMs,
+  requests: 0,
+  requestsPerSecond: 0,
+  rows: 0,
+  errors: 0,
+  errorsByCode: {},
+  latencyMs: { total: EMPTY_LATENCY, queue: EMPTY_LATENCY, compute: EMPTY_LATENCY },
+  batches: 0,
+  meanBatchSize: 0,
+  batchSizes: {},
+});
 
 /** Outputs of one request, keyed by output name. */
 export type Outputs = Record<string, Tensor>;
@@ -84,6 +120,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   private closed = false;
   private closePromise: Promise<void> | undefined;
   private pollTimer: unknown = undefined;
+  private readonly recorder: StatsRecorder | undefined;
 
   constructor(options: ModelHostOptions = {}) {
     super();
@@ -120,6 +157,8 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       predictPinned: (model, version, inputs) => this.predict(model, inputs, { version }),
     });
     if (this.options.repository?.pollIntervalMs !== undefined) this.schedulePoll(this.options.repository.pollIntervalMs);
+    this.recorder = this.options.stats ? new StatsRecorder(this, this.options.clock) : undefined;
+    this.on('modelUnloaded', (e) => this.recorder?.forget(e.model, e.version));
   }
 
   /**
@@ -183,13 +222,17 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     return this.versions.unload(name, version);
   }
 
-  /** Traffic, candidate, shadow agreement and rollout guard of every model (or one). */
-  stats(): Record<string, RolloutStats>;
-  stats(name: string): RolloutStats;
-  stats(name?: string): Record<string, RolloutStats> | RolloutStats {
-    if (name !== undefined) return this.versions.rolloutStats(this.versions.requireModel(name));
-    const all: Record<string, RolloutStats> = {};
-    for (const model of this.models.values()) all[model.name] = this.versions.rolloutStats(model);
+  /**
+   * Per model and version over rolling windows (1 m, 5 m): requests/s, errors by code,
+   * latency p50/p95/p99 (queue, compute, total), batch sizes, queue depth, breaker state,
+   * traffic; plus the model's rollout (candidate, shadow agreement, guard).
+   */
+  stats(): Record<string, ModelStats>;
+  stats(name: string): ModelStats;
+  stats(name?: string): Record<string, ModelStats> | ModelStats {
+    if (name !== undefined) return this.modelStats(this.versions.requireModel(name));
+    const all: Record<string, ModelStats> = {};
+    for (const model of [...this.models.values()].sort((a, b) => a.name.localeCompare(b.name))) all[model.name] = this.modelStats(model);
     return all;
   }
 
@@ -298,6 +341,23 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     }
   }
 
+  private modelStats(model: NamedModel): ModelStats {
+    const traffic = model.traffic();
+    const versions: Record<number, VersionStats> = {};
+    for (const entry of [...model.versions.values()].sort((a, b) => b.version - a.version)) {
+      const status = entry.status();
+      versions[entry.version] = {
+        state: status.state,
+        breaker: status.breaker,
+        queueDepth: status.queueDepth,
+        pending: status.pending,
+        traffic: traffic[entry.version] ?? 0,
+        windows: this.recorder?.version(model.name, entry.version) ?? { '1m': EMPTY_WINDOW(60_000), '5m': EMPTY_WINDOW(300_000) },
+      };
+    }
+    return { defaultVersion: model.defaultVersion, ...this.versions.rolloutStats(model), versions };
+  }
+
   /** The next poll starts an interval after the last one ended: polls never overlap. */
   private schedulePoll(intervalMs: number): void {
     const { clock } = this.options;
@@ -374,8 +434,9 @@ function settle<T>(fn: () => T): Promise<T> {
 
 function checkPredictOptions(options: PredictOptions, model: string): DispatchOptions {
   if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
-  const { timeoutMs, priority, signal, version, routingKey } = options;
+  const { timeoutMs, priority, signal, version, routingKey, id } = options;
   if (routingKey !== undefined && typeof routingKey !== 'string') throw invalidPredictOption(model, 'routingKey', 'a string', routingKey);
+  if (id !== undefined && typeof id !== 'string') throw invalidPredictOption(model, 'id', 'a string', id);
   if (version !== undefined) assertVersion(version, model);
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) throw invalidPredictOption(model, 'timeoutMs', 'a number ≥ 0', timeoutMs);
   if (priority !== undefined && !Number.isInteger(priority)) throw invalidPredictOption(model, 'priority', 'an integer', priority);

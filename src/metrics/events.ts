@@ -8,6 +8,8 @@ export interface EventBase {
 }
 
 export interface RequestCompletedEvent extends EventBase {
+  /** The `id` the caller passed to predict, if any (for tracing; never a metric label). */
+  readonly id: string | undefined;
   /** Rows this request contributed (1 for `predict`). */
   readonly rows: number;
   /** Rows in the batch it ran in. */
@@ -18,6 +20,7 @@ export interface RequestCompletedEvent extends EventBase {
 }
 
 export interface RequestFailedEvent extends EventBase {
+  readonly id: string | undefined;
   readonly code: ErrorCode;
   readonly message: string;
   readonly rows: number;

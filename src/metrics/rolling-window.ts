@@ -77,9 +77,10 @@ export class RollingWindow {
     return slice;
   }
 
-  /** Everything recorded within the last `windowMs`. */
-  totals(now: number): WindowTotals {
-    const from = this.sliceStart(now) - this.windowMs + this.sliceMs;
+  /** Everything recorded within the last `spanMs` (at most the whole window), to slice precision. */
+  totals(now: number, spanMs = this.windowMs): WindowTotals {
+    const span = Math.min(spanMs, this.windowMs);
+    const from = this.sliceStart(now) - span + this.sliceMs;
     const total = new LatencyHistogram();
     const queue = new LatencyHistogram();
     const compute = new LatencyHistogram();
@@ -103,8 +104,8 @@ export class RollingWindow {
       for (const [code, n] of slice.errorsByCode) errorsByCode.set(code, (errorsByCode.get(code) ?? 0) + n);
       for (const [size, n] of slice.batchSizes) batchSizes.set(size, (batchSizes.get(size) ?? 0) + n);
     }
-    const spanMs = Math.max(this.sliceMs, Math.min(this.windowMs, now - this.created));
-    return { requests, rows, errors, errorsByCode, total, queue, compute, batches, batchRows, batchSizes, spanMs };
+    const covered = Math.max(this.sliceMs, Math.min(span, now - this.created));
+    return { requests, rows, errors, errorsByCode, total, queue, compute, batches, batchRows, batchSizes, spanMs: covered };
   }
 
   private sliceStart(now: number): number {

@@ -99,10 +99,11 @@ export class BatchScheduler implements Dispatcher {
   dispatch(prepared: PreparedInputs, options: DispatchOptions): Promise<Record<string, Tensor>> {
     const { config } = this;
     const rows = prepared.rows;
-    if (this.closed) return this.refuse(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'), rows);
+    const id = options.id;
+    if (this.closed) return this.refuse(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'), rows, id);
     const signal = options.signal;
-    if (signal?.aborted) return this.refuse(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'), rows);
-    if (config.breaker?.rejecting) return this.refuse(config.breaker.openError(), rows);
+    if (signal?.aborted) return this.refuse(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'), rows, id);
+    if (config.breaker?.rejecting) return this.refuse(config.breaker.openError(), rows, id);
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
     // On some machines reading the clock costs more than the rest of admission: only when needed.
     const now = timeoutMs !== undefined || this.timed ? config.clock.now() : UNTIMED;
@@ -110,20 +111,21 @@ export class BatchScheduler implements Dispatcher {
     const priority = options.priority ?? 0;
 
     if (rows > config.queueMaxSize) {
-      return this.refuse(this.error(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows);
+      return this.refuse(this.error(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows, id);
     }
-    if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows), rows);
+    if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows), rows, id);
     if (deadline !== Number.POSITIVE_INFINITY) {
-      if (timeoutMs! <= 0) return this.refuse(this.error(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows);
+      if (timeoutMs! <= 0) return this.refuse(this.error(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id);
       const wait = this.rate.predictWaitMs(this.queue.rowsAhead(priority), this.executor.concurrency);
       if (wait > timeoutMs!) {
-        return this.refuse(this.error(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead needs about ${Math.ceil(wait)} ms, more than timeoutMs ${timeoutMs}`), rows);
+        return this.refuse(this.error(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead needs about ${Math.ceil(wait)} ms, more than timeoutMs ${timeoutMs}`), rows, id);
       }
     }
 
-    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal);
+    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id);
     return new Promise<Record<string, Tensor>>((resolve, reject) => {
       const task = new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, resolve, reject);
+      if (id !== undefined) task.id = id;
       this.queue.push(task);
       if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
       if (signal !== undefined) this.listen(signal, [task]);
@@ -132,13 +134,14 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /** A `predictBatch` larger than `maxBatchSize`: queued as chunks, answered as one. */
-  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined): Promise<Record<string, Tensor>> {
+  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined): Promise<Record<string, Tensor>> {
     return new Promise<Record<string, Tensor>>((resolve, reject) => {
       const split = new SplitRequest(prepared, this.config.maxBatchSize, resolve, reject, (siblings, error) => {
         for (const task of siblings) this.fail(task, error);
       });
       const tasks = split.chunks(priority, deadline, now);
       for (const task of tasks) {
+        if (id !== undefined) task.id = id;
         this.queue.push(task);
         if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
       }
@@ -148,10 +151,10 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /** A request refused at admission: reported like any failure, never queued. */
-  private refuse(error: ModelHostError, rows: number): Promise<never> {
+  private refuse(error: ModelHostError, rows: number, id?: string): Promise<never> {
     const { events } = this.config;
     if (events.wants('requestFailed')) {
-      events.emit('requestFailed', { ...this.context, timestamp: Date.now(), code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0 });
+      events.emit('requestFailed', { ...this.context, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0 });
     }
     return Promise.reject(error);
   }
@@ -282,8 +285,10 @@ export class BatchScheduler implements Dispatcher {
   /** Hands each task its own rows of the batch's outputs: views of the batch's buffers, no copies. */
   private complete(tasks: readonly Task[], outputs: Record<string, Tensor>, computeMs: number): void {
     const report = this.config.events.wants('requestCompleted');
+    const at = report ? this.config.clock.now() : 0;
+    const timestamp = report ? Date.now() : 0;
     if (tasks.length === 1 && !tasks[0]!.single) {
-      this.succeed(tasks[0]!, outputs, computeMs, report);
+      this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp);
       return;
     }
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
@@ -316,7 +321,7 @@ export class BatchScheduler implements Dispatcher {
         offset += length;
       }
     }
-    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, parts[i]!, computeMs, report);
+    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, parts[i]!, computeMs, report, at, timestamp);
   }
 
   /**
@@ -349,21 +354,20 @@ export class BatchScheduler implements Dispatcher {
 
   // ---- settling ----
 
-  private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number, report: boolean): void {
+  /** `at` and `timestamp` are read once per batch, not per request (clocks cost on some machines). */
+  private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number, report: boolean, at = 0, timestamp = 0): void {
     if (!task.resolve(outputs) || !report) return; // expired or cancelled while running: result discarded
-    const { events } = this.config;
-    {
-      const now = this.config.clock.now();
-      events.emit('requestCompleted', {
-        ...this.context,
-        timestamp: Date.now(),
-        rows: task.rows,
-        batchSize: task.batchRows,
-        queueMs: task.startedAt - task.enqueuedAt,
-        computeMs,
-        totalMs: now - task.enqueuedAt,
-      });
-    }
+    this.config.events.emit('requestCompleted', {
+      model: this.config.model,
+      version: this.config.version,
+      timestamp,
+      id: task.id,
+      rows: task.rows,
+      batchSize: task.batchRows,
+      queueMs: task.startedAt - task.enqueuedAt,
+      computeMs,
+      totalMs: at - task.enqueuedAt,
+    });
   }
 
   /** Rejects a task unless it has settled; `dequeue` false when the queue already let go of it. */
@@ -378,6 +382,7 @@ export class BatchScheduler implements Dispatcher {
       events.emit('requestFailed', {
         ...this.context,
         timestamp: Date.now(),
+        id: task.id,
         code: error.code,
         message: error.message,
         rows: task.rows,

@@ -5,6 +5,8 @@ export interface DispatchOptions {
   /** Deadline relative to now; undefined for the version's default. */
   readonly timeoutMs?: number | undefined;
   readonly priority?: number | undefined;
+  /** The caller's request id, carried into request events. */
+  readonly id?: string | undefined;
 }
 
 /**

@@ -18,6 +18,8 @@ export class Task {
   startedAt = 0;
   /** Rows of the batch it ran in. */
   batchRows = 0;
+  /** The caller's request id, carried into events (tracing), when given. */
+  id: string | undefined = undefined;
   /** Cleanup of the abort listener, when the caller passed a signal. */
   detach: (() => void) | undefined = undefined;
 

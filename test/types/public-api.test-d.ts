@@ -18,7 +18,7 @@ describe('public types', () => {
     expectTypeOf(host.predict('m', new Float32Array(1))).toEqualTypeOf<Promise<Outputs>>();
     expectTypeOf<Outputs>().toEqualTypeOf<Record<string, Tensor>>();
     expectTypeOf(host.predictBatch).parameter(2).toEqualTypeOf<
-      { version?: number; timeoutMs?: number; priority?: number; signal?: AbortSignal; routingKey?: string } | undefined
+      { version?: number; timeoutMs?: number; priority?: number; signal?: AbortSignal; routingKey?: string; id?: string } | undefined
     >();
   });
 

@@ -1,0 +1,138 @@
+import type { EventEmitter } from 'eventemitter3';
+import type { Clock } from '../scheduler/clock.js';
+import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from './events.js';
+import type { LatencyHistogram } from './latency-histogram.js';
+import { RollingWindow } from './rolling-window.js';
+
+export interface LatencySummary {
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly mean: number;
+  readonly max: number;
+}
+
+/** A version's traffic over one window. Latencies in ms. */
+export interface WindowStats {
+  readonly windowMs: number;
+  readonly requests: number;
+  readonly requestsPerSecond: number;
+  /** Successful requests' rows. */
+  readonly rows: number;
+  readonly errors: number;
+  readonly errorsByCode: Readonly<Record<string, number>>;
+  readonly latencyMs: { readonly total: LatencySummary; readonly queue: LatencySummary; readonly compute: LatencySummary };
+  readonly batches: number;
+  readonly meanBatchSize: number;
+  /** Batches by size (rows). */
+  readonly batchSizes: Readonly<Record<number, number>>;
+}
+
+const WINDOWS = { '1m': 60_000, '5m': 300_000 } as const;
+export type WindowName = keyof typeof WINDOWS;
+
+/**
+ * Rolling statistics per model and version (1 and 5 minutes), built only from the host's
+ * events: the hot path does not know it exists.
+ */
+export class StatsRecorder {
+  private readonly windows = new Map<string, RollingWindow>();
+  private readonly detach: () => void;
+
+  constructor(
+    events: EventEmitter<ModelHostEvents>,
+    private readonly clock: Clock,
+  ) {
+    const completed = (e: RequestCompletedEvent) => this.completed(e);
+    const failed = (e: RequestFailedEvent) => this.failed(e);
+    const batch = (e: BatchCompletedEvent | BatchFailedEvent) => this.batch(e);
+    events.on('requestCompleted', completed);
+    events.on('requestFailed', failed);
+    events.on('batchCompleted', batch);
+    events.on('batchFailed', batch);
+    this.detach = () => {
+      events.off('requestCompleted', completed);
+      events.off('requestFailed', failed);
+      events.off('batchCompleted', batch);
+      events.off('batchFailed', batch);
+    };
+  }
+
+  stop(): void {
+    this.detach();
+  }
+
+  /** Statistics of one version over the named windows; zeros when it had no traffic. */
+  version(model: string, version: number): Record<WindowName, WindowStats> {
+    const window = this.windows.get(key(model, version));
+    const now = this.clock.now();
+    const out = {} as Record<WindowName, WindowStats>;
+    for (const [name, ms] of Object.entries(WINDOWS) as [WindowName, number][]) out[name] = summarize(window, now, ms);
+    return out;
+  }
+
+  /** Forgets an unloaded version. */
+  forget(model: string, version: number): void {
+    this.windows.delete(key(model, version));
+  }
+
+  private slice(model: string, version: number) {
+    const k = key(model, version);
+    let window = this.windows.get(k);
+    const now = this.clock.now();
+    if (window === undefined) {
+      window = new RollingWindow(WINDOWS['5m'], now, 30);
+      this.windows.set(k, window);
+    }
+    return window.slice(now);
+  }
+
+  private completed(e: RequestCompletedEvent): void {
+    const slice = this.slice(e.model, e.version);
+    slice.requests++;
+    slice.rows += e.rows;
+    slice.total.record(e.totalMs);
+    slice.queue.record(e.queueMs);
+    slice.compute.record(e.computeMs);
+  }
+
+  private failed(e: RequestFailedEvent): void {
+    const slice = this.slice(e.model, e.version);
+    slice.requests++;
+    slice.errors++;
+    slice.errorsByCode.set(e.code, (slice.errorsByCode.get(e.code) ?? 0) + 1);
+  }
+
+  private batch(e: BatchCompletedEvent | BatchFailedEvent): void {
+    const slice = this.slice(e.model, e.version);
+    slice.batches++;
+    slice.batchRows += e.batchSize;
+    slice.batchSizes.set(e.batchSize, (slice.batchSizes.get(e.batchSize) ?? 0) + 1);
+  }
+}
+
+function key(model: string, version: number): string {
+  return `${model}\u0000${version}`;
+}
+
+function summarize(window: RollingWindow | undefined, now: number, windowMs: number): WindowStats {
+  const t = window?.totals(now, windowMs);
+  const seconds = Math.max(1, (t?.spanMs ?? windowMs) / 1000);
+  return {
+    windowMs,
+    requests: t?.requests ?? 0,
+    requestsPerSecond: (t?.requests ?? 0) / seconds,
+    rows: t?.rows ?? 0,
+    errors: t?.errors ?? 0,
+    errorsByCode: Object.fromEntries(t?.errorsByCode ?? []),
+    latencyMs: { total: latency(t?.total), queue: latency(t?.queue), compute: latency(t?.compute) },
+    batches: t?.batches ?? 0,
+    meanBatchSize: t === undefined || t.batches === 0 ? 0 : t.batchRows / t.batches,
+    batchSizes: Object.fromEntries(t?.batchSizes ?? []),
+  };
+}
+
+function latency(h: LatencyHistogram | undefined): LatencySummary {
+  if (h === undefined) return { p50: 0, p95: 0, p99: 0, mean: 0, max: 0 };
+  return { p50: h.quantile(0.5), p95: h.quantile(0.95), p99: h.quantile(0.99), mean: h.mean, max: h.max };
+}
