@@ -2,7 +2,12 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // The worker-thread entry is its own file: thread instances start it beside index.js.
-  entry: { index: 'src/index.ts', 'instance-worker': 'src/runtime/worker/instance-worker.ts' },
+  entry: {
+    index: 'src/index.ts',
+    prometheus: 'src/metrics/prometheus.ts',
+    otel: 'src/metrics/opentelemetry.ts',
+    'instance-worker': 'src/runtime/worker/instance-worker.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -5,7 +5,13 @@ const src = (file: string) => fileURLToPath(new URL(`./src/${file}`, import.meta
 
 export default defineConfig({
   // Examples import 'modelhost' as users do; in this repository that is the source.
-  resolve: { alias: [{ find: /^modelhost$/, replacement: src('index.ts') }] },
+  resolve: {
+    alias: [
+      { find: /^modelhost$/, replacement: src('index.ts') },
+      { find: /^modelhost\/prometheus$/, replacement: src('metrics/prometheus.ts') },
+      { find: /^modelhost\/otel$/, replacement: src('metrics/opentelemetry.ts') },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // Native runtimes (onnxruntime-node) and tfjs's process-wide backend are safest in child processes.

@@ -69,6 +69,38 @@ describe('the packed package', () => {
     expect(run('node', ['-e', script('cjs')], consumer).trim()).toBe('[1,2]');
   });
 
+  it('serves with neither prom-client nor @opentelemetry/api resolvable (optional peers)', async () => {
+    // A loader hook that makes both packages unresolvable, as if they were not installed.
+    await writeFile(
+      path.join(consumer, 'block-peers.mjs'),
+      `export async function resolve(specifier, context, next) {
+        if (specifier === 'prom-client' || specifier.startsWith('@opentelemetry/')) throw Object.assign(new Error('Cannot find package ' + specifier), { code: 'ERR_MODULE_NOT_FOUND' });
+        return next(specifier, context);
+      }`,
+    );
+    await writeFile(path.join(consumer, 'register.mjs'), "import { register } from 'node:module'; register('./block-peers.mjs', import.meta.url);");
+    const script = `
+      import { ModelHost } from 'modelhost';
+      const runtime = { name: 'echo', canLoad: (f) => f.includes('model.echo'), async load() {
+        return { signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 2] }], outputs: [{ name: 'x', dtype: 'float32', shape: [-1, 2] }] }, async run(i) { return i; }, dispose() {} };
+      } };
+      const host = new ModelHost({ runtimes: { echo: runtime } });
+      await host.load('e', { source: { files: { 'model.echo': '' } } });
+      const out = await host.predict('e', [3, 4]);
+      let prom = 'importable';
+      try { await import('prom-client'); } catch { prom = 'blocked'; }
+      console.log(JSON.stringify(Array.from(out.x.data)), prom, host.stats('e').versions[1].windows['1m'].requests);
+      await host.close();`;
+    expect(run('node', ['--import', './register.mjs', '--input-type=module', '-e', script], consumer).trim()).toBe('[3,4] blocked 1');
+  });
+
+  it('exposes modelhost/prometheus and modelhost/otel subpaths', () => {
+    const out = run('node', ['--input-type=module', '-e', "const p = await import('modelhost/prometheus'); const o = await import('modelhost/otel'); console.log(typeof p.collectMetrics, typeof o.instrument);"], consumer);
+    expect(out.trim()).toBe('function function');
+    const cjs = run('node', ['-e', "console.log(typeof require('modelhost/prometheus').collectMetrics, typeof require('modelhost/otel').instrument)"], consumer);
+    expect(cjs.trim()).toBe('function function');
+  });
+
   it('has types for both import and require consumers', async () => {
     await writeFile(path.join(consumer, 'esm.mts'), "import { ModelHost, type Outputs } from 'modelhost';\nconst h: ModelHost = new ModelHost();\nexport const p: Promise<Outputs> = h.predict('m', [1]);\n");
     await writeFile(path.join(consumer, 'cjs.cts'), "import mh = require('modelhost');\nexport const h: mh.ModelHost = new mh.ModelHost();\n");

@@ -1,0 +1,167 @@
+/**
+ * `modelhost/otel`: a span per request and the Prometheus metric set, through
+ * @opentelemetry/api (bring your own SDK, exporter and sampler).
+ *
+ * ```ts
+ * import { instrument } from 'modelhost/otel';
+ * instrument(host, { tracer: trace.getTracer('my-service'), meter: metrics.getMeter('my-service') });
+ * ```
+ *
+ * Spans start inside `predict`/`predictBatch`, so they join the caller's active context; the
+ * rest (queue wait, batch, version, error code) arrives by event, matched by request id.
+ */
+import { context, metrics, SpanKind, SpanStatusCode, trace, ValueType, type Attributes, type BatchObservableCallback, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import type { ModelHost, Outputs, PredictOptions } from '../host/model-host.js';
+import type { ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from './events.js';
+
+export interface OtelOptions {
+  /** Default: `trace.getTracer('modelhost')`. */
+  readonly tracer?: Tracer;
+  /** Default: `metrics.getMeter('modelhost')`. */
+  readonly meter?: Meter;
+  /** Span per request. Default true. */
+  readonly traces?: boolean;
+  /** Default true. */
+  readonly metrics?: boolean;
+}
+
+export interface OtelInstrumentation {
+  /** Restores `predict`/`predictBatch`, unsubscribes, and stops the observable gauges. */
+  stop(): void;
+}
+
+const BREAKER_VALUE = { closed: 0, halfOpen: 0.5, open: 1 } as const;
+
+export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInstrumentation {
+  const tracer = options.tracer ?? trace.getTracer('modelhost');
+  const meter = options.meter ?? metrics.getMeter('modelhost');
+  const cleanups: (() => void)[] = [];
+  const on = <E extends keyof ModelHostEvents>(event: E, listener: (e: ModelHostEvents[E][0]) => void) => {
+    host.on(event, listener as never);
+    cleanups.push(() => host.off(event, listener as never));
+  };
+
+  if (options.traces !== false) {
+    const spans = new Map<string, Span>();
+    let sequence = 0;
+    const traced = (kind: 'predict' | 'predictBatch', original: ModelHost['predict']) =>
+      function (this: ModelHost, name: string, inputs: unknown, opts?: PredictOptions): Promise<Outputs> {
+        const span = tracer.startSpan(`modelhost.${kind} ${name}`, { kind: SpanKind.INTERNAL, attributes: { 'modelhost.model': name } }, context.active());
+        const id = opts?.id ?? `modelhost-${++sequence}`;
+        spans.set(id, span);
+        const end = () => {
+          spans.delete(id);
+          span.end();
+        };
+        return original.call(this, name, inputs, { ...opts, id }).then(
+          (outputs) => {
+            end();
+            return outputs;
+          },
+          (error: unknown) => {
+            const code = (error as { code?: string }).code;
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+            if (code !== undefined) span.setAttribute('modelhost.error_code', code);
+            end();
+            throw error;
+          },
+        );
+      };
+    const predict = host.predict;
+    const predictBatch = host.predictBatch;
+    host.predict = traced('predict', predict);
+    host.predictBatch = traced('predictBatch', predictBatch);
+    cleanups.push(() => {
+      host.predict = predict;
+      host.predictBatch = predictBatch;
+    });
+    on('requestCompleted', (e: RequestCompletedEvent) => {
+      const span = e.id === undefined ? undefined : spans.get(e.id);
+      if (span === undefined) return;
+      const end = e.timestamp;
+      span.setAttributes({
+        'modelhost.version': e.version,
+        'modelhost.batch_size': e.batchSize,
+        'modelhost.rows': e.rows,
+        'modelhost.queue_ms': e.queueMs,
+        'modelhost.compute_ms': e.computeMs,
+      });
+      span.addEvent('modelhost.queued', end - e.totalMs);
+      span.addEvent('modelhost.batch_started', { 'modelhost.batch_size': e.batchSize }, end - e.computeMs);
+    });
+    on('requestFailed', (e: RequestFailedEvent) => {
+      const span = e.id === undefined ? undefined : spans.get(e.id);
+      if (span === undefined) return;
+      span.setAttributes({ 'modelhost.version': e.version, 'modelhost.error_code': e.code, 'modelhost.queue_ms': e.queueMs });
+    });
+  }
+
+  if (options.metrics !== false) {
+    const requests = meter.createCounter('modelhost.requests', { description: 'Requests by model, version and outcome (code OK, or the error code).', valueType: ValueType.INT });
+    const requestDuration = meter.createHistogram('modelhost.request.duration', { description: 'Request latency from admission to answer.', unit: 's' });
+    const queueDuration = meter.createHistogram('modelhost.queue.duration', { description: 'Time a request waited before its batch started.', unit: 's' });
+    const inferenceDuration = meter.createHistogram('modelhost.inference.duration', { description: 'Runtime time of one batch.', unit: 's' });
+    const batchSize = meter.createHistogram('modelhost.batch.size', { description: 'Rows per runtime call.', valueType: ValueType.INT });
+    const loads = meter.createCounter('modelhost.model.loads', { description: 'Version loads by result.', valueType: ValueType.INT });
+    const rollbacks = meter.createCounter('modelhost.rollbacks', { description: 'Rollbacks, manual or automatic.', valueType: ValueType.INT });
+    // One attributes object per model version, reused: no allocation per request.
+    const attributesOf = cache((model: string, version: number): Attributes => ({ 'modelhost.model': model, 'modelhost.version': version }));
+    const okOf = cache((model: string, version: number): Attributes => ({ 'modelhost.model': model, 'modelhost.version': version, 'modelhost.code': 'OK' }));
+    on('requestCompleted', (e) => {
+      requests.add(1, okOf(e.model, e.version));
+      const attributes = attributesOf(e.model, e.version);
+      requestDuration.record(e.totalMs / 1000, attributes);
+      queueDuration.record(e.queueMs / 1000, attributes);
+    });
+    on('requestFailed', (e) => {
+      requests.add(1, { 'modelhost.model': e.model, 'modelhost.version': e.version, 'modelhost.code': e.code });
+      requestDuration.record(e.totalMs / 1000, attributesOf(e.model, e.version));
+    });
+    const batch = (e: ModelHostEvents['batchCompleted'][0] | ModelHostEvents['batchFailed'][0]) => {
+      const attributes = attributesOf(e.model, e.version);
+      inferenceDuration.record(e.computeMs / 1000, attributes);
+      batchSize.record(e.batchSize, attributes);
+    };
+    on('batchCompleted', batch);
+    on('batchFailed', batch);
+    on('modelLoaded', (e) => loads.add(1, { 'modelhost.model': e.model, 'modelhost.result': 'success' }));
+    on('modelLoadFailed', (e) => loads.add(1, { 'modelhost.model': e.model, 'modelhost.result': 'failure' }));
+    on('versionRolledBack', (e) => rollbacks.add(1, { 'modelhost.model': e.model, 'modelhost.automatic': e.automatic }));
+
+    const queueDepth = meter.createObservableGauge('modelhost.queue.depth', { description: 'Rows waiting in the version queue.', valueType: ValueType.INT });
+    const breaker = meter.createObservableGauge('modelhost.breaker.state', { description: 'Circuit breaker: 0 closed, 0.5 half-open, 1 open.' });
+    const ready = meter.createObservableGauge('modelhost.model.ready', { description: 'Whether the model has a ready default version.', valueType: ValueType.INT });
+    const traffic = meter.createObservableGauge('modelhost.version.traffic_ratio', { description: 'Share of unpinned traffic per version.' });
+    const gauges = [queueDepth, breaker, ready, traffic];
+    const observer: BatchObservableCallback = (result) => {
+      for (const m of host.status()) {
+        result.observe(ready, m.ready ? 1 : 0, { 'modelhost.model': m.name });
+        for (const [version, share] of Object.entries(m.traffic)) result.observe(traffic, share, { 'modelhost.model': m.name, 'modelhost.version': Number(version) });
+        for (const v of m.versions) {
+          const attributes = { 'modelhost.model': m.name, 'modelhost.version': v.version };
+          if (v.state === 'ready' || v.state === 'draining') result.observe(queueDepth, v.queueDepth, attributes);
+          if (v.breaker !== undefined) result.observe(breaker, BREAKER_VALUE[v.breaker], attributes);
+        }
+      }
+    };
+    meter.addBatchObservableCallback(observer, gauges);
+    cleanups.push(() => meter.removeBatchObservableCallback(observer, gauges));
+  }
+
+  return {
+    stop() {
+      for (const cleanup of cleanups.splice(0)) cleanup();
+    },
+  };
+}
+
+function cache<T>(make: (model: string, version: number) => T): (model: string, version: number) => T {
+  const byModel = new Map<string, Map<number, T>>();
+  return (model, version) => {
+    let versions = byModel.get(model);
+    if (versions === undefined) byModel.set(model, (versions = new Map()));
+    let value = versions.get(version);
+    if (value === undefined) versions.set(version, (value = make(model, version)));
+    return value;
+  };
+}
