@@ -1,21 +1,40 @@
-import { defineConfig } from 'tsup';
+import { readFileSync } from 'node:fs';
+import { defineConfig, type Options } from 'tsup';
 
-export default defineConfig({
-  // The worker-thread entry is its own file: thread instances start it beside index.js.
-  entry: {
-    index: 'src/index.ts',
-    prometheus: 'src/metrics/prometheus.ts',
-    otel: 'src/metrics/opentelemetry.ts',
-    'instance-worker': 'src/runtime/worker/instance-worker.ts',
-  },
+const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+
+const shared: Options = {
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
-  clean: true,
   target: 'node20',
   platform: 'node',
-  // import.meta.url in the CommonJS build (used to find the tfjs wasm binaries).
+  // import.meta.url in the CommonJS build (used to find the tfjs wasm binaries and the worker).
   shims: true,
   splitting: false,
   treeshake: true,
-});
+  define: { __MODELHOST_VERSION__: JSON.stringify(version) },
+};
+
+export default defineConfig([
+  {
+    ...shared,
+    clean: true,
+    entry: {
+      index: 'src/index.ts',
+      http: 'src/adapters/http/index.ts',
+      express: 'src/adapters/express/index.ts',
+      prometheus: 'src/metrics/prometheus.ts',
+      otel: 'src/metrics/opentelemetry.ts',
+      // Thread instances start this file beside index.js.
+      'instance-worker': 'src/runtime/worker/instance-worker.ts',
+    },
+  },
+  {
+    ...shared,
+    entry: { cli: 'src/cli/modelhost.ts' },
+    format: ['esm'],
+    dts: false,
+    banner: { js: '#!/usr/bin/env node' },
+  },
+]);

@@ -8,6 +8,9 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^modelhost$/, replacement: src('index.ts') },
+      { find: /^modelhost\/http$/, replacement: src('adapters/http/index.ts') },
+      { find: /^modelhost\/express$/, replacement: src('adapters/express/index.ts') },
+      { find: /^modelhost\/nest$/, replacement: src('adapters/nest/index.ts') },
       { find: /^modelhost\/prometheus$/, replacement: src('metrics/prometheus.ts') },
       { find: /^modelhost\/otel$/, replacement: src('metrics/opentelemetry.ts') },
     ],

@@ -1,0 +1,74 @@
+/**
+ * Admin routes: change what serves (load, deploy, promote, rollback, traffic, unload). Off
+ * unless the server passes `authorize(request)`.
+ */
+import { ErrorCode, ModelHostError } from '../../errors/index.js';
+import { badRequest, json } from './http-errors.js';
+import type { RouteContext, RouteHandler } from './http-types.js';
+import { parseJson } from './json-body.js';
+import { versionParam } from './kserve-v2.js';
+
+/** Wraps an admin handler: refused (403) without an `authorize` hook, or when it says no. */
+export function admin(handler: RouteHandler): RouteHandler {
+  return async (context) => {
+    const { authorize } = context.options;
+    if (authorize === undefined) throw new ModelHostError(ErrorCode.UNAUTHORIZED, 'admin routes are disabled: the server did not configure authorize(request)');
+    const verdict = await authorize(context.request);
+    if (verdict === 401) return json(401, { error: 'admin routes need credentials' }, { 'www-authenticate': 'Bearer' });
+    if (verdict !== true) throw new ModelHostError(ErrorCode.UNAUTHORIZED, 'this request may not use admin routes');
+    return handler(context);
+  };
+}
+
+function body(context: RouteContext): Record<string, unknown> {
+  const { request, options } = context;
+  if (request.parsedBody === undefined && (request.body === undefined || request.body.byteLength === 0)) return {};
+  const value = parseJson(request, options);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('the request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function optionalVersion(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && /^[1-9]\d*$/.test(value)) return Number(value);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  throw badRequest(`"version" must be a positive integer, got ${JSON.stringify(value)}`);
+}
+
+export const loadModel: RouteHandler = admin(async (context) => {
+  const b = body(context);
+  const parameters = (b['parameters'] ?? {}) as Record<string, unknown>;
+  const result = await context.host.load(context.params['model']!, { version: optionalVersion(b['version'] ?? parameters['version']) });
+  return json(200, result);
+});
+
+export const unloadModel: RouteHandler = admin(async (context) => {
+  const version = context.params['version'] === undefined ? optionalVersion(body(context)['version']) : versionParam(context.params);
+  await context.host.unload(context.params['model']!, version);
+  return json(200, { model: context.params['model'], version: version ?? null, unloaded: true });
+});
+
+export const deploy: RouteHandler = admin(async (context) => {
+  const b = body(context);
+  const version = optionalVersion(b['version']);
+  if (version === undefined) throw badRequest('deploy needs a "version"');
+  const { canary, shadow } = b as { canary?: number; shadow?: number };
+  return json(200, await context.host.deploy(context.params['model']!, version, { canary, shadow }));
+});
+
+export const promote: RouteHandler = admin(async (context) => json(200, await context.host.promote(context.params['model']!)));
+
+export const rollback: RouteHandler = admin(async (context) => json(200, await context.host.rollback(context.params['model']!)));
+
+export const setTraffic: RouteHandler = admin(async (context) => {
+  const weights = body(context)['weights'];
+  if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) throw badRequest('traffic needs "weights": { "<version>": <weight> }');
+  return json(200, await context.host.setTraffic(context.params['model']!, weights as Record<number, number>));
+});
+
+/** KServe repository extension: the models the host knows and their state. */
+export const repositoryIndex: RouteHandler = ({ host }) =>
+  json(
+    200,
+    host.status().flatMap((m) => m.versions.map((v) => ({ name: m.name, version: String(v.version), state: v.state === 'ready' ? 'READY' : v.state.toUpperCase(), reason: v.error?.message ?? '' }))),
+  );

@@ -1,0 +1,45 @@
+import { ErrorCode, isModelHostError, ModelHostError } from '../../errors/index.js';
+import type { HttpResponse } from './http-types.js';
+
+/** HTTP status of each error code (DESIGN §4). */
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  INVALID_INPUT: 400,
+  INVALID_CONFIG: 400,
+  MODEL_NOT_FOUND: 404,
+  VERSION_NOT_FOUND: 404,
+  MODEL_NOT_READY: 503,
+  QUEUE_FULL: 429,
+  DEADLINE_EXCEEDED: 504,
+  CANCELLED: 499,
+  CIRCUIT_OPEN: 503,
+  INFERENCE_FAILED: 500,
+  LOAD_FAILED: 422,
+  INTEGRITY_FAILED: 422,
+  UNSUPPORTED_MODEL: 422,
+  SHUTTING_DOWN: 503,
+  UNAUTHORIZED: 403,
+});
+
+export function statusFor(code: ErrorCode): number {
+  return STATUS_BY_CODE[code] ?? 500;
+}
+
+/** A JSON response. */
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/**
+ * The protocols' error shape, `{ "error": "..." }`, never a stack trace. QUEUE_FULL carries
+ * Retry-After (seconds, rounded up); unexpected errors say only that they happened.
+ */
+export function errorResponse(error: unknown): HttpResponse {
+  if (!isModelHostError(error)) return json(500, { error: 'internal error' });
+  const headers: Record<string, string> = { 'x-modelhost-error-code': error.code };
+  if (error.code === ErrorCode.QUEUE_FULL) headers['retry-after'] = String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000)));
+  return json(statusFor(error.code), { error: error.message }, headers);
+}
+
+export function badRequest(message: string): ModelHostError {
+  return new ModelHostError(ErrorCode.INVALID_INPUT, message);
+}

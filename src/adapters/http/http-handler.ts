@@ -1,0 +1,104 @@
+import type { ModelHost } from '../../host/model-host.js';
+import * as adminRoutes from './admin.js';
+import { errorResponse, json } from './http-errors.js';
+import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
+import * as kserve from './kserve-v2.js';
+import { statusJson, statusPage } from './status-page.js';
+import * as tfserving from './tfserving.js';
+
+interface Route {
+  readonly method: string;
+  readonly pattern: RegExp;
+  readonly handler: RouteHandler;
+}
+
+const NAME = '(?<model>[A-Za-z0-9][A-Za-z0-9_.-]*)';
+const VERSION = '(?<version>[^/:]+)';
+const LABEL = '(?<label>[^/:]+)';
+
+function route(method: string, path: string, handler: RouteHandler): Route {
+  return { method, pattern: new RegExp(`^${path}$`), handler };
+}
+
+const metricsRoute: RouteHandler = async ({ options }) => {
+  if (options.metrics === undefined) return json(404, { error: 'metrics are not exported: pass { metrics: collectMetrics(host).registry }' });
+  return { status: 200, headers: { 'content-type': options.metrics.contentType }, body: await options.metrics.metrics() };
+};
+
+const ROUTES: readonly Route[] = [
+  // KServe v2 / Open Inference Protocol
+  route('GET', '/v2', kserve.serverMetadata),
+  route('GET', '/v2/health/live', kserve.serverLive),
+  route('GET', '/v2/health/ready', kserve.serverReady),
+  route('GET', `/v2/models/${NAME}/ready`, kserve.modelReady),
+  route('GET', `/v2/models/${NAME}/versions/${VERSION}/ready`, kserve.modelReady),
+  route('GET', `/v2/models/${NAME}`, kserve.modelMetadata),
+  route('GET', `/v2/models/${NAME}/versions/${VERSION}`, kserve.modelMetadata),
+  route('POST', `/v2/models/${NAME}/infer`, kserve.infer),
+  route('POST', `/v2/models/${NAME}/versions/${VERSION}/infer`, kserve.infer),
+  // KServe model repository extension (admin)
+  route('POST', '/v2/repository/index', adminRoutes.repositoryIndex),
+  route('POST', `/v2/repository/models/${NAME}/load`, adminRoutes.loadModel),
+  route('POST', `/v2/repository/models/${NAME}/unload`, adminRoutes.unloadModel),
+  // TF Serving REST
+  route('GET', `/v1/models/${NAME}`, tfserving.modelStatus),
+  route('GET', `/v1/models/${NAME}/versions/${VERSION}`, tfserving.modelStatus),
+  route('GET', `/v1/models/${NAME}/labels/${LABEL}`, tfserving.modelStatus),
+  route('GET', `/v1/models/${NAME}/metadata`, tfserving.modelMetadata),
+  route('GET', `/v1/models/${NAME}/versions/${VERSION}/metadata`, tfserving.modelMetadata),
+  route('GET', `/v1/models/${NAME}/labels/${LABEL}/metadata`, tfserving.modelMetadata),
+  route('POST', `/v1/models/${NAME}:predict`, tfserving.predict),
+  route('POST', `/v1/models/${NAME}/versions/${VERSION}:predict`, tfserving.predict),
+  route('POST', `/v1/models/${NAME}/labels/${LABEL}:predict`, tfserving.predict),
+  // Admin
+  route('POST', `/admin/models/${NAME}/load`, adminRoutes.loadModel),
+  route('POST', `/admin/models/${NAME}/deploy`, adminRoutes.deploy),
+  route('POST', `/admin/models/${NAME}/promote`, adminRoutes.promote),
+  route('POST', `/admin/models/${NAME}/rollback`, adminRoutes.rollback),
+  route('PUT', `/admin/models/${NAME}/traffic`, adminRoutes.setTraffic),
+  route('DELETE', `/admin/models/${NAME}`, adminRoutes.unloadModel),
+  route('DELETE', `/admin/models/${NAME}/versions/${VERSION}`, adminRoutes.unloadModel),
+  // Operations
+  route('GET', '/metrics', metricsRoute),
+  route('GET', '/status.json', statusJson),
+];
+
+const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GET', '/status', statusPage)];
+
+/**
+ * The protocol-neutral handler: KServe v2, TF Serving REST, admin, metrics and the status
+ * page over the public ModelHost API. Resolves to undefined for a path it does not serve,
+ * so a framework can pass the request on. Usable from node:http, Express, Nest, Fastify.
+ */
+export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (request: HttpRequest) => Promise<HttpResponse | undefined> {
+  const resolved = resolveHttpOptions(options);
+  const routes = resolved.statusPage ? [...ROUTES, ...PAGES] : ROUTES;
+  return async (request) => {
+    const url = new URL(request.url, 'http://localhost');
+    const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
+    let pathMatched = false;
+    for (const r of routes) {
+      const match = r.pattern.exec(path);
+      if (match === null) continue;
+      pathMatched = true;
+      if (r.method !== request.method && !(r.method === 'GET' && request.method === 'HEAD')) continue;
+      return run(r.handler, host, resolved, request, decodeParams(match.groups ?? {}), url.searchParams);
+    }
+    if (pathMatched) return json(405, { error: `method ${request.method} is not allowed on ${path}` });
+    return undefined;
+  };
+}
+
+async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>, query: URLSearchParams): Promise<HttpResponse> {
+  try {
+    return await handler({ host, options, request, params, query });
+  } catch (error) {
+    return errorResponse(error);
+  }
+}
+
+function decodeParams(groups: Record<string, string | undefined>): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [key, value] of Object.entries(groups)) if (value !== undefined) params[key] = decodeURIComponent(value);
+  return params;
+}

@@ -1,0 +1,81 @@
+import type { ModelHost } from '../../host/model-host.js';
+
+/** A request as the protocol handlers see it, whatever server received it. */
+export interface HttpRequest {
+  readonly method: string;
+  /** Path and query, e.g. `/v2/models/mlp/infer?x=1`. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** The raw body (already size-limited by the server side), or a value a framework already parsed. */
+  readonly body: Uint8Array | undefined;
+  readonly parsedBody?: unknown;
+  /** Fires when the client goes away: the request's queued task is cancelled. */
+  readonly signal: AbortSignal;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | Uint8Array;
+}
+
+export interface JsonLimits {
+  /** Deepest nesting of a JSON body. Default 64. */
+  readonly maxDepth?: number;
+  /** Most values (numbers, strings, …) in a JSON body. Default 10 000 000. */
+  readonly maxElements?: number;
+}
+
+export interface HttpOptions {
+  /** Largest request body, bytes; larger ones get 413. Default 32 MiB. */
+  readonly bodyLimitBytes?: number;
+  readonly json?: JsonLimits;
+  /** Deadline of every inference request, ms (its `timeoutMs`). Default: the model's own. */
+  readonly timeoutMs?: number;
+  /**
+   * Admin routes (load, deploy, promote, rollback, traffic, unload) are off without it.
+   * Return true to allow, false to refuse (403); throw or return 401 to ask for credentials.
+   */
+  readonly authorize?: (request: HttpRequest) => boolean | 401 | 403 | Promise<boolean | 401 | 403>;
+  /** Serves `GET /metrics` from this prom-client registry (e.g. `collectMetrics(host).registry`). */
+  readonly metrics?: { metrics(): Promise<string>; readonly contentType: string };
+  /** Serve the HTML status page at `/` and `/status`. Default true. */
+  readonly statusPage?: boolean;
+  /** Server name in `GET /v2`. Default `modelhost`. */
+  readonly serverName?: string;
+}
+
+export interface ResolvedHttpOptions {
+  readonly bodyLimitBytes: number;
+  readonly maxDepth: number;
+  readonly maxElements: number;
+  readonly timeoutMs: number | undefined;
+  readonly authorize: HttpOptions['authorize'];
+  readonly metrics: HttpOptions['metrics'];
+  readonly statusPage: boolean;
+  readonly serverName: string;
+}
+
+export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptions {
+  return {
+    bodyLimitBytes: options.bodyLimitBytes ?? 32 * 1024 * 1024,
+    maxDepth: options.json?.maxDepth ?? 64,
+    maxElements: options.json?.maxElements ?? 10_000_000,
+    timeoutMs: options.timeoutMs,
+    authorize: options.authorize,
+    metrics: options.metrics,
+    statusPage: options.statusPage ?? true,
+    serverName: options.serverName ?? 'modelhost',
+  };
+}
+
+/** What a route handler gets. */
+export interface RouteContext {
+  readonly host: ModelHost;
+  readonly options: ResolvedHttpOptions;
+  readonly request: HttpRequest;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+}
+
+export type RouteHandler = (context: RouteContext) => Promise<HttpResponse> | HttpResponse;

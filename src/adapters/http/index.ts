@@ -1,0 +1,17 @@
+/**
+ * `modelhost/http`: protocol handlers (KServe v2 / Open Inference Protocol, TF Serving REST,
+ * admin, Prometheus metrics, a status page) over the public ModelHost API, for any server.
+ *
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { createNodeListener } from 'modelhost/http';
+ * createServer(createNodeListener(host, { timeoutMs: 1000 })).listen(8080);
+ * ```
+ */
+export { createHttpHandler } from './http-handler.js';
+export { createNodeListener } from './node-listener.js';
+export type { NodeListener } from './node-listener.js';
+export { statusFor, STATUS_BY_CODE } from './http-errors.js';
+export { snapshot } from './status-page.js';
+export type { StatusSnapshot } from './status-page.js';
+export type { HttpOptions, HttpRequest, HttpResponse, JsonLimits } from './http-types.js';

@@ -1,0 +1,160 @@
+/**
+ * `modelhost serve <repository>`: a standalone server (like `tritonserver --model-repository`)
+ * speaking KServe v2 and TF Serving REST, with /metrics and a status page.
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createNodeListener } from '../adapters/http/node-listener.js';
+import type { HttpOptions } from '../adapters/http/http-types.js';
+import { ModelHost } from '../host/model-host.js';
+import type { Logger } from '../host/host-options.js';
+import { ModelRepository } from '../repository/index.js';
+
+const HELP = `Usage: modelhost serve <repository> [options]
+
+Serves every model of a model repository (models/<name>/<version>/model.json|model.onnx)
+over HTTP: KServe v2 / Open Inference Protocol (/v2/...), TF Serving REST (/v1/...),
+Prometheus metrics (/metrics, when prom-client is installed) and a status page (/).
+
+Options:
+  --port <n>            port to listen on (default 8080; 0 picks a free one)
+  --host <address>      address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)
+  --poll <ms>           rescan the repository every <ms> for new and removed versions
+  --models <a,b>        serve only these models (default: every model in the repository)
+  --timeout <ms>        deadline of each inference request
+  --admin-token <t>     enable admin routes for requests with "Authorization: Bearer <t>"
+                        (also read from MODELHOST_ADMIN_TOKEN)
+  --instances <kind>    thread or inline (default: per model, see docs/configuration.md)
+  -h, --help            show this help
+  -v, --version         show the version
+
+Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets
+requests in flight finish, unloads the models and exits.
+`;
+
+/** JSON lines on stdout: one object per event, easy to ship to any log pipeline. */
+function jsonLogger(): Logger {
+  const write = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+function version(): string {
+  // dist/cli.js sits one level below package.json; src/cli/modelhost.ts two.
+  for (const relative of ['../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next
+    }
+  }
+  return '0.0.0-dev';
+}
+
+function fail(message: string): never {
+  process.stderr.write(`modelhost: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        port: { type: 'string', default: '8080' },
+        host: { type: 'string', default: '127.0.0.1' },
+        poll: { type: 'string' },
+        models: { type: 'string' },
+        timeout: { type: 'string' },
+        'admin-token': { type: 'string' },
+        instances: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return void process.stdout.write(HELP);
+  if (values.version) return void process.stdout.write(`${version()}\n`);
+  const [command, root] = positionals;
+  if (command !== 'serve') fail(command === undefined ? 'missing command' : `unknown command '${command}'`);
+  if (root === undefined) fail('missing <repository>');
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number, got ${values.port}`);
+  const pollIntervalMs = values.poll === undefined ? undefined : Number(values.poll);
+  if (pollIntervalMs !== undefined && !(Number.isInteger(pollIntervalMs) && pollIntervalMs >= 10)) fail(`--poll must be a number of ms ≥ 10, got ${values.poll}`);
+  const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) fail(`--timeout must be a positive number of ms, got ${values.timeout}`);
+  if (values.instances !== undefined && values.instances !== 'thread' && values.instances !== 'inline') fail(`--instances must be thread or inline, got ${values.instances}`);
+
+  const logger = jsonLogger();
+  const host = new ModelHost({
+    repository: { root, pollIntervalMs },
+    logger,
+    ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'thread' | 'inline' } } }),
+  });
+  host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
+
+  const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail((error as Error).message)));
+  for (const name of names) {
+    try {
+      await host.load(name);
+    } catch (error) {
+      logger.error('model not served', { model: name, error: (error as Error).message });
+    }
+  }
+
+  let metrics: HttpOptions['metrics'];
+  try {
+    const { collectMetrics } = await import('../metrics/prometheus.js');
+    metrics = collectMetrics(host).registry;
+  } catch {
+    logger.info('prom-client is not installed: /metrics is off');
+  }
+  const token = values['admin-token'] ?? process.env['MODELHOST_ADMIN_TOKEN'];
+  const authorize = token === undefined ? undefined : (req: { headers: IncomingMessage['headers'] }) => (req.headers.authorization === `Bearer ${token}` ? true : 401);
+
+  const server = createServer(createNodeListener(host, { timeoutMs, metrics, authorize: authorize as HttpOptions['authorize'] }));
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, values.host, resolve);
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  logger.info('listening', { url: `http://${values.host}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.warn('second signal: exiting now', { signal });
+      await host.destroy();
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('shutting down: no new connections, finishing requests in flight', { signal });
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await host.close(); // drains queued and running requests, then unloads
+    server.closeAllConnections();
+    await closed;
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+// Run when executed (the package's bin, or `tsx src/cli/modelhost.ts`), not when imported.
+const invoked = process.argv[1];
+if (invoked !== undefined && /modelhost(\.[cm]?[jt]s)?$|cli\.[cm]?js$/.test(invoked)) {
+  main(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`modelhost: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  });
+}
