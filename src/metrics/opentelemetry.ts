@@ -47,6 +47,11 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
     const traced = (kind: 'predict' | 'predictBatch', original: ModelHost['predict']) =>
       function (this: ModelHost, name: string, inputs: unknown, opts?: PredictOptions): Promise<Outputs> {
         const span = tracer.startSpan(`modelhost.${kind} ${name}`, { kind: SpanKind.INTERNAL, attributes: { 'modelhost.model': name } }, context.active());
+        // Not sampled: nothing will be exported, so the request goes through untouched.
+        if (!span.isRecording()) {
+          span.end();
+          return original.call(this, name, inputs, opts);
+        }
         const id = opts?.id ?? `modelhost-${++sequence}`;
         spans.set(id, span);
         const end = () => {
@@ -97,24 +102,31 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
   }
 
   if (options.metrics !== false) {
-    const requests = meter.createCounter('modelhost.requests', { description: 'Requests by model, version and outcome (code OK, or the error code).', valueType: ValueType.INT });
     const requestDuration = meter.createHistogram('modelhost.request.duration', { description: 'Request latency from admission to answer.', unit: 's' });
     const queueDuration = meter.createHistogram('modelhost.queue.duration', { description: 'Time a request waited before its batch started.', unit: 's' });
     const inferenceDuration = meter.createHistogram('modelhost.inference.duration', { description: 'Runtime time of one batch.', unit: 's' });
     const batchSize = meter.createHistogram('modelhost.batch.size', { description: 'Rows per runtime call.', valueType: ValueType.INT });
-    const loads = meter.createCounter('modelhost.model.loads', { description: 'Version loads by result.', valueType: ValueType.INT });
-    const rollbacks = meter.createCounter('modelhost.rollbacks', { description: 'Rollbacks, manual or automatic.', valueType: ValueType.INT });
-    // One attributes object per model version, reused: no allocation per request.
+    // Counters are counted here and reported when the SDK collects (observable counters):
+    // an SDK `add` per request would hash its attributes every time.
+    const counts = new Map<string, { attributes: Attributes; value: number }>();
+    const count = (key: string, attributes: () => Attributes) => {
+      const entry = counts.get(key);
+      if (entry !== undefined) entry.value++;
+      else counts.set(key, { attributes: attributes(), value: 1 });
+    };
+    const requests = meter.createObservableCounter('modelhost.requests', { description: 'Requests by model, version and outcome (code OK, or the error code).', valueType: ValueType.INT });
+    const loads = meter.createObservableCounter('modelhost.model.loads', { description: 'Version loads by result.', valueType: ValueType.INT });
+    const rollbacks = meter.createObservableCounter('modelhost.rollbacks', { description: 'Rollbacks, manual or automatic.', valueType: ValueType.INT });
+    // One attributes object per model version, reused.
     const attributesOf = cache((model: string, version: number): Attributes => ({ 'modelhost.model': model, 'modelhost.version': version }));
-    const okOf = cache((model: string, version: number): Attributes => ({ 'modelhost.model': model, 'modelhost.version': version, 'modelhost.code': 'OK' }));
     on('requestCompleted', (e) => {
-      requests.add(1, okOf(e.model, e.version));
+      count(`r\u0000${e.model}\u0000${e.version}\u0000OK`, () => ({ 'modelhost.model': e.model, 'modelhost.version': e.version, 'modelhost.code': 'OK' }));
       const attributes = attributesOf(e.model, e.version);
       requestDuration.record(e.totalMs / 1000, attributes);
       queueDuration.record(e.queueMs / 1000, attributes);
     });
     on('requestFailed', (e) => {
-      requests.add(1, { 'modelhost.model': e.model, 'modelhost.version': e.version, 'modelhost.code': e.code });
+      count(`r\u0000${e.model}\u0000${e.version}\u0000${e.code}`, () => ({ 'modelhost.model': e.model, 'modelhost.version': e.version, 'modelhost.code': e.code }));
       requestDuration.record(e.totalMs / 1000, attributesOf(e.model, e.version));
     });
     const batch = (e: ModelHostEvents['batchCompleted'][0] | ModelHostEvents['batchFailed'][0]) => {
@@ -124,16 +136,18 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
     };
     on('batchCompleted', batch);
     on('batchFailed', batch);
-    on('modelLoaded', (e) => loads.add(1, { 'modelhost.model': e.model, 'modelhost.result': 'success' }));
-    on('modelLoadFailed', (e) => loads.add(1, { 'modelhost.model': e.model, 'modelhost.result': 'failure' }));
-    on('versionRolledBack', (e) => rollbacks.add(1, { 'modelhost.model': e.model, 'modelhost.automatic': e.automatic }));
+    on('modelLoaded', (e) => count(`l\u0000${e.model}\u0000success`, () => ({ 'modelhost.model': e.model, 'modelhost.result': 'success' })));
+    on('modelLoadFailed', (e) => count(`l\u0000${e.model}\u0000failure`, () => ({ 'modelhost.model': e.model, 'modelhost.result': 'failure' })));
+    on('versionRolledBack', (e) => count(`b\u0000${e.model}\u0000${e.automatic}`, () => ({ 'modelhost.model': e.model, 'modelhost.automatic': e.automatic })));
 
     const queueDepth = meter.createObservableGauge('modelhost.queue.depth', { description: 'Rows waiting in the version queue.', valueType: ValueType.INT });
     const breaker = meter.createObservableGauge('modelhost.breaker.state', { description: 'Circuit breaker: 0 closed, 0.5 half-open, 1 open.' });
     const ready = meter.createObservableGauge('modelhost.model.ready', { description: 'Whether the model has a ready default version.', valueType: ValueType.INT });
     const traffic = meter.createObservableGauge('modelhost.version.traffic_ratio', { description: 'Share of unpinned traffic per version.' });
-    const gauges = [queueDepth, breaker, ready, traffic];
+    const gauges = [queueDepth, breaker, ready, traffic, requests, loads, rollbacks];
+    const counters = { r: requests, l: loads, b: rollbacks } as const;
     const observer: BatchObservableCallback = (result) => {
+      for (const [key, { attributes, value }] of counts) result.observe(counters[key[0] as keyof typeof counters], value, attributes);
       for (const m of host.status()) {
         result.observe(ready, m.ready ? 1 : 0, { 'modelhost.model': m.name });
         for (const [version, share] of Object.entries(m.traffic)) result.observe(traffic, share, { 'modelhost.model': m.name, 'modelhost.version': Number(version) });
