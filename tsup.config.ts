@@ -14,6 +14,9 @@ const shared: Options = {
   splitting: false,
   treeshake: true,
   define: { __MODELHOST_VERSION__: JSON.stringify(version) },
+  // Adapters and exporters use the public API from 'modelhost' itself (a self-reference at
+  // run time), so they share the one ModelHost of dist/index instead of bundling a copy.
+  external: ['modelhost'],
 };
 
 export default defineConfig([
@@ -24,6 +27,7 @@ export default defineConfig([
       index: 'src/index.ts',
       http: 'src/adapters/http/index.ts',
       express: 'src/adapters/express/index.ts',
+      nest: 'src/adapters/nest/index.ts',
       prometheus: 'src/metrics/prometheus.ts',
       otel: 'src/metrics/opentelemetry.ts',
       // Thread instances start this file beside index.js.

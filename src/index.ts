@@ -12,7 +12,7 @@ export type { VersionState } from './registry/version-state.js';
 export type { VersionPolicy } from './repository/index.js';
 export { ErrorCode, ModelHostError, isModelHostError } from './errors/index.js';
 export type { Tensor, TensorSpec, Signature, DType, TensorData, TypedArray } from './tensor/index.js';
-export { DTYPES } from './tensor/index.js';
+export { DTYPES, dtypeFromKServe, shapeSize, float16BitsToNumber, float32ToFloat16Bits } from './tensor/index.js';
 export type { Runtime, Session, ModelSource, RuntimeLoadOptions, RuntimeMemory, WorkerEntry, TfjsSettings, OnnxSettings } from './runtime/index.js';
 export type { WorkerMemory } from './runtime/worker/messages.js';
 export { tfjsRuntime, onnxRuntime } from './runtime/index.js';

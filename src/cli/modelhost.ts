@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createNodeListener } from '../adapters/http/node-listener.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
-import { ModelHost } from '../host/model-host.js';
-import type { Logger } from '../host/host-options.js';
+import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
 
 const HELP = `Usage: modelhost serve <repository> [options]

@@ -11,8 +11,8 @@
  * rest (queue wait, batch, version, error code) arrives by event, matched by request id.
  */
 import { context, metrics, SpanKind, SpanStatusCode, trace, ValueType, type Attributes, type BatchObservableCallback, type Meter, type Span, type Tracer } from '@opentelemetry/api';
-import type { ModelHost, Outputs, PredictOptions } from '../host/model-host.js';
-import type { ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from './events.js';
+import type { ModelHost, Outputs, PredictOptions } from 'modelhost';
+import type { ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
 
 export interface OtelOptions {
   /** Default: `trace.getTracer('modelhost')`. */

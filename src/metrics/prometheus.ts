@@ -12,8 +12,8 @@
  */
 import promClient from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { ModelHost } from '../host/model-host.js';
-import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from './events.js';
+import type { ModelHost } from 'modelhost';
+import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
 
 export interface PrometheusBuckets {
   /** Request latency, seconds. */

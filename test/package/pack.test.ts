@@ -94,11 +94,21 @@ describe('the packed package', () => {
     expect(run('node', ['--import', './register.mjs', '--input-type=module', '-e', script], consumer).trim()).toBe('[3,4] blocked 1');
   });
 
-  it('exposes modelhost/prometheus and modelhost/otel subpaths', () => {
-    const out = run('node', ['--input-type=module', '-e', "const p = await import('modelhost/prometheus'); const o = await import('modelhost/otel'); console.log(typeof p.collectMetrics, typeof o.instrument);"], consumer);
-    expect(out.trim()).toBe('function function');
-    const cjs = run('node', ['-e', "console.log(typeof require('modelhost/prometheus').collectMetrics, typeof require('modelhost/otel').instrument)"], consumer);
-    expect(cjs.trim()).toBe('function function');
+  it('exposes every subpath entry, sharing the one ModelHost of the main entry', () => {
+    const esm = `const [p, o, h, e, n] = await Promise.all(['prometheus', 'otel', 'http', 'express', 'nest'].map((x) => import('modelhost/' + x)));
+      console.log(typeof p.collectMetrics, typeof o.instrument, typeof h.createNodeListener, typeof e.createExpressRouter, typeof n.ModelHostModule);`;
+    expect(run('node', ['--input-type=module', '-e', esm], consumer).trim()).toBe('function function function function function');
+    const cjs = "const r = (x) => require('modelhost/' + x); console.log(typeof r('prometheus').collectMetrics, typeof r('otel').instrument, typeof r('http').createHttpHandler, typeof r('express').createExpressRouter, typeof r('nest').ModelHostModule)";
+    expect(run('node', ['-e', cjs], consumer).trim()).toBe('function function function function function');
+    // The adapters import 'modelhost' itself instead of bundling a second copy of the host.
+    const listing = run('tar', ['-xOzf', run('ls', [], consumer).split('\n').find((f) => f.endsWith('.tgz'))!, 'package/dist/nest.js'], consumer);
+    expect(listing).toMatch(/from 'modelhost'/);
+    expect(listing).not.toMatch(/class ModelHost extends/);
+  });
+
+  it('has a modelhost bin that prints its help', () => {
+    const out = run('node', [path.join(consumer, 'node_modules', 'modelhost', 'dist', 'cli.js'), '--help'], consumer);
+    expect(out).toMatch(/Usage: modelhost serve <repository>/);
   });
 
   it('has types for both import and require consumers', async () => {

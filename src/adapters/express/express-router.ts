@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { ModelHost } from '../../host/model-host.js';
+import type { ModelHost } from 'modelhost';
 import { createNodeListener } from '../http/node-listener.js';
 import type { HttpOptions } from '../http/http-types.js';
 
