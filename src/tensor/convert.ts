@@ -78,9 +78,13 @@ function makePut(dtype: DType, out: TensorData): Put {
       };
     case 'bigint':
       return (i, v) => {
-        if (typeof v === 'bigint') target[i] = v;
-        else if (typeof v === 'number' && Number.isSafeInteger(v)) target[i] = BigInt(v);
+        let value: bigint;
+        if (typeof v === 'bigint') value = v;
+        else if (typeof v === 'number' && Number.isSafeInteger(v)) value = BigInt(v);
         else throw new ConversionError(`expected integers (dtype ${dtype}), got ${describeValue(v)} at element ${i}`);
+        target[i] = value;
+        // BigInt64Array/BigUint64Array wrap silently: refuse what does not fit.
+        if (target[i] !== value) throw new ConversionError(`value ${value} at element ${i} does not fit dtype ${dtype}`);
       };
     case 'int':
       return (i, v) => {

@@ -2,7 +2,7 @@
  * Admin routes: change what serves (load, deploy, promote, rollback, traffic, unload). Off
  * unless the server passes `authorize(request)`.
  */
-import { ErrorCode, ModelHostError } from '../../errors/index.js';
+import { ErrorCode, ModelHostError } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
 import type { RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
@@ -13,7 +13,10 @@ export function admin(handler: RouteHandler): RouteHandler {
   return async (context) => {
     const { authorize } = context.options;
     if (authorize === undefined) throw new ModelHostError(ErrorCode.UNAUTHORIZED, 'admin routes are disabled: the server did not configure authorize(request)');
-    const verdict = await authorize(context.request);
+    // A hook that throws (a token that does not verify) asks for credentials, as documented.
+    const verdict = await Promise.resolve()
+      .then(() => authorize(context.request))
+      .catch((): 401 => 401);
     if (verdict === 401) return json(401, { error: 'admin routes need credentials' }, { 'www-authenticate': 'Bearer' });
     if (verdict !== true) throw new ModelHostError(ErrorCode.UNAUTHORIZED, 'this request may not use admin routes');
     return handler(context);

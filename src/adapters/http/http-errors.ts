@@ -1,4 +1,4 @@
-import { ErrorCode, isModelHostError, ModelHostError } from '../../errors/index.js';
+import { ErrorCode, isModelHostError, ModelHostError } from 'modelhost';
 import type { HttpResponse } from './http-types.js';
 
 /** HTTP status of each error code (DESIGN §4). */

@@ -1,4 +1,4 @@
-import type { ModelHost } from '../../host/model-host.js';
+import type { ModelHost } from 'modelhost';
 import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
@@ -74,17 +74,26 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
   const resolved = resolveHttpOptions(options);
   const routes = resolved.statusPage ? [...ROUTES, ...PAGES] : ROUTES;
   return async (request) => {
-    const url = new URL(request.url, 'http://localhost');
+    let url: URL;
+    try {
+      // An origin-form target ('/v2/...', '//x/...') is a path on this server, never another host.
+      url = new URL(request.url.startsWith('/') ? `http://localhost${request.url}` : request.url, 'http://localhost');
+    } catch {
+      return json(400, { error: 'the request URL is not valid' });
+    }
     const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
-    let pathMatched = false;
+    const allowed: string[] = [];
     for (const r of routes) {
       const match = r.pattern.exec(path);
       if (match === null) continue;
-      pathMatched = true;
+      allowed.push(r.method === 'GET' ? 'GET, HEAD' : r.method);
       if (r.method !== request.method && !(r.method === 'GET' && request.method === 'HEAD')) continue;
-      return run(r.handler, host, resolved, request, decodeParams(match.groups ?? {}), url.searchParams);
+      const params = decodeParams(match.groups ?? {});
+      if (params === undefined) return json(400, { error: `the path ${path} has a broken percent-encoding` });
+      return run(r.handler, host, resolved, request, params, url.searchParams);
     }
-    if (pathMatched) return json(405, { error: `method ${request.method} is not allowed on ${path}` });
+    // RFC 9110 §15.5.6: a 405 names the methods the path does allow.
+    if (allowed.length > 0) return json(405, { error: `method ${request.method} is not allowed on ${path}` }, { allow: allowed.join(', ') });
     return undefined;
   };
 }
@@ -97,8 +106,13 @@ async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttp
   }
 }
 
-function decodeParams(groups: Record<string, string | undefined>): Record<string, string> {
+/** The path parameters decoded; undefined when one is not valid percent-encoding (`%E0%A4%A`). */
+function decodeParams(groups: Record<string, string | undefined>): Record<string, string> | undefined {
   const params: Record<string, string> = {};
-  for (const [key, value] of Object.entries(groups)) if (value !== undefined) params[key] = decodeURIComponent(value);
+  try {
+    for (const [key, value] of Object.entries(groups)) if (value !== undefined) params[key] = decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
   return params;
 }

@@ -1,4 +1,4 @@
-import type { ModelHost } from '../../host/model-host.js';
+import type { ModelHost } from 'modelhost';
 
 /** A request as the protocol handlers see it, whatever server received it. */
 export interface HttpRequest {

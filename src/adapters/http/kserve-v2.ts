@@ -3,9 +3,9 @@
  * server and model metadata, health, and `infer` with JSON tensors and the binary tensor
  * data extension.
  */
-import { ErrorCode, ModelHostError } from '../../errors/index.js';
-import type { Outputs } from '../../host/model-host.js';
-import { DTYPES, dtypeFromKServe, shapeSize, type Tensor, type TensorSpec } from '../../tensor/index.js';
+import { ErrorCode, ModelHostError } from 'modelhost';
+import type { ModelHost, Outputs } from 'modelhost';
+import { DTYPES, dtypeFromKServe, shapeSize, type Tensor, type TensorSpec } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
 import type { HttpResponse, RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
@@ -37,7 +37,8 @@ export const serverReady: RouteHandler = ({ host }) => (host.ready() ? json(200,
 
 export const modelReady: RouteHandler = ({ host, params }) => {
   const version = versionParam(params);
-  const ready = version === undefined ? host.ready(params['model']!) : host.status(params['model']!).versions.some((v) => v.version === version && v.state === 'ready');
+  const status = host.status(params['model']!); // an unknown model is 404 (MODEL_NOT_FOUND), with or without /versions/{v}
+  const ready = version === undefined ? host.ready(params['model']!) : status.versions.some((v) => v.version === version && v.state === 'ready');
   return ready ? json(200, { name: params['model'], ready: true }) : json(503, { name: params['model'], ready: false });
 };
 
@@ -103,7 +104,9 @@ export const infer: RouteHandler = async (context) => {
     if (typeof name !== 'string' || outputs[name] === undefined) throw badRequest(`requested output ${JSON.stringify(name)} is not an output of model '${model}' (outputs: ${Object.keys(outputs).join(', ')})`);
     const t = outputs[name]!;
     const entry = { name, datatype: DTYPES[t.dtype].kserve, shape: [...t.shape] };
-    const wantsBinary = binaryAll || requested?.find((o) => o.name === name)?.parameters?.['binary_data'] === true;
+    // An output's own "binary_data" overrides the request's "binary_data_output" (both ways).
+    const own = requested?.find((o) => o.name === name)?.parameters?.['binary_data'];
+    const wantsBinary = typeof own === 'boolean' ? own : binaryAll;
     if (wantsBinary) {
       const bytes = toBytes(t);
       parts.push(bytes);
@@ -111,10 +114,22 @@ export const infer: RouteHandler = async (context) => {
     }
     return { ...entry, data: jsonValues(t) };
   });
-  const response = { model_name: model, model_version: String(version ?? host.status(model).defaultVersion ?? ''), ...(req.id === undefined ? {} : { id: req.id }), outputs: outputJson };
+  const modelVersion = answeredBy(host, model, version);
+  const response = { model_name: model, ...(modelVersion === undefined ? {} : { model_version: modelVersion }), ...(req.id === undefined ? {} : { id: req.id }), outputs: outputJson };
   if (parts.length === 0) return json(200, response);
   return binaryResponse(response, parts);
 };
+
+/**
+ * The version that answered, when it is known: the pinned one, or the only version with
+ * traffic. While traffic is split (a canary) the public API does not say which version ran,
+ * and `model_version` is optional: it is left out rather than guessed.
+ */
+function answeredBy(host: ModelHost, model: string, pinned: number | undefined): string | undefined {
+  if (pinned !== undefined) return String(pinned);
+  const serving = Object.entries(host.status(model).traffic).filter(([, weight]) => weight > 0);
+  return serving.length === 1 ? serving[0]![0] : undefined;
+}
 
 /** KServe binary extension: JSON header, then the raw tensors. */
 function binaryResponse(header: unknown, parts: readonly Uint8Array[]): HttpResponse {

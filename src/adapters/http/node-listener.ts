@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ModelHost } from '../../host/model-host.js';
+import type { ModelHost } from 'modelhost';
 import { createHttpHandler } from './http-handler.js';
 import { json } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';

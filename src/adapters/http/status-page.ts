@@ -2,7 +2,7 @@
  * A small self-contained status page (no framework, no CDN): models, versions, states,
  * traffic, breakers, request rate and p99, refreshed every second from `/status.json`.
  */
-import type { ModelHost } from '../../host/model-host.js';
+import type { ModelHost } from 'modelhost';
 import { json } from './http-errors.js';
 import type { RouteHandler } from './http-types.js';
 
@@ -104,9 +104,13 @@ function render(data) {
       '<td class="num requests">' + v.requests + '</td><td class="num">' + v.errors + '</td><td class="num">' + v.queueDepth + '</td></tr>').join('') +
     '</tbody></table>')).join('');
 }
+// status.json sits beside the page: <prefix>/status.json whether this is <prefix>, <prefix>/ or <prefix>/status.
+let base = location.pathname;
+while (base.endsWith('/')) base = base.slice(0, -1);
+if (base.endsWith('/status')) base = base.slice(0, -'/status'.length);
 async function refresh() {
   try {
-    const response = await fetch('status.json', { cache: 'no-store' });
+    const response = await fetch(base + '/status.json', { cache: 'no-store' });
     render(await response.json());
   } catch (error) {
     document.getElementById('meta').textContent = 'cannot reach the server: ' + error.message;

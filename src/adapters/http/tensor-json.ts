@@ -1,4 +1,4 @@
-import { DTYPES, float16BitsToNumber, type DType, type Tensor } from '../../tensor/index.js';
+import { DTYPES, float16BitsToNumber, type DType, type Tensor } from 'modelhost';
 
 /**
  * A tensor's elements as JSON values, row-major and flat: numbers (int64 beyond 2^53 loses

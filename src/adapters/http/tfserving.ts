@@ -3,9 +3,9 @@
  * `:predict` in the row (`instances`) and columnar (`inputs`) formats, addressed by
  * version or by label (`default`, `canary`).
  */
-import { ErrorCode, ModelHostError } from '../../errors/index.js';
-import type { ModelHost, Outputs } from '../../host/model-host.js';
-import type { DType, TensorSpec } from '../../tensor/index.js';
+import { ErrorCode, ModelHostError } from 'modelhost';
+import type { ModelHost, Outputs } from 'modelhost';
+import type { DType, TensorSpec } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
 import type { RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';

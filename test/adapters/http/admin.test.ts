@@ -1,0 +1,175 @@
+/**
+ * Admin routes (load, deploy, promote, rollback, traffic, unload) and the authorize hook,
+ * against a real listening server.
+ */
+import { describe, expect, it } from 'vitest';
+import { ModelHost } from '../../../src/index.js';
+import type { HttpOptions, HttpRequest } from '../../../src/adapters/http/index.js';
+import { writeVersion } from '../../helpers/repository.js';
+import { useTempDirs } from '../../helpers/temp-dir.js';
+import { versionedRuntime } from '../../helpers/versioned-runtime.js';
+import { get, post, request, useServers } from './serve.js';
+
+const tempDir = useTempDirs('each');
+const { serve } = useServers();
+const TOKEN = 's3cret';
+/** The bearer-token recipe of docs/http.md. */
+const bearer: HttpOptions['authorize'] = (req) => (req.headers['authorization'] === `Bearer ${TOKEN}` ? true : 401);
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+async function repositoryHost(options: HttpOptions = { authorize: bearer }) {
+  const root = await tempDir();
+  for (const v of [1, 2, 3]) await writeVersion(root, 'm', v, { 'model.fake': 'fake' });
+  // y = x × version: the answer tells which version ran.
+  const host = new ModelHost({ repository: root, runtimes: { versioned: versionedRuntime() }, defaults: { rollout: { enabled: false } } });
+  return { host, root, ...(await serve(host, options)) };
+}
+
+/** Which version answers an unpinned request, as seen over HTTP. */
+async function answeredBy(url: string): Promise<number> {
+  const { body } = await post(`${url}/v1/models/m:predict`, { instances: [[1, 1]] });
+  return body.predictions[0][0];
+}
+
+describe('admin routes', () => {
+  it('POST /admin/models/{m}/load loads the newest version, or { "version": n }', async () => {
+    const { host, url } = await repositoryHost();
+    expect(await post(`${url}/admin/models/m/load`, undefined, AUTH)).toMatchObject({ status: 200, body: { model: 'm', version: 3, versions: [3] } });
+    expect(await post(`${url}/admin/models/m/load`, { version: 1 }, AUTH)).toMatchObject({ status: 200, body: { model: 'm', version: 1, versions: [1] } });
+    expect(await post(`${url}/admin/models/m/load`, { version: '2' }, AUTH)).toMatchObject({ status: 200, body: { model: 'm', version: 2 } });
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([3, 2, 1]);
+    expect(await answeredBy(url)).toBe(2);
+  });
+
+  it('POST .../deploy { version, canary } routes a share to the candidate; promote makes it the default; rollback returns', async () => {
+    const { host, url } = await repositoryHost();
+    await host.load('m', { version: 1 });
+    const deployed = await post(`${url}/admin/models/m/deploy`, { version: 2, canary: 0.25 }, AUTH);
+    expect(deployed).toMatchObject({ status: 200, body: { model: 'm', version: 1, candidate: 2, traffic: { 1: 0.75, 2: 0.25 } } });
+    expect(host.status('m').candidate).toBe(2);
+
+    const promoted = await post(`${url}/admin/models/m/promote`, undefined, AUTH);
+    expect(promoted).toMatchObject({ status: 200, body: { model: 'm', version: 2, traffic: { 2: 1 } } });
+    expect(promoted.body).not.toHaveProperty('candidate'); // undefined: left out of the JSON
+    expect(await answeredBy(url)).toBe(2);
+
+    expect(await post(`${url}/admin/models/m/rollback`, undefined, AUTH)).toMatchObject({ status: 200, body: { model: 'm', version: 1, from: 2 } });
+    expect(await answeredBy(url)).toBe(1);
+
+    // A full swap: no canary share.
+    expect(await post(`${url}/admin/models/m/deploy`, { version: 3 }, AUTH)).toMatchObject({ status: 200, body: { version: 3, traffic: { 3: 1 } } });
+    expect(await answeredBy(url)).toBe(3);
+  });
+
+  it('PUT .../traffic { weights } splits unpinned traffic', async () => {
+    const { host, url } = await repositoryHost();
+    await host.load('m', { version: 1 });
+    await host.load('m', { version: 2 });
+    const { status, body } = await request(`${url}/admin/models/m/traffic`, { method: 'PUT', body: { weights: { 1: 0.5, 2: 0.5 } }, headers: AUTH });
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ model: 'm', traffic: { 1: 0.5, 2: 0.5 } });
+    const answers = new Set<number>();
+    for (let i = 0; i < 4; i++) answers.add(await answeredBy(url)); // smooth weighted round-robin: exact shares
+    expect([...answers].sort()).toEqual([1, 2]);
+  });
+
+  it('DELETE /admin/models/{m}/versions/{v} unloads one version, DELETE /admin/models/{m} all of them', async () => {
+    const { host, url } = await repositoryHost();
+    await host.load('m', { version: 1 });
+    await host.load('m', { version: 2 });
+    expect(await request(`${url}/admin/models/m/versions/1`, { method: 'DELETE', headers: AUTH })).toMatchObject({ status: 200, body: { model: 'm', version: 1, unloaded: true } });
+    expect(host.status('m').versions.map((v) => [v.version, v.state])).toEqual([[2, 'ready']]);
+    expect(await request(`${url}/admin/models/m`, { method: 'DELETE', headers: AUTH })).toMatchObject({ status: 200, body: { model: 'm', version: null, unloaded: true } });
+    expect(host.ready('m')).toBe(false);
+    expect(await request(`${url}/admin/models/m/versions/1`, { method: 'DELETE', headers: AUTH })).toMatchObject({ status: 404 });
+  });
+
+  it.each([
+    ['deploy without a version', 'POST', '/admin/models/m/deploy', { canary: 0.1 }, /deploy needs a "version"/],
+    ['a version that is not a positive integer', 'POST', '/admin/models/m/load', { version: 'latest' }, /"version" must be a positive integer, got "latest"/],
+    ['version 0', 'POST', '/admin/models/m/deploy', { version: 0 }, /"version" must be a positive integer, got 0/],
+    ['traffic without weights', 'PUT', '/admin/models/m/traffic', { '1': 1 }, /traffic needs "weights"/],
+    ['a body that is not an object', 'POST', '/admin/models/m/load', [1], /must be a JSON object/],
+    ['a canary share out of range', 'POST', '/admin/models/m/deploy', { version: 2, canary: 1.5 }, /canary/],
+  ])('%s is 400 { error }', async (_title, method, path, body, message) => {
+    const { host, url } = await repositoryHost();
+    await host.load('m', { version: 1 });
+    const response = await request(`${url}${path}`, { method, body, headers: AUTH });
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ error: expect.stringMatching(message) });
+  });
+});
+
+describe('admin routes are refused without a yes from authorize', () => {
+  const ROUTES: [string, string][] = [
+    ['POST', '/admin/models/m/load'],
+    ['POST', '/admin/models/m/deploy'],
+    ['POST', '/admin/models/m/promote'],
+    ['POST', '/admin/models/m/rollback'],
+    ['PUT', '/admin/models/m/traffic'],
+    ['DELETE', '/admin/models/m'],
+    ['DELETE', '/admin/models/m/versions/1'],
+    ['POST', '/v2/repository/models/m/load'],
+    ['POST', '/v2/repository/models/m/unload'],
+  ];
+
+  it('without an authorize hook: 403 on every admin route, and nothing changes', async () => {
+    const { host, url } = await repositoryHost({});
+    await host.load('m', { version: 1 });
+    for (const [method, path] of ROUTES) {
+      const response = await request(`${url}${path}`, { method, body: { version: 2, weights: { 1: 1 } } });
+      expect(response.status, `${method} ${path}`).toBe(403);
+      expect(response.body).toEqual({ error: 'admin routes are disabled: the server did not configure authorize(request)' });
+      expect(response.headers.get('x-modelhost-error-code')).toBe('UNAUTHORIZED');
+    }
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([1]);
+  });
+
+  it('authorize returning false: 403', async () => {
+    const seen: HttpRequest[] = [];
+    const { host, url } = await repositoryHost({ authorize: (req) => (seen.push(req), false) });
+    await host.load('m', { version: 1 });
+    for (const [method, path] of ROUTES) {
+      expect(await request(`${url}${path}`, { method, body: { version: 2 } }), `${method} ${path}`).toMatchObject({ status: 403, body: { error: 'this request may not use admin routes' } });
+    }
+    // The hook sees the request as the protocol layer does.
+    expect(seen[0]).toMatchObject({ method: 'POST', url: '/admin/models/m/load', headers: expect.objectContaining({ host: expect.any(String) }) });
+    expect(seen[0]!.signal).toBeInstanceOf(AbortSignal);
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([1]);
+  });
+
+  it('authorize returning 401: 401 with WWW-Authenticate; the right bearer token passes', async () => {
+    const { host, url } = await repositoryHost({ authorize: bearer });
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${TOKEN}` }] as Record<string, string>[]) {
+      const response = await post(`${url}/admin/models/m/load`, { version: 1 }, headers);
+      expect(response).toMatchObject({ status: 401, body: { error: 'admin routes need credentials' } });
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    }
+    expect(host.status()).toEqual([]);
+    expect((await post(`${url}/admin/models/m/load`, { version: 1 }, AUTH)).status).toBe(200);
+  });
+
+  it('an async authorize works; one that throws asks for credentials (401), never a 500 or a stack trace', async () => {
+    const { url } = await repositoryHost({
+      authorize: async (req) => {
+        if (req.headers['authorization'] === undefined) throw new Error('jwt malformed at verify (/srv/auth.js:12:7)');
+        return req.headers['authorization'] === `Bearer ${TOKEN}`;
+      },
+    });
+    const thrown = await post(`${url}/admin/models/m/load`, { version: 1 });
+    expect(thrown).toMatchObject({ status: 401, body: { error: 'admin routes need credentials' } });
+    expect(thrown.headers.get('www-authenticate')).toBe('Bearer');
+    expect(thrown.text).not.toMatch(/jwt|auth\.js/);
+    expect((await post(`${url}/admin/models/m/load`, { version: 1 }, { authorization: 'Bearer nope' })).status).toBe(403);
+    expect((await post(`${url}/admin/models/m/load`, { version: 1 }, AUTH)).status).toBe(200);
+  });
+
+  it('read-only routes never ask authorize', async () => {
+    let asked = 0;
+    const { host, url } = await repositoryHost({ authorize: () => (asked++, false) });
+    await host.load('m', { version: 1 });
+    for (const path of ['/v2', '/v2/models/m', '/v1/models/m', '/status.json', '/']) expect((await get(`${url}${path}`)).status, path).toBe(200);
+    expect((await post(`${url}/v2/repository/index`)).status).toBe(200);
+    expect(asked).toBe(0);
+  });
+});

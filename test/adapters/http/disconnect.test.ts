@@ -1,0 +1,106 @@
+/**
+ * A client that goes away cancels its queued request and frees the queue slot; the
+ * `timeoutMs` option becomes each request's deadline.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { ErrorCode, ModelHost, type RequestFailedEvent } from '../../../src/index.js';
+import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { post, useServers } from './serve.js';
+
+const { serve } = useServers();
+const INFER = { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
+
+/** One row per batch, one queued row at most, and the runtime held after warmup until `release`. */
+async function heldHost() {
+  const held = deferred();
+  const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? held.promise : Promise.resolve()) });
+  const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: { maxBatchSize: 1 }, queue: { maxSize: 1 } } });
+  await host.load('m', { source: FAKE_SOURCE });
+  const failed: RequestFailedEvent[] = [];
+  host.on('requestFailed', (e) => failed.push(e));
+  const queueDepth = () => host.status('m').versions[0]!.queueDepth;
+  return { host, runtime, failed, queueDepth, release: () => held.resolve() };
+}
+
+describe('client disconnects', () => {
+  it.each([
+    ['KServe infer', '/v2/models/m/infer', INFER],
+    ['TF Serving predict', '/v1/models/m:predict', { instances: [[1, 2, 3, 4]] }],
+  ])('%s: aborting while queued cancels the task (CANCELLED) and frees its slot for the next request', async (_title, path, body) => {
+    const { host, runtime, failed, queueDepth, release } = await heldHost();
+    const { url } = await serve(host);
+
+    const running = post(`${url}/v2/models/m/infer`, INFER);
+    await vi.waitFor(() => expect(runtime.runs).toBe(2)); // in the runtime, held
+    const controller = new AbortController();
+    const abandoned = fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), signal: controller.signal }).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(queueDepth()).toBe(1));
+    expect((await post(`${url}${path}`, body)).status).toBe(429); // the queue is full
+
+    controller.abort();
+    expect(await abandoned).toMatchObject({ name: 'AbortError' });
+    await vi.waitFor(() => expect(failed.map((f) => f.code)).toContain(ErrorCode.CANCELLED));
+    await vi.waitFor(() => expect(queueDepth()).toBe(0));
+    expect(failed.find((f) => f.code === ErrorCode.CANCELLED)).toMatchObject({ model: 'm', version: 1 });
+
+    // Where the queue had been full, a new request is admitted.
+    const admitted = post(`${url}${path}`, body);
+    await vi.waitFor(() => expect(queueDepth()).toBe(1));
+    release();
+    expect((await running).status).toBe(200);
+    expect((await admitted).status).toBe(200);
+    expect(runtime.runs).toBe(3); // warmup, the held request, the admitted one: the cancelled task never ran
+  });
+
+  it('a client that gives up on a request whose batch is running gets nothing; the batch finishes and the server keeps serving', async () => {
+    const { host, runtime, failed, release } = await heldHost();
+    const { url } = await serve(host);
+    const controller = new AbortController();
+    const abandoned = fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify(INFER), signal: controller.signal }).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(runtime.runs).toBe(2));
+    controller.abort();
+    expect(await abandoned).toMatchObject({ name: 'AbortError' });
+    await vi.waitFor(() => expect(failed.map((f) => f.code)).toContain(ErrorCode.CANCELLED));
+    release();
+    await vi.waitFor(() => expect(host.status('m').versions[0]!.pending).toBe(0));
+    expect((await post(`${url}/v2/models/m/infer`, INFER)).status).toBe(200);
+  });
+
+  it('a response that was sent is not cancelled by the connection closing afterwards', async () => {
+    const { host, failed, release } = await heldHost();
+    release();
+    const { url } = await serve(host);
+    for (let i = 0; i < 3; i++) expect((await post(`${url}/v2/models/m/infer`, INFER, { connection: 'close' })).status).toBe(200);
+    expect(failed).toEqual([]);
+  });
+});
+
+describe('per-request timeout (the timeoutMs option)', () => {
+  it('becomes the deadline of each inference: 504 DEADLINE_EXCEEDED, and the queued task leaves the queue', async () => {
+    const { host, runtime, failed, queueDepth, release } = await heldHost();
+    const { url } = await serve(host, { timeoutMs: 40 });
+    const first = post(`${url}/v2/models/m/infer`, INFER);
+    await vi.waitFor(() => expect(runtime.runs).toBe(2));
+    const second = await post(`${url}/v1/models/m:predict`, { instances: [[1, 2, 3, 4]] });
+    expect(second).toMatchObject({ status: 504, body: { error: expect.any(String) } });
+    expect((await first).status).toBe(504); // rejected on time, its late result discarded
+    expect(failed.map((f) => f.code)).toEqual([ErrorCode.DEADLINE_EXCEEDED, ErrorCode.DEADLINE_EXCEEDED]);
+    expect(queueDepth()).toBe(0);
+    release();
+  });
+
+  it("overrides the model's own timeoutMs; without the option the model's applies", async () => {
+    const held = deferred();
+    let holding = false; // after both warmups
+    const runtime = fakeRuntime({ runGate: () => (holding ? held.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, models: { patient: { timeoutMs: 3_600_000 }, hasty: { timeoutMs: 30 } } });
+    await host.load('patient', { source: FAKE_SOURCE });
+    await host.load('hasty', { source: FAKE_SOURCE });
+    holding = true;
+    const strict = await serve(host, { timeoutMs: 30 });
+    expect((await post(`${strict.url}/v2/models/patient/infer`, INFER)).status).toBe(504); // the option wins over an hour
+    const lenient = await serve(host);
+    expect((await post(`${lenient.url}/v2/models/hasty/infer`, INFER)).status).toBe(504); // the model's 30 ms
+    held.resolve();
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * Every error code → HTTP status (DESIGN §4), through real requests where a request can
+ * reach it; error bodies are exactly `{ "error": "..." }`, never a stack trace.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { errorResponse } from '../../../src/adapters/http/http-errors.js';
+import { statusFor, STATUS_BY_CODE } from '../../../src/adapters/http/index.js';
+import { ERROR_CODES } from '../../../src/errors/index.js';
+import { ErrorCode, ModelHost, ModelHostError, type RequestFailedEvent } from '../../../src/index.js';
+import { onnxAffine } from '../../fixtures/onnx-models.js';
+import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { writeVersion } from '../../helpers/repository.js';
+import { useTempDirs } from '../../helpers/temp-dir.js';
+import { post, request, useServers, type JsonResponse } from './serve.js';
+
+const tempDir = useTempDirs('each');
+const { serve } = useServers();
+
+const INFER = { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
+const infer = (url: string, model = 'm') => post(`${url}/v2/models/${model}/infer`, INFER);
+
+/** `{ error }` and nothing else: no stack, no code field, no cause. */
+function expectErrorBody(response: JsonResponse, status: number, code: ErrorCode, message?: RegExp): void {
+  expect(response.status, response.text).toBe(status);
+  expect(response.headers.get('content-type')).toBe('application/json');
+  expect(Object.keys(response.body)).toEqual(['error']);
+  expect(typeof response.body.error).toBe('string');
+  if (message !== undefined) expect(response.body.error).toMatch(message);
+  expect(response.text).not.toMatch(/\n\s+at |\.ts:\d+|\.js:\d+|node_modules/);
+  expect(response.headers.get('x-modelhost-error-code')).toBe(code);
+}
+
+describe('statusFor / STATUS_BY_CODE', () => {
+  const EXPECTED: Record<ErrorCode, number> = {
+    INVALID_INPUT: 400,
+    INVALID_CONFIG: 400, // reaches HTTP only through admin routes
+    MODEL_NOT_FOUND: 404,
+    VERSION_NOT_FOUND: 404,
+    MODEL_NOT_READY: 503,
+    QUEUE_FULL: 429,
+    DEADLINE_EXCEEDED: 504,
+    CANCELLED: 499,
+    CIRCUIT_OPEN: 503,
+    INFERENCE_FAILED: 500,
+    LOAD_FAILED: 422,
+    INTEGRITY_FAILED: 422,
+    UNSUPPORTED_MODEL: 422,
+    SHUTTING_DOWN: 503,
+    UNAUTHORIZED: 403, // 401 when authorize asks for credentials
+  };
+
+  it.each(ERROR_CODES.map((code) => [code, EXPECTED[code]] as const))('%s → %i', (code, status) => {
+    expect(statusFor(code)).toBe(status);
+    expect(STATUS_BY_CODE[code]).toBe(status);
+  });
+
+  it('covers every code, and is frozen', () => {
+    expect(Object.keys(STATUS_BY_CODE).sort()).toEqual([...ERROR_CODES].sort());
+    expect(Object.isFrozen(STATUS_BY_CODE)).toBe(true);
+  });
+
+  it('errorResponse: { error } with the message, Retry-After in whole seconds (at least 1) on QUEUE_FULL, "internal error" for anything else', () => {
+    const full = errorResponse(new ModelHostError(ErrorCode.QUEUE_FULL, 'queue is full', { retryAfterMs: 2100 }));
+    expect(full).toEqual({ status: 429, headers: { 'content-type': 'application/json', 'x-modelhost-error-code': 'QUEUE_FULL', 'retry-after': '3' }, body: '{"error":"queue is full"}' });
+    expect(errorResponse(new ModelHostError(ErrorCode.QUEUE_FULL, 'full', { retryAfterMs: 5 })).headers['retry-after']).toBe('1');
+    expect(errorResponse(new ModelHostError(ErrorCode.QUEUE_FULL, 'full')).headers['retry-after']).toBe('1');
+    const internal = errorResponse(Object.assign(new TypeError("Cannot read properties of undefined (reading 'x')"), { code: 'INVALID_INPUT' }));
+    expect(internal).toEqual({ status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"internal error"}' });
+  });
+});
+
+describe('each code through a real request', () => {
+  it('INVALID_INPUT → 400', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    const response = await post(`${url}/v2/models/m/infer`, { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] });
+    expectErrorBody(response, 400, ErrorCode.INVALID_INPUT, /model 'm' v1, input 'x'.*\[1, 3\]/);
+  });
+
+  it('MODEL_NOT_FOUND and VERSION_NOT_FOUND → 404', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    expectErrorBody(await infer(url, 'nope'), 404, ErrorCode.MODEL_NOT_FOUND, /'nope'/);
+    expectErrorBody(await post(`${url}/v2/models/m/versions/4/infer`, INFER), 404, ErrorCode.VERSION_NOT_FOUND, /version 4/);
+    expectErrorBody(await post(`${url}/v1/models/m/versions/4:predict`, { instances: [[1, 2, 3, 4]] }), 404, ErrorCode.VERSION_NOT_FOUND);
+  });
+
+  it('MODEL_NOT_READY → 503 while the only version loads', async () => {
+    const gate = deferred();
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime({ loadGate: () => gate.promise }) } });
+    const { url } = await serve(host);
+    const loading = host.load('m', { source: FAKE_SOURCE });
+    await vi.waitFor(() => expect(host.status('m').versions[0]?.state).toBe('loading'));
+    expectErrorBody(await infer(url), 503, ErrorCode.MODEL_NOT_READY, /no loaded version/);
+    expectErrorBody(await post(`${url}/v1/models/m:predict`, { instances: [[1, 2, 3, 4]] }), 503, ErrorCode.MODEL_NOT_READY);
+    gate.resolve();
+    await loading;
+    expect((await infer(url)).status).toBe(200);
+  });
+
+  it('QUEUE_FULL → 429 with Retry-After', async () => {
+    const held = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? held.promise : Promise.resolve()) }); // warmup passes
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: { maxBatchSize: 1 }, queue: { maxSize: 1 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    const running = infer(url);
+    await vi.waitFor(() => expect(runtime.runs).toBe(2));
+    const queued = infer(url);
+    await vi.waitFor(() => expect(host.status('m').versions[0]!.queueDepth).toBe(1));
+    const refused = await infer(url);
+    expectErrorBody(refused, 429, ErrorCode.QUEUE_FULL, /queue/);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    held.resolve();
+    expect((await running).status).toBe(200);
+    expect((await queued).status).toBe(200);
+  });
+
+  it('DEADLINE_EXCEEDED → 504 from the timeoutMs option', async () => {
+    const held = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? held.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host, { timeoutMs: 30 });
+    expectErrorBody(await infer(url), 504, ErrorCode.DEADLINE_EXCEEDED);
+    expectErrorBody(await post(`${url}/v1/models/m:predict`, { instances: [[1, 2, 3, 4]] }), 504, ErrorCode.DEADLINE_EXCEEDED);
+    held.resolve();
+  });
+
+  it('INFERENCE_FAILED → 500 with the runtime\'s message, then CIRCUIT_OPEN → 503 once the breaker opens', async () => {
+    const runtime = fakeRuntime({ failRun: () => (runtime.runs > 1 ? new Error('GPU fell off') : undefined) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false, breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    for (let i = 0; i < 3; i++) expectErrorBody(await infer(url), 500, ErrorCode.INFERENCE_FAILED, /GPU fell off/);
+    await vi.waitFor(() => expect(host.status('m').versions[0]!.breaker).toBe('open'));
+    expectErrorBody(await infer(url), 503, ErrorCode.CIRCUIT_OPEN, /circuit breaker is open/);
+  });
+
+  it('SHUTTING_DOWN → 503 for requests that arrive while the host drains', async () => {
+    const held = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? held.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    const inFlight = infer(url);
+    await vi.waitFor(() => expect(runtime.runs).toBe(2));
+    const closing = host.close();
+    expectErrorBody(await infer(url), 503, ErrorCode.SHUTTING_DOWN);
+    expectErrorBody(await post(`${url}/v1/models/m:predict`, { instances: [[1, 2, 3, 4]] }), 503, ErrorCode.SHUTTING_DOWN);
+    held.resolve();
+    expect((await inFlight).status).toBe(200); // the one in flight finishes
+    await closing;
+  });
+
+  it('INVALID_CONFIG → 400 on an admin load (no repository to load from)', async () => {
+    const { url } = await serve(new ModelHost(), { authorize: () => true });
+    expectErrorBody(await post(`${url}/admin/models/m/load`), 400, ErrorCode.INVALID_CONFIG, /repository/);
+  });
+
+  it('LOAD_FAILED, INTEGRITY_FAILED and UNSUPPORTED_MODEL → 422 on an admin load; what served keeps serving', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.onnx': onnxAffine() });
+    await writeVersion(root, 'm', 2, { 'model.onnx': new TextEncoder().encode('not a protobuf at all') }, { checksums: false });
+    const three = await writeVersion(root, 'm', 3, { 'model.onnx': onnxAffine() });
+    await writeFile(path.join(three, 'model.onnx'), onnxAffine({ scale: 9 })); // after SHA256SUMS: a mismatch
+    await mkdir(path.join(root, 'm', '4'), { recursive: true });
+    await writeFile(path.join(root, 'm', '4', 'weights.pt'), 'torch');
+    const host = new ModelHost({ repository: root });
+    const { url } = await serve(host, { authorize: () => true });
+    expect((await post(`${url}/admin/models/m/load`, { version: 1 })).status).toBe(200);
+
+    expectErrorBody(await post(`${url}/admin/models/m/load`, { version: 2 }), 422, ErrorCode.LOAD_FAILED);
+    expectErrorBody(await post(`${url}/admin/models/m/deploy`, { version: 3 }), 422, ErrorCode.INTEGRITY_FAILED, /model\.onnx/);
+    expectErrorBody(await post(`${url}/v2/repository/models/m/load`, { parameters: { version: 4 } }), 422, ErrorCode.UNSUPPORTED_MODEL, /weights\.pt/);
+    expect(host.status('m').defaultVersion).toBe(1);
+    expect((await post(`${url}/v2/models/m/infer`, INFER)).body.outputs[0].data).toEqual([3, 5, 7, 9]);
+  });
+
+  it('UNAUTHORIZED → 403, or 401 with WWW-Authenticate when authorize asks for credentials', async () => {
+    const refused = await serve(new ModelHost(), { authorize: () => false });
+    expectErrorBody(await post(`${refused.url}/admin/models/m/promote`), 403, ErrorCode.UNAUTHORIZED);
+    const ask = await serve(new ModelHost(), { authorize: () => 401 });
+    const response = await post(`${ask.url}/admin/models/m/promote`);
+    expect(response).toMatchObject({ status: 401, body: { error: expect.any(String) } });
+    expect(response.headers.get('www-authenticate')).toBe('Bearer');
+  });
+
+  it('CANCELLED (499) has no one to answer: the client is gone; the request settles as CANCELLED (see disconnect.test.ts)', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const failures: RequestFailedEvent[] = [];
+    host.on('requestFailed', (e) => failures.push(e));
+    await host.predict('m', [1, 2, 3, 4], { signal: AbortSignal.abort() }).catch(() => undefined);
+    expect(failures.map((f) => f.code)).toEqual(['CANCELLED']);
+    expect(statusFor(failures[0]!.code)).toBe(499);
+    await host.close();
+  });
+
+  it('anything that is not a ModelHostError → 500 { "error": "internal error" }, nothing of the cause', async () => {
+    const host = new ModelHost();
+    const { url } = await serve(host, {
+      metrics: {
+        contentType: 'text/plain',
+        metrics: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.7:9091 at pushgateway (/srv/app/metrics.js:42:9)')),
+      },
+    });
+    const response = await request(`${url}/metrics`);
+    expect(response).toMatchObject({ status: 500, body: { error: 'internal error' } });
+    expect(response.text).toBe('{"error":"internal error"}');
+    expect(response.headers.get('x-modelhost-error-code')).toBeNull();
+  });
+});

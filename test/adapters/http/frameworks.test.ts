@@ -1,0 +1,102 @@
+/**
+ * Mounting the protocol layer in a framework: Express (`createExpressRouter` at a prefix,
+ * with or without a body parser in front) through supertest, and `createHttpHandler` used
+ * directly the way a Fastify route does (a body the framework already parsed).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import supertest from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { createExpressRouter } from '../../../src/adapters/express/index.js';
+import { createHttpHandler } from '../../../src/adapters/http/index.js';
+import { ModelHost } from '../../../src/index.js';
+import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { post, useServers } from './serve.js';
+
+const { track } = useServers();
+const INFER = { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
+const Y = [3, 5, 7, 9];
+
+async function loadedHost() {
+  const host = track(new ModelHost({ runtimes: { fake: fakeRuntime() } }));
+  await host.load('m', { source: FAKE_SOURCE });
+  return host;
+}
+
+describe('Express: createExpressRouter(host, options) at a prefix', () => {
+  function app(host: ModelHost, { bodyParser }: { bodyParser: boolean }) {
+    const a = express();
+    if (bodyParser) a.use(express.json());
+    a.get('/healthz', (_req, res) => void res.send('ok'));
+    a.use('/ml', createExpressRouter(host, { authorize: (req) => req.headers['authorization'] === 'Bearer t', json: { maxDepth: 5 } }));
+    a.use((_req, res) => void res.status(404).json({ from: 'the app' }));
+    return a;
+  }
+
+  it.each([false, true])('serves KServe, TF Serving, admin and status under the prefix (express.json() in front: %s)', async (bodyParser) => {
+    const host = await loadedHost();
+    const agent = supertest(app(host, { bodyParser }));
+    expect((await agent.get('/ml/v2')).body).toMatchObject({ name: 'modelhost' });
+    expect((await agent.get('/ml/v2/models/m/ready')).status).toBe(200);
+    const infer = await agent.post('/ml/v2/models/m/infer').send(INFER);
+    expect(infer.status).toBe(200);
+    expect(infer.body.outputs[0].data).toEqual(Y);
+    expect((await agent.post('/ml/v1/models/m:predict').send({ instances: [[1, 2, 3, 4]] })).body).toEqual({ predictions: [Y] });
+    expect((await agent.post('/ml/admin/models/m/rollback')).status).toBe(403);
+    expect((await agent.get('/ml/status.json')).body.models[0].name).toBe('m');
+    // JSON limits hold for a body the parser already parsed, too.
+    const deep = await agent.post('/ml/v2/models/m/infer').send({ inputs: [{ name: 'x', shape: [1, 1, 1, 4], datatype: 'FP32', data: [[[[1, 2, 3, 4]]]] }] });
+    expect(deep).toMatchObject({ status: 400, body: { error: 'the JSON body nests deeper than 5 levels' } });
+  });
+
+  it('passes paths it does not serve to the next middleware, and leaves the rest of the app alone', async () => {
+    const host = await loadedHost();
+    const agent = supertest(app(host, { bodyParser: true }));
+    expect((await agent.get('/ml/not-a-route')).body).toEqual({ from: 'the app' });
+    expect((await agent.get('/healthz')).text).toBe('ok');
+    expect((await agent.get('/v2')).body).toEqual({ from: 'the app' }); // only under the prefix
+  });
+
+  it('reads the raw body itself for the binary extension, even behind express.json()', async () => {
+    const host = await loadedHost();
+    const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', parameters: { binary_data_size: 16 } }] }));
+    const body = Buffer.concat([head, Buffer.from(new Float32Array([1, 2, 3, 4]).buffer)]);
+    const response = await supertest(app(host, { bodyParser: true }))
+      .post('/ml/v2/models/m/infer')
+      .set('content-type', 'application/octet-stream')
+      .set('inference-header-content-length', String(head.byteLength))
+      .send(body);
+    expect(response.status).toBe(200);
+    expect(response.body.outputs[0].data).toEqual(Y);
+  });
+});
+
+describe('createHttpHandler: the protocol-neutral handler any server can call', () => {
+  it('answers a request it serves, undefined for a path it does not, and uses a body a framework already parsed', async () => {
+    const host = await loadedHost();
+    const handle = createHttpHandler(host, { timeoutMs: 1000 });
+    // What a Fastify route does with request.raw and request.body.
+    const server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString()));
+      req.on('end', () => {
+        const controller = new AbortController();
+        res.on('close', () => !res.writableFinished && controller.abort());
+        void handle({ method: req.method!, url: req.url!, headers: req.headers, body: undefined, parsedBody: raw === '' ? undefined : JSON.parse(raw), signal: controller.signal }).then((response) => {
+          if (response === undefined) return void res.writeHead(418).end('not mine');
+          res.writeHead(response.status, response.headers).end(response.body);
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect((await post(`${url}/v2/models/m/infer`, INFER)).body.outputs[0].data).toEqual(Y);
+      expect((await fetch(`${url}/elsewhere`)).status).toBe(418);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * The status page mounted under a prefix (Express at `/ml`, as examples/express-server and
+ * examples/nest-app do), in headless Chromium: it must find its `status.json` whether the
+ * page was opened as `/ml`, `/ml/` or `/ml/status`.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import express from 'express';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createExpressRouter } from '../../../src/adapters/express/index.js';
+import { ModelHost } from '../../../src/index.js';
+import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+describe('status page under a prefix (headless Chromium)', () => {
+  let host: ModelHost;
+  let server: Server;
+  let url: string;
+  let profile: string;
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    host = new ModelHost({ runtimes: { fake: fakeRuntime() } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const app = express();
+    app.use('/ml', createExpressRouter(host));
+    server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: this test needs Debian's Chromium (apt-get install -y chromium)`);
+    profile = await mkdtemp(path.join(tmpdir(), 'modelhost-chromium-'));
+    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (profile !== undefined) await rm(profile, { recursive: true, force: true });
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+    await host?.close();
+  });
+
+  it.each(['/ml', '/ml/', '/ml/status', '/ml/status/'])('opened as %s, it fetches /ml/status.json and renders the models', async (pathname) => {
+    const page = await browser.newPage();
+    const fetched: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith('status.json')) fetched.push(new URL(request.url()).pathname);
+    });
+    expect((await page.goto(`${url}${pathname}`))?.status()).toBe(200);
+    await page.locator('h2[data-model="m"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#health').textContent()).toBe('ready');
+    expect(new Set(fetched)).toEqual(new Set(['/ml/status.json']));
+    await page.close();
+  });
+});
