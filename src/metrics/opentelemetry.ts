@@ -23,6 +23,13 @@ export interface OtelOptions {
   readonly traces?: boolean;
   /** Default true. */
   readonly metrics?: boolean;
+  /**
+   * Record request and queue latency histograms per request. The OpenTelemetry SDK hashes
+   * attributes on every record (about a microsecond here): at hundreds of thousands of
+   * requests per second turn this off and keep the per-batch histograms, counters and
+   * gauges. Default true.
+   */
+  readonly requestHistograms?: boolean;
 }
 
 export interface OtelInstrumentation {
@@ -108,26 +115,39 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
     const batchSize = meter.createHistogram('modelhost.batch.size', { description: 'Rows per runtime call.', valueType: ValueType.INT });
     // Counters are counted here and reported when the SDK collects (observable counters):
     // an SDK `add` per request would hash its attributes every time.
-    const counts = new Map<string, { attributes: Attributes; value: number }>();
-    const count = (key: string, attributes: () => Attributes) => {
+    const counts = new Map<string, { counter: 'requests' | 'loads' | 'rollbacks'; attributes: Attributes; value: number }>();
+    const count = (counter: 'requests' | 'loads' | 'rollbacks', key: string, attributes: Attributes) => {
       const entry = counts.get(key);
       if (entry !== undefined) entry.value++;
-      else counts.set(key, { attributes: attributes(), value: 1 });
+      else counts.set(key, { counter, attributes, value: 1 });
+    };
+    // Request counts: one entry per model, version and code, found through nested maps.
+    const requestCounts = new Map<string, Map<number, Map<string, { value: number }>>>();
+    const countRequest = (model: string, version: number, code: string) => {
+      let versions = requestCounts.get(model);
+      if (versions === undefined) requestCounts.set(model, (versions = new Map()));
+      let codes = versions.get(version);
+      if (codes === undefined) versions.set(version, (codes = new Map()));
+      const entry = codes.get(code);
+      if (entry !== undefined) entry.value++;
+      else codes.set(code, { value: 1 });
     };
     const requests = meter.createObservableCounter('modelhost.requests', { description: 'Requests by model, version and outcome (code OK, or the error code).', valueType: ValueType.INT });
     const loads = meter.createObservableCounter('modelhost.model.loads', { description: 'Version loads by result.', valueType: ValueType.INT });
     const rollbacks = meter.createObservableCounter('modelhost.rollbacks', { description: 'Rollbacks, manual or automatic.', valueType: ValueType.INT });
     // One attributes object per model version, reused.
     const attributesOf = cache((model: string, version: number): Attributes => ({ 'modelhost.model': model, 'modelhost.version': version }));
+    const perRequest = options.requestHistograms !== false;
     on('requestCompleted', (e) => {
-      count(`r\u0000${e.model}\u0000${e.version}\u0000OK`, () => ({ 'modelhost.model': e.model, 'modelhost.version': e.version, 'modelhost.code': 'OK' }));
+      countRequest(e.model, e.version, 'OK');
+      if (!perRequest) return;
       const attributes = attributesOf(e.model, e.version);
       requestDuration.record(e.totalMs / 1000, attributes);
       queueDuration.record(e.queueMs / 1000, attributes);
     });
     on('requestFailed', (e) => {
-      count(`r\u0000${e.model}\u0000${e.version}\u0000${e.code}`, () => ({ 'modelhost.model': e.model, 'modelhost.version': e.version, 'modelhost.code': e.code }));
-      requestDuration.record(e.totalMs / 1000, attributesOf(e.model, e.version));
+      countRequest(e.model, e.version, e.code);
+      if (perRequest) requestDuration.record(e.totalMs / 1000, attributesOf(e.model, e.version));
     });
     const batch = (e: ModelHostEvents['batchCompleted'][0] | ModelHostEvents['batchFailed'][0]) => {
       const attributes = attributesOf(e.model, e.version);
@@ -136,18 +156,23 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
     };
     on('batchCompleted', batch);
     on('batchFailed', batch);
-    on('modelLoaded', (e) => count(`l\u0000${e.model}\u0000success`, () => ({ 'modelhost.model': e.model, 'modelhost.result': 'success' })));
-    on('modelLoadFailed', (e) => count(`l\u0000${e.model}\u0000failure`, () => ({ 'modelhost.model': e.model, 'modelhost.result': 'failure' })));
-    on('versionRolledBack', (e) => count(`b\u0000${e.model}\u0000${e.automatic}`, () => ({ 'modelhost.model': e.model, 'modelhost.automatic': e.automatic })));
+    on('modelLoaded', (e) => count('loads', `${e.model}\u0000success`, { 'modelhost.model': e.model, 'modelhost.result': 'success' }));
+    on('modelLoadFailed', (e) => count('loads', `${e.model}\u0000failure`, { 'modelhost.model': e.model, 'modelhost.result': 'failure' }));
+    on('versionRolledBack', (e) => count('rollbacks', `${e.model}\u0000${e.automatic}`, { 'modelhost.model': e.model, 'modelhost.automatic': e.automatic }));
 
     const queueDepth = meter.createObservableGauge('modelhost.queue.depth', { description: 'Rows waiting in the version queue.', valueType: ValueType.INT });
     const breaker = meter.createObservableGauge('modelhost.breaker.state', { description: 'Circuit breaker: 0 closed, 0.5 half-open, 1 open.' });
     const ready = meter.createObservableGauge('modelhost.model.ready', { description: 'Whether the model has a ready default version.', valueType: ValueType.INT });
     const traffic = meter.createObservableGauge('modelhost.version.traffic_ratio', { description: 'Share of unpinned traffic per version.' });
     const gauges = [queueDepth, breaker, ready, traffic, requests, loads, rollbacks];
-    const counters = { r: requests, l: loads, b: rollbacks } as const;
+    const counters = { requests, loads, rollbacks } as const;
     const observer: BatchObservableCallback = (result) => {
-      for (const [key, { attributes, value }] of counts) result.observe(counters[key[0] as keyof typeof counters], value, attributes);
+      for (const { counter, attributes, value } of counts.values()) result.observe(counters[counter], value, attributes);
+      for (const [model, versions] of requestCounts) {
+        for (const [version, codes] of versions) {
+          for (const [code, { value }] of codes) result.observe(requests, value, { 'modelhost.model': model, 'modelhost.version': version, 'modelhost.code': code });
+        }
+      }
       for (const m of host.status()) {
         result.observe(ready, m.ready ? 1 : 0, { 'modelhost.model': m.name });
         for (const [version, share] of Object.entries(m.traffic)) result.observe(traffic, share, { 'modelhost.model': m.name, 'modelhost.version': Number(version) });

@@ -36,7 +36,8 @@ export type WindowName = keyof typeof WINDOWS;
  * events: the hot path does not know it exists.
  */
 export class StatsRecorder {
-  private readonly windows = new Map<string, RollingWindow>();
+  /** model → version → window: nested maps, so no key string is built per event. */
+  private readonly windows = new Map<string, Map<number, RollingWindow>>();
   private readonly detach: () => void;
 
   constructor(
@@ -64,7 +65,7 @@ export class StatsRecorder {
 
   /** Statistics of one version over the named windows; zeros when it had no traffic. */
   version(model: string, version: number): Record<WindowName, WindowStats> {
-    const window = this.windows.get(key(model, version));
+    const window = this.windows.get(model)?.get(version);
     const now = this.clock.now();
     const out = {} as Record<WindowName, WindowStats>;
     for (const [name, ms] of Object.entries(WINDOWS) as [WindowName, number][]) out[name] = summarize(window, now, ms);
@@ -73,16 +74,17 @@ export class StatsRecorder {
 
   /** Forgets an unloaded version. */
   forget(model: string, version: number): void {
-    this.windows.delete(key(model, version));
+    this.windows.get(model)?.delete(version);
   }
 
   private slice(model: string, version: number) {
-    const k = key(model, version);
-    let window = this.windows.get(k);
+    let versions = this.windows.get(model);
+    if (versions === undefined) this.windows.set(model, (versions = new Map()));
+    let window = versions.get(version);
     const now = this.clock.now();
     if (window === undefined) {
       window = new RollingWindow(WINDOWS['5m'], now, 30);
-      this.windows.set(k, window);
+      versions.set(version, window);
     }
     return window.slice(now);
   }
@@ -109,10 +111,6 @@ export class StatsRecorder {
     slice.batchRows += e.batchSize;
     slice.batchSizes.set(e.batchSize, (slice.batchSizes.get(e.batchSize) ?? 0) + 1);
   }
-}
-
-function key(model: string, version: number): string {
-  return `${model}\u0000${version}`;
 }
 
 function summarize(window: RollingWindow | undefined, now: number, windowMs: number): WindowStats {
