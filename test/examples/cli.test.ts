@@ -1,0 +1,278 @@
+/**
+ * `modelhost serve <repository>` as a user runs it: a child process over real HTTP, its
+ * JSON-lines log, its exit codes, and a graceful stop on SIGTERM with requests in flight.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onnxAffine } from '../fixtures/onnx-models.js';
+import { buildOnnxModel } from '../fixtures/onnx-writer.js';
+import { writeConfig, writeVersion } from '../helpers/repository.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const tempDir = useTempDirs('all');
+
+interface LogLine {
+  time: string;
+  level: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+interface Cli {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Every stdout line parsed as JSON (throws on a line that is not). */
+  readonly logs: () => LogLine[];
+  /** Resolves with the first log line `match` accepts; rejects if the process exits first. */
+  readonly waitForLog: (match: (line: LogLine) => boolean) => Promise<LogLine>;
+}
+
+/** `npx tsx src/cli/modelhost.ts …`, minus npx: one process, so signals reach the server itself. */
+function cli(args: readonly string[]): Cli {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    for (const waiter of waiters) waiter();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const logs = () =>
+    stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => {
+        try {
+          return JSON.parse(line) as LogLine;
+        } catch {
+          throw new Error(`a stdout line is not JSON: ${line}`);
+        }
+      });
+  const waitForLog = (match: (line: LogLine) => boolean) =>
+    new Promise<LogLine>((resolve, reject) => {
+      const check = () => {
+        const found = logs().find(match);
+        if (found !== undefined) {
+          waiters.delete(check);
+          resolve(found);
+        }
+      };
+      waiters.add(check);
+      check();
+      void exited.then(({ code, signal }) => {
+        if (!waiters.has(check)) return;
+        waiters.delete(check);
+        reject(new Error(`modelhost exited (${code ?? signal}) before the expected log line:\n${stdout}\n${stderr}`));
+      });
+    });
+  return { child, exited, stdout: () => stdout, stderr: () => stderr, logs, waitForLog };
+}
+
+/** stderr without npm's own warnings about the environment's .npmrc. */
+const ownStderr = (text: string) => text.replace(/^npm warn .*\n/gm, '');
+
+/** y = x through 1000 MatMuls by a 512×512 identity: ~20 ms per row on one core, and exact. */
+function slowIdentity(dim = 512, layers = 1000): Uint8Array {
+  const eye = new Float32Array(dim * dim);
+  for (let i = 0; i < dim; i++) eye[i * dim + i] = 1;
+  return buildOnnxModel({
+    inputs: [{ name: 'x', dtype: 'float32', shape: ['N', dim] }],
+    outputs: [{ name: 'y', dtype: 'float32', shape: ['N', dim] }],
+    initializers: [{ name: 'eye', dtype: 'float32', dims: [dim, dim], data: eye }],
+    nodes: Array.from({ length: layers }, (_, i) => ({ op: 'MatMul', inputs: [i === 0 ? 'x' : `h${i}`, 'eye'], outputs: [i === layers - 1 ? 'y' : `h${i + 1}`] })),
+  });
+}
+
+let repository: string;
+
+beforeAll(async () => {
+  repository = await tempDir();
+  await writeVersion(repository, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
+  await writeVersion(repository, 'slow', 1, { 'model.onnx': slowIdentity() });
+  // one request per runtime call, so a burst of requests stays queued for a while
+  await writeConfig(repository, 'slow', { batching: false });
+});
+
+describe('modelhost (CLI arguments)', () => {
+  it('prints its usage with --help and exits 0', async () => {
+    const run = cli(['--help']);
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(run.stdout()).toMatch(/^Usage: modelhost serve <repository> \[options\]/);
+    for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances']) expect(run.stdout()).toContain(option);
+    expect(ownStderr(run.stderr())).toBe('');
+  });
+
+  it('prints its version with --version', async () => {
+    const run = cli(['--version']);
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    expect(run.stdout().trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it.each([
+    { args: [], message: 'missing command' },
+    { args: ['frobnicate'], message: "unknown command 'frobnicate'" },
+    { args: ['serve'], message: 'missing <repository>' },
+    { args: ['serve', '.', '--port', 'http'], message: '--port must be a port number, got http' },
+    { args: ['serve', '.', '--port', '70000'], message: '--port must be a port number, got 70000' },
+    { args: ['serve', '.', '--timeout', '0'], message: '--timeout must be a positive number of ms, got 0' },
+    { args: ['serve', '.', '--poll', '1'], message: '--poll must be a number of ms ≥ 10, got 1' },
+    { args: ['serve', '.', '--instances', 'gpu'], message: '--instances must be thread or inline, got gpu' },
+    { args: ['serve', '.', '--bogus'], message: "Unknown option '--bogus'" },
+  ])('exits 2 with a message and the usage for $args', async ({ args, message }) => {
+    const run = cli(args);
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(run.stderr())).toContain(`modelhost: ${message}`);
+    expect(run.stderr()).toContain('Usage: modelhost serve <repository>');
+    expect(run.stdout()).toBe('');
+  });
+
+  it('exits 2 when the repository does not exist', async () => {
+    const run = cli(['serve', `${await tempDir()}/nowhere`, '--port', '0']);
+    expect((await run.exited).code).toBe(2);
+    expect(ownStderr(run.stderr())).toMatch(/^modelhost: /);
+  });
+});
+
+describe('modelhost serve', () => {
+  let server: Cli;
+  let url: string;
+  const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    server = cli(['serve', repository, '--port', '0']);
+    url = (await server.waitForLog((l) => l.msg === 'listening')).url as string;
+  });
+
+  afterAll(() => {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+  });
+
+  it('logs JSON lines: each model loaded, then the address it listens on', () => {
+    const logs = server.logs();
+    for (const line of logs) {
+      expect(line).toEqual(expect.objectContaining({ time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), level: expect.stringMatching(/^(debug|info|warn|error)$/), msg: expect.any(String) }));
+    }
+    const loaded = logs.filter((l) => l.msg === 'model loaded');
+    expect(loaded.map((l) => [l.model, l.version, l.runtime]).sort()).toEqual([
+      ['affine', 1, 'onnx'],
+      ['slow', 1, 'onnx'],
+    ]);
+    const listening = logs.find((l) => l.msg === 'listening')!;
+    expect(listening).toMatchObject({ level: 'info', models: ['affine', 'slow'], admin: false });
+    expect(listening.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // it listens once every model is loaded
+    expect(Math.max(...loaded.map((l) => logs.indexOf(l)))).toBeLessThan(logs.indexOf(listening));
+    expect(logs.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('answers KServe v2 health, readiness, metadata and infer', async () => {
+    expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
+    expect(await (await fetch(`${url}/v2/health/ready`)).json()).toEqual({ ready: true });
+    expect(await (await fetch(`${url}/v2/models/affine/ready`)).json()).toEqual({ name: 'affine', ready: true });
+    expect(await (await fetch(`${url}/v2/models/affine/versions/1/ready`)).json()).toEqual({ name: 'affine', ready: true });
+    expect(await (await fetch(`${url}/v2/models/affine`)).json()).toEqual({
+      name: 'affine',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4] }],
+      outputs: [{ name: 'y', datatype: 'FP32', shape: [-1, 4] }],
+    });
+
+    const response = await post('/v2/models/affine/infer', { id: 'a', inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: [1, 2, 3, 4, 0, 0, 0, 0.5] }] });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ model_name: 'affine', model_version: '1', id: 'a', outputs: [{ name: 'y', datatype: 'FP32', shape: [2, 4], data: [3, 5, 7, 9, 1, 1, 1, 2] }] });
+
+    const pinned = await post('/v2/models/affine/versions/1/infer', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [[-1, -2, -3, -4]] }] });
+    expect(((await pinned.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data).toEqual([-1, -3, -5, -7]);
+  });
+
+  it('answers TF Serving REST status and predict (row and columnar formats)', async () => {
+    expect(await (await fetch(`${url}/v1/models/affine`)).json()).toEqual({ model_version_status: [{ version: '1', state: 'AVAILABLE', status: { error_code: 'OK', error_message: '' } }] });
+    const rows = await post('/v1/models/affine:predict', { instances: [[1, 2, 3, 4], [0, 0, 0, 0]] });
+    expect(rows.status).toBe(200);
+    expect(await rows.json()).toEqual({ predictions: [[3, 5, 7, 9], [1, 1, 1, 1]] });
+    const columns = await post('/v1/models/affine/versions/1:predict', { inputs: { x: [[0.5, 1, 1.5, 2]] } });
+    expect(await columns.json()).toEqual({ outputs: [[2, 3, 4, 5]] });
+  });
+
+  it('maps errors to statuses with a message and no stack', async () => {
+    const unknown = await post('/v2/models/nope/infer', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] });
+    expect(unknown.status).toBe(404);
+    const wrongShape = await post('/v2/models/affine/infer', { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] });
+    expect(wrongShape.status).toBe(400);
+    const body = (await wrongShape.json()) as { error: string };
+    expect(body.error).toMatch(/'affine'.*'x'/);
+    expect(body.error).not.toMatch(/\n\s+at /);
+    const notJson = await fetch(`${url}/v2/models/affine/infer`, { method: 'POST', body: '{"inputs": [' });
+    expect(notJson.status).toBe(400);
+  });
+
+  it('on SIGTERM stops accepting connections, finishes the requests in flight, logs "stopped" and exits 0', async () => {
+    const port = Number(new URL(url).port);
+    // A burst of concurrent requests to a model that takes ~20 ms per request, one at a time.
+    const burst = 24;
+    const inputs = Array.from({ length: burst }, (_, r) => Array.from({ length: 512 }, (_, i) => r * 1000 + i));
+    const responses = inputs.map((data, r) =>
+      post('/v2/models/slow/infer', { id: `r${r}`, inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data }] }).then(
+        async (response) => ({ status: response.status, body: (await response.json()) as { id?: string; error?: string; outputs?: { data: number[] }[] } }),
+        (error: Error) => ({ status: 0, body: { error: `${error.message}: ${(error.cause as Error | undefined)?.message}` } as { id?: string; error?: string; outputs?: { data: number[] }[] } }),
+      ),
+    );
+    // Wait (polling, no fixed sleep) until the host has admitted every request: all but the
+    // one running are queued or done. Requests still in the listen backlog at SIGTERM would
+    // be refused, rightly, and are not what this test is about.
+    let queuedAtSigterm = 0;
+    for (;;) {
+      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { name: string; versions: { queueDepth: number; requests: number }[] }[] };
+      const slow = status.models.find((m) => m.name === 'slow')!.versions[0]!;
+      if (slow.queueDepth + slow.requests >= burst - 1) {
+        queuedAtSigterm = slow.queueDepth;
+        break;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // ~20 ms each, one at a time: most of the burst is still queued when the signal lands.
+    expect(queuedAtSigterm).toBeGreaterThanOrEqual(4);
+
+    server.child.kill('SIGTERM');
+    const shuttingDown = await server.waitForLog((l) => l.msg.startsWith('shutting down'));
+    expect(shuttingDown).toMatchObject({ level: 'info', signal: 'SIGTERM' });
+
+    // The listener is closed while requests are still being answered: a new connection gets
+    // no HTTP answer. It is refused, or, when it raced the close (the log line is written just
+    // before the listening socket closes, and a busy machine can run this in between), it sat
+    // in the listen backlog and is reset when the socket closes, never accepted.
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let received = '';
+      socket.once('connect', () => socket.write('GET /v2/health/live HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n'));
+      socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      socket.once('close', () => resolve(received === '' ? 'closed unanswered' : `answered: ${received.split('\r\n')[0]}`));
+    });
+    expect(['ECONNREFUSED', 'ECONNRESET', 'closed unanswered']).toContain(outcome);
+    expect(server.logs().some((l) => l.msg === 'stopped')).toBe(false);
+
+    // Every request that was in flight completes, with its own answer (y = x).
+    const answered = await Promise.all(responses);
+    answered.forEach(({ status, body }, r) => {
+      expect({ r, status, error: body.error }).toEqual({ r, status: 200, error: undefined });
+      expect(body.id).toBe(`r${r}`);
+      expect(body.outputs![0]!.data).toEqual(inputs[r]);
+    });
+
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    const logs = server.logs();
+    expect(logs.at(-1)).toMatchObject({ level: 'info', msg: 'stopped' });
+    expect(logs.filter((l) => l.level === 'error')).toEqual([]);
+    expect(ownStderr(server.stderr())).toBe('');
+  });
+});
