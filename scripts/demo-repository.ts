@@ -10,7 +10,7 @@
  * (root defaults to examples/quickstart/models).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -32,7 +32,27 @@ const MLP = { inputs: 64, hidden: [256, 256], outputs: 10, seed: 1 };
 export async function materializeDemoRepository(root: string = DEFAULT_DEMO_ROOT): Promise<{ root: string; created: boolean }> {
   const marker = path.join(root, '.complete');
   if (existsSync(marker)) return { root, created: false };
+  // Written beside the target, then renamed into place: two processes materializing at
+  // once (a test and `npm start`) never see, or serve, a half-written repository.
+  const staging = `${root}.staging-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  try {
+    await writeDemoModels(staging);
+    await writeFile(path.join(staging, '.complete'), `${new Date().toISOString()}\n`);
+    if (existsSync(marker)) return { root, created: false }; // someone else finished first
+    await rm(root, { recursive: true, force: true }); // an interrupted earlier run
+    await mkdir(path.dirname(root), { recursive: true });
+    await rename(staging, root);
+    return { root, created: true };
+  } catch (error) {
+    if (existsSync(marker)) return { root, created: false }; // lost a rename race to a complete copy
+    throw error;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
 
+async function writeDemoModels(root: string): Promise<void> {
   await fillVersion(root, 'mobilenet', (dir) => materializeMobileNetV2(dir));
   await writeConfig(root, 'mobilenet', { runtime: 'tfjs' });
 
@@ -57,9 +77,6 @@ export async function materializeDemoRepository(root: string = DEFAULT_DEMO_ROOT
   });
 
   await fillVersion(root, 'mlp-onnx', (dir) => writeModelFiles({ 'model.onnx': onnxMlp(MLP) }, dir));
-
-  await writeFile(marker, `${new Date().toISOString()}\n`);
-  return { root, created: true };
 }
 
 /** Fills `<root>/<model>/1/` and checksums it. */

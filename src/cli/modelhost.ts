@@ -138,10 +138,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     stopping = true;
     logger.info('shutting down: no new connections, finishing requests in flight', { signal });
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
     await host.close(); // drains queued and running requests, then unloads
-    server.closeAllConnections();
+    // Keep-alive connections of the requests that were in flight turn idle once their
+    // responses are written: close them then (not before, not after keepAliveTimeout).
+    const sweep = setInterval(() => server.closeIdleConnections(), 25);
+    const cutoff = setTimeout(() => server.closeAllConnections(), 10_000);
     await closed;
+    clearInterval(sweep);
+    clearTimeout(cutoff);
     logger.info('stopped');
     process.exit(0);
   };

@@ -75,6 +75,8 @@ export class BatchScheduler implements Dispatcher {
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   private readonly cut = () => this.cutBatches();
+  /** One abort listener per signal, shared by the requests that carry it. */
+  private readonly signalGroups = new WeakMap<AbortSignal, { members: Set<readonly Task[]>; onAbort: () => void }>();
 
   constructor(
     private readonly executor: Executor,
@@ -398,13 +400,31 @@ export class BatchScheduler implements Dispatcher {
     this.fail(task, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline passed ${where}`));
   }
 
+  /**
+   * Cancels `tasks` when `signal` aborts. Requests sharing one signal share one listener
+   * (a caller may pass the same signal to hundreds of requests; one listener each would
+   * also trip Node's listener-leak warning).
+   */
   private listen(signal: AbortSignal, tasks: readonly Task[]): void {
-    const onAbort = () => {
-      const error = this.error(ErrorCode.CANCELLED, 'the request was cancelled', signal.reason);
-      for (const task of tasks) this.fail(task, error);
+    let group = this.signalGroups.get(signal);
+    if (group === undefined) {
+      const members = new Set<readonly Task[]>();
+      const onAbort = () => {
+        this.signalGroups.delete(signal);
+        const error = this.error(ErrorCode.CANCELLED, 'the request was cancelled', signal.reason);
+        for (const member of members) for (const task of member) this.fail(task, error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      group = { members, onAbort };
+      this.signalGroups.set(signal, group);
+    }
+    const { members, onAbort } = group;
+    members.add(tasks);
+    const detach = () => {
+      if (!members.delete(tasks) || members.size > 0) return;
+      signal.removeEventListener('abort', onAbort);
+      this.signalGroups.delete(signal);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const detach = () => signal.removeEventListener('abort', onAbort);
     for (const task of tasks) task.detach = detach;
   }
 

@@ -400,3 +400,32 @@ describe('BatchScheduler: drain and abort', () => {
     expect(scheduler.pending).toBe(0);
   });
 });
+
+describe('BatchScheduler: a signal shared by many requests', () => {
+  it('uses one listener for all of them, cancels all on abort, and removes it when they settle', async () => {
+    const { executor, scheduler } = setup({ hold: true, maxBatchSize: 1, queueMaxSize: 1000 });
+    const controller = new AbortController();
+    let listeners = 0;
+    const add = controller.signal.addEventListener.bind(controller.signal);
+    const remove = controller.signal.removeEventListener.bind(controller.signal);
+    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => (listeners++, add(...args))) as typeof add;
+    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => (listeners--, remove(...args))) as typeof remove;
+    const requests = Array.from({ length: 100 }, (_, i) => scheduler.dispatch(rowsOf([i]), { signal: controller.signal }).catch((e: ModelHostError) => e.code));
+    expect(listeners).toBe(1);
+    controller.abort();
+    const codes = await Promise.all(requests);
+    expect(codes.filter((c) => c === ErrorCode.CANCELLED).length).toBeGreaterThanOrEqual(99); // the first may be running
+    executor.hold = false;
+    if (executor.runs.some((r) => !(r as { done?: boolean }).done)) executor.release();
+    await scheduler.drain();
+
+    const second = new AbortController();
+    let count = 0;
+    const add2 = second.signal.addEventListener.bind(second.signal);
+    const remove2 = second.signal.removeEventListener.bind(second.signal);
+    second.signal.addEventListener = ((...args: Parameters<typeof add2>) => (count++, add2(...args))) as typeof add2;
+    second.signal.removeEventListener = ((...args: Parameters<typeof remove2>) => (count--, remove2(...args))) as typeof remove2;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => scheduler.dispatch(rowsOf([i]), { signal: second.signal })));
+    expect(count).toBe(0); // removed once the last of them settled
+  });
+});
