@@ -46,7 +46,7 @@ export interface BatchSchedulerConfig {
   readonly events: SchedulerEvents;
   /** Wraps every runtime call; while open, requests fail with CIRCUIT_OPEN without queueing. */
   readonly breaker?: BatchBreaker | undefined;
-  /** Runs a callback at the end of the current event-loop turn; default `setImmediate`. */
+  /** Runs a callback once the current burst of arrivals is in; default: see `schedule`. */
   readonly defer?: (callback: () => void) => void;
 }
 
@@ -55,9 +55,12 @@ export interface BatchSchedulerConfig {
  * cuts batches for an executor.
  *
  * A batch is cut when an execution slot is free and either nothing is running (an idle
- * executor takes what is queued at the end of the current event-loop turn: low load never
- * waits for a timer), or the queue holds `maxBatchSize` rows, or its oldest request has
- * waited `maxDelayMs`. Only requests with the same non-batch dimensions share a batch.
+ * executor takes what arrived in the current burst: low load never waits for a timer), or
+ * the queue holds `maxBatchSize` rows, or its oldest request has waited `maxDelayMs`. A
+ * burst is the current tick (every request made before the microtask queue drains) when
+ * runs are asynchronous, so requests arriving meanwhile queue behind the run; it is the
+ * whole event-loop turn when runs block the thread (tfjs inline), so requests read from
+ * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch.
  * A failing batch is bisected so a poisoned request fails alone.
  */
 export class BatchScheduler implements Dispatcher {
@@ -84,7 +87,7 @@ export class BatchScheduler implements Dispatcher {
   ) {
     this.context = { model: config.model, version: config.version };
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
-    this.defer = config.defer ?? setImmediate;
+    this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
     executor.onAvailable = () => this.schedule();
   }
 

@@ -10,6 +10,12 @@ import type { Tensor } from '../tensor/index.js';
 export interface Executor {
   /** Batches that may run at once. */
   readonly concurrency: number;
+  /**
+   * Whether a run computes on the calling thread before it returns (tfjs inline): then
+   * nothing can arrive while it runs, and the scheduler gathers a batch over a whole
+   * event-loop turn instead of the current tick.
+   */
+  readonly blocking: boolean;
   /** Batches running now. */
   readonly running: number;
   /**
@@ -30,6 +36,8 @@ export interface Executor {
 /** Runs batches on the calling thread, at most `concurrency` at once (p-queue); owns the session. */
 export class InlineExecutor implements Executor {
   private readonly queue: PQueue;
+  /** Share of a run spent before `session.run` returned (an average over recent runs). */
+  private syncShare = 1;
 
   constructor(
     private readonly session: Session,
@@ -42,8 +50,28 @@ export class InlineExecutor implements Executor {
     return this.queue.pending;
   }
 
+  get blocking(): boolean {
+    return this.syncShare > 0.5;
+  }
+
   run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    return this.queue.add(() => this.session.run(inputs));
+    return this.queue.add(() => {
+      // Learn whether this runtime computes synchronously (tfjs) or defers (onnxruntime-node).
+      const started = performance.now();
+      const pending = this.session.run(inputs);
+      const returned = performance.now();
+      void pending.then(
+        () => this.learn(started, returned),
+        () => undefined,
+      );
+      return pending;
+    });
+  }
+
+  private learn(started: number, returned: number): void {
+    const total = performance.now() - started;
+    if (total <= 0) return;
+    this.syncShare = this.syncShare * 0.7 + ((returned - started) / total) * 0.3;
   }
 
   onIdle(): Promise<void> {

@@ -35,6 +35,9 @@ export class ThreadExecutor implements Executor {
     this.queue = new PQueue({ concurrency: instances.length });
   }
 
+  /** Workers compute off this thread: requests keep arriving while a batch runs. */
+  readonly blocking = false;
+
   /** Instances alive now: the batches that may run at once. */
   get concurrency(): number {
     return this.all.size;

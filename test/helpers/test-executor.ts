@@ -20,6 +20,8 @@ export class TestExecutor implements Executor {
   readonly batches: number[] = [];
   poison = new Set<number>();
   hold = false;
+  /** Scheduled like a runtime that computes on the calling thread (cuts wait for the event-loop turn). */
+  blocking = true;
   /** Called with the first value of every row of each run. */
   onRun: ((ids: number[]) => void) | undefined;
 
