@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +146,17 @@ describe('modelhost serve', () => {
   let server: Cli;
   let url: string;
   const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  type Answer = { status: number; body: { id?: string; error?: string; outputs?: { data: number[] }[] } };
+  const postOnNewConnection = (path: string, body: unknown) =>
+    new Promise<Answer>((resolve) => {
+      const req = request(`${url}${path}`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Answer['body'] }));
+      });
+      req.on('error', (error) => resolve({ status: 0, body: { error: error.message } }));
+      req.end(JSON.stringify(body));
+    });
 
   beforeAll(async () => {
     server = cli(['serve', repository, '--port', '0']);
@@ -220,12 +232,9 @@ describe('modelhost serve', () => {
     // A burst of concurrent requests to a model that takes ~20 ms per request, one at a time.
     const burst = 24;
     const inputs = Array.from({ length: burst }, (_, r) => Array.from({ length: 512 }, (_, i) => r * 1000 + i));
-    const responses = inputs.map((data, r) =>
-      post('/v2/models/slow/infer', { id: `r${r}`, inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data }] }).then(
-        async (response) => ({ status: response.status, body: (await response.json()) as { id?: string; error?: string; outputs?: { data: number[] }[] } }),
-        (error: Error) => ({ status: 0, body: { error: `${error.message}: ${(error.cause as Error | undefined)?.message}` } as { id?: string; error?: string; outputs?: { data: number[] }[] } }),
-      ),
-    );
+    // One connection per request, as separate clients would: fetch would queue them all on the
+    // keep-alive connection the earlier tests left open, one after another.
+    const responses = inputs.map((data, r) => postOnNewConnection('/v2/models/slow/infer', { id: `r${r}`, inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data }] }));
     // Wait (polling, no fixed sleep) until the host has admitted every request: all but the
     // one running are queued or done. Requests still in the listen backlog at SIGTERM would
     // be refused, rightly, and are not what this test is about.

@@ -64,7 +64,7 @@ export const statusJson: RouteHandler = ({ host }) => json(200, snapshot(host), 
 
 export const statusPage: RouteHandler = () => ({
   status: 200,
-  headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" },
+  headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'self'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'" },
   body: PAGE,
 });
 

@@ -87,7 +87,7 @@ describe('status', () => {
       expect(html).toMatch(/^<!doctype html>/);
       expect(html).toContain('<title>modelhost status</title>');
       expect(html).toContain("fetch(base + '/status.json'"); // beside the page, under any prefix (status-page-prefix.test.ts)
-      expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/); // no CDN, nothing to fetch but status.json
+      expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="(?!data:)/); // no CDN, nothing to fetch but status.json (the icon is an empty data: URL)
     }
   });
 
