@@ -24,7 +24,7 @@ Options:
   --timeout <ms>        deadline of each inference request
   --admin-token <t>     enable admin routes for requests with "Authorization: Bearer <t>"
                         (also read from MODELHOST_ADMIN_TOKEN)
-  --instances <kind>    thread or inline (default: per model, see docs/configuration.md)
+  --instances <kind>    auto, thread or inline (default auto: measured per model at load)
   -h, --help            show this help
   -v, --version         show the version
 
@@ -89,13 +89,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (pollIntervalMs !== undefined && !(Number.isInteger(pollIntervalMs) && pollIntervalMs >= 10)) fail(`--poll must be a number of ms ≥ 10, got ${values.poll}`);
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutMs !== undefined && !(timeoutMs > 0)) fail(`--timeout must be a positive number of ms, got ${values.timeout}`);
-  if (values.instances !== undefined && values.instances !== 'thread' && values.instances !== 'inline') fail(`--instances must be thread or inline, got ${values.instances}`);
+  if (values.instances !== undefined && !['auto', 'thread', 'inline'].includes(values.instances)) fail(`--instances must be auto, thread or inline, got ${values.instances}`);
 
   const logger = jsonLogger();
   const host = new ModelHost({
     repository: { root, pollIntervalMs },
     logger,
-    ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'thread' | 'inline' } } }),
+    ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } } }),
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
 

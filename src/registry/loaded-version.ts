@@ -27,6 +27,8 @@ export interface VersionStatus {
 export interface InstanceInfo {
   readonly kind: 'thread' | 'inline';
   readonly count: number;
+  /** Set when `instances.kind` was `auto`: the warm run on the calling thread that decided `kind`, ms. */
+  readonly measuredRunMs?: number;
 }
 
 /**

@@ -38,16 +38,30 @@ export class VersionLoader {
     const context = { model: entry.model, version: entry.version };
     if (verify && source.kind === 'directory') await verifyIntegrity(source.path, context);
     const runtime = await this.pickRuntime(source, options, context);
-    const kind = this.instanceKind(runtime, options, context);
+    let kind = this.instanceKind(runtime, options, context);
     const settings = options.settings[runtime.name] ?? {};
     let executor: Executor | undefined;
     try {
-      let runs: Run[];
-      if (kind === 'inline') {
+      let runs: Run[] | undefined;
+      if (kind !== 'thread') {
         const session = await runtime.load(source, { ...context, settings });
         executor = new InlineExecutor(session, options.scheduler.concurrency);
-        entry.attach(runtime.name, session.signature, { kind, count: 1 });
+        entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 });
         runs = [(inputs) => session.run(inputs)];
+        if (kind === 'auto') {
+          const measuredRunMs = await this.measureInlineRun(entry, options, session);
+          kind = measuredRunMs >= AUTO_THREAD_THRESHOLD_MS ? 'thread' : 'inline';
+          if (kind === 'inline') entry.attach(runtime.name, session.signature, { kind, count: 1, measuredRunMs });
+          else {
+            // Too slow for the event loop: the inline session only served to measure.
+            const inline = executor;
+            executor = undefined;
+            await inline.close();
+            const threads = await this.startThreads(entry, runtime, source, settings, options, measuredRunMs);
+            executor = threads;
+            runs = threads.runners();
+          }
+        }
       } else {
         const threads = await this.startThreads(entry, runtime, source, settings, options);
         executor = threads;
@@ -69,7 +83,7 @@ export class VersionLoader {
     }
   }
 
-  private async startThreads(entry: LoadedVersion, runtime: Runtime, source: ModelSource, settings: Readonly<Record<string, unknown>>, options: ResolvedModelOptions) {
+  private async startThreads(entry: LoadedVersion, runtime: Runtime, source: ModelSource, settings: Readonly<Record<string, unknown>>, options: ResolvedModelOptions, measuredRunMs?: number) {
     const { model, version } = entry;
     const { instanceCount, runTimeoutMs } = options.scheduler;
     const setup = { runtime: runtimeRef(runtime)!, source, model, version, settings };
@@ -89,7 +103,7 @@ export class VersionLoader {
       await Promise.all(instances.map((i) => i.dispose()));
       throw (failure as PromiseRejectedResult).reason;
     }
-    entry.attach(runtime.name, instances[0]!.signature, { kind: 'thread', count: instanceCount });
+    entry.attach(runtime.name, instances[0]!.signature, { kind: 'thread', count: instanceCount, ...(measuredRunMs === undefined ? {} : { measuredRunMs }) });
     executor = new ThreadExecutor(instances, {
       // A replacement is warmed up like the originals before it takes batches.
       replace: async () => {
@@ -130,8 +144,8 @@ export class VersionLoader {
     });
   }
 
-  /** Thread where the runtime can run in a worker (unless told otherwise); inline otherwise. */
-  private instanceKind(runtime: Runtime, options: ResolvedModelOptions, context: { model: string; version: number }): 'thread' | 'inline' {
+  /** `auto` (unless told otherwise) where the runtime can run in a worker; inline otherwise. */
+  private instanceKind(runtime: Runtime, options: ResolvedModelOptions, context: { model: string; version: number }): 'auto' | 'thread' | 'inline' {
     const requested = options.scheduler.instanceKind;
     const threadable = runtimeRef(runtime) !== undefined;
     if (requested === 'thread' && !threadable) {
@@ -141,7 +155,50 @@ export class VersionLoader {
         context,
       );
     }
-    return requested ?? (threadable ? DEFAULT_INSTANCE_KIND : 'inline');
+    if (!threadable) return 'inline';
+    // Without warmup there is nothing safe to measure with: stay inline.
+    if ((requested ?? DEFAULT_INSTANCE_KIND) === 'auto' && options.warmup.runs === 0) return 'inline';
+    return requested ?? DEFAULT_INSTANCE_KIND;
+  }
+
+  /**
+   * How long one warm run of the warmup batch takes on the calling thread, ms: the warmup
+   * (JIT, kernels, allocations) first, then timed runs. Inputs the model refuses measure as
+   * 0 (inline), and the warmup that follows reports them.
+   */
+  private measureInlineRun(entry: LoadedVersion, options: ResolvedModelOptions, session: { run: Run }): Promise<number> {
+    // One measurement at a time in the process: versions loading side by side share the
+    // calling thread, and each would time the others' runs as its own.
+    const measured = measuring.then(() => this.timeInlineRun(entry, options, session));
+    measuring = measured.catch(() => undefined);
+    return measured;
+  }
+
+  private async timeInlineRun(entry: LoadedVersion, options: ResolvedModelOptions, session: { run: Run }): Promise<number> {
+    let inputs: Record<string, Tensor>;
+    try {
+      inputs = this.warmupSets(entry, options)[0]!;
+      for (let i = 0; i < options.warmup.runs; i++) await session.run(inputs);
+    } catch {
+      return 0;
+    }
+    const timed = async () => {
+      const started = performance.now();
+      await session.run(inputs);
+      return performance.now() - started;
+    };
+    // Whatever else runs on this thread meanwhile (requests to other versions) lengthens a
+    // run: a slow first run is checked by up to two more, and the fastest counts.
+    let fastest = await timed();
+    for (let i = 0; i < 2 && fastest >= AUTO_THREAD_THRESHOLD_MS; i++) fastest = Math.min(fastest, await timed());
+    return fastest;
+  }
+
+  private warmupSets(entry: LoadedVersion, options: ResolvedModelOptions): Record<string, Tensor>[] {
+    const { inputs } = options.warmup;
+    return inputs !== undefined
+      ? [entry.validator!.prepare(expandWarmupInputs(inputs, entry.signature!), entry.batched ? 'batch' : 'instance').tensors]
+      : [syntheticInputs(entry.signature!, 1, entry.batched)];
   }
 
   /** The name of the runtime that would load this source. */
@@ -169,9 +226,7 @@ export class VersionLoader {
     if (times === 0) return;
     const signature = entry.signature!;
     const configured = inputs !== undefined;
-    const sets = configured
-      ? [entry.validator!.prepare(expandWarmupInputs(inputs, signature), entry.batched ? 'batch' : 'instance').tensors]
-      : [syntheticInputs(signature, 1, entry.batched)];
+    const sets = this.warmupSets(entry, options);
     try {
       await Promise.all(runs.map(async (run) => {
         for (const set of sets) for (let i = 0; i < times; i++) await run(set);
@@ -192,8 +247,19 @@ export class VersionLoader {
   }
 }
 
+/** The measurement of `auto` in progress in this process (they run one at a time). */
+let measuring: Promise<unknown> = Promise.resolve();
+
 /** Where batches run when the config does not say; chosen from the measurements in docs/benchmarks.md. */
-export const DEFAULT_INSTANCE_KIND: 'thread' | 'inline' = 'inline';
+export const DEFAULT_INSTANCE_KIND = 'auto' as const;
+
+/**
+ * `auto` moves a version to a worker thread when one warm run of its warmup batch takes at
+ * least this long on the calling thread. Below it the hop (0.1–0.4 ms a batch here) costs
+ * more than it saves: thread instances halved small MLPs' throughput. Above it, every batch
+ * stalls every other request of the service for as long (MobileNetV2: 120 ms an image).
+ */
+export const AUTO_THREAD_THRESHOLD_MS = 2;
 
 /** How a worker finds this runtime, or undefined when it can only run inline. */
 function runtimeRef(runtime: Runtime): RuntimeRef | undefined {

@@ -560,7 +560,7 @@ export class VersionManager {
     if (!this.budget.enabled) return 0;
     const bytes = await artifactBytes(source).catch(() => 0);
     const runtime = await this.deps.loader.runtimeName(source, options).catch(() => 'unknown');
-    const instances = options.scheduler.instanceKind === 'thread' ? options.scheduler.instanceCount : 1;
+    const instances = options.scheduler.instanceKind === 'inline' ? 1 : options.scheduler.instanceCount;
     const needed = this.budget.estimate(bytes, runtime, instances);
     while (!this.budget.fits(needed)) {
       const victim = this.oldestRetained();

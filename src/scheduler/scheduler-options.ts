@@ -19,8 +19,12 @@ export interface QueueOptions {
 
 /** Where batches run: sessions on the main thread, or one session per worker thread. */
 export interface InstanceOptions {
-  /** `thread`: off the event loop, one session per worker; `inline`: on the calling thread. Default: see docs/configuration.md. */
-  kind?: 'thread' | 'inline';
+  /**
+   * `thread`: off the event loop, one session per worker; `inline`: on the calling thread;
+   * `auto` (default): measured at load, threads when a warm run of the warmup batch takes
+   * at least 2 ms on the calling thread (docs/configuration.md).
+   */
+  kind?: 'auto' | 'thread' | 'inline';
   /** Thread instances (each a worker with its own session). Default 1. Inline ignores it (see `concurrency`). */
   count?: number;
   /** A batch running longer on a thread instance is taken as hung: the worker is replaced and the batch fails. Default 60000. */
@@ -49,7 +53,7 @@ export interface ResolvedSchedulerOptions {
   readonly concurrency: number;
   readonly timeoutMs: number | undefined;
   /** Undefined: the default for the runtime (thread where it can run in a worker). */
-  readonly instanceKind: 'thread' | 'inline' | undefined;
+  readonly instanceKind: 'auto' | 'thread' | 'inline' | undefined;
   readonly instanceCount: number;
   readonly runTimeoutMs: number;
 }
@@ -86,7 +90,7 @@ export function validateSchedulerOptions(options: Record<string, unknown>, path:
   if (options['timeoutMs'] !== undefined) checkNumber(options['timeoutMs'], `${path}.timeoutMs`, 0);
   if (options['instances'] !== undefined) {
     const i = checkObject(options['instances'], `${path}.instances`, ['kind', 'count', 'runTimeoutMs']);
-    if (i['kind'] !== undefined) checkOneOf(i['kind'], `${path}.instances.kind`, ['thread', 'inline']);
+    if (i['kind'] !== undefined) checkOneOf(i['kind'], `${path}.instances.kind`, ['auto', 'thread', 'inline']);
     if (i['count'] !== undefined) checkInteger(i['count'], `${path}.instances.count`, 1, 256);
     if (i['runTimeoutMs'] !== undefined) checkNumber(i['runTimeoutMs'], `${path}.instances.runTimeoutMs`, 1);
   }

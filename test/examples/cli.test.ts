@@ -125,7 +125,7 @@ describe('modelhost (CLI arguments)', () => {
     { args: ['serve', '.', '--port', '70000'], message: '--port must be a port number, got 70000' },
     { args: ['serve', '.', '--timeout', '0'], message: '--timeout must be a positive number of ms, got 0' },
     { args: ['serve', '.', '--poll', '1'], message: '--poll must be a number of ms ≥ 10, got 1' },
-    { args: ['serve', '.', '--instances', 'gpu'], message: '--instances must be thread or inline, got gpu' },
+    { args: ['serve', '.', '--instances', 'gpu'], message: '--instances must be auto, thread or inline, got gpu' },
     { args: ['serve', '.', '--bogus'], message: "Unknown option '--bogus'" },
   ])('exits 2 with a message and the usage for $args', async ({ args, message }) => {
     const run = cli(args);

@@ -60,6 +60,31 @@ describe('worker-thread instances', () => {
     await host.close();
   });
 
+  it('auto (the default) keeps a version inline when a warm run is quick, and moves it to threads when it holds the thread', async () => {
+    const host = new ModelHost({ runtimes: { probe: probeRuntime }, models: { slow: { probe: { busyMs: 25 } } } });
+    await Promise.all([host.load('quick', { source: PROBE }), host.load('slow', { source: PROBE })]);
+    const quick = host.status('quick').versions[0]!.instances!;
+    const slow = host.status('slow').versions[0]!.instances!;
+    expect(quick).toEqual({ kind: 'inline', count: 1, measuredRunMs: expect.any(Number) });
+    expect(slow).toEqual({ kind: 'thread', count: 1, measuredRunMs: expect.any(Number) });
+    expect(slow.measuredRunMs).toBeGreaterThanOrEqual(25); // the busy wait itself, not a speed claim
+    expect((await host.predict('quick', row(1)))['thread']!.data[0]).toBe(0); // the main thread
+    expect((await host.predict('slow', row(1)))['thread']!.data[0]).not.toBe(0);
+    // the session that measured was disposed: one inline session, one in the worker (not counted here)
+    expect(probeRuntime.memory!().sessions).toBe(1);
+    await host.close();
+    expect(probeRuntime.memory!().sessions).toBe(0);
+  });
+
+  it('auto stays inline without warmup (nothing to measure with), and an explicit kind is not measured', async () => {
+    const host = new ModelHost({ runtimes: { probe: probeRuntime }, defaults: { probe: { busyMs: 25 } } });
+    await host.load('unwarmed', { source: PROBE, config: { warmup: false } });
+    await host.load('pinned', { source: PROBE, config: { instances: { kind: 'inline' } } });
+    expect(host.status('unwarmed').versions[0]!.instances).toEqual({ kind: 'inline', count: 1 });
+    expect(host.status('pinned').versions[0]!.instances).toEqual({ kind: 'inline', count: 1 });
+    await host.close();
+  });
+
   it('a custom runtime without a worker module runs inline by default, and refuses kind: thread', async () => {
     const { worker: _, ...inlineOnly } = probeRuntime;
     const host = new ModelHost({ runtimes: { probe: inlineOnly } });
