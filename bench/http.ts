@@ -141,7 +141,7 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<HttpBenchReport
   const ids = [...args.only];
   const root = await mkdtemp(path.join(tmpdir(), 'modelhost-bench-http-'));
   // Both hosts read these: same batching as the load bench, onnxruntime on one thread (its default, spelled out).
-  const config: Record<string, object> = { 'mlp-onnx': { batching: { ...BATCHING }, onnx: { intraOpNumThreads: 1 } }, mobilenet: { batching: { ...BATCHING } } };
+  const config: Record<string, object> = { 'mlp-onnx': { batching: { ...BATCHING }, onnx: { intraOpNumThreads: 1 }, instances: { kind: 'inline' } }, mobilenet: { batching: { ...BATCHING }, instances: { kind: 'inline' } } };
   let server: ServeProcess | undefined;
   let host: ModelHost | undefined;
   let serverExitCode: number | null = null;

@@ -7,7 +7,9 @@ export const BATCHING = Object.freeze({ maxBatchSize: 64, maxDelayMs: 2 });
 export function hostOptions(root: string, { batching = true } = {}): ModelHostOptions {
   return {
     repository: root,
-    ...(batching ? { defaults: { batching: { ...BATCHING } } } : {}),
+    // Inline, like the raw sides it is compared with: this bench measures batching; the
+    // worker-thread instances that `auto` picks for MobileNetV2 are bench/threads.ts's subject.
+    defaults: { instances: { kind: 'inline' }, ...(batching ? { batching: { ...BATCHING } } : {}) },
     // modelhost's default, spelled out: the raw baseline runs with the same setting.
     models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 } } },
   };
