@@ -10,7 +10,7 @@
  * Spans start inside `predict`/`predictBatch`, so they join the caller's active context; the
  * rest (queue wait, batch, version, error code) arrives by event, matched by request id.
  */
-import { context, metrics, SpanKind, SpanStatusCode, trace, ValueType, type Attributes, type BatchObservableCallback, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import { context, metrics, SpanKind, SpanStatusCode, trace, TraceFlags, ValueType, type Attributes, type BatchObservableCallback, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import type { ModelHost, Outputs, PredictOptions } from 'modelhost';
 import type { ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
 
@@ -19,7 +19,10 @@ export interface OtelOptions {
   readonly tracer?: Tracer;
   /** Default: `metrics.getMeter('modelhost')`. */
   readonly meter?: Meter;
-  /** Span per request. Default true. */
+  /**
+   * Span per request. Default true. A request whose caller's span is not sampled gets none
+   * (what the SDK's default parent-based sampler decides anyway, without its 2–3 µs cost).
+   */
   readonly traces?: boolean;
   /** Default true. */
   readonly metrics?: boolean;
@@ -53,7 +56,11 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
     let sequence = 0;
     const traced = (kind: 'predict' | 'predictBatch', original: ModelHost['predict']) =>
       function (this: ModelHost, name: string, inputs: unknown, opts?: PredictOptions): Promise<Outputs> {
-        const span = tracer.startSpan(`modelhost.${kind} ${name}`, { kind: SpanKind.INTERNAL, attributes: { 'modelhost.model': name } }, context.active());
+        const active = context.active();
+        // The caller's trace is not recorded: a child would not be either (parent-based sampling).
+        const parent = trace.getSpanContext(active);
+        if (parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === 0) return original.call(this, name, inputs, opts);
+        const span = tracer.startSpan(`modelhost.${kind} ${name}`, { kind: SpanKind.INTERNAL, attributes: { 'modelhost.model': name } }, active);
         // Not sampled: nothing will be exported, so the request goes through untouched.
         if (!span.isRecording()) {
           span.end();

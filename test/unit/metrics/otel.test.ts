@@ -2,7 +2,7 @@ import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelHost, type ModelHostError } from '../../../src/index.js';
 import { instrument } from '../../../src/metrics/opentelemetry.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
@@ -45,6 +45,25 @@ describe('modelhost/otel', () => {
     spans.reset();
     await host.predict('m', [1, 2, 3, 4]);
     expect(spans.getFinishedSpans()).toEqual([]); // uninstrumented again
+    await host.close();
+  });
+
+  it('starts no span under a caller whose trace is not sampled, and the request still runs', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { batching: false } });
+    const tracer = provider.getTracer('test');
+    const { stop } = instrument(host, { tracer, metrics: false });
+    await host.load('m', { source: FAKE_SOURCE });
+    spans.reset();
+    const unsampled = trace.setSpanContext(context.active(), { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 0 });
+    const sampled = trace.setSpanContext(context.active(), { traceId: 'c'.repeat(32), spanId: 'd'.repeat(16), traceFlags: 1 });
+    const startSpan = vi.spyOn(tracer, 'startSpan');
+    expect(await context.with(unsampled, () => host.predict('m', [1, 2, 3, 4]))).toBeDefined();
+    expect(startSpan).not.toHaveBeenCalled(); // not even asked: no ids generated, no sampler run
+    expect(spans.getFinishedSpans()).toEqual([]);
+    await context.with(sampled, () => host.predict('m', [1, 2, 3, 4]));
+    expect(startSpan).toHaveBeenCalledTimes(1);
+    expect(spans.getFinishedSpans().map((s) => [s.name, s.spanContext().traceId])).toEqual([['modelhost.predict m', 'c'.repeat(32)]]);
+    stop();
     await host.close();
   });
 
