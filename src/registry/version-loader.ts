@@ -169,7 +169,9 @@ export class VersionLoader {
   private measureInlineRun(entry: LoadedVersion, options: ResolvedModelOptions, session: { run: Run }): Promise<number> {
     // One measurement at a time in the process: versions loading side by side share the
     // calling thread, and each would time the others' runs as its own.
-    const measured = measuring.then(() => this.timeInlineRun(entry, options, session));
+    // A measurement that never ends (a runtime that hangs) holds the others up for at most
+    // MEASURE_WAIT_MS, not forever.
+    const measured = Promise.race([measuring, waitMs(MEASURE_WAIT_MS)]).then(() => this.timeInlineRun(entry, options, session));
     measuring = measured.catch(() => undefined);
     return measured;
   }
@@ -250,6 +252,11 @@ export class VersionLoader {
 
 /** The measurement of `auto` in progress in this process (they run one at a time). */
 let measuring: Promise<unknown> = Promise.resolve();
+const MEASURE_WAIT_MS = 30_000;
+
+function waitMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
 
 /** Where batches run when the config does not say; chosen from the measurements in docs/benchmarks.md. */
 export const DEFAULT_INSTANCE_KIND = 'auto' as const;
