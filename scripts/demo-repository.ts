@@ -13,11 +13,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
 import { onnxMlp } from '../test/fixtures/onnx-models.js';
 import { writeSha256Sums } from '../test/fixtures/sha256sums.js';
-import { tfjsLayersFiles, writeModelFiles } from '../test/fixtures/tfjs-model-writer.js';
-import { buildTfjsMlp } from '../test/fixtures/tfjs-models.js';
+import { writeModelFiles, writeTfjsMlp } from '../test/fixtures/tfjs-model-writer.js';
 import { materializeMobileNetV2, materializeSileroVad } from '../test/fixtures/third-party.js';
 
 export const DEFAULT_DEMO_ROOT = fileURLToPath(new URL('../examples/quickstart/models', import.meta.url));
@@ -63,18 +61,7 @@ async function writeDemoModels(root: string): Promise<void> {
     warmup: { inputs: { input: { shape: [1, 512] }, sr: { data: [16000], shape: [] }, h: { shape: [2, 1, 64] }, c: { shape: [2, 1, 64] } } },
   });
 
-  await fillVersion(root, 'mlp', async (dir) => {
-    await tf.setBackend('cpu');
-    const prod = tf.env().getBool('PROD');
-    tf.env().set('PROD', true); // no "install tfjs-node" banner for this one-off build on cpu
-    const model = buildTfjsMlp(tf, MLP);
-    try {
-      await writeModelFiles(await tfjsLayersFiles(model), dir);
-    } finally {
-      model.dispose();
-      tf.env().set('PROD', prod);
-    }
-  });
+  await fillVersion(root, 'mlp', (dir) => writeTfjsMlp(MLP, dir));
 
   await fillVersion(root, 'mlp-onnx', (dir) => writeModelFiles({ 'model.onnx': onnxMlp(MLP) }, dir));
 }

@@ -5,8 +5,7 @@ import { onnxMlp } from '../../test/fixtures/onnx-models.js';
 import { mulberry32, uniformArray } from '../../test/fixtures/prng.js';
 import { materializeMobileNetV2 } from '../../test/fixtures/third-party.js';
 import { tfjsDirHandler } from '../../test/fixtures/tfjs-dir-handler.js';
-import { tfjsLayersFiles, writeModelFiles } from '../../test/fixtures/tfjs-model-writer.js';
-import { buildTfjsMlp } from '../../test/fixtures/tfjs-models.js';
+import { writeModelFiles, writeTfjsMlp } from '../../test/fixtures/tfjs-model-writer.js';
 
 export const MODEL_IDS = ['mlp-tfjs', 'mlp-onnx', 'mobilenet'] as const;
 export type ModelId = (typeof MODEL_IDS)[number];
@@ -45,16 +44,7 @@ export async function writeRepository(root: string, ids: readonly ModelId[]): Pr
   for (const id of ids) {
     const dir = path.join(root, id, '1');
     if (id === 'mlp-tfjs') {
-      await tf.setBackend('cpu');
-      const prod = tf.env().getBool('PROD');
-      tf.env().set('PROD', true); // no "install tfjs-node" banner for this one-off build
-      const model = buildTfjsMlp(tf, MLP);
-      try {
-        await writeModelFiles(await tfjsLayersFiles(model), dir);
-      } finally {
-        model.dispose();
-        tf.env().set('PROD', prod);
-      }
+      await writeTfjsMlp(MLP, dir);
     } else if (id === 'mlp-onnx') {
       await writeModelFiles({ 'model.onnx': onnxMlp(MLP) }, dir);
     } else {
