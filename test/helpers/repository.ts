@@ -1,7 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeSha256Sums } from '../fixtures/sha256sums.js';
-import { writeModelFiles, type ModelFiles } from '../fixtures/tfjs-model-writer.js';
+import * as tf from '@tensorflow/tfjs';
+import { onnxMlp } from '../fixtures/onnx-models.js';
+import { tfjsLayersFilesOf, writeModelFiles, type ModelFiles } from '../fixtures/tfjs-model-writer.js';
+import { buildTfjsMlp } from '../fixtures/tfjs-models.js';
 
 /** Writes `<root>/<model>/<version>/` from in-memory files, with a SHA256SUMS unless told otherwise. */
 export async function writeVersion(root: string, model: string, version: number, files: ModelFiles, { checksums = true } = {}): Promise<string> {
@@ -9,6 +12,12 @@ export async function writeVersion(root: string, model: string, version: number,
   await writeModelFiles(files, dir);
   if (checksums) await writeSha256Sums(dir);
   return dir;
+}
+
+/** `mlp-tfjs` and `mlp-onnx` v1 under `root`: the fixtures' default MLP as a tfjs layers model and as `model.onnx`. */
+export async function writeMlpVersions(root: string): Promise<void> {
+  await writeVersion(root, 'mlp-tfjs', 1, await tfjsLayersFilesOf(() => buildTfjsMlp(tf)));
+  await writeVersion(root, 'mlp-onnx', 1, { 'model.onnx': onnxMlp() });
 }
 
 export async function writeConfig(root: string, model: string, config: object): Promise<void> {

@@ -4,9 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelHost, type BatchCompletedEvent } from '../../src/index.js';
 import { onnxMlp } from '../fixtures/onnx-models.js';
 import { tfjsDirHandler } from '../fixtures/tfjs-dir-handler.js';
-import { tfjsLayersFiles } from '../fixtures/tfjs-model-writer.js';
-import { buildTfjsMlp } from '../fixtures/tfjs-models.js';
-import { maxAbsDiff, randomFloats, writeVersion } from '../helpers/repository.js';
+import { maxAbsDiff, randomFloats, writeMlpVersions } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 const tempDir = useTempDirs('all');
@@ -18,10 +16,7 @@ const batches: BatchCompletedEvent[] = [];
 describe('dynamic batching on real runtimes', () => {
   beforeAll(async () => {
     root = await tempDir();
-    const mlp = buildTfjsMlp(tf);
-    await writeVersion(root, 'mlp-tfjs', 1, await tfjsLayersFiles(mlp));
-    mlp.dispose();
-    await writeVersion(root, 'mlp-onnx', 1, { 'model.onnx': onnxMlp() });
+    await writeMlpVersions(root);
     host = new ModelHost({ repository: root, defaults: { batching: { maxBatchSize: 16 } } });
     host.on('batchCompleted', (e) => batches.push(e));
     await host.load('mlp-tfjs');

@@ -1,10 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelHost, onnxRuntime, tfjsRuntime } from '../../src/index.js';
-import { onnxMlp } from '../fixtures/onnx-models.js';
-import { tfjsLayersFiles } from '../fixtures/tfjs-model-writer.js';
-import { buildTfjsMlp } from '../fixtures/tfjs-models.js';
-import { randomFloats, writeVersion } from '../helpers/repository.js';
+import { randomFloats, writeMlpVersions } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 const tempDir = useTempDirs('all');
@@ -13,10 +10,7 @@ let root: string;
 describe('no leaks: 1,000 predicts and 20 load/unload cycles per runtime', () => {
   beforeAll(async () => {
     root = await tempDir();
-    const mlp = buildTfjsMlp(tf);
-    await writeVersion(root, 'mlp-tfjs', 1, await tfjsLayersFiles(mlp));
-    mlp.dispose();
-    await writeVersion(root, 'mlp-onnx', 1, { 'model.onnx': onnxMlp() });
+    await writeMlpVersions(root);
   });
 
   it('returns the tfjs tensor count to its baseline and leaves no onnx session open', async () => {

@@ -4,7 +4,7 @@ import { ModelHost, tfjsRuntime } from '../../src/index.js';
 import { tfjsBackendInUse } from '../../src/runtime/index.js';
 import { mlpReference, mlpWeights } from '../fixtures/mlp-weights.js';
 import { tfjsDirHandler } from '../fixtures/tfjs-dir-handler.js';
-import { tfjsLayersFiles } from '../fixtures/tfjs-model-writer.js';
+import { tfjsLayersFilesOf } from '../fixtures/tfjs-model-writer.js';
 import { buildTfjsAffine, buildTfjsMlp, buildTfjsTwoInputs } from '../fixtures/tfjs-models.js';
 import { materializeNsfwjsModel } from '../fixtures/third-party.js';
 import { maxAbsDiff, randomFloats, writeVersion } from '../helpers/repository.js';
@@ -14,22 +14,13 @@ const tempDir = useTempDirs('all');
 let root: string;
 let host: ModelHost;
 
-/** Files of a tfjs model built in memory (built on the cpu backend, then disposed). */
-async function filesOf(build: () => tf.LayersModel) {
-  const model = build();
-  try {
-    return await tfjsLayersFiles(model);
-  } finally {
-    model.dispose();
-  }
-}
 
 describe('tfjs runtime (real models on the wasm backend)', () => {
   beforeAll(async () => {
     root = await tempDir();
-    await writeVersion(root, 'affine', 1, await filesOf(() => buildTfjsAffine(tf)));
-    await writeVersion(root, 'mlp', 1, await filesOf(() => buildTfjsMlp(tf)));
-    await writeVersion(root, 'two', 1, await filesOf(() => buildTfjsTwoInputs(tf)));
+    await writeVersion(root, 'affine', 1, await tfjsLayersFilesOf(() => buildTfjsAffine(tf)));
+    await writeVersion(root, 'mlp', 1, await tfjsLayersFilesOf(() => buildTfjsMlp(tf)));
+    await writeVersion(root, 'two', 1, await tfjsLayersFilesOf(() => buildTfjsTwoInputs(tf)));
     await materializeNsfwjsModel('mobilenet_v2_mid', `${root}/graph/1`);
     host = new ModelHost({ repository: root });
   });

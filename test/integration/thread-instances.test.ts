@@ -2,12 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, ModelHost, type ModelHostError, type WarningEvent } from '../../src/index.js';
-import { onnxMlp } from '../fixtures/onnx-models.js';
 import { probeRuntime } from '../fixtures/runtimes/probe-runtime.js';
-import { tfjsLayersFiles } from '../fixtures/tfjs-model-writer.js';
-import { buildTfjsMlp } from '../fixtures/tfjs-models.js';
 import { materializeMobileNetV2 } from '../fixtures/third-party.js';
-import { randomFloats, writeVersion } from '../helpers/repository.js';
+import { randomFloats, writeMlpVersions } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 const tempDir = useTempDirs('all');
@@ -19,10 +16,7 @@ const row = (a: number) => new Float32Array([a, a + 0.5]);
 describe('worker-thread instances', () => {
   beforeAll(async () => {
     root = await tempDir();
-    const mlp = buildTfjsMlp(tf);
-    await writeVersion(root, 'mlp-tfjs', 1, await tfjsLayersFiles(mlp));
-    mlp.dispose();
-    await writeVersion(root, 'mlp-onnx', 1, { 'model.onnx': onnxMlp() });
+    await writeMlpVersions(root);
     await materializeMobileNetV2(`${root}/mobilenet/1`);
   });
 

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelHost } from '../../../src/index.js';
 import { mlpReference, mlpWeights } from '../../fixtures/mlp-weights.js';
-import { tfjsLayersFiles } from '../../fixtures/tfjs-model-writer.js';
+import { tfjsLayersFilesOf } from '../../fixtures/tfjs-model-writer.js';
 import { buildTfjsAffine, buildTfjsMlp, buildTfjsTwoInputs } from '../../fixtures/tfjs-models.js';
 import { maxAbsDiff, randomFloats, writeVersion } from '../../helpers/repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
@@ -11,14 +11,6 @@ import { get, post, serve, type Served } from './serve.js';
 
 const tempDir = useTempDirs('all');
 
-async function filesOf(build: () => tf.LayersModel) {
-  const model = build();
-  try {
-    return await tfjsLayersFiles(model);
-  } finally {
-    model.dispose();
-  }
-}
 
 describe('tfjs models over KServe v2 and TF Serving REST', () => {
   let host: ModelHost;
@@ -27,9 +19,9 @@ describe('tfjs models over KServe v2 and TF Serving REST', () => {
 
   beforeAll(async () => {
     const root = await tempDir();
-    await writeVersion(root, 'affine', 1, await filesOf(() => buildTfjsAffine(tf)));
-    await writeVersion(root, 'mlp', 1, await filesOf(() => buildTfjsMlp(tf)));
-    await writeVersion(root, 'two', 1, await filesOf(() => buildTfjsTwoInputs(tf)));
+    await writeVersion(root, 'affine', 1, await tfjsLayersFilesOf(() => buildTfjsAffine(tf)));
+    await writeVersion(root, 'mlp', 1, await tfjsLayersFilesOf(() => buildTfjsMlp(tf)));
+    await writeVersion(root, 'two', 1, await tfjsLayersFilesOf(() => buildTfjsTwoInputs(tf)));
     host = new ModelHost({ repository: root });
     for (const name of ['affine', 'mlp', 'two']) await host.load(name);
     served = await serve(host);
