@@ -3,22 +3,19 @@
  * It must render the models, versions and states from the server, and keep them current
  * (it polls `status.json` every second) while requests come in.
  */
-import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelHost } from '../../src/index.js';
 import { createNodeListener } from '../../src/adapters/http/index.js';
 import { onnxAffine, onnxMlp } from '../fixtures/onnx-models.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { writeVersion } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const tempDir = useTempDirs('all');
 
@@ -28,16 +25,6 @@ interface PageElement {
   querySelectorAll(selector: string): Iterable<PageElement>;
 }
 declare const document: { querySelector(selector: string): PageElement | null };
-
-/** Launches Chromium on a fresh profile, or fails saying what to install: this test is never skipped. */
-async function launchChromium(userDataDir: string): Promise<BrowserContext> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: the status page test needs Debian's Chromium (apt-get install -y chromium; .ci/run installs it)`);
-  try {
-    return await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
-  } catch (error) {
-    throw new Error(`Chromium at ${CHROMIUM} did not start: ${(error as Error).message}`, { cause: error });
-  }
-}
 
 describe('status page (headless Chromium)', () => {
   let host: ModelHost;

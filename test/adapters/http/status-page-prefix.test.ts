@@ -3,21 +3,18 @@
  * examples/nest-app do), in headless Chromium: it must find its `status.json` whether the
  * page was opened as `/ml`, `/ml/` or `/ml/status`.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import express from 'express';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExpressRouter } from '../../../src/adapters/express/index.js';
 import { ModelHost } from '../../../src/index.js';
+import { launchChromium } from '../../helpers/chromium.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('status page under a prefix (headless Chromium)', () => {
   let host: ModelHost;
@@ -34,9 +31,8 @@ describe('status page under a prefix (headless Chromium)', () => {
     server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: this test needs Debian's Chromium (apt-get install -y chromium)`);
     profile = await mkdtemp(path.join(tmpdir(), 'modelhost-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+    browser = await launchChromium(profile);
   });
 
   afterAll(async () => {
