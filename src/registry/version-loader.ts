@@ -41,18 +41,25 @@ export class VersionLoader {
     let kind = this.instanceKind(runtime, options, context);
     const settings = options.settings[runtime.name] ?? {};
     let executor: Executor | undefined;
+    // Set when the warmup already ran: `auto` warms a version up inline to measure it.
+    let warmupMs: number | undefined;
     try {
-      let runs: Run[] | undefined;
+      let runs: Run[];
       if (kind !== 'thread') {
         const session = await runtime.load(source, { ...context, settings });
         executor = new InlineExecutor(session, options.scheduler.concurrency);
         entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 });
         runs = [(inputs) => session.run(inputs)];
         if (kind === 'auto') {
+          const measureStarted = performance.now();
           const measuredRunMs = await this.measureInlineRun(entry, options, session);
-          kind = measuredRunMs >= AUTO_THREAD_THRESHOLD_MS ? 'thread' : 'inline';
-          if (kind === 'inline') entry.attach(runtime.name, session.signature, { kind, count: 1, measuredRunMs });
-          else {
+          kind = measuredRunMs !== undefined && measuredRunMs >= AUTO_THREAD_THRESHOLD_MS ? 'thread' : 'inline';
+          if (kind === 'inline') {
+            if (measuredRunMs !== undefined) {
+              entry.attach(runtime.name, session.signature, { kind, count: 1, measuredRunMs });
+              warmupMs = performance.now() - measureStarted;
+            }
+          } else {
             // Too slow for the event loop: the inline session only served to measure.
             const inline = executor;
             executor = undefined;
@@ -69,9 +76,11 @@ export class VersionLoader {
       }
       assertStillLoading(entry);
       entry.transition('warming');
-      const warmupStarted = performance.now();
-      await this.warmUp(entry, options, runs);
-      const warmupMs = performance.now() - warmupStarted;
+      if (warmupMs === undefined) {
+        const warmupStarted = performance.now();
+        await this.warmUp(entry, options, runs);
+        warmupMs = performance.now() - warmupStarted;
+      }
       assertStillLoading(entry);
       entry.executor = executor;
       entry.dispatcher = this.scheduler(entry, executor, options);
@@ -163,10 +172,10 @@ export class VersionLoader {
 
   /**
    * How long one warm run of the warmup batch takes on the calling thread, ms: the warmup
-   * (JIT, kernels, allocations) first, then timed runs. Inputs the model refuses measure as
-   * 0 (inline), and the warmup that follows reports them.
+   * (JIT, kernels, allocations) first, then timed runs. Undefined when the model refuses the
+   * warmup inputs: the version stays inline, and the warmup proper reports them.
    */
-  private measureInlineRun(entry: LoadedVersion, options: ResolvedModelOptions, session: { run: Run }): Promise<number> {
+  private measureInlineRun(entry: LoadedVersion, options: ResolvedModelOptions, session: { run: Run }): Promise<number | undefined> {
     // One measurement at a time in the process: versions loading side by side share the
     // calling thread, and each would time the others' runs as its own.
     // A measurement that never ends (a runtime that hangs) holds the others up for at most
@@ -176,13 +185,13 @@ export class VersionLoader {
     return measured;
   }
 
-  private async timeInlineRun(entry: LoadedVersion, options: ResolvedModelOptions, session: { run: Run }): Promise<number> {
+  private async timeInlineRun(entry: LoadedVersion, options: ResolvedModelOptions, session: { run: Run }): Promise<number | undefined> {
     let inputs: Record<string, Tensor>;
     try {
-      inputs = this.warmupSets(entry, options)[0]!;
+      inputs = this.warmupInputs(entry, options);
       for (let i = 0; i < options.warmup.runs; i++) await session.run(inputs);
     } catch {
-      return 0;
+      return undefined;
     }
     const timed = async () => {
       const started = performance.now();
@@ -197,11 +206,12 @@ export class VersionLoader {
     return fastest;
   }
 
-  private warmupSets(entry: LoadedVersion, options: ResolvedModelOptions): Record<string, Tensor>[] {
+  /** The configured warmup inputs, or zeros of one row with variable dimensions set to 1. */
+  private warmupInputs(entry: LoadedVersion, options: ResolvedModelOptions): Record<string, Tensor> {
     const { inputs } = options.warmup;
     return inputs !== undefined
-      ? [entry.validator!.prepare(expandWarmupInputs(inputs, entry.signature!), entry.batched ? 'batch' : 'instance').tensors]
-      : [syntheticInputs(entry.signature!, 1, entry.batched)];
+      ? entry.validator!.prepare(expandWarmupInputs(inputs, entry.signature!), entry.batched ? 'batch' : 'instance').tensors
+      : syntheticInputs(entry.signature!, 1, entry.batched);
   }
 
   /** The name of the runtime that would load this source. */
@@ -229,10 +239,10 @@ export class VersionLoader {
     if (times === 0) return;
     const signature = entry.signature!;
     const configured = inputs !== undefined;
-    const sets = this.warmupSets(entry, options);
+    const set = this.warmupInputs(entry, options);
     try {
       await Promise.all(runs.map(async (run) => {
-        for (const set of sets) for (let i = 0; i < times; i++) await run(set);
+        for (let i = 0; i < times; i++) await run(set);
       }));
     } catch (error) {
       const reason = (error as Error)?.message ?? String(error);
