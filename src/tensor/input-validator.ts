@@ -162,7 +162,13 @@ export class InputValidator {
   private asText(compiled: CompiledSpec, data: BytesElement[]): string[] {
     const text = new Array<string>(data.length);
     for (let i = 0; i < data.length; i++) {
-      const s = this.convert(compiled, () => bytesAsText(data[i]!, i));
+      const s = this.convert(compiled, () => {
+        try {
+          return bytesAsText(data[i]!, i);
+        } catch (error) {
+          throw error instanceof ConversionError ? new ConversionError(`${error.message}, and this model's runtime (onnxruntime-node string tensors) carries only UTF-8 text`) : error;
+        }
+      });
       if (s.includes('\0')) {
         throw this.inputError(compiled, `element ${i} contains a NUL byte, which this model's runtime (onnxruntime-node string tensors) cannot carry; it is refused rather than truncated`);
       }
