@@ -21,6 +21,7 @@ function bytesIdentity(): FakeRuntime & { seen: Tensor[] } {
       return { y: { ...inputs['x']!, dtype: 'string' } };
     },
   });
+  runtime.canLoad = (files) => files.includes('model.bytes');
   return Object.assign(runtime, { seen });
 }
 
@@ -64,8 +65,10 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
   beforeAll(async () => {
     host = new ModelHost({ runtimes: { bytes, counted } });
     for (const dtype of IDENTITY_DTYPES) await host.load(`id-${dtype}`, { source: onnxIdentity(dtype) });
-    await host.load('bytes-id', { source: { files: { 'model.fake': 'x' } }, runtime: 'bytes' });
-    await host.load('affine', { source: FAKE_SOURCE, runtime: 'counted' });
+    await host.load('bytes-id', { source: { files: { 'model.bytes': 'x' } } });
+    await host.load('affine', { source: FAKE_SOURCE });
+    expect(host.metadata('bytes-id').runtime).toBe('bytes');
+    expect(host.metadata('affine').runtime).toBe('counted');
     served = await serve(host);
     url = served.url;
   });
@@ -115,7 +118,7 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       const req = binaryRequest({ inputs: [{ name: 'x', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 16 } }] }, lengthPrefixed(JPEG_HEADER));
       const response = await fetch(`${url}/v2/models/bytes-id/infer`, { method: 'POST', body: req.body, headers: req.headers });
       expect(response.status).toBe(400);
-      expect((await response.json()).error).toMatch(/output 'y': element 0 holds 12 bytes that are not UTF-8 text; ask for outputs in binary/);
+      expect(((await response.json()) as { error: string }).error).toMatch(/output 'y': element 0 holds 12 bytes that are not UTF-8 text; ask for outputs in binary/);
     });
 
     it('b64 bytes reach the model as the bytes sent (not a Latin-1 re-encoding)', async () => {
@@ -130,7 +133,7 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       const response = await fetch(`${url}/v2/models/id-string/infer`, { method: 'POST', body: req.body, headers: req.headers });
       expect(response.status).toBe(400);
       expect(response.headers.get('x-modelhost-error-code')).toBe('INVALID_INPUT');
-      expect((await response.json()).error).toMatch(/input 'x': element 0 holds 12 bytes that are not UTF-8 text, and this model's runtime \(onnxruntime-node string tensors\) carries only UTF-8 text/);
+      expect(((await response.json()) as { error: string }).error).toMatch(/input 'x': element 0 holds 12 bytes that are not UTF-8 text, and this model's runtime \(onnxruntime-node string tensors\) carries only UTF-8 text/);
       const nul = await infer('id-string', [{ name: 'x', datatype: 'BYTES', shape: [1], data: ['a\u0000b'] }]);
       expect(nul.status).toBe(400);
       expect(nul.body.error).toMatch(/element 0 contains a NUL byte.*refused rather than truncated/);
