@@ -108,7 +108,7 @@ function refusal(model: string, dtype: DType, elements: readonly Element[], json
     for (const e of elements) {
       const utf8 = typeof e === 'string' || jsonText('string', e) !== undefined;
       if (textOnly && !utf8) return /not UTF-8 text, and this model's runtime/;
-      if (textOnly && bytesOf(e).includes(0)) return /contains a NUL byte/;
+      if (textOnly && bytesOf(e as string | Uint8Array).includes(0)) return /contains a NUL byte/;
       if (jsonOut && !utf8) return /not UTF-8 text; ask for outputs in binary/;
     }
   }
