@@ -127,8 +127,12 @@ function logUnexpected(host: ModelHost, request: HttpRequest, error: unknown): v
 function decodeParams(groups: Record<string, string | undefined>): Record<string, string> | undefined {
   const params: Record<string, string> = {};
   try {
-    // Versions stay raw: only their canonical decimal form names one, and '%31' is not it.
-    for (const [key, value] of Object.entries(groups)) if (value !== undefined) params[key] = key === 'version' ? value : decodeURIComponent(value);
+    for (const [key, value] of Object.entries(groups)) {
+      if (value === undefined) continue;
+      const decoded = decodeURIComponent(value);
+      // Versions stay raw: only their canonical decimal form names one, and '%31' is not it.
+      params[key] = key === 'version' ? value : decoded;
+    }
   } catch {
     return undefined;
   }
