@@ -4,7 +4,7 @@
  * Tensor values are leaves (`TensorJson`) written element by element through the dtype's
  * strict JSON converter; the text is bounded by `limitBytes`.
  */
-import { ConversionError, jsonElementText, shapeSize, type Tensor } from 'modelhost';
+import { ConversionError, DTYPES, jsonElementText, shapeSize, type Tensor } from 'modelhost';
 import { badRequest } from './http-errors.js';
 
 /** Elements written between two turns of the event loop. */
@@ -15,13 +15,30 @@ const ELEMENTS_PER_SLICE = 16_384;
  * `element` overrides the dtype's converter (TF Serving writes some BYTES as `{"b64": ...}`).
  */
 export class TensorJson {
+  readonly element: (value: unknown, index: number) => string;
+  /** Numbers JSON.stringify writes exactly when finite and not -0 (float32/64, 8..32-bit ints): written a slice at a time. */
+  readonly plainNumbers: boolean;
+
   constructor(
     readonly name: string,
     readonly tensor: Tensor,
     readonly start = 0,
     readonly shape: readonly number[] = tensor.shape,
-    readonly element: (value: unknown, index: number) => string = jsonElementText(tensor.dtype),
-  ) {}
+    element?: (value: unknown, index: number) => string,
+  ) {
+    this.element = element ?? jsonElementText(tensor.dtype);
+    const { dtype } = tensor;
+    this.plainNumbers = element === undefined && (dtype === 'float32' || dtype === 'float64' || DTYPES[dtype].kind === 'int');
+  }
+}
+
+/** Whether JSON.stringify writes every value of `data[start, end)` exactly: finite, and no -0. */
+function stringifiesExactly(data: ArrayLike<number>, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const x = data[i]!;
+    if (x - x !== 0 || (x === 0 && 1 / x < 0)) return false;
+  }
+  return true;
 }
 
 export interface WriteJsonOptions {
@@ -96,8 +113,17 @@ export async function writeJson(value: unknown, options: WriteJsonOptions): Prom
       sinceYield++;
       for (let done = 0; done < rowLength; ) {
         const n = Math.min(rowLength - done, ELEMENTS_PER_SLICE - sinceYield);
-        let slice = '';
-        for (let k = 0; k < n; k++, done++) slice += done > 0 ? `,${text(index++)}` : text(index++);
+        let slice: string;
+        if (leaf.plainNumbers && stringifiesExactly(data as ArrayLike<number>, index, index + n)) {
+          // The common case in one native call: '[1,2,3]' without its brackets.
+          const json = JSON.stringify(Array.from((data as Float32Array).subarray(index, index + n)));
+          slice = (done > 0 ? ',' : '') + json.slice(1, -1);
+          index += n;
+          done += n;
+        } else {
+          slice = '';
+          for (let k = 0; k < n; k++, done++) slice += done > 0 ? `,${text(index++)}` : text(index++);
+        }
         push(slice);
         sinceYield += n;
         if (sinceYield >= ELEMENTS_PER_SLICE) await yieldNow();
