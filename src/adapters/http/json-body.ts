@@ -59,15 +59,13 @@ function checkLimits(root: unknown, maxDepth: number, maxElements: number): void
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
     if (depth > maxDepth) throw badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
-    if (Array.isArray(value)) {
-      for (const item of value) {
-        if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
-        else if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
-      }
-    } else if (typeof value === 'object' && value !== null) {
-      for (const item of Object.values(value)) {
-        if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
-        else if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
+    const items = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? Object.values(value) : [value];
+    for (const item of items) {
+      if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
+      else {
+        if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
+        // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
+        if (typeof item === 'number' && !Number.isFinite(item)) throw badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
       }
     }
   }

@@ -145,6 +145,14 @@ export function bytesOf(value: BytesElement): Uint8Array {
   return typeof value === 'string' ? encoder.encode(value) : value;
 }
 
+/** Whether two BYTES elements hold the same bytes (a string as its UTF-8). */
+export function sameBytes(a: BytesElement, b: BytesElement): boolean {
+  if (typeof a === 'string' && typeof b === 'string') return a === b;
+  const x = bytesOf(a);
+  const y = bytesOf(b);
+  return x.byteLength === y.byteLength && x.every((v, i) => v === y[i]);
+}
+
 /** A short description of a value for error messages: `a string ("abc")`, `null`, `an object`. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

@@ -157,6 +157,13 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       expect(body.outputs[0].data).toEqual([expected]);
     });
 
+    it('a JSON literal past the largest double (1e400) is refused, not read as Infinity', async () => {
+      const raw = '{"inputs":[{"name":"x","datatype":"FP64","shape":[1],"data":[1e400]}]}';
+      const { status, body } = await request(`${url}/v2/models/id-float64/infer`, { method: 'POST', body: raw });
+      expect(status).toBe(400);
+      expect(body.error).toMatch(/a number too large for a double/);
+    });
+
     it('a value past the largest half is refused, not turned into Infinity', async () => {
       const { status, body } = await infer('id-float16', [{ name: 'x', datatype: 'FP16', shape: [1], data: [70000] }]);
       expect(status).toBe(400);

@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { sameBytes } from '../../../src/tensor/codec/index.js';
 import { ConversionError, decodeBase64, encodeBase64, float16Bits, float16Value, fromRawBytes, jsonElementText, toRawBytes } from '../../../src/tensor/index.js';
 import { fromFlat } from '../../../src/tensor/convert.js';
 
@@ -139,5 +140,12 @@ describe('64-bit integers and JSON text', () => {
     expect(() => jsonElementText('float16')(0x7c00, 0)).toThrow(/Infinity, which JSON cannot carry/);
     expect(() => jsonElementText('string')(Uint8Array.from([0xff]), 1)).toThrow(/element 1 holds 1 bytes that are not UTF-8 text/);
     expect(() => fromFlat(['\ud800'], 'string')).toThrow(/lone surrogate/);
+  });
+
+  it('BYTES elements compare by their bytes (shadow and golden-set comparisons)', () => {
+    expect(sameBytes('hé', new TextEncoder().encode('hé'))).toBe(true);
+    expect(sameBytes(Uint8Array.from([1, 2]), Uint8Array.from([1, 2]))).toBe(true);
+    expect(sameBytes(Uint8Array.from([1, 2]), Uint8Array.from([1, 3]))).toBe(false);
+    expect(sameBytes('a', 'b')).toBe(false);
   });
 });
