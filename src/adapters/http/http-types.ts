@@ -1,4 +1,4 @@
-import type { ModelHost } from 'modelhost';
+import { ErrorCode, ModelHostError, type ModelHost } from 'modelhost';
 
 /** A request as the protocol handlers see it, whatever server received it. */
 export interface HttpRequest {
@@ -66,7 +66,7 @@ export interface ResolvedHttpOptions {
 export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptions {
   return {
     bodyLimitBytes: options.bodyLimitBytes ?? 32 * 1024 * 1024,
-    maxResponseBytes: options.maxResponseBytes ?? 64 * 1024 * 1024,
+    maxResponseBytes: positiveInteger(options.maxResponseBytes, 'maxResponseBytes') ?? 64 * 1024 * 1024,
     maxDepth: options.json?.maxDepth ?? 64,
     maxElements: options.json?.maxElements ?? 10_000_000,
     timeoutMs: options.timeoutMs,
@@ -75,6 +75,11 @@ export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptio
     statusPage: options.statusPage ?? true,
     serverName: options.serverName ?? 'modelhost',
   };
+}
+
+function positiveInteger(value: number | undefined, name: string): number | undefined {
+  if (value === undefined || (Number.isSafeInteger(value) && value > 0)) return value;
+  throw new ModelHostError(ErrorCode.INVALID_CONFIG, `\`${name}\` must be a positive integer (bytes), got ${String(value)}`);
 }
 
 /** What a route handler gets. */

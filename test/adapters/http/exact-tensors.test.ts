@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelHost, type Tensor } from '../../../src/index.js';
 import { IDENTITY_DTYPES, onnxIdentity } from '../../fixtures/onnx-models.js';
 import { FAKE_SOURCE, fakeRuntime, type FakeRuntime } from '../../helpers/fake-runtime.js';
+import { createHttpHandler } from '../../../src/adapters/http/index.js';
 import { get, post, request, useServers, type Served, serve } from './serve.js';
 
 const JPEG_HEADER = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x80, 0xfe]);
@@ -297,6 +298,12 @@ describe('responses are bounded and written without stalling the event loop', ()
       },
     });
   }
+
+  it('maxResponseBytes must be a positive integer', () => {
+    const host = new ModelHost();
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => createHttpHandler(host, { maxResponseBytes: bad })).toThrow(/`maxResponseBytes` must be a positive integer/);
+    void host.close();
+  });
 
   it('past maxResponseBytes a JSON response is a 400 pointing at the binary extension; binary fits', async () => {
     const host = new ModelHost({ runtimes: { fake: bigOutput() } });
