@@ -12,8 +12,6 @@ import { TensorJson, writeJson } from './json-writer.js';
 import { flatValues } from './tensor-json.js';
 import { versionParam } from './version-segment.js';
 
-export { versionParam };
-
 const BINARY_HEADER = 'inference-header-content-length';
 
 interface InferInput {
