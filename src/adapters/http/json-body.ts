@@ -34,6 +34,8 @@ export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, pa
     } catch {
       throw badRequest('the request body is not UTF-8 text; JSON must be');
     }
+    // lossless-json recurses per level: refuse deep nesting before it does, in one linear scan.
+    if (parse.exactIntegers === true && nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
     try {
       value = parse.exactIntegers === true ? parseLossless(text, null, exactNumber) : JSON.parse(text);
     } catch (error) {
@@ -42,6 +44,23 @@ export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, pa
   }
   checkLimits(value, options.maxDepth, options.maxElements);
   return value;
+}
+
+/** Whether brackets outside strings nest deeper than `maxDepth`. */
+function nestsDeeper(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 const INTEGER_LITERAL = /^-?\d+$/;

@@ -188,6 +188,13 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       expect(text).toBe('{"predictions":[0,18446744073709551615,9007199254740993]}');
     });
 
+    it('the lossless parser meets deep nesting with a 400, like JSON.parse', async () => {
+      const deep = `{"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":${'['.repeat(200_000)}1${']'.repeat(200_000)}}]}`;
+      const { status, body } = await request(`${url}/v2/models/id-int64/infer`, { method: 'POST', body: deep });
+      expect(status).toBe(400);
+      expect(body.error).toBe("the JSON body nests deeper than 64 levels");
+    });
+
     it('out of range is refused with the exact value it was given', async () => {
       const raw = '{"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":[9223372036854775808]}]}';
       const { status, body } = await request(`${url}/v2/models/id-int64/infer`, { method: 'POST', body: raw });
