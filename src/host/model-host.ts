@@ -24,7 +24,7 @@ import type { InputMode, Tensor, TensorSpec } from '../tensor/index.js';
 import { StatsRecorder, type WindowName, type WindowStats } from '../metrics/stats-recorder.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { VersionState } from '../registry/version-state.js';
-import { resolveHostOptions, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
+import { resolveHostOptions, type Logger, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
 
 export type { DeployOptions, LoadOptions, LoadResult, RollbackResult, RolloutResult, RolloutStats, SyncResult };
 
@@ -159,6 +159,11 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     if (this.options.repository?.pollIntervalMs !== undefined) this.schedulePoll(this.options.repository.pollIntervalMs);
     this.recorder = this.options.stats ? new StatsRecorder(this, this.options.clock) : undefined;
     this.on('modelUnloaded', (e) => this.recorder?.forget(e.model, e.version));
+  }
+
+  /** The `logger` of the options, or undefined: the HTTP adapters log unexpected errors through it. */
+  get logger(): Logger | undefined {
+    return this.options.logger;
   }
 
   /**

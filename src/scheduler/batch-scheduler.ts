@@ -314,7 +314,7 @@ export class BatchScheduler implements Dispatcher {
       for (let i = 0; i < tasks.length; i++) {
         const task = tasks[i]!;
         const length = task.rows * rowSize;
-        const slice = strings ? (data as string[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
+        const slice = strings ? (data as (string | Uint8Array)[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
         let shape: readonly number[];
         if (task.single) shape = rowShape ??= Object.freeze(batch.shape.slice(1));
         else {

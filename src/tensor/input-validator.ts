@@ -1,4 +1,5 @@
 import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { bytesAsText, type BytesElement } from './codec/index.js';
 import { ConversionError, describeValue, fromFlat, fromNested } from './convert.js';
 import { DTYPES, dtypeOfData, type DType, type TensorData } from './dtype.js';
 import { formatShape, hasBatchDimension, shapeSize, type Signature, type Tensor, type TensorSpec } from './tensor.js';
@@ -85,14 +86,15 @@ export class InputValidator {
     let found = 0;
     for (let i = 0; i < this.specs.length; i++) {
       const compiled = this.specs[i]!;
-      const value = record[compiled.name];
+      // Own properties only: an input named 'constructor' or '__proto__' is never inherited.
+      const value = record.get(compiled.name);
       if (value === undefined) throw this.missing(compiled, record);
       found++;
       const t = this.checkRows(compiled, this.toTensor(compiled, value, mode), rows);
       if (this.batched) rows = t.shape[0]!;
       tensors[compiled.name] = t;
     }
-    if (found !== countKeys(record)) throw this.unknown(record);
+    if (found !== record.size) throw this.unknown(record);
     return { tensors, rows: this.batched ? rows : 1, shapeKey: this.anyVariableDims ? this.keyOf(tensors) : '', single };
   }
 
@@ -105,12 +107,17 @@ export class InputValidator {
     return t;
   }
 
-  private asRecord(inputs: unknown): Record<string, unknown> {
+  /** Inputs by name: a Map as given, or an object's own enumerable string keys. */
+  private asRecord(inputs: unknown): ReadonlyMap<string, unknown> {
+    if (inputs instanceof Map) {
+      for (const key of inputs.keys()) if (typeof key !== 'string') throw this.error(`expected inputs keyed by input name, got a Map key ${describeValue(key)}`);
+      return inputs as ReadonlyMap<string, unknown>;
+    }
     if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs) || ArrayBuffer.isView(inputs)) {
       const names = this.specs.map((s) => `'${s.name}'`).join(', ');
       throw this.error(`expected inputs as an object keyed by input name (${names}), got ${describeValue(inputs)}`);
     }
-    return inputs as Record<string, unknown>;
+    return new Map(Object.entries(inputs));
   }
 
   private toTensor(compiled: CompiledSpec, value: unknown, mode: InputMode): Tensor {
@@ -146,8 +153,28 @@ export class InputValidator {
       shape = converted.shape;
     }
     this.checkShape(compiled, shape, single);
+    if (dtype === 'string' && this.signature.textOnlyStrings === true) data = this.asText(compiled, data as BytesElement[]);
     if (!single) return { data, shape, dtype };
     return { data, shape: compiled.variableDims ? [1, ...shape] : compiled.singleRowShape, dtype };
+  }
+
+  /** For runtimes whose string tensors are C strings: every element as text without NUL, or refused. */
+  private asText(compiled: CompiledSpec, data: BytesElement[]): string[] {
+    const text = new Array<string>(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const s = this.convert(compiled, () => {
+        try {
+          return bytesAsText(data[i]!, i);
+        } catch (error) {
+          throw error instanceof ConversionError ? new ConversionError(`${error.message}, and this model's runtime (onnxruntime-node string tensors) carries only UTF-8 text`) : error;
+        }
+      });
+      if (s.includes('\0')) {
+        throw this.inputError(compiled, `element ${i} contains a NUL byte, which this model's runtime (onnxruntime-node string tensors) cannot carry; it is refused rather than truncated`);
+      }
+      text[i] = s;
+    }
+    return text;
   }
 
   private checkStorage(compiled: CompiledSpec, data: ArrayBufferView, declared: DType | undefined): TensorData {
@@ -217,14 +244,14 @@ export class InputValidator {
     return key;
   }
 
-  private missing(compiled: CompiledSpec, record: Record<string, unknown>): ModelHostError {
-    const unknown = Object.keys(record).filter((k) => !this.names.has(k));
+  private missing(compiled: CompiledSpec, record: ReadonlyMap<string, unknown>): ModelHostError {
+    const unknown = [...record.keys()].filter((k) => !this.names.has(k));
     const hint = unknown.length > 0 ? `; got unknown input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}` : '';
     return this.inputError(compiled, `is missing (expected ${this.expectedInputs()})${hint}`);
   }
 
-  private unknown(record: Record<string, unknown>): ModelHostError {
-    const unknown = Object.keys(record).filter((k) => !this.names.has(k));
+  private unknown(record: ReadonlyMap<string, unknown>): ModelHostError {
+    const unknown = [...record.keys()].filter((k) => !this.names.has(k));
     return this.error(`has no input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (expected ${this.expectedInputs()})`);
   }
 
@@ -252,10 +279,4 @@ function isBareValue(value: unknown, inputName: string): boolean {
   if (value === null || typeof value !== 'object') return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean' || typeof value === 'bigint';
   if (Array.isArray(value) || ArrayBuffer.isView(value)) return true;
   return isTensorLike(value) && !Object.hasOwn(value, inputName);
-}
-
-function countKeys(record: Record<string, unknown>): number {
-  let n = 0;
-  for (const key in record) if (Object.hasOwn(record, key)) n++;
-  return n;
 }

@@ -20,6 +20,11 @@ export interface TensorSpec {
 export interface Signature {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
+  /**
+   * The runtime carries BYTES elements only as UTF-8 text without NUL (onnxruntime-node's
+   * string tensors): other bytes are refused as INVALID_INPUT before the request is queued.
+   */
+  readonly textOnlyStrings?: boolean;
   /** The largest batch the model accepts, where the model itself declares one. */
   readonly maxBatchSize?: number;
 }

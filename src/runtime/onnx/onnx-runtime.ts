@@ -96,6 +96,8 @@ class OnnxSession implements Session {
     this.signature = {
       inputs: session.inputMetadata.map((m) => specOf(m, 'input')),
       outputs: session.outputMetadata.map((m) => specOf(m, 'output')),
+      // onnxruntime-node copies string tensors as C strings: they end at the first NUL.
+      textOnlyStrings: true,
     };
     this.outputNames = this.signature.outputs.map((s) => s.name);
   }

@@ -1,5 +1,6 @@
 import { ErrorCode, ModelHostError } from '../../errors/index.js';
 import type { DType, Signature, Tensor, TensorData, TensorSpec } from '../../tensor/index.js';
+import { bytesOf, type BytesElement } from '../../tensor/codec/index.js';
 import type { Session } from '../runtime.js';
 import type { Tfjs } from './tfjs-backend.js';
 import type * as tfjs from '@tensorflow/tfjs';
@@ -71,7 +72,9 @@ export class TfjsSession implements Session {
     tf.tidy(() => {
       const xs = signature.inputs.map((s) => {
         const t = inputs[s.name]!;
-        return tf.tensor(t.data as Float32Array, t.shape as number[], TO_TF[s.dtype]);
+        // tfjs string tensors hold bytes: text is UTF-8 encoded, bytes pass as they are.
+        const data = s.dtype === 'string' ? (t.data as BytesElement[]).map(bytesOf) : t.data;
+        return tf.tensor(data as Float32Array, t.shape as number[], TO_TF[s.dtype]);
       });
       const ys = this.model.execute(xs);
       for (let i = 0; i < signature.outputs.length; i++) {
@@ -91,11 +94,19 @@ export class TfjsSession implements Session {
   }
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function readData(y: TfTensor): TensorData {
   const data = y.dataSync() as unknown;
   if (y.dtype !== 'string') return data as TensorData;
-  const decoder = new TextDecoder();
-  return (data as Uint8Array[]).map((bytes) => decoder.decode(bytes));
+  // Text where the bytes are UTF-8, the bytes themselves where they are not: nothing is lost.
+  return (data as Uint8Array[]).map((bytes) => {
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      return bytes.slice();
+    }
+  });
 }
 
 function spec(name: string, dtype: string | undefined, shape: readonly (number | null)[] | undefined): TensorSpec {

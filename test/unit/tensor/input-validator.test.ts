@@ -89,7 +89,7 @@ const rejected: Case[] = [
   ['a bare typed array of the wrong length', mlp, new Float32Array(4), 'instance', /input 'x': expected 3 elements \(shape \[3\]\), got 4/],
   ['an empty batch', mlp, { x: { data: new Float32Array(0), shape: [0, 3] } }, 'batch', /input 'x': expected at least one row, got an empty batch/],
   ['a string tensor to a float model', mlp, { x: ['a', 'b', 'c'] }, 'instance', /input 'x': expected numbers \(dtype float32\), got a string \("a"\) at element 0/],
-  ['numbers to a string model', text, { text: { data: [1], shape: [1] } }, 'batch', /expected strings \(dtype string\), got number 1/],
+  ['numbers to a string model', text, { text: { data: [1], shape: [1] } }, 'batch', /expected strings or bytes \(dtype string\), got number 1/],
   ['a ragged array', mlp, { x: [[1, 2, 3], [1, 2]] }, 'batch', /input 'x': is ragged/],
   ['non-integers to an int64 input', twoInputs, { ids: [[1.5]], mask: [[true]] }, 'batch', /input 'ids': expected integers \(dtype int64\), got number 1.5/],
   ['rows that disagree', twoInputs, { ids: [[1], [2]], mask: [[true]] }, 'batch', /input 'mask': expected 2 rows like the other inputs, got 1/],
