@@ -28,6 +28,8 @@ interface CompiledSpec {
   /** `[1, ...instanceShape]`, shared by every fixed-shape instance (shapes are never mutated). */
   readonly singleRowShape: readonly number[];
   readonly variableDims: boolean;
+  /** Other names the input answers to (graph tensor names with and without `:0`). */
+  readonly aliases: readonly string[];
   /** The typed array class of the dtype (undefined for strings). */
   readonly storage: (abstract new (...args: never[]) => ArrayBufferView) | undefined;
 }
@@ -58,10 +60,11 @@ export class InputValidator {
         instanceSize: variableDims ? -1 : shapeSize(instanceShape),
         singleRowShape: Object.freeze([1, ...instanceShape]),
         variableDims,
+        aliases: spec.aliases ?? [],
         storage: DTYPES[spec.dtype].array,
       };
     });
-    this.names = new Set(signature.inputs.map((s) => s.name));
+    this.names = new Set(signature.inputs.flatMap((s) => [s.name, ...(s.aliases ?? [])]));
     this.anyVariableDims = this.specs.some((s) => s.variableDims);
   }
 
@@ -85,7 +88,7 @@ export class InputValidator {
     let found = 0;
     for (let i = 0; i < this.specs.length; i++) {
       const compiled = this.specs[i]!;
-      const value = record[compiled.name];
+      const value = record[compiled.name] ?? this.byAlias(compiled, record);
       if (value === undefined) throw this.missing(compiled, record);
       found++;
       const t = this.checkRows(compiled, this.toTensor(compiled, value, mode), rows);
@@ -94,6 +97,12 @@ export class InputValidator {
     }
     if (found !== countKeys(record)) throw this.unknown(record);
     return { tensors, rows: this.batched ? rows : 1, shapeKey: this.anyVariableDims ? this.keyOf(tensors) : '', single };
+  }
+
+  /** The value given under one of the input's aliases (`input_1:0` for `input_1`), if any. */
+  private byAlias(compiled: CompiledSpec, record: Record<string, unknown>): unknown {
+    for (const alias of compiled.aliases) if (Object.hasOwn(record, alias)) return record[alias];
+    return undefined;
   }
 
   /** Batched models: at least one row, and as many as the inputs before (`rows`, -1 for the first). */
@@ -225,11 +234,16 @@ export class InputValidator {
 
   private unknown(record: Record<string, unknown>): ModelHostError {
     const unknown = Object.keys(record).filter((k) => !this.names.has(k));
+    if (unknown.length === 0) {
+      const twice = this.specs.find((s) => [s.name, ...s.aliases].filter((n) => Object.hasOwn(record, n)).length > 1)!;
+      const given = [twice.name, ...twice.aliases].filter((n) => Object.hasOwn(record, n));
+      return this.inputError(twice, `is given more than once (as ${given.map((n) => `'${n}'`).join(' and ')}); send it under one name`);
+    }
     return this.error(`has no input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (expected ${this.expectedInputs()})`);
   }
 
   private expectedInputs(): string {
-    return this.specs.map((s) => `'${s.name}' ${s.dtype}${formatShape(s.spec.shape)}`).join(', ');
+    return this.specs.map((s) => `'${s.name}'${s.aliases.length > 0 ? ` (or ${s.aliases.map((a) => `'${a}'`).join(', ')})` : ''} ${s.dtype}${formatShape(s.spec.shape)}`).join(', ');
   }
 
   private inputError(compiled: CompiledSpec, detail: string): ModelHostError {
