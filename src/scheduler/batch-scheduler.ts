@@ -298,8 +298,11 @@ export class BatchScheduler implements Dispatcher {
     }
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
     for (let i = 0; i < tasks.length; i++) parts[i] = {};
+    const rows = tasks.length === 1 ? tasks[0]!.rows : tasks.reduce((n, t) => n + t.rows, 0);
     for (const name in outputs) {
       const batch = outputs[name]!;
+      // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
+      if (batch.shape[0] !== rows) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' has ${batch.shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
       const { data, dtype } = batch;
       const rowSize = data.length / batch.shape[0]!;
       const strings = Array.isArray(data);

@@ -85,11 +85,15 @@ export const predict: RouteHandler = async ({ host, params, request, options }) 
     if (!meta.batched) throw badRequest(`model '${model}' has no batch dimension: send its full tensors in the columnar "inputs" format`);
     // Row format: each instance is a value (one input) or an object { input: value }; stack them.
     const columns: Record<string, unknown[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const known = knownNames(meta.inputs);
     instances.forEach((instance, i) => {
-      const named = isNamed(instance, names);
+      // A plain object (not `{ "b64": ... }`) is always keyed by input name in the row format.
+      const named = isPlainObject(instance);
       if (names.length > 1 && !named) throw badRequest(`instances[${i}] must be an object with inputs ${names.map((n) => `"${n}"`).join(', ')}`);
-      for (const name of names) {
-        const value = named ? (instance as Record<string, unknown>)[name] : instance;
+      if (named) checkNames(instance, known, `instances[${i}]`);
+      for (const spec of meta.inputs) {
+        const name = spec.name;
+        const value = named ? valueOf(instance, spec) : instance;
         if (value === undefined) throw badRequest(`instances[${i}] has no input "${name}"`);
         columns[name]!.push(decodeB64(value));
       }
@@ -99,9 +103,10 @@ export const predict: RouteHandler = async ({ host, params, request, options }) 
   }
 
   // Columnar format: a value (one input) or { input: value }, with the batch dimension.
-  const named = isNamed(inputs, names);
+  const named = isPlainObject(inputs);
+  if (named) checkNames(inputs, knownNames(meta.inputs), '"inputs"');
   if (names.length > 1 && !named) throw badRequest(`"inputs" must be an object with inputs ${names.map((n) => `"${n}"`).join(', ')}`);
-  const columns = named ? Object.fromEntries(Object.entries(inputs as Record<string, unknown>).map(([k, v]) => [k, decodeB64(v)])) : { [names[0]!]: decodeB64(inputs) };
+  const columns = named ? Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, decodeB64(v)])) : { [names[0]!]: decodeB64(inputs) };
   const outputs = meta.batched ? await host.predictBatch(model, columns, predictOptions) : await host.predict(model, columns, predictOptions);
   const entries = Object.entries(outputs).map(([name, t]) => [name, nest(jsonValues(t), t.shape)] as const);
   return json(200, { outputs: entries.length === 1 ? entries[0]![1] : Object.fromEntries(entries) });
@@ -119,8 +124,29 @@ function rows(outputs: Outputs, count: number): unknown[] {
   return Array.from({ length: count }, (_, r) => Object.fromEntries(perOutput.map(([name, list]) => [name, list[r]])));
 }
 
-function isNamed(value: unknown, names: readonly string[]): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !('b64' in value) && Object.keys(value).some((k) => names.includes(k));
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !('b64' in value);
+}
+
+/** Every name an input answers to (its name and aliases, like `input_1:0`), mapped to the input's name. */
+function knownNames(inputs: readonly TensorSpec[]): Map<string, string> {
+  const known = new Map<string, string>();
+  for (const spec of inputs) for (const n of [spec.name, ...(spec.aliases ?? [])]) known.set(n, spec.name);
+  return known;
+}
+
+/** Refuses keys that name no input, listing the known ones (as KServe's handler does). */
+function checkNames(value: Record<string, unknown>, known: ReadonlyMap<string, string>, where: string): void {
+  const unknown = Object.keys(value).filter((k) => !known.has(k));
+  if (unknown.length === 0) return;
+  const list = [...known.keys()].map((n) => `"${n}"`).join(', ');
+  throw badRequest(`${where} has unknown input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (known inputs: ${list})`);
+}
+
+/** An input's value under its name or one of its aliases. */
+function valueOf(instance: Record<string, unknown>, spec: TensorSpec): unknown {
+  for (const n of [spec.name, ...(spec.aliases ?? [])]) if (Object.hasOwn(instance, n)) return instance[n];
+  return undefined;
 }
 
 /** TF Serving sends binary strings as `{ "b64": "..." }`. */

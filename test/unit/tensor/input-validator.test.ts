@@ -113,3 +113,31 @@ describe('InputValidator.prepare: rejects with INVALID_INPUT naming the input, t
     expect((error as ModelHostError).message).toMatch(message);
   });
 });
+
+describe('InputValidator.prepare: aliases (graph tensor names)', () => {
+  const aliased: Signature = {
+    inputs: [
+      { name: 'input_1', aliases: ['input_1:0'], dtype: 'float32', shape: [-1, 2] },
+      { name: 'scale', aliases: ['scale:0'], dtype: 'float32', shape: [-1, 1] },
+    ],
+    outputs: [{ name: 'output_mesh', aliases: ['Identity_2:0', 'Identity_2'], dtype: 'float32', shape: [-1, 2] }],
+  };
+
+  it('accepts an input under its name or an alias, keyed by its name', () => {
+    const prepared = validator(aliased).prepare({ 'input_1:0': [1, 2], scale: [3] }, 'instance');
+    expect(Object.keys(prepared.tensors)).toEqual(['input_1', 'scale']);
+    expect(Array.from(prepared.tensors['input_1']!.data as Float32Array)).toEqual([1, 2]);
+  });
+
+  it('refuses an input given twice, under its name and an alias', () => {
+    expect(() => validator(aliased).prepare({ input_1: [1, 2], 'input_1:0': [1, 2], scale: [3] }, 'instance')).toThrow(
+      "model 'm' v1, input 'input_1': is given more than once (as 'input_1' and 'input_1:0'); send it under one name",
+    );
+  });
+
+  it('lists the aliases when an input is missing', () => {
+    expect(() => validator(aliased).prepare({ input: [1, 2], scale: [3] }, 'instance')).toThrow(
+      "input 'input_1': is missing (expected 'input_1' (or 'input_1:0') float32[-1, 2], 'scale' (or 'scale:0') float32[-1, 1]); got unknown input 'input'",
+    );
+  });
+});
