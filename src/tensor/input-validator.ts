@@ -44,12 +44,17 @@ export class InputValidator {
   private readonly names: ReadonlySet<string>;
   private readonly anyVariableDims: boolean;
 
+  /** An input the host fills (padding's mask): clients do not send it. */
+  private readonly hostFilled: string | undefined;
+
   constructor(
     readonly signature: Signature,
     private readonly context: { model: string; version?: number },
+    options: { hostFilled?: string | undefined } = {},
   ) {
     this.batched = hasBatchDimension(signature);
-    this.specs = signature.inputs.map((spec) => {
+    this.hostFilled = options.hostFilled;
+    this.specs = signature.inputs.filter((spec) => spec.name !== options.hostFilled).map((spec) => {
       const instanceShape = this.batched ? spec.shape.slice(1) : spec.shape.slice();
       const variableDims = instanceShape.some((d) => d < 0);
       return {
@@ -64,7 +69,7 @@ export class InputValidator {
         storage: DTYPES[spec.dtype].array,
       };
     });
-    this.names = new Set(signature.inputs.flatMap((s) => [s.name, ...(s.aliases ?? [])]));
+    this.names = new Set(this.specs.flatMap((s) => [s.name, ...s.aliases]));
     this.anyVariableDims = this.specs.some((s) => s.variableDims);
   }
 
@@ -170,6 +175,12 @@ export class InputValidator {
 
   private shapeForFlat(compiled: CompiledSpec, length: number, mode: InputMode): readonly number[] {
     const { instanceShape, instanceSize } = compiled;
+    if (instanceSize < 0 && !(mode === 'batch' && this.batched)) {
+      // One instance with a single variable dimension (a token sequence): its size follows from the length.
+      const variable = instanceShape.filter((d) => d < 0).length;
+      const fixed = shapeSize(instanceShape.filter((d) => d >= 0));
+      if (variable === 1 && fixed > 0 && length % fixed === 0) return instanceShape.map((d) => (d < 0 ? length / fixed : d));
+    }
     if (instanceSize < 0) {
       throw this.inputError(compiled, `has variable dimensions ${formatShape(compiled.spec.shape)}, so a bare typed array is ambiguous; pass { data, shape }`);
     }
@@ -234,6 +245,10 @@ export class InputValidator {
 
   private unknown(record: Record<string, unknown>): ModelHostError {
     const unknown = Object.keys(record).filter((k) => !this.names.has(k));
+    const filled = this.signature.inputs.find((s) => s.name === this.hostFilled);
+    if (filled !== undefined && unknown.some((k) => k === filled.name || filled.aliases?.includes(k))) {
+      return this.error(`input '${filled.name}' is filled by the host (padding.mask); send only ${this.expectedInputs()}`);
+    }
     if (unknown.length === 0) {
       const twice = this.specs.find((s) => [s.name, ...s.aliases].filter((n) => Object.hasOwn(record, n)).length > 1)!;
       const given = [twice.name, ...twice.aliases].filter((n) => Object.hasOwn(record, n));
