@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelHost } from '../../src/index.js';
@@ -54,7 +55,9 @@ describe('third-party tfjs graph models (@vladmandic/human)', () => {
     expect(meta.outputs.find((o) => o.name === 'Identity_1:0')).toEqual({ name: 'Identity_1:0', aliases: ['Identity_1'], dtype: 'float32', shape: [1, 100, 4] });
 
     const pixels = picture(320);
+    const tensorsBefore = (await host.memory()).runtimes['tfjs']!.tensors;
     const out = await host.predict('handtrack', { input_tensor: { data: pixels, shape: [1, 320, 320, 3] } });
+    expect((await host.memory()).runtimes['tfjs']!.tensors).toBe(tensorsBefore); // executeAsync's inputs and outputs disposed
 
     const raw = await tf.loadGraphModel(tfjsDirHandler(`${root}/handtrack/1`));
     const x = tf.tensor(pixels, [1, 320, 320, 3], 'int32');
@@ -87,6 +90,29 @@ describe('third-party tfjs graph models (@vladmandic/human)', () => {
     } finally {
       await threads.close();
     }
+  });
+
+  it('a dynamic-op graph whose model.json states no output shapes: learned by running the signature\'s input shape', async () => {
+    const dir = `${root}/handtrack-unshaped/1`;
+    await materializeHumanModel('handtrack', dir);
+    const json = JSON.parse(await readFile(`${dir}/model.json`, 'utf8')) as { signature: { inputs: Record<string, { tensorShape?: unknown }>; outputs: Record<string, { tensorShape?: unknown }> } };
+    for (const output of Object.values(json.signature.outputs)) delete output.tensorShape;
+    await writeFile(`${dir}/model.json`, JSON.stringify(json));
+    await host.load('handtrack-unshaped');
+    const outputs = host.metadata('handtrack-unshaped').outputs;
+    // Probed at [1, 320, 320, 3] (the signature's input shape); sizes past the first may depend on the data.
+    expect(outputs.find((o) => o.name === 'Identity_1:0')).toMatchObject({ dtype: 'float32', shape: [1, -1, -1] });
+    expect(outputs.find((o) => o.name === 'Identity_5:0')).toMatchObject({ dtype: 'float32', shape: [1] });
+
+    // Without the input's declared shape either, nothing fixes its variable dimensions: the message says so.
+    for (const input of Object.values(json.signature.inputs)) delete input.tensorShape;
+    const unfixable = `${root}/handtrack-unfixable/1`;
+    await materializeHumanModel('handtrack', unfixable);
+    await writeFile(`${unfixable}/model.json`, JSON.stringify(json));
+    await expect(host.load('handtrack-unfixable')).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MODEL',
+      message: expect.stringMatching(/nor a size for every variable dimension of its input 'input_tensor:0' \[1, -1, -1, 3\] \(in the graph or model.json's signature\), so its outputs cannot be probed/),
+    });
   });
 
   it('facemesh (three outputs): signature keys as names, node names with or without :0 accepted, batched like raw tfjs', async () => {
