@@ -6,6 +6,7 @@ import { materializeHumanModel } from '../fixtures/third-party.js';
 import { tfjsDirHandler } from '../fixtures/tfjs-dir-handler.js';
 import { maxAbsDiff, randomFloats } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
+import { get, post, serve } from '../adapters/http/serve.js';
 
 const tempDir = useTempDirs('all');
 let root: string;
@@ -142,6 +143,29 @@ describe('third-party tfjs graph models (@vladmandic/human)', () => {
     expect(worst).toBe(0);
     expect(worstSingle).toBeLessThan(1e-4); // a batch of 1 vs a row of a batch of 2: kernels may differ in the last bits
     expect(single['output_mesh']!.shape).toEqual([1404]);
+  });
+
+  it('over TF Serving REST: metadata keyed by signature key with the graph tensor name, rows by alias, a misnamed key listed as unknown', async () => {
+    await host.load('facemesh');
+    const served = await serve(host);
+    try {
+      const meta = (await get(`${served.url}/v1/models/facemesh/metadata`)).body;
+      const outputs = meta.metadata.signature_def.signature_def.serving_default.outputs;
+      expect(Object.keys(outputs)).toEqual(['output_mesh', 'output_faceflag', 'output_contours']);
+      expect(outputs.output_mesh).toMatchObject({ name: 'Identity_2:0', dtype: 'DT_FLOAT' });
+
+      const image = Array.from(randomFloats(192 * 192 * 3, 9), (v) => (v + 1) / 2);
+      const nested = Array.from({ length: 192 }, (_, y) => Array.from({ length: 192 }, (_, x) => image.slice((y * 192 + x) * 3, (y * 192 + x) * 3 + 3)));
+      const rows = await post(`${served.url}/v1/models/facemesh:predict`, { instances: [{ 'input_1:0': nested }] });
+      expect(rows.body.error).toBeUndefined();
+      const direct = await host.predict('facemesh', { input_1: Float32Array.from(image) });
+      expect(maxAbsDiff(rows.body.predictions[0].output_mesh, direct['output_mesh']!.data as Float32Array)).toBeLessThan(1e-6);
+
+      const misnamed = await post(`${served.url}/v1/models/facemesh:predict`, { instances: [{ image: nested }] });
+      expect(misnamed).toMatchObject({ status: 400, body: { error: 'instances[0] has unknown input "image" (known inputs: "input_1", "input_1:0")' } });
+    } finally {
+      await served.close();
+    }
   });
 
   it('refuses an unknown input name, listing the names and aliases it knows', async () => {

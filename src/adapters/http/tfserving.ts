@@ -51,7 +51,8 @@ export const modelMetadata: RouteHandler = ({ host, params }) => {
   const meta = host.metadata(params['model']!, resolveVersion(host, params));
   const tensor = (s: TensorSpec) => [
     s.name,
-    { dtype: TF_DTYPE[s.dtype], tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.name },
+    // As TF Serving: keyed by the signature key, `name` the graph tensor (`Identity_2:0`) where there is one.
+    { dtype: TF_DTYPE[s.dtype], tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.aliases?.find((a) => a.includes(':')) ?? s.name },
   ];
   return json(200, {
     model_spec: { name: meta.name, signature_name: '', version: String(meta.version) },
