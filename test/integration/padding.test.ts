@@ -77,6 +77,23 @@ describe('padding: requests of different lengths share a batch', () => {
     }
   });
 
+  it('pads the same way on a worker-thread instance', async () => {
+    const { host, batches } = await hostWith(PADDING, { instances: { kind: 'thread', count: 1 } });
+    try {
+      const lengths = [4, 19, 8];
+      const requests = lengths.map((n, i) => tokens(n, 40 + i));
+      const results = await Promise.all(requests.map((ids) => host.predict('text', { input_ids: ids })));
+      expect(batches.map((b) => b.requests)).toEqual([3]);
+      for (let i = 0; i < requests.length; i++) {
+        const expected = await alone(requests[i]!);
+        expect(results[i]!['token_embeddings']!.shape).toEqual([lengths[i], HIDDEN]);
+        expect(maxAbsDiff(results[i]!['sentence_embedding']!.data as Float32Array, expected.sentence)).toBeLessThan(1e-5);
+      }
+    } finally {
+      await host.close();
+    }
+  });
+
   it('predictBatch rows of one length, and single requests, share a batch with others', async () => {
     const { host, batches } = await hostWith(PADDING);
     try {
