@@ -63,7 +63,8 @@ export interface BatchSchedulerConfig {
  * burst is the current tick (every request made before the microtask queue drains) when
  * runs are asynchronous, so requests arriving meanwhile queue behind the run; it is the
  * whole event-loop turn when runs block the thread (tfjs inline), so requests read from
- * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch.
+ * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch
+ * (with `padding`: the same but for their padded length, see padding.ts).
  * A failing batch is bisected so a poisoned request fails alone.
  */
 export class BatchScheduler implements Dispatcher {
