@@ -107,8 +107,9 @@ export class TfjsSession implements Session {
         if (known[i] !== undefined) return known[i]!;
         const shape = probed.one[i]!.shape.map((d, axis) => {
           if (axis === 0 && probed.batched && d === 1 && probed.two[i]!.shape[0] === 2) return -1;
-          // A dynamic graph's sizes may depend on the data (a box count), which zeros cannot show.
-          return dynamic || probed.two[i]!.shape[axis] !== d ? -1 : d;
+          // A dynamic graph's sizes may depend on the data (a box count), which zeros cannot show;
+          // and sizes seen at a borrowed input size (the signature's) may follow the input's.
+          return dynamic || probed.borrowed || probed.two[i]!.shape[axis] !== d ? -1 : d;
         });
         // Leading -1 means "batch": a data-dependent leading size must not pass for one.
         if (shape[0] === -1 && !(probed.batched && probed.one[i]!.shape[0] === 1 && probed.two[i]!.shape[0] === 2)) shape[0] = probed.one[i]!.shape[0]!;
@@ -198,6 +199,8 @@ function spec(name: string, dtype: string | undefined, shape: readonly (number |
 interface Probe {
   /** Whether every input has a leading batch dimension, probed at 1 and 2 rows. */
   readonly batched: boolean;
+  /** Whether a variable input dimension took its size from model.json's signature. */
+  readonly borrowed: boolean;
   readonly one: readonly { shape: number[]; dtype: string }[];
   readonly two: readonly { shape: number[]; dtype: string }[];
 }
@@ -242,7 +245,8 @@ async function probeOutputs(
   };
   const one = await at(1);
   const two = batched ? await at(2) : one;
-  return { batched, one, two };
+  const borrowed = inputs.some((s) => s.shape.some((d, axis) => d < 0 && !(batched && axis === 0)));
+  return { batched, borrowed, one, two };
 }
 
 export function toTfDType(dtype: DType): TfDType | undefined {
