@@ -103,18 +103,7 @@ export class TfjsSession implements Session {
         dynamic = true;
         probed = await probeOutputs(tf, inputs, inputNodes, model.outputs, declared, probe);
       }
-      outputs = model.outputs.map((t, i) => {
-        if (known[i] !== undefined) return known[i]!;
-        const shape = probed.one[i]!.shape.map((d, axis) => {
-          if (axis === 0 && probed.batched && d === 1 && probed.two[i]!.shape[0] === 2) return -1;
-          // A dynamic graph's sizes may depend on the data (a box count), which zeros cannot show;
-          // and sizes seen at a borrowed input size (the signature's) may follow the input's.
-          return dynamic || probed.borrowed || probed.two[i]!.shape[axis] !== d ? -1 : d;
-        });
-        // Leading -1 means "batch": a data-dependent leading size must not pass for one.
-        if (shape[0] === -1 && !(probed.batched && probed.one[i]!.shape[0] === 1 && probed.two[i]!.shape[0] === 2)) shape[0] = probed.one[i]!.shape[0]!;
-        return { ...spec(t.name, probed.one[i]!.dtype, shape), ...namesOf(t.name, declared.outputs.get(t.name)) };
-      });
+      outputs = model.outputs.map((t, i) => known[i] ?? { ...spec(t.name, probed.one[i]!.dtype, learnedShape(probed, i, dynamic)), ...namesOf(t.name, declared.outputs.get(t.name)) });
     }
     return new TfjsSession(tf, { signature: { inputs, outputs }, execute, executeAsync, dispose: () => model.dispose() }, onDispose, dynamic);
   }
@@ -203,6 +192,22 @@ interface Probe {
   readonly borrowed: boolean;
   readonly one: readonly { shape: number[]; dtype: string }[];
   readonly two: readonly { shape: number[]; dtype: string }[];
+}
+
+/**
+ * Output `i`'s shape from the probe: a leading size that followed the batch (1, then 2) is
+ * the batch dimension; other sizes are kept where they can be trusted, else -1.
+ */
+function learnedShape(probed: Probe, i: number, dynamic: boolean): number[] {
+  const one = probed.one[i]!.shape;
+  const two = probed.two[i]!.shape;
+  const followsBatch = probed.batched && one[0] === 1 && two[0] === 2;
+  return one.map((d, axis) => {
+    if (axis === 0) return followsBatch ? -1 : d; // a data-dependent leading size must not pass for a batch
+    // A dynamic graph's sizes may depend on the data (a box count), which zeros cannot show;
+    // and sizes seen at a borrowed input size (the signature's) may follow the input's.
+    return dynamic || probed.borrowed || two[axis] !== d ? -1 : d;
+  });
 }
 
 /**
