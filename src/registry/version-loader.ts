@@ -48,7 +48,7 @@ export class VersionLoader {
       if (kind !== 'thread') {
         const session = await runtime.load(source, { ...context, settings });
         executor = new InlineExecutor(session, options.scheduler.concurrency);
-        entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 });
+        entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 }, options.padding);
         runs = [(inputs) => session.run(inputs)];
         if (kind === 'auto') {
           const measureStarted = performance.now();
@@ -56,7 +56,7 @@ export class VersionLoader {
           kind = measuredRunMs !== undefined && measuredRunMs >= AUTO_THREAD_THRESHOLD_MS ? 'thread' : 'inline';
           if (kind === 'inline') {
             if (measuredRunMs !== undefined) {
-              entry.attach(runtime.name, session.signature, { kind, count: 1, measuredRunMs });
+              entry.attach(runtime.name, session.signature, { kind, count: 1, measuredRunMs }, options.padding);
               warmupMs = performance.now() - measureStarted;
             }
           } else {
@@ -112,7 +112,7 @@ export class VersionLoader {
       await Promise.all(instances.map((i) => i.dispose()));
       throw (failure as PromiseRejectedResult).reason;
     }
-    entry.attach(runtime.name, instances[0]!.signature, { kind: 'thread', count: instanceCount, ...(measuredRunMs === undefined ? {} : { measuredRunMs }) });
+    entry.attach(runtime.name, instances[0]!.signature, { kind: 'thread', count: instanceCount, ...(measuredRunMs === undefined ? {} : { measuredRunMs }) }, options.padding);
     executor = new ThreadExecutor(instances, {
       // A replacement is warmed up like the originals before it takes batches.
       replace: async () => {
@@ -150,6 +150,7 @@ export class VersionLoader {
       clock: this.deps.clock,
       events: this.deps.events(entry.model),
       breaker: entry.breaker,
+      padding: entry.padding,
     });
   }
 
@@ -209,9 +210,11 @@ export class VersionLoader {
   /** The configured warmup inputs, or zeros of one row with variable dimensions set to 1. */
   private warmupInputs(entry: LoadedVersion, options: ResolvedModelOptions): Record<string, Tensor> {
     const { inputs } = options.warmup;
-    return inputs !== undefined
-      ? entry.validator!.prepare(expandWarmupInputs(inputs, entry.signature!), entry.batched ? 'batch' : 'instance').tensors
-      : syntheticInputs(entry.signature!, 1, entry.batched);
+    const set =
+      inputs !== undefined
+        ? entry.validator!.prepare(expandWarmupInputs(inputs, entry.signature!), entry.batched ? 'batch' : 'instance').tensors
+        : syntheticInputs(entry.signature!, 1, entry.batched);
+    return entry.padding?.complete(set) ?? set; // the mask the host fills: ones
   }
 
   /** The name of the runtime that would load this source. */

@@ -1,5 +1,6 @@
 import { ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
+import { fallbackVersions } from './version-fallback.js';
 import { assertModelName, assertVersion, readManifest, selectVersions, type Manifest, type ManifestEntry, type ModelRepository } from '../repository/index.js';
 import type { ModelSource } from '../runtime/index.js';
 import type { Clock } from '../scheduler/clock.js';
@@ -116,7 +117,7 @@ export class VersionManager {
     this.assertOpen();
     assertModelName(name);
     if (options.version !== undefined) assertVersion(options.version, name);
-    const { targets, resolved } = await this.resolveTargets(name, options);
+    const { targets, resolved, available } = await this.resolveTargets(name, options);
     const model = this.modelFor(name, resolved, options.source === undefined);
     const loaded: number[] = [];
     let firstError: unknown;
@@ -128,6 +129,7 @@ export class VersionManager {
         firstError ??= error;
       }
     }
+    if (firstError !== undefined && options.version === undefined) await this.fallBack(model, targets.map((t) => t.version), available, loaded, resolved, firstError);
     if (loaded.length === 0) throw firstError;
     if (firstError !== undefined) this.deps.warn(`model '${name}': some versions failed to load: ${(firstError as Error).message}`, name, undefined, firstError);
     // When the policy selects several versions, all stay available (for pinned requests), not only the default.
@@ -135,6 +137,28 @@ export class VersionManager {
     const next = options.version ?? Math.max(...loaded);
     if (model.defaultVersion !== next || model.candidate !== undefined) this.swapDefault(model, next);
     return { model: name, version: next, versions: loaded.sort((a, b) => b - a) };
+  }
+
+  /** `{ latest: N }` with versions that failed: the newest older versions that load take their place, with a warning. */
+  private async fallBack(model: NamedModel, selected: readonly number[], available: readonly number[], loaded: number[], options: ResolvedModelOptions, cause: unknown): Promise<void> {
+    const repository = this.deps.repository;
+    if (repository === undefined) return;
+    const failed = selected.filter((v) => !loaded.includes(v));
+    for (const version of fallbackVersions(available, selected, options.versionPolicy)) {
+      if (loaded.length >= selected.length) break;
+      try {
+        await this.acquire(model, version, { kind: 'directory', path: await repository.versionDir(model.name, version) }, true, options);
+        loaded.push(version);
+        this.deps.warn(
+          `model '${model.name}': v${failed.join(', v')} failed to load (${(cause as Error).message}); serving v${version}, the newest version that loads; v${failed.join(', v')} is tried again on the next repository poll or load()`,
+          model.name,
+          version,
+          cause,
+        );
+      } catch {
+        // older and broken too: keep looking
+      }
+    }
   }
 
   // ---- rollouts ----
@@ -465,11 +489,14 @@ export class VersionManager {
 
   // ---- internals ----
 
-  private async resolveTargets(name: string, options: LoadOptions): Promise<{ targets: { version: number; source: ModelSource; verify: boolean }[]; resolved: ResolvedModelOptions }> {
+  private async resolveTargets(
+    name: string,
+    options: LoadOptions,
+  ): Promise<{ targets: { version: number; source: ModelSource; verify: boolean }[]; resolved: ResolvedModelOptions; available: readonly number[] }> {
     const config = options.config === undefined ? undefined : validateModelOptions(options.config, `load('${name}').config`, this.deps.runtimeNames);
     if (options.source !== undefined) {
       const source = await toModelSource(options.source, name);
-      return { targets: [{ version: options.version ?? 1, source, verify: source.kind === 'directory' }], resolved: this.resolveOptions(name, undefined, config) };
+      return { targets: [{ version: options.version ?? 1, source, verify: source.kind === 'directory' }], resolved: this.resolveOptions(name, undefined, config), available: [] };
     }
     const repository = this.requireRepository(name);
     const raw = await repository.readConfig(name);
@@ -485,7 +512,7 @@ export class VersionManager {
       });
     }
     const targets = await Promise.all(chosen.map(async (version) => ({ version, source: { kind: 'directory' as const, path: await repository.versionDir(name, version) }, verify: true })));
-    return { targets, resolved };
+    return { targets, resolved, available };
   }
 
   private resolveOptions(name: string, repoConfig: ModelOptions | undefined, config: ModelOptions | undefined): ResolvedModelOptions {

@@ -15,6 +15,11 @@ export interface TensorSpec {
   readonly name: string;
   readonly dtype: DType;
   readonly shape: readonly number[];
+  /**
+   * Other names requests may use for this input (graph models: the tensor name with and
+   * without `:0`). Outputs list theirs for reference; results are keyed by `name`.
+   */
+  readonly aliases?: readonly string[];
 }
 
 export interface Signature {

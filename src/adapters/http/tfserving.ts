@@ -52,7 +52,8 @@ export const modelMetadata: RouteHandler = ({ host, params }) => {
   const meta = host.metadata(params['model']!, resolveVersion(host, params));
   const tensor = (s: TensorSpec) => [
     s.name,
-    { dtype: TF_DTYPE[s.dtype], tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.name },
+    // As TF Serving: keyed by the signature key, `name` the graph tensor (`Identity_2:0`) where there is one.
+    { dtype: TF_DTYPE[s.dtype], tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.aliases?.find((a) => a.includes(':')) ?? s.name },
   ];
   return json(200, {
     model_spec: { name: meta.name, signature_name: '', version: String(meta.version) },
@@ -80,7 +81,7 @@ export const predict: RouteHandler = async ({ host, params, request, options }) 
   const inputs = Object.hasOwn(body, 'inputs') ? (body as { inputs: unknown }).inputs : undefined;
   if ((instances === undefined) === (inputs === undefined)) throw badRequest('the predict request needs exactly one of "instances" (row format) or "inputs" (columnar format)');
   const names = meta.inputs.map((s) => s.name);
-  const known = `known: ${names.map((n) => JSON.stringify(n)).join(', ')}`;
+  const known = knownNames(meta.inputs);
   const predictOptions = { version, signal: request.signal, timeoutMs: options.timeoutMs };
   const writeOptions = { limitBytes: options.maxResponseBytes, hint: 'ask for fewer instances, or use the KServe v2 binary tensor data extension' };
 
@@ -95,12 +96,11 @@ export const predict: RouteHandler = async ({ host, params, request, options }) 
         columns.get(names[0]!)!.push(decode(instance, `instances[${i}]`));
         return;
       }
-      for (const key of Object.keys(instance)) {
-        if (!columns.has(key)) throw badRequest(`instances[${i}] has unknown input ${JSON.stringify(key)} (${known})`);
-      }
-      for (const name of names) {
-        if (!Object.hasOwn(instance, name)) throw badRequest(`instances[${i}] has no input ${JSON.stringify(name)} (${known})`);
-        columns.get(name)!.push(decode((instance as Record<string, unknown>)[name], `instances[${i}].${name}`));
+      checkNames(instance, known, `instances[${i}]`);
+      for (const spec of meta.inputs) {
+        const value = valueOf(instance, spec);
+        if (value === undefined) throw badRequest(`instances[${i}] has no input ${JSON.stringify(spec.name)} (${knownList(known)})`);
+        columns.get(spec.name)!.push(decode(value, `instances[${i}].${spec.name}`));
       }
     });
     const outputs = await host.predictBatch(model, columns, predictOptions);
@@ -110,6 +110,7 @@ export const predict: RouteHandler = async ({ host, params, request, options }) 
   // Columnar format: a value (one input) or { input: value }, with the batch dimension.
   let columns: Map<string, unknown>;
   if (isNamedObject(inputs)) {
+    checkNames(inputs, known, '"inputs"');
     columns = new Map(Object.entries(inputs).map(([k, v]) => [k, decode(v, `inputs.${k}`)]));
   } else {
     if (names.length > 1) throw badRequest(`"inputs" must be an object with inputs ${names.map((n) => `"${n}"`).join(', ')}`);
@@ -145,6 +146,30 @@ function rows(outputs: Outputs, specs: readonly TensorSpec[], count: number): un
 /** An object of named inputs (not a `{"b64": ...}` value). */
 function isNamedObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !isB64(value);
+}
+
+/** Every name an input answers to (its name and aliases, like `input_1:0`), mapped to the input's name. */
+function knownNames(inputs: readonly TensorSpec[]): Map<string, string> {
+  const known = new Map<string, string>();
+  for (const spec of inputs) for (const n of [spec.name, ...(spec.aliases ?? [])]) known.set(n, spec.name);
+  return known;
+}
+
+function knownList(known: ReadonlyMap<string, string>): string {
+  return `known inputs: ${[...known.keys()].map((n) => JSON.stringify(n)).join(', ')}`;
+}
+
+/** Refuses keys that name no input, listing the known ones (as KServe's handler does). */
+function checkNames(value: Record<string, unknown>, known: ReadonlyMap<string, string>, where: string): void {
+  const unknown = Object.keys(value).filter((k) => !known.has(k));
+  if (unknown.length === 0) return;
+  throw badRequest(`${where} has unknown input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (${knownList(known)})`);
+}
+
+/** An input's value under its name or one of its aliases (own properties only). */
+function valueOf(instance: Record<string, unknown>, spec: TensorSpec): unknown {
+  for (const n of [spec.name, ...(spec.aliases ?? [])]) if (Object.hasOwn(instance, n)) return instance[n];
+  return undefined;
 }
 
 function decode(value: unknown, where: string): unknown {

@@ -4,6 +4,8 @@ import type { Runtime, RuntimeLoadOptions, RuntimeMemory, Session } from '../run
 import { readTfjsArtifacts } from './tfjs-artifacts.js';
 import { TFJS_BACKENDS, useTfjs, type TfjsBackendName, type TfjsEngine } from './tfjs-backend.js';
 import { TfjsSession } from './tfjs-session.js';
+import { dynamicOpsOf } from './dynamic-ops.js';
+import { readGraphSignature } from './graph-signature.js';
 
 /** Settings of the `tfjs` section of a model's config. */
 export interface TfjsSettings {
@@ -46,7 +48,10 @@ export const tfjsRuntime: Runtime = {
       });
     }
     try {
-      const session = 'predictOnBatch' in model ? TfjsSession.layers(tf, model, onDispose) : TfjsSession.graph(tf, model, onDispose);
+      const session =
+        'predictOnBatch' in model
+          ? TfjsSession.layers(tf, model, onDispose)
+          : await TfjsSession.graph(tf, model, readGraphSignature(artifacts.signature), dynamicOpsOf(artifacts.modelTopology), onDispose);
       openSessions++;
       return session;
     } catch (error) {

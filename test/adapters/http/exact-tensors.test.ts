@@ -232,7 +232,7 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
     it('TF Serving row format: a misnamed key says which inputs are known', async () => {
       const { status, body } = await predict('affine', { instances: [{ xx: [1, 2, 3, 4] }] });
       expect(status).toBe(400);
-      expect(body.error).toBe('instances[0] has unknown input "xx" (known: "x")');
+      expect(body.error).toBe('instances[0] has unknown input "xx" (known inputs: "x")');
     });
   });
 
