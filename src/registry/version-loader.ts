@@ -16,6 +16,8 @@ import { expandWarmupInputs, isFullyShaped, syntheticInputs } from './warmup.js'
 
 export interface VersionLoaderDeps {
   readonly runtimes: RuntimeRegistry;
+  /** Refuse directory versions without a SHA256SUMS (`repository.requireChecksums`). */
+  readonly requireChecksums?: boolean;
   readonly clock: Clock;
   /** Where a version's scheduler reports. */
   readonly events: (model: string) => SchedulerEvents;
@@ -36,7 +38,7 @@ export class VersionLoader {
 
   async load(entry: LoadedVersion, source: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number }> {
     const context = { model: entry.model, version: entry.version };
-    if (verify && source.kind === 'directory') await verifyIntegrity(source.path, context);
+    if (verify && source.kind === 'directory') await verifyIntegrity(source.path, { ...context, root: source.root, required: this.deps.requireChecksums === true });
     const runtime = await this.pickRuntime(source, options, context);
     let kind = this.instanceKind(runtime, options, context);
     const settings = options.settings[runtime.name] ?? {};

@@ -1,4 +1,4 @@
-import { ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
+import { causeDetail, ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import { assertModelName, assertVersion, readManifest, selectVersions, type Manifest, type ManifestEntry, type ModelRepository } from '../repository/index.js';
 import type { ModelSource } from '../runtime/index.js';
@@ -318,7 +318,7 @@ export class VersionManager {
     for (const version of wanted) {
       if (model.versions.get(version)?.isReady) continue;
       try {
-        await this.acquire(model, version, { kind: 'directory', path: await repository.versionDir(name, version) }, true, options);
+        await this.acquire(model, version, await repository.versionSource(name, version), true, options);
         result.loaded.push(`${name}@${version}`);
       } catch (error) {
         result.failed.push(`${name}@${version}`);
@@ -479,12 +479,12 @@ export class VersionManager {
     const chosen = options.version !== undefined ? available.filter((v) => v === options.version) : selectVersions(available, resolved.versionPolicy);
     if (chosen.length === 0) {
       const what = options.version !== undefined ? `version ${options.version}` : `versions matching ${JSON.stringify(resolved.versionPolicy)}`;
-      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in ${repository.root} (on disk: ${available.join(', ') || 'none'})`, {
+      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in the repository (on disk: ${available.join(', ') || 'none'})`, {
         model: name,
         version: options.version,
       });
     }
-    const targets = await Promise.all(chosen.map(async (version) => ({ version, source: { kind: 'directory' as const, path: await repository.versionDir(name, version) }, verify: true })));
+    const targets = await Promise.all(chosen.map(async (version) => ({ version, source: await repository.versionSource(name, version), verify: true })));
     return { targets, resolved };
   }
 
@@ -546,7 +546,8 @@ export class VersionManager {
       if (entry.state === 'draining') entry.transition('unloaded');
       else entry.fail(error);
       this.deps.notify('modelLoadFailed', { ...context, timestamp: Date.now(), code: error.code, message: error.message });
-      this.deps.log('warn', 'model load failed', { ...context, code: error.code, message: error.message });
+      // The response says what failed; the log also says why, in full (`cause`).
+      this.deps.log('warn', 'model load failed', { ...context, code: error.code, message: error.message, detail: causeDetail(error) });
       throw error;
     }
   }
