@@ -9,6 +9,13 @@ import { ErrorCode, ModelHostError } from '../errors/index.js';
  * points; those details travel as the error's `cause`, for the host's logger only.
  */
 
+export interface ConfineOptions {
+  /** What the root is called in messages. Default `'the repository'`. */
+  readonly rootName?: string;
+  readonly model?: string;
+  readonly version?: number;
+}
+
 /** Whether `real` (a real path) is `root` (a real path) or lies below it. */
 export function isInside(root: string, real: string): boolean {
   return real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
@@ -27,7 +34,7 @@ export function displayPath(root: string, file: string): string {
  * @throws ModelHostError `LOAD_FAILED` when it leads out of `root` or is not a regular file
  * @throws Error with the errno `code` (`ENOENT`, `EACCES`, ...) and a message relative to `root`
  */
-export async function resolveInside(root: string, file: string, options: { kind?: 'file' | 'folder' | 'any'; model?: string; version?: number } = {}): Promise<string> {
+export async function resolveInside(root: string, file: string, options: ConfineOptions & { kind?: 'file' | 'folder' | 'any' } = {}): Promise<string> {
   const absolute = path.resolve(root, file);
   const shown = displayPath(root, absolute);
   const context = { model: options.model, version: options.version };
@@ -38,7 +45,7 @@ export async function resolveInside(root: string, file: string, options: { kind?
     throw fileError(shown, error);
   }
   if (!isInside(root, real)) {
-    throw new ModelHostError(ErrorCode.LOAD_FAILED, `${shown} links outside the repository`, {
+    throw new ModelHostError(ErrorCode.LOAD_FAILED, `${shown} links outside ${options.rootName ?? 'the repository'}`, {
       ...context,
       cause: new Error(`${absolute} resolves to ${real}, outside ${root}`),
     });
@@ -62,8 +69,8 @@ export async function resolveInside(root: string, file: string, options: { kind?
  * @throws ModelHostError `LOAD_FAILED` when it leads out of `root` or is not a regular file
  * @throws Error with the errno `code` (`ENOENT`, ...) and a message relative to `root`
  */
-export async function readInside(root: string, file: string, context: { model?: string; version?: number } = {}): Promise<Buffer> {
-  const real = await resolveInside(root, file, context);
+export async function readInside(root: string, file: string, options: ConfineOptions = {}): Promise<Buffer> {
+  const real = await resolveInside(root, file, options);
   try {
     return await readFile(real);
   } catch (error) {

@@ -37,7 +37,7 @@ export class ModelFiles {
     switch (source.kind) {
       case 'directory': {
         try {
-          return await readInside(source.root ?? source.path, path.join(source.path, relative));
+          return await readInside(source.root ?? source.path, path.join(source.path, relative), { rootName: source.root === undefined ? "the model's folder" : 'the repository' });
         } catch (error) {
           if (error instanceof ModelHostError) throw error;
           throw new ModelHostError(ErrorCode.LOAD_FAILED, (error as Error).message, { cause: error });

@@ -135,6 +135,19 @@ describe('a hostile repository', () => {
     await host.close();
   });
 
+  it("confines a load({ source }) folder to itself, and lets links that stay inside the repository be", async () => {
+    const host = newHost();
+    const source = await tempDir();
+    await symlink(path.join(fixture.outside, 'model.onnx'), path.join(source, 'model.onnx'));
+    await expect(host.load('from-source', { source })).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: "model.onnx links outside the model's folder" });
+    // A version whose model.onnx links to another version's inside the root loads.
+    const dir = path.join(fixture.root, 'shared', '1');
+    await mkdir(dir, { recursive: true });
+    await symlink(path.join(fixture.root, 'good', '1', 'model.onnx'), path.join(dir, 'model.onnx'));
+    await expect(host.load('shared')).resolves.toMatchObject({ version: 1 });
+    await host.close();
+  });
+
   it('answers no route with the secret or an absolute path', async () => {
     const host = newHost();
     for (const model of fixture.models) await host.load(model).catch(() => undefined);
