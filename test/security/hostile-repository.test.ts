@@ -17,6 +17,7 @@ import { tfjsLayersFilesOf, writeModelFiles } from '../fixtures/tfjs-model-write
 import { buildTfjsMlp } from '../fixtures/tfjs-models.js';
 import { writeSha256Sums } from '../fixtures/sha256sums.js';
 import { writeVersion } from '../helpers/repository.js';
+import { onnxWithExternalData } from './onnx-external-data.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 import { request, useServers } from '../adapters/http/serve.js';
 
@@ -75,6 +76,12 @@ beforeAll(async () => {
   await version('tfjs-absolute-shard', { 'model.json': modelJsonNaming([secret]) });
   await version('tfjs-dotdot-shard', { 'model.json': modelJsonNaming([`../../../${path.relative(root, secret)}`]) });
   await version('sums-outside', { 'model.onnx': onnxMlp(), SHA256SUMS: `${'0'.repeat(64)}  model.onnx\n${'0'.repeat(64)}  ${secret}\n` });
+  // A model.onnx inside the root whose weights are "external data" outside it: onnxruntime
+  // reads no external data for a model given as bytes (absolute locations are refused outright).
+  const weights = path.join(outside, 'weights.bin');
+  await writeFile(weights, Buffer.from(new Float32Array([1, 2, 3, 4]).buffer));
+  await version('onnx-external-absolute', { 'model.onnx': onnxWithExternalData(weights) });
+  await version('onnx-external-relative', { 'model.onnx': onnxWithExternalData(`../../../${path.relative(root, weights)}`) });
   // Files inside the repository that hold something else than they should (as a hard link would).
   await version('tfjs-not-json', { 'model.json': `root:x:0:0:${MARKER}:/root:/bin/bash\n`, 'group1-shard1of1.bin': tfjs['group1-shard1of1.bin']! });
   await version('sums-not-sums', { 'model.onnx': onnxMlp(), SHA256SUMS: `root:x:0:0:${MARKER}:/root:/bin/bash\n` });
@@ -92,7 +99,7 @@ beforeAll(async () => {
   // The repository's manifest linked out.
   await symlink(secretJson, path.join(root, 'manifest.json'));
 
-  const models = ['good', 'onnx-link', 'onnx-link-thread', 'onnx-to-secret', 'tfjs-json-link', 'tfjs-json-link-json', 'tfjs-shard-link', 'sums-link', 'tfjs-absolute-shard', 'tfjs-dotdot-shard', 'sums-outside', 'tfjs-not-json', 'sums-not-sums', 'config-not-json', 'config-link', 'folder-link', 'version-link'];
+  const models = ['good', 'onnx-link', 'onnx-link-thread', 'onnx-to-secret', 'tfjs-json-link', 'tfjs-json-link-json', 'tfjs-shard-link', 'sums-link', 'tfjs-absolute-shard', 'tfjs-dotdot-shard', 'sums-outside', 'onnx-external-absolute', 'onnx-external-relative', 'tfjs-not-json', 'sums-not-sums', 'config-not-json', 'config-link', 'folder-link', 'version-link'];
   fixture = { root, outside, logs: [], models };
 });
 
@@ -125,6 +132,12 @@ describe('a hostile repository', () => {
     };
     for (const [model, message] of Object.entries(expected)) {
       await expect(host.load(model), model).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(message) });
+    }
+    // Names inside the files that lead out: refused, the name not repeated.
+    await expect(host.load('tfjs-absolute-shard')).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: "a model file name lies outside the model's folder" });
+    await expect(host.load('tfjs-dotdot-shard')).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: "a model file name lies outside the model's folder" });
+    for (const model of ['onnx-external-absolute', 'onnx-external-relative']) {
+      await expect(host.load(model), model).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(new RegExp(`^onnxruntime could not load ${model}/1/model\\.onnx: `)) });
     }
     await host.close();
   });
