@@ -36,9 +36,14 @@ type Run = (inputs: Record<string, Tensor>) => Promise<unknown>;
 export class VersionLoader {
   constructor(private readonly deps: VersionLoaderDeps) {}
 
-  async load(entry: LoadedVersion, source: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number }> {
+  async load(entry: LoadedVersion, given: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number }> {
     const context = { model: entry.model, version: entry.version };
-    if (verify && source.kind === 'directory') await verifyIntegrity(source.path, { ...context, root: source.root, required: this.deps.requireChecksums === true });
+    let source = given;
+    if (verify && source.kind === 'directory') {
+      const { checksums } = await verifyIntegrity(source.path, { ...context, root: source.root, required: this.deps.requireChecksums === true });
+      // The runtime's reads are checked against the same sums: a file rewritten since is refused.
+      if (checksums !== undefined) source = { ...source, checksums };
+    }
     const runtime = await this.pickRuntime(source, options, context);
     let kind = this.instanceKind(runtime, options, context);
     const settings = options.settings[runtime.name] ?? {};

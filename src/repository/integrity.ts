@@ -11,6 +11,8 @@ export interface IntegrityResult {
   /** Whether a SHA256SUMS file was found and every file of the version was listed and matched. */
   readonly verified: boolean;
   readonly files: number;
+  /** When verified: the SHA-256 (hex) of each file by `/`-separated name, to check reads against. */
+  readonly checksums?: ReadonlyMap<string, string>;
 }
 
 export interface IntegrityOptions {
@@ -81,7 +83,7 @@ export async function verifyIntegrity(dir: string, options: IntegrityOptions = {
     }
     if (actual !== hash) throw fail(`${displayPath(root, file)} does not match its SHA-256 in ${CHECKSUM_FILE}`, context, new Error(`SHA-256 ${actual}, expected ${hash}`));
   }
-  return { verified: true, files: listed.size };
+  return { verified: true, files: listed.size, checksums: listed };
 }
 
 /** Lines of a `SHA256SUMS` file. A malformed line is refused by number, never quoted. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
@@ -36,12 +37,15 @@ export class ModelFiles {
     const { source } = this;
     switch (source.kind) {
       case 'directory': {
+        let bytes: Uint8Array;
         try {
-          return await readInside(source.root ?? source.path, path.join(source.path, relative), { rootName: source.root === undefined ? "the model's folder" : 'the repository' });
+          bytes = await readInside(source.root ?? source.path, path.join(source.path, relative), { rootName: source.root === undefined ? "the model's folder" : 'the repository' });
         } catch (error) {
           if (error instanceof ModelHostError) throw error;
           throw new ModelHostError(ErrorCode.LOAD_FAILED, (error as Error).message, { cause: error });
         }
+        if (source.checksums !== undefined) this.checkSum(relative, bytes, source.checksums);
+        return bytes;
       }
       case 'memory': {
         const file = source.files[relative];
@@ -59,6 +63,18 @@ export class ModelFiles {
         if (!response.ok) throw new ModelHostError(ErrorCode.LOAD_FAILED, `GET ${url.href} answered ${response.status}`);
         return new Uint8Array(await response.arrayBuffer());
       }
+    }
+  }
+
+  /** The bytes read must be the bytes SHA256SUMS vouched for, not a later rewrite. */
+  private checkSum(name: string, bytes: Uint8Array, checksums: ReadonlyMap<string, string>): void {
+    const expected = checksums.get(name);
+    if (expected === undefined) throw new ModelHostError(ErrorCode.INTEGRITY_FAILED, `${this.display(name)} is not listed in SHA256SUMS`);
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== expected) {
+      throw new ModelHostError(ErrorCode.INTEGRITY_FAILED, `${this.display(name)} changed after it was verified: it no longer matches its SHA-256 in SHA256SUMS`, {
+        cause: new Error(`SHA-256 ${actual}, expected ${expected}`),
+      });
     }
   }
 

@@ -10,6 +10,12 @@ export type ModelSource =
       readonly path: string;
       /** The folder no file may lead out of: the repository root, or `path` itself (the default). Messages name files relative to it. */
       readonly root?: string;
+      /**
+       * SHA-256 (hex) of every file of the version, from its verified `SHA256SUMS`, keyed by
+       * `/`-separated name: reads are checked against it, so a file rewritten after the
+       * verification is refused too.
+       */
+      readonly checksums?: ReadonlyMap<string, string>;
     }
   | { readonly kind: 'url'; readonly url: string }
   /** Files held in memory, keyed by file name (`model.onnx`, or `model.json` and its shards). */

@@ -7,7 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it, vi } from 'vitest';
-import { ErrorCode, ModelHost } from '../../src/index.js';
+import { ErrorCode, ModelHost, type Runtime } from '../../src/index.js';
+import { ModelFiles } from '../../src/runtime/model-files.js';
 import { tfjsLayersFilesOf, writeModelFiles } from '../fixtures/tfjs-model-writer.js';
 import { buildTfjsMlp } from '../fixtures/tfjs-models.js';
 import { writeSha256Sums } from '../fixtures/sha256sums.js';
@@ -67,6 +68,30 @@ describe('SHA256SUMS', () => {
     await writeVersion(root, 'm', 1, { 'model.fake': 'v1' }, { checksums: false });
     const host = new ModelHost({ repository: { root, requireChecksums: true }, runtimes: { versioned: versionedRuntime() } });
     await expect(host.load('m')).rejects.toMatchObject({ code: ErrorCode.INTEGRITY_FAILED, message: "model 'm' v1: m/1 has no SHA256SUMS, and checksums are required (requireChecksums)" });
+    await host.close();
+  });
+
+  it('checks what a runtime reads against the verified sums: a file rewritten after the verification is refused', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.fake': 'v1' });
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    // A runtime that reads its file through ModelFiles, as the built-in ones do; between the
+    // verification and the read of v2, the file is rewritten.
+    const reading: Runtime = {
+      name: 'reading',
+      canLoad: (files) => files.includes('model.fake'),
+      async load(source, { version }) {
+        if (version === 2 && source.kind === 'directory') await writeFile(path.join(source.path, 'model.fake'), 'v2-swapped');
+        await new ModelFiles(source).read('model.fake');
+        return { signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 2] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 2] }] }, run: async (inputs) => ({ y: inputs['x']! }), dispose() {} };
+      },
+    };
+    const host = new ModelHost({ repository: root, runtimes: { reading } });
+    await expect(host.load('m', { version: 1 })).resolves.toMatchObject({ version: 1 });
+    await expect(host.load('m', { version: 2 })).rejects.toMatchObject({
+      code: ErrorCode.INTEGRITY_FAILED,
+      message: 'm/2/model.fake changed after it was verified: it no longer matches its SHA-256 in SHA256SUMS',
+    });
     await host.close();
   });
 

@@ -16,9 +16,9 @@ describe('verifyIntegrity', () => {
     await writeFile(path.join(dir, 'model.onnx'), 'weights');
     expect(await verifyIntegrity(dir)).toEqual({ verified: false, files: 0 });
     await writeFile(path.join(dir, 'SHA256SUMS'), `${sha('weights')}  model.onnx\n# comment\n\n`);
-    expect(await verifyIntegrity(dir)).toEqual({ verified: true, files: 1 });
+    expect(await verifyIntegrity(dir)).toEqual({ verified: true, files: 1, checksums: new Map([['model.onnx', sha('weights')]]) });
     await writeFile(path.join(dir, 'SHA256SUMS'), `${sha('weights').toUpperCase()} *model.onnx\n`);
-    expect(await verifyIntegrity(dir)).toEqual({ verified: true, files: 1 });
+    expect(await verifyIntegrity(dir)).toEqual({ verified: true, files: 1, checksums: new Map([['model.onnx', sha('weights')]]) });
   });
 
   it('covers files in subfolders of the version', async () => {
@@ -27,7 +27,7 @@ describe('verifyIntegrity', () => {
     await writeFile(path.join(dir, 'model.json'), '{}');
     await writeFile(path.join(dir, 'weights', 'shard1.bin'), 'w1');
     await writeFile(path.join(dir, 'SHA256SUMS'), `${sha('{}')}  model.json\n${sha('w1')}  weights/shard1.bin\n`);
-    expect(await verifyIntegrity(dir)).toEqual({ verified: true, files: 2 });
+    expect(await verifyIntegrity(dir)).toEqual({ verified: true, files: 2, checksums: new Map([['model.json', sha('{}')], ['weights/shard1.bin', sha('w1')]]) });
     await writeFile(path.join(dir, 'SHA256SUMS'), `${sha('{}')}  model.json\n`);
     await expect(verifyIntegrity(dir)).rejects.toMatchObject({ code: ErrorCode.INTEGRITY_FAILED, message: expect.stringMatching(/weights\/shard1\.bin is not listed in SHA256SUMS/) });
   });
