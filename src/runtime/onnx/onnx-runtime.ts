@@ -59,7 +59,8 @@ export const onnxRuntime: Runtime = {
         logSeverityLevel: settings.logSeverityLevel,
       });
     } catch (error) {
-      throw new ModelHostError(ErrorCode.LOAD_FAILED, `onnxruntime could not load ${files.display('model.onnx')}: ${(error as Error).message}`, {
+      // onnxruntime's message may quote the model (names, paths it refers to): the log gets it, the response does not.
+      throw new ModelHostError(ErrorCode.LOAD_FAILED, `onnxruntime could not load ${files.display('model.onnx')} (its message is in the host's log)`, {
         cause: error,
         model: options.model,
         version: options.version,
