@@ -10,6 +10,7 @@ import type { HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
 import { createHttpsServer } from '../adapters/tls/https-server.js';
+import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
 import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
 
 const HELP = `Usage: modelhost serve <repository> [options]
@@ -112,6 +113,9 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch (error) {
     fail((error as Error).message);
   }
+  const tls = values['tls-cert'] === undefined ? undefined : { certFile: values['tls-cert'], keyFile: values['tls-key']!, caFile: values['tls-ca'] };
+  // Unusable TLS files fail now, not after every model has loaded.
+  if (tls !== undefined) await readTlsCredentials(tls).catch((error: unknown) => fail((error as Error).message));
 
   const logger = jsonLogger();
   const host = new ModelHost({
@@ -140,7 +144,6 @@ export async function main(argv: readonly string[]): Promise<void> {
   const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);
 
   const listener = createNodeListener(host, { timeoutMs, metrics, authorize });
-  const tls = values['tls-cert'] === undefined ? undefined : { certFile: values['tls-cert'], keyFile: values['tls-key']!, caFile: values['tls-ca'] };
   const server = tls === undefined
     ? createServer(listener)
     : await createHttpsServer(listener, {

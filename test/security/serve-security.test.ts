@@ -65,6 +65,15 @@ describe('modelhost serve: security flags refused', () => {
     expect(run.stderr()).toContain(`modelhost: ${message}`);
   });
 
+  it('exits 2 for a certificate and a key that do not belong together', async () => {
+    const dir = await tempDir();
+    const other = await issueCert(dir, certs.ca, 'other-server', 'server');
+    const run = cli(['serve', repository, '--port', '0', '--tls-cert', certs.server.cert, '--tls-key', other.key]);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr()).toMatch(/modelhost: the TLS certificate and key are not usable together: .*key values mismatch/);
+    expect(run.logs().filter((l) => l['msg'] === 'model loaded')).toEqual([]); // refused before loading anything
+  });
+
   it('exits 2 for a short token in MODELHOST_ADMIN_TOKEN', async () => {
     const run = cli(['serve', repository, '--port', '0', '--models', 'none'], { MODELHOST_ADMIN_TOKEN: 'short' });
     expect(await run.exited).toBe(2);

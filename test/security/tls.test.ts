@@ -94,7 +94,7 @@ describe('HTTPS (createHttpsServer)', () => {
   });
 
   it('refuses a certificate and key that do not belong together, and names a missing file', async () => {
-    await expect(readTlsCredentials({ certFile: serverA.cert, keyFile: serverB.key })).rejects.toThrow(/are not usable together: .*key values mismatch/);
+    await expect(readTlsCredentials({ certFile: serverA.cert, keyFile: serverB.key })).rejects.toThrow(/^the TLS certificate and key are not usable together: .*key values mismatch/);
     await expect(readTlsCredentials({ certFile: path.join(dir, 'nope.crt'), keyFile: serverA.key })).rejects.toThrow(/the TLS certificate .*nope\.crt could not be read/);
   });
 });

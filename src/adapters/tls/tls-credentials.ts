@@ -45,7 +45,8 @@ export async function readTlsCredentials(files: TlsFiles): Promise<TlsCredential
     // Throws on a mismatched key, a bad PEM: better here than at the first handshake.
     createSecureContext(secureContextOptions(credentials));
   } catch (error) {
-    throw new Error(`the TLS certificate, key${files.caFile === undefined ? '' : ' and CA'} are not usable together: ${(error as Error).message}`, { cause: error });
+    const what = files.caFile === undefined ? 'certificate and key' : 'certificate, key and CA';
+    throw new Error(`the TLS ${what} are not usable together: ${(error as Error).message}`, { cause: error });
   }
   return credentials;
 }
