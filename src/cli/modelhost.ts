@@ -125,7 +125,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
 
-  const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail((error as Error).message)));
+  const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail(`${root}: ${(error as Error).message}`)));
   for (const name of names) {
     try {
       await host.load(name);

@@ -1,7 +1,7 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
-import { displayPath, fileError, isInside, readInside } from './confined-path.js';
+import { displayPath, isInside, readInside, reasonOf } from './confined-path.js';
 import { assertModelName, isModelName } from './model-name.js';
 
 const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
@@ -95,7 +95,7 @@ export class ModelRepository {
   resolvedRoot(): Promise<string> {
     this.realRoot ??= realpath(this.root).catch((error: unknown) => {
       this.realRoot = undefined;
-      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `the repository folder ${reasonFor(error)}`, { cause: error });
+      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `the repository folder ${reasonOf(error)}`, { cause: error });
     });
     return this.realRoot;
   }
@@ -128,8 +128,4 @@ export class ModelRepository {
     }
     return real;
   }
-}
-
-function reasonFor(error: unknown): string {
-  return fileError('', error).message.trimStart();
 }
