@@ -473,7 +473,12 @@ export class VersionManager {
     }
     const repository = this.requireRepository(name);
     const raw = await repository.readConfig(name);
-    const repoConfig = raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames);
+    let repoConfig: ModelOptions | undefined;
+    try {
+      repoConfig = raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames);
+    } catch (error) {
+      throw withoutValue(error);
+    }
     const resolved = this.resolveOptions(name, repoConfig, config);
     const available = await repository.listVersions(name);
     const chosen = options.version !== undefined ? available.filter((v) => v === options.version) : selectVersions(available, resolved.versionPolicy);
@@ -744,6 +749,17 @@ export function modelNotFound(name: string, loaded: readonly string[]): ModelHos
 
 function invalid(model: string, option: string, expected: string, got: unknown): ModelHostError {
   return new ModelHostError(ErrorCode.INVALID_INPUT, `model '${model}': \`${option}\` must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`, { model });
+}
+
+/**
+ * A config.json validation error without the ", got <value>" part: what a file holds stays
+ * out of responses. The full message is the cause, for the log.
+ */
+function withoutValue(error: unknown): unknown {
+  if (!isModelHostError(error, ErrorCode.INVALID_CONFIG)) return error;
+  const at = error.message.indexOf(', got ');
+  if (at < 0) return error;
+  return new ModelHostError(error.code, error.message.slice(0, at), { model: error.model, version: error.version, cause: error });
 }
 
 /** Load failures keep a meaningful code (INTEGRITY_FAILED, UNSUPPORTED_MODEL, ...); anything else is LOAD_FAILED. */

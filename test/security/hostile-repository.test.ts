@@ -87,6 +87,10 @@ beforeAll(async () => {
   await version('sums-not-sums', { 'model.onnx': onnxMlp(), SHA256SUMS: `root:x:0:0:${MARKER}:/root:/bin/bash\n` });
   await version('config-not-json', { 'model.onnx': onnxMlp() });
   await writeFile(path.join(root, 'config-not-json', 'config.json'), `root:x:0:0:${MARKER}:/root:/bin/bash\n`);
+  // A config.json inside the repository whose values hold what they should not: validation
+  // says which option is wrong, not what it holds.
+  await version('config-values', { 'model.onnx': onnxMlp() });
+  await writeFile(path.join(root, 'config-values', 'config.json'), JSON.stringify({ batching: `root:x:0:0:${MARKER}` }));
   // config.json linked out.
   await version('config-link', { 'model.onnx': onnxMlp() });
   await symlink(secret, path.join(root, 'config-link', 'config.json'));
@@ -99,7 +103,7 @@ beforeAll(async () => {
   // The repository's manifest linked out.
   await symlink(secretJson, path.join(root, 'manifest.json'));
 
-  const models = ['good', 'onnx-link', 'onnx-link-thread', 'onnx-to-secret', 'tfjs-json-link', 'tfjs-json-link-json', 'tfjs-shard-link', 'sums-link', 'tfjs-absolute-shard', 'tfjs-dotdot-shard', 'sums-outside', 'onnx-external-absolute', 'onnx-external-relative', 'tfjs-not-json', 'sums-not-sums', 'config-not-json', 'config-link', 'folder-link', 'version-link'];
+  const models = ['good', 'onnx-link', 'onnx-link-thread', 'onnx-to-secret', 'tfjs-json-link', 'tfjs-json-link-json', 'tfjs-shard-link', 'sums-link', 'tfjs-absolute-shard', 'tfjs-dotdot-shard', 'sums-outside', 'onnx-external-absolute', 'onnx-external-relative', 'tfjs-not-json', 'sums-not-sums', 'config-not-json', 'config-values', 'config-link', 'folder-link', 'version-link'];
   fixture = { root, outside, logs: [], models };
 });
 
@@ -134,6 +138,7 @@ describe('a hostile repository', () => {
     for (const [model, message] of Object.entries(expected)) {
       await expect(host.load(model), model).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(message) });
     }
+    await expect(host.load('config-values')).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: '`config-values/config.json.batching` must be an object' });
     // Names inside the files that lead out: refused, the name not repeated.
     await expect(host.load('tfjs-absolute-shard')).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: "a model file name lies outside the model's folder" });
     await expect(host.load('tfjs-dotdot-shard')).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: "a model file name lies outside the model's folder" });
