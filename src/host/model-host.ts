@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { causeDetail, ErrorCode, ModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
 import { VersionLoader } from '../registry/version-loader.js';
@@ -129,6 +129,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     this.repository = this.options.repository === undefined ? undefined : new ModelRepository(this.options.repository.root);
     const loader = new VersionLoader({
       runtimes: this.runtimes,
+      requireChecksums: this.options.repository?.requireChecksums ?? false,
       clock: this.options.clock,
       events: (model) => this.schedulerEvents(model),
       warn: (message, model, version, cause) => this.warn(message, model, version, cause),
@@ -421,7 +422,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   }
 
   private warn(message: string, model: string | undefined, version: number | undefined, cause?: unknown): void {
-    this.options.logger?.warn(message, { model, version });
+    this.options.logger?.warn(message, { model, version, detail: cause === undefined ? undefined : causeDetail({ cause }) });
     this.notify('warning', { model, version, timestamp: Date.now(), message, cause });
   }
 }

@@ -16,6 +16,8 @@ import { expandWarmupInputs, isFullyShaped, syntheticInputs } from './warmup.js'
 
 export interface VersionLoaderDeps {
   readonly runtimes: RuntimeRegistry;
+  /** Refuse directory versions without a SHA256SUMS (`repository.requireChecksums`). */
+  readonly requireChecksums?: boolean;
   readonly clock: Clock;
   /** Where a version's scheduler reports. */
   readonly events: (model: string) => SchedulerEvents;
@@ -34,9 +36,14 @@ type Run = (inputs: Record<string, Tensor>) => Promise<unknown>;
 export class VersionLoader {
   constructor(private readonly deps: VersionLoaderDeps) {}
 
-  async load(entry: LoadedVersion, source: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number }> {
+  async load(entry: LoadedVersion, given: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number }> {
     const context = { model: entry.model, version: entry.version };
-    if (verify && source.kind === 'directory') await verifyIntegrity(source.path, context);
+    let source = given;
+    if (verify && source.kind === 'directory') {
+      const { checksums } = await verifyIntegrity(source.path, { ...context, root: source.root, required: this.deps.requireChecksums === true });
+      // The runtime's reads are checked against the same sums: a file rewritten since is refused.
+      if (checksums !== undefined) source = { ...source, checksums };
+    }
     const runtime = await this.pickRuntime(source, options, context);
     let kind = this.instanceKind(runtime, options, context);
     const settings = options.settings[runtime.name] ?? {};

@@ -1,4 +1,4 @@
-import { ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
+import { causeDetail, ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import { fallbackVersions } from './version-fallback.js';
 import { assertModelName, assertVersion, readManifest, selectVersions, type Manifest, type ManifestEntry, type ModelRepository } from '../repository/index.js';
@@ -147,7 +147,7 @@ export class VersionManager {
     for (const version of fallbackVersions(available, selected, options.versionPolicy)) {
       if (loaded.length >= selected.length) break;
       try {
-        await this.acquire(model, version, { kind: 'directory', path: await repository.versionDir(model.name, version) }, true, options);
+        await this.acquire(model, version, await repository.versionSource(model.name, version), true, options);
         loaded.push(version);
         this.deps.warn(
           `model '${model.name}': v${failed.join(', v')} failed to load (${(cause as Error).message}); serving v${version}, the newest version that loads; v${failed.join(', v')} is tried again on the next repository poll or load()`,
@@ -342,7 +342,7 @@ export class VersionManager {
     for (const version of wanted) {
       if (model.versions.get(version)?.isReady) continue;
       try {
-        await this.acquire(model, version, { kind: 'directory', path: await repository.versionDir(name, version) }, true, options);
+        await this.acquire(model, version, await repository.versionSource(name, version), true, options);
         result.loaded.push(`${name}@${version}`);
       } catch (error) {
         result.failed.push(`${name}@${version}`);
@@ -500,18 +500,23 @@ export class VersionManager {
     }
     const repository = this.requireRepository(name);
     const raw = await repository.readConfig(name);
-    const repoConfig = raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames);
+    let repoConfig: ModelOptions | undefined;
+    try {
+      repoConfig = raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames);
+    } catch (error) {
+      throw withoutValue(error);
+    }
     const resolved = this.resolveOptions(name, repoConfig, config);
     const available = await repository.listVersions(name);
     const chosen = options.version !== undefined ? available.filter((v) => v === options.version) : selectVersions(available, resolved.versionPolicy);
     if (chosen.length === 0) {
       const what = options.version !== undefined ? `version ${options.version}` : `versions matching ${JSON.stringify(resolved.versionPolicy)}`;
-      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in ${repository.root} (on disk: ${available.join(', ') || 'none'})`, {
+      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in the repository (on disk: ${available.join(', ') || 'none'})`, {
         model: name,
         version: options.version,
       });
     }
-    const targets = await Promise.all(chosen.map(async (version) => ({ version, source: { kind: 'directory' as const, path: await repository.versionDir(name, version) }, verify: true })));
+    const targets = await Promise.all(chosen.map(async (version) => ({ version, source: await repository.versionSource(name, version), verify: true })));
     return { targets, resolved, available };
   }
 
@@ -573,7 +578,8 @@ export class VersionManager {
       if (entry.state === 'draining') entry.transition('unloaded');
       else entry.fail(error);
       this.deps.notify('modelLoadFailed', { ...context, timestamp: Date.now(), code: error.code, message: error.message });
-      this.deps.log('warn', 'model load failed', { ...context, code: error.code, message: error.message });
+      // The response says what failed; the log also says why, in full (`cause`).
+      this.deps.log('warn', 'model load failed', { ...context, code: error.code, message: error.message, detail: causeDetail(error) });
       throw error;
     }
   }
@@ -770,6 +776,17 @@ export function modelNotFound(name: string, loaded: readonly string[]): ModelHos
 
 function invalid(model: string, option: string, expected: string, got: unknown): ModelHostError {
   return new ModelHostError(ErrorCode.INVALID_INPUT, `model '${model}': \`${option}\` must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`, { model });
+}
+
+/**
+ * A config.json validation error without the ", got <value>" part: what a file holds stays
+ * out of responses. The full message is the cause, for the log.
+ */
+function withoutValue(error: unknown): unknown {
+  if (!isModelHostError(error, ErrorCode.INVALID_CONFIG)) return error;
+  const at = error.message.indexOf(', got ');
+  if (at < 0) return error;
+  return new ModelHostError(error.code, error.message.slice(0, at), { model: error.model, version: error.version, cause: error });
 }
 
 /** Load failures keep a meaningful code (INTEGRITY_FAILED, UNSUPPORTED_MODEL, ...); anything else is LOAD_FAILED. */

@@ -41,7 +41,8 @@ export const tfjsRuntime: Runtime = {
     try {
       model = format === 'graph' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
     } catch (error) {
-      throw new ModelHostError(ErrorCode.LOAD_FAILED, `tfjs could not load the ${format} model in ${files.describe()}: ${(error as Error).message}`, {
+      // tfjs's message may quote model.json: the log gets it, the response does not.
+      throw new ModelHostError(ErrorCode.LOAD_FAILED, `tfjs could not load the ${format} model in ${files.describe()} (its message is in the host's log)`, {
         cause: error,
         model: options.model,
         version: options.version,

@@ -49,7 +49,7 @@ describe('repository polling (injectable clock)', () => {
     const { root, host, warnings, tick } = await setup();
     const dir = await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
     await writeFile(path.join(dir, 'model.fake'), 'v2-but-truncat'); // no longer matches SHA256SUMS
-    await tick(() => expect(warnings.some((w) => /v2 is not served: .*SHA-256.*tried again on the next poll/.test(w.message))).toBe(true));
+    await tick(() => expect(warnings.some((w) => /v2 is not served: .*m\/2\/model\.fake does not match its SHA-256.*tried again on the next poll/.test(w.message))).toBe(true));
     expect(host.status('m').defaultVersion).toBe(1);
     await writeFile(path.join(dir, 'model.fake'), 'v2'); // the copy completes
     await tick(() => expect(host.status('m').defaultVersion).toBe(2));
