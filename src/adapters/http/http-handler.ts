@@ -3,6 +3,7 @@ import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
 import * as kserve from './kserve-v2.js';
+import { chartAsset } from './chart-assets.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
 
@@ -63,7 +64,7 @@ const ROUTES: readonly Route[] = [
   route('GET', '/status.json', statusJson),
 ];
 
-const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GET', '/status', statusPage)];
+const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GET', '/status', statusPage), route('GET', '/status/(?<asset>uplot\\.min\\.(?:js|css))', chartAsset)];
 
 /**
  * The protocol-neutral handler: KServe v2, TF Serving REST, admin, metrics and the status
