@@ -7,11 +7,13 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createNodeListener } from '../adapters/http/node-listener.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
-import { ModelHost, type Logger } from 'modelhost';
+import { ModelHost } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
 import { createHttpsServer } from '../adapters/tls/https-server.js';
 import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
 import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
+import { LoadProgress } from './load-progress.js';
+import { createLogger, type LogFormat } from './log-format.js';
 
 const HELP = `Usage: modelhost serve <repository> [options]
 
@@ -34,19 +36,15 @@ Options:
                         Certificate files are reloaded when they change (checked every 5 s).
   --require-checksums   refuse versions without a SHA256SUMS
   --instances <kind>    auto, thread or inline (default auto: measured per model at load)
+  --log-format <f>      json or text (default: text on a terminal, json otherwise)
   -h, --help            show this help
   -v, --version         show the version
 
-Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets
+Logs go to stdout, one line each. While models load, a terminal shows each version's
+phase (verifying checksums, reading, compiling, measuring, warming up) and elapsed time,
+redrawn in place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT stops accepting connections, lets
 requests in flight finish, unloads the models and exits.
 `;
-
-/** JSON lines on stdout: one object per event, easy to ship to any log pipeline. */
-function jsonLogger(): Logger {
-  const write = (level: string) => (message: string, fields?: Record<string, unknown>) =>
-    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
-}
 
 function version(): string {
   // dist/cli.js sits one level below package.json; src/cli/modelhost.ts two.
@@ -84,6 +82,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         'tls-ca': { type: 'string' },
         'require-checksums': { type: 'boolean' },
         instances: { type: 'string' },
+        'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -104,6 +103,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutMs !== undefined && !(timeoutMs > 0)) fail(`--timeout must be a positive number of ms, got ${values.timeout}`);
   if (values.instances !== undefined && !['auto', 'thread', 'inline'].includes(values.instances)) fail(`--instances must be auto, thread or inline, got ${values.instances}`);
+  if (values['log-format'] !== undefined && !['json', 'text'].includes(values['log-format'])) fail(`--log-format must be json or text, got ${values['log-format']}`);
   if (values['admin-token'] !== undefined) fail(`--admin-token is not accepted: a token on the command line shows in ps; use --admin-token-file or ${ADMIN_TOKEN_ENV}`);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together');
   if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) fail('--tls-ca needs --tls-cert and --tls-key');
@@ -117,7 +117,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   // Unusable TLS files fail now, not after every model has loaded.
   if (tls !== undefined) await readTlsCredentials(tls).catch((error: unknown) => fail((error as Error).message));
 
-  const logger = jsonLogger();
+  // A terminal gets the live load progress and text; a pipe gets JSON lines unless told otherwise.
+  const live = process.stdout.isTTY === true;
+  const progress = new LoadProgress(process.stdout, { live });
+  const logger = createLogger((values['log-format'] as LogFormat | undefined) ?? (live ? 'text' : 'json'), (line) => progress.log(line));
   const host = new ModelHost({
     repository: { root, pollIntervalMs, requireChecksums: values['require-checksums'] === true },
     logger,
@@ -126,6 +129,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
 
   const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail(`${root}: ${(error as Error).message}`)));
+  progress.attach(host, logger);
   for (const name of names) {
     try {
       await host.load(name);
@@ -133,6 +137,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       logger.error('model not served', { model: name, error: (error as Error).message });
     }
   }
+  progress.stop();
 
   let metrics: HttpOptions['metrics'];
   try {
