@@ -3,16 +3,14 @@
  * `modelLoaded` event. A phase may come back (an `auto` version that moves to threads
  * compiles twice): its durations add up.
  */
+/**
+ * - `verifying`: hashing the version's files against its SHA256SUMS
+ * - `reading`: listing the version's files, choosing the runtime
+ * - `compiling`: the runtime reading the model and building its session(s); worker threads starting
+ * - `measuring`: timed warm runs on the calling thread (`instances: auto`)
+ * - `warming`: warmup runs on every instance
+ */
 export type LoadPhase = 'verifying' | 'reading' | 'compiling' | 'measuring' | 'warming';
-
-/** What each phase means, in the order a load goes through them. */
-export const LOAD_PHASES: Readonly<Record<LoadPhase, string>> = Object.freeze({
-  verifying: 'verifying checksums (SHA256SUMS)',
-  reading: 'reading the version’s files, choosing the runtime',
-  compiling: 'the runtime reading and compiling the model into sessions (worker threads started)',
-  measuring: 'timing warm runs on the calling thread (instances: auto)',
-  warming: 'warmup runs on every instance',
-});
 
 /** Milliseconds spent in each phase the load went through. */
 export type LoadPhaseDurations = Readonly<Partial<Record<LoadPhase, number>>>;

@@ -15,6 +15,7 @@ import { ModelHost } from '../../src/index.js';
 import { createNodeListener } from '../../src/adapters/http/index.js';
 import { onnxAffine, onnxMlp } from '../fixtures/onnx-models.js';
 import { launchChromium } from '../helpers/chromium.js';
+import { FAKE_SOURCE, fakeRuntime } from '../helpers/fake-runtime.js';
 import { writeVersion } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
@@ -37,16 +38,21 @@ describe('status page charts (headless Chromium)', () => {
   let profile: string;
   let browser: BrowserContext;
   const problems: string[] = [];
+  // A model that breaks after it loaded: every run throws, so its error rate and breaker show it.
+  let broken = false;
 
   beforeAll(async () => {
     const repository = await tempDir();
     await writeVersion(repository, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
     await writeVersion(repository, 'affine', 2, { 'model.onnx': onnxAffine({ size: 4, scale: 3, bias: 0 }) });
     await writeVersion(repository, 'mlp', 1, { 'model.onnx': onnxMlp({ inputs: 8, hidden: [16], outputs: 3, seed: 2 }) });
-    host = new ModelHost({ repository, models: { affine: { rollout: { enabled: true } } } });
+    const flaky = fakeRuntime({ failRun: () => (broken ? new Error('the device went away') : undefined) });
+    host = new ModelHost({ repository, runtimes: { flaky }, models: { affine: { rollout: { enabled: true } }, flaky: { runtime: 'flaky' } } });
     await host.load('affine', { version: 1 });
     await host.deploy('affine', 2, { canary: 0.3 });
     await host.load('mlp', { version: 1 });
+    await host.load('flaky', { source: FAKE_SOURCE });
+    broken = true;
     server = createServer(createNodeListener(host));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -78,7 +84,7 @@ describe('status page charts (headless Chromium)', () => {
     return page;
   }
 
-  /** Closed-loop traffic over HTTP for `ms`: `workers` callers, each sending its next request when the last is answered. */
+  /** Closed-loop traffic over HTTP to affine and mlp for `ms`: `workers` callers, each sending its next request when the last is answered. */
   async function traffic(ms: number, workers = 4): Promise<number> {
     let sent = 0;
     const until = Date.now() + ms;
@@ -120,7 +126,7 @@ describe('status page charts (headless Chromium)', () => {
 
   it('draws six charts per model and shows the rollout and where each version runs', async () => {
     const page = await open();
-    for (const model of ['affine', 'mlp']) {
+    for (const model of ['affine', 'flaky', 'mlp']) {
       const charts = await page.evaluate((m) => [...document.querySelectorAll(`section[data-model-section="${m}"] figure[data-chart]`)].map((f) => f.getAttribute('data-chart')), model);
       expect(charts).toEqual(CHARTS);
       expect(await page.locator(`section[data-model-section="${model}"] figure canvas`).count()).toBe(CHARTS.length);
@@ -149,6 +155,15 @@ describe('status page charts (headless Chromium)', () => {
 
     const sent = await traffic(2500);
     expect(sent).toBeGreaterThan(0);
+    // The broken model fails (500) until its breaker opens, then is refused (503).
+    for (let i = 0; i < 12; i++) {
+      const response = await fetch(`${url}/v2/models/flaky/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }) });
+      expect([500, 503]).toContain(response.status);
+    }
+    const flaky = 'section[data-model-section="flaky"]';
+    await page.waitForFunction((s) => document.querySelector(`${s} figure[data-chart="errors"] .latest`)?.textContent === 'v1 100', flaky, { timeout: 15_000 });
+    await page.waitForFunction((s) => document.querySelector(`${s} td.breaker`)?.textContent === 'open', flaky, { timeout: 15_000 });
+    expect(await page.locator(`${flaky} td.breaker`).getAttribute('class')).toBe('breaker bad');
     // Waits (auto-polling the DOM, no sleep) for a refresh that saw the traffic.
     await page.waitForFunction((s) => /v1 [1-9]|v1 0\.[0-9]*[1-9]/.test(document.querySelector(`${s} .latest`)?.textContent ?? ''), rps, { timeout: 15_000 });
     expect(Number(await page.locator(rps).getAttribute('data-samples'))).toBeGreaterThan(samplesBefore);
