@@ -119,7 +119,8 @@ const SHAPE: Schema = { type: 'array', items: { type: 'integer', minimum: -1 } }
 const TF_TENSOR_INFO = object({ dtype: string, tensor_shape: object({ dim: { type: 'array', items: object({ size: string, name: string }, ['size']) }, unknown_rank: boolean }), name: string }, ['dtype', 'tensor_shape', 'name']);
 const LATENCY = object({ p50: number, p99: number }, ['p50', 'p99']);
 
-export const OPENAPI_DOCUMENT = Object.freeze({
+/** The document (deeply frozen: it is served as it is here). */
+export const OPENAPI_DOCUMENT = deepFreeze({
   openapi: '3.1.0',
   info: {
     title: 'modelhost',
@@ -341,6 +342,14 @@ export const OPENAPI_DOCUMENT = Object.freeze({
     },
   },
 });
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
 
 // The document is the same for every request: serialized once.
 let serialized: string | undefined;
