@@ -185,6 +185,17 @@ describe('status page charts (headless Chromium)', () => {
     await page.close();
   });
 
+  it('still shows its tables, and says why there are no charts, when the chart library cannot load', async () => {
+    const page = await browser.newPage();
+    await page.route('**/status/uplot.min.js', (route) => route.abort());
+    expect((await page.goto(`${url}/`))?.status()).toBe(200);
+    await page.locator('section[data-model-section="mlp"] tr[data-version="1"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#links').textContent()).toMatch(/charts unavailable/);
+    expect(await page.locator('canvas').count()).toBe(0);
+    expect(await page.locator('section[data-model-section="mlp"] figure[data-chart="rps"] .latest').textContent()).toMatch(/^v1 \d/);
+    await page.close();
+  });
+
   it('logged no script errors or warnings and fetched nothing that failed', () => {
     expect(problems).toEqual([]);
   });
