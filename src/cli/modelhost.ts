@@ -9,6 +9,7 @@ import { createNodeListener } from '../adapters/http/node-listener.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
+import { findSingleModel, type SingleModelLayout } from './single-model-layout.js';
 
 const HELP = `Usage: modelhost serve <repository> [options]
 
@@ -21,6 +22,10 @@ Options:
   --host <address>      address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)
   --poll <ms>           rescan the repository every <ms> for new and removed versions
   --models <a,b>        serve only these models (default: every model in the repository)
+  --model-name <name>   serve one model named <name> (also read from MODEL_NAME, as a KServe
+                        runtime passes it): <repository> may then be a repository holding
+                        <name>/, that model's own folder (1/, 2/, …: the newest serves) or
+                        one version's files (model.json or model.onnx: served as version 1)
   --timeout <ms>        deadline of each inference request
   --admin-token <t>     enable admin routes for requests with "Authorization: Bearer <t>"
                         (also read from MODELHOST_ADMIN_TOKEN)
@@ -67,6 +72,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         host: { type: 'string', default: '127.0.0.1' },
         poll: { type: 'string' },
         models: { type: 'string' },
+        'model-name': { type: 'string' },
         timeout: { type: 'string' },
         'admin-token': { type: 'string' },
         instances: { type: 'string' },
@@ -90,19 +96,26 @@ export async function main(argv: readonly string[]): Promise<void> {
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutMs !== undefined && !(timeoutMs > 0)) fail(`--timeout must be a positive number of ms, got ${values.timeout}`);
   if (values.instances !== undefined && !['auto', 'thread', 'inline'].includes(values.instances)) fail(`--instances must be auto, thread or inline, got ${values.instances}`);
+  const modelName = values['model-name'] ?? process.env['MODEL_NAME'];
+  if (modelName !== undefined && values.models !== undefined) fail('--models and --model-name (or MODEL_NAME) cannot be used together');
+  const single: SingleModelLayout | undefined = modelName === undefined ? undefined : await findSingleModel(root, modelName).catch((error: unknown) => fail((error as Error).message));
 
   const logger = jsonLogger();
   const host = new ModelHost({
-    repository: { root, pollIntervalMs },
+    // One model's folder or files are loaded as a source: there is no repository to poll.
+    repository: single === undefined || single.kind === 'repository' ? { root, pollIntervalMs } : undefined,
     logger,
     ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } } }),
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
 
-  const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail((error as Error).message)));
+  const names =
+    modelName !== undefined
+      ? [modelName]
+      : (values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail((error as Error).message))));
   for (const name of names) {
     try {
-      await host.load(name);
+      await host.load(name, single === undefined || single.kind === 'repository' ? {} : { version: single.version, source: single.dir });
     } catch (error) {
       logger.error('model not served', { model: name, error: (error as Error).message });
     }
