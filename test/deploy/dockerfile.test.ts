@@ -19,7 +19,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const read = (file: string) => readFileSync(`${root}${file}`, 'utf8');
 const dockerfileText = read('Dockerfile');
 const dockerfile = DockerfileParser.parse(dockerfileText);
-const ignore = ((ignoreModule as unknown as { default?: typeof ignoreModule }).default ?? ignoreModule) as typeof ignoreModule;
+// CommonJS with a default export: under NodeNext the function may arrive as the module's .default.
+const ignore = ((ignoreModule as unknown as { default?: unknown }).default ?? ignoreModule) as unknown as typeof ignoreModule.default;
 
 /** Every lint rule dockerfile-utils has, as an error. */
 const STRICT = Object.fromEntries(
