@@ -38,16 +38,39 @@ function strict(schema: unknown): unknown {
   return out;
 }
 
-export function crdValidator(file: string): CrdValidator {
+function readCrd(file: string): Crd {
   const crd = parse(readFileSync(file, 'utf8')) as Crd;
   if (crd.kind !== 'CustomResourceDefinition') throw new Error(`${file} is not a CustomResourceDefinition`);
+  return crd;
+}
+
+function compile(schema: object): ValidateFunction {
   // OpenAPI's numeric formats and Kubernetes' x- keywords are annotations here, not checks.
   const ajv = new Ajv({ allErrors: true, strict: false, formats: { int32: true, int64: true, float: true, double: true, byte: true } });
   addFormats(ajv, ['date-time', 'date', 'uri']);
+  return ajv.compile(strict(schema) as object);
+}
+
+const describeErrors = (check: ValidateFunction) =>
+  (check.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}${e.params && 'additionalProperty' in e.params ? `: ${String(e.params['additionalProperty'])}` : ''}`);
+
+/**
+ * A strict validator for one property of a served version's schema, by path (for example
+ * `['spec', 'predictor']`): ajv's errors as `path message` lines, empty when valid.
+ */
+export function crdPropertyValidator(file: string, version: string, path: readonly string[]): (value: unknown) => string[] {
+  const crd = readCrd(file);
+  let schema = crd.spec.versions.find((v) => v.name === version)?.schema.openAPIV3Schema as { properties?: Record<string, object> } | undefined;
+  for (const key of path) schema = schema?.properties?.[key] as typeof schema;
+  if (schema === undefined) throw new Error(`${file} ${version} has no property ${path.join('.')}`);
+  const check = compile(schema);
+  return (value) => (check(value) ? [] : describeErrors(check));
+}
+
+export function crdValidator(file: string): CrdValidator {
+  const crd = readCrd(file);
   const byApiVersion = new Map<string, ValidateFunction>();
-  for (const version of crd.spec.versions.filter((v) => v.served)) {
-    byApiVersion.set(`${crd.spec.group}/${version.name}`, ajv.compile(strict(version.schema.openAPIV3Schema) as object));
-  }
+  for (const version of crd.spec.versions.filter((v) => v.served)) byApiVersion.set(`${crd.spec.group}/${version.name}`, compile(version.schema.openAPIV3Schema));
   return {
     kind: crd.spec.names.kind,
     apiVersions: [...byApiVersion.keys()],
@@ -55,7 +78,7 @@ export function crdValidator(file: string): CrdValidator {
       if (object.kind !== crd.spec.names.kind) return [`kind must be ${crd.spec.names.kind}, got ${String(object.kind)}`];
       const check = byApiVersion.get(String(object.apiVersion));
       if (check === undefined) return [`apiVersion must be one of ${[...byApiVersion.keys()].join(', ')}, got ${String(object.apiVersion)}`];
-      return check(object) ? [] : (check.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}${e.params && 'additionalProperty' in e.params ? `: ${String(e.params['additionalProperty'])}` : ''}`);
+      return check(object) ? [] : describeErrors(check);
     },
   };
 }

@@ -24,6 +24,7 @@ import { FAKE_SOURCE, fakeRuntime } from '../helpers/fake-runtime.js';
 import { writeVersion } from '../helpers/repository.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
+import { crdPropertyValidator } from './crd-schema.js';
 
 const dir = fileURLToPath(new URL('../../deploy/kubernetes/', import.meta.url));
 const tempDir = useTempDirs('all');
@@ -92,6 +93,25 @@ describe('deploy/kubernetes manifests', () => {
 
   it.each(manifests.map((m) => [`${m.file}: ${m.object.kind}/${m.object.metadata.name}`, m] as const))('%s validates against its schema', (_, m) => {
     expect(validationErrors(m.object)).toBe('');
+  });
+
+  // The Kubernetes OpenAPI schemas (hence kubernetes-models) let unknown fields through, as
+  // the API server prunes them; a misspelt `readinesProbe` would pass. KServe's
+  // InferenceService CRD embeds the core PodSpec (controller-gen copies k8s.io/api's into
+  // spec.predictor, beside KServe's own fields), which closes every object it declares.
+  const podSpecFields = crdPropertyValidator(fileURLToPath(new URL('../fixtures/kserve-crds/serving.kserve.io_inferenceservices.yaml', import.meta.url)), 'v1beta1', ['spec', 'predictor']);
+
+  it('the Deployment’s pod spec has no field the core PodSpec lacks (strict, like kubectl --validate=strict)', () => {
+    expect(podSpecFields(deployment().spec.template.spec)).toEqual([]);
+    const misspelt = structuredClone(deployment().spec.template.spec);
+    misspelt.containers[0].readinesProbe = misspelt.containers[0].readinessProbe;
+    misspelt.containers[0].lifecycle.preStop.exec.comand = ['sleep', '5'];
+    expect(podSpecFields(misspelt)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\/containers\/0 must NOT have additional properties: readinesProbe$/),
+        expect.stringMatching(/^\/containers\/0\/lifecycle\/preStop\/exec must NOT have additional properties: comand$/),
+      ]),
+    );
   });
 
   it('the schemas do refuse a wrong manifest (so the checks above can fail)', () => {
