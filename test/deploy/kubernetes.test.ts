@@ -72,7 +72,7 @@ const one = <T>(kind: string, name?: string) => {
   return found[0]!.object as unknown as T;
 };
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- manifests are read as plain JSON */
+// Manifests are plain JSON read from YAML: `any` lets each test walk the fields it checks.
 const deployment = () => one<any>('Deployment');
 const container = () => deployment().spec.template.spec.containers[0];
 const argValue = (args: string[], flag: string) => args[args.indexOf(flag) + 1];

@@ -1,8 +1,8 @@
 /**
  * A fleet: three `modelhost serve` replicas polling one repository, behind a client that
  * spreads requests across them (round robin, as a Service would) and retries a request once
- * on another replica when it is answered 503 or its connection is refused (what a load
- * balancer's retry does for a replica that is going away).
+ * on another replica when the first refused it without working on it: a 503, a refused
+ * connection, or a kept-alive connection closed before any answer (see `load`).
  *
  * - A rollout written under load (the version first, checksums last, then manifest.json)
  *   reaches every replica within one poll interval (plus the poll itself), and no request
