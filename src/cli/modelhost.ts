@@ -9,7 +9,7 @@ import { createNodeListener } from '../adapters/http/node-listener.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
-import { findSingleModel, type SingleModelLayout } from './single-model-layout.js';
+import { findSingleModel, loadOptionsFor, type SingleModelLayout } from './single-model-layout.js';
 
 const HELP = `Usage: modelhost serve <repository> [options]
 
@@ -115,7 +115,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       : (values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail((error as Error).message))));
   for (const name of names) {
     try {
-      await host.load(name, single === undefined || single.kind === 'repository' ? {} : { version: single.version, source: single.dir });
+      await host.load(name, single === undefined ? {} : await loadOptionsFor(single));
     } catch (error) {
       logger.error('model not served', { model: name, error: (error as Error).message });
     }

@@ -6,16 +6,17 @@
  * - `repository`: `<dir>/<name>/<version>/…`, a model repository that holds the model (as
  *   Triton's runtime expects); served from the repository, with polling and `config.json`;
  * - `versions`: `<dir>/<version>/model.json|model.onnx`, one model's folder (TF Serving's
- *   `--model_base_path`); the newest version serves;
+ *   `--model_base_path`); the newest version serves, with `<dir>/config.json` if there is one;
  * - `files`: `<dir>/model.json|model.onnx`, one version's files; served as version 1.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ErrorCode, ModelHostError, type LoadOptions } from 'modelhost';
 import { assertModelName } from '../repository/model-name.js';
 
 export type SingleModelLayout =
   | { readonly kind: 'repository' }
-  | { readonly kind: 'versions'; readonly version: number; readonly dir: string }
+  | { readonly kind: 'versions'; readonly version: number; readonly dir: string; readonly config: string | undefined }
   | { readonly kind: 'files'; readonly version: 1; readonly dir: string };
 
 const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
@@ -34,8 +35,26 @@ export async function findSingleModel(dir: string, name: string): Promise<Single
   const versions = entries.filter((e) => isFolder(e) && VERSION_FOLDER.test(e.name)).map((e) => Number(e.name)).filter(Number.isSafeInteger);
   if (versions.length > 0) {
     const version = Math.max(...versions);
-    return { kind: 'versions', version, dir: path.join(dir, String(version)) };
+    const config = entries.some((e) => e.name === 'config.json' && e.isFile()) ? path.join(dir, 'config.json') : undefined;
+    return { kind: 'versions', version, dir: path.join(dir, String(version)), config };
   }
   if (entries.some((e) => e.isFile() && MODEL_FILES.includes(e.name))) return { kind: 'files', version: 1, dir };
   throw new Error(`${dir} holds neither a folder '${name}' (a model repository), version folders (1/, 2/, …) nor ${MODEL_FILES.join(' or ')}`);
+}
+
+/**
+ * What `host.load(name, …)` needs for the layout: nothing for a repository (it loads from
+ * there), else the version folder as the source, its number, and the model's `config.json`.
+ * @throws ModelHostError `INVALID_CONFIG` when `config.json` cannot be read or parsed.
+ */
+export async function loadOptionsFor(layout: SingleModelLayout): Promise<LoadOptions> {
+  if (layout.kind === 'repository') return {};
+  if (layout.kind === 'files' || layout.config === undefined) return { version: layout.version, source: layout.dir };
+  let config: unknown;
+  try {
+    config = JSON.parse(await readFile(layout.config, 'utf8'));
+  } catch (error) {
+    throw new ModelHostError(ErrorCode.INVALID_CONFIG, `config.json of the model folder could not be read: ${(error as Error).message}`, { cause: error });
+  }
+  return { version: layout.version, source: layout.dir, config: config as LoadOptions['config'] };
 }

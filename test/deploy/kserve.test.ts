@@ -128,6 +128,18 @@ describe('modelhost serve started as the ClusterServingRuntime starts it', () =>
     expect((await fetch(`${server.url}/v2/models/other`)).status).toBe(404);
   });
 
+  it('one model’s folder with a config.json: the config applies (and is validated)', async () => {
+    const mnt = await tempDir();
+    await writeModelFiles({ 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) }, path.join(mnt, '1'));
+    await writeFile(path.join(mnt, 'config.json'), JSON.stringify({ batching: { maxBatchSize: 0 } }));
+    server = await startAsRuntime(mnt, 'ranker');
+    expect(server.logs().find((l) => l.msg === 'model not served')).toMatchObject({ model: 'ranker', error: expect.stringMatching(/maxBatchSize.*got 0/) });
+    server.kill();
+    await writeFile(path.join(mnt, 'config.json'), JSON.stringify({ batching: { maxBatchSize: 4 } }));
+    server = await startAsRuntime(mnt, 'ranker');
+    expect((await infer('ranker', [1, 2, 3, 4])).body.outputs[0].data).toEqual([3, 5, 7, 9]);
+  });
+
   it('a repository in /mnt/models (storageUri …/models): only the model named by MODEL_NAME serves', async () => {
     const mnt = await tempDir();
     await writeVersion(mnt, 'ranker', 4, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
