@@ -24,7 +24,7 @@ import { FAKE_SOURCE, fakeRuntime } from '../helpers/fake-runtime.js';
 import { writeVersion } from '../helpers/repository.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
-import { crdPropertyValidator } from './crd-schema.js';
+import { crdPropertyValidator, crdValidator } from './crd-schema.js';
 
 const dir = fileURLToPath(new URL('../../deploy/kubernetes/', import.meta.url));
 const tempDir = useTempDirs('all');
@@ -112,6 +112,14 @@ describe('deploy/kubernetes manifests', () => {
         expect.stringMatching(/^\/containers\/0\/lifecycle\/preStop\/exec must NOT have additional properties: comand$/),
       ]),
     );
+  });
+
+  it('the ServiceMonitor validates strictly against prometheus-operator’s own CRD (copied in test/fixtures)', () => {
+    const serviceMonitors = crdValidator(fileURLToPath(new URL('../fixtures/prometheus-operator-crds/monitoring.coreos.com_servicemonitors.yaml', import.meta.url)));
+    expect(serviceMonitors.validate(one<any>('ServiceMonitor'))).toEqual([]);
+    const misspelt = structuredClone(one<any>('ServiceMonitor'));
+    misspelt.spec.endpoints[0].scrapeInterval = '15s';
+    expect(serviceMonitors.validate(misspelt)).toEqual(expect.arrayContaining([expect.stringMatching(/^\/spec\/endpoints\/0 must NOT have additional properties: scrapeInterval$/)]));
   });
 
   it('the schemas do refuse a wrong manifest (so the checks above can fail)', () => {
