@@ -50,11 +50,18 @@ export async function findSingleModel(dir: string, name: string): Promise<Single
 export async function loadOptionsFor(layout: SingleModelLayout): Promise<LoadOptions> {
   if (layout.kind === 'repository') return {};
   if (layout.kind === 'files' || layout.config === undefined) return { version: layout.version, source: layout.dir };
+  let text: string;
+  try {
+    text = await readFile(layout.config, 'utf8');
+  } catch (error) {
+    throw new ModelHostError(ErrorCode.INVALID_CONFIG, `config.json could not be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+  }
   let config: unknown;
   try {
-    config = JSON.parse(await readFile(layout.config, 'utf8'));
+    config = JSON.parse(text);
   } catch (error) {
-    throw new ModelHostError(ErrorCode.INVALID_CONFIG, `config.json of the model folder could not be read: ${(error as Error).message}`, { cause: error });
+    // JSON.parse's message quotes the file: it stays in `cause`.
+    throw new ModelHostError(ErrorCode.INVALID_CONFIG, 'config.json is not valid JSON', { cause: error });
   }
   return { version: layout.version, source: layout.dir, config: config as LoadOptions['config'] };
 }
