@@ -2,10 +2,10 @@
  * `modelhost serve <repository>`: a standalone server (like `tritonserver --model-repository`)
  * speaking KServe v2 and TF Serving REST, with /metrics and a status page.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createNodeListener } from '../adapters/http/node-listener.js';
+import { createNodeServer } from '../adapters/http/node-server.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
@@ -25,6 +25,12 @@ Options:
   --admin-token <t>     enable admin routes for requests with "Authorization: Bearer <t>"
                         (also read from MODELHOST_ADMIN_TOKEN)
   --instances <kind>    auto, thread or inline (default auto: measured per model at load)
+  --max-wait <ms>       refuse (429) a request whose predicted queue wait passes <ms>
+                        (queue.maxWaitMs of every model; default 5000)
+  --max-connections <n> most open connections (default 4096)
+  --max-buffered-bytes <n>  most request-body bytes held at once, all requests (default 134217728)
+  --headers-timeout <ms>    most time to receive a request's headers (default 10000)
+  --body-timeout <ms>       most time to receive a request's body (default 30000)
   -h, --help            show this help
   -v, --version         show the version
 
@@ -70,6 +76,11 @@ export async function main(argv: readonly string[]): Promise<void> {
         timeout: { type: 'string' },
         'admin-token': { type: 'string' },
         instances: { type: 'string' },
+        'max-wait': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-buffered-bytes': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'body-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -91,12 +102,27 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (timeoutMs !== undefined && !(timeoutMs > 0)) fail(`--timeout must be a positive number of ms, got ${values.timeout}`);
   if (values.instances !== undefined && !['auto', 'thread', 'inline'].includes(values.instances)) fail(`--instances must be auto, thread or inline, got ${values.instances}`);
 
+  const positive = (flag: 'max-wait' | 'max-connections' | 'max-buffered-bytes' | 'headers-timeout' | 'body-timeout'): number | undefined => {
+    const raw = values[flag];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!(Number.isInteger(n) && n >= 1)) fail(`--${flag} must be an integer ≥ 1, got ${raw}`);
+    return n;
+  };
+  const maxWaitMs = positive('max-wait');
+  const limits = {
+    maxConnections: positive('max-connections'),
+    maxBufferedBytes: positive('max-buffered-bytes'),
+    headersTimeoutMs: positive('headers-timeout'),
+    bodyTimeoutMs: positive('body-timeout'),
+  };
+
   const logger = jsonLogger();
-  const host = new ModelHost({
-    repository: { root, pollIntervalMs },
-    logger,
-    ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } } }),
-  });
+  const defaults = {
+    ...(values.instances === undefined ? {} : { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } }),
+    ...(maxWaitMs === undefined ? {} : { queue: { maxWaitMs } }),
+  };
+  const host = new ModelHost({ repository: { root, pollIntervalMs }, logger, defaults });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
 
   const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail((error as Error).message)));
@@ -118,8 +144,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const token = values['admin-token'] ?? process.env['MODELHOST_ADMIN_TOKEN'];
   const authorize = token === undefined ? undefined : (req: { headers: IncomingMessage['headers'] }) => (req.headers.authorization === `Bearer ${token}` ? true : 401);
 
-  const server = createServer(createNodeListener(host, { timeoutMs, metrics, authorize: authorize as HttpOptions['authorize'] }));
-  server.keepAliveTimeout = 5000;
+  const server = createNodeServer(host, { timeoutMs, metrics, authorize: authorize as HttpOptions['authorize'], limits });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, values.host, resolve);
