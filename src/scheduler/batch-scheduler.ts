@@ -129,8 +129,10 @@ export class BatchScheduler implements Dispatcher {
     if (wait > (config.queueMaxWaitMs ?? Number.POSITIVE_INFINITY)) return this.refuse(this.queueFull(rows, wait), rows, id);
     if (deadline !== Number.POSITIVE_INFINITY) {
       if (timeoutMs! <= 0) return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id);
-      if (wait > timeoutMs!) {
-        return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead needs about ${Math.ceil(wait)} ms, more than timeoutMs ${timeoutMs}`), rows, id);
+      // Its own run counts too: admitted only if it can end before its deadline.
+      const end = wait + this.cost.predictMs(Math.min(rows, config.maxBatchSize));
+      if (end > timeoutMs!) {
+        return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead and its own run need about ${Math.ceil(end)} ms, more than timeoutMs ${timeoutMs}`), rows, id);
       }
     }
 
