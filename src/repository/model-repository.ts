@@ -1,4 +1,4 @@
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 import { assertModelName, isModelName } from './model-name.js';
@@ -54,9 +54,14 @@ export class ModelRepository {
     const file = path.join(await this.modelDir(name), 'config.json');
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      const bytes = await readAtMost(file, MAX_CONFIG_BYTES + 1);
+      if (bytes === undefined) return undefined;
+      if (bytes.byteLength > MAX_CONFIG_BYTES) {
+        throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${this.display(file)} is larger than ${MAX_CONFIG_BYTES} bytes, the limit of a config.json`, { model: name });
+      }
+      text = bytes.toString('utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (error instanceof ModelHostError) throw error;
       throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${this.display(file)} could not be read: ${(error as Error).message}`, { model: name, cause: error });
     }
     try {
@@ -109,5 +114,32 @@ export class ModelRepository {
       throw new ModelHostError(ErrorCode.INVALID_CONFIG, `repository ${this.root} cannot be read: ${(error as Error).message}`, { cause: error });
     });
     return this.realRoot;
+  }
+}
+
+/** Largest `config.json` read, bytes: options fit in a few KiB; a huge file is a mistake or an attack. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Up to `limit` bytes of a file (whatever its size, or if it grows while read); undefined when it does not exist. */
+async function readAtMost(file: string, limit: number): Promise<Buffer | undefined> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    // Sized by the file, so the common few-KiB config costs a few KiB; one more byte tells "larger".
+    const buffer = Buffer.alloc(Math.min(limit, (await handle.stat()).size + 1));
+    let length = 0;
+    while (length < buffer.byteLength) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.byteLength - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
   }
 }
