@@ -1,6 +1,6 @@
 import { ErrorCode, ModelHostError, refusalError } from '../errors/index.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
-import { concatRows, type PreparedInputs, type Tensor } from '../tensor/index.js';
+import { concatRows, shapeSize, type PreparedInputs, type Tensor } from '../tensor/index.js';
 import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
@@ -307,7 +307,8 @@ export class BatchScheduler implements Dispatcher {
       const inputs = batchInputs(tasks);
       const owned = tasks.length > 1;
       const breaker = this.config.breaker;
-      const outputs = breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned));
+      const call = () => this.executor.run(inputs, owned).then((outputs) => this.checkOutputs(outputs, rows));
+      const outputs = breaker === undefined ? await call() : await breaker.run(call);
       const ended = clock.now();
       const computeMs = ended - started;
       this.rate.record(rows, computeMs, ended - since);
@@ -329,6 +330,21 @@ export class BatchScheduler implements Dispatcher {
       this.schedule();
       if (this.pending === 0) this.notifyIdle();
     }
+  }
+
+  /**
+   * The runtime's outputs, if every one holds as many values as its shape says and (batched)
+   * one row per input row; otherwise an error, so no request gets another's rows or a
+   * truncated view. A model fault: it counts toward the breaker.
+   */
+  private checkOutputs(outputs: Record<string, Tensor>, rows: number): Record<string, Tensor> {
+    for (const name in outputs) {
+      const { data, shape } = outputs[name]!;
+      const wrong =
+        data.length !== shapeSize(shape) ? `${data.length} values for shape [${shape.join(', ')}]` : this.config.batched && shape[0] !== rows ? `shape [${shape.join(', ')}] for a batch of ${rows} rows` : undefined;
+      if (wrong !== undefined) throw this.error(ErrorCode.INFERENCE_FAILED, `the runtime returned output '${name}' with ${wrong}`);
+    }
+    return outputs;
   }
 
   /** Hands each task its own rows of the batch's outputs: views of the batch's buffers, no copies. */
@@ -393,7 +409,7 @@ export class BatchScheduler implements Dispatcher {
         for (const task of half) task.batchRows = rows;
         const started = this.config.clock.now();
         try {
-          this.complete(half, await this.executor.run(batchInputs(half), half.length > 1), this.config.clock.now() - started);
+          this.complete(half, this.checkOutputs(await this.executor.run(batchInputs(half), half.length > 1), rows), this.config.clock.now() - started);
         } catch (error) {
           await this.isolate(half, error, budget);
         }
