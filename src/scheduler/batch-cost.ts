@@ -19,9 +19,18 @@ export class BatchCost {
   /** Batches recorded. */
   samples = 0;
 
+  /**
+   * How much longer batches ran than predicted, recently (an average of actual ÷ predicted,
+   * at least 1): a shared machine or a batch size not seen before runs slower than the line
+   * says, and a batch cut to end just before its deadline must not miss it by that much.
+   */
+  private overrun = 1;
+
   /** A finished batch of `rows` that ran `ms`. */
   record(rows: number, ms: number): void {
     if (!(rows > 0) || !(ms >= 0)) return;
+    const predicted = this.predictMs(rows);
+    if (predicted > 0) this.overrun = Math.max(1, this.overrun * 0.7 + (ms / predicted) * 0.3);
     const d = DECAY;
     this.n = this.n * d + 1;
     this.sx = this.sx * d + rows;
@@ -35,6 +44,11 @@ export class BatchCost {
   /** Predicted run time of a batch of `rows`, ms; 0 until a batch has finished. */
   predictMs(rows: number): number {
     return this.fixedMs + this.perRowMs * rows;
+  }
+
+  /** `predictMs` with the recent overrun: what a deadline must allow for. */
+  safeMs(rows: number): number {
+    return this.predictMs(rows) * this.overrun;
   }
 
   /** Most rows whose predicted run time is at most `ms` (0 when not even one row fits; Infinity when unknown). */

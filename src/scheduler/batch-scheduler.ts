@@ -250,20 +250,20 @@ export class BatchScheduler implements Dispatcher {
   private fitDeadlines(tasks: Task[], rows: number, now: number): number {
     let tightest = Number.POSITIVE_INFINITY;
     for (const task of tasks) if (task.deadline < tightest) tightest = task.deadline;
-    if (now + this.cost.predictMs(rows) <= tightest) return rows; // the common case: it fits
+    if (now + this.cost.safeMs(rows) <= tightest) return rows; // the common case: it fits
     let kept = 0;
     let keptRows = 0;
     tightest = Number.POSITIVE_INFINITY;
     for (const task of tasks) {
       const deadline = Math.min(tightest, task.deadline);
-      if (now + this.cost.predictMs(keptRows + task.rows) > deadline) break;
+      if (now + this.cost.safeMs(keptRows + task.rows) > deadline) break;
       tightest = deadline;
       keptRows += task.rows;
       kept++;
     }
     if (kept === 0) {
       const doomed = tasks.shift()!;
-      const needs = Math.ceil(this.cost.predictMs(doomed.rows));
+      const needs = Math.ceil(this.cost.safeMs(doomed.rows));
       this.fail(doomed, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline would pass before a run of its ${doomed.rows} row(s) could end (about ${needs} ms; ${Math.max(0, Math.floor(doomed.deadline - now))} ms left)`), false);
     }
     if (kept < tasks.length) this.queue.putBack(tasks.splice(kept));

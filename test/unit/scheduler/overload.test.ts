@@ -151,6 +151,16 @@ describe('BatchCost', () => {
     expect(cost.rowsWithin(1.5)).toBe(0);
   });
 
+  it('allows for recent overruns: batches that ran longer than predicted make safeMs longer than predictMs', () => {
+    const cost = new BatchCost();
+    cost.record(4, 8);
+    expect(cost.safeMs(4)).toBe(cost.predictMs(4));
+    cost.record(4, 16); // predicted 8: ran 2× longer
+    expect(cost.safeMs(4)).toBeCloseTo(cost.predictMs(4) * 1.3, 6);
+    for (let i = 0; i < 30; i++) cost.record(4, cost.predictMs(4)); // on time again: the allowance fades
+    expect(cost.safeMs(4) / cost.predictMs(4)).toBeLessThan(1.001);
+  });
+
   it('is proportional to rows while one batch size has been seen, and unknown before', () => {
     const cost = new BatchCost();
     expect(cost.predictMs(8)).toBe(0);
