@@ -92,12 +92,18 @@ function rssMiB(pid: number): number {
 }
 
 /** One HTTP request on `agent`; status, headers and time to the last byte. */
-function call(url: string, agent: Agent, init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<{ status: number; retryAfter: number | undefined; ms: number }> {
+function call(url: string, agent: Agent, init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<{ status: number; retryAfter: number | undefined; ms: number; error?: string }> {
   const started = performance.now();
   return new Promise((resolve) => {
     const req = request(url, { method: init.method ?? 'GET', agent, headers: init.headers }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] === undefined ? undefined : Number(res.headers['retry-after']), ms: performance.now() - started }));
+      let text = '';
+      if (res.statusCode! >= 300) res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      else res.resume();
+      res.on('end', () => {
+        // The kind of refusal, without its numbers: "the deadline passed while its batch ran", …
+        const error = text === '' ? undefined : String((JSON.parse(text) as { error?: unknown }).error).replace(/^model '[^']+' v\d+: /, '').replace(/\d+(\.\d+)?/g, 'N');
+        resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] === undefined ? undefined : Number(res.headers['retry-after']), ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+      });
     });
     req.on('error', () => resolve({ status: 0, retryAfter: undefined, ms: performance.now() - started }));
     req.end(init.body);
@@ -215,6 +221,8 @@ interface Burst {
   readonly requests: number;
   readonly ok: number;
   readonly statuses: Record<string, number>;
+  /** Refusals by message, numbers elided. */
+  readonly reasons: Record<string, number>;
   readonly capacity: number;
   readonly wallMs: number;
   readonly live: Summary & { failed: number };
@@ -234,7 +242,9 @@ async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBe
     agent.destroy();
     const statuses: Record<string, number> = {};
     for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
-    return { ok: statuses['200'] ?? 0, statuses, wallMs: performance.now() - started };
+    const reasons: Record<string, number> = {};
+    for (const r of results) if (r.error !== undefined) reasons[r.error] = (reasons[r.error] ?? 0) + 1;
+    return { ok: statuses['200'] ?? 0, statuses, reasons, wallMs: performance.now() - started };
   };
   try {
     // Capacity, without a deadline: a warm burst of 64 (full batches) on a server with no --timeout.
@@ -251,8 +261,8 @@ async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBe
     for (const n of [50, 100, 200]) {
       const live = probe(serve.url, '/v2/health/live');
       const result = await burst(n);
-      bursts.push({ requests: n, ok: result.ok, statuses: result.statuses, capacity: Math.min(n, rowsPerSec * 2), wallMs: result.wallMs, live: await live.stop() });
-      process.stderr.write(`mobilenet burst ${n}: ${result.ok} ok ${JSON.stringify(result.statuses)}\n`);
+      bursts.push({ requests: n, ok: result.ok, statuses: result.statuses, reasons: result.reasons, capacity: Math.min(n, rowsPerSec * 2), wallMs: result.wallMs, live: await live.stop() });
+      process.stderr.write(`mobilenet burst ${n}: ${result.ok} ok ${JSON.stringify(result.statuses)} ${JSON.stringify(result.reasons)}\n`);
       await sleep(500);
     }
     clearInterval(sampler);

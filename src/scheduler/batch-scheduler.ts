@@ -125,7 +125,7 @@ export class BatchScheduler implements Dispatcher {
       return this.refuse(this.refusal(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows, id);
     }
     if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows, 0), rows, id);
-    const wait = this.queue.size === 0 ? 0 : this.rate.predictWaitMs(this.queue.rowsAhead(priority), this.executor.concurrency);
+    const wait = this.queue.size === 0 ? 0 : this.predictWaitMs(this.queue.rowsAhead(priority));
     if (wait > (config.queueMaxWaitMs ?? Number.POSITIVE_INFINITY)) return this.refuse(this.queueFull(rows, wait), rows, id);
     if (deadline !== Number.POSITIVE_INFINITY) {
       if (timeoutMs! <= 0) return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id);
@@ -239,6 +239,23 @@ export class BatchScheduler implements Dispatcher {
       if (this.deadlines.size > 0 && this.cost.samples > 0) rows = this.fitDeadlines(tasks, rows, now);
       if (rows > 0) void this.run(tasks, rows, now);
     }
+  }
+
+  /**
+   * Milliseconds until `rows` queued rows have run: the batches they make (full ones of
+   * `maxBatchSize`, then the rest) at their fitted cost plus the measured wait for a turn
+   * between batches, spread over the execution slots. The cost line knows that a full batch
+   * costs less per row than a small one, which a rows-per-ms average learned from small
+   * batches does not; before the first batch, the average (or 0: admit).
+   */
+  private predictWaitMs(rows: number): number {
+    const slots = this.executor.concurrency;
+    if (this.cost.samples === 0 || !this.config.batched) return this.rate.predictWaitMs(rows, slots);
+    const size = this.config.maxBatchSize;
+    const full = Math.floor(rows / size);
+    const rest = rows - full * size;
+    const gap = this.rate.gapMs;
+    return (full * (this.cost.predictMs(size) + gap) + (rest > 0 ? this.cost.predictMs(rest) + gap : 0)) / slots;
   }
 
   /**
@@ -498,9 +515,8 @@ export class BatchScheduler implements Dispatcher {
    */
   private queueFull(rows: number, wait: number): ModelHostError {
     const { config } = this;
-    const slots = this.executor.concurrency;
     const maxWaitMs = config.queueMaxWaitMs ?? Number.POSITIVE_INFINITY;
-    const overMs = wait > 0 ? wait - maxWaitMs : this.rate.predictWaitMs(this.queue.rows + rows - config.queueMaxSize, slots);
+    const overMs = wait > 0 ? wait - maxWaitMs : this.predictWaitMs(this.queue.rows + rows - config.queueMaxSize);
     const retryAfterMs = Math.max(1, Math.ceil(Math.max(overMs, this.rate.batchMs) || 100));
     if (config.events.wants('queueSaturated')) {
       config.events.emit('queueSaturated', { ...this.context, timestamp: Date.now(), queueDepth: this.queue.rows, maxSize: config.queueMaxSize });

@@ -13,6 +13,8 @@ export class DrainRate {
   private rowsPerMs = 0;
   /** Average run time of one batch, ms. */
   batchMs = 0;
+  /** Average time a backlogged batch waited for its turn after the one before it ended, ms. */
+  gapMs = 0;
 
   /** A batch of `rows` ran `computeMs`; `spanMs` (≥ computeMs) includes the wait for its turn while rows were queued. */
   record(rows: number, computeMs: number, spanMs = computeMs): void {
@@ -21,6 +23,7 @@ export class DrainRate {
     // Weight 0.2: follows a change of load within a few batches, ignores one slow batch.
     this.rowsPerMs = this.rowsPerMs === 0 ? rate : this.rowsPerMs * 0.8 + rate * 0.2;
     if (computeMs > 0) this.batchMs = this.batchMs === 0 ? computeMs : this.batchMs * 0.8 + computeMs * 0.2;
+    this.gapMs = this.gapMs * 0.8 + Math.max(0, spanMs - computeMs) * 0.2;
   }
 
   /** Milliseconds until `rows` queued rows have run on `slots` slots; 0 when unknown. */
