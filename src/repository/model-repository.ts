@@ -1,6 +1,7 @@
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { displayPath, isInside, readInside, reasonOf, resolveInside } from './confined-path.js';
 import { assertModelName, isModelName } from './model-name.js';
 
 const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
@@ -8,8 +9,8 @@ const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
 /**
  * A model repository on local disk (DESIGN §5):
  * `<root>/<model>/config.json`, `<root>/<model>/<version>/model.json|model.onnx`,
- * `<root>/<model>/<version>/SHA256SUMS`. Every path it returns is confined to the root,
- * symlinks included.
+ * `<root>/<model>/<version>/SHA256SUMS`. Every path it returns and every file it reads is
+ * confined to the root, symlinks included; its messages name paths relative to the root.
  */
 export class ModelRepository {
   readonly root: string;
@@ -51,23 +52,26 @@ export class ModelRepository {
 
   /** The parsed `config.json` of a model, or undefined when it has none. Validation is the host's. */
   async readConfig(name: string): Promise<unknown> {
+    const root = await this.resolvedRoot();
     const file = path.join(await this.modelDir(name), 'config.json');
     let text: string;
     try {
-      const bytes = await readAtMost(file, MAX_CONFIG_BYTES + 1);
-      if (bytes === undefined) return undefined;
-      if (bytes.byteLength > MAX_CONFIG_BYTES) {
-        throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${this.display(file)} is larger than ${MAX_CONFIG_BYTES} bytes, the limit of a config.json`, { model: name });
+      // A regular file inside the repository (resolveInside), so its size is what a read returns.
+      const real = await resolveInside(root, file, { model: name });
+      if ((await stat(real)).size > MAX_CONFIG_BYTES) {
+        throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${displayPath(root, file)} is larger than ${MAX_CONFIG_BYTES} bytes, the limit of a config.json`, { model: name });
       }
-      text = bytes.toString('utf8');
+      text = (await readInside(root, file, { model: name })).toString('utf8');
     } catch (error) {
-      if (error instanceof ModelHostError) throw error;
-      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${this.display(file)} could not be read: ${(error as Error).message}`, { model: name, cause: error });
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (error instanceof ModelHostError) throw error; // LOAD_FAILED: it links out of the repository
+      throw new ModelHostError(ErrorCode.INVALID_CONFIG, (error as Error).message, { model: name, cause: error });
     }
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${this.display(file)} is not valid JSON: ${(error as Error).message}`, { model: name, cause: error });
+      // V8's message quotes the text: it stays in `cause`, for the logger only.
+      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${displayPath(root, file)} is not valid JSON`, { model: name, cause: error });
     }
   }
 
@@ -78,14 +82,32 @@ export class ModelRepository {
     try {
       if (!(await stat(dir)).isDirectory()) throw new Error('not a folder');
     } catch {
-      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no version ${version} in ${this.root}`, { model: name, version });
+      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no version ${version} in the repository`, { model: name, version });
     }
     return this.confine(dir, name, version);
   }
 
+  /**
+   * A version folder as a runtime source: real paths, and the repository root that no file
+   * read from it may lead out of.
+   */
+  async versionSource(name: string, version: number): Promise<{ readonly kind: 'directory'; readonly path: string; readonly root: string }> {
+    const dir = await this.versionDir(name, version);
+    return { kind: 'directory', path: dir, root: await this.resolvedRoot() };
+  }
+
+  /** The real path of the repository root; every file read from it must stay below. */
+  resolvedRoot(): Promise<string> {
+    this.realRoot ??= realpath(this.root).catch((error: unknown) => {
+      this.realRoot = undefined;
+      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `the repository folder ${reasonOf(error)}`, { cause: error });
+    });
+    return this.realRoot;
+  }
+
   /** A path relative to the root, for messages. */
   display(file: string): string {
-    return path.relative(process.cwd(), file) || '.';
+    return displayPath(this.root, file);
   }
 
   private async modelDir(name: string): Promise<string> {
@@ -94,7 +116,7 @@ export class ModelRepository {
     try {
       if (!(await stat(dir)).isDirectory()) throw new Error('not a folder');
     } catch {
-      throw new ModelHostError(ErrorCode.MODEL_NOT_FOUND, `no model '${name}' in the repository ${this.root}`, { model: name });
+      throw new ModelHostError(ErrorCode.MODEL_NOT_FOUND, `no model '${name}' in the repository`, { model: name });
     }
     return this.confine(dir, name);
   }
@@ -102,44 +124,17 @@ export class ModelRepository {
   private async confine(dir: string, model: string, version?: number): Promise<string> {
     const root = await this.resolvedRoot();
     const real = await realpath(dir);
-    if (real !== root && !real.startsWith(root + path.sep)) {
-      throw new ModelHostError(ErrorCode.LOAD_FAILED, `${this.display(dir)} resolves to ${real}, outside the repository ${root}`, { model, version });
+    if (!isInside(root, real)) {
+      throw new ModelHostError(ErrorCode.LOAD_FAILED, `${this.display(dir)} links outside the repository`, {
+        model,
+        version,
+        cause: new Error(`${dir} resolves to ${real}, outside the repository ${root}`),
+      });
     }
     return real;
-  }
-
-  private resolvedRoot(): Promise<string> {
-    this.realRoot ??= realpath(this.root).catch((error: unknown) => {
-      this.realRoot = undefined;
-      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `repository ${this.root} cannot be read: ${(error as Error).message}`, { cause: error });
-    });
-    return this.realRoot;
   }
 }
 
 /** Largest `config.json` read, bytes: options fit in a few KiB; a huge file is a mistake or an attack. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
-/** Up to `limit` bytes of a file (whatever its size, or if it grows while read); undefined when it does not exist. */
-async function readAtMost(file: string, limit: number): Promise<Buffer | undefined> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    // Sized by the file, so the common few-KiB config costs a few KiB; one more byte tells "larger".
-    const buffer = Buffer.alloc(Math.min(limit, (await handle.stat()).size + 1));
-    let length = 0;
-    while (length < buffer.byteLength) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.byteLength - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    return buffer.subarray(0, length);
-  } finally {
-    await handle.close();
-  }
-}

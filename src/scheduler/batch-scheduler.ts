@@ -7,6 +7,7 @@ import type { Dispatcher, DispatchOptions } from './dispatcher.js';
 import { BatchCost } from './batch-cost.js';
 import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
+import type { Padding } from './padding.js';
 import { SplitRequest } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -49,6 +50,8 @@ export interface BatchSchedulerConfig {
   readonly events: SchedulerEvents;
   /** Wraps every runtime call; while open, requests fail with CIRCUIT_OPEN without queueing. */
   readonly breaker?: BatchBreaker | undefined;
+  /** Variable-length batching (`padding` option): pads batches, slices outputs back. */
+  readonly padding?: Padding | undefined;
   /** Runs a callback once the current burst of arrivals is in; default: see `schedule`. */
   readonly defer?: (callback: () => void) => void;
 }
@@ -63,7 +66,8 @@ export interface BatchSchedulerConfig {
  * burst is the current tick (every request made before the microtask queue drains) when
  * runs are asynchronous, so requests arriving meanwhile queue behind the run; it is the
  * whole event-loop turn when runs block the thread (tfjs inline), so requests read from
- * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch.
+ * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch
+ * (with `padding`: the same but for their padded length, see padding.ts).
  * A failing batch is bisected so a poisoned request fails alone.
  */
 export class BatchScheduler implements Dispatcher {
@@ -111,6 +115,13 @@ export class BatchScheduler implements Dispatcher {
     const { config } = this;
     const rows = prepared.rows;
     const id = options.id;
+    if (config.padding !== undefined) {
+      try {
+        prepared = config.padding.admit(prepared);
+      } catch (error) {
+        return this.refuse(error as ModelHostError, rows, id);
+      }
+    }
     if (this.closed) return this.refuse(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'), rows, id);
     const signal = options.signal;
     if (signal?.aborted) return this.refuse(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'), rows, id);
@@ -235,7 +246,7 @@ export class BatchScheduler implements Dispatcher {
       }
       const tasks: Task[] = [];
       const head = queue.peek()!;
-      let rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks);
+      let rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks, config.padding?.batchFilter());
       if (this.deadlines.size > 0 && this.cost.samples > 0) rows = this.fitDeadlines(tasks, rows, now);
       if (rows > 0) void this.run(tasks, rows, now);
     }
@@ -321,7 +332,7 @@ export class BatchScheduler implements Dispatcher {
     const since = this.backlogSince !== undefined && this.backlogSince < started ? this.backlogSince : started;
     this.backlogSince = undefined;
     try {
-      const inputs = batchInputs(tasks);
+      const inputs = this.batchInputs(tasks);
       const owned = tasks.length > 1;
       const breaker = this.config.breaker;
       const call = () => this.executor.run(inputs, owned).then((outputs) => this.checkOutputs(outputs, rows));
@@ -357,9 +368,9 @@ export class BatchScheduler implements Dispatcher {
   private checkOutputs(outputs: Record<string, Tensor>, rows: number): Record<string, Tensor> {
     for (const name in outputs) {
       const { data, shape } = outputs[name]!;
-      const wrong =
-        data.length !== shapeSize(shape) ? `${data.length} values for shape [${shape.join(', ')}]` : this.config.batched && shape[0] !== rows ? `shape [${shape.join(', ')}] for a batch of ${rows} rows` : undefined;
-      if (wrong !== undefined) throw this.error(ErrorCode.INFERENCE_FAILED, `the runtime returned output '${name}' with ${wrong}`);
+      if (data.length !== shapeSize(shape)) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' holds ${data.length} values, but its shape [${shape.join(', ')}] says ${shapeSize(shape)}`);
+      // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
+      if (this.config.batched && shape[0] !== rows) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' has ${shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
     }
     return outputs;
   }
@@ -375,8 +386,11 @@ export class BatchScheduler implements Dispatcher {
     }
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
     for (let i = 0; i < tasks.length; i++) parts[i] = {};
+    const rows = tasks.length === 1 ? tasks[0]!.rows : tasks.reduce((n, t) => n + t.rows, 0);
     for (const name in outputs) {
       const batch = outputs[name]!;
+      // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
+      if (batch.shape[0] !== rows) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' has ${batch.shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
       const { data, dtype } = batch;
       const rowSize = data.length / batch.shape[0]!;
       const strings = Array.isArray(data);
@@ -391,7 +405,7 @@ export class BatchScheduler implements Dispatcher {
       for (let i = 0; i < tasks.length; i++) {
         const task = tasks[i]!;
         const length = task.rows * rowSize;
-        const slice = strings ? (data as string[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
+        const slice = strings ? (data as (string | Uint8Array)[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
         let shape: readonly number[];
         if (task.single) shape = rowShape ??= Object.freeze(batch.shape.slice(1));
         else {
@@ -403,7 +417,12 @@ export class BatchScheduler implements Dispatcher {
         offset += length;
       }
     }
-    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, parts[i]!, computeMs, report, at, timestamp);
+    const { padding } = this.config;
+    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, padding === undefined ? parts[i]! : padding.trim(tasks[i]!, parts[i]!), computeMs, report, at, timestamp);
+  }
+
+  private batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
+    return this.config.padding === undefined ? batchInputs(tasks) : this.config.padding.pad(tasks);
   }
 
   /**
@@ -426,7 +445,7 @@ export class BatchScheduler implements Dispatcher {
         for (const task of half) task.batchRows = rows;
         const started = this.config.clock.now();
         try {
-          this.complete(half, this.checkOutputs(await this.executor.run(batchInputs(half), half.length > 1), rows), this.config.clock.now() - started);
+          this.complete(half, this.checkOutputs(await this.executor.run(this.batchInputs(half), half.length > 1), rows), this.config.clock.now() - started);
         } catch (error) {
           await this.isolate(half, error, budget);
         }

@@ -56,8 +56,8 @@ describe('fault injection through the runtime SPI', () => {
   });
 
   it.each([
-    ['one row too many', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: new Float32Array(x.data.length + 4), shape: [x.shape[0]! + 1, 4], dtype: 'float32' as const } }), /output 'y' with shape \[\d, 4\] for a batch of \d rows/],
-    ['values that do not fill the shape', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: x.data.slice(1), shape: [...x.shape], dtype: 'float32' as const } }), /output 'y' with \d+ values for shape \[\d, 4\]/],
+    ['one row too many', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: new Float32Array(x.data.length + 4), shape: [x.shape[0]! + 1, 4], dtype: 'float32' as const } }), /output 'y' has \d rows for a batch of \d, so it cannot be split per request/],
+    ['values that do not fill the shape', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: x.data.slice(1), shape: [...x.shape], dtype: 'float32' as const } }), /output 'y' holds \d+ values, but its shape \[\d, 4\] says \d+/],
   ])('a runtime that returns %s: INFERENCE_FAILED naming the output, never another request’s rows', async (_name, compute, message) => {
     const gate = deferred();
     const { host, faulty } = await hostWith({ compute: (inputs) => compute(inputs['x'] as never), runGate: () => gate.promise });

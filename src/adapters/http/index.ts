@@ -16,6 +16,7 @@ export type { NodeServerOptions } from './node-server.js';
 export { DEFAULT_LIMITS } from './listener-limits.js';
 export type { ListenerLimits, ServerLimits } from './listener-limits.js';
 export { statusFor, STATUS_BY_CODE } from './http-errors.js';
+export { parseVersion } from './version-segment.js';
 export { snapshot } from './status-page.js';
 export type { StatusSnapshot } from './status-page.js';
 export type { HttpOptions, HttpRequest, HttpResponse, JsonLimits } from './http-types.js';

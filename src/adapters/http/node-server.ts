@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { ModelHost } from 'modelhost';
 import { resolveLimits, type ListenerLimits, type ServerLimits } from './listener-limits.js';
 import { createNodeListener, type NodeListenerOptions } from './node-listener.js';
@@ -31,6 +32,19 @@ export function createNodeServer(host: ModelHost, options: NodeServerOptions = {
     },
     createNodeListener(host, options),
   );
-  server.maxConnections = limits.maxConnections;
+  return applyServerLimits(server, limits);
+}
+
+/**
+ * Sets the server limits (connections, header, request and keep-alive timeouts) on a server
+ * made elsewhere (an HTTPS server, say). Node checks the timeouts every
+ * `connectionsCheckingInterval`, which only the constructor sets (30 s unless given).
+ */
+export function applyServerLimits<S extends Server | HttpsServer>(server: S, limits: ListenerLimits & ServerLimits = {}): S {
+  const resolved = resolveLimits(limits);
+  server.headersTimeout = resolved.headersTimeoutMs;
+  server.requestTimeout = resolved.headersTimeoutMs + resolved.bodyTimeoutMs + 1000;
+  server.keepAliveTimeout = resolved.keepAliveTimeoutMs;
+  server.maxConnections = resolved.maxConnections;
   return server;
 }
