@@ -11,7 +11,7 @@
 export { createHttpHandler } from './http-handler.js';
 export { createNodeListener } from './node-listener.js';
 export type { NodeListener, NodeListenerOptions } from './node-listener.js';
-export { createNodeServer } from './node-server.js';
+export { applyServerLimits, createNodeServer } from './node-server.js';
 export type { NodeServerOptions } from './node-server.js';
 export { DEFAULT_LIMITS } from './listener-limits.js';
 export type { ListenerLimits, ServerLimits } from './listener-limits.js';

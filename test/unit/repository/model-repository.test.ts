@@ -82,9 +82,9 @@ describe('ModelRepository', () => {
     await symlink(path.join(outside, 'secret.json'), path.join(root, 'ok', 'config.json'));
     const repo = new ModelRepository(root);
     const messages: string[] = [];
-    for (const attempt of [repo.readConfig('ok'), repo.readConfig('bad'), repo.versionDir('ok', 7), repo.listVersions('nope'), new ModelRepository(path.join(root, 'gone')).listModels()]) {
-      messages.push(((await attempt.catch((e: unknown) => e)) as Error).message);
-    }
+    // Each attempt gets its handler as it starts: awaited one by one, a later one would reject unhandled.
+    const attempts = [repo.readConfig('ok'), repo.readConfig('bad'), repo.versionDir('ok', 7), repo.listVersions('nope'), new ModelRepository(path.join(root, 'gone')).listModels()].map((p) => p.catch((e: unknown) => e));
+    for (const attempt of attempts) messages.push(((await attempt) as Error).message);
     expect(messages).toEqual([
       'ok/config.json links outside the repository',
       'bad/config.json is not valid JSON',
