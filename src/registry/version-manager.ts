@@ -14,6 +14,7 @@ import { compareOutputs } from './output-comparison.js';
 import { RolloutGuard, type GuardState } from './rollout-guard.js';
 import { ShadowTracker, type ShadowStats } from './shadow-tracker.js';
 import type { VersionLoader } from './version-loader.js';
+import type { LoadPhaseDurations } from './load-phases.js';
 
 export interface LoadOptions {
   /** Load this version (and make it the default) instead of what the version policy selects. */
@@ -571,13 +572,13 @@ export class VersionManager {
     const started = performance.now();
     const rssBefore = process.memoryUsage.rss();
     try {
-      const { runtime, warmupMs } = await this.deps.loader.load(entry, source, verify, options);
+      const { runtime, warmupMs, phases } = await this.deps.loader.load(entry, source, verify, options);
       entry.transition('ready');
       entry.readyAt = Date.now();
       if (bytes > 0) this.budget.learn(key, process.memoryUsage.rss() - rssBefore, entry.instances?.count ?? 1);
       const loadMs = performance.now() - started;
-      this.deps.notify('modelLoaded', { ...context, timestamp: Date.now(), runtime, loadMs, warmupMs });
-      this.deps.log('info', 'model loaded', { ...context, runtime, instances: entry.instances, ms: Math.round(loadMs) });
+      this.deps.notify('modelLoaded', { ...context, timestamp: Date.now(), runtime, loadMs, warmupMs, phases });
+      this.deps.log('info', 'model loaded', { ...context, runtime, instances: entry.instances, ms: Math.round(loadMs), phases: roundedPhases(phases) });
       return entry;
     } catch (thrown) {
       this.budget.release(key);
@@ -840,4 +841,9 @@ function flatten(value: unknown): unknown[] {
   if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<unknown>);
   if (Array.isArray(value)) return value.flat(Number.POSITIVE_INFINITY);
   return [value];
+}
+
+/** Phase durations in whole ms, for a log line. */
+function roundedPhases(phases: LoadPhaseDurations): Record<string, number> {
+  return Object.fromEntries(Object.entries(phases).map(([phase, ms]) => [phase, Math.round(ms)]));
 }
