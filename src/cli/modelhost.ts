@@ -1,14 +1,34 @@
 /**
  * `modelhost serve <repository>`: a standalone server (like `tritonserver --model-repository`)
  * speaking KServe v2 and TF Serving REST, with /metrics and a status page.
+ *
+ * Optional peers (prom-client, the runtimes) are imported only when used, so the packaged
+ * CLI runs in a project that installed nothing but modelhost and one runtime.
  */
+import { createServer as createNetServer } from 'node:net';
 import { createServer, type IncomingMessage } from 'node:http';
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { createNodeListener } from '../adapters/http/node-listener.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { describeFlags, integer, list, oneOf, parseCommandLine, positive, switchFlag, text, UsageError, type FlagTable } from './flags.js';
+
+/** Every option of `modelhost serve`; the usage text and the parser both come from here. */
+const SERVE_FLAGS = {
+  port: { value: '<n>', help: 'port to listen on (default 8080; 0 picks a free one)', default: '8080', parse: integer('a port number', 0, 65535) },
+  host: { value: '<address>', help: 'address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)', default: '127.0.0.1', parse: text },
+  poll: { value: '<ms>', help: 'rescan the repository every <ms> for new and removed versions', parse: integer('a number of ms ≥ 10', 10) },
+  models: { value: '<a,b>', help: 'serve only these models (default: every model in the repository)', parse: list },
+  timeout: { value: '<ms>', help: 'deadline of each inference request', parse: positive('a positive number of ms') },
+  'admin-token': { value: '<t>', help: 'enable admin routes for requests with "Authorization: Bearer <t>"', env: 'MODELHOST_ADMIN_TOKEN', parse: text },
+  instances: { value: '<kind>', help: 'auto, thread or inline (default auto: measured per model at load)', parse: oneOf(['auto', 'thread', 'inline']) },
+  'body-limit': { value: '<bytes>', help: 'largest request body; larger ones get 413 (default 33554432, 32 MiB)', parse: integer('a positive number of bytes', 1) },
+  'json-max-depth': { value: '<n>', help: 'deepest nesting of a JSON body; deeper ones get 400 (default 64)', parse: integer('a positive integer', 1) },
+  'json-max-elements': { value: '<n>', help: 'most values in a JSON body; more get 400 (default 10000000)', parse: integer('a positive integer', 1) },
+  help: switchFlag('show this help', 'h'),
+  version: switchFlag('show the version', 'v'),
+} satisfies FlagTable;
 
 const HELP = `Usage: modelhost serve <repository> [options]
 
@@ -17,19 +37,11 @@ over HTTP: KServe v2 / Open Inference Protocol (/v2/...), TF Serving REST (/v1/.
 Prometheus metrics (/metrics, when prom-client is installed) and a status page (/).
 
 Options:
-  --port <n>            port to listen on (default 8080; 0 picks a free one)
-  --host <address>      address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)
-  --poll <ms>           rescan the repository every <ms> for new and removed versions
-  --models <a,b>        serve only these models (default: every model in the repository)
-  --timeout <ms>        deadline of each inference request
-  --admin-token <t>     enable admin routes for requests with "Authorization: Bearer <t>"
-                        (also read from MODELHOST_ADMIN_TOKEN)
-  --instances <kind>    auto, thread or inline (default auto: measured per model at load)
-  -h, --help            show this help
-  -v, --version         show the version
+${describeFlags(SERVE_FLAGS)}
 
 Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets
-requests in flight finish, unloads the models and exits.
+requests in flight finish, unloads the models and exits 0; a second signal during that
+drain cancels what is left (host.destroy()) and exits 1.
 `;
 
 /** JSON lines on stdout: one object per event, easy to ship to any log pipeline. */
@@ -39,67 +51,86 @@ function jsonLogger(): Logger {
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
-function version(): string {
-  // dist/cli.js sits one level below package.json; src/cli/modelhost.ts two.
-  for (const relative of ['../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      // try the next
-    }
-  }
-  return '0.0.0-dev';
-}
-
 function fail(message: string): never {
   process.stderr.write(`modelhost: ${message}\n\n${HELP}`);
   process.exit(2);
 }
 
+/** Fails before any model loads when the port is taken (loading can take minutes). */
+async function checkPortFree(port: number, host: string): Promise<void> {
+  if (port === 0) return;
+  const probe = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ port, host, exclusive: true }, resolve);
+  }).catch((error: NodeJS.ErrnoException) => {
+    const why = error.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${error.code ?? error.message})`;
+    throw new UsageError(`port ${port} on ${host} ${why}`);
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
+
+/** The models to serve: `--models` (each must exist in the repository), else every model found. */
+async function modelsToServe(root: string, wanted: readonly string[] | undefined): Promise<string[]> {
+  const found = await new ModelRepository(root).listModels().catch((error: unknown) => {
+    throw new UsageError((error as Error).message);
+  });
+  if (wanted === undefined) return found;
+  const missing = wanted.filter((name) => !found.includes(name));
+  if (missing.length > 0) {
+    const names = missing.map((name) => `'${name}'`).join(', ');
+    throw new UsageError(`--models names ${names}, not in the repository; models found: ${found.length === 0 ? '(none)' : found.join(', ')}`);
+  }
+  return [...wanted];
+}
+
+/** `/metrics` when prom-client is installed; any other import failure is a real error. */
+async function prometheusRegistry(host: ModelHost, logger: Logger): Promise<HttpOptions['metrics']> {
+  try {
+    const { collectMetrics } = await import('modelhost/prometheus');
+    return collectMetrics(host).registry;
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /prom-client/.test((error as Error).message);
+    if (!missing) throw error;
+    logger.info('prom-client is not installed: /metrics is off');
+    return undefined;
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        port: { type: 'string', default: '8080' },
-        host: { type: 'string', default: '127.0.0.1' },
-        poll: { type: 'string' },
-        models: { type: 'string' },
-        timeout: { type: 'string' },
-        'admin-token': { type: 'string' },
-        instances: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
+    parsed = parseCommandLine(SERVE_FLAGS, argv);
   } catch (error) {
-    fail((error as Error).message);
+    if (error instanceof UsageError) fail(error.message);
+    throw error;
   }
   const { values, positionals } = parsed;
   if (values.help) return void process.stdout.write(HELP);
-  if (values.version) return void process.stdout.write(`${version()}\n`);
+  if (values.version) return void process.stdout.write(`${PACKAGE_VERSION}\n`);
   const [command, root] = positionals;
   if (command !== 'serve') fail(command === undefined ? 'missing command' : `unknown command '${command}'`);
   if (root === undefined) fail('missing <repository>');
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number, got ${values.port}`);
-  const pollIntervalMs = values.poll === undefined ? undefined : Number(values.poll);
-  if (pollIntervalMs !== undefined && !(Number.isInteger(pollIntervalMs) && pollIntervalMs >= 10)) fail(`--poll must be a number of ms ≥ 10, got ${values.poll}`);
-  const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) fail(`--timeout must be a positive number of ms, got ${values.timeout}`);
-  if (values.instances !== undefined && !['auto', 'thread', 'inline'].includes(values.instances)) fail(`--instances must be auto, thread or inline, got ${values.instances}`);
+  const port = values.port ?? 8080;
+  const address = values.host ?? '127.0.0.1';
+
+  let names: string[];
+  try {
+    await checkPortFree(port, address);
+    names = await modelsToServe(root, values.models);
+  } catch (error) {
+    if (error instanceof UsageError) fail(error.message);
+    throw error;
+  }
 
   const logger = jsonLogger();
   const host = new ModelHost({
-    repository: { root, pollIntervalMs },
+    repository: { root, pollIntervalMs: values.poll },
     logger,
-    ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } } }),
+    ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances } } }),
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
 
-  const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail((error as Error).message)));
   for (const name of names) {
     try {
       await host.load(name);
@@ -108,34 +139,22 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
-  let metrics: HttpOptions['metrics'];
-  try {
-    const { collectMetrics } = await import('../metrics/prometheus.js');
-    metrics = collectMetrics(host).registry;
-  } catch {
-    logger.info('prom-client is not installed: /metrics is off');
-  }
-  const token = values['admin-token'] ?? process.env['MODELHOST_ADMIN_TOKEN'];
+  const metrics = await prometheusRegistry(host, logger);
+  const token = values['admin-token'];
   const authorize = token === undefined ? undefined : (req: { headers: IncomingMessage['headers'] }) => (req.headers.authorization === `Bearer ${token}` ? true : 401);
+  const json = values['json-max-depth'] === undefined && values['json-max-elements'] === undefined ? undefined : { maxDepth: values['json-max-depth'], maxElements: values['json-max-elements'] };
 
-  const server = createServer(createNodeListener(host, { timeoutMs, metrics, authorize: authorize as HttpOptions['authorize'] }));
+  const server = createServer(createNodeListener(host, { timeoutMs: values.timeout, bodyLimitBytes: values['body-limit'], json, metrics, authorize: authorize as HttpOptions['authorize'] }));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, values.host, resolve);
+    server.listen(port, address, resolve);
   });
-  const address = server.address();
-  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
-  logger.info('listening', { url: `http://${values.host}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined });
+  const bound = server.address();
+  const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port;
+  logger.info('listening', { url: `http://${address}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined });
 
-  let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) {
-      logger.warn('second signal: exiting now', { signal });
-      await host.destroy();
-      process.exit(1);
-    }
-    stopping = true;
     logger.info('shutting down: no new connections, finishing requests in flight', { signal });
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await host.close(); // drains queued and running requests, then unloads
@@ -149,8 +168,20 @@ export async function main(argv: readonly string[]): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // Listeners stay installed for both signals: a second one of either kind, during the drain,
+  // must reach this code rather than Node's default handler (which kills the process).
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stopping) {
+      stopping = true;
+      void stop(signal);
+      return;
+    }
+    logger.warn('second signal: exiting now', { signal });
+    void host.destroy().finally(() => process.exit(1));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 // Run when executed (the package's bin, or `tsx src/cli/modelhost.ts`), not when imported.

@@ -9,6 +9,7 @@ import { DTYPES, dtypeFromKServe, shapeSize, type Tensor, type TensorSpec } from
 import { badRequest, json } from './http-errors.js';
 import type { HttpResponse, RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
+import { PACKAGE_VERSION } from '../../version.js';
 import { flat, fromBytes, jsonValues, toBytes } from './tensor-json.js';
 
 const BINARY_HEADER = 'inference-header-content-length';
@@ -174,5 +175,3 @@ export function versionParam(params: Readonly<Record<string, string>>): number |
 /** KServe's platform names for the built-in runtimes. */
 const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx', tfjs: 'tensorflowjs' };
 
-declare const __MODELHOST_VERSION__: string | undefined;
-const PACKAGE_VERSION = typeof __MODELHOST_VERSION__ === 'string' ? __MODELHOST_VERSION__ : '0.0.0-dev';
