@@ -218,6 +218,9 @@ describe('modelhost serve', () => {
   });
 
   it('answers KServe v2 health, readiness, metadata and infer', async () => {
+    // run from the sources (as `npm start` does), GET /v2 still says the package version
+    const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(await (await fetch(`${url}/v2`)).json()).toEqual({ name: 'modelhost', version, extensions: ['binary_tensor_data', 'model_repository'] });
     expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
     expect(await (await fetch(`${url}/v2/health/ready`)).json()).toEqual({ ready: true });
     expect(await (await fetch(`${url}/v2/models/affine/ready`)).json()).toEqual({ name: 'affine', ready: true });
