@@ -42,19 +42,19 @@ export function switchFlag(help: string, short?: string): Flag<boolean> {
   return { help, short, parse: () => true };
 }
 
-/** An integer in [min, max]; `what` completes "must be …" (e.g. `a number of ms ≥ 10`). */
+/** A decimal integer in [min, max]; `what` completes "must be …" (e.g. `a number of ms ≥ 10`). */
 export function integer(what: string, min: number, max = Number.MAX_SAFE_INTEGER): (raw: string) => number {
   return (raw) => {
-    const n = raw.trim() === '' ? NaN : Number(raw);
+    const n = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`must be ${what}`);
     return n;
   };
 }
 
-/** A number > 0. */
+/** A decimal number > 0 (`250`, `0.5`). */
 export function positive(what: string): (raw: string) => number {
   return (raw) => {
-    const n = raw.trim() === '' ? NaN : Number(raw);
+    const n = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
     if (!(n > 0) || !Number.isFinite(n)) throw new Error(`must be ${what}`);
     return n;
   };
