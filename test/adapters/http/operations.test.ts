@@ -61,6 +61,7 @@ describe('status', () => {
               version: 1,
               state: 'ready',
               runtime: 'fake',
+              instances: { kind: 'inline', count: 1 },
               traffic: 1,
               breaker: 'closed',
               requestsPerSecond: expect.any(Number),
