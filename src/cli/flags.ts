@@ -20,6 +20,8 @@ export interface Flag<T> {
   readonly default?: string;
   /** Environment variable read when the flag is absent. */
   readonly env?: string;
+  /** Parsed but left out of the usage (a flag accepted only to be refused with a reason). */
+  readonly hidden?: boolean;
   /**
    * The typed value of the raw text. Throws an Error whose message completes
    * "--<flag> …" (e.g. `must be a port number`); the parser adds the flag and the received text.
@@ -92,7 +94,7 @@ export function parseCommandLine<F extends FlagTable>(flags: F, argv: readonly s
     if (token.kind !== 'option') continue;
     const flag = flags[token.name];
     if (flag === undefined) {
-      const suggestion = nearest(token.name, Object.keys(flags));
+      const suggestion = nearest(token.name, Object.keys(flags).filter((name) => flags[name]!.hidden !== true));
       throw new UsageError(`unknown option '${token.rawName}'${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}`);
     }
     if (flag.value === undefined) {
@@ -118,7 +120,8 @@ export function parseCommandLine<F extends FlagTable>(flags: F, argv: readonly s
 
 /** The "Options:" block of a usage text. */
 export function describeFlags(flags: FlagTable): string {
-  const rows = Object.entries(flags).map(([name, flag]) => {
+  const listed = Object.entries(flags).filter(([, flag]) => flag.hidden !== true);
+  const rows = listed.map(([name, flag]) => {
     const left = `${flag.short === undefined ? '' : `-${flag.short}, `}--${name}${flag.value === undefined ? '' : ` ${flag.value}`}`;
     const env = flag.env === undefined ? '' : `\n(also read from ${flag.env})`;
     return [left, `${flag.help}${env}`] as const;

@@ -6,12 +6,15 @@
  * CLI runs in a project that installed nothing but modelhost and one runtime.
  */
 import { createServer as createNetServer } from 'node:net';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import { createNodeListener } from '../adapters/http/node-listener.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
 import { PACKAGE_VERSION } from '../version.js';
+import { createHttpsServer } from '../adapters/tls/https-server.js';
+import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
+import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
 import { describeFlags, integer, list, oneOf, parseCommandLine, positive, switchFlag, text, UsageError, type FlagTable } from './flags.js';
 
 /** Every option of `modelhost serve`; the usage text and the parser both come from here. */
@@ -21,7 +24,17 @@ const SERVE_FLAGS = {
   poll: { value: '<ms>', help: 'rescan the repository every <ms> for new and removed versions', parse: integer('a number of ms ≥ 10', 10) },
   models: { value: '<a,b>', help: 'serve only these models (default: every model in the repository)', parse: list },
   timeout: { value: '<ms>', help: 'deadline of each inference request', parse: positive('a positive number of ms') },
-  'admin-token': { value: '<t>', help: 'enable admin routes for requests with "Authorization: Bearer <t>"', env: 'MODELHOST_ADMIN_TOKEN', parse: text },
+  'admin-token-file': {
+    value: '<f>',
+    help: `enable admin routes for requests with "Authorization: Bearer <token>",\nthe token read from file <f> (or from ${ADMIN_TOKEN_ENV}; never\na flag value, which would show in ps); at least 16 characters`,
+    parse: text,
+  },
+  // Refused with a message saying why (never listed): a token on the command line shows in ps.
+  'admin-token': { value: '<t>', help: '', hidden: true, parse: text },
+  'tls-cert': { value: '<f>', help: 'serve HTTPS with this PEM certificate (chain); needs --tls-key', parse: text },
+  'tls-key': { value: '<f>', help: 'the PEM private key of --tls-cert', parse: text },
+  'tls-ca': { value: '<f>', help: 'require client certificates signed by this PEM CA (mutual TLS)\nCertificate files are reloaded when they change (checked every 5 s).', parse: text },
+  'require-checksums': switchFlag('refuse versions without a SHA256SUMS'),
   instances: { value: '<kind>', help: 'auto, thread or inline (default auto: measured per model at load)', parse: oneOf(['auto', 'thread', 'inline']) },
   'body-limit': { value: '<bytes>', help: 'largest request body; larger ones get 413 (default 33554432, 32 MiB)', parse: integer('a positive number of bytes', 1) },
   'json-max-depth': { value: '<n>', help: 'deepest nesting of a JSON body; deeper ones get 400 (default 64)', parse: integer('a positive integer', 1) },
@@ -73,7 +86,7 @@ async function checkPortFree(port: number, host: string): Promise<void> {
 /** The models to serve: `--models` (each must exist in the repository), else every model found. */
 async function modelsToServe(root: string, wanted: readonly string[] | undefined): Promise<string[]> {
   const found = await new ModelRepository(root).listModels().catch((error: unknown) => {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(`${root}: ${(error as Error).message}`);
   });
   if (wanted === undefined) return found;
   const missing = wanted.filter((name) => !found.includes(name));
@@ -113,9 +126,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (root === undefined) fail('missing <repository>');
   const port = values.port ?? 8080;
   const address = values.host ?? '127.0.0.1';
+  if (values['admin-token'] !== undefined) fail(`--admin-token is not accepted: a token on the command line shows in ps; use --admin-token-file or ${ADMIN_TOKEN_ENV}`);
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together');
+  if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) fail('--tls-ca needs --tls-cert and --tls-key');
+  let token: string | undefined;
+  try {
+    token = readAdminToken(values['admin-token-file']);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const tls = values['tls-cert'] === undefined ? undefined : { certFile: values['tls-cert'], keyFile: values['tls-key']!, caFile: values['tls-ca'] };
 
+  // Everything that can be checked before the models load (which can take minutes) is.
   let names: string[];
   try {
+    if (tls !== undefined) await readTlsCredentials(tls).catch((error: unknown) => Promise.reject(new UsageError((error as Error).message)));
     await checkPortFree(port, address);
     names = await modelsToServe(root, values.models);
   } catch (error) {
@@ -125,7 +150,7 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const logger = jsonLogger();
   const host = new ModelHost({
-    repository: { root, pollIntervalMs: values.poll },
+    repository: { root, pollIntervalMs: values.poll, requireChecksums: values['require-checksums'] === true },
     logger,
     ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances } } }),
   });
@@ -140,11 +165,17 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 
   const metrics = await prometheusRegistry(host, logger);
-  const token = values['admin-token'];
-  const authorize = token === undefined ? undefined : (req: { headers: IncomingMessage['headers'] }) => (req.headers.authorization === `Bearer ${token}` ? true : 401);
+  const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);
   const json = values['json-max-depth'] === undefined && values['json-max-elements'] === undefined ? undefined : { maxDepth: values['json-max-depth'], maxElements: values['json-max-elements'] };
 
-  const server = createServer(createNodeListener(host, { timeoutMs: values.timeout, bodyLimitBytes: values['body-limit'], json, metrics, authorize: authorize as HttpOptions['authorize'] }));
+  const listener = createNodeListener(host, { timeoutMs: values.timeout, bodyLimitBytes: values['body-limit'], json, metrics, authorize });
+  const server =
+    tls === undefined
+      ? createServer(listener)
+      : await createHttpsServer(listener, {
+          ...tls,
+          onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
+        }).catch((error: unknown) => fail((error as Error).message));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -152,7 +183,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   const bound = server.address();
   const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port;
-  logger.info('listening', { url: `http://${address}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined });
+  logger.info('listening', { url: `${tls === undefined ? 'http' : 'https'}://${address}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined, mutualTls: tls?.caFile !== undefined });
 
   const stop = async (signal: string) => {
     logger.info('shutting down: no new connections, finishing requests in flight', { signal });

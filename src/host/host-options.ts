@@ -11,6 +11,12 @@ export interface RepositoryOptions {
   versionPolicy?: VersionPolicy;
   /** Rescan the repository this often (ms): new versions load, removed ones unload, manifest.json applies. Default: no polling. */
   pollIntervalMs?: number;
+  /**
+   * Refuse (INTEGRITY_FAILED) any directory version without a `SHA256SUMS`; a polled one is
+   * retried on the next poll. Default false: a version without one loads unverified.
+   * With or without it, a present `SHA256SUMS` must list and match every file of the version.
+   */
+  requireChecksums?: boolean;
 }
 
 export interface Logger {
@@ -43,7 +49,9 @@ export interface ModelHostOptions {
 }
 
 export interface ResolvedHostOptions {
-  readonly repository: { readonly root: string; readonly versionPolicy: VersionPolicy | undefined; readonly pollIntervalMs: number | undefined } | undefined;
+  readonly repository:
+    | { readonly root: string; readonly versionPolicy: VersionPolicy | undefined; readonly pollIntervalMs: number | undefined; readonly requireChecksums: boolean }
+    | undefined;
   readonly defaults: ModelOptions | undefined;
   readonly models: Readonly<Record<string, ModelOptions>>;
   readonly runtimes: Readonly<Record<string, Runtime>>;
@@ -74,13 +82,14 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
 
   let repository: ResolvedHostOptions['repository'];
   if (typeof raw.repository === 'string') {
-    repository = { root: checkString(raw.repository, 'repository'), versionPolicy: undefined, pollIntervalMs: undefined };
+    repository = { root: checkString(raw.repository, 'repository'), versionPolicy: undefined, pollIntervalMs: undefined, requireChecksums: false };
   } else if (raw.repository !== undefined) {
-    const repo = checkObject(raw.repository, 'repository', ['root', 'versionPolicy', 'pollIntervalMs']);
+    const repo = checkObject(raw.repository, 'repository', ['root', 'versionPolicy', 'pollIntervalMs', 'requireChecksums']);
     repository = {
       root: checkString(repo['root'], 'repository.root'),
       versionPolicy: repo['versionPolicy'] === undefined ? undefined : validateVersionPolicy(repo['versionPolicy'], 'repository.versionPolicy'),
       pollIntervalMs: repo['pollIntervalMs'] === undefined ? undefined : checkInteger(repo['pollIntervalMs'], 'repository.pollIntervalMs', 10),
+      requireChecksums: repo['requireChecksums'] === undefined ? false : checkBoolean(repo['requireChecksums'], 'repository.requireChecksums'),
     };
   }
 

@@ -1,5 +1,6 @@
-import { ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
+import { causeDetail, ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
+import { fallbackVersions } from './version-fallback.js';
 import { assertModelName, assertVersion, readManifest, selectVersions, type Manifest, type ManifestEntry, type ModelRepository } from '../repository/index.js';
 import type { ModelSource } from '../runtime/index.js';
 import type { Clock } from '../scheduler/clock.js';
@@ -116,7 +117,7 @@ export class VersionManager {
     this.assertOpen();
     assertModelName(name);
     if (options.version !== undefined) assertVersion(options.version, name);
-    const { targets, resolved } = await this.resolveTargets(name, options);
+    const { targets, resolved, available } = await this.resolveTargets(name, options);
     const model = this.modelFor(name, resolved, options.source === undefined);
     const loaded: number[] = [];
     let firstError: unknown;
@@ -128,6 +129,7 @@ export class VersionManager {
         firstError ??= error;
       }
     }
+    if (firstError !== undefined && options.version === undefined) await this.fallBack(model, targets.map((t) => t.version), available, loaded, resolved, firstError);
     if (loaded.length === 0) throw firstError;
     if (firstError !== undefined) this.deps.warn(`model '${name}': some versions failed to load: ${(firstError as Error).message}`, name, undefined, firstError);
     // When the policy selects several versions, all stay available (for pinned requests), not only the default.
@@ -135,6 +137,28 @@ export class VersionManager {
     const next = options.version ?? Math.max(...loaded);
     if (model.defaultVersion !== next || model.candidate !== undefined) this.swapDefault(model, next);
     return { model: name, version: next, versions: loaded.sort((a, b) => b - a) };
+  }
+
+  /** `{ latest: N }` with versions that failed: the newest older versions that load take their place, with a warning. */
+  private async fallBack(model: NamedModel, selected: readonly number[], available: readonly number[], loaded: number[], options: ResolvedModelOptions, cause: unknown): Promise<void> {
+    const repository = this.deps.repository;
+    if (repository === undefined) return;
+    const failed = selected.filter((v) => !loaded.includes(v));
+    for (const version of fallbackVersions(available, selected, options.versionPolicy)) {
+      if (loaded.length >= selected.length) break;
+      try {
+        await this.acquire(model, version, await repository.versionSource(model.name, version), true, options);
+        loaded.push(version);
+        this.deps.warn(
+          `model '${model.name}': v${failed.join(', v')} failed to load (${(cause as Error).message}); serving v${version}, the newest version that loads; v${failed.join(', v')} is tried again on the next repository poll or load()`,
+          model.name,
+          version,
+          cause,
+        );
+      } catch {
+        // older and broken too: keep looking
+      }
+    }
   }
 
   // ---- rollouts ----
@@ -318,7 +342,7 @@ export class VersionManager {
     for (const version of wanted) {
       if (model.versions.get(version)?.isReady) continue;
       try {
-        await this.acquire(model, version, { kind: 'directory', path: await repository.versionDir(name, version) }, true, options);
+        await this.acquire(model, version, await repository.versionSource(name, version), true, options);
         result.loaded.push(`${name}@${version}`);
       } catch (error) {
         result.failed.push(`${name}@${version}`);
@@ -465,27 +489,35 @@ export class VersionManager {
 
   // ---- internals ----
 
-  private async resolveTargets(name: string, options: LoadOptions): Promise<{ targets: { version: number; source: ModelSource; verify: boolean }[]; resolved: ResolvedModelOptions }> {
+  private async resolveTargets(
+    name: string,
+    options: LoadOptions,
+  ): Promise<{ targets: { version: number; source: ModelSource; verify: boolean }[]; resolved: ResolvedModelOptions; available: readonly number[] }> {
     const config = options.config === undefined ? undefined : validateModelOptions(options.config, `load('${name}').config`, this.deps.runtimeNames);
     if (options.source !== undefined) {
       const source = await toModelSource(options.source, name);
-      return { targets: [{ version: options.version ?? 1, source, verify: source.kind === 'directory' }], resolved: this.resolveOptions(name, undefined, config) };
+      return { targets: [{ version: options.version ?? 1, source, verify: source.kind === 'directory' }], resolved: this.resolveOptions(name, undefined, config), available: [] };
     }
     const repository = this.requireRepository(name);
     const raw = await repository.readConfig(name);
-    const repoConfig = raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames);
+    let repoConfig: ModelOptions | undefined;
+    try {
+      repoConfig = raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames);
+    } catch (error) {
+      throw withoutValue(error);
+    }
     const resolved = this.resolveOptions(name, repoConfig, config);
     const available = await repository.listVersions(name);
     const chosen = options.version !== undefined ? available.filter((v) => v === options.version) : selectVersions(available, resolved.versionPolicy);
     if (chosen.length === 0) {
       const what = options.version !== undefined ? `version ${options.version}` : `versions matching ${JSON.stringify(resolved.versionPolicy)}`;
-      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in ${repository.root} (on disk: ${available.join(', ') || 'none'})`, {
+      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in the repository (on disk: ${available.join(', ') || 'none'})`, {
         model: name,
         version: options.version,
       });
     }
-    const targets = await Promise.all(chosen.map(async (version) => ({ version, source: { kind: 'directory' as const, path: await repository.versionDir(name, version) }, verify: true })));
-    return { targets, resolved };
+    const targets = await Promise.all(chosen.map(async (version) => ({ version, source: await repository.versionSource(name, version), verify: true })));
+    return { targets, resolved, available };
   }
 
   private resolveOptions(name: string, repoConfig: ModelOptions | undefined, config: ModelOptions | undefined): ResolvedModelOptions {
@@ -546,7 +578,8 @@ export class VersionManager {
       if (entry.state === 'draining') entry.transition('unloaded');
       else entry.fail(error);
       this.deps.notify('modelLoadFailed', { ...context, timestamp: Date.now(), code: error.code, message: error.message });
-      this.deps.log('warn', 'model load failed', { ...context, code: error.code, message: error.message });
+      // The response says what failed; the log also says why, in full (`cause`).
+      this.deps.log('warn', 'model load failed', { ...context, code: error.code, message: error.message, detail: causeDetail(error) });
       throw error;
     }
   }
@@ -743,6 +776,17 @@ export function modelNotFound(name: string, loaded: readonly string[]): ModelHos
 
 function invalid(model: string, option: string, expected: string, got: unknown): ModelHostError {
   return new ModelHostError(ErrorCode.INVALID_INPUT, `model '${model}': \`${option}\` must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`, { model });
+}
+
+/**
+ * A config.json validation error without the ", got <value>" part: what a file holds stays
+ * out of responses. The full message is the cause, for the log.
+ */
+function withoutValue(error: unknown): unknown {
+  if (!isModelHostError(error, ErrorCode.INVALID_CONFIG)) return error;
+  const at = error.message.indexOf(', got ');
+  if (at < 0) return error;
+  return new ModelHostError(error.code, error.message.slice(0, at), { model: error.model, version: error.version, cause: error });
 }
 
 /** Load failures keep a meaningful code (INTEGRITY_FAILED, UNSUPPORTED_MODEL, ...); anything else is LOAD_FAILED. */

@@ -6,6 +6,7 @@ import { DeadlineTimer } from './deadline-timer.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
 import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
+import type { Padding } from './padding.js';
 import { SplitRequest } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -46,6 +47,8 @@ export interface BatchSchedulerConfig {
   readonly events: SchedulerEvents;
   /** Wraps every runtime call; while open, requests fail with CIRCUIT_OPEN without queueing. */
   readonly breaker?: BatchBreaker | undefined;
+  /** Variable-length batching (`padding` option): pads batches, slices outputs back. */
+  readonly padding?: Padding | undefined;
   /** Runs a callback once the current burst of arrivals is in; default: see `schedule`. */
   readonly defer?: (callback: () => void) => void;
 }
@@ -60,7 +63,8 @@ export interface BatchSchedulerConfig {
  * burst is the current tick (every request made before the microtask queue drains) when
  * runs are asynchronous, so requests arriving meanwhile queue behind the run; it is the
  * whole event-loop turn when runs block the thread (tfjs inline), so requests read from
- * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch.
+ * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch
+ * (with `padding`: the same but for their padded length, see padding.ts).
  * A failing batch is bisected so a poisoned request fails alone.
  */
 export class BatchScheduler implements Dispatcher {
@@ -105,6 +109,13 @@ export class BatchScheduler implements Dispatcher {
     const { config } = this;
     const rows = prepared.rows;
     const id = options.id;
+    if (config.padding !== undefined) {
+      try {
+        prepared = config.padding.admit(prepared);
+      } catch (error) {
+        return this.refuse(error as ModelHostError, rows, id);
+      }
+    }
     if (this.closed) return this.refuse(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'), rows, id);
     const signal = options.signal;
     if (signal?.aborted) return this.refuse(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'), rows, id);
@@ -226,7 +237,7 @@ export class BatchScheduler implements Dispatcher {
       }
       const tasks: Task[] = [];
       const head = queue.peek()!;
-      const rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks);
+      const rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks, config.padding?.batchFilter());
       void this.run(tasks, rows, now);
     }
   }
@@ -263,7 +274,7 @@ export class BatchScheduler implements Dispatcher {
     const { clock } = this.config;
     const started = clock.now();
     try {
-      const inputs = batchInputs(tasks);
+      const inputs = this.batchInputs(tasks);
       const owned = tasks.length > 1;
       const breaker = this.config.breaker;
       const outputs = breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned));
@@ -298,8 +309,11 @@ export class BatchScheduler implements Dispatcher {
     }
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
     for (let i = 0; i < tasks.length; i++) parts[i] = {};
+    const rows = tasks.length === 1 ? tasks[0]!.rows : tasks.reduce((n, t) => n + t.rows, 0);
     for (const name in outputs) {
       const batch = outputs[name]!;
+      // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
+      if (batch.shape[0] !== rows) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' has ${batch.shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
       const { data, dtype } = batch;
       const rowSize = data.length / batch.shape[0]!;
       const strings = Array.isArray(data);
@@ -314,7 +328,7 @@ export class BatchScheduler implements Dispatcher {
       for (let i = 0; i < tasks.length; i++) {
         const task = tasks[i]!;
         const length = task.rows * rowSize;
-        const slice = strings ? (data as string[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
+        const slice = strings ? (data as (string | Uint8Array)[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
         let shape: readonly number[];
         if (task.single) shape = rowShape ??= Object.freeze(batch.shape.slice(1));
         else {
@@ -326,7 +340,12 @@ export class BatchScheduler implements Dispatcher {
         offset += length;
       }
     }
-    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, parts[i]!, computeMs, report, at, timestamp);
+    const { padding } = this.config;
+    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, padding === undefined ? parts[i]! : padding.trim(tasks[i]!, parts[i]!), computeMs, report, at, timestamp);
+  }
+
+  private batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
+    return this.config.padding === undefined ? batchInputs(tasks) : this.config.padding.pad(tasks);
   }
 
   /**
@@ -349,7 +368,7 @@ export class BatchScheduler implements Dispatcher {
         for (const task of half) task.batchRows = rows;
         const started = this.config.clock.now();
         try {
-          this.complete(half, await this.executor.run(batchInputs(half), half.length > 1), this.config.clock.now() - started);
+          this.complete(half, await this.executor.run(this.batchInputs(half), half.length > 1), this.config.clock.now() - started);
         } catch (error) {
           await this.isolate(half, error, budget);
         }

@@ -197,6 +197,15 @@ for (const file of docs) {
   });
 }
 
+describe('the usage of modelhost serve in docs/http.md', () => {
+  it('is what `modelhost --help` prints', async () => {
+    const { stdout, code } = await run(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', '--help'], root, {});
+    expect(code).toBe(0);
+    const usage = codeBlocks(readFileSync(path.join(root, 'docs/http.md'), 'utf8')).find((b) => b.body.startsWith('Usage: modelhost serve'));
+    expect(`${usage?.body}\n`).toBe(stdout);
+  });
+});
+
 describe('the warmup example of the docs', () => {
   it.each(['docs/guide.md', 'docs/configuration.md'])('loads Silero VAD with the warmup of %s', async (file) => {
     const { materializeSileroVad } = await import('../fixtures/third-party.js');

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, ModelHost } from '../../src/index.js';
+import { ErrorCode, ModelHost, type Outputs } from '../../src/index.js';
 import { onnxAffine } from '../fixtures/onnx-models.js';
 import { tfjsLayersFilesOf } from '../fixtures/tfjs-model-writer.js';
 import { buildTfjsAffine } from '../fixtures/tfjs-models.js';
@@ -49,7 +49,7 @@ describe('a model loaded from an http(s) URL', () => {
   });
 
   const x = [1, 2, 3, 4];
-  const first = (out: Record<string, { data: ArrayLike<number | bigint | string> }>) => Array.from(Object.values(out)[0]!.data as Float32Array);
+  const first = (out: Outputs) => Array.from(Object.values(out)[0]!.data as Float32Array);
 
   it.each([
     ['a folder URL', '/onnx/1/'],
