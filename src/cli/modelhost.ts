@@ -39,6 +39,7 @@ const SERVE_FLAGS = {
   'body-limit': { value: '<bytes>', help: 'largest request body; larger ones get 413 (default 33554432, 32 MiB)', parse: integer('a positive number of bytes', 1) },
   'json-max-depth': { value: '<n>', help: 'deepest nesting of a JSON body; deeper ones get 400 (default 64)', parse: integer('a positive integer', 1) },
   'json-max-elements': { value: '<n>', help: 'most values in a JSON body; more get 400 (default 10000000)', parse: integer('a positive integer', 1) },
+  'max-response-bytes': { value: '<bytes>', help: 'largest response body; larger ones get 400 pointing at binary_data_output\n(default 67108864, 64 MiB)', parse: integer('a positive number of bytes', 1) },
   help: switchFlag('show this help', 'h'),
   version: switchFlag('show the version', 'v'),
 } satisfies FlagTable;
@@ -168,7 +169,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);
   const json = values['json-max-depth'] === undefined && values['json-max-elements'] === undefined ? undefined : { maxDepth: values['json-max-depth'], maxElements: values['json-max-elements'] };
 
-  const listener = createNodeListener(host, { timeoutMs: values.timeout, bodyLimitBytes: values['body-limit'], json, metrics, authorize });
+  const listener = createNodeListener(host, { timeoutMs: values.timeout, bodyLimitBytes: values['body-limit'], json, maxResponseBytes: values['max-response-bytes'], metrics, authorize });
   const server =
     tls === undefined
       ? createServer(listener)

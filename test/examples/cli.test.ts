@@ -109,7 +109,7 @@ describe('modelhost (CLI arguments)', () => {
     const run = cli(['--help']);
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(run.stdout()).toMatch(/^Usage: modelhost serve <repository> \[options\]/);
-    for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances', '--body-limit', '--json-max-depth', '--json-max-elements']) expect(run.stdout()).toContain(option);
+    for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances', '--body-limit', '--json-max-depth', '--json-max-elements', '--max-response-bytes']) expect(run.stdout()).toContain(option);
     expect(ownStderr(run.stderr())).toBe('');
   });
 
@@ -191,7 +191,7 @@ describe('modelhost serve', () => {
     });
 
   beforeAll(async () => {
-    server = cli(['serve', repository, '--port', '0', '--body-limit', '100000', '--json-max-depth', '8']);
+    server = cli(['serve', repository, '--port', '0', '--body-limit', '100000', '--json-max-depth', '8', '--max-response-bytes', '8000']);
     url = (await server.waitForLog((l) => l.msg === 'listening')).url as string;
   });
 
@@ -262,7 +262,11 @@ describe('modelhost serve', () => {
     expect(notJson.status).toBe(400);
   });
 
-  it('applies the HTTP limits given as flags (--body-limit, --json-max-depth)', async () => {
+  it('applies the HTTP limits given as flags (--body-limit, --json-max-depth, --max-response-bytes)', async () => {
+    // 512 float32 results that print with ~19 characters each: ~10 kB of JSON response
+    const wide = await post('/v2/models/slow/infer', { inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(0.123456789) }] });
+    expect(wide.status).toBe(400);
+    expect(((await wide.json()) as { error: string }).error).toMatch(/binary_data_output/);
     const large = await post('/v2/models/affine/infer', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }], pad: 'x'.repeat(100_000) });
     expect(large.status).toBe(413);
     let deep: unknown = [1, 2, 3, 4];
