@@ -15,6 +15,7 @@ import { PACKAGE_VERSION } from '../version.js';
 import { createHttpsServer } from '../adapters/tls/https-server.js';
 import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
 import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
+import { findSingleModel, loadOptionsFor, type SingleModelLayout } from './single-model-layout.js';
 import { describeFlags, integer, list, oneOf, parseCommandLine, positive, switchFlag, text, UsageError, type FlagTable } from './flags.js';
 
 /** Every option of `modelhost serve`; the usage text and the parser both come from here. */
@@ -23,6 +24,12 @@ const SERVE_FLAGS = {
   host: { value: '<address>', help: 'address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)', default: '127.0.0.1', parse: text },
   poll: { value: '<ms>', help: 'rescan the repository every <ms> for new and removed versions', parse: integer('a number of ms ≥ 10', 10) },
   models: { value: '<a,b>', help: 'serve only these models (default: every model in the repository)', parse: list },
+  'model-name': {
+    value: '<name>',
+    help: "serve one model named <name>, as a KServe runtime passes it; <repository>\nmay then be a repository holding <name>/, that model's own folder (1/, 2/,\n…: the newest serves) or one version's files (model.json or model.onnx:\nserved as version 1)",
+    env: 'MODEL_NAME',
+    parse: text,
+  },
   timeout: { value: '<ms>', help: 'deadline of each inference request', parse: positive('a positive number of ms') },
   'admin-token-file': {
     value: '<f>',
@@ -39,7 +46,7 @@ const SERVE_FLAGS = {
   'body-limit': { value: '<bytes>', help: 'largest request body; larger ones get 413 (default 33554432, 32 MiB)', parse: integer('a positive number of bytes', 1) },
   'json-max-depth': { value: '<n>', help: 'deepest nesting of a JSON body; deeper ones get 400 (default 64)', parse: integer('a positive integer', 1) },
   'json-max-elements': { value: '<n>', help: 'most values in a JSON body; more get 400 (default 10000000)', parse: integer('a positive integer', 1) },
-  'max-response-bytes': { value: '<bytes>', help: 'largest response body; larger ones get 400 pointing at binary_data_output\n(default 67108864, 64 MiB)', parse: integer('a positive number of bytes', 1) },
+  'max-response-bytes': { value: '<bytes>', help: 'largest response body; larger ones get 400 naming binary_data_output\n(default 67108864, 64 MiB)', parse: integer('a positive number of bytes', 1) },
   help: switchFlag('show this help', 'h'),
   version: switchFlag('show the version', 'v'),
 } satisfies FlagTable;
@@ -138,12 +145,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const tls = values['tls-cert'] === undefined ? undefined : { certFile: values['tls-cert'], keyFile: values['tls-key']!, caFile: values['tls-ca'] };
 
+  const modelName = values['model-name'];
+  if (modelName !== undefined && values.models !== undefined) fail('--models and --model-name (or MODEL_NAME) cannot be used together');
+
   // Everything that can be checked before the models load (which can take minutes) is.
   let names: string[];
+  let single: SingleModelLayout | undefined;
   try {
     if (tls !== undefined) await readTlsCredentials(tls).catch((error: unknown) => Promise.reject(new UsageError((error as Error).message)));
     await checkPortFree(port, address);
-    names = await modelsToServe(root, values.models);
+    if (modelName !== undefined) {
+      single = await findSingleModel(root, modelName).catch((error: unknown) => Promise.reject(new UsageError((error as Error).message)));
+      names = [modelName];
+    } else {
+      names = await modelsToServe(root, values.models);
+    }
   } catch (error) {
     if (error instanceof UsageError) fail(error.message);
     throw error;
@@ -151,7 +167,8 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const logger = jsonLogger();
   const host = new ModelHost({
-    repository: { root, pollIntervalMs: values.poll, requireChecksums: values['require-checksums'] === true },
+    // One model's folder or files load as a source: nothing to poll, checksums still apply.
+    repository: { root, pollIntervalMs: single === undefined || single.kind === 'repository' ? values.poll : undefined, requireChecksums: values['require-checksums'] === true },
     logger,
     ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances } } }),
   });
@@ -159,7 +176,7 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   for (const name of names) {
     try {
-      await host.load(name);
+      await host.load(name, single === undefined ? {} : await loadOptionsFor(single));
     } catch (error) {
       logger.error('model not served', { model: name, error: (error as Error).message });
     }

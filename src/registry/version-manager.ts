@@ -350,7 +350,10 @@ export class VersionManager {
       }
     }
     if (pinned !== undefined) this.applyManifest(model, pinned);
-    else this.adoptNewest(model, wanted);
+    else {
+      model.manifestApplied = model.manifestRolledBack = undefined;
+      this.adoptNewest(model, wanted);
+    }
     if (model.versions.size === 0 && this.deps.models.get(name) === model) this.deps.models.delete(name);
   }
 
@@ -372,8 +375,12 @@ export class VersionManager {
     this.startGuard(model, newest, baseline);
   }
 
-  /** Applies a manifest entry when it differs from what serves. */
+  /** Applies a manifest entry when it differs from what serves, unless the guard rolled this very entry back. */
   private applyManifest(model: NamedModel, pinned: ManifestEntry): void {
+    const entry = JSON.stringify(pinned);
+    if (model.manifestRolledBack === entry) return;
+    model.manifestRolledBack = undefined;
+    model.manifestApplied = entry;
     const ready = (v: number | undefined) => v !== undefined && model.versions.get(v)?.isReady === true;
     if (ready(pinned.default) && model.defaultVersion !== pinned.default) {
       const baseline = model.defaultVersion;
@@ -684,6 +691,8 @@ export class VersionManager {
   private autoRollback(model: NamedModel, guard: RolloutGuard, reason: string): void {
     if (model.guard !== guard) return; // already handled
     model.guard = undefined;
+    // The next poll would apply the manifest again, and the version the guard just took out.
+    model.manifestRolledBack = model.manifestApplied;
     const rollback = model.candidate === guard.candidate ? Promise.resolve(this.abortCandidate(model, reason, true)) : model.defaultVersion === guard.candidate ? this.rollback(model.name, reason, true) : undefined;
     rollback?.catch((error: unknown) => this.deps.warn(`automatic rollback of '${model.name}' v${guard.candidate} failed: ${(error as Error).message}`, model.name, guard.candidate, error));
   }
