@@ -13,9 +13,11 @@ ARG NODE_VERSION=20.19
 
 # ---- build: compile dist/ with the dev dependencies ----
 FROM node:${NODE_VERSION}-bookworm-slim AS build
+# onnxruntime-node's install script would download GPU binaries; the CPU build ships in the
+# package. (The image's npm 10 does not read package.json's allowScripts.)
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 WORKDIR /src
-# .npmrc: onnxruntime-node's install script would download GPU binaries; the CPU build ships in the package.
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsup.config.ts ./
 COPY src ./src
@@ -24,13 +26,14 @@ RUN npm run build
 # ---- runtime: production dependencies, the runtimes, dist/; no compilers, no dev dependencies ----
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 # The runtimes (onnxruntime-node, @tensorflow/tfjs + wasm backend) and prom-client are optional
 # peers of the package: they go one folder above the app, where Node's resolution finds them.
 WORKDIR /opt/modelhost
-COPY .npmrc deploy/container/runtimes/package.json deploy/container/runtimes/package-lock.json ./
+COPY deploy/container/runtimes/package.json deploy/container/runtimes/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 WORKDIR /opt/modelhost/app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 

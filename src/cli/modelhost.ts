@@ -1,20 +1,63 @@
 /**
  * `modelhost serve <repository>`: a standalone server (like `tritonserver --model-repository`)
  * speaking KServe v2 and TF Serving REST, with /metrics and a status page.
+ *
+ * Optional peers (prom-client, the runtimes) are imported only when used, so the packaged
+ * CLI runs in a project that installed nothing but modelhost and one runtime.
  */
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { createServer as createNetServer } from 'node:net';
 import { createNodeListener } from '../adapters/http/node-listener.js';
-import { applyServerLimits, createNodeServer } from '../adapters/http/node-server.js';
+import { applyServerLimits, createNodeServer, type NodeServerOptions } from '../adapters/http/node-server.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
-import { ModelHost } from 'modelhost';
+import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
+import { PACKAGE_VERSION } from '../version.js';
 import { createHttpsServer } from '../adapters/tls/https-server.js';
 import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
 import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
 import { LoadProgress } from './load-progress.js';
-import { createLogger, type LogFormat } from './log-format.js';
+import { createLogger } from './log-format.js';
 import { findSingleModel, loadOptionsFor, type SingleModelLayout } from './single-model-layout.js';
+import { describeFlags, integer, list, oneOf, parseCommandLine, positive, switchFlag, text, UsageError, type FlagTable } from './flags.js';
+
+/** Every option of `modelhost serve`; the usage text and the parser both come from here. */
+const SERVE_FLAGS = {
+  port: { value: '<n>', help: 'port to listen on (default 8080; 0 picks a free one)', default: '8080', parse: integer('a port number', 0, 65535) },
+  host: { value: '<address>', help: 'address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)', default: '127.0.0.1', parse: text },
+  poll: { value: '<ms>', help: 'rescan the repository every <ms> for new and removed versions', parse: integer('a number of ms ≥ 10', 10) },
+  models: { value: '<a,b>', help: 'serve only these models (default: every model in the repository)', parse: list },
+  'model-name': {
+    value: '<name>',
+    help: "serve one model named <name>, as a KServe runtime passes it; <repository>\nmay then be a repository holding <name>/, that model's own folder (1/, 2/,\n…: the newest serves) or one version's files (model.json or model.onnx:\nserved as version 1)",
+    env: 'MODEL_NAME',
+    parse: text,
+  },
+  timeout: { value: '<ms>', help: 'deadline of each inference request', parse: positive('a positive number of ms') },
+  'admin-token-file': {
+    value: '<f>',
+    help: `enable admin routes for requests with "Authorization: Bearer <token>",\nthe token read from file <f> (or from ${ADMIN_TOKEN_ENV}; never\na flag value, which would show in ps); at least 16 characters`,
+    parse: text,
+  },
+  // Refused with a message saying why (never listed): a token on the command line shows in ps.
+  'admin-token': { value: '<t>', help: '', hidden: true, parse: text },
+  'tls-cert': { value: '<f>', help: 'serve HTTPS with this PEM certificate (chain); needs --tls-key', parse: text },
+  'tls-key': { value: '<f>', help: 'the PEM private key of --tls-cert', parse: text },
+  'tls-ca': { value: '<f>', help: 'require client certificates signed by this PEM CA (mutual TLS)\nCertificate files are reloaded when they change (checked every 5 s).', parse: text },
+  'require-checksums': switchFlag('refuse versions without a SHA256SUMS'),
+  instances: { value: '<kind>', help: 'auto, thread or inline (default auto: measured per model at load)', parse: oneOf(['auto', 'thread', 'inline']) },
+  'body-limit': { value: '<bytes>', help: 'largest request body; larger ones get 413 (default 33554432, 32 MiB)', parse: integer('a positive number of bytes', 1) },
+  'json-max-depth': { value: '<n>', help: 'deepest nesting of a JSON body; deeper ones get 400 (default 64)', parse: integer('a positive integer', 1) },
+  'json-max-elements': { value: '<n>', help: 'most values in a JSON body; more get 400 (default 10000000)', parse: integer('a positive integer', 1) },
+  'max-response-bytes': { value: '<bytes>', help: 'largest response body; larger ones get 400 naming binary_data_output\n(default 67108864, 64 MiB)', parse: integer('a positive number of bytes', 1) },
+  'max-wait': { value: '<ms>', help: 'refuse (429) a request whose predicted queue wait passes <ms>\n(queue.maxWaitMs of every model; default 5000)', parse: integer('a positive number of ms', 1) },
+  'max-connections': { value: '<n>', help: 'most open connections (default 4096)', parse: integer('a positive integer', 1) },
+  'max-buffered-bytes': { value: '<n>', help: 'most request-body bytes held at once, all requests (default 134217728)', parse: integer('a positive number of bytes', 1) },
+  'headers-timeout': { value: '<ms>', help: "most time to receive a request's headers (default 10000)", parse: integer('a positive number of ms', 1) },
+  'body-timeout': { value: '<ms>', help: "most time to receive a request's body (default 30000)", parse: integer('a positive number of ms', 1) },
+  'log-format': { value: '<f>', help: 'json or text (default: text on a terminal, json otherwise)', parse: oneOf(['json', 'text']) },
+  help: switchFlag('show this help', 'h'),
+  version: switchFlag('show the version', 'v'),
+} satisfies FlagTable;
 
 const HELP = `Usage: modelhost serve <repository> [options]
 
@@ -23,104 +66,78 @@ over HTTP: KServe v2 / Open Inference Protocol (/v2/...), TF Serving REST (/v1/.
 Prometheus metrics (/metrics, when prom-client is installed) and a status page (/).
 
 Options:
-  --port <n>            port to listen on (default 8080; 0 picks a free one)
-  --host <address>      address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)
-  --poll <ms>           rescan the repository every <ms> for new and removed versions
-  --models <a,b>        serve only these models (default: every model in the repository)
-  --model-name <name>   serve one model named <name> (also read from MODEL_NAME, as a KServe
-                        runtime passes it): <repository> may then be a repository holding
-                        <name>/, that model's own folder (1/, 2/, …: the newest serves) or
-                        one version's files (model.json or model.onnx: served as version 1)
-  --timeout <ms>        deadline of each inference request
-  --admin-token-file <f>  enable admin routes for requests with "Authorization: Bearer <token>",
-                        the token read from file <f> (or from MODELHOST_ADMIN_TOKEN; never
-                        a flag value, which would show in ps); at least 16 characters
-  --tls-cert <f>        serve HTTPS with this PEM certificate (chain); needs --tls-key
-  --tls-key <f>         the PEM private key of --tls-cert
-  --tls-ca <f>          require client certificates signed by this PEM CA (mutual TLS)
-                        Certificate files are reloaded when they change (checked every 5 s).
-  --require-checksums   refuse versions without a SHA256SUMS
-  --instances <kind>    auto, thread or inline (default auto: measured per model at load)
-  --max-wait <ms>       refuse (429) a request whose predicted queue wait passes <ms>
-                        (queue.maxWaitMs of every model; default 5000)
-  --max-connections <n> most open connections (default 4096)
-  --max-buffered-bytes <n>  most request-body bytes held at once, all requests (default 134217728)
-  --headers-timeout <ms>    most time to receive a request's headers (default 10000)
-  --body-timeout <ms>       most time to receive a request's body (default 30000)
-  --log-format <f>      json or text (default: text on a terminal, json otherwise)
-  -h, --help            show this help
-  -v, --version         show the version
+${describeFlags(SERVE_FLAGS)}
 
-Logs go to stdout, one line each. While models load, a terminal shows each version's
-phase (verifying checksums, reading, compiling, measuring, warming up) and elapsed time,
-redrawn in place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT stops accepting connections, lets
-requests in flight finish, unloads the models and exits.
+Logs go to stdout, one line each (JSON lines unless --log-format text; text on a
+terminal). While models load, a terminal shows each version's phase (verifying
+checksums, reading, compiling, measuring, warming up) and elapsed time, redrawn in
+place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT stops accepting
+connections, lets requests in flight finish, unloads the models and exits 0; a second
+signal during that drain cancels what is left (host.destroy()) and exits 1.
 `;
-
-function version(): string {
-  // dist/cli.js sits one level below package.json; src/cli/modelhost.ts two.
-  for (const relative of ['../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      // try the next
-    }
-  }
-  return '0.0.0-dev';
-}
 
 function fail(message: string): never {
   process.stderr.write(`modelhost: ${message}\n\n${HELP}`);
   process.exit(2);
 }
 
+/** Fails before any model loads when the port is taken (loading can take minutes). */
+async function checkPortFree(port: number, host: string): Promise<void> {
+  if (port === 0) return;
+  const probe = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ port, host, exclusive: true }, resolve);
+  }).catch((error: NodeJS.ErrnoException) => {
+    const why = error.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${error.code ?? error.message})`;
+    throw new UsageError(`port ${port} on ${host} ${why}`);
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
+
+/** The models to serve: `--models` (each must exist in the repository), else every model found. */
+async function modelsToServe(root: string, wanted: readonly string[] | undefined): Promise<string[]> {
+  const found = await new ModelRepository(root).listModels().catch((error: unknown) => {
+    throw new UsageError(`${root}: ${(error as Error).message}`);
+  });
+  if (wanted === undefined) return found;
+  const missing = wanted.filter((name) => !found.includes(name));
+  if (missing.length > 0) {
+    const names = missing.map((name) => `'${name}'`).join(', ');
+    throw new UsageError(`--models names ${names}, not in the repository; models found: ${found.length === 0 ? '(none)' : found.join(', ')}`);
+  }
+  return [...wanted];
+}
+
+/** `/metrics` when prom-client is installed; any other import failure is a real error. */
+async function prometheusRegistry(host: ModelHost, logger: Logger): Promise<HttpOptions['metrics']> {
+  try {
+    const { collectMetrics } = await import('modelhost/prometheus');
+    return collectMetrics(host).registry;
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /prom-client/.test((error as Error).message);
+    if (!missing) throw error;
+    logger.info('prom-client is not installed: /metrics is off');
+    return undefined;
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        port: { type: 'string', default: '8080' },
-        host: { type: 'string', default: '127.0.0.1' },
-        poll: { type: 'string' },
-        models: { type: 'string' },
-        'model-name': { type: 'string' },
-        timeout: { type: 'string' },
-        'admin-token': { type: 'string' },
-        'admin-token-file': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'tls-ca': { type: 'string' },
-        'require-checksums': { type: 'boolean' },
-        instances: { type: 'string' },
-        'max-wait': { type: 'string' },
-        'max-connections': { type: 'string' },
-        'max-buffered-bytes': { type: 'string' },
-        'headers-timeout': { type: 'string' },
-        'body-timeout': { type: 'string' },
-        'log-format': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
+    parsed = parseCommandLine(SERVE_FLAGS, argv);
   } catch (error) {
-    fail((error as Error).message);
+    if (error instanceof UsageError) fail(error.message);
+    throw error;
   }
   const { values, positionals } = parsed;
   if (values.help) return void process.stdout.write(HELP);
-  if (values.version) return void process.stdout.write(`${version()}\n`);
+  if (values.version) return void process.stdout.write(`${PACKAGE_VERSION}\n`);
   const [command, root] = positionals;
   if (command !== 'serve') fail(command === undefined ? 'missing command' : `unknown command '${command}'`);
   if (root === undefined) fail('missing <repository>');
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number, got ${values.port}`);
-  const pollIntervalMs = values.poll === undefined ? undefined : Number(values.poll);
-  if (pollIntervalMs !== undefined && !(Number.isInteger(pollIntervalMs) && pollIntervalMs >= 10)) fail(`--poll must be a number of ms ≥ 10, got ${values.poll}`);
-  const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) fail(`--timeout must be a positive number of ms, got ${values.timeout}`);
-  if (values.instances !== undefined && !['auto', 'thread', 'inline'].includes(values.instances)) fail(`--instances must be auto, thread or inline, got ${values.instances}`);
-  if (values['log-format'] !== undefined && !['json', 'text'].includes(values['log-format'])) fail(`--log-format must be json or text, got ${values['log-format']}`);
+  const port = values.port ?? 8080;
+  const address = values.host ?? '127.0.0.1';
   if (values['admin-token'] !== undefined) fail(`--admin-token is not accepted: a token on the command line shows in ps; use --admin-token-file or ${ADMIN_TOKEN_ENV}`);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together');
   if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) fail('--tls-ca needs --tls-cert and --tls-key');
@@ -131,48 +148,52 @@ export async function main(argv: readonly string[]): Promise<void> {
     fail((error as Error).message);
   }
   const tls = values['tls-cert'] === undefined ? undefined : { certFile: values['tls-cert'], keyFile: values['tls-key']!, caFile: values['tls-ca'] };
-  // Unusable TLS files fail now, not after every model has loaded.
-  if (tls !== undefined) await readTlsCredentials(tls).catch((error: unknown) => fail((error as Error).message));
-  const modelName = values['model-name'] ?? process.env['MODEL_NAME'];
-  if (modelName !== undefined && values.models !== undefined) fail('--models and --model-name (or MODEL_NAME) cannot be used together');
-  const single: SingleModelLayout | undefined = modelName === undefined ? undefined : await findSingleModel(root, modelName).catch((error: unknown) => fail((error as Error).message));
 
-  const positive = (flag: 'max-wait' | 'max-connections' | 'max-buffered-bytes' | 'headers-timeout' | 'body-timeout'): number | undefined => {
-    const raw = values[flag];
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!(Number.isInteger(n) && n >= 1)) fail(`--${flag} must be an integer ≥ 1, got ${raw}`);
-    return n;
-  };
-  const maxWaitMs = positive('max-wait');
+  const modelName = values['model-name'];
+  if (modelName !== undefined && values.models !== undefined) fail('--models and --model-name (or MODEL_NAME) cannot be used together');
+
+  // Everything that can be checked before the models load (which can take minutes) is.
+  let names: string[];
+  let single: SingleModelLayout | undefined;
+  try {
+    if (tls !== undefined) await readTlsCredentials(tls).catch((error: unknown) => Promise.reject(new UsageError((error as Error).message)));
+    await checkPortFree(port, address);
+    if (modelName !== undefined) {
+      single = await findSingleModel(root, modelName).catch((error: unknown) => Promise.reject(new UsageError((error as Error).message)));
+      names = [modelName];
+    } else {
+      names = await modelsToServe(root, values.models);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) fail(error.message);
+    throw error;
+  }
+
+  const maxWaitMs = values['max-wait'];
   const limits = {
-    maxConnections: positive('max-connections'),
-    maxBufferedBytes: positive('max-buffered-bytes'),
-    headersTimeoutMs: positive('headers-timeout'),
-    bodyTimeoutMs: positive('body-timeout'),
+    maxConnections: values['max-connections'],
+    maxBufferedBytes: values['max-buffered-bytes'],
+    headersTimeoutMs: values['headers-timeout'],
+    bodyTimeoutMs: values['body-timeout'],
   };
 
   // A terminal gets the live load progress and text; a pipe gets JSON lines unless told otherwise.
   const live = process.stdout.isTTY === true;
   const progress = new LoadProgress(process.stdout, { live });
-  const logger = createLogger((values['log-format'] as LogFormat | undefined) ?? (live ? 'text' : 'json'), (line) => progress.log(line));
+  const logger = createLogger(values['log-format'] ?? (live ? 'text' : 'json'), (line) => progress.log(line));
   const defaults = {
-    ...(values.instances === undefined ? {} : { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } }),
+    ...(values.instances === undefined ? {} : { instances: { kind: values.instances } }),
     ...(maxWaitMs === undefined ? {} : { queue: { maxWaitMs } }),
   };
   const host = new ModelHost({
     // One model's folder or files load as a source: nothing to poll, checksums still apply.
-    repository: { root, pollIntervalMs: single === undefined || single.kind === 'repository' ? pollIntervalMs : undefined, requireChecksums: values['require-checksums'] === true },
+    repository: { root, pollIntervalMs: single === undefined || single.kind === 'repository' ? values.poll : undefined, requireChecksums: values['require-checksums'] === true },
     logger,
     defaults,
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
-
-  const names =
-    modelName !== undefined
-      ? [modelName]
-      : (values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail(`${root}: ${(error as Error).message}`))));
   progress.attach(host, logger);
+
   for (const name of names) {
     try {
       await host.load(name, single === undefined ? {} : await loadOptionsFor(single));
@@ -182,41 +203,30 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   progress.stop();
 
-  let metrics: HttpOptions['metrics'];
-  try {
-    const { collectMetrics } = await import('../metrics/prometheus.js');
-    metrics = collectMetrics(host).registry;
-  } catch {
-    logger.info('prom-client is not installed: /metrics is off');
-  }
+  const metrics = await prometheusRegistry(host, logger);
   const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);
+  const json = values['json-max-depth'] === undefined && values['json-max-elements'] === undefined ? undefined : { maxDepth: values['json-max-depth'], maxElements: values['json-max-elements'] };
 
-  const httpOptions = { timeoutMs, metrics, authorize, limits };
-  const server = tls === undefined
-    ? createNodeServer(host, httpOptions)
-    : applyServerLimits(
-        await createHttpsServer(createNodeListener(host, httpOptions), {
-          ...tls,
-          onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
-        }).catch((error: unknown) => fail((error as Error).message)),
-        limits,
-      );
+  const httpOptions: NodeServerOptions = { timeoutMs: values.timeout, bodyLimitBytes: values['body-limit'], json, maxResponseBytes: values['max-response-bytes'], metrics, authorize, limits };
+  const server =
+    tls === undefined
+      ? createNodeServer(host, httpOptions)
+      : applyServerLimits(
+          await createHttpsServer(createNodeListener(host, httpOptions), {
+            ...tls,
+            onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
+          }).catch((error: unknown) => fail((error as Error).message)),
+          limits,
+        );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, values.host, resolve);
+    server.listen(port, address, resolve);
   });
-  const address = server.address();
-  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
-  logger.info('listening', { url: `${tls === undefined ? 'http' : 'https'}://${values.host}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined, mutualTls: tls?.caFile !== undefined });
+  const bound = server.address();
+  const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port;
+  logger.info('listening', { url: `${tls === undefined ? 'http' : 'https'}://${address}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined, mutualTls: tls?.caFile !== undefined });
 
-  let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) {
-      logger.warn('second signal: exiting now', { signal });
-      await host.destroy();
-      process.exit(1);
-    }
-    stopping = true;
     logger.info('shutting down: no new connections, finishing requests in flight', { signal });
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await host.close(); // drains queued and running requests, then unloads
@@ -230,8 +240,20 @@ export async function main(argv: readonly string[]): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // Listeners stay installed for both signals: a second one of either kind, during the drain,
+  // must reach this code rather than Node's default handler (which kills the process).
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stopping) {
+      stopping = true;
+      void stop(signal);
+      return;
+    }
+    logger.warn('second signal: exiting now', { signal });
+    void host.destroy().finally(() => process.exit(1));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 // Run when executed (the package's bin, or `tsx src/cli/modelhost.ts`), not when imported.

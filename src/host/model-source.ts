@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 import type { ModelSource } from '../runtime/index.js';
+import { URL_ENTRY_FILES } from '../runtime/model-files.js';
 
 /** What `load(name, { source })` accepts besides the repository. */
 export type SourceInput =
@@ -34,7 +35,7 @@ export async function toModelSource(input: SourceInput, model: string): Promise<
   else if (typeof input !== 'string' || input === '') throw invalid(model, `source must be a path, a URL, the bytes of a model.onnx or { files }, got ${describe(input)}`);
   if (url !== undefined && url.protocol !== 'file:') {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(model, `source URL must be file:, http: or https:, got ${url.protocol}`);
-    return { kind: 'url', url: url.href };
+    return { kind: 'url', url: folderUrl(url, model) };
   }
   const dir = path.resolve(url === undefined ? (input as string) : fileURLToPath(url));
   let real: string;
@@ -46,6 +47,17 @@ export async function toModelSource(input: SourceInput, model: string): Promise<
   }
   // No file read from it may lead out of it (root defaults to path).
   return { kind: 'directory', path: real };
+}
+
+/**
+ * The folder of a URL source. A URL naming an entry file (`…/1/model.onnx`,
+ * `…/1/model.json`) stands for its folder, where the rest of the model's files are.
+ */
+function folderUrl(url: URL, model: string): string {
+  const last = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
+  if ((URL_ENTRY_FILES as readonly string[]).includes(last)) return new URL('.', url).href;
+  if (/\.(onnx|json)$/i.test(last)) throw invalid(model, `source URL ${url.href} names the file '${last}': name its folder, whose entry file is ${URL_ENTRY_FILES.join(' or ')}`);
+  return url.href;
 }
 
 function invalid(model: string, message: string): ModelHostError {

@@ -248,7 +248,9 @@ export class VersionLoader {
     if (runtime === undefined) {
       throw new ModelHostError(
         ErrorCode.UNSUPPORTED_MODEL,
-        `model '${context.model}' v${context.version}: no runtime recognizes its files (${files.join(', ') || 'none'}); expected model.json (tfjs) or model.onnx (onnx), or set \`runtime\``,
+        source.kind === 'url'
+          ? `model '${context.model}' v${context.version}: found neither model.json (tfjs) nor model.onnx (onnx) under ${source.url}; name the model's folder, or set \`runtime\``
+          : `model '${context.model}' v${context.version}: no runtime recognizes its files (${files.join(', ') || 'none'}); expected model.json (tfjs) or model.onnx (onnx), or set \`runtime\``,
         context,
       );
     }

@@ -5,6 +5,9 @@ import { ErrorCode, ModelHostError } from '../errors/index.js';
 import { displayPath, readInside } from '../repository/confined-path.js';
 import type { ModelSource } from './runtime.js';
 
+/** The files that name a model in a folder served over HTTP (tfjs, onnx): probed, since it cannot be listed. */
+export const URL_ENTRY_FILES = ['model.json', 'model.onnx'] as const;
+
 /**
  * Reads the files of a model source, whatever its kind. File names are relative to the
  * source and may not leave it: a weights manifest naming `../../etc/passwd` is refused, and
@@ -22,9 +25,30 @@ export class ModelFiles {
         return (await readdir(source.path, { withFileTypes: true })).filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => e.name);
       case 'memory':
         return Object.keys(source.files);
-      case 'url':
-        return []; // an HTTP source cannot be listed; runtimes probe the files they expect
+      case 'url': {
+        // An HTTP folder cannot be listed: look for the entry file of each built-in runtime.
+        const present = await Promise.all(URL_ENTRY_FILES.map((name) => this.probe(name)));
+        return URL_ENTRY_FILES.filter((_, i) => present[i]);
+      }
     }
+  }
+
+  /** Whether `name` answers 2xx under a URL source: HEAD, or GET where HEAD is not allowed. */
+  private async probe(name: string): Promise<boolean> {
+    const url = this.urlOf(name);
+    const head = await fetch(url, { method: 'HEAD' }).catch(() => undefined);
+    if (head === undefined) return false;
+    if (head.ok) return true;
+    if (head.status !== 405 && head.status !== 501 && head.status !== 403) return false;
+    const get = await fetch(url).catch(() => undefined);
+    await get?.body?.cancel();
+    return get?.ok ?? false;
+  }
+
+  private urlOf(relative: string): URL {
+    const { source } = this;
+    if (source.kind !== 'url') throw new Error('not a URL source');
+    return new URL(relative, source.url.endsWith('/') ? source.url : `${source.url}/`);
   }
 
   /**
@@ -53,7 +77,7 @@ export class ModelFiles {
         return typeof file === 'string' ? new TextEncoder().encode(file) : file;
       }
       case 'url': {
-        const url = new URL(relative, source.url.endsWith('/') ? source.url : `${source.url}/`);
+        const url = this.urlOf(relative);
         let response: Response;
         try {
           response = await fetch(url);

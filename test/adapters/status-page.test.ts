@@ -14,7 +14,8 @@ import { ModelHost } from '../../src/index.js';
 import { createNodeListener } from '../../src/adapters/http/index.js';
 import { onnxAffine, onnxMlp } from '../fixtures/onnx-models.js';
 import { launchChromium } from '../helpers/chromium.js';
-import { writeVersion } from '../helpers/repository.js';
+import { writeConfig, writeVersion } from '../helpers/repository.js';
+import { collectMetrics } from '../../src/metrics/prometheus.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 const tempDir = useTempDirs('all');
@@ -38,6 +39,8 @@ describe('status page (headless Chromium)', () => {
     const repository = await tempDir();
     await writeVersion(repository, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
     await writeVersion(repository, 'affine', 2, { 'model.onnx': onnxAffine({ size: 4, scale: 3, bias: 0 }) });
+    // mlp runs on two worker threads, affine (auto, tiny) inline: the page says where each runs.
+    await writeConfig(repository, 'mlp', { instances: { kind: 'thread', count: 2 } });
     await writeVersion(repository, 'mlp', 3, { 'model.onnx': onnxMlp({ inputs: 8, hidden: [16], outputs: 3, seed: 2 }) });
     // mlp v4 fails its checksum: the page shows it as failed next to v3, which keeps serving.
     const broken = await writeVersion(repository, 'mlp', 4, { 'model.onnx': onnxMlp({ inputs: 8, hidden: [16], outputs: 3, seed: 3 }) });
@@ -49,7 +52,7 @@ describe('status page (headless Chromium)', () => {
     await host.load('mlp', { version: 3 });
     await expect(host.load('mlp', { version: 4 })).rejects.toThrow();
 
-    server = createServer(createNodeListener(host));
+    server = createServer(createNodeListener(host, { metrics: collectMetrics(host).registry }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -103,16 +106,30 @@ describe('status page (headless Chromium)', () => {
     expect(await page.locator('#meta').textContent()).toMatch(/^2 model\(s\) · updated /);
     expect(await page.locator('h2[data-model]').allTextContents()).toEqual(['affine default v1 · candidate v2', 'mlp default v3']);
 
-    expect(await versionRow(page, 'affine', 1)).toMatchObject({ version: 'v1', state: 'ready', runtime: 'onnx', traffic: '75%', breaker: 'closed', requests: '0', errors: '0', queue: '0' });
+    expect(await versionRow(page, 'affine', 1)).toMatchObject({ version: 'v1', state: 'ready', runtime: 'onnx', 'runs on': 'inline', traffic: '75%', breaker: 'closed', requests: '0', errors: '0', queue: '0' });
     expect(await versionRow(page, 'affine', 2)).toMatchObject({ version: 'v2', state: 'ready', runtime: 'onnx', traffic: '25%', requests: '0' });
-    expect(await versionRow(page, 'mlp', 3)).toMatchObject({ version: 'v3', state: 'ready', runtime: 'onnx', traffic: '100%' });
-    expect(await versionRow(page, 'mlp', 4)).toMatchObject({ version: 'v4', state: 'failed', traffic: '0%' });
+    expect(await versionRow(page, 'mlp', 3)).toMatchObject({ version: 'v3', state: 'ready', runtime: 'onnx', 'runs on': '2 threads', traffic: '100%' });
+    expect(await versionRow(page, 'mlp', 4)).toMatchObject({ version: 'v4', state: 'failed', 'runs on': '–', traffic: '0%' });
 
     // States are coloured, and a failed version says why on hover.
     const failed = page.locator('h2[data-model="mlp"] + table tr[data-version="4"] td:nth-child(2)');
     expect(await failed.getAttribute('class')).toBe('bad');
     expect(await failed.getAttribute('title')).toMatch(/\S/);
     expect(await page.locator('h2[data-model="mlp"] + table tr[data-version="3"] td:nth-child(2)').getAttribute('class')).toBe('ok');
+    await page.close();
+  });
+
+  it('links /status.json and /metrics, and both answer', async () => {
+    const page = await open('/');
+    expect(await page.locator('#links a').evaluateAll((links) => links.map((a) => [(a as unknown as PageElement).textContent, (a as unknown as { getAttribute(n: string): string }).getAttribute('href')]))).toEqual([
+      ['metrics', '/metrics'],
+      ['status.json', '/status.json'],
+    ]);
+    await page.click('#links a#metrics');
+    expect(await page.locator('body').textContent()).toContain('modelhost_requests_total');
+    await page.goBack();
+    await page.click('#links a#status-json');
+    expect(JSON.parse((await page.locator('body').textContent()) ?? '')).toMatchObject({ live: true, models: expect.any(Array) });
     await page.close();
   });
 

@@ -5,7 +5,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onnxAffine } from '../fixtures/onnx-models.js';
@@ -107,14 +109,15 @@ describe('modelhost (CLI arguments)', () => {
     const run = cli(['--help']);
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(run.stdout()).toMatch(/^Usage: modelhost serve <repository> \[options\]/);
-    for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances']) expect(run.stdout()).toContain(option);
+    for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances', '--body-limit', '--json-max-depth', '--json-max-elements', '--max-response-bytes']) expect(run.stdout()).toContain(option);
     expect(ownStderr(run.stderr())).toBe('');
   });
 
   it('prints its version with --version', async () => {
     const run = cli(['--version']);
     expect(await run.exited).toEqual({ code: 0, signal: null });
-    expect(run.stdout().trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(run.stdout().trim()).toBe(version);
   });
 
   it.each([
@@ -126,13 +129,42 @@ describe('modelhost (CLI arguments)', () => {
     { args: ['serve', '.', '--timeout', '0'], message: '--timeout must be a positive number of ms, got 0' },
     { args: ['serve', '.', '--poll', '1'], message: '--poll must be a number of ms ≥ 10, got 1' },
     { args: ['serve', '.', '--instances', 'gpu'], message: '--instances must be auto, thread or inline, got gpu' },
-    { args: ['serve', '.', '--bogus'], message: "Unknown option '--bogus'" },
+    { args: ['serve', '.', '--bogus'], message: "unknown option '--bogus'\n" },
+    { args: ['serve', '.', '--prot', '80'], message: "unknown option '--prot' (did you mean --port?)" },
+    { args: ['serve', '.', '--model', 'a'], message: "unknown option '--model' (did you mean --models?)" },
+    { args: ['serve', '.', '--bodylimit=9'], message: "unknown option '--bodylimit' (did you mean --body-limit?)" },
+    { args: ['serve', '.', '--port'], message: '--port needs a value <n>' },
+    { args: ['serve', '.', '--help=yes'], message: '--help takes no value, got yes' },
+    { args: ['serve', '.', '--body-limit', '1.5'], message: '--body-limit must be a positive number of bytes, got 1.5' },
+    { args: ['serve', '.', '--json-max-depth', '0'], message: '--json-max-depth must be a positive integer, got 0' },
+    { args: ['serve', '.', '--json-max-elements', 'many'], message: '--json-max-elements must be a positive integer, got many' },
   ])('exits 2 with a message and the usage for $args', async ({ args, message }) => {
     const run = cli(args);
     expect(await run.exited).toEqual({ code: 2, signal: null });
     expect(ownStderr(run.stderr())).toContain(`modelhost: ${message}`);
     expect(run.stderr()).toContain('Usage: modelhost serve <repository>');
     expect(run.stdout()).toBe('');
+  });
+
+  it('refuses --models naming a model the repository lacks, listing the models found, before loading any', async () => {
+    const run = cli(['serve', repository, '--port', '0', '--models', 'affine,afine,nope']);
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(run.stderr())).toContain("modelhost: --models names 'afine', 'nope', not in the repository; models found: affine, slow\n");
+    expect(run.stdout()).toBe('');
+  });
+
+  it('reports a port in use before loading any model', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const run = cli(['serve', repository, '--port', String(port)]);
+      expect(await run.exited).toEqual({ code: 2, signal: null });
+      expect(ownStderr(run.stderr())).toContain(`modelhost: port ${port} on 127.0.0.1 is already in use\n`);
+      expect(run.stdout()).toBe(''); // no 'model loaded' line: it did not load first
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it('exits 2 when the repository does not exist', async () => {
@@ -159,7 +191,7 @@ describe('modelhost serve', () => {
     });
 
   beforeAll(async () => {
-    server = cli(['serve', repository, '--port', '0']);
+    server = cli(['serve', repository, '--port', '0', '--body-limit', '100000', '--json-max-depth', '8', '--max-response-bytes', '8000']);
     url = (await server.waitForLog((l) => l.msg === 'listening')).url as string;
   });
 
@@ -186,6 +218,9 @@ describe('modelhost serve', () => {
   });
 
   it('answers KServe v2 health, readiness, metadata and infer', async () => {
+    // run from the sources (as `npm start` does), GET /v2 still says the package version
+    const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(await (await fetch(`${url}/v2`)).json()).toEqual({ name: 'modelhost', version, extensions: ['binary_tensor_data', 'model_repository'] });
     expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
     expect(await (await fetch(`${url}/v2/health/ready`)).json()).toEqual({ ready: true });
     expect(await (await fetch(`${url}/v2/models/affine/ready`)).json()).toEqual({ name: 'affine', ready: true });
@@ -225,6 +260,20 @@ describe('modelhost serve', () => {
     expect(body.error).not.toMatch(/\n\s+at /);
     const notJson = await fetch(`${url}/v2/models/affine/infer`, { method: 'POST', body: '{"inputs": [' });
     expect(notJson.status).toBe(400);
+  });
+
+  it('applies the HTTP limits given as flags (--body-limit, --json-max-depth, --max-response-bytes)', async () => {
+    // 512 float32 results that print with ~19 characters each: ~10 kB of JSON response
+    const wide = await post('/v2/models/slow/infer', { inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(0.123456789) }] });
+    expect(wide.status).toBe(400);
+    expect(((await wide.json()) as { error: string }).error).toMatch(/binary_data_output/);
+    const large = await post('/v2/models/affine/infer', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }], pad: 'x'.repeat(100_000) });
+    expect(large.status).toBe(413);
+    let deep: unknown = [1, 2, 3, 4];
+    for (let i = 0; i < 8; i++) deep = [deep];
+    const tooDeep = await post('/v2/models/affine/infer', { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: deep }] });
+    expect(tooDeep.status).toBe(400);
+    expect(((await tooDeep.json()) as { error: string }).error).toMatch(/8/);
   });
 
   it('on SIGTERM stops accepting connections, finishes the requests in flight, logs "stopped" and exits 0', async () => {
@@ -283,5 +332,38 @@ describe('modelhost serve', () => {
     expect(logs.at(-1)).toMatchObject({ level: 'info', msg: 'stopped' });
     expect(logs.filter((l) => l.level === 'error')).toEqual([]);
     expect(ownStderr(server.stderr())).toBe('');
+  });
+});
+
+describe('modelhost serve, a second signal during the drain', () => {
+  it.each([
+    ['SIGTERM', 'SIGTERM'],
+    ['SIGINT', 'SIGINT'],
+    ['SIGTERM', 'SIGINT'],
+    ['SIGINT', 'SIGTERM'],
+  ] as const)('%s then %s: host.destroy() and exit 1, not death by the signal', async (first, second) => {
+    const run = cli(['serve', repository, '--port', '0', '--models', 'slow']);
+    const url = (await run.waitForLog((l) => l.msg === 'listening')).url as string;
+    // keep the slow model busy so the drain lasts well beyond the second signal
+    const burst = Array.from({ length: 16 }, () =>
+      fetch(`${url}/v2/models/slow/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(1) }] }) }).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    );
+    for (;;) {
+      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
+      if (status.models[0]!.versions[0]!.queueDepth >= 4) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    run.child.kill(first);
+    await run.waitForLog((l) => l.msg.startsWith('shutting down'));
+    run.child.kill(second);
+    expect(await run.exited).toEqual({ code: 1, signal: null });
+    const logs = run.logs();
+    expect(logs.find((l) => l.msg.startsWith('shutting down'))).toMatchObject({ signal: first });
+    expect(logs.filter((l) => l.level === 'warn')).toEqual([expect.objectContaining({ msg: 'second signal: exiting now', signal: second })]);
+    expect(logs.some((l) => l.msg === 'stopped')).toBe(false);
+    await Promise.all(burst);
   });
 });

@@ -85,11 +85,11 @@ describe('examples/load-test', () => {
     }
   });
 
-  it('fails with the server\'s answer for a model it does not serve, and still stops the server', async () => {
+  it('fails with the server\'s refusal for a model the repository lacks, which it names', async () => {
     const { code, stderr } = await run(['--repository', repository, '--models', 'nope', '--duration', '1']);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/load-test: GET \/v2\/models\/nope: 404/);
-    expect(stderr).toMatch(/server stopped \(exit code 0\)/);
+    expect(stderr).toMatch(/modelhost serve exited with code 2 before listening/);
+    expect(stderr).toMatch(/--models names 'nope', not in the repository; models found: mlp-onnx/);
   });
 
   it('explains its options with --help and refuses bad ones', async () => {

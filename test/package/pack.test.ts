@@ -1,15 +1,34 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onnxAffine } from '../fixtures/onnx-models.js';
+import { writeVersion } from '../helpers/repository.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let consumer: string;
 
-function run(file: string, args: string[], cwd: string): string {
-  return execFileSync(file, args, { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
+  return execFileSync(file, args, { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Newest modification time (ms) of a file or of any file under a folder. */
+function newest(file: string): number {
+  const stats = statSync(file);
+  if (!stats.isDirectory()) return stats.mtimeMs;
+  return Math.max(0, ...readdirSync(file).map((name) => newest(path.join(file, name))));
+}
+
+/** Builds dist unless it is newer than every source it is built from: a stale dist would test old code. */
+function buildIfStale(): void {
+  const built = path.join(root, 'dist', 'cli.js');
+  const sources = ['src', 'package.json', 'tsup.config.ts'].map((f) => newest(path.join(root, f)));
+  const stale = !existsSync(built) || !existsSync(path.join(root, 'dist', 'vendor', 'uPlot.iife.min.js')) || Math.max(...sources) > statSync(built).mtimeMs;
+  if (stale) run('npm', ['run', 'build'], root);
 }
 
 /**
@@ -18,7 +37,7 @@ function run(file: string, args: string[], cwd: string): string {
  */
 describe('the packed package', () => {
   beforeAll(async () => {
-    if (!existsSync(path.join(root, 'dist', 'index.js')) || !existsSync(path.join(root, 'dist', 'vendor', 'uPlot.iife.min.js'))) run('npm', ['run', 'build'], root);
+    buildIfStale();
     // Inside the project, so the consumer resolves modelhost's dependencies from its node_modules.
     await mkdir(path.join(root, '.scratch'), { recursive: true });
     consumer = await mkdtemp(path.join(root, '.scratch', 'consumer-'));
@@ -122,15 +141,77 @@ describe('the packed package', () => {
     expect(listing).not.toMatch(/class ModelHost extends/);
   });
 
-  it('has a modelhost bin that prints its help', () => {
-    const out = run('node', [path.join(consumer, 'node_modules', 'modelhost', 'dist', 'cli.js'), '--help'], consumer);
-    expect(out).toMatch(/Usage: modelhost serve <repository>/);
-  });
 
   it('has types for both import and require consumers', async () => {
     await writeFile(path.join(consumer, 'esm.mts'), "import { ModelHost, type Outputs } from 'modelhost';\nconst h: ModelHost = new ModelHost();\nexport const p: Promise<Outputs> = h.predict('m', [1]);\n");
     await writeFile(path.join(consumer, 'cjs.cts'), "import mh = require('modelhost');\nexport const h: mh.ModelHost = new mh.ModelHost();\n");
     const tsc = path.join(root, 'node_modules', '.bin', 'tsc');
     run(tsc, ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'), 'esm.mts', 'cjs.cts'], consumer);
+  });
+});
+
+/**
+ * The packed CLI as a user runs it: `npm install modelhost onnxruntime-node` in an empty
+ * project outside this repository (no prom-client, no tfjs, no framework), then
+ * `npx modelhost`. Each optional peer must be imported only when used.
+ */
+describe('the packed CLI in a project with only modelhost and onnxruntime-node', () => {
+  let project: string;
+  let bin: string;
+
+  beforeAll(async () => {
+    buildIfStale();
+    project = await mkdtemp(path.join(tmpdir(), 'modelhost-consumer-'));
+    const tarball = run('npm', ['pack', '--silent', '--pack-destination', project], root).trim().split('\n').pop()!;
+    const ort = (JSON.parse(readFileSync(path.join(root, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version: string }).version;
+    await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    // As the README says for an offline machine: skip onnxruntime-node's GPU download (the CPU build ships in the package).
+    run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${tarball}`, `onnxruntime-node@${ort}`], project, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+    bin = path.join(project, 'node_modules', '.bin', 'modelhost');
+  }, 300_000);
+
+  afterAll(async () => {
+    if (project) await rm(project, { recursive: true, force: true });
+  });
+
+  it('has nothing but modelhost, its dependencies and onnxruntime-node', () => {
+    const installed = readdirSync(path.join(project, 'node_modules'));
+    for (const peer of ['prom-client', '@opentelemetry', '@tensorflow', 'express', '@nestjs']) expect(installed).not.toContain(peer);
+    expect(installed).toEqual(expect.arrayContaining(['modelhost', 'onnxruntime-node']));
+  });
+
+  it('prints its help and version', () => {
+    expect(run(bin, ['--help'], project)).toMatch(/^Usage: modelhost serve <repository> \[options\]/);
+    const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(run(bin, ['--version'], project).trim()).toBe(version);
+  });
+
+  it('serves a repository: one inference over HTTP, /metrics off, a clean stop', async () => {
+    const repository = path.join(project, 'models');
+    await writeVersion(repository, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
+    const child = spawn(bin, ['serve', repository, '--port', '0'], { cwd: project, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = once(child, 'exit');
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          stdout += chunk;
+          const listening = /"msg":"listening","url":"([^"]+)"/.exec(stdout);
+          if (listening) resolve(listening[1]!);
+        });
+        void exited.then(([code]) => reject(new Error(`modelhost exited (${code}) before listening:\n${stdout}\n${stderr}`)));
+      });
+      const response = await fetch(`${url}/v2/models/affine/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }) });
+      expect(await response.json()).toEqual({ model_name: 'affine', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 4], data: [3, 5, 7, 9] }] });
+      expect((await fetch(`${url}/metrics`)).status).toBe(404);
+      expect(stdout).toContain('prom-client is not installed: /metrics is off');
+      child.kill('SIGTERM');
+      expect(await exited).toEqual([0, null]);
+      expect(stderr.replace(/^npm warn .*\n/gm, '')).toBe('');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 });

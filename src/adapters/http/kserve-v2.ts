@@ -8,6 +8,7 @@ import { ConversionError, DTYPES, dtypeFromKServe, fromRawBytes, shapeSize, toRa
 import { badRequest, json } from './http-errors.js';
 import type { HttpResponse, RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
+import { PACKAGE_VERSION } from '../../version.js';
 import { TensorJson, writeJson } from './json-writer.js';
 import { flatValues } from './tensor-json.js';
 import { versionParam } from './version-segment.js';
@@ -229,5 +230,3 @@ function header(headers: RouteContext['request']['headers'], name: string): stri
 /** KServe's platform names for the built-in runtimes. */
 const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx', tfjs: 'tensorflowjs' };
 
-declare const __MODELHOST_VERSION__: string | undefined;
-const PACKAGE_VERSION = typeof __MODELHOST_VERSION__ === 'string' ? __MODELHOST_VERSION__ : '0.0.0-dev';

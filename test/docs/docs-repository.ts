@@ -1,0 +1,65 @@
+/**
+ * The model repository the HTTP examples of docs/ run against: the models the examples
+ * name, built here (the demo repository holds real models; these are small, exact ones).
+ *
+ *   affine/1,2,3      x float32 [-1, 4] → y = 2x + 1, 3x, x + 1   (protocols.md, http.md)
+ *   mymodel/1         the KServe specification's example: input0 UINT32 [2, 2], input1 BOOL [3]
+ *                     → output0 FP32 [3, 2]
+ *   half_plus_three/123  TF Serving's example: x float32 [-1] → y = x / 2 + 3
+ *   tss/1             TF Serving's multi-input example: tag, signal, sensor echoed back
+ */
+import { buildOnnxModel } from '../fixtures/onnx-writer.js';
+import { onnxAffine } from '../fixtures/onnx-models.js';
+import { writeVersion } from '../helpers/repository.js';
+
+/** The KServe spec's `mymodel`. The specification does not say what it computes, only the answer to its one example: so it answers that table, whatever the inputs. */
+function onnxSpecExample(): Uint8Array {
+  return buildOnnxModel({
+    inputs: [
+      { name: 'input0', dtype: 'uint32', shape: [2, 2] },
+      { name: 'input1', dtype: 'bool', shape: [3] },
+    ],
+    outputs: [{ name: 'output0', dtype: 'float32', shape: [3, 2] }],
+    initializers: [{ name: 'table', dtype: 'float32', dims: [3, 2], data: [1, 1.1, 2, 2.1, 3, 3.1] }],
+    nodes: [{ op: 'Identity', inputs: ['table'], outputs: ['output0'] }],
+  });
+}
+
+/** TF Serving's `half_plus_three`: y = 0.5 x + 3. */
+function onnxHalfPlusThree(): Uint8Array {
+  return buildOnnxModel({
+    inputs: [{ name: 'x', dtype: 'float32', shape: ['N'] }],
+    outputs: [{ name: 'y', dtype: 'float32', shape: ['N'] }],
+    initializers: [
+      { name: 'half', dtype: 'float32', dims: [], data: [0.5] },
+      { name: 'three', dtype: 'float32', dims: [], data: [3] },
+    ],
+    nodes: [
+      { op: 'Mul', inputs: ['x', 'half'], outputs: ['h'] },
+      { op: 'Add', inputs: ['h', 'three'], outputs: ['y'] },
+    ],
+  });
+}
+
+/** TF Serving's REST API example: three inputs of three shapes, each echoed as `<name>_echo`. */
+function onnxTss(): Uint8Array {
+  const io = [
+    { name: 'tag', dtype: 'string', shape: ['N'] },
+    { name: 'signal', dtype: 'float32', shape: ['N', 5] },
+    { name: 'sensor', dtype: 'float32', shape: ['N', 2, 2] },
+  ] as const;
+  return buildOnnxModel({
+    inputs: io,
+    outputs: io.map((i) => ({ ...i, name: `${i.name}_echo` })),
+    nodes: io.map((i) => ({ op: 'Identity', inputs: [i.name], outputs: [`${i.name}_echo`] })),
+  });
+}
+
+export async function writeDocsRepository(root: string): Promise<void> {
+  await writeVersion(root, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
+  await writeVersion(root, 'affine', 2, { 'model.onnx': onnxAffine({ size: 4, scale: 3, bias: 0 }) });
+  await writeVersion(root, 'affine', 3, { 'model.onnx': onnxAffine({ size: 4, scale: 1, bias: 1 }) });
+  await writeVersion(root, 'mymodel', 1, { 'model.onnx': onnxSpecExample() });
+  await writeVersion(root, 'half_plus_three', 123, { 'model.onnx': onnxHalfPlusThree() });
+  await writeVersion(root, 'tss', 1, { 'model.onnx': onnxTss() });
+}
