@@ -12,6 +12,8 @@ import { ModelRepository } from '../repository/index.js';
 import { createHttpsServer } from '../adapters/tls/https-server.js';
 import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
 import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
+import { GRPC_FLAGS, GRPC_HELP, parseGrpcPort, startGrpcServer } from './grpc-port.js';
+import type { GrpcServer } from '../adapters/grpc/grpc-server.js';
 
 const HELP = `Usage: modelhost serve <repository> [options]
 
@@ -32,7 +34,7 @@ Options:
   --tls-key <f>         the PEM private key of --tls-cert
   --tls-ca <f>          require client certificates signed by this PEM CA (mutual TLS)
                         Certificate files are reloaded when they change (checked every 5 s).
-  --require-checksums   refuse versions without a SHA256SUMS
+${GRPC_HELP}  --require-checksums   refuse versions without a SHA256SUMS
   --instances <kind>    auto, thread or inline (default auto: measured per model at load)
   -h, --help            show this help
   -v, --version         show the version
@@ -86,6 +88,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         instances: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
+        ...GRPC_FLAGS,
       },
     });
   } catch (error) {
@@ -107,6 +110,12 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (values['admin-token'] !== undefined) fail(`--admin-token is not accepted: a token on the command line shows in ps; use --admin-token-file or ${ADMIN_TOKEN_ENV}`);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together');
   if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) fail('--tls-ca needs --tls-cert and --tls-key');
+  let grpcPort: number | undefined;
+  try {
+    grpcPort = parseGrpcPort(values['grpc-port']);
+  } catch (error) {
+    fail((error as Error).message);
+  }
   let token: string | undefined;
   try {
     token = readAdminToken(values['admin-token-file']);
@@ -157,6 +166,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   const address = server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  const grpcServer: GrpcServer | undefined =
+    grpcPort === undefined ? undefined : await startGrpcServer(host, { port: grpcPort, address: values.host, tls, authorize, timeoutMs, logger }).catch((error: unknown) => fail(`gRPC: ${(error as Error).message}`));
   logger.info('listening', { url: `${tls === undefined ? 'http' : 'https'}://${values.host}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined, mutualTls: tls?.caFile !== undefined });
 
   let stopping = false;
@@ -169,12 +180,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     stopping = true;
     logger.info('shutting down: no new connections, finishing requests in flight', { signal });
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const grpcClosed = grpcServer?.close(10_000);
     await host.close(); // drains queued and running requests, then unloads
     // Keep-alive connections of the requests that were in flight turn idle once their
     // responses are written: close them then (not before, not after keepAliveTimeout).
     const sweep = setInterval(() => server.closeIdleConnections(), 25);
     const cutoff = setTimeout(() => server.closeAllConnections(), 10_000);
     await closed;
+    await grpcClosed;
     clearInterval(sweep);
     clearTimeout(cutoff);
     logger.info('stopped');

@@ -181,7 +181,7 @@ describe('modelhost/grpc: ModelInfer contents', () => {
       [{ model_name: 'affine', inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 4], contents: { fp32_contents: [1, 2, 3, 4] } }] }, /shape must hold non-negative integers, got \[-1, 4\]/],
       [{ model_name: 'id-int8', inputs: [{ name: 'x', datatype: 'INT8', shape: [1], contents: { int_contents: [300] } }] }, /300.*out of range for dtype int8/],
       [{ model_name: 'id-bool', inputs: [{ name: 'x', datatype: 'BOOL', shape: [1] }], raw_input_contents: [Buffer.from([2])] }, /BOOL bytes are 0 or 1/],
-      [{ model_name: 'affine', inputs: [{ name: 'x', datatype: 'INT32', shape: [1, 4], contents: { int_contents: [1, 2, 3, 4] } }] }, /x/],
+      [{ model_name: 'affine', inputs: [{ name: 'x', datatype: 'INT32', shape: [1, 4], contents: { int_contents: [1, 2, 3, 4] } }] }, /input 'x': expected dtype float32, got int32/],
       [{ ...AFFINE_REQUEST, model_name: 'affine', parameters: { timeout: { string_param: 'soon' } } }, /"timeout"/],
     ];
     for (const [request, details] of refusals) {
