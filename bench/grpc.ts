@@ -6,10 +6,12 @@
  *   (f) gRPC        64 callers, each with one ModelInfer in flight (raw_input_contents, raw
  *                   outputs back), on one @grpc/grpc-js channel to the same `modelhost serve`
  *                   process (`--grpc-port`)
+ *   (g) gRPC floor  the same callers and channel, calling ServerLive (no tensor, no model):
+ *                   what a grpc-js unary call costs on this machine, client and server
  * and each side's requests/s ÷ (a). Same repository, same config.json (the load bench's
- * batching), same 16 rows as bench/http.ts. Order a c d f f d c a, each side twice.
+ * batching), same 16 rows as bench/http.ts. Order a c d f g g f d c a, each side twice.
  *
- *   npx tsx bench/grpc.ts [--quick]        # ~35 s on 2 cores (--quick: ~20 s)
+ *   npx tsx bench/grpc.ts [--quick]        # ~45 s on 2 cores (--quick: ~25 s)
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -32,9 +34,15 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const MODEL = 'mlp-onnx';
 const C = 64;
 
-type Side = 'inProcess' | 'http' | 'binary' | 'grpc';
-const LABEL: Record<Side, string> = { inProcess: '(a) in-process host.predict', http: '(c) HTTP, JSON', binary: '(d) HTTP, binary tensors', grpc: '(f) gRPC, raw contents' };
-const ORDER: readonly Side[] = ['inProcess', 'http', 'binary', 'grpc', 'grpc', 'binary', 'http', 'inProcess'];
+type Side = 'inProcess' | 'http' | 'binary' | 'grpc' | 'grpcFloor';
+const LABEL: Record<Side, string> = {
+  inProcess: '(a) in-process host.predict',
+  http: '(c) HTTP, JSON',
+  binary: '(d) HTTP, binary tensors',
+  grpc: '(f) gRPC ModelInfer, raw contents',
+  grpcFloor: '(g) gRPC ServerLive, no model',
+};
+const ORDER: readonly Side[] = ['inProcess', 'http', 'binary', 'grpc', 'grpcFloor', 'grpcFloor', 'grpc', 'binary', 'http', 'inProcess'];
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -56,15 +64,18 @@ async function main(): Promise<void> {
   const host = new ModelHost({ repository: root });
   await host.load(MODEL);
   const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: String, defaults: true, oneofs: true })) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
-  const client = new pkg.inference.GRPCInferenceService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { ModelInfer: (req: object, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void };
+  const client = new pkg.inference.GRPCInferenceService(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<'ModelInfer' | 'ServerLive', (req: object, cb: (e: grpc.ServiceError | null, r: unknown) => void) => void>;
   const { rows, jsonRequests, binaryRequests } = requestsFor(MODEL);
   const grpcRequests = rows.map((row) => ({ model_name: MODEL, inputs: [{ name: 'x', datatype: 'FP32', shape: [1, ...MODELS[MODEL].instanceShape] }], raw_input_contents: [Buffer.from(row.buffer, row.byteOffset, row.byteLength)] }));
   const inferPath = `/v2/models/${MODEL}/infer`;
-  const runs: Record<Side, (ClosedLoopResult | HttpRunResult)[]> = { inProcess: [], http: [], binary: [], grpc: [] };
+  const runs: Record<Side, (ClosedLoopResult | HttpRunResult)[]> = { inProcess: [], http: [], binary: [], grpc: [], grpcFloor: [] };
   try {
-    log(`grpc bench: ${server.command} --grpc-port ${grpcPort}; warming up HTTP (JSON, binary) and gRPC`);
+    log(`grpc bench: ${server.command}; warming up HTTP (JSON, binary) and gRPC`);
     await runHttp({ url: server.url, path: inferPath, requests: jsonRequests, connections: C, warmupSec: 0, measureSec: sec, serverPid: server.pid });
     await runHttp({ url: server.url, path: inferPath, requests: binaryRequests, connections: C, warmupSec: 0, measureSec: sec / 2, serverPid: server.pid });
+    // grpc-js, like the HTTP path, gets faster over its first seconds of traffic.
+    let warm = 0;
+    await runClosedLoop({ concurrency: C, request: () => new Promise<void>((resolve, reject) => client.ModelInfer(grpcRequests[warm++ % grpcRequests.length]!, (error) => (error ? reject(error) : resolve()))), warmup: { ms: 100 }, measure: { ms: sec * 1500 } });
     for (const side of ORDER) {
       let next = 0;
       if (side === 'http' || side === 'binary') {
@@ -76,10 +87,9 @@ async function main(): Promise<void> {
       const request =
         side === 'inProcess'
           ? () => host.predict(MODEL, rows[next++ % rows.length]!)
-          : () =>
-              new Promise<void>((resolve, reject) =>
-                client.ModelInfer(grpcRequests[next++ % grpcRequests.length]!, (error) => (error ? reject(error) : resolve())),
-              );
+          : side === 'grpc'
+            ? () => new Promise<void>((resolve, reject) => client.ModelInfer(grpcRequests[next++ % grpcRequests.length]!, (error) => (error ? reject(error) : resolve())))
+            : () => new Promise<void>((resolve, reject) => client.ServerLive({}, (error) => (error ? reject(error) : resolve())));
       const result = await runClosedLoop({ concurrency: C, request, warmup: { ms: 500 }, measure: { ms: sec * 1000 } });
       runs[side].push(result);
       log(`  ${LABEL[side]}: ${formatCount(result.requestsPerSec)} req/s, p99 ${formatMs(result.latency.p99)} ms, ${result.errors} errors${result.firstError ? ` (${result.firstError})` : ''}`);
@@ -96,6 +106,7 @@ async function main(): Promise<void> {
     http: mergeHttpRuns(runs.http as HttpRunResult[]),
     binary: mergeHttpRuns(runs.binary as HttpRunResult[]),
     grpc: mergeResults(runs.grpc as ClosedLoopResult[]),
+    grpcFloor: mergeResults(runs.grpcFloor as ClosedLoopResult[]),
   };
   const base = merged.inProcess.requestsPerSec;
   const errors = (r: ClosedLoopResult | HttpRunResult) => ('non2xx' in r ? r.errors + r.non2xx : r.errors);
@@ -103,7 +114,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     formatTable(
       ['path', 'req/s', 'p50 ms', 'p99 ms', '÷ (a)', 'errors'],
-      (['inProcess', 'http', 'binary', 'grpc'] as const).map((side) => {
+      (['inProcess', 'http', 'binary', 'grpc', 'grpcFloor'] as const).map((side) => {
         const r = merged[side];
         return [LABEL[side], formatCount(r.requestsPerSec), formatMs(r.latency.p50), formatMs(r.latency.p99), formatRatio(r.requestsPerSec / base), String(errors(r))];
       }),

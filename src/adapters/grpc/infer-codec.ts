@@ -27,6 +27,9 @@ const CONTENTS_FIELD: Readonly<Record<DType, ContentsField | undefined>> = Objec
 
 const CONTENTS_FIELDS: readonly ContentsField[] = ['bool_contents', 'int_contents', 'int64_contents', 'uint_contents', 'uint64_contents', 'fp32_contents', 'fp64_contents', 'bytes_contents'];
 
+/** Triton's sequence batcher's request parameters. */
+const SEQUENCE_PARAMETERS = ['sequence_id', 'sequence_start', 'sequence_end'] as const;
+
 const CANONICAL_DIMENSION = /^(0|[1-9][0-9]{0,15})$/;
 
 export type InferInputs = Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }>;
@@ -49,6 +52,9 @@ export interface DecodedRequest {
  */
 export function decodeInferRequest(request: ModelInferRequest, outputSpecs: readonly TensorSpec[], model: string): DecodedRequest {
   if (request.inputs.length === 0) throw invalid('the request has no inputs');
+  // Ignoring them would answer each request of a sequence as if it stood alone.
+  const sequence = SEQUENCE_PARAMETERS.find((name) => Object.hasOwn(request.parameters, name));
+  if (sequence !== undefined) throw invalid(`parameter "${sequence}": modelhost has no sequence batching; send each request on its own`);
   const raw = request.raw_input_contents;
   if (raw.length > 0 && raw.length !== request.inputs.length) {
     throw invalid(`raw_input_contents has ${raw.length} entries for ${request.inputs.length} inputs; send one per input, in the order of inputs`);

@@ -183,6 +183,7 @@ describe('modelhost/grpc: ModelInfer contents', () => {
       [{ model_name: 'id-bool', inputs: [{ name: 'x', datatype: 'BOOL', shape: [1] }], raw_input_contents: [Buffer.from([2])] }, /BOOL bytes are 0 or 1/],
       [{ model_name: 'affine', inputs: [{ name: 'x', datatype: 'INT32', shape: [1, 4], contents: { int_contents: [1, 2, 3, 4] } }] }, /input 'x': expected dtype float32, got int32/],
       [{ ...AFFINE_REQUEST, model_name: 'affine', parameters: { timeout: { string_param: 'soon' } } }, /"timeout"/],
+      [{ ...AFFINE_REQUEST, model_name: 'affine', parameters: { sequence_id: { int64_param: 7 } } }, /"sequence_id": modelhost has no sequence batching/],
     ];
     for (const [request, details] of refusals) {
       expectStatus(await failure(call(client, 'ModelInfer', request)), GrpcStatus.INVALID_ARGUMENT, ErrorCode.INVALID_INPUT, details);
@@ -262,6 +263,16 @@ describe('modelhost/grpc: status mapping, deadlines and cancellation', () => {
     const refused = await failure(call(client, 'ModelInfer', AFFINE_REQUEST));
     expectStatus(refused, GrpcStatus.DEADLINE_EXCEEDED, ErrorCode.DEADLINE_EXCEEDED);
     held.resolve();
+  });
+
+  it('Triton\'s "timeout" request parameter (microseconds) is a deadline too', async () => {
+    const { host, held } = await heldHost();
+    const { client } = await start(host);
+    const running = call(client, 'ModelInfer', AFFINE_REQUEST);
+    const refused = await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, parameters: { timeout: { int64_param: '50000' } } }));
+    expectStatus(refused, GrpcStatus.DEADLINE_EXCEEDED, ErrorCode.DEADLINE_EXCEEDED);
+    held.resolve();
+    await running;
   });
 
   it('a cancelled call aborts its queued task (CANCELLED), which never runs', async () => {
