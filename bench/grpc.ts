@@ -23,6 +23,7 @@ import { PROTO_PATH } from '../src/adapters/grpc/index.js';
 import { ModelHost } from '../src/index.js';
 import { requestsFor } from './http.js';
 import { runHttp, mergeHttpRuns, type HttpRunResult } from './http/autocannon-run.js';
+import { cpuWindow, mergeHttpCpu, type HttpCpu } from './http/process-cpu.js';
 import { startServe } from './http/serve-process.js';
 import { mergeResults, runClosedLoop, type ClosedLoopResult } from './lib/closed-loop.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
   const { rows, jsonRequests, binaryRequests } = requestsFor(MODEL);
   const grpcRequests = rows.map((row) => ({ model_name: MODEL, inputs: [{ name: 'x', datatype: 'FP32', shape: [1, ...MODELS[MODEL].instanceShape] }], raw_input_contents: [Buffer.from(row.buffer, row.byteOffset, row.byteLength)] }));
   const inferPath = `/v2/models/${MODEL}/infer`;
+  // Server and client (this process) CPU of the gRPC sides, as runHttp reads it for HTTP.
+  const grpcCpu: Record<Side, { cpu: HttpCpu | undefined; ms: number }[]> = { inProcess: [], http: [], binary: [], grpc: [], grpcFloor: [] };
   const runs: Record<Side, (ClosedLoopResult | HttpRunResult)[]> = { inProcess: [], http: [], binary: [], grpc: [], grpcFloor: [] };
   try {
     log(`grpc bench: ${server.command}; warming up HTTP (JSON, binary) and gRPC`);
@@ -90,7 +93,8 @@ async function main(): Promise<void> {
           : side === 'grpc'
             ? () => new Promise<void>((resolve, reject) => client.ModelInfer(grpcRequests[next++ % grpcRequests.length]!, (error) => (error ? reject(error) : resolve())))
             : () => new Promise<void>((resolve, reject) => client.ServerLive({}, (error) => (error ? reject(error) : resolve())));
-      const result = await runClosedLoop({ concurrency: C, request, warmup: { ms: 500 }, measure: { ms: sec * 1000 } });
+      let window: ReturnType<typeof cpuWindow> | undefined;
+      const result = await runClosedLoop({ concurrency: C, request, warmup: { ms: 500 }, measure: { ms: sec * 1000 }, onMeasureStart: () => (window = cpuWindow(server.pid)), onMeasureEnd: () => grpcCpu[side].push({ cpu: window?.end(), ms: sec * 1000 }) });
       runs[side].push(result);
       log(`  ${LABEL[side]}: ${formatCount(result.requestsPerSec)} req/s, p99 ${formatMs(result.latency.p99)} ms, ${result.errors} errors${result.firstError ? ` (${result.firstError})` : ''}`);
     }
@@ -113,10 +117,12 @@ async function main(): Promise<void> {
   process.stdout.write(`gRPC vs HTTP vs in-process, ${MODEL}, C=${C}, started ${startedAt}\n${describeMachine(machineInfo())}\n\n`);
   process.stdout.write(
     formatTable(
-      ['path', 'req/s', 'p50 ms', 'p99 ms', '÷ (a)', 'errors'],
+      ['path', 'req/s', 'p50 ms', 'p99 ms', '÷ (a)', 'errors', 'server cores', 'client cores', 'others'],
       (['inProcess', 'http', 'binary', 'grpc', 'grpcFloor'] as const).map((side) => {
         const r = merged[side];
-        return [LABEL[side], formatCount(r.requestsPerSec), formatMs(r.latency.p50), formatMs(r.latency.p99), formatRatio(r.requestsPerSec / base), String(errors(r))];
+        const cpu = 'cpu' in r && r.cpu !== undefined && 'serverCores' in r.cpu ? r.cpu : mergeHttpCpu(grpcCpu[side]);
+        const cores = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(2));
+        return [LABEL[side], formatCount(r.requestsPerSec), formatMs(r.latency.p50), formatMs(r.latency.p99), formatRatio(r.requestsPerSec / base), String(errors(r)), cores(cpu?.serverCores), cores(cpu?.clientCores), cores(cpu?.otherCores)];
       }),
     ) + '\n',
   );
