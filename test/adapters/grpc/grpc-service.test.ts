@@ -266,9 +266,10 @@ describe('modelhost/grpc: status mapping, deadlines and cancellation', () => {
   });
 
   it('Triton\'s "timeout" request parameter (microseconds) is a deadline too', async () => {
-    const { host, held } = await heldHost();
+    const { host, runtime, held } = await heldHost();
     const { client } = await start(host);
     const running = call(client, 'ModelInfer', AFFINE_REQUEST);
+    await vi.waitFor(() => expect(runtime.runs).toBe(2));
     const refused = await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, parameters: { timeout: { int64_param: '50000' } } }));
     expectStatus(refused, GrpcStatus.DEADLINE_EXCEEDED, ErrorCode.DEADLINE_EXCEEDED);
     held.resolve();
