@@ -3,6 +3,7 @@
  * `.proto`: every rpc of inference.GRPCInferenceService, every error mapping, deadlines,
  * cancellation, raw and typed contents, BYTES, INT64, FP16, message size bounds.
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GRPC_STATUS_BY_CODE, GrpcStatus } from '../../../src/adapters/grpc/index.js';
 import { ERROR_CODES } from '../../../src/errors/index.js';
@@ -215,6 +216,15 @@ describe('modelhost/grpc: status mapping, deadlines and cancellation', () => {
     });
   });
 
+  it('docs/errors.md gives each code the gRPC status it gets', () => {
+    const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+    const names = Object.fromEntries(Object.entries(GrpcStatus).map(([name, value]) => [value, name]));
+    for (const code of ERROR_CODES) {
+      const row = new RegExp(`^\\| \`${code}\` \\|.*\\| \`([A-Z_]+)\`[^|]*\\|$`, 'm').exec(doc);
+      expect(row?.[1], code).toBe(names[GRPC_STATUS_BY_CODE[code]]);
+    }
+  });
+
   /** A host whose model `m` (the affine fake) holds every run after warmup until `held` resolves. */
   async function heldHost(options: ConstructorParameters<typeof ModelHost>[0] = {}) {
     const held = deferred();
@@ -376,6 +386,32 @@ describe('modelhost/grpc: ModelStreamInfer', () => {
       expect(byId.get(`r${i}`)!.infer_response.outputs[0].contents.fp32_contents).toEqual([2 * i + 1, 2 * i + 1, 2 * i + 1, 2 * i + 1]);
     }
     expect(byId.get('bad')!.error_message).toMatch(/nope/);
+  });
+
+  it('holds at most maxStreamInFlight requests of a stream: reading pauses, then every one is answered', async () => {
+    const held = deferred();
+    releases.push(() => held.resolve());
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? held.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: { maxBatchSize: 1 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { client } = await start(host, { maxStreamInFlight: 2 });
+    const stream = client.ModelStreamInfer();
+    const answered: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on('data', (r: any) => answered.push(r.infer_response.id));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    for (let i = 0; i < 6; i++) stream.write({ ...AFFINE_REQUEST, id: `r${i}` });
+    stream.end();
+    await vi.waitFor(() => expect(runtime.runs).toBe(2)); // one running (held) …
+    await vi.waitFor(() => expect(host.status('m').versions[0]!.queueDepth).toBe(1)); // … one queued
+    // A negative: give the four written but unread requests time to arrive if reading did not pause.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(host.status('m').versions[0]!.queueDepth).toBe(1); // the other four wait unread
+    held.resolve();
+    await done;
+    expect(answered.sort()).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
   });
 
   it('cancelling the stream aborts its queued requests', async () => {
