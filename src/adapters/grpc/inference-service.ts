@@ -104,8 +104,8 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
 }
 
 /**
- * ModelStreamInfer: every request of the stream runs at once (up to `limit` in flight, then
- * reading pauses), each answered by one ModelStreamInferResponse — its result, or its error in
+ * ModelStreamInfer: every request of the stream runs at once (up to `limit` in flight, counted
+ * until the answer is written, then reading pauses), each answered by one ModelStreamInferResponse — its result, or its error in
  * `error_message` (the stream goes on). The stream's cancellation or deadline aborts the
  * requests still queued.
  */
@@ -129,10 +129,15 @@ function streamInfer(
         (error: unknown) => ({ error_message: grpcErrorOf(error).details, infer_response: { id: request.id, model_name: request.model_name, model_version: request.model_version } }),
       )
       .then((message) => {
-        if (!signal.aborted) call.write(message);
-        inFlight -= 1;
-        if (inFlight < limit) call.resume();
-        finish();
+        // A request counts until its answer is handed to HTTP/2 (flow control): a client that
+        // sends without reading cannot make the server buffer answers without bound.
+        const settled = () => {
+          inFlight -= 1;
+          if (inFlight < limit) call.resume();
+          finish();
+        };
+        if (signal.aborted) settled();
+        else call.write(message, settled);
       });
   });
   call.on('end', () => {
