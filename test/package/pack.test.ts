@@ -127,6 +127,26 @@ describe('the packed package', () => {
     expect(listing).toMatch(/^package\/proto\/grpc_predict_v2\.proto$/m);
   });
 
+  it('without @grpc/grpc-js, modelhost/grpc still imports and createGrpcServer names what to install', async () => {
+    await writeFile(
+      path.join(consumer, 'block-grpc.mjs'),
+      `export async function resolve(specifier, context, next) {
+        if (specifier.startsWith('@grpc/')) throw Object.assign(new Error("Cannot find package '" + specifier + "'"), { code: 'ERR_MODULE_NOT_FOUND' });
+        return next(specifier, context);
+      }`,
+    );
+    await writeFile(path.join(consumer, 'register-grpc.mjs'), "import { register } from 'node:module'; register('./block-grpc.mjs', import.meta.url);");
+    const script = `
+      import { ModelHost } from 'modelhost';
+      import { createGrpcServer } from 'modelhost/grpc';
+      const host = new ModelHost();
+      try { await createGrpcServer(host, 0); console.log('started'); } catch (error) { console.log(error.code, error.message); }
+      await host.close();`;
+    expect(run('node', ['--import', './register-grpc.mjs', '--input-type=module', '-e', script], consumer).trim()).toBe(
+      "INVALID_CONFIG modelhost/grpc needs the package '@grpc/grpc-js', which is not installed. Install it: npm install @grpc/grpc-js @grpc/proto-loader",
+    );
+  });
+
   it('has a modelhost bin that prints its help', () => {
     const out = run('node', [path.join(consumer, 'node_modules', 'modelhost', 'dist', 'cli.js'), '--help'], consumer);
     expect(out).toMatch(/Usage: modelhost serve <repository>/);
