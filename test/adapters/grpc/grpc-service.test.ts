@@ -307,6 +307,20 @@ describe('modelhost/grpc: status mapping, deadlines and cancellation', () => {
     expect(runtime.runs).toBe(2);
   });
 
+  it('MODEL_NOT_READY → UNAVAILABLE while the only version loads', async () => {
+    const gate = deferred();
+    releases.push(() => gate.resolve());
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime({ loadGate: () => gate.promise }) } });
+    const { client } = await start(host);
+    const loading = host.load('m', { source: FAKE_SOURCE });
+    await vi.waitFor(() => expect(host.status('m').versions[0]?.state).toBe('loading'));
+    expectStatus(await failure(call(client, 'ModelInfer', AFFINE_REQUEST)), GrpcStatus.UNAVAILABLE, ErrorCode.MODEL_NOT_READY);
+    expect(await call(client, 'ModelReady', { name: 'm' })).toEqual({ ready: false });
+    gate.resolve();
+    await loading;
+    expect(await call(client, 'ModelReady', { name: 'm' })).toEqual({ ready: true });
+  });
+
   it('INFERENCE_FAILED → INTERNAL with the runtime\'s message; CIRCUIT_OPEN → UNAVAILABLE', async () => {
     const runtime = fakeRuntime({ failRun: () => (runtime.runs > 1 ? new Error('GPU fell off') : undefined) });
     const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false, breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 } } });
@@ -441,8 +455,9 @@ describe('modelhost/grpc: repository extension behind the admin authorization', 
   const tempDir = useTempDirs();
   const TOKEN = 'a-long-enough-admin-token';
 
+  let root: string;
   async function repositoryHost() {
-    const root = await tempDir();
+    root = await tempDir();
     await writeVersion(root, 'affine', 1, { 'model.onnx': onnxAffine() });
     await writeVersion(root, 'affine', 2, { 'model.onnx': onnxAffine({ scale: 3 }) });
     return track(new ModelHost({ repository: { root, versionPolicy: 'all' } }));
@@ -453,6 +468,11 @@ describe('modelhost/grpc: repository extension behind the admin authorization', 
     metadata.set('authorization', `Bearer ${token}`);
     return metadata;
   };
+
+  it('a load on a host without a repository is INVALID_CONFIG → INVALID_ARGUMENT', async () => {
+    const { client } = await start(new ModelHost(), { authorize: () => true });
+    expectStatus(await failure(call(client, 'RepositoryModelLoad', { model_name: 'affine' })), GrpcStatus.INVALID_ARGUMENT, ErrorCode.INVALID_CONFIG, /repository/);
+  });
 
   it('without an authorize hook every repository rpc is PERMISSION_DENIED', async () => {
     const { client } = await start(await repositoryHost());
@@ -494,6 +514,11 @@ describe('modelhost/grpc: repository extension behind the admin authorization', 
     expectStatus(await failure(call(client, 'RepositoryModelLoad', { model_name: 'missing' }, { metadata })), GrpcStatus.NOT_FOUND);
     expect(await call(client, 'RepositoryModelUnload', { model_name: 'affine', parameters: { unload_dependents: { bool_param: false } } }, { metadata })).toEqual({});
     expect(host.status().flatMap((m) => m.versions.filter((v) => v.state === 'ready'))).toEqual([]);
+    // A version whose files are broken: LOAD_FAILED → INTERNAL; what served keeps serving.
+    await writeVersion(root, 'affine', 3, { 'model.onnx': new TextEncoder().encode('not a protobuf') }, { checksums: false });
+    expect(await call(client, 'RepositoryModelLoad', { model_name: 'affine', parameters: { version: { int64_param: '1' } } }, { metadata })).toEqual({});
+    expectStatus(await failure(call(client, 'RepositoryModelLoad', { model_name: 'affine', parameters: { version: { int64_param: '3' } } }, { metadata })), GrpcStatus.INTERNAL, ErrorCode.LOAD_FAILED);
+    expect((await call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: 'affine' })).outputs[0].contents.fp32_contents).toEqual([3, 5, 7, 9]);
   });
 });
 
