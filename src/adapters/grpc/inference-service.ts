@@ -4,7 +4,7 @@
  * adapters: translate messages, map error codes to statuses.
  */
 import type * as GrpcJs from '@grpc/grpc-js';
-import { DTYPES, ErrorCode, ModelHostError, type ModelHost, type TensorSpec } from 'modelhost';
+import { DTYPES, ErrorCode, isModelHostError, ModelHostError, type ModelHost, type TensorSpec } from 'modelhost';
 import type { HttpRequest } from 'modelhost/http';
 import { answeredBy, PACKAGE_VERSION, PLATFORM } from '../http/kserve-v2.js';
 import { parseVersion } from '../http/version-segment.js';
@@ -26,25 +26,26 @@ const EXTENSIONS = ['model_repository'];
 
 /** The implementation object for `server.addService(service, implementation)`. */
 export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: ResolvedGrpcOptions): GrpcJs.UntypedServiceImplementation {
-  const fail = (error: unknown): GrpcJs.ServiceError => {
+  const fail = (method: string, error: unknown): GrpcJs.ServiceError => {
+    logUnexpected(host, method, error);
     const { code, details, trailers } = grpcErrorOf(error);
     const metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(trailers)) metadata.set(key, value);
     return Object.assign(new Error(details), { code, details, metadata }) as GrpcJs.ServiceError;
   };
   const unary =
-    <Req, Res>(handler: Unary<Req, Res>): GrpcJs.handleUnaryCall<Req, Res> =>
+    <Req, Res>(method: string, handler: Unary<Req, Res>): GrpcJs.handleUnaryCall<Req, Res> =>
     (call, callback) => {
       Promise.resolve()
         .then(() => handler(call))
         .then(
           (response) => callback(null, response),
-          (error: unknown) => callback(fail(error)),
+          (error: unknown) => callback(fail(method, error)),
         );
     };
   const admin =
     <Req, Res>(method: string, handler: Unary<Req, Res>): GrpcJs.handleUnaryCall<Req, Res> =>
-      unary(async (call) => {
+      unary(method, async (call) => {
         await authorizeAdmin(call, method, options);
         return handler(call);
       });
@@ -67,21 +68,22 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
   };
 
   return {
-    ServerLive: unary(() => ({ live: host.live() })),
-    ServerReady: unary(() => ({ ready: host.ready() })),
-    ModelReady: unary<{ name: string; version: string }, { ready: boolean }>(({ request }) => {
+    ServerLive: unary('ServerLive', () => ({ live: host.live() })),
+    ServerReady: unary('ServerReady', () => ({ ready: host.ready() })),
+    ModelReady: unary<{ name: string; version: string }, { ready: boolean }>('ModelReady', ({ request }) => {
       const version = versionOf(request.name, request.version);
       const status = host.status(request.name); // an unknown model is NOT_FOUND
       return { ready: version === undefined ? host.ready(request.name) : status.versions.some((v) => v.version === version && v.state === 'ready') };
     }),
-    ServerMetadata: unary(() => ({ name: options.serverName, version: PACKAGE_VERSION, extensions: EXTENSIONS })),
-    ModelMetadata: unary<{ name: string; version: string }, unknown>(({ request }) => {
+    ServerMetadata: unary('ServerMetadata', () => ({ name: options.serverName, version: PACKAGE_VERSION, extensions: EXTENSIONS })),
+    ModelMetadata: unary<{ name: string; version: string }, unknown>('ModelMetadata', ({ request }) => {
       const meta = host.metadata(request.name, versionOf(request.name, request.version));
       const spec = (s: TensorSpec) => ({ name: s.name, datatype: DTYPES[s.dtype].kserve, shape: s.shape.map(String) });
       return { name: meta.name, versions: meta.versions.map(String), platform: PLATFORM[meta.runtime] ?? meta.runtime, inputs: meta.inputs.map(spec), outputs: meta.outputs.map(spec) };
     }),
-    ModelInfer: unary<ModelInferRequest, ModelInferResponse>((call) => infer(call.request, call, cancelSignal(call))),
-    ModelStreamInfer: (call: GrpcJs.ServerDuplexStream<ModelInferRequest, unknown>) => streamInfer(call, infer, options.maxStreamInFlight),
+    ModelInfer: unary<ModelInferRequest, ModelInferResponse>('ModelInfer', (call) => infer(call.request, call, cancelSignal(call))),
+    ModelStreamInfer: (call: GrpcJs.ServerDuplexStream<ModelInferRequest, unknown>) =>
+      streamInfer(call, infer, options.maxStreamInFlight, (error) => logUnexpected(host, 'ModelStreamInfer', error)),
     RepositoryIndex: admin<{ repository_name: string; ready: boolean }, unknown>('RepositoryIndex', ({ request }) => {
       checkRepository(request.repository_name);
       const models = host.status().flatMap((m) =>
@@ -113,6 +115,7 @@ function streamInfer(
   call: GrpcJs.ServerDuplexStream<ModelInferRequest, unknown>,
   infer: (request: ModelInferRequest, call: SurfaceCall, signal: AbortSignal) => Promise<ModelInferResponse>,
   limit: number,
+  onError: (error: unknown) => void,
 ): void {
   const signal = cancelSignal(call);
   let inFlight = 0;
@@ -126,7 +129,7 @@ function streamInfer(
     infer(request, call, signal)
       .then(
         (response) => ({ error_message: '', infer_response: response }),
-        (error: unknown) => ({ error_message: grpcErrorOf(error).details, infer_response: { id: request.id, model_name: request.model_name, model_version: request.model_version } }),
+        (error: unknown) => (onError(error), { error_message: grpcErrorOf(error).details, infer_response: { id: request.id, model_name: request.model_name, model_version: request.model_version } }),
       )
       .then((message) => {
         // A request counts until its answer is handed to HTTP/2 (flow control): a client that
@@ -145,6 +148,16 @@ function streamInfer(
     finish();
   });
   call.on('error', () => undefined); // a reset stream: 'cancelled' aborts what is queued
+}
+
+/** A failure that is no ModelHostError is a bug: answered "internal error", its detail to the host's logger. */
+function logUnexpected(host: ModelHost, method: string, error: unknown): void {
+  if (isModelHostError(error) || error instanceof GrpcCallError) return;
+  try {
+    host.logger?.error('unexpected error answered with INTERNAL', { method: SERVICE_PATH + method, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  } catch {
+    // A logger that throws must not turn an answer into a crash.
+  }
 }
 
 /** Aborts when the client cancels the call, or its deadline passes (gRPC cancels it then too). */

@@ -307,6 +307,20 @@ describe('modelhost/grpc: status mapping, deadlines and cancellation', () => {
     expect(runtime.runs).toBe(2);
   });
 
+  it('anything that is no ModelHostError is INTERNAL "internal error", its detail to the host\'s logger only', async () => {
+    const logged: unknown[] = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (message: string, fields?: Record<string, unknown>) => logged.push({ message, ...fields }) };
+    class BrokenHost extends ModelHost {
+      override metadata(): never {
+        throw new TypeError('secret detail at /srv/models/m');
+      }
+    }
+    const { client } = await start(new BrokenHost({ logger }));
+    const refused = await failure(call(client, 'ModelMetadata', { name: 'm' }));
+    expect({ code: refused.code, details: refused.details }).toEqual({ code: GrpcStatus.INTERNAL, details: 'internal error' });
+    expect(logged).toEqual([expect.objectContaining({ message: 'unexpected error answered with INTERNAL', method: '/inference.GRPCInferenceService/ModelMetadata', error: expect.stringMatching(/secret detail/) })]);
+  });
+
   it('MODEL_NOT_READY → UNAVAILABLE while the only version loads', async () => {
     const gate = deferred();
     releases.push(() => gate.resolve());
