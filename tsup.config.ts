@@ -42,6 +42,7 @@ export default defineConfig([
       nest: 'src/adapters/nest/index.ts',
       prometheus: 'src/metrics/prometheus.ts',
       otel: 'src/metrics/opentelemetry.ts',
+      grpc: 'src/adapters/grpc/index.ts',
       // Thread instances start this file beside index.js.
       'instance-worker': 'src/runtime/worker/instance-worker.ts',
     },

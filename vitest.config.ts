@@ -13,6 +13,7 @@ export default defineConfig({
       { find: /^modelhost\/nest$/, replacement: src('adapters/nest/index.ts') },
       { find: /^modelhost\/prometheus$/, replacement: src('metrics/prometheus.ts') },
       { find: /^modelhost\/otel$/, replacement: src('metrics/opentelemetry.ts') },
+      { find: /^modelhost\/grpc$/, replacement: src('adapters/grpc/index.ts') },
     ],
   },
   test: {

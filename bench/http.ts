@@ -278,7 +278,7 @@ interface ModelRequests {
 }
 
 /** The rows every side sends, as in-process inputs, KServe v2 JSON bodies and binary-extension bodies. */
-function requestsFor(model: HttpModelId): ModelRequests {
+export function requestsFor(model: HttpModelId): ModelRequests {
   // 16 rows: autocannon spends more CPU cycling through many distinct requests (256 cost it ~40% more).
   const rows = inputRows(model, model === 'mobilenet' ? 4 : 16);
   const input = model === 'mobilenet' ? 'input_1' : 'x';

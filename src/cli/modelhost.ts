@@ -15,6 +15,8 @@ import { PACKAGE_VERSION } from '../version.js';
 import { createHttpsServer } from '../adapters/tls/https-server.js';
 import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
 import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
+import { GRPC_FLAGS, startGrpcServer } from './grpc-port.js';
+import type { GrpcServer } from '../adapters/grpc/grpc-server.js';
 import { LoadProgress } from './load-progress.js';
 import { createLogger } from './log-format.js';
 import { findSingleModel, loadOptionsFor, type SingleModelLayout } from './single-model-layout.js';
@@ -43,6 +45,7 @@ const SERVE_FLAGS = {
   'tls-cert': { value: '<f>', help: 'serve HTTPS with this PEM certificate (chain); needs --tls-key', parse: text },
   'tls-key': { value: '<f>', help: 'the PEM private key of --tls-cert', parse: text },
   'tls-ca': { value: '<f>', help: 'require client certificates signed by this PEM CA (mutual TLS)\nCertificate files are reloaded when they change (checked every 5 s).', parse: text },
+  ...GRPC_FLAGS,
   'require-checksums': switchFlag('refuse versions without a SHA256SUMS'),
   instances: { value: '<kind>', help: 'auto, thread or inline (default auto: measured per model at load)', parse: oneOf(['auto', 'thread', 'inline']) },
   'body-limit': { value: '<bytes>', help: 'largest request body; larger ones get 413 (default 33554432, 32 MiB)', parse: integer('a positive number of bytes', 1) },
@@ -141,6 +144,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (values['admin-token'] !== undefined) fail(`--admin-token is not accepted: a token on the command line shows in ps; use --admin-token-file or ${ADMIN_TOKEN_ENV}`);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together');
   if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) fail('--tls-ca needs --tls-cert and --tls-key');
+  const grpcPort = values['grpc-port'];
   let token: string | undefined;
   try {
     token = readAdminToken(values['admin-token-file']);
@@ -224,17 +228,21 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   const bound = server.address();
   const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port;
+  const grpcServer: GrpcServer | undefined =
+    grpcPort === undefined ? undefined : await startGrpcServer(host, { port: grpcPort, address, tls, authorize, timeoutMs: values.timeout, logger }).catch((error: unknown) => fail(`gRPC: ${(error as Error).message}`));
   logger.info('listening', { url: `${tls === undefined ? 'http' : 'https'}://${address}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined, mutualTls: tls?.caFile !== undefined });
 
   const stop = async (signal: string) => {
     logger.info('shutting down: no new connections, finishing requests in flight', { signal });
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const grpcClosed = grpcServer?.close(10_000);
     await host.close(); // drains queued and running requests, then unloads
     // Keep-alive connections of the requests that were in flight turn idle once their
     // responses are written: close them then (not before, not after keepAliveTimeout).
     const sweep = setInterval(() => server.closeIdleConnections(), 25);
     const cutoff = setTimeout(() => server.closeAllConnections(), 10_000);
     await closed;
+    await grpcClosed;
     clearInterval(sweep);
     clearTimeout(cutoff);
     logger.info('stopped');

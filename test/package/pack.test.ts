@@ -130,17 +130,62 @@ describe('the packed package', () => {
   });
 
   it('exposes every subpath entry, sharing the one ModelHost of the main entry', () => {
-    const esm = `const [p, o, h, e, n] = await Promise.all(['prometheus', 'otel', 'http', 'express', 'nest'].map((x) => import('modelhost/' + x)));
-      console.log(typeof p.collectMetrics, typeof o.instrument, typeof h.createNodeListener, typeof e.createExpressRouter, typeof n.ModelHostModule);`;
-    expect(run('node', ['--input-type=module', '-e', esm], consumer).trim()).toBe('function function function function function');
-    const cjs = "const r = (x) => require('modelhost/' + x); console.log(typeof r('prometheus').collectMetrics, typeof r('otel').instrument, typeof r('http').createHttpHandler, typeof r('express').createExpressRouter, typeof r('nest').ModelHostModule)";
-    expect(run('node', ['-e', cjs], consumer).trim()).toBe('function function function function function');
+    const esm = `const [p, o, h, e, n, g] = await Promise.all(['prometheus', 'otel', 'http', 'express', 'nest', 'grpc'].map((x) => import('modelhost/' + x)));
+      console.log(typeof p.collectMetrics, typeof o.instrument, typeof h.createNodeListener, typeof e.createExpressRouter, typeof n.ModelHostModule, typeof g.createGrpcServer);`;
+    expect(run('node', ['--input-type=module', '-e', esm], consumer).trim()).toBe('function function function function function function');
+    const cjs = "const r = (x) => require('modelhost/' + x); console.log(typeof r('prometheus').collectMetrics, typeof r('otel').instrument, typeof r('http').createHttpHandler, typeof r('express').createExpressRouter, typeof r('nest').ModelHostModule, typeof r('grpc').createGrpcServer)";
+    expect(run('node', ['-e', cjs], consumer).trim()).toBe('function function function function function function');
     // The adapters import 'modelhost' itself instead of bundling a second copy of the host.
     const listing = run('tar', ['-xOzf', run('ls', [], consumer).split('\n').find((f) => f.endsWith('.tgz'))!, 'package/dist/nest.js'], consumer);
     expect(listing).toMatch(/from 'modelhost'/);
     expect(listing).not.toMatch(/class ModelHost extends/);
   });
 
+  it('ships the gRPC service\'s .proto where the built modelhost/grpc finds it, and serves it from ESM and CJS', () => {
+    const script = (kind: 'esm' | 'cjs') => `
+      ${kind === 'esm' ? "import { ModelHost } from 'modelhost'; import { createGrpcServer, PROTO_PATH } from 'modelhost/grpc';" : "const { ModelHost } = require('modelhost'); const { createGrpcServer, PROTO_PATH } = require('modelhost/grpc');"}
+      const grpc = require('@grpc/grpc-js'); const loader = require('@grpc/proto-loader');
+      (async () => {
+        const host = new ModelHost();
+        const server = await createGrpcServer(host, 0);
+        const pkg = grpc.loadPackageDefinition(loader.loadSync(PROTO_PATH, { keepCase: true }));
+        const client = new pkg.inference.GRPCInferenceService('127.0.0.1:' + server.port, grpc.credentials.createInsecure());
+        client.ServerLive({}, async (error, response) => {
+          console.log(PROTO_PATH.replace(/\\\\/g, '/').split('/').slice(-2).join('/'), require('node:fs').existsSync(PROTO_PATH), JSON.stringify(error ?? response));
+          client.close(); await server.close(); await host.close();
+        });
+      })();`;
+    const esm = `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);${script('esm')}`;
+    expect(run('node', ['--input-type=module', '-e', esm], consumer).trim()).toBe('proto/grpc_predict_v2.proto true {"live":true}');
+    expect(run('node', ['-e', script('cjs')], consumer).trim()).toBe('proto/grpc_predict_v2.proto true {"live":true}');
+    const listing = run('tar', ['-tzf', run('ls', [], consumer).split('\n').find((f) => f.endsWith('.tgz'))!], consumer);
+    expect(listing).toMatch(/^package\/proto\/grpc_predict_v2\.proto$/m);
+  });
+
+  it('without @grpc/grpc-js, modelhost/grpc still imports and createGrpcServer names what to install', async () => {
+    await writeFile(
+      path.join(consumer, 'block-grpc.mjs'),
+      `export async function resolve(specifier, context, next) {
+        if (specifier.startsWith('@grpc/')) throw Object.assign(new Error("Cannot find package '" + specifier + "'"), { code: 'ERR_MODULE_NOT_FOUND' });
+        return next(specifier, context);
+      }`,
+    );
+    await writeFile(path.join(consumer, 'register-grpc.mjs'), "import { register } from 'node:module'; register('./block-grpc.mjs', import.meta.url);");
+    const script = `
+      import { ModelHost } from 'modelhost';
+      import { createGrpcServer } from 'modelhost/grpc';
+      const host = new ModelHost();
+      try { await createGrpcServer(host, 0); console.log('started'); } catch (error) { console.log(error.code, error.message); }
+      await host.close();`;
+    expect(run('node', ['--import', './register-grpc.mjs', '--input-type=module', '-e', script], consumer).trim()).toBe(
+      "INVALID_CONFIG modelhost/grpc needs the package '@grpc/grpc-js', which is not installed. Install it: npm install @grpc/grpc-js @grpc/proto-loader",
+    );
+  });
+
+  it('has a modelhost bin that prints its help', () => {
+    const out = run('node', [path.join(consumer, 'node_modules', 'modelhost', 'dist', 'cli.js'), '--help'], consumer);
+    expect(out).toMatch(/Usage: modelhost serve <repository>/);
+  });
 
   it('has types for both import and require consumers', async () => {
     await writeFile(path.join(consumer, 'esm.mts'), "import { ModelHost, type Outputs } from 'modelhost';\nconst h: ModelHost = new ModelHost();\nexport const p: Promise<Outputs> = h.predict('m', [1]);\n");

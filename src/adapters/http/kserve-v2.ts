@@ -191,7 +191,7 @@ function describe(value: unknown): string {
  * traffic. While traffic is split (a canary) the public API does not say which version ran,
  * and `model_version` is optional: it is left out rather than guessed.
  */
-function answeredBy(host: ModelHost, model: string, pinned: number | undefined): string | undefined {
+export function answeredBy(host: ModelHost, model: string, pinned: number | undefined): string | undefined {
   if (pinned !== undefined) return String(pinned);
   const serving = Object.entries(host.status(model).traffic).filter(([, weight]) => weight > 0);
   return serving.length === 1 ? serving[0]![0] : undefined;
@@ -228,5 +228,5 @@ function header(headers: RouteContext['request']['headers'], name: string): stri
 }
 
 /** KServe's platform names for the built-in runtimes. */
-const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx', tfjs: 'tensorflowjs' };
+export const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx', tfjs: 'tensorflowjs' };
 

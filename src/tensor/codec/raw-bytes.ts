@@ -28,7 +28,9 @@ export function fromRawBytes(bytes: Uint8Array, dtype: DType, elements: number):
   return new info.array!(copy.buffer, 0, elements);
 }
 
-function bytesElements(bytes: Uint8Array, elements: number): BytesElement[] {
+function bytesElements(received: Uint8Array, elements: number): BytesElement[] {
+  // A plain view: on a Buffer (what node:http and gRPC hand over) `slice` would alias, not copy.
+  const bytes = new Uint8Array(received.buffer, received.byteOffset, received.byteLength);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Every element takes at least its 4-byte length: more elements than that cannot be there.
   if (elements > bytes.byteLength / 4) throw new ConversionError(`has ${bytes.byteLength} bytes, too few for ${elements} BYTES elements (4-byte length each)`);

@@ -117,6 +117,18 @@ describe('raw little-endian bytes', () => {
     expect(() => fromRawBytes(new Uint8Array(8), 'string', 1e12)).toThrow(/too few for 1000000000000 BYTES elements/);
   });
 
+  it('copies out of a Buffer (whose slice is a view): BYTES elements never alias the request', () => {
+    const request = Buffer.from([2, 0, 0, 0, 0x68, 0x69, 1, 0, 0, 0, 0xff]);
+    const elements = fromRawBytes(request, 'string', 2) as Uint8Array[];
+    request.fill(0);
+    expect(elements).toEqual([Uint8Array.from([0x68, 0x69]), Uint8Array.from([0xff])]);
+    expect(elements.every((e) => !Buffer.isBuffer(e) && e.buffer !== request.buffer)).toBe(true);
+    const floats = Buffer.from(Float32Array.of(1.5).buffer);
+    const decoded = fromRawBytes(floats, 'float32', 1);
+    floats.fill(0);
+    expect(Array.from(decoded as Float32Array)).toEqual([1.5]);
+  });
+
   it('fixed-size dtypes: the byte count the shape needs, BOOL bytes 0 or 1', () => {
     expect(fromRawBytes(Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0x80]), 'int64', 1)).toEqual(BigInt64Array.from([-(2n ** 63n) + 1n]));
     expect(() => fromRawBytes(new Uint8Array(7), 'int64', 1)).toThrow(/has 7 bytes, but 1 elements of INT64 need 8/);
