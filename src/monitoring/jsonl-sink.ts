@@ -1,0 +1,148 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { encodeBase64 } from '../tensor/index.js';
+import { float16Value } from '../tensor/codec/float16.js';
+import type { Tensor } from '../tensor/index.js';
+import type { RequestSampledEvent } from '../metrics/events.js';
+import { importPeer } from '../runtime/optional-peer.js';
+
+/** Where `requestSampled` events go as JSON lines, and how the files rotate. */
+export interface JsonlSinkOptions {
+  /** The file written, e.g. `./samples/requests.jsonl`; rotated files get a time-and-index prefix beside it. */
+  readonly path?: string;
+  /** Rotate when the file reaches this size (rotating-file-stream syntax: `10M`, `512K`). Default `10M`. */
+  readonly size?: string;
+  /** Rotate on this interval too (`1d`, `1h`), if given. */
+  readonly interval?: string;
+  /** Rotated files kept; older ones are removed. Default 10. */
+  readonly maxFiles?: number;
+  /** Gzip rotated files. Default false. */
+  readonly compress?: boolean;
+  /** Bytes allowed to wait for the disk; past it samples are dropped and counted, never queued. Default 8 MiB. */
+  readonly maxBufferBytes?: number;
+  /** Only these models' samples. Default all. */
+  readonly models?: readonly string[];
+  /** Write here instead of rotating files (tests, a pipe to a collector). */
+  readonly stream?: Writable;
+}
+
+/** The part of ModelHost a sink needs. */
+interface SampleSource {
+  on(event: 'requestSampled', listener: (event: RequestSampledEvent) => void): unknown;
+  off(event: 'requestSampled', listener: (event: RequestSampledEvent) => void): unknown;
+}
+
+/**
+ * A ready sink for sampled payloads: one JSON object per line, written to a rotating file
+ * (the `rotating-file-stream` package, an optional peer imported when a sink opens). Writing
+ * never blocks a request and never grows memory without bound: while more than
+ * `maxBufferBytes` wait for the disk, new samples are dropped and counted in `dropped`.
+ *
+ * ```ts
+ * const sink = await JsonlSink.open(host, { path: './samples/requests.jsonl', size: '10M', maxFiles: 5 });
+ * // ... later
+ * await sink.close();
+ * ```
+ */
+export class JsonlSink {
+  /** Lines handed to the stream. */
+  written = 0;
+  /** Samples dropped because the buffer was full (or the stream failed). */
+  dropped = 0;
+  /** The first write error, if the stream failed (the sink then drops everything). */
+  error: Error | undefined;
+  private closed = false;
+  private readonly listener = (event: RequestSampledEvent): void => this.write(event);
+
+  private constructor(
+    private readonly host: SampleSource,
+    private readonly stream: Writable,
+    private readonly maxBufferBytes: number,
+    private readonly models: ReadonlySet<string> | undefined,
+  ) {
+    stream.on('error', (error: Error) => {
+      this.error ??= error;
+    });
+    host.on('requestSampled', this.listener);
+  }
+
+  /**
+   * Subscribes a sink to a host's `requestSampled` events.
+   * @throws ModelHostError UNSUPPORTED_MODEL when `rotating-file-stream` is not installed (and no `stream` is given).
+   */
+  static async open(host: SampleSource, options: JsonlSinkOptions): Promise<JsonlSink> {
+    const maxBufferBytes = options.maxBufferBytes ?? 8 * 1024 * 1024;
+    if (!(Number.isInteger(maxBufferBytes) && maxBufferBytes > 0)) throw new TypeError(`maxBufferBytes must be an integer ≥ 1, got ${String(maxBufferBytes)}`);
+    let stream = options.stream;
+    if (stream === undefined) {
+      if (typeof options.path !== 'string' || options.path.length === 0) throw new TypeError('JsonlSink needs a `path` (or a `stream`)');
+      const rfs = await importPeer<typeof import('rotating-file-stream')>('rotating-file-stream', 'The JSON-lines sample sink');
+      const { dirname, basename } = await import('node:path');
+      stream = rfs.createStream(basename(options.path), {
+        path: dirname(options.path),
+        size: (options.size ?? '10M') as `${number}M`,
+        ...(options.interval === undefined ? {} : { interval: options.interval as `${number}d` }),
+        maxFiles: options.maxFiles ?? 10,
+        compress: options.compress === true ? 'gzip' : false,
+      });
+    }
+    return new JsonlSink(host, stream, maxBufferBytes, options.models === undefined ? undefined : new Set(options.models));
+  }
+
+  /** Bytes waiting for the disk now. */
+  get bufferedBytes(): number {
+    return this.stream.writableLength;
+  }
+
+  /** Unsubscribes, then flushes what is buffered and closes the stream (the file). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.off('requestSampled', this.listener);
+    if (this.stream.destroyed || this.stream.writableFinished) return;
+    const finished = once(this.stream, 'finish').catch(() => undefined);
+    this.stream.end();
+    await finished;
+  }
+
+  private write(event: RequestSampledEvent): void {
+    if (this.models !== undefined && !this.models.has(event.model)) return;
+    // Decided before serializing: a full buffer costs a comparison, not a JSON.stringify.
+    if (this.closed || this.error !== undefined || this.stream.writableLength >= this.maxBufferBytes) {
+      this.dropped++;
+      return;
+    }
+    this.stream.write(sampleLine(event));
+    this.written++;
+  }
+}
+
+/** One sample as a JSON line: tensors as `{ datatype, shape, data }` (int64 as strings, bytes as base64). */
+export function sampleLine(event: RequestSampledEvent): string {
+  return (
+    JSON.stringify({
+      timestamp: new Date(event.timestamp).toISOString(),
+      model: event.model,
+      version: event.version,
+      id: event.id,
+      rows: event.rows,
+      latency_ms: Math.round(event.latencyMs * 1000) / 1000,
+      cached: event.cached,
+      inputs: event.inputs === undefined ? undefined : tensorsJson(event.inputs),
+      outputs: event.outputs === undefined ? undefined : tensorsJson(event.outputs),
+    }) + '\n'
+  );
+}
+
+function tensorsJson(tensors: Readonly<Record<string, Tensor>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    let data: unknown;
+    if (Array.isArray(t.data)) data = (t.data as readonly (string | Uint8Array)[]).map((s) => (typeof s === 'string' ? s : encodeBase64(s)));
+    else if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array) data = Array.from(t.data as BigInt64Array, (v) => v.toString());
+    else if (t.dtype === 'float16') data = Array.from(t.data as Uint16Array, float16Value);
+    else data = Array.from(t.data as ArrayLike<number>);
+    out[name] = { datatype: t.dtype, shape: t.shape, data };
+  }
+  return out;
+}
