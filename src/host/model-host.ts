@@ -170,7 +170,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     this.on('modelUnloaded', (e) => this.recorder?.forget(e.model, e.version));
     this.monitoring = new HostMonitoring({
       now: () => this.options.clock.now(),
-      random: Math.random,
+      random: () => Math.random(),
       wantsSamples: () => this.listenerCount('requestSampled') > 0,
       sampled: (event) => this.notify('requestSampled', event),
       drifted: (event) => this.notify('driftDetected', event),

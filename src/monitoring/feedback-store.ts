@@ -48,7 +48,8 @@ export class FeedbackStore {
     readonly options: ResolvedFeedback,
     private readonly now: () => number,
   ) {
-    this.served = new LRUCache<string, Served>({ max: options.maxEntries, ttl: options.ttlMs, ttlAutopurge: false, perf: { now } });
+    // lru-cache reads a start time of 0 as "no TTL": shift the clock by 1 ms so time 0 is a time.
+    this.served = new LRUCache<string, Served>({ max: options.maxEntries, ttl: options.ttlMs, ttlResolution: 0, ttlAutopurge: false, perf: { now: () => now() + 1 } });
   }
 
   /** Remembers what a request was answered (only its predictions, not its outputs). */
