@@ -81,6 +81,7 @@ export class FeedbackStore {
    * @throws ModelHostError INVALID_INPUT when the label's shape or type does not fit.
    */
   join(id: string, groundTruth: unknown): FeedbackResult {
+    checkLabels(this.model, this.options.task, groundTruth); // bad labels are refused whether or not the id is still known
     const served = this.served.get(id);
     if (served === undefined) {
       this.unmatched.count++;
@@ -145,11 +146,24 @@ export class FeedbackStore {
         model: this.model,
       });
     }
-    for (const label of list) {
-      const ok = this.options.task === 'classification' ? Number.isInteger(label) && (label as number) >= 0 : typeof label === 'number' && Number.isFinite(label);
-      if (!ok) throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${this.model}': ground truth must be ${what}, got ${describe(label)}`, { model: this.model });
-    }
     return list as number[];
+  }
+}
+
+/**
+ * Refuses a label that cannot be one: a class index (integer ≥ 0) or a finite value, or a
+ * non-empty array of them.
+ * @throws ModelHostError INVALID_INPUT naming the expected and the received.
+ */
+export function checkLabels(model: string, task: 'classification' | 'regression', groundTruth: unknown): void {
+  const list: unknown[] = Array.isArray(groundTruth) ? groundTruth : [groundTruth];
+  const what = task === 'classification' ? 'a class index (an integer ≥ 0)' : 'a finite number';
+  if (list.length === 0 || list.length > 1_000_000) {
+    throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${model}': expected ${what} or an array of one per row, got an array of ${list.length}`, { model: model });
+  }
+  for (const label of list) {
+    const ok = task === 'classification' ? Number.isInteger(label) && (label as number) >= 0 : typeof label === 'number' && Number.isFinite(label);
+    if (!ok) throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${model}': ground truth must be ${what}, got ${describe(label)}`, { model: model });
   }
 }
 

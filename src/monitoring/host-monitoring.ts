@@ -1,7 +1,7 @@
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 import type { LoadedVersion } from '../registry/loaded-version.js';
 import type { NamedModel } from '../registry/named-model.js';
-import type { FeedbackResult } from './feedback-store.js';
+import { checkLabels, type FeedbackResult } from './feedback-store.js';
 import { ModelMonitor, type MonitorDeps, type MonitoringStats } from './model-monitor.js';
 import { monitoringActive, type ResolvedMonitoring } from './monitoring-options.js';
 
@@ -44,11 +44,13 @@ export class HostMonitoring {
     if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 256) {
       throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${model.name}': the request id must be a string of 1 to 256 characters, got ${typeof requestId === 'string' ? `${requestId.length} characters` : typeof requestId}`, { model: model.name });
     }
+    const options = model.options.monitoring.feedback;
+    if (options === undefined) {
+      throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${model.name}': the model has no \`feedback\` option, so no predictions are remembered`, { model: model.name });
+    }
     const store = this.monitors.get(model.name)?.feedback;
     if (store === undefined) {
-      if (model.options.monitoring.feedback === undefined) {
-        throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${model.name}': the model has no \`feedback\` option, so no predictions are remembered`, { model: model.name });
-      }
+      checkLabels(model.name, options.task, groundTruth);
       return { matched: false, version: undefined, labels: 0, correct: undefined, absoluteError: undefined };
     }
     return store.join(requestId, groundTruth);
