@@ -64,10 +64,10 @@ export class ModelMonitor {
       if (this.options.sampling.inputs && this.deps.wantsSamples()) inputs = copyOutputs(prepared.tensors);
     }
     const remember = this.feedback !== undefined && id !== undefined;
-    let key: string | undefined;
+    let key: number | undefined;
     if (this.cache !== undefined) {
       key = this.cache.key(version, prepared.tensors, prepared.single);
-      const hit = this.cache.get(key);
+      const hit = this.cache.get(key, prepared.tensors, prepared.single);
       if (hit !== undefined) {
         this.answered(version, prepared.rows, id, hit, sampled, remember, inputs, start, true);
         return Promise.resolve(hit);
@@ -79,7 +79,7 @@ export class ModelMonitor {
     result.then(
       (outputs) => {
         try {
-          if (key !== undefined) this.cache!.set(key, outputs);
+          if (key !== undefined) this.cache!.set(key, prepared.tensors, prepared.single, outputs);
           this.answered(version, prepared.rows, id, outputs, sampled, remember, inputs, start, false);
         } catch {
           // Monitoring never fails a request that succeeded.
