@@ -45,13 +45,17 @@ interface SampleSource {
  * ```
  */
 export class JsonlSink {
-  /** Lines handed to the stream. */
+  /** Samples accepted (written, or waiting for the next flush). */
   written = 0;
   /** Samples dropped because the buffer was full (or the stream failed). */
   dropped = 0;
   /** The first write error, if the stream failed (the sink then drops everything). */
   error: Error | undefined;
   private closed = false;
+  /** Lines waiting for the next flush: one stream write per turn of the event loop, not one per sample. */
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
   private readonly listener = (event: RequestSampledEvent): void => this.write(event);
 
   private constructor(
@@ -91,7 +95,7 @@ export class JsonlSink {
 
   /** Bytes waiting for the disk now. */
   get bufferedBytes(): number {
-    return this.stream.writableLength;
+    return this.stream.writableLength + this.pendingBytes;
   }
 
   /** Unsubscribes, then flushes what is buffered and closes the stream (the file). */
@@ -99,6 +103,7 @@ export class JsonlSink {
     if (this.closed) return;
     this.closed = true;
     this.host.off('requestSampled', this.listener);
+    this.flush();
     if (this.stream.destroyed || this.stream.writableFinished) return;
     const finished = once(this.stream, 'finish').catch(() => undefined);
     this.stream.end();
@@ -108,12 +113,33 @@ export class JsonlSink {
   private write(event: RequestSampledEvent): void {
     if (this.models !== undefined && !this.models.has(event.model)) return;
     // Decided before serializing: a full buffer costs a comparison, not a JSON.stringify.
-    if (this.closed || this.error !== undefined || this.stream.writableLength >= this.maxBufferBytes) {
+    if (this.closed || this.error !== undefined || this.bufferedBytes >= this.maxBufferBytes) {
       this.dropped++;
       return;
     }
-    this.stream.write(sampleLine(event));
+    const line = sampleLine(event);
+    this.pending.push(line);
+    this.pendingBytes += line.length;
     this.written++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.stream.destroyed || this.stream.writableEnded || this.error !== undefined) {
+      // The stream failed since these were accepted: they are lost, so count them as such.
+      this.written -= lines.length;
+      this.dropped += lines.length;
+      return;
+    }
+    this.stream.write(lines.join(''));
   }
 }
 
