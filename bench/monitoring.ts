@@ -6,13 +6,13 @@
  * Then one sequential caller: a cache hit against a run of the MLP (a miss).
  * Sides are interleaved (a b c … c b a) so drift of the machine hits all alike.
  *
- *   npx tsx bench/monitoring.ts [--quick]
+ *   npx tsx bench/monitoring.ts [--quick] [--cost-only]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { JsonlSink, ModelHost, type ModelOptions } from '../src/index.js';
+import { JsonlSink, ModelHost, type ModelOptions, type Runtime, type Tensor } from '../src/index.js';
 import { runClosedLoop } from './lib/closed-loop.js';
 import { inputRows, writeRepository } from './load/models.js';
 
@@ -100,4 +100,51 @@ async function main(): Promise<void> {
   await rm(root, { recursive: true, force: true });
 }
 
-await main();
+/**
+ * The same sides on a runtime that does no work (outputs 10 constant scores), 64 requests
+ * at a time, sequential rounds: what monitoring itself costs per request, in µs, with the
+ * model's own time out of the way. Less exposed to other processes than req/s ratios.
+ */
+async function perRequestCost(): Promise<void> {
+  const signature = { inputs: [{ name: 'x', dtype: 'float32' as const, shape: [-1, 64] }], outputs: [{ name: 'y', dtype: 'float32' as const, shape: [-1, 10] }] };
+  const runtime: Runtime = {
+    name: 'null',
+    canLoad: () => true,
+    load: async () => ({
+      signature,
+      run: async (inputs: Record<string, Tensor>) => {
+        const rows = inputs['x']!.shape[0]!;
+        return { y: { data: new Float32Array(rows * 10).fill(0.1), shape: [rows, 10], dtype: 'float32' } };
+      },
+      dispose: () => undefined,
+    }),
+  };
+  const rows = inputRows('mlp-onnx', 256);
+  const cases: [string, ModelOptions, boolean][] = [
+    ['default', {}, false],
+    ['sampling 1.0, no listener', { sampling: { rate: 1 } }, false],
+    ['sampling 1.0 + JSON-lines sink', { sampling: { rate: 1 } }, true],
+    ['sampling 1.0 + sink + drift (64 + 1 features)', { sampling: { rate: 1 }, drift: { enabled: true } }, true],
+    ['cache, every request a hit', { cache: { enabled: true } }, false],
+  ];
+  const results: [string, number][] = [];
+  for (const [name, options, sink] of cases) {
+    const host = new ModelHost({ runtimes: { null: runtime }, models: { m: { runtime: 'null', ...options } } });
+    if (sink) await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    await host.load('m', { source: { files: { 'model.null': 'null' } } });
+    let best = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 5; round++) {
+      const started = performance.now();
+      for (let r = 0; r < 20_000 / 64; r++) await Promise.all(Array.from({ length: 64 }, (_, i) => host.predict('m', rows[(r * 64 + i) & 255]!)));
+      best = Math.min(best, ((performance.now() - started) / 20_000) * 1000);
+    }
+    results.push([name, best]);
+    await host.close();
+  }
+  const base = results[0]![1];
+  console.log('\nPer request on a runtime that does no work (best of 5 × 20 000 requests, 64 at a time)\n');
+  console.log(['| host | µs / request | monitoring\'s own µs |', '|---|--:|--:|', ...results.map(([name, us]) => `| ${name} | ${us.toFixed(2)} | ${(us - base).toFixed(2)} |`)].join('\n'));
+}
+
+if (!process.argv.includes('--cost-only')) await main();
+await perRequestCost();

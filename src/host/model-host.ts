@@ -163,7 +163,8 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       notify: (event, payload) => this.notify(event, payload),
       warn: (message, model, version, cause) => this.warn(message, model, version, cause),
       log: (level, message, fields) => this.options.logger?.[level](message, fields),
-      predictPinned: (model, version, inputs) => this.predict(model, inputs, { version }),
+      // The golden set of a deploy: not traffic, so monitoring (samples, drift, cache) never sees it.
+      predictPinned: (model, version, inputs) => this.run(model, inputs, { version }, 'instance', false),
     });
     if (this.options.repository?.pollIntervalMs !== undefined) this.schedulePoll(this.options.repository.pollIntervalMs);
     this.recorder = this.options.stats ? new StatsRecorder(this, this.options.clock) : undefined;
@@ -178,6 +179,8 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     });
     // Cached answers never outlive the versions that gave them.
     for (const event of ['versionSwapped', 'modelLoaded', 'modelUnloaded'] as const) this.on(event, (e) => this.monitoring.invalidate(e.model));
+    // A model whose last version went away forgets its monitoring (checked once the unload has settled).
+    this.on('modelUnloaded', (e) => queueMicrotask(() => this.models.has(e.model) || this.monitoring.forget(e.model)));
   }
 
   /** The `logger` of the options, or undefined: the HTTP adapters log unexpected errors through it. */
@@ -360,7 +363,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 
   // ---- internals ----
 
-  private run(name: string, inputs: unknown, options: PredictOptions | undefined, mode: InputMode): Promise<Outputs> {
+  private run(name: string, inputs: unknown, options: PredictOptions | undefined, mode: InputMode, monitored = true): Promise<Outputs> {
     // Not async: the scheduler's promise is the caller's promise (one per request, not three).
     try {
       if (this.closing) throw this.shuttingDown();
@@ -373,7 +376,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
         version = this.versions.fallbackFor(model, version.version) ?? version;
       }
       const prepared = version.validator!.prepare(inputs, mode);
-      const monitor = this.monitoring.of(model, version);
+      const monitor = monitored ? this.monitoring.of(model, version) : undefined;
       const dispatcher = version.dispatcher!;
       const result = monitor === undefined ? dispatcher.dispatch(prepared, dispatch) : monitor.run(version.version, prepared, options?.id, (p) => dispatcher.dispatch(p, dispatch));
       // Mirror to a shadow version: only unpinned requests that went to the default.

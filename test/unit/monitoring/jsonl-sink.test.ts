@@ -18,7 +18,7 @@ describe('JsonlSink', () => {
   it('writes one JSON line per sample to a rotating file, rotating by size', async () => {
     const dir = await tempDir();
     const host = await sampledHost();
-    const sink = await JsonlSink.open(host, { path: join(dir, 'samples.jsonl'), size: '1K', maxFiles: 50 });
+    const sink = await JsonlSink.open(host, { path: join(dir, 'samples.jsonl'), size: '1K', maxFiles: 50, tensorEncoding: 'numbers' });
     for (let i = 0; i < 30; i++) await host.predict('m', [i, 0, 0, 0], { id: `r${i}` });
     await sink.close();
     expect(sink).toMatchObject({ written: 30, dropped: 0 });
@@ -28,6 +28,23 @@ describe('JsonlSink', () => {
     expect(lines).toHaveLength(30);
     const first = lines.map((l) => JSON.parse(l) as { id: string; model: string; version: number; inputs: { x: { datatype: string; shape: number[]; data: number[] } }; outputs: { y: { data: number[] } } }).find((s) => s.id === 'r2')!;
     expect(first).toMatchObject({ model: 'm', version: 1, rows: 1, cached: false, inputs: { x: { datatype: 'float32', shape: [1, 4], data: [2, 0, 0, 0] } }, outputs: { y: { data: [5, 1, 1, 1] } } });
+    await host.close();
+  });
+
+  it('writes tensors as base64 of their raw bytes by default (exact, cheap to write)', async () => {
+    const host = await sampledHost();
+    const out = new PassThrough();
+    const chunks: string[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c.toString()));
+    const sink = await JsonlSink.open(host, { stream: out });
+    await host.predict('m', [0.1, -2, 3.5, 1e-8], { id: 'b' });
+    await sink.close();
+    const sample = JSON.parse(chunks.join('')) as { inputs: { x: { datatype: string; shape: number[]; b64: string } }; outputs: { y: { b64: string } } };
+    expect(sample.inputs.x).toMatchObject({ datatype: 'float32', shape: [1, 4] });
+    const bytes = Buffer.from(sample.inputs.x.b64, 'base64');
+    expect(new Float32Array(bytes.buffer, bytes.byteOffset, 4)).toEqual(new Float32Array([0.1, -2, 3.5, 1e-8]));
+    const y = Buffer.from(sample.outputs.y.b64, 'base64');
+    expect(new Float32Array(y.buffer, y.byteOffset, 4)).toEqual(new Float32Array([1.2, -3, 8, 1 + 2e-8]));
     await host.close();
   });
 
