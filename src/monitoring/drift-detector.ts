@@ -1,8 +1,8 @@
 import { float16Value } from '../tensor/codec/float16.js';
 import type { Tensor } from '../tensor/index.js';
-import { chiSquaredHomogeneity, kolmogorovSmirnov, populationStabilityIndex } from './drift-statistics.js';
+import { chiSquaredHomogeneity, kolmogorovSmirnovOnGrid, populationStabilityIndex } from './drift-statistics.js';
 import type { ResolvedDrift } from './monitoring-options.js';
-import { binOf, ClassReference, moments, NumericReference } from './reference-stats.js';
+import { binOf, ClassReference, NumericReference } from './reference-stats.js';
 
 /** How one feature compared in the last full window. */
 export interface FeatureDrift {
@@ -52,8 +52,12 @@ interface Feature {
   kind: 'numeric' | 'classes';
   /** Reference capture buffer (numeric) — released once the reference is built. */
   capture: Float64Array | undefined;
-  /** Live window (numeric) or live class counts (classes). */
-  readonly live: Float64Array;
+  /** The window's counts: per PSI bin (numeric) or per class (classes). */
+  live: Float64Array;
+  /** Numeric: the window's counts per cell of the reference's percentile grid (for KS). */
+  grid: Float64Array;
+  sum: number;
+  sumSquares: number;
   refCounts: Float64Array | undefined;
   numericRef: NumericReference | undefined;
   classRef: ClassReference | undefined;
@@ -78,13 +82,16 @@ interface Extractor {
  * straight from the tensors into preallocated buffers: nothing is allocated per row. The
  * reference is the first `referenceSize` rows seen (or given rows); then every `windowSize`
  * rows form a window compared feature by feature with PSI and a two-sample test (KS for
- * numbers, chi-squared for classes). A feature drifts when its PSI reaches `psiThreshold`
+ * numbers, on the reference's percentile grid, so a window is counts, never sorted;
+ * chi-squared for classes). A feature drifts when its PSI reaches `psiThreshold`
  * AND its p-value is below `pValue / features` (Bonferroni, as Alibi Detect's default).
  */
 export class DriftGroup {
   private extractors: Extractor[] | undefined;
   private features: Feature[] = [];
   private scratch = new Float64Array(0);
+  /** One row's elements as doubles (at most 4096 at a time: images are read in chunks). */
+  private values = new Float64Array(0);
   private referenceRows = 0;
   private frozen = false;
   private windowRows = 0;
@@ -129,6 +136,9 @@ export class DriftGroup {
       if (f.kind === 'numeric') {
         f.numericRef = new NumericReference(f.capture!, this.referenceRows, this.options.bins);
         f.capture = undefined;
+        // The window is counts, not values: allocated once here, reset after each window.
+        f.live = new Float64Array(f.numericRef.shares.length);
+        f.grid = new Float64Array(f.numericRef.grid.length + 1);
       } else {
         f.classRef = new ClassReference(f.refCounts!, this.referenceRows);
         f.refCounts = undefined;
@@ -181,16 +191,20 @@ export class DriftGroup {
       extractors.push(extractor);
     }
     this.scratch = new Float64Array(maxScratch);
+    this.values = new Float64Array(Math.min(4096, Math.max(1, ...extractors.map((e) => e.rowSize))));
     return extractors;
   }
 
   private feature(name: string, kind: 'numeric' | 'classes', classes: number): Feature {
-    const { referenceSize, windowSize } = this.options;
+    const { referenceSize } = this.options;
     return {
       name,
       kind,
       capture: kind === 'numeric' ? new Float64Array(referenceSize) : undefined,
-      live: kind === 'numeric' ? new Float64Array(windowSize) : new Float64Array(classes),
+      live: new Float64Array(kind === 'numeric' ? 0 : classes),
+      grid: new Float64Array(0),
+      sum: 0,
+      sumSquares: 0,
       refCounts: kind === 'classes' ? new Float64Array(classes) : undefined,
       numericRef: undefined,
       classRef: undefined,
@@ -201,7 +215,8 @@ export class DriftGroup {
   /** Reads one row into the reference or the live window; false if the row does not fit the layout. */
   private readRow(tensors: Readonly<Record<string, Tensor>>, rows: number, row: number): boolean {
     const extractors = this.extractors!;
-    for (const e of extractors) {
+    for (let x = 0; x < extractors.length; x++) {
+      const e = extractors[x]!;
       const tensor = tensors[e.tensor];
       if (tensor === undefined || tensor.data.length !== e.rowSize * rows) {
         this.skipped++;
@@ -209,34 +224,36 @@ export class DriftGroup {
       }
     }
     const slot = this.frozen ? this.windowRows : this.referenceRows;
-    for (const e of extractors) {
-      const data = tensors[e.tensor]!.data as ArrayLike<number | bigint>;
+    const values = this.values;
+    for (let x = 0; x < extractors.length; x++) {
+      const e = extractors[x]!;
+      const data = tensors[e.tensor]!.data;
       const base = row * e.rowSize;
-      const at = e.half ? half : plain;
       switch (e.mode) {
         case 'elements':
-          for (let i = 0; i < e.rowSize; i++) this.put(this.features[e.first + i]!, slot, at(data, base + i));
+          readInto(data, base, e.rowSize, values, e.half);
+          for (let i = 0; i < e.rowSize; i++) this.put(this.features[e.first + i]!, slot, values[i]!);
           break;
-        case 'mean': {
-          let sum = 0;
-          for (let i = 0; i < e.rowSize; i++) sum += at(data, base + i);
-          this.put(this.features[e.first]!, slot, sum / e.rowSize);
-          break;
-        }
-        case 'channels': {
-          const sums = this.scratch;
-          sums.fill(0, 0, e.channels);
-          for (let i = 0; i < e.rowSize; i++) sums[i % e.channels]! += at(data, base + i);
-          const perChannel = e.rowSize / e.channels;
-          for (let c = 0; c < e.channels; c++) this.put(this.features[e.first + c]!, slot, sums[c]! / perChannel);
-          break;
-        }
         case 'argmax': {
+          readInto(data, base, e.rowSize, values, e.half);
           let best = 0;
-          for (let i = 1; i < e.rowSize; i++) if (at(data, base + i) > at(data, base + best)) best = i;
+          for (let i = 1; i < e.rowSize; i++) if (values[i]! > values[best]!) best = i;
           const f = this.features[e.first]!;
           if (this.frozen) f.live[best]!++;
           else f.refCounts![best]!++;
+          break;
+        }
+        default: {
+          // 'mean' and 'channels' (an image): summed in chunks through the scratch row.
+          const sums = this.scratch;
+          sums.fill(0, 0, e.channels);
+          for (let start = 0; start < e.rowSize; start += values.length) {
+            const count = Math.min(values.length, e.rowSize - start);
+            readInto(data, base + start, count, values, e.half);
+            for (let i = 0; i < count; i++) sums[(start + i) % e.channels]! += values[i]!;
+          }
+          const perChannel = e.rowSize / e.channels;
+          for (let c = 0; c < e.channels; c++) this.put(this.features[e.first + c]!, slot, sums[c]! / perChannel);
           break;
         }
       }
@@ -244,9 +261,15 @@ export class DriftGroup {
     return true;
   }
 
+  /** One value of a numeric feature: into the reference sample, or counted into the window (one binary search). */
   private put(f: Feature, slot: number, value: number): void {
-    if (this.frozen) f.live[slot] = value;
-    else f.capture![slot] = value;
+    if (!this.frozen) {
+      f.capture![slot] = value;
+      return;
+    }
+    f.grid[binOf(f.numericRef!.grid, value)]!++;
+    f.sum += value;
+    f.sumSquares += value * value;
   }
 
   private evaluate(): DriftVerdict {
@@ -262,14 +285,17 @@ export class DriftGroup {
       let live: FeatureDrift['live'];
       if (f.kind === 'numeric') {
         const ref = f.numericRef!;
-        const window = f.live.subarray(0, n).sort();
-        // Bin counts of the window, in the scratch-free way: reuse the sorted order.
-        const counts = new Float64Array(ref.shares.length);
-        for (let i = 0; i < n; i++) counts[binOf(ref.edges, window[i]!)]!++;
-        psi = populationStabilityIndex(ref.shares, counts, n);
-        pValue = kolmogorovSmirnov(ref.sorted, ref.sorted.length, window, n).pValue;
+        f.live.fill(0);
+        for (let k = 0; k < f.grid.length; k++) f.live[ref.cellBins[k]!]! += f.grid[k]!;
+        psi = populationStabilityIndex(ref.shares, f.live, n);
+        pValue = kolmogorovSmirnovOnGrid(ref.gridCdf, ref.count, f.grid, n).pValue;
         reference = { mean: ref.mean, variance: ref.variance };
-        live = moments(window, n);
+        const mean = f.sum / n;
+        live = { mean, variance: Math.max(0, f.sumSquares / n - mean * mean) };
+        f.live.fill(0);
+        f.grid.fill(0);
+        f.sum = 0;
+        f.sumSquares = 0;
       } else {
         const ref = f.classRef!;
         psi = populationStabilityIndex(ref.shares, f.live, n);
@@ -292,12 +318,17 @@ export class DriftGroup {
   }
 }
 
-function plain(data: ArrayLike<number | bigint>, i: number): number {
-  return Number(data[i]);
-}
-
-function half(data: ArrayLike<number | bigint>, i: number): number {
-  return float16Value(data[i] as number);
+/** Copies `count` elements from `start` into `out` as doubles: one loop per storage kind, so each stays monomorphic. */
+function readInto(data: Tensor['data'], start: number, count: number, out: Float64Array, half: boolean): void {
+  if (half) {
+    const bits = data as Uint16Array;
+    for (let i = 0; i < count; i++) out[i] = float16Value(bits[start + i]!);
+  } else if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    for (let i = 0; i < count; i++) out[i] = Number(data[start + i]!);
+  } else {
+    const numbers = data as Float32Array;
+    for (let i = 0; i < count; i++) out[i] = numbers[start + i]!;
+  }
 }
 
 /** A model's drift: its inputs and its outputs, each against its own reference. */
