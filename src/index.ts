@@ -33,3 +33,4 @@ export type { DriftStats, GroupStats, DriftVerdict, FeatureDrift } from './monit
 export type { FeedbackResult, QualityStats } from './monitoring/feedback-store.js';
 export { MONITORING_METRICS, monitoringPoints } from './monitoring/monitoring-metrics.js';
 export type { MonitoringMetric, MetricPoint } from './monitoring/monitoring-metrics.js';
+export type { LoadPhase, LoadPhaseDurations } from './registry/load-phases.js';

@@ -40,6 +40,13 @@ export class NamedModel {
   readonly served = new Set<number>();
   /** Whether the model was loaded from the repository (so polling manages it). */
   fromRepository = false;
+  /** The `manifest.json` entry last applied, as JSON; undefined when the manifest does not pin the model. */
+  manifestApplied: string | undefined;
+  /**
+   * The `manifest.json` entry whose rollout the guard rolled back, as JSON: polls do not apply
+   * it again (that would undo the rollback every interval) until the entry changes.
+   */
+  manifestRolledBack: string | undefined;
   /** Ready versions with no traffic, kept warm for rollback; the least recently used is evicted. */
   readonly retained: LRUCache<number, LoadedVersion>;
   private weights = new Map<number, number>();

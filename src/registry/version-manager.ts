@@ -14,6 +14,7 @@ import { compareOutputs } from './output-comparison.js';
 import { RolloutGuard, type GuardState } from './rollout-guard.js';
 import { ShadowTracker, type ShadowStats } from './shadow-tracker.js';
 import type { VersionLoader } from './version-loader.js';
+import type { LoadPhaseDurations } from './load-phases.js';
 
 export interface LoadOptions {
   /** Load this version (and make it the default) instead of what the version policy selects. */
@@ -350,7 +351,10 @@ export class VersionManager {
       }
     }
     if (pinned !== undefined) this.applyManifest(model, pinned);
-    else this.adoptNewest(model, wanted);
+    else {
+      model.manifestApplied = model.manifestRolledBack = undefined;
+      this.adoptNewest(model, wanted);
+    }
     if (model.versions.size === 0 && this.deps.models.get(name) === model) this.deps.models.delete(name);
   }
 
@@ -372,8 +376,12 @@ export class VersionManager {
     this.startGuard(model, newest, baseline);
   }
 
-  /** Applies a manifest entry when it differs from what serves. */
+  /** Applies a manifest entry when it differs from what serves, unless the guard rolled this very entry back. */
   private applyManifest(model: NamedModel, pinned: ManifestEntry): void {
+    const entry = JSON.stringify(pinned);
+    if (model.manifestRolledBack === entry) return;
+    model.manifestRolledBack = undefined;
+    model.manifestApplied = entry;
     const ready = (v: number | undefined) => v !== undefined && model.versions.get(v)?.isReady === true;
     if (ready(pinned.default) && model.defaultVersion !== pinned.default) {
       const baseline = model.defaultVersion;
@@ -572,13 +580,13 @@ export class VersionManager {
     const started = performance.now();
     const rssBefore = process.memoryUsage.rss();
     try {
-      const { runtime, warmupMs } = await this.deps.loader.load(entry, source, verify, options);
+      const { runtime, warmupMs, phases } = await this.deps.loader.load(entry, source, verify, options);
       entry.transition('ready');
       entry.readyAt = Date.now();
       if (bytes > 0) this.budget.learn(key, process.memoryUsage.rss() - rssBefore, entry.instances?.count ?? 1);
       const loadMs = performance.now() - started;
-      this.deps.notify('modelLoaded', { ...context, timestamp: Date.now(), runtime, loadMs, warmupMs });
-      this.deps.log('info', 'model loaded', { ...context, runtime, instances: entry.instances, ms: Math.round(loadMs) });
+      this.deps.notify('modelLoaded', { ...context, timestamp: Date.now(), runtime, loadMs, warmupMs, phases });
+      this.deps.log('info', 'model loaded', { ...context, runtime, instances: entry.instances, ms: Math.round(loadMs), phases: roundedPhases(phases) });
       return entry;
     } catch (thrown) {
       this.budget.release(key);
@@ -692,6 +700,8 @@ export class VersionManager {
   private autoRollback(model: NamedModel, guard: RolloutGuard, reason: string): void {
     if (model.guard !== guard) return; // already handled
     model.guard = undefined;
+    // The next poll would apply the manifest again, and the version the guard just took out.
+    model.manifestRolledBack = model.manifestApplied;
     const rollback = model.candidate === guard.candidate ? Promise.resolve(this.abortCandidate(model, reason, true)) : model.defaultVersion === guard.candidate ? this.rollback(model.name, reason, true) : undefined;
     rollback?.catch((error: unknown) => this.deps.warn(`automatic rollback of '${model.name}' v${guard.candidate} failed: ${(error as Error).message}`, model.name, guard.candidate, error));
   }
@@ -839,4 +849,9 @@ function flatten(value: unknown): unknown[] {
   if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<unknown>);
   if (Array.isArray(value)) return value.flat(Number.POSITIVE_INFINITY);
   return [value];
+}
+
+/** Phase durations in whole ms, for a log line. */
+function roundedPhases(phases: LoadPhaseDurations): Record<string, number> {
+  return Object.fromEntries(Object.entries(phases).map(([phase, ms]) => [phase, Math.round(ms)]));
 }

@@ -75,6 +75,7 @@ export const infer: RouteHandler = async (context) => {
   // KServe's `id` names the request when given; otherwise the `x-request-id` (or a new one) does.
   const id = (req.id as string | undefined) ?? context.requestId;
   const predictOptions = { version, id, signal: request.signal, timeoutMs: options.timeoutMs };
+  const servingBefore = answeredBy(host, model, version);
   // KServe shapes carry the batch dimension; a model without one takes its full shapes.
   const outputs: Outputs = meta.batched ? await host.predictBatch(model, inputs, predictOptions) : await host.predict(model, inputs, predictOptions);
 
@@ -91,7 +92,10 @@ export const infer: RouteHandler = async (context) => {
     }
     return { ...entry, data: new TensorJson(name, t, 0, [shapeSize(t.shape)]) };
   });
-  const modelVersion = answeredBy(host, model, version);
+  // A swap while the request ran (a poll applying manifest.json, a deploy) leaves it unknown
+  // which of the two versions answered: say nothing rather than name the wrong one.
+  const servingAfter = answeredBy(host, model, version);
+  const modelVersion = servingBefore === servingAfter ? servingAfter : undefined;
   const response = { model_name: model, ...(modelVersion === undefined ? {} : { model_version: modelVersion }), id, outputs: outputJson };
   const binaryBytes = parts.reduce((n, p) => n + p.byteLength, 0);
   if (binaryBytes > options.maxResponseBytes) throw badRequest(`the binary outputs are ${binaryBytes} bytes, over the ${options.maxResponseBytes}-byte bound (maxResponseBytes); ask for fewer outputs`);
@@ -186,7 +190,7 @@ function describe(value: unknown): string {
 }
 
 /**
- * The version that answered, when it is known: the pinned one, or the only version with
+ * The version that answers, when it is known: the pinned one, or the only version with
  * traffic. While traffic is split (a canary) the public API does not say which version ran,
  * and `model_version` is optional: it is left out rather than guessed.
  */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/index.js';
 import { assertModelName, ModelRepository, selectVersions, validateVersionPolicy } from '../../../src/repository/index.js';
+import { MAX_CONFIG_BYTES } from '../../../src/repository/model-repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 
 const tempDir = useTempDirs();
@@ -43,6 +44,15 @@ describe('ModelRepository', () => {
     await expect(repo.readConfig('b')).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(/b\/config\.json is not valid JSON/) });
   });
 
+  it('refuses a config.json over MAX_CONFIG_BYTES without reading it all, and reads one at the limit', async () => {
+    const padded = (bytes: number) => `{"runtime":"onnx"${' '.repeat(bytes - 18)}}`;
+    expect(padded(100)).toHaveLength(100);
+    const root = await repositoryWith({ 'a/config.json': padded(MAX_CONFIG_BYTES), 'b/config.json': padded(MAX_CONFIG_BYTES + 1) });
+    const repo = new ModelRepository(root);
+    expect(await repo.readConfig('a')).toEqual({ runtime: 'onnx' });
+    await expect(repo.readConfig('b')).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(/b\/config\.json is larger than 1048576 bytes, the limit of a config\.json$/) });
+  });
+
   it('reports unknown models and versions with their codes', async () => {
     const repo = new ModelRepository(await repositoryWith({ 'a/1/model.onnx': 'x' }));
     await expect(repo.listVersions('nope')).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_FOUND });
@@ -72,8 +82,9 @@ describe('ModelRepository', () => {
     await symlink(path.join(outside, 'secret.json'), path.join(root, 'ok', 'config.json'));
     const repo = new ModelRepository(root);
     const messages: string[] = [];
-    for (const attempt of [repo.readConfig('ok'), repo.readConfig('bad'), repo.versionDir('ok', 7), repo.listVersions('nope'), new ModelRepository(path.join(root, 'gone')).listModels()]) {
-      messages.push(((await attempt.catch((e: unknown) => e)) as Error).message);
+    // One at a time, each started when awaited: a rejection nobody awaits yet is unhandled.
+    for (const attempt of [() => repo.readConfig('ok'), () => repo.readConfig('bad'), () => repo.versionDir('ok', 7), () => repo.listVersions('nope'), () => new ModelRepository(path.join(root, 'gone')).listModels()]) {
+      messages.push(((await attempt().catch((e: unknown) => e)) as Error).message);
     }
     expect(messages).toEqual([
       'ok/config.json links outside the repository',
