@@ -1,7 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ModelHost } from '../../../src/index.js';
+import { trace } from '@opentelemetry/api';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { collectMetrics } from '../../../src/metrics/prometheus.js';
+import { instrument } from '../../../src/metrics/opentelemetry.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 
 /** A host where every monitoring metric has a value: drift windows, samples, cache, live quality. */
@@ -31,6 +34,22 @@ describe('monitoring metrics', () => {
     expect(text).toMatch(/^modelhost_live_mae\{model="m",version="1"\} 0\.5$/m);
     expect(text).toMatch(/^modelhost_feedback_labels\{model="m",version="1"\} 1$/m);
     expect(text).not.toMatch(/^modelhost_live_accuracy\{/m);
+    await host.close();
+  });
+
+  it('OpenTelemetry publishes the same as modelhost.<name> (counters without _total)', async () => {
+    const host = await busyHost();
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+    const provider = new MeterProvider({ readers: [reader] });
+    const { stop } = instrument(host, { meter: provider.getMeter('test'), tracer: trace.getTracer('noop') });
+    await reader.forceFlush();
+    const metrics = new Map(exporter.getMetrics().flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics)).map((m) => [m.descriptor.name, m]));
+    expect(metrics.get('modelhost.cache_hits')!.dataPoints).toEqual([expect.objectContaining({ value: 33, attributes: { 'modelhost.model': 'm' } })]);
+    expect(metrics.get('modelhost.live_mae')!.dataPoints).toEqual([expect.objectContaining({ value: 0.5, attributes: { 'modelhost.model': 'm', 'modelhost.version': 1 } })]);
+    expect(metrics.get('modelhost.drift_score')!.dataPoints.map((p) => p.attributes['modelhost.feature'])).toContain('x[0]');
+    stop();
+    await provider.shutdown();
     await host.close();
   });
 
