@@ -24,4 +24,13 @@ export type { Clock } from './scheduler/clock.js';
 export type { BatchingOptions, QueueOptions, SchedulerOptions, InstanceOptions } from './scheduler/scheduler-options.js';
 export type { PaddingOptions, PaddedInputOptions, PaddedOutputOptions } from './scheduler/padding-options.js';
 export type { InstanceInfo } from './registry/loaded-version.js';
+// Monitoring: payload sampling sink, drift, live quality, response cache (docs/monitoring.md).
+export { JsonlSink, sampleLine } from './monitoring/jsonl-sink.js';
+export type { JsonlSinkOptions } from './monitoring/jsonl-sink.js';
+export type { SamplingOptions, DriftOptions, FeedbackOptions, CacheOptions } from './monitoring/monitoring-options.js';
+export type { MonitoringStats } from './monitoring/model-monitor.js';
+export type { DriftStats, GroupStats, DriftVerdict, FeatureDrift } from './monitoring/drift-detector.js';
+export type { FeedbackResult, QualityStats } from './monitoring/feedback-store.js';
+export { MONITORING_METRICS, monitoringPoints } from './monitoring/monitoring-metrics.js';
+export type { MonitoringMetric, MetricPoint } from './monitoring/monitoring-metrics.js';
 export type { LoadPhase, LoadPhaseDurations } from './registry/load-phases.js';

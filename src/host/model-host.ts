@@ -24,6 +24,9 @@ import type { InputMode, Tensor, TensorSpec } from '../tensor/index.js';
 import { StatsRecorder, type WindowName, type WindowStats } from '../metrics/stats-recorder.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { VersionState } from '../registry/version-state.js';
+import { HostMonitoring } from '../monitoring/host-monitoring.js';
+import type { FeedbackResult, QualityStats } from '../monitoring/feedback-store.js';
+import type { MonitoringStats } from '../monitoring/model-monitor.js';
 import { resolveHostOptions, type Logger, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
 
 export type { DeployOptions, LoadOptions, LoadResult, RollbackResult, RolloutResult, RolloutStats, SyncResult };
@@ -62,11 +65,15 @@ export interface VersionStats {
   /** Share of the model's unpinned traffic. */
   readonly traffic: number;
   readonly windows: Readonly<Record<WindowName, WindowStats>>;
+  /** Live quality from `feedback` (accuracy or MAE over `feedback.windowMs`); undefined without labels. */
+  readonly quality: QualityStats | undefined;
 }
 
 export interface ModelStats extends RolloutStats {
   readonly defaultVersion: number | undefined;
   readonly versions: Readonly<Record<number, VersionStats>>;
+  /** Sampling, drift, response cache and feedback counters; undefined when none is on (docs/monitoring.md). */
+  readonly monitoring: MonitoringStats | undefined;
 }
 
 const EMPTY_LATENCY = Object.freeze({ p50: 0, p95: 0, p99: 0, mean: 0, max: 0 });
@@ -121,6 +128,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   private closePromise: Promise<void> | undefined;
   private pollTimer: unknown = undefined;
   private readonly recorder: StatsRecorder | undefined;
+  private readonly monitoring: HostMonitoring;
 
   constructor(options: ModelHostOptions = {}) {
     super();
@@ -156,11 +164,24 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       notify: (event, payload) => this.notify(event, payload),
       warn: (message, model, version, cause) => this.warn(message, model, version, cause),
       log: (level, message, fields) => this.options.logger?.[level](message, fields),
-      predictPinned: (model, version, inputs) => this.predict(model, inputs, { version }),
+      // The golden set of a deploy: not traffic, so monitoring (samples, drift, cache) never sees it.
+      predictPinned: (model, version, inputs) => this.run(model, inputs, { version }, 'instance', false),
     });
     if (this.options.repository?.pollIntervalMs !== undefined) this.schedulePoll(this.options.repository.pollIntervalMs);
     this.recorder = this.options.stats ? new StatsRecorder(this, this.options.clock) : undefined;
     this.on('modelUnloaded', (e) => this.recorder?.forget(e.model, e.version));
+    this.monitoring = new HostMonitoring({
+      now: () => this.options.clock.now(),
+      random: () => Math.random(),
+      wantsSamples: () => this.listenerCount('requestSampled') > 0,
+      sampled: (event) => this.notify('requestSampled', event),
+      drifted: (event) => this.notify('driftDetected', event),
+      warn: (message, model, cause) => this.warn(message, model, undefined, cause),
+    });
+    // Cached answers never outlive the versions that gave them.
+    for (const event of ['versionSwapped', 'modelLoaded', 'modelUnloaded'] as const) this.on(event, (e) => this.monitoring.invalidate(e.model));
+    // A model whose last version went away forgets its monitoring (checked once the unload has settled).
+    this.on('modelUnloaded', (e) => queueMicrotask(() => this.models.has(e.model) || this.monitoring.forget(e.model)));
   }
 
   /** The `logger` of the options, or undefined: the HTTP adapters log unexpected errors through it. */
@@ -213,6 +234,23 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   /** Runs inputs with a leading batch dimension; outputs keep it. */
   predictBatch(name: string, inputs: unknown, options?: PredictOptions): Promise<Outputs> {
     return this.run(name, inputs, options, 'batch');
+  }
+
+  /**
+   * Joins a late label to the prediction served for request `requestId` (the `id` passed to
+   * predict; `x-request-id` over HTTP), for live accuracy (classification: a class index) or
+   * MAE (regression: a value) per version; one label per row for a batch request. Needs the
+   * model's `feedback` option. An unknown or expired id answers `{ matched: false }`.
+   * @throws ModelHostError MODEL_NOT_FOUND; INVALID_INPUT when the model has no `feedback` option or the label does not fit.
+   */
+  feedback(name: string, requestId: string, groundTruth: unknown): FeedbackResult {
+    const model = this.versions.requireModel(name);
+    const result = this.monitoring.feedback(model, requestId, groundTruth);
+    if (result.matched) {
+      const absErrorSum = (result.absoluteError ?? 0) * result.labels;
+      this.versions.observeQuality(model, result.version!, result.labels, result.correct ?? 0, absErrorSum);
+    }
+    return result;
   }
 
   /**
@@ -326,7 +364,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 
   // ---- internals ----
 
-  private run(name: string, inputs: unknown, options: PredictOptions | undefined, mode: InputMode): Promise<Outputs> {
+  private run(name: string, inputs: unknown, options: PredictOptions | undefined, mode: InputMode, monitored = true): Promise<Outputs> {
     // Not async: the scheduler's promise is the caller's promise (one per request, not three).
     try {
       if (this.closing) throw this.shuttingDown();
@@ -339,7 +377,9 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
         version = this.versions.fallbackFor(model, version.version) ?? version;
       }
       const prepared = version.validator!.prepare(inputs, mode);
-      const result = version.dispatcher!.dispatch(prepared, dispatch);
+      const monitor = monitored ? this.monitoring.of(model, version) : undefined;
+      const dispatcher = version.dispatcher!;
+      const result = monitor === undefined ? dispatcher.dispatch(prepared, dispatch) : monitor.run(version.version, prepared, options?.id, (p) => dispatcher.dispatch(p, dispatch));
       // Mirror to a shadow version: only unpinned requests that went to the default.
       if (model.shadow !== undefined && options?.version === undefined && version.version === model.defaultVersion) this.versions.mirror(model, inputs, mode, result);
       return result;
@@ -350,6 +390,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 
   private modelStats(model: NamedModel): ModelStats {
     const traffic = model.traffic();
+    const monitoring = this.monitoring.stats(model.name);
     const versions: Record<number, VersionStats> = {};
     for (const entry of [...model.versions.values()].sort((a, b) => b.version - a.version)) {
       const status = entry.status();
@@ -360,9 +401,10 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
         pending: status.pending,
         traffic: traffic[entry.version] ?? 0,
         windows: this.recorder?.version(model.name, entry.version) ?? { '1m': EMPTY_WINDOW(60_000), '5m': EMPTY_WINDOW(300_000) },
+        quality: monitoring?.feedback?.quality[entry.version],
       };
     }
-    return { defaultVersion: model.defaultVersion, ...this.versions.rolloutStats(model), versions };
+    return { defaultVersion: model.defaultVersion, ...this.versions.rolloutStats(model), versions, monitoring };
   }
 
   /** The next poll starts an interval after the last one ended: polls never overlap. */

@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors/index.js';
+import type { Tensor } from '../tensor/index.js';
 import type { LoadPhase, LoadPhaseDurations } from '../registry/load-phases.js';
 
 /** Fields every event carries. `timestamp` is milliseconds since the epoch (`Date.now()`). */
@@ -115,6 +116,33 @@ export interface QueueSaturatedEvent extends EventBase {
   readonly maxSize: number;
 }
 
+/** A sampled request (`sampling.rate`): what it asked, what it got, how long it took. */
+export interface RequestSampledEvent extends EventBase {
+  /** The request id (KServe `id`, `x-request-id`), or undefined when the caller gave none. */
+  readonly id: string | undefined;
+  /** Copies of the validated inputs (with `sampling.include` 'inputs'), batch dimension included when the model has one. */
+  readonly inputs: Readonly<Record<string, Tensor>> | undefined;
+  /** Copies of the outputs the caller got (with 'outputs'). */
+  readonly outputs: Readonly<Record<string, Tensor>> | undefined;
+  readonly rows: number;
+  /** From the request's arrival to its answer, ms. */
+  readonly latencyMs: number;
+  /** Answered from the response cache. */
+  readonly cached: boolean;
+}
+
+/** A full drift window crossed the thresholds (docs/monitoring.md). */
+export interface DriftDetectedEvent extends EventBase {
+  /** Which side drifted: the model's inputs or its outputs. */
+  readonly group: 'inputs' | 'outputs';
+  /** Largest PSI over the group's features in the window. */
+  readonly score: number;
+  /** The features that drifted: name, PSI, p-value of the two-sample test. */
+  readonly features: readonly { readonly name: string; readonly psi: number; readonly pValue: number }[];
+  /** Sampled rows in the window. */
+  readonly windowRows: number;
+}
+
 export interface WarningEvent {
   readonly model: string | undefined;
   readonly version: number | undefined;
@@ -148,6 +176,10 @@ export interface ModelHostEvents {
   /** A mirrored (shadow) request was answered by both versions and compared. */
   shadowCompared: [ShadowComparedEvent];
   queueSaturated: [QueueSaturatedEvent];
+  /** A request was sampled (`sampling.rate`); copies of its inputs and outputs ride along. */
+  requestSampled: [RequestSampledEvent];
+  /** Drift crossed the thresholds over a full window of sampled rows. */
+  driftDetected: [DriftDetectedEvent];
   /** Something went wrong that no caller sees: a throwing listener, a failed background poll. */
   warning: [WarningEvent];
   /** A background failure (never a request's own failure: that rejects the request). */

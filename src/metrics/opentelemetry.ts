@@ -11,7 +11,7 @@
  * rest (queue wait, batch, version, error code) arrives by event, matched by request id.
  */
 import { context, metrics, SpanKind, SpanStatusCode, trace, TraceFlags, ValueType, type Attributes, type BatchObservableCallback, type Meter, type Span, type Tracer } from '@opentelemetry/api';
-import type { ModelHost, Outputs, PredictOptions } from 'modelhost';
+import { MONITORING_METRICS, monitoringPoints, type ModelHost, type Outputs, type PredictOptions } from 'modelhost';
 import type { ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
 
 export interface OtelOptions {
@@ -192,6 +192,25 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
     };
     meter.addBatchObservableCallback(observer, gauges);
     cleanups.push(() => meter.removeBatchObservableCallback(observer, gauges));
+
+    // Sampling, drift, cache and live quality (docs/monitoring.md), read from host.stats() when collected.
+    const monitoring = MONITORING_METRICS.map((m) => ({
+      name: m.name,
+      instrument: m.type === 'counter' ? meter.createObservableCounter(`modelhost.${m.name.replace(/_total$/, '')}`, { description: m.help }) : meter.createObservableGauge(`modelhost.${m.name}`, { description: m.help }),
+    }));
+    const monitoringObserver: BatchObservableCallback = (result) => {
+      const points = monitoringPoints(host.stats());
+      for (const { name, instrument } of monitoring) {
+        for (const p of points.get(name) ?? []) {
+          const attributes: Attributes = {};
+          for (const [key, value] of Object.entries(p.labels)) attributes[`modelhost.${key}`] = key === 'version' ? Number(value) : value;
+          result.observe(instrument, p.value, attributes);
+        }
+      }
+    };
+    const monitoringInstruments = monitoring.map((m) => m.instrument);
+    meter.addBatchObservableCallback(monitoringObserver, monitoringInstruments);
+    cleanups.push(() => meter.removeBatchObservableCallback(monitoringObserver, monitoringInstruments));
   }
 
   return {

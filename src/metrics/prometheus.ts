@@ -12,7 +12,7 @@
  */
 import promClient from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { ModelHost } from 'modelhost';
+import { MONITORING_METRICS, monitoringPoints, type ModelHost } from 'modelhost';
 import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
 
 export interface PrometheusBuckets {
@@ -168,6 +168,8 @@ export function collectMetrics(host: ModelHost, options: PrometheusOptions = {})
   for (const [event, listener] of Object.entries(listeners)) host.on(event as keyof ModelHostEvents, listener as never);
 
   const all = () => [...series.values()].flatMap((m) => [...m.values()]);
+  // Monitoring families read host.stats() when scraped: nothing is counted on the request path.
+  const scrapeMonitoring = () => monitoringPoints(host.stats());
   const labelsOf = (s: Series) => ({ model: s.model, version: s.version });
   const families = [
     family(`${prefix}requests_total`, 'Requests by model, version and outcome (code OK, or the error code).', 'counter', () =>
@@ -201,6 +203,8 @@ export function collectMetrics(host: ModelHost, options: PrometheusOptions = {})
     family(`${prefix}rollbacks_total`, 'Rollbacks, manual or automatic (by the rollout guard).', 'counter', () =>
       [...rollbacks].flatMap(([model, n]) => [{ labels: { model, automatic: 'false' }, value: n.manual }, { labels: { model, automatic: 'true' }, value: n.automatic }]),
     ),
+    // Sampling, drift, cache and live quality (docs/monitoring.md): read from host.stats() once per scrape.
+    ...MONITORING_METRICS.map((m) => family(`${prefix}${m.name}`, m.help, m.type, () => scrapeMonitoring().get(m.name) ?? [])),
   ];
   for (const f of families) registry.registerMetric(f as unknown as promClient.Metric);
 

@@ -10,6 +10,16 @@ import {
   type SchedulerOptions,
 } from '../scheduler/scheduler-options.js';
 import { validatePaddingOptions, type PaddingOptions } from '../scheduler/padding-options.js';
+import {
+  MONITORING_OPTION_KEYS,
+  resolveMonitoring,
+  validateMonitoringOptions,
+  type CacheOptions,
+  type DriftOptions,
+  type FeedbackOptions,
+  type ResolvedMonitoring,
+  type SamplingOptions,
+} from '../monitoring/monitoring-options.js';
 
 /** What to run before a version is marked ready, so its first real request is not its slowest. */
 export interface WarmupOptions {
@@ -48,6 +58,14 @@ export interface ModelOptions extends SchedulerOptions {
   breaker?: BreakerOptions;
   /** Variable-length batching: requests of different lengths share a batch, padded (docs/guide.md, "Which models work"). */
   padding?: PaddingOptions;
+  /** Payload sampling: `requestSampled` events for a share of requests (docs/monitoring.md). */
+  sampling?: SamplingOptions;
+  /** Drift of inputs and outputs against a reference, over sampled rows. */
+  drift?: DriftOptions;
+  /** Live quality: `host.feedback` joins labels to served predictions. */
+  feedback?: FeedbackOptions;
+  /** Response cache (off by default). */
+  cache?: CacheOptions;
   /** Settings for custom runtimes, keyed by runtime name. */
   [runtimeName: string]: unknown;
 }
@@ -72,6 +90,12 @@ export interface RolloutOptions {
   maxErrorRateIncrease?: number;
   /** Roll back when the new version's p99 latency exceeds the old one's by this factor (and by 5 ms). Default 2. */
   maxLatencyRatio?: number;
+  /** With `feedback`: roll back when the new version's live accuracy is lower than the old one's by more than this. Default 1 (off). */
+  maxAccuracyDrop?: number;
+  /** With `feedback` (regression): roll back when the new version's MAE exceeds the old one's by this factor. Default Infinity (off). */
+  maxMaeRatio?: number;
+  /** Labels each version needs in the window before live quality is judged. Default 50. */
+  minFeedback?: number;
   /** With a shadow: roll back when more than this share of mirrored requests disagree. Default 0.1. */
   maxDisagreement?: number;
   /** Shadow outputs disagree when an element differs by more than this. Default 1e-3. */
@@ -88,6 +112,9 @@ export const DEFAULT_ROLLOUT: Readonly<Required<RolloutOptions>> = Object.freeze
   minSamples: 50,
   maxErrorRateIncrease: 0.05,
   maxLatencyRatio: 2,
+  maxAccuracyDrop: 1,
+  maxMaeRatio: Number.POSITIVE_INFINITY,
+  minFeedback: 50,
   maxDisagreement: 0.1,
   disagreementTolerance: 1e-3,
   agreement: 'values',
@@ -106,6 +133,8 @@ export interface ResolvedModelOptions {
   readonly rollout: Readonly<Required<RolloutOptions>>;
   readonly breaker: ResolvedBreakerOptions;
   readonly padding: PaddingOptions | undefined;
+  /** `sampling`, `drift`, `feedback`, `cache`. */
+  readonly monitoring: ResolvedMonitoring;
   /** Runtime sections (`tfjs`, `onnx`, custom names). */
   readonly settings: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
@@ -121,10 +150,11 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<ResolvedModelOptions> = Object.free
   rollout: DEFAULT_ROLLOUT,
   breaker: resolveBreakerOptions(undefined),
   padding: undefined,
+  monitoring: resolveMonitoring({}),
   settings: Object.freeze({}),
 });
 
-const KNOWN = ['runtime', 'versionPolicy', 'warmup', 'retainVersions', 'autoPromote', 'validate', 'rollout', 'breaker', 'padding', ...SCHEDULER_OPTION_KEYS] as const;
+const KNOWN = ['runtime', 'versionPolicy', 'warmup', 'retainVersions', 'autoPromote', 'validate', 'rollout', 'breaker', 'padding', ...MONITORING_OPTION_KEYS, ...SCHEDULER_OPTION_KEYS] as const;
 
 /**
  * Validates one layer of model options (host defaults, a config.json, `models[name]`, or
@@ -145,6 +175,7 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
   if (options['breaker'] !== undefined) validateBreakerOptions(options['breaker'], `${path}.breaker`);
   if (options['validate'] !== undefined) validateValidationSet(options['validate'], `${path}.validate`);
   if (options['padding'] !== undefined) validatePaddingOptions(options['padding'], `${path}.padding`);
+  validateMonitoringOptions(options, path);
   if (options['rollout'] !== undefined) {
     const r = checkObject(options['rollout'], `${path}.rollout`, Object.keys(DEFAULT_ROLLOUT));
     if (r['enabled'] !== undefined) checkBoolean(r['enabled'], `${path}.rollout.enabled`);
@@ -152,6 +183,9 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
     if (r['minSamples'] !== undefined) checkInteger(r['minSamples'], `${path}.rollout.minSamples`, 1);
     if (r['maxErrorRateIncrease'] !== undefined) checkNumber(r['maxErrorRateIncrease'], `${path}.rollout.maxErrorRateIncrease`, 0, 1);
     if (r['maxLatencyRatio'] !== undefined) checkNumber(r['maxLatencyRatio'], `${path}.rollout.maxLatencyRatio`, 1);
+    if (r['maxAccuracyDrop'] !== undefined) checkNumber(r['maxAccuracyDrop'], `${path}.rollout.maxAccuracyDrop`, 0, 1);
+    if (r['maxMaeRatio'] !== undefined) checkNumber(r['maxMaeRatio'], `${path}.rollout.maxMaeRatio`, 1);
+    if (r['minFeedback'] !== undefined) checkInteger(r['minFeedback'], `${path}.rollout.minFeedback`, 1);
     if (r['maxDisagreement'] !== undefined) checkNumber(r['maxDisagreement'], `${path}.rollout.maxDisagreement`, 0, 1);
     if (r['disagreementTolerance'] !== undefined) checkNumber(r['disagreementTolerance'], `${path}.rollout.disagreementTolerance`, 0);
     if (r['observeMs'] !== undefined) checkNumber(r['observeMs'], `${path}.rollout.observeMs`, 0);
@@ -208,6 +242,7 @@ export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[
     rollout: Object.freeze({ ...DEFAULT_ROLLOUT, ...(merged['rollout'] as RolloutOptions | undefined) }),
     breaker: resolveBreakerOptions(merged['breaker'] as BreakerOptions | undefined),
     padding: merged['padding'] as PaddingOptions | undefined,
+    monitoring: resolveMonitoring(merged),
     settings: Object.freeze(settings),
   });
 }

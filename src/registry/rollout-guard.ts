@@ -1,6 +1,7 @@
 import { ErrorCode } from '../errors/index.js';
 import { RollingWindow } from '../metrics/rolling-window.js';
 import type { Clock } from '../scheduler/clock.js';
+import { QualityWindow } from '../monitoring/quality-window.js';
 import type { RolloutOptions } from './model-options.js';
 
 /** Failures that say something about the version, not about the caller or the load. */
@@ -23,6 +24,13 @@ export interface GuardState {
   readonly baselineP99Ms: number;
   readonly shadowCompared: number;
   readonly shadowDisagreement: number;
+  /** Live quality from `host.feedback` (labels joined in the window; accuracy or MAE, undefined without labels). */
+  readonly candidateLabels: number;
+  readonly baselineLabels: number;
+  readonly candidateAccuracy: number | undefined;
+  readonly baselineAccuracy: number | undefined;
+  readonly candidateMae: number | undefined;
+  readonly baselineMae: number | undefined;
 }
 
 /**
@@ -34,6 +42,8 @@ export class RolloutGuard {
   private readonly candidateWindow: RollingWindow;
   private readonly baselineWindow: RollingWindow;
   private readonly shadowWindow: RollingWindow;
+  private readonly candidateQuality: QualityWindow;
+  private readonly baselineQuality: QualityWindow;
   readonly startedAt: number;
   private lastCheck = Number.NEGATIVE_INFINITY;
 
@@ -49,6 +59,8 @@ export class RolloutGuard {
     this.candidateWindow = new RollingWindow(options.windowMs, now);
     this.baselineWindow = new RollingWindow(options.windowMs, now);
     this.shadowWindow = new RollingWindow(options.windowMs, now);
+    this.candidateQuality = new QualityWindow(options.windowMs);
+    this.baselineQuality = new QualityWindow(options.windowMs);
   }
 
   /** Whether the observation period is still running. */
@@ -78,11 +90,22 @@ export class RolloutGuard {
     return this.check(now);
   }
 
+  /** Labels joined to `version`'s predictions (`host.feedback`): how many, how many right, summed absolute error. */
+  recordQuality(version: number, labels: number, correct: number, absErrorSum: number): GuardVerdict | undefined {
+    const window = version === this.candidate ? this.candidateQuality : version === this.baseline ? this.baselineQuality : undefined;
+    if (window === undefined) return undefined;
+    const now = this.clock.now();
+    window.record(now, labels, correct, absErrorSum);
+    return this.check(now);
+  }
+
   state(): GuardState {
     const now = this.clock.now();
     const c = this.candidateWindow.totals(now);
     const b = this.baselineWindow.totals(now);
     const s = this.shadowWindow.totals(now);
+    const cq = this.candidateQuality.totals(now);
+    const bq = this.baselineQuality.totals(now);
     return {
       candidate: this.candidate,
       baseline: this.baseline,
@@ -95,6 +118,12 @@ export class RolloutGuard {
       baselineP99Ms: b.total.quantile(0.99),
       shadowCompared: s.requests,
       shadowDisagreement: rate(s.errors, s.requests),
+      candidateLabels: cq.labels,
+      baselineLabels: bq.labels,
+      candidateAccuracy: cq.labels === 0 ? undefined : cq.correct / cq.labels,
+      baselineAccuracy: bq.labels === 0 ? undefined : bq.correct / bq.labels,
+      candidateMae: cq.labels === 0 ? undefined : cq.absErrorSum / cq.labels,
+      baselineMae: bq.labels === 0 ? undefined : bq.absErrorSum / bq.labels,
     };
   }
 
@@ -106,7 +135,7 @@ export class RolloutGuard {
   }
 
   evaluate(): GuardVerdict | undefined {
-    const { minSamples, maxErrorRateIncrease, maxLatencyRatio, maxDisagreement, windowMs } = this.options;
+    const { minSamples, maxErrorRateIncrease, maxLatencyRatio, maxDisagreement, windowMs, minFeedback, maxAccuracyDrop, maxMaeRatio } = this.options;
     const s = this.state();
     const versus = `v${this.candidate} vs v${this.baseline ?? '–'}`;
     const over = `over the last ${Math.round(windowMs / 1000)} s`;
@@ -127,6 +156,20 @@ export class RolloutGuard {
             reason: `p99 latency: ${s.candidateP99Ms.toFixed(1)} ms against ${s.baselineP99Ms.toFixed(1)} ms (${versus} ${over}); allowed ratio ${maxLatencyRatio}, got ${ratio.toFixed(2)}`,
           };
         }
+      }
+    }
+    // Live quality needs labels on both sides: a drop is relative to what the baseline does now.
+    if (s.candidateLabels >= minFeedback && s.baselineLabels >= minFeedback) {
+      const drop = s.baselineAccuracy! - s.candidateAccuracy!;
+      if (maxAccuracyDrop < 1 && drop > maxAccuracyDrop) {
+        return {
+          reason: `live accuracy: ${fmt(s.candidateAccuracy!)} against ${fmt(s.baselineAccuracy!)} (${versus}, ${s.candidateLabels} and ${s.baselineLabels} labels ${over}); allowed drop ${fmt(maxAccuracyDrop)}, got ${fmt(drop)}`,
+        };
+      }
+      if (Number.isFinite(maxMaeRatio) && s.baselineMae! > 0 && s.candidateMae! / s.baselineMae! > maxMaeRatio) {
+        return {
+          reason: `live MAE: ${s.candidateMae!.toPrecision(3)} against ${s.baselineMae!.toPrecision(3)} (${versus} ${over}); allowed ratio ${maxMaeRatio}, got ${(s.candidateMae! / s.baselineMae!).toFixed(2)}`,
+        };
       }
     }
     if (s.shadowCompared >= minSamples && s.shadowDisagreement > maxDisagreement) {

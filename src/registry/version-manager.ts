@@ -437,6 +437,14 @@ export class VersionManager {
 
   // ---- per-request hooks ----
 
+  /** Labels joined by `host.feedback` to a version's predictions; with an active guard, rolls back on a breach. */
+  observeQuality(model: NamedModel, version: number, labels: number, correct: number, absErrorSum: number): void {
+    const guard = model.guard;
+    if (guard === undefined || !guard.active()) return;
+    const verdict = guard.recordQuality(version, labels, correct, absErrorSum);
+    if (verdict !== undefined) this.autoRollback(model, guard, verdict.reason);
+  }
+
   /** A finished request of a model with an active guard; rolls back on a breach. */
   observe(model: NamedModel, version: number, totalMs: number, code: string | undefined): void {
     const guard = model.guard;

@@ -9,10 +9,10 @@ import { parseJson } from './json-body.js';
 import { parseVersion, versionParam } from './version-segment.js';
 
 /** Wraps an admin handler: refused (403) without an `authorize` hook, or when it says no. */
-export function admin(handler: RouteHandler): RouteHandler {
+export function admin(handler: RouteHandler, hook: 'authorize' | 'authorizeFeedback' = 'authorize'): RouteHandler {
   return async (context) => {
-    const { authorize } = context.options;
-    if (authorize === undefined) throw new ModelHostError(ErrorCode.UNAUTHORIZED, 'admin routes are disabled: the server did not configure authorize(request)');
+    const authorize = context.options[hook];
+    if (authorize === undefined) throw new ModelHostError(ErrorCode.UNAUTHORIZED, `${hook === 'authorize' ? 'admin routes are' : 'the feedback route is'} disabled: the server did not configure ${hook}(request)`);
     // A hook that throws (a token that does not verify) asks for credentials, as documented.
     const verdict = await Promise.resolve()
       .then(() => authorize(context.request))

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { isModelHostError, type ModelHost } from 'modelhost';
 import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
+import { feedback } from './feedback.js';
 import * as kserve from './kserve-v2.js';
 import { chartAsset } from './chart-assets.js';
 import { openApiDocument } from './openapi.js';
@@ -39,6 +41,8 @@ export const ROUTES: readonly Route[] = [
   route('GET', `/v2/models/${NAME}/versions/${VERSION}`, kserve.modelMetadata),
   route('POST', `/v2/models/${NAME}/infer`, kserve.infer),
   route('POST', `/v2/models/${NAME}/versions/${VERSION}/infer`, kserve.infer),
+  // modelhost extension: late labels for live quality
+  route('POST', `/v2/models/${NAME}/feedback`, feedback),
   // KServe model repository extension (admin)
   route('POST', '/v2/repository/index', adminRoutes.repositoryIndex),
   route('POST', `/v2/repository/models/${NAME}/load`, adminRoutes.loadModel),
@@ -103,13 +107,26 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
 }
 
 async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>, query: URLSearchParams): Promise<HttpResponse> {
+  const requestId = requestIdOf(request);
+  let response: HttpResponse;
   try {
-    return await handler({ host, options, request, params, query });
+    response = await handler({ host, options, request, params, query, requestId });
   } catch (error) {
     // Bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen.
     if (!isModelHostError(error)) logUnexpected(host, request, error);
-    return errorResponse(error);
+    response = errorResponse(error);
   }
+  // Every answer names its request, so a client can send feedback and trace it (a handler may name it itself).
+  return response.headers['x-request-id'] !== undefined ? response : { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The client's `x-request-id` when it is a visible-ASCII token of at most 128 characters; otherwise a new UUID. */
+function requestIdOf(request: HttpRequest): string {
+  const header = request.headers['x-request-id'];
+  const value = Array.isArray(header) ? header[0] : header;
+  return typeof value === 'string' && REQUEST_ID.test(value) ? value : randomUUID();
 }
 
 function logUnexpected(host: ModelHost, request: HttpRequest, error: unknown): void {

@@ -43,6 +43,11 @@ export interface HttpOptions {
    * Return true to allow, false to refuse (403); throw or return 401 to ask for credentials.
    */
   readonly authorize?: (request: HttpRequest) => boolean | 401 | 403 | Promise<boolean | 401 | 403>;
+  /**
+   * Who may post labels to `POST /v2/models/{m}/feedback` (a modelhost extension); the same
+   * answers as `authorize`. Default: `authorize` (no hook: the route is off).
+   */
+  readonly authorizeFeedback?: (request: HttpRequest) => boolean | 401 | 403 | Promise<boolean | 401 | 403>;
   /** Serves `GET /metrics` from this prom-client registry (e.g. `collectMetrics(host).registry`). */
   readonly metrics?: { metrics(): Promise<string>; readonly contentType: string };
   /** Serve the HTML status page at `/` and `/status`. Default true. */
@@ -58,6 +63,7 @@ export interface ResolvedHttpOptions {
   readonly maxElements: number;
   readonly timeoutMs: number | undefined;
   readonly authorize: HttpOptions['authorize'];
+  readonly authorizeFeedback: HttpOptions['authorizeFeedback'];
   readonly metrics: HttpOptions['metrics'];
   readonly statusPage: boolean;
   readonly serverName: string;
@@ -71,6 +77,7 @@ export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptio
     maxElements: options.json?.maxElements ?? 10_000_000,
     timeoutMs: options.timeoutMs,
     authorize: options.authorize,
+    authorizeFeedback: options.authorizeFeedback ?? options.authorize,
     metrics: options.metrics,
     statusPage: options.statusPage ?? true,
     serverName: options.serverName ?? 'modelhost',
@@ -89,6 +96,8 @@ export interface RouteContext {
   readonly request: HttpRequest;
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
+  /** The request's id: its `x-request-id` header when that is a sane token, else a new UUID; echoed on every response. */
+  readonly requestId: string;
 }
 
 export type RouteHandler = (context: RouteContext) => Promise<HttpResponse> | HttpResponse;

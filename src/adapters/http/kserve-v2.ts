@@ -73,7 +73,9 @@ export const infer: RouteHandler = async (context) => {
   const inputs = readInputs(req.inputs as unknown[], binary);
   const requested = readRequestedOutputs(req.outputs, meta.outputs, model);
 
-  const predictOptions = { version, id: req.id as string | undefined, signal: request.signal, timeoutMs: options.timeoutMs };
+  // KServe's `id` names the request when given; otherwise the `x-request-id` (or a new one) does.
+  const id = (req.id as string | undefined) ?? context.requestId;
+  const predictOptions = { version, id, signal: request.signal, timeoutMs: options.timeoutMs };
   const servingBefore = answeredBy(host, model, version);
   // KServe shapes carry the batch dimension; a model without one takes its full shapes.
   const outputs: Outputs = meta.batched ? await host.predictBatch(model, inputs, predictOptions) : await host.predict(model, inputs, predictOptions);
@@ -95,12 +97,14 @@ export const infer: RouteHandler = async (context) => {
   // which of the two versions answered: say nothing rather than name the wrong one.
   const servingAfter = answeredBy(host, model, version);
   const modelVersion = servingBefore === servingAfter ? servingAfter : undefined;
-  const response = { model_name: model, ...(modelVersion === undefined ? {} : { model_version: modelVersion }), ...(req.id === undefined ? {} : { id: req.id }), outputs: outputJson };
+  const response = { model_name: model, ...(modelVersion === undefined ? {} : { model_version: modelVersion }), id, outputs: outputJson };
   const binaryBytes = parts.reduce((n, p) => n + p.byteLength, 0);
   if (binaryBytes > options.maxResponseBytes) throw badRequest(`the binary outputs are ${binaryBytes} bytes, over the ${options.maxResponseBytes}-byte bound (maxResponseBytes); ask for fewer outputs`);
   const text = await writeJson(response, { limitBytes: options.maxResponseBytes - binaryBytes, hint: JSON_HINT });
-  if (parts.length === 0) return { status: 200, headers: { 'content-type': 'application/json' }, body: text };
-  return binaryResponse(text, parts);
+  if (parts.length === 0) return { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': id }, body: text };
+  const binaryAnswer: HttpResponse = binaryResponse(text, parts);
+  const headers: Record<string, string> = { ...binaryAnswer.headers, 'x-request-id': id };
+  return { ...binaryAnswer, headers };
 };
 
 const JSON_HINT = 'ask for outputs in binary ("parameters": {"binary_data_output": true}, the binary tensor data extension)';

@@ -153,6 +153,14 @@ export const OPENAPI_DOCUMENT = deepFreeze({
     '/v2/models/{model}': v2.metadata,
     '/v2/models/{model}/ready': v2.ready,
     '/v2/models/{model}/infer': v2.infer,
+    '/v2/models/{model}/feedback': {
+      post: {
+        ...admin('modelhostFeedback', 'A label for a request served earlier (modelhost extension): live accuracy / MAE per version', ref('FeedbackResult'), ref('FeedbackRequest')),
+        tags: ['modelhost extensions'],
+        description: 'Not part of the Open Inference Protocol. Joins `ground_truth` to the prediction served under `id` (the response `id` / `x-request-id`). Off unless the server passes `authorizeFeedback(request)` or `authorize(request)`: 403 without them. The model needs the `feedback` option (docs/monitoring.md).',
+        requestBody: { required: true, content: jsonContent(ref('FeedbackRequest')) },
+      },
+    },
     '/v2/models/{model}/versions/{version}': v2Version.metadata,
     '/v2/models/{model}/versions/{version}/ready': v2Version.ready,
     '/v2/models/{model}/versions/{version}/infer': v2Version.infer,
@@ -237,6 +245,14 @@ export const OPENAPI_DOCUMENT = deepFreeze({
         ['inputs'],
       ),
       KServeInferOutput: object({ name: string, shape: SHAPE, datatype: KSERVE_DATATYPE, parameters: object({ binary_data_size: integer }), data: { type: 'array' } }, ['name', 'shape', 'datatype']),
+      FeedbackRequest: object(
+        { id: { type: 'string', description: 'The request id a response carried (`id`, `x-request-id`).' }, ground_truth: { description: 'A class index or a value, or an array of one per row.', oneOf: [number, { type: 'array', items: number }] } },
+        ['id', 'ground_truth'],
+      ),
+      FeedbackResult: object(
+        { model_name: string, id: string, matched: boolean, model_version: string, labels: integer, correct: integer, absolute_error: number },
+        ['model_name', 'id', 'matched', 'labels'],
+      ),
       KServeInferResponse: object({ model_name: string, model_version: string, id: string, outputs: { type: 'array', items: ref('KServeInferOutput') } }, ['model_name', 'outputs']),
       RepositoryIndexEntry: object({ name: string, version: string, state: string, reason: string }, ['name', 'version', 'state', 'reason']),
       TfModelStatus: object(

@@ -71,7 +71,7 @@ export const modelMetadata: RouteHandler = ({ host, params }) => {
   });
 };
 
-export const predict: RouteHandler = async ({ host, params, request, options }) => {
+export const predict: RouteHandler = async ({ host, params, request, options, requestId }) => {
   const model = params['model']!;
   const version = resolveVersion(host, params);
   const meta = host.metadata(model, version);
@@ -82,7 +82,7 @@ export const predict: RouteHandler = async ({ host, params, request, options }) 
   if ((instances === undefined) === (inputs === undefined)) throw badRequest('the predict request needs exactly one of "instances" (row format) or "inputs" (columnar format)');
   const names = meta.inputs.map((s) => s.name);
   const known = knownNames(meta.inputs);
-  const predictOptions = { version, signal: request.signal, timeoutMs: options.timeoutMs };
+  const predictOptions = { version, id: requestId, signal: request.signal, timeoutMs: options.timeoutMs };
   const writeOptions = { limitBytes: options.maxResponseBytes, hint: 'ask for fewer instances, or use the KServe v2 binary tensor data extension' };
 
   if (instances !== undefined) {

@@ -160,8 +160,10 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
       const nested = await post(`${url}/v2/models/affine/infer`, { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: [[1, 2, 3, 4], [5, 6, 7, 8]] }] });
       const flat = await post(`${url}/v2/models/affine/infer`, { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }] });
       expect(nested.status).toBe(200);
-      expect(nested.body).toEqual({ model_name: 'affine', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [2, 4], data: [3, 5, 7, 9, 11, 13, 15, 17] }] });
-      expect(flat.body).toEqual(nested.body);
+      // Every answer names its request (a new id when the client gave none), echoed in x-request-id.
+      expect(nested.body).toEqual({ model_name: 'affine', model_version: '1', id: expect.stringMatching(/^[0-9a-f-]{36}$/), outputs: [{ name: 'y', datatype: 'FP32', shape: [2, 4], data: [3, 5, 7, 9, 11, 13, 15, 17] }] });
+      expect(nested.headers.get('x-request-id')).toBe(nested.body.id);
+      expect(flat.body).toEqual({ ...nested.body, id: flat.headers.get('x-request-id') });
     });
 
     it('a batched model takes the batch dimension in the shape; a model without one takes its full shape', async () => {
@@ -276,6 +278,7 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
       expect(json).toEqual({
         model_name: 'mymodel',
         model_version: '1',
+        id: response.headers.get('x-request-id'),
         outputs: [{ name: 'output0', shape: [3, 2], datatype: 'FP32', parameters: { binary_data_size: 24 } }],
       });
       expect(tail.byteLength).toBe(24);

@@ -36,7 +36,7 @@ describe('KServe v2 infer: model_version', () => {
     release.resolve();
     const answer = await during;
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ model_name: 'm', outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 4], data: [3, 5, 7, 9] }] });
+    expect(answer.body).toEqual({ model_name: 'm', id: answer.headers.get('x-request-id'), outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 4], data: [3, 5, 7, 9] }] });
 
     const after = await post(`${url}/v2/models/m/infer`, body);
     expect(after.body).toMatchObject({ model_name: 'm', model_version: '2' });

@@ -47,7 +47,7 @@ describe('OpenAPI description (GET /openapi.json)', () => {
     await writeVersion(repository, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
     await writeVersion(repository, 'affine', 2, { 'model.onnx': onnxAffine({ size: 4, scale: 3, bias: 0 }) });
     await writeVersion(repository, 'mlp', 1, { 'model.onnx': onnxMlp({ inputs: 8, hidden: [16], outputs: 3, seed: 2 }) });
-    host = new ModelHost({ repository, defaults: { rollout: { enabled: true } } });
+    host = new ModelHost({ repository, defaults: { rollout: { enabled: true } }, models: { affine: { feedback: { task: 'regression' } } } });
     await host.load('affine', { version: 1 });
     await host.load('mlp');
     const registry = new Registry();
@@ -129,6 +129,8 @@ describe('OpenAPI description (GET /openapi.json)', () => {
     await exchange('GET', '/v2/models/{model}/ready');
     await exchange('GET', '/v2/models/{model}/versions/{version}/ready', { values: { version: '2' }, status: 503 });
     expect(await exchange('POST', '/v2/models/{model}/infer', { body: { id: 'r1', ...x(2) } })).toMatchObject({ model_name: 'affine', model_version: '1', id: 'r1', outputs: [{ name: 'y', shape: [2, 4], datatype: 'FP32' }] });
+    expect(await exchange('POST', '/v2/models/{model}/feedback', { body: { id: 'r1', ground_truth: [1, 3] }, headers: AUTH })).toMatchObject({ model_name: 'affine', id: 'r1', matched: true, labels: 2 });
+    await exchange('POST', '/v2/models/{model}/feedback', { body: { id: 'r1', ground_truth: 'three' }, headers: AUTH, status: 400, schemaRefuses: true });
     await exchange('POST', '/v2/models/{model}/versions/{version}/infer', { body: { ...x(1), parameters: { binary_data_output: true } } });
     await exchange('POST', '/v2/models/{model}/infer', { body: { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, status: 400 });
     await exchange('POST', '/v2/models/{model}/infer', { values: { model: 'mlp' }, body: { inputs: [{ name: 'x', shape: [1, 8], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6, 7, 8] }], outputs: [{ name: (host.metadata('mlp').outputs[0]!.name) }] } });

@@ -1,0 +1,153 @@
+/**
+ * What monitoring costs: the MLP (onnx) at 64 closed-loop callers with the default host
+ * (stats on) against the same host with payload sampling at 0.01 and at 1.0 (a JSON-lines
+ * sink listening, writing to a discarding stream), sampling 1.0 with drift on, and the
+ * response cache missing every time (distinct rows) or hitting every time (repeated rows).
+ * Then one sequential caller: a cache hit against a run of the MLP (a miss).
+ * Sides are interleaved (a b c … c b a) so drift of the machine hits all alike.
+ *
+ *   npx tsx bench/monitoring.ts [--quick] [--cost-only]
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { JsonlSink, ModelHost, type ModelOptions, type Runtime, type Tensor } from '../src/index.js';
+import { runClosedLoop } from './lib/closed-loop.js';
+import { inputRows, writeRepository } from './load/models.js';
+
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 2 : 4;
+const MEASURE_MS = quick ? 1000 : 2500;
+
+type Side = 'default' | 'sampling 0.01' | 'sampling 0.01 + drift' | 'sampling 1.0' | 'sampling 1.0 + drift' | 'cache miss' | 'cache hit';
+const SIDES: readonly Side[] = ['default', 'sampling 0.01', 'sampling 0.01 + drift', 'sampling 1.0', 'sampling 1.0 + drift', 'cache miss', 'cache hit'];
+const DRIFT = { enabled: true, referenceSize: 1000, windowSize: 500 };
+const OPTIONS: Record<Side, ModelOptions> = {
+  default: {},
+  'sampling 0.01': { sampling: { rate: 0.01 } },
+  'sampling 0.01 + drift': { sampling: { rate: 0.01 }, drift: DRIFT },
+  'sampling 1.0': { sampling: { rate: 1 } },
+  'sampling 1.0 + drift': { sampling: { rate: 1 }, drift: DRIFT },
+  'cache miss': { cache: { enabled: true } },
+  'cache hit': { cache: { enabled: true } },
+};
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(tmpdir(), 'modelhost-bench-monitoring-'));
+  await writeRepository(root, ['mlp-onnx']);
+  const repeated = inputRows('mlp-onnx', 256);
+  const hosts = new Map<Side, ModelHost>();
+  const sinks: JsonlSink[] = [];
+  const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+  for (const side of SIDES) {
+    const host = new ModelHost({
+      repository: root,
+      defaults: { batching: { maxBatchSize: 64, maxDelayMs: 2 }, instances: { kind: 'inline' } },
+      models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 }, ...OPTIONS[side] } },
+    });
+    if (side.startsWith('sampling')) sinks.push(await JsonlSink.open(host, { stream: discard() }));
+    await host.load('mlp-onnx');
+    hosts.set(side, host);
+  }
+
+  let next = 0;
+  let stamp = 0;
+  // 'cache miss': every row distinct (a copy stamped with a counter; float32 is exact to 2^24), so every request runs the model.
+  const distinctRow = () => {
+    const row = repeated[stamp & 255]!.slice();
+    row[0] = ++stamp;
+    return row;
+  };
+  const rowFor = (side: Side) => (side === 'cache miss' ? distinctRow() : repeated[next++ & 255]!);
+  const totals = new Map<Side, { requests: number; ms: number }>(SIDES.map((s) => [s, { requests: 0, ms: 0 }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
+    for (const side of order) {
+      const host = hosts.get(side)!;
+      const result = await runClosedLoop({ concurrency: 64, request: () => host.predict('mlp-onnx', rowFor(side)), warmup: { ms: 300 }, measure: { ms: MEASURE_MS } });
+      if (result.errors > 0) throw new Error(`${side}: ${result.errors} errors, first: ${result.firstError}`);
+      const t = totals.get(side)!;
+      t.requests += result.requests;
+      t.ms += result.elapsedMs;
+      process.stderr.write(`round ${round + 1} ${side}: ${Math.round(result.requestsPerSec)} req/s\n`);
+    }
+  }
+
+  // One sequential caller: what a cache hit costs against running the MLP (every request a miss).
+  const sequential = async (side: 'default' | 'cache hit' | 'cache miss') => {
+    const host = hosts.get(side)!;
+    const r = await runClosedLoop({ concurrency: 1, request: () => host.predict('mlp-onnx', rowFor(side)), warmup: { ms: 300 }, measure: { ms: MEASURE_MS } });
+    return r.latency;
+  };
+  const run = await sequential('default');
+  const miss = await sequential('cache miss');
+  const hit = await sequential('cache hit');
+
+  const rate = (side: Side) => totals.get(side)!.requests / (totals.get(side)!.ms / 1000);
+  const lines = ['| host | req/s | ÷ default |', '|---|--:|--:|'];
+  for (const side of SIDES) lines.push(`| ${side} | ${Math.round(rate(side)).toLocaleString('en-US')} | ${(rate(side) / rate('default')).toFixed(3)} |`);
+  console.log(`\nMLP onnx, 64 closed-loop callers, ${ROUNDS} interleaved rounds of ${MEASURE_MS} ms per side\n`);
+  console.log(lines.join('\n'));
+  console.log(`\nsampling 0.01 ÷ default: ${(rate('sampling 0.01') / rate('default')).toFixed(3)}, with drift: ${(rate('sampling 0.01 + drift') / rate('default')).toFixed(3)} (target ≥ 0.97)`);
+  console.log(
+    `one sequential caller, p50: cache hit ${(hit.p50 * 1000).toFixed(1)} µs, a run of the MLP (default host) ${(run.p50 * 1000).toFixed(1)} µs, a cache miss ${(miss.p50 * 1000).toFixed(1)} µs: a hit is ${(run.p50 / hit.p50).toFixed(1)}× faster than a run (target ≥ 10×)`,
+  );
+  const dropped = sinks.reduce((n, s) => n + s.dropped, 0);
+  console.log(`JSON-lines sink: ${sinks.reduce((n, s) => n + s.written, 0).toLocaleString('en-US')} lines written, ${dropped} dropped`);
+  for (const sink of sinks) await sink.close();
+  for (const host of hosts.values()) await host.close();
+  await rm(root, { recursive: true, force: true });
+}
+
+/**
+ * The same sides on a runtime that does no work (outputs 10 constant scores), 64 requests
+ * at a time, sequential rounds: what monitoring itself costs per request, in µs, with the
+ * model's own time out of the way. Less exposed to other processes than req/s ratios.
+ */
+async function perRequestCost(): Promise<void> {
+  const signature = { inputs: [{ name: 'x', dtype: 'float32' as const, shape: [-1, 64] }], outputs: [{ name: 'y', dtype: 'float32' as const, shape: [-1, 10] }] };
+  const runtime: Runtime = {
+    name: 'null',
+    canLoad: () => true,
+    load: async () => ({
+      signature,
+      run: async (inputs: Record<string, Tensor>) => {
+        const rows = inputs['x']!.shape[0]!;
+        return { y: { data: new Float32Array(rows * 10).fill(0.1), shape: [rows, 10], dtype: 'float32' } };
+      },
+      dispose: () => undefined,
+    }),
+  };
+  const rows = inputRows('mlp-onnx', 256);
+  const cases: [string, ModelOptions, boolean][] = [
+    ['default', {}, false],
+    ['sampling 0.01 + JSON-lines sink', { sampling: { rate: 0.01 } }, true],
+    ['sampling 0.01 + sink + drift', { sampling: { rate: 0.01 }, drift: { enabled: true } }, true],
+    ['sampling 1.0, no listener', { sampling: { rate: 1 } }, false],
+    ['sampling 1.0 + JSON-lines sink', { sampling: { rate: 1 } }, true],
+    ['sampling 1.0 + sink + drift (64 + 1 features)', { sampling: { rate: 1 }, drift: { enabled: true } }, true],
+    ['cache, every request a hit', { cache: { enabled: true } }, false],
+  ];
+  const results: [string, number][] = [];
+  // A throwaway first case warms the JIT on the shared path, so 'default' is not measured cold.
+  for (const [name, options, sink] of [['warmup', {}, false] as (typeof cases)[number], ...cases]) {
+    const host = new ModelHost({ runtimes: { null: runtime }, models: { m: { runtime: 'null', ...options } } });
+    if (sink) await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    await host.load('m', { source: { files: { 'model.null': 'null' } } });
+    let best = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 5; round++) {
+      const started = performance.now();
+      for (let r = 0; r < 20_000 / 64; r++) await Promise.all(Array.from({ length: 64 }, (_, i) => host.predict('m', rows[(r * 64 + i) & 255]!)));
+      best = Math.min(best, ((performance.now() - started) / 20_000) * 1000);
+    }
+    if (name !== 'warmup') results.push([name, best]);
+    await host.close();
+  }
+  const base = results[0]![1];
+  console.log('\nPer request on a runtime that does no work (best of 5 × 20 000 requests, 64 at a time)\n');
+  console.log(['| host | µs / request | monitoring\'s own µs |', '|---|--:|--:|', ...results.map(([name, us]) => `| ${name} | ${us.toFixed(2)} | ${(us - base).toFixed(2)} |`)].join('\n'));
+}
+
+if (!process.argv.includes('--cost-only')) await main();
+await perRequestCost();

@@ -1,0 +1,174 @@
+import { LRUCache } from 'lru-cache';
+import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { float16Value } from '../tensor/codec/float16.js';
+import type { Tensor } from '../tensor/index.js';
+import type { ResolvedFeedback } from './monitoring-options.js';
+import { QualityWindow } from './quality-window.js';
+
+/** Live quality of one version over the feedback window. */
+export interface QualityStats {
+  /** Labelled rows in the window. */
+  readonly labels: number;
+  /** Share of labelled rows predicted right (classification), or undefined. */
+  readonly accuracy: number | undefined;
+  /** Mean absolute error (regression), or undefined. */
+  readonly mae: number | undefined;
+}
+
+export interface FeedbackResult {
+  /** False when the request id is unknown or its prediction expired (`feedback.ttlMs`). */
+  readonly matched: boolean;
+  /** The version that answered the request. */
+  readonly version: number | undefined;
+  /** Rows labelled. */
+  readonly labels: number;
+  /** Classification: rows predicted right. */
+  readonly correct: number | undefined;
+  /** Regression: mean absolute error of these rows. */
+  readonly absoluteError: number | undefined;
+}
+
+interface Served {
+  readonly version: number;
+  /** Per row: the class index (classification) or the value (regression). */
+  readonly predictions: Float64Array;
+}
+
+/**
+ * Predictions served, remembered by request id for a while (lru-cache with a TTL), so a
+ * label that arrives later can be joined to them; per-version rolling accuracy or MAE.
+ */
+export class FeedbackStore {
+  private readonly served: LRUCache<string, Served>;
+  private readonly quality = new Map<number, QualityWindow>();
+  private readonly unmatched = { count: 0 };
+
+  constructor(
+    readonly model: string,
+    readonly options: ResolvedFeedback,
+    private readonly now: () => number,
+  ) {
+    // lru-cache reads a start time of 0 as "no TTL": shift the clock by 1 ms so time 0 is a time.
+    this.served = new LRUCache<string, Served>({ max: options.maxEntries, ttl: options.ttlMs, ttlResolution: 0, ttlAutopurge: false, perf: { now: () => now() + 1 } });
+  }
+
+  /** Remembers what a request was answered (only its predictions, not its outputs). */
+  record(id: string, version: number, outputs: Readonly<Record<string, Tensor>>, rows: number): void {
+    const name = this.options.output ?? Object.keys(outputs)[0];
+    const tensor = name === undefined ? undefined : outputs[name];
+    if (tensor === undefined || typeof tensor.data[0] === 'string' || rows < 1) return;
+    const raw = tensor.data as ArrayLike<number | bigint>;
+    const data = tensor.dtype === 'float16' ? Array.from(raw as Uint16Array, float16Value) : raw;
+    const rowSize = data.length / rows;
+    const predictions = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const base = r * rowSize;
+      if (this.options.task === 'regression' || rowSize === 1) {
+        const v = Number(data[base]);
+        predictions[r] = this.options.task === 'classification' ? (v > 0.5 ? 1 : 0) : v;
+      } else {
+        let best = 0;
+        for (let i = 1; i < rowSize; i++) if (Number(data[base + i]) > Number(data[base + best])) best = i;
+        predictions[r] = best;
+      }
+    }
+    this.served.set(id, { version, predictions });
+  }
+
+  /**
+   * Joins a label to the prediction served for `id`. `groundTruth`: a class index or a value,
+   * or one per row for a batch request.
+   * @throws ModelHostError INVALID_INPUT when the label's shape or type does not fit.
+   */
+  join(id: string, groundTruth: unknown): FeedbackResult {
+    checkLabels(this.model, this.options.task, groundTruth); // bad labels are refused whether or not the id is still known
+    const served = this.served.get(id);
+    if (served === undefined) {
+      this.unmatched.count++;
+      return { matched: false, version: undefined, labels: 0, correct: undefined, absoluteError: undefined };
+    }
+    const labels = this.labelsOf(groundTruth, served.predictions.length);
+    this.served.delete(id); // one label per request: a second one is not counted twice
+    let correct = 0;
+    let absError = 0;
+    for (let i = 0; i < labels.length; i++) {
+      if (labels[i] === served.predictions[i]) correct++;
+      absError += Math.abs(labels[i]! - served.predictions[i]!);
+    }
+    let window = this.quality.get(served.version);
+    if (window === undefined) this.quality.set(served.version, (window = new QualityWindow(this.options.windowMs)));
+    window.record(this.now(), labels.length, correct, absError);
+    const classification = this.options.task === 'classification';
+    return {
+      matched: true,
+      version: served.version,
+      labels: labels.length,
+      correct: classification ? correct : undefined,
+      absoluteError: classification ? undefined : absError / labels.length,
+    };
+  }
+
+  /** Rolling quality per version that has labels. */
+  stats(): Record<number, QualityStats> {
+    const now = this.now();
+    const out: Record<number, QualityStats> = {};
+    for (const [version, window] of this.quality) {
+      const t = window.totals(now);
+      const classification = this.options.task === 'classification';
+      out[version] = {
+        labels: t.labels,
+        accuracy: classification && t.labels > 0 ? t.correct / t.labels : undefined,
+        mae: !classification && t.labels > 0 ? t.absErrorSum / t.labels : undefined,
+      };
+    }
+    return out;
+  }
+
+  /** Labels whose request id was unknown or expired. */
+  get unmatchedLabels(): number {
+    return this.unmatched.count;
+  }
+
+  /** Predictions waiting for a label. */
+  get pending(): number {
+    return this.served.size;
+  }
+
+  forget(version: number): void {
+    this.quality.delete(version);
+  }
+
+  private labelsOf(groundTruth: unknown, rows: number): readonly number[] {
+    const list = Array.isArray(groundTruth) ? groundTruth : [groundTruth];
+    const what = this.options.task === 'classification' ? 'a class index (an integer ≥ 0)' : 'a finite number';
+    if (list.length !== rows) {
+      throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${this.model}': expected ${rows === 1 ? what : `an array of ${rows} labels (one per row)`}, got ${Array.isArray(groundTruth) ? `an array of ${list.length}` : describe(groundTruth)}`, {
+        model: this.model,
+      });
+    }
+    return list as number[];
+  }
+}
+
+/**
+ * Refuses a label that cannot be one: a class index (integer ≥ 0) or a finite value, or a
+ * non-empty array of them.
+ * @throws ModelHostError INVALID_INPUT naming the expected and the received.
+ */
+export function checkLabels(model: string, task: 'classification' | 'regression', groundTruth: unknown): void {
+  const list: unknown[] = Array.isArray(groundTruth) ? groundTruth : [groundTruth];
+  const what = task === 'classification' ? 'a class index (an integer ≥ 0)' : 'a finite number';
+  if (list.length === 0 || list.length > 1_000_000) {
+    throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${model}': expected ${what} or an array of one per row, got an array of ${list.length}`, { model: model });
+  }
+  for (const label of list) {
+    const ok = task === 'classification' ? Number.isInteger(label) && (label as number) >= 0 : typeof label === 'number' && Number.isFinite(label);
+    if (!ok) throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${model}': ground truth must be ${what}, got ${describe(label)}`, { model: model });
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}

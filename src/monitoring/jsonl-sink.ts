@@ -1,0 +1,216 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { encodeBase64 } from '../tensor/index.js';
+import { float16Value } from '../tensor/codec/float16.js';
+import type { Tensor } from '../tensor/index.js';
+import type { RequestSampledEvent } from '../metrics/events.js';
+import { importPeer } from '../runtime/optional-peer.js';
+
+/** Where `requestSampled` events go as JSON lines, and how the files rotate. */
+export interface JsonlSinkOptions {
+  /** The file written, e.g. `./samples/requests.jsonl`; rotated files get a time-and-index prefix beside it. */
+  readonly path?: string;
+  /** Rotate when the file reaches this size (rotating-file-stream syntax: `10M`, `512K`). Default `10M`. */
+  readonly size?: string;
+  /** Rotate on this interval too (`1d`, `1h`), if given. */
+  readonly interval?: string;
+  /** Rotated files kept; older ones are removed. Default 10. */
+  readonly maxFiles?: number;
+  /** Gzip rotated files. Default false. */
+  readonly compress?: boolean;
+  /** Bytes allowed to wait for the disk; past it samples are dropped and counted, never queued. Default 8 MiB. */
+  readonly maxBufferBytes?: number;
+  /**
+   * How tensor data is written: `base64` — the raw little-endian bytes (`"b64"`), exact and
+   * ~50× cheaper to write than decimal; `numbers` — a JSON array (`"data"`), readable, but
+   * printing a float costs ~0.3 µs. Default `base64`.
+   */
+  readonly tensorEncoding?: 'base64' | 'numbers';
+  /** Only these models' samples. Default all. */
+  readonly models?: readonly string[];
+  /** Write here instead of rotating files (tests, a pipe to a collector). */
+  readonly stream?: Writable;
+}
+
+/** The part of ModelHost a sink needs. */
+interface SampleSource {
+  on(event: 'requestSampled', listener: (event: RequestSampledEvent) => void): unknown;
+  off(event: 'requestSampled', listener: (event: RequestSampledEvent) => void): unknown;
+}
+
+/**
+ * A ready sink for sampled payloads: one JSON object per line, written to a rotating file
+ * (the `rotating-file-stream` package, an optional peer imported when a sink opens). Writing
+ * never blocks a request and never grows memory without bound: while more than
+ * `maxBufferBytes` wait for the disk, new samples are dropped and counted in `dropped`.
+ *
+ * ```ts
+ * const sink = await JsonlSink.open(host, { path: './samples/requests.jsonl', size: '10M', maxFiles: 5 });
+ * // ... later
+ * await sink.close();
+ * ```
+ */
+export class JsonlSink {
+  /** Samples accepted (written, or waiting for the next flush). */
+  written = 0;
+  /** Samples dropped because the buffer was full (or the stream failed). */
+  dropped = 0;
+  /** The first write error, if the stream failed (the sink then drops everything). */
+  error: Error | undefined;
+  private closed = false;
+  /** Lines waiting for the next flush: one stream write per turn of the event loop, not one per sample. */
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
+  private readonly listener = (event: RequestSampledEvent): void => this.write(event);
+
+  private constructor(
+    private readonly host: SampleSource,
+    private readonly stream: Writable,
+    private readonly maxBufferBytes: number,
+    private readonly models: ReadonlySet<string> | undefined,
+    private readonly encoding: 'base64' | 'numbers',
+  ) {
+    stream.on('error', (error: Error) => {
+      this.error ??= error;
+    });
+    host.on('requestSampled', this.listener);
+  }
+
+  /**
+   * Subscribes a sink to a host's `requestSampled` events.
+   * @throws ModelHostError UNSUPPORTED_MODEL when `rotating-file-stream` is not installed (and no `stream` is given).
+   */
+  static async open(host: SampleSource, options: JsonlSinkOptions): Promise<JsonlSink> {
+    const maxBufferBytes = options.maxBufferBytes ?? 8 * 1024 * 1024;
+    if (!(Number.isInteger(maxBufferBytes) && maxBufferBytes > 0)) throw new TypeError(`maxBufferBytes must be an integer ≥ 1, got ${String(maxBufferBytes)}`);
+    let stream = options.stream;
+    if (stream === undefined) {
+      if (typeof options.path !== 'string' || options.path.length === 0) throw new TypeError('JsonlSink needs a `path` (or a `stream`)');
+      const rfs = await importPeer<typeof import('rotating-file-stream')>('rotating-file-stream', 'The JSON-lines sample sink');
+      const { dirname, basename } = await import('node:path');
+      stream = rfs.createStream(basename(options.path), {
+        path: dirname(options.path),
+        size: (options.size ?? '10M') as `${number}M`,
+        ...(options.interval === undefined ? {} : { interval: options.interval as `${number}d` }),
+        maxFiles: options.maxFiles ?? 10,
+        compress: options.compress === true ? 'gzip' : false,
+      });
+    }
+    const encoding = options.tensorEncoding ?? 'base64';
+    if (encoding !== 'base64' && encoding !== 'numbers') throw new TypeError(`tensorEncoding must be 'base64' or 'numbers', got ${String(encoding)}`);
+    return new JsonlSink(host, stream, maxBufferBytes, options.models === undefined ? undefined : new Set(options.models), encoding);
+  }
+
+  /** Bytes waiting for the disk now. */
+  get bufferedBytes(): number {
+    return this.stream.writableLength + this.pendingBytes;
+  }
+
+  /** Unsubscribes, then flushes what is buffered and closes the stream (the file). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.off('requestSampled', this.listener);
+    this.flush();
+    if (this.stream.destroyed || this.stream.writableFinished) return;
+    const finished = once(this.stream, 'finish').catch(() => undefined);
+    this.stream.end();
+    await finished;
+  }
+
+  private write(event: RequestSampledEvent): void {
+    if (this.models !== undefined && !this.models.has(event.model)) return;
+    // Decided before serializing: a full buffer costs a comparison, not a JSON.stringify.
+    if (this.closed || this.error !== undefined || this.bufferedBytes >= this.maxBufferBytes) {
+      this.dropped++;
+      return;
+    }
+    const line = sampleLine(event, this.encoding);
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    this.written++;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.stream.destroyed || this.stream.writableEnded || this.error !== undefined) {
+      // The stream failed since these were accepted: they are lost, so count them as such.
+      this.written -= lines.length;
+      this.dropped += lines.length;
+      return;
+    }
+    this.stream.write(lines.join(''));
+  }
+}
+
+/**
+ * One sample as a JSON line. Tensors are `{ datatype, shape, b64 }` (raw little-endian bytes;
+ * strings and BYTES as a JSON array, BYTES elements base64) or, with `numbers`, `{ datatype,
+ * shape, data }` (int64 as strings, float16 as numbers, non-finite floats as null).
+ */
+export function sampleLine(event: RequestSampledEvent, encoding: 'base64' | 'numbers' = 'base64'): string {
+  const head = JSON.stringify({
+    timestamp: isoTime(event.timestamp),
+    model: event.model,
+    version: event.version,
+    id: event.id,
+    rows: event.rows,
+    latency_ms: Math.round(event.latencyMs * 1000) / 1000,
+    cached: event.cached,
+  });
+  let line = head.slice(0, -1);
+  if (event.inputs !== undefined) line += `,"inputs":${tensorsJson(event.inputs, encoding)}`;
+  if (event.outputs !== undefined) line += `,"outputs":${tensorsJson(event.outputs, encoding)}`;
+  return line + '}\n';
+}
+
+let lastTime = Number.NaN;
+let lastIso = '';
+
+/** `toISOString` costs ~2 µs; samples within the same millisecond share it. */
+function isoTime(ms: number): string {
+  if (ms !== lastTime) {
+    lastTime = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
+/** Tensors as JSON text; with `numbers`, joined by hand (`String(x)` per element beats `JSON.stringify` of the array). */
+function tensorsJson(tensors: Readonly<Record<string, Tensor>>, encoding: 'base64' | 'numbers'): string {
+  const parts: string[] = [];
+  for (const name in tensors) {
+    const t = tensors[name]!;
+    let data: string;
+    const head = `${JSON.stringify(name)}:{"datatype":${JSON.stringify(t.dtype)},"shape":${JSON.stringify(t.shape)}`;
+    if (encoding === 'base64' && !Array.isArray(t.data)) {
+      const view = t.data as ArrayBufferView;
+      parts.push(`${head},"b64":"${Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('base64')}"}`);
+      continue;
+    }
+    if (Array.isArray(t.data)) data = JSON.stringify((t.data as readonly (string | Uint8Array)[]).map((s) => (typeof s === 'string' ? s : encodeBase64(s))));
+    else if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array) data = JSON.stringify(Array.from(t.data as BigInt64Array, (v) => v.toString()));
+    else data = numbersJson(t.data as ArrayLike<number>, t.dtype === 'float16');
+    parts.push(`${head},"data":${data}}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+function numbersJson(values: ArrayLike<number>, half: boolean): string {
+  let text = '[';
+  for (let i = 0; i < values.length; i++) {
+    const x = half ? float16Value(values[i]!) : values[i]!;
+    if (i > 0) text += ',';
+    text += Number.isFinite(x) ? String(x) : 'null';
+  }
+  return text + ']';
+}

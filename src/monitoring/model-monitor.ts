@@ -1,0 +1,141 @@
+import type { DriftDetectedEvent, RequestSampledEvent } from '../metrics/events.js';
+import type { PreparedInputs } from '../tensor/input-validator.js';
+import type { Tensor } from '../tensor/index.js';
+import { DriftDetector, type DriftStats, type DriftVerdict } from './drift-detector.js';
+import { FeedbackStore, type QualityStats } from './feedback-store.js';
+import type { ResolvedMonitoring } from './monitoring-options.js';
+import { copyOutputs, ResponseCache } from './response-cache.js';
+
+type Outputs = Record<string, Tensor>;
+
+export interface MonitorDeps {
+  /** Monotonic ms (the host's clock). */
+  readonly now: () => number;
+  /** 0 ≤ x < 1; `Math.random` unless a test needs otherwise. */
+  readonly random: () => number;
+  /** Whether anyone listens to `requestSampled` (copies are made only then). */
+  readonly wantsSamples: () => boolean;
+  readonly sampled: (event: RequestSampledEvent) => void;
+  readonly drifted: (event: DriftDetectedEvent) => void;
+}
+
+/** What monitoring saw for one model, in `stats(name).monitoring`. */
+export interface MonitoringStats {
+  readonly sampling: { readonly rate: number; readonly sampled: number };
+  /** Undefined when drift is off. */
+  readonly drift: DriftStats | undefined;
+  readonly cache: { readonly hits: number; readonly misses: number; readonly entries: number; readonly bytes: number } | undefined;
+  readonly feedback: { readonly pending: number; readonly unmatched: number; readonly quality: Readonly<Record<number, QualityStats>> } | undefined;
+}
+
+/**
+ * One model's monitoring on the request path: the sampling decision (made first, before
+ * anything is copied), drift over sampled rows, predictions remembered for feedback, and
+ * the response cache. A model with none of these on never gets a monitor.
+ */
+export class ModelMonitor {
+  private driftDetector: DriftDetector | undefined;
+  readonly feedback: FeedbackStore | undefined;
+  readonly cache: ResponseCache | undefined;
+  private sampledCount = 0;
+
+  constructor(
+    readonly model: string,
+    readonly options: ResolvedMonitoring,
+    private readonly deps: MonitorDeps,
+  ) {
+    this.driftDetector = options.drift.enabled && options.sampling.rate > 0 ? new DriftDetector(options.drift) : undefined;
+    this.feedback = options.feedback === undefined ? undefined : new FeedbackStore(model, options.feedback, deps.now);
+    this.cache = options.cache.enabled ? new ResponseCache(options.cache) : undefined;
+  }
+
+  /**
+   * Runs one request through monitoring around `dispatch` (the version's scheduler). The
+   * caller gets the scheduler's own promise on a miss; a cache hit resolves at once.
+   */
+  run(version: number, prepared: PreparedInputs, id: string | undefined, dispatch: (prepared: PreparedInputs) => Promise<Outputs>): Promise<Outputs> {
+    const rate = this.options.sampling.rate;
+    const sampled = rate > 0 && (rate >= 1 || this.deps.random() < rate);
+    const start = sampled ? this.deps.now() : 0;
+    let inputs: Outputs | undefined;
+    if (sampled) {
+      this.sampledCount++;
+      if (this.drift !== undefined) this.report(version, this.drift.inputs.observe(prepared.tensors, prepared.rows));
+      if (this.options.sampling.inputs && this.deps.wantsSamples()) inputs = copyOutputs(prepared.tensors);
+    }
+    const remember = this.feedback !== undefined && id !== undefined;
+    let key: number | undefined;
+    if (this.cache !== undefined) {
+      key = this.cache.key(version, prepared.tensors, prepared.single);
+      const hit = this.cache.get(key, prepared.tensors, prepared.single);
+      if (hit !== undefined) {
+        this.answered(version, prepared.rows, id, hit, sampled, remember, inputs, start, true);
+        return Promise.resolve(hit);
+      }
+    }
+    const result = dispatch(prepared);
+    if (!sampled && !remember && key === undefined) return result;
+    // A side branch: the caller keeps the scheduler's promise; this runs first on success.
+    result.then(
+      (outputs) => {
+        try {
+          if (key !== undefined) this.cache!.set(key, prepared.tensors, prepared.single, outputs);
+          this.answered(version, prepared.rows, id, outputs, sampled, remember, inputs, start, false);
+        } catch {
+          // Monitoring never fails a request that succeeded.
+        }
+      },
+      () => undefined,
+    );
+    return result;
+  }
+
+  get drift(): DriftDetector | undefined {
+    return this.driftDetector;
+  }
+
+  /** A fresh detector that captures its reference from live rows. */
+  resetDrift(): void {
+    if (this.driftDetector !== undefined) this.driftDetector = new DriftDetector(this.options.drift);
+  }
+
+  stats(): MonitoringStats {
+    return {
+      sampling: { rate: this.options.sampling.rate, sampled: this.sampledCount },
+      drift: this.drift?.stats(),
+      cache: this.cache === undefined ? undefined : { hits: this.cache.hits, misses: this.cache.misses, entries: this.cache.size, bytes: this.cache.bytes },
+      feedback: this.feedback === undefined ? undefined : { pending: this.feedback.pending, unmatched: this.feedback.unmatchedLabels, quality: this.feedback.stats() },
+    };
+  }
+
+  private answered(version: number, rows: number, id: string | undefined, outputs: Outputs, sampled: boolean, remember: boolean, inputs: Outputs | undefined, start: number, cached: boolean): void {
+    if (remember) this.feedback!.record(id!, version, outputs, rows);
+    if (!sampled) return;
+    if (this.drift !== undefined) this.report(version, this.drift.outputs.observe(outputs, rows));
+    if (!this.deps.wantsSamples()) return;
+    this.deps.sampled({
+      model: this.model,
+      version,
+      timestamp: Date.now(),
+      id,
+      inputs,
+      outputs: this.options.sampling.outputs ? copyOutputs(outputs) : undefined,
+      rows,
+      latencyMs: this.deps.now() - start,
+      cached,
+    });
+  }
+
+  private report(version: number, verdict: DriftVerdict | undefined): void {
+    if (verdict === undefined || !verdict.drifted) return;
+    this.deps.drifted({
+      model: this.model,
+      version,
+      timestamp: Date.now(),
+      group: verdict.group,
+      score: verdict.score,
+      features: verdict.features.filter((f) => f.drifted).map((f) => ({ name: f.name, psi: f.psi, pValue: f.pValue })),
+      windowRows: verdict.windowRows,
+    });
+  }
+}

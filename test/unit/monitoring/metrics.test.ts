@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { ModelHost } from '../../../src/index.js';
+import { trace } from '@opentelemetry/api';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { collectMetrics } from '../../../src/metrics/prometheus.js';
+import { instrument } from '../../../src/metrics/opentelemetry.js';
+import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+
+/** A host where every monitoring metric has a value: drift windows, samples, cache, live quality. */
+async function busyHost() {
+  const host = new ModelHost({
+    runtimes: { fake: fakeRuntime() },
+    models: { m: { sampling: { rate: 1 }, drift: { enabled: true, referenceSize: 20, windowSize: 20 }, cache: { enabled: true }, feedback: { task: 'regression' } } },
+  });
+  await host.load('m', { source: FAKE_SOURCE });
+  for (let i = 0; i < 40; i++) await host.predict('m', [i % 7, 1, 2, 3], { id: `r${i}` });
+  host.feedback('m', 'r0', 0.5); // y[0] = 1: error 0.5
+  return host;
+}
+
+describe('monitoring metrics', () => {
+  it('Prometheus exposes drift score, drift windows, samples, cache hits/misses/bytes and live quality per version', async () => {
+    const host = await busyHost();
+    const { registry } = collectMetrics(host);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^modelhost_drift_score\{model="m",group="inputs",feature="x\[0\]"\} [\d.e-]+$/m);
+    expect(text).toMatch(/^modelhost_drift_windows_total\{model="m",group="inputs",drifted="false"\} 1$/m);
+    expect(text).toMatch(/^modelhost_samples_total\{model="m"\} 40$/m);
+    // 7 distinct inputs among 40 requests: 7 misses, 33 hits.
+    expect(text).toMatch(/^modelhost_cache_hits_total\{model="m"\} 33$/m);
+    expect(text).toMatch(/^modelhost_cache_misses_total\{model="m"\} 7$/m);
+    expect(text).toMatch(/^modelhost_cache_bytes\{model="m"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^modelhost_live_mae\{model="m",version="1"\} 0\.5$/m);
+    expect(text).toMatch(/^modelhost_feedback_labels\{model="m",version="1"\} 1$/m);
+    expect(text).not.toMatch(/^modelhost_live_accuracy\{/m);
+    await host.close();
+  });
+
+  it('OpenTelemetry publishes the same as modelhost.<name> (counters without _total)', async () => {
+    const host = await busyHost();
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+    const provider = new MeterProvider({ readers: [reader] });
+    const { stop } = instrument(host, { meter: provider.getMeter('test'), tracer: trace.getTracer('noop') });
+    await reader.forceFlush();
+    const metrics = new Map(exporter.getMetrics().flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics)).map((m) => [m.descriptor.name, m]));
+    expect(metrics.get('modelhost.cache_hits')!.dataPoints).toEqual([expect.objectContaining({ value: 33, attributes: { 'modelhost.model': 'm' } })]);
+    expect(metrics.get('modelhost.live_mae')!.dataPoints).toEqual([expect.objectContaining({ value: 0.5, attributes: { 'modelhost.model': 'm', 'modelhost.version': 1 } })]);
+    expect(metrics.get('modelhost.drift_score')!.dataPoints.map((p) => p.attributes['modelhost.feature'])).toContain('x[0]');
+    stop();
+    await provider.shutdown();
+    await host.close();
+  });
+
+  it('the Grafana dashboard is valid JSON whose every query uses metrics the exporter publishes', async () => {
+    const dashboard = JSON.parse(await readFile(new URL('../../../docs/grafana/modelhost-monitoring.json', import.meta.url), 'utf8')) as {
+      title: string;
+      uid: string;
+      schemaVersion: number;
+      templating: { list: { name: string; query: string }[] };
+      panels: { id: number; type: string; title: string; gridPos: { x: number; y: number; w: number; h: number }; targets?: { refId: string; expr: string; datasource: { uid: string } }[] }[];
+    };
+    expect(dashboard).toMatchObject({ title: expect.any(String), uid: 'modelhost-monitoring', schemaVersion: expect.any(Number) });
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const host = await busyHost();
+    const { registry } = collectMetrics(host);
+    const published = new Set((await registry.metrics()).split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!));
+    const used = new Set<string>();
+    for (const panel of dashboard.panels) {
+      expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);
+      if (panel.type === 'row') continue;
+      expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
+      for (const target of panel.targets!) {
+        expect(target.datasource.uid).toBe('${datasource}');
+        for (const name of target.expr.match(/modelhost_[a-z_]+/g) ?? []) used.add(name.replace(/_(bucket|sum|count)$/, ''));
+      }
+    }
+    for (const v of dashboard.templating.list) for (const name of v.query.match(/modelhost_[a-z_]+/g) ?? []) used.add(name);
+    expect([...used].filter((name) => !published.has(name))).toEqual([]);
+    for (const name of ['modelhost_drift_score', 'modelhost_cache_hits_total', 'modelhost_cache_misses_total', 'modelhost_live_accuracy', 'modelhost_live_mae']) expect(used).toContain(name);
+    await host.close();
+  });
+});

@@ -1,0 +1,277 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCode, ModelHost, type DriftDetectedEvent, type ModelHostOptions, type RequestSampledEvent, type VersionRolledBackEvent } from '../../../src/index.js';
+import { FakeClock } from '../../helpers/fake-clock.js';
+import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { writeVersion } from '../../helpers/repository.js';
+import { useTempDirs } from '../../helpers/temp-dir.js';
+import { versionedRuntime } from '../../helpers/versioned-runtime.js';
+import { mulberry32 } from '../../fixtures/prng.js';
+
+const tempDir = useTempDirs();
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Standard normal draws from a seeded uniform source (Box–Muller). */
+function gaussian(random: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+/** `rows` rows of 4 features, each N(mean, 1). */
+function rowsOf(draw: () => number, rows: number, mean: number): Float32Array {
+  const data = new Float32Array(rows * 4);
+  for (let i = 0; i < data.length; i++) data[i] = mean + draw();
+  return data;
+}
+
+function affineHost(models: ModelHostOptions['models'], extra: Partial<ModelHostOptions> = {}) {
+  const runtime = fakeRuntime();
+  return { host: new ModelHost({ runtimes: { fake: runtime }, models, ...extra }), runtime };
+}
+
+describe('drift', () => {
+  it('a stream that shifts half-way (seed 7): drift in the first window after the shift, never in the 10 stable windows before', async () => {
+    const windowSize = 200;
+    const { host } = affineHost({ m: { sampling: { rate: 1 }, drift: { enabled: true, referenceSize: 1000, windowSize } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const drifts: DriftDetectedEvent[] = [];
+    host.on('driftDetected', (e) => drifts.push(e));
+    const draw = gaussian(mulberry32(7));
+    const send = async (rows: number, mean: number) => {
+      for (let sent = 0; sent < rows; sent += 50) await host.predictBatch('m', { x: { data: rowsOf(draw, 50, mean), shape: [50, 4] } });
+    };
+    await send(1000, 0); // the reference
+    expect(host.stats('m').monitoring?.drift?.inputs).toMatchObject({ state: 'watching', referenceRows: 1000, windows: 0 });
+    await send(10 * windowSize, 0); // 10 stable windows
+    const stable = host.stats('m').monitoring!.drift!.inputs;
+    expect(stable).toMatchObject({ windows: 10, driftedWindows: 0 });
+    expect(drifts).toEqual([]);
+    expect(stable.last!.score).toBeLessThan(0.2);
+
+    await send(windowSize, 1); // the world shifts by one standard deviation
+    const inputDrifts = drifts.filter((d) => d.group === 'inputs');
+    expect(inputDrifts).toHaveLength(1);
+    expect(inputDrifts[0]).toMatchObject({ model: 'm', version: 1, windowRows: windowSize });
+    expect(inputDrifts[0]!.score).toBeGreaterThan(0.2);
+    expect(inputDrifts[0]!.features.map((f) => f.name).sort()).toEqual(['x[0]', 'x[1]', 'x[2]', 'x[3]']);
+    for (const f of inputDrifts[0]!.features) expect(f.pValue).toBeLessThan(0.05 / 4);
+    const after = host.stats('m').monitoring!.drift!.inputs;
+    expect(after).toMatchObject({ windows: 11, driftedWindows: 1 });
+    const x0 = after.last!.features.find((f) => f.name === 'x[0]')!;
+    expect(x0.reference).toMatchObject({ mean: expect.closeTo(0, 1) });
+    expect(x0.live).toMatchObject({ mean: expect.closeTo(1, 0) });
+    await host.close();
+  });
+
+  it('summarizes an image input per channel (not per pixel) and a classifier output by class shares', async () => {
+    const classes = 3;
+    const runtime = fakeRuntime({
+      signature: { inputs: [{ name: 'image', dtype: 'float32', shape: [-1, 8, 8, 3] }], outputs: [{ name: 'probs', dtype: 'float32', shape: [-1, classes] }] },
+      compute: (inputs) => {
+        const x = inputs['image']!;
+        const rows = x.shape[0]!;
+        const probs = new Float32Array(rows * classes);
+        // The class is the brightest channel of the row.
+        for (let r = 0; r < rows; r++) {
+          const sums = [0, 0, 0];
+          for (let i = 0; i < 192; i++) sums[i % 3]! += (x.data as Float32Array)[r * 192 + i]!;
+          probs[r * classes + sums.indexOf(Math.max(...sums))] = 1;
+        }
+        return { probs: { data: probs, shape: [rows, classes], dtype: 'float32' } };
+      },
+    });
+    const host = new ModelHost({ runtimes: { fake: runtime }, models: { img: { sampling: { rate: 1 }, drift: { enabled: true, referenceSize: 300, windowSize: 100 } } } });
+    await host.load('img', { source: FAKE_SOURCE });
+    const random = mulberry32(11);
+    const image = (bias: number) => {
+      const data = new Float32Array(192);
+      for (let i = 0; i < 192; i++) data[i] = random() + (i % 3 === 0 ? bias : 0);
+      return data;
+    };
+    for (let i = 0; i < 400; i++) await host.predict('img', image(0));
+    const stats = host.stats('img').monitoring!.drift!;
+    expect(stats.inputs.last!.features.map((f) => f.name)).toEqual(['image:channel0', 'image:channel1', 'image:channel2']);
+    expect(stats.outputs.last!.features.map((f) => [f.name, f.kind])).toEqual([['probs:class', 'classes']]);
+    expect(stats.outputs.last!.drifted).toBe(false);
+    const drifts: DriftDetectedEvent[] = [];
+    host.on('driftDetected', (e) => drifts.push(e));
+    for (let i = 0; i < 100; i++) await host.predict('img', image(0.2)); // channel 0 brighter: class 0 wins more
+    expect(drifts.map((d) => d.group).sort()).toEqual(['inputs', 'outputs']);
+    expect(drifts.find((d) => d.group === 'inputs')!.features.map((f) => f.name)).toEqual(['image:channel0']);
+    const shares = host.stats('img').monitoring!.drift!.outputs.last!.features[0]!.live as { shares: number[] };
+    expect(shares.shares[0]).toBeGreaterThan(0.5);
+    await host.close();
+  });
+
+  it('takes the reference from drift.reference in config when given', async () => {
+    const draw = gaussian(mulberry32(3));
+    const reference = Array.from({ length: 200 }, () => Array.from(rowsOf(draw, 1, 5)));
+    const { host } = affineHost({ m: { sampling: { rate: 1 }, drift: { enabled: true, reference, windowSize: 100 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    await host.predict('m', [5, 5, 5, 5]);
+    const inputs = host.stats('m').monitoring!.drift!.inputs;
+    expect(inputs).toMatchObject({ state: 'watching', referenceRows: 200, windowRows: 1 });
+    await host.close();
+  });
+});
+
+describe('payload sampling', () => {
+  it('rate 1 samples every request with copies of inputs and outputs, its id and latency', async () => {
+    const { host } = affineHost({ m: { sampling: { rate: 1 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const samples: RequestSampledEvent[] = [];
+    host.on('requestSampled', (e) => samples.push(e));
+    const input = new Float32Array([1, 2, 3, 4]);
+    const out = await host.predict('m', input, { id: 'req-1' });
+    expect(samples).toHaveLength(1);
+    expect(samples[0]).toMatchObject({ model: 'm', version: 1, id: 'req-1', rows: 1, cached: false });
+    expect(samples[0]!.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(samples[0]!.inputs!['x']).toEqual({ data: new Float32Array([1, 2, 3, 4]), shape: [1, 4], dtype: 'float32' });
+    expect(samples[0]!.outputs!['y']!.data).toEqual(new Float32Array([3, 5, 7, 9]));
+    (out['y']!.data as Float32Array)[0] = 99; // the caller's outputs are not the sample's
+    expect((samples[0]!.outputs!['y']!.data as Float32Array)[0]).toBe(3);
+    expect(host.stats('m').monitoring!.sampling).toEqual({ rate: 1, sampled: 1 });
+    await host.close();
+  });
+
+  it('include narrows what a sample carries; rate 0 samples nothing; the decision comes from one draw per request', async () => {
+    const { host } = affineHost({ a: { sampling: { rate: 1, include: ['outputs'] } }, b: { sampling: { rate: 0 } }, c: { sampling: { rate: 0.25 } } });
+    for (const m of ['a', 'b', 'c']) await host.load(m, { source: FAKE_SOURCE });
+    const samples: RequestSampledEvent[] = [];
+    host.on('requestSampled', (e) => samples.push(e));
+    await host.predict('a', [1, 1, 1, 1]);
+    expect(samples[0]!.inputs).toBeUndefined();
+    expect(samples[0]!.outputs).toBeDefined();
+    await host.predict('b', [1, 1, 1, 1]);
+    expect(samples).toHaveLength(1);
+    const draws = [0.1, 0.3, 0.2, 0.9];
+    const random = vi.spyOn(Math, 'random').mockImplementation(() => draws.shift()!);
+    for (let i = 0; i < 4; i++) await host.predict('c', [i, 0, 0, 0]);
+    expect(random).toHaveBeenCalledTimes(4);
+    expect(samples.slice(1).map((s) => (s.inputs!['x']!.data as Float32Array)[0])).toEqual([0, 2]);
+    await host.close();
+  });
+
+  it('refuses bad options naming the option, the expected and the received', async () => {
+    expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { sampling: { rate: 2 } } } })).toThrow(/sampling\.rate.*2/);
+    expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { sampling: { include: ['headers'] } } } } as never)).toThrow(/sampling\.include\[0\]/);
+    expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { cache: { maxBytes: 0 } } } })).toThrow(/cache\.maxBytes/);
+    expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { feedback: { task: 'ranking' } } } } as never)).toThrow(/feedback\.task/);
+  });
+});
+
+describe('response cache', () => {
+  it('answers identical inputs from memory without running the model, with copies; a swap invalidates it', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    const runtime = versionedRuntime();
+    let runs = 0;
+    const counting = { ...runtime, async load(...args: Parameters<typeof runtime.load>) {
+      const session = await runtime.load(...args);
+      return { ...session, run: (inputs: Parameters<typeof session.run>[0]) => (runs++, session.run(inputs)) };
+    } };
+    const host = new ModelHost({ repository: root, runtimes: { versioned: counting }, models: { m: { cache: { enabled: true } } } });
+    await host.load('m', { version: 1 });
+    const before = runs;
+    const first = await host.predict('m', [1, 2]);
+    const second = await host.predict('m', [1, 2]);
+    expect(runs - before).toBe(1);
+    expect(second).toEqual(first);
+    (second['y']!.data as Float32Array)[0] = 42;
+    expect((await host.predict('m', [1, 2]))['y']!.data).toEqual(new Float32Array([1, 2]));
+    await host.predict('m', [1, 3]);
+    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 2, misses: 2, entries: 2 });
+    await host.deploy('m', 2);
+    expect((await host.predict('m', [1, 2]))['y']!.data).toEqual(new Float32Array([2, 4]));
+    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 2, misses: 3, entries: 1 });
+    await host.close();
+  });
+
+  it('is off by default and never holds more than maxBytes', async () => {
+    const { host, runtime } = affineHost({ small: { cache: { enabled: true, maxBytes: 100 } } });
+    await host.load('plain', { source: FAKE_SOURCE });
+    await host.load('small', { source: FAKE_SOURCE });
+    await host.predict('plain', [1, 1, 1, 1]);
+    await host.predict('plain', [1, 1, 1, 1]);
+    expect(host.stats('plain').monitoring).toBeUndefined();
+    const runs = runtime.runs;
+    await host.predict('small', [1, 1, 1, 1]);
+    await host.predict('small', [1, 1, 1, 1]);
+    expect(runtime.runs - runs).toBe(2);
+    expect(host.stats('small').monitoring!.cache).toMatchObject({ entries: 0, bytes: 0 });
+    await host.close();
+  });
+});
+
+describe('live quality', () => {
+  async function canary(rollout: Record<string, unknown>) {
+    const root = await tempDir();
+    for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    const clock = new FakeClock();
+    // y = x × factor: v1 keeps the argmax of x (right), v2 flips it (a deliberately worse classifier).
+    const runtime = versionedRuntime({ factor: new Map([[1, 1], [2, -1]]) });
+    const host = new ModelHost({ repository: root, clock, runtimes: { versioned: runtime }, defaults: { batching: false, feedback: { task: 'classification', windowMs: 60_000 }, rollout } });
+    await host.load('m', { version: 1 });
+    await host.deploy('m', 2, { canary: 0.5 });
+    return { host, clock };
+  }
+
+  async function serveAndLabel(host: ModelHost, clock: FakeClock, requests: number): Promise<void> {
+    const random = mulberry32(5);
+    for (let i = 0; i < requests; i++) {
+      clock.advance(100);
+      const x = [random(), random()];
+      const id = `req-${i}`;
+      await host.predict('m', x, { id });
+      host.feedback('m', id, x[0]! > x[1]! ? 0 : 1);
+    }
+  }
+
+  it('per-version accuracy shows a worse canary; without maxAccuracyDrop the guard leaves it', async () => {
+    const { host, clock } = await canary({ windowMs: 10_000, minSamples: 20, minFeedback: 20 });
+    const rolledBack: VersionRolledBackEvent[] = [];
+    host.on('versionRolledBack', (e) => rolledBack.push(e));
+    await serveAndLabel(host, clock, 200);
+    const stats = host.stats('m');
+    expect(stats.versions[1]!.quality).toMatchObject({ accuracy: 1 });
+    expect(stats.versions[2]!.quality).toMatchObject({ accuracy: 0 });
+    expect(stats.versions[1]!.quality!.labels + stats.versions[2]!.quality!.labels).toBe(200);
+    expect(stats.guard).toMatchObject({ candidateAccuracy: 0, baselineAccuracy: 1 });
+    expect(rolledBack).toEqual([]);
+    await host.close();
+  });
+
+  it('with maxAccuracyDrop the guard rolls the worse canary back, naming the metric', async () => {
+    const { host, clock } = await canary({ windowMs: 10_000, minSamples: 20, minFeedback: 20, maxAccuracyDrop: 0.1 });
+    const rolledBack: VersionRolledBackEvent[] = [];
+    host.on('versionRolledBack', (e) => rolledBack.push(e));
+    await serveAndLabel(host, clock, 200);
+    expect(rolledBack).toHaveLength(1);
+    expect(rolledBack[0]).toMatchObject({ from: 2, version: 1, automatic: true, reason: expect.stringMatching(/^live accuracy: 0\.0% against 100\.0% \(v2 vs v1, \d+ and \d+ labels over the last 10 s\); allowed drop 10\.0%, got 100\.0%$/) });
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, candidate: undefined });
+    await host.close();
+  });
+
+  it('an unknown or expired id does not match; a second label for one id does not count twice; bad labels are refused', async () => {
+    const clock = new FakeClock();
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, clock, models: { r: { feedback: { task: 'regression', ttlMs: 1000 } } } });
+    await host.load('r', { source: FAKE_SOURCE });
+    await host.predict('r', [1, 0, 0, 0], { id: 'a' }); // y[0] = 3
+    expect(host.feedback('r', 'a', 2.5)).toEqual({ matched: true, version: 1, labels: 1, correct: undefined, absoluteError: 0.5 });
+    expect(host.feedback('r', 'a', 2.5).matched).toBe(false);
+    await host.predict('r', [1, 0, 0, 0], { id: 'b' });
+    clock.advance(2000);
+    expect(host.feedback('r', 'b', 3).matched).toBe(false);
+    expect(host.feedback('r', 'nope', 3).matched).toBe(false);
+    expect(host.stats('r').versions[1]!.quality).toEqual({ labels: 1, accuracy: undefined, mae: 0.5 });
+    expect(host.stats('r').monitoring!.feedback).toMatchObject({ unmatched: 3 });
+    await host.predict('r', [1, 0, 0, 0], { id: 'c' });
+    expect(() => host.feedback('r', 'c', 'three')).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT, message: expect.stringMatching(/a finite number, got the string "three"/) }));
+    expect(() => host.feedback('r', 'c', [1, 2])).toThrow(/an array of 2/);
+    await host.load('plain', { source: FAKE_SOURCE });
+    expect(() => host.feedback('plain', 'c', 1)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT, message: expect.stringMatching(/no `feedback` option/) }));
+    expect(() => host.feedback('ghost', 'c', 1)).toThrow(expect.objectContaining({ code: ErrorCode.MODEL_NOT_FOUND }));
+    await host.close();
+  });
+});

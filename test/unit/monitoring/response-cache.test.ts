@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CACHE } from '../../../src/monitoring/monitoring-options.js';
+import { ResponseCache } from '../../../src/monitoring/response-cache.js';
+import type { Tensor } from '../../../src/index.js';
+
+const x = (...values: number[]): Record<string, Tensor> => ({ x: { data: new Float32Array(values), shape: [1, values.length], dtype: 'float32' } });
+const y: Record<string, Tensor> = { y: { data: new Float32Array([7]), shape: [1, 1], dtype: 'float32' } };
+
+describe('ResponseCache', () => {
+  it('keys differ by version, bytes, shape and mode; equal inputs give equal keys', () => {
+    const cache = new ResponseCache(DEFAULT_CACHE);
+    const k = cache.key(1, x(1, 2), false);
+    expect(cache.key(1, x(1, 2), false)).toBe(k);
+    expect(Number.isSafeInteger(k)).toBe(true);
+    expect(cache.key(2, x(1, 2), false)).not.toBe(k);
+    expect(cache.key(1, x(1, 3), false)).not.toBe(k);
+    expect(cache.key(1, x(1, 2), true)).not.toBe(k);
+    expect(cache.key(1, { x: { data: new Float32Array([1, 2]), shape: [2, 1], dtype: 'float32' } }, false)).not.toBe(k);
+    expect(cache.key(1, { s: { data: ['ab', 'c'], shape: [2], dtype: 'string' } } as never, false)).not.toBe(cache.key(1, { s: { data: ['a', 'bc'], shape: [2], dtype: 'string' } } as never, false));
+  });
+
+  it('a hash collision is a miss, never another request’s answer: hits are checked byte for byte', () => {
+    const cache = new ResponseCache(DEFAULT_CACHE);
+    const key = cache.key(1, x(1, 2), false);
+    cache.set(key, x(1, 2), false, y);
+    expect(cache.get(key, x(1, 2), false)).toEqual(y);
+    // Same key, other inputs (as a collision would be).
+    expect(cache.get(key, x(9, 9), false)).toBeUndefined();
+    expect(cache.get(key, x(1, 2), true)).toBeUndefined();
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 2 });
+  });
+
+  it('counts inputs and outputs against maxBytes and evicts the least recently used', () => {
+    const cache = new ResponseCache({ enabled: true, maxBytes: 1000 });
+    for (let i = 0; i < 20; i++) cache.set(cache.key(1, x(i), false), x(i), false, y);
+    expect(cache.bytes).toBeLessThanOrEqual(1000);
+    expect(cache.size).toBeLessThan(20);
+    expect(cache.get(cache.key(1, x(19), false), x(19), false)).toEqual(y);
+    expect(cache.get(cache.key(1, x(0), false), x(0), false)).toBeUndefined();
+  });
+});
