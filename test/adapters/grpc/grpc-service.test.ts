@@ -74,7 +74,6 @@ describe('modelhost/grpc: health and metadata', () => {
       platform: 'onnxruntime_onnx',
       inputs: [{ name: 'x', datatype: 'FP32', shape: ['-1', '4'] }],
       outputs: [{ name: 'y', datatype: 'FP32', shape: ['-1', '4'] }],
-      properties: {},
     });
     expectStatus(await failure(call(client, 'ModelMetadata', { name: 'affine', version: '2' })), GrpcStatus.NOT_FOUND, ErrorCode.VERSION_NOT_FOUND);
   });
