@@ -249,7 +249,10 @@ describe('the packed CLI in a project with only modelhost and onnxruntime-node',
         void exited.then(([code]) => reject(new Error(`modelhost exited (${code}) before listening:\n${stdout}\n${stderr}`)));
       });
       const response = await fetch(`${url}/v2/models/affine/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }) });
-      expect(await response.json()).toEqual({ model_name: 'affine', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 4], data: [3, 5, 7, 9] }] });
+      // KServe answers carry the request id (generated when the client sends none), echoed in x-request-id.
+      const answer = (await response.json()) as { id: string };
+      expect(answer).toEqual({ id: expect.any(String), model_name: 'affine', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 4], data: [3, 5, 7, 9] }] });
+      expect(response.headers.get('x-request-id')).toBe(answer.id);
       expect((await fetch(`${url}/metrics`)).status).toBe(404);
       expect(stdout).toContain('prom-client is not installed: /metrics is off');
       child.kill('SIGTERM');
