@@ -22,7 +22,7 @@ export class VersionBreaker {
   private current: BreakerState = 'closed';
 
   constructor(
-    options: ResolvedBreakerOptions,
+    private readonly options: ResolvedBreakerOptions,
     private readonly context: { model: string; version: number },
     onChange: (transition: BreakerTransition) => void,
   ) {
@@ -31,7 +31,8 @@ export class VersionBreaker {
       volumeThreshold: options.volumeThreshold,
       resetTimeout: options.resetTimeoutMs,
       rollingCountTimeout: options.rollingCountTimeoutMs,
-      timeout: options.timeoutMs ?? false,
+      // The time bound is applied around the runtime call (`run`); opossum only counts verdicts (`record`).
+      timeout: false,
       errorFilter: (error: unknown) => isModelHostError(error) && CALLER_ERRORS.has(error.code),
       // modelhost keeps its own latency statistics; opossum's would cost on every call.
       rollingPercentilesEnabled: false,
@@ -63,13 +64,39 @@ export class VersionBreaker {
     return this.current === 'open';
   }
 
-  /** Runs one runtime call through the breaker. */
+  /**
+   * Runs one runtime call within `timeoutMs`. It does not count: the scheduler first finds
+   * out whom a failure is on (the request or the model) and then calls `record`.
+   */
   async run<T>(call: () => Promise<T>): Promise<T> {
+    if (this.rejecting) throw this.openError();
+    const bound = this.options.timeoutMs;
+    if (bound === undefined) {
+      try {
+        return await call();
+      } catch (error) {
+        throw this.translate(error);
+      }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`Timed out after ${bound}ms`), { code: 'ETIMEDOUT' })), bound);
+    });
     try {
-      return (await this.breaker.fire(call)) as T;
+      return await Promise.race([call(), expired]);
     } catch (error) {
       throw this.translate(error);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /**
+   * Counts one batch's verdict: `undefined` is a success; an error is a failure of the model
+   * (caller errors are filtered out). Ignored while open.
+   */
+  record(failure: unknown): void {
+    this.breaker.fire(() => (failure === undefined ? Promise.resolve() : Promise.reject(failure))).catch(() => undefined);
   }
 
   /** Stops opossum's timers. */

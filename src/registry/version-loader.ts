@@ -150,6 +150,7 @@ export class VersionLoader {
       clock: this.deps.clock,
       events: this.deps.events(entry.model),
       breaker: entry.breaker,
+      probeInputs: () => (options.warmup.runs === 0 ? undefined : this.warmupInputs(entry, options)),
     });
   }
 

@@ -22,9 +22,15 @@ export interface SchedulerEventMap {
 export interface BatchBreaker {
   /** Open: requests fail fast, queued ones never run. */
   readonly rejecting: boolean;
+  /** Runs one runtime call within the breaker's time bound; its outcome counts only through `record`. */
   run<T>(call: () => Promise<T>): Promise<T>;
+  /** Counts a batch's verdict once its failures are classified: `undefined` for a success, else the model's failure. */
+  record(failure: unknown): void;
   openError(): ModelHostError;
 }
+
+/** Who a failed request is blamed on (docs/observability.md, "Who is blamed"). */
+export type Blame = 'request' | 'model';
 
 /** Where the scheduler reports; `wants` lets it skip building payloads nobody listens to. */
 export interface SchedulerEvents {
@@ -48,6 +54,8 @@ export interface BatchSchedulerConfig {
   readonly breaker?: BatchBreaker | undefined;
   /** Runs a callback once the current burst of arrivals is in; default: see `schedule`. */
   readonly defer?: (callback: () => void) => void;
+  /** Inputs the version is known to answer (its warmup set), to probe it before any request succeeded. */
+  readonly probeInputs?: () => Record<string, Tensor> | undefined;
 }
 
 /**
@@ -61,7 +69,9 @@ export interface BatchSchedulerConfig {
  * runs are asynchronous, so requests arriving meanwhile queue behind the run; it is the
  * whole event-loop turn when runs block the thread (tfjs inline), so requests read from
  * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch.
- * A failing batch is bisected so a poisoned request fails alone.
+ * A failing batch is bisected so a poisoned request fails alone; a failure is then blamed on
+ * the request when other inputs succeed on the version (its batch-mates, or a probe with
+ * known-good inputs), and only failures blamed on the model count toward the breaker.
  */
 export class BatchScheduler implements Dispatcher {
   private readonly queue = new TaskQueue();
@@ -80,6 +90,10 @@ export class BatchScheduler implements Dispatcher {
   private readonly cut = () => this.cutBatches();
   /** One abort listener per signal, shared by the requests that carry it. */
   private readonly signalGroups = new WeakMap<AbortSignal, { members: Set<readonly Task[]>; onAbort: () => void }>();
+  /** Inputs of a request that last succeeded: what a probe runs. */
+  private knownGood: Record<string, Tensor> | undefined;
+  /** The probe in flight, shared by every failure waiting for a verdict. */
+  private probing: Promise<boolean> | undefined;
 
   constructor(
     private readonly executor: Executor,
@@ -269,15 +283,18 @@ export class BatchScheduler implements Dispatcher {
       const outputs = breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned));
       const computeMs = clock.now() - started;
       this.rate.record(rows, computeMs);
+      const good = tasks[0]!.inputs; // settling drops a task's inputs
       this.complete(tasks, outputs, computeMs);
       this.reportBatch(tasks.length, rows, computeMs, undefined);
+      breaker?.record(undefined);
+      if (good !== undefined && Object.keys(good).length > 0) this.knownGood = good;
     } catch (error) {
       const computeMs = clock.now() - started;
       this.reportBatch(tasks.length, rows, computeMs, error);
       if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
         for (const task of tasks) this.fail(task, error);
       } else {
-        await this.isolate(tasks, error, isolationBudget(tasks.length));
+        await this.classify(tasks, error);
       }
     } finally {
       this.inFlight.delete(tasks);
@@ -330,15 +347,78 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /**
-   * A batch threw: run its halves again, recursively, so the request that poisons it fails
-   * alone. The budget bounds the extra runs a broken runtime can cost.
+   * A batch threw: bisect it so each failing request is found (`isolate`), then blame. A
+   * failure is the request's when it is reproducible on that input alone and other inputs
+   * succeed on the version: its batch-mates in the bisection, else a probe with known-good
+   * inputs (the last request that succeeded, or the warmup set). Otherwise it is the
+   * model's (a failure that did not come back on a re-run is a transient fault of the
+   * model), and only then counts toward the breaker.
    */
-  private async isolate(tasks: Task[], cause: unknown, budget: { runs: number }): Promise<void> {
+  private async classify(tasks: Task[], cause: unknown): Promise<void> {
+    const failed: { task: Task; cause: unknown }[] = [];
+    const outcome = { succeeded: false };
+    await this.isolate(tasks, cause, isolationBudget(tasks.length), failed, outcome);
+    const breaker = this.config.breaker;
+    if (failed.length === 0) {
+      breaker?.record(cause); // every request succeeded when run again: the model's transient fault
+      return;
+    }
+    let blame: Blame;
+    if (outcome.succeeded) blame = 'request';
+    else if (tasks.length === 1 && !(await this.reproduces(failed[0]!.task))) blame = 'model';
+    else blame = (await this.probe()) ? 'request' : 'model';
+    if (blame === 'model') breaker?.record(cause);
+    else if (outcome.succeeded) breaker?.record(undefined);
+    for (const { task, cause: own } of failed) {
+      const message = (own as Error)?.message ?? String(own);
+      const why = blame === 'request' ? ' (blamed on this request: it fails again on its own while other inputs succeed on this version)' : '';
+      this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${message}${why}`, own), true, blame);
+    }
+  }
+
+  /** Whether a lone request that failed fails again when run once more (its result is not used). */
+  private async reproduces(task: Task): Promise<boolean> {
+    if (task.state === TaskState.Settled) return true;
+    try {
+      await this.executor.run(task.inputs, false);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Whether the version answers known-good inputs now; one probe at a time, shared. */
+  private probe(): Promise<boolean> {
+    if (this.probing !== undefined) return this.probing;
+    let inputs = this.knownGood;
+    try {
+      inputs ??= this.config.probeInputs?.();
+    } catch {
+      inputs = undefined;
+    }
+    if (inputs === undefined) return Promise.resolve(false);
+    const known = inputs;
+    const probing = Promise.resolve().then(() => this.executor.run(known, false)).then(
+      () => true,
+      () => false,
+    );
+    this.probing = probing;
+    void probing.then(() => {
+      if (this.probing === probing) this.probing = undefined;
+    });
+    return probing;
+  }
+
+  /**
+   * Runs the halves of a failed batch again, recursively, until each failing request failed
+   * alone (or the budget, which bounds the extra runs a broken runtime can cost, ran out):
+   * those go to `failed`; `outcome.succeeded` tells whether any part succeeded.
+   */
+  private async isolate(tasks: Task[], cause: unknown, budget: { runs: number }, failed: { task: Task; cause: unknown }[], outcome: { succeeded: boolean }): Promise<void> {
     const live = tasks.filter((t) => t.state !== TaskState.Settled);
     if (live.length === 0) return;
     if (live.length === 1 || budget.runs <= 0) {
-      const message = (cause as Error)?.message ?? String(cause);
-      for (const task of live) this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${message}`, cause));
+      for (const task of live) failed.push({ task, cause });
       return;
     }
     const middle = live.length >> 1;
@@ -349,9 +429,12 @@ export class BatchScheduler implements Dispatcher {
         for (const task of half) task.batchRows = rows;
         const started = this.config.clock.now();
         try {
+          const good = half[0]!.inputs;
           this.complete(half, await this.executor.run(batchInputs(half), half.length > 1), this.config.clock.now() - started);
+          outcome.succeeded = true;
+          if (Object.keys(good).length > 0) this.knownGood = good;
         } catch (error) {
-          await this.isolate(half, error, budget);
+          await this.isolate(half, error, budget, failed, outcome);
         }
       }),
     );
@@ -376,7 +459,7 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /** Rejects a task unless it has settled; `dequeue` false when the queue already let go of it. */
-  private fail(task: Task, error: ModelHostError, dequeue = true): void {
+  private fail(task: Task, error: ModelHostError, dequeue = true, blame?: Blame): void {
     if (task.state === TaskState.Settled) return;
     const wasQueued = task.state === TaskState.Queued;
     if (wasQueued && dequeue) this.queue.forget(task);
@@ -393,6 +476,7 @@ export class BatchScheduler implements Dispatcher {
         rows: task.rows,
         queueMs: (wasQueued ? now : task.startedAt) - task.enqueuedAt,
         totalMs: now - task.enqueuedAt,
+        ...(blame === undefined ? {} : { blame }),
       });
     }
     if (this.pending === 0) this.notifyIdle();

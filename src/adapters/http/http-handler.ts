@@ -1,4 +1,4 @@
-import type { ModelHost } from 'modelhost';
+import { ErrorCode, ModelHostError, type ModelHost } from 'modelhost';
 import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
@@ -63,6 +63,9 @@ const ROUTES: readonly Route[] = [
   route('GET', '/status.json', statusJson),
 ];
 
+/** Paths that still answer while the host drains: probes and metrics (the rest get 503 SHUTTING_DOWN). */
+const DURING_DRAIN: ReadonlySet<string> = new Set(['/v2/health/live', '/v2/health/ready', '/metrics']);
+
 const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GET', '/status', statusPage)];
 
 /**
@@ -88,6 +91,8 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
       if (match === null) continue;
       allowed.push(r.method === 'GET' ? 'GET, HEAD' : r.method);
       if (r.method !== request.method && !(r.method === 'GET' && request.method === 'HEAD')) continue;
+      // Draining: a transient state, never answered as if a model were unknown (404).
+      if (host.draining && !DURING_DRAIN.has(path)) return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
       const params = decodeParams(match.groups ?? {});
       if (params === undefined) return json(400, { error: `the path ${path} has a broken percent-encoding` });
       return run(r.handler, host, resolved, request, params, url.searchParams);

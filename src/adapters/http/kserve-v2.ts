@@ -33,7 +33,11 @@ export const serverMetadata: RouteHandler = ({ options }) =>
 
 export const serverLive: RouteHandler = ({ host }) => (host.live() ? json(200, { live: true }) : json(503, { live: false }));
 
-export const serverReady: RouteHandler = ({ host }) => (host.ready() ? json(200, { ready: true }) : json(503, { ready: false }));
+/** 200 or 503 as `host.readiness()` says, with the reason and each model's readiness in the body. */
+export const serverReady: RouteHandler = ({ host }) => {
+  const report = host.readiness();
+  return json(report.ready ? 200 : 503, report, host.draining ? { connection: 'close' } : {});
+};
 
 export const modelReady: RouteHandler = ({ host, params }) => {
   const version = versionParam(params);
