@@ -25,11 +25,13 @@ Options:
   --admin-token <t>     enable admin routes for requests with "Authorization: Bearer <t>"
                         (also read from MODELHOST_ADMIN_TOKEN)
   --instances <kind>    auto, thread or inline (default auto: measured per model at load)
+  --drain-timeout <ms>  on shutdown, how long requests in flight may finish (default 30000);
+                        past it the rest get 503 SHUTTING_DOWN and the exit code is 1
   -h, --help            show this help
   -v, --version         show the version
 
 Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets
-requests in flight finish, unloads the models and exits.
+requests in flight finish (within --drain-timeout), unloads the models and exits.
 `;
 
 /** JSON lines on stdout: one object per event, easy to ship to any log pipeline. */
@@ -70,6 +72,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         timeout: { type: 'string' },
         'admin-token': { type: 'string' },
         instances: { type: 'string' },
+        'drain-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -90,11 +93,14 @@ export async function main(argv: readonly string[]): Promise<void> {
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutMs !== undefined && !(timeoutMs > 0)) fail(`--timeout must be a positive number of ms, got ${values.timeout}`);
   if (values.instances !== undefined && !['auto', 'thread', 'inline'].includes(values.instances)) fail(`--instances must be auto, thread or inline, got ${values.instances}`);
+  const drainTimeoutMs = values['drain-timeout'] === undefined ? undefined : Number(values['drain-timeout']);
+  if (drainTimeoutMs !== undefined && !(Number.isInteger(drainTimeoutMs) && drainTimeoutMs >= 0)) fail(`--drain-timeout must be a whole number of ms ≥ 0, got ${values['drain-timeout']}`);
 
   const logger = jsonLogger();
   const host = new ModelHost({
     repository: { root, pollIntervalMs },
     logger,
+    ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
     ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } } }),
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
@@ -146,8 +152,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     await closed;
     clearInterval(sweep);
     clearTimeout(cutoff);
-    logger.info('stopped');
-    process.exit(0);
+    logger.info('stopped', { drainTimedOut: host.drainTimedOut });
+    process.exit(host.drainTimedOut ? 1 : 0);
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));

@@ -86,7 +86,7 @@ export class RepositorySync {
     if (model !== undefined && available !== undefined) await this.removeMissing(model, available, result);
     model = this.deps.models.get(name);
     if (available === undefined || available.length === 0) {
-      if (model === undefined) this.removed(name);
+      if (available !== undefined && model === undefined) this.removed(name);
       return;
     }
     this.missing.delete(name);
