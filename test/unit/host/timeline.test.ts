@@ -23,7 +23,7 @@ function gatedRuntime() {
   return {
     runtime,
     hold: (version: number) => gates.set(version, deferred()),
-    release: (version: number) => gates.get(version)!.resolve(),
+    release: (version: number) => gates.get(version)!.resolve(undefined),
   };
 }
 
