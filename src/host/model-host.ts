@@ -430,23 +430,26 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   private async shutdown(): Promise<void> {
     this.closing = true;
     if (this.pollTimer !== undefined) this.options.clock.clearTimeout(this.pollTimer);
-    // The drain is bounded: past drainTimeoutMs, what is left is refused (destroy) instead of awaited.
+    // The drain is bounded: past drainTimeoutMs what is left is refused (as destroy() does),
+    // and past a short grace a runtime call that never returns no longer holds close() up.
     const bound = this.options.drainTimeoutMs;
+    const unloading = this.versions.unloadAll();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    if (bound !== undefined) {
-      timer = setTimeout(() => {
-        this.timedOut = true;
-        this.options.logger?.warn('drain bound reached: refusing what is left', { drainTimeoutMs: bound });
-        const error = new ModelHostError(ErrorCode.SHUTTING_DOWN, `the model host is shutting down: the drain bound (drainTimeoutMs ${bound}) passed`);
-        for (const model of this.models.values()) for (const version of model.versions.values()) version.dispatcher?.abort(error);
-      }, bound);
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), bound);
       timer.unref?.();
+    });
+    if ((await Promise.race([unloading, expired])) === 'expired') {
+      this.timedOut = true;
+      this.options.logger?.warn('drain bound reached: refusing what is left', { drainTimeoutMs: bound });
+      const error = new ModelHostError(ErrorCode.SHUTTING_DOWN, `the model host is shutting down: the drain bound (drainTimeoutMs ${bound}) passed`);
+      for (const model of this.models.values()) for (const version of model.versions.values()) version.dispatcher?.abort(error);
+      const grace = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), DISPOSE_GRACE_MS).unref());
+      if ((await Promise.race([unloading, grace])) === 'stuck') {
+        this.warn(`close: runtime calls still running ${DISPOSE_GRACE_MS} ms after the drain bound; their sessions are left to the process exit`, undefined, undefined);
+      }
     }
-    try {
-      await this.versions.unloadAll();
-    } finally {
-      clearTimeout(timer);
-    }
+    clearTimeout(timer);
     this.closed = true;
   }
 
@@ -494,6 +497,9 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 }
 
 const NO_OPTIONS: DispatchOptions = Object.freeze({});
+
+/** After the drain bound, how long close() still waits for runtime calls to return before it gives up on them, ms. */
+const DISPOSE_GRACE_MS = 1000;
 
 function checkPredictOptions(options: PredictOptions, model: string): DispatchOptions {
   if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
