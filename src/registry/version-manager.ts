@@ -16,8 +16,6 @@ import { ShadowMirror } from './shadow-mirror.js';
 import { VersionPool } from './version-pool.js';
 
 export type { DeployOptions, RollbackResult, RolloutResult, RolloutStats, SyncResult };
-/** @deprecated the old name of `RegistryDeps`. */
-export type VersionManagerDeps = RegistryDeps;
 
 export interface LoadOptions {
   /** Load this version (and make it the default) instead of what the version policy selects. */

@@ -107,7 +107,7 @@ describe('modelhost (CLI arguments)', () => {
     const run = cli(['--help']);
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(run.stdout()).toMatch(/^Usage: modelhost serve <repository> \[options\]/);
-    for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances']) expect(run.stdout()).toContain(option);
+    for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances', '--drain-timeout']) expect(run.stdout()).toContain(option);
     expect(ownStderr(run.stderr())).toBe('');
   });
 
@@ -126,6 +126,7 @@ describe('modelhost (CLI arguments)', () => {
     { args: ['serve', '.', '--timeout', '0'], message: '--timeout must be a positive number of ms, got 0' },
     { args: ['serve', '.', '--poll', '1'], message: '--poll must be a number of ms ≥ 10, got 1' },
     { args: ['serve', '.', '--instances', 'gpu'], message: '--instances must be auto, thread or inline, got gpu' },
+    { args: ['serve', '.', '--drain-timeout', 'soon'], message: '--drain-timeout must be a whole number of ms ≥ 0, got soon' },
     { args: ['serve', '.', '--bogus'], message: "Unknown option '--bogus'" },
   ])('exits 2 with a message and the usage for $args', async ({ args, message }) => {
     const run = cli(args);
@@ -187,7 +188,7 @@ describe('modelhost serve', () => {
 
   it('answers KServe v2 health, readiness, metadata and infer', async () => {
     expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
-    expect(await (await fetch(`${url}/v2/health/ready`)).json()).toEqual({ ready: true });
+    expect(await (await fetch(`${url}/v2/health/ready`)).json()).toEqual({ ready: true, models: { affine: { ready: true }, slow: { ready: true } } });
     expect(await (await fetch(`${url}/v2/models/affine/ready`)).json()).toEqual({ name: 'affine', ready: true });
     expect(await (await fetch(`${url}/v2/models/affine/versions/1/ready`)).json()).toEqual({ name: 'affine', ready: true });
     expect(await (await fetch(`${url}/v2/models/affine`)).json()).toEqual({
@@ -283,5 +284,41 @@ describe('modelhost serve', () => {
     expect(logs.at(-1)).toMatchObject({ level: 'info', msg: 'stopped' });
     expect(logs.filter((l) => l.level === 'error')).toEqual([]);
     expect(ownStderr(server.stderr())).toBe('');
+  });
+});
+
+describe('modelhost serve: readiness and the drain bound', () => {
+  it('--models with only a typo: listening but not ready, with the reason', async () => {
+    const server = cli(['serve', repository, '--port', '0', '--models', 'afine']);
+    const url = (await server.waitForLog((l) => l.msg === 'listening')).url as string;
+    const ready = await fetch(`${url}/v2/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, models: { afine: { ready: false, reason: expect.stringMatching(/afine/) } } });
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('--drain-timeout: what is still queued when it passes gets 503 SHUTTING_DOWN, and the exit code is 1', async () => {
+    const server = cli(['serve', repository, '--port', '0', '--models', 'slow', '--drain-timeout', '50']);
+    const url = (await server.waitForLog((l) => l.msg === 'listening')).url as string;
+    const send = (r: number) =>
+      new Promise<number>((resolve) => {
+        const req = request(`${url}/v2/models/slow/infer`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume().on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', () => resolve(0));
+        req.end(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: Array.from({ length: 512 }, (_, i) => r + i) }] }));
+      });
+    const answers = Array.from({ length: 24 }, (_, r) => send(r));
+    for (;;) {
+      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
+      if (status.models[0]!.versions[0]!.queueDepth >= 8) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    server.child.kill('SIGTERM');
+    const statuses = await Promise.all(answers);
+    expect(statuses).toContain(503); // refused past the bound
+    expect(await server.exited).toEqual({ code: 1, signal: null });
+    expect(server.logs().at(-1)).toMatchObject({ msg: 'stopped', drainTimedOut: true });
   });
 });
