@@ -259,12 +259,16 @@ export class VersionManager {
     checkpoint(signal);
     const model = this.pool.modelFor(name, resolved, options.source === undefined);
     const loaded: number[] = [];
+    /** Versions this call brought in (not already ready): what a cancellation takes away again. */
+    const loadedNow: number[] = [];
     let firstError: unknown;
     try {
       for (const target of targets) {
         try {
+          const wasReady = model.versions.get(target.version)?.isReady === true;
           await this.pool.acquire(model, target, resolved, signal);
           loaded.push(target.version);
+          if (!wasReady) loadedNow.push(target.version);
         } catch (error) {
           if (signal.aborted) throw signal.reason;
           firstError ??= error;
@@ -273,7 +277,7 @@ export class VersionManager {
       checkpoint(signal);
     } catch (error) {
       // Cancelled: what this load brought in and nothing uses goes again.
-      for (const version of loaded) {
+      for (const version of loadedNow) {
         const entry = model.versions.get(version);
         if (entry !== undefined && !model.isInService(version)) await this.pool.unloadVersion(model, entry, 'unload').catch(() => undefined);
       }

@@ -283,11 +283,12 @@ export class BatchScheduler implements Dispatcher {
       const outputs = breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned));
       const computeMs = clock.now() - started;
       this.rate.record(rows, computeMs);
-      const good = tasks[0]!.inputs; // settling drops a task's inputs
+      // Settling drops a task's inputs: keep the first one's (unless it expired meanwhile) for probes.
+      const first = tasks[0]!;
+      if (first.state !== TaskState.Settled) this.knownGood = first.inputs;
       this.complete(tasks, outputs, computeMs);
       this.reportBatch(tasks.length, rows, computeMs, undefined);
       breaker?.record(undefined);
-      if (good !== undefined && Object.keys(good).length > 0) this.knownGood = good;
     } catch (error) {
       const computeMs = clock.now() - started;
       this.reportBatch(tasks.length, rows, computeMs, error);
@@ -429,10 +430,10 @@ export class BatchScheduler implements Dispatcher {
         for (const task of half) task.batchRows = rows;
         const started = this.config.clock.now();
         try {
-          const good = half[0]!.inputs;
-          this.complete(half, await this.executor.run(batchInputs(half), half.length > 1), this.config.clock.now() - started);
+          const outputs = await this.executor.run(batchInputs(half), half.length > 1);
+          if (half[0]!.state !== TaskState.Settled) this.knownGood = half[0]!.inputs;
+          this.complete(half, outputs, this.config.clock.now() - started);
           outcome.succeeded = true;
-          if (Object.keys(good).length > 0) this.knownGood = good;
         } catch (error) {
           await this.isolate(half, error, budget, failed, outcome);
         }
