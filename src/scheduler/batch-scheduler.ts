@@ -356,7 +356,7 @@ export class BatchScheduler implements Dispatcher {
    * model), and only then counts toward the breaker.
    */
   private async classify(tasks: Task[], cause: unknown): Promise<void> {
-    const failed: { task: Task; cause: unknown }[] = [];
+    const failed: { task: Task; cause: unknown; alone: boolean }[] = [];
     const outcome = { succeeded: false };
     await this.isolate(tasks, cause, isolationBudget(tasks.length), failed, outcome);
     const breaker = this.config.breaker;
@@ -370,9 +370,14 @@ export class BatchScheduler implements Dispatcher {
     else blame = (await this.probe()) ? 'request' : 'model';
     if (blame === 'model') breaker?.record(cause);
     else if (outcome.succeeded) breaker?.record(undefined);
-    for (const { task, cause: own } of failed) {
+    for (const { task, cause: own, alone } of failed) {
       const message = (own as Error)?.message ?? String(own);
-      const why = blame === 'request' ? ' (blamed on this request: it fails again on its own while other inputs succeed on this version)' : '';
+      const why =
+        blame === 'model'
+          ? ''
+          : alone
+            ? ' (blamed on this request: it fails again on its own while other inputs succeed on this version)'
+            : ' (its group of requests was not split further: the isolation budget ran out; other inputs succeed on this version)';
       this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${message}${why}`, own), true, blame);
     }
   }
@@ -415,11 +420,11 @@ export class BatchScheduler implements Dispatcher {
    * alone (or the budget, which bounds the extra runs a broken runtime can cost, ran out):
    * those go to `failed`; `outcome.succeeded` tells whether any part succeeded.
    */
-  private async isolate(tasks: Task[], cause: unknown, budget: { runs: number }, failed: { task: Task; cause: unknown }[], outcome: { succeeded: boolean }): Promise<void> {
+  private async isolate(tasks: Task[], cause: unknown, budget: { runs: number }, failed: { task: Task; cause: unknown; alone: boolean }[], outcome: { succeeded: boolean }): Promise<void> {
     const live = tasks.filter((t) => t.state !== TaskState.Settled);
     if (live.length === 0) return;
     if (live.length === 1 || budget.runs <= 0) {
-      for (const task of live) failed.push({ task, cause });
+      for (const task of live) failed.push({ task, cause, alone: live.length === 1 });
       return;
     }
     const middle = live.length >> 1;
