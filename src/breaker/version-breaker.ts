@@ -20,6 +20,8 @@ export interface BreakerTransition {
 export class VersionBreaker {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   private current: BreakerState = 'closed';
+  /** A half-open probe batch is running. */
+  private probing = false;
 
   constructor(
     private readonly options: ResolvedBreakerOptions,
@@ -70,6 +72,11 @@ export class VersionBreaker {
    */
   async run<T>(call: () => Promise<T>): Promise<T> {
     if (this.rejecting) throw this.openError();
+    // Half-open: one probe batch at a time, until its verdict is recorded.
+    if (this.current === 'halfOpen') {
+      if (this.probing) throw this.openError();
+      this.probing = true;
+    }
     const bound = this.options.timeoutMs;
     if (bound === undefined) {
       try {
@@ -92,11 +99,14 @@ export class VersionBreaker {
   }
 
   /**
-   * Counts one batch's verdict: `undefined` is a success; an error is a failure of the model
-   * (caller errors are filtered out). Ignored while open.
+   * Counts one batch's verdict: a success, or a failure of the model (caller errors are
+   * filtered out); `request` counts nothing (the failures were the requests' own). Ignored
+   * while open.
    */
-  record(failure: unknown): void {
-    this.breaker.fire(() => (failure === undefined ? Promise.resolve() : Promise.reject(failure))).catch(() => undefined);
+  record(verdict: 'success' | 'request' | { readonly failure: unknown }): void {
+    this.probing = false;
+    if (verdict === 'request') return;
+    this.breaker.fire(() => (verdict === 'success' ? Promise.resolve() : Promise.reject(verdict.failure))).catch(() => undefined);
   }
 
   /** Stops opossum's timers. */

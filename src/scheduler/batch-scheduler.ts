@@ -24,8 +24,11 @@ export interface BatchBreaker {
   readonly rejecting: boolean;
   /** Runs one runtime call within the breaker's time bound; its outcome counts only through `record`. */
   run<T>(call: () => Promise<T>): Promise<T>;
-  /** Counts a batch's verdict once its failures are classified: `undefined` for a success, else the model's failure. */
-  record(failure: unknown): void;
+  /**
+   * A batch's verdict once its failures are classified: a success, a failure of the model
+   * (counts), or `request` (its failures were the requests' own: nothing counts).
+   */
+  record(verdict: 'success' | 'request' | { readonly failure: unknown }): void;
   openError(): ModelHostError;
 }
 
@@ -288,7 +291,7 @@ export class BatchScheduler implements Dispatcher {
       if (first.state !== TaskState.Settled) this.knownGood = first.inputs;
       this.complete(tasks, outputs, computeMs);
       this.reportBatch(tasks.length, rows, computeMs, undefined);
-      breaker?.record(undefined);
+      breaker?.record('success');
     } catch (error) {
       const computeMs = clock.now() - started;
       this.reportBatch(tasks.length, rows, computeMs, error);
@@ -361,15 +364,14 @@ export class BatchScheduler implements Dispatcher {
     await this.isolate(tasks, cause, isolationBudget(tasks.length), failed, outcome);
     const breaker = this.config.breaker;
     if (failed.length === 0) {
-      breaker?.record(cause); // every request succeeded when run again: the model's transient fault
+      breaker?.record({ failure: cause }); // every request succeeded when run again: the model's transient fault
       return;
     }
     let blame: Blame;
     if (outcome.succeeded) blame = 'request';
     else if (tasks.length === 1 && !(await this.reproduces(failed[0]!.task))) blame = 'model';
     else blame = (await this.probe()) ? 'request' : 'model';
-    if (blame === 'model') breaker?.record(cause);
-    else if (outcome.succeeded) breaker?.record(undefined);
+    breaker?.record(blame === 'model' ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
     for (const { task, cause: own, alone } of failed) {
       const message = (own as Error)?.message ?? String(own);
       const why =

@@ -377,7 +377,7 @@ describe('BatchScheduler: who a failure is blamed on', () => {
       verdicts,
       rejecting: false,
       run: <T>(call: () => Promise<T>) => call(),
-      record: (failure: unknown) => void verdicts.push(failure === undefined ? 'success' : 'failure'),
+      record: (verdict: 'success' | 'request' | { failure: unknown }) => void (verdict !== 'request' && verdicts.push(verdict === 'success' ? 'success' : 'failure')),
       openError: () => new Error('open') as ModelHostError,
     };
   }
