@@ -7,7 +7,7 @@ import { versionedRuntime } from '../../helpers/versioned-runtime.js';
 
 /**
  * Model-based test of the control path: random sequences and overlaps of load, deploy
- * (full or canary), promote, rollback, unload (model or version) and requests on two
+ * (full or canary), promote, setTraffic, rollback, unload (model or version) and requests on two
  * models, on a runtime whose loads take random time and fail for some versions, against a
  * reference model of the documented semantics (docs/versions.md). Loads are held until
  * `Settle`, so every operation issued meanwhile overlaps the ones before it; at `Settle`
@@ -30,6 +30,7 @@ type OpSpec =
   | { kind: 'deploy'; model: string; version: number; canary: number | undefined }
   | { kind: 'promote'; model: string }
   | { kind: 'rollback'; model: string }
+  | { kind: 'traffic'; model: string; weights: Record<number, number> }
   | { kind: 'unload'; model: string; version: number | undefined };
 
 interface Issued {
@@ -97,6 +98,13 @@ class Sim {
         if (m === undefined) return 'MODEL_NOT_FOUND';
         if (m.cand === undefined) return 'VERSION_NOT_FOUND';
         this.swap(m, m.cand, true);
+        return 'ok';
+      }
+      case 'traffic': {
+        const m = this.models.get(name);
+        if (m === undefined) return 'MODEL_NOT_FOUND';
+        if (Object.keys(spec.weights).some((v) => m.versions.get(Number(v)) !== 'ready')) return 'VERSION_NOT_FOUND';
+        m.weights = new Map(Object.entries(spec.weights).filter(([, w]) => w > 0).map(([v, w]) => [Number(v), w]));
         return 'ok';
       }
       case 'rollback': {
@@ -236,6 +244,8 @@ class IssueCommand implements fc.AsyncCommand<Sim, Real> {
           return h.promote(spec.model);
         case 'rollback':
           return h.rollback(spec.model);
+        case 'traffic':
+          return h.setTraffic(spec.model, spec.weights);
         case 'unload':
           return h.unload(spec.model, spec.version);
       }
@@ -333,6 +343,9 @@ const commands = fc.commands(
     fc.record({ model, version, canary: fc.option(fc.constantFrom(0.25, 0.5), { nil: undefined }) }).map((s) => new IssueCommand({ kind: 'deploy', ...s })),
     model.map((m) => new IssueCommand({ kind: 'promote', model: m })),
     model.map((m) => new IssueCommand({ kind: 'rollback', model: m })),
+    fc
+      .record({ model, a: version, b: version, share: fc.constantFrom(0.3, 0.5) })
+      .map(({ model, a, b, share }) => new IssueCommand({ kind: 'traffic', model, weights: a === b ? { [a]: 1 } : { [a]: share, [b]: 1 - share } })),
     fc.record({ model, version: fc.option(version, { nil: undefined }) }).map((s) => new IssueCommand({ kind: 'unload', ...s })),
     model.map((m) => new PredictCommand(m)),
     fc.constant(new SettleCommand()),
