@@ -14,10 +14,14 @@ export type { VersionPolicy } from './repository/index.js';
 export { ErrorCode, ModelHostError, isModelHostError } from './errors/index.js';
 export type { Tensor, TensorSpec, Signature, DType, TensorData, TypedArray } from './tensor/index.js';
 export { DTYPES, dtypeFromKServe, shapeSize, float16BitsToNumber, float32ToFloat16Bits } from './tensor/index.js';
+// The per-datatype converters every protocol adapter shares (DESIGN §10: one converter per datatype).
+export { ConversionError, decodeBase64, encodeBase64, float16Bits, float16Value, elementWriter, jsonElementText, bytesAsText, bytesOf, fromRawBytes, toRawBytes, rawByteLength, walkNested, allocate } from './tensor/index.js';
+export type { BytesElement, ElementWriter, NestedWalk } from './tensor/index.js';
 export type { Runtime, Session, ModelSource, RuntimeLoadOptions, RuntimeMemory, WorkerEntry, TfjsSettings, OnnxSettings } from './runtime/index.js';
 export type { WorkerMemory } from './runtime/worker/messages.js';
 export { tfjsRuntime, onnxRuntime } from './runtime/index.js';
 export type * from './metrics/events.js';
 export type { Clock } from './scheduler/clock.js';
 export type { BatchingOptions, QueueOptions, SchedulerOptions, InstanceOptions } from './scheduler/scheduler-options.js';
+export type { PaddingOptions, PaddedInputOptions, PaddedOutputOptions } from './scheduler/padding-options.js';
 export type { InstanceInfo } from './registry/loaded-version.js';

@@ -2,13 +2,16 @@
  * `modelhost serve <repository>`: a standalone server (like `tritonserver --model-repository`)
  * speaking KServe v2 and TF Serving REST, with /metrics and a status page.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createNodeListener } from '../adapters/http/node-listener.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
+import { createHttpsServer } from '../adapters/tls/https-server.js';
+import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
+import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
 
 const HELP = `Usage: modelhost serve <repository> [options]
 
@@ -22,8 +25,14 @@ Options:
   --poll <ms>           rescan the repository every <ms> for new and removed versions
   --models <a,b>        serve only these models (default: every model in the repository)
   --timeout <ms>        deadline of each inference request
-  --admin-token <t>     enable admin routes for requests with "Authorization: Bearer <t>"
-                        (also read from MODELHOST_ADMIN_TOKEN)
+  --admin-token-file <f>  enable admin routes for requests with "Authorization: Bearer <token>",
+                        the token read from file <f> (or from MODELHOST_ADMIN_TOKEN; never
+                        a flag value, which would show in ps); at least 16 characters
+  --tls-cert <f>        serve HTTPS with this PEM certificate (chain); needs --tls-key
+  --tls-key <f>         the PEM private key of --tls-cert
+  --tls-ca <f>          require client certificates signed by this PEM CA (mutual TLS)
+                        Certificate files are reloaded when they change (checked every 5 s).
+  --require-checksums   refuse versions without a SHA256SUMS
   --instances <kind>    auto, thread or inline (default auto: measured per model at load)
   --drain-timeout <ms>  on shutdown, how long requests in flight may finish (default 30000);
                         past it the rest get 503 SHUTTING_DOWN and the exit code is 1
@@ -71,6 +80,11 @@ export async function main(argv: readonly string[]): Promise<void> {
         models: { type: 'string' },
         timeout: { type: 'string' },
         'admin-token': { type: 'string' },
+        'admin-token-file': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'require-checksums': { type: 'boolean' },
         instances: { type: 'string' },
         'drain-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -95,17 +109,29 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (values.instances !== undefined && !['auto', 'thread', 'inline'].includes(values.instances)) fail(`--instances must be auto, thread or inline, got ${values.instances}`);
   const drainTimeoutMs = values['drain-timeout'] === undefined ? undefined : Number(values['drain-timeout']);
   if (drainTimeoutMs !== undefined && !(Number.isInteger(drainTimeoutMs) && drainTimeoutMs >= 0)) fail(`--drain-timeout must be a whole number of ms ≥ 0, got ${values['drain-timeout']}`);
+  if (values['admin-token'] !== undefined) fail(`--admin-token is not accepted: a token on the command line shows in ps; use --admin-token-file or ${ADMIN_TOKEN_ENV}`);
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together');
+  if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) fail('--tls-ca needs --tls-cert and --tls-key');
+  let token: string | undefined;
+  try {
+    token = readAdminToken(values['admin-token-file']);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const tls = values['tls-cert'] === undefined ? undefined : { certFile: values['tls-cert'], keyFile: values['tls-key']!, caFile: values['tls-ca'] };
+  // Unusable TLS files fail now, not after every model has loaded.
+  if (tls !== undefined) await readTlsCredentials(tls).catch((error: unknown) => fail((error as Error).message));
 
   const logger = jsonLogger();
   const host = new ModelHost({
-    repository: { root, pollIntervalMs },
+    repository: { root, pollIntervalMs, requireChecksums: values['require-checksums'] === true },
     logger,
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
     ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } } }),
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
 
-  const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail((error as Error).message)));
+  const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail(`${root}: ${(error as Error).message}`)));
   for (const name of names) {
     try {
       await host.load(name);
@@ -121,10 +147,15 @@ export async function main(argv: readonly string[]): Promise<void> {
   } catch {
     logger.info('prom-client is not installed: /metrics is off');
   }
-  const token = values['admin-token'] ?? process.env['MODELHOST_ADMIN_TOKEN'];
-  const authorize = token === undefined ? undefined : (req: { headers: IncomingMessage['headers'] }) => (req.headers.authorization === `Bearer ${token}` ? true : 401);
+  const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);
 
-  const server = createServer(createNodeListener(host, { timeoutMs, metrics, authorize: authorize as HttpOptions['authorize'] }));
+  const listener = createNodeListener(host, { timeoutMs, metrics, authorize });
+  const server = tls === undefined
+    ? createServer(listener)
+    : await createHttpsServer(listener, {
+        ...tls,
+        onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
+      }).catch((error: unknown) => fail((error as Error).message));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -132,7 +163,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   const address = server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
-  logger.info('listening', { url: `http://${values.host}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined });
+  logger.info('listening', { url: `${tls === undefined ? 'http' : 'https'}://${values.host}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined, mutualTls: tls?.caFile !== undefined });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -17,6 +17,12 @@ export interface RepositoryOptions {
    * is unloaded, so a folder renamed away for a moment is not. Default 3.
    */
   removeAfterPolls?: number;
+  /**
+   * Refuse (INTEGRITY_FAILED) any directory version without a `SHA256SUMS`; a polled one is
+   * retried on the next poll. Default false: a version without one loads unverified.
+   * With or without it, a present `SHA256SUMS` must list and match every file of the version.
+   */
+  requireChecksums?: boolean;
 }
 
 export interface Logger {
@@ -56,7 +62,9 @@ export interface ModelHostOptions {
 }
 
 export interface ResolvedHostOptions {
-  readonly repository: { readonly root: string; readonly versionPolicy: VersionPolicy | undefined; readonly pollIntervalMs: number | undefined; readonly removeAfterPolls: number } | undefined;
+  readonly repository:
+    | { readonly root: string; readonly versionPolicy: VersionPolicy | undefined; readonly pollIntervalMs: number | undefined; readonly removeAfterPolls: number; readonly requireChecksums: boolean }
+    | undefined;
   readonly defaults: ModelOptions | undefined;
   readonly models: Readonly<Record<string, ModelOptions>>;
   readonly runtimes: Readonly<Record<string, Runtime>>;
@@ -92,14 +100,15 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
 
   let repository: ResolvedHostOptions['repository'];
   if (typeof raw.repository === 'string') {
-    repository = { root: checkString(raw.repository, 'repository'), versionPolicy: undefined, pollIntervalMs: undefined, removeAfterPolls: DEFAULT_REMOVE_AFTER_POLLS };
+    repository = { root: checkString(raw.repository, 'repository'), versionPolicy: undefined, pollIntervalMs: undefined, removeAfterPolls: DEFAULT_REMOVE_AFTER_POLLS, requireChecksums: false };
   } else if (raw.repository !== undefined) {
-    const repo = checkObject(raw.repository, 'repository', ['root', 'versionPolicy', 'pollIntervalMs', 'removeAfterPolls']);
+    const repo = checkObject(raw.repository, 'repository', ['root', 'versionPolicy', 'pollIntervalMs', 'removeAfterPolls', 'requireChecksums']);
     repository = {
       root: checkString(repo['root'], 'repository.root'),
       versionPolicy: repo['versionPolicy'] === undefined ? undefined : validateVersionPolicy(repo['versionPolicy'], 'repository.versionPolicy'),
       pollIntervalMs: repo['pollIntervalMs'] === undefined ? undefined : checkInteger(repo['pollIntervalMs'], 'repository.pollIntervalMs', 10),
       removeAfterPolls: repo['removeAfterPolls'] === undefined ? DEFAULT_REMOVE_AFTER_POLLS : checkInteger(repo['removeAfterPolls'], 'repository.removeAfterPolls', 1),
+      requireChecksums: repo['requireChecksums'] === undefined ? false : checkBoolean(repo['requireChecksums'], 'repository.requireChecksums'),
     };
   }
 

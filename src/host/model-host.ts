@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { causeDetail, ErrorCode, ModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
 import { VersionLoader } from '../registry/version-loader.js';
@@ -26,7 +26,7 @@ import type { InputMode, Tensor, TensorSpec } from '../tensor/index.js';
 import { StatsRecorder, type WindowName, type WindowStats } from '../metrics/stats-recorder.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { VersionState } from '../registry/version-state.js';
-import { resolveHostOptions, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
+import { resolveHostOptions, type Logger, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
 
 export type { DeployOptions, LoadOptions, LoadResult, ReadinessReport, RollbackResult, RolloutResult, RolloutStats, SyncResult };
 
@@ -132,6 +132,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     this.repository = this.options.repository === undefined ? undefined : new ModelRepository(this.options.repository.root);
     const loader = new VersionLoader({
       runtimes: this.runtimes,
+      requireChecksums: this.options.repository?.requireChecksums ?? false,
       clock: this.options.clock,
       events: (model) => this.schedulerEvents(model),
       warn: (message, model, version, cause) => this.warn(message, model, version, cause),
@@ -163,6 +164,11 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     if (this.options.repository?.pollIntervalMs !== undefined) this.schedulePoll(this.options.repository.pollIntervalMs);
     this.recorder = this.options.stats ? new StatsRecorder(this, this.options.clock) : undefined;
     this.on('modelUnloaded', (e) => this.recorder?.forget(e.model, e.version));
+  }
+
+  /** The `logger` of the options, or undefined: the HTTP adapters log unexpected errors through it. */
+  get logger(): Logger | undefined {
+    return this.options.logger;
   }
 
   /**
@@ -491,7 +497,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   }
 
   private warn(message: string, model: string | undefined, version: number | undefined, cause?: unknown): void {
-    this.options.logger?.warn(message, { model, version });
+    this.options.logger?.warn(message, { model, version, detail: cause === undefined ? undefined : causeDetail({ cause }) });
     this.notify('warning', { model, version, timestamp: Date.now(), message, cause });
   }
 }

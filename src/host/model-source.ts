@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
@@ -37,12 +37,15 @@ export async function toModelSource(input: SourceInput, model: string): Promise<
     return { kind: 'url', url: url.href };
   }
   const dir = path.resolve(url === undefined ? (input as string) : fileURLToPath(url));
+  let real: string;
   try {
     if (!(await stat(dir)).isDirectory()) throw new Error('not a folder');
+    real = await realpath(dir);
   } catch {
     throw new ModelHostError(ErrorCode.LOAD_FAILED, `source ${dir} is not a readable folder`, { model });
   }
-  return { kind: 'directory', path: dir };
+  // No file read from it may lead out of it (root defaults to path).
+  return { kind: 'directory', path: real };
 }
 
 function invalid(model: string, message: string): ModelHostError {

@@ -3,6 +3,8 @@ import type { VersionBreaker } from '../breaker/version-breaker.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { Dispatcher } from '../scheduler/dispatcher.js';
 import type { Executor } from '../scheduler/executor.js';
+import { Padding } from '../scheduler/padding.js';
+import type { PaddingOptions } from '../scheduler/padding-options.js';
 import { hasBatchDimension, InputValidator, type Signature } from '../tensor/index.js';
 import { canTransition, IllegalTransitionError, type VersionState } from './version-state.js';
 
@@ -44,6 +46,8 @@ export class LoadedVersion {
   breaker: VersionBreaker | undefined;
   signature: Signature | undefined;
   validator: InputValidator | undefined;
+  /** Variable-length batching, when the model's config has `padding`. */
+  padding: Padding | undefined;
   dispatcher: Dispatcher | undefined;
   batched = false;
   /** Most rows per runtime call, once the scheduler is set up. */
@@ -70,13 +74,19 @@ export class LoadedVersion {
     this.currentState = to;
   }
 
-  /** Records what was loaded and what follows from its signature. */
-  attach(runtime: string, signature: Signature, instances: InstanceInfo): void {
+  /** Records what was loaded and what follows from its signature; throws INVALID_CONFIG when `padding` does not fit it. */
+  attach(runtime: string, signature: Signature, instances: InstanceInfo, padding?: PaddingOptions): void {
+    const context = { model: this.model, version: this.version };
+    const batched = hasBatchDimension(signature);
+    if (padding !== undefined && !batched) {
+      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `model '${this.model}' v${this.version}: padding needs a model with a batch dimension (a leading -1 on every input and output)`, context);
+    }
+    this.padding = padding === undefined ? undefined : new Padding(padding, signature, context);
     this.runtime = runtime;
     this.instances = instances;
     this.signature = signature;
-    this.batched = hasBatchDimension(signature);
-    this.validator = new InputValidator(signature, { model: this.model, version: this.version });
+    this.batched = batched;
+    this.validator = new InputValidator(signature, context, { hostFilled: this.padding?.maskInput });
   }
 
   fail(error: ModelHostError): void {

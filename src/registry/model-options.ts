@@ -9,6 +9,7 @@ import {
   type ResolvedSchedulerOptions,
   type SchedulerOptions,
 } from '../scheduler/scheduler-options.js';
+import { validatePaddingOptions, type PaddingOptions } from '../scheduler/padding-options.js';
 
 /** What to run before a version is marked ready, so its first real request is not its slowest. */
 export interface WarmupOptions {
@@ -45,6 +46,8 @@ export interface ModelOptions extends SchedulerOptions {
   rollout?: RolloutOptions;
   /** The circuit breaker of each version. */
   breaker?: BreakerOptions;
+  /** Variable-length batching: requests of different lengths share a batch, padded (docs/guide.md, "Which models work"). */
+  padding?: PaddingOptions;
   /** Settings for custom runtimes, keyed by runtime name. */
   [runtimeName: string]: unknown;
 }
@@ -102,6 +105,7 @@ export interface ResolvedModelOptions {
   readonly validate: ValidationSet | undefined;
   readonly rollout: Readonly<Required<RolloutOptions>>;
   readonly breaker: ResolvedBreakerOptions;
+  readonly padding: PaddingOptions | undefined;
   /** Runtime sections (`tfjs`, `onnx`, custom names). */
   readonly settings: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
@@ -116,10 +120,11 @@ export const DEFAULT_MODEL_OPTIONS: Readonly<ResolvedModelOptions> = Object.free
   validate: undefined,
   rollout: DEFAULT_ROLLOUT,
   breaker: resolveBreakerOptions(undefined),
+  padding: undefined,
   settings: Object.freeze({}),
 });
 
-const KNOWN = ['runtime', 'versionPolicy', 'warmup', 'retainVersions', 'autoPromote', 'validate', 'rollout', 'breaker', ...SCHEDULER_OPTION_KEYS] as const;
+const KNOWN = ['runtime', 'versionPolicy', 'warmup', 'retainVersions', 'autoPromote', 'validate', 'rollout', 'breaker', 'padding', ...SCHEDULER_OPTION_KEYS] as const;
 
 /**
  * Validates one layer of model options (host defaults, a config.json, `models[name]`, or
@@ -139,6 +144,7 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
   if (options['autoPromote'] !== undefined) checkBoolean(options['autoPromote'], `${path}.autoPromote`);
   if (options['breaker'] !== undefined) validateBreakerOptions(options['breaker'], `${path}.breaker`);
   if (options['validate'] !== undefined) validateValidationSet(options['validate'], `${path}.validate`);
+  if (options['padding'] !== undefined) validatePaddingOptions(options['padding'], `${path}.padding`);
   if (options['rollout'] !== undefined) {
     const r = checkObject(options['rollout'], `${path}.rollout`, Object.keys(DEFAULT_ROLLOUT));
     if (r['enabled'] !== undefined) checkBoolean(r['enabled'], `${path}.rollout.enabled`);
@@ -201,6 +207,7 @@ export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[
     validate: merged['validate'] as ValidationSet | undefined,
     rollout: Object.freeze({ ...DEFAULT_ROLLOUT, ...(merged['rollout'] as RolloutOptions | undefined) }),
     breaker: resolveBreakerOptions(merged['breaker'] as BreakerOptions | undefined),
+    padding: merged['padding'] as PaddingOptions | undefined,
     settings: Object.freeze(settings),
   });
 }

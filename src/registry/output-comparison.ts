@@ -1,3 +1,4 @@
+import { sameBytes, type BytesElement } from '../tensor/codec/index.js';
 import type { Tensor } from '../tensor/index.js';
 
 export interface OutputComparison {
@@ -36,7 +37,9 @@ export function compareOutputs(a: Record<string, Tensor>, b: Record<string, Tens
       continue;
     }
     if (Array.isArray(x.data) || Array.isArray(y.data)) {
-      for (let i = 0; i < x.data.length; i++) if (x.data[i] !== y.data[i]) max = Number.POSITIVE_INFINITY;
+      const xs = x.data as BytesElement[];
+      const ys = y.data as BytesElement[];
+      for (let i = 0; i < xs.length; i++) if (!sameBytes(xs[i]!, ys[i]!)) max = Number.POSITIVE_INFINITY;
       continue;
     }
     const xs = x.data as ArrayLike<number | bigint>;

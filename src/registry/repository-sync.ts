@@ -98,7 +98,7 @@ export class RepositorySync {
     for (const version of wanted) {
       if (model.versions.get(version)?.isReady) continue;
       try {
-        await this.pool.acquire(model, { version, source: { kind: 'directory', path: await repository.versionDir(name, version) }, verify: true }, options);
+        await this.pool.acquire(model, { version, source: await repository.versionSource(name, version), verify: true }, options);
         result.loaded.push(`${name}@${version}`);
       } catch (error) {
         result.failed.push(`${name}@${version}`);

@@ -16,6 +16,8 @@ import { expandWarmupInputs, isFullyShaped, syntheticInputs } from './warmup.js'
 
 export interface VersionLoaderDeps {
   readonly runtimes: RuntimeRegistry;
+  /** Refuse directory versions without a SHA256SUMS (`repository.requireChecksums`). */
+  readonly requireChecksums?: boolean;
   readonly clock: Clock;
   /** Where a version's scheduler reports. */
   readonly events: (model: string) => SchedulerEvents;
@@ -34,9 +36,14 @@ type Run = (inputs: Record<string, Tensor>) => Promise<unknown>;
 export class VersionLoader {
   constructor(private readonly deps: VersionLoaderDeps) {}
 
-  async load(entry: LoadedVersion, source: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number }> {
+  async load(entry: LoadedVersion, given: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number }> {
     const context = { model: entry.model, version: entry.version };
-    if (verify && source.kind === 'directory') await verifyIntegrity(source.path, context);
+    let source = given;
+    if (verify && source.kind === 'directory') {
+      const { checksums } = await verifyIntegrity(source.path, { ...context, root: source.root, required: this.deps.requireChecksums === true });
+      // The runtime's reads are checked against the same sums: a file rewritten since is refused.
+      if (checksums !== undefined) source = { ...source, checksums };
+    }
     const runtime = await this.pickRuntime(source, options, context);
     let kind = this.instanceKind(runtime, options, context);
     const settings = options.settings[runtime.name] ?? {};
@@ -48,7 +55,7 @@ export class VersionLoader {
       if (kind !== 'thread') {
         const session = await runtime.load(source, { ...context, settings });
         executor = new InlineExecutor(session, options.scheduler.concurrency);
-        entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 });
+        entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 }, options.padding);
         runs = [(inputs) => session.run(inputs)];
         if (kind === 'auto') {
           const measureStarted = performance.now();
@@ -56,7 +63,7 @@ export class VersionLoader {
           kind = measuredRunMs !== undefined && measuredRunMs >= AUTO_THREAD_THRESHOLD_MS ? 'thread' : 'inline';
           if (kind === 'inline') {
             if (measuredRunMs !== undefined) {
-              entry.attach(runtime.name, session.signature, { kind, count: 1, measuredRunMs });
+              entry.attach(runtime.name, session.signature, { kind, count: 1, measuredRunMs }, options.padding);
               warmupMs = performance.now() - measureStarted;
             }
           } else {
@@ -112,7 +119,7 @@ export class VersionLoader {
       await Promise.all(instances.map((i) => i.dispose()));
       throw (failure as PromiseRejectedResult).reason;
     }
-    entry.attach(runtime.name, instances[0]!.signature, { kind: 'thread', count: instanceCount, ...(measuredRunMs === undefined ? {} : { measuredRunMs }) });
+    entry.attach(runtime.name, instances[0]!.signature, { kind: 'thread', count: instanceCount, ...(measuredRunMs === undefined ? {} : { measuredRunMs }) }, options.padding);
     executor = new ThreadExecutor(instances, {
       // A replacement is warmed up like the originals before it takes batches.
       replace: async () => {
@@ -150,6 +157,7 @@ export class VersionLoader {
       clock: this.deps.clock,
       events: this.deps.events(entry.model),
       breaker: entry.breaker,
+      padding: entry.padding,
       probeInputs: () => (options.warmup.runs === 0 ? undefined : this.warmupInputs(entry, options)),
     });
   }
@@ -210,9 +218,11 @@ export class VersionLoader {
   /** The configured warmup inputs, or zeros of one row with variable dimensions set to 1. */
   private warmupInputs(entry: LoadedVersion, options: ResolvedModelOptions): Record<string, Tensor> {
     const { inputs } = options.warmup;
-    return inputs !== undefined
-      ? entry.validator!.prepare(expandWarmupInputs(inputs, entry.signature!), entry.batched ? 'batch' : 'instance').tensors
-      : syntheticInputs(entry.signature!, 1, entry.batched);
+    const set =
+      inputs !== undefined
+        ? entry.validator!.prepare(expandWarmupInputs(inputs, entry.signature!), entry.batched ? 'batch' : 'instance').tensors
+        : syntheticInputs(entry.signature!, 1, entry.batched);
+    return entry.padding?.complete(set) ?? set; // the mask the host fills: ones
   }
 
   /** The name of the runtime that would load this source. */

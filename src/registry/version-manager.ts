@@ -4,7 +4,7 @@ import type { InputMode, Tensor } from '../tensor/index.js';
 import type { SourceInput } from '../host/model-source.js';
 import { GuardWatcher, type Blame } from './guard-watcher.js';
 import type { LoadedVersion } from './loaded-version.js';
-import { validateValidationSet, type ModelOptions, type ValidationSet } from './model-options.js';
+import { validateValidationSet, type ModelOptions, type ResolvedModelOptions, type ValidationSet } from './model-options.js';
 import { checkpoint, ModelTimeline, type Operation, type OperationKind } from './model-timeline.js';
 import type { NamedModel } from './named-model.js';
 import { Readiness, type ReadinessOptions, type ReadinessReport } from './readiness.js';
@@ -13,6 +13,7 @@ import { RepositorySync, type SyncResult } from './repository-sync.js';
 import type { RolloutGuard } from './rollout-guard.js';
 import { Rollouts, type DeployOptions, type RollbackResult, type RolloutResult, type RolloutStats } from './rollouts.js';
 import { ShadowMirror } from './shadow-mirror.js';
+import { fallbackVersions } from './version-fallback.js';
 import { VersionPool } from './version-pool.js';
 
 export type { DeployOptions, RollbackResult, RolloutResult, RolloutStats, SyncResult };
@@ -255,7 +256,7 @@ export class VersionManager {
 
   /** The body of `load`, also a first `deploy`: loads the targets, the newest (or the asked version) becomes the default. */
   private async loadNow(name: string, options: LoadOptions, signal: AbortSignal): Promise<LoadResult> {
-    const { targets, resolved } = await this.pool.resolveTargets(name, options);
+    const { targets, resolved, available } = await this.pool.resolveTargets(name, options);
     checkpoint(signal);
     const model = this.pool.modelFor(name, resolved, options.source === undefined);
     const loaded: number[] = [];
@@ -274,6 +275,7 @@ export class VersionManager {
           firstError ??= error;
         }
       }
+      if (firstError !== undefined && options.version === undefined) await this.fallBack(model, targets.map((t) => t.version), available, loaded, loadedNow, resolved, firstError, signal);
       checkpoint(signal);
     } catch (error) {
       // Cancelled: what this load brought in and nothing uses goes again.
@@ -294,6 +296,41 @@ export class VersionManager {
     const next = options.version ?? Math.max(...loaded);
     if (model.defaultVersion !== next || model.candidate !== undefined) this.rollouts.swapDefault(model, next);
     return { model: name, version: next, versions: loaded.sort((a, b) => b - a) };
+  }
+
+  /** `{ latest: N }` with versions that failed: the newest older versions that load take their place, with a warning. */
+  private async fallBack(
+    model: NamedModel,
+    selected: readonly number[],
+    available: readonly number[],
+    loaded: number[],
+    loadedNow: number[],
+    options: ResolvedModelOptions,
+    cause: unknown,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const repository = this.deps.repository;
+    if (repository === undefined) return;
+    const failed = selected.filter((v) => !loaded.includes(v));
+    for (const version of fallbackVersions(available, selected, options.versionPolicy)) {
+      if (loaded.length >= selected.length) break;
+      checkpoint(signal);
+      try {
+        const wasReady = model.versions.get(version)?.isReady === true;
+        await this.pool.acquire(model, { version, source: await repository.versionSource(model.name, version), verify: true }, options, signal);
+        loaded.push(version);
+        if (!wasReady) loadedNow.push(version);
+        this.deps.warn(
+          `model '${model.name}': v${failed.join(', v')} failed to load (${(cause as Error).message}); serving v${version}, the newest version that loads; v${failed.join(', v')} is tried again on the next repository poll or load()`,
+          model.name,
+          version,
+          cause,
+        );
+      } catch {
+        if (signal.aborted) throw signal.reason;
+        // older and broken too: keep looking
+      }
+    }
   }
 
   /** The guard saw a breach: the rollback is an operation like any other, after what is running. */

@@ -1,4 +1,4 @@
-import { ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
+import { causeDetail, ErrorCode, isModelHostError, ModelHostError, toModelHostError } from '../errors/index.js';
 import { selectVersions, type ModelRepository } from '../repository/index.js';
 import type { ModelSource } from '../runtime/index.js';
 import { toModelSource, type SourceInput } from '../host/model-source.js';
@@ -30,27 +30,35 @@ export class VersionPool {
   }
 
   /** The versions to load for `load(name, options)` and the options they load with. */
-  async resolveTargets(name: string, options: { version?: number; source?: SourceInput; config?: ModelOptions }): Promise<{ targets: LoadTarget[]; resolved: ResolvedModelOptions }> {
+  async resolveTargets(
+    name: string,
+    options: { version?: number; source?: SourceInput; config?: ModelOptions },
+  ): Promise<{ targets: LoadTarget[]; resolved: ResolvedModelOptions; available: readonly number[] }> {
     const config = options.config === undefined ? undefined : validateModelOptions(options.config, `load('${name}').config`, this.deps.runtimeNames);
     if (options.source !== undefined) {
       const source = await toModelSource(options.source, name);
-      return { targets: [{ version: options.version ?? 1, source, verify: source.kind === 'directory' }], resolved: this.resolveOptions(name, undefined, config) };
+      return { targets: [{ version: options.version ?? 1, source, verify: source.kind === 'directory' }], resolved: this.resolveOptions(name, undefined, config), available: [] };
     }
     const repository = this.requireRepository(name);
     const raw = await repository.readConfig(name);
-    const repoConfig = raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames);
+    let repoConfig: ModelOptions | undefined;
+    try {
+      repoConfig = raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames);
+    } catch (error) {
+      throw withoutValue(error);
+    }
     const resolved = this.resolveOptions(name, repoConfig, config);
     const available = await repository.listVersions(name);
     const chosen = options.version !== undefined ? available.filter((v) => v === options.version) : selectVersions(available, resolved.versionPolicy);
     if (chosen.length === 0) {
       const what = options.version !== undefined ? `version ${options.version}` : `versions matching ${JSON.stringify(resolved.versionPolicy)}`;
-      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in ${repository.root} (on disk: ${available.join(', ') || 'none'})`, {
+      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in the repository (on disk: ${available.join(', ') || 'none'})`, {
         model: name,
         version: options.version,
       });
     }
-    const targets = await Promise.all(chosen.map(async (version) => ({ version, source: { kind: 'directory' as const, path: await repository.versionDir(name, version) }, verify: true })));
-    return { targets, resolved };
+    const targets = await Promise.all(chosen.map(async (version) => ({ version, source: await repository.versionSource(name, version), verify: true })));
+    return { targets, resolved, available };
   }
 
   resolveOptions(name: string, repoConfig: ModelOptions | undefined, config: ModelOptions | undefined): ResolvedModelOptions {
@@ -131,7 +139,8 @@ export class VersionPool {
         if (signal?.aborted) throw signal.reason;
       } else entry.fail(error);
       this.deps.notify('modelLoadFailed', { ...context, timestamp: Date.now(), code: error.code, message: error.message });
-      this.deps.log('warn', 'model load failed', { ...context, code: error.code, message: error.message });
+      // The response says what failed; the log also says why, in full (`cause`).
+      this.deps.log('warn', 'model load failed', { ...context, code: error.code, message: error.message, detail: causeDetail(error) });
       throw error;
     } finally {
       signal?.removeEventListener('abort', abandon);
@@ -237,6 +246,17 @@ export class VersionPool {
     }
     return this.deps.repository;
   }
+}
+
+/**
+ * A config.json validation error without the ", got <value>" part: what a file holds stays
+ * out of responses. The full message is the cause, for the log.
+ */
+function withoutValue(error: unknown): unknown {
+  if (!isModelHostError(error, ErrorCode.INVALID_CONFIG)) return error;
+  const at = error.message.indexOf(', got ');
+  if (at < 0) return error;
+  return new ModelHostError(error.code, error.message.slice(0, at), { model: error.model, version: error.version, cause: error });
 }
 
 /** Load failures keep a meaningful code (INTEGRITY_FAILED, UNSUPPORTED_MODEL, ...); anything else is LOAD_FAILED. */

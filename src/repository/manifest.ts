@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { realpath } from 'node:fs/promises';
+import { ErrorCode, isModelHostError, ModelHostError } from '../errors/index.js';
+import { readInside, reasonOf } from './confined-path.js';
 import { isModelName, isVersion } from './model-name.js';
 
 /** The rollout a repository pins for one model (`manifest.json` at the repository root). */
@@ -25,19 +25,20 @@ export const MANIFEST_FILE = 'manifest.json';
  * rollout.
  */
 export async function readManifest(root: string): Promise<Manifest | undefined> {
-  const file = path.join(root, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readInside(await realpath(root), MANIFEST_FILE)).toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw invalid(`${MANIFEST_FILE} could not be read: ${(error as Error).message}`);
+    // A manifest that links out of the repository is refused like any other file.
+    throw new ModelHostError(ErrorCode.INVALID_CONFIG, isModelHostError(error) ? error.message : `${MANIFEST_FILE} ${reasonOf(error)}`, { cause: error });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw invalid(`${MANIFEST_FILE} is not valid JSON: ${(error as Error).message}`);
+    // V8's message quotes the text: it stays in `cause`, for the logger only.
+    throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${MANIFEST_FILE} is not valid JSON`, { cause: error });
   }
   return validateManifest(json);
 }

@@ -1,6 +1,7 @@
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { displayPath, isInside, readInside, reasonOf } from './confined-path.js';
 import { assertModelName, isModelName } from './model-name.js';
 
 const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
@@ -8,8 +9,8 @@ const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
 /**
  * A model repository on local disk (DESIGN §5):
  * `<root>/<model>/config.json`, `<root>/<model>/<version>/model.json|model.onnx`,
- * `<root>/<model>/<version>/SHA256SUMS`. Every path it returns is confined to the root,
- * symlinks included.
+ * `<root>/<model>/<version>/SHA256SUMS`. Every path it returns and every file it reads is
+ * confined to the root, symlinks included; its messages name paths relative to the root.
  */
 export class ModelRepository {
   readonly root: string;
@@ -51,18 +52,21 @@ export class ModelRepository {
 
   /** The parsed `config.json` of a model, or undefined when it has none. Validation is the host's. */
   async readConfig(name: string): Promise<unknown> {
+    const root = await this.resolvedRoot();
     const file = path.join(await this.modelDir(name), 'config.json');
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = (await readInside(root, file, { model: name })).toString('utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${this.display(file)} could not be read: ${(error as Error).message}`, { model: name, cause: error });
+      if (error instanceof ModelHostError) throw error; // LOAD_FAILED: it links out of the repository
+      throw new ModelHostError(ErrorCode.INVALID_CONFIG, (error as Error).message, { model: name, cause: error });
     }
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${this.display(file)} is not valid JSON: ${(error as Error).message}`, { model: name, cause: error });
+      // V8's message quotes the text: it stays in `cause`, for the logger only.
+      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${displayPath(root, file)} is not valid JSON`, { model: name, cause: error });
     }
   }
 
@@ -73,14 +77,32 @@ export class ModelRepository {
     try {
       if (!(await stat(dir)).isDirectory()) throw new Error('not a folder');
     } catch {
-      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no version ${version} in ${this.root}`, { model: name, version });
+      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no version ${version} in the repository`, { model: name, version });
     }
     return this.confine(dir, name, version);
   }
 
+  /**
+   * A version folder as a runtime source: real paths, and the repository root that no file
+   * read from it may lead out of.
+   */
+  async versionSource(name: string, version: number): Promise<{ readonly kind: 'directory'; readonly path: string; readonly root: string }> {
+    const dir = await this.versionDir(name, version);
+    return { kind: 'directory', path: dir, root: await this.resolvedRoot() };
+  }
+
+  /** The real path of the repository root; every file read from it must stay below. */
+  resolvedRoot(): Promise<string> {
+    this.realRoot ??= realpath(this.root).catch((error: unknown) => {
+      this.realRoot = undefined;
+      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `the repository folder ${reasonOf(error)}`, { cause: error });
+    });
+    return this.realRoot;
+  }
+
   /** A path relative to the root, for messages. */
   display(file: string): string {
-    return path.relative(process.cwd(), file) || '.';
+    return displayPath(this.root, file);
   }
 
   private async modelDir(name: string): Promise<string> {
@@ -89,7 +111,7 @@ export class ModelRepository {
     try {
       if (!(await stat(dir)).isDirectory()) throw new Error('not a folder');
     } catch {
-      throw new ModelHostError(ErrorCode.MODEL_NOT_FOUND, `no model '${name}' in the repository ${this.root}`, { model: name });
+      throw new ModelHostError(ErrorCode.MODEL_NOT_FOUND, `no model '${name}' in the repository`, { model: name });
     }
     return this.confine(dir, name);
   }
@@ -97,17 +119,13 @@ export class ModelRepository {
   private async confine(dir: string, model: string, version?: number): Promise<string> {
     const root = await this.resolvedRoot();
     const real = await realpath(dir);
-    if (real !== root && !real.startsWith(root + path.sep)) {
-      throw new ModelHostError(ErrorCode.LOAD_FAILED, `${this.display(dir)} resolves to ${real}, outside the repository ${root}`, { model, version });
+    if (!isInside(root, real)) {
+      throw new ModelHostError(ErrorCode.LOAD_FAILED, `${this.display(dir)} links outside the repository`, {
+        model,
+        version,
+        cause: new Error(`${dir} resolves to ${real}, outside the repository ${root}`),
+      });
     }
     return real;
-  }
-
-  private resolvedRoot(): Promise<string> {
-    this.realRoot ??= realpath(this.root).catch((error: unknown) => {
-      this.realRoot = undefined;
-      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `repository ${this.root} cannot be read: ${(error as Error).message}`, { cause: error });
-    });
-    return this.realRoot;
   }
 }

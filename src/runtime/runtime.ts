@@ -1,11 +1,22 @@
 import type { Signature, Tensor } from '../tensor/index.js';
 
 /**
- * Where a model's files come from. Directories are already resolved and confined to the
- * repository by the time a runtime sees them.
+ * Where a model's files come from. A directory's `path` and `root` are real paths; every
+ * file read from it (through `ModelFiles`) is resolved and must stay inside `root`.
  */
 export type ModelSource =
-  | { readonly kind: 'directory'; readonly path: string }
+  | {
+      readonly kind: 'directory';
+      readonly path: string;
+      /** The folder no file may lead out of: the repository root, or `path` itself (the default). Messages name files relative to it. */
+      readonly root?: string;
+      /**
+       * SHA-256 (hex) of every file of the version, from its verified `SHA256SUMS`, keyed by
+       * `/`-separated name: reads are checked against it, so a file rewritten after the
+       * verification is refused too.
+       */
+      readonly checksums?: ReadonlyMap<string, string>;
+    }
   | { readonly kind: 'url'; readonly url: string }
   /** Files held in memory, keyed by file name (`model.onnx`, or `model.json` and its shards). */
   | { readonly kind: 'memory'; readonly files: Readonly<Record<string, Uint8Array | string>> };

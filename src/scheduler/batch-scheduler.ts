@@ -6,6 +6,7 @@ import { DeadlineTimer } from './deadline-timer.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
 import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
+import type { Padding } from './padding.js';
 import { SplitRequest } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -55,6 +56,8 @@ export interface BatchSchedulerConfig {
   readonly events: SchedulerEvents;
   /** Wraps every runtime call; while open, requests fail with CIRCUIT_OPEN without queueing. */
   readonly breaker?: BatchBreaker | undefined;
+  /** Variable-length batching (`padding` option): pads batches, slices outputs back. */
+  readonly padding?: Padding | undefined;
   /** Runs a callback once the current burst of arrivals is in; default: see `schedule`. */
   readonly defer?: (callback: () => void) => void;
   /** Inputs the version is known to answer (its warmup set), to probe it before any request succeeded. */
@@ -71,7 +74,8 @@ export interface BatchSchedulerConfig {
  * burst is the current tick (every request made before the microtask queue drains) when
  * runs are asynchronous, so requests arriving meanwhile queue behind the run; it is the
  * whole event-loop turn when runs block the thread (tfjs inline), so requests read from
- * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch.
+ * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch
+ * (with `padding`: the same but for their padded length, see padding.ts).
  * A failing batch is bisected so a poisoned request fails alone; a failure is then blamed on
  * the request when other inputs succeed on the version (its batch-mates, or a probe with
  * known-good inputs), and only failures blamed on the model count toward the breaker.
@@ -122,6 +126,13 @@ export class BatchScheduler implements Dispatcher {
     const { config } = this;
     const rows = prepared.rows;
     const id = options.id;
+    if (config.padding !== undefined) {
+      try {
+        prepared = config.padding.admit(prepared);
+      } catch (error) {
+        return this.refuse(error as ModelHostError, rows, id);
+      }
+    }
     if (this.closed) return this.refuse(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'), rows, id);
     const signal = options.signal;
     if (signal?.aborted) return this.refuse(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'), rows, id);
@@ -243,7 +254,7 @@ export class BatchScheduler implements Dispatcher {
       }
       const tasks: Task[] = [];
       const head = queue.peek()!;
-      const rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks);
+      const rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks, config.padding?.batchFilter());
       void this.run(tasks, rows, now);
     }
   }
@@ -280,15 +291,17 @@ export class BatchScheduler implements Dispatcher {
     const { clock } = this.config;
     const started = clock.now();
     try {
-      const inputs = batchInputs(tasks);
+      const inputs = this.batchInputs(tasks);
       const owned = tasks.length > 1;
       const breaker = this.config.breaker;
       const outputs = breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned));
       const computeMs = clock.now() - started;
       this.rate.record(rows, computeMs);
-      // Settling drops a task's inputs: keep the first one's (unless it expired meanwhile) for probes.
+      // Known-good inputs for probes: a one-request run's (not moved to a worker); else, without
+      // padding, the first request's own (settling drops them; it may have expired meanwhile).
       const first = tasks[0]!;
-      if (first.state !== TaskState.Settled) this.knownGood = first.inputs;
+      if (!owned) this.knownGood = inputs;
+      else if (this.config.padding === undefined && first.state !== TaskState.Settled) this.knownGood = first.inputs;
       this.complete(tasks, outputs, computeMs);
       this.reportBatch(tasks.length, rows, computeMs, undefined);
       breaker?.record('success');
@@ -319,8 +332,11 @@ export class BatchScheduler implements Dispatcher {
     }
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
     for (let i = 0; i < tasks.length; i++) parts[i] = {};
+    const rows = tasks.length === 1 ? tasks[0]!.rows : tasks.reduce((n, t) => n + t.rows, 0);
     for (const name in outputs) {
       const batch = outputs[name]!;
+      // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
+      if (batch.shape[0] !== rows) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' has ${batch.shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
       const { data, dtype } = batch;
       const rowSize = data.length / batch.shape[0]!;
       const strings = Array.isArray(data);
@@ -335,7 +351,7 @@ export class BatchScheduler implements Dispatcher {
       for (let i = 0; i < tasks.length; i++) {
         const task = tasks[i]!;
         const length = task.rows * rowSize;
-        const slice = strings ? (data as string[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
+        const slice = strings ? (data as (string | Uint8Array)[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
         let shape: readonly number[];
         if (task.single) shape = rowShape ??= Object.freeze(batch.shape.slice(1));
         else {
@@ -347,7 +363,12 @@ export class BatchScheduler implements Dispatcher {
         offset += length;
       }
     }
-    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, parts[i]!, computeMs, report, at, timestamp);
+    const { padding } = this.config;
+    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, padding === undefined ? parts[i]! : padding.trim(tasks[i]!, parts[i]!), computeMs, report, at, timestamp);
+  }
+
+  private batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
+    return this.config.padding === undefined ? batchInputs(tasks) : this.config.padding.pad(tasks);
   }
 
   /**
@@ -388,7 +409,7 @@ export class BatchScheduler implements Dispatcher {
   private async reproduces(task: Task): Promise<boolean> {
     if (task.state === TaskState.Settled) return true;
     try {
-      await this.executor.run(task.inputs, false);
+      await this.executor.run(this.batchInputs([task]), false);
       return false;
     } catch {
       return true;
@@ -437,8 +458,9 @@ export class BatchScheduler implements Dispatcher {
         for (const task of half) task.batchRows = rows;
         const started = this.config.clock.now();
         try {
-          const outputs = await this.executor.run(batchInputs(half), half.length > 1);
-          if (half[0]!.state !== TaskState.Settled) this.knownGood = half[0]!.inputs;
+          const inputs = this.batchInputs(half);
+          const outputs = await this.executor.run(inputs, half.length > 1);
+          if (half.length === 1) this.knownGood = inputs; // a one-request run: its inputs were not moved to a worker
           this.complete(half, outputs, this.config.clock.now() - started);
           outcome.succeeded = true;
         } catch (error) {

@@ -57,13 +57,14 @@ export class TaskQueue {
 
   /**
    * Removes and returns tasks in priority order that share `shapeKey`, until adding the next
-   * would pass `maxRows`. Tasks of another shape keep their place.
+   * would pass `maxRows`. Tasks of another shape keep their place, as do those `admit`
+   * turns down (variable-length batching: too much padding).
    */
-  take(maxRows: number, shapeKey: string, into: Task[]): number {
+  take(maxRows: number, shapeKey: string, into: Task[], admit?: (task: Task) => boolean): number {
     let rows = 0;
     for (let p = 0; p < this.priorities.length && rows < maxRows; p++) {
       const bucket = this.buckets.get(this.priorities[p]!)!;
-      rows += bucket.take(maxRows - rows, shapeKey, into);
+      rows += bucket.take(maxRows - rows, shapeKey, into, admit);
       // A higher-priority task that did not fit goes first in the next batch: no lower one jumps it.
       if (bucket.full) break;
     }
@@ -123,7 +124,7 @@ class Bucket {
     return this.items[this.head];
   }
 
-  take(maxRows: number, shapeKey: string, into: Task[]): number {
+  take(maxRows: number, shapeKey: string, into: Task[], admit?: (task: Task) => boolean): number {
     let rows = 0;
     this.full = false;
     this.skipSettled();
@@ -141,6 +142,7 @@ class Bucket {
         this.release();
         return rows;
       }
+      if (admit !== undefined && !admit(task)) break;
       rows += task.rows;
       into.push(task);
       this.items[this.head++] = undefined;
@@ -153,6 +155,7 @@ class Bucket {
         this.full = true;
         break;
       }
+      if (admit !== undefined && !admit(task)) continue;
       rows += task.rows;
       into.push(task);
       this.items.splice(i--, 1);

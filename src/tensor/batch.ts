@@ -22,8 +22,8 @@ export function concatRows(parts: readonly Tensor[]): Tensor {
 function concatData(parts: readonly Tensor[], dtype: DType, length: number): TensorData {
   const storage = DTYPES[dtype].array;
   if (storage === undefined) {
-    const out: string[] = [];
-    for (const part of parts) for (const s of part.data as string[]) out.push(s);
+    const out: (string | Uint8Array)[] = [];
+    for (const part of parts) for (const s of part.data as (string | Uint8Array)[]) out.push(s);
     return out;
   }
   const out = new storage(length) as Float32Array;

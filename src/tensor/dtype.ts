@@ -1,3 +1,5 @@
+import { float16Bits, float16Value } from './codec/float16.js';
+
 /** Element types a Tensor can hold. `float16` is stored as raw IEEE-754 half bits in a Uint16Array. */
 export type DType =
   | 'float32'
@@ -14,7 +16,11 @@ export type DType =
   | 'bool'
   | 'string';
 
-/** The storage used for each dtype. `bool` is one byte per element (0 or 1). */
+/**
+ * The storage used for each dtype. `bool` is one byte per element (0 or 1). `string` is the
+ * BYTES datatype: each element is UTF-8 text (a string) or raw bytes (a Uint8Array), so
+ * callers that pass strings keep working and binary data travels exactly.
+ */
 export interface DataByDType {
   float32: Float32Array;
   float64: Float64Array;
@@ -28,7 +34,7 @@ export interface DataByDType {
   int64: BigInt64Array;
   uint64: BigUint64Array;
   bool: Uint8Array;
-  string: string[];
+  string: (string | Uint8Array)[];
 }
 
 export type TypedArray = DataByDType[Exclude<DType, 'string'>];
@@ -87,7 +93,7 @@ export function dtypeFromKServe(datatype: string): DType | undefined {
  * Uint16Array: uint16 or float16) answer the numeric one; pass a dtype to say otherwise.
  */
 export function dtypeOfData(data: unknown): DType | undefined {
-  if (Array.isArray(data)) return data.every((v) => typeof v === 'string') ? 'string' : undefined;
+  if (Array.isArray(data)) return data.every((v) => typeof v === 'string' || v instanceof Uint8Array) ? 'string' : undefined;
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof Float64Array) return 'float64';
@@ -108,33 +114,15 @@ export function isStorageOf(data: unknown, dtype: DType): boolean {
   return data instanceof storage && !(dtype === 'uint8' && data instanceof Uint8ClampedArray);
 }
 
-// IEEE-754 half precision, for FP16 tensors given as plain numbers.
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
+/**
+ * The IEEE-754 half-precision bits nearest to `value`, rounding half to even (as numpy);
+ * values past 65504 round to ±Infinity. (The name predates float64 inputs: any number works.)
+ */
 export function float32ToFloat16Bits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exponent = (x >>> 23) & 0xff;
-  let mantissa = x & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0); // Inf / NaN
-  const e = exponent - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow → ±0
-    mantissa = (mantissa | 0x800000) >> (1 - e);
-    return sign | ((mantissa + 0x1000) >> 13); // a carry rounds up into the smallest normal, as it should
-  }
-  // `+`, not `|`: a rounding carry out of the mantissa must bump the exponent.
-  return sign | ((e << 10) + ((mantissa + 0x1000) >> 13));
+  return float16Bits(value);
 }
 
+/** The number a half-precision bit pattern holds. */
 export function float16BitsToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const mantissa = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (mantissa / 1024);
-  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exponent - 15) * (1 + mantissa / 1024);
+  return float16Value(bits);
 }

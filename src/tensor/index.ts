@@ -6,3 +6,5 @@ export { fromNested, fromFlat, inferShape } from './convert.js';
 export { InputValidator } from './input-validator.js';
 export type { InputMode, PreparedInputs } from './input-validator.js';
 export { concatRows, splitRows, dropBatchDimension } from './batch.js';
+export { ConversionError, decodeBase64, encodeBase64, float16Bits, float16Value, elementWriter, jsonElementText, bytesAsText, bytesOf, fromRawBytes, toRawBytes, rawByteLength, walkNested, allocate } from './codec/index.js';
+export type { BytesElement, ElementWriter, NestedWalk } from './codec/index.js';

@@ -1,4 +1,5 @@
 import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { bytesAsText, type BytesElement } from './codec/index.js';
 import { ConversionError, describeValue, fromFlat, fromNested } from './convert.js';
 import { DTYPES, dtypeOfData, type DType, type TensorData } from './dtype.js';
 import { formatShape, hasBatchDimension, shapeSize, type Signature, type Tensor, type TensorSpec } from './tensor.js';
@@ -28,6 +29,8 @@ interface CompiledSpec {
   /** `[1, ...instanceShape]`, shared by every fixed-shape instance (shapes are never mutated). */
   readonly singleRowShape: readonly number[];
   readonly variableDims: boolean;
+  /** Other names the input answers to (graph tensor names with and without `:0`). */
+  readonly aliases: readonly string[];
   /** The typed array class of the dtype (undefined for strings). */
   readonly storage: (abstract new (...args: never[]) => ArrayBufferView) | undefined;
 }
@@ -42,12 +45,17 @@ export class InputValidator {
   private readonly names: ReadonlySet<string>;
   private readonly anyVariableDims: boolean;
 
+  /** An input the host fills (padding's mask): clients do not send it. */
+  private readonly hostFilled: string | undefined;
+
   constructor(
     readonly signature: Signature,
     private readonly context: { model: string; version?: number },
+    options: { hostFilled?: string | undefined } = {},
   ) {
     this.batched = hasBatchDimension(signature);
-    this.specs = signature.inputs.map((spec) => {
+    this.hostFilled = options.hostFilled;
+    this.specs = signature.inputs.filter((spec) => spec.name !== options.hostFilled).map((spec) => {
       const instanceShape = this.batched ? spec.shape.slice(1) : spec.shape.slice();
       const variableDims = instanceShape.some((d) => d < 0);
       return {
@@ -58,10 +66,11 @@ export class InputValidator {
         instanceSize: variableDims ? -1 : shapeSize(instanceShape),
         singleRowShape: Object.freeze([1, ...instanceShape]),
         variableDims,
+        aliases: spec.aliases ?? [],
         storage: DTYPES[spec.dtype].array,
       };
     });
-    this.names = new Set(signature.inputs.map((s) => s.name));
+    this.names = new Set(this.specs.flatMap((s) => [s.name, ...s.aliases]));
     this.anyVariableDims = this.specs.some((s) => s.variableDims);
   }
 
@@ -85,15 +94,22 @@ export class InputValidator {
     let found = 0;
     for (let i = 0; i < this.specs.length; i++) {
       const compiled = this.specs[i]!;
-      const value = record[compiled.name];
+      // Own properties only: an input named 'constructor' or '__proto__' is never inherited.
+      const value = record.get(compiled.name) ?? this.byAlias(compiled, record);
       if (value === undefined) throw this.missing(compiled, record);
       found++;
       const t = this.checkRows(compiled, this.toTensor(compiled, value, mode), rows);
       if (this.batched) rows = t.shape[0]!;
       tensors[compiled.name] = t;
     }
-    if (found !== countKeys(record)) throw this.unknown(record);
+    if (found !== record.size) throw this.unknown(record);
     return { tensors, rows: this.batched ? rows : 1, shapeKey: this.anyVariableDims ? this.keyOf(tensors) : '', single };
+  }
+
+  /** The value given under one of the input's aliases (`input_1:0` for `input_1`), if any. */
+  private byAlias(compiled: CompiledSpec, record: ReadonlyMap<string, unknown>): unknown {
+    for (const alias of compiled.aliases) if (record.has(alias)) return record.get(alias);
+    return undefined;
   }
 
   /** Batched models: at least one row, and as many as the inputs before (`rows`, -1 for the first). */
@@ -105,12 +121,17 @@ export class InputValidator {
     return t;
   }
 
-  private asRecord(inputs: unknown): Record<string, unknown> {
+  /** Inputs by name: a Map as given, or an object's own enumerable string keys. */
+  private asRecord(inputs: unknown): ReadonlyMap<string, unknown> {
+    if (inputs instanceof Map) {
+      for (const key of inputs.keys()) if (typeof key !== 'string') throw this.error(`expected inputs keyed by input name, got a Map key ${describeValue(key)}`);
+      return inputs as ReadonlyMap<string, unknown>;
+    }
     if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs) || ArrayBuffer.isView(inputs)) {
       const names = this.specs.map((s) => `'${s.name}'`).join(', ');
       throw this.error(`expected inputs as an object keyed by input name (${names}), got ${describeValue(inputs)}`);
     }
-    return inputs as Record<string, unknown>;
+    return new Map(Object.entries(inputs));
   }
 
   private toTensor(compiled: CompiledSpec, value: unknown, mode: InputMode): Tensor {
@@ -146,8 +167,28 @@ export class InputValidator {
       shape = converted.shape;
     }
     this.checkShape(compiled, shape, single);
+    if (dtype === 'string' && this.signature.textOnlyStrings === true) data = this.asText(compiled, data as BytesElement[]);
     if (!single) return { data, shape, dtype };
     return { data, shape: compiled.variableDims ? [1, ...shape] : compiled.singleRowShape, dtype };
+  }
+
+  /** For runtimes whose string tensors are C strings: every element as text without NUL, or refused. */
+  private asText(compiled: CompiledSpec, data: BytesElement[]): string[] {
+    const text = new Array<string>(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const s = this.convert(compiled, () => {
+        try {
+          return bytesAsText(data[i]!, i);
+        } catch (error) {
+          throw error instanceof ConversionError ? new ConversionError(`${error.message}, and this model's runtime (onnxruntime-node string tensors) carries only UTF-8 text`) : error;
+        }
+      });
+      if (s.includes('\0')) {
+        throw this.inputError(compiled, `element ${i} contains a NUL byte, which this model's runtime (onnxruntime-node string tensors) cannot carry; it is refused rather than truncated`);
+      }
+      text[i] = s;
+    }
+    return text;
   }
 
   private checkStorage(compiled: CompiledSpec, data: ArrayBufferView, declared: DType | undefined): TensorData {
@@ -161,6 +202,12 @@ export class InputValidator {
 
   private shapeForFlat(compiled: CompiledSpec, length: number, mode: InputMode): readonly number[] {
     const { instanceShape, instanceSize } = compiled;
+    if (instanceSize < 0 && !(mode === 'batch' && this.batched)) {
+      // One instance with a single variable dimension (a token sequence): its size follows from the length.
+      const variable = instanceShape.filter((d) => d < 0).length;
+      const fixed = shapeSize(instanceShape.filter((d) => d >= 0));
+      if (variable === 1 && fixed > 0 && length % fixed === 0) return instanceShape.map((d) => (d < 0 ? length / fixed : d));
+    }
     if (instanceSize < 0) {
       throw this.inputError(compiled, `has variable dimensions ${formatShape(compiled.spec.shape)}, so a bare typed array is ambiguous; pass { data, shape }`);
     }
@@ -217,19 +264,28 @@ export class InputValidator {
     return key;
   }
 
-  private missing(compiled: CompiledSpec, record: Record<string, unknown>): ModelHostError {
-    const unknown = Object.keys(record).filter((k) => !this.names.has(k));
+  private missing(compiled: CompiledSpec, record: ReadonlyMap<string, unknown>): ModelHostError {
+    const unknown = [...record.keys()].filter((k) => !this.names.has(k));
     const hint = unknown.length > 0 ? `; got unknown input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}` : '';
     return this.inputError(compiled, `is missing (expected ${this.expectedInputs()})${hint}`);
   }
 
-  private unknown(record: Record<string, unknown>): ModelHostError {
-    const unknown = Object.keys(record).filter((k) => !this.names.has(k));
+  private unknown(record: ReadonlyMap<string, unknown>): ModelHostError {
+    const unknown = [...record.keys()].filter((k) => !this.names.has(k));
+    const filled = this.signature.inputs.find((s) => s.name === this.hostFilled);
+    if (filled !== undefined && unknown.some((k) => k === filled.name || filled.aliases?.includes(k))) {
+      return this.error(`input '${filled.name}' is filled by the host (padding.mask); send only ${this.expectedInputs()}`);
+    }
+    if (unknown.length === 0) {
+      const twice = this.specs.find((s) => [s.name, ...s.aliases].filter((n) => record.has(n)).length > 1)!;
+      const given = [twice.name, ...twice.aliases].filter((n) => record.has(n));
+      return this.inputError(twice, `is given more than once (as ${given.map((n) => `'${n}'`).join(' and ')}); send it under one name`);
+    }
     return this.error(`has no input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (expected ${this.expectedInputs()})`);
   }
 
   private expectedInputs(): string {
-    return this.specs.map((s) => `'${s.name}' ${s.dtype}${formatShape(s.spec.shape)}`).join(', ');
+    return this.specs.map((s) => `'${s.name}'${s.aliases.length > 0 ? ` (or ${s.aliases.map((a) => `'${a}'`).join(', ')})` : ''} ${s.dtype}${formatShape(s.spec.shape)}`).join(', ');
   }
 
   private inputError(compiled: CompiledSpec, detail: string): ModelHostError {
@@ -252,10 +308,4 @@ function isBareValue(value: unknown, inputName: string): boolean {
   if (value === null || typeof value !== 'object') return typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean' || typeof value === 'bigint';
   if (Array.isArray(value) || ArrayBuffer.isView(value)) return true;
   return isTensorLike(value) && !Object.hasOwn(value, inputName);
-}
-
-function countKeys(record: Record<string, unknown>): number {
-  let n = 0;
-  for (const key in record) if (Object.hasOwn(record, key)) n++;
-  return n;
 }

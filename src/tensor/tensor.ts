@@ -15,11 +15,21 @@ export interface TensorSpec {
   readonly name: string;
   readonly dtype: DType;
   readonly shape: readonly number[];
+  /**
+   * Other names requests may use for this input (graph models: the tensor name with and
+   * without `:0`). Outputs list theirs for reference; results are keyed by `name`.
+   */
+  readonly aliases?: readonly string[];
 }
 
 export interface Signature {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
+  /**
+   * The runtime carries BYTES elements only as UTF-8 text without NUL (onnxruntime-node's
+   * string tensors): other bytes are refused as INVALID_INPUT before the request is queued.
+   */
+  readonly textOnlyStrings?: boolean;
   /** The largest batch the model accepts, where the model itself declares one. */
   readonly maxBatchSize?: number;
 }

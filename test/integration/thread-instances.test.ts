@@ -154,7 +154,10 @@ describe('worker-thread instances', () => {
     await writeFile(`${bad}/model.onnx`, 'not an onnx file');
     const host = new ModelHost({ defaults: { instances: { kind: 'thread', count: 2 } } });
     const before = (await host.memory()).workerThreads;
-    await expect(host.load('bad', { source: bad })).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/protobuf parsing failed\. \(in a worker thread\)/) });
+    // The response names the file; onnxruntime's own message travels as the cause, for the log.
+    const error = (await host.load('bad', { source: bad }).catch((e: unknown) => e)) as Error;
+    expect(error).toMatchObject({ code: ErrorCode.LOAD_FAILED, message: "onnxruntime could not load model.onnx (its message is in the host's log) (in a worker thread)" });
+    expect(String(error.cause)).toMatch(/protobuf parsing failed/);
     await vi.waitFor(async () => expect((await host.memory()).workerThreads).toBe(before));
     await host.close();
   });

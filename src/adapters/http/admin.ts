@@ -6,7 +6,7 @@ import { ErrorCode, ModelHostError } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
 import type { RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
-import { versionParam } from './kserve-v2.js';
+import { parseVersion, versionParam } from './version-segment.js';
 
 /** Wraps an admin handler: refused (403) without an `authorize` hook, or when it says no. */
 export function admin(handler: RouteHandler): RouteHandler {
@@ -33,8 +33,8 @@ function body(context: RouteContext): Record<string, unknown> {
 
 function optionalVersion(value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'string' && /^[1-9]\d*$/.test(value)) return Number(value);
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  const version = typeof value === 'string' ? parseVersion(value) : typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  if (version !== undefined) return version;
   throw badRequest(`"version" must be a positive integer, got ${JSON.stringify(value)}`);
 }
 
@@ -66,7 +66,14 @@ export const rollback: RouteHandler = admin(async (context) => json(200, await c
 export const setTraffic: RouteHandler = admin(async (context) => {
   const weights = body(context)['weights'];
   if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) throw badRequest('traffic needs "weights": { "<version>": <weight> }');
-  return json(200, await context.host.setTraffic(context.params['model']!, weights as Record<number, number>));
+  // Keys are versions from the client: parsed by the one strict parser, kept off any prototype.
+  const canonical: Record<number, number> = Object.create(null) as Record<number, number>;
+  for (const [key, weight] of Object.entries(weights)) {
+    const version = parseVersion(key);
+    if (version === undefined) throw badRequest(`traffic "weights" keys are versions in canonical decimal form, got ${JSON.stringify(key)}`);
+    canonical[version] = weight as number;
+  }
+  return json(200, await context.host.setTraffic(context.params['model']!, canonical));
 });
 
 /** KServe repository extension: the models the host knows and their state. */

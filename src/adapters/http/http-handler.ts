@@ -1,4 +1,4 @@
-import { ErrorCode, ModelHostError, type ModelHost } from 'modelhost';
+import { ErrorCode, isModelHostError, ModelHostError, type ModelHost } from 'modelhost';
 import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
@@ -107,7 +107,24 @@ async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttp
   try {
     return await handler({ host, options, request, params, query });
   } catch (error) {
+    // Bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen.
+    if (!isModelHostError(error)) logUnexpected(host, request, error);
     return errorResponse(error);
+  }
+}
+
+function logUnexpected(host: ModelHost, request: HttpRequest, error: unknown): void {
+  const id = request.headers['x-request-id'];
+  const fields = {
+    requestId: Array.isArray(id) ? id[0] : id,
+    method: request.method,
+    path: request.url.split('?')[0],
+    error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+  };
+  try {
+    host.logger?.error('unexpected error answered with 500', fields);
+  } catch {
+    // A logger that throws must not turn a 500 into a crash.
   }
 }
 
@@ -115,7 +132,12 @@ async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttp
 function decodeParams(groups: Record<string, string | undefined>): Record<string, string> | undefined {
   const params: Record<string, string> = {};
   try {
-    for (const [key, value] of Object.entries(groups)) if (value !== undefined) params[key] = decodeURIComponent(value);
+    for (const [key, value] of Object.entries(groups)) {
+      if (value === undefined) continue;
+      const decoded = decodeURIComponent(value);
+      // Versions stay raw: only their canonical decimal form names one, and '%31' is not it.
+      params[key] = key === 'version' ? value : decoded;
+    }
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import type { ModelHost } from 'modelhost';
+import { ErrorCode, ModelHostError, type ModelHost } from 'modelhost';
 
 /** A request as the protocol handlers see it, whatever server received it. */
 export interface HttpRequest {
@@ -30,6 +30,12 @@ export interface HttpOptions {
   /** Largest request body, bytes; larger ones get 413. Default 32 MiB. */
   readonly bodyLimitBytes?: number;
   readonly json?: JsonLimits;
+  /**
+   * Largest response body, bytes. A JSON response past it is refused with a 400 that points at
+   * the KServe binary extension (`binary_data_output`); JSON is written a slice at a time, so the
+   * event loop keeps turning while it is. Default 64 MiB.
+   */
+  readonly maxResponseBytes?: number;
   /** Deadline of every inference request, ms (its `timeoutMs`). Default: the model's own. */
   readonly timeoutMs?: number;
   /**
@@ -47,6 +53,7 @@ export interface HttpOptions {
 
 export interface ResolvedHttpOptions {
   readonly bodyLimitBytes: number;
+  readonly maxResponseBytes: number;
   readonly maxDepth: number;
   readonly maxElements: number;
   readonly timeoutMs: number | undefined;
@@ -59,6 +66,7 @@ export interface ResolvedHttpOptions {
 export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptions {
   return {
     bodyLimitBytes: options.bodyLimitBytes ?? 32 * 1024 * 1024,
+    maxResponseBytes: positiveInteger(options.maxResponseBytes, 'maxResponseBytes') ?? 64 * 1024 * 1024,
     maxDepth: options.json?.maxDepth ?? 64,
     maxElements: options.json?.maxElements ?? 10_000_000,
     timeoutMs: options.timeoutMs,
@@ -67,6 +75,11 @@ export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptio
     statusPage: options.statusPage ?? true,
     serverName: options.serverName ?? 'modelhost',
   };
+}
+
+function positiveInteger(value: number | undefined, name: string): number | undefined {
+  if (value === undefined || (Number.isSafeInteger(value) && value > 0)) return value;
+  throw new ModelHostError(ErrorCode.INVALID_CONFIG, `\`${name}\` must be a positive integer (bytes), got ${String(value)}`);
 }
 
 /** What a route handler gets. */

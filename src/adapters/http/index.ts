@@ -12,6 +12,7 @@ export { createHttpHandler } from './http-handler.js';
 export { createNodeListener } from './node-listener.js';
 export type { NodeListener } from './node-listener.js';
 export { statusFor, STATUS_BY_CODE } from './http-errors.js';
+export { parseVersion } from './version-segment.js';
 export { snapshot } from './status-page.js';
 export type { StatusSnapshot } from './status-page.js';
 export type { HttpOptions, HttpRequest, HttpResponse, JsonLimits } from './http-types.js';

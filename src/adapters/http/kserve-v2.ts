@@ -3,13 +3,14 @@
  * server and model metadata, health, and `infer` with JSON tensors and the binary tensor
  * data extension.
  */
-import { ErrorCode, ModelHostError } from 'modelhost';
 import type { ModelHost, Outputs } from 'modelhost';
-import { DTYPES, dtypeFromKServe, shapeSize, type Tensor, type TensorSpec } from 'modelhost';
+import { ConversionError, DTYPES, dtypeFromKServe, fromRawBytes, shapeSize, toRawBytes, type DType, type Tensor, type TensorSpec } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
 import type { HttpResponse, RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
-import { flat, fromBytes, jsonValues, toBytes } from './tensor-json.js';
+import { TensorJson, writeJson } from './json-writer.js';
+import { flatValues } from './tensor-json.js';
+import { versionParam } from './version-segment.js';
 
 const BINARY_HEADER = 'inference-header-content-length';
 
@@ -72,67 +73,127 @@ export const infer: RouteHandler = async (context) => {
   const { host, params, request, options } = context;
   const model = params['model']!;
   const version = versionParam(params);
-  const { body, binary } = splitBinary(context);
+  const meta = host.metadata(model, version);
+  const { body, binary } = splitBinary(context, meta.inputs.some((s) => s.dtype === 'int64' || s.dtype === 'uint64'));
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the infer request must be a JSON object with "inputs"');
   const req = body as InferRequest;
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw badRequest('the infer request must have a non-empty "inputs" array');
   if (req.id !== undefined && typeof req.id !== 'string') throw badRequest('"id" must be a string');
+  const binaryAll = req.parameters?.['binary_data_output'] ?? false;
+  if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${JSON.stringify(binaryAll)}`);
 
-  const meta = host.metadata(model, version);
-  let binaryOffset = 0;
-  const inputs: Record<string, Tensor | { data: unknown[]; shape: number[]; dtype: Tensor['dtype'] }> = {};
-  for (const raw of req.inputs as InferInput[]) {
-    const where = `input ${JSON.stringify(raw?.name)}`;
-    if (typeof raw !== 'object' || raw === null || typeof raw.name !== 'string') throw badRequest(`each input needs a "name" string`);
-    if (!Array.isArray(raw.shape) || !raw.shape.every((d) => Number.isInteger(d) && d >= 0)) throw badRequest(`${where}: "shape" must be an array of non-negative integers`);
-    const dtype = typeof raw.datatype === 'string' ? dtypeFromKServe(raw.datatype) : undefined;
-    if (dtype === undefined) throw badRequest(`${where}: unknown "datatype" ${JSON.stringify(raw.datatype)} (expected one of ${Object.values(DTYPES).map((d) => d.kserve).join(', ')})`);
-    const shape = raw.shape as number[];
-    const binarySize = raw.parameters?.binary_data_size;
-    if (binarySize !== undefined) {
-      if (!Number.isInteger(binarySize) || (binarySize as number) < 0 || binary === undefined || binaryOffset + (binarySize as number) > binary.byteLength) {
-        throw badRequest(`${where}: binary_data_size ${JSON.stringify(binarySize)} does not match the binary part of the body`);
-      }
-      const bytes = binary.subarray(binaryOffset, binaryOffset + (binarySize as number));
-      binaryOffset += binarySize as number;
-      const elements = shapeSize(shape);
-      if (dtype !== 'string' && elements * DTYPES[dtype].bytes !== bytes.byteLength) {
-        throw badRequest(`${where}: ${bytes.byteLength} bytes of binary data, but shape [${shape.join(', ')}] of ${raw.datatype} needs ${elements * DTYPES[dtype].bytes}`);
-      }
-      inputs[raw.name] = { data: fromBytes(bytes, dtype, elements), shape, dtype } as Tensor;
-    } else {
-      if (raw.data === undefined) throw badRequest(`${where}: needs "data" (or parameters.binary_data_size with the binary extension)`);
-      inputs[raw.name] = { data: flat(raw.data), shape, dtype };
-    }
-  }
+  // Everything from the request is checked before the model runs: inputs, then requested outputs.
+  const inputs = readInputs(req.inputs as unknown[], binary);
+  const requested = readRequestedOutputs(req.outputs, meta.outputs, model);
 
   const predictOptions = { version, id: req.id as string | undefined, signal: request.signal, timeoutMs: options.timeoutMs };
   // KServe shapes carry the batch dimension; a model without one takes its full shapes.
   const outputs: Outputs = meta.batched ? await host.predictBatch(model, inputs, predictOptions) : await host.predict(model, inputs, predictOptions);
 
-  const requested = Array.isArray(req.outputs) ? (req.outputs as { name?: unknown; parameters?: Record<string, unknown> }[]) : undefined;
-  const names = requested?.map((o) => o.name) ?? Object.keys(outputs);
-  const binaryAll = req.parameters?.['binary_data_output'] === true;
+  const wanted = requested ?? new Map(meta.outputs.map((s) => [s.name, undefined]));
   const parts: Uint8Array[] = [];
-  const outputJson = names.map((name) => {
-    if (typeof name !== 'string' || outputs[name] === undefined) throw badRequest(`requested output ${JSON.stringify(name)} is not an output of model '${model}' (outputs: ${Object.keys(outputs).join(', ')})`);
+  const outputJson = [...wanted].map(([name, own]) => {
     const t = outputs[name]!;
     const entry = { name, datatype: DTYPES[t.dtype].kserve, shape: [...t.shape] };
     // An output's own "binary_data" overrides the request's "binary_data_output" (both ways).
-    const own = requested?.find((o) => o.name === name)?.parameters?.['binary_data'];
-    const wantsBinary = typeof own === 'boolean' ? own : binaryAll;
-    if (wantsBinary) {
-      const bytes = toBytes(t);
+    if (own ?? binaryAll) {
+      const bytes = toRawBytes(t.data);
       parts.push(bytes);
       return { ...entry, parameters: { binary_data_size: bytes.byteLength } };
     }
-    return { ...entry, data: jsonValues(t) };
+    return { ...entry, data: new TensorJson(name, t, 0, [shapeSize(t.shape)]) };
   });
   const modelVersion = answeredBy(host, model, version);
   const response = { model_name: model, ...(modelVersion === undefined ? {} : { model_version: modelVersion }), ...(req.id === undefined ? {} : { id: req.id }), outputs: outputJson };
-  if (parts.length === 0) return json(200, response);
-  return binaryResponse(response, parts);
+  const binaryBytes = parts.reduce((n, p) => n + p.byteLength, 0);
+  if (binaryBytes > options.maxResponseBytes) throw badRequest(`the binary outputs are ${binaryBytes} bytes, over the ${options.maxResponseBytes}-byte bound (maxResponseBytes); ask for fewer outputs`);
+  const text = await writeJson(response, { limitBytes: options.maxResponseBytes - binaryBytes, hint: JSON_HINT });
+  if (parts.length === 0) return { status: 200, headers: { 'content-type': 'application/json' }, body: text };
+  return binaryResponse(text, parts);
 };
+
+const JSON_HINT = 'ask for outputs in binary ("parameters": {"binary_data_output": true}, the binary tensor data extension)';
+
+/** The request's inputs by name (a Map: names are data, not keys), converted by the shared codec. */
+function readInputs(list: readonly unknown[], binary: Uint8Array | undefined): Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }> {
+  const inputs = new Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }>();
+  let binaryOffset = 0;
+  list.forEach((item, index) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item) || typeof (item as InferInput).name !== 'string') {
+      throw badRequest(`inputs[${index}] needs a "name" string`);
+    }
+    const raw = item as InferInput;
+    const name = raw.name as string;
+    const where = `input '${name}'`;
+    if (inputs.has(name)) throw badRequest(`${where} is given twice`);
+    if (!Array.isArray(raw.shape) || !raw.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+      throw badRequest(`${where}: "shape" must be an array of non-negative integers, got ${describe(raw.shape)}`);
+    }
+    const dtype = typeof raw.datatype === 'string' ? dtypeFromKServe(raw.datatype) : undefined;
+    if (dtype === undefined) throw badRequest(`${where}: unknown "datatype" ${describe(raw.datatype)} (expected one of ${Object.values(DTYPES).map((d) => d.kserve).join(', ')})`);
+    const shape = raw.shape as number[];
+    const elements = shapeSize(shape);
+    const binarySize = typeof raw.parameters === 'object' && raw.parameters !== null ? raw.parameters.binary_data_size : undefined;
+    if (binarySize !== undefined) {
+      if (!Number.isSafeInteger(binarySize) || (binarySize as number) < 0 || binary === undefined || binaryOffset + (binarySize as number) > binary.byteLength) {
+        throw badRequest(`${where}: binary_data_size ${describe(binarySize)} does not match the binary part of the body (${binary?.byteLength ?? 0} bytes, ${binaryOffset} used)`);
+      }
+      if (raw.data !== undefined) throw badRequest(`${where}: has both "data" and binary_data_size; send one`);
+      const bytes = binary.subarray(binaryOffset, binaryOffset + (binarySize as number));
+      binaryOffset += binarySize as number;
+      inputs.set(name, { data: convert(where, () => fromRawBytes(bytes, dtype, elements)), shape, dtype } as Tensor);
+      return;
+    }
+    if (raw.data === undefined) throw badRequest(`${where}: needs "data" (or parameters.binary_data_size with the binary extension)`);
+    const values = flatValues(raw.data);
+    if (values.length !== elements) throw badRequest(`${where}: ${values.length} elements but shape [${shape.join(', ')}] holds ${elements}`);
+    inputs.set(name, { data: values, shape, dtype });
+  });
+  if (binary !== undefined && binaryOffset !== binary.byteLength) {
+    throw badRequest(`the binary part of the body has ${binary.byteLength - binaryOffset} bytes that no input's binary_data_size claims`);
+  }
+  return inputs;
+}
+
+/**
+ * The outputs the request names, each with its own `binary_data` (undefined: the request's
+ * default), in request order; undefined when it names none (all outputs). Refuses unknown,
+ * duplicate and malformed entries before the model runs.
+ */
+function readRequestedOutputs(raw: unknown, specs: readonly TensorSpec[], model: string): Map<string, boolean | undefined> | undefined {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw)) throw badRequest(`"outputs" must be an array of { "name": ... }, got ${describe(raw)}`);
+  const known = new Set(specs.map((s) => s.name));
+  const requested = new Map<string, boolean | undefined>();
+  raw.forEach((item, index) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw badRequest(`outputs[${index}] must be an object with a "name", got ${describe(item)}`);
+    const { name, parameters } = item as { name?: unknown; parameters?: unknown };
+    if (typeof name !== 'string' || !known.has(name)) {
+      throw badRequest(`requested output ${describe(name)} is not an output of model '${model}' (outputs: ${[...known].join(', ')})`);
+    }
+    if (requested.has(name)) throw badRequest(`output ${JSON.stringify(name)} is requested twice`);
+    const own = typeof parameters === 'object' && parameters !== null && Object.hasOwn(parameters, 'binary_data') ? (parameters as { binary_data: unknown }).binary_data : undefined;
+    if (own !== undefined && typeof own !== 'boolean') throw badRequest(`output ${JSON.stringify(name)}: parameters.binary_data must be a boolean, got ${describe(own)}`);
+    requested.set(name, own);
+  });
+  return requested;
+}
+
+function convert<T>(where: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ConversionError) throw badRequest(`${where}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** A value from the request, shortened, for error messages (bigints included). */
+function describe(value: unknown): string {
+  if (typeof value === 'bigint') return String(value);
+  const text = JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
 
 /**
  * The version that answered, when it is known: the pinned one, or the only version with
@@ -146,8 +207,8 @@ function answeredBy(host: ModelHost, model: string, pinned: number | undefined):
 }
 
 /** KServe binary extension: JSON header, then the raw tensors. */
-function binaryResponse(header: unknown, parts: readonly Uint8Array[]): HttpResponse {
-  const head = new TextEncoder().encode(JSON.stringify(header));
+function binaryResponse(header: string, parts: readonly Uint8Array[]): HttpResponse {
+  const head = new TextEncoder().encode(header);
   const body = new Uint8Array(head.byteLength + parts.reduce((n, p) => n + p.byteLength, 0));
   body.set(head, 0);
   let offset = head.byteLength;
@@ -159,30 +220,20 @@ function binaryResponse(header: unknown, parts: readonly Uint8Array[]): HttpResp
 }
 
 /** With the binary extension, the body is a JSON header of the given length followed by tensor bytes. */
-function splitBinary({ request, options }: RouteContext): { body: unknown; binary: Uint8Array | undefined } {
+function splitBinary({ request, options }: RouteContext, exactIntegers: boolean): { body: unknown; binary: Uint8Array | undefined } {
   const headerLength = header(request.headers, BINARY_HEADER);
-  if (headerLength === undefined) return { body: parseJson(request, options), binary: undefined };
-  const length = Number(headerLength);
+  if (headerLength === undefined) return { body: parseJson(request, options, { exactIntegers }), binary: undefined };
+  const length = /^\d{1,15}$/.test(headerLength) ? Number(headerLength) : Number.NaN;
   const raw = request.body;
   if (raw === undefined || !Number.isInteger(length) || length < 0 || length > raw.byteLength) {
     throw badRequest(`Inference-Header-Content-Length ${headerLength} does not fit a body of ${raw?.byteLength ?? 0} bytes`);
   }
-  return { body: parseJson(request, options, raw.subarray(0, length)), binary: raw.subarray(length) };
+  return { body: parseJson(request, options, { bytes: raw.subarray(0, length), exactIntegers }), binary: raw.subarray(length) };
 }
 
 function header(headers: RouteContext['request']['headers'], name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : (value as string | undefined);
-}
-
-export function versionParam(params: Readonly<Record<string, string>>): number | undefined {
-  const raw = params['version'];
-  if (raw === undefined) return undefined;
-  const version = Number(raw);
-  if (!Number.isSafeInteger(version) || version < 1) {
-    throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `version must be a positive integer, got ${JSON.stringify(raw)}`, { model: params['model'] });
-  }
-  return version;
 }
 
 /** KServe's platform names for the built-in runtimes. */

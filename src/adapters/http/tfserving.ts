@@ -3,14 +3,15 @@
  * `:predict` in the row (`instances`) and columnar (`inputs`) formats, addressed by
  * version or by label (`default`, `canary`).
  */
-import { ErrorCode, ModelHostError } from 'modelhost';
+import { ConversionError, ErrorCode, ModelHostError, shapeSize } from 'modelhost';
 import type { ModelHost, Outputs } from 'modelhost';
-import type { DType, TensorSpec } from 'modelhost';
+import type { DType, Tensor, TensorSpec } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
-import type { RouteContext, RouteHandler } from './http-types.js';
+import type { HttpResponse, RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
-import { jsonValues, nest } from './tensor-json.js';
-import { versionParam } from './kserve-v2.js';
+import { TensorJson, writeJson } from './json-writer.js';
+import { decodeB64Values, isB64, tfServingElementText } from './tensor-json.js';
+import { versionParam } from './version-segment.js';
 
 const TF_DTYPE: Readonly<Record<DType, string>> = {
   float32: 'DT_FLOAT',
@@ -51,7 +52,8 @@ export const modelMetadata: RouteHandler = ({ host, params }) => {
   const meta = host.metadata(params['model']!, resolveVersion(host, params));
   const tensor = (s: TensorSpec) => [
     s.name,
-    { dtype: TF_DTYPE[s.dtype], tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.name },
+    // As TF Serving: keyed by the signature key, `name` the graph tensor (`Identity_2:0`) where there is one.
+    { dtype: TF_DTYPE[s.dtype], tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.aliases?.find((a) => a.includes(':')) ?? s.name },
   ];
   return json(200, {
     model_spec: { name: meta.name, signature_name: '', version: String(meta.version) },
@@ -72,64 +74,111 @@ export const modelMetadata: RouteHandler = ({ host, params }) => {
 export const predict: RouteHandler = async ({ host, params, request, options }) => {
   const model = params['model']!;
   const version = resolveVersion(host, params);
-  const body = parseJson(request, options);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the predict request must be a JSON object with "instances" or "inputs"');
-  const { instances, inputs } = body as { instances?: unknown; inputs?: unknown };
-  if ((instances === undefined) === (inputs === undefined)) throw badRequest('the predict request needs exactly one of "instances" (row format) or "inputs" (columnar format)');
   const meta = host.metadata(model, version);
+  const body = parseJson(request, options, { exactIntegers: meta.inputs.some((s) => s.dtype === 'int64' || s.dtype === 'uint64') });
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the predict request must be a JSON object with "instances" or "inputs"');
+  const instances = Object.hasOwn(body, 'instances') ? (body as { instances: unknown }).instances : undefined;
+  const inputs = Object.hasOwn(body, 'inputs') ? (body as { inputs: unknown }).inputs : undefined;
+  if ((instances === undefined) === (inputs === undefined)) throw badRequest('the predict request needs exactly one of "instances" (row format) or "inputs" (columnar format)');
   const names = meta.inputs.map((s) => s.name);
+  const known = knownNames(meta.inputs);
   const predictOptions = { version, signal: request.signal, timeoutMs: options.timeoutMs };
+  const writeOptions = { limitBytes: options.maxResponseBytes, hint: 'ask for fewer instances, or use the KServe v2 binary tensor data extension' };
 
   if (instances !== undefined) {
     if (!Array.isArray(instances) || instances.length === 0) throw badRequest('"instances" must be a non-empty array');
     if (!meta.batched) throw badRequest(`model '${model}' has no batch dimension: send its full tensors in the columnar "inputs" format`);
     // Row format: each instance is a value (one input) or an object { input: value }; stack them.
-    const columns: Record<string, unknown[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const columns = new Map<string, unknown[]>(names.map((n) => [n, []]));
     instances.forEach((instance, i) => {
-      const named = isNamed(instance, names);
-      if (names.length > 1 && !named) throw badRequest(`instances[${i}] must be an object with inputs ${names.map((n) => `"${n}"`).join(', ')}`);
-      for (const name of names) {
-        const value = named ? (instance as Record<string, unknown>)[name] : instance;
-        if (value === undefined) throw badRequest(`instances[${i}] has no input "${name}"`);
-        columns[name]!.push(decodeB64(value));
+      if (!isNamedObject(instance)) {
+        if (names.length > 1) throw badRequest(`instances[${i}] must be an object with inputs ${names.map((n) => `"${n}"`).join(', ')}`);
+        columns.get(names[0]!)!.push(decode(instance, `instances[${i}]`));
+        return;
+      }
+      checkNames(instance, known, `instances[${i}]`);
+      for (const spec of meta.inputs) {
+        const value = valueOf(instance, spec);
+        if (value === undefined) throw badRequest(`instances[${i}] has no input ${JSON.stringify(spec.name)} (${knownList(known)})`);
+        columns.get(spec.name)!.push(decode(value, `instances[${i}].${spec.name}`));
       }
     });
     const outputs = await host.predictBatch(model, columns, predictOptions);
-    return json(200, { predictions: rows(outputs, instances.length) });
+    return jsonText(await writeJson({ predictions: rows(outputs, meta.outputs, instances.length) }, writeOptions));
   }
 
   // Columnar format: a value (one input) or { input: value }, with the batch dimension.
-  const named = isNamed(inputs, names);
-  if (names.length > 1 && !named) throw badRequest(`"inputs" must be an object with inputs ${names.map((n) => `"${n}"`).join(', ')}`);
-  const columns = named ? Object.fromEntries(Object.entries(inputs as Record<string, unknown>).map(([k, v]) => [k, decodeB64(v)])) : { [names[0]!]: decodeB64(inputs) };
+  let columns: Map<string, unknown>;
+  if (isNamedObject(inputs)) {
+    checkNames(inputs, known, '"inputs"');
+    columns = new Map(Object.entries(inputs).map(([k, v]) => [k, decode(v, `inputs.${k}`)]));
+  } else {
+    if (names.length > 1) throw badRequest(`"inputs" must be an object with inputs ${names.map((n) => `"${n}"`).join(', ')}`);
+    columns = new Map([[names[0]!, decode(inputs, 'inputs')]]);
+  }
   const outputs = meta.batched ? await host.predictBatch(model, columns, predictOptions) : await host.predict(model, columns, predictOptions);
-  const entries = Object.entries(outputs).map(([name, t]) => [name, nest(jsonValues(t), t.shape)] as const);
-  return json(200, { outputs: entries.length === 1 ? entries[0]![1] : Object.fromEntries(entries) });
+  const entries = meta.outputs.map((s) => [s.name, tensorJson(s.name, outputs[s.name]!)] as const);
+  return jsonText(await writeJson({ outputs: entries.length === 1 ? entries[0]![1] : new Map(entries) }, writeOptions));
 };
 
+function jsonText(body: string): HttpResponse {
+  return { status: 200, headers: { 'content-type': 'application/json' }, body };
+}
+
+function tensorJson(name: string, t: Tensor, start = 0, shape: readonly number[] = t.shape): TensorJson {
+  return new TensorJson(name, t, start, shape, tfServingElementText(name, t.dtype));
+}
+
 /** Per-row predictions: a value for a one-output model, else an object of outputs. */
-function rows(outputs: Outputs, count: number): unknown[] {
-  const perOutput = Object.entries(outputs).map(([name, t]) => {
-    const values = jsonValues(t);
-    const rowShape = t.shape.slice(1);
-    const rowSize = values.length / count;
-    return [name, Array.from({ length: count }, (_, r) => nest(values.slice(r * rowSize, (r + 1) * rowSize), rowShape))] as const;
+function rows(outputs: Outputs, specs: readonly TensorSpec[], count: number): unknown {
+  if (specs.length === 1) return tensorJson(specs[0]!.name, outputs[specs[0]!.name]!);
+  return Array.from({ length: count }, (_, r) => {
+    const row = new Map<string, TensorJson>();
+    for (const { name } of specs) {
+      const t = outputs[name]!;
+      const rowShape = t.shape.slice(1);
+      row.set(name, tensorJson(name, t, r * shapeSize(rowShape), rowShape));
+    }
+    return row;
   });
-  if (perOutput.length === 1) return perOutput[0]![1];
-  return Array.from({ length: count }, (_, r) => Object.fromEntries(perOutput.map(([name, list]) => [name, list[r]])));
 }
 
-function isNamed(value: unknown, names: readonly string[]): boolean {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !('b64' in value) && Object.keys(value).some((k) => names.includes(k));
+/** An object of named inputs (not a `{"b64": ...}` value). */
+function isNamedObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isB64(value);
 }
 
-/** TF Serving sends binary strings as `{ "b64": "..." }`. */
-function decodeB64(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(decodeB64);
-  if (typeof value === 'object' && value !== null && typeof (value as { b64?: unknown }).b64 === 'string') {
-    return Buffer.from((value as { b64: string }).b64, 'base64').toString('latin1');
+/** Every name an input answers to (its name and aliases, like `input_1:0`), mapped to the input's name. */
+function knownNames(inputs: readonly TensorSpec[]): Map<string, string> {
+  const known = new Map<string, string>();
+  for (const spec of inputs) for (const n of [spec.name, ...(spec.aliases ?? [])]) known.set(n, spec.name);
+  return known;
+}
+
+function knownList(known: ReadonlyMap<string, string>): string {
+  return `known inputs: ${[...known.keys()].map((n) => JSON.stringify(n)).join(', ')}`;
+}
+
+/** Refuses keys that name no input, listing the known ones (as KServe's handler does). */
+function checkNames(value: Record<string, unknown>, known: ReadonlyMap<string, string>, where: string): void {
+  const unknown = Object.keys(value).filter((k) => !known.has(k));
+  if (unknown.length === 0) return;
+  throw badRequest(`${where} has unknown input${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (${knownList(known)})`);
+}
+
+/** An input's value under its name or one of its aliases (own properties only). */
+function valueOf(instance: Record<string, unknown>, spec: TensorSpec): unknown {
+  for (const n of [spec.name, ...(spec.aliases ?? [])]) if (Object.hasOwn(instance, n)) return instance[n];
+  return undefined;
+}
+
+function decode(value: unknown, where: string): unknown {
+  try {
+    return decodeB64Values(value, where);
+  } catch (error) {
+    if (error instanceof ConversionError) throw badRequest(error.message);
+    throw error;
   }
-  return value;
 }
 
 /** `/versions/{v}` or `/labels/{l}`: `default` is the default version, `canary` the candidate. */

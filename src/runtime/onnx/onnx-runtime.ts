@@ -45,7 +45,8 @@ export const onnxRuntime: Runtime = {
     try {
       bytes = await files.read('model.onnx');
     } catch (error) {
-      throw new ModelHostError(ErrorCode.LOAD_FAILED, `model.onnx in ${files.describe()} could not be read (${(error as Error).message})`, { cause: error });
+      // ModelFiles names the file relative to the repository and says why, without its contents.
+      throw new ModelHostError(ErrorCode.LOAD_FAILED, (error as Error).message, { cause: error, model: options.model, version: options.version });
     }
     let session: ort.InferenceSession;
     try {
@@ -58,7 +59,8 @@ export const onnxRuntime: Runtime = {
         logSeverityLevel: settings.logSeverityLevel,
       });
     } catch (error) {
-      throw new ModelHostError(ErrorCode.LOAD_FAILED, `onnxruntime could not load model.onnx in ${files.describe()}: ${(error as Error).message}`, {
+      // onnxruntime's message may quote the model (names, paths it refers to): the log gets it, the response does not.
+      throw new ModelHostError(ErrorCode.LOAD_FAILED, `onnxruntime could not load ${files.display('model.onnx')} (its message is in the host's log)`, {
         cause: error,
         model: options.model,
         version: options.version,
@@ -96,6 +98,8 @@ class OnnxSession implements Session {
     this.signature = {
       inputs: session.inputMetadata.map((m) => specOf(m, 'input')),
       outputs: session.outputMetadata.map((m) => specOf(m, 'output')),
+      // onnxruntime-node copies string tensors as C strings: they end at the first NUL.
+      textOnlyStrings: true,
     };
     this.outputNames = this.signature.outputs.map((s) => s.name);
   }

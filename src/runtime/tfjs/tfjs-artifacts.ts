@@ -28,30 +28,28 @@ const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1,
  * truncated shard, a shard path outside the model's folder.
  */
 export async function readTfjsArtifacts(files: ModelFiles): Promise<{ artifacts: ModelArtifacts; format: TfjsModelFormat }> {
+  const text = await files.readText('model.json');
   let json: ModelJson;
   try {
-    json = JSON.parse(await files.readText('model.json')) as ModelJson;
+    json = JSON.parse(text) as ModelJson;
   } catch (error) {
-    const reason = error instanceof SyntaxError ? `is not valid JSON (${error.message})` : `could not be read (${(error as Error).message})`;
-    throw new ModelHostError(ErrorCode.LOAD_FAILED, `model.json in ${files.describe()} ${reason}`, { cause: error });
+    // V8's message quotes the text: it stays in `cause`, for the logger only.
+    throw new ModelHostError(ErrorCode.LOAD_FAILED, `${files.display('model.json')} is not valid JSON`, { cause: error });
   }
   if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || json.modelTopology === null) {
-    throw new ModelHostError(ErrorCode.LOAD_FAILED, `model.json in ${files.describe()} has no modelTopology: expected a tfjs layers or graph model`);
+    throw new ModelHostError(ErrorCode.LOAD_FAILED, `${files.display('model.json')} has no modelTopology: expected a tfjs layers or graph model`);
   }
   const manifest = json.weightsManifest ?? [];
-  if (!Array.isArray(manifest)) throw new ModelHostError(ErrorCode.LOAD_FAILED, `model.json in ${files.describe()}: weightsManifest must be an array`);
+  if (!Array.isArray(manifest)) throw new ModelHostError(ErrorCode.LOAD_FAILED, `${files.display('model.json')}: weightsManifest must be an array`);
 
   const weightSpecs: WeightsManifestEntry[] = [];
   const shards: Uint8Array[] = [];
   for (const group of manifest) {
     weightSpecs.push(...group.weights);
     for (const shardPath of group.paths) {
-      try {
-        shards.push(await files.read(shardPath));
-      } catch (error) {
-        if (error instanceof ModelHostError) throw error;
-        throw new ModelHostError(ErrorCode.LOAD_FAILED, `weight shard '${shardPath}' of ${files.describe()} could not be read (${(error as Error).message})`, { cause: error });
-      }
+      if (typeof shardPath !== 'string') throw new ModelHostError(ErrorCode.LOAD_FAILED, `${files.display('model.json')}: weightsManifest paths must be strings`);
+      // ModelFiles refuses paths and links out of the repository and names the shard relative to it.
+      shards.push(await files.read(shardPath));
     }
   }
   const weightData = concatBytes(shards);

@@ -4,6 +4,8 @@ import type { Runtime, RuntimeLoadOptions, RuntimeMemory, Session } from '../run
 import { readTfjsArtifacts } from './tfjs-artifacts.js';
 import { TFJS_BACKENDS, useTfjs, type TfjsBackendName, type TfjsEngine } from './tfjs-backend.js';
 import { TfjsSession } from './tfjs-session.js';
+import { dynamicOpsOf } from './dynamic-ops.js';
+import { readGraphSignature } from './graph-signature.js';
 
 /** Settings of the `tfjs` section of a model's config. */
 export interface TfjsSettings {
@@ -39,14 +41,18 @@ export const tfjsRuntime: Runtime = {
     try {
       model = format === 'graph' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
     } catch (error) {
-      throw new ModelHostError(ErrorCode.LOAD_FAILED, `tfjs could not load the ${format} model in ${files.describe()}: ${(error as Error).message}`, {
+      // tfjs's message may quote model.json: the log gets it, the response does not.
+      throw new ModelHostError(ErrorCode.LOAD_FAILED, `tfjs could not load the ${format} model in ${files.describe()} (its message is in the host's log)`, {
         cause: error,
         model: options.model,
         version: options.version,
       });
     }
     try {
-      const session = 'predictOnBatch' in model ? TfjsSession.layers(tf, model, onDispose) : TfjsSession.graph(tf, model, onDispose);
+      const session =
+        'predictOnBatch' in model
+          ? TfjsSession.layers(tf, model, onDispose)
+          : await TfjsSession.graph(tf, model, readGraphSignature(artifacts.signature), dynamicOpsOf(artifacts.modelTopology), onDispose);
       openSessions++;
       return session;
     } catch (error) {

@@ -1,7 +1,10 @@
 import { ErrorCode, ModelHostError } from '../../errors/index.js';
-import type { DType, Signature, Tensor, TensorData, TensorSpec } from '../../tensor/index.js';
+import { formatShape, type DType, type Signature, type Tensor, type TensorData, type TensorSpec } from '../../tensor/index.js';
+import { bytesOf, type BytesElement } from '../../tensor/codec/index.js';
 import type { Session } from '../runtime.js';
 import type { Tfjs } from './tfjs-backend.js';
+import { needsAsyncExecution } from './dynamic-ops.js';
+import { namesOf, type GraphSignature } from './graph-signature.js';
 import type * as tfjs from '@tensorflow/tfjs';
 
 type TfTensor = tfjs.Tensor;
@@ -15,12 +18,18 @@ interface Executable {
   readonly signature: Signature;
   /** Runs synchronously inside `tf.tidy`; returns the outputs in signature order. */
   execute(inputs: TfTensor[]): TfTensor[];
+  /**
+   * Graphs with dynamic ops (control flow, NonMaxSuppression, Where): runs with tfjs's
+   * `executeAsync`, outside `tf.tidy`; the caller disposes inputs and outputs.
+   */
+  executeAsync?(inputs: TfTensor[]): Promise<TfTensor[]>;
   dispose(): void;
 }
 
 /**
- * A tfjs model behind the Session SPI. Every tensor it creates lives inside `tf.tidy`,
- * so the live tensor count returns to where it was once `run` settles.
+ * A tfjs model behind the Session SPI. Every tensor it creates lives inside `tf.tidy` (or,
+ * for graphs run with `executeAsync`, is disposed once read), so the live tensor count
+ * returns to where it was once `run` settles.
  */
 export class TfjsSession implements Session {
   readonly signature: Signature;
@@ -30,8 +39,15 @@ export class TfjsSession implements Session {
     private readonly tf: Tfjs,
     private readonly model: Executable,
     private readonly onDispose: () => void,
+    /** Whether runs use `executeAsync`: decided at load, or by the first run (the warmup) if tfjs asks for it. */
+    private dynamic = false,
   ) {
     this.signature = model.signature;
+  }
+
+  /** Whether this session runs its graph with `executeAsync`. */
+  get async(): boolean {
+    return this.dynamic;
   }
 
   static layers(tf: Tfjs, model: tfjs.LayersModel, onDispose: () => void): TfjsSession {
@@ -47,31 +63,75 @@ export class TfjsSession implements Session {
     }, onDispose);
   }
 
-  static graph(tf: Tfjs, model: tfjs.GraphModel, onDispose: () => void): TfjsSession {
-    const inputs = model.inputs.map((t) => spec(t.name, t.dtype, t.shape));
-    const inputNames = inputs.map((s) => s.name);
-    const outputNames = model.outputs.map((t) => t.name);
-    const execute = (xs: TfTensor[]): TfTensor[] => {
-      const feed: Record<string, TfTensor> = {};
-      for (let i = 0; i < xs.length; i++) feed[inputNames[i]!] = xs[i]!;
-      const out = model.execute(feed, outputNames);
-      return Array.isArray(out) ? out : [out];
+  /**
+   * A graph model. Tensors are named by `model.json`'s signature keys, with the graph tensor
+   * names (with and without `:0`) as aliases. Graphs with dynamic ops (`dynamicOps`, found in
+   * the topology) run with `executeAsync`. Output shapes come from the graph, else from the
+   * signature, else from running the model on zeros of the declared input shapes.
+   */
+  static async graph(tf: Tfjs, model: tfjs.GraphModel, declared: GraphSignature, dynamicOps: readonly string[], onDispose: () => void): Promise<TfjsSession> {
+    const inputNodes = model.inputs.map((t) => t.name);
+    const outputNodes = model.outputs.map((t) => t.name);
+    const feed = (xs: TfTensor[]): Record<string, TfTensor> => {
+      const named: Record<string, TfTensor> = {};
+      for (let i = 0; i < xs.length; i++) named[inputNodes[i]!] = xs[i]!;
+      return named;
     };
-    // Converted graph models often leave output shapes out; learn them from two probe runs.
-    const outputs = model.outputs.every((t) => t.shape !== undefined)
-      ? model.outputs.map((t) => spec(t.name, t.dtype, t.shape))
-      : probeOutputs(tf, inputs, model.outputs, execute);
-    return new TfjsSession(tf, { signature: { inputs, outputs }, execute, dispose: () => model.dispose() }, onDispose);
+    const list = (out: TfTensor | TfTensor[]) => (Array.isArray(out) ? out : [out]);
+    const execute = (xs: TfTensor[]): TfTensor[] => list(model.execute(feed(xs), outputNodes));
+    const executeAsync = async (xs: TfTensor[]): Promise<TfTensor[]> => list(await model.executeAsync(feed(xs), outputNodes));
+    let dynamic = dynamicOps.length > 0;
+
+    const inputs = model.inputs.map((t) => {
+      const entry = declared.inputs.get(t.name);
+      return { ...spec(t.name, t.dtype ?? entry?.dtype, t.shape ?? entry?.shape), ...namesOf(t.name, entry) };
+    });
+    const known = model.outputs.map((t) => {
+      const entry = declared.outputs.get(t.name);
+      const shape = t.shape ?? entry?.shape;
+      return shape === undefined ? undefined : { ...spec(t.name, t.dtype ?? entry?.dtype, shape), ...namesOf(t.name, entry) };
+    });
+    let outputs: TensorSpec[];
+    if (known.every((o) => o !== undefined)) outputs = known as TensorSpec[];
+    else {
+      const probe = (xs: TfTensor[]) => (dynamic ? executeAsync(xs) : Promise.resolve(execute(xs)));
+      let probed: Probe;
+      try {
+        probed = await probeOutputs(tf, inputs, inputNodes, model.outputs, declared, probe);
+      } catch (error) {
+        // A dynamic op the topology scan missed (a newer tfjs op): tfjs says so; switch once.
+        if (dynamic || !needsAsyncExecution(error)) throw error;
+        dynamic = true;
+        probed = await probeOutputs(tf, inputs, inputNodes, model.outputs, declared, probe);
+      }
+      outputs = model.outputs.map((t, i) => known[i] ?? { ...spec(t.name, probed.one[i]!.dtype, learnedShape(probed, i, dynamic)), ...namesOf(t.name, declared.outputs.get(t.name)) });
+    }
+    return new TfjsSession(tf, { signature: { inputs, outputs }, execute, executeAsync, dispose: () => model.dispose() }, onDispose, dynamic);
   }
 
   async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     if (this.disposed) throw new ModelHostError(ErrorCode.INFERENCE_FAILED, 'the tfjs session was disposed');
-    const { tf, signature } = this;
+    if (this.dynamic) return this.runAsync(inputs);
     const result: Record<string, Tensor> = {};
+    try {
+      this.runSync(inputs, result);
+    } catch (error) {
+      // A dynamic op the topology scan did not know: tfjs names it; switch once, for good.
+      if (this.model.executeAsync === undefined || !needsAsyncExecution(error)) throw error;
+      this.dynamic = true;
+      return this.runAsync(inputs);
+    }
+    return result;
+  }
+
+  private runSync(inputs: Record<string, Tensor>, result: Record<string, Tensor>): void {
+    const { tf, signature } = this;
     tf.tidy(() => {
       const xs = signature.inputs.map((s) => {
         const t = inputs[s.name]!;
-        return tf.tensor(t.data as Float32Array, t.shape as number[], TO_TF[s.dtype]);
+        // tfjs string tensors hold bytes: text is UTF-8 encoded, bytes pass as they are.
+        const data = s.dtype === 'string' ? (t.data as BytesElement[]).map(bytesOf) : t.data;
+        return tf.tensor(data as Float32Array, t.shape as number[], TO_TF[s.dtype]);
       });
       const ys = this.model.execute(xs);
       for (let i = 0; i < signature.outputs.length; i++) {
@@ -80,7 +140,28 @@ export class TfjsSession implements Session {
         result[out.name] = { data: readData(y), shape: y.shape, dtype: out.dtype };
       }
     });
-    return result;
+  }
+
+  private async runAsync(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const { tf, signature } = this;
+    const xs = signature.inputs.map((s) => {
+      const t = inputs[s.name]!;
+      return tf.tensor(t.data as Float32Array, t.shape as number[], TO_TF[s.dtype]);
+    });
+    let ys: TfTensor[] = [];
+    try {
+      ys = await this.model.executeAsync!(xs);
+      const result: Record<string, Tensor> = {};
+      for (let i = 0; i < signature.outputs.length; i++) {
+        const y = ys[i]!;
+        const out = signature.outputs[i]!;
+        result[out.name] = { data: readData(y), shape: y.shape, dtype: out.dtype };
+      }
+      return result;
+    } finally {
+      tf.dispose(xs);
+      tf.dispose(ys);
+    }
   }
 
   dispose(): void {
@@ -91,14 +172,22 @@ export class TfjsSession implements Session {
   }
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function readData(y: TfTensor): TensorData {
   const data = y.dataSync() as unknown;
   if (y.dtype !== 'string') return data as TensorData;
-  const decoder = new TextDecoder();
-  return (data as Uint8Array[]).map((bytes) => decoder.decode(bytes));
+  // Text where the bytes are UTF-8, the bytes themselves where they are not: nothing is lost.
+  return (data as Uint8Array[]).map((bytes) => {
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      return bytes.slice();
+    }
+  });
 }
 
-function spec(name: string, dtype: string | undefined, shape: readonly (number | null)[] | undefined): TensorSpec {
+function spec(name: string, dtype: string | undefined, shape: readonly (number | null)[] | undefined): { name: string; dtype: DType; shape: number[] } {
   const ours = FROM_TF[dtype ?? 'float32'];
   if (ours === undefined) throw new ModelHostError(ErrorCode.UNSUPPORTED_MODEL, `tensor '${name}' has tfjs dtype ${dtype}, which modelhost cannot exchange`);
   if (shape === undefined) {
@@ -107,29 +196,73 @@ function spec(name: string, dtype: string | undefined, shape: readonly (number |
   return { name, dtype: ours, shape: shape.map((d) => (d === null || d === undefined || d < 0 ? -1 : d)) };
 }
 
+interface Probe {
+  /** Whether every input has a leading batch dimension, probed at 1 and 2 rows. */
+  readonly batched: boolean;
+  /** Whether a variable input dimension took its size from model.json's signature. */
+  readonly borrowed: boolean;
+  readonly one: readonly { shape: number[]; dtype: string }[];
+  readonly two: readonly { shape: number[]; dtype: string }[];
+}
+
 /**
- * Output specs found by running the model on zeros at batch sizes 1 and 2: a leading
- * dimension that follows the batch is the batch dimension, the others are fixed.
+ * Output `i`'s shape from the probe: a leading size that followed the batch (1, then 2) is
+ * the batch dimension; other sizes are kept where they can be trusted, else -1.
  */
-function probeOutputs(tf: Tfjs, inputs: readonly TensorSpec[], outputs: readonly tfjs.ModelTensorInfo[], execute: (xs: TfTensor[]) => TfTensor[]): TensorSpec[] {
-  const batched = inputs.length > 0 && inputs.every((s) => s.shape[0] === -1 && s.shape.slice(1).every((d) => d >= 0));
-  if (!batched && !inputs.every((s) => s.shape.every((d) => d >= 0))) {
-    const names = outputs.map((o) => `'${o.name}'`).join(', ');
-    throw new ModelHostError(ErrorCode.UNSUPPORTED_MODEL, `the graph model does not declare the shapes of ${names}, and its inputs have variable dimensions, so they cannot be probed`);
-  }
-  const shapesAt = (rows: number) =>
-    tf.tidy(() => {
-      const xs = inputs.map((s) => tf.zeros(s.shape.map((d, i) => (i === 0 && batched ? rows : d)), TO_TF[s.dtype]));
-      return execute(xs).map((y) => y.shape);
-    });
-  const one = shapesAt(1);
-  const two = batched ? shapesAt(2) : one;
-  return outputs.map((o, i) => {
-    const a = one[i]!;
-    const b = two[i]!;
-    const shape = a.map((d, axis) => (batched && axis === 0 && d === 1 && b[0] === 2 ? -1 : d));
-    return spec(o.name, o.dtype, shape);
+function learnedShape(probed: Probe, i: number, dynamic: boolean): number[] {
+  const one = probed.one[i]!.shape;
+  const two = probed.two[i]!.shape;
+  const followsBatch = probed.batched && one[0] === 1 && two[0] === 2;
+  return one.map((d, axis) => {
+    if (axis === 0) return followsBatch ? -1 : d; // a data-dependent leading size must not pass for a batch
+    // A dynamic graph's sizes may depend on the data (a box count), which zeros cannot show;
+    // and sizes seen at a borrowed input size (the signature's) may follow the input's.
+    return dynamic || probed.borrowed || two[axis] !== d ? -1 : d;
   });
+}
+
+/**
+ * Output shapes learned by running the model on zeros of its declared input shapes, at batch
+ * sizes 1 and 2 where every input has a leading batch dimension. A variable dimension takes
+ * the size `model.json`'s signature declares for it; one that nothing fixes cannot be probed.
+ */
+async function probeOutputs(
+  tf: Tfjs,
+  inputs: readonly TensorSpec[],
+  inputNodes: readonly string[],
+  outputs: readonly tfjs.ModelTensorInfo[],
+  declared: GraphSignature,
+  run: (xs: TfTensor[]) => Promise<TfTensor[]>,
+): Promise<Probe> {
+  const batched = inputs.length > 0 && inputs.every((s) => s.shape[0] === -1);
+  const shapes = inputs.map((s, i) => {
+    const fromFile = declared.inputs.get(inputNodes[i]!)?.shape;
+    return s.shape.map((d, axis) => (d >= 0 ? d : batched && axis === 0 ? -1 : fromFile?.length === s.shape.length && fromFile[axis]! >= 0 ? fromFile[axis]! : Number.NaN));
+  });
+  const unfixed = inputs.filter((_, i) => shapes[i]!.some((d) => Number.isNaN(d)));
+  if (unfixed.length > 0) {
+    const names = outputs.map((o) => `'${o.name}'`).join(', ');
+    const which = unfixed.map((s) => `'${s.name}' ${formatShape(s.shape)}`).join(', ');
+    throw new ModelHostError(
+      ErrorCode.UNSUPPORTED_MODEL,
+      `the graph model states the shapes of neither ${names} nor a size for every variable dimension of its input${unfixed.length > 1 ? 's' : ''} ${which} (in the graph or model.json's signature), so its outputs cannot be probed`,
+    );
+  }
+  const at = async (rows: number) => {
+    const xs = inputs.map((s, i) => tf.zeros(shapes[i]!.map((d) => (d === -1 ? rows : d)), TO_TF[s.dtype]));
+    let ys: TfTensor[] = [];
+    try {
+      ys = await run(xs);
+      return ys.map((y) => ({ shape: y.shape.slice(), dtype: y.dtype as string }));
+    } finally {
+      tf.dispose(xs);
+      tf.dispose(ys);
+    }
+  };
+  const one = await at(1);
+  const two = batched ? await at(2) : one;
+  const borrowed = inputs.some((s) => s.shape.some((d, axis) => d < 0 && !(batched && axis === 0)));
+  return { batched, borrowed, one, two };
 }
 
 export function toTfDType(dtype: DType): TfDType | undefined {

@@ -5,6 +5,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
+import { causeDetail } from '../../errors/error-detail.js';
 import { BUILTIN_RUNTIMES } from '../runtime-registry.js';
 import type { Runtime, Session } from '../runtime.js';
 import type { FromWorker, RuntimeRef, SerializedError, ToWorker, WorkerSetup } from './messages.js';
@@ -18,7 +19,7 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 function serialize(error: unknown): SerializedError {
-  if (error instanceof Error) return { message: error.message, name: error.name, code: (error as { code?: string }).code };
+  if (error instanceof Error) return { message: error.message, name: error.name, code: (error as { code?: string }).code, detail: causeDetail(error) };
   return { message: String(error) };
 }
 

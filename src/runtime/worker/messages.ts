@@ -28,6 +28,8 @@ export interface SerializedError {
   readonly message: string;
   readonly code?: string;
   readonly name?: string;
+  /** The messages of the error's `cause` chain: for the host's log, never a response. */
+  readonly detail?: readonly string[];
 }
 
 /** Worker → main thread. */

@@ -181,7 +181,9 @@ export class WorkerInstance {
 
 function fromWorker(error: SerializedError, fallback: ErrorCode, context: { model: string; version: number }, where: string): ModelHostError {
   const code = (Object.values(ErrorCode) as string[]).includes(error.code ?? '') ? (error.code as ErrorCode) : fallback;
-  return new ModelHostError(code, `${error.message} (${where})`, context);
+  // The cause chain crossed the thread as text: rebuilt as one cause, so the host's log still gets it.
+  const cause = error.detail === undefined ? undefined : new Error(error.detail.join(' ← '));
+  return new ModelHostError(code, `${error.message} (${where})`, { ...context, cause });
 }
 
 /**

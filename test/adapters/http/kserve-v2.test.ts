@@ -344,7 +344,7 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
       const short = binaryBody({ inputs: [{ name: 'input0', shape: [2, 2], datatype: 'UINT32', parameters: { binary_data_size: 16 } }] }, new Uint8Array(8));
       expect(await send(short.body, short.headerLength)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/binary_data_size 16 does not match/) } });
       const wrongSize = binaryBody({ inputs: [{ name: 'input0', shape: [2, 2], datatype: 'UINT32', parameters: { binary_data_size: 8 } }] }, new Uint8Array(8));
-      expect(await send(wrongSize.body, wrongSize.headerLength)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/8 bytes of binary data, but shape \[2, 2\] of UINT32 needs 16/) } });
+      expect(await send(wrongSize.body, wrongSize.headerLength)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/input .input0.: has 8 bytes, but 4 elements of UINT32 need 16/) } });
       expect(await send(short.body, short.body.byteLength + 1)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/Inference-Header-Content-Length/) } });
       expect(await send(short.body, 3)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/not valid JSON/) } });
     });

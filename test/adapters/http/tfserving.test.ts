@@ -151,6 +151,8 @@ describe('TF Serving REST over node:http (a repository: half_plus_three v123, ta
       ['empty instances', { instances: [] }, /non-empty array/],
       ['instances of the wrong shape', { instances: [[1, 2]] }, /input 'x'/],
       ['an instance missing an input', { instances: [{ tag: 'foo', signal: [1, 2, 3, 4, 5] }], model: 'tss' }, /instances\[0\] has no input "sensor"/],
+      ['a misnamed key in the row format (one input)', { instances: [{ y: [1, 2, 3] }] }, /^instances\[0\] has unknown input "y" \(known inputs: "x"\)$/],
+      ['a misnamed key in the columnar format (one input)', { inputs: { y: [[1, 2, 3]] } }, /^"inputs" has unknown input "y" \(known inputs: "x"\)$/],
       ['a bare value for a multi-input model', { instances: [[1, 2, 3]], model: 'two-inputs' }, /instances\[0\] must be an object with inputs "a", "b"/],
       ['a JSON array body', [], /JSON object/],
     ])('%s is 400 { error }', async (_title, body, message) => {

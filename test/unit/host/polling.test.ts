@@ -53,7 +53,7 @@ describe('repository polling (injectable clock)', () => {
     const { root, host, warnings, tick } = await setup();
     const dir = await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
     await writeFile(path.join(dir, 'model.fake'), 'v2-but-truncat'); // no longer matches SHA256SUMS
-    await tick(() => expect(warnings.some((w) => /v2 is not served: .*SHA-256.*tried again on the next poll/.test(w.message))).toBe(true));
+    await tick(() => expect(warnings.some((w) => /v2 is not served: .*m\/2\/model\.fake does not match its SHA-256.*tried again on the next poll/.test(w.message))).toBe(true));
     expect(host.status('m').defaultVersion).toBe(1);
     await writeFile(path.join(dir, 'model.fake'), 'v2'); // the copy completes
     await tick(() => expect(host.status('m').defaultVersion).toBe(2));
@@ -95,5 +95,53 @@ describe('repository polling (injectable clock)', () => {
       expect(b.status('m')).toMatchObject({ defaultVersion: 1, candidate: 2, traffic: { 1: 0.7, 2: 0.3 } });
     });
     await Promise.all([a.close(), b.close()]);
+  });
+});
+
+describe('latest: 1 with a broken newest version', () => {
+  it('serves the newest version that loads, warns, and takes the fixed one on a later poll', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.fake': 'v1' });
+    const dir = await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await writeFile(path.join(dir, 'model.fake'), 'v2, half writ'); // no longer matches SHA256SUMS
+    const clock = new FakeClock();
+    const host = new ModelHost({ repository: { root, pollIntervalMs: INTERVAL }, runtimes: { versioned: versionedRuntime() }, clock });
+    const warnings: WarningEvent[] = [];
+    host.on('warning', (w) => warnings.push(w));
+
+    expect(await host.load('m')).toMatchObject({ version: 1, versions: [1] });
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, ready: true });
+    expect(host.status('m').versions.map((v) => [v.version, v.state])).toEqual([[2, 'failed'], [1, 'ready']]);
+    expect(warnings.map((w) => w.message)).toContainEqual(
+      expect.stringMatching(/^model 'm': v2 failed to load \(.*SHA256SUMS.*\); serving v1, the newest version that loads; v2 is tried again on the next repository poll or load\(\)$/),
+    );
+    expect((await host.predict('m', [1, 1]))['y']!.data).toEqual(new Float32Array([1, 1]));
+
+    await writeFile(path.join(dir, 'model.fake'), 'v2'); // the copy completes
+    clock.advance(INTERVAL);
+    await vi.waitFor(() => expect(host.status('m').defaultVersion).toBe(2), { interval: 5, timeout: 5000 });
+    await host.close();
+  });
+
+  it('fails the load when no version loads, with the newest version\'s error', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2]) {
+      const dir = await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+      await writeFile(path.join(dir, 'model.fake'), 'truncated');
+    }
+    const host = new ModelHost({ repository: root, runtimes: { versioned: versionedRuntime() } });
+    await expect(host.load('m')).rejects.toMatchObject({ code: 'INTEGRITY_FAILED', version: 2 });
+    await host.close();
+  });
+
+  it('a pinned version gets no substitute', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.fake': 'v1' });
+    const dir = await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await writeFile(path.join(dir, 'model.fake'), 'truncated');
+    const host = new ModelHost({ repository: root, runtimes: { versioned: versionedRuntime() } });
+    await expect(host.load('m', { version: 2 })).rejects.toMatchObject({ code: 'INTEGRITY_FAILED' });
+    expect(host.status('m').ready).toBe(false);
+    await host.close();
   });
 });

@@ -61,9 +61,27 @@ describe('ModelRepository', () => {
     await symlink(outside, path.join(root, 'escape'));
     await symlink(path.join(outside, '1'), path.join(root, 'ok', '2'));
     const repo = new ModelRepository(root);
-    await expect(repo.versionDir('escape', 1)).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/outside the repository/) });
-    await expect(repo.versionDir('ok', 2)).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/outside the repository/) });
+    await expect(repo.versionDir('escape', 1)).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: 'escape links outside the repository' });
+    await expect(repo.versionDir('ok', 2)).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: 'ok/2 links outside the repository' });
     expect(await repo.versionDir('ok', 1)).toMatch(/ok\/1$/);
+  });
+
+  it('refuses a config.json that links out of the repository, and names no absolute path in any message', async () => {
+    const outside = await repositoryWith({ 'secret.json': '{"token": "outside-secret"}' });
+    const root = await repositoryWith({ 'ok/1/model.onnx': 'x', 'bad/config.json': '{"token": "inside-and-broken' });
+    await symlink(path.join(outside, 'secret.json'), path.join(root, 'ok', 'config.json'));
+    const repo = new ModelRepository(root);
+    const messages: string[] = [];
+    for (const attempt of [repo.readConfig('ok'), repo.readConfig('bad'), repo.versionDir('ok', 7), repo.listVersions('nope'), new ModelRepository(path.join(root, 'gone')).listModels()]) {
+      messages.push(((await attempt.catch((e: unknown) => e)) as Error).message);
+    }
+    expect(messages).toEqual([
+      'ok/config.json links outside the repository',
+      'bad/config.json is not valid JSON',
+      "model 'ok' has no version 7 in the repository",
+      "no model 'nope' in the repository",
+      'the repository folder does not exist',
+    ]);
   });
 
   it('allows symlinks that stay inside the repository', async () => {

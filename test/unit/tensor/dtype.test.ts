@@ -34,9 +34,9 @@ describe('dtype table', () => {
   });
 
   it('refuses int values that do not fit', () => {
-    expect(() => fromNested([300], 'uint8')).toThrow(/value 300 at element 0 does not fit dtype uint8/);
-    expect(() => fromNested([-1], 'uint64')).toThrow(/value -1 at element 0 does not fit dtype uint64/);
-    expect(() => fromNested([2n ** 63n], 'int64')).toThrow(/does not fit dtype int64/);
+    expect(() => fromNested([300], 'uint8')).toThrow(/value 300 at element 0 is out of range for dtype uint8/);
+    expect(() => fromNested([-1], 'uint64')).toThrow(/value -1 at element 0 is out of range for dtype uint64/);
+    expect(() => fromNested([2n ** 63n], 'int64')).toThrow(/is out of range for dtype int64/);
     expect(fromNested([2n ** 63n], 'uint64').data).toEqual(BigUint64Array.from([2n ** 63n]));
     expect(fromNested([[1, 2], [3, 4]], 'int32')).toEqual({ data: new Int32Array([1, 2, 3, 4]), shape: [2, 2] });
   });

@@ -89,13 +89,13 @@ const rejected: Case[] = [
   ['a bare typed array of the wrong length', mlp, new Float32Array(4), 'instance', /input 'x': expected 3 elements \(shape \[3\]\), got 4/],
   ['an empty batch', mlp, { x: { data: new Float32Array(0), shape: [0, 3] } }, 'batch', /input 'x': expected at least one row, got an empty batch/],
   ['a string tensor to a float model', mlp, { x: ['a', 'b', 'c'] }, 'instance', /input 'x': expected numbers \(dtype float32\), got a string \("a"\) at element 0/],
-  ['numbers to a string model', text, { text: { data: [1], shape: [1] } }, 'batch', /expected strings \(dtype string\), got number 1/],
+  ['numbers to a string model', text, { text: { data: [1], shape: [1] } }, 'batch', /expected strings or bytes \(dtype string\), got number 1/],
   ['a ragged array', mlp, { x: [[1, 2, 3], [1, 2]] }, 'batch', /input 'x': is ragged/],
   ['non-integers to an int64 input', twoInputs, { ids: [[1.5]], mask: [[true]] }, 'batch', /input 'ids': expected integers \(dtype int64\), got number 1.5/],
   ['rows that disagree', twoInputs, { ids: [[1], [2]], mask: [[true]] }, 'batch', /input 'mask': expected 2 rows like the other inputs, got 1/],
   ['a bad shape value', mlp, { x: { data: new Float32Array(3), shape: [1, -3] } }, 'batch', /expected shape as an array of non-negative integers, got \[1,-3\]/],
   ['predictBatch on a model without a batch dimension', fixed, { x: [[1, 2, 3], [4, 5, 6]] }, 'batch', /has no batch dimension.*predict\(\), not predictBatch\(\)/],
-  ['an ambiguous bare array for variable dimensions', twoInputs, { ids: new BigInt64Array(3), mask: new Uint8Array(3) }, 'instance', /input 'ids': has variable dimensions \[-1, -1\].*pass \{ data, shape \}/],
+  ['an ambiguous bare array for variable dimensions (rows of any length)', twoInputs, { ids: new BigInt64Array(3), mask: new Uint8Array(3) }, 'batch', /input 'ids': has variable dimensions \[-1, -1\].*pass \{ data, shape \}/],
   ['an object that is not a tensor', mlp, { x: { values: [1, 2, 3] } }, 'instance', /input 'x': expected a tensor \(\{ data, shape \}\), a typed array or a nested array, got an object/],
 ];
 
@@ -111,5 +111,47 @@ describe('InputValidator.prepare: rejects with INVALID_INPUT naming the input, t
     expect((error as ModelHostError).code).toBe(ErrorCode.INVALID_INPUT);
     expect((error as ModelHostError).message).toMatch(/^model 'm' v1/);
     expect((error as ModelHostError).message).toMatch(message);
+  });
+});
+
+describe('InputValidator.prepare: aliases (graph tensor names)', () => {
+  const aliased: Signature = {
+    inputs: [
+      { name: 'input_1', aliases: ['input_1:0'], dtype: 'float32', shape: [-1, 2] },
+      { name: 'scale', aliases: ['scale:0'], dtype: 'float32', shape: [-1, 1] },
+    ],
+    outputs: [{ name: 'output_mesh', aliases: ['Identity_2:0', 'Identity_2'], dtype: 'float32', shape: [-1, 2] }],
+  };
+
+  it('accepts an input under its name or an alias, keyed by its name', () => {
+    const prepared = validator(aliased).prepare({ 'input_1:0': [1, 2], scale: [3] }, 'instance');
+    expect(Object.keys(prepared.tensors)).toEqual(['input_1', 'scale']);
+    expect(Array.from(prepared.tensors['input_1']!.data as Float32Array)).toEqual([1, 2]);
+  });
+
+  it('refuses an input given twice, under its name and an alias', () => {
+    expect(() => validator(aliased).prepare({ input_1: [1, 2], 'input_1:0': [1, 2], scale: [3] }, 'instance')).toThrow(
+      "model 'm' v1, input 'input_1': is given more than once (as 'input_1' and 'input_1:0'); send it under one name",
+    );
+  });
+
+  it('lists the aliases when an input is missing', () => {
+    expect(() => validator(aliased).prepare({ input: [1, 2], scale: [3] }, 'instance')).toThrow(
+      "input 'input_1': is missing (expected 'input_1' (or 'input_1:0') float32[-1, 2], 'scale' (or 'scale:0') float32[-1, 1]); got unknown input 'input'",
+    );
+  });
+});
+
+describe('InputValidator.prepare: one instance with one variable dimension', () => {
+  it('takes a bare typed array as a sequence of its length (a token sequence for predict)', () => {
+    const prepared = validator(twoInputs).prepare({ ids: new BigInt64Array(5), mask: new Uint8Array(5) }, 'instance');
+    expect(prepared.tensors['ids']!.shape).toEqual([1, 5]);
+    expect(prepared.tensors['mask']!.shape).toEqual([1, 5]);
+  });
+
+  it('infers the variable dimension from the fixed ones, and refuses a length they do not divide', () => {
+    const rows: Signature = { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, -1, 3] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1] }] };
+    expect(validator(rows).prepare(new Float32Array(12), 'instance').tensors['x']!.shape).toEqual([1, 4, 3]);
+    expect(() => validator(rows).prepare(new Float32Array(10), 'instance')).toThrow(/input 'x': has variable dimensions \[-1, -1, 3\], so a bare typed array is ambiguous/);
   });
 });

@@ -1,0 +1,33 @@
+import { ErrorCode, ModelHostError } from 'modelhost';
+
+/** Canonical decimal: no sign, no leading zero, no exponent, no fraction, no encoding. */
+const CANONICAL_VERSION = /^[1-9][0-9]{0,15}$/;
+
+/**
+ * The one parser of version numbers from requests (KServe, TF Serving and admin paths, and
+ * admin bodies' "version" strings). Only the canonical decimal form of a positive safe
+ * integer names a version: `01`, `0x1`, `1.0`, `+1`, `1e0`, `%31` name none.
+ * Returns undefined for anything else.
+ */
+export function parseVersion(text: string): number | undefined {
+  if (!CANONICAL_VERSION.test(text)) return undefined;
+  const version = Number(text);
+  return Number.isSafeInteger(version) ? version : undefined;
+}
+
+/**
+ * The `{version}` path parameter, raw as it appeared in the path (never percent-decoded),
+ * or undefined when the route has none. Not canonical → 404 VERSION_NOT_FOUND, as for a
+ * version that does not exist.
+ */
+export function versionParam(params: Readonly<Record<string, string>>): number | undefined {
+  const raw = params['version'];
+  if (raw === undefined) return undefined;
+  const version = parseVersion(raw);
+  if (version === undefined) {
+    throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${params['model']}' has no version ${JSON.stringify(raw)} (versions are positive integers in canonical decimal form)`, {
+      model: params['model'],
+    });
+  }
+  return version;
+}

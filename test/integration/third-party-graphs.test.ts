@@ -1,0 +1,178 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelHost } from '../../src/index.js';
+import { materializeHumanModel } from '../fixtures/third-party.js';
+import { tfjsDirHandler } from '../fixtures/tfjs-dir-handler.js';
+import { maxAbsDiff, randomFloats } from '../helpers/repository.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+import { get, post, serve } from '../adapters/http/serve.js';
+
+const tempDir = useTempDirs('all');
+let root: string;
+let host: ModelHost;
+
+/** A 320x320 RGB picture with structure (two bright rectangles on a gradient), as int32 0..255. */
+function picture(size: number): Int32Array {
+  const pixels = new Int32Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const inBox = (x > 60 && x < 140 && y > 80 && y < 220) || (x > 200 && x < 280 && y > 40 && y < 120);
+      for (let c = 0; c < 3; c++) pixels[(y * size + x) * 3 + c] = inBox ? 220 - c * 30 : Math.floor((x + y + c * 40) / 3) % 256;
+    }
+  }
+  return pixels;
+}
+
+/** The detector's `top` best boxes (after its NonMaxSuppression), as `class@box score` strings. */
+function detections(scores: ArrayLike<number>, boxes: ArrayLike<number>, classes: ArrayLike<number>, top: number): string[] {
+  const order = Array.from(scores, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!).slice(0, top);
+  return order.map((i) => `${classes[i]}@${Array.from({ length: 4 }, (_, k) => boxes[i * 4 + k]!.toFixed(4)).join(',')} ${scores[i]!.toFixed(4)}`);
+}
+
+/**
+ * Graph models @vladmandic/human@3.3.6 ships: a detector with dynamic ops (NonMaxSuppression,
+ * Where, while loops), which tfjs runs only with executeAsync, and a multi-output model whose
+ * outputs model.json names by signature key. The host's outputs must equal raw tfjs's.
+ */
+describe('third-party tfjs graph models (@vladmandic/human)', () => {
+  beforeAll(async () => {
+    root = await tempDir();
+    await materializeHumanModel('handtrack', `${root}/handtrack/1`);
+    await materializeHumanModel('facemesh', `${root}/facemesh/1`);
+    host = new ModelHost({ repository: root });
+  });
+
+  afterAll(async () => {
+    await host?.close();
+  });
+
+  it('handtrack (dynamic ops): loads, names tensors by signature key, same detections as raw tfjs executeAsync', async () => {
+    await host.load('handtrack');
+    const meta = host.metadata('handtrack');
+    expect(meta.batched).toBe(false); // the signature fixes the batch at 1: served one request per call
+    expect(meta.inputs).toEqual([{ name: 'input_tensor:0', aliases: ['input_tensor'], dtype: 'int32', shape: [1, -1, -1, 3] }]);
+    expect(meta.outputs.map((o) => o.name)).toEqual(['Identity_2:0', 'Identity_4:0', 'Identity_6:0', 'Identity_1:0', 'Identity_3:0', 'Identity_5:0', 'Identity:0', 'Identity_7:0']);
+    expect(meta.outputs.find((o) => o.name === 'Identity_1:0')).toEqual({ name: 'Identity_1:0', aliases: ['Identity_1'], dtype: 'float32', shape: [1, 100, 4] });
+
+    const pixels = picture(320);
+    const tensorsBefore = (await host.memory()).runtimes['tfjs']!.tensors;
+    const out = await host.predict('handtrack', { input_tensor: { data: pixels, shape: [1, 320, 320, 3] } });
+    expect((await host.memory()).runtimes['tfjs']!.tensors).toBe(tensorsBefore); // executeAsync's inputs and outputs disposed
+
+    const raw = await tf.loadGraphModel(tfjsDirHandler(`${root}/handtrack/1`));
+    const x = tf.tensor(pixels, [1, 320, 320, 3], 'int32');
+    const names = meta.outputs.map((o) => o.aliases![0]!);
+    const ys = (await raw.executeAsync(x, names)) as tf.Tensor[];
+    const expected = Object.fromEntries(meta.outputs.map((o, i) => [o.name, ys[i]!.dataSync()]));
+    tf.dispose([x, ...ys]);
+    raw.dispose();
+
+    let worst = 0;
+    for (const o of meta.outputs) worst = Math.max(worst, maxAbsDiff(out[o.name]!.data as Float32Array, expected[o.name]! as Float32Array));
+    // Identity_4:0 scores, Identity_1:0 boxes, Identity_2:0 classes (the TF object detection API's order).
+    const ours = detections(out['Identity_4:0']!.data as Float32Array, out['Identity_1:0']!.data as Float32Array, out['Identity_2:0']!.data as Float32Array, 10);
+    const theirs = detections(expected['Identity_4:0']! as Float32Array, expected['Identity_1:0']! as Float32Array, expected['Identity_2:0']! as Float32Array, 10);
+    console.info(`[third-party] handtrack max |host - raw tfjs executeAsync| over 8 outputs: ${worst}; best detection ${ours[0]}`);
+    expect(worst).toBe(0);
+    expect(ours).toHaveLength(10);
+    expect(ours).toEqual(theirs);
+    expect(out['Identity_1:0']!.shape).toEqual([1, 100, 4]);
+  });
+
+  it('handtrack runs on a worker-thread instance with the same outputs as inline', async () => {
+    const threads = new ModelHost({ repository: root, models: { handtrack: { instances: { kind: 'thread', count: 1 } } } });
+    try {
+      await threads.load('handtrack');
+      const pixels = picture(320);
+      const input = { 'input_tensor:0': { data: pixels, shape: [1, 320, 320, 3] } };
+      const [onThread, inline] = await Promise.all([threads.predict('handtrack', input), host.predict('handtrack', input)]);
+      for (const name of Object.keys(inline)) expect(maxAbsDiff(onThread[name]!.data as Float32Array, inline[name]!.data as Float32Array)).toBe(0);
+    } finally {
+      await threads.close();
+    }
+  });
+
+  it('a dynamic-op graph whose model.json states no output shapes: learned by running the signature\'s input shape', async () => {
+    const dir = `${root}/handtrack-unshaped/1`;
+    await materializeHumanModel('handtrack', dir);
+    const json = JSON.parse(await readFile(`${dir}/model.json`, 'utf8')) as { signature: { inputs: Record<string, { tensorShape?: unknown }>; outputs: Record<string, { tensorShape?: unknown }> } };
+    for (const output of Object.values(json.signature.outputs)) delete output.tensorShape;
+    await writeFile(`${dir}/model.json`, JSON.stringify(json));
+    await host.load('handtrack-unshaped');
+    const outputs = host.metadata('handtrack-unshaped').outputs;
+    // Probed at [1, 320, 320, 3] (the signature's input shape); sizes past the first may depend on the data.
+    expect(outputs.find((o) => o.name === 'Identity_1:0')).toMatchObject({ dtype: 'float32', shape: [1, -1, -1] });
+    expect(outputs.find((o) => o.name === 'Identity_5:0')).toMatchObject({ dtype: 'float32', shape: [1] });
+
+    // Without the input's declared shape either, nothing fixes its variable dimensions: the message says so.
+    for (const input of Object.values(json.signature.inputs)) delete input.tensorShape;
+    const unfixable = `${root}/handtrack-unfixable/1`;
+    await materializeHumanModel('handtrack', unfixable);
+    await writeFile(`${unfixable}/model.json`, JSON.stringify(json));
+    await expect(host.load('handtrack-unfixable')).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MODEL',
+      message: expect.stringMatching(/nor a size for every variable dimension of its input 'input_tensor:0' \[1, -1, -1, 3\] \(in the graph or model.json's signature\), so its outputs cannot be probed/),
+    });
+  });
+
+  it('facemesh (three outputs): signature keys as names, node names with or without :0 accepted, batched like raw tfjs', async () => {
+    await host.load('facemesh');
+    const meta = host.metadata('facemesh');
+    expect(meta.batched).toBe(true);
+    expect(meta.inputs).toEqual([{ name: 'input_1', aliases: ['input_1:0'], dtype: 'float32', shape: [-1, 192, 192, 3] }]);
+    expect(meta.outputs).toEqual([
+      { name: 'output_mesh', aliases: ['Identity_2:0', 'Identity_2'], dtype: 'float32', shape: [-1, 1404] },
+      { name: 'output_faceflag', aliases: ['Identity_1:0', 'Identity_1'], dtype: 'float32', shape: [-1, 1] },
+      { name: 'output_contours', aliases: ['Identity:0', 'Identity'], dtype: 'float32', shape: [-1, 266] },
+    ]);
+    const images = randomFloats(2 * 192 * 192 * 3, 7).map((v) => (v + 1) / 2);
+    const [batch, single] = await Promise.all([
+      host.predictBatch('facemesh', { 'input_1:0': { data: images, shape: [2, 192, 192, 3] } }),
+      host.predict('facemesh', { input_1: images.subarray(0, 192 * 192 * 3) }),
+    ]);
+
+    const raw = await tf.loadGraphModel(tfjsDirHandler(`${root}/facemesh/1`));
+    const ys = tf.tidy(() => (raw.execute(tf.tensor(images, [2, 192, 192, 3]), ['Identity_2', 'Identity_1', 'Identity']) as tf.Tensor[]).map((y) => y.dataSync()));
+    raw.dispose();
+    const names = ['output_mesh', 'output_faceflag', 'output_contours'];
+    const worst = Math.max(...names.map((n, i) => maxAbsDiff(batch[n]!.data as Float32Array, ys[i]! as Float32Array)));
+    const rowSize = [1404, 1, 266];
+    const worstSingle = Math.max(...names.map((n, i) => maxAbsDiff(single[n]!.data as Float32Array, (ys[i]! as Float32Array).subarray(0, rowSize[i]))));
+    console.info(`[third-party] facemesh max |host - raw tfjs|: batch ${worst}, single ${worstSingle}`);
+    expect(worst).toBe(0);
+    expect(worstSingle).toBeLessThan(1e-4); // a batch of 1 vs a row of a batch of 2: kernels may differ in the last bits
+    expect(single['output_mesh']!.shape).toEqual([1404]);
+  });
+
+  it('over TF Serving REST: metadata keyed by signature key with the graph tensor name, rows by alias, a misnamed key listed as unknown', async () => {
+    await host.load('facemesh');
+    const served = await serve(host);
+    try {
+      const meta = (await get(`${served.url}/v1/models/facemesh/metadata`)).body;
+      const outputs = meta.metadata.signature_def.signature_def.serving_default.outputs;
+      expect(Object.keys(outputs)).toEqual(['output_mesh', 'output_faceflag', 'output_contours']);
+      expect(outputs.output_mesh).toMatchObject({ name: 'Identity_2:0', dtype: 'DT_FLOAT' });
+
+      const image = Array.from(randomFloats(192 * 192 * 3, 9), (v) => (v + 1) / 2);
+      const nested = Array.from({ length: 192 }, (_, y) => Array.from({ length: 192 }, (_, x) => image.slice((y * 192 + x) * 3, (y * 192 + x) * 3 + 3)));
+      const rows = await post(`${served.url}/v1/models/facemesh:predict`, { instances: [{ 'input_1:0': nested }] });
+      expect(rows.body.error).toBeUndefined();
+      const direct = await host.predict('facemesh', { input_1: Float32Array.from(image) });
+      expect(maxAbsDiff(rows.body.predictions[0].output_mesh, direct['output_mesh']!.data as Float32Array)).toBeLessThan(1e-6);
+
+      const misnamed = await post(`${served.url}/v1/models/facemesh:predict`, { instances: [{ image: nested }] });
+      expect(misnamed).toMatchObject({ status: 400, body: { error: 'instances[0] has unknown input "image" (known inputs: "input_1", "input_1:0")' } });
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('refuses an unknown input name, listing the names and aliases it knows', async () => {
+    await host.load('facemesh');
+    await expect(host.predict('facemesh', { image: new Float32Array(192 * 192 * 3) })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringMatching(/input 'input_1': is missing \(expected 'input_1' \(or 'input_1:0'\) float32\[-1, 192, 192, 3\]\); got unknown input 'image'/),
+    });
+  });
+});
