@@ -12,6 +12,7 @@ import { ModelRepository } from '../repository/index.js';
 import { createHttpsServer } from '../adapters/tls/https-server.js';
 import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
 import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
+import { findSingleModel, loadOptionsFor, type SingleModelLayout } from './single-model-layout.js';
 
 const HELP = `Usage: modelhost serve <repository> [options]
 
@@ -24,6 +25,10 @@ Options:
   --host <address>      address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)
   --poll <ms>           rescan the repository every <ms> for new and removed versions
   --models <a,b>        serve only these models (default: every model in the repository)
+  --model-name <name>   serve one model named <name> (also read from MODEL_NAME, as a KServe
+                        runtime passes it): <repository> may then be a repository holding
+                        <name>/, that model's own folder (1/, 2/, …: the newest serves) or
+                        one version's files (model.json or model.onnx: served as version 1)
   --timeout <ms>        deadline of each inference request
   --admin-token-file <f>  enable admin routes for requests with "Authorization: Bearer <token>",
                         the token read from file <f> (or from MODELHOST_ADMIN_TOKEN; never
@@ -78,6 +83,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         host: { type: 'string', default: '127.0.0.1' },
         poll: { type: 'string' },
         models: { type: 'string' },
+        'model-name': { type: 'string' },
         timeout: { type: 'string' },
         'admin-token': { type: 'string' },
         'admin-token-file': { type: 'string' },
@@ -121,20 +127,27 @@ export async function main(argv: readonly string[]): Promise<void> {
   const tls = values['tls-cert'] === undefined ? undefined : { certFile: values['tls-cert'], keyFile: values['tls-key']!, caFile: values['tls-ca'] };
   // Unusable TLS files fail now, not after every model has loaded.
   if (tls !== undefined) await readTlsCredentials(tls).catch((error: unknown) => fail((error as Error).message));
+  const modelName = values['model-name'] ?? process.env['MODEL_NAME'];
+  if (modelName !== undefined && values.models !== undefined) fail('--models and --model-name (or MODEL_NAME) cannot be used together');
+  const single: SingleModelLayout | undefined = modelName === undefined ? undefined : await findSingleModel(root, modelName).catch((error: unknown) => fail((error as Error).message));
 
   const logger = jsonLogger();
   const host = new ModelHost({
-    repository: { root, pollIntervalMs, requireChecksums: values['require-checksums'] === true },
+    // One model's folder or files load as a source: nothing to poll, checksums still apply.
+    repository: { root, pollIntervalMs: single === undefined || single.kind === 'repository' ? pollIntervalMs : undefined, requireChecksums: values['require-checksums'] === true },
     logger,
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
     ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } } }),
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
 
-  const names = values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail(`${root}: ${(error as Error).message}`)));
+  const names =
+    modelName !== undefined
+      ? [modelName]
+      : (values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail(`${root}: ${(error as Error).message}`))));
   for (const name of names) {
     try {
-      await host.load(name);
+      await host.load(name, single === undefined ? {} : await loadOptionsFor(single));
     } catch (error) {
       logger.error('model not served', { model: name, error: (error as Error).message });
     }

@@ -46,6 +46,13 @@ export class NamedModel {
   fromRepository = false;
   /** What of `manifest.json` could not be applied, set by the repository poll. */
   manifestProblem: string | undefined;
+  /** The `manifest.json` entry last applied, as JSON; undefined when the manifest does not pin the model. */
+  manifestApplied: string | undefined;
+  /**
+   * The `manifest.json` entry whose rollout the guard rolled back, as JSON: polls do not apply
+   * it again (that would undo the rollback every interval) until the entry changes.
+   */
+  manifestRolledBack: string | undefined;
   /** Ready versions with no traffic, kept warm for rollback; the least recently used is evicted. */
   readonly retained: LRUCache<number, LoadedVersion>;
   private weights = new Map<number, number>();

@@ -108,6 +108,7 @@ export class RepositorySync {
     if (pinned !== undefined) this.applyManifest(model, pinned, available);
     else {
       model.manifestProblem = manifestError;
+      model.manifestApplied = model.manifestRolledBack = undefined;
       this.adoptNewest(model, wanted);
     }
     this.pool.forgetIfEmpty(model);
@@ -159,7 +160,7 @@ export class RepositorySync {
     this.guards.start(model, newest, baseline);
   }
 
-  /** Applies a manifest entry when it differs from what serves; what it cannot apply is reported. */
+  /** Applies a manifest entry when it differs from what serves, unless the guard rolled this very entry back; what it cannot apply is reported. */
   private applyManifest(model: NamedModel, pinned: ManifestEntry, available: readonly number[]): void {
     const ready = (v: number | undefined) => v !== undefined && model.versions.get(v)?.isReady === true;
     const absent = pinnedVersions(pinned).filter((v) => !available.includes(v));
@@ -172,6 +173,12 @@ export class RepositorySync {
     model.manifestProblem = problem;
     if (problem === undefined) this.reported.delete(`manifest:${model.name}`);
     else this.reportOnce(`manifest:${model.name}`, problem, () => this.deps.warn(`model '${model.name}': ${problem}`, model.name, undefined));
+
+    // The guard rolled this very entry back: applying it again every poll would undo that.
+    const entry = JSON.stringify(pinned);
+    if (model.manifestRolledBack === entry) return;
+    model.manifestRolledBack = undefined;
+    model.manifestApplied = entry;
 
     if (ready(pinned.default) && model.defaultVersion !== pinned.default) {
       const baseline = model.defaultVersion;

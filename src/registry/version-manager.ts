@@ -335,6 +335,8 @@ export class VersionManager {
 
   /** The guard saw a breach: the rollback is an operation like any other, after what is running. */
   private autoRollback(model: NamedModel, guard: RolloutGuard, reason: string): void {
+    // The next poll would apply the manifest again, and the version the guard just took out.
+    model.manifestRolledBack = model.manifestApplied;
     this.timeline
       .run(model.name, { kind: 'rollback', version: guard.candidate, automatic: true }, async () => {
         if (this.deps.models.get(model.name) !== model) return;

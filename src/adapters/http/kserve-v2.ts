@@ -87,6 +87,7 @@ export const infer: RouteHandler = async (context) => {
   const requested = readRequestedOutputs(req.outputs, meta.outputs, model);
 
   const predictOptions = { version, id: req.id as string | undefined, signal: request.signal, timeoutMs: options.timeoutMs };
+  const servingBefore = answeredBy(host, model, version);
   // KServe shapes carry the batch dimension; a model without one takes its full shapes.
   const outputs: Outputs = meta.batched ? await host.predictBatch(model, inputs, predictOptions) : await host.predict(model, inputs, predictOptions);
 
@@ -103,7 +104,10 @@ export const infer: RouteHandler = async (context) => {
     }
     return { ...entry, data: new TensorJson(name, t, 0, [shapeSize(t.shape)]) };
   });
-  const modelVersion = answeredBy(host, model, version);
+  // A swap while the request ran (a poll applying manifest.json, a deploy) leaves it unknown
+  // which of the two versions answered: say nothing rather than name the wrong one.
+  const servingAfter = answeredBy(host, model, version);
+  const modelVersion = servingBefore === servingAfter ? servingAfter : undefined;
   const response = { model_name: model, ...(modelVersion === undefined ? {} : { model_version: modelVersion }), ...(req.id === undefined ? {} : { id: req.id }), outputs: outputJson };
   const binaryBytes = parts.reduce((n, p) => n + p.byteLength, 0);
   if (binaryBytes > options.maxResponseBytes) throw badRequest(`the binary outputs are ${binaryBytes} bytes, over the ${options.maxResponseBytes}-byte bound (maxResponseBytes); ask for fewer outputs`);
@@ -196,7 +200,7 @@ function describe(value: unknown): string {
 }
 
 /**
- * The version that answered, when it is known: the pinned one, or the only version with
+ * The version that answers, when it is known: the pinned one, or the only version with
  * traffic. While traffic is split (a canary) the public API does not say which version ran,
  * and `model_version` is optional: it is left out rather than guessed.
  */

@@ -1,7 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { ModelHost, type WarningEvent } from '../../../src/index.js';
+import { ModelHost, type VersionRolledBackEvent, type WarningEvent } from '../../../src/index.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { writeConfig, writeVersion } from '../../helpers/repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
@@ -95,6 +95,64 @@ describe('repository polling (injectable clock)', () => {
       expect(b.status('m')).toMatchObject({ defaultVersion: 1, candidate: 2, traffic: { 1: 0.7, 2: 0.3 } });
     });
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('keeps a canary the guard rolled back out of traffic on later polls, until manifest.json changes', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.fake': 'v1' });
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 1, canary: { version: 2, weight: 0.5 } } } }));
+    const clock = new FakeClock();
+    const rollout = { windowMs: 10_000, minSamples: 20 };
+    const host = new ModelHost({ repository: { root, pollIntervalMs: INTERVAL }, runtimes: { versioned: versionedRuntime({ failShare: new Map([[2, 0.2]]) }) }, clock, defaults: { batching: false, rollout } });
+    const rolledBack: VersionRolledBackEvent[] = [];
+    host.on('versionRolledBack', (e) => rolledBack.push(e));
+    await host.load('m');
+    await host.poll();
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, candidate: 2, traffic: { 1: 0.5, 2: 0.5 } });
+    for (let step = 0; step < 20 && rolledBack.length === 0; step++) {
+      clock.advance(500); // within one window, and no poll yet
+      await Promise.all(Array.from({ length: 10 }, () => host.predict('m', [1, 1]).catch(() => undefined)));
+    }
+    expect(rolledBack).toEqual([expect.objectContaining({ model: 'm', version: 1, from: 2, automatic: true })]);
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, candidate: undefined, traffic: { 1: 1 } });
+    // The manifest still names the canary: the polls that follow leave it rolled back.
+    for (let poll = 0; poll < 3; poll++) await host.poll();
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, candidate: undefined, traffic: { 1: 1 } });
+    expect(rolledBack).toHaveLength(1);
+    // A new manifest entry is a new decision: it applies.
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 1, canary: { version: 2, weight: 0.1 } } } }));
+    await host.poll();
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, candidate: 2, traffic: { 1: 0.9, 2: 0.1 } });
+    await host.close();
+  });
+
+  it('keeps a default the guard rolled back on later polls, until manifest.json changes', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.fake': 'v1' });
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 1 } } }));
+    const clock = new FakeClock();
+    const rollout = { windowMs: 10_000, minSamples: 20 };
+    const host = new ModelHost({ repository: { root, pollIntervalMs: INTERVAL }, runtimes: { versioned: versionedRuntime({ failShare: new Map([[2, 0.5]]) }) }, clock, defaults: { batching: false, rollout } });
+    const rolledBack: VersionRolledBackEvent[] = [];
+    host.on('versionRolledBack', (e) => rolledBack.push(e));
+    await host.load('m', { version: 1 });
+    await host.poll();
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 2 } } }));
+    await host.poll();
+    expect(host.status('m')).toMatchObject({ defaultVersion: 2, traffic: { 2: 1 } });
+    for (let step = 0; step < 20 && rolledBack.length === 0; step++) {
+      clock.advance(500);
+      await Promise.all(Array.from({ length: 10 }, () => host.predict('m', [1, 1]).catch(() => undefined)));
+    }
+    expect(rolledBack).toEqual([expect.objectContaining({ model: 'm', version: 1, from: 2, automatic: true })]);
+    for (let poll = 0; poll < 3; poll++) await host.poll();
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, traffic: { 1: 1 } });
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 1 } } }));
+    await host.poll();
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, traffic: { 1: 1 } });
+    await host.close();
   });
 });
 

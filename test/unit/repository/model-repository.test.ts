@@ -72,8 +72,9 @@ describe('ModelRepository', () => {
     await symlink(path.join(outside, 'secret.json'), path.join(root, 'ok', 'config.json'));
     const repo = new ModelRepository(root);
     const messages: string[] = [];
-    for (const attempt of [repo.readConfig('ok'), repo.readConfig('bad'), repo.versionDir('ok', 7), repo.listVersions('nope'), new ModelRepository(path.join(root, 'gone')).listModels()]) {
-      messages.push(((await attempt.catch((e: unknown) => e)) as Error).message);
+    // One at a time, each started when awaited: a rejection nobody awaits yet is unhandled.
+    for (const attempt of [() => repo.readConfig('ok'), () => repo.readConfig('bad'), () => repo.versionDir('ok', 7), () => repo.listVersions('nope'), () => new ModelRepository(path.join(root, 'gone')).listModels()]) {
+      messages.push(((await attempt().catch((e: unknown) => e)) as Error).message);
     }
     expect(messages).toEqual([
       'ok/config.json links outside the repository',

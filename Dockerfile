@@ -1,0 +1,52 @@
+# syntax=docker/dockerfile:1
+#
+# modelhost serve in a container: KServe v2 + TF Serving REST on :8080, /metrics, the
+# repository mounted at /models (a volume: a PersistentVolumeClaim, or KServe's /mnt/models).
+#
+#   docker build -t modelhost:0.1.0 .
+#   docker run --rm -p 8080:8080 -v "$PWD/models:/models:ro" modelhost:0.1.0
+#
+# Not built on the machines this project is developed on (they have no container engine):
+# test/deploy/dockerfile.test.ts parses it and checks what docs/deployment.md promises.
+
+ARG NODE_VERSION=20.19
+
+# ---- build: compile dist/ with the dev dependencies ----
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /src
+# .npmrc: onnxruntime-node's install script would download GPU binaries; the CPU build ships in the package.
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsup.config.ts ./
+COPY src ./src
+RUN npm run build
+
+# ---- runtime: production dependencies, the runtimes, dist/; no compilers, no dev dependencies ----
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production
+# The runtimes (onnxruntime-node, @tensorflow/tfjs + wasm backend) and prom-client are optional
+# peers of the package: they go one folder above the app, where Node's resolution finds them.
+WORKDIR /opt/modelhost
+COPY .npmrc deploy/container/runtimes/package.json deploy/container/runtimes/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+WORKDIR /opt/modelhost/app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /src/dist ./dist
+
+# The official image's unprivileged user (uid 1000); nothing in the image is writable by it.
+USER node
+# The model repository: mount it read-only (models/<name>/<version>/…, manifest.json).
+VOLUME ["/models"]
+EXPOSE 8080
+# Liveness only: readiness (/v2/health/ready) is the orchestrator's business, and a replica
+# that is loading or draining is alive.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/v2/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# SIGTERM starts the drain: stop accepting, finish what is in flight (each request within its
+# --timeout, all of it within --drain-timeout), unload, exit 0 (1 if the drain bound cut requests
+# off). Kubernetes' terminationGracePeriodSeconds must cover preStop + that.
+STOPSIGNAL SIGTERM
+# node is PID 1 and handles the signal itself (no shell in between).
+ENTRYPOINT ["node", "/opt/modelhost/app/dist/cli.js"]
+CMD ["serve", "/models", "--host", "0.0.0.0", "--port", "8080", "--poll", "30000", "--timeout", "10000", "--drain-timeout", "10000"]
