@@ -2,10 +2,10 @@
  * `modelhost serve <repository>`: a standalone server (like `tritonserver --model-repository`)
  * speaking KServe v2 and TF Serving REST, with /metrics and a status page.
  */
-import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createNodeListener } from '../adapters/http/node-listener.js';
+import { applyServerLimits, createNodeServer } from '../adapters/http/node-server.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
@@ -41,6 +41,12 @@ Options:
   --instances <kind>    auto, thread or inline (default auto: measured per model at load)
   --drain-timeout <ms>  on shutdown, how long requests in flight may finish (default 30000);
                         past it the rest get 503 SHUTTING_DOWN and the exit code is 1
+  --max-wait <ms>       refuse (429) a request whose predicted queue wait passes <ms>
+                        (queue.maxWaitMs of every model; default 5000)
+  --max-connections <n> most open connections (default 4096)
+  --max-buffered-bytes <n>  most request-body bytes held at once, all requests (default 134217728)
+  --headers-timeout <ms>    most time to receive a request's headers (default 10000)
+  --body-timeout <ms>       most time to receive a request's body (default 30000)
   -h, --help            show this help
   -v, --version         show the version
 
@@ -93,6 +99,11 @@ export async function main(argv: readonly string[]): Promise<void> {
         'require-checksums': { type: 'boolean' },
         instances: { type: 'string' },
         'drain-timeout': { type: 'string' },
+        'max-wait': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-buffered-bytes': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'body-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -131,13 +142,32 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (modelName !== undefined && values.models !== undefined) fail('--models and --model-name (or MODEL_NAME) cannot be used together');
   const single: SingleModelLayout | undefined = modelName === undefined ? undefined : await findSingleModel(root, modelName).catch((error: unknown) => fail((error as Error).message));
 
+  const positive = (flag: 'max-wait' | 'max-connections' | 'max-buffered-bytes' | 'headers-timeout' | 'body-timeout'): number | undefined => {
+    const raw = values[flag];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!(Number.isInteger(n) && n >= 1)) fail(`--${flag} must be an integer ≥ 1, got ${raw}`);
+    return n;
+  };
+  const maxWaitMs = positive('max-wait');
+  const limits = {
+    maxConnections: positive('max-connections'),
+    maxBufferedBytes: positive('max-buffered-bytes'),
+    headersTimeoutMs: positive('headers-timeout'),
+    bodyTimeoutMs: positive('body-timeout'),
+  };
+
   const logger = jsonLogger();
+  const defaults = {
+    ...(values.instances === undefined ? {} : { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } }),
+    ...(maxWaitMs === undefined ? {} : { queue: { maxWaitMs } }),
+  };
   const host = new ModelHost({
     // One model's folder or files load as a source: nothing to poll, checksums still apply.
     repository: { root, pollIntervalMs: single === undefined || single.kind === 'repository' ? pollIntervalMs : undefined, requireChecksums: values['require-checksums'] === true },
     logger,
     ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
-    ...(values.instances === undefined ? {} : { defaults: { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } } }),
+    defaults,
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
 
@@ -162,14 +192,16 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);
 
-  const listener = createNodeListener(host, { timeoutMs, metrics, authorize });
+  const httpOptions = { timeoutMs, metrics, authorize, limits };
   const server = tls === undefined
-    ? createServer(listener)
-    : await createHttpsServer(listener, {
-        ...tls,
-        onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
-      }).catch((error: unknown) => fail((error as Error).message));
-  server.keepAliveTimeout = 5000;
+    ? createNodeServer(host, httpOptions)
+    : applyServerLimits(
+        await createHttpsServer(createNodeListener(host, httpOptions), {
+          ...tls,
+          onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
+        }).catch((error: unknown) => fail((error as Error).message)),
+        limits,
+      );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, values.host, resolve);

@@ -43,6 +43,21 @@ export function isModelHostError(value: unknown, code?: ErrorCode): value is Mod
   return value instanceof ModelHostError && (code === undefined || value.code === code);
 }
 
+/**
+ * A ModelHostError without a captured stack trace: for refusals at admission (a full queue,
+ * a deadline that cannot be met), which under overload are made thousands of times a
+ * second and whose stack says nothing the code does not.
+ */
+export function refusalError(code: ErrorCode, message: string, options: ModelHostErrorOptions = {}): ModelHostError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new ModelHostError(code, message, options);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Wraps anything thrown into a ModelHostError, keeping the original as `cause`. */
 export function toModelHostError(error: unknown, code: ErrorCode, context: { model?: string; version?: number } = {}): ModelHostError {
   if (error instanceof ModelHostError) return error;

@@ -153,6 +153,7 @@ export class VersionLoader {
       maxBatchSize: entry.maxBatchSize,
       maxDelayMs: scheduler.maxDelayMs,
       queueMaxSize: scheduler.queueMaxSize,
+      queueMaxWaitMs: scheduler.queueMaxWaitMs,
       timeoutMs: scheduler.timeoutMs,
       clock: this.deps.clock,
       events: this.deps.events(entry.model),

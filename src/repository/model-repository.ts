@@ -1,7 +1,7 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
-import { displayPath, isInside, readInside, reasonOf } from './confined-path.js';
+import { displayPath, isInside, readInside, reasonOf, resolveInside } from './confined-path.js';
 import { assertModelName, isModelName } from './model-name.js';
 
 const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
@@ -56,6 +56,11 @@ export class ModelRepository {
     const file = path.join(await this.modelDir(name), 'config.json');
     let text: string;
     try {
+      // A regular file inside the repository (resolveInside), so its size is what a read returns.
+      const real = await resolveInside(root, file, { model: name });
+      if ((await stat(real)).size > MAX_CONFIG_BYTES) {
+        throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${displayPath(root, file)} is larger than ${MAX_CONFIG_BYTES} bytes, the limit of a config.json`, { model: name });
+      }
       text = (await readInside(root, file, { model: name })).toString('utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -129,3 +134,7 @@ export class ModelRepository {
     return real;
   }
 }
+
+/** Largest `config.json` read, bytes: options fit in a few KiB; a huge file is a mistake or an attack. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+

@@ -1,9 +1,10 @@
-import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { ErrorCode, ModelHostError, refusalError } from '../errors/index.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
-import { concatRows, type PreparedInputs, type Tensor } from '../tensor/index.js';
+import { concatRows, shapeSize, type PreparedInputs, type Tensor } from '../tensor/index.js';
 import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
+import { BatchCost } from './batch-cost.js';
 import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
@@ -50,6 +51,8 @@ export interface BatchSchedulerConfig {
   readonly maxBatchSize: number;
   readonly maxDelayMs: number;
   readonly queueMaxSize: number;
+  /** Longest predicted queue wait a request is admitted with, ms; default: unbounded. */
+  readonly queueMaxWaitMs?: number;
   /** Deadline for requests that do not pass `timeoutMs`. */
   readonly timeoutMs: number | undefined;
   readonly clock: Clock;
@@ -84,6 +87,9 @@ export class BatchScheduler implements Dispatcher {
   private readonly queue = new TaskQueue();
   private readonly deadlines: DeadlineTimer;
   private readonly rate = new DrainRate();
+  private readonly cost = new BatchCost();
+  /** When a batch last ended with rows still queued (their wait for a turn counts in the drain rate). */
+  private backlogSince: number | undefined = undefined;
   private readonly defer: (callback: () => void) => void;
   private readonly context: { model: string; version: number };
   /** Batches that have not finished running, for `abort`. */
@@ -144,14 +150,17 @@ export class BatchScheduler implements Dispatcher {
     const priority = options.priority ?? 0;
 
     if (rows > config.queueMaxSize) {
-      return this.refuse(this.error(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows, id);
+      return this.refuse(this.refusal(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows, id);
     }
-    if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows), rows, id);
+    if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows, 0), rows, id);
+    const wait = this.queue.size === 0 ? 0 : this.predictWaitMs(this.queue.rowsAhead(priority));
+    if (wait > (config.queueMaxWaitMs ?? Number.POSITIVE_INFINITY)) return this.refuse(this.queueFull(rows, wait), rows, id);
     if (deadline !== Number.POSITIVE_INFINITY) {
-      if (timeoutMs! <= 0) return this.refuse(this.error(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id);
-      const wait = this.rate.predictWaitMs(this.queue.rowsAhead(priority), this.executor.concurrency);
-      if (wait > timeoutMs!) {
-        return this.refuse(this.error(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead needs about ${Math.ceil(wait)} ms, more than timeoutMs ${timeoutMs}`), rows, id);
+      if (timeoutMs! <= 0) return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id);
+      // Its own run counts too: admitted only if it can end before its deadline.
+      const end = wait + this.cost.predictMs(Math.min(rows, config.maxBatchSize));
+      if (end > timeoutMs!) {
+        return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead and its own run need about ${Math.ceil(end)} ms, more than timeoutMs ${timeoutMs}`), rows, id);
       }
     }
 
@@ -254,9 +263,56 @@ export class BatchScheduler implements Dispatcher {
       }
       const tasks: Task[] = [];
       const head = queue.peek()!;
-      const rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks, config.padding?.batchFilter());
-      void this.run(tasks, rows, now);
+      let rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks, config.padding?.batchFilter());
+      if (this.deadlines.size > 0 && this.cost.samples > 0) rows = this.fitDeadlines(tasks, rows, now);
+      if (rows > 0) void this.run(tasks, rows, now);
     }
+  }
+
+  /**
+   * Milliseconds until `rows` queued rows have run: the batches they make (full ones of
+   * `maxBatchSize`, then the rest) at their fitted cost plus the measured wait for a turn
+   * between batches, spread over the execution slots. The cost line knows that a full batch
+   * costs less per row than a small one, which a rows-per-ms average learned from small
+   * batches does not; before the first batch, the average (or 0: admit).
+   */
+  private predictWaitMs(rows: number): number {
+    const slots = this.executor.concurrency;
+    if (this.cost.samples === 0 || !this.config.batched) return this.rate.predictWaitMs(rows, slots);
+    const size = this.config.maxBatchSize;
+    const full = Math.floor(rows / size);
+    const rest = rows - full * size;
+    const gap = this.rate.gapMs;
+    return (full * (this.cost.predictMs(size) + gap) + (rest > 0 ? this.cost.predictMs(rest) + gap : 0)) / slots;
+  }
+
+  /**
+   * Shortens a batch until its predicted end (`BatchCost`) comes before the tightest deadline
+   * in it: the longest prefix in queue order that fits runs, the rest go back to the head of
+   * the queue. A first task that cannot finish even alone fails now (DEADLINE_EXCEEDED), so no
+   * run starts whose every request would expire before it ends. Returns the rows kept.
+   */
+  private fitDeadlines(tasks: Task[], rows: number, now: number): number {
+    let tightest = Number.POSITIVE_INFINITY;
+    for (const task of tasks) if (task.deadline < tightest) tightest = task.deadline;
+    if (now + this.cost.safeMs(rows) <= tightest) return rows; // the common case: it fits
+    let kept = 0;
+    let keptRows = 0;
+    tightest = Number.POSITIVE_INFINITY;
+    for (const task of tasks) {
+      const deadline = Math.min(tightest, task.deadline);
+      if (now + this.cost.safeMs(keptRows + task.rows) > deadline) break;
+      tightest = deadline;
+      keptRows += task.rows;
+      kept++;
+    }
+    if (kept === 0) {
+      const doomed = tasks.shift()!;
+      const needs = Math.ceil(this.cost.safeMs(doomed.rows));
+      this.fail(doomed, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline would pass before a run of its ${doomed.rows} row(s) could end (about ${needs} ms; ${Math.max(0, Math.floor(doomed.deadline - now))} ms left)`), false);
+    }
+    if (kept < tasks.length) this.queue.putBack(tasks.splice(kept));
+    return keptRows;
   }
 
   private armDelay(): void {
@@ -290,13 +346,18 @@ export class BatchScheduler implements Dispatcher {
     this.inFlight.add(tasks);
     const { clock } = this.config;
     const started = clock.now();
+    const since = this.backlogSince !== undefined && this.backlogSince < started ? this.backlogSince : started;
+    this.backlogSince = undefined;
     try {
       const inputs = this.batchInputs(tasks);
       const owned = tasks.length > 1;
       const breaker = this.config.breaker;
-      const outputs = breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned));
-      const computeMs = clock.now() - started;
-      this.rate.record(rows, computeMs);
+      const call = () => this.executor.run(inputs, owned).then((outputs) => this.checkOutputs(outputs, rows));
+      const outputs = breaker === undefined ? await call() : await breaker.run(call);
+      const ended = clock.now();
+      const computeMs = ended - started;
+      this.rate.record(rows, computeMs, ended - since);
+      this.cost.record(rows, computeMs);
       // Known-good inputs for probes: a one-request run's (not moved to a worker); else, without
       // padding, the first request's own (settling drops them; it may have expired meanwhile).
       const first = tasks[0]!;
@@ -316,9 +377,25 @@ export class BatchScheduler implements Dispatcher {
     } finally {
       this.inFlight.delete(tasks);
       this.runningTasks -= tasks.length;
+      if (this.queue.size > 0) this.backlogSince = clock.now();
       this.schedule();
       if (this.pending === 0) this.notifyIdle();
     }
+  }
+
+  /**
+   * The runtime's outputs, if every one holds as many values as its shape says and (batched)
+   * one row per input row; otherwise an error, so no request gets another's rows or a
+   * truncated view. A model fault: it counts toward the breaker.
+   */
+  private checkOutputs(outputs: Record<string, Tensor>, rows: number): Record<string, Tensor> {
+    for (const name in outputs) {
+      const { data, shape } = outputs[name]!;
+      if (data.length !== shapeSize(shape)) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' holds ${data.length} values, but its shape [${shape.join(', ')}] says ${shapeSize(shape)}`);
+      // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
+      if (this.config.batched && shape[0] !== rows) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' has ${shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
+    }
+    return outputs;
   }
 
   /** Hands each task its own rows of the batch's outputs: views of the batch's buffers, no copies. */
@@ -409,7 +486,7 @@ export class BatchScheduler implements Dispatcher {
   private async reproduces(task: Task): Promise<boolean> {
     if (task.state === TaskState.Settled) return true;
     try {
-      await this.executor.run(this.batchInputs([task]), false);
+      this.checkOutputs(await this.executor.run(this.batchInputs([task]), false), task.rows);
       return false;
     } catch {
       return true;
@@ -459,7 +536,7 @@ export class BatchScheduler implements Dispatcher {
         const started = this.config.clock.now();
         try {
           const inputs = this.batchInputs(half);
-          const outputs = await this.executor.run(inputs, half.length > 1);
+          const outputs = this.checkOutputs(await this.executor.run(inputs, half.length > 1), rows);
           if (half.length === 1) this.knownGood = inputs; // a one-request run: its inputs were not moved to a worker
           this.complete(half, outputs, this.config.clock.now() - started);
           outcome.succeeded = true;
@@ -545,16 +622,24 @@ export class BatchScheduler implements Dispatcher {
     for (const task of tasks) task.detach = detach;
   }
 
-  private queueFull(rows: number): ModelHostError {
+  /**
+   * QUEUE_FULL for a request of `rows`: the queue holds too many rows (`wait` 0), or the wait
+   * predicted for it passes `queue.maxWaitMs`. `retryAfterMs` is the earliest the queue would
+   * take it if nothing else arrived: the time to drain what is over the bound, at least one batch.
+   */
+  private queueFull(rows: number, wait: number): ModelHostError {
     const { config } = this;
-    const excess = this.queue.rows + rows - config.queueMaxSize;
-    const retryAfterMs = Math.max(1, Math.ceil(this.rate.predictWaitMs(excess, this.executor.concurrency) || this.rate.batchMs || 100));
+    const maxWaitMs = config.queueMaxWaitMs ?? Number.POSITIVE_INFINITY;
+    const overMs = wait > 0 ? wait - maxWaitMs : this.predictWaitMs(this.queue.rows + rows - config.queueMaxSize);
+    const retryAfterMs = Math.max(1, Math.ceil(Math.max(overMs, this.rate.batchMs) || 100));
     if (config.events.wants('queueSaturated')) {
       config.events.emit('queueSaturated', { ...this.context, timestamp: Date.now(), queueDepth: this.queue.rows, maxSize: config.queueMaxSize });
     }
-    return new ModelHostError(
+    return refusalError(
       ErrorCode.QUEUE_FULL,
-      `model '${config.model}' v${config.version}: the queue is full (${this.queue.rows} of ${config.queueMaxSize} rows); retry in about ${retryAfterMs} ms`,
+      wait > 0
+        ? `model '${config.model}' v${config.version}: the queue is full (the rows ahead need about ${Math.ceil(wait)} ms, more than queue.maxWaitMs ${maxWaitMs}); retry in about ${retryAfterMs} ms`
+        : `model '${config.model}' v${config.version}: the queue is full (${this.queue.rows} of ${config.queueMaxSize} rows); retry in about ${retryAfterMs} ms`,
       { ...this.context, retryAfterMs },
     );
   }
@@ -575,6 +660,11 @@ export class BatchScheduler implements Dispatcher {
   private notifyIdle(): void {
     if (this.pending !== 0) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** An admission refusal: the same error, without a stack trace (cheap under overload). */
+  private refusal(code: ErrorCode, message: string): ModelHostError {
+    return refusalError(code, `model '${this.config.model}' v${this.config.version}: ${message}`, this.context);
   }
 
   private error(code: ErrorCode, message: string, cause?: unknown): ModelHostError {

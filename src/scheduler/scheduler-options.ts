@@ -15,6 +15,13 @@ export interface BatchingOptions {
 export interface QueueOptions {
   /** Most rows waiting per version; beyond it requests fail at once with QUEUE_FULL. Default 1024. */
   maxSize?: number;
+  /**
+   * Longest a request may be predicted to wait in the queue, ms: the rows ahead of it at the
+   * rate the version drains them (measured from finished batches). Beyond it requests fail
+   * at once with QUEUE_FULL and a `retryAfterMs` from the same prediction, so overload
+   * answers fast instead of queueing for tens of seconds. Default 5000.
+   */
+  maxWaitMs?: number;
 }
 
 /** Where batches run: sessions on the main thread, or one session per worker thread. */
@@ -50,6 +57,7 @@ export interface ResolvedSchedulerOptions {
   readonly maxDelayMs: number;
   readonly batching: boolean;
   readonly queueMaxSize: number;
+  readonly queueMaxWaitMs: number;
   readonly concurrency: number;
   readonly timeoutMs: number | undefined;
   /** Undefined: the default for the runtime (thread where it can run in a worker). */
@@ -63,6 +71,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: Readonly<ResolvedSchedulerOptions> = Obj
   maxDelayMs: 2,
   batching: true,
   queueMaxSize: 1024,
+  queueMaxWaitMs: 5000,
   concurrency: 1,
   timeoutMs: undefined,
   instanceKind: undefined,
@@ -83,8 +92,9 @@ export function validateSchedulerOptions(options: Record<string, unknown>, path:
     if (b['maxDelayMs'] !== undefined) checkNumber(b['maxDelayMs'], `${path}.batching.maxDelayMs`, 0, 60_000);
   }
   if (options['queue'] !== undefined) {
-    const q = checkObject(options['queue'], `${path}.queue`, ['maxSize']);
+    const q = checkObject(options['queue'], `${path}.queue`, ['maxSize', 'maxWaitMs']);
     if (q['maxSize'] !== undefined) checkInteger(q['maxSize'], `${path}.queue.maxSize`, 1, 100_000_000);
+    if (q['maxWaitMs'] !== undefined) checkNumber(q['maxWaitMs'], `${path}.queue.maxWaitMs`, 1);
   }
   if (options['concurrency'] !== undefined) checkInteger(options['concurrency'], `${path}.concurrency`, 1, 1024);
   if (options['timeoutMs'] !== undefined) checkNumber(options['timeoutMs'], `${path}.timeoutMs`, 0);
@@ -106,6 +116,7 @@ export function resolveSchedulerOptions(merged: Record<string, unknown>): Resolv
     maxDelayMs: (batching === false ? undefined : batching?.maxDelayMs) ?? DEFAULT_SCHEDULER_OPTIONS.maxDelayMs,
     batching: batching !== false,
     queueMaxSize: queue?.maxSize ?? DEFAULT_SCHEDULER_OPTIONS.queueMaxSize,
+    queueMaxWaitMs: queue?.maxWaitMs ?? DEFAULT_SCHEDULER_OPTIONS.queueMaxWaitMs,
     concurrency: (merged['concurrency'] as number | undefined) ?? DEFAULT_SCHEDULER_OPTIONS.concurrency,
     timeoutMs: merged['timeoutMs'] as number | undefined,
     instanceKind: instances?.kind,

@@ -76,6 +76,26 @@ export class TaskQueue {
     return rows;
   }
 
+  /**
+   * Returns tasks taken by `take` (and not run) to the head of their priority, in their
+   * order: they go first in the next batch.
+   */
+  putBack(tasks: readonly Task[]): void {
+    for (let i = tasks.length - 1; i >= 0; i--) {
+      const task = tasks[i]!;
+      let bucket = this.buckets.get(task.priority);
+      if (bucket === undefined) {
+        bucket = new Bucket();
+        this.buckets.set(task.priority, bucket);
+        this.priorities.push(task.priority);
+        this.priorities.sort((a, b) => b - a);
+      }
+      bucket.unshift(task);
+      this.rows += task.rows;
+      this.size++;
+    }
+  }
+
   /** Removes every queued task (for destroy). */
   drainAll(): Task[] {
     const all: Task[] = [];
@@ -116,6 +136,13 @@ class Bucket {
 
   push(task: Task): void {
     this.items.push(task);
+    this.rows += task.rows;
+  }
+
+  /** Puts a task back at the head. */
+  unshift(task: Task): void {
+    if (this.head > 0) this.items[--this.head] = task;
+    else this.items.unshift(task);
     this.rows += task.rows;
   }
 

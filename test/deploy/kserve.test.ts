@@ -1,7 +1,10 @@
 /**
  * deploy/kserve/: the ClusterServingRuntime and the InferenceService validate against
- * KServe's own CRD schemas (test/fixtures/kserve-crds, copied from kserve/kserve with the
- * commit noted), strictly: a field KServe does not define is an error. And `modelhost serve`,
+ * KServe's own CRD schemas, strictly: a field KServe does not define is an error. No npm
+ * package ships those CRDs and the repository keeps no copy: they are read from
+ * `$MODELHOST_KSERVE_CRDS` or `../shared/kserve-crds` (./kserve-crds.ts), and those tests skip,
+ * saying so in their names, when neither holds them. The runtime's container is always
+ * checked against the core Container schema (kubernetes-models). And `modelhost serve`,
  * started the way the runtime starts it (its args and env, `{{.Name}}` rendered), serves a
  * model from `/mnt/models` laid out as KServe's storage initializer leaves it: the contents
  * of the storageUri, whether that is one version's files, one model's version folders or a
@@ -21,7 +24,9 @@ import { writeSha256Sums } from '../fixtures/sha256sums.js';
 import { writeVersion } from '../helpers/repository.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
+import { Container } from 'kubernetes-models/v1';
 import { crdValidator } from './crd-schema.js';
+import { findKserveCrds, kserveCrdDirs, needsKserveCrds } from './kserve-crds.js';
 
 const tempDir = useTempDirs('each');
 const file = (relative: string) => fileURLToPath(new URL(`../../${relative}`, import.meta.url));
@@ -30,29 +35,63 @@ const load = (relative: string) => parse(readFileSync(file(relative), 'utf8'));
 // Manifests are plain JSON read from YAML (`any`): each test walks the fields it checks.
 const runtime = load('deploy/kserve/cluster-serving-runtime.yaml');
 const isvc = load('deploy/kserve/inference-service.yaml');
-const runtimes = crdValidator(file('test/fixtures/kserve-crds/serving.kserve.io_clusterservingruntimes.yaml'));
-const inferenceServices = crdValidator(file('test/fixtures/kserve-crds/serving.kserve.io_inferenceservices.yaml'));
 const container = runtime.spec.containers[0];
+const crds = findKserveCrds();
+const runtimes = crds && crdValidator(crds.clusterServingRuntimes);
+const inferenceServices = crds && crdValidator(crds.inferenceServices);
 
 describe('deploy/kserve against KServe’s CRD schemas', () => {
-  it('the ClusterServingRuntime validates', () => {
-    expect(runtimes.apiVersions).toContain('serving.kserve.io/v1alpha1');
-    expect(runtimes.validate(runtime)).toEqual([]);
+  it.skipIf(!crds)(needsKserveCrds(crds, 'the ClusterServingRuntime validates'), () => {
+    expect(runtimes!.apiVersions).toContain('serving.kserve.io/v1alpha1');
+    expect(runtimes!.validate(runtime)).toEqual([]);
   });
 
-  it('the InferenceService validates', () => {
-    expect(inferenceServices.apiVersions).toContain('serving.kserve.io/v1beta1');
-    expect(inferenceServices.validate(isvc)).toEqual([]);
+  it.skipIf(!crds)(needsKserveCrds(crds, 'the InferenceService validates'), () => {
+    expect(inferenceServices!.apiVersions).toContain('serving.kserve.io/v1beta1');
+    expect(inferenceServices!.validate(isvc)).toEqual([]);
   });
 
-  it('refuses what KServe would refuse: a misspelt field, a wrong type, another kind', () => {
+  it.skipIf(!crds)(needsKserveCrds(crds, 'refuses what KServe would refuse: a misspelt field, a wrong type, another kind'), () => {
     const misspelt = structuredClone(isvc);
     misspelt.spec.predictor.canaryTrafficPercentage = 10;
-    expect(inferenceServices.validate(misspelt)).toContainEqual(expect.stringMatching(/\/spec\/predictor must NOT have additional properties: canaryTrafficPercentage/));
+    expect(inferenceServices!.validate(misspelt)).toContainEqual(expect.stringMatching(/\/spec\/predictor must NOT have additional properties: canaryTrafficPercentage/));
     const wrongType = structuredClone(runtime);
     wrongType.spec.supportedModelFormats[0].autoSelect = 'yes';
-    expect(runtimes.validate(wrongType)).toContainEqual(expect.stringMatching(/autoSelect must be boolean/));
-    expect(runtimes.validate(isvc)).toEqual(['kind must be ClusterServingRuntime, got InferenceService']);
+    expect(runtimes!.validate(wrongType)).toContainEqual(expect.stringMatching(/autoSelect must be boolean/));
+    expect(runtimes!.validate(isvc)).toEqual(['kind must be ClusterServingRuntime, got InferenceService']);
+  });
+});
+
+describe('deploy/kserve', () => {
+  it('looks for the CRDs in $MODELHOST_KSERVE_CRDS, then ../shared/kserve-crds, and takes only a folder holding both', async () => {
+    const root = file('');
+    expect(kserveCrdDirs({})).toEqual([path.resolve(root, '..', 'shared', 'kserve-crds')]);
+    const dir = await tempDir();
+    expect(kserveCrdDirs({ MODELHOST_KSERVE_CRDS: dir })[0]).toBe(dir);
+    await writeFile(path.join(dir, 'serving.kserve.io_inferenceservices.yaml'), '');
+    const onlyOne = findKserveCrds({ MODELHOST_KSERVE_CRDS: dir });
+    expect(onlyOne?.dir).not.toBe(dir);
+    await writeFile(path.join(dir, 'serving.kserve.io_clusterservingruntimes.yaml'), '');
+    expect(findKserveCrds({ MODELHOST_KSERVE_CRDS: dir })).toEqual({
+      dir,
+      clusterServingRuntimes: path.join(dir, 'serving.kserve.io_clusterservingruntimes.yaml'),
+      inferenceServices: path.join(dir, 'serving.kserve.io_inferenceservices.yaml'),
+    });
+  });
+
+  it('the runtime’s container validates against the core Container schema (kubernetes-models), which refuses a wrong one', () => {
+    const errors = (value: unknown) => {
+      try {
+        new Container(value as never).validate();
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(errors(container)).toBe('');
+    const broken = structuredClone(container);
+    broken.ports[0].containerPort = String(broken.ports[0].containerPort);
+    expect(errors(broken)).toMatch(/containerPort must be integer/);
   });
 
   it('the runtime speaks v2 for tensorflowjs and onnx from /mnt/models, named by MODEL_NAME, on the port it declares', () => {

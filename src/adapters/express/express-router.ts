@@ -1,7 +1,7 @@
-import { Router } from 'express';
+import { Router, type ErrorRequestHandler } from 'express';
 import type { ModelHost } from 'modelhost';
-import { createNodeListener } from '../http/node-listener.js';
-import type { HttpOptions } from '../http/http-types.js';
+import { createNodeListener, type NodeListenerOptions } from '../http/node-listener.js';
+import { createExpressErrorHandler } from './express-error-handler.js';
 
 /**
  * An Express router serving the KServe v2 and TF Serving REST APIs, admin routes (with
@@ -12,11 +12,23 @@ import type { HttpOptions } from '../http/http-types.js';
  * ```
  *
  * Paths it does not serve go to the next middleware. Works with or without a body parser
- * in front (it reads the raw body itself when none ran).
+ * in front (it reads the raw body itself when none ran). Express skips a router when an
+ * earlier middleware failed, so a body parser's refusals (malformed JSON, too large) reach
+ * the router's error handler only when it is mounted after it: see
+ * `createExpressErrorHandler`. Errors inside the router are answered in JSON (500 without
+ * details), never with Express's HTML page.
  */
-export function createExpressRouter(host: ModelHost, options: HttpOptions = {}): Router {
+export function createExpressRouter(host: ModelHost, options: NodeListenerOptions = {}): Router {
   const router = Router();
   const listener = createNodeListener(host, options);
+  const bodyErrors = createExpressErrorHandler();
   router.use((req, res, next) => listener(req, res, next));
+  const answerInJson: ErrorRequestHandler = (error, req, res, next) => {
+    bodyErrors(error, req, res, (unhandled?: unknown) => {
+      if (res.headersSent) return next(unhandled);
+      res.status(500).json({ error: 'internal error' });
+    });
+  };
+  router.use(answerInJson);
   return router;
 }

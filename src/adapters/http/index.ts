@@ -10,7 +10,11 @@
  */
 export { createHttpHandler } from './http-handler.js';
 export { createNodeListener } from './node-listener.js';
-export type { NodeListener } from './node-listener.js';
+export type { NodeListener, NodeListenerOptions } from './node-listener.js';
+export { applyServerLimits, createNodeServer } from './node-server.js';
+export type { NodeServerOptions } from './node-server.js';
+export { DEFAULT_LIMITS } from './listener-limits.js';
+export type { ListenerLimits, ServerLimits } from './listener-limits.js';
 export { statusFor, STATUS_BY_CODE } from './http-errors.js';
 export { parseVersion } from './version-segment.js';
 export { snapshot } from './status-page.js';

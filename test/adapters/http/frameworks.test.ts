@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import supertest from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { createExpressRouter } from '../../../src/adapters/express/index.js';
+import { createExpressErrorHandler, createExpressRouter } from '../../../src/adapters/express/index.js';
 import { createHttpHandler } from '../../../src/adapters/http/index.js';
 import { ModelHost } from '../../../src/index.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
@@ -69,6 +69,35 @@ describe('Express: createExpressRouter(host, options) at a prefix', () => {
       .send(body);
     expect(response.status).toBe(200);
     expect(response.body.outputs[0].data).toEqual(Y);
+  });
+});
+
+describe('Express: a body parser in front refuses a body', () => {
+  function app(host: ModelHost, handler: boolean) {
+    const a = express();
+    a.use(express.json({ limit: 200 }));
+    if (handler) a.use('/ml', createExpressRouter(host), createExpressErrorHandler());
+    else a.use('/ml', createExpressRouter(host));
+    return a;
+  }
+
+  it('createExpressErrorHandler answers malformed and too-large bodies in the protocol JSON, no HTML, no stack', async () => {
+    const agent = supertest(app(await loadedHost(), true));
+    const malformed = await agent.post('/ml/v2/models/m/infer').set('content-type', 'application/json').send('{"inputs": [');
+    expect(malformed.status).toBe(400);
+    expect(malformed.headers['content-type']).toMatch(/^application\/json/);
+    expect(malformed.body.error).toMatch(/^the request body is not valid JSON: /);
+    const large = await agent.post('/ml/v2/models/m/infer').send({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: Array.from({ length: 100 }, () => 1) }] });
+    expect(large.status).toBe(413);
+    expect(large.body).toEqual({ error: 'the request body is larger than the body parser in front of modelhost allows' });
+    expect(large.text).not.toMatch(/at |<html|<pre/i);
+    expect((await agent.post('/ml/v2/models/m/infer').send(INFER)).body.outputs[0].data).toEqual(Y);
+  });
+
+  it('without it, Express renders its own HTML error page (why the handler exists)', async () => {
+    const malformed = await supertest(app(await loadedHost(), false)).post('/ml/v2/models/m/infer').set('content-type', 'application/json').send('{"inputs": [');
+    expect(malformed.status).toBe(400);
+    expect(malformed.headers['content-type']).toMatch(/^text\/html/);
   });
 });
 

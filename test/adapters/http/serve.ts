@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach } from 'vitest';
-import { createNodeListener, type HttpOptions } from '../../../src/adapters/http/index.js';
+import { createNodeListener, type NodeListenerOptions } from '../../../src/adapters/http/index.js';
 import type { ModelHost } from '../../../src/index.js';
 
 export interface Served {
@@ -12,7 +12,7 @@ export interface Served {
 }
 
 /** A real `node:http` server on 127.0.0.1 and a free port, serving `host` with `createNodeListener`. */
-export async function serve(host: ModelHost, options?: HttpOptions): Promise<Served> {
+export async function serve(host: ModelHost, options?: NodeListenerOptions): Promise<Served> {
   const server = createServer(createNodeListener(host, options));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

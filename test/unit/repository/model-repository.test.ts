@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/index.js';
 import { assertModelName, ModelRepository, selectVersions, validateVersionPolicy } from '../../../src/repository/index.js';
+import { MAX_CONFIG_BYTES } from '../../../src/repository/model-repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 
 const tempDir = useTempDirs();
@@ -41,6 +42,15 @@ describe('ModelRepository', () => {
     const repo = new ModelRepository(root);
     expect(await repo.readConfig('a')).toEqual({ runtime: 'onnx' });
     await expect(repo.readConfig('b')).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(/b\/config\.json is not valid JSON/) });
+  });
+
+  it('refuses a config.json over MAX_CONFIG_BYTES without reading it all, and reads one at the limit', async () => {
+    const padded = (bytes: number) => `{"runtime":"onnx"${' '.repeat(bytes - 18)}}`;
+    expect(padded(100)).toHaveLength(100);
+    const root = await repositoryWith({ 'a/config.json': padded(MAX_CONFIG_BYTES), 'b/config.json': padded(MAX_CONFIG_BYTES + 1) });
+    const repo = new ModelRepository(root);
+    expect(await repo.readConfig('a')).toEqual({ runtime: 'onnx' });
+    await expect(repo.readConfig('b')).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(/b\/config\.json is larger than 1048576 bytes, the limit of a config\.json$/) });
   });
 
   it('reports unknown models and versions with their codes', async () => {

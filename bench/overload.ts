@@ -1,0 +1,320 @@
+/**
+ * Overload: `modelhost serve` (the built CLI, `node dist/cli.js`, as an operator runs it) on
+ * the demo repository, pushed past capacity by a load client in this process, on 127.0.0.1.
+ *
+ *   npm run build && npm run demo:models
+ *   npx tsx bench/overload.ts [--seconds 6] [--only mlp,mobilenet]
+ *
+ * mlp (mlp-onnx, ≈0.1 ms per run): closed-loop autocannon at 32 connections (1×, the
+ *   concurrency where throughput peaks), 160 (5×), 640 (20×) and 2000 (≈60×), each for
+ *   --seconds, and the same connection counts against a bare node:http server answering a
+ *   fixed body (the floor: what this machine's HTTP and load client allow at all). Per level:
+ *   goodput (2xx/s), refusals by status, p50/p99 of 2xx, liveness and readiness probe
+ *   latency (a probe every 20 ms on its own connection), Retry-After accuracy (polite
+ *   clients that wait the Retry-After they get and retry once: how many get in), server RSS.
+ * mobilenet (MobileNetV2, tfjs wasm, tens of ms per image): its capacity (rows/s of a burst
+ *   of 64 on a server without deadlines), then on `serve --timeout 2000` bursts of 50, 100
+ *   and 200 one-shot requests (KServe binary tensors), after a burst of 8 that lets the
+ *   scheduler learn the per-row cost; goodput ÷ what the model computes in 2 s (capacity ×
+ *   2 s), liveness probe latency, RSS before, peak and 3 s after.
+ *
+ * The machine is shared: compare ratios within one run. Tables to stdout, JSON to
+ * bench/results/overload.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { Agent, createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import { describeMachine, machineInfo } from './lib/machine.js';
+import { writeResults } from './lib/results.js';
+import { summarize, type Summary } from './lib/stats.js';
+import { formatCount, formatMs, formatRatio, formatTable } from './lib/table.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const REPOSITORY = fileURLToPath(new URL('../examples/quickstart/models', import.meta.url));
+
+interface Serve {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** `node dist/cli.js serve <demo repository> --port 0 --models <model> …`, ready when it logs "listening". */
+async function startServe(model: string, args: readonly string[] = []): Promise<Serve> {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', REPOSITORY, '--port', '0', '--models', model, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const match = /"msg":"listening","url":"([^"]+)"/.exec(buffered);
+      if (match) resolve(match[1]!);
+      if (/"level":"error"/.test(buffered)) reject(new Error(`serve failed: ${buffered}`));
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${buffered}`)));
+  });
+  child.stdout!.resume();
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** A node:http server answering every request with `body` after reading it: the machine's HTTP floor. */
+async function startFloor(body: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+}
+
+/** One HTTP request on `agent`; status, headers and time to the last byte. */
+function call(url: string, agent: Agent, init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<{ status: number; retryAfter: number | undefined; ms: number; error?: string }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const req = request(url, { method: init.method ?? 'GET', agent, headers: init.headers }, (res) => {
+      let text = '';
+      if (res.statusCode! >= 300) res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      else res.resume();
+      res.on('end', () => {
+        // The kind of refusal, without its numbers: "the deadline passed while its batch ran", …
+        const error = text === '' ? undefined : String((JSON.parse(text) as { error?: unknown }).error).replace(/^model '[^']+' v\d+: /, '').replace(/\d+(\.\d+)?/g, 'N');
+        resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] === undefined ? undefined : Number(res.headers['retry-after']), ms: performance.now() - started, ...(error === undefined ? {} : { error }) });
+      });
+    });
+    req.on('error', () => resolve({ status: 0, retryAfter: undefined, ms: performance.now() - started }));
+    req.end(init.body);
+  });
+}
+
+/** Probes `path` every `everyMs` on one keep-alive connection until stopped. */
+function probe(url: string, path: string, everyMs = 20): { stop(): Promise<Summary & { failed: number }> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const samples: number[] = [];
+  let failed = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const result = await call(`${url}${path}`, agent);
+      if (result.status === 200) samples.push(result.ms);
+      else failed++;
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      agent.destroy();
+      return { ...summarize(samples), failed };
+    },
+  };
+}
+
+/** Polite clients: each sends, and on a refusal with Retry-After waits that long and retries once. */
+function politeClients(url: string, path: string, body: string, clients: number): { stop(): Promise<{ refused: number; admittedAfterWait: number }> } {
+  let running = true;
+  let refused = 0;
+  let admittedAfterWait = 0;
+  const loops = Array.from({ length: clients }, async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    while (running) {
+      // Paced (one attempt per 100 ms each), so they sample the server without adding load of their own.
+      await sleep(100);
+      const first = await call(`${url}${path}`, agent, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      if (first.retryAfter === undefined) continue;
+      refused++;
+      await sleep(first.retryAfter * 1000);
+      if (!running) break;
+      const retry = await call(`${url}${path}`, agent, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      if (retry.status === 200) admittedAfterWait++;
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return { refused, admittedAfterWait };
+    },
+  };
+}
+
+interface Level {
+  readonly connections: number;
+  readonly goodput: number;
+  readonly floor: number | undefined;
+  readonly statuses: Record<string, number>;
+  readonly latency: Summary;
+  readonly live: Summary & { failed: number };
+  readonly ready: Summary & { failed: number };
+  readonly polite: { refused: number; admittedAfterWait: number };
+  readonly rssBefore: number;
+  readonly rssAfter: number;
+}
+
+async function closedLoop(url: string, path: string, body: string, connections: number, seconds: number): Promise<{ goodput: number; statuses: Record<string, number>; latency: Summary }> {
+  const statuses: Record<string, number> = {};
+  const latencies: number[] = [];
+  const instance = autocannon({ url: `${url}${path}`, connections, duration: seconds, timeout: 60, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  instance.on('response', (_client, status, _bytes, ms) => {
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (status < 300) latencies.push(ms);
+  });
+  const result = await instance;
+  for (const [kind, n] of [['errors', result.errors], ['timeouts', result.timeouts]] as const) if (n > 0) statuses[kind] = n;
+  return { goodput: latencies.length / seconds, statuses, latency: summarize(latencies) };
+}
+
+async function mlp(seconds: number): Promise<Level[]> {
+  const path = '/v2/models/mlp-onnx/infer';
+  const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: Array.from({ length: 64 }, (_, i) => i / 64) }] });
+  const response = JSON.stringify({ model_name: 'mlp-onnx', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 10], data: Array.from({ length: 10 }, () => 0.123456) }] });
+  const levels: Level[] = [];
+  const serve = await startServe('mlp-onnx');
+  const floor = await startFloor(response);
+  try {
+    await closedLoop(serve.url, path, body, 32, 2); // warm
+    for (const connections of [32, 160, 640, 2000]) {
+      const rssBefore = rssMiB(serve.pid);
+      const live = probe(serve.url, '/v2/health/live');
+      const ready = probe(serve.url, '/v2/health/ready');
+      const polite = politeClients(serve.url, path, body, 10);
+      const run = await closedLoop(serve.url, path, body, connections, seconds);
+      const [liveStats, readyStats, politeStats] = await Promise.all([live.stop(), ready.stop(), polite.stop()]);
+      await sleep(1000);
+      const rssAfter = rssMiB(serve.pid);
+      const floorRun = await closedLoop(floor.url, path, body, connections, Math.min(seconds, 4));
+      levels.push({ connections, goodput: run.goodput, floor: floorRun.goodput, statuses: run.statuses, latency: run.latency, live: liveStats, ready: readyStats, polite: politeStats, rssBefore, rssAfter });
+      process.stderr.write(`mlp ${connections}: ${Math.round(run.goodput)}/s (floor ${Math.round(floorRun.goodput)}/s) ${JSON.stringify(run.statuses)}\n`);
+    }
+  } finally {
+    await floor.close();
+    await serve.stop();
+  }
+  return levels;
+}
+
+interface Burst {
+  readonly requests: number;
+  readonly ok: number;
+  readonly statuses: Record<string, number>;
+  /** Refusals by message, numbers elided. */
+  readonly reasons: Record<string, number>;
+  readonly capacity: number;
+  readonly wallMs: number;
+  readonly live: Summary & { failed: number };
+}
+
+async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBefore: number; rssAfter: number; rssPeak: number }> {
+  const path = '/v2/models/mobilenet/infer';
+  const pixels = new Float32Array(224 * 224 * 3).fill(0.5);
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input_1', shape: [1, 224, 224, 3], datatype: 'FP32', parameters: { binary_data_size: pixels.byteLength } }], parameters: { binary_data_output: true } }));
+  const body = Buffer.concat([header, Buffer.from(pixels.buffer)]);
+  const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) };
+  let serve = await startServe('mobilenet');
+  const burst = async (n: number) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: n });
+    const started = performance.now();
+    const results = await Promise.all(Array.from({ length: n }, () => call(`${serve.url}${path}`, agent, { method: 'POST', headers, body })));
+    agent.destroy();
+    const statuses: Record<string, number> = {};
+    for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    const reasons: Record<string, number> = {};
+    for (const r of results) if (r.error !== undefined) reasons[r.error] = (reasons[r.error] ?? 0) + 1;
+    return { ok: statuses['200'] ?? 0, statuses, reasons, wallMs: performance.now() - started };
+  };
+  try {
+    // Capacity, without a deadline: a warm burst of 64 (full batches) on a server with no --timeout.
+    await burst(8);
+    const learn = await burst(64);
+    const rowsPerSec = (learn.ok / learn.wallMs) * 1000;
+    await serve.stop();
+    serve = await startServe('mobilenet', ['--timeout', '2000']);
+    await burst(8); // the scheduler learns the per-row cost from a first batch
+    const rssBefore = rssMiB(serve.pid);
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(serve.pid))), 100);
+    const bursts: Burst[] = [];
+    for (const n of [50, 100, 200]) {
+      const live = probe(serve.url, '/v2/health/live');
+      const result = await burst(n);
+      bursts.push({ requests: n, ok: result.ok, statuses: result.statuses, reasons: result.reasons, capacity: Math.min(n, rowsPerSec * 2), wallMs: result.wallMs, live: await live.stop() });
+      process.stderr.write(`mobilenet burst ${n}: ${result.ok} ok ${JSON.stringify(result.statuses)} ${JSON.stringify(result.reasons)}\n`);
+      await sleep(500);
+    }
+    clearInterval(sampler);
+    await sleep(3000);
+    return { bursts, rowsPerSec, rssBefore, rssAfter: rssMiB(serve.pid), rssPeak };
+  } finally {
+    await serve.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, only: { type: 'string', default: 'mlp,mobilenet' } } });
+  const seconds = Number(values.seconds);
+  const only = values.only!.split(',');
+  const results: Record<string, unknown> = { machine: machineInfo() };
+  process.stdout.write(`${describeMachine(machineInfo())}\n\n`);
+  if (only.includes('mlp')) {
+    const levels = await mlp(seconds);
+    results['mlp'] = levels;
+    const peak = Math.max(...levels.map((l) => l.goodput));
+    process.stdout.write(
+      `mlp-onnx, closed loop, ${seconds} s per level\n${formatTable(
+        ['connections', 'goodput/s', '÷ peak', 'floor/s', '÷ floor', 'refusals', 'p50 2xx', 'p99 2xx', 'live p99', 'ready p99', 'probe fails', 'polite: refused → in after wait', 'RSS MiB before → after'],
+        levels.map((l) => [
+          String(l.connections),
+          formatCount(l.goodput),
+          formatRatio(l.goodput / peak),
+          l.floor === undefined ? '–' : formatCount(l.floor),
+          l.floor === undefined ? '–' : formatRatio(l.goodput / l.floor),
+          Object.entries(l.statuses).filter(([s]) => s !== '200').map(([s, n]) => `${s}: ${n}`).join(', ') || '0',
+          formatMs(l.latency.p50),
+          formatMs(l.latency.p99),
+          formatMs(l.live.p99),
+          formatMs(l.ready.p99),
+          String(l.live.failed + l.ready.failed),
+          `${l.polite.refused} → ${l.polite.admittedAfterWait}`,
+          `${l.rssBefore.toFixed(0)} → ${l.rssAfter.toFixed(0)}`,
+        ]),
+      )}\n\n`,
+    );
+  }
+  if (only.includes('mobilenet')) {
+    const m = await mobilenet();
+    results['mobilenet'] = m;
+    process.stdout.write(
+      `mobilenet, --timeout 2000, one-shot bursts (measured ${m.rowsPerSec.toFixed(1)} rows/s: ${Math.floor(m.rowsPerSec * 2)} rows in 2 s)\n${formatTable(
+        ['burst', 'ok', '÷ computable in 2 s', 'statuses', 'wall', 'live p99', 'live max'],
+        m.bursts.map((b) => [String(b.requests), String(b.ok), formatRatio(b.ok / b.capacity), JSON.stringify(b.statuses), formatMs(b.wallMs), formatMs(b.live.p99), formatMs(b.live.max)]),
+      )}\nRSS MiB: before ${m.rssBefore.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after ${m.rssAfter.toFixed(0)}\n`,
+    );
+  }
+  await writeResults(results, { extraPath: 'bench/results/overload.json', latest: false });
+}
+
+await main();

@@ -1,0 +1,82 @@
+/**
+ * What clients can make a node:http server hold, and for how long (DESIGN §10: everything a
+ * client can make the server hold is bounded). Node's own defaults (no connection limit,
+ * 60 s for headers, 300 s for a request, checked every 30 s) let 20 stalled uploads hold
+ * 600 MiB for five minutes; these are tighter, and each can be raised.
+ */
+export interface ListenerLimits {
+  /**
+   * Most bytes of request bodies buffered at once, across all requests: a body that would
+   * pass it is refused with 503 and `Retry-After`, and its connection closed. Counted from the
+   * first byte read until the response is sent. Default 128 MiB (four full 32 MiB bodies).
+   */
+  readonly maxBufferedBytes?: number;
+  /**
+   * Most time from the request's arrival to the last byte of its body, ms: a trickled body
+   * gets 408 and its connection is closed. Default 30 000.
+   */
+  readonly bodyTimeoutMs?: number;
+  /**
+   * Bodies at least this large are parsed as JSON one per event-loop turn, so a burst of big
+   * bodies does not stall health probes and small requests behind one long parse. Bytes;
+   * default 1 MiB.
+   */
+  readonly largeBodyBytes?: number;
+  /**
+   * After a 429 (QUEUE_FULL), the listener reads nothing more from that connection until its
+   * `Retry-After` has passed: a client that ignores `Retry-After` and retries at once on the
+   * same connection waits for the time it was told instead of costing the server a refusal
+   * per round trip (the refusal loop that makes goodput fall as load rises). Default true.
+   */
+  readonly holdRefusedConnections?: boolean;
+}
+
+/** Limits only a server can apply (they act before a request reaches a listener). */
+export interface ServerLimits {
+  /** Most open connections; more are closed as soon as they are accepted. Default 4096. */
+  readonly maxConnections?: number;
+  /** Most time to receive a request's headers, ms (Node's `headersTimeout`). Default 10 000. */
+  readonly headersTimeoutMs?: number;
+  /** Most time an idle keep-alive connection stays open, ms. Default 5000. */
+  readonly keepAliveTimeoutMs?: number;
+}
+
+export interface ResolvedListenerLimits {
+  readonly maxBufferedBytes: number;
+  readonly bodyTimeoutMs: number;
+  readonly largeBodyBytes: number;
+  readonly holdRefusedConnections: boolean;
+}
+
+export interface ResolvedServerLimits extends ResolvedListenerLimits {
+  readonly maxConnections: number;
+  readonly headersTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ResolvedServerLimits> = Object.freeze({
+  maxBufferedBytes: 128 * 1024 * 1024,
+  bodyTimeoutMs: 30_000,
+  largeBodyBytes: 1024 * 1024,
+  holdRefusedConnections: true,
+  maxConnections: 4096,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5000,
+});
+
+/** The limits with defaults filled in; throws a TypeError naming a bad one. */
+export function resolveLimits(limits: ListenerLimits & ServerLimits = {}): ResolvedServerLimits {
+  const resolved = { ...DEFAULT_LIMITS };
+  for (const key of Object.keys(limits) as (keyof ResolvedServerLimits)[]) {
+    const value = (limits as Record<string, unknown>)[key];
+    if (value === undefined) continue;
+    if (!(key in DEFAULT_LIMITS)) throw new TypeError(`limits.${key} is not a listener limit (expected one of ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
+    if (key === 'holdRefusedConnections') {
+      if (typeof value !== 'boolean') throw new TypeError(`limits.holdRefusedConnections must be a boolean, got ${String(value)}`);
+    } else if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+      throw new TypeError(`limits.${key} must be an integer ≥ 1, got ${String(value)}`);
+    }
+    (resolved as Record<string, unknown>)[key] = value;
+  }
+  return Object.freeze(resolved);
+}

@@ -1,0 +1,172 @@
+/**
+ * The scheduler under overload: the queue bounded in predicted time (`queue.maxWaitMs`),
+ * and batches cut to fit the tightest deadline in them (BatchCost).
+ */
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, type ModelHostError } from '../../../src/index.js';
+import { BatchCost } from '../../../src/scheduler/batch-cost.js';
+import { BatchScheduler } from '../../../src/scheduler/batch-scheduler.js';
+import type { DispatchOptions } from '../../../src/scheduler/dispatcher.js';
+import type { PreparedInputs, Tensor } from '../../../src/tensor/index.js';
+import { FakeClock, flush } from '../../helpers/fake-clock.js';
+import { TestExecutor } from '../../helpers/test-executor.js';
+
+function rowsOf(ids: number[]): PreparedInputs {
+  const data = Float32Array.from(ids.flatMap((id) => [id, id + 0.5]));
+  return { tensors: { x: { data, shape: [ids.length, 2], dtype: 'float32' } }, rows: ids.length, shapeKey: '', single: false };
+}
+
+function setup(options: { maxBatchSize?: number; queueMaxWaitMs?: number } = {}) {
+  const clock = new FakeClock();
+  const executor = new TestExecutor(1);
+  executor.hold = true;
+  const scheduler = new BatchScheduler(executor, {
+    model: 'm',
+    version: 1,
+    batched: true,
+    maxBatchSize: options.maxBatchSize ?? 4,
+    maxDelayMs: 2,
+    queueMaxSize: 100,
+    queueMaxWaitMs: options.queueMaxWaitMs,
+    timeoutMs: undefined,
+    clock,
+    events: { wants: () => false, emit: () => {} },
+  });
+  const submit = (ids: number | number[], opts: DispatchOptions = {}) =>
+    scheduler.dispatch(rowsOf(Array.isArray(ids) ? ids : [ids]), opts).then(
+      (out) => ({ ok: true as const, ids: firstColumn(out['y']!) }),
+      (error: ModelHostError) => ({ ok: false as const, code: error.code, error }),
+    );
+  /** Runs one batch of `rows` that takes `ms`, so the scheduler learns its speed. */
+  const learn = async (rows: number, ms: number) => {
+    const done = submit(Array.from({ length: rows }, (_, i) => 100 + i));
+    await flush();
+    clock.advance(ms);
+    executor.release();
+    await done;
+  };
+  return { clock, executor, scheduler, submit, learn };
+}
+
+function firstColumn(t: Tensor): number[] {
+  return Array.from({ length: t.shape[0]! }, (_, r) => (t.data as Float32Array)[r * 2]!);
+}
+
+describe('queue.maxWaitMs', () => {
+  it('refuses with QUEUE_FULL when the rows ahead need longer than maxWaitMs, with retryAfterMs from the prediction', async () => {
+    const { executor, submit, learn } = setup({ maxBatchSize: 2, queueMaxWaitMs: 15 });
+    await learn(2, 10); // 0.2 rows/ms, 10 ms per batch
+    const running = submit(0);
+    await flush();
+    const queued = [submit([1, 2]), submit([3, 4])]; // the second is admitted with 2 rows ahead: 10 ms
+    const refused = await submit(5); // 4 rows ahead: 20 ms
+    expect(refused).toMatchObject({ ok: false, code: ErrorCode.QUEUE_FULL, error: { message: expect.stringMatching(/about 20 ms, more than queue.maxWaitMs 15/) } });
+    // 5 ms over the bound, but queued rows leave a batch at a time: one batch, 10 ms.
+    expect((refused as { error: ModelHostError }).error.retryAfterMs).toBe(10);
+    for (let i = 0; i < 3; i++) {
+      executor.release();
+      await flush();
+    }
+    expect(await running).toEqual({ ok: true, ids: [0] });
+    expect(await Promise.all(queued)).toEqual([
+      { ok: true, ids: [1, 2] },
+      { ok: true, ids: [3, 4] },
+    ]);
+  });
+
+  it('admits anything while the drain rate is unknown (no batch has finished)', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 1, queueMaxWaitMs: 1 });
+    const all = [0, 1, 2, 3].map((id) => submit(id));
+    for (let i = 0; i < 4; i++) {
+      await flush();
+      executor.release();
+    }
+    expect((await Promise.all(all)).every((r) => r.ok)).toBe(true);
+  });
+});
+
+describe('deadline-aware batches', () => {
+  it('cuts a batch to the rows whose predicted run ends before the tightest deadline in it', async () => {
+    const { executor, submit, learn } = setup({ maxBatchSize: 4 });
+    await learn(4, 40); // 10 ms per row
+    const tight = submit(1, { timeoutMs: 15 });
+    const loose = [2, 3, 4].map((id) => submit(id));
+    await flush();
+    expect(executor.batches).toEqual([4, 1]); // 1 row (10 ms) fits 15 ms; 4 rows (40 ms) would not
+    executor.release();
+    await flush();
+    expect(executor.batches).toEqual([4, 1, 3]);
+    executor.release();
+    expect(await Promise.all([tight, ...loose])).toEqual([1, 2, 3, 4].map((id) => ({ ok: true, ids: [id] })));
+  });
+
+  it('starts no run whose requests would all expire before it ends: they fail at once', async () => {
+    const { clock, executor, submit, learn } = setup({ maxBatchSize: 4 });
+    await learn(4, 40); // 10 ms per row
+    const running = submit(0);
+    await flush();
+    const late = [1, 2].map((id) => submit(id, { timeoutMs: 25 })); // admitted: 0 and 10 ms ahead, 10 ms each
+    clock.advance(20);
+    executor.release();
+    await flush();
+    // 5 ms left: not even one row (10 ms, more after the slow run of row 0) can finish, so no run starts.
+    expect(executor.batches).toEqual([4, 1]);
+    expect(await running).toEqual({ ok: true, ids: [0] });
+    for (const failed of await Promise.all(late)) {
+      expect(failed).toMatchObject({ ok: false, code: ErrorCode.DEADLINE_EXCEEDED, error: { message: expect.stringMatching(/would pass before a run of its 1 row\(s\) could end \(about \d+ ms; 5 ms left\)/) } });
+    }
+  });
+
+  it('refuses at admission a request whose wait plus its own run passes its deadline', async () => {
+    const { executor, submit, learn } = setup({ maxBatchSize: 4 });
+    await learn(4, 40);
+    const running = submit(0);
+    await flush();
+    const admitted = submit(1, { timeoutMs: 25 }); // 0 ms ahead + 10 ms
+    const second = submit(2, { timeoutMs: 25 }); // 10 ms ahead + 10 ms
+    expect(await submit(3, { timeoutMs: 25 })).toMatchObject({ ok: false, code: ErrorCode.DEADLINE_EXCEEDED, error: { message: expect.stringMatching(/queue ahead and its own run need about 30 ms, more than timeoutMs 25/) } });
+    executor.release();
+    await flush();
+    executor.release();
+    expect(await Promise.all([running, admitted, second])).toEqual([0, 1, 2].map((id) => ({ ok: true, ids: [id] })));
+  });
+
+  it('leaves batches of requests without deadlines whole', async () => {
+    const { executor, submit, learn } = setup({ maxBatchSize: 4 });
+    await learn(4, 400);
+    const all = [1, 2, 3, 4].map((id) => submit(id));
+    await flush();
+    expect(executor.batches).toEqual([4, 4]);
+    executor.release();
+    await Promise.all(all);
+  });
+});
+
+describe('BatchCost', () => {
+  it('fits a fixed cost and a cost per row', () => {
+    const cost = new BatchCost();
+    for (let i = 0; i < 5; i++) for (const rows of [1, 4, 8]) cost.record(rows, 2 + rows);
+    expect(cost.predictMs(10)).toBeCloseTo(12, 6);
+    expect(cost.rowsWithin(7.5)).toBe(5);
+    expect(cost.rowsWithin(1.5)).toBe(0);
+  });
+
+  it('allows for recent overruns: batches that ran longer than predicted make safeMs longer than predictMs', () => {
+    const cost = new BatchCost();
+    cost.record(4, 8);
+    expect(cost.safeMs(4)).toBe(cost.predictMs(4));
+    cost.record(4, 16); // predicted 8: ran 2× longer
+    expect(cost.safeMs(4)).toBeCloseTo(cost.predictMs(4) * 1.3, 6);
+    for (let i = 0; i < 30; i++) cost.record(4, cost.predictMs(4)); // on time again: the allowance fades
+    expect(cost.safeMs(4) / cost.predictMs(4)).toBeLessThan(1.001);
+  });
+
+  it('is proportional to rows while one batch size has been seen, and unknown before', () => {
+    const cost = new BatchCost();
+    expect(cost.predictMs(8)).toBe(0);
+    expect(cost.rowsWithin(1)).toBe(Number.POSITIVE_INFINITY);
+    cost.record(4, 8);
+    expect(cost.predictMs(2)).toBe(4);
+    expect(cost.rowsWithin(9)).toBe(4);
+  });
+});
