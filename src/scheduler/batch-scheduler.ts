@@ -360,9 +360,9 @@ export class BatchScheduler implements Dispatcher {
       this.cost.record(rows, computeMs);
       // Known-good inputs for probes: a one-request run's (not moved to a worker); else, without
       // padding, the first request's own (settling drops them; it may have expired meanwhile).
+      // Never a request that expired or was cancelled meanwhile: its rows must not run again.
       const first = tasks[0]!;
-      if (!owned) this.knownGood = inputs;
-      else if (this.config.padding === undefined && first.state !== TaskState.Settled) this.knownGood = first.inputs;
+      if (first.state !== TaskState.Settled) this.knownGood = owned && this.config.padding === undefined ? first.inputs : owned ? this.knownGood : inputs;
       this.complete(tasks, outputs, computeMs);
       this.reportBatch(tasks.length, rows, computeMs, undefined);
       breaker?.record('success');
@@ -537,7 +537,8 @@ export class BatchScheduler implements Dispatcher {
         try {
           const inputs = this.batchInputs(half);
           const outputs = this.checkOutputs(await this.executor.run(inputs, half.length > 1), rows);
-          if (half.length === 1) this.knownGood = inputs; // a one-request run: its inputs were not moved to a worker
+          // A one-request run (its inputs were not moved to a worker) of a request still waiting for them.
+          if (half.length === 1 && half[0]!.state !== TaskState.Settled) this.knownGood = inputs;
           this.complete(half, outputs, this.config.clock.now() - started);
           outcome.succeeded = true;
         } catch (error) {
