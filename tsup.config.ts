@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { defineConfig, type Options } from 'tsup';
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
@@ -19,10 +19,22 @@ const shared: Options = {
   external: ['modelhost'],
 };
 
+/**
+ * The status page's charting library (uPlot, a devDependency) goes into dist/vendor/, beside
+ * the bundles that serve it (src/adapters/http/chart-assets.ts): bundled with the package,
+ * nothing added to what `npm install modelhost` installs, no CDN.
+ */
+function vendorChartLibrary(): void {
+  mkdirSync('dist/vendor', { recursive: true });
+  for (const file of ['uPlot.iife.min.js', 'uPlot.min.css']) copyFileSync(`node_modules/uplot/dist/${file}`, `dist/vendor/${file}`);
+  copyFileSync('node_modules/uplot/LICENSE', 'dist/vendor/uPlot.LICENSE');
+}
+
 export default defineConfig([
   {
     ...shared,
     clean: true,
+    onSuccess: async () => vendorChartLibrary(),
     entry: {
       index: 'src/index.ts',
       http: 'src/adapters/http/index.ts',

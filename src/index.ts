@@ -25,3 +25,4 @@ export type { Clock } from './scheduler/clock.js';
 export type { BatchingOptions, QueueOptions, SchedulerOptions, InstanceOptions } from './scheduler/scheduler-options.js';
 export type { PaddingOptions, PaddedInputOptions, PaddedOutputOptions } from './scheduler/padding-options.js';
 export type { InstanceInfo } from './registry/loaded-version.js';
+export type { LoadPhase, LoadPhaseDurations } from './registry/load-phases.js';

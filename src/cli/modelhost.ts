@@ -7,11 +7,13 @@ import { parseArgs } from 'node:util';
 import { createNodeListener } from '../adapters/http/node-listener.js';
 import { applyServerLimits, createNodeServer } from '../adapters/http/node-server.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
-import { ModelHost, type Logger } from 'modelhost';
+import { ModelHost } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
 import { createHttpsServer } from '../adapters/tls/https-server.js';
 import { readTlsCredentials } from '../adapters/tls/tls-credentials.js';
 import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-token.js';
+import { LoadProgress } from './load-progress.js';
+import { createLogger, type LogFormat } from './log-format.js';
 import { findSingleModel, loadOptionsFor, type SingleModelLayout } from './single-model-layout.js';
 
 const HELP = `Usage: modelhost serve <repository> [options]
@@ -47,19 +49,15 @@ Options:
   --max-buffered-bytes <n>  most request-body bytes held at once, all requests (default 134217728)
   --headers-timeout <ms>    most time to receive a request's headers (default 10000)
   --body-timeout <ms>       most time to receive a request's body (default 30000)
+  --log-format <f>      json or text (default: text on a terminal, json otherwise)
   -h, --help            show this help
   -v, --version         show the version
 
-Logs are JSON lines on stdout. SIGTERM or SIGINT stops accepting connections, lets
+Logs go to stdout, one line each. While models load, a terminal shows each version's
+phase (verifying checksums, reading, compiling, measuring, warming up) and elapsed time,
+redrawn in place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT stops accepting connections, lets
 requests in flight finish (within --drain-timeout), unloads the models and exits.
 `;
-
-/** JSON lines on stdout: one object per event, easy to ship to any log pipeline. */
-function jsonLogger(): Logger {
-  const write = (level: string) => (message: string, fields?: Record<string, unknown>) =>
-    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
-}
 
 function version(): string {
   // dist/cli.js sits one level below package.json; src/cli/modelhost.ts two.
@@ -104,6 +102,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         'max-buffered-bytes': { type: 'string' },
         'headers-timeout': { type: 'string' },
         'body-timeout': { type: 'string' },
+        'log-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -126,6 +125,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (values.instances !== undefined && !['auto', 'thread', 'inline'].includes(values.instances)) fail(`--instances must be auto, thread or inline, got ${values.instances}`);
   const drainTimeoutMs = values['drain-timeout'] === undefined ? undefined : Number(values['drain-timeout']);
   if (drainTimeoutMs !== undefined && !(Number.isInteger(drainTimeoutMs) && drainTimeoutMs >= 0)) fail(`--drain-timeout must be a whole number of ms ≥ 0, got ${values['drain-timeout']}`);
+  if (values['log-format'] !== undefined && !['json', 'text'].includes(values['log-format'])) fail(`--log-format must be json or text, got ${values['log-format']}`);
   if (values['admin-token'] !== undefined) fail(`--admin-token is not accepted: a token on the command line shows in ps; use --admin-token-file or ${ADMIN_TOKEN_ENV}`);
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together');
   if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) fail('--tls-ca needs --tls-cert and --tls-key');
@@ -157,7 +157,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     bodyTimeoutMs: positive('body-timeout'),
   };
 
-  const logger = jsonLogger();
+  // A terminal gets the live load progress and text; a pipe gets JSON lines unless told otherwise.
+  const live = process.stdout.isTTY === true;
+  const progress = new LoadProgress(process.stdout, { live });
+  const logger = createLogger((values['log-format'] as LogFormat | undefined) ?? (live ? 'text' : 'json'), (line) => progress.log(line));
   const defaults = {
     ...(values.instances === undefined ? {} : { instances: { kind: values.instances as 'auto' | 'thread' | 'inline' } }),
     ...(maxWaitMs === undefined ? {} : { queue: { maxWaitMs } }),
@@ -175,6 +178,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     modelName !== undefined
       ? [modelName]
       : (values.models?.split(',').map((m) => m.trim()).filter(Boolean) ?? (await new ModelRepository(root).listModels().catch((error: unknown) => fail(`${root}: ${(error as Error).message}`))));
+  progress.attach(host, logger);
   for (const name of names) {
     try {
       await host.load(name, single === undefined ? {} : await loadOptionsFor(single));
@@ -182,6 +186,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       logger.error('model not served', { model: name, error: (error as Error).message });
     }
   }
+  progress.stop();
 
   let metrics: HttpOptions['metrics'];
   try {

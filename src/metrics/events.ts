@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors/index.js';
+import type { LoadPhase, LoadPhaseDurations } from '../registry/load-phases.js';
 
 /** Fields every event carries. `timestamp` is milliseconds since the epoch (`Date.now()`). */
 export interface EventBase {
@@ -57,6 +58,15 @@ export interface ModelLoadedEvent extends EventBase {
   readonly runtime: string;
   readonly loadMs: number;
   readonly warmupMs: number;
+  /** ms spent in each phase of the load (`verifying`, `reading`, `compiling`, `measuring`, `warming`), the ones it went through. */
+  readonly phases: LoadPhaseDurations;
+}
+
+/** A version's load entered a phase: what it is doing now, for progress displays. */
+export interface LoadPhaseStartedEvent extends EventBase {
+  readonly phase: LoadPhase;
+  /** ms since this version's load started. */
+  readonly elapsedMs: number;
 }
 
 export interface ModelLoadFailedEvent extends EventBase {
@@ -134,6 +144,8 @@ export interface ModelHostEvents {
   batchCompleted: [BatchCompletedEvent];
   batchFailed: [BatchFailedEvent];
   modelLoaded: [ModelLoadedEvent];
+  /** A load moved on to its next phase (verifying, reading, compiling, measuring, warming). */
+  loadPhaseStarted: [LoadPhaseStartedEvent];
   modelLoadFailed: [ModelLoadFailedEvent];
   modelUnloaded: [ModelUnloadedEvent];
   versionSwapped: [VersionSwappedEvent];

@@ -10,6 +10,7 @@ import { InlineExecutor, type Executor } from '../scheduler/executor.js';
 import { DEFAULT_MAX_BATCH_SIZE } from '../scheduler/scheduler-options.js';
 import { ThreadExecutor } from '../scheduler/thread-executor.js';
 import type { Tensor } from '../tensor/index.js';
+import { LoadPhaseTimer, type LoadPhase, type LoadPhaseDurations } from './load-phases.js';
 import type { LoadedVersion } from './loaded-version.js';
 import type { ResolvedModelOptions } from './model-options.js';
 import { expandWarmupInputs, isFullyShaped, syntheticInputs } from './warmup.js';
@@ -25,6 +26,8 @@ export interface VersionLoaderDeps {
   readonly fail: (error: Error, model: string, version: number) => void;
   /** A version's breaker changed state. */
   readonly breakerChanged: (entry: LoadedVersion, transition: BreakerTransition) => void;
+  /** A load entered a phase (`elapsedMs` since it started): for progress displays. */
+  readonly phaseStarted?: (entry: LoadedVersion, phase: LoadPhase, elapsedMs: number) => void;
 }
 
 type Run = (inputs: Record<string, Tensor>) => Promise<unknown>;
@@ -36,14 +39,17 @@ type Run = (inputs: Record<string, Tensor>) => Promise<unknown>;
 export class VersionLoader {
   constructor(private readonly deps: VersionLoaderDeps) {}
 
-  async load(entry: LoadedVersion, given: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number }> {
+  async load(entry: LoadedVersion, given: ModelSource, verify: boolean, options: ResolvedModelOptions): Promise<{ runtime: string; warmupMs: number; phases: LoadPhaseDurations }> {
     const context = { model: entry.model, version: entry.version };
+    const phases = new LoadPhaseTimer((phase, elapsedMs) => this.deps.phaseStarted?.(entry, phase, elapsedMs));
     let source = given;
     if (verify && source.kind === 'directory') {
+      phases.start('verifying');
       const { checksums } = await verifyIntegrity(source.path, { ...context, root: source.root, required: this.deps.requireChecksums === true });
       // The runtime's reads are checked against the same sums: a file rewritten since is refused.
       if (checksums !== undefined) source = { ...source, checksums };
     }
+    phases.start('reading');
     const runtime = await this.pickRuntime(source, options, context);
     let kind = this.instanceKind(runtime, options, context);
     const settings = options.settings[runtime.name] ?? {};
@@ -52,12 +58,14 @@ export class VersionLoader {
     let warmupMs: number | undefined;
     try {
       let runs: Run[];
+      phases.start('compiling');
       if (kind !== 'thread') {
         const session = await runtime.load(source, { ...context, settings });
         executor = new InlineExecutor(session, options.scheduler.concurrency);
         entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 }, options.padding);
         runs = [(inputs) => session.run(inputs)];
         if (kind === 'auto') {
+          phases.start('measuring');
           const measureStarted = performance.now();
           const measuredRunMs = await this.measureInlineRun(entry, options, session);
           kind = measuredRunMs !== undefined && measuredRunMs >= AUTO_THREAD_THRESHOLD_MS ? 'thread' : 'inline';
@@ -71,6 +79,7 @@ export class VersionLoader {
             const inline = executor;
             executor = undefined;
             await inline.close();
+            phases.start('compiling');
             const threads = await this.startThreads(entry, runtime, source, settings, options, measuredRunMs);
             executor = threads;
             runs = threads.runners();
@@ -84,14 +93,16 @@ export class VersionLoader {
       assertStillLoading(entry);
       entry.transition('warming');
       if (warmupMs === undefined) {
+        phases.start('warming');
         const warmupStarted = performance.now();
         await this.warmUp(entry, options, runs);
         warmupMs = performance.now() - warmupStarted;
       }
+      const durations = phases.finish();
       assertStillLoading(entry);
       entry.executor = executor;
       entry.dispatcher = this.scheduler(entry, executor, options);
-      return { runtime: runtime.name, warmupMs };
+      return { runtime: runtime.name, warmupMs, phases: durations };
     } catch (error) {
       await executor?.close().catch(() => undefined);
       entry.breaker?.shutdown();

@@ -6,6 +6,7 @@ import { LoadedVersion } from './loaded-version.js';
 import { artifactBytes, formatBytes, MemoryBudget } from './memory-budget.js';
 import { resolveModelOptions, validateModelOptions, type ModelOptions, type ResolvedModelOptions } from './model-options.js';
 import { NamedModel } from './named-model.js';
+import type { LoadPhaseDurations } from './load-phases.js';
 import type { RegistryDeps } from './registry-deps.js';
 
 export interface LoadTarget {
@@ -121,13 +122,13 @@ export class VersionPool {
     const started = performance.now();
     const rssBefore = process.memoryUsage.rss();
     try {
-      const { runtime, warmupMs } = await this.deps.loader.load(entry, source, verify, options);
+      const { runtime, warmupMs, phases } = await this.deps.loader.load(entry, source, verify, options);
       entry.transition('ready');
       entry.readyAt = Date.now();
       if (bytes > 0) this.budget.learn(key, process.memoryUsage.rss() - rssBefore, entry.instances?.count ?? 1);
       const loadMs = performance.now() - started;
-      this.deps.notify('modelLoaded', { ...context, timestamp: Date.now(), runtime, loadMs, warmupMs });
-      this.deps.log('info', 'model loaded', { ...context, runtime, instances: entry.instances, ms: Math.round(loadMs) });
+      this.deps.notify('modelLoaded', { ...context, timestamp: Date.now(), runtime, loadMs, warmupMs, phases });
+      this.deps.log('info', 'model loaded', { ...context, runtime, instances: entry.instances, ms: Math.round(loadMs), phases: roundedPhases(phases) });
       return entry;
     } catch (thrown) {
       this.budget.release(key);
@@ -264,4 +265,9 @@ function loadError(error: unknown, context: { model: string; version: number }):
   if (isModelHostError(error) && error.code !== ErrorCode.INVALID_INPUT && error.code !== ErrorCode.INFERENCE_FAILED) return error;
   if (isModelHostError(error)) return new ModelHostError(ErrorCode.LOAD_FAILED, error.message, { ...context, cause: error });
   return toModelHostError(error, ErrorCode.LOAD_FAILED, context);
+}
+
+/** Phase durations in whole ms, for a log line. */
+function roundedPhases(phases: LoadPhaseDurations): Record<string, number> {
+  return Object.fromEntries(Object.entries(phases).map(([phase, ms]) => [phase, Math.round(ms)]));
 }

@@ -18,7 +18,7 @@ function run(file: string, args: string[], cwd: string): string {
  */
 describe('the packed package', () => {
   beforeAll(async () => {
-    if (!existsSync(path.join(root, 'dist', 'index.js'))) run('npm', ['run', 'build'], root);
+    if (!existsSync(path.join(root, 'dist', 'index.js')) || !existsSync(path.join(root, 'dist', 'vendor', 'uPlot.iife.min.js'))) run('npm', ['run', 'build'], root);
     // Inside the project, so the consumer resolves modelhost's dependencies from its node_modules.
     await mkdir(path.join(root, '.scratch'), { recursive: true });
     consumer = await mkdtemp(path.join(root, '.scratch', 'consumer-'));
@@ -39,6 +39,22 @@ describe('the packed package', () => {
     expect(listing).toMatch(/package\/dist\/index\.d\.ts/);
     expect(listing).toMatch(/package\/LICENSE/);
     expect(listing).not.toMatch(/package\/(src|test)\//);
+  });
+
+  it('ships the status page charting library (dist/vendor, with its license) and the installed package serves it', () => {
+    const listing = run('tar', ['-tzf', run('ls', [], consumer).split('\n').find((f) => f.endsWith('.tgz'))!], consumer);
+    expect(listing).toMatch(/package\/dist\/vendor\/uPlot\.iife\.min\.js/);
+    expect(listing).toMatch(/package\/dist\/vendor\/uPlot\.min\.css/);
+    expect(listing).toMatch(/package\/dist\/vendor\/uPlot\.LICENSE/);
+    // uplot is a devDependency: an installed modelhost serves the copy in its dist/vendor.
+    for (const kind of ['esm', 'cjs'] as const) {
+      const script = `
+        ${kind === 'esm' ? "import { ModelHost } from 'modelhost'; import { createHttpHandler } from 'modelhost/http';" : "const { ModelHost } = require('modelhost'); const { createHttpHandler } = require('modelhost/http');"}
+        const handle = createHttpHandler(new ModelHost());
+        handle({ method: 'GET', url: '/status/uplot.min.js', headers: {} }).then((r) => console.log(r.status, r.headers['content-type'], r.body.length));`;
+      const out = run('node', [...(kind === 'esm' ? ['--input-type=module'] : []), '-e', script], consumer);
+      expect(out.trim()).toMatch(/^200 text\/javascript; charset=utf-8 [1-9]\d{4,}$/);
+    }
   });
 
   it('works with import', () => {

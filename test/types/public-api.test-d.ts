@@ -41,6 +41,11 @@ describe('public types', () => {
       expectTypeOf(event.model).toBeString();
       expectTypeOf(event.version).toBeNumber();
       expectTypeOf(event.loadMs).toBeNumber();
+      expectTypeOf(event.phases.compiling).toEqualTypeOf<number | undefined>();
+    });
+    host.on('loadPhaseStarted', (event) => {
+      expectTypeOf(event.phase).toEqualTypeOf<'verifying' | 'reading' | 'compiling' | 'measuring' | 'warming'>();
+      expectTypeOf(event.elapsedMs).toBeNumber();
     });
     expectTypeOf<ModelHostEvents['versionRolledBack'][0]['automatic']>().toBeBoolean();
     // @ts-expect-error unknown event names are refused

@@ -3,10 +3,12 @@ import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
 import * as kserve from './kserve-v2.js';
+import { chartAsset } from './chart-assets.js';
+import { openApiDocument } from './openapi.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
 
-interface Route {
+export interface Route {
   readonly method: string;
   readonly pattern: RegExp;
   readonly handler: RouteHandler;
@@ -25,7 +27,8 @@ const metricsRoute: RouteHandler = async ({ options }) => {
   return { status: 200, headers: { 'content-type': options.metrics.contentType }, body: await options.metrics.metrics() };
 };
 
-const ROUTES: readonly Route[] = [
+/** Every route but the status page's; docs/openapi (`openapi.ts`) describes each, as test/adapters/http/openapi.test.ts checks. */
+export const ROUTES: readonly Route[] = [
   // KServe v2 / Open Inference Protocol
   route('GET', '/v2', kserve.serverMetadata),
   route('GET', '/v2/health/live', kserve.serverLive),
@@ -61,12 +64,13 @@ const ROUTES: readonly Route[] = [
   // Operations
   route('GET', '/metrics', metricsRoute),
   route('GET', '/status.json', statusJson),
+  route('GET', '/openapi.json', openApiDocument),
 ];
 
 /** Paths that still answer while the host drains: probes and metrics (the rest get 503 SHUTTING_DOWN). */
 const DURING_DRAIN: ReadonlySet<string> = new Set(['/v2/health/live', '/v2/health/ready', '/metrics']);
 
-const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GET', '/status', statusPage)];
+export const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GET', '/status', statusPage), route('GET', '/status/(?<asset>uplot\\.min\\.(?:js|css))', chartAsset)];
 
 /**
  * The protocol-neutral handler: KServe v2, TF Serving REST, admin, metrics and the status

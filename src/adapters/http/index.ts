@@ -18,5 +18,6 @@ export type { ListenerLimits, ServerLimits } from './listener-limits.js';
 export { statusFor, STATUS_BY_CODE } from './http-errors.js';
 export { parseVersion } from './version-segment.js';
 export { snapshot } from './status-page.js';
+export { OPENAPI_DOCUMENT } from './openapi.js';
 export type { StatusSnapshot } from './status-page.js';
 export type { HttpOptions, HttpRequest, HttpResponse, JsonLimits } from './http-types.js';

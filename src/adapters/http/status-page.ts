@@ -1,10 +1,19 @@
 /**
- * A small self-contained status page (no framework, no CDN): models, versions, states,
- * traffic, breakers, request rate and p99, refreshed every second from `/status.json`.
+ * The status page: a self-contained HTML page (no framework, no CDN) that polls
+ * `status.json` every second and shows, per model, its versions (state, where each runs,
+ * traffic, breaker), the rollout (candidate, shadow, guard verdict) and small live charts
+ * (uPlot, served by `chart-assets.ts`), with links to `status.json` and (when served) `/metrics`.
  */
 import type { ModelHost } from 'modelhost';
 import { json } from './http-errors.js';
 import type { RouteHandler } from './http-types.js';
+import { STATUS_PAGE_HTML } from './status-page-html.js';
+
+/** p50 and p99 of one latency over the last minute, ms. */
+export interface LatencyPercentiles {
+  readonly p50: number;
+  readonly p99: number;
+}
 
 export interface StatusSnapshot {
   readonly live: boolean;
@@ -14,16 +23,43 @@ export interface StatusSnapshot {
     readonly ready: boolean;
     readonly defaultVersion: number | undefined;
     readonly candidate: number | undefined;
+    /** The version that receives a mirrored share of requests, and that share (0..1). */
+    readonly shadow: { readonly version: number; readonly fraction: number } | undefined;
+    /** The rollout guard watching the candidate; undefined when none is. Rates 0..1, latencies ms, over the guard's window. */
+    readonly guard:
+      | {
+          readonly active: boolean;
+          readonly candidate: number;
+          readonly baseline: number | undefined;
+          readonly candidateRequests: number;
+          readonly candidateErrorRate: number;
+          readonly baselineErrorRate: number;
+          readonly candidateP99Ms: number;
+          readonly baselineP99Ms: number;
+        }
+      | undefined;
     readonly versions: readonly {
       readonly version: number;
       readonly state: string;
       readonly runtime: string | undefined;
+      /** Where its batches run: `inline` on the event loop's thread, or `count` worker threads; undefined until loaded. */
+      readonly instances: { readonly kind: 'inline' | 'thread'; readonly count: number } | undefined;
+      /** Share of unpinned traffic, 0..1. */
       readonly traffic: number;
       readonly breaker: string | undefined;
+      // Over the last minute:
       readonly requestsPerSecond: number;
+      /** Total latency p99, ms. */
       readonly p99Ms: number;
+      readonly queueMs: LatencyPercentiles;
+      readonly computeMs: LatencyPercentiles;
+      /** Mean rows per batch. */
+      readonly meanBatchSize: number;
       readonly requests: number;
       readonly errors: number;
+      /** errors ÷ requests, 0..1 (0 without requests). */
+      readonly errorRate: number;
+      /** Rows waiting in the queue now. */
       readonly queueDepth: number;
       readonly error: string | undefined;
     }[];
@@ -35,91 +71,66 @@ export function snapshot(host: ModelHost): StatusSnapshot {
   return {
     live: host.live(),
     ready: host.ready(),
-    models: host.status().map((m) => ({
-      name: m.name,
-      ready: m.ready,
-      defaultVersion: m.defaultVersion,
-      candidate: m.candidate,
-      versions: m.versions.map((v) => {
-        const w = stats[m.name]?.versions[v.version]?.windows['1m'];
-        return {
-          version: v.version,
-          state: v.state,
-          runtime: v.runtime,
-          traffic: m.traffic[v.version] ?? 0,
-          breaker: v.breaker,
-          requestsPerSecond: w?.requestsPerSecond ?? 0,
-          p99Ms: w?.latencyMs.total.p99 ?? 0,
-          requests: w?.requests ?? 0,
-          errors: w?.errors ?? 0,
-          queueDepth: v.queueDepth,
-          error: v.error?.message,
-        };
-      }),
-    })),
+    models: host.status().map((m) => {
+      const guard = stats[m.name]?.guard;
+      return {
+        name: m.name,
+        ready: m.ready,
+        defaultVersion: m.defaultVersion,
+        candidate: m.candidate,
+        shadow: m.shadow === undefined ? undefined : { version: m.shadow.version, fraction: m.shadow.fraction },
+        guard:
+          guard === undefined
+            ? undefined
+            : {
+                active: guard.active,
+                candidate: guard.candidate,
+                baseline: guard.baseline,
+                candidateRequests: guard.candidateRequests,
+                candidateErrorRate: guard.candidateErrorRate,
+                baselineErrorRate: guard.baselineErrorRate,
+                candidateP99Ms: guard.candidateP99Ms,
+                baselineP99Ms: guard.baselineP99Ms,
+              },
+        versions: m.versions.map((v) => {
+          const w = stats[m.name]?.versions[v.version]?.windows['1m'];
+          const requests = w?.requests ?? 0;
+          const errors = w?.errors ?? 0;
+          return {
+            version: v.version,
+            state: v.state,
+            runtime: v.runtime,
+            instances: v.instances === undefined ? undefined : { kind: v.instances.kind, count: v.instances.count },
+            traffic: m.traffic[v.version] ?? 0,
+            breaker: v.breaker,
+            requestsPerSecond: w?.requestsPerSecond ?? 0,
+            p99Ms: w?.latencyMs.total.p99 ?? 0,
+            queueMs: { p50: w?.latencyMs.queue.p50 ?? 0, p99: w?.latencyMs.queue.p99 ?? 0 },
+            computeMs: { p50: w?.latencyMs.compute.p50 ?? 0, p99: w?.latencyMs.compute.p99 ?? 0 },
+            meanBatchSize: w?.meanBatchSize ?? 0,
+            requests,
+            errors,
+            errorRate: requests === 0 ? 0 : errors / requests,
+            queueDepth: v.queueDepth,
+            error: v.error?.message,
+          };
+        }),
+      };
+    }),
   };
 }
 
 export const statusJson: RouteHandler = ({ host }) => json(200, snapshot(host), { 'cache-control': 'no-store' });
 
-export const statusPage: RouteHandler = () => ({
-  status: 200,
-  headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'self'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'" },
-  body: PAGE,
-});
+/**
+ * Scripts only from this server (the page's own inline script and the vendored uPlot),
+ * fetches only to it, styles inline or from it, images only as data: URLs, no frames.
+ */
+export const STATUS_PAGE_CSP = "default-src 'self'; img-src data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>modelhost status</title>
-<link rel="icon" href="data:,">
-<style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; }
-  h1 { font-size: 1.3rem; } h2 { font-size: 1.1rem; margin-top: 1.5rem; }
-  table { border-collapse: collapse; min-width: 40rem; }
-  th, td { text-align: left; padding: .3rem .8rem; border-bottom: 1px solid #ddd; }
-  td.num { text-align: right; font-variant-numeric: tabular-nums; }
-  .ok { color: #17803d; } .bad { color: #b42318; } .warn { color: #b54708; }
-  #meta { color: #666; }
-</style>
-</head>
-<body>
-<h1>modelhost <span id="health"></span></h1>
-<p id="meta">loading…</p>
-<div id="models"></div>
-<script>
-const escape = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-const stateClass = (s) => (s === 'ready' ? 'ok' : s === 'failed' ? 'bad' : 'warn');
-function render(data) {
-  document.getElementById('health').innerHTML = data.ready ? '<span class="ok">ready</span>' : '<span class="bad">not ready</span>';
-  document.getElementById('meta').textContent = data.models.length + ' model(s) · updated ' + new Date().toLocaleTimeString();
-  document.getElementById('models').innerHTML = data.models.map((m) => (
-    '<h2 data-model="' + escape(m.name) + '">' + escape(m.name) + ' <small>default v' + escape(m.defaultVersion ?? '–') + (m.candidate ? ' · candidate v' + escape(m.candidate) : '') + '</small></h2>' +
-    '<table><thead><tr><th>version</th><th>state</th><th>runtime</th><th>traffic</th><th>breaker</th><th>req/s (1m)</th><th>p99 ms (1m)</th><th>requests</th><th>errors</th><th>queue</th></tr></thead><tbody>' +
-    m.versions.map((v) => '<tr data-version="' + v.version + '">' +
-      '<td>v' + v.version + '</td><td class="' + stateClass(v.state) + '" title="' + escape(v.error) + '">' + escape(v.state) + '</td><td>' + escape(v.runtime) + '</td>' +
-      '<td class="num">' + Math.round(v.traffic * 100) + '%</td><td class="' + (v.breaker === 'open' ? 'bad' : 'ok') + '">' + escape(v.breaker ?? '–') + '</td>' +
-      '<td class="num">' + v.requestsPerSecond.toFixed(1) + '</td><td class="num">' + v.p99Ms.toFixed(2) + '</td>' +
-      '<td class="num requests">' + v.requests + '</td><td class="num">' + v.errors + '</td><td class="num">' + v.queueDepth + '</td></tr>').join('') +
-    '</tbody></table>')).join('');
-}
-// status.json sits beside the page: <prefix>/status.json whether this is <prefix>, <prefix>/ or <prefix>/status.
-let base = location.pathname;
-while (base.endsWith('/')) base = base.slice(0, -1);
-if (base.endsWith('/status')) base = base.slice(0, -'/status'.length);
-async function refresh() {
-  try {
-    const response = await fetch(base + '/status.json', { cache: 'no-store' });
-    render(await response.json());
-  } catch (error) {
-    document.getElementById('meta').textContent = 'cannot reach the server: ' + error.message;
-  }
-}
-refresh();
-setInterval(refresh, 1000);
-</script>
-</body>
-</html>
-`;
+export const statusPage: RouteHandler = ({ options }) => ({
+  status: 200,
+  headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': STATUS_PAGE_CSP },
+  // The /metrics link only where /metrics is served.
+  body: options.metrics === undefined ? STATUS_PAGE_HTML : STATUS_PAGE_HTML.replace('<a id="status-json"', '<a id="metrics">metrics</a> · <a id="status-json"'),
+});

@@ -61,12 +61,17 @@ describe('status', () => {
               version: 1,
               state: 'ready',
               runtime: 'fake',
+              instances: { kind: 'inline', count: 1 },
               traffic: 1,
               breaker: 'closed',
               requestsPerSecond: expect.any(Number),
               p99Ms: expect.any(Number),
+              queueMs: { p50: expect.any(Number), p99: expect.any(Number) },
+              computeMs: { p50: expect.any(Number), p99: expect.any(Number) },
+              meanBatchSize: 1,
               requests: 3,
               errors: 0,
+              errorRate: 0,
               queueDepth: 0,
             },
           ],
@@ -87,7 +92,9 @@ describe('status', () => {
       expect(html).toMatch(/^<!doctype html>/);
       expect(html).toContain('<title>modelhost status</title>');
       expect(html).toContain("fetch(base + '/status.json'"); // beside the page, under any prefix (status-page-prefix.test.ts)
-      expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="(?!data:)/); // no CDN, nothing to fetch but status.json (the icon is an empty data: URL)
+      expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="(?!data:)/); // no CDN (the icon is an empty data: URL)
+      expect(html).not.toMatch(/https?:\/\//); // nothing from another origin: uPlot comes from this server, beside the page
+      expect(html).toContain("base + '/status/uplot.min.js'");
     }
   });
 
