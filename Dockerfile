@@ -47,8 +47,9 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/v2/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM starts the drain: stop accepting, finish what is in flight (each request within its
-# --timeout), unload, exit 0. Kubernetes' terminationGracePeriodSeconds must cover preStop + that.
+# --timeout, all of it within --drain-timeout), unload, exit 0 (1 if the drain bound cut requests
+# off). Kubernetes' terminationGracePeriodSeconds must cover preStop + that.
 STOPSIGNAL SIGTERM
 # node is PID 1 and handles the signal itself (no shell in between).
 ENTRYPOINT ["node", "/opt/modelhost/app/dist/cli.js"]
-CMD ["serve", "/models", "--host", "0.0.0.0", "--port", "8080", "--poll", "30000", "--timeout", "10000"]
+CMD ["serve", "/models", "--host", "0.0.0.0", "--port", "8080", "--poll", "30000", "--timeout", "10000", "--drain-timeout", "10000"]

@@ -7,6 +7,7 @@ export type { ModelHostOptions, RepositoryOptions, Logger } from './host/host-op
 export type { SourceInput } from './host/model-source.js';
 export type { ModelOptions, WarmupOptions, ValidationSet, RolloutOptions } from './registry/model-options.js';
 export type { ModelStatus } from './registry/named-model.js';
+export type { ReadinessOptions, ReadinessReport, ModelReadiness } from './registry/readiness.js';
 export type { VersionStatus } from './registry/loaded-version.js';
 export type { VersionState } from './registry/version-state.js';
 export type { VersionPolicy } from './repository/index.js';

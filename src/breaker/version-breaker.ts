@@ -20,9 +20,11 @@ export interface BreakerTransition {
 export class VersionBreaker {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   private current: BreakerState = 'closed';
+  /** A half-open probe batch is running. */
+  private probing = false;
 
   constructor(
-    options: ResolvedBreakerOptions,
+    private readonly options: ResolvedBreakerOptions,
     private readonly context: { model: string; version: number },
     onChange: (transition: BreakerTransition) => void,
   ) {
@@ -31,7 +33,8 @@ export class VersionBreaker {
       volumeThreshold: options.volumeThreshold,
       resetTimeout: options.resetTimeoutMs,
       rollingCountTimeout: options.rollingCountTimeoutMs,
-      timeout: options.timeoutMs ?? false,
+      // The time bound is applied around the runtime call (`run`); opossum only counts verdicts (`record`).
+      timeout: false,
       errorFilter: (error: unknown) => isModelHostError(error) && CALLER_ERRORS.has(error.code),
       // modelhost keeps its own latency statistics; opossum's would cost on every call.
       rollingPercentilesEnabled: false,
@@ -63,13 +66,47 @@ export class VersionBreaker {
     return this.current === 'open';
   }
 
-  /** Runs one runtime call through the breaker. */
+  /**
+   * Runs one runtime call within `timeoutMs`. It does not count: the scheduler first finds
+   * out whom a failure is on (the request or the model) and then calls `record`.
+   */
   async run<T>(call: () => Promise<T>): Promise<T> {
+    if (this.rejecting) throw this.openError();
+    // Half-open: one probe batch at a time, until its verdict is recorded.
+    if (this.current === 'halfOpen') {
+      if (this.probing) throw this.openError();
+      this.probing = true;
+    }
+    const bound = this.options.timeoutMs;
+    if (bound === undefined) {
+      try {
+        return await call();
+      } catch (error) {
+        throw this.translate(error);
+      }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`Timed out after ${bound}ms`), { code: 'ETIMEDOUT' })), bound);
+    });
     try {
-      return (await this.breaker.fire(call)) as T;
+      return await Promise.race([call(), expired]);
     } catch (error) {
       throw this.translate(error);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /**
+   * Counts one batch's verdict: a success, or a failure of the model (caller errors are
+   * filtered out); `request` counts nothing (the failures were the requests' own). Ignored
+   * while open.
+   */
+  record(verdict: 'success' | 'request' | { readonly failure: unknown }): void {
+    this.probing = false;
+    if (verdict === 'request') return;
+    this.breaker.fire(() => (verdict === 'success' ? Promise.resolve() : Promise.reject(verdict.failure))).catch(() => undefined);
   }
 
   /** Stops opossum's timers. */

@@ -48,6 +48,11 @@ const SERVE_FLAGS = {
   ...GRPC_FLAGS,
   'require-checksums': switchFlag('refuse versions without a SHA256SUMS'),
   instances: { value: '<kind>', help: 'auto, thread or inline (default auto: measured per model at load)', parse: oneOf(['auto', 'thread', 'inline']) },
+  'drain-timeout': {
+    value: '<ms>',
+    help: 'on shutdown, how long requests in flight may finish (default 30000);\npast it the rest get 503 SHUTTING_DOWN and the exit code is 1',
+    parse: integer('a whole number of ms ≥ 0', 0),
+  },
   'body-limit': { value: '<bytes>', help: 'largest request body; larger ones get 413 (default 33554432, 32 MiB)', parse: integer('a positive number of bytes', 1) },
   'json-max-depth': { value: '<n>', help: 'deepest nesting of a JSON body; deeper ones get 400 (default 64)', parse: integer('a positive integer', 1) },
   'json-max-elements': { value: '<n>', help: 'most values in a JSON body; more get 400 (default 10000000)', parse: integer('a positive integer', 1) },
@@ -75,8 +80,9 @@ Logs go to stdout, one line each (JSON lines unless --log-format text; text on a
 terminal). While models load, a terminal shows each version's phase (verifying
 checksums, reading, compiling, measuring, warming up) and elapsed time, redrawn in
 place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT stops accepting
-connections, lets requests in flight finish, unloads the models and exits 0; a second
-signal during that drain cancels what is left (host.destroy()) and exits 1.
+connections, lets requests in flight finish (within --drain-timeout), unloads the models
+and exits 0 (1 when the drain timed out); a second signal during that drain cancels
+what is left (host.destroy()) and exits 1.
 `;
 
 function fail(message: string): never {
@@ -193,6 +199,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     // One model's folder or files load as a source: nothing to poll, checksums still apply.
     repository: { root, pollIntervalMs: single === undefined || single.kind === 'repository' ? values.poll : undefined, requireChecksums: values['require-checksums'] === true },
     logger,
+    ...(values['drain-timeout'] === undefined ? {} : { drainTimeoutMs: values['drain-timeout'] }),
     defaults,
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
@@ -245,8 +252,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     await grpcClosed;
     clearInterval(sweep);
     clearTimeout(cutoff);
-    logger.info('stopped');
-    process.exit(0);
+    logger.info('stopped', { drainTimedOut: host.drainTimedOut });
+    process.exit(host.drainTimedOut ? 1 : 0);
   };
   // Listeners stay installed for both signals: a second one of either kind, during the drain,
   // must reach this code rather than Node's default handler (which kills the process).

@@ -2,6 +2,7 @@ import { checkBoolean, checkFunction, checkInteger, checkObject, checkString, Er
 import { validateModelOptions, type ModelOptions } from '../registry/model-options.js';
 import { isModelName, validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
 import { BUILTIN_RUNTIMES, type Runtime } from '../runtime/index.js';
+import type { ReadinessOptions } from '../registry/readiness.js';
 import { systemClock, type Clock } from '../scheduler/clock.js';
 
 export interface RepositoryOptions {
@@ -11,6 +12,11 @@ export interface RepositoryOptions {
   versionPolicy?: VersionPolicy;
   /** Rescan the repository this often (ms): new versions load, removed ones unload, manifest.json applies. Default: no polling. */
   pollIntervalMs?: number;
+  /**
+   * Polls in a row a model or version must be missing from a readable repository before it
+   * is unloaded, so a folder renamed away for a moment is not. Default 3.
+   */
+  removeAfterPolls?: number;
   /**
    * Refuse (INTEGRITY_FAILED) any directory version without a `SHA256SUMS`; a polled one is
    * retried on the next poll. Default false: a version without one loads unverified.
@@ -46,11 +52,18 @@ export interface ModelHostOptions {
   memoryBudgetBytes?: number;
   /** Keep rolling statistics for `stats()` (an event subscriber: request events are built for it). Default true. */
   stats?: boolean;
+  /** What `ready()` and `/v2/health/ready` mean (Triton's `--strict-readiness`). Default `{ strict: true, allowEmpty: false }`. */
+  readiness?: ReadinessOptions;
+  /**
+   * How long `close()` lets queued and running requests finish, ms; past it they are refused
+   * with SHUTTING_DOWN and `drainTimedOut` is set. Default 30000.
+   */
+  drainTimeoutMs?: number;
 }
 
 export interface ResolvedHostOptions {
   readonly repository:
-    | { readonly root: string; readonly versionPolicy: VersionPolicy | undefined; readonly pollIntervalMs: number | undefined; readonly requireChecksums: boolean }
+    | { readonly root: string; readonly versionPolicy: VersionPolicy | undefined; readonly pollIntervalMs: number | undefined; readonly removeAfterPolls: number; readonly requireChecksums: boolean }
     | undefined;
   readonly defaults: ModelOptions | undefined;
   readonly models: Readonly<Record<string, ModelOptions>>;
@@ -60,9 +73,14 @@ export interface ResolvedHostOptions {
   readonly clock: Clock;
   readonly memoryBudgetBytes: number | undefined;
   readonly stats: boolean;
+  readonly readiness: Readonly<ReadinessOptions>;
+  readonly drainTimeoutMs: number;
 }
 
-const KNOWN = ['repository', 'defaults', 'models', 'runtimes', 'logger', 'clock', 'memoryBudgetBytes', 'stats'];
+export const DEFAULT_REMOVE_AFTER_POLLS = 3;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+const KNOWN = ['repository', 'defaults', 'models', 'runtimes', 'logger', 'clock', 'memoryBudgetBytes', 'stats', 'readiness', 'drainTimeoutMs'];
 
 /** Validates host options eagerly, so a typo fails at construction, not at the first request. */
 export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHostOptions {
@@ -82,13 +100,14 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
 
   let repository: ResolvedHostOptions['repository'];
   if (typeof raw.repository === 'string') {
-    repository = { root: checkString(raw.repository, 'repository'), versionPolicy: undefined, pollIntervalMs: undefined, requireChecksums: false };
+    repository = { root: checkString(raw.repository, 'repository'), versionPolicy: undefined, pollIntervalMs: undefined, removeAfterPolls: DEFAULT_REMOVE_AFTER_POLLS, requireChecksums: false };
   } else if (raw.repository !== undefined) {
-    const repo = checkObject(raw.repository, 'repository', ['root', 'versionPolicy', 'pollIntervalMs', 'requireChecksums']);
+    const repo = checkObject(raw.repository, 'repository', ['root', 'versionPolicy', 'pollIntervalMs', 'removeAfterPolls', 'requireChecksums']);
     repository = {
       root: checkString(repo['root'], 'repository.root'),
       versionPolicy: repo['versionPolicy'] === undefined ? undefined : validateVersionPolicy(repo['versionPolicy'], 'repository.versionPolicy'),
       pollIntervalMs: repo['pollIntervalMs'] === undefined ? undefined : checkInteger(repo['pollIntervalMs'], 'repository.pollIntervalMs', 10),
+      removeAfterPolls: repo['removeAfterPolls'] === undefined ? DEFAULT_REMOVE_AFTER_POLLS : checkInteger(repo['removeAfterPolls'], 'repository.removeAfterPolls', 1),
       requireChecksums: repo['requireChecksums'] === undefined ? false : checkBoolean(repo['requireChecksums'], 'repository.requireChecksums'),
     };
   }
@@ -118,5 +137,12 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
   }
   const memoryBudgetBytes = raw.memoryBudgetBytes === undefined ? undefined : checkInteger(raw.memoryBudgetBytes, 'memoryBudgetBytes', 1);
   const stats = raw.stats === undefined ? true : checkBoolean(raw.stats, 'stats');
-  return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger, clock, memoryBudgetBytes, stats });
+  const readiness: ReadinessOptions = {};
+  if (raw.readiness !== undefined) {
+    const r = checkObject(raw.readiness, 'readiness', ['strict', 'allowEmpty']);
+    if (r['strict'] !== undefined) readiness.strict = checkBoolean(r['strict'], 'readiness.strict');
+    if (r['allowEmpty'] !== undefined) readiness.allowEmpty = checkBoolean(r['allowEmpty'], 'readiness.allowEmpty');
+  }
+  const drainTimeoutMs = raw.drainTimeoutMs === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : checkInteger(raw.drainTimeoutMs, 'drainTimeoutMs', 0);
+  return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger, clock, memoryBudgetBytes, stats, readiness: Object.freeze(readiness), drainTimeoutMs });
 }

@@ -14,6 +14,8 @@ import {
   type RolloutStats,
   type SyncResult,
 } from '../registry/version-manager.js';
+import type { ReadinessReport } from '../registry/readiness.js';
+import type { Blame } from '../registry/guard-watcher.js';
 import { assertVersion, ModelRepository } from '../repository/index.js';
 import { RuntimeRegistry, type RuntimeMemory } from '../runtime/index.js';
 import type { WorkerMemory } from '../runtime/worker/messages.js';
@@ -29,7 +31,7 @@ import type { FeedbackResult, QualityStats } from '../monitoring/feedback-store.
 import type { MonitoringStats } from '../monitoring/model-monitor.js';
 import { resolveHostOptions, type Logger, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
 
-export type { DeployOptions, LoadOptions, LoadResult, RollbackResult, RolloutResult, RolloutStats, SyncResult };
+export type { DeployOptions, LoadOptions, LoadResult, ReadinessReport, RollbackResult, RolloutResult, RolloutStats, SyncResult };
 
 export interface PredictOptions {
   /** Pin a version instead of the default. */
@@ -126,6 +128,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   private closing = false;
   private closed = false;
   private closePromise: Promise<void> | undefined;
+  private timedOut = false;
   private pollTimer: unknown = undefined;
   private readonly recorder: StatsRecorder | undefined;
   private readonly monitoring: HostMonitoring;
@@ -158,6 +161,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       defaults: this.options.defaults,
       modelOptions: this.options.models,
       repositoryPolicy: this.options.repository?.versionPolicy,
+      removeAfterPolls: this.options.repository?.removeAfterPolls ?? 1,
       memoryBudgetBytes: this.options.memoryBudgetBytes,
       clock: this.options.clock,
       isClosing: () => this.closing,
@@ -166,7 +170,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       log: (level, message, fields) => this.options.logger?.[level](message, fields),
       // The golden set of a deploy: not traffic, so monitoring (samples, drift, cache) never sees it.
       predictPinned: (model, version, inputs) => this.run(model, inputs, { version }, 'instance', false),
-    });
+    }, this.options.readiness);
     if (this.options.repository?.pollIntervalMs !== undefined) this.schedulePoll(this.options.repository.pollIntervalMs);
     this.recorder = this.options.stats ? new StatsRecorder(this, this.options.clock) : undefined;
     this.on('modelUnloaded', (e) => this.recorder?.forget(e.model, e.version));
@@ -210,12 +214,12 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 
   /** Makes the canary or shadow candidate the default, with all traffic. */
   promote(name: string): Promise<RolloutResult> {
-    return settle(() => this.versions.promote(name));
+    return this.versions.promote(name);
   }
 
   /** Sets the share of unpinned traffic per loaded version: `{ 1: 0.9, 2: 0.1 }`. */
   setTraffic(name: string, weights: Readonly<Record<number, number>>): Promise<RolloutResult> {
-    return settle(() => this.versions.setTraffic(name, weights));
+    return this.versions.setTraffic(name, weights);
   }
 
   /**
@@ -328,12 +332,28 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     return { runtimes, versions, workerThreads: WorkerInstance.live };
   }
 
-  /** Whether a model (or, without a name, the host and every loaded model) can serve. */
+  /**
+   * Whether a model can serve; without a name, whether the host can (`readiness()`): by
+   * default every model it was asked to serve is ready, and it was asked to serve one.
+   */
   ready(name?: string): boolean {
     if (this.closing) return false;
     if (name !== undefined) return this.models.get(name)?.ready === true;
-    for (const model of this.models.values()) if (!model.ready) return false;
-    return true;
+    return this.readiness().ready;
+  }
+
+  /**
+   * The host's readiness with its reasons: every model it was asked to serve (`load`,
+   * `deploy`, the repository poll) until `unload` or the poll removes it, ready or with why
+   * not (a failed load's message). See `readiness` in the host options.
+   */
+  readiness(): ReadinessReport {
+    return this.versions.readinessReport(this.closing);
+  }
+
+  /** Whether `close()` or `destroy()` began: new requests are refused with SHUTTING_DOWN. */
+  get draining(): boolean {
+    return this.closing;
   }
 
   /** Whether the host is up (false once closed). */
@@ -348,6 +368,14 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   close(): Promise<void> {
     this.closePromise ??= this.shutdown();
     return this.closePromise;
+  }
+
+  /**
+   * Whether the last `close()` hit its drain bound (`drainTimeoutMs`): what was still
+   * pending then was refused with SHUTTING_DOWN.
+   */
+  get drainTimedOut(): boolean {
+    return this.timedOut;
   }
 
   /** Like `close`, but rejects every queued request now with SHUTTING_DOWN. Idempotent. */
@@ -366,12 +394,15 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 
   private run(name: string, inputs: unknown, options: PredictOptions | undefined, mode: InputMode, monitored = true): Promise<Outputs> {
     // Not async: the scheduler's promise is the caller's promise (one per request, not three).
+    let model: NamedModel | undefined;
+    let routed: number | undefined;
     try {
       if (this.closing) throw this.shuttingDown();
-      const model = this.models.get(name);
+      model = typeof name === 'string' ? this.models.get(name) : undefined;
       if (model === undefined) throw modelNotFound(name, [...this.models.keys()]);
       const dispatch = options === undefined ? NO_OPTIONS : checkPredictOptions(options, name);
       let version = model.route(options?.version, options?.routingKey);
+      routed = version.version;
       // An open breaker with a fallback: the previous version answers meanwhile.
       if (version.breaker?.rejecting && options?.version === undefined && model.options.breaker.fallback === 'previous-version') {
         version = this.versions.fallbackFor(model, version.version) ?? version;
@@ -384,8 +415,33 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       if (model.shadow !== undefined && options?.version === undefined && version.version === model.defaultVersion) this.versions.mirror(model, inputs, mode, result);
       return result;
     } catch (error) {
+      if (model !== undefined) this.refused(model, routed, options, error);
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * A request for a loaded model refused before it reached a scheduler (bad input, options,
+   * version, not ready): counted like any failure, under the version it went to (else the
+   * pinned one, else the default, else 0). Requests naming no loaded model are not counted
+   * per name: a client's names are data, never metric labels.
+   */
+  private refused(model: NamedModel, routed: number | undefined, options: PredictOptions | undefined, error: unknown): void {
+    if (this.listenerCount('requestFailed') === 0) return;
+    const pinned = typeof options?.version === 'number' && model.versions.has(options.version) ? options.version : undefined;
+    const code = error instanceof ModelHostError ? error.code : ErrorCode.INVALID_INPUT;
+    const id = typeof options?.id === 'string' ? options.id : undefined;
+    this.notify('requestFailed', {
+      model: model.name,
+      version: routed ?? pinned ?? model.defaultVersion ?? 0,
+      timestamp: Date.now(),
+      id,
+      code,
+      message: (error as Error)?.message ?? String(error),
+      rows: 0,
+      queueMs: 0,
+      totalMs: 0,
+    });
   }
 
   private modelStats(model: NamedModel): ModelStats {
@@ -423,7 +479,26 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   private async shutdown(): Promise<void> {
     this.closing = true;
     if (this.pollTimer !== undefined) this.options.clock.clearTimeout(this.pollTimer);
-    await this.versions.unloadAll();
+    // The drain is bounded: past drainTimeoutMs what is left is refused (as destroy() does),
+    // and past a short grace a runtime call that never returns no longer holds close() up.
+    const bound = this.options.drainTimeoutMs;
+    const unloading = this.versions.unloadAll();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), bound);
+      timer.unref?.();
+    });
+    if ((await Promise.race([unloading, expired])) === 'expired') {
+      this.timedOut = true;
+      this.options.logger?.warn('drain bound reached: refusing what is left', { drainTimeoutMs: bound });
+      const error = new ModelHostError(ErrorCode.SHUTTING_DOWN, `the model host is shutting down: the drain bound (drainTimeoutMs ${bound}) passed`);
+      for (const model of this.models.values()) for (const version of model.versions.values()) version.dispatcher?.abort(error);
+      const grace = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), DISPOSE_GRACE_MS).unref());
+      if ((await Promise.race([unloading, grace])) === 'stuck') {
+        this.warn(`close: runtime calls still running ${DISPOSE_GRACE_MS} ms after the drain bound; their sessions are left to the process exit`, undefined, undefined);
+      }
+    }
+    clearTimeout(timer);
     this.closed = true;
   }
 
@@ -439,7 +514,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
           const model = this.models.get(name);
           if (model?.guard !== undefined) {
             const p = payload as ModelHostEvents['requestCompleted'][0] | ModelHostEvents['requestFailed'][0];
-            this.versions.observe(model, p.version, p.totalMs, 'code' in p ? p.code : undefined);
+            this.versions.observe(model, p.version, p.totalMs, 'code' in p ? p.code : undefined, 'blame' in p ? (p.blame as Blame | undefined) : undefined);
           }
         }
         this.notify(event, payload);
@@ -472,14 +547,8 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 
 const NO_OPTIONS: DispatchOptions = Object.freeze({});
 
-/** Runs a synchronous operation as a promise, so every public method settles the same way. */
-function settle<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
+/** After the drain bound, how long close() still waits for runtime calls to return before it gives up on them, ms. */
+const DISPOSE_GRACE_MS = 1000;
 
 function checkPredictOptions(options: PredictOptions, model: string): DispatchOptions {
   if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);

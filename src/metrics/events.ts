@@ -25,9 +25,16 @@ export interface RequestFailedEvent extends EventBase {
   readonly id: string | undefined;
   readonly code: ErrorCode;
   readonly message: string;
+  /** Rows of the request (0 when it was refused before its input was read). */
   readonly rows: number;
   readonly queueMs: number;
   readonly totalMs: number;
+  /**
+   * For INFERENCE_FAILED: `request` when the failure was pinned on this request (it failed
+   * while other inputs succeeded on the version; it counts toward neither the breaker nor
+   * the rollout guard), `model` when it was not (docs/observability.md).
+   */
+  readonly blame?: 'request' | 'model';
 }
 
 export interface BatchCompletedEvent extends EventBase {

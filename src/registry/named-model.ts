@@ -18,6 +18,10 @@ export interface ModelStatus {
   readonly shadow: { readonly version: number; readonly fraction: number } | undefined;
   /** Whether the default version is ready to serve. */
   readonly ready: boolean;
+  /** Why the model is not ready (a load failure's message, or the state of its versions); undefined when ready. */
+  readonly reason: string | undefined;
+  /** What of the repository's `manifest.json` could not be applied to this model. */
+  readonly manifestProblem: string | undefined;
   /** Versions known to the host, newest first. */
   readonly versions: readonly VersionStatus[];
 }
@@ -40,6 +44,8 @@ export class NamedModel {
   readonly served = new Set<number>();
   /** Whether the model was loaded from the repository (so polling manages it). */
   fromRepository = false;
+  /** What of `manifest.json` could not be applied, set by the repository poll. */
+  manifestProblem: string | undefined;
   /** The `manifest.json` entry last applied, as JSON; undefined when the manifest does not pin the model. */
   manifestApplied: string | undefined;
   /**
@@ -126,6 +132,14 @@ export class NamedModel {
     return this.defaultVersion !== undefined && this.versions.get(this.defaultVersion)?.isReady === true;
   }
 
+  /** Why the model cannot serve: the newest failed load's message, else the state of its versions. */
+  notReadyReason(): string {
+    const versions = [...this.versions.values()].sort((a, b) => b.version - a.version);
+    const failed = versions.find((v) => v.error !== undefined);
+    if (failed !== undefined) return `v${failed.version} failed to load: ${failed.error!.message}`;
+    return versions.length === 0 ? 'no version loaded' : `no ready default version (${this.describeVersions()})`;
+  }
+
   status(): ModelStatus {
     return {
       name: this.name,
@@ -134,6 +148,8 @@ export class NamedModel {
       traffic: this.traffic(),
       shadow: this.shadow === undefined ? undefined : { ...this.shadow },
       ready: this.ready,
+      reason: this.ready ? undefined : this.notReadyReason(),
+      manifestProblem: this.manifestProblem,
       versions: [...this.versions.values()].sort((a, b) => b.version - a.version).map((v) => v.status()),
     };
   }

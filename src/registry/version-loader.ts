@@ -170,6 +170,7 @@ export class VersionLoader {
       events: this.deps.events(entry.model),
       breaker: entry.breaker,
       padding: entry.padding,
+      probeInputs: () => (options.warmup.runs === 0 ? undefined : this.warmupInputs(entry, options)),
     });
   }
 

@@ -24,9 +24,18 @@ export interface SchedulerEventMap {
 export interface BatchBreaker {
   /** Open: requests fail fast, queued ones never run. */
   readonly rejecting: boolean;
+  /** Runs one runtime call within the breaker's time bound; its outcome counts only through `record`. */
   run<T>(call: () => Promise<T>): Promise<T>;
+  /**
+   * A batch's verdict once its failures are classified: a success, a failure of the model
+   * (counts), or `request` (its failures were the requests' own: nothing counts).
+   */
+  record(verdict: 'success' | 'request' | { readonly failure: unknown }): void;
   openError(): ModelHostError;
 }
+
+/** Who a failed request is blamed on (docs/observability.md, "Who is blamed"). */
+export type Blame = 'request' | 'model';
 
 /** Where the scheduler reports; `wants` lets it skip building payloads nobody listens to. */
 export interface SchedulerEvents {
@@ -54,6 +63,8 @@ export interface BatchSchedulerConfig {
   readonly padding?: Padding | undefined;
   /** Runs a callback once the current burst of arrivals is in; default: see `schedule`. */
   readonly defer?: (callback: () => void) => void;
+  /** Inputs the version is known to answer (its warmup set), to probe it before any request succeeded. */
+  readonly probeInputs?: () => Record<string, Tensor> | undefined;
 }
 
 /**
@@ -68,7 +79,9 @@ export interface BatchSchedulerConfig {
  * whole event-loop turn when runs block the thread (tfjs inline), so requests read from
  * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch
  * (with `padding`: the same but for their padded length, see padding.ts).
- * A failing batch is bisected so a poisoned request fails alone.
+ * A failing batch is bisected so a poisoned request fails alone; a failure is then blamed on
+ * the request when other inputs succeed on the version (its batch-mates, or a probe with
+ * known-good inputs), and only failures blamed on the model count toward the breaker.
  */
 export class BatchScheduler implements Dispatcher {
   private readonly queue = new TaskQueue();
@@ -90,6 +103,10 @@ export class BatchScheduler implements Dispatcher {
   private readonly cut = () => this.cutBatches();
   /** One abort listener per signal, shared by the requests that carry it. */
   private readonly signalGroups = new WeakMap<AbortSignal, { members: Set<readonly Task[]>; onAbort: () => void }>();
+  /** Inputs of a request that last succeeded: what a probe runs. */
+  private knownGood: Record<string, Tensor> | undefined;
+  /** The probe in flight, shared by every failure waiting for a verdict. */
+  private probing: Promise<boolean> | undefined;
 
   constructor(
     private readonly executor: Executor,
@@ -341,15 +358,21 @@ export class BatchScheduler implements Dispatcher {
       const computeMs = ended - started;
       this.rate.record(rows, computeMs, ended - since);
       this.cost.record(rows, computeMs);
+      // Known-good inputs for probes: a one-request run's (not moved to a worker); else, without
+      // padding, the first request's own (settling drops them; it may have expired meanwhile).
+      // Never a request that expired or was cancelled meanwhile: its rows must not run again.
+      const first = tasks[0]!;
+      if (first.state !== TaskState.Settled) this.knownGood = owned && this.config.padding === undefined ? first.inputs : owned ? this.knownGood : inputs;
       this.complete(tasks, outputs, computeMs);
       this.reportBatch(tasks.length, rows, computeMs, undefined);
+      breaker?.record('success');
     } catch (error) {
       const computeMs = clock.now() - started;
       this.reportBatch(tasks.length, rows, computeMs, error);
       if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
         for (const task of tasks) this.fail(task, error);
       } else {
-        await this.isolate(tasks, error, isolationBudget(tasks.length));
+        await this.classify(tasks, error);
       }
     } finally {
       this.inFlight.delete(tasks);
@@ -426,15 +449,82 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /**
-   * A batch threw: run its halves again, recursively, so the request that poisons it fails
-   * alone. The budget bounds the extra runs a broken runtime can cost.
+   * A batch threw: bisect it so each failing request is found (`isolate`), then blame. A
+   * failure is the request's when it is reproducible on that input alone and other inputs
+   * succeed on the version: its batch-mates in the bisection, else a probe with known-good
+   * inputs (the last request that succeeded, or the warmup set). Otherwise it is the
+   * model's (a failure that did not come back on a re-run is a transient fault of the
+   * model), and only then counts toward the breaker.
    */
-  private async isolate(tasks: Task[], cause: unknown, budget: { runs: number }): Promise<void> {
+  private async classify(tasks: Task[], cause: unknown): Promise<void> {
+    const failed: { task: Task; cause: unknown; alone: boolean }[] = [];
+    const outcome = { succeeded: false };
+    await this.isolate(tasks, cause, isolationBudget(tasks.length), failed, outcome);
+    const breaker = this.config.breaker;
+    if (failed.length === 0) {
+      breaker?.record({ failure: cause }); // every request succeeded when run again: the model's transient fault
+      return;
+    }
+    let blame: Blame;
+    if (outcome.succeeded) blame = 'request';
+    else if (tasks.length === 1 && !(await this.reproduces(failed[0]!.task))) blame = 'model';
+    else blame = (await this.probe()) ? 'request' : 'model';
+    breaker?.record(blame === 'model' ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
+    for (const { task, cause: own, alone } of failed) {
+      const message = (own as Error)?.message ?? String(own);
+      const why =
+        blame === 'model'
+          ? ''
+          : alone
+            ? ' (blamed on this request: it fails again on its own while other inputs succeed on this version)'
+            : ' (its group of requests was not split further: the isolation budget ran out; other inputs succeed on this version)';
+      this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${message}${why}`, own), true, blame);
+    }
+  }
+
+  /** Whether a lone request that failed fails again when run once more (its result is not used). */
+  private async reproduces(task: Task): Promise<boolean> {
+    if (task.state === TaskState.Settled) return true;
+    try {
+      this.checkOutputs(await this.executor.run(this.batchInputs([task]), false), task.rows);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  /** Whether the version answers known-good inputs now; one probe at a time, shared. */
+  private probe(): Promise<boolean> {
+    if (this.probing !== undefined) return this.probing;
+    let inputs = this.knownGood;
+    try {
+      inputs ??= this.config.probeInputs?.();
+    } catch {
+      inputs = undefined;
+    }
+    if (inputs === undefined) return Promise.resolve(false);
+    const known = inputs;
+    const probing = Promise.resolve().then(() => this.executor.run(known, false)).then(
+      () => true,
+      () => false,
+    );
+    this.probing = probing;
+    void probing.then(() => {
+      if (this.probing === probing) this.probing = undefined;
+    });
+    return probing;
+  }
+
+  /**
+   * Runs the halves of a failed batch again, recursively, until each failing request failed
+   * alone (or the budget, which bounds the extra runs a broken runtime can cost, ran out):
+   * those go to `failed`; `outcome.succeeded` tells whether any part succeeded.
+   */
+  private async isolate(tasks: Task[], cause: unknown, budget: { runs: number }, failed: { task: Task; cause: unknown; alone: boolean }[], outcome: { succeeded: boolean }): Promise<void> {
     const live = tasks.filter((t) => t.state !== TaskState.Settled);
     if (live.length === 0) return;
     if (live.length === 1 || budget.runs <= 0) {
-      const message = (cause as Error)?.message ?? String(cause);
-      for (const task of live) this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${message}`, cause));
+      for (const task of live) failed.push({ task, cause, alone: live.length === 1 });
       return;
     }
     const middle = live.length >> 1;
@@ -445,9 +535,14 @@ export class BatchScheduler implements Dispatcher {
         for (const task of half) task.batchRows = rows;
         const started = this.config.clock.now();
         try {
-          this.complete(half, this.checkOutputs(await this.executor.run(this.batchInputs(half), half.length > 1), rows), this.config.clock.now() - started);
+          const inputs = this.batchInputs(half);
+          const outputs = this.checkOutputs(await this.executor.run(inputs, half.length > 1), rows);
+          // A one-request run (its inputs were not moved to a worker) of a request still waiting for them.
+          if (half.length === 1 && half[0]!.state !== TaskState.Settled) this.knownGood = inputs;
+          this.complete(half, outputs, this.config.clock.now() - started);
+          outcome.succeeded = true;
         } catch (error) {
-          await this.isolate(half, error, budget);
+          await this.isolate(half, error, budget, failed, outcome);
         }
       }),
     );
@@ -472,7 +567,7 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /** Rejects a task unless it has settled; `dequeue` false when the queue already let go of it. */
-  private fail(task: Task, error: ModelHostError, dequeue = true): void {
+  private fail(task: Task, error: ModelHostError, dequeue = true, blame?: Blame): void {
     if (task.state === TaskState.Settled) return;
     const wasQueued = task.state === TaskState.Queued;
     if (wasQueued && dequeue) this.queue.forget(task);
@@ -489,6 +584,7 @@ export class BatchScheduler implements Dispatcher {
         rows: task.rows,
         queueMs: (wasQueued ? now : task.startedAt) - task.enqueuedAt,
         totalMs: now - task.enqueuedAt,
+        ...(blame === undefined ? {} : { blame }),
       });
     }
     if (this.pending === 0) this.notifyIdle();

@@ -168,6 +168,9 @@ describe('deploy/kubernetes manifests', () => {
     const timeoutSeconds = Number(argValue(c.args, '--timeout')) / 1000;
     expect(preStopSeconds).toBeGreaterThan(0);
     expect(preStopSeconds + timeoutSeconds + 10).toBeLessThanOrEqual(deployment().spec.template.spec.terminationGracePeriodSeconds);
+    // and the drain bound: past it serve refuses what is left and exits, before the SIGKILL
+    const drainSeconds = Number(argValue(c.args, '--drain-timeout')) / 1000;
+    expect(preStopSeconds + drainSeconds + 10).toBeLessThanOrEqual(deployment().spec.template.spec.terminationGracePeriodSeconds);
   });
 
   it('mounts the repository from the PVC where serve reads it, read-only, and runs as non-root', () => {

@@ -109,7 +109,7 @@ describe('modelhost (CLI arguments)', () => {
     const run = cli(['--help']);
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(run.stdout()).toMatch(/^Usage: modelhost serve <repository> \[options\]/);
-    for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances', '--body-limit', '--json-max-depth', '--json-max-elements', '--max-response-bytes']) expect(run.stdout()).toContain(option);
+    for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances', '--body-limit', '--json-max-depth', '--json-max-elements', '--max-response-bytes', '--drain-timeout']) expect(run.stdout()).toContain(option);
     expect(ownStderr(run.stderr())).toBe('');
   });
 
@@ -138,6 +138,7 @@ describe('modelhost (CLI arguments)', () => {
     { args: ['serve', '.', '--body-limit', '1.5'], message: '--body-limit must be a positive number of bytes, got 1.5' },
     { args: ['serve', '.', '--json-max-depth', '0'], message: '--json-max-depth must be a positive integer, got 0' },
     { args: ['serve', '.', '--json-max-elements', 'many'], message: '--json-max-elements must be a positive integer, got many' },
+    { args: ['serve', '.', '--drain-timeout', 'soon'], message: '--drain-timeout must be a whole number of ms ≥ 0, got soon' },
   ])('exits 2 with a message and the usage for $args', async ({ args, message }) => {
     const run = cli(args);
     expect(await run.exited).toEqual({ code: 2, signal: null });
@@ -222,7 +223,7 @@ describe('modelhost serve', () => {
     const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
     expect(await (await fetch(`${url}/v2`)).json()).toEqual({ name: 'modelhost', version, extensions: ['binary_tensor_data', 'model_repository'] });
     expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
-    expect(await (await fetch(`${url}/v2/health/ready`)).json()).toEqual({ ready: true });
+    expect(await (await fetch(`${url}/v2/health/ready`)).json()).toEqual({ ready: true, models: { affine: { ready: true }, slow: { ready: true } } });
     expect(await (await fetch(`${url}/v2/models/affine/ready`)).json()).toEqual({ name: 'affine', ready: true });
     expect(await (await fetch(`${url}/v2/models/affine/versions/1/ready`)).json()).toEqual({ name: 'affine', ready: true });
     expect(await (await fetch(`${url}/v2/models/affine`)).json()).toEqual({
@@ -365,5 +366,31 @@ describe('modelhost serve, a second signal during the drain', () => {
     expect(logs.filter((l) => l.level === 'warn')).toEqual([expect.objectContaining({ msg: 'second signal: exiting now', signal: second })]);
     expect(logs.some((l) => l.msg === 'stopped')).toBe(false);
     await Promise.all(burst);
+  });
+});
+
+describe('modelhost serve: the drain bound', () => {
+  it('--drain-timeout: what is still queued when it passes gets 503 SHUTTING_DOWN, and the exit code is 1', async () => {
+    const server = cli(['serve', repository, '--port', '0', '--models', 'slow', '--drain-timeout', '50']);
+    const url = (await server.waitForLog((l) => l.msg === 'listening')).url as string;
+    const send = (r: number) =>
+      new Promise<number>((resolve) => {
+        const req = request(`${url}/v2/models/slow/infer`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume().on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', () => resolve(0));
+        req.end(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: Array.from({ length: 512 }, (_, i) => r + i) }] }));
+      });
+    const answers = Array.from({ length: 24 }, (_, r) => send(r));
+    for (;;) {
+      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
+      if (status.models[0]!.versions[0]!.queueDepth >= 8) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    server.child.kill('SIGTERM');
+    const statuses = await Promise.all(answers);
+    expect(statuses).toContain(503); // refused past the bound
+    expect(await server.exited).toEqual({ code: 1, signal: null });
+    expect(server.logs().at(-1)).toMatchObject({ msg: 'stopped', drainTimedOut: true });
   });
 });

@@ -7,6 +7,7 @@ import {
   type ModelMetadata,
   type ModelStatus,
   type Outputs,
+  type ReadinessReport,
   type Runtime,
   type Session,
   type Tensor,
@@ -27,6 +28,11 @@ describe('public types', () => {
     expectTypeOf(host.status()).toEqualTypeOf<ModelStatus[]>();
     expectTypeOf(host.status('m')).toEqualTypeOf<ModelStatus>();
     expectTypeOf(host.metadata('m')).toEqualTypeOf<ModelMetadata>();
+    expectTypeOf(host.readiness()).toEqualTypeOf<ReadinessReport>();
+    expectTypeOf<ReadinessReport['models'][string]['reason']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ModelStatus['reason']>().toEqualTypeOf<string | undefined>();
+    expectTypeOf<ModelHostEvents['requestFailed'][0]['blame']>().toEqualTypeOf<'request' | 'model' | undefined>();
+    expectTypeOf(host.draining).toBeBoolean();
   });
 
   it('events have one typed payload each', () => {

@@ -31,12 +31,15 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 
 /**
  * The protocols' error shape, `{ "error": "..." }`, never a stack trace. QUEUE_FULL carries
- * Retry-After (seconds, rounded up); unexpected errors say only that they happened.
+ * Retry-After (seconds, rounded up), SHUTTING_DOWN `Connection: close`; unexpected errors
+ * say only that they happened.
  */
 export function errorResponse(error: unknown): HttpResponse {
   if (!isModelHostError(error)) return json(500, { error: 'internal error' });
   const headers: Record<string, string> = { 'x-modelhost-error-code': error.code };
   if (error.code === ErrorCode.QUEUE_FULL) headers['retry-after'] = String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000)));
+  // A closing server asks the client to take its keep-alive connection elsewhere.
+  if (error.code === ErrorCode.SHUTTING_DOWN) headers['connection'] = 'close';
   return json(statusFor(error.code), { error: error.message }, headers);
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isModelHostError, type ModelHost } from 'modelhost';
+import { ErrorCode, isModelHostError, ModelHostError, type ModelHost } from 'modelhost';
 import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
@@ -71,6 +71,9 @@ export const ROUTES: readonly Route[] = [
   route('GET', '/openapi.json', openApiDocument),
 ];
 
+/** Paths that still answer while the host drains: probes and metrics (the rest get 503 SHUTTING_DOWN). */
+const DURING_DRAIN: ReadonlySet<string> = new Set(['/v2/health/live', '/v2/health/ready', '/metrics']);
+
 export const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GET', '/status', statusPage), route('GET', '/status/(?<asset>uplot\\.min\\.(?:js|css))', chartAsset)];
 
 /**
@@ -96,6 +99,8 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
       if (match === null) continue;
       allowed.push(r.method === 'GET' ? 'GET, HEAD' : r.method);
       if (r.method !== request.method && !(r.method === 'GET' && request.method === 'HEAD')) continue;
+      // Draining: a transient state, never answered as if a model were unknown (404).
+      if (host.draining && !DURING_DRAIN.has(path)) return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
       const params = decodeParams(match.groups ?? {});
       if (params === undefined) return json(400, { error: `the path ${path} has a broken percent-encoding` });
       return run(r.handler, host, resolved, request, params, url.searchParams);

@@ -35,7 +35,21 @@ export const serverMetadata: RouteHandler = ({ options }) =>
 
 export const serverLive: RouteHandler = ({ host }) => (host.live() ? json(200, { live: true }) : json(503, { live: false }));
 
-export const serverReady: RouteHandler = ({ host }) => (host.ready() ? json(200, { ready: true }) : json(503, { ready: false }));
+/**
+ * 200 or 503 as `host.readiness()` says, with the reason and each model's readiness in the
+ * body (absolute paths in load errors are elided: the probe route needs no credentials).
+ */
+export const serverReady: RouteHandler = ({ host }) => {
+  const report = host.readiness();
+  const models = Object.fromEntries(Object.entries(report.models).map(([name, m]) => [name, m.reason === undefined ? m : { ...m, reason: withoutPaths(m.reason) }]));
+  const body = report.reason === undefined ? { ready: report.ready, models } : { ready: report.ready, reason: withoutPaths(report.reason), models };
+  return json(report.ready ? 200 : 503, body, host.draining ? { connection: 'close' } : {});
+};
+
+/** `/srv/models/m/3` or `C:\\models\\m` → `<path>`. */
+function withoutPaths(text: string): string {
+  return text.replace(/(?<![\w.:/])(?:[A-Za-z]:\\|\/)[^\s'",;()]+/g, '<path>');
+}
 
 export const modelReady: RouteHandler = ({ host, params }) => {
   const version = versionParam(params);

@@ -3,7 +3,8 @@
  * against a real listening server.
  */
 import { describe, expect, it } from 'vitest';
-import { ModelHost } from '../../../src/index.js';
+import { ModelHost, type Runtime } from '../../../src/index.js';
+import { deferred } from '../../helpers/fake-runtime.js';
 import type { HttpOptions, HttpRequest } from '../../../src/adapters/http/index.js';
 import { writeVersion } from '../../helpers/repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
@@ -32,6 +33,31 @@ async function answeredBy(url: string): Promise<number> {
 }
 
 describe('admin routes', () => {
+  it('DELETE /admin/models/{m} during its first load (POST .../load) cancels the load: 200, the load 499 CANCELLED, the model ends unloaded', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.fake': 'fake' });
+    const gate = deferred();
+    const inner = versionedRuntime();
+    const held: Runtime = { name: 'versioned', canLoad: inner.canLoad, load: async (source, options) => (await gate.promise, inner.load(source, options)) };
+    const host = new ModelHost({ repository: root, runtimes: { versioned: held } });
+    const reached = deferred();
+    const unload = host.unload.bind(host);
+    host.unload = (name, version) => (reached.resolve(undefined), unload(name, version));
+    const { url } = await serve(host, { authorize: bearer });
+    const loading = post(`${url}/admin/models/m/load`, undefined, AUTH);
+    await expect.poll(() => host.status().length).toBe(1);
+    const unloading = request(`${url}/admin/models/m`, { method: 'DELETE', headers: AUTH });
+    await reached.promise; // the unload reached the host while the load is held
+    gate.resolve(undefined);
+    expect(await unloading).toMatchObject({ status: 200, body: { model: 'm', unloaded: true } });
+    const loaded = await loading;
+    expect(loaded.status).toBe(499);
+    expect(loaded.headers.get('x-modelhost-error-code')).toBe('CANCELLED');
+    expect(host.status()).toEqual([]);
+    expect((await get(`${url}/v2/models/m/ready`)).status).toBe(404);
+    expect(inner.open).toBe(0);
+  });
+
   it('POST /admin/models/{m}/load loads the newest version, or { "version": n }', async () => {
     const { host, url } = await repositoryHost();
     expect(await post(`${url}/admin/models/m/load`, undefined, AUTH)).toMatchObject({ status: 200, body: { model: 'm', version: 3, versions: [3] } });

@@ -53,6 +53,27 @@ describe('circuit breaker per version', () => {
     await host.close();
   });
 
+  it('requests the runtime rejects for their own content fail alone and never open it, alone or batched; nor do they trip the rollout guard', async () => {
+    // x[0] = 13 is "0 audio samples": the runtime throws on that input, and only that input.
+    const poison = (inputs: Record<string, { data: unknown }>) => Array.from(inputs['x']!.data as Float32Array).some((v, i) => i % 4 === 0 && v === 13);
+    const runtime = fakeRuntime({ failRun: (inputs) => (poison(inputs) ? new Error('input has 0 samples') : undefined) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { breaker, rollout: { windowMs: 10_000, minSamples: 5 } } });
+    const changes: BreakerStateChangedEvent[] = [];
+    const rolledBack: unknown[] = [];
+    host.on('breakerStateChanged', (e) => changes.push(e));
+    host.on('versionRolledBack', (e) => rolledBack.push(e));
+    await host.load('affine', { source: FAKE_SOURCE });
+    await host.deploy('affine', 2, { source: FAKE_SOURCE }); // watched by the guard
+    for (let i = 0; i < 20; i++) expect(await host.predict('affine', [13, 0, 0, 0]).catch((e: ModelHostError) => e.code)).toBe(ErrorCode.INFERENCE_FAILED);
+    // Batched with others: two poisoned requests in 40 (bisection finds them).
+    const mixed = await Promise.all(Array.from({ length: 40 }, (_, i) => host.predict('affine', [i === 5 || i === 25 ? 13 : 100 + i, 0, 0, 0]).then(() => 'ok', (e: ModelHostError) => e.code)));
+    expect(mixed.filter((r) => r === 'ok')).toHaveLength(38);
+    expect(changes).toEqual([]);
+    expect(rolledBack).toEqual([]);
+    expect(await call(host)).toBe('ok');
+    await host.close();
+  });
+
   it('cancellations and deadlines that expire before running never count', async () => {
     const { host, changes } = failingHost();
     await host.load('affine', { source: FAKE_SOURCE });

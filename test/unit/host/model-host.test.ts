@@ -110,16 +110,17 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
     await host.close();
   });
 
-  it('unloading while loading stops the load and leaves no session', async () => {
+  it('unloading while loading cancels the load: the model ends unloaded and no session is left', async () => {
     const gate = deferred();
     const { host, runtime } = hostWith(fakeRuntime({ loadGate: () => gate.promise }));
     const loading = host.load('affine', { source: FAKE_SOURCE });
     await new Promise((r) => setImmediate(r));
     const unloading = host.unload('affine');
     gate.resolve();
-    await expect(loading).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/unloaded while loading/) });
+    await expect(loading).rejects.toMatchObject({ code: ErrorCode.CANCELLED, message: expect.stringMatching(/cancelled by a later unload/) });
     await unloading;
     expect(runtime.openSessions).toBe(0);
+    expect(host.status()).toEqual([]);
     await host.close();
   });
 

@@ -35,12 +35,16 @@ describe('repository polling (injectable clock)', () => {
     await host.close();
   });
 
-  it('drains and unloads a version removed from disk', async () => {
+  it('drains and unloads a version missing from disk for removeAfterPolls (default 3) polls in a row', async () => {
     const { root, host, tick } = await setup();
     await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
     await tick(() => expect(host.status('m').defaultVersion).toBe(2));
     await rm(path.join(root, 'm', '2'), { recursive: true });
-    await tick(() => expect(host.status('m').versions.map((v) => v.version)).toEqual([1]));
+    expect(await host.poll()).toMatchObject({ unloaded: [] });
+    expect(await host.poll()).toMatchObject({ unloaded: [] });
+    expect(host.status('m').defaultVersion).toBe(2);
+    expect(await host.poll()).toMatchObject({ unloaded: ['m@2'] });
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([1]);
     expect(host.status('m').defaultVersion).toBe(1);
     await host.close();
   });

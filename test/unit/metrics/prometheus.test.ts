@@ -13,15 +13,16 @@ describe('modelhost/prometheus', () => {
     await host.load('m', { source: FAKE_SOURCE });
     await Promise.all(Array.from({ length: 5 }, () => host.predict('m', [1, 2, 3, 4])));
     await host.predict('m', [13, 0, 0, 0]).catch((e: ModelHostError) => e);
-    await host.predict('m', [1, 2]).catch((e: ModelHostError) => e); // INVALID_INPUT: never reaches a version
+    await host.predict('m', [1, 2]).catch((e: ModelHostError) => e); // INVALID_INPUT: refused before the queue, still counted
     const text = await registry.metrics();
 
     expect(text).toContain('# TYPE modelhost_requests_total counter');
     expect(text).toContain('modelhost_requests_total{model="m",version="1",code="OK"} 5');
     expect(text).toContain('modelhost_requests_total{model="m",version="1",code="INFERENCE_FAILED"} 1');
+    expect(text).toContain('modelhost_requests_total{model="m",version="1",code="INVALID_INPUT"} 1');
     expect(text).toContain('# TYPE modelhost_request_duration_seconds histogram');
-    expect(text).toMatch(/modelhost_request_duration_seconds_bucket\{model="m",version="1",le="\+Inf"\} 6/);
-    expect(text).toMatch(/modelhost_request_duration_seconds_count\{model="m",version="1"\} 6/);
+    expect(text).toMatch(/modelhost_request_duration_seconds_bucket\{model="m",version="1",le="\+Inf"\} 7/);
+    expect(text).toMatch(/modelhost_request_duration_seconds_count\{model="m",version="1"\} 7/);
     expect(text).toMatch(/modelhost_queue_duration_seconds_count\{model="m",version="1"\} 5/);
     expect(text).toMatch(/modelhost_inference_duration_seconds_count\{model="m",version="1"\} 6/);
     expect(text).toContain('modelhost_batch_size_bucket{model="m",version="1",le="1"} 6');

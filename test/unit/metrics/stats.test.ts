@@ -27,19 +27,19 @@ describe('host.stats()', () => {
     const v1 = stats.versions[1]!;
     expect(v1).toMatchObject({ state: 'ready', breaker: 'closed', queueDepth: 0, pending: 0, traffic: 1 });
     const w = v1.windows['1m'];
-    expect(w.requests).toBe(8); // 7 served + 1 QUEUE_FULL (bad input never reaches a version)
-    expect(w.errors).toBe(1);
-    expect(w.errorsByCode).toEqual({ QUEUE_FULL: 1 });
+    expect(w.requests).toBe(9); // 7 served + 1 QUEUE_FULL + 1 INVALID_INPUT (refused before the queue, still counted)
+    expect(w.errors).toBe(2);
+    expect(w.errorsByCode).toEqual({ QUEUE_FULL: 1, INVALID_INPUT: 1 });
     expect(w.batches).toBe(3); // 1 + 4 + 2
     expect(w.batchSizes).toEqual({ 1: 1, 4: 1, 2: 1 });
     expect(w.meanBatchSize).toBeCloseTo(7 / 3);
     expect(w.latencyMs.total.max).toBeGreaterThan(0);
     expect(w.latencyMs.queue.p99).toBeGreaterThanOrEqual(w.latencyMs.queue.p50);
     expect(w.latencyMs.total.p99).toBeLessThanOrEqual(10 * 1.05);
-    expect(v1.windows['5m'].requests).toBe(8);
+    expect(v1.windows['5m'].requests).toBe(9);
     clock.advance(61_000);
     expect(host.stats('m').versions[1]!.windows['1m'].requests).toBe(0);
-    expect(host.stats('m').versions[1]!.windows['5m'].requests).toBe(8);
+    expect(host.stats('m').versions[1]!.windows['5m'].requests).toBe(9);
     await host.close();
   });
 

@@ -365,7 +365,83 @@ describe('BatchScheduler: isolation of a poisoned request', () => {
     executor.release();
     const settled = await Promise.all(results);
     expect(settled.every((r) => !r.ok && r.code === ErrorCode.INFERENCE_FAILED)).toBe(true);
-    expect(executor.runs.length).toBeLessThanOrEqual(2 + 4 * 6);
+    // 1 + the failed batch + the isolation budget + one probe
+    expect(executor.runs.length).toBeLessThanOrEqual(2 + 4 * 6 + 1);
+  });
+});
+
+describe('BatchScheduler: who a failure is blamed on', () => {
+  /** A breaker that only records verdicts. */
+  function recordingBreaker() {
+    const verdicts: ('success' | 'failure')[] = [];
+    return {
+      verdicts,
+      rejecting: false,
+      run: <T>(call: () => Promise<T>) => call(),
+      record: (verdict: 'success' | 'request' | { failure: unknown }) => void (verdict !== 'request' && verdicts.push(verdict === 'success' ? 'success' : 'failure')),
+      openError: () => new Error('open') as ModelHostError,
+    };
+  }
+
+  function blameSetup(probeInputs?: () => Record<string, Tensor> | undefined) {
+    const clock = new FakeClock();
+    const executor = new TestExecutor(1);
+    const breaker = recordingBreaker();
+    const failed: SchedulerEventMap['requestFailed'][] = [];
+    const scheduler = new BatchScheduler(executor, {
+      model: 'm',
+      version: 1,
+      batched: true,
+      maxBatchSize: 8,
+      maxDelayMs: 2,
+      queueMaxSize: 100,
+      timeoutMs: undefined,
+      clock,
+      breaker,
+      probeInputs,
+      events: { wants: () => true, emit: (event, payload) => void (event === 'requestFailed' && failed.push(payload as SchedulerEventMap['requestFailed'])) },
+    });
+    const submit = (id: number) => scheduler.dispatch(rowsOf([id]), {}).then(() => 'ok', (e: ModelHostError) => e);
+    return { executor, breaker, failed, submit };
+  }
+
+  it('a request that fails while its batch-mates succeed is blamed on itself and never counts', async () => {
+    const { executor, breaker, failed, submit } = blameSetup();
+    executor.poison.add(3);
+    const results = await Promise.all([1, 2, 3, 4].map(submit));
+    expect(results.filter((r) => r === 'ok')).toHaveLength(3);
+    expect((results[2] as ModelHostError).message).toMatch(/blamed on this request/);
+    expect(failed).toEqual([expect.objectContaining({ code: 'INFERENCE_FAILED', blame: 'request' })]);
+    expect(breaker.verdicts).not.toContain('failure');
+  });
+
+  it('a lone request that fails while known-good inputs succeed (the probe) is blamed on itself', async () => {
+    const { executor, breaker, failed, submit } = blameSetup();
+    expect(await submit(1)).toBe('ok');
+    executor.poison.add(9);
+    for (let i = 0; i < 10; i++) expect(await submit(9)).toMatchObject({ code: 'INFERENCE_FAILED' });
+    expect(failed.map((f) => f.blame)).toEqual(Array(10).fill('request'));
+    expect(breaker.verdicts).toEqual(['success']);
+  });
+
+  it('a lone failure is the model\'s when the probe fails too, or when there is nothing known to be good', async () => {
+    const broken = blameSetup();
+    expect(await broken.submit(1)).toBe('ok');
+    broken.executor.poison.add(1).add(2);
+    expect(await broken.submit(2)).toMatchObject({ code: 'INFERENCE_FAILED' });
+    expect(broken.failed.map((f) => f.blame)).toEqual(['model']);
+    expect(broken.breaker.verdicts).toEqual(['success', 'failure']);
+
+    const fresh = blameSetup();
+    fresh.executor.poison.add(5);
+    expect(await fresh.submit(5)).toMatchObject({ code: 'INFERENCE_FAILED' });
+    expect(fresh.failed.map((f) => f.blame)).toEqual(['model']);
+
+    const warm = blameSetup(() => rowsOf([0]).tensors);
+    warm.executor.poison.add(5);
+    expect(await warm.submit(5)).toMatchObject({ code: 'INFERENCE_FAILED' });
+    expect(warm.failed.map((f) => f.blame)).toEqual(['request']);
+    expect(warm.executor.runs.at(-1)!.rows).toBe(1); // the probe ran the warmup row
   });
 });
 

@@ -1,0 +1,76 @@
+import { Agent, request as httpRequest } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { ModelHost } from '../../../src/index.js';
+import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { useServers } from './serve.js';
+
+interface Answer {
+  status: number;
+  connection: string | undefined;
+  code: string | undefined;
+  body: unknown;
+}
+
+/** One request on a keep-alive agent (like a load balancer's pooled connection). */
+function send(agent: Agent, url: string, method: string, body?: unknown): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode!, connection: res.headers.connection, code: res.headers['x-modelhost-error-code'] as string | undefined, body: text ? JSON.parse(text) : undefined });
+      });
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+const infer = { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] };
+
+describe('draining', () => {
+  const { serve } = useServers();
+
+  it('while draining every new request gets 503 SHUTTING_DOWN with Connection: close, never 404 or MODEL_NOT_READY', async () => {
+    const gate = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? gate.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const inFlight = send(agent, `${url}/v2/models/m/infer`, 'POST', infer);
+    await expect.poll(() => runtime.runs).toBe(2);
+    const closing = host.close();
+    const answers = await Promise.all([
+      send(agent, `${url}/v2/models/m/infer`, 'POST', infer),
+      send(agent, `${url}/v2/models/m`, 'GET'),
+      send(agent, `${url}/v2/models/m/ready`, 'GET'),
+      send(agent, `${url}/v1/models/m:predict`, 'POST', { instances: [[1, 2, 3, 4]] }),
+      send(agent, `${url}/v1/models/m`, 'GET'),
+    ]);
+    for (const answer of answers) expect(answer).toMatchObject({ status: 503, connection: 'close', code: 'SHUTTING_DOWN' });
+    expect(await send(agent, `${url}/v2/health/ready`, 'GET')).toMatchObject({ status: 503, connection: 'close', body: { ready: false, reason: 'the host is shutting down' } });
+    gate.resolve();
+    expect((await inFlight).status).toBe(200); // in flight before the drain: finishes
+    await closing;
+    expect(host.drainTimedOut).toBe(false);
+    agent.destroy();
+  });
+
+  it('the drain is bounded: past drainTimeoutMs what is left is refused with 503 and drainTimedOut is set', async () => {
+    const never = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? never.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false }, drainTimeoutMs: 50 });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    const agent = new Agent({ keepAlive: true });
+    const stuck = send(agent, `${url}/v2/models/m/infer`, 'POST', infer);
+    await expect.poll(() => runtime.runs).toBe(2);
+    await host.close();
+    expect(host.drainTimedOut).toBe(true);
+    expect(await stuck).toMatchObject({ status: 503, code: 'SHUTTING_DOWN', connection: 'close' });
+    never.resolve();
+    agent.destroy();
+  });
+});
