@@ -7,10 +7,16 @@
  *                     → output0 FP32 [3, 2]
  *   half_plus_three/123  TF Serving's example: x float32 [-1] → y = x / 2 + 3
  *   tss/1             TF Serving's multi-input example: tag, signal, sensor echoed back
+ *   fraud/3           a two-class scorer for the feedback example (http.md): x float32 [-1, 2]
+ *                     (the scores of legit, fraud) → y = x, so the class is the larger score;
+ *                     `feedback: { task: 'classification' }` in its config.json
  */
 import { buildOnnxModel } from '../fixtures/onnx-writer.js';
 import { onnxAffine } from '../fixtures/onnx-models.js';
-import { writeVersion } from '../helpers/repository.js';
+import { writeConfig, writeVersion } from '../helpers/repository.js';
+
+/** The models of the docs repository, each loaded by the docs test. */
+export const DOCS_MODELS = ['affine', 'mymodel', 'half_plus_three', 'tss', 'fraud'] as const;
 
 /** The KServe spec's `mymodel`. The specification does not say what it computes, only the answer to its one example: so it answers that table, whatever the inputs. */
 function onnxSpecExample(): Uint8Array {
@@ -62,4 +68,6 @@ export async function writeDocsRepository(root: string): Promise<void> {
   await writeVersion(root, 'mymodel', 1, { 'model.onnx': onnxSpecExample() });
   await writeVersion(root, 'half_plus_three', 123, { 'model.onnx': onnxHalfPlusThree() });
   await writeVersion(root, 'tss', 1, { 'model.onnx': onnxTss() });
+  await writeVersion(root, 'fraud', 3, { 'model.onnx': onnxAffine({ size: 2, scale: 1, bias: 0 }) });
+  await writeConfig(root, 'fraud', { feedback: { task: 'classification' } });
 }

@@ -6,6 +6,15 @@
  * succeed (2xx). `curl` is test/docs/curl-shim.mjs, so no curl is needed; `localhost:8080`
  * is the test's server. JavaScript blocks that fetch from `localhost:8080` run too, their
  * `// [...]` result comment checked. Documentation drifts when nothing runs it.
+ *
+ * One placeholder, for values no one can know in advance (a generated request id): in a
+ * JSON answer the string `"…"` matches any string, and `"3f0c…"` any string starting with
+ * `3f0c`; the key must be present and its value a string (test/docs/documented-answer.ts).
+ * Admin routes take `Authorization: Bearer $MODELHOST_ADMIN_TOKEN`: the server checks the
+ * token as `modelhost serve` does, and the examples' bash has the same variable.
+ *
+ * Every ```sh block runs unless its first command is one of NOT_RUN (each with why), and a
+ * shell block must be tagged `sh`: a block cannot drop out of the test unnoticed.
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -20,12 +29,23 @@ import { ModelHost } from '../../src/index.js';
 import { createNodeListener } from '../../src/adapters/http/index.js';
 import { collectMetrics } from '../../src/metrics/prometheus.js';
 import { materializeDemoRepository } from '../../scripts/demo-repository.js';
+import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from '../../src/cli/admin-token.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
-import { writeDocsRepository } from './docs-repository.js';
+import { DOCS_MODELS, writeDocsRepository } from './docs-repository.js';
+import { withPlaceholders } from './documented-answer.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const SHIM = fileURLToPath(new URL('./curl-shim.mjs', import.meta.url));
-const TOKEN = 'docs-example-token';
+/** What the examples' bash and the server both get as MODELHOST_ADMIN_TOKEN. */
+const ADMIN_ENV = { [ADMIN_TOKEN_ENV]: 'docs-example-admin-token' };
+
+/** Shell blocks that do not run here, by their first command, and why. */
+const NOT_RUN: readonly { readonly command: RegExp; readonly why: string }[] = [
+  { command: /^npm (install|ci)\b/, why: 'installs packages (the test runs offline, in an installed tree)' },
+  { command: /^(npm run bench|npx tsx bench\/)/, why: 'a benchmark: minutes of CPU, numbers not answers (docs/benchmarks.md)' },
+  { command: /^npx modelhost serve /, why: 'starts the server; this test starts the same server in-process (test/helpers/serve-process.ts runs the CLI for the tests that need it)' },
+  { command: /^docker /, why: 'no container engine here; test/deploy lints the Dockerfile' },
+];
 const tempDir = useTempDirs('all');
 
 interface Command {
@@ -99,7 +119,7 @@ function parseOrText(text: string): unknown {
 
 /** Models the examples of a file name in their URLs. */
 function modelsNamed(markdown: string): string[] {
-  return [...new Set([...markdown.matchAll(/localhost:8080\/v[12]\/models\/([A-Za-z0-9_.-]+?)(?=[/:'"\s]|$)/g)].map((m) => m[1]!))];
+  return [...new Set([...markdown.matchAll(/localhost:8080\/(?:v[12]|v2\/repository|admin)\/models\/([A-Za-z0-9_.-]+?)(?=[/:'"\s]|$)/g)].map((m) => m[1]!))];
 }
 
 let docsRepository: string;
@@ -112,7 +132,7 @@ beforeAll(async () => {
 for (const file of docs) {
   const markdown = readFileSync(path.join(root, file), 'utf8');
   const blocks = codeBlocks(markdown);
-  const shell = blocks.filter((b) => b.lang === 'sh' && /(^|\n)\s*curl /.test(b.body));
+  const shell = blocks.filter((b) => b.lang === 'sh' && !notRun(b));
   const fetching = blocks.filter((b) => /^(ts|js)$/.test(b.lang) && b.body.includes("fetch('http://localhost:8080"));
   if (shell.length === 0 && fetching.length === 0) continue;
 
@@ -129,11 +149,15 @@ for (const file of docs) {
         host = new ModelHost({ repository: demo });
         for (const name of modelsNamed(markdown)) await host.load(name);
       } else {
+        // The models the file names (so its repository index shows them), from test/docs/docs-repository.ts.
         host = new ModelHost({ repository: docsRepository });
-        await host.load('affine', { version: 1 });
-        for (const name of ['mymodel', 'half_plus_three', 'tss']) await host.load(name);
+        for (const name of modelsNamed(markdown)) {
+          expect(DOCS_MODELS, `${file} names model '${name}': build it in test/docs/docs-repository.ts`).toContain(name);
+          await host.load(name, name === 'affine' ? { version: 1 } : {}); // affine: version 1 serves, 2 and 3 wait on disk
+        }
       }
-      const authorize = (request: { headers: Readonly<Record<string, unknown>> }) => (request.headers['authorization'] === `Bearer ${TOKEN}` ? true : 401);
+      // As `modelhost serve` guards its admin routes (and so the feedback route): the token from the environment.
+      const authorize = bearerTokenAuthorizer(readAdminToken(undefined, ADMIN_ENV)!);
       server = createServer(createNodeListener(host, { metrics: collectMetrics(host).registry, authorize }));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -160,7 +184,7 @@ for (const file of docs) {
         list.forEach((command, i) => script.push(`printf '\\n@@ %d\\n' ${i}`, `echo '@@ ${i}' >> "$CURL_LOG"`, command.text));
         script.push(`printf '\\n@@ end\\n'`);
         await writeFile(log, '');
-        const result = await run('bash', ['-c', script.join('\n')], cwd, { DOCS_SERVER: url, CURL_LOG: log, TOKEN });
+        const result = await run('bash', ['-c', script.join('\n')], cwd, { DOCS_SERVER: url, CURL_LOG: log, ...ADMIN_ENV });
         const outputs = result.stdout.split(/\n@@ (?:\d+|end)\n/).slice(1);
         const statuses = (await readFile(log, 'utf8')).split(/@@ \d+\n/).slice(1);
         list.forEach((command, i) => {
@@ -178,7 +202,7 @@ for (const file of docs) {
             expect.soft(actual.replaceAll(/\s+/g, ' '), where).toBe(command.expected.replaceAll(/\s+/g, ' '));
             return;
           }
-          expect.soft(parseOrText(actual), `${where} answered ${actual}`).toEqual(expected);
+          expect.soft(parseOrText(actual), `${where} answered ${actual}`).toEqual(withPlaceholders(expected));
         });
         expect(result.stderr, file).toBe('');
         expect(result.code, `${file}:${block.line} exited ${result.code}`).toBe(0);
@@ -196,6 +220,21 @@ for (const file of docs) {
     }
   });
 }
+
+function notRun(block: Block): string | undefined {
+  const first = block.body.split('\n').find((line) => line.trim() !== '' && !line.startsWith('#'))?.trim() ?? '';
+  return NOT_RUN.find((rule) => rule.command.test(first))?.why;
+}
+
+describe('the shell blocks of the docs', () => {
+  it.each(docs)('%s: each is tagged sh, and runs or says why not', (file) => {
+    const blocks = codeBlocks(readFileSync(path.join(root, file), 'utf8'));
+    expect(blocks.filter((b) => /^(bash|shell|console|zsh)$/.test(b.lang)).map((b) => `${file}:${b.line} is \`\`\`${b.lang}: tag it sh`)).toEqual([]);
+    // A block that does not run must not hide a request among commands that cannot run.
+    const hidden = blocks.filter((b) => b.lang === 'sh' && notRun(b) !== undefined && /(^|[\s$(|])curl /.test(b.body));
+    expect(hidden.map((b) => `${file}:${b.line} sends a request but is not run (${notRun(b)})`)).toEqual([]);
+  });
+});
 
 describe('the usage of modelhost serve in docs/http.md', () => {
   it('is what `modelhost --help` prints', async () => {
