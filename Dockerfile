@@ -52,4 +52,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
 STOPSIGNAL SIGTERM
 # node is PID 1 and handles the signal itself (no shell in between).
 ENTRYPOINT ["node", "/opt/modelhost/app/dist/cli.js"]
-CMD ["serve", "/models", "--host", "0.0.0.0", "--port", "8080", "--poll", "30000", "--timeout", "10000", "--drain-timeout", "10000"]
+CMD ["serve", "/models", "--host", "0.0.0.0", "--port", "8080", "--poll", "30000", "--timeout", "10000", "--drain-timeout", "10000", "--log-format", "json"]

@@ -47,7 +47,7 @@ interface Serve {
 
 /** `node dist/cli.js serve <demo repository> --port 0 --models <model> …`, ready when it logs "listening". */
 async function startServe(model: string, args: readonly string[] = []): Promise<Serve> {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', REPOSITORY, '--port', '0', '--models', model, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', REPOSITORY, '--port', '0', '--log-format', 'json', '--models', model, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {

@@ -22,7 +22,7 @@ export interface ServeProcess {
 
 /** `modelhost serve <root> --port 0 --models …`. */
 export function startServe(root: string, models: readonly string[], extraArgs: readonly string[] = []): Promise<ServeProcess> {
-  const args = ['serve', root, '--port', '0', '--models', models.join(','), ...extraArgs];
+  const args = ['serve', root, '--port', '0', '--log-format', 'json', '--models', models.join(','), ...extraArgs];
   return startProcess([CLI, ...args], `modelhost serve <repository> --port 0 --models ${models.join(',')}${extraArgs.length > 0 ? ` ${extraArgs.join(' ')}` : ''}`);
 }
 

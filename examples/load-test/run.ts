@@ -106,7 +106,7 @@ interface StartedServer {
 async function startServer(repository: string, models: readonly string[]): Promise<StartedServer> {
   // `npx tsx src/cli/modelhost.ts serve …` without npx in between: one process, so the
   // SIGTERM sent at the end reaches the server itself (npx would exit and leave it running).
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', repository, '--port', '0', '--models', models.join(',')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', repository, '--port', '0', '--log-format', 'json', '--models', models.join(',')], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -62,7 +62,12 @@ const SERVE_FLAGS = {
   'max-buffered-bytes': { value: '<n>', help: 'most request-body bytes held at once, all requests (default 134217728)', parse: integer('a positive number of bytes', 1) },
   'headers-timeout': { value: '<ms>', help: "most time to receive a request's headers (default 10000)", parse: integer('a positive number of ms', 1) },
   'body-timeout': { value: '<ms>', help: "most time to receive a request's body (default 30000)", parse: integer('a positive number of ms', 1) },
-  'log-format': { value: '<f>', help: 'json or text (default: text on a terminal, json otherwise)', parse: oneOf(['json', 'text']) },
+  'log-format': {
+    value: '<f>',
+    help: 'text (default) or json: one JSON object a line, for log shippers',
+    env: 'MODELHOST_LOG_FORMAT',
+    parse: oneOf(['json', 'text']),
+  },
   help: switchFlag('show this help', 'h'),
   version: switchFlag('show the version', 'v'),
 } satisfies FlagTable;
@@ -76,8 +81,8 @@ Prometheus metrics (/metrics, when prom-client is installed) and a status page (
 Options:
 ${describeFlags(SERVE_FLAGS)}
 
-Logs go to stdout, one line each (JSON lines unless --log-format text; text on a
-terminal). While models load, a terminal shows each version's phase (verifying
+Logs go to stdout, one line each: plain text by default, JSON lines with
+--log-format json. While models load, a terminal shows each version's phase (verifying
 checksums, reading, compiling, measuring, warming up) and elapsed time, redrawn in
 place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT stops accepting
 connections, lets requests in flight finish (within --drain-timeout), unloads the models
@@ -187,10 +192,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     bodyTimeoutMs: values['body-timeout'],
   };
 
-  // A terminal gets the live load progress and text; a pipe gets JSON lines unless told otherwise.
+  // Text lines by default everywhere (JSON only when asked); a terminal also gets the live load progress.
   const live = process.stdout.isTTY === true;
   const progress = new LoadProgress(process.stdout, { live });
-  const logger = createLogger(values['log-format'] ?? (live ? 'text' : 'json'), (line) => progress.log(line));
+  const logger = createLogger(values['log-format'] ?? 'text', (line) => progress.log(line));
   const defaults = {
     ...(values.instances === undefined ? {} : { instances: { kind: values.instances } }),
     ...(maxWaitMs === undefined ? {} : { queue: { maxWaitMs } }),

@@ -98,6 +98,8 @@ describe('Dockerfile', () => {
     const volumes = JSON.parse(only('VOLUME').getArgumentsContent()!) as string[];
     expect(cmd.slice(0, 2)).toEqual(['serve', volumes[0]]);
     expect(cmd[cmd.indexOf('--host') + 1]).toBe('0.0.0.0');
+    // Log shippers parse the log: JSON lines, not serve's default text.
+    expect(cmd[cmd.indexOf('--log-format') + 1]).toBe('json');
     const port = cmd[cmd.indexOf('--port') + 1];
     expect(only('EXPOSE').getArgumentsContent()).toBe(port);
     const deployment = parse(read('deploy/kubernetes/deployment.yaml')) as { spec: { template: { spec: { containers: { args: string[]; volumeMounts: { mountPath: string }[] }[] } } } };

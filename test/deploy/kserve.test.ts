@@ -103,6 +103,7 @@ describe('deploy/kserve', () => {
     const port = container.args[container.args.indexOf('--port') + 1];
     expect(container.ports).toEqual([{ containerPort: Number(port), protocol: 'TCP' }]);
     expect(container.args[container.args.indexOf('--host') + 1]).toBe('0.0.0.0');
+    expect(container.args[container.args.indexOf('--log-format') + 1]).toBe('json');
     expect(container.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: Number(port) });
     expect(container.livenessProbe.httpGet).toEqual({ path: '/v2/health/live', port: Number(port) });
   });

@@ -1,7 +1,7 @@
 /**
  * `modelhost serve` says what each model and version is doing while it loads: a live block
  * on a terminal (run under `script`, which gives it a pseudo-terminal), "loading" log lines
- * in a pipe, as JSON by default there or as text with `--log-format text`.
+ * in a pipe: plain text by default, JSON with `--log-format json` or MODELHOST_LOG_FORMAT=json.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,9 +15,15 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const tempDir = useTempDirs('all');
 const PHASES = ['verifying', 'reading', 'compiling', 'measuring'];
 
+/** The environment of the test without MODELHOST_LOG_FORMAT (so the default is what runs), plus `env`. */
+function environment(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { MODELHOST_LOG_FORMAT: _ignored, ...inherited } = process.env;
+  return { ...inherited, ...env };
+}
+
 /** Runs `command` until its output matches `until`, then stops it with SIGTERM; resolves with all it printed. */
-async function runUntil(command: string, args: readonly string[], until: RegExp): Promise<string> {
-  const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+async function runUntil(command: string, args: readonly string[], until: RegExp, env: Record<string, string> = {}): Promise<string> {
+  const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: environment(env) });
   let out = '';
   const exited = once(child, 'exit');
   await new Promise<void>((resolve, reject) => {
@@ -43,8 +49,18 @@ describe('modelhost serve: progress while loading', () => {
     await writeVersion(repository, 'mlp', 2, { 'model.onnx': onnxMlp({ inputs: 8, hidden: [16], outputs: 3 }) });
   });
 
-  it('in a pipe, logs each phase of each version as a JSON line, then the load with its phase durations', async () => {
+  it('in a pipe, by default, logs each phase of each version as a plain text line', async () => {
     const [node, ...args] = serve();
+    const out = await runUntil(node!, args, / listening url=/);
+    const loading = out.split('\n').filter((l) => / loading model=mlp /.test(l));
+    expect(loading.map((l) => /phase=(\w+)/.exec(l)?.[1]).slice(0, 4)).toEqual(PHASES);
+    expect(loading[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z info {2}loading model=mlp version=2 phase=verifying elapsedMs=\d+$/);
+    expect(out).toMatch(/ info {2}model loaded model=mlp version=2 runtime=onnx .* phases=\{"verifying":\d+,"reading":\d+,"compiling":\d+,"measuring":\d+(,"warming":\d+)?\}/);
+    expect(out).not.toMatch(/\{"time"/);
+  });
+
+  it('with --log-format json, logs each phase of each version as a JSON line, then the load with its phase durations', async () => {
+    const [node, ...args] = serve('--log-format', 'json');
     const out = await runUntil(node!, args, /"msg":"listening"/);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const [model, version] of [['affine', 1], ['mlp', 2]] as const) {
@@ -57,19 +73,19 @@ describe('modelhost serve: progress while loading', () => {
     }
   });
 
-  it('with --log-format text, logs plain lines', async () => {
-    const [node, ...args] = serve('--log-format', 'text');
-    const out = await runUntil(node!, args, / listening url=/);
-    const loading = out.split('\n').filter((l) => / loading model=mlp /.test(l));
-    expect(loading.map((l) => /phase=(\w+)/.exec(l)?.[1]).slice(0, 4)).toEqual(PHASES);
-    expect(loading[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z info {2}loading model=mlp version=2 phase=verifying elapsedMs=\d+$/);
-    expect(out).toMatch(/ info {2}model loaded model=mlp version=2 runtime=onnx .* phases=\{"verifying":\d+,"reading":\d+,"compiling":\d+,"measuring":\d+(,"warming":\d+)?\}/);
-    expect(out).not.toMatch(/\{"time"/);
+  it('reads the format from MODELHOST_LOG_FORMAT, and the flag wins over it', async () => {
+    const [node, ...args] = serve();
+    const json = await runUntil(node!, args, /"msg":"listening"/, { MODELHOST_LOG_FORMAT: 'json' });
+    for (const line of json.trim().split('\n')) expect(JSON.parse(line)).toMatchObject({ time: expect.any(String), level: expect.any(String), msg: expect.any(String) });
+    const [node2, ...flagged] = serve('--log-format', 'text');
+    const text = await runUntil(node2!, flagged, / listening url=/, { MODELHOST_LOG_FORMAT: 'json' });
+    expect(text).toMatch(/ info {2}loading model=mlp version=2 phase=verifying elapsedMs=\d+\n/);
+    expect(text).not.toMatch(/\{"time"/);
   });
 
   it('refuses an unknown --log-format before loading anything', async () => {
     const [node, ...args] = serve('--log-format', 'xml');
-    const child = spawn(node!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(node!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: environment() });
     let err = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
     const [code] = await once(child, 'exit');

@@ -38,7 +38,7 @@ interface Cli {
 
 /** `npx tsx src/cli/modelhost.ts …`, minus npx: one process, so signals reach the server itself. */
 function cli(args: readonly string[]): Cli {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MODELHOST_LOG_FORMAT: 'json' } });
   let stdout = '';
   let stderr = '';
   const waiters = new Set<() => void>();

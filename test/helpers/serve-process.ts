@@ -31,7 +31,7 @@ export interface ServeProcess {
 }
 
 export async function startServe(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MODELHOST_LOG_FORMAT: 'json', ...env } });
   let stdout = '';
   let stderr = '';
   const waiters = new Set<() => void>();

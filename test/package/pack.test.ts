@@ -234,7 +234,7 @@ describe('the packed CLI in a project with only modelhost and onnxruntime-node',
   it('serves a repository: one inference over HTTP, /metrics off, a clean stop', async () => {
     const repository = path.join(project, 'models');
     await writeVersion(repository, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
-    const child = spawn(bin, ['serve', repository, '--port', '0'], { cwd: project, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, ['serve', repository, '--port', '0', '--log-format', 'json'], { cwd: project, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = once(child, 'exit');
     let stdout = '';
     let stderr = '';

@@ -21,7 +21,7 @@ const TOKEN = 'serve-admin-token-0123456789';
 /** The CLI as a child process, with no admin token in its environment unless given. */
 function cli(args: readonly string[], env: Record<string, string> = {}) {
   const { MODELHOST_ADMIN_TOKEN: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: projectRoot, env: { ...inherited, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: projectRoot, env: { ...inherited, MODELHOST_LOG_FORMAT: 'json', ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -99,7 +99,7 @@ describe('modelhost serve --grpc-port', () => {
     const repository = await tempDir();
     await writeVersion(repository, 'affine', 1, { 'model.onnx': onnxAffine() });
     const root = fileURLToPath(new URL('../../..', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', 'serve', repository, '--port', '0', '--grpc-port', '0', '--tls-cert', server.cert, '--tls-key', server.key, '--tls-ca', ca.cert], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', 'serve', repository, '--port', '0', '--grpc-port', '0', '--tls-cert', server.cert, '--tls-key', server.key, '--tls-ca', ca.cert, '--log-format', 'json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
