@@ -26,19 +26,44 @@ export class BatchCost {
    */
   private overrun = 1;
 
-  /** A finished batch of `rows` that ran `ms`. */
+  /** Refusals made on the estimate since the last batch was recorded (see `trusted`). */
+  private refusalsSinceRecord = 0;
+
+  /**
+   * A finished batch of `rows` that ran `ms`. Once the line is known, one batch moves it as
+   * if it ran at most MAX_STEP times its prediction: a single stall (the event loop blocked
+   * by a large body, a page-fault storm) must not become the estimate that refuses every
+   * later request, while a real slowdown is still learned, a factor MAX_STEP per batch.
+   */
   record(rows: number, ms: number): void {
     if (!(rows > 0) || !(ms >= 0)) return;
     const predicted = this.predictMs(rows);
-    if (predicted > 0) this.overrun = Math.max(1, this.overrun * 0.7 + (ms / predicted) * 0.3);
+    const seen = predicted > 0 && this.samples >= 2 ? Math.min(ms, predicted * MAX_STEP) : ms;
+    if (predicted > 0) this.overrun = Math.min(MAX_STEP, Math.max(1, this.overrun * 0.7 + (seen / predicted) * 0.3));
     const d = DECAY;
     this.n = this.n * d + 1;
     this.sx = this.sx * d + rows;
-    this.sy = this.sy * d + ms;
+    this.sy = this.sy * d + seen;
     this.sxx = this.sxx * d + rows * rows;
-    this.sxy = this.sxy * d + rows * ms;
+    this.sxy = this.sxy * d + rows * seen;
     this.samples++;
+    this.refusalsSinceRecord = 0;
     this.fit();
+  }
+
+  /**
+   * Whether a request may be refused on this estimate alone. An estimate that refuses every
+   * request never sees another batch to correct it, so after PROBE_AFTER refusals with no
+   * batch recorded, requests are let through again until one runs and is measured (a
+   * half-open probe, as a circuit breaker does).
+   */
+  get trusted(): boolean {
+    return this.refusalsSinceRecord < PROBE_AFTER;
+  }
+
+  /** A request was refused (or failed before running) because of this estimate. */
+  noteRefusal(): void {
+    this.refusalsSinceRecord++;
   }
 
   /** Predicted run time of a batch of `rows`, ms; 0 until a batch has finished. */
@@ -79,3 +104,9 @@ export class BatchCost {
 
 /** Weight kept by the past at each new batch: about the last 20 batches count. */
 const DECAY = 0.95;
+
+/** Most a batch may count for, in multiples of its prediction (and the largest overrun allowance). */
+const MAX_STEP = 4;
+
+/** Refusals on the estimate, with no batch measured meanwhile, before requests are let through to measure again. */
+const PROBE_AFTER = 8;

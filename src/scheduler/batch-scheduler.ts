@@ -159,7 +159,8 @@ export class BatchScheduler implements Dispatcher {
       if (timeoutMs! <= 0) return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id);
       // Its own run counts too: admitted only if it can end before its deadline.
       const end = wait + this.cost.predictMs(Math.min(rows, config.maxBatchSize));
-      if (end > timeoutMs!) {
+      if (end > timeoutMs! && this.cost.trusted) {
+        this.cost.noteRefusal();
         return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead and its own run need about ${Math.ceil(end)} ms, more than timeoutMs ${timeoutMs}`), rows, id);
       }
     }
@@ -306,7 +307,12 @@ export class BatchScheduler implements Dispatcher {
       keptRows += task.rows;
       kept++;
     }
-    if (kept === 0) {
+    if (kept === 0 && !this.cost.trusted) {
+      // The estimate has refused too often without a run to check it: run the first task to measure again.
+      kept = 1;
+      keptRows = tasks[0]!.rows;
+    } else if (kept === 0) {
+      this.cost.noteRefusal();
       const doomed = tasks.shift()!;
       const needs = Math.ceil(this.cost.safeMs(doomed.rows));
       this.fail(doomed, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline would pass before a run of its ${doomed.rows} row(s) could end (about ${needs} ms; ${Math.max(0, Math.floor(doomed.deadline - now))} ms left)`), false);

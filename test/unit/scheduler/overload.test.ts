@@ -142,6 +142,55 @@ describe('deadline-aware batches', () => {
   });
 });
 
+describe('an estimate that cannot lock a model out', () => {
+  // Field report: a 25 MB body blocked the event loop for ~1.7 s while a 0.06 ms batch was
+  // awaited; that one batch was recorded as 1.7 s, and every later request with a deadline
+  // was refused on the estimate, forever (no batch ran to correct it).
+  it('one stalled batch moves the estimate by a bounded step: requests with deadlines keep running', async () => {
+    const { clock, executor, submit, learn } = setup({ maxBatchSize: 4 });
+    for (let i = 0; i < 10; i++) await learn(4, 4); // 1 ms per row
+    await learn(4, 1700); // a stall, 425× the prediction
+    const next = submit(1, { timeoutMs: 100 });
+    await flush();
+    clock.advance(1);
+    executor.release();
+    expect(await next).toEqual({ ok: true, ids: [1] });
+  });
+
+  it('after refusals on the estimate alone, a request is let through to measure again (a probe), and the estimate recovers', async () => {
+    const { clock, executor, submit, learn } = setup({ maxBatchSize: 4 });
+    await learn(1, 3000); // the first batch ever: 3 s per row
+    const refused = [];
+    for (let id = 0; id < 8; id++) refused.push(await submit(id, { timeoutMs: 1000 }));
+    for (const r of refused) expect(r).toMatchObject({ ok: false, code: ErrorCode.DEADLINE_EXCEEDED });
+    const probe = submit(8, { timeoutMs: 1000 });
+    await flush();
+    expect(executor.batches.at(-1)).toBe(1); // it ran
+    clock.advance(5);
+    executor.release();
+    expect(await probe).toEqual({ ok: true, ids: [8] });
+    // Each probe measures again; the estimate comes down and requests are admitted on it.
+    let ran = 1;
+    for (let round = 0; round < 40; round++) {
+      const before = executor.batches.length;
+      const r = submit(100 + round, { timeoutMs: 1000 });
+      await flush();
+      if (executor.batches.length > before) {
+        ran++;
+        clock.advance(5);
+        executor.release();
+      }
+      await r;
+    }
+    expect(ran).toBeGreaterThan(1); // probes kept coming while the estimate was too high
+    const admitted = submit(200, { timeoutMs: 1000 });
+    await flush();
+    clock.advance(5);
+    executor.release();
+    expect(await admitted).toEqual({ ok: true, ids: [200] });
+  });
+});
+
 describe('BatchCost', () => {
   it('fits a fixed cost and a cost per row', () => {
     const cost = new BatchCost();
@@ -159,6 +208,26 @@ describe('BatchCost', () => {
     expect(cost.safeMs(4)).toBeCloseTo(cost.predictMs(4) * 1.3, 6);
     for (let i = 0; i < 30; i++) cost.record(4, cost.predictMs(4)); // on time again: the allowance fades
     expect(cost.safeMs(4) / cost.predictMs(4)).toBeLessThan(1.001);
+  });
+
+  it('counts a batch at most 4× its prediction, and its overrun allowance at most 4×', () => {
+    const cost = new BatchCost();
+    for (let i = 0; i < 10; i++) cost.record(4, 4);
+    cost.record(4, 4000);
+    expect(cost.predictMs(4)).toBeLessThan(4 * 1.5);
+    expect(cost.safeMs(4) / cost.predictMs(4)).toBeLessThanOrEqual(4);
+  });
+
+  it('is trusted until 8 refusals go by without a recorded batch, and again after one', () => {
+    const cost = new BatchCost();
+    cost.record(1, 10);
+    for (let i = 0; i < 8; i++) {
+      expect(cost.trusted).toBe(true);
+      cost.noteRefusal();
+    }
+    expect(cost.trusted).toBe(false);
+    cost.record(1, 10);
+    expect(cost.trusted).toBe(true);
   });
 
   it('is proportional to rows while one batch size has been seen, and unknown before', () => {
