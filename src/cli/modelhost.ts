@@ -84,10 +84,11 @@ ${describeFlags(SERVE_FLAGS)}
 Logs go to stdout, one line each: plain text by default, JSON lines with
 --log-format json. While models load, a terminal shows each version's phase (verifying
 checksums, reading, compiling, measuring, warming up) and elapsed time, redrawn in
-place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT stops accepting
-connections, lets requests in flight finish (within --drain-timeout), unloads the models
-and exits 0 (1 when the drain timed out); a second signal during that drain cancels
-what is left (host.destroy()) and exits 1.
+place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT (also while
+models load) stops accepting connections, lets requests in flight finish (within
+--drain-timeout; connections still open then are cut), unloads the models and exits 0
+(1 when the drain timed out); a second signal during that drain cancels what is left
+(host.destroy()) and exits 1.
 `;
 
 function fail(message: string): never {
@@ -95,16 +96,21 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-/** Fails before any model loads when the port is taken (loading can take minutes). */
-async function checkPortFree(port: number, host: string): Promise<void> {
-  if (port === 0) return;
+/**
+ * Fails before any model loads (loading can take minutes) when the port is taken or the host
+ * is not an address of this machine; port 0 still checks the host.
+ */
+async function checkPortFree(port: number, host: string, label = 'port'): Promise<void> {
   const probe = createNetServer();
   await new Promise<void>((resolve, reject) => {
     probe.once('error', reject);
     probe.listen({ port, host, exclusive: true }, resolve);
   }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN' || error.code === 'EADDRNOTAVAIL') {
+      throw new UsageError(`--host ${host} is not an address of this machine (${error.code})`);
+    }
     const why = error.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${error.code ?? error.message})`;
-    throw new UsageError(`port ${port} on ${host} ${why}`);
+    throw new UsageError(`${label} ${port} on ${host} ${why}`);
   });
   await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
@@ -156,6 +162,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) fail('--tls-cert and --tls-key go together');
   if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) fail('--tls-ca needs --tls-cert and --tls-key');
   const grpcPort = values['grpc-port'];
+  if (values.models !== undefined && values.models.length === 0) fail('--models needs at least one name');
   let token: string | undefined;
   try {
     token = readAdminToken(values['admin-token-file']);
@@ -173,6 +180,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     if (tls !== undefined) await readTlsCredentials(tls).catch((error: unknown) => Promise.reject(new UsageError((error as Error).message)));
     await checkPortFree(port, address);
+    if (grpcPort !== undefined && grpcPort !== 0) await checkPortFree(grpcPort, address, '--grpc-port');
     if (modelName !== undefined) {
       single = await findSingleModel(root, modelName).catch((error: unknown) => Promise.reject(new UsageError((error as Error).message)));
       names = [modelName];
@@ -210,59 +218,43 @@ export async function main(argv: readonly string[]): Promise<void> {
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
   progress.attach(host, logger);
 
-  for (const name of names) {
-    try {
-      await host.load(name, single === undefined ? {} : await loadOptionsFor(single));
-    } catch (error) {
-      logger.error('model not served', { model: name, error: (error as Error).message });
-    }
-  }
-  progress.stop();
-
-  const metrics = await prometheusRegistry(host, logger);
-  const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);
-  const json = values['json-max-depth'] === undefined && values['json-max-elements'] === undefined ? undefined : { maxDepth: values['json-max-depth'], maxElements: values['json-max-elements'] };
-
-  const httpOptions: NodeServerOptions = { timeoutMs: values.timeout, bodyLimitBytes: values['body-limit'], json, maxResponseBytes: values['max-response-bytes'], metrics, authorize, limits };
-  const server =
-    tls === undefined
-      ? createNodeServer(host, httpOptions)
-      : applyServerLimits(
-          await createHttpsServer(createNodeListener(host, httpOptions), {
-            ...tls,
-            onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
-          }).catch((error: unknown) => fail((error as Error).message)),
-          limits,
-        );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, address, resolve);
-  });
-  const bound = server.address();
-  const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port;
-  const grpcServer: GrpcServer | undefined =
-    grpcPort === undefined ? undefined : await startGrpcServer(host, { port: grpcPort, address, tls, authorize, timeoutMs: values.timeout, logger }).catch((error: unknown) => fail(`gRPC: ${(error as Error).message}`));
-  logger.info('listening', { url: `${tls === undefined ? 'http' : 'https'}://${address}:${actualPort}`, models: host.status().map((m) => m.name), admin: token !== undefined, mutualTls: tls?.caFile !== undefined });
-
+  // The signal handlers come before loading: a signal while models load stops the loading
+  // (host.close()) and exits 0 rather than dying by the signal's default action.
+  const drainMs = values['drain-timeout'] ?? 30_000;
+  let server: ReturnType<typeof createNodeServer> | undefined;
+  let grpcServer: GrpcServer | undefined;
+  let stopping = false;
   const stop = async (signal: string) => {
     logger.info('shutting down: no new connections, finishing requests in flight', { signal });
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    const grpcClosed = grpcServer?.close(10_000);
+    progress.stop();
+    const listening = server;
+    const closed = listening === undefined ? Promise.resolve() : new Promise<void>((resolve) => listening.close(() => resolve()));
+    const grpcClosed = grpcServer?.close(drainMs);
+    const deadline = Date.now() + drainMs;
     await host.close(); // drains queued and running requests, then unloads
     // Keep-alive connections of the requests that were in flight turn idle once their
-    // responses are written: close them then (not before, not after keepAliveTimeout).
-    const sweep = setInterval(() => server.closeIdleConnections(), 25);
-    const cutoff = setTimeout(() => server.closeAllConnections(), 10_000);
+    // responses are written: close them then. A connection still open at the drain bound
+    // (a client holding a half-sent request) is cut, and the drain counts as timed out;
+    // past a drain that timed out in the host, a short grace lets the 503s be written.
+    let cut = false;
+    const sweep = setInterval(() => listening?.closeIdleConnections(), 25);
+    const cutoff = setTimeout(
+      () => {
+        cut = true;
+        listening?.closeAllConnections();
+      },
+      Math.max(deadline - Date.now(), host.drainTimedOut ? 1000 : 0),
+    );
     await closed;
     await grpcClosed;
     clearInterval(sweep);
     clearTimeout(cutoff);
-    logger.info('stopped', { drainTimedOut: host.drainTimedOut });
-    process.exit(host.drainTimedOut ? 1 : 0);
+    const drainTimedOut = host.drainTimedOut || cut;
+    logger.info('stopped', { drainTimedOut });
+    process.exit(drainTimedOut ? 1 : 0);
   };
   // Listeners stay installed for both signals: a second one of either kind, during the drain,
   // must reach this code rather than Node's default handler (which kills the process).
-  let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (!stopping) {
       stopping = true;
@@ -274,6 +266,51 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+
+  const ready: string[] = [];
+  const failed: string[] = [];
+  for (const name of names) {
+    if (stopping) return; // stop() exits once the host is closed
+    try {
+      await host.load(name, single === undefined ? {} : await loadOptionsFor(single));
+      ready.push(name);
+    } catch (error) {
+      if (stopping) return;
+      failed.push(name);
+      logger.error('model not served', { model: name, error: (error as Error).message });
+    }
+  }
+  progress.stop();
+  if (stopping) return;
+
+  const metrics = await prometheusRegistry(host, logger);
+  const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);
+  const json = values['json-max-depth'] === undefined && values['json-max-elements'] === undefined ? undefined : { maxDepth: values['json-max-depth'], maxElements: values['json-max-elements'] };
+
+  const httpOptions: NodeServerOptions = { timeoutMs: values.timeout, bodyLimitBytes: values['body-limit'], json, maxResponseBytes: values['max-response-bytes'], metrics, authorize, limits };
+  const created =
+    tls === undefined
+      ? createNodeServer(host, httpOptions)
+      : applyServerLimits(
+          await createHttpsServer(createNodeListener(host, httpOptions), {
+            ...tls,
+            onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
+          }).catch((error: unknown) => fail((error as Error).message)),
+          limits,
+        );
+  if (stopping) return;
+  await new Promise<void>((resolve, reject) => {
+    created.once('error', reject);
+    created.listen(port, address, resolve);
+  });
+  server = created;
+  const bound = created.address();
+  const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port;
+  if (stopping) return void created.close();
+  grpcServer =
+    grpcPort === undefined ? undefined : await startGrpcServer(host, { port: grpcPort, address, tls, authorize, timeoutMs: values.timeout, logger }).catch((error: unknown) => fail(`gRPC: ${(error as Error).message}`));
+  if (stopping) return void grpcServer?.close(0);
+  logger.info('listening', { url: `${tls === undefined ? 'http' : 'https'}://${address}:${actualPort}`, models: ready, failed, admin: token !== undefined, mutualTls: tls?.caFile !== undefined });
 }
 
 // Run when executed (the package's bin, or `tsx src/cli/modelhost.ts`), not when imported.

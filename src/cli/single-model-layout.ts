@@ -24,11 +24,13 @@ const MODEL_FILES = ['model.json', 'model.onnx'];
 
 /**
  * The layout of `dir` for the model `name`.
- * @throws Error naming the folder and the layouts looked for, when none matches; and the
+ * @throws Error naming the folder and the layouts looked for, when none matches, or when `dir`
+ * is a file (a `model.onnx` path: its folder is what to give); and the
  * `INVALID_CONFIG` ModelHostError of `assertModelName` for a name that is not a model name.
  */
 export async function findSingleModel(dir: string, name: string): Promise<SingleModelLayout> {
   assertModelName(name);
+  if ((await stat(dir)).isFile()) throw new Error(`${dir} is a file: give the folder that holds it (${path.dirname(dir)})`);
   const entries = await readdir(dir, { withFileTypes: true });
   const isFolder = (e: (typeof entries)[number]) => e.isDirectory() || e.isSymbolicLink();
   if (entries.some((e) => e.name === name && isFolder(e)) && (await stat(path.join(dir, name))).isDirectory()) return { kind: 'repository' };

@@ -139,6 +139,8 @@ describe('modelhost (CLI arguments)', () => {
     { args: ['serve', '.', '--json-max-depth', '0'], message: '--json-max-depth must be a positive integer, got 0' },
     { args: ['serve', '.', '--json-max-elements', 'many'], message: '--json-max-elements must be a positive integer, got many' },
     { args: ['serve', '.', '--drain-timeout', 'soon'], message: '--drain-timeout must be a whole number of ms ≥ 0, got soon' },
+    { args: ['serve', '.', '--models', ''], message: '--models needs at least one name' },
+    { args: ['serve', '.', '--models', ' , '], message: '--models needs at least one name' },
   ])('exits 2 with a message and the usage for $args', async ({ args, message }) => {
     const run = cli(args);
     expect(await run.exited).toEqual({ code: 2, signal: null });
@@ -166,6 +168,36 @@ describe('modelhost (CLI arguments)', () => {
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
+  });
+
+  it('refuses a --host that is not an address of this machine before loading any model (port 0 too)', async () => {
+    const run = cli(['serve', repository, '--port', '0', '--host', '999.1.1.1']);
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(run.stderr())).toMatch(/^modelhost: --host 999\.1\.1\.1 is not an address of this machine \((ENOTFOUND|EAI_AGAIN)\)\n/);
+    expect(run.stdout()).toBe('');
+  });
+
+  it('reports a --grpc-port in use before loading any model', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const run = cli(['serve', repository, '--port', '0', '--grpc-port', String(port)]);
+      expect(await run.exited).toEqual({ code: 2, signal: null });
+      expect(ownStderr(run.stderr())).toContain(`modelhost: --grpc-port ${port} on 127.0.0.1 is already in use\n`);
+      expect(run.stdout()).toBe('');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('refuses --model-name given a model file rather than its folder, naming the folder', async () => {
+    const file = path.join(repository, 'affine', '1', 'model.onnx');
+    const run = cli(['serve', file, '--port', '0', '--model-name', 'f']);
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(run.stderr())).toContain(`modelhost: ${file} is a file: give the folder that holds it (${path.dirname(file)})\n`);
+    expect(run.stderr()).not.toContain('ENOTDIR');
+    expect(run.stdout()).toBe('');
   });
 
   it('exits 2 when the repository does not exist', async () => {
@@ -392,5 +424,55 @@ describe('modelhost serve: the drain bound', () => {
     expect(statuses).toContain(503); // refused past the bound
     expect(await server.exited).toEqual({ code: 1, signal: null });
     expect(server.logs().at(-1)).toMatchObject({ msg: 'stopped', drainTimedOut: true });
+  });
+});
+
+describe('modelhost serve: load failures and signals during load', () => {
+  it('the "listening" line lists the models that serve, and the ones that failed apart', async () => {
+    const mixed = await tempDir();
+    await writeVersion(mixed, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
+    await writeVersion(mixed, 'broken', 1, { 'model.onnx': new Uint8Array([1, 2, 3, 4]) });
+    const run = cli(['serve', mixed, '--port', '0']);
+    const listening = await run.waitForLog((l) => l.msg === 'listening');
+    expect(listening).toMatchObject({ models: ['affine'], failed: ['broken'] });
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('SIGTERM while models load stops the loading, logs "shutting down" and exits 0', async () => {
+    // many copies of the slow model: loading them all takes far longer than the signal needs
+    const many = await tempDir();
+    const bytes = slowIdentity();
+    for (let i = 0; i < 12; i++) await writeVersion(many, `slow${i}`, 1, { 'model.onnx': bytes });
+    const run = cli(['serve', many, '--port', '0']);
+    await run.waitForLog((l) => l.msg === 'loading');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    const logs = run.logs();
+    expect(logs.find((l) => l.msg.startsWith('shutting down'))).toMatchObject({ level: 'info', signal: 'SIGTERM' });
+    expect(logs.some((l) => l.msg === 'listening')).toBe(false);
+    expect(logs.filter((l) => l.msg === 'model loaded').length).toBeLessThan(12);
+    expect(logs.at(-1)).toMatchObject({ msg: 'stopped', drainTimedOut: false });
+  });
+});
+
+describe('modelhost serve: a connection held open past --drain-timeout', () => {
+  it('is cut at the drain bound, not 10 s later, and the exit code says the drain timed out', async () => {
+    const run = cli(['serve', repository, '--port', '0', '--models', 'affine', '--drain-timeout', '300']);
+    const url = new URL((await run.waitForLog((l) => l.msg === 'listening')).url as string);
+    // a request whose body never finishes arriving
+    const socket = connect(Number(url.port), url.hostname);
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    socket.write('POST /v2/models/affine/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"inputs"');
+    expect((await fetch(`${url.origin}/v2/health/live`)).status).toBe(200);
+    const signalled = Date.now();
+    run.child.kill('SIGTERM');
+    const closed = once(socket, 'close');
+    expect(await run.exited).toEqual({ code: 1, signal: null });
+    await closed;
+    // well under the old fixed 10 s cutoff (and the 10 s headers / 30 s body timeouts)
+    expect(Date.now() - signalled).toBeLessThan(5000);
+    expect(run.logs().at(-1)).toMatchObject({ msg: 'stopped', drainTimedOut: true });
   });
 });
