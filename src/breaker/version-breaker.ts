@@ -1,5 +1,6 @@
 import CircuitBreaker from 'opossum';
 import { ErrorCode, isModelHostError, ModelHostError } from '../errors/index.js';
+import { hostWorded } from '../errors/error-detail.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { ResolvedBreakerOptions } from './breaker-options.js';
 
@@ -128,6 +129,8 @@ export class VersionBreaker {
     if (code === 'EOPENBREAKER') return this.openError(error);
     const { model, version } = this.context;
     const reason = code === 'ETIMEDOUT' ? `the runtime call ${(error as Error).message.toLowerCase()} (breaker.timeoutMs)` : (error as Error)?.message ?? String(error);
-    return new ModelHostError(ErrorCode.INFERENCE_FAILED, `model '${model}' v${version}: ${reason}`, { ...this.context, cause: error });
+    const translated = new ModelHostError(ErrorCode.INFERENCE_FAILED, `model '${model}' v${version}: ${reason}`, { ...this.context, cause: error });
+    // A timeout is modelhost's verdict, in its words; any other message is the runtime's own text.
+    return code === 'ETIMEDOUT' ? hostWorded(translated) : translated;
   }
 }

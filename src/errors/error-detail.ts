@@ -13,3 +13,16 @@ export function causeDetail(error: unknown): string[] | undefined {
   }
   return detail.length === 0 ? undefined : detail;
 }
+
+const HOST_WORDED = new WeakSet<object>();
+
+/** Marks an error whose message is modelhost's own words (safe for clients), not a runtime's text. */
+export function hostWorded<E extends Error>(error: E): E {
+  HOST_WORDED.add(error);
+  return error;
+}
+
+/** Whether `hostWorded` marked this error. */
+export function isHostWorded(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && HOST_WORDED.has(error);
+}

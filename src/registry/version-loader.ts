@@ -169,6 +169,7 @@ export class VersionLoader {
       clock: this.deps.clock,
       events: this.deps.events(entry.model),
       breaker: entry.breaker,
+      outputs: entry.signature!.outputs,
       padding: entry.padding,
       probeInputs: () => (options.warmup.runs === 0 ? undefined : this.warmupInputs(entry, options)),
     });

@@ -1,6 +1,8 @@
 import { ErrorCode, ModelHostError, refusalError } from '../errors/index.js';
+import { hostWorded, isHostWorded } from '../errors/error-detail.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
-import { concatRows, shapeSize, type PreparedInputs, type Tensor } from '../tensor/index.js';
+import { concatRows, DTYPES, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
+import { isStorageOf } from '../tensor/dtype.js';
 import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
@@ -59,6 +61,8 @@ export interface BatchSchedulerConfig {
   readonly events: SchedulerEvents;
   /** Wraps every runtime call; while open, requests fail with CIRCUIT_OPEN without queueing. */
   readonly breaker?: BatchBreaker | undefined;
+  /** The signature's outputs: every run's outputs are checked against them once per batch; default: no check. */
+  readonly outputs?: readonly TensorSpec[] | undefined;
   /** Variable-length batching (`padding` option): pads batches, slices outputs back. */
   readonly padding?: Padding | undefined;
   /** Runs a callback once the current burst of arrivals is in; default: see `schedule`. */
@@ -395,13 +399,32 @@ export class BatchScheduler implements Dispatcher {
    * truncated view. A model fault: it counts toward the breaker.
    */
   private checkOutputs(outputs: Record<string, Tensor>, rows: number): Record<string, Tensor> {
+    const specs = this.config.outputs;
+    if (specs !== undefined) for (const spec of specs) this.checkOutput(spec, outputs[spec.name]);
     for (const name in outputs) {
       const { data, shape } = outputs[name]!;
-      if (data.length !== shapeSize(shape)) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' holds ${data.length} values, but its shape [${shape.join(', ')}] says ${shapeSize(shape)}`);
+      if (data.length !== shapeSize(shape)) throw this.outputError(`output '${name}' holds ${data.length} values, but its shape [${shape.join(', ')}] says ${shapeSize(shape)}`);
       // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
-      if (this.config.batched && shape[0] !== rows) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' has ${shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
+      if (this.config.batched && shape[0] !== rows) throw this.outputError(`output '${name}' has ${shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
     }
     return outputs;
+  }
+
+  /** One declared output against its spec: present, its dtype and storage, its rank and fixed dimensions (-1 is free). */
+  private checkOutput(spec: TensorSpec, output: Tensor | undefined): void {
+    const name = spec.name;
+    if (output === undefined || output === null || typeof output !== 'object') throw this.outputError(`the runtime returned no output '${name}' (expected ${spec.dtype} [${spec.shape.join(', ')}])`);
+    const { data, shape, dtype } = output;
+    if (dtype !== spec.dtype) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
+    if (!isStorageOf(data, dtype)) throw this.outputError(`output '${name}' holds ${storageName(data)}, expected ${DTYPES[dtype].array?.name ?? 'an array of strings or bytes'} for dtype ${dtype}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
+    const fits = shape.length === spec.shape.length && spec.shape.every((d, i) => d === -1 || d === shape[i]);
+    if (!fits) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
+  }
+
+  /** A run whose outputs break the contract: the model's fault, in modelhost's words (its message may reach clients). */
+  private outputError(message: string): ModelHostError {
+    return hostWorded(this.error(ErrorCode.INFERENCE_FAILED, message));
   }
 
   /** Hands each task its own rows of the batch's outputs: views of the batch's buffers, no copies. */
@@ -419,7 +442,7 @@ export class BatchScheduler implements Dispatcher {
     for (const name in outputs) {
       const batch = outputs[name]!;
       // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
-      if (batch.shape[0] !== rows) throw this.error(ErrorCode.INFERENCE_FAILED, `output '${name}' has ${batch.shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
+      if (batch.shape[0] !== rows) throw this.outputError(`output '${name}' has ${batch.shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
       const { data, dtype } = batch;
       const rowSize = data.length / batch.shape[0]!;
       const strings = Array.isArray(data);
@@ -477,14 +500,20 @@ export class BatchScheduler implements Dispatcher {
     else blame = (await this.probe()) ? 'request' : 'model';
     breaker?.record(blame === 'model' ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
     for (const { task, cause: own, alone } of failed) {
-      const message = (own as Error)?.message ?? String(own);
+      // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
+      const what =
+        isHostWorded(own)
+          ? (own as Error).message.slice(this.prefix.length)
+          : blame === 'model'
+            ? 'the runtime failed on this batch'
+            : 'the runtime failed on this request';
       const why =
         blame === 'model'
           ? ''
           : alone
-            ? ' (blamed on this request: it fails again on its own while other inputs succeed on this version)'
-            : ' (its group of requests was not split further: the isolation budget ran out; other inputs succeed on this version)';
-      this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${message}${why}`, own), true, blame);
+            ? ' (blamed on the request: it fails again on its own while other inputs succeed on this version)'
+            : ' (blamed on the request: its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version)';
+      this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${what}${why}`, own), true, blame);
     }
   }
 
@@ -675,8 +704,25 @@ export class BatchScheduler implements Dispatcher {
   }
 
   private error(code: ErrorCode, message: string, cause?: unknown): ModelHostError {
-    return new ModelHostError(code, `model '${this.config.model}' v${this.config.version}: ${message}`, { ...this.context, cause });
+    return new ModelHostError(code, `${this.prefix}${message}`, { ...this.context, cause });
   }
+
+  private get prefix(): string {
+    return `model '${this.config.model}' v${this.config.version}: `;
+  }
+}
+
+/** A received value for a message: short, never the value's contents. */
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 32));
+  if (Array.isArray(value)) return value.length > 8 ? `an array of ${value.length}` : `[${value.map((v) => (typeof v === 'number' ? v : typeof v)).join(', ')}]`;
+  return value === null ? 'null' : typeof value;
+}
+
+function storageName(data: unknown): string {
+  if (Array.isArray(data)) return 'an array';
+  return data === null || data === undefined ? String(data) : typeof data === 'object' ? (data.constructor?.name ?? 'an object') : typeof data;
 }
 
 /** `enqueuedAt` of a request admitted without reading the clock. */

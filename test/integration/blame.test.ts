@@ -45,7 +45,8 @@ describe('one client cannot open the breaker for everyone (Silero VAD, real onnx
       if (warmedByTraffic) expect((await host.predict('vad', chunk(512)))['output']!.shape).toEqual([1, 1]);
       for (let i = 0; i < 10; i++) {
         const error = (await host.predict('vad', chunk(0)).catch((e: ModelHostError) => e)) as ModelHostError;
-        expect(error).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/blamed on this request/) });
+        expect(error).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/the runtime failed on this request \(blamed on the request: it fails again on its own/) });
+        expect((error.cause as Error).message).not.toBe('');
       }
       expect(failed.map((f) => f.blame)).toEqual(Array(10).fill('request'));
       expect(opened).toEqual([]);

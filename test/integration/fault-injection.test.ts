@@ -36,7 +36,7 @@ describe('fault injection through the runtime SPI', () => {
     const { host } = await hostWith({ failRun: () => new Error('kernel exploded') });
     await host.load('faulty', { source: FAKE_SOURCE });
     const results = await Promise.allSettled([1, 2, 3, 4].map(() => host.predict('faulty', ROW)));
-    for (const r of results) expect(r).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/kernel exploded/) } });
+    for (const r of results) expect(r).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.INFERENCE_FAILED, message: "model 'faulty' v1: inference failed: the runtime failed on this batch", cause: { message: expect.stringMatching(/kernel exploded/) } } });
     await vi.waitFor(() => expect(pending(host, 'faulty')).toBe(0));
     await healthyServes(host);
     await host.destroy();
@@ -58,9 +58,15 @@ describe('fault injection through the runtime SPI', () => {
   it.each([
     ['one row too many', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: new Float32Array(x.data.length + 4), shape: [x.shape[0]! + 1, 4], dtype: 'float32' as const } }), /output 'y' has \d rows for a batch of \d, so it cannot be split per request/],
     ['values that do not fill the shape', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: x.data.slice(1), shape: [...x.shape], dtype: 'float32' as const } }), /output 'y' holds \d+ values, but its shape \[\d, 4\] says \d+/],
+    ['no dtype', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: x.data.slice(), shape: [...x.shape] } }), /output 'y' has dtype undefined, expected float32/],
+    ['a wrong dtype', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: Int32Array.from(x.data), shape: [...x.shape], dtype: 'int32' as const } }), /output 'y' has dtype "int32", expected float32/],
+    ['data of another storage class', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: Float64Array.from(x.data), shape: [...x.shape], dtype: 'float32' as const } }), /output 'y' holds Float64Array, expected Float32Array for dtype float32/],
+    ['no declared output', (x: { data: Float32Array; shape: number[] }) => ({ z: { data: x.data.slice(), shape: [...x.shape], dtype: 'float32' as const } }), /the runtime returned no output 'y' \(expected float32 \[-1, 4\]\)/],
+    ['another rank', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: x.data.slice(), shape: [x.shape[0]!, 2, 2], dtype: 'float32' as const } }), /output 'y' has shape \[\d, 2, 2\], expected \[-1, 4\] \(-1: any size\)/],
+    ['another fixed dimension', (x: { data: Float32Array; shape: number[] }) => ({ y: { data: x.data.slice(0, x.shape[0]! * 2), shape: [x.shape[0]!, 2], dtype: 'float32' as const } }), /output 'y' has shape \[\d, 2\], expected \[-1, 4\]/],
   ])('a runtime that returns %s: INFERENCE_FAILED naming the output, never another request’s rows', async (_name, compute, message) => {
     const gate = deferred();
-    const { host, faulty } = await hostWith({ compute: (inputs) => compute(inputs['x'] as never), runGate: () => gate.promise });
+    const { host, faulty } = await hostWith({ compute: (inputs) => compute(inputs['x'] as never) as never, runGate: () => gate.promise });
     await host.load('faulty', { source: FAKE_SOURCE });
     const first = host.predict('faulty', ROW); // runs alone, held
     await new Promise((resolve) => setImmediate(resolve));

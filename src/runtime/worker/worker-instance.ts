@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, ModelHostError } from '../../errors/index.js';
+import { hostWorded } from '../../errors/error-detail.js';
 import type { Signature, Tensor } from '../../tensor/index.js';
 import type { FromWorker, SerializedError, ToWorker, WorkerMemory, WorkerSetup } from './messages.js';
 import { transferables } from './transfer.js';
@@ -49,7 +50,7 @@ export class WorkerInstance {
   }
 
   private readonly onMessage = (message: FromWorker) => this.receive(message);
-  private readonly onError = (error: Error) => this.lose(`the worker crashed: ${error.message}`);
+  private readonly onError = (error: Error) => this.lose(`the worker crashed: ${error.message}`, false);
   private readonly onExit = (code: number) => this.lose(`the worker exited with code ${code}`);
 
   /** Starts a worker and resolves once its session is loaded. */
@@ -162,10 +163,10 @@ export class WorkerInstance {
   }
 
   /** The worker is gone: fail what it was doing, once, and report it unless we ended it. */
-  private lose(reason: string): void {
+  private lose(reason: string, hostWords = true): void {
     if (this.lost) return;
     this.lost = true;
-    const error = this.failure(reason);
+    const error = hostWords ? this.failure(reason) : new ModelHostError(ErrorCode.INFERENCE_FAILED, `model '${this.context.model}' v${this.context.version}: ${reason}`, this.context);
     for (const pending of this.pending.values()) {
       if (pending.timer !== undefined) clearTimeout(pending.timer);
       pending.reject(error);
@@ -175,7 +176,7 @@ export class WorkerInstance {
   }
 
   private failure(reason: string): ModelHostError {
-    return new ModelHostError(ErrorCode.INFERENCE_FAILED, `model '${this.context.model}' v${this.context.version}: ${reason}`, this.context);
+    return hostWorded(new ModelHostError(ErrorCode.INFERENCE_FAILED, `model '${this.context.model}' v${this.context.version}: ${reason}`, this.context));
   }
 }
 

@@ -334,12 +334,12 @@ describe('modelhost/grpc: status mapping, deadlines and cancellation', () => {
     expect(await call(client, 'ModelReady', { name: 'm' })).toEqual({ ready: true });
   });
 
-  it('INFERENCE_FAILED → INTERNAL with the runtime\'s message; CIRCUIT_OPEN → UNAVAILABLE', async () => {
+  it('INFERENCE_FAILED → INTERNAL in modelhost\'s words (never the runtime\'s); CIRCUIT_OPEN → UNAVAILABLE', async () => {
     const runtime = fakeRuntime({ failRun: () => (runtime.runs > 1 ? new Error('GPU fell off') : undefined) });
     const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false, breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 } } });
     await host.load('m', { source: FAKE_SOURCE });
     const { client } = await start(host);
-    for (let i = 0; i < 3; i++) expectStatus(await failure(call(client, 'ModelInfer', AFFINE_REQUEST)), GrpcStatus.INTERNAL, ErrorCode.INFERENCE_FAILED, /GPU fell off/);
+    for (let i = 0; i < 3; i++) expectStatus(await failure(call(client, 'ModelInfer', AFFINE_REQUEST)), GrpcStatus.INTERNAL, ErrorCode.INFERENCE_FAILED, /^model 'm' v1: inference failed: the runtime failed on this batch$/);
     await vi.waitFor(() => expect(host.status('m').versions[0]!.breaker).toBe('open'));
     expectStatus(await failure(call(client, 'ModelInfer', AFFINE_REQUEST)), GrpcStatus.UNAVAILABLE, ErrorCode.CIRCUIT_OPEN);
   });

@@ -132,12 +132,49 @@ describe('each code through a real request', () => {
     held.resolve();
   });
 
-  it('INFERENCE_FAILED → 500 with the runtime\'s message, then CIRCUIT_OPEN → 503 once the breaker opens', async () => {
+  it.each([
+    ['no dtype', () => ({ y: { data: new Float32Array(4), shape: [1, 4] } }), /output 'y' has dtype undefined, expected float32/],
+    ['a wrong dtype', () => ({ y: { data: new Int32Array(4), shape: [1, 4], dtype: 'int32' } }), /output 'y' has dtype "int32", expected float32/],
+    ['no declared output', () => ({}), /the runtime returned no output 'y'/],
+    ['data that does not fill its shape', () => ({ y: { data: new Float32Array(3), shape: [1, 4], dtype: 'float32' } }), /output 'y' holds 3 values, but its shape \[1, 4\] says 4/],
+  ])('a runtime that returns %s: 500 INFERENCE_FAILED naming the output, as JSON', async (_name, compute, message) => {
+    const runtime = fakeRuntime({ compute: compute as never });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { warmup: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    const response = await infer(url);
+    expectErrorBody(response, 500, ErrorCode.INFERENCE_FAILED, message);
+    expect(response.body.error).toMatch(/^model 'm' v1: inference failed: /);
+    expect(response.text).not.toMatch(/\/tmp|\/work|\/home|internal error/);
+  });
+
+  it('a runtime that throws with an absolute path: the body says what failed in modelhost\'s words, the logger gets the detail', async () => {
+    const logged: { message: string; fields: unknown }[] = [];
+    const record = (message: string, fields?: unknown) => logged.push({ message, fields });
+    const logger = { debug: record, info: record, warn: record, error: record };
+    const runtime = fakeRuntime({ failRun: () => new RangeError('offset out of bounds reading /secret/abs/path/weights.bin') });
+    const host = new ModelHost({ runtimes: { fake: runtime }, logger, defaults: { warmup: false, breaker: { enabled: false } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    const response = await infer(url);
+    expectErrorBody(response, 500, ErrorCode.INFERENCE_FAILED, /^model 'm' v1: inference failed: the runtime failed on this batch$/);
+    expect(response.text).not.toMatch(/secret|abs\/path|RangeError|out of bounds/);
+    expect(logged).toContainEqual({ message: 'inference failed', fields: expect.objectContaining({ model: 'm', version: 1, detail: [expect.stringMatching(/\/secret\/abs\/path\/weights\.bin/)] }) });
+    // In-process callers still see the runtime's own error as the cause.
+    const error = (await host.predict('m', new Float32Array(4)).catch((e: ModelHostError) => e)) as ModelHostError;
+    expect(error.cause).toBeInstanceOf(RangeError);
+  });
+
+  it('INFERENCE_FAILED → 500 in modelhost\'s words (never the runtime\'s), then CIRCUIT_OPEN → 503 once the breaker opens', async () => {
     const runtime = fakeRuntime({ failRun: () => (runtime.runs > 1 ? new Error('GPU fell off') : undefined) });
     const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false, breaker: { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 } } });
     await host.load('m', { source: FAKE_SOURCE });
     const { url } = await serve(host);
-    for (let i = 0; i < 3; i++) expectErrorBody(await infer(url), 500, ErrorCode.INFERENCE_FAILED, /GPU fell off/);
+    for (let i = 0; i < 3; i++) {
+      const response = await infer(url);
+      expect(response.text).not.toMatch(/GPU fell off/);
+      expectErrorBody(response, 500, ErrorCode.INFERENCE_FAILED, /^model 'm' v1: inference failed: the runtime failed on this batch$/);
+    }
     await vi.waitFor(() => expect(host.status('m').versions[0]!.breaker).toBe('open'));
     expectErrorBody(await infer(url), 503, ErrorCode.CIRCUIT_OPEN, /circuit breaker is open/);
   });

@@ -345,7 +345,7 @@ describe('BatchScheduler: isolation of a poisoned request', () => {
     executor.release();
     const settled = await Promise.all(results);
     settled.forEach((r, i) => {
-      if (i === 7) expect(r).toMatchObject({ ok: false, code: ErrorCode.INFERENCE_FAILED, error: { message: expect.stringMatching(/poisoned row 7/) } });
+      if (i === 7) expect(r).toMatchObject({ ok: false, code: ErrorCode.INFERENCE_FAILED, error: { message: expect.stringMatching(/the runtime failed on this request \(blamed on the request/), cause: { message: expect.stringMatching(/poisoned row 7/) } } });
       else expect(r).toEqual({ ok: true, ids: [i] });
     });
     await first;
@@ -410,7 +410,7 @@ describe('BatchScheduler: who a failure is blamed on', () => {
     executor.poison.add(3);
     const results = await Promise.all([1, 2, 3, 4].map(submit));
     expect(results.filter((r) => r === 'ok')).toHaveLength(3);
-    expect((results[2] as ModelHostError).message).toMatch(/blamed on this request/);
+    expect((results[2] as ModelHostError).message).toMatch(/the runtime failed on this request \(blamed on the request: it fails again on its own/);
     expect(failed).toEqual([expect.objectContaining({ code: 'INFERENCE_FAILED', blame: 'request' })]);
     expect(breaker.verdicts).not.toContain('failure');
   });
