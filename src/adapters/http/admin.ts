@@ -39,6 +39,11 @@ function objectBody({ request, options }: RouteContext): Record<string, unknown>
   return value as Record<string, unknown>;
 }
 
+function objectOf(name: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest(`"${name}" must be a JSON object, got ${JSON.stringify(value)}`);
+  return value as Record<string, unknown>;
+}
+
 function optionalVersion(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const version = typeof value === 'string' ? parseVersion(value) : typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
@@ -48,17 +53,19 @@ function optionalVersion(value: unknown): number | undefined {
 
 export const loadModel: RouteHandler = admin(async (context) => {
   const b = body(context, ['version', 'parameters']);
-  const parameters = b['parameters'] ?? {};
-  if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) throw badRequest(`"parameters" must be a JSON object, got ${JSON.stringify(parameters)}`);
-  checkKeys('load "parameters"', parameters as Record<string, unknown>, ['version']);
-  const inner = (parameters as Record<string, unknown>)['version'];
+  const parameters = objectOf('parameters', b['parameters'] ?? {});
+  checkKeys('load "parameters"', parameters, ['version']);
+  const inner = parameters['version'];
   if (b['version'] !== undefined && inner !== undefined) throw badRequest('load takes "version" or "parameters.version", not both');
   const result = await context.host.load(context.params['model']!, { version: optionalVersion(b['version'] ?? inner) });
   return json(200, result);
 });
 
 export const unloadModel: RouteHandler = admin(async (context) => {
-  const version = context.params['version'] === undefined ? optionalVersion(body(context, ['version'])['version']) : versionParam(context.params);
+  // KServe's unload takes `parameters.unload_dependents`: there are no dependents (no ensembles), so it changes nothing.
+  const b = body(context, ['version', 'parameters']);
+  if (b['parameters'] !== undefined) checkKeys('unload "parameters"', objectOf('parameters', b['parameters']), ['unload_dependents']);
+  const version = context.params['version'] === undefined ? optionalVersion(b['version']) : versionParam(context.params);
   await context.host.unload(context.params['model']!, version);
   return json(200, { model: context.params['model'], version: version ?? null, unloaded: true });
 });

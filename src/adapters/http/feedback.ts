@@ -19,7 +19,7 @@ export const feedback: RouteHandler = admin(async (context) => {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the feedback request must be a JSON object with "id" and "ground_truth"');
   checkKeys(`POST /v2/models/${model}/feedback`, body as Record<string, unknown>, ['id', 'ground_truth']);
   const { id, ground_truth: groundTruth } = body as { id?: unknown; ground_truth?: unknown };
-  if (!isRequestId(id)) throw badRequest(`${requestIdProblem('"id" (the request id a response carried)', id)}`);
+  if (!isRequestId(id)) throw badRequest(`${requestIdProblem('"id"', id)}: the request id a response carried`);
   if (groundTruth === undefined) throw badRequest('"ground_truth" is missing: a class index or a value, or an array of one per row');
   const result = host.feedback(model, id, groundTruth);
   return json(200, {
