@@ -65,6 +65,7 @@ export const unloadModel: RouteHandler = admin(async (context) => {
   // KServe's unload takes `parameters.unload_dependents`: there are no dependents (no ensembles), so it changes nothing.
   const b = body(context, ['version', 'parameters']);
   if (b['parameters'] !== undefined) checkKeys('unload "parameters"', objectOf('parameters', b['parameters']), ['unload_dependents']);
+  if (context.params['version'] !== undefined && b['version'] !== undefined) throw badRequest('unload takes the version from the path or from the body, not both');
   const version = context.params['version'] === undefined ? optionalVersion(b['version']) : versionParam(context.params);
   await context.host.unload(context.params['model']!, version);
   return json(200, { model: context.params['model'], version: version ?? null, unloaded: true });

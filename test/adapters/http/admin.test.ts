@@ -243,3 +243,14 @@ describe('admin bodies: a key the route does not accept is a 400, never ignored'
     expect(res.status).toBe(400);
   });
 });
+
+describe('unload: a path version and a body version together are a contradiction', () => {
+  it('DELETE /admin/models/m/versions/2 {"version":3} is 400 and unloads nothing', async () => {
+    const { host, url } = await repositoryHost();
+    await host.load('m', { version: 2 });
+    const res = await request(`${url}/admin/models/m/versions/2`, { method: 'DELETE', headers: AUTH, body: { version: 3 } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/from the path or from the body, not both/);
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([2]);
+  });
+});
