@@ -18,9 +18,9 @@ export function admin(handler: RouteHandler, hook: 'authorize' | 'authorizeFeedb
     const verdict = await Promise.resolve()
       .then(() => authorize(context.request))
       .catch((): 401 => 401);
-    const routes = hook === 'authorize' ? 'admin routes' : 'the feedback route';
-    if (verdict === 401) return json(401, { error: `${routes === 'admin routes' ? 'admin routes need' : 'the feedback route needs'} credentials` }, { 'www-authenticate': 'Bearer' });
-    if (verdict !== true) throw new ModelHostError(ErrorCode.UNAUTHORIZED, `this request may not use ${routes}`);
+    const feedback = hook === 'authorizeFeedback';
+    if (verdict === 401) return json(401, { error: feedback ? 'the feedback route needs credentials' : 'admin routes need credentials' }, { 'www-authenticate': 'Bearer' });
+    if (verdict !== true) throw new ModelHostError(ErrorCode.UNAUTHORIZED, `this request may not use ${feedback ? 'the feedback route' : 'admin routes'}`);
     return handler(context);
   };
 }
@@ -40,7 +40,7 @@ function objectBody({ request, options }: RouteContext): Record<string, unknown>
 }
 
 function objectOf(name: string, value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest(`"${name}" must be a JSON object, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest(`"${name}" must be a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value).slice(0, 40)}`);
   return value as Record<string, unknown>;
 }
 
