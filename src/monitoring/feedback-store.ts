@@ -32,6 +32,10 @@ interface Served {
   readonly version: number;
   /** Per row: the class index (classification) or the value (regression). */
   readonly predictions: Float64Array;
+  /** Classification: how many classes the model's output has (a label must be below it). */
+  readonly classes: number;
+  /** Set when a second request came with this id: the id no longer names one prediction. */
+  readonly ambiguous?: true;
 }
 
 /**
@@ -42,6 +46,7 @@ export class FeedbackStore {
   private readonly served: LRUCache<string, Served>;
   private readonly quality = new Map<number, QualityWindow>();
   private readonly unmatched = { count: 0 };
+  private readonly duplicates = { count: 0 };
 
   constructor(
     readonly model: string,
@@ -52,8 +57,19 @@ export class FeedbackStore {
     this.served = new LRUCache<string, Served>({ max: options.maxEntries, ttl: options.ttlMs, ttlResolution: 0, ttlAutopurge: false, perf: { now: () => now() + 1 } });
   }
 
-  /** Remembers what a request was answered (only its predictions, not its outputs). */
+  /**
+   * Remembers what a request was answered (only its predictions, not its outputs). A
+   * remembered id is never replaced: a second request with the same id (ids are chosen by
+   * clients) makes the id ambiguous until it expires — labels for it no longer match, so
+   * reusing an id cannot steer live accuracy — and counts in `duplicateIds`.
+   */
   record(id: string, version: number, outputs: Readonly<Record<string, Tensor>>, rows: number): void {
+    const earlier = this.served.get(id);
+    if (earlier !== undefined) {
+      this.duplicates.count++;
+      if (earlier.ambiguous !== true) this.served.set(id, { ...earlier, predictions: new Float64Array(0), ambiguous: true });
+      return;
+    }
     const name = this.options.output ?? Object.keys(outputs)[0];
     const tensor = name === undefined ? undefined : outputs[name];
     if (tensor === undefined || typeof tensor.data[0] === 'string' || rows < 1) return;
@@ -72,7 +88,8 @@ export class FeedbackStore {
         predictions[r] = best;
       }
     }
-    this.served.set(id, { version, predictions });
+    const classes = this.options.task === 'classification' ? (rowSize === 1 ? 2 : rowSize) : Infinity;
+    this.served.set(id, { version, predictions, classes });
   }
 
   /**
@@ -83,11 +100,15 @@ export class FeedbackStore {
   join(id: string, groundTruth: unknown): FeedbackResult {
     checkLabels(this.model, this.options.task, groundTruth); // bad labels are refused whether or not the id is still known
     const served = this.served.get(id);
-    if (served === undefined) {
+    if (served === undefined || served.ambiguous === true) {
       this.unmatched.count++;
       return { matched: false, version: undefined, labels: 0, correct: undefined, absoluteError: undefined };
     }
     const labels = this.labelsOf(groundTruth, served.predictions.length);
+    const outside = labels.find((label) => label >= served.classes);
+    if (outside !== undefined) {
+      throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback for '${this.model}': ground truth must be a class index below ${served.classes} (the model's output classes), got ${outside}`, { model: this.model });
+    }
     this.served.delete(id); // one label per request: a second one is not counted twice
     let correct = 0;
     let absError = 0;
@@ -127,6 +148,11 @@ export class FeedbackStore {
   /** Labels whose request id was unknown or expired. */
   get unmatchedLabels(): number {
     return this.unmatched.count;
+  }
+
+  /** Requests whose id was already remembered (not remembered again; the id turned ambiguous). */
+  get duplicateIds(): number {
+    return this.duplicates.count;
   }
 
   /** Predictions waiting for a label. */

@@ -9,6 +9,7 @@ import type { HttpRequest } from 'modelhost/http';
 import { answeredBy, PLATFORM } from '../http/kserve-v2.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import { parseVersion } from '../http/version-segment.js';
+import { isRequestId, requestIdProblem } from '../http/request-id.js';
 import type { ResolvedGrpcOptions } from './grpc-options.js';
 import type { Grpc } from './grpc-peer.js';
 import { decodeInferRequest, encodeOutputs } from './infer-codec.js';
@@ -55,6 +56,8 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
   const infer = async (request: ModelInferRequest, call: SurfaceCall, signal: AbortSignal): Promise<ModelInferResponse> => {
     const model = request.model_name;
     if (model === '') throw new ModelHostError(ErrorCode.INVALID_INPUT, 'model_name is empty');
+    // The one request-id rule (HTTP too): an id a response carries is one feedback accepts. '' is proto3's "none".
+    if (request.id !== '' && !isRequestId(request.id)) throw new ModelHostError(ErrorCode.INVALID_INPUT, requestIdProblem('id', request.id), { model });
     const version = versionOf(model, request.model_version);
     const meta = host.metadata(model, version);
     const decoded = decodeInferRequest(request, meta.outputs, model);

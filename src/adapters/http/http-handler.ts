@@ -9,6 +9,7 @@ import { chartAsset } from './chart-assets.js';
 import { openApiDocument } from './openapi.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
+import { isRequestId } from './request-id.js';
 
 export interface Route {
   readonly method: string;
@@ -126,13 +127,11 @@ async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttp
   return response.headers['x-request-id'] !== undefined ? response : { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
 }
 
-const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
-
 /** The client's `x-request-id` when it is a visible-ASCII token of at most 128 characters; otherwise a new UUID. */
 function requestIdOf(request: HttpRequest): string {
   const header = request.headers['x-request-id'];
   const value = Array.isArray(header) ? header[0] : header;
-  return typeof value === 'string' && REQUEST_ID.test(value) ? value : randomUUID();
+  return isRequestId(value) ? value : randomUUID();
 }
 
 function logUnexpected(host: ModelHost, request: HttpRequest, error: unknown): void {

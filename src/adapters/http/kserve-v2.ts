@@ -12,6 +12,7 @@ import { PACKAGE_VERSION } from '../../version.js';
 import { TensorJson, writeJson } from './json-writer.js';
 import { flatValues } from './tensor-json.js';
 import { versionParam } from './version-segment.js';
+import { isRequestId, requestIdProblem } from './request-id.js';
 
 const BINARY_HEADER = 'inference-header-content-length';
 
@@ -79,7 +80,7 @@ export const infer: RouteHandler = async (context) => {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the infer request must be a JSON object with "inputs"');
   const req = body as InferRequest;
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw badRequest('the infer request must have a non-empty "inputs" array');
-  if (req.id !== undefined && typeof req.id !== 'string') throw badRequest('"id" must be a string');
+  if (req.id !== undefined && !isRequestId(req.id)) throw badRequest(requestIdProblem('"id"', req.id));
   const binaryAll = req.parameters?.['binary_data_output'] ?? false;
   if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${JSON.stringify(binaryAll)}`);
 

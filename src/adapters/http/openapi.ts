@@ -12,6 +12,8 @@ import type { RouteHandler } from './http-types.js';
 type Schema = Record<string, unknown>;
 
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+/** A request id: 1–128 visible ASCII characters (request-id.ts). */
+const REQUEST_ID_SCHEMA: Schema = { type: 'string', pattern: '^[\\x21-\\x7e]{1,128}$' };
 const object = (properties: Record<string, Schema>, required: readonly string[] = [], extra: Schema = {}): Schema => ({ type: 'object', properties, required: [...required], ...extra });
 const string: Schema = { type: 'string' };
 const boolean: Schema = { type: 'boolean' };
@@ -168,7 +170,7 @@ export const OPENAPI_DOCUMENT = deepFreeze({
       post: { ...admin('kserveRepositoryIndex', 'Every version the host knows and its state', { type: 'array', items: ref('RepositoryIndexEntry') }, undefined, []), tags: ['KServe repository'] },
     },
     '/v2/repository/models/{model}/load': { post: { ...admin('kserveRepositoryLoad', 'Load a model (the newest version, or `parameters.version`)', ref('LoadResult'), ref('LoadRequest')), tags: ['KServe repository'] } },
-    '/v2/repository/models/{model}/unload': { post: { ...admin('kserveRepositoryUnload', 'Unload a model (or `version`)', ref('UnloadResult'), object({ version: versionInBody })), tags: ['KServe repository'] } },
+    '/v2/repository/models/{model}/unload': { post: { ...admin('kserveRepositoryUnload', 'Unload a model (or `version`)', ref('UnloadResult'), object({ version: versionInBody, parameters: object({ unload_dependents: { type: 'boolean' } }, [], { additionalProperties: false }) }, [], { additionalProperties: false })), tags: ['KServe repository'] } },
     '/v1/models/{model}': tf.status,
     '/v1/models/{model}/metadata': tf.metadata,
     '/v1/models/{model}:predict': tf.predict,
@@ -237,7 +239,7 @@ export const OPENAPI_DOCUMENT = deepFreeze({
       ),
       KServeInferRequest: object(
         {
-          id: string,
+          id: REQUEST_ID_SCHEMA,
           parameters: object({ binary_data_output: boolean }),
           inputs: { type: 'array', minItems: 1, items: ref('KServeInferInput') },
           outputs: { type: 'array', items: object({ name: string, parameters: object({ binary_data: boolean }) }, ['name']) },
@@ -246,8 +248,9 @@ export const OPENAPI_DOCUMENT = deepFreeze({
       ),
       KServeInferOutput: object({ name: string, shape: SHAPE, datatype: KSERVE_DATATYPE, parameters: object({ binary_data_size: integer }), data: { type: 'array' } }, ['name', 'shape', 'datatype']),
       FeedbackRequest: object(
-        { id: { type: 'string', description: 'The request id a response carried (`id`, `x-request-id`).' }, ground_truth: { description: 'A class index or a value, or an array of one per row.', oneOf: [number, { type: 'array', items: number }] } },
+        { id: { ...REQUEST_ID_SCHEMA, description: 'The request id a response carried (`id`, `x-request-id`).' }, ground_truth: { description: 'A class index or a value, or an array of one per row.', oneOf: [number, { type: 'array', items: number }] } },
         ['id', 'ground_truth'],
+        { additionalProperties: false },
       ),
       FeedbackResult: object(
         { model_name: string, id: string, matched: boolean, model_version: string, labels: integer, correct: integer, absolute_error: number },
@@ -299,11 +302,11 @@ export const OPENAPI_DOCUMENT = deepFreeze({
         oneOf: [{ required: ['instances'] }, { required: ['inputs'] }],
       },
       TfPredictResponse: { type: 'object', properties: { predictions: { type: 'array' }, outputs: {} }, oneOf: [{ required: ['predictions'] }, { required: ['outputs'] }] },
-      LoadRequest: object({ version: versionInBody, parameters: object({ version: versionInBody }) }),
+      LoadRequest: object({ version: versionInBody, parameters: object({ version: versionInBody }, [], { additionalProperties: false }) }, [], { additionalProperties: false }),
       LoadResult: object({ model: string, version: integer, versions: { type: 'array', items: integer } }, ['model', 'version', 'versions']),
       UnloadResult: object({ model: string, version: optionalInteger, unloaded: { const: true } }, ['model', 'version', 'unloaded']),
-      DeployRequest: object({ version: versionInBody, canary: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }, shadow: { type: 'number', minimum: 0, maximum: 1 } }, ['version']),
-      TrafficRequest: object({ weights: { type: 'object', propertyNames: { pattern: '^[1-9][0-9]*$' }, additionalProperties: { type: 'number', minimum: 0 } } }, ['weights']),
+      DeployRequest: object({ version: versionInBody, canary: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }, shadow: { type: 'number', minimum: 0, maximum: 1 } }, ['version'], { additionalProperties: false }),
+      TrafficRequest: object({ weights: { type: 'object', propertyNames: { pattern: '^[1-9][0-9]*$' }, additionalProperties: { type: 'number', minimum: 0 } } }, ['weights'], { additionalProperties: false }),
       Traffic: { type: 'object', description: 'Share of unpinned traffic per version (sums to 1).', propertyNames: { pattern: '^[1-9][0-9]*$' }, additionalProperties: number },
       RolloutResult: object({ model: string, version: integer, candidate: integer, traffic: ref('Traffic') }, ['model', 'version', 'traffic']),
       RollbackResult: object({ model: string, version: integer, from: integer }, ['model', 'version', 'from']),

@@ -162,6 +162,12 @@ describe('modelhost/grpc: ModelInfer contents', () => {
     }
   });
 
+  it('an id outside the one request-id rule (300 characters, a space) is INVALID_ARGUMENT, as over HTTP', async () => {
+    for (const id of ['x'.repeat(300), 'has space']) {
+      expectStatus(await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: 'affine', id })), GrpcStatus.INVALID_ARGUMENT, ErrorCode.INVALID_INPUT, /id must be 1–128 visible ASCII characters/);
+    }
+  });
+
   it('requested outputs: only those, in request order; an unknown or repeated one is INVALID_ARGUMENT before the model runs', async () => {
     const response = await call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: 'affine', outputs: [{ name: 'y' }] });
     expect(response.outputs.map((o: { name: string }) => o.name)).toEqual(['y']);

@@ -199,3 +199,58 @@ describe('admin routes are refused without a yes from authorize', () => {
     expect(asked).toBe(0);
   });
 });
+
+describe('admin bodies: a key the route does not accept is a 400, never ignored', () => {
+  it('deploy {"version":2,"canari":0.5} is refused (no full swap), names the key, suggests "canary", lists the accepted keys', async () => {
+    const { host, url } = await repositoryHost();
+    await host.load('m', { version: 1 });
+    const res = await post(`${url}/admin/models/m/deploy`, { version: 2, canari: 0.5 }, AUTH);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-modelhost-error-code')).toBe('INVALID_INPUT');
+    expect(res.body.error).toBe('POST /admin/models/m/deploy: unknown key "canari" (did you mean "canary"?); accepted keys: "version", "canary", "shadow"');
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([1]);
+    expect(await answeredBy(url)).toBe(1);
+  });
+
+  it('load {"verison":1} and {"parameters":{"verison":1}} are refused; version and parameters.version together are refused', async () => {
+    const { host, url } = await repositoryHost();
+    const typo = await post(`${url}/admin/models/m/load`, { verison: 1 }, AUTH);
+    expect(typo.status).toBe(400);
+    expect(typo.body.error).toMatch(/unknown key "verison" \(did you mean "version"\?\)/);
+    expect((await post(`${url}/admin/models/m/load`, { parameters: { verison: 1 } }, AUTH)).status).toBe(400);
+    expect((await post(`${url}/v2/repository/models/m/load`, { parameters: { version: 1 }, extra: true }, AUTH)).status).toBe(400);
+    const both = await post(`${url}/admin/models/m/load`, { version: 1, parameters: { version: 2 } }, AUTH);
+    expect(both.status).toBe(400);
+    expect(both.body.error).toMatch(/"version" or "parameters.version", not both/);
+    expect(host.status()).toEqual([]);
+  });
+
+  it('deploy {"canary":0.5,"shadow":0.5} with a version applies both (the library takes both: a canary share that is also mirrored); unknown keys on traffic, unload, promote, rollback are refused', async () => {
+    const { host, url } = await repositoryHost();
+    await host.load('m', { version: 1 });
+    const both = await post(`${url}/admin/models/m/deploy`, { version: 2, canary: 0.5, shadow: 0.5 }, AUTH);
+    expect(both).toMatchObject({ status: 200, body: { candidate: 2, traffic: { 1: 0.5, 2: 0.5 } } });
+    expect((await post(`${url}/admin/models/m/promote`, { force: true }, AUTH)).status).toBe(400);
+    expect((await post(`${url}/admin/models/m/rollback`, { to: 1 }, AUTH)).status).toBe(400);
+    expect((await request(`${url}/admin/models/m/traffic`, { method: 'PUT', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ weights: { 1: 1 }, wieghts: {} }) })).status).toBe(400);
+    expect((await post(`${url}/v2/repository/models/m/unload`, { version: 2, all: true }, AUTH)).status).toBe(400);
+    expect(host.status('m').candidate).toBe(2);
+  });
+
+  it('an inherited key is not an accepted one: {"__proto__": ...} as an own key is refused', async () => {
+    const { url } = await repositoryHost();
+    const res = await request(`${url}/admin/models/m/load`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: '{"__proto__":{"version":1}}' });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('unload: a path version and a body version together are a contradiction', () => {
+  it('DELETE /admin/models/m/versions/2 {"version":3} is 400 and unloads nothing', async () => {
+    const { host, url } = await repositoryHost();
+    await host.load('m', { version: 2 });
+    const res = await request(`${url}/admin/models/m/versions/2`, { method: 'DELETE', headers: AUTH, body: { version: 3 } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/from the path or from the body, not both/);
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([2]);
+  });
+});

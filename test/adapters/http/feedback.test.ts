@@ -75,3 +75,58 @@ describe('POST /v2/models/{m}/feedback', () => {
     expect((await post(`${url}/v2/models/m/feedback`, { id: 'r', ground_truth: 1 }, AUTH)).status).toBe(403);
   });
 });
+
+describe('feedback integrity over HTTP', () => {
+  async function classifier() {
+    const host = track(new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { c: { feedback: { task: 'classification' } } } }));
+    await host.load('c', { source: FAKE_SOURCE });
+    return { host, ...(await serve(host, { authorizeFeedback })) };
+  }
+
+  it('ground_truth 99 (or 4) on a 4-class output, or 1.5, is 400 INVALID_INPUT, not matched:true correct:0', async () => {
+    const { url, host } = await classifier();
+    expect((await post(`${url}/v2/models/c/infer`, { ...INFER, id: 'q-1' })).status).toBe(200); // class 0 of 4
+    for (const ground_truth of [99, 4, 1.5, -1]) {
+      const res = await post(`${url}/v2/models/c/feedback`, { id: 'q-1', ground_truth }, AUTH);
+      expect(res.status).toBe(400);
+      expect(res.headers.get('x-modelhost-error-code')).toBe('INVALID_INPUT');
+    }
+    expect((await post(`${url}/v2/models/c/feedback`, { id: 'q-1', ground_truth: 99 }, AUTH)).body.error).toMatch(/class index below 4 .*got 99/);
+    expect(host.stats('c').versions[1]!.quality).toBeUndefined();
+    expect((await post(`${url}/v2/models/c/feedback`, { id: 'q-1', ground_truth: 0 }, AUTH)).body).toMatchObject({ matched: true, correct: 1 });
+  });
+
+  it('a reused infer id cannot poison accuracy: the second request is answered, the id is not matched', async () => {
+    const { url, host } = await classifier();
+    expect((await post(`${url}/v2/models/c/infer`, { ...INFER, id: 'dup' })).status).toBe(200); // class 0
+    const again = await post(`${url}/v2/models/c/infer`, { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 1] }], id: 'dup' }); // class 3
+    expect(again.status).toBe(200);
+    expect((await post(`${url}/v2/models/c/feedback`, { id: 'dup', ground_truth: 3 }, AUTH)).body).toMatchObject({ matched: false, labels: 0 });
+    expect(host.stats('c').monitoring!.feedback).toMatchObject({ duplicateIds: 1 });
+  });
+
+  it('one id rule for infer and feedback: "" and 300 characters are refused by both; 128 visible ASCII characters pass both', async () => {
+    const { url } = await classifier();
+    for (const id of ['', 'x'.repeat(300), 'has space']) {
+      const infer = await post(`${url}/v2/models/c/infer`, { ...INFER, id });
+      expect(infer.status).toBe(400);
+      expect(infer.body.error).toMatch(/"id" must be 1–128 visible ASCII characters/);
+      const fb = await post(`${url}/v2/models/c/feedback`, { id, ground_truth: 0 }, AUTH);
+      expect(fb.status).toBe(400);
+      expect(fb.body.error).toMatch(/must be 1–128 visible ASCII characters/);
+    }
+    const id = 'k'.repeat(128);
+    expect((await post(`${url}/v2/models/c/infer`, { ...INFER, id })).body.id).toBe(id);
+    expect((await post(`${url}/v2/models/c/feedback`, { id, ground_truth: 0 }, AUTH)).body).toMatchObject({ matched: true });
+  });
+
+  it('unknown body keys are refused; without credentials the 401 names the feedback route', async () => {
+    const { url } = await classifier();
+    const typo = await post(`${url}/v2/models/c/feedback`, { id: 'r', groundtruth: 1 }, AUTH);
+    expect(typo.status).toBe(400);
+    expect(typo.body.error).toBe('POST /v2/models/c/feedback: unknown key "groundtruth" (did you mean "ground_truth"?); accepted keys: "id", "ground_truth"');
+    const anonymous = await post(`${url}/v2/models/c/feedback`, { id: 'r', ground_truth: 1 });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error).toBe('the feedback route needs credentials');
+  });
+});

@@ -209,7 +209,7 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
       expect(bad).toMatchObject({ status: 400, body: { error: expect.stringMatching(/requested output "triple"/) } });
     });
 
-    it('accepts request and input "parameters" it has no use for; "id" must be a string', async () => {
+    it('accepts request and input "parameters" it has no use for; "id" must be a request id (1–128 visible ASCII)', async () => {
       const ok = await post(`${url}/v2/models/affine/infer`, {
         id: 'req-7',
         parameters: { sequence_id: 3, priority: 'high', flag: true },
@@ -218,7 +218,7 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
       expect(ok).toMatchObject({ status: 200, body: { id: 'req-7' } });
       expect(await post(`${url}/v2/models/affine/infer`, { id: 42, inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 0] }] })).toMatchObject({
         status: 400,
-        body: { error: '"id" must be a string' },
+        body: { error: '"id" must be 1–128 visible ASCII characters (no spaces), got 42' },
       });
     });
 

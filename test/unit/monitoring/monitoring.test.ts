@@ -275,3 +275,30 @@ describe('live quality', () => {
     await host.close();
   });
 });
+
+describe('feedback integrity', () => {
+  it('a class index outside the output classes (99, 4 of 4) or not an integer (1.5) is INVALID_INPUT, and the prediction stays labellable', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { c: { feedback: { task: 'classification' } } } });
+    await host.load('c', { source: FAKE_SOURCE });
+    await host.predict('c', [1, 0, 0, 0], { id: 'a' }); // y = [3, 1, 1, 1]: class 0 of 4
+    expect(() => host.feedback('c', 'a', 99)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT, message: expect.stringMatching(/class index below 4 .*got 99/) }));
+    expect(() => host.feedback('c', 'a', 4)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT }));
+    expect(() => host.feedback('c', 'a', 1.5)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT, message: expect.stringMatching(/an integer ≥ 0\), got 1.5/) }));
+    expect(host.stats('c').versions[1]!.quality).toBeUndefined();
+    expect(host.feedback('c', 'a', 3)).toEqual({ matched: true, version: 1, labels: 1, correct: 0, absoluteError: undefined });
+    await host.close();
+  });
+
+  it('a reused id is never replaced: the id turns ambiguous, labels for it do not match, and duplicateIds counts it', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { c: { feedback: { task: 'classification' } } } });
+    await host.load('c', { source: FAKE_SOURCE });
+    await host.predict('c', [1, 0, 0, 0], { id: 'shared' }); // class 0
+    await host.predict('c', [0, 0, 0, 1], { id: 'shared' }); // class 3, same id
+    await host.predict('c', [0, 0, 1, 0], { id: 'shared' }); // class 2, same id again
+    expect(host.feedback('c', 'shared', 3)).toMatchObject({ matched: false, labels: 0 });
+    expect(host.feedback('c', 'shared', 0)).toMatchObject({ matched: false, labels: 0 });
+    expect(host.stats('c').versions[1]!.quality).toBeUndefined();
+    expect(host.stats('c').monitoring!.feedback).toMatchObject({ duplicateIds: 2, unmatched: 2 });
+    await host.close();
+  });
+});
