@@ -15,14 +15,7 @@ export class TaskQueue {
   private priorities: number[] = [];
 
   push(task: Task): void {
-    let bucket = this.buckets.get(task.priority);
-    if (bucket === undefined) {
-      bucket = new Bucket();
-      this.buckets.set(task.priority, bucket);
-      this.priorities.push(task.priority);
-      this.priorities.sort((a, b) => b - a);
-    }
-    bucket.push(task);
+    this.bucketFor(task.priority).push(task);
     this.rows += task.rows;
     this.size++;
   }
@@ -83,17 +76,22 @@ export class TaskQueue {
   putBack(tasks: readonly Task[]): void {
     for (let i = tasks.length - 1; i >= 0; i--) {
       const task = tasks[i]!;
-      let bucket = this.buckets.get(task.priority);
-      if (bucket === undefined) {
-        bucket = new Bucket();
-        this.buckets.set(task.priority, bucket);
-        this.priorities.push(task.priority);
-        this.priorities.sort((a, b) => b - a);
-      }
-      bucket.unshift(task);
+      this.bucketFor(task.priority).unshift(task);
       this.rows += task.rows;
       this.size++;
     }
+  }
+
+  /** The bucket of `priority`, made (and its priority ordered in) on first use. */
+  private bucketFor(priority: number): Bucket {
+    let bucket = this.buckets.get(priority);
+    if (bucket === undefined) {
+      bucket = new Bucket();
+      this.buckets.set(priority, bucket);
+      this.priorities.push(priority);
+      this.priorities.sort((a, b) => b - a);
+    }
+    return bucket;
   }
 
   /** Removes every queued task (for destroy). */
