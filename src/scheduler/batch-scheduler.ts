@@ -201,7 +201,8 @@ export class BatchScheduler implements Dispatcher {
   private refuse(error: ModelHostError, rows: number, id?: string): Promise<never> {
     const { events } = this.config;
     if (events.wants('requestFailed')) {
-      events.emit('requestFailed', { ...this.context, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0 });
+      // Refused before it ran (size, queue, deadline): about the request and the load, never the version's fault.
+      events.emit('requestFailed', { ...this.context, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0, blame: 'request' });
     }
     return Promise.reject(error);
   }
@@ -319,7 +320,8 @@ export class BatchScheduler implements Dispatcher {
       this.cost.noteRefusal();
       const doomed = tasks.shift()!;
       const needs = Math.ceil(this.cost.safeMs(doomed.rows));
-      this.fail(doomed, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline would pass before a run of its ${doomed.rows} row(s) could end (about ${needs} ms; ${Math.max(0, Math.floor(doomed.deadline - now))} ms left)`), false);
+      // Never ran: a deadline missed before execution is not the version's failure (DESIGN §8).
+      this.fail(doomed, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline would pass before a run of its ${doomed.rows} row(s) could end (about ${needs} ms; ${Math.max(0, Math.floor(doomed.deadline - now))} ms left)`), false, 'request');
     }
     if (kept < tasks.length) this.queue.putBack(tasks.splice(kept));
     return keptRows;
@@ -626,8 +628,9 @@ export class BatchScheduler implements Dispatcher {
   }
 
   private expire(task: Task): void {
-    const where = task.state === TaskState.Running ? 'while its batch ran' : 'while queued';
-    this.fail(task, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline passed ${where}`));
+    const running = task.state === TaskState.Running;
+    // Expired in the queue: it never ran, so it says nothing about the version; a run that outlived it does.
+    this.fail(task, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline passed ${running ? 'while its batch ran' : 'while queued'}`), true, running ? undefined : 'request');
   }
 
   /**

@@ -142,6 +142,46 @@ describe('deadline-aware batches', () => {
   });
 });
 
+describe('deadline failures before a run are not the version\'s', () => {
+  it('a request refused at admission, or failed because no run could fit its deadline, is blamed on the request (the rollout guard skips it)', async () => {
+    const clock = new FakeClock();
+    const executor = new TestExecutor(1);
+    executor.hold = true;
+    const failed: { code: string; blame?: string }[] = [];
+    const scheduler = new BatchScheduler(executor, {
+      model: 'm',
+      version: 1,
+      batched: true,
+      maxBatchSize: 4,
+      maxDelayMs: 2,
+      queueMaxSize: 100,
+      queueMaxWaitMs: undefined,
+      timeoutMs: undefined,
+      clock,
+      events: { wants: (e) => e === 'requestFailed', emit: (e, p) => void (e === 'requestFailed' && failed.push(p as { code: string; blame?: string })) },
+    });
+    const submit = (ids: number[], opts: DispatchOptions = {}) => scheduler.dispatch(rowsOf(ids), opts).catch((e: ModelHostError) => e.code);
+    const first = submit([1, 2, 3, 4]);
+    await flush();
+    clock.advance(40); // 10 ms per row
+    executor.release();
+    await first;
+    const running = submit([0]);
+    await flush();
+    const late = submit([5], { timeoutMs: 15 }); // admitted: 10 ms ahead (row 0), 10 ms of its own... then row 0 runs long
+    expect(await submit([6, 7, 8, 9], { timeoutMs: 5 })).toBe(ErrorCode.DEADLINE_EXCEEDED); // refused at admission
+    clock.advance(12);
+    executor.release();
+    await flush();
+    await running;
+    expect(await late).toBe(ErrorCode.DEADLINE_EXCEEDED);
+    expect(failed.map((f) => [f.code, f.blame])).toEqual([
+      [ErrorCode.DEADLINE_EXCEEDED, 'request'],
+      [ErrorCode.DEADLINE_EXCEEDED, 'request'],
+    ]);
+  });
+});
+
 describe('an estimate that cannot lock a model out', () => {
   // Field report: a 25 MB body blocked the event loop for ~1.7 s while a 0.06 ms batch was
   // awaited; that one batch was recorded as 1.7 s, and every later request with a deadline
