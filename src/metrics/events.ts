@@ -33,8 +33,8 @@ export interface RequestFailedEvent extends EventBase {
    * For INFERENCE_FAILED: `request` when the failure was pinned on this request (it failed
    * while other inputs succeeded on the version; it counts toward neither the breaker nor
    * the rollout guard), `model` when it was not (docs/observability.md). Also `request` for
-   * every failure before the request ran (refused at admission, or its deadline passed
-   * while it was queued or could not fit a run): those never count against the version.
+   * a DEADLINE_EXCEEDED before the request ran (refused at admission, expired in the queue,
+   * or no run could fit): those never count against the version.
    */
   readonly blame?: 'request' | 'model';
 }

@@ -201,8 +201,10 @@ export class BatchScheduler implements Dispatcher {
   private refuse(error: ModelHostError, rows: number, id?: string): Promise<never> {
     const { events } = this.config;
     if (events.wants('requestFailed')) {
-      // Refused before it ran (size, queue, deadline): about the request and the load, never the version's fault.
-      events.emit('requestFailed', { ...this.context, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0, blame: 'request' });
+      // A deadline its queue and size could not meet is about the request and the load, never the
+      // version's fault; an open breaker's refusal is the version's and keeps counting.
+      const blame = error.code === ErrorCode.DEADLINE_EXCEEDED ? { blame: 'request' as const } : {};
+      events.emit('requestFailed', { ...this.context, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0, ...blame });
     }
     return Promise.reject(error);
   }
