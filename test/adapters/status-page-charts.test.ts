@@ -4,17 +4,14 @@
  * they move when traffic flows. `MODELHOST_SCREENSHOT=docs/images/status-page.png` also
  * saves a screenshot of the loaded page (how docs/observability.md's picture is made).
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelHost } from '../../src/index.js';
 import { createNodeListener } from '../../src/adapters/http/index.js';
 import { onnxAffine, onnxMlp } from '../fixtures/onnx-models.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { openBrowserOn, type BrowserSession } from '../helpers/chromium.js';
 import { FAKE_SOURCE, fakeRuntime } from '../helpers/fake-runtime.js';
 import { writeVersion } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -33,9 +30,8 @@ const CHARTS = ['rps', 'queue', 'compute', 'depth', 'batch', 'errors'];
 
 describe('status page charts (headless Chromium)', () => {
   let host: ModelHost;
-  let server: Server;
+  let session: BrowserSession | undefined;
   let url: string;
-  let profile: string;
   let browser: BrowserContext;
   const problems: string[] = [];
   // A model that breaks after it loaded: every run throws, so its error rate and breaker show it.
@@ -53,18 +49,12 @@ describe('status page charts (headless Chromium)', () => {
     await host.load('mlp', { version: 1 });
     await host.load('flaky', { source: FAKE_SOURCE });
     broken = true;
-    server = createServer(createNodeListener(host));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    profile = await mkdtemp(path.join(tmpdir(), 'modelhost-chromium-'));
-    browser = await launchChromium(profile);
+    session = await openBrowserOn(createNodeListener(host));
+    ({ url, browser } = session);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    if (profile !== undefined) await rm(profile, { recursive: true, force: true });
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+    await session?.close();
     await host?.close();
   });
 

@@ -3,17 +3,14 @@
  * It must render the models, versions and states from the server, and keep them current
  * (it polls `status.json` every second) while requests come in.
  */
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelHost } from '../../src/index.js';
 import { createNodeListener } from '../../src/adapters/http/index.js';
 import { onnxAffine, onnxMlp } from '../fixtures/onnx-models.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { openBrowserOn, type BrowserSession } from '../helpers/chromium.js';
 import { writeConfig, writeVersion } from '../helpers/repository.js';
 import { collectMetrics } from '../../src/metrics/prometheus.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -29,9 +26,8 @@ declare const document: { querySelector(selector: string): PageElement | null };
 
 describe('status page (headless Chromium)', () => {
   let host: ModelHost;
-  let server: Server;
+  let session: BrowserSession | undefined;
   let url: string;
-  let profile: string;
   let browser: BrowserContext;
   const pageErrors: string[] = [];
 
@@ -52,19 +48,12 @@ describe('status page (headless Chromium)', () => {
     await host.load('mlp', { version: 3 });
     await expect(host.load('mlp', { version: 4 })).rejects.toThrow();
 
-    server = createServer(createNodeListener(host, { metrics: collectMetrics(host).registry }));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-    profile = await mkdtemp(path.join(tmpdir(), 'modelhost-chromium-'));
-    browser = await launchChromium(profile);
+    session = await openBrowserOn(createNodeListener(host, { metrics: collectMetrics(host).registry }));
+    ({ url, browser } = session);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    if (profile !== undefined) await rm(profile, { recursive: true, force: true });
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+    await session?.close();
     await host?.close();
   });
 

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { createServer, type RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,4 +60,40 @@ export async function launchChromium(userDataDir: string): Promise<BrowserContex
   } catch (error) {
     throw new Error(`Chromium at ${executablePath} (from ${PACKAGE}) did not start: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** A request listener served on 127.0.0.1 with a headless Chromium on a fresh profile, for a browser test. */
+export interface BrowserSession {
+  readonly url: string;
+  readonly browser: BrowserContext;
+  /** Closes the browser, removes its profile, and closes the server and its connections. */
+  close(): Promise<void>;
+}
+
+export async function openBrowserOn(listener: RequestListener): Promise<BrowserSession> {
+  const server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const profile = await mkdtemp(path.join(tmpdir(), 'modelhost-chromium-'));
+  const closeServer = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  let browser: BrowserContext;
+  try {
+    browser = await launchChromium(profile);
+  } catch (error) {
+    await rm(profile, { recursive: true, force: true });
+    await closeServer();
+    throw error;
+  }
+  return {
+    url,
+    browser,
+    async close() {
+      await browser.close();
+      await rm(profile, { recursive: true, force: true });
+      await closeServer();
+    },
+  };
 }

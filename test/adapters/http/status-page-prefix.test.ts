@@ -3,24 +3,18 @@
  * examples/nest-app do), in headless Chromium: it must find its `status.json` whether the
  * page was opened as `/ml`, `/ml/` or `/ml/status`, and its charting library beside it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import express from 'express';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExpressRouter } from '../../../src/adapters/express/index.js';
 import { ModelHost } from '../../../src/index.js';
-import { launchChromium } from '../../helpers/chromium.js';
+import { openBrowserOn, type BrowserSession } from '../../helpers/chromium.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 
 describe('status page under a prefix (headless Chromium)', () => {
   let host: ModelHost;
-  let server: Server;
+  let session: BrowserSession | undefined;
   let url: string;
-  let profile: string;
   let browser: BrowserContext;
 
   beforeAll(async () => {
@@ -28,18 +22,12 @@ describe('status page under a prefix (headless Chromium)', () => {
     await host.load('m', { source: FAKE_SOURCE });
     const app = express();
     app.use('/ml', createExpressRouter(host));
-    server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    profile = await mkdtemp(path.join(tmpdir(), 'modelhost-chromium-'));
-    browser = await launchChromium(profile);
+    session = await openBrowserOn(app);
+    ({ url, browser } = session);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    if (profile !== undefined) await rm(profile, { recursive: true, force: true });
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+    await session?.close();
     await host?.close();
   });
 
