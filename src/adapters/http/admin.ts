@@ -105,9 +105,17 @@ export const setTraffic: RouteHandler = admin(async (context) => {
   return json(200, await context.host.setTraffic(context.params['model']!, canonical));
 });
 
-/** KServe repository extension: the models the host knows and their state. */
-export const repositoryIndex: RouteHandler = ({ host }) =>
-  json(
-    200,
-    host.status().flatMap((m) => m.versions.map((v) => ({ name: m.name, version: String(v.version), state: v.state === 'ready' ? 'READY' : v.state.toUpperCase(), reason: v.error?.message ?? '' }))),
-  );
+/**
+ * KServe repository extension: the versions the host knows and their state. A read-only
+ * listing (open, like the other metadata routes); `{"ready": true}` keeps the READY ones,
+ * as Triton's does.
+ */
+export const repositoryIndex: RouteHandler = (context) => {
+  const b = body(context, ['ready']);
+  const ready = b['ready'];
+  if (ready !== undefined && typeof ready !== 'boolean') throw badRequest(`"ready" must be true or false, got ${JSON.stringify(ready).slice(0, 40)}`);
+  const entries = context.host
+    .status()
+    .flatMap((m) => m.versions.map((v) => ({ name: m.name, version: String(v.version), state: v.state === 'ready' ? 'READY' : v.state.toUpperCase(), reason: v.error?.message ?? '' })));
+  return json(200, ready === true ? entries.filter((e) => e.state === 'READY') : entries);
+};

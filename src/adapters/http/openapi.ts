@@ -167,7 +167,14 @@ export const OPENAPI_DOCUMENT = deepFreeze({
     '/v2/models/{model}/versions/{version}/ready': v2Version.ready,
     '/v2/models/{model}/versions/{version}/infer': v2Version.infer,
     '/v2/repository/index': {
-      post: { ...admin('kserveRepositoryIndex', 'Every version the host knows and its state', { type: 'array', items: ref('RepositoryIndexEntry') }, undefined, []), tags: ['KServe repository'] },
+      post: {
+        tags: ['KServe repository'],
+        operationId: 'kserveRepositoryIndex',
+        summary: 'Every version the host knows and its state',
+        description: 'A read-only listing, open like the metadata routes (load and unload are the admin part of the extension). `{"ready": true}` keeps the `READY` versions; any other key is 400.',
+        requestBody: { required: false, content: jsonContent(object({ ready: boolean }, [], { additionalProperties: false })) },
+        responses: { '200': ok('The versions', { type: 'array', items: ref('RepositoryIndexEntry') }), '400': error('BadRequest') },
+      },
     },
     '/v2/repository/models/{model}/load': { post: { ...admin('kserveRepositoryLoad', 'Load a model (the newest version, or `parameters.version`)', ref('LoadResult'), ref('LoadRequest')), tags: ['KServe repository'] } },
     '/v2/repository/models/{model}/unload': { post: { ...admin('kserveRepositoryUnload', 'Unload a model (or `version`)', ref('UnloadResult'), object({ version: versionInBody, parameters: object({ unload_dependents: { type: 'boolean' } }, [], { additionalProperties: false }) }, [], { additionalProperties: false })), tags: ['KServe repository'] } },

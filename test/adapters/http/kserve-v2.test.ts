@@ -438,6 +438,24 @@ describe('KServe model repository extension (load and unload are admin routes: t
     expect(await post(`${url}/v2/repository/index`)).toMatchObject({ status: 200, body: [] });
   });
 
+  it('the index takes only {"ready": bool}: ready keeps the READY versions, any other key or value is 400 naming it', async () => {
+    let loads = 0;
+    const gate = deferred();
+    // The first load passes; the second one waits, so its version stays LOADING.
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime({ loadGate: () => (loads++ === 0 ? Promise.resolve() : gate.promise) }) } });
+    const { url } = await serveTracked(host);
+    await host.load('a', { source: FAKE_SOURCE });
+    const loading = host.load('b', { source: FAKE_SOURCE });
+    await expect.poll(() => host.status().length).toBe(2);
+    expect((await post(`${url}/v2/repository/index`, { ready: false })).body).toHaveLength(2);
+    expect(await post(`${url}/v2/repository/index`, { ready: true })).toMatchObject({ status: 200, body: [{ name: 'a', version: '1', state: 'READY', reason: '' }] });
+    gate.resolve();
+    await loading;
+    expect(await post(`${url}/v2/repository/index`, { readdy: true })).toMatchObject({ status: 400, body: { error: expect.stringMatching(/unknown key "readdy" \(did you mean "ready"\?\); accepted keys: "ready"/) } });
+    expect(await post(`${url}/v2/repository/index`, { ready: 'yes' })).toMatchObject({ status: 400, body: { error: '"ready" must be true or false, got "yes"' } });
+    expect(await post(`${url}/v2/repository/index`, [1])).toMatchObject({ status: 400, body: { error: 'the request body must be a JSON object' } });
+  });
+
   it('a load of a model the repository does not have is 404; without authorize load and unload are 403 (the read-only index stays open)', async () => {
     const root = await tempDir();
     const open = await serveTracked(new ModelHost({ repository: root }), { authorize: () => true });
