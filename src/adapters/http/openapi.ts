@@ -305,7 +305,8 @@ export const OPENAPI_DOCUMENT = deepFreeze({
       TfPredictRequest: {
         type: 'object',
         description: 'Exactly one of `instances` (row format: one entry per example) or `inputs` (columnar format, with the batch dimension).',
-        properties: { signature_name: string, instances: { type: 'array', minItems: 1 }, inputs: {} },
+        properties: { signature_name: { type: 'string', enum: ['', 'serving_default'], description: 'Every model has one signature, `serving_default` (empty means it too); another name is 400.' }, instances: { type: 'array', minItems: 1 }, inputs: {} },
+        additionalProperties: false,
         oneOf: [{ required: ['instances'] }, { required: ['inputs'] }],
       },
       TfPredictResponse: { type: 'object', properties: { predictions: { type: 'array' }, outputs: {} }, oneOf: [{ required: ['predictions'] }, { required: ['outputs'] }] },

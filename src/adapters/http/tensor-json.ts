@@ -34,11 +34,13 @@ export function isB64(value: unknown): value is { b64: unknown } {
 
 /**
  * TF Serving values with `{"b64": ...}` replaced by their bytes (strict base64), nested lists
- * walked. `where` names the value in errors (`instances[3].image`).
+ * walked. `where` names the value in errors (`instances[3].image`); `refusal`, when given,
+ * refuses any `{"b64": ...}` with that reason (an input whose elements are not bytes).
  */
-export function decodeB64Values(value: unknown, where: string): unknown {
-  if (Array.isArray(value)) return value.map((item, i) => decodeB64Values(item, `${where}[${i}]`));
+export function decodeB64Values(value: unknown, where: string, refusal?: string): unknown {
+  if (Array.isArray(value)) return value.map((item, i) => decodeB64Values(item, `${where}[${i}]`, refusal));
   if (!isB64(value)) return value;
+  if (refusal !== undefined) throw new ConversionError(`${where}: got {"b64": ...}, but ${refusal}`);
   if (typeof value.b64 !== 'string') throw new ConversionError(`${where}: "b64" must be a string, got ${typeof value.b64}`);
   try {
     return decodeBase64(value.b64);
