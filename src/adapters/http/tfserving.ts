@@ -11,6 +11,7 @@ import { badRequest, json } from './http-errors.js';
 import type { HttpResponse, RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
 import { TensorJson, writeJson } from './json-writer.js';
+import { describeRequestValue } from './request-value.js';
 import { decodeB64Values, isB64, tfServingElementText } from './tensor-json.js';
 import { versionParam } from './version-segment.js';
 
@@ -188,7 +189,7 @@ function valueOf(instance: Record<string, unknown>, spec: TensorSpec): unknown {
  */
 function checkSignature(name: unknown): void {
   if (name === undefined || name === '' || name === SERVING_DEFAULT) return;
-  const got = typeof name === 'string' ? JSON.stringify(name.length > 40 ? name.slice(0, 40) + '…' : name) : `${JSON.stringify(name)?.slice(0, 40)} (not a string)`;
+  const got = typeof name === 'string' ? describeRequestValue(name, 40) : `${describeRequestValue(name, 40)} (not a string)`;
   throw badRequest(`"signature_name": serving signature ${got} not found in the model's signatures (it has "${SERVING_DEFAULT}")`);
 }
 

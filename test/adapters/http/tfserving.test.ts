@@ -27,8 +27,9 @@ describe('TF Serving REST over node:http (a repository: half_plus_three v123, ta
     await writeVersion(root, 'fixed', 1, { 'model.onnx': onnxFixedShape() });
     await writeVersion(root, 'strings', 1, { 'model.onnx': onnxIdentity('string') });
     await writeVersion(root, 'pairs', 1, { 'model.onnx': onnxIdentity('float32', ['N', 1, 2]) });
+    await writeVersion(root, 'int64', 1, { 'model.onnx': onnxIdentity('int64') });
     host = new ModelHost({ repository: root });
-    for (const name of ['half_plus_three', 'tss', 'two-outputs', 'two-inputs', 'fixed', 'strings', 'pairs']) await host.load(name);
+    for (const name of ['half_plus_three', 'tss', 'two-outputs', 'two-inputs', 'fixed', 'strings', 'pairs', 'int64']) await host.load(name);
     served = await serve(host);
     url = served.url;
   });
@@ -139,6 +140,11 @@ describe('TF Serving REST over node:http (a repository: half_plus_three v123, ta
       expect(named.body).toEqual({ predictions: ['image bytes', 'plain'] });
       const columnar = await post(`${url}/v1/models/strings:predict`, { inputs: { x: [{ b64: 'aW1hZ2UgYnl0ZXM=' }] } });
       expect(columnar.body).toEqual({ outputs: ['image bytes'] });
+    });
+
+    it('a signature_name that is a big integer (read exactly: the model has INT64 inputs) is 400 echoing it whole', async () => {
+      const response = await post(`${url}/v1/models/int64:predict`, '{"signature_name":[9007199254740993],"instances":[1]}');
+      expect(response).toMatchObject({ status: 400, body: { error: '"signature_name": serving signature [9007199254740993] (not a string) not found in the model\'s signatures (it has "serving_default")' } });
     });
 
     it('a model without a batch dimension takes its full tensors in the columnar format only', async () => {
