@@ -155,7 +155,7 @@ function readInputs(list: readonly unknown[], binary: Uint8Array | undefined): M
       return;
     }
     if (raw.data === undefined) throw badRequest(`${where}: needs "data" (or parameters.binary_data_size with the binary extension)`);
-    const values = flatValues(raw.data);
+    const values = convert(where, () => flatValues(raw.data, shape));
     if (values.length !== elements) throw badRequest(`${where}: ${values.length} elements but shape [${shape.join(', ')}] holds ${elements}`);
     inputs.set(name, { data: values, shape, dtype });
   });

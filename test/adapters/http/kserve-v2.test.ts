@@ -166,6 +166,18 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
       expect(flat.body).toEqual({ ...nested.body, id: flat.headers.get('x-request-id') });
     });
 
+    // One rule with TF Serving's nested values: a ragged list is refused, never flattened into numbers that count right.
+    it.each([
+      ['a short row', [[1, 2, 3, 4], [5, 6, 7]], [2, 4], /^input 'x': is ragged: expected an array of length 4 at depth 1, got length 3$/],
+      ['rows of unequal lengths that sum right', [[1, 2, 3, 4, 5], [6, 7, 8]], [2, 4], /^input 'x': is ragged: expected an array of length 5 at depth 1, got length 3$/],
+      ['a scalar beside a list', [[1, 2, 3, 4], 5, 6, 7, 8], [2, 4], /^input 'x': is ragged: expected an array of length 4 at depth 1, got number 5$/],
+      ['a list beside scalars', [1, 2, 3, 4, 5, 6, 7, [8]], [2, 4], /^input 'x': is ragged: expected a value at depth 1, got an array$/],
+      ['regular nesting of another shape', [[1, 2], [3, 4], [5, 6], [7, 8]], [2, 4], /^input 'x': "data" nests as \[4, 2\], but "shape" is \[2, 4\]/],
+    ])('nested data that is not the shape (%s) is 400 naming the input, the expected and the received', async (_title, data, shape, message) => {
+      const response = await post(`${url}/v2/models/affine/infer`, { inputs: [{ name: 'x', shape, datatype: 'FP32', data }] });
+      expect(response).toMatchObject({ status: 400, body: { error: expect.stringMatching(message) } });
+    });
+
     it('a batched model takes the batch dimension in the shape; a model without one takes its full shape', async () => {
       const batched = await post(`${url}/v2/models/affine/infer`, { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 0] }] });
       expect(batched.body.outputs[0]).toMatchObject({ shape: [1, 4], data: [1, 1, 1, 1] });
