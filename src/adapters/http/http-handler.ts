@@ -6,6 +6,7 @@ import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpRespon
 import { feedback } from './feedback.js';
 import * as kserve from './kserve-v2.js';
 import { chartAsset } from './chart-assets.js';
+import { unsupportedContentEncoding } from './content-encoding.js';
 import { openApiDocument } from './openapi.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
@@ -116,7 +117,7 @@ async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttp
   const requestId = requestIdOf(request);
   let response: HttpResponse;
   try {
-    response = await handler({ host, options, request, params, query, requestId });
+    response = unsupportedContentEncoding(request) ?? (await handler({ host, options, request, params, query, requestId }));
   } catch (error) {
     // Bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen.
     if (!isModelHostError(error)) logUnexpected(host, request, error);
