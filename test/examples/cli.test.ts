@@ -141,6 +141,7 @@ describe('modelhost (CLI arguments)', () => {
     { args: ['serve', '.', '--drain-timeout', 'soon'], message: '--drain-timeout must be a whole number of ms ≥ 0, got soon' },
     { args: ['serve', '.', '--models', ''], message: '--models needs at least one name' },
     { args: ['serve', '.', '--models', ' , '], message: '--models needs at least one name' },
+    { args: ['serve', '.', '--models', 'a,b,a,a'], message: "--models names 'a' more than once" },
   ])('exits 2 with a message and the usage for $args', async ({ args, message }) => {
     const run = cli(args);
     expect(await run.exited).toEqual({ code: 2, signal: null });
@@ -437,6 +438,27 @@ describe('modelhost serve: load failures and signals during load', () => {
     expect(listening).toMatchObject({ models: ['affine'], failed: ['broken'] });
     run.child.kill('SIGTERM');
     expect(await run.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('exits 1 without listening when no model could be loaded (nothing to serve)', async () => {
+    const broken = await tempDir();
+    await writeVersion(broken, 'broken', 1, { 'model.onnx': new Uint8Array([1, 2, 3, 4]) });
+    const run = cli(['serve', broken, '--port', '0']);
+    expect(await run.exited).toEqual({ code: 1, signal: null });
+    const logs = run.logs();
+    expect(logs.find((l) => l.msg === 'model not served')).toMatchObject({ level: 'error', model: 'broken' });
+    expect(logs.find((l) => l.msg === 'no model could be loaded: exiting')).toMatchObject({ level: 'error', models: [], failed: ['broken'] });
+    expect(logs.some((l) => l.msg === 'listening')).toBe(false);
+  });
+
+  it("--exit-on-error (Triton's): exits 1 when any model fails to load, even when others loaded", async () => {
+    const mixed = await tempDir();
+    await writeVersion(mixed, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
+    await writeVersion(mixed, 'broken', 1, { 'model.onnx': new Uint8Array([1, 2, 3, 4]) });
+    const run = cli(['serve', mixed, '--port', '0', '--exit-on-error']);
+    expect(await run.exited).toEqual({ code: 1, signal: null });
+    expect(run.logs().find((l) => l.msg === 'a model failed to load and --exit-on-error is set: exiting')).toMatchObject({ models: ['affine'], failed: ['broken'] });
+    expect(run.logs().some((l) => l.msg === 'listening')).toBe(false);
   });
 
   it('SIGTERM while models load stops the loading, logs "shutting down" and exits 0', async () => {
