@@ -198,6 +198,10 @@ describe('modelhost/grpc: ModelInfer contents', () => {
 
   it('an unknown model or version is NOT_FOUND; an empty model_name INVALID_ARGUMENT', async () => {
     expectStatus(await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: 'nope' })), GrpcStatus.NOT_FOUND, ErrorCode.MODEL_NOT_FOUND);
+    // A gRPC client cannot call host.load(): the advice names the rpcs it can use.
+    expect((await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: 'nope' }))).details).toMatch(
+      /^model 'nope' is not loaded \(loaded: [^)]*\); RepositoryIndex lists the models this server has; an admin loads one from the server's model repository \(RepositoryModelLoad\)$/,
+    );
     expectStatus(await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: 'affine', model_version: '3' })), GrpcStatus.NOT_FOUND, ErrorCode.VERSION_NOT_FOUND);
     expectStatus(await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: '' })), GrpcStatus.INVALID_ARGUMENT, ErrorCode.INVALID_INPUT, /model_name/);
   });
