@@ -1,4 +1,5 @@
 import { parse as parseLossless } from 'lossless-json';
+import { isModelHostError } from 'modelhost';
 import { badRequest } from './http-errors.js';
 import type { HttpRequest, ResolvedHttpOptions } from './http-types.js';
 
@@ -38,7 +39,14 @@ export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, pa
     if (parse.exactIntegers === true && nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
     try {
       value = parse.exactIntegers === true ? parseLossless(text, null, exactNumber) : JSON.parse(text);
+      // An integer past 2^53 was rounded by JSON.parse: read it again with every digit, so what
+      // the request holds (and any message echoing it) is exact. Rare, so the fast path stays.
+      if (parse.exactIntegers !== true && checkLimits(value, options.maxDepth, options.maxElements)) {
+        if (nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
+        value = parseLossless(text, null, exactNumber);
+      }
     } catch (error) {
+      if (isModelHostError(error)) throw error;
       throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
     }
   }
@@ -72,8 +80,10 @@ function exactNumber(text: string): number | bigint {
   return BigInt(text);
 }
 
-function checkLimits(root: unknown, maxDepth: number, maxElements: number): void {
+/** Refuses a body past the limits; true when it holds an integer too large for a double to hold exactly. */
+function checkLimits(root: unknown, maxDepth: number, maxElements: number): boolean {
   let elements = 0;
+  let rounded = false;
   const stack: [unknown, number][] = [[root, 1]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
@@ -85,7 +95,9 @@ function checkLimits(root: unknown, maxDepth: number, maxElements: number): void
         if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
         // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
         if (typeof item === 'number' && !Number.isFinite(item)) throw badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
+        if (typeof item === 'number' && Math.abs(item) > Number.MAX_SAFE_INTEGER && Number.isInteger(item)) rounded = true;
       }
     }
   }
+  return rounded;
 }

@@ -11,6 +11,7 @@ import { parseJson } from './json-body.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import { TensorJson, writeJson } from './json-writer.js';
 import { flatValues } from './tensor-json.js';
+import { describeRequestValue } from './request-value.js';
 import { versionParam } from './version-segment.js';
 import { isRequestId, requestIdProblem } from './request-id.js';
 
@@ -82,7 +83,7 @@ export const infer: RouteHandler = async (context) => {
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw badRequest('the infer request must have a non-empty "inputs" array');
   if (req.id !== undefined && !isRequestId(req.id)) throw badRequest(requestIdProblem('"id"', req.id));
   const binaryAll = req.parameters?.['binary_data_output'] ?? false;
-  if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${JSON.stringify(binaryAll)}`);
+  if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${describe(binaryAll)}`);
 
   // Everything from the request is checked before the model runs: inputs, then requested outputs.
   const inputs = readInputs(req.inputs as unknown[], binary);
@@ -200,9 +201,7 @@ function convert<T>(where: string, fn: () => T): T {
 
 /** A value from the request, shortened, for error messages (bigints included). */
 function describe(value: unknown): string {
-  if (typeof value === 'bigint') return String(value);
-  const text = JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return describeRequestValue(value);
 }
 
 /**
