@@ -85,6 +85,7 @@ const EMPTY_WINDOW = (windowMs: number): WindowStats => ({
   requestsPerSecond: 0,
   rows: 0,
   errors: 0,
+  versionErrors: 0,
   errorsByCode: {},
   latencyMs: { total: EMPTY_LATENCY, queue: EMPTY_LATENCY, compute: EMPTY_LATENCY },
   batches: 0,
