@@ -260,3 +260,21 @@ describe('ModelHost: scheduling options reach the scheduler', () => {
     expect(runtime.openSessions).toBe(0);
   });
 });
+
+describe('runtime error text stays out of what callers and listeners are shown', () => {
+  it("batchFailed and requestFailed say it in modelhost's words; the runtime's text (an absolute path) is only the cause", async () => {
+    const secret = '/srv/models/private/ranker/1/model.onnx: node MatMul_7 failed';
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime({ failRun: () => new Error(secret) }) }, defaults: { batching: false, warmup: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const batchFailed: { message: string; cause: unknown }[] = [];
+    const requestFailed: { message: string }[] = [];
+    host.on('batchFailed', (e) => batchFailed.push(e));
+    host.on('requestFailed', (e) => requestFailed.push(e));
+    const error = await host.predict('m', [1, 2, 3, 4]).catch((e: ModelHostError) => e);
+    expect(error).toMatchObject({ code: ErrorCode.INFERENCE_FAILED });
+    for (const shown of [(error as ModelHostError).message, ...batchFailed.map((e) => e.message), ...requestFailed.map((e) => e.message)]) expect(shown).not.toContain('/srv/models');
+    expect(batchFailed[0]!.message).toBe("model 'm' v1: inference failed: the runtime failed on this batch");
+    expect((batchFailed[0]!.cause as Error).message).toContain(secret);
+    await host.close();
+  });
+});
