@@ -36,8 +36,12 @@ export interface ServeProcess extends ServeRun {
   readonly listening: string;
 }
 
-/** Starts `modelhost <args>` (JSON log lines unless `env` says otherwise) and returns at once: for exit codes, usage errors, signals while loading. */
-export function spawnServe(args: readonly string[], env: Readonly<Record<string, string>> = {}): ServeRun {
+/**
+ * Starts `modelhost <args>` (JSON log lines unless `env` says otherwise) and returns at once:
+ * for exit codes, usage errors, signals while loading. An `env` entry set to undefined
+ * removes that variable from the inherited environment.
+ */
+export function spawnServe(args: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServeRun {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MODELHOST_LOG_FORMAT: 'json', ...env } });
   let stdout = '';
   let stderr = '';
@@ -75,7 +79,7 @@ export function spawnServe(args: readonly string[], env: Readonly<Record<string,
 }
 
 /** `modelhost serve …`, resolved once it logs "listening" (killed, and rejected, if it exits first). */
-export async function startServe(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<ServeProcess> {
+export async function startServe(args: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Promise<ServeProcess> {
   const run = spawnServe(args, env);
   try {
     const listening = String((await run.waitForLog((l) => l.msg === 'listening')).url);
