@@ -1,5 +1,4 @@
 import { parse as parseLossless } from 'lossless-json';
-import { isModelHostError } from 'modelhost';
 import { badRequest } from './http-errors.js';
 import type { HttpRequest, ResolvedHttpOptions } from './http-types.js';
 
@@ -19,39 +18,41 @@ export interface ParseJsonOptions {
 /**
  * The request's JSON body, within the depth and element limits (a 10 MB body of nested
  * arrays must not cost unbounded work later). The body must be UTF-8: other bytes are refused,
- * never replaced. A body a framework already parsed is taken as it is (its integers past 2^53
- * are what that parser made of them).
+ * never replaced. A body parsed ahead (a framework's parser, or the listener's for a large
+ * body) is taken as it is, unless it holds an integer a double rounded: then the raw bytes,
+ * when there are any, are read again digit for digit (a framework that consumed them leaves
+ * its integers past 2^53 as it made them).
  */
 export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, parse: ParseJsonOptions = {}): unknown {
-  let value: unknown;
-  if (parse.bytes === undefined && request.parsedBody !== undefined) {
-    value = request.parsedBody;
-  } else {
-    const raw = parse.bytes ?? request.body;
-    if (raw === undefined || raw.byteLength === 0) throw badRequest('the request body is empty; expected JSON');
-    let text: string;
-    try {
-      text = utf8.decode(raw);
-    } catch {
-      throw badRequest('the request body is not UTF-8 text; JSON must be');
-    }
-    // lossless-json recurses per level: refuse deep nesting before it does, in one linear scan.
-    if (parse.exactIntegers === true && nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
-    try {
-      value = parse.exactIntegers === true ? parseLossless(text, null, exactNumber) : JSON.parse(text);
-      // An integer past 2^53 was rounded by JSON.parse: read it again with every digit, so what
-      // the request holds (and any message echoing it) is exact. Rare, so the fast path stays.
-      if (parse.exactIntegers !== true && checkLimits(value, options.maxDepth, options.maxElements)) {
-        if (nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
-        value = parseLossless(text, null, exactNumber);
-      }
-    } catch (error) {
-      if (isModelHostError(error)) throw error;
-      throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
-    }
+  const raw = parse.bytes ?? request.body;
+  const parsedAhead = parse.bytes === undefined && request.parsedBody !== undefined;
+  let value = parsedAhead ? request.parsedBody : parseText(textOf(raw), options, parse.exactIntegers === true);
+  // An integer past 2^53 that a double rounded: read the bytes again with every digit, so the
+  // request (and any message echoing it) is exact. Rare: the common path walks the body once.
+  if (checkLimits(value, options.maxDepth, options.maxElements) && (parsedAhead || parse.exactIntegers !== true) && raw !== undefined && raw.byteLength > 0) {
+    value = parseText(textOf(raw), options, true);
+    checkLimits(value, options.maxDepth, options.maxElements);
   }
-  checkLimits(value, options.maxDepth, options.maxElements);
   return value;
+}
+
+function textOf(raw: Uint8Array | undefined): string {
+  if (raw === undefined || raw.byteLength === 0) throw badRequest('the request body is empty; expected JSON');
+  try {
+    return utf8.decode(raw);
+  } catch {
+    throw badRequest('the request body is not UTF-8 text; JSON must be');
+  }
+}
+
+function parseText(text: string, options: ResolvedHttpOptions, exactIntegers: boolean): unknown {
+  // lossless-json recurses per level: refuse deep nesting before it does, in one linear scan.
+  if (exactIntegers && nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
+  try {
+    return exactIntegers ? parseLossless(text, null, exactNumber) : JSON.parse(text);
+  } catch (error) {
+    throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 /** Whether brackets outside strings nest deeper than `maxDepth`. */

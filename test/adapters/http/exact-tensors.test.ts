@@ -181,6 +181,20 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       expect(text).toContain(`"data":[${digits.join(',')}]`);
     });
 
+    it('a body large enough to be parsed ahead of routing (largeBodyBytes) keeps every digit too', async () => {
+      const eager = await serve(host, { limits: { largeBodyBytes: 10 } });
+      try {
+        const raw = '{"inputs":[{"name":"x","datatype":"INT64","shape":[2],"data":[9007199254740993,-9223372036854775808]}]}';
+        const { status, text } = await request(`${eager.url}/v2/models/id-int64/infer`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json' } });
+        expect(status, text).toBe(200);
+        expect(text).toContain('"data":[9007199254740993,-9223372036854775808]');
+        const predicted = await request(`${eager.url}/v1/models/id-uint64:predict`, { method: 'POST', body: '{"instances":[18446744073709551615]}' });
+        expect(predicted.text).toBe('{"predictions":[18446744073709551615]}');
+      } finally {
+        await eager.close();
+      }
+    });
+
     it('UINT64 up to 2^64-1; TF Serving too', async () => {
       const raw = '{"instances":[0,18446744073709551615,9007199254740993]}';
       const { status, text } = await request(`${url}/v1/models/id-uint64:predict`, { method: 'POST', body: raw });
