@@ -36,11 +36,6 @@ export class LoadRetries {
     return previous?.message !== message;
   }
 
-  /** The message of the last failure of `key`, if it is failing. */
-  lastFailure(key: string): string | undefined {
-    return this.failed.get(key)?.message;
-  }
-
   succeeded(key: string): void {
     this.failed.delete(key);
   }
