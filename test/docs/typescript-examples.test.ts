@@ -25,7 +25,9 @@ import { markdownFiles, root, tsBlocks, type TsBlock } from './typescript-blocks
 /**
  * What the fragments assume exists, by name: one shared prelude for every block. Each entry
  * is what a reader would have at that point of the docs (a host they created, an Express app,
- * an input they read). Add a name here rather than a declaration in the docs' prose.
+ * an input they read). Add a name here rather than a declaration in the docs' prose, and give
+ * it a value in test/docs/example-runner.ts (which runs the blocks) and its name in
+ * run-typescript-examples.test.ts's PRELUDE_GLOBALS.
  */
 const PRELUDE = `
 import type { Clock, ModelHost as Host, Runtime } from 'modelhost';
