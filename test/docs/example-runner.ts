@@ -11,6 +11,7 @@
  *    https://models.example.com/, the docs' remote repository, answers from the folder
  *    ./models.example.com (no network here).
  * 2. The block is imported; it must settle without throwing.
+ *    A route the block adds that calls the host (`app.post('/score', …)`) is called once.
  * 3. Documented answers (`// → value`) it recorded, and the console.log calls that carry one,
  *    are written to the result file for the parent to compare.
  * 4. Teardown: a block that installed a SIGTERM handler (a server's documented shutdown) gets
@@ -38,6 +39,8 @@ export interface RunnerConfig {
   readonly grpcPort?: number;
   /** How many console.log calls carry a documented answer: wait for them before the teardown. */
   readonly documentedLogs: number;
+  /** Routes of the block's own that call the host (`app.post('/score', …)`): each gets one POST of `{ features, user }` after the block settled. */
+  readonly routes: readonly string[];
   /** PEM files for the TLS examples. */
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
 }
@@ -150,10 +153,27 @@ const preludeServers = new Set(servers);
 const sigterm = process.listenerCount('SIGTERM');
 await import(pathToFileURL(path.resolve(config.blockFile)).href);
 
+// A route the block adds to an Express app is called once: on the server the block started, or
+// (a fragment that only adds routes to the prelude's `app`) on that app, listening here.
+const responses: { route: string; status: number; body: unknown }[] = [];
+for (const route of config.routes) {
+  let server = [...servers].find((s) => !preludeServers.has(s));
+  if (server === undefined) server = (g.app as { listen(port: number): net.Server }).listen(0);
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const response = await fetch(`http://127.0.0.1:${port}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ features: Array.from(ramp(64)), user: 'user-1' }),
+  });
+  const text = await response.text();
+  responses.push({ route, status: response.status, body: response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text });
+}
+
 // Callbacks that log a documented answer may come after the module settled.
 for (let waited = 0; logs.length < config.documentedLogs && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (_key, v: unknown) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>, (n) => (typeof n === 'bigint' ? Number(n) : n)) : v)) ?? 'null');
-writeFileSync(config.resultFile, JSON.stringify({ documented: documented.map(plain), logs: logs.map((args) => plain(args[0])) }));
+writeFileSync(config.resultFile, JSON.stringify({ documented: documented.map(plain), logs: logs.map((args) => plain(args[0])), responses }));
 
 if (process.listenerCount('SIGTERM') > sigterm) {
   // The block's own shutdown must close what it opened; the prelude's servers are closed here.

@@ -10,7 +10,8 @@
  * each documented answer matches: a line ending `// → <value>` (a JavaScript value; in a string,
  * `"…"` stands for an unknowable one, test/docs/documented-answer.ts) is the value of that
  * line's `const`, of that line's expression, or of the first argument of that line's
- * console.log. Fragments use the names typescript-examples.test.ts's PRELUDE declares; the
+ * console.log. A route the block adds that calls the host (`app.post('/score', …)`) is called
+ * once with `{ features, user }` and must answer 200. Fragments use the names typescript-examples.test.ts's PRELUDE declares; the
  * runner gives them real values (`host` has the models the block names loaded). The docs' ports
  * (8080, 8081, 3000, 9090) become free ports, so runs never collide with anything listening.
  *
@@ -157,6 +158,7 @@ function configFor(block: TsBlock, prepared: Prepared, index: number): RunnerCon
     ...http,
     ...grpc,
     documentedLogs: prepared.logs.length,
+    routes: [...code.matchAll(/app\.post\('(\/[\w-]+)'.*\n(?:.*\n){0,2}?.*host\.predict\(/g)].map((route) => route[1]!),
     tls: JSON.parse(readFileSync(path.join(dir, 'tls.json'), 'utf8')),
   };
 }
@@ -194,9 +196,13 @@ describe('the TypeScript examples of README.md and docs/, run', () => {
       writeFileSync(configFile, JSON.stringify(config));
       const result = await run(configFile);
       expect({ exit: result.code, signal: result.signal, stderr: result.stderr.trim() }, `${block.where} did not run cleanly`).toEqual({ exit: 0, signal: null, stderr: '' });
-      const answers = JSON.parse(readFileSync(config.resultFile, 'utf8')) as { documented: unknown[]; logs: unknown[] };
+      const answers = JSON.parse(readFileSync(config.resultFile, 'utf8')) as { documented: unknown[]; logs: unknown[]; responses: { route: string; status: number; body: unknown }[] };
       prepared.documented.forEach(({ line, expected }, i) => expect(answers.documented[i], line).toEqual(withPlaceholders(evaluate(expected))));
       prepared.logs.forEach(({ line, expected }, i) => expect(answers.logs[i], line).toEqual(withPlaceholders(evaluate(expected))));
+      // A route that calls the host answers a well-formed request.
+      expect(answers.responses.map(({ route, status }) => ({ route, status })), JSON.stringify(answers.responses)).toEqual(config.routes.map((route) => ({ route, status: 200 })));
+      // … with JSON a client can read: a typed array given to res.json() arrives as {"0": …, "1": …}.
+      for (const { route, body } of answers.responses) expect(JSON.stringify(body), `${block.where}: ${route}`).not.toMatch(/\{"0":/);
     }, BLOCK_TIMEOUT_MS + 10_000);
   });
 });
