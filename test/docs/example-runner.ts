@@ -172,7 +172,11 @@ for (const route of config.routes) {
 
 // Callbacks that log a documented answer may come after the module settled.
 for (let waited = 0; logs.length < config.documentedLogs && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
-const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value, (_key, v: unknown) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>, (n) => (typeof n === 'bigint' ? Number(n) : n)) : v)) ?? 'null');
+/** A value as JSON can carry it to the parent: typed arrays become arrays, undefined becomes null. */
+const plain = (value: unknown): unknown =>
+  JSON.parse(
+    JSON.stringify(value, (_key, v: unknown) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>, (n) => (typeof n === 'bigint' ? Number(n) : n)) : v)) ?? 'null',
+  );
 writeFileSync(config.resultFile, JSON.stringify({ documented: documented.map(plain), logs: logs.map((args) => plain(args[0])), responses }));
 
 if (process.listenerCount('SIGTERM') > sigterm) {
