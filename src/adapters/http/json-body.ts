@@ -1,8 +1,7 @@
+import { isAscii, isUtf8 } from 'node:buffer';
 import { parse as parseLossless } from 'lossless-json';
 import { badRequest } from './http-errors.js';
 import type { HttpRequest, ResolvedHttpOptions } from './http-types.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface ParseJsonOptions {
   /** Bytes to parse instead of the body (KServe binary extension: only the JSON header part). */
@@ -28,12 +27,7 @@ export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, pa
   } else {
     const raw = parse.bytes ?? request.body;
     if (raw === undefined || raw.byteLength === 0) throw badRequest('the request body is empty; expected JSON');
-    let text: string;
-    try {
-      text = utf8.decode(raw);
-    } catch {
-      throw badRequest('the request body is not UTF-8 text; JSON must be');
-    }
+    const text = bodyText(raw);
     // lossless-json recurses per level: refuse deep nesting before it does, in one linear scan.
     if (parse.exactIntegers === true && nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
     try {
@@ -44,6 +38,19 @@ export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, pa
   }
   checkLimits(value, options.maxDepth, options.maxElements);
   return value;
+}
+
+/**
+ * The body as text, without a copy of its bytes: ASCII (the usual JSON body) as Latin-1, the
+ * rest only when it is valid UTF-8 (checked first: refused, never replaced). A leading byte
+ * order mark is dropped, as TextDecoder does.
+ */
+function bodyText(raw: Uint8Array): string {
+  const bytes = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isAscii(buffer)) return buffer.toString('latin1');
+  if (!isUtf8(buffer)) throw badRequest('the request body is not UTF-8 text; JSON must be');
+  return buffer.toString('utf8');
 }
 
 /** Whether brackets outside strings nest deeper than `maxDepth`. */
@@ -72,20 +79,35 @@ function exactNumber(text: string): number | bigint {
   return BigInt(text);
 }
 
+/** Depth, count and finiteness of every value, in one walk that allocates nothing per value. */
 function checkLimits(root: unknown, maxDepth: number, maxElements: number): void {
   let elements = 0;
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
+  const count = (value: unknown): void => {
+    if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
+    // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
+    if (typeof value === 'number' && value - value !== 0) throw badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
+  };
+  // Containers still to walk, and the depth of each (two stacks: no pair per container).
+  const pending: object[] = [];
+  const depths: number[] = [];
+  if (typeof root === 'object' && root !== null) {
+    pending.push(root);
+    depths.push(1);
+  } else {
+    if (maxDepth < 1) throw badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
+    count(root);
+  }
+  while (pending.length > 0) {
+    const value = pending.pop()!;
+    const depth = depths.pop()!;
     if (depth > maxDepth) throw badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
-    const items = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? Object.values(value) : [value];
-    for (const item of items) {
-      if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
-      else {
-        if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
-        // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
-        if (typeof item === 'number' && !Number.isFinite(item)) throw badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
-      }
+    const items: readonly unknown[] = Array.isArray(value) ? value : Object.values(value);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (typeof item === 'object' && item !== null) {
+        pending.push(item);
+        depths.push(depth + 1);
+      } else count(item);
     }
   }
 }

@@ -7,7 +7,7 @@ import { bytesAsText, ConversionError, decodeBase64, encodeBase64, jsonElementTe
 /** KServe `data` flattened row-major (it may be flat or nested); bounded by the body it came from. */
 export function flatValues(data: unknown): unknown[] {
   if (!Array.isArray(data)) return [data];
-  if (!data.some(Array.isArray)) return data;
+  if (!hasArray(data)) return data;
   const out: unknown[] = [];
   const stack: [unknown[], number][] = [[data, 0]];
   while (stack.length > 0) {
@@ -23,6 +23,12 @@ export function flatValues(data: unknown): unknown[] {
     else out.push(item);
   }
   return out;
+}
+
+/** Whether any item is an array (a loop: `some(Array.isArray)` costs a call per item). */
+function hasArray(list: readonly unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (Array.isArray(list[i])) return true;
+  return false;
 }
 
 /** Whether `value` is TF Serving's binary form `{"b64": "..."}` (its only own key). */
