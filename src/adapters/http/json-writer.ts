@@ -8,7 +8,23 @@ import { ConversionError, DTYPES, jsonElementText, shapeSize, type Tensor } from
 import { badRequest } from './http-errors.js';
 
 /** Elements written between two turns of the event loop. */
-const ELEMENTS_PER_SLICE = 16_384;
+export const ELEMENTS_PER_SLICE = 16_384;
+
+/** Whether JSON.stringify writes every value of `dtype` that is finite and not -0 exactly (float32/64, 8..32-bit ints). */
+export function stringifiesDtype(dtype: Tensor['dtype']): boolean {
+  return dtype === 'float32' || dtype === 'float64' || DTYPES[dtype].kind === 'int';
+}
+
+/**
+ * A whole tensor's values as one flat JSON array (`[1,2.5,3]`) in one native call, when
+ * JSON.stringify writes each exactly; undefined otherwise (a -0, a NaN, an infinity, or a
+ * dtype it does not write exactly), for the dtype's strict converter to decide.
+ */
+export function plainNumbersText(tensor: Tensor): string | undefined {
+  if (!stringifiesDtype(tensor.dtype)) return undefined;
+  const data = tensor.data as Float32Array;
+  return stringifiesExactly(data, 0, data.length) ? JSON.stringify(Array.from(data)) : undefined;
+}
 
 /**
  * Part of a tensor as a (nested) JSON array: `shape` elements from element `start`, row-major.
@@ -28,7 +44,7 @@ export class TensorJson {
   ) {
     this.element = element ?? jsonElementText(tensor.dtype);
     const { dtype } = tensor;
-    this.plainNumbers = element === undefined && (dtype === 'float32' || dtype === 'float64' || DTYPES[dtype].kind === 'int');
+    this.plainNumbers = element === undefined && stringifiesDtype(dtype);
   }
 }
 
