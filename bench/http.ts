@@ -122,6 +122,8 @@ export interface CellReport {
   readonly httpOverFloor: number | undefined;
   /** (c)'s requests/s ÷ (f)'s: what modelhost serve keeps of a hand-written endpoint on the same host (issue 17: ≥ 0.9×). */
   readonly httpOverBare: number | undefined;
+  /** Server CPU per request of (c) ÷ (f)'s: what modelhost serve costs per request over a hand-written endpoint. */
+  readonly httpCpuOverBare: number | undefined;
   /** p50 − (a)'s p50, ms. */
   readonly httpP50DiffMs: number;
   readonly binaryP50DiffMs: number;
@@ -291,6 +293,7 @@ async function runCell(cell: CellPlan, host: ModelHost, handle: ReturnType<typeo
     floorOverInProcess: floorRun === undefined ? undefined : floorRun.requestsPerSec / inProcess.requestsPerSec,
     httpOverFloor: floorRun === undefined ? undefined : http.requestsPerSec / floorRun.requestsPerSec,
     httpOverBare: bareRun === undefined ? undefined : http.requestsPerSec / bareRun.requestsPerSec,
+    httpCpuOverBare: bareRun === undefined ? undefined : (serverMicros(http) ?? Number.NaN) / (serverMicros(bareRun) ?? Number.NaN),
     httpP50DiffMs: http.latency.p50 - inProcess.latency.p50,
     binaryP50DiffMs: binary.latency.p50 - inProcess.latency.p50,
   };
@@ -354,6 +357,11 @@ async function waitForQuiet(): Promise<void> {
   if (waited > 1500) log(`http: waited ${(waited / 1000).toFixed(1)} s for other processes to quiet down${quiet < 2 ? ' (gave up)' : ''}`);
 }
 
+/** Server CPU per answered request, µs: steadier than req/s when other processes share the cores. */
+function serverMicros(run: HttpRunResult | undefined): number | undefined {
+  return run?.cpu === undefined || run.requestsPerSec === 0 ? undefined : (run.cpu.serverCores * 1e6) / run.requestsPerSec;
+}
+
 function cores(n: number | undefined): string {
   return n === undefined ? NONE : n.toFixed(2);
 }
@@ -381,6 +389,7 @@ export function formatHttpReport(report: HttpBenchReport): string {
         formatRatio(ratio[side]),
         String(errors),
         cores(httpCpu?.serverCores),
+        httpCpu === undefined ? NONE : formatCount(serverMicros(r as HttpRunResult) ?? Number.NaN),
         cores(httpCpu?.clientCores),
         cores(r.cpu?.otherCores),
       ]];
@@ -395,15 +404,16 @@ export function formatHttpReport(report: HttpBenchReport): string {
     formatRatio(c.binaryOverInProcess),
     formatRatio(c.handlerOverInProcess),
     c.httpOverBare === undefined ? NONE : formatRatio(c.httpOverBare),
+    c.httpCpuOverBare === undefined ? NONE : formatRatio(c.httpCpuOverBare),
     c.httpOverFloor === undefined ? NONE : formatRatio(c.httpOverFloor),
     diff(c.httpP50DiffMs),
     diff(c.binaryP50DiffMs),
   ]);
   const others = report.cells.flatMap((c) => [...SIDES, 'bare' as const, 'floor' as const].map((side) => c[side]?.cpu?.otherCores)).filter((x): x is number => x !== undefined);
   return [
-    formatTable(['model', 'C', 'path', 'req/s', 'p50 ms', 'p99 ms', '÷ (a)', 'errors', 'server cores', 'client cores', 'others'], sides),
+    formatTable(['model', 'C', 'path', 'req/s', 'p50 ms', 'p99 ms', '÷ (a)', 'errors', 'server cores', 'server CPU µs/req', 'client cores', 'others'], sides),
     '',
-    formatTable(['model', 'C', 'body JSON / binary', 'HTTP JSON ÷ in-process (c÷a)', 'HTTP binary ÷ in-process (d÷a)', 'handler ÷ in-process (b÷a)', 'HTTP JSON ÷ bare handler (c÷f)', 'HTTP JSON ÷ floor (c÷e)', 'Δp50 JSON (ms)', 'Δp50 binary (ms)'], summary),
+    formatTable(['model', 'C', 'body JSON / binary', 'HTTP JSON ÷ in-process (c÷a)', 'HTTP binary ÷ in-process (d÷a)', 'handler ÷ in-process (b÷a)', 'HTTP JSON ÷ bare handler (c÷f)', 'server CPU per request, c ÷ f', 'HTTP JSON ÷ floor (c÷e)', 'Δp50 JSON (ms)', 'Δp50 binary (ms)'], summary),
     '',
     `Times in ms. C = concurrent callers (a, b) or connections (c, d), each with one request in flight. Δp50 = HTTP p50 − in-process p50.`,
     `(c), (d): ${report.server}, driven by autocannon from this process; latency = request written → response read.`,

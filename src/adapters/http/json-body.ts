@@ -81,33 +81,41 @@ function exactNumber(text: string): number | bigint {
 
 /** Depth, count and finiteness of every value, in one walk that allocates nothing per value. */
 function checkLimits(root: unknown, maxDepth: number, maxElements: number): void {
-  let elements = 0;
-  const count = (value: unknown): void => {
-    if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
-    // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
-    if (typeof value === 'number' && value - value !== 0) throw badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
-  };
   // Containers still to walk, and the depth of each (two stacks: no pair per container).
   const pending: object[] = [];
   const depths: number[] = [];
+  let elements = 0;
   if (typeof root === 'object' && root !== null) {
     pending.push(root);
     depths.push(1);
   } else {
-    if (maxDepth < 1) throw badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
-    count(root);
+    if (maxDepth < 1) throw tooDeep(maxDepth);
+    if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
+    if (typeof root === 'number' && root - root !== 0) throw notADouble();
   }
   while (pending.length > 0) {
     const value = pending.pop()!;
     const depth = depths.pop()!;
-    if (depth > maxDepth) throw badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
+    if (depth > maxDepth) throw tooDeep(maxDepth);
     const items: readonly unknown[] = Array.isArray(value) ? value : Object.values(value);
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
       if (typeof item === 'object' && item !== null) {
         pending.push(item);
         depths.push(depth + 1);
-      } else count(item);
+        continue;
+      }
+      if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
+      // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
+      if (typeof item === 'number' && item - item !== 0) throw notADouble();
     }
   }
+}
+
+function tooDeep(maxDepth: number): Error {
+  return badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
+}
+
+function notADouble(): Error {
+  return badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
 }

@@ -83,7 +83,7 @@ export const infer: RouteHandler = async (context) => {
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw badRequest('the infer request must have a non-empty "inputs" array');
   if (req.id !== undefined && !isRequestId(req.id)) throw badRequest(requestIdProblem('"id"', req.id));
   const binaryAll = req.parameters?.['binary_data_output'] ?? false;
-  if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${JSON.stringify(binaryAll)}`);
+  if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${describe(binaryAll)}`);
 
   // Everything from the request is checked before the model runs: inputs, then requested outputs.
   const inputs = readInputs(req.inputs as unknown[], binary);
