@@ -64,8 +64,13 @@ function newestMtime(dir: string): { file: string; mtimeMs: number } {
   return newest;
 }
 
-async function startProcess(args: readonly string[], command: string): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...(process.env['BENCH_SERVER_NODE_OPTIONS']?.split(' ').filter(Boolean) ?? []), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+function startProcess(args: readonly string[], command: string): Promise<ServeProcess> {
+  return startCommand(process.execPath, [...(process.env['BENCH_SERVER_NODE_OPTIONS']?.split(' ').filter(Boolean) ?? []), ...args], command);
+}
+
+/** Any server program that logs `{"msg":"listening","url":…}` on stdout (e.g. a Python peer), resolved once it listens. */
+export async function startCommand(executable: string, args: readonly string[], command: string): Promise<ServeProcess> {
+  const child = spawn(executable, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
