@@ -6,10 +6,12 @@ import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpRespon
 import { feedback } from './feedback.js';
 import * as kserve from './kserve-v2.js';
 import { chartAsset } from './chart-assets.js';
+import { unsupportedContentEncoding } from './content-encoding.js';
 import { openApiDocument } from './openapi.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
 import { isRequestId } from './request-id.js';
+import { logInferenceFailure } from './inference-failure-log.js';
 
 export interface Route {
   readonly method: string;
@@ -112,21 +114,23 @@ async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttp
   let response: HttpResponse;
   let query: URLSearchParams | undefined;
   try {
-    response = await handler({
-      host,
-      options,
-      request,
-      params,
-      // Built on first use: no route reads it on the hot path.
-      get query() {
-        return (query ??= targetUrl(request.url).searchParams);
-      },
-      requestId,
-    });
+    response =
+      unsupportedContentEncoding(request) ??
+      (await handler({
+        host,
+        options,
+        request,
+        params,
+        // Built on first use: no route reads it on the hot path.
+        get query() {
+          return (query ??= targetUrl(request.url).searchParams);
+        },
+        requestId,
+      }));
   } catch (error) {
     // Bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen.
     if (!isModelHostError(error)) logUnexpected(host, request, error);
-    else if (error.code === ErrorCode.INFERENCE_FAILED) logInferenceFailure(host, requestId, error);
+    else logInferenceFailure(host, requestId, error);
     response = errorResponse(error);
   }
   // Every answer names its request, so a client can send feedback and trace it (a handler may name it itself).
@@ -150,20 +154,6 @@ function logUnexpected(host: ModelHost, request: HttpRequest, error: unknown): v
   };
   try {
     host.logger?.error('unexpected error answered with 500', fields);
-  } catch {
-    // A logger that throws must not turn a 500 into a crash.
-  }
-}
-
-/** The runtime's own text of a failed inference (the response gives modelhost's words only): for the operator. */
-function logInferenceFailure(host: ModelHost, requestId: string, error: ModelHostError): void {
-  const detail: string[] = [];
-  // Bounded: a cause chain may loop.
-  for (let cause = error.cause, depth = 0; cause !== undefined && cause !== null && depth < 8; depth++, cause = (cause as { cause?: unknown }).cause) {
-    detail.push(cause instanceof Error ? cause.message : String(cause));
-  }
-  try {
-    host.logger?.warn('inference failed', { requestId, model: error.model, version: error.version, message: error.message, detail: detail.length === 0 ? undefined : detail });
   } catch {
     // A logger that throws must not turn a 500 into a crash.
   }

@@ -12,6 +12,7 @@ import { PACKAGE_VERSION } from '../../version.js';
 import { TensorJson, writeJson } from './json-writer.js';
 import { inferResponseText } from './infer-response-text.js';
 import { flatValues } from './tensor-json.js';
+import { describeRequestValue } from './request-value.js';
 import { versionParam } from './version-segment.js';
 import { isRequestId, requestIdProblem } from './request-id.js';
 
@@ -161,7 +162,7 @@ function readInputs(list: readonly unknown[], binary: Uint8Array | undefined): M
       return;
     }
     if (raw.data === undefined) throw badRequest(`${where}: needs "data" (or parameters.binary_data_size with the binary extension)`);
-    const values = flatValues(raw.data);
+    const values = convert(where, () => flatValues(raw.data, shape));
     if (values.length !== elements) throw badRequest(`${where}: ${values.length} elements but shape [${shape.join(', ')}] holds ${elements}`);
     inputs.set(name, { data: values, shape, dtype });
   });
@@ -206,9 +207,7 @@ function convert<T>(where: string, fn: () => T): T {
 
 /** A value from the request, shortened, for error messages (bigints included). */
 function describe(value: unknown): string {
-  if (typeof value === 'bigint') return String(value);
-  const text = JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return describeRequestValue(value);
 }
 
 /**

@@ -3,6 +3,7 @@ import type { ModelHost } from 'modelhost';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
 import { requestSignal } from './connection-signal.js';
+import { contentCodings } from './content-encoding.js';
 import { createHttpHandler } from './http-handler.js';
 import { badRequest, errorResponse, json } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
@@ -60,7 +61,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       .then(async (bytes) => {
         let parsedBody = alreadyParsed ? parsed : undefined;
         // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
-        if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined) {
+        if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0) {
           parsedBody = await parses.run(() => decodeJson(bytes));
         }
         const response = await handle({

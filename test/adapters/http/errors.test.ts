@@ -103,6 +103,12 @@ describe('each code through a real request', () => {
     await host.load('m', { source: FAKE_SOURCE });
     const { url } = await serve(host);
     expectErrorBody(await infer(url, 'nope'), 404, ErrorCode.MODEL_NOT_FOUND, /'nope'/);
+    // An HTTP client cannot call host.load(): the advice is what it can do over HTTP (the in-process message keeps its own).
+    const http = "model 'nope' is not loaded (loaded: m); POST /v2/repository/index lists the models this server has; an admin loads one from the server's model repository (POST /v2/repository/models/nope/load)";
+    expect((await infer(url, 'nope')).body.error).toBe(http);
+    expect((await post(`${url}/v1/models/nope:predict`, { instances: [[1, 2, 3, 4]] })).body.error).toBe(http);
+    expect((await request(`${url}/v2/models/nope`)).body.error).toBe(http);
+    await expect(host.predict('nope', [1, 2, 3, 4])).rejects.toThrow("model 'nope' is not loaded (loaded: m); call host.load('nope') first");
     expectErrorBody(await post(`${url}/v2/models/m/versions/4/infer`, INFER), 404, ErrorCode.VERSION_NOT_FOUND, /version 4/);
     expectErrorBody(await post(`${url}/v1/models/m/versions/4:predict`, { instances: [[1, 2, 3, 4]] }), 404, ErrorCode.VERSION_NOT_FOUND);
   });
