@@ -42,7 +42,7 @@ const ADMIN_ENV = { [ADMIN_TOKEN_ENV]: 'docs-example-admin-token' };
 /** Shell blocks that do not run here, by their first command, and why. */
 const NOT_RUN: readonly { readonly command: RegExp; readonly why: string }[] = [
   { command: /^npm (install|ci)\b/, why: 'installs packages (the test runs offline, in an installed tree)' },
-  { command: /^(npm run bench|npx tsx bench\/)/, why: 'a benchmark: minutes of CPU, numbers not answers (docs/benchmarks.md)' },
+  { command: /^(npm run build && )?(npm run bench|npx tsx bench\/)/, why: 'a benchmark (the HTTP ones after building dist/): minutes of CPU, numbers not answers (docs/benchmarks.md)' },
   { command: /^npx modelhost serve /, why: 'starts the server; this test starts the same server in-process (test/helpers/serve-process.ts runs the CLI for the tests that need it)' },
   { command: /^docker /, why: 'no container engine here; test/deploy lints the Dockerfile' },
 ];

@@ -1,8 +1,7 @@
+import { isAscii, isUtf8 } from 'node:buffer';
 import { parse as parseLossless } from 'lossless-json';
 import { badRequest } from './http-errors.js';
 import type { HttpRequest, ResolvedHttpOptions } from './http-types.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface ParseJsonOptions {
   /** Bytes to parse instead of the body (KServe binary extension: only the JSON header part). */
@@ -36,13 +35,18 @@ export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, pa
   return value;
 }
 
+/**
+ * The body as text, without a copy of its bytes: ASCII (the usual JSON body) as Latin-1, the
+ * rest only when it is valid UTF-8 (checked first: refused, never replaced). A leading byte
+ * order mark is dropped, as TextDecoder does.
+ */
 function textOf(raw: Uint8Array | undefined): string {
   if (raw === undefined || raw.byteLength === 0) throw badRequest('the request body is empty; expected JSON');
-  try {
-    return utf8.decode(raw);
-  } catch {
-    throw badRequest('the request body is not UTF-8 text; JSON must be');
-  }
+  const bytes = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isAscii(buffer)) return buffer.toString('latin1');
+  if (!isUtf8(buffer)) throw badRequest('the request body is not UTF-8 text; JSON must be');
+  return buffer.toString('utf8');
 }
 
 function parseText(text: string, options: ResolvedHttpOptions, exactIntegers: boolean): unknown {
@@ -81,24 +85,57 @@ function exactNumber(text: string): number | bigint {
   return BigInt(text);
 }
 
-/** Refuses a body past the limits; true when it holds an integer too large for a double to hold exactly. */
+/**
+ * Refuses a body past the limits (depth, count, a number past a double); true when it holds an
+ * integer too large for a double to hold exactly. One walk that allocates nothing per value.
+ */
 function checkLimits(root: unknown, maxDepth: number, maxElements: number): boolean {
+  // Containers still to walk, and the depth of each (two stacks: no pair per container).
+  const pending: object[] = [];
+  const depths: number[] = [];
   let elements = 0;
   let rounded = false;
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (depth > maxDepth) throw badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
-    const items = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? Object.values(value) : [value];
-    for (const item of items) {
-      if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
-      else {
-        if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
-        // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
-        if (typeof item === 'number' && !Number.isFinite(item)) throw badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
-        if (typeof item === 'number' && Math.abs(item) > Number.MAX_SAFE_INTEGER && Number.isInteger(item)) rounded = true;
+  if (typeof root === 'object' && root !== null) {
+    pending.push(root);
+    depths.push(1);
+  } else {
+    if (maxDepth < 1) throw tooDeep(maxDepth);
+    if (++elements > maxElements) throw tooMany(maxElements);
+    if (typeof root === 'number') {
+      if (root - root !== 0) throw notADouble();
+      rounded = Math.abs(root) > Number.MAX_SAFE_INTEGER && Number.isInteger(root);
+    }
+  }
+  while (pending.length > 0) {
+    const value = pending.pop()!;
+    const depth = depths.pop()!;
+    if (depth > maxDepth) throw tooDeep(maxDepth);
+    const items: readonly unknown[] = Array.isArray(value) ? value : Object.values(value);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (typeof item === 'object' && item !== null) {
+        pending.push(item);
+        depths.push(depth + 1);
+        continue;
       }
+      if (++elements > maxElements) throw tooMany(maxElements);
+      if (typeof item !== 'number') continue;
+      // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
+      if (item - item !== 0) throw notADouble();
+      if (item > Number.MAX_SAFE_INTEGER || item < -Number.MAX_SAFE_INTEGER) rounded ||= Number.isInteger(item);
     }
   }
   return rounded;
+}
+
+function tooDeep(maxDepth: number): Error {
+  return badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
+}
+
+function tooMany(maxElements: number): Error {
+  return badRequest(`the JSON body holds more than ${maxElements} values`);
+}
+
+function notADouble(): Error {
+  return badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ModelHost } from 'modelhost';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
+import { requestSignal } from './connection-signal.js';
 import { contentCodings } from './content-encoding.js';
 import { createHttpHandler } from './http-handler.js';
 import { badRequest, errorResponse, json } from './http-errors.js';
@@ -37,13 +38,12 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   const hold = limits.holdRefusedConnections ? new ConnectionHold() : undefined;
   const parses = new ParseTurns();
   return (req, res, next) => {
-    const controller = new AbortController();
+    const signal = requestSignal(req, res);
     let taken = 0;
     // 'close' on the response: sent, or the client went away before it was.
     res.once('close', () => {
       budget.give(taken);
       taken = 0;
-      if (!res.writableFinished) controller.abort(new Error('the client closed the connection'));
     });
     // Behind a framework's body parser (express.json()) the stream is consumed: use what it parsed.
     const parsed = (req as { body?: unknown }).body;
@@ -70,7 +70,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
           headers: req.headers,
           body: bytes ?? (parsed instanceof Uint8Array ? parsed : undefined),
           parsedBody,
-          signal: controller.signal,
+          signal,
         });
         if (response === undefined) {
           if (next !== undefined) return next();
@@ -144,7 +144,8 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: 
     });
     req.once('end', () => {
       clearTimeout(timer);
-      resolve(size === 0 ? undefined : new Uint8Array(Buffer.concat(chunks, size)));
+      // One chunk (a small body) is used as it is; more are joined once.
+      resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
     req.once('error', (error) => {
       clearTimeout(timer);

@@ -12,7 +12,7 @@ import { bytesAsText, ConversionError, decodeBase64, encodeBase64, jsonElementTe
  */
 export function flatValues(data: unknown, shape: readonly number[]): unknown[] {
   if (!Array.isArray(data)) return [data];
-  if (!data.some(Array.isArray)) return data;
+  if (!hasArray(data)) return data;
   const nested = walkNested(data).shape;
   if (nested.length !== shape.length || nested.some((d, i) => d !== shape[i])) {
     throw new ConversionError(`"data" nests as [${nested.join(', ')}], but "shape" is [${shape.join(', ')}] (send it flat, or nested as the shape)`);
@@ -32,6 +32,12 @@ export function flatValues(data: unknown, shape: readonly number[]): unknown[] {
     else out.push(item);
   }
   return out;
+}
+
+/** Whether any item is an array (a loop: `some(Array.isArray)` costs a call per item). */
+function hasArray(list: readonly unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (Array.isArray(list[i])) return true;
+  return false;
 }
 
 /** Whether `value` is TF Serving's binary form `{"b64": "..."}` (its only own key). */

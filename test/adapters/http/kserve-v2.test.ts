@@ -243,6 +243,19 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
       expect(ids).toContain('trace-1');
     });
 
+    it('a model with INT64 inputs reads the body with exact integers: an id or a parameter past 2^53 is a 400 that quotes its digits, never a 500', async () => {
+      const input = '{"name":"x","shape":[1],"datatype":"INT64","data":[1]}';
+      for (const [body, message] of [
+        [`{"id":9007199254740993,"inputs":[${input}]}`, /"id" must be 1–128 visible ASCII characters \(no spaces\), got 9007199254740993$/],
+        [`{"id":{"a":[9007199254740993]},"inputs":[${input}]}`, /got \{"a":\[9007199254740993n\]\}$/],
+        [`{"parameters":{"binary_data_output":9007199254740993},"inputs":[${input}]}`, /binary_data_output must be a boolean, got 9007199254740993$/],
+      ] as const) {
+        const response = await post(`${url}/v2/models/id-int64/infer`, body, { 'content-type': 'application/json' });
+        expect(response.status, response.text).toBe(400);
+        expect(response.body).toEqual({ error: expect.stringMatching(message) });
+      }
+    });
+
     it('addresses a version with /versions/{v}/infer', async () => {
       const { status, body } = await post(`${url}/v2/models/affine/versions/1/infer`, { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 1, 1, 1] }] });
       expect(status).toBe(200);
