@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../scheduler/clock.js';
-import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from './events.js';
+import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestFailedEvent } from './events.js';
+import type { InternalEvents, RequestsCompletedEvent } from './internal-events.js';
 import type { LatencyHistogram } from './latency-histogram.js';
 import { RollingWindow } from './rolling-window.js';
 
@@ -33,7 +34,8 @@ export type WindowName = keyof typeof WINDOWS;
 
 /**
  * Rolling statistics per model and version (1 and 5 minutes), built only from the host's
- * events: the hot path does not know it exists.
+ * events: the hot path does not know it exists. Successes come one payload per batch (the
+ * internal `requestsCompleted`), so keeping statistics builds no object per request.
  */
 export class StatsRecorder {
   /** model → version → window: nested maps, so no key string is built per event. */
@@ -42,17 +44,18 @@ export class StatsRecorder {
 
   constructor(
     events: EventEmitter<ModelHostEvents>,
+    internal: EventEmitter<InternalEvents>,
     private readonly clock: Clock,
   ) {
-    const completed = (e: RequestCompletedEvent) => this.completed(e);
+    const completed = (e: RequestsCompletedEvent) => this.completed(e);
     const failed = (e: RequestFailedEvent) => this.failed(e);
     const batch = (e: BatchCompletedEvent | BatchFailedEvent) => this.batch(e);
-    events.on('requestCompleted', completed);
+    internal.on('requestsCompleted', completed);
     events.on('requestFailed', failed);
     events.on('batchCompleted', batch);
     events.on('batchFailed', batch);
     this.detach = () => {
-      events.off('requestCompleted', completed);
+      internal.off('requestsCompleted', completed);
       events.off('requestFailed', failed);
       events.off('batchCompleted', batch);
       events.off('batchFailed', batch);
@@ -89,13 +92,17 @@ export class StatsRecorder {
     return window.slice(now);
   }
 
-  private completed(e: RequestCompletedEvent): void {
+  private completed(e: RequestsCompletedEvent): void {
     const slice = this.slice(e.model, e.version);
-    slice.requests++;
+    slice.requests += e.requests;
     slice.rows += e.rows;
-    slice.total.record(e.totalMs);
-    slice.queue.record(e.queueMs);
-    slice.compute.record(e.computeMs);
+    const { enqueuedAt, counts, startedAt, endedAt } = e;
+    for (let i = 0; i < enqueuedAt.length; i++) {
+      slice.total.record(endedAt - enqueuedAt[i]!, counts[i]);
+      // A cached answer never queued nor ran: it counts as a request served, with its latency.
+      if (!e.cached) slice.queue.record(startedAt - enqueuedAt[i]!, counts[i]);
+    }
+    if (!e.cached) slice.compute.record(e.computeMs, e.requests);
   }
 
   private failed(e: RequestFailedEvent): void {

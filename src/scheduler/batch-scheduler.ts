@@ -1,6 +1,7 @@
 import { ErrorCode, ModelHostError, refusalError } from '../errors/index.js';
 import { hostWorded, isHostWorded } from '../errors/error-detail.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
+import type { RequestsCompletedEvent } from '../metrics/internal-events.js';
 import { concatRows, DTYPES, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
 import { isStorageOf } from '../tensor/dtype.js';
 import type { Clock } from './clock.js';
@@ -17,6 +18,8 @@ import { TaskQueue } from './task-queue.js';
 export interface SchedulerEventMap {
   requestCompleted: RequestCompletedEvent;
   requestFailed: RequestFailedEvent;
+  /** Internal: one per batch, the requests that succeeded in it (the stats recorder's feed). */
+  requestsCompleted: RequestsCompletedEvent;
   batchCompleted: BatchCompletedEvent;
   batchFailed: BatchFailedEvent;
   queueSaturated: QueueSaturatedEvent;
@@ -235,7 +238,8 @@ export class BatchScheduler implements Dispatcher {
   private timed = true;
 
   private refreshTimed(): void {
-    this.timed = this.executor.concurrency > 1 || this.config.events.wants('requestCompleted') || this.config.events.wants('requestFailed');
+    const { events } = this.config;
+    this.timed = this.executor.concurrency > 1 || events.wants('requestCompleted') || events.wants('requestsCompleted') || events.wants('requestFailed');
   }
 
   // ---- cutting batches ----
@@ -434,11 +438,14 @@ export class BatchScheduler implements Dispatcher {
 
   /** Hands each task its own rows of the batch's outputs: views of the batch's buffers, no copies. */
   private complete(tasks: readonly Task[], outputs: Record<string, Tensor>, computeMs: number): void {
-    const report = this.config.events.wants('requestCompleted');
-    const at = report ? this.config.clock.now() : 0;
-    const timestamp = report ? Date.now() : 0;
+    const { events } = this.config;
+    const report = events.wants('requestCompleted');
+    const summary = events.wants('requestsCompleted') ? new CompletedRuns() : undefined;
+    const at = report || summary !== undefined ? this.config.clock.now() : 0;
+    const timestamp = report || summary !== undefined ? Date.now() : 0;
     if (tasks.length === 1 && !tasks[0]!.single) {
-      this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp);
+      this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp, summary);
+      this.reportCompleted(summary, tasks[0]!.startedAt, at, timestamp, computeMs);
       return;
     }
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
@@ -479,7 +486,27 @@ export class BatchScheduler implements Dispatcher {
       }
     }
     const { padding } = this.config;
-    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, padding === undefined ? parts[i]! : padding.trim(tasks[i]!, parts[i]!), computeMs, report, at, timestamp);
+    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, padding === undefined ? parts[i]! : padding.trim(tasks[i]!, parts[i]!), computeMs, report, at, timestamp, summary);
+    this.reportCompleted(summary, tasks[0]!.startedAt, at, timestamp, computeMs);
+  }
+
+  /** The batch's succeeded requests in one internal event (nothing when none succeeded). */
+  private reportCompleted(summary: CompletedRuns | undefined, startedAt: number, endedAt: number, timestamp: number, computeMs: number): void {
+    if (summary === undefined || summary.requests === 0) return;
+    const { model, version } = this.config;
+    this.config.events.emit('requestsCompleted', {
+      model,
+      version,
+      timestamp,
+      requests: summary.requests,
+      rows: summary.rows,
+      computeMs,
+      startedAt,
+      endedAt,
+      enqueuedAt: summary.enqueuedAt,
+      counts: summary.counts,
+      cached: false,
+    });
   }
 
   private batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
@@ -595,8 +622,10 @@ export class BatchScheduler implements Dispatcher {
   // ---- settling ----
 
   /** `at` and `timestamp` are read once per batch, not per request (clocks cost on some machines). */
-  private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number, report: boolean, at = 0, timestamp = 0): void {
-    if (!task.resolve(outputs) || !report) return; // expired or cancelled while running: result discarded
+  private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number, report: boolean, at = 0, timestamp = 0, summary?: CompletedRuns): void {
+    if (!task.resolve(outputs)) return; // expired or cancelled while running: result discarded
+    summary?.add(task.enqueuedAt, task.rows);
+    if (!report) return;
     this.config.events.emit('requestCompleted', {
       model: this.config.model,
       version: this.config.version,
@@ -607,6 +636,7 @@ export class BatchScheduler implements Dispatcher {
       queueMs: task.startedAt - task.enqueuedAt,
       computeMs,
       totalMs: at - task.enqueuedAt,
+      cached: false,
     });
   }
 
@@ -743,6 +773,25 @@ function storageName(data: unknown): string {
  * event), then the optional fields.
  */
 type Building<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The succeeded requests of one batch: counts, and arrival times as runs of equal values. */
+class CompletedRuns {
+  requests = 0;
+  rows = 0;
+  readonly enqueuedAt: number[] = [];
+  readonly counts: number[] = [];
+
+  add(enqueuedAt: number, rows: number): void {
+    this.requests++;
+    this.rows += rows;
+    const last = this.enqueuedAt.length - 1;
+    if (last >= 0 && this.enqueuedAt[last] === enqueuedAt) this.counts[last]!++;
+    else {
+      this.enqueuedAt.push(enqueuedAt);
+      this.counts.push(1);
+    }
+  }
+}
 
 /** `enqueuedAt` of a request admitted without reading the clock. */
 const UNTIMED = -1;
