@@ -160,7 +160,9 @@ export class BatchScheduler implements Dispatcher {
       return this.refuse(this.refusal(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows, id);
     }
     if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows, 0), rows, id);
-    const wait = this.queue.size === 0 ? 0 : this.predictWaitMs(this.queue.rowsAhead(priority));
+    // The predicted wait is needed only against a bound: queue.maxWaitMs or a deadline.
+    const bounded = config.queueMaxWaitMs !== undefined || deadline !== Number.POSITIVE_INFINITY;
+    const wait = !bounded || this.queue.size === 0 ? 0 : this.predictWaitMs(this.queue.rowsAhead(priority));
     if (wait > (config.queueMaxWaitMs ?? Number.POSITIVE_INFINITY)) return this.refuse(this.queueFull(rows, wait), rows, id);
     if (deadline !== Number.POSITIVE_INFINITY) {
       if (timeoutMs! <= 0) return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id);
