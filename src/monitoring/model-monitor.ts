@@ -69,6 +69,7 @@ export class ModelMonitor {
     const remember = this.feedback !== undefined && id !== undefined;
     const cache = this.cache;
     if (!sampled && !remember && cache === undefined) return dispatcher.dispatch(prepared, options);
+    // A hit reports its latency; a sample its own.
     const start = sampled || cache !== undefined ? this.deps.now() : 0;
     let inputs: Outputs | undefined;
     let observe = remember;
@@ -80,15 +81,17 @@ export class ModelMonitor {
       if (this.options.sampling.inputs && listening) inputs = copyOutputs(prepared.tensors);
       observe ||= drift !== undefined || listening;
     }
+    // The key to keep the answer under: on a miss of a key seen before (see ResponseCache.admits).
     let key: number | undefined;
     if (cache !== undefined) {
-      key = cache.key(version, prepared.tensors, prepared.single);
-      const hit = cache.get(key, prepared.tensors, prepared.single);
+      const k = cache.key(version, prepared.tensors, prepared.single);
+      const hit = cache.get(k, prepared.tensors, prepared.single);
       if (hit !== undefined) {
         this.deps.cacheHit(this.model, version, prepared.rows, id, this.deps.now() - start);
         if (observe) this.answered(version, prepared.rows, id, hit, sampled, remember, inputs, start, true);
         return Promise.resolve(hit);
       }
+      if (cache.admits(k)) key = k;
     }
     const result = dispatcher.dispatch(prepared, options);
     if (!observe && key === undefined) return result;

@@ -14,15 +14,21 @@ interface Entry {
 
 /**
  * Answers identical requests to the same version from memory (Triton's response cache).
- * Keyed by a fast 53-bit hash of the version and every input's name, dtype, shape and
- * bytes; a hit is then checked byte for byte against the inputs kept with the entry, so a
- * hash collision is a miss, never a wrong answer (a cryptographic digest would cost 2.5 µs
- * per request, more than the hit saves on a small model). Bounded in bytes (lru-cache
- * `maxSize`, inputs and outputs counted); callers get copies, so what one caller does to
- * its outputs never reaches the next one.
+ * Keyed by a fast 30-bit hash of the version and every input's name, dtype, shape and
+ * bytes (a small integer: no heap number per key); a hit is then checked byte for byte
+ * against the inputs kept with the entry, so a hash collision is a miss, never a wrong
+ * answer (a cryptographic digest would cost 2.5 µs per request, more than the hit saves on
+ * a small model). Bounded in bytes (lru-cache `maxSize`, inputs and outputs counted);
+ * callers get copies, so what one caller does to its outputs never reaches the next one.
+ *
+ * An answer is kept from the second time its key is seen (a doorkeeper, as in TinyLFU):
+ * a request seen once is remembered as its key in a fixed table, nothing else, so a stream
+ * of distinct requests costs a hash per request and neither copies nor evicts what repeats.
  */
 export class ResponseCache {
   private readonly entries: LRUCache<number, Entry>;
+  /** Keys (+1) missed once and not kept yet, by their low bits; 0 is empty. */
+  private readonly seenOnce = new Int32Array(DOORKEEPER_SLOTS);
   hits = 0;
   misses = 0;
 
@@ -30,7 +36,7 @@ export class ResponseCache {
     this.entries = new LRUCache<number, Entry>({ maxSize: options.maxBytes, sizeCalculation: (e) => tensorsBytes(e.inputs) + tensorsBytes(e.outputs) });
   }
 
-  /** The key of a request's prepared inputs on a version. */
+  /** The key of a request's prepared inputs on a version: an integer in [0, 2^30). */
   key(version: number, tensors: Inputs, single: boolean): number {
     let h1 = mix(0x811c9dc5, version);
     let h2 = mix(0x9747b28c, single ? 1 : 0);
@@ -50,8 +56,28 @@ export class ResponseCache {
         h2 = mix(h2, view.byteLength);
       }
     }
-    // 32 + 21 bits: an exact integer key.
-    return (h1 >>> 0) * 2097152 + ((h2 >>> 11) & 0x1fffff);
+    // Both halves mixed (murmur3's finalizer), 30 bits kept: a small integer on every platform.
+    let h = h1 ^ Math.imul(h2, 0x9e3779b1);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h & 0x3fffffff;
+  }
+
+  /**
+   * After a miss: whether the answer to `key` should be kept (`set`). The first miss of a
+   * key only notes it; a second one (while still noted) admits it.
+   */
+  admits(key: number): boolean {
+    const slot = key & (DOORKEEPER_SLOTS - 1);
+    if (this.seenOnce[slot] === key + 1) {
+      this.seenOnce[slot] = 0;
+      return true;
+    }
+    this.seenOnce[slot] = key + 1;
+    return false;
   }
 
   /** A copy of the outputs cached for exactly these inputs, counting the hit or the miss. */
@@ -74,6 +100,7 @@ export class ResponseCache {
   /** Drops everything (a swap, a load, an unload): answers never outlive what made them. */
   clear(): void {
     this.entries.clear();
+    this.seenOnce.fill(0);
   }
 
   get size(): number {
@@ -84,6 +111,9 @@ export class ResponseCache {
     return this.entries.calculatedSize;
   }
 }
+
+/** Keys the doorkeeper remembers (a power of two): a key seen once is forgotten when another takes its slot. */
+const DOORKEEPER_SLOTS = 8192;
 
 function mix(h: number, value: number): number {
   return Math.imul(h ^ value, 0x01000193) ^ (h >>> 13);

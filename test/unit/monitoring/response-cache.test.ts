@@ -30,6 +30,18 @@ describe('ResponseCache', () => {
     expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 2 });
   });
 
+  it('keeps an answer from the second sighting of its key: distinct requests cost a hash each and keep nothing', () => {
+    const cache = new ResponseCache(DEFAULT_CACHE);
+    for (let i = 0; i < 10_000; i++) expect(cache.admits(cache.key(1, x(i), false))).toBe(false);
+    expect(cache.size).toBe(0);
+    const key = cache.key(1, x(-5), false);
+    expect(cache.admits(key)).toBe(false);
+    expect(cache.admits(key)).toBe(true); // seen before: keep it
+    expect(cache.admits(key)).toBe(false); // admitted once; noted again only if it misses again
+    cache.clear();
+    expect(cache.admits(cache.key(1, x(7), false))).toBe(false); // a swap forgets what was noted too
+  });
+
   it('counts inputs and outputs against maxBytes and evicts the least recently used', () => {
     const cache = new ResponseCache({ enabled: true, maxBytes: 1000 });
     for (let i = 0; i < 20; i++) cache.set(cache.key(1, x(i), false), x(i), false, y);
