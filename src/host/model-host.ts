@@ -183,7 +183,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       wantsSamples: () => this.listenerCount('requestSampled') > 0,
       sampled: (event) => this.notify('requestSampled', event),
       drifted: (event) => this.notify('driftDetected', event),
-      cacheHit: (model, version, rows, id, totalMs) => this.cacheHit(model, version, rows, id, totalMs),
+      cacheHit: (model, version, rows, id, arrivedAt, answeredAt) => this.cacheHit(model, version, rows, id, arrivedAt, answeredAt),
       warn: (message, model, cause) => this.warn(message, model, undefined, cause),
     });
     // Cached answers never outlive the versions that gave them.
@@ -510,17 +510,15 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
    * A request answered from the response cache: a request served, counted like one (stats,
    * `requestCompleted` with `cached: true`), never fed to the rollout guard (no run happened).
    */
-  private cacheHit(model: string, version: number, rows: number, id: string | undefined, totalMs: number): void {
+  private cacheHit(model: string, version: number, rows: number, id: string | undefined, arrivedAt: number, answeredAt: number): void {
     const internal = this.internal.listenerCount('requestsCompleted') > 0;
     const report = this.listenerCount('requestCompleted') > 0;
     if (!internal && !report) return;
     const timestamp = Date.now();
     if (internal) {
-      const endedAt = this.options.clock.now();
-      const enqueuedAt = [endedAt - totalMs];
-      this.internal.emit('requestsCompleted', { model, version, timestamp, requests: 1, rows, computeMs: 0, startedAt: endedAt, endedAt, enqueuedAt, counts: [1], cached: true });
+      this.internal.emit('requestsCompleted', { model, version, timestamp, requests: 1, rows, computeMs: 0, startedAt: answeredAt, endedAt: answeredAt, enqueuedAt: [arrivedAt], counts: [1], cached: true });
     }
-    if (report) this.notify('requestCompleted', { model, version, timestamp, id, rows, batchSize: 0, queueMs: 0, computeMs: 0, totalMs, cached: true });
+    if (report) this.notify('requestCompleted', { model, version, timestamp, id, rows, batchSize: 0, queueMs: 0, computeMs: 0, totalMs: answeredAt - arrivedAt, cached: true });
   }
 
   /**

@@ -80,11 +80,11 @@ export class StatsRecorder {
     this.windows.get(model)?.delete(version);
   }
 
-  private slice(model: string, version: number) {
+  /** The current slice of a version's window; `now` when the event already read the clock. */
+  private slice(model: string, version: number, now = this.clock.now()) {
     let versions = this.windows.get(model);
     if (versions === undefined) this.windows.set(model, (versions = new Map()));
     let window = versions.get(version);
-    const now = this.clock.now();
     if (window === undefined) {
       window = new RollingWindow(WINDOWS['5m'], now, 30);
       versions.set(version, window);
@@ -93,7 +93,7 @@ export class StatsRecorder {
   }
 
   private completed(e: RequestsCompletedEvent): void {
-    const slice = this.slice(e.model, e.version);
+    const slice = this.slice(e.model, e.version, e.endedAt);
     slice.requests += e.requests;
     slice.rows += e.rows;
     const { enqueuedAt, counts, startedAt, endedAt } = e;

@@ -18,8 +18,8 @@ export interface MonitorDeps {
   readonly wantsSamples: () => boolean;
   readonly sampled: (event: RequestSampledEvent) => void;
   readonly drifted: (event: DriftDetectedEvent) => void;
-  /** A request answered from the cache: counted as served (`totalMs` from its arrival to the answer). */
-  readonly cacheHit: (model: string, version: number, rows: number, id: string | undefined, totalMs: number) => void;
+  /** A request answered from the cache: counted as served (times on the host's clock, ms). */
+  readonly cacheHit: (model: string, version: number, rows: number, id: string | undefined, arrivedAt: number, answeredAt: number) => void;
 }
 
 /** The version's scheduler, as the monitor calls it (no closure per request). */
@@ -87,7 +87,7 @@ export class ModelMonitor {
       const k = cache.key(version, prepared.tensors, prepared.single);
       const hit = cache.get(k, prepared.tensors, prepared.single);
       if (hit !== undefined) {
-        this.deps.cacheHit(this.model, version, prepared.rows, id, this.deps.now() - start);
+        this.deps.cacheHit(this.model, version, prepared.rows, id, start, this.deps.now());
         if (observe) this.answered(version, prepared.rows, id, hit, sampled, remember, inputs, start, true);
         return Promise.resolve(hit);
       }

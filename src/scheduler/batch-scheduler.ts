@@ -8,6 +8,7 @@ import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
 import { BatchCost } from './batch-cost.js';
+import { CompletedRuns } from './completed-runs.js';
 import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
@@ -775,25 +776,6 @@ function storageName(data: unknown): string {
  * event), then the optional fields.
  */
 type Building<T> = { -readonly [K in keyof T]: T[K] };
-
-/** The succeeded requests of one batch: counts, and arrival times as runs of equal values. */
-class CompletedRuns {
-  requests = 0;
-  rows = 0;
-  readonly enqueuedAt: number[] = [];
-  readonly counts: number[] = [];
-
-  add(enqueuedAt: number, rows: number): void {
-    this.requests++;
-    this.rows += rows;
-    const last = this.enqueuedAt.length - 1;
-    if (last >= 0 && this.enqueuedAt[last] === enqueuedAt) this.counts[last]!++;
-    else {
-      this.enqueuedAt.push(enqueuedAt);
-      this.counts.push(1);
-    }
-  }
-}
 
 /** `enqueuedAt` of a request admitted without reading the clock. */
 const UNTIMED = -1;
