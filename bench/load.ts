@@ -3,9 +3,10 @@
  *   (a) naive       C callers, each calling the raw runtime with one row per request,
  *   (b) raw batched the raw runtime on back-to-back full batches (the ceiling, rows/s),
  *   (c) modelhost   the same C callers through host.predict,
- * and the ratios c÷a (batching gain) and c÷b (batching efficiency) of DESIGN §9.
+ * and the ratios c÷a (batching gain) and c÷b (batching efficiency) of DESIGN §9; then the
+ * paired cells of issue 17 (load/pair-cells.ts): predictBatch ÷ raw, stats on ÷ off.
  *
- *   npx tsx bench/load.ts [--quick] [--only mlp-tfjs,mlp-onnx,mobilenet] [--json path] [--mobilenet-64]
+ *   npx tsx bench/load.ts [--quick] [--only mlp-tfjs,mlp-onnx,tiny-tfjs,mobilenet] [--json path] [--mobilenet-64]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
