@@ -511,14 +511,11 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
    * `requestCompleted` with `cached: true`), never fed to the rollout guard (no run happened).
    */
   private cacheHit(model: string, version: number, rows: number, id: string | undefined, arrivedAt: number, answeredAt: number): void {
-    const internal = this.internal.listenerCount('requestsCompleted') > 0;
-    const report = this.listenerCount('requestCompleted') > 0;
-    if (!internal && !report) return;
-    const timestamp = Date.now();
-    if (internal) {
-      this.internal.emit('requestsCompleted', { model, version, timestamp, requests: 1, rows, computeMs: 0, startedAt: answeredAt, endedAt: answeredAt, enqueuedAt: [arrivedAt], counts: [1], cached: true });
+    const totalMs = answeredAt - arrivedAt;
+    if (this.internal.listenerCount('cacheHit') > 0) this.internal.emit('cacheHit', { model, version, rows, totalMs, answeredAt });
+    if (this.listenerCount('requestCompleted') > 0) {
+      this.notify('requestCompleted', { model, version, timestamp: Date.now(), id, rows, batchSize: 0, queueMs: 0, computeMs: 0, totalMs, cached: true });
     }
-    if (report) this.notify('requestCompleted', { model, version, timestamp, id, rows, batchSize: 0, queueMs: 0, computeMs: 0, totalMs: answeredAt - arrivedAt, cached: true });
   }
 
   /**

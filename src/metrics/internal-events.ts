@@ -14,11 +14,21 @@ export interface RequestsCompletedEvent extends EventBase {
   readonly endedAt: number;
   readonly enqueuedAt: readonly number[];
   readonly counts: readonly number[];
-  /** Answered from the response cache: no queue or compute time. */
-  readonly cached: boolean;
+}
+
+/** Internal: one request answered from the response cache (a request served, with no queue or compute time). */
+export interface CacheHitEvent {
+  readonly model: string;
+  readonly version: number;
+  readonly rows: number;
+  /** Arrival to answer, ms. */
+  readonly totalMs: number;
+  /** When it was answered, on the host's clock (ms). */
+  readonly answeredAt: number;
 }
 
 /** Events the host's own subscribers (the stats recorder) get; never on the public emitter. */
 export interface InternalEvents {
   requestsCompleted: [RequestsCompletedEvent];
+  cacheHit: [CacheHitEvent];
 }

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../scheduler/clock.js';
 import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestFailedEvent } from './events.js';
-import type { InternalEvents, RequestsCompletedEvent } from './internal-events.js';
+import type { CacheHitEvent, InternalEvents, RequestsCompletedEvent } from './internal-events.js';
 import type { LatencyHistogram } from './latency-histogram.js';
 import { RollingWindow } from './rolling-window.js';
 
@@ -48,14 +48,17 @@ export class StatsRecorder {
     private readonly clock: Clock,
   ) {
     const completed = (e: RequestsCompletedEvent) => this.completed(e);
+    const hit = (e: CacheHitEvent) => this.hit(e);
     const failed = (e: RequestFailedEvent) => this.failed(e);
     const batch = (e: BatchCompletedEvent | BatchFailedEvent) => this.batch(e);
     internal.on('requestsCompleted', completed);
+    internal.on('cacheHit', hit);
     events.on('requestFailed', failed);
     events.on('batchCompleted', batch);
     events.on('batchFailed', batch);
     this.detach = () => {
       internal.off('requestsCompleted', completed);
+      internal.off('cacheHit', hit);
       events.off('requestFailed', failed);
       events.off('batchCompleted', batch);
       events.off('batchFailed', batch);
@@ -99,10 +102,17 @@ export class StatsRecorder {
     const { enqueuedAt, counts, startedAt, endedAt } = e;
     for (let i = 0; i < enqueuedAt.length; i++) {
       slice.total.record(endedAt - enqueuedAt[i]!, counts[i]);
-      // A cached answer never queued nor ran: it counts as a request served, with its latency.
-      if (!e.cached) slice.queue.record(startedAt - enqueuedAt[i]!, counts[i]);
+      slice.queue.record(startedAt - enqueuedAt[i]!, counts[i]);
     }
-    if (!e.cached) slice.compute.record(e.computeMs, e.requests);
+    slice.compute.record(e.computeMs, e.requests);
+  }
+
+  /** A cached answer never queued nor ran: a request served, with its latency, nothing else. */
+  private hit(e: CacheHitEvent): void {
+    const slice = this.slice(e.model, e.version, e.answeredAt);
+    slice.requests++;
+    slice.rows += e.rows;
+    slice.total.record(e.totalMs);
   }
 
   private failed(e: RequestFailedEvent): void {

@@ -167,17 +167,19 @@ function sameTensors(a: Inputs, b: Inputs): boolean {
   return true;
 }
 
-/** Byte-for-byte equality (not numeric: -0 and 0, or two NaNs, differ as their bytes do). */
+/**
+ * Equality of two arrays of one dtype as exact as their bytes: element by element (no
+ * views to make), where -0 and 0 differ and a NaN equals nothing (a miss, never a wrong hit).
+ */
 function sameBytes(p: ArrayBufferView, q: ArrayBufferView): boolean {
-  if (p.byteLength !== q.byteLength) return false;
-  // Small aligned arrays (a row of features): a loop over 32-bit words beats making Buffers.
-  if (p.byteLength <= 4096 && (p.byteOffset | q.byteOffset | p.byteLength) % 4 === 0) {
-    const a = new Int32Array(p.buffer, p.byteOffset, p.byteLength >>> 2);
-    const b = new Int32Array(q.buffer, q.byteOffset, q.byteLength >>> 2);
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
+  if (p.byteLength !== q.byteLength || p.constructor !== q.constructor) return false;
+  const a = p as unknown as ArrayLike<number>;
+  const b = q as unknown as ArrayLike<number>;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    if (x !== b[i] || (x === 0 && 1 / x !== 1 / b[i]!)) return false;
   }
-  return Buffer.from(p.buffer, p.byteOffset, p.byteLength).equals(new Uint8Array(q.buffer, q.byteOffset, q.byteLength));
+  return true;
 }
 
 function tensorsBytes(tensors: Inputs): number {

@@ -508,7 +508,6 @@ export class BatchScheduler implements Dispatcher {
       endedAt,
       enqueuedAt: summary.enqueuedAt,
       counts: summary.counts,
-      cached: false,
     });
   }
 
