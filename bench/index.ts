@@ -4,7 +4,7 @@
  * with `--threads` (or BENCH_THREADS=1) the worker-thread instances bench after them
  * (about 1.5 minutes more, so off by default).
  *
- *   npm run bench -- [--quick] [--only mlp-tfjs,mlp-onnx,mobilenet] [--json path] [--mobilenet-64] [--threads [--wait-quiet]]
+ *   npm run bench -- [--quick] [--only mlp-tfjs,mlp-onnx,tiny-tfjs,mobilenet] [--json path] [--mobilenet-64] [--threads [--wait-quiet]]
  */
 import { parseBenchArgs } from './lib/cli.js';
 import { cpuShareSince, cpuSnapshot } from './lib/cpu-contention.js';

@@ -3,9 +3,10 @@
  *   (a) naive       C callers, each calling the raw runtime with one row per request,
  *   (b) raw batched the raw runtime on back-to-back full batches (the ceiling, rows/s),
  *   (c) modelhost   the same C callers through host.predict,
- * and the ratios c÷a (batching gain) and c÷b (batching efficiency) of DESIGN §9.
+ * and the ratios c÷a (batching gain) and c÷b (batching efficiency) of DESIGN §9; then the
+ * paired cells of issue 17 (load/pair-cells.ts): predictBatch ÷ raw, stats on ÷ off.
  *
- *   npx tsx bench/load.ts [--quick] [--only mlp-tfjs,mlp-onnx,mobilenet] [--json path] [--mobilenet-64]
+ *   npx tsx bench/load.ts [--quick] [--only mlp-tfjs,mlp-onnx,tiny-tfjs,mobilenet] [--json path] [--mobilenet-64]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { writeResults } from './lib/results.js';
 import { formatCount, formatMs, formatRatio, formatTable, NONE } from './lib/table.js';
 import { BATCHING, createHost, hostOptions } from './load/host.js';
 import { batchesOf, inputRows, MODEL_IDS, MODELS, openRawModel, writeRepository, type ModelId } from './load/models.js';
+import { formatPairCells, predictBatchCell, statsCell, type PairCell } from './load/pair-cells.js';
 import { evaluateTargets, type TargetResult } from './load/targets.js';
 
 /** One side's runs in a cell: the first warms up, the second (later in the cell) re-warms briefly. */
@@ -54,6 +56,11 @@ interface Plan {
 const CAP_MS = 60_000;
 
 function planFor(id: ModelId, args: BenchArgs): Plan {
+  if (id === 'tiny-tfjs') {
+    // Issue 17's cell: 64 callers against raw batches of 32 (one cell: the bench stays under 3 minutes).
+    const timed: SideBudget = args.quick ? { warmup: { ms: 150 }, rewarm: { ms: 50 }, half: { ms: 250 } } : { warmup: { ms: 400 }, rewarm: { ms: 100 }, half: { ms: 500 } };
+    return { concurrencies: [64], rounds: () => (args.quick ? 1 : 2), cell: () => timed, batched: timed, batchSize: 32, engineWarmup: { ms: args.quick ? 200 : 600 } };
+  }
   if (id !== 'mobilenet') {
     const timed: SideBudget = args.quick
       ? { warmup: { ms: 150 }, rewarm: { ms: 50 }, half: { ms: 250 } }
@@ -122,6 +129,8 @@ export interface LoadReport {
   readonly harnessUsPerRequest: Readonly<Record<number, number>>;
   readonly tfjsBackend: string | undefined;
   readonly models: readonly ModelReport[];
+  /** predictBatch ÷ raw (tiny MLP) and stats on ÷ off (MLP onnx), when those models ran. */
+  readonly pairs: readonly PairCell[];
   readonly targets: readonly TargetResult[];
   readonly wallMs: number;
 }
@@ -135,6 +144,7 @@ export async function runLoadBench(args: BenchArgs): Promise<LoadReport> {
   const ids = selectModels(args.only);
   const root = await mkdtemp(path.join(tmpdir(), 'modelhost-bench-'));
   const models: ModelReport[] = [];
+  const pairs: PairCell[] = [];
   const harnessUsPerRequest: Record<number, number> = {};
   let host: ModelHost | undefined;
   let batching = false;
@@ -155,11 +165,15 @@ export async function runLoadBench(args: BenchArgs): Promise<LoadReport> {
       hostLoadMs[id] = performance.now() - t0;
     }
     for (const id of ids) models.push(await benchModel(id, host, root, planFor(id, args), hostLoadMs[id] ?? Number.NaN));
+    if (ids.includes('tiny-tfjs')) pairs.push(await predictBatchCell(host, root, args.quick, log));
+    if (ids.includes('mlp-onnx')) pairs.push(await statsCell(host, root, args.quick, log));
   } finally {
     await host?.close();
     await rm(root, { recursive: true, force: true });
   }
   const targets = evaluateTargets((model, concurrency, metric) => {
+    if (metric === 'predictBatch/raw') return model === 'tiny-tfjs' ? pairs.find((p) => p.label.includes('predictBatch'))?.ratio : undefined;
+    if (metric === 'stats on/off') return model === 'mlp-onnx' ? pairs.find((p) => p.label.includes('stats'))?.ratio : undefined;
     const cell = models.find((m) => m.id === model)?.cells.find((c) => c.concurrency === concurrency);
     if (cell === undefined) return undefined;
     return metric === 'c/a' ? cell.overNaive : metric === 'c/b' ? cell.overBatched : cell.p50DiffMs;
@@ -172,6 +186,7 @@ export async function runLoadBench(args: BenchArgs): Promise<LoadReport> {
     harnessUsPerRequest,
     tfjsBackend: ids.some((id) => id !== 'mlp-onnx') ? tf.getBackend() : undefined,
     models,
+    pairs,
     targets,
     wallMs: performance.now() - started,
   };
@@ -372,6 +387,7 @@ export function formatLoadReport(report: LoadReport): string {
     '',
     formatTable(['model', 'runtime', 'rows/batch', 'b rows/s', 'µs/row', 'p50', 'p99', 'loop p99'], batched),
     '',
+    ...(report.pairs.length > 0 ? [formatPairCells(report.pairs), ''] : []),
     `Targets (DESIGN §9)`,
     '',
     formatTable(['target', 'goal', 'measured', 'result'], targets),

@@ -128,8 +128,10 @@ async function perRequestCost(): Promise<void> {
     ['sampling 1.0 + JSON-lines sink', { sampling: { rate: 1 } }, true],
     ['sampling 1.0 + sink + drift (64 + 1 features)', { sampling: { rate: 1 }, drift: { enabled: true } }, true],
     ['cache, every request a hit', { cache: { enabled: true } }, false],
+    ['cache, every request a miss', { cache: { enabled: true } }, false],
   ];
   const results: [string, number][] = [];
+  let stamp = 0;
   // A throwaway first case warms the JIT on the shared path, so 'default' is not measured cold.
   for (const [name, options, sink] of [['warmup', {}, false] as (typeof cases)[number], ...cases]) {
     const host = new ModelHost({ runtimes: { null: runtime }, models: { m: { runtime: 'null', ...options } } });
@@ -138,7 +140,13 @@ async function perRequestCost(): Promise<void> {
     let best = Number.POSITIVE_INFINITY;
     for (let round = 0; round < 5; round++) {
       const started = performance.now();
-      for (let r = 0; r < 20_000 / 64; r++) await Promise.all(Array.from({ length: 64 }, (_, i) => host.predict('m', rows[(r * 64 + i) & 255]!)));
+      // A miss: a row stamped with a counter (the copy is made for every case, so only the cache differs).
+      const row = (i: number) => {
+        const copy = rows[i & 255]!.slice();
+        if (name.endsWith('miss')) copy[0] = ++stamp;
+        return copy;
+      };
+      for (let r = 0; r < 20_000 / 64; r++) await Promise.all(Array.from({ length: 64 }, (_, i) => host.predict('m', row(r * 64 + i))));
       best = Math.min(best, ((performance.now() - started) / 20_000) * 1000);
     }
     if (name !== 'warmup') results.push([name, best]);

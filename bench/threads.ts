@@ -62,7 +62,7 @@ import { BUSY_CORES, guarded, lostCores, quietGuard, waitForQuiet, type QuietGua
 /** Models of the host sections: the load bench's, plus `echo` (a runtime that computes nothing). */
 type HostModel = ModelId | 'echo';
 const MLP_MODELS = ['mlp-onnx', 'mlp-tfjs', 'echo'] as const satisfies readonly HostModel[];
-const MODEL_TITLES: Record<HostModel, string> = { 'mlp-onnx': 'MLP onnxruntime', 'mlp-tfjs': 'MLP tfjs-wasm', mobilenet: 'MobileNetV2 tfjs-wasm', echo: 'echo (no model)' };
+const MODEL_TITLES: Record<HostModel, string> = { 'mlp-onnx': 'MLP onnxruntime', 'mlp-tfjs': 'MLP tfjs-wasm', 'tiny-tfjs': 'tiny MLP tfjs-wasm', mobilenet: 'MobileNetV2 tfjs-wasm', echo: 'echo (no model)' };
 
 /** One host configuration measured in one cell: its runs merged, and the batches it reported meanwhile. */
 export interface SideResult {

@@ -13,7 +13,7 @@ export interface BenchArgs {
   readonly mobilenet64: boolean;
 }
 
-const USAGE = 'options: --quick, --only mlp-tfjs,mlp-onnx,mobilenet, --json <path>, --mobilenet-64 (env: BENCH_QUICK=1, BENCH_ONLY, BENCH_JSON)';
+const USAGE = 'options: --quick, --only mlp-tfjs,mlp-onnx,tiny-tfjs,mobilenet, --json <path>, --mobilenet-64 (env: BENCH_QUICK=1, BENCH_ONLY, BENCH_JSON)';
 
 /** One parser for every bench entry point, so `npm run bench -- <flags>` reaches all of them. */
 export function parseBenchArgs(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): BenchArgs {

@@ -11,7 +11,11 @@ export function hostOptions(root: string, { batching = true } = {}): ModelHostOp
     // worker-thread instances that `auto` picks for MobileNetV2 are bench/threads.ts's subject.
     defaults: { instances: { kind: 'inline' }, ...(batching ? { batching: { ...BATCHING } } : {}) },
     // modelhost's default, spelled out: the raw baseline runs with the same setting.
-    models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 } } },
+    models: {
+      'mlp-onnx': { onnx: { intraOpNumThreads: 1 } },
+      // Compared with raw batches of 32 (issue 17): the host batches as large, no larger.
+      'tiny-tfjs': batching ? { batching: { ...BATCHING, maxBatchSize: 32 } } : {},
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import { materializeMobileNetV2 } from '../../test/fixtures/third-party.js';
 import { tfjsDirHandler } from '../../test/fixtures/tfjs-dir-handler.js';
 import { writeModelFiles, writeTfjsMlp } from '../../test/fixtures/tfjs-model-writer.js';
 
-export const MODEL_IDS = ['mlp-tfjs', 'mlp-onnx', 'mobilenet'] as const;
+export const MODEL_IDS = ['mlp-tfjs', 'mlp-onnx', 'tiny-tfjs', 'mobilenet'] as const;
 export type ModelId = (typeof MODEL_IDS)[number];
 
 export interface ModelSpec {
@@ -19,10 +19,13 @@ export interface ModelSpec {
 }
 
 const MLP = { inputs: 64, hidden: [256, 256], outputs: 10, seed: 1 };
+/** So small that a run costs about what serving it costs: modelhost's own per-request cost shows. */
+const TINY_MLP = { inputs: 16, hidden: [32, 32], outputs: 8, seed: 2 };
 
 export const MODELS: Readonly<Record<ModelId, ModelSpec>> = {
   'mlp-tfjs': { id: 'mlp-tfjs', title: 'MLP 64→256→256→10', runtime: 'tfjs wasm', instanceShape: [64] },
   'mlp-onnx': { id: 'mlp-onnx', title: 'MLP 64→256→256→10', runtime: 'onnxruntime-node, 1 thread', instanceShape: [64] },
+  'tiny-tfjs': { id: 'tiny-tfjs', title: 'tiny MLP 16→32→32→8', runtime: 'tfjs wasm', instanceShape: [16] },
   mobilenet: { id: 'mobilenet', title: 'MobileNetV2 (nsfwjs)', runtime: 'tfjs wasm', instanceShape: [224, 224, 3] },
 };
 
@@ -45,6 +48,8 @@ export async function writeRepository(root: string, ids: readonly ModelId[]): Pr
     const dir = path.join(root, id, '1');
     if (id === 'mlp-tfjs') {
       await writeTfjsMlp(MLP, dir);
+    } else if (id === 'tiny-tfjs') {
+      await writeTfjsMlp(TINY_MLP, dir);
     } else if (id === 'mlp-onnx') {
       await writeModelFiles({ 'model.onnx': onnxMlp(MLP) }, dir);
     } else {

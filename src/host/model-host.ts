@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { causeDetail, ErrorCode, ModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
+import type { InternalEvents } from '../metrics/internal-events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
 import { VersionLoader } from '../registry/version-loader.js';
 import {
@@ -133,6 +134,8 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   private timedOut = false;
   private pollTimer: unknown = undefined;
   private readonly recorder: StatsRecorder | undefined;
+  /** The host's own subscribers (stats): per-batch summaries that never reach the public emitter. */
+  private readonly internal = new EventEmitter<InternalEvents>();
   private readonly monitoring: HostMonitoring;
 
   constructor(options: ModelHostOptions = {}) {
@@ -174,7 +177,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       predictPinned: (model, version, inputs) => this.run(model, inputs, { version }, 'instance', false),
     }, this.options.readiness);
     if (this.options.repository?.pollIntervalMs !== undefined) this.schedulePoll(this.options.repository.pollIntervalMs);
-    this.recorder = this.options.stats ? new StatsRecorder(this, this.options.clock) : undefined;
+    this.recorder = this.options.stats ? new StatsRecorder(this, this.internal, this.options.clock) : undefined;
     this.on('modelUnloaded', (e) => this.recorder?.forget(e.model, e.version));
     this.monitoring = new HostMonitoring({
       now: () => this.options.clock.now(),
@@ -182,6 +185,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       wantsSamples: () => this.listenerCount('requestSampled') > 0,
       sampled: (event) => this.notify('requestSampled', event),
       drifted: (event) => this.notify('driftDetected', event),
+      cacheHit: (model, version, rows, id, arrivedAt, answeredAt) => this.cacheHit(model, version, rows, id, arrivedAt, answeredAt),
       warn: (message, model, cause) => this.warn(message, model, undefined, cause),
     });
     // Cached answers never outlive the versions that gave them.
@@ -413,7 +417,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       const prepared = version.validator!.prepare(inputs, mode);
       const monitor = monitored ? this.monitoring.of(model, version) : undefined;
       const dispatcher = version.dispatcher!;
-      const result = monitor === undefined ? dispatcher.dispatch(prepared, dispatch) : monitor.run(version.version, prepared, options?.id, (p) => dispatcher.dispatch(p, dispatch));
+      const result = monitor === undefined ? dispatcher.dispatch(prepared, dispatch) : monitor.run(version.version, prepared, options?.id, dispatcher, dispatch);
       // Mirror to a shadow version: only unpinned requests that went to the default.
       if (model.shadow !== undefined && options?.version === undefined && version.version === model.defaultVersion) this.versions.mirror(model, inputs, mode, result);
       return result;
@@ -506,13 +510,33 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   }
 
   /**
+   * A request answered from the response cache: a request served, counted like one (stats,
+   * `requestCompleted` with `cached: true`), never fed to the rollout guard (no run happened).
+   */
+  private cacheHit(model: string, version: number, rows: number, id: string | undefined, arrivedAt: number, answeredAt: number): void {
+    const totalMs = answeredAt - arrivedAt;
+    if (this.internal.listenerCount('cacheHit') > 0) this.internal.emit('cacheHit', { model, version, rows, totalMs, answeredAt });
+    if (this.listenerCount('requestCompleted') > 0) {
+      this.notify('requestCompleted', { model, version, timestamp: Date.now(), id, rows, batchSize: 0, queueMs: 0, computeMs: 0, totalMs, cached: true });
+    }
+  }
+
+  /**
    * A version's scheduler reports here. Request events are built when someone listens, or
-   * while the model's rollout guard watches; the guard is fed first.
+   * while the model's rollout guard watches; the guard is fed first. `requestsCompleted`
+   * (one per batch) goes to the host's own subscribers only.
    */
   private schedulerEvents(name: string): SchedulerEvents {
     return {
-      wants: (event) => this.listenerCount(event) > 0 || ((event === 'requestCompleted' || event === 'requestFailed') && this.models.get(name)?.guard !== undefined),
+      wants: (event) =>
+        event === 'requestsCompleted'
+          ? this.internal.listenerCount(event) > 0
+          : this.listenerCount(event) > 0 || ((event === 'requestCompleted' || event === 'requestFailed') && this.models.get(name)?.guard !== undefined),
       emit: (event, payload) => {
+        if (event === 'requestsCompleted') {
+          this.internal.emit(event, payload as InternalEvents['requestsCompleted'][0]);
+          return;
+        }
         if (event === 'requestCompleted' || event === 'requestFailed') {
           const model = this.models.get(name);
           if (model?.guard !== undefined) {
@@ -520,7 +544,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
             this.versions.observe(model, p.version, p.totalMs, 'code' in p ? p.code : undefined, 'blame' in p ? (p.blame as Blame | undefined) : undefined);
           }
         }
-        this.notify(event, payload);
+        this.notify(event as ModelHostEventName, payload as ModelHostEvents[ModelHostEventName][0]);
       },
     };
   }

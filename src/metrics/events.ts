@@ -19,6 +19,8 @@ export interface RequestCompletedEvent extends EventBase {
   readonly queueMs: number;
   readonly computeMs: number;
   readonly totalMs: number;
+  /** Answered from the response cache (`cache` option): it skipped the queue and the runtime (`batchSize`, `queueMs`, `computeMs` 0). */
+  readonly cached: boolean;
 }
 
 export interface RequestFailedEvent extends EventBase {

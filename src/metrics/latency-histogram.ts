@@ -14,11 +14,12 @@ export class LatencyHistogram {
   sum = 0;
   max = 0;
 
-  record(ms: number): void {
+  /** Records `count` observations of `ms` (a batch's requests share their compute time). */
+  record(ms: number, count = 1): void {
     const value = ms > 0 ? ms : 0;
-    this.counts[LatencyHistogram.bucketOf(value)]!++;
-    this.count++;
-    this.sum += value;
+    this.counts[LatencyHistogram.bucketOf(value)]! += count;
+    this.count += count;
+    this.sum += value * count;
     if (value > this.max) this.max = value;
   }
 

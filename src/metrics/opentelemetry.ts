@@ -104,9 +104,11 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
         'modelhost.rows': e.rows,
         'modelhost.queue_ms': e.queueMs,
         'modelhost.compute_ms': e.computeMs,
+        'modelhost.cached': e.cached,
       });
       span.addEvent('modelhost.queued', end - e.totalMs);
-      span.addEvent('modelhost.batch_started', { 'modelhost.batch_size': e.batchSize }, end - e.computeMs);
+      // A cache hit never reached a batch.
+      if (!e.cached) span.addEvent('modelhost.batch_started', { 'modelhost.batch_size': e.batchSize }, end - e.computeMs);
     });
     on('requestFailed', (e: RequestFailedEvent) => {
       const span = e.id === undefined ? undefined : spans.get(e.id);
@@ -150,7 +152,7 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
       if (!perRequest) return;
       const attributes = attributesOf(e.model, e.version);
       requestDuration.record(e.totalMs / 1000, attributes);
-      queueDuration.record(e.queueMs / 1000, attributes);
+      if (!e.cached) queueDuration.record(e.queueMs / 1000, attributes);
     });
     on('requestFailed', (e) => {
       countRequest(e.model, e.version, e.code);

@@ -144,7 +144,8 @@ export function collectMetrics(host: ModelHost, options: PrometheusOptions = {})
       const s = seriesOf(e.model, e.version);
       s.ok++;
       s.request.observe(e.totalMs / 1000);
-      s.queue.observe(e.queueMs / 1000);
+      // A cache hit (`cached`) is a request served that never queued.
+      if (!e.cached) s.queue.observe(e.queueMs / 1000);
     },
     requestFailed: (e: RequestFailedEvent) => {
       const s = seriesOf(e.model, e.version);

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../scheduler/clock.js';
-import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from './events.js';
+import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestFailedEvent } from './events.js';
+import type { CacheHitEvent, InternalEvents, RequestsCompletedEvent } from './internal-events.js';
 import type { LatencyHistogram } from './latency-histogram.js';
 import { RollingWindow } from './rolling-window.js';
 import { isVersionFault } from '../errors/index.js';
@@ -37,7 +38,8 @@ export type WindowName = keyof typeof WINDOWS;
 
 /**
  * Rolling statistics per model and version (1 and 5 minutes), built only from the host's
- * events: the hot path does not know it exists.
+ * events: the hot path does not know it exists. Successes come one payload per batch (the
+ * internal `requestsCompleted`), so keeping statistics builds no object per request.
  */
 export class StatsRecorder {
   /** model → version → window: nested maps, so no key string is built per event. */
@@ -46,17 +48,21 @@ export class StatsRecorder {
 
   constructor(
     events: EventEmitter<ModelHostEvents>,
+    internal: EventEmitter<InternalEvents>,
     private readonly clock: Clock,
   ) {
-    const completed = (e: RequestCompletedEvent) => this.completed(e);
+    const completed = (e: RequestsCompletedEvent) => this.completed(e);
+    const hit = (e: CacheHitEvent) => this.hit(e);
     const failed = (e: RequestFailedEvent) => this.failed(e);
     const batch = (e: BatchCompletedEvent | BatchFailedEvent) => this.batch(e);
-    events.on('requestCompleted', completed);
+    internal.on('requestsCompleted', completed);
+    internal.on('cacheHit', hit);
     events.on('requestFailed', failed);
     events.on('batchCompleted', batch);
     events.on('batchFailed', batch);
     this.detach = () => {
-      events.off('requestCompleted', completed);
+      internal.off('requestsCompleted', completed);
+      internal.off('cacheHit', hit);
       events.off('requestFailed', failed);
       events.off('batchCompleted', batch);
       events.off('batchFailed', batch);
@@ -81,11 +87,11 @@ export class StatsRecorder {
     this.windows.get(model)?.delete(version);
   }
 
-  private slice(model: string, version: number) {
+  /** The current slice of a version's window; `now` when the event already read the clock. */
+  private slice(model: string, version: number, now = this.clock.now()) {
     let versions = this.windows.get(model);
     if (versions === undefined) this.windows.set(model, (versions = new Map()));
     let window = versions.get(version);
-    const now = this.clock.now();
     if (window === undefined) {
       window = new RollingWindow(WINDOWS['5m'], now, 30);
       versions.set(version, window);
@@ -93,13 +99,24 @@ export class StatsRecorder {
     return window.slice(now);
   }
 
-  private completed(e: RequestCompletedEvent): void {
-    const slice = this.slice(e.model, e.version);
+  private completed(e: RequestsCompletedEvent): void {
+    const slice = this.slice(e.model, e.version, e.endedAt);
+    slice.requests += e.requests;
+    slice.rows += e.rows;
+    const { enqueuedAt, counts, startedAt, endedAt } = e;
+    for (let i = 0; i < enqueuedAt.length; i++) {
+      slice.total.record(endedAt - enqueuedAt[i]!, counts[i]);
+      slice.queue.record(startedAt - enqueuedAt[i]!, counts[i]);
+    }
+    slice.compute.record(e.computeMs, e.requests);
+  }
+
+  /** A cached answer never queued nor ran: a request served, with its latency, nothing else. */
+  private hit(e: CacheHitEvent): void {
+    const slice = this.slice(e.model, e.version, e.answeredAt);
     slice.requests++;
     slice.rows += e.rows;
     slice.total.record(e.totalMs);
-    slice.queue.record(e.queueMs);
-    slice.compute.record(e.computeMs);
   }
 
   private failed(e: RequestFailedEvent): void {

@@ -5,6 +5,7 @@ import { DriftDetector, type DriftStats, type DriftVerdict } from './drift-detec
 import { FeedbackStore, type QualityStats } from './feedback-store.js';
 import type { ResolvedMonitoring } from './monitoring-options.js';
 import { copyOutputs, ResponseCache } from './response-cache.js';
+import { Sampler } from './sampler.js';
 
 type Outputs = Record<string, Tensor>;
 
@@ -17,6 +18,13 @@ export interface MonitorDeps {
   readonly wantsSamples: () => boolean;
   readonly sampled: (event: RequestSampledEvent) => void;
   readonly drifted: (event: DriftDetectedEvent) => void;
+  /** A request answered from the cache: counted as served (times on the host's clock, ms). */
+  readonly cacheHit: (model: string, version: number, rows: number, id: string | undefined, arrivedAt: number, answeredAt: number) => void;
+}
+
+/** The version's scheduler, as the monitor calls it (no closure per request). */
+export interface MonitoredDispatch<O> {
+  dispatch(prepared: PreparedInputs, options: O): Promise<Outputs>;
 }
 
 /** What monitoring saw for one model, in `stats(name).monitoring`. */
@@ -37,6 +45,7 @@ export class ModelMonitor {
   private driftDetector: DriftDetector | undefined;
   readonly feedback: FeedbackStore | undefined;
   readonly cache: ResponseCache | undefined;
+  private readonly sampler: Sampler;
   private sampledCount = 0;
 
   constructor(
@@ -47,40 +56,51 @@ export class ModelMonitor {
     this.driftDetector = options.drift.enabled && options.sampling.rate > 0 ? new DriftDetector(options.drift) : undefined;
     this.feedback = options.feedback === undefined ? undefined : new FeedbackStore(model, options.feedback, deps.now);
     this.cache = options.cache.enabled ? new ResponseCache(options.cache) : undefined;
+    this.sampler = new Sampler(options.sampling.rate, deps.random);
   }
 
   /**
-   * Runs one request through monitoring around `dispatch` (the version's scheduler). The
-   * caller gets the scheduler's own promise on a miss; a cache hit resolves at once.
+   * Runs one request through monitoring around `dispatcher` (the version's scheduler). The
+   * caller gets the scheduler's own promise on a miss; a cache hit resolves at once. A request
+   * that is not sampled, remembered or cached costs a counter decrement and allocates nothing.
    */
-  run(version: number, prepared: PreparedInputs, id: string | undefined, dispatch: (prepared: PreparedInputs) => Promise<Outputs>): Promise<Outputs> {
-    const rate = this.options.sampling.rate;
-    const sampled = rate > 0 && (rate >= 1 || this.deps.random() < rate);
-    const start = sampled ? this.deps.now() : 0;
+  run<O>(version: number, prepared: PreparedInputs, id: string | undefined, dispatcher: MonitoredDispatch<O>, options: O): Promise<Outputs> {
+    const sampled = this.sampler.next();
+    const remember = this.feedback !== undefined && id !== undefined;
+    const cache = this.cache;
+    if (!sampled && !remember && cache === undefined) return dispatcher.dispatch(prepared, options);
+    // A hit reports its latency; a sample its own.
+    const start = sampled || cache !== undefined ? this.deps.now() : 0;
     let inputs: Outputs | undefined;
+    let observe = remember;
     if (sampled) {
       this.sampledCount++;
-      if (this.drift !== undefined) this.report(version, this.drift.inputs.observe(prepared.tensors, prepared.rows));
-      if (this.options.sampling.inputs && this.deps.wantsSamples()) inputs = copyOutputs(prepared.tensors);
+      const drift = this.drift;
+      if (drift !== undefined) this.report(version, drift.inputs.observe(prepared.tensors, prepared.rows));
+      const listening = this.deps.wantsSamples();
+      if (this.options.sampling.inputs && listening) inputs = copyOutputs(prepared.tensors);
+      observe ||= drift !== undefined || listening;
     }
-    const remember = this.feedback !== undefined && id !== undefined;
+    // The key to keep the answer under: on a miss of a key seen before (see ResponseCache.admits).
     let key: number | undefined;
-    if (this.cache !== undefined) {
-      key = this.cache.key(version, prepared.tensors, prepared.single);
-      const hit = this.cache.get(key, prepared.tensors, prepared.single);
+    if (cache !== undefined) {
+      const k = cache.key(version, prepared.tensors, prepared.single);
+      const hit = cache.get(k, prepared.tensors, prepared.single);
       if (hit !== undefined) {
-        this.answered(version, prepared.rows, id, hit, sampled, remember, inputs, start, true);
+        this.deps.cacheHit(this.model, version, prepared.rows, id, start, this.deps.now());
+        if (observe) this.answered(version, prepared.rows, id, hit, sampled, remember, inputs, start, true);
         return Promise.resolve(hit);
       }
+      if (cache.admits(k)) key = k;
     }
-    const result = dispatch(prepared);
-    if (!sampled && !remember && key === undefined) return result;
+    const result = dispatcher.dispatch(prepared, options);
+    if (!observe && key === undefined) return result;
     // A side branch: the caller keeps the scheduler's promise; this runs first on success.
     result.then(
       (outputs) => {
         try {
-          if (key !== undefined) this.cache!.set(key, prepared.tensors, prepared.single, outputs);
-          this.answered(version, prepared.rows, id, outputs, sampled, remember, inputs, start, false);
+          if (key !== undefined) cache!.set(key, prepared.tensors, prepared.single, outputs);
+          if (observe) this.answered(version, prepared.rows, id, outputs, sampled, remember, inputs, start, false);
         } catch {
           // Monitoring never fails a request that succeeded.
         }

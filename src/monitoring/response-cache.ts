@@ -14,15 +14,21 @@ interface Entry {
 
 /**
  * Answers identical requests to the same version from memory (Triton's response cache).
- * Keyed by a fast 53-bit hash of the version and every input's name, dtype, shape and
- * bytes; a hit is then checked byte for byte against the inputs kept with the entry, so a
- * hash collision is a miss, never a wrong answer (a cryptographic digest would cost 2.5 µs
- * per request, more than the hit saves on a small model). Bounded in bytes (lru-cache
- * `maxSize`, inputs and outputs counted); callers get copies, so what one caller does to
- * its outputs never reaches the next one.
+ * Keyed by a fast 30-bit hash of the version and every input's name, dtype, shape and
+ * bytes (a small integer: no heap number per key); a hit is then checked byte for byte
+ * against the inputs kept with the entry, so a hash collision is a miss, never a wrong
+ * answer (a cryptographic digest would cost 2.5 µs per request, more than the hit saves on
+ * a small model). Bounded in bytes (lru-cache `maxSize`, inputs and outputs counted);
+ * callers get copies, so what one caller does to its outputs never reaches the next one.
+ *
+ * An answer is kept from the second time its key is seen (a doorkeeper, as in TinyLFU):
+ * a request seen once is remembered as its key in a fixed table, nothing else, so a stream
+ * of distinct requests costs a hash per request and neither copies nor evicts what repeats.
  */
 export class ResponseCache {
   private readonly entries: LRUCache<number, Entry>;
+  /** Keys (+1) missed once and not kept yet, by their low bits; 0 is empty. */
+  private readonly seenOnce = new Int32Array(DOORKEEPER_SLOTS);
   hits = 0;
   misses = 0;
 
@@ -30,7 +36,7 @@ export class ResponseCache {
     this.entries = new LRUCache<number, Entry>({ maxSize: options.maxBytes, sizeCalculation: (e) => tensorsBytes(e.inputs) + tensorsBytes(e.outputs) });
   }
 
-  /** The key of a request's prepared inputs on a version. */
+  /** The key of a request's prepared inputs on a version: an integer in [0, 2^30). */
   key(version: number, tensors: Inputs, single: boolean): number {
     let h1 = mix(0x811c9dc5, version);
     let h2 = mix(0x9747b28c, single ? 1 : 0);
@@ -45,13 +51,32 @@ export class ResponseCache {
         }
       } else {
         const view = t.data as ArrayBufferView;
-        const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-        h1 = hashBytes(h1, bytes);
+        h1 = hashView(h1, view);
         h2 = mix(h2, view.byteLength);
       }
     }
-    // 32 + 21 bits: an exact integer key.
-    return (h1 >>> 0) * 2097152 + ((h2 >>> 11) & 0x1fffff);
+    // Both halves mixed (murmur3's finalizer), 30 bits kept: a small integer on every platform.
+    let h = h1 ^ Math.imul(h2, 0x9e3779b1);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h & 0x3fffffff;
+  }
+
+  /**
+   * After a miss: whether the answer to `key` should be kept (`set`). The first miss of a
+   * key only notes it; a second one (while still noted) admits it.
+   */
+  admits(key: number): boolean {
+    const slot = key & (DOORKEEPER_SLOTS - 1);
+    if (this.seenOnce[slot] === key + 1) {
+      this.seenOnce[slot] = 0;
+      return true;
+    }
+    this.seenOnce[slot] = key + 1;
+    return false;
   }
 
   /** A copy of the outputs cached for exactly these inputs, counting the hit or the miss. */
@@ -74,6 +99,7 @@ export class ResponseCache {
   /** Drops everything (a swap, a load, an unload): answers never outlive what made them. */
   clear(): void {
     this.entries.clear();
+    this.seenOnce.fill(0);
   }
 
   get size(): number {
@@ -85,6 +111,9 @@ export class ResponseCache {
   }
 }
 
+/** Keys the doorkeeper remembers (a power of two): a key seen once is forgotten when another takes its slot. */
+const DOORKEEPER_SLOTS = 8192;
+
 function mix(h: number, value: number): number {
   return Math.imul(h ^ value, 0x01000193) ^ (h >>> 13);
 }
@@ -93,6 +122,16 @@ function hashString(h: number, s: string): number {
   h = mix(h, s.length);
   for (let i = 0; i < s.length; i++) h = mix(h, s.charCodeAt(i));
   return h;
+}
+
+/** A typed array's bytes: over 32-bit words through one view when aligned (the common case). */
+function hashView(h: number, view: ArrayBufferView): number {
+  if (view.byteOffset % 4 === 0 && view.byteLength % 4 === 0) {
+    const words = new Int32Array(view.buffer, view.byteOffset, view.byteLength >>> 2);
+    for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 0x5bd1e995) ^ (h >>> 15);
+    return h;
+  }
+  return hashBytes(h, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
 }
 
 /** FNV-style over 32-bit words when aligned (4× fewer steps), then the tail bytes. */
@@ -123,11 +162,22 @@ function sameTensors(a: Inputs, b: Inputs): boolean {
         const q = ys[i]!;
         if (typeof p === 'string' ? p !== q : typeof q === 'string' || !Buffer.from(p.buffer, p.byteOffset, p.byteLength).equals(q)) return false;
       }
-    } else {
-      const p = x.data as ArrayBufferView;
-      const q = y.data as ArrayBufferView;
-      if (!Buffer.from(p.buffer, p.byteOffset, p.byteLength).equals(new Uint8Array(q.buffer, q.byteOffset, q.byteLength))) return false;
-    }
+    } else if (!sameBytes(x.data as ArrayBufferView, y.data as ArrayBufferView)) return false;
+  }
+  return true;
+}
+
+/**
+ * Equality of two arrays of one dtype as exact as their bytes: element by element (no
+ * views to make), where -0 and 0 differ and a NaN equals nothing (a miss, never a wrong hit).
+ */
+function sameBytes(p: ArrayBufferView, q: ArrayBufferView): boolean {
+  if (p.byteLength !== q.byteLength || p.constructor !== q.constructor) return false;
+  const a = p as unknown as ArrayLike<number>;
+  const b = q as unknown as ArrayLike<number>;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    if (x !== b[i] || (x === 0 && 1 / x !== 1 / b[i]!)) return false;
   }
   return true;
 }

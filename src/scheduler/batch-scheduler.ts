@@ -1,12 +1,14 @@
 import { ErrorCode, ModelHostError, refusalError } from '../errors/index.js';
 import { hostWorded, isHostWorded } from '../errors/error-detail.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
+import type { RequestsCompletedEvent } from '../metrics/internal-events.js';
 import { concatRows, DTYPES, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
 import { isStorageOf } from '../tensor/dtype.js';
 import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
 import { BatchCost } from './batch-cost.js';
+import { CompletedRuns } from './completed-runs.js';
 import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
@@ -17,6 +19,8 @@ import { TaskQueue } from './task-queue.js';
 export interface SchedulerEventMap {
   requestCompleted: RequestCompletedEvent;
   requestFailed: RequestFailedEvent;
+  /** Internal: one per batch, the requests that succeeded in it (the stats recorder's feed). */
+  requestsCompleted: RequestsCompletedEvent;
   batchCompleted: BatchCompletedEvent;
   batchFailed: BatchFailedEvent;
   queueSaturated: QueueSaturatedEvent;
@@ -157,7 +161,9 @@ export class BatchScheduler implements Dispatcher {
       return this.refuse(this.refusal(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows, id);
     }
     if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows, 0), rows, id);
-    const wait = this.queue.size === 0 ? 0 : this.predictWaitMs(this.queue.rowsAhead(priority));
+    // The predicted wait is needed only against a bound: queue.maxWaitMs or a deadline.
+    const bounded = config.queueMaxWaitMs !== undefined || deadline !== Number.POSITIVE_INFINITY;
+    const wait = !bounded || this.queue.size === 0 ? 0 : this.predictWaitMs(this.queue.rowsAhead(priority));
     if (wait > (config.queueMaxWaitMs ?? Number.POSITIVE_INFINITY)) return this.refuse(this.queueFull(rows, wait), rows, id);
     if (deadline !== Number.POSITIVE_INFINITY) {
       if (timeoutMs! <= 0) return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id);
@@ -203,8 +209,9 @@ export class BatchScheduler implements Dispatcher {
     if (events.wants('requestFailed')) {
       // A deadline its queue and size could not meet is about the request and the load, never the
       // version's fault; an open breaker's refusal is the version's and keeps counting.
-      const blame = error.code === ErrorCode.DEADLINE_EXCEEDED ? { blame: 'request' as const } : {};
-      events.emit('requestFailed', { ...this.context, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0, ...blame });
+      const payload: Building<RequestFailedEvent> = { model: this.config.model, version: this.config.version, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0 };
+      if (error.code === ErrorCode.DEADLINE_EXCEEDED) payload.blame = 'request';
+      events.emit('requestFailed', payload);
     }
     return Promise.reject(error);
   }
@@ -234,7 +241,8 @@ export class BatchScheduler implements Dispatcher {
   private timed = true;
 
   private refreshTimed(): void {
-    this.timed = this.executor.concurrency > 1 || this.config.events.wants('requestCompleted') || this.config.events.wants('requestFailed');
+    const { events } = this.config;
+    this.timed = this.executor.concurrency > 1 || events.wants('requestCompleted') || events.wants('requestsCompleted') || events.wants('requestFailed');
   }
 
   // ---- cutting batches ----
@@ -433,11 +441,14 @@ export class BatchScheduler implements Dispatcher {
 
   /** Hands each task its own rows of the batch's outputs: views of the batch's buffers, no copies. */
   private complete(tasks: readonly Task[], outputs: Record<string, Tensor>, computeMs: number): void {
-    const report = this.config.events.wants('requestCompleted');
-    const at = report ? this.config.clock.now() : 0;
-    const timestamp = report ? Date.now() : 0;
+    const { events } = this.config;
+    const report = events.wants('requestCompleted');
+    const summary = events.wants('requestsCompleted') ? new CompletedRuns() : undefined;
+    const at = report || summary !== undefined ? this.config.clock.now() : 0;
+    const timestamp = report || summary !== undefined ? Date.now() : 0;
     if (tasks.length === 1 && !tasks[0]!.single) {
-      this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp);
+      this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp, summary);
+      this.reportCompleted(summary, tasks[0]!.startedAt, at, timestamp, computeMs);
       return;
     }
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
@@ -452,8 +463,9 @@ export class BatchScheduler implements Dispatcher {
       const strings = Array.isArray(data);
       // Views made with the constructor: about twice as fast as subarray().
       const View = (strings ? undefined : data.constructor) as (new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Float32Array) | undefined;
-      const buffer = strings ? undefined : (data as Float32Array).buffer;
-      const base = strings ? 0 : (data as Float32Array).byteOffset;
+      const whole = tasks.length === 1;
+      const buffer = strings || whole ? undefined : (data as Float32Array).buffer;
+      const base = strings || whole ? 0 : (data as Float32Array).byteOffset;
       const bytes = strings ? 0 : (data as Float32Array).BYTES_PER_ELEMENT;
       // Every single-instance task of this batch shares one (frozen) row shape.
       let rowShape: readonly number[] | undefined;
@@ -461,7 +473,10 @@ export class BatchScheduler implements Dispatcher {
       for (let i = 0; i < tasks.length; i++) {
         const task = tasks[i]!;
         const length = task.rows * rowSize;
-        const slice = strings ? (data as (string | Uint8Array)[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
+        // A task that owns every row keeps the runtime's array (reading `.buffer` of a small
+        // on-heap typed array makes V8 move it off the heap).
+        const slice =
+          length === data.length ? data : strings ? (data as (string | Uint8Array)[]).slice(offset, offset + length) : new View!(buffer!, base + offset * bytes, length);
         let shape: readonly number[];
         if (task.single) shape = rowShape ??= Object.freeze(batch.shape.slice(1));
         else {
@@ -474,7 +489,26 @@ export class BatchScheduler implements Dispatcher {
       }
     }
     const { padding } = this.config;
-    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, padding === undefined ? parts[i]! : padding.trim(tasks[i]!, parts[i]!), computeMs, report, at, timestamp);
+    for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, padding === undefined ? parts[i]! : padding.trim(tasks[i]!, parts[i]!), computeMs, report, at, timestamp, summary);
+    this.reportCompleted(summary, tasks[0]!.startedAt, at, timestamp, computeMs);
+  }
+
+  /** The batch's succeeded requests in one internal event (nothing when none succeeded). */
+  private reportCompleted(summary: CompletedRuns | undefined, startedAt: number, endedAt: number, timestamp: number, computeMs: number): void {
+    if (summary === undefined || summary.requests === 0) return;
+    const { model, version } = this.config;
+    this.config.events.emit('requestsCompleted', {
+      model,
+      version,
+      timestamp,
+      requests: summary.requests,
+      rows: summary.rows,
+      computeMs,
+      startedAt,
+      endedAt,
+      enqueuedAt: summary.enqueuedAt,
+      counts: summary.counts,
+    });
   }
 
   private batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
@@ -590,8 +624,10 @@ export class BatchScheduler implements Dispatcher {
   // ---- settling ----
 
   /** `at` and `timestamp` are read once per batch, not per request (clocks cost on some machines). */
-  private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number, report: boolean, at = 0, timestamp = 0): void {
-    if (!task.resolve(outputs) || !report) return; // expired or cancelled while running: result discarded
+  private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number, report: boolean, at = 0, timestamp = 0, summary?: CompletedRuns): void {
+    if (!task.resolve(outputs)) return; // expired or cancelled while running: result discarded
+    summary?.add(task.enqueuedAt, task.rows);
+    if (!report) return;
     this.config.events.emit('requestCompleted', {
       model: this.config.model,
       version: this.config.version,
@@ -602,6 +638,7 @@ export class BatchScheduler implements Dispatcher {
       queueMs: task.startedAt - task.enqueuedAt,
       computeMs,
       totalMs: at - task.enqueuedAt,
+      cached: false,
     });
   }
 
@@ -614,8 +651,9 @@ export class BatchScheduler implements Dispatcher {
     const { events } = this.config;
     if (events.wants('requestFailed')) {
       const now = this.config.clock.now();
-      events.emit('requestFailed', {
-        ...this.context,
+      const payload: Building<RequestFailedEvent> = {
+        model: this.config.model,
+        version: this.config.version,
         timestamp: Date.now(),
         id: task.id,
         code: error.code,
@@ -623,8 +661,9 @@ export class BatchScheduler implements Dispatcher {
         rows: task.rows,
         queueMs: (wasQueued ? now : task.startedAt) - task.enqueuedAt,
         totalMs: now - task.enqueuedAt,
-        ...(blame === undefined ? {} : { blame }),
-      });
+      };
+      if (blame !== undefined) payload.blame = blame;
+      events.emit('requestFailed', payload);
     }
     if (this.pending === 0) this.notifyIdle();
   }
@@ -674,7 +713,7 @@ export class BatchScheduler implements Dispatcher {
     const overMs = wait > 0 ? wait - maxWaitMs : this.predictWaitMs(this.queue.rows + rows - config.queueMaxSize);
     const retryAfterMs = Math.max(1, Math.ceil(Math.max(overMs, this.rate.batchMs) || 100));
     if (config.events.wants('queueSaturated')) {
-      config.events.emit('queueSaturated', { ...this.context, timestamp: Date.now(), queueDepth: this.queue.rows, maxSize: config.queueMaxSize });
+      config.events.emit('queueSaturated', { model: config.model, version: config.version, timestamp: Date.now(), queueDepth: this.queue.rows, maxSize: config.queueMaxSize });
     }
     return refusalError(
       ErrorCode.QUEUE_FULL,
@@ -689,14 +728,14 @@ export class BatchScheduler implements Dispatcher {
     const { events } = this.config;
     if (error === undefined) {
       if (events.wants('batchCompleted')) {
-        events.emit('batchCompleted', { ...this.context, timestamp: Date.now(), batchSize: rows, requests, computeMs, queueDepth: this.queue.rows });
+        events.emit('batchCompleted', { model: this.config.model, version: this.config.version, timestamp: Date.now(), batchSize: rows, requests, computeMs, queueDepth: this.queue.rows });
       }
     } else if (events.wants('batchFailed')) {
       const code = error instanceof ModelHostError ? error.code : ErrorCode.INFERENCE_FAILED;
       // The runtime's own text (graph node names, absolute paths) travels as `cause`, for logs only.
       const own = error instanceof ModelHostError && (code !== ErrorCode.INFERENCE_FAILED || isHostWorded(error));
       const message = own ? error.message : `${this.prefix}inference failed: the runtime failed on this batch`;
-      events.emit('batchFailed', { ...this.context, timestamp: Date.now(), batchSize: rows, requests, computeMs, code, message, cause: error });
+      events.emit('batchFailed', { model: this.config.model, version: this.config.version, timestamp: Date.now(), batchSize: rows, requests, computeMs, code, message, cause: error });
     }
   }
 
@@ -731,6 +770,13 @@ function storageName(data: unknown): string {
   if (Array.isArray(data)) return 'an array';
   return data === null || data === undefined ? String(data) : typeof data === 'object' ? (data.constructor?.name ?? 'an object') : typeof data;
 }
+
+/**
+ * An event payload while it is built: written as one literal (its fields in one order, so
+ * every payload shares one hidden class; spreading a context object into it cost ~3 µs per
+ * event), then the optional fields.
+ */
+type Building<T> = { -readonly [K in keyof T]: T[K] };
 
 /** `enqueuedAt` of a request admitted without reading the clock. */
 const UNTIMED = -1;

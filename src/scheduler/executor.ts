@@ -1,4 +1,3 @@
-import PQueue from 'p-queue';
 import type { Session } from '../runtime/index.js';
 import type { WorkerMemory } from '../runtime/worker/messages.js';
 import type { Tensor } from '../tensor/index.js';
@@ -33,21 +32,27 @@ export interface Executor {
   onAvailable?: (() => void) | undefined;
 }
 
-/** Runs batches on the calling thread, at most `concurrency` at once (p-queue); owns the session. */
+/**
+ * Runs batches on the calling thread, at most `concurrency` at once; owns the session. The
+ * scheduler hands it a batch only when a slot is free, so a run starts at once, with no
+ * queue's promise hops in between (at one caller every request is a batch, and each hop
+ * shows); only the extra runs of a failed batch's bisection may have to wait for a slot.
+ */
 export class InlineExecutor implements Executor {
-  private readonly queue: PQueue;
+  private active = 0;
+  /** Runs waiting for a slot, oldest first. */
+  private readonly waiting: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
   /** Share of a run spent before `session.run` returned (an average over recent runs). */
   private syncShare = 1;
 
   constructor(
     private readonly session: Session,
     readonly concurrency: number,
-  ) {
-    this.queue = new PQueue({ concurrency });
-  }
+  ) {}
 
   get running(): number {
-    return this.queue.pending;
+    return this.active;
   }
 
   get blocking(): boolean {
@@ -55,17 +60,41 @@ export class InlineExecutor implements Executor {
   }
 
   run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    return this.queue.add(() => {
-      // Learn whether this runtime computes synchronously (tfjs) or defers (onnxruntime-node).
-      const started = performance.now();
-      const pending = this.session.run(inputs);
-      const returned = performance.now();
-      void pending.then(
-        () => this.learn(started, returned),
-        () => undefined,
-      );
-      return pending;
-    });
+    if (this.active < this.concurrency) {
+      this.active++;
+      return this.start(inputs);
+    }
+    // The slot a finishing run hands over (`release`): `active` already counts it.
+    return new Promise<void>((resolve) => this.waiting.push(resolve)).then(() => this.start(inputs));
+  }
+
+  /** Runs in a slot already counted in `active`. */
+  private start(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    // Learn whether this runtime computes synchronously (tfjs) or defers (onnxruntime-node).
+    const started = performance.now();
+    let pending: Promise<Record<string, Tensor>>;
+    try {
+      pending = Promise.resolve(this.session.run(inputs));
+    } catch (error) {
+      pending = Promise.reject(error as Error);
+    }
+    const returned = performance.now();
+    const settled = (ok: boolean) => {
+      if (ok) this.learn(started, returned);
+      this.release();
+    };
+    pending.then(
+      () => settled(true),
+      () => settled(false),
+    );
+    return pending;
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) return next(); // the slot passes to the oldest waiting run
+    this.active--;
+    if (this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private learn(started: number, returned: number): void {
@@ -75,11 +104,12 @@ export class InlineExecutor implements Executor {
   }
 
   onIdle(): Promise<void> {
-    return this.queue.onIdle();
+    if (this.active === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   async close(): Promise<void> {
-    await this.queue.onIdle();
+    await this.onIdle();
     await this.session.dispose();
   }
 }

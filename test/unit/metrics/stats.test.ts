@@ -43,6 +43,37 @@ describe('host.stats()', () => {
     await host.close();
   });
 
+  it('keeps every request’s queue, compute and total latency exactly, from one summary per batch', async () => {
+    const clock = new FakeClock();
+    const gate = deferred();
+    let held = -1;
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs === held ? gate.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, clock, defaults: { batching: { maxBatchSize: 4 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const before = runtime.runs;
+    held = before + 1;
+    const first = host.predict('m', [1, 1, 1, 1]); // t=0, runs alone until t=7
+    await flush();
+    clock.advance(2);
+    const two = [host.predict('m', [1, 1, 1, 1]), host.predict('m', [2, 1, 1, 1])]; // arrive at t=2
+    clock.advance(1);
+    const third = host.predict('m', [3, 1, 1, 1]); // arrives at t=3
+    clock.advance(4);
+    gate.resolve();
+    await Promise.all([first, ...two, third]);
+    expect(runtime.runs - before).toBe(2);
+    const w = host.stats('m').versions[1]!.windows['1m'];
+    expect(w).toMatchObject({ requests: 4, rows: 4, batches: 2 });
+    // total: 7, 5, 5, 4; queue: 0, 5, 5, 4; compute: 7 for the first, 0 for the batch of three.
+    expect(w.latencyMs.total.mean).toBeCloseTo(21 / 4, 9);
+    expect(w.latencyMs.total.max).toBe(7);
+    expect(w.latencyMs.queue.mean).toBeCloseTo(14 / 4, 9);
+    expect(w.latencyMs.queue.max).toBe(5);
+    expect(w.latencyMs.compute.mean).toBeCloseTo(7 / 4, 9);
+    expect(w.latencyMs.compute.p50).toBeLessThanOrEqual(0.001); // three of four ran in 0 ms (the first bucket)
+    await host.close();
+  });
+
   it('can be turned off', async () => {
     const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, stats: false });
     await host.load('m', { source: FAKE_SOURCE });

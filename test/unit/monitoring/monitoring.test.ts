@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ErrorCode, ModelHost, type DriftDetectedEvent, type ModelHostOptions, type RequestSampledEvent, type VersionRolledBackEvent } from '../../../src/index.js';
+import { ErrorCode, ModelHost, type DriftDetectedEvent, type ModelHostOptions, type RequestCompletedEvent, type RequestSampledEvent, type VersionRolledBackEvent } from '../../../src/index.js';
+import { collectMetrics } from '../../../src/metrics/prometheus.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 import { writeVersion } from '../../helpers/repository.js';
@@ -135,7 +136,7 @@ describe('payload sampling', () => {
     await host.close();
   });
 
-  it('include narrows what a sample carries; rate 0 samples nothing; the decision comes from one draw per request', async () => {
+  it('include narrows what a sample carries; rate 0 samples nothing; one draw per sampled request decides how many to skip', async () => {
     const { host } = affineHost({ a: { sampling: { rate: 1, include: ['outputs'] } }, b: { sampling: { rate: 0 } }, c: { sampling: { rate: 0.25 } } });
     for (const m of ['a', 'b', 'c']) await host.load(m, { source: FAKE_SOURCE });
     const samples: RequestSampledEvent[] = [];
@@ -145,11 +146,12 @@ describe('payload sampling', () => {
     expect(samples[0]!.outputs).toBeDefined();
     await host.predict('b', [1, 1, 1, 1]);
     expect(samples).toHaveLength(1);
-    const draws = [0.1, 0.3, 0.2, 0.9];
+    // Skips are floor(ln(1 − u) / ln(1 − 0.25)): u 0.3 → 1, 0.5 → 2, 0.9 → 8.
+    const draws = [0.3, 0.5, 0.9];
     const random = vi.spyOn(Math, 'random').mockImplementation(() => draws.shift()!);
-    for (let i = 0; i < 4; i++) await host.predict('c', [i, 0, 0, 0]);
-    expect(random).toHaveBeenCalledTimes(4);
-    expect(samples.slice(1).map((s) => (s.inputs!['x']!.data as Float32Array)[0])).toEqual([0, 2]);
+    for (let i = 0; i < 6; i++) await host.predict('c', [i, 0, 0, 0]);
+    expect(random).toHaveBeenCalledTimes(3);
+    expect(samples.slice(1).map((s) => (s.inputs!['x']!.data as Float32Array)[0])).toEqual([1, 4]);
     await host.close();
   });
 
@@ -174,17 +176,48 @@ describe('response cache', () => {
     const host = new ModelHost({ repository: root, runtimes: { versioned: counting }, models: { m: { cache: { enabled: true } } } });
     await host.load('m', { version: 1 });
     const before = runs;
+    // Kept from its second sighting: the first two run, the third is answered from memory.
     const first = await host.predict('m', [1, 2]);
-    const second = await host.predict('m', [1, 2]);
-    expect(runs - before).toBe(1);
-    expect(second).toEqual(first);
-    (second['y']!.data as Float32Array)[0] = 42;
+    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 0, misses: 1, entries: 0 });
+    await host.predict('m', [1, 2]);
+    const third = await host.predict('m', [1, 2]);
+    expect(runs - before).toBe(2);
+    expect(third).toEqual(first);
+    (third['y']!.data as Float32Array)[0] = 42;
     expect((await host.predict('m', [1, 2]))['y']!.data).toEqual(new Float32Array([1, 2]));
-    await host.predict('m', [1, 3]);
-    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 2, misses: 2, entries: 2 });
+    for (let i = 0; i < 2; i++) await host.predict('m', [1, 3]);
+    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 2, misses: 4, entries: 2 });
     await host.deploy('m', 2);
-    expect((await host.predict('m', [1, 2]))['y']!.data).toEqual(new Float32Array([2, 4]));
-    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 2, misses: 3, entries: 1 });
+    for (let i = 0; i < 2; i++) expect((await host.predict('m', [1, 2]))['y']!.data).toEqual(new Float32Array([2, 4]));
+    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 2, misses: 6, entries: 1 });
+    await host.close();
+  });
+
+  it('counts a hit as a request served (stats, requestCompleted, modelhost_requests_total), marked `cached`, with no queue or compute time', async () => {
+    const { host, runtime } = affineHost({ m: { cache: { enabled: true } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const completed: RequestCompletedEvent[] = [];
+    host.on('requestCompleted', (e) => completed.push(e));
+    const { registry } = collectMetrics(host);
+    const runs = runtime.runs;
+    for (let i = 0; i < 4; i++) await host.predict('m', [1, 1, 1, 1], { id: `r${i}` });
+    expect(runtime.runs - runs).toBe(2);
+    expect(completed.map((e) => [e.id, e.cached])).toEqual([['r0', false], ['r1', false], ['r2', true], ['r3', true]]);
+    expect(completed[2]).toMatchObject({ model: 'm', version: 1, rows: 1, batchSize: 0, queueMs: 0, computeMs: 0 });
+    expect(completed[2]!.totalMs).toBeGreaterThanOrEqual(0);
+    const window = host.stats('m').versions[1]!.windows['1m'];
+    expect(window).toMatchObject({ requests: 4, rows: 4, errors: 0, batches: 2 });
+    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 2, misses: 2 });
+    expect(await registry.metrics()).toMatch(/^modelhost_requests_total\{model="m",version="1",code="OK"\} 4$/m);
+    await host.close();
+  });
+
+  it('counts hits in stats without any event listener (the recorder is the host’s own subscriber)', async () => {
+    const { host } = affineHost({ m: { cache: { enabled: true } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    for (let i = 0; i < 4; i++) await host.predict('m', [2, 1, 1, 1]);
+    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 2 });
+    expect(host.stats('m').versions[1]!.windows['5m']).toMatchObject({ requests: 4, rows: 4 });
     await host.close();
   });
 

@@ -30,6 +30,32 @@ describe('ResponseCache', () => {
     expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 2 });
   });
 
+  it('matches as exactly as bytes: -0 is not 0, and an input holding NaN never hits', () => {
+    const cache = new ResponseCache(DEFAULT_CACHE);
+    for (const [kept, asked] of [[x(0, 1), x(-0, 1)], [x(Number.NaN, 1), x(Number.NaN, 1)]] as const) {
+      const key = cache.key(1, kept, false);
+      cache.set(key, kept, false, y);
+      expect(cache.get(key, asked, false)).toBeUndefined();
+    }
+    const ints = (v: number): Record<string, Tensor> => ({ x: { data: new Int32Array([v]), shape: [1, 1], dtype: 'int32' } });
+    cache.set(cache.key(1, ints(0), false), ints(0), false, y);
+    expect(cache.get(cache.key(1, ints(0), false), ints(0), false)).toEqual(y);
+    // Same bytes, another dtype: never the same request.
+    expect(cache.get(cache.key(1, ints(0), false), x(0), false)).toBeUndefined();
+  });
+
+  it('keeps an answer from the second sighting of its key: distinct requests cost a hash each and keep nothing', () => {
+    const cache = new ResponseCache(DEFAULT_CACHE);
+    for (let i = 0; i < 10_000; i++) expect(cache.admits(cache.key(1, x(i), false))).toBe(false);
+    expect(cache.size).toBe(0);
+    const key = cache.key(1, x(-5), false);
+    expect(cache.admits(key)).toBe(false);
+    expect(cache.admits(key)).toBe(true); // seen before: keep it
+    expect(cache.admits(key)).toBe(false); // admitted once; noted again only if it misses again
+    cache.clear();
+    expect(cache.admits(cache.key(1, x(7), false))).toBe(false); // a swap forgets what was noted too
+  });
+
   it('counts inputs and outputs against maxBytes and evicts the least recently used', () => {
     const cache = new ResponseCache({ enabled: true, maxBytes: 1000 });
     for (let i = 0; i < 20; i++) cache.set(cache.key(1, x(i), false), x(i), false, y);

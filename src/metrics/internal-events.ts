@@ -1,0 +1,34 @@
+import type { EventBase } from './events.js';
+
+/**
+ * Internal, not a host event: the requests of one batch that succeeded, in one payload per
+ * batch (the stats recorder's feed; a payload per request cost more than the rest of a
+ * request). Arrival times come as runs: `counts[i]` requests in a row arrived at `enqueuedAt[i]`.
+ */
+export interface RequestsCompletedEvent extends EventBase {
+  readonly requests: number;
+  readonly rows: number;
+  readonly computeMs: number;
+  /** When the batch started running and ended, on the scheduler's clock (ms). */
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly enqueuedAt: readonly number[];
+  readonly counts: readonly number[];
+}
+
+/** Internal: one request answered from the response cache (a request served, with no queue or compute time). */
+export interface CacheHitEvent {
+  readonly model: string;
+  readonly version: number;
+  readonly rows: number;
+  /** Arrival to answer, ms. */
+  readonly totalMs: number;
+  /** When it was answered, on the host's clock (ms). */
+  readonly answeredAt: number;
+}
+
+/** Events the host's own subscribers (the stats recorder) get; never on the public emitter. */
+export interface InternalEvents {
+  requestsCompleted: [RequestsCompletedEvent];
+  cacheHit: [CacheHitEvent];
+}
