@@ -7,7 +7,7 @@ import { ConversionError, ErrorCode, ModelHostError, shapeSize } from 'modelhost
 import type { ModelHost, Outputs } from 'modelhost';
 import type { DType, Tensor, TensorSpec } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
-import type { HttpResponse, RouteContext, RouteHandler } from './http-types.js';
+import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
 import { TensorJson, writeJson } from './json-writer.js';
 import { decodeB64Values, isB64, tfServingElementText } from './tensor-json.js';
@@ -82,7 +82,7 @@ export const predict: RouteHandler = async ({ host, params, request, options, re
   if ((instances === undefined) === (inputs === undefined)) throw badRequest('the predict request needs exactly one of "instances" (row format) or "inputs" (columnar format)');
   const names = meta.inputs.map((s) => s.name);
   const known = knownNames(meta.inputs);
-  const predictOptions = { version, id: requestId, signal: request.signal, timeoutMs: options.timeoutMs };
+  const predictOptions = { version, id: requestId, signal: request.signal, timeoutMs: timeoutLeft(options.timeoutMs, request) };
   const writeOptions = { limitBytes: options.maxResponseBytes, hint: 'ask for fewer instances, or use the KServe v2 binary tensor data extension' };
 
   if (instances !== undefined) {
