@@ -138,7 +138,10 @@ export class AdmissionGate {
   }
 
   private countCompletion(now: number): void {
-    this.rateStart ??= now;
+    if (this.rateStart === undefined) {
+      this.rateStart = now; // the first completion opens the window; those after it are counted
+      return;
+    }
     this.rateCount++;
     const elapsed = now - this.rateStart;
     if (elapsed < RATE_WINDOW_MS) return;
