@@ -44,12 +44,27 @@ const REPOSITORY = fileURLToPath(new URL('../examples/quickstart/models', import
 interface Serve {
   readonly url: string;
   readonly pid: number;
+  /** Where the server's memory is now (bench/lib/memory-report.cjs): V8 heap, external, RSS, before and after a full GC. */
+  memory(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
+const MEMORY_REPORT = fileURLToPath(new URL('./lib/memory-report.cjs', import.meta.url));
+
 /** `node dist/cli.js serve <demo repository> --port 0 --models <model> …`, ready when it logs "listening". */
 async function startServe(model: string, args: readonly string[] = []): Promise<Serve> {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', REPOSITORY, '--port', '0', '--log-format', 'json', '--models', model, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--require', MEMORY_REPORT, CLI, 'serve', REPOSITORY, '--port', '0', '--log-format', 'json', '--models', model, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const reports: ((report: unknown) => void)[] = [];
+  let errLine = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    errLine += chunk;
+    for (let nl = errLine.indexOf('\n'); nl >= 0; nl = errLine.indexOf('\n')) {
+      const line = errLine.slice(0, nl);
+      errLine = errLine.slice(nl + 1);
+      if (line.startsWith('memory-report ')) reports.shift()?.(JSON.parse(line.slice('memory-report '.length)));
+      else process.stderr.write(`${line}\n`);
+    }
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -64,6 +79,12 @@ async function startServe(model: string, args: readonly string[] = []): Promise<
   return {
     url,
     pid: child.pid!,
+    memory() {
+      return new Promise((resolve) => {
+        reports.push(resolve);
+        child.kill('SIGUSR2');
+      });
+    },
     async stop() {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -230,6 +251,7 @@ async function mlp(seconds: number, connectionLevels: readonly number[], serveAr
   const floor = await startFloor(response);
   try {
     await closedLoop(serve.url, path, body, 32, 2); // warm
+    process.stderr.write(`mlp memory after warming: ${JSON.stringify(await serve.memory())}; RSS ${rssMiB(serve.pid).toFixed(0)} MiB\n`);
     for (const connections of connectionLevels) {
       const rssBefore = rssMiB(serve.pid);
       const live = probe(serve.url, '/v2/health/live');
@@ -243,6 +265,9 @@ async function mlp(seconds: number, connectionLevels: readonly number[], serveAr
       levels.push({ connections, goodput: run.goodput, floor: floorRun?.goodput, cpu: run.cpu, statuses: run.statuses, latency: run.latency, live: liveStats, ready: readyStats, polite: politeStats, rssBefore, rssAfter });
       process.stderr.write(`mlp ${connections}: ${Math.round(run.goodput)}/s (floor ${floorRun === undefined ? '–' : Math.round(floorRun.goodput)}/s) ${JSON.stringify(run.statuses)} cpu client ${(run.cpu.client * 100).toFixed(0)}% server ${(run.cpu.server * 100).toFixed(0)}% live p99 ${liveStats.p99.toFixed(1)} ms\n`);
     }
+    process.stderr.write(`mlp memory after the levels: ${JSON.stringify(await serve.memory())}; RSS ${rssMiB(serve.pid).toFixed(0)} MiB, after a full GC (1 s later) `);
+    await sleep(1000);
+    process.stderr.write(`${rssMiB(serve.pid).toFixed(0)} MiB\n`);
   } finally {
     await floor.close();
     await serve.stop();
@@ -261,7 +286,7 @@ interface Burst {
   readonly live: Summary & { failed: number };
 }
 
-async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBefore: number; rssAfter: number; rssPeak: number }> {
+async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBefore: number; rssAfter: number; rssPeak: number; rssAfterGc: number; memory: unknown }> {
   const path = '/v2/models/mobilenet/infer';
   const pixels = new Float32Array(224 * 224 * 3).fill(0.5);
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input_1', shape: [1, 224, 224, 3], datatype: 'FP32', parameters: { binary_data_size: pixels.byteLength } }], parameters: { binary_data_output: true } }));
@@ -288,6 +313,7 @@ async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBe
     serve = await startServe('mobilenet', ['--timeout', '2000']);
     await burst(8); // the scheduler learns the per-row cost from a first batch
     const rssBefore = rssMiB(serve.pid);
+    process.stderr.write(`mobilenet memory before: ${JSON.stringify(await serve.memory())}\n`);
     let rssPeak = rssBefore;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(serve.pid))), 100);
     const bursts: Burst[] = [];
@@ -300,7 +326,12 @@ async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBe
     }
     clearInterval(sampler);
     await sleep(3000);
-    return { bursts, rowsPerSec, rssBefore, rssAfter: rssMiB(serve.pid), rssPeak };
+    const rssAfter = rssMiB(serve.pid);
+    const memory = await serve.memory();
+    await sleep(1000);
+    const rssAfterGc = rssMiB(serve.pid);
+    process.stderr.write(`mobilenet memory 3 s after: ${JSON.stringify(memory)}; RSS after a full GC ${rssAfterGc.toFixed(0)} MiB\n`);
+    return { bursts, rowsPerSec, rssBefore, rssAfter, rssPeak, rssAfterGc, memory };
   } finally {
     await serve.stop();
   }
@@ -356,7 +387,7 @@ async function main(): Promise<void> {
       `mobilenet, --timeout 2000, one-shot bursts (measured ${m.rowsPerSec.toFixed(1)} rows/s: ${Math.floor(m.rowsPerSec * 2)} rows in 2 s)\n${formatTable(
         ['burst', 'ok', '÷ computable in 2 s', 'statuses', 'wall', 'live p99', 'live max'],
         m.bursts.map((b) => [String(b.requests), String(b.ok), formatRatio(b.ok / b.capacity), JSON.stringify(b.statuses), formatMs(b.wallMs), formatMs(b.live.p99), formatMs(b.live.max)]),
-      )}\nRSS MiB: before ${m.rssBefore.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after ${m.rssAfter.toFixed(0)}\n`,
+      )}\nRSS MiB: before ${m.rssBefore.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after ${m.rssAfter.toFixed(0)}, after a full GC ${m.rssAfterGc.toFixed(0)}\n`,
     );
   }
   await writeResults(results, { extraPath: 'bench/results/overload.json', latest: false });

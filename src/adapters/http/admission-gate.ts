@@ -4,7 +4,8 @@ import { AdaptiveLimit } from './adaptive-limit.js';
  * Admission in front of a model's inference requests, decided on the request's headers:
  * at most `limit` requests are in flight (body read, parsed, queued, run, answered); the
  * next ones wait in a FIFO, unread, costing the server nothing but their socket; past what
- * the FIFO can drain within `maxWaitMs` they are refused at once, before their body is read
+ * the FIFO can drain within `maxWaitMs` (predicted from the limit and the mean latency of
+ * admitted requests) they are refused at once, before their body is read
  * or parsed, with an honest `retryAfterMs`.
  *
  * Keeping the work inside the server at what it can finish is what keeps goodput and probe
@@ -48,8 +49,8 @@ interface Waiter {
   reject(error: WaitExpired): void;
 }
 
-/** Completions are counted over windows of this many ms to predict how fast the FIFO drains. */
-const RATE_WINDOW_MS = 250;
+/** Weight of the newest latency in the running mean the drain rate is predicted from. */
+const RTT_WEIGHT = 0.1;
 
 export class AdmissionGate {
   private readonly fifo: Waiter[] = [];
@@ -60,10 +61,8 @@ export class AdmissionGate {
   private readonly adaptive: AdaptiveLimit | undefined;
   private readonly fixed: number;
   private expiry: ReturnType<typeof setTimeout> | undefined;
-  private rateStart: number | undefined;
-  private rateCount = 0;
-  /** Completions per ms, smoothed; undefined until a window has passed. */
-  private rate: number | undefined;
+  /** Running mean latency of admitted requests, ms; undefined until one finished. */
+  private meanRtt: number | undefined;
 
   constructor(private readonly options: AdmissionGateOptions) {
     this.clock = options.clock ?? (() => performance.now());
@@ -86,9 +85,13 @@ export class AdmissionGate {
     return this.adaptive?.limit ?? this.fixed;
   }
 
-  /** Completions per second lately; undefined before the first window. */
+  /**
+   * How fast the FIFO drains while the limit is full, requests per second: `limit` slots each
+   * freed every mean latency (Little's law). Undefined until a request has finished. Measured
+   * on busy time only, so a burst after an idle minute is predicted at the model's pace.
+   */
   get completionsPerSecond(): number | undefined {
-    return this.rate === undefined ? undefined : this.rate * 1000;
+    return this.meanRtt === undefined ? undefined : (this.limit / Math.max(this.meanRtt, 1e-3)) * 1000;
   }
 
   enter(): Entry {
@@ -114,9 +117,10 @@ export class AdmissionGate {
     };
   }
 
-  /** How long the `position`-th waiter is likely to wait, ms, from the recent completion rate. */
+  /** How long the `position`-th waiter is likely to wait, ms. */
   private predictedWaitMs(position: number): number | undefined {
-    return this.rate === undefined || this.rate <= 0 ? undefined : position / this.rate;
+    const perSecond = this.completionsPerSecond;
+    return perSecond === undefined ? undefined : (position / perSecond) * 1000;
   }
 
   private permit(): Permit {
@@ -130,25 +134,12 @@ export class AdmissionGate {
         released = true;
         this.inflight--;
         const now = this.clock();
-        this.adaptive?.sample(now - admittedAt, inflightAtAdmission, now);
-        this.countCompletion(now);
+        const rtt = now - admittedAt;
+        this.adaptive?.sample(rtt, inflightAtAdmission, now);
+        this.meanRtt = this.meanRtt === undefined ? rtt : this.meanRtt + RTT_WEIGHT * (rtt - this.meanRtt);
         this.admitWaiting();
       },
     };
-  }
-
-  private countCompletion(now: number): void {
-    if (this.rateStart === undefined) {
-      this.rateStart = now; // the first completion opens the window; those after it are counted
-      return;
-    }
-    this.rateCount++;
-    const elapsed = now - this.rateStart;
-    if (elapsed < RATE_WINDOW_MS) return;
-    const windowRate = this.rateCount / elapsed;
-    this.rate = this.rate === undefined ? windowRate : 0.5 * this.rate + 0.5 * windowRate;
-    this.rateStart = now;
-    this.rateCount = 0;
   }
 
   private admitWaiting(): void {

@@ -89,19 +89,20 @@ describe('AdmissionGate', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('refuses on arrival a request whose predicted wait (requests ahead ÷ completion rate) passes maxWaitMs', () => {
-    const gate = new AdmissionGate({ limit: 1, maxWaiting: 1000, maxWaitMs: 1000, clock });
-    // 10 requests finish over 500 ms: 20 per second.
-    for (let i = 0; i < 10; i++) {
-      const permit = admitted(gate.enter());
-      vi.advanceTimersByTime(50);
-      permit.release();
-    }
+  it('refuses on arrival a request whose predicted wait (requests ahead × latency ÷ limit) passes maxWaitMs', () => {
+    const gate = new AdmissionGate({ limit: 2, maxWaiting: 1000, maxWaitMs: 1000, clock });
+    // Requests take 100 ms each, two at a time: 20 per second, however long the server idled before.
+    const permit = admitted(gate.enter());
+    vi.advanceTimersByTime(100);
+    permit.release();
+    vi.advanceTimersByTime(60_000);
     expect(gate.completionsPerSecond).toBeCloseTo(20, 5);
+    admitted(gate.enter());
     admitted(gate.enter());
     // At 20/s, 20 waiters drain in 1 s: the 20th still fits, the 21st does not.
     for (let i = 0; i < 20; i++) queued(gate.enter());
-    expect(gate.enter()).toMatchObject({ kind: 'refused', reason: 'wait', retryAfterMs: 1050 });
+    expect(gate.enter()).toMatchObject({ kind: 'refused', reason: 'wait' });
+    expect((gate.enter() as { retryAfterMs: number }).retryAfterMs).toBeCloseTo(1050, 5);
   });
 
   it('follows an adaptive limit: minLimit while it measures, more once it has', () => {
