@@ -53,7 +53,10 @@ const MEMORY_REPORT = fileURLToPath(new URL('./lib/memory-report.cjs', import.me
 
 /** `node dist/cli.js serve <demo repository> --port 0 --models <model> …`, ready when it logs "listening". */
 async function startServe(model: string, args: readonly string[] = []): Promise<Serve> {
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--require', MEMORY_REPORT, CLI, 'serve', REPOSITORY, '--port', '0', '--log-format', 'json', '--models', model, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--expose-gc', '--require', MEMORY_REPORT, CLI, 'serve', REPOSITORY, '--port', '0', '--log-format', 'json', '--models', model, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A bench that dies (Ctrl-C, a timeout) must not leave its server running.
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
   const reports: ((report: unknown) => void)[] = [];
   let errLine = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -86,6 +89,7 @@ async function startServe(model: string, args: readonly string[] = []): Promise<
       });
     },
     async stop() {
+      process.off('exit', killChild);
       child.kill('SIGTERM');
       await once(child, 'exit');
     },
@@ -208,6 +212,8 @@ interface Level {
 
 /** The load client: raw sockets (cheapest, the default) or autocannon. */
 let loadClient: 'raw' | 'autocannon' = 'raw';
+/** Node flags for `serve` (`--node-args "--max-semi-space-size=64"`). */
+let nodeArgs: string[] = [];
 
 interface Cpu {
   /** Share of the machine's cores, 0..1, over the run. */
@@ -346,11 +352,13 @@ async function main(): Promise<void> {
       client: { type: 'string', default: 'raw' },
       'serve-args': { type: 'string', default: '' },
       'no-floor': { type: 'boolean', default: false },
+      'node-args': { type: 'string', default: '' },
     },
   });
   const seconds = Number(values.seconds);
   loadClient = values.client === 'autocannon' ? 'autocannon' : 'raw';
   const serveArgs = values['serve-args']!.split(' ').filter((a) => a !== '');
+  nodeArgs = values['node-args']!.split(' ').filter((a) => a !== '');
   const only = values.only!.split(',');
   const results: Record<string, unknown> = { machine: machineInfo() };
   process.stdout.write(`${describeMachine(machineInfo())}\n\n`);
