@@ -70,7 +70,8 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   };
   return (req, res, next) => {
     const gate = gateFor(req);
-    if (gate === undefined) return serveRequest(req, res, next, 0);
+    // A draining host answers 503 SHUTTING_DOWN at once: nothing to wait for.
+    if (gate === undefined || host.draining) return serveRequest(req, res, next, 0);
     const entry = gate.enter();
     if (entry.kind === 'admitted') return serveRequest(req, res, next, 0, entry.permit);
     if (entry.kind === 'refused') return refuseOnHeaders(req, res, retryAfter(entry.retryAfterMs), entry.reason === 'full' ? `${limits.maxWaitingRequests} requests are already waiting for this model` : `the requests ahead of it need about ${Math.round(entry.retryAfterMs)} ms (limit ${limits.maxWaitMs} ms)`);

@@ -136,6 +136,20 @@ describe('admission gate (limits.concurrency)', () => {
     await Promise.all([other, ...waiting]);
   });
 
+  it('answers 503 SHUTTING_DOWN at once, without waiting for admission, while the host drains', async () => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1 } });
+    const first = post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    const closing = host.close(); // drains: the held run keeps it draining
+    const refused = await post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2]));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('x-modelhost-error-code')).toBe('SHUTTING_DOWN');
+    release();
+    expect((await first).status).toBe(200);
+    await closing;
+  });
+
   it('does not gate paths of models the host does not serve (they answer 404 at once)', async () => {
     const { host, release } = await heldHost();
     const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
