@@ -47,6 +47,8 @@ export class AdaptiveLimit {
   minRttMs: number | undefined;
   private estimate: number;
   private measuringMinRtt = true;
+  /** When the current no-load measurement began: requests admitted before it, under a higher limit, do not count. */
+  private measuringSince = Number.NEGATIVE_INFINITY;
   private nextMinRttAt = 0;
   private windowStart: number | undefined;
   private windowSum = 0;
@@ -77,6 +79,7 @@ export class AdaptiveLimit {
    * flight when it was admitted, and the time now (ms).
    */
   sample(rttMs: number, inflight: number, now: number): void {
+    if (this.measuringMinRtt && now - rttMs < this.measuringSince) return;
     this.windowStart ??= now;
     this.windowSum += rttMs;
     this.windowCount++;
@@ -95,7 +98,11 @@ export class AdaptiveLimit {
       return;
     }
     this.update(meanRtt, peakInflight);
-    if (now >= this.nextMinRttAt) this.measuringMinRtt = true;
+    if (now >= this.nextMinRttAt) {
+      this.measuringMinRtt = true;
+      this.measuringSince = now;
+      this.windowStart = undefined;
+    }
   }
 
   private update(sampleRtt: number, peakInflight: number): void {

@@ -80,6 +80,17 @@ describe('AdaptiveLimit', () => {
     expect(limit.limit).toBe(29); // 24.47 + √24.47 = 29.4
   });
 
+  it('measures the no-load latency only from requests admitted after the measurement began (not those let in under the higher limit)', () => {
+    const limit = new AdaptiveLimit({ ...options, minRttIntervalMs: 1000 });
+    let now = window(limit, 0, 2, 4);
+    now = window(limit, 2000, 3, 16); // past the interval: measuring from `now`
+    // Requests admitted before it (rtt longer than the time since) are ignored, however many.
+    for (let i = 0; i < 50; i++) limit.sample(100, 16, now + 10 + i);
+    expect(limit.minRttMs).toBe(2);
+    window(limit, now + 100, 5, 4);
+    expect(limit.minRttMs).toBe(5);
+  });
+
   it.each([
     [{ minLimit: 0 }, 'adaptive limit: minLimit must be a positive number, got 0'],
     [{ tolerance: Number.NaN }, 'adaptive limit: tolerance must be a positive number, got NaN'],
