@@ -10,9 +10,15 @@
  *   (e) floor        (MLP only) the same connections to a bare node:http server in another
  *                    process that reads the body and sends a fixed response of the same size:
  *                    what any Node.js HTTP server costs on this machine, with no model at all
+ *   (f) bare handler (MLP only) the same connections to a node:http server in another process
+ *                    that JSON.parses the body, awaits host.predict on the built host and
+ *                    answers JSON.stringify of the outputs: a hand-written endpoint (issue 17's
+ *                    yardstick, c ÷ f)
  * and each side's requests/s ÷ (a): what serving over HTTP keeps of in-process throughput.
+ * Every server process runs under plain `node`: (c) and (d) are the built CLI, `node
+ * dist/cli.js serve` (run `npm run build` first; the bench refuses a dist/ older than src/).
  *
- *   npx tsx bench/http.ts [--quick] [--only mlp-onnx,mobilenet] [--json path] [--wait-quiet]
+ *   npm run build && npx tsx bench/http.ts [--quick] [--only mlp-onnx,mobilenet] [--json path] [--wait-quiet]
  *
  * Both hosts read the same repository, with the same config.json (the load bench's batching,
  * { maxBatchSize: 64, maxDelayMs: 2 }), so only the path to the host differs. About 55 s on
@@ -33,7 +39,7 @@ import { describeMachine, machineInfo, type MachineInfo } from './lib/machine.js
 import { RESULTS_DIR, writeResults } from './lib/results.js';
 import { formatCount, formatMs, formatRatio, formatTable, NONE } from './lib/table.js';
 import { mergeHttpRuns, runHttp, type HttpRunResult } from './http/autocannon-run.js';
-import { startFloor, startServe, type ServeProcess } from './http/serve-process.js';
+import { startBare, startFloor, startServe, type ServeProcess } from './http/serve-process.js';
 import { BATCHING } from './load/host.js';
 import { inputRows, MODELS, writeRepository, type ModelId } from './load/models.js';
 
@@ -48,7 +54,7 @@ export interface HttpBenchArgs {
   readonly waitQuiet: boolean;
 }
 
-type Side = 'inProcess' | 'handler' | 'http' | 'binary' | 'floor';
+type Side = 'inProcess' | 'handler' | 'http' | 'binary' | 'floor' | 'bare';
 const SIDES: readonly Side[] = ['inProcess', 'handler', 'http', 'binary'];
 const SIDE_LABEL: Readonly<Record<Side, string>> = {
   inProcess: '(a) in-process host.predict',
@@ -56,7 +62,11 @@ const SIDE_LABEL: Readonly<Record<Side, string>> = {
   http: '(c) HTTP, JSON',
   binary: '(d) HTTP, binary tensors',
   floor: '(e) node:http floor, no model',
+  bare: '(f) bare node:http handler',
 };
+type HttpSide = 'http' | 'binary' | 'floor' | 'bare';
+/** Whether the side is an HTTP run against a server process. */
+const isHttpSide = (side: Side): side is HttpSide => side === 'http' || side === 'binary' || side === 'floor' || side === 'bare';
 
 interface CellPlan {
   readonly model: HttpModelId;
@@ -75,7 +85,7 @@ interface CellPlan {
 function plan(args: HttpBenchArgs): CellPlan[] {
   const q = args.quick;
   const cells: CellPlan[] = [];
-  const once: readonly Side[] = [...SIDES, 'floor'];
+  const once: readonly Side[] = [...SIDES, 'bare', 'floor'];
   const twice: readonly Side[] = [...once, ...[...once].reverse()];
   if (args.only.includes('mlp-onnx')) {
     const timing = { warmup: { ms: 500 }, rewarm: { ms: 200 }, measure: { ms: q ? 700 : 1000 }, httpWarmupSec: 0.5, httpRewarmSec: 0.2, httpMeasureSec: q ? 0.7 : 1 };
@@ -101,6 +111,8 @@ export interface CellReport {
   readonly binary: HttpRunResult;
   /** The node:http floor (MLP cells only). */
   readonly floor: HttpRunResult | undefined;
+  /** The bare node:http + host.predict handler (MLP cells only). */
+  readonly bare: HttpRunResult | undefined;
   /** Requests/s ÷ (a)'s. */
   readonly handlerOverInProcess: number;
   readonly httpOverInProcess: number;
@@ -108,6 +120,10 @@ export interface CellReport {
   readonly floorOverInProcess: number | undefined;
   /** (c)'s requests/s ÷ the floor's: how close modelhost serve gets to a server that does nothing. */
   readonly httpOverFloor: number | undefined;
+  /** (c)'s requests/s ÷ (f)'s: what modelhost serve keeps of a hand-written endpoint on the same host (issue 17: ≥ 0.9×). */
+  readonly httpOverBare: number | undefined;
+  /** Server CPU per request of (c) ÷ (f)'s: what modelhost serve costs per request over a hand-written endpoint. */
+  readonly httpCpuOverBare: number | undefined;
   /** p50 − (a)'s p50, ms. */
   readonly httpP50DiffMs: number;
   readonly binaryP50DiffMs: number;
@@ -147,6 +163,7 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<HttpBenchReport
   let serverExitCode: number | null = null;
   const cells: CellReport[] = [];
   const floor = lazyFloor();
+  let bare: ServeProcess | undefined;
   try {
     log(`http: writing ${ids.join(', ')} into ${root}`);
     await writeRepository(root, ids);
@@ -167,12 +184,20 @@ export async function runHttpBench(args: HttpBenchArgs): Promise<HttpBenchReport
       }
     }
 
+    if (ids.includes('mlp-onnx')) {
+      bare = await startBare(root, 'mlp-onnx');
+      log(`http: ${bare.command} → ${bare.url} (pid ${bare.pid}); warming it up as long as the server`);
+      const warm = args.quick ? 1.5 : 4.5;
+      await runHttp({ url: bare.url, path: '/v2/models/mlp-onnx/infer', requests: requestsFor('mlp-onnx').jsonRequests, connections: 64, warmupSec: 0, measureSec: warm, serverPid: bare.pid });
+    }
+
     for (const cell of plan(args)) {
       if (args.waitQuiet) await waitForQuiet();
-      cells.push(await runCell(cell, host, handle, server, floor));
+      cells.push(await runCell(cell, host, handle, server, floor, bare));
     }
   } finally {
     await floor.stop();
+    await bare?.stop();
     await host?.close();
     if (server !== undefined) serverExitCode = await server.stop();
     await rm(root, { recursive: true, force: true });
@@ -201,20 +226,21 @@ function lazyFloor(): Floor {
   };
 }
 
-async function runCell(cell: CellPlan, host: ModelHost, handle: ReturnType<typeof createHttpHandler>, server: ServeProcess, floor: Floor): Promise<CellReport> {
+async function runCell(cell: CellPlan, host: ModelHost, handle: ReturnType<typeof createHttpHandler>, server: ServeProcess, floor: Floor, bare: ServeProcess | undefined): Promise<CellReport> {
   const { model, concurrency } = cell;
   const { rows, jsonBodies, jsonBytes, jsonRequests, binaryRequests } = requestsFor(model);
   const inferPath = `/v2/models/${model}/infer`;
   const headers = { 'content-type': 'application/json' };
   log(`http: ${model}, C=${concurrency}, request body ${formatBytes(jsonBytes[0]!.byteLength)} JSON, ${formatBytes(binaryRequests[0]!.body.byteLength)} binary`);
 
-  const runs: { inProcess: ClosedLoopResult[]; handler: ClosedLoopResult[]; http: HttpRunResult[]; binary: HttpRunResult[]; floor: HttpRunResult[] } = { inProcess: [], handler: [], http: [], binary: [], floor: [] };
+  const runs: { inProcess: ClosedLoopResult[]; handler: ClosedLoopResult[]; http: HttpRunResult[]; binary: HttpRunResult[]; floor: HttpRunResult[]; bare: HttpRunResult[] } = { inProcess: [], handler: [], http: [], binary: [], floor: [], bare: [] };
   for (const side of cell.order) {
     const first = runs[side].length === 0;
-    if (side === 'http' || side === 'binary' || side === 'floor') {
+    if (isHttpSide(side)) {
       // The floor answers what modelhost answers to the first request, as many bytes.
       const floorServer = side === 'floor' ? await floor.get(String((await handle({ method: 'POST', url: inferPath, headers, body: jsonBytes[0], signal: new AbortController().signal }))?.body)) : undefined;
-      const target = floorServer?.server ?? server;
+      if (side === 'bare' && bare === undefined) throw new Error('the bare handler runs for mlp-onnx only');
+      const target = floorServer?.server ?? (side === 'bare' ? bare! : server);
       const result = await runHttp({
         url: target.url,
         path: inferPath,
@@ -249,6 +275,7 @@ async function runCell(cell: CellPlan, host: ModelHost, handle: ReturnType<typeo
   const http = mergeHttpRuns(runs.http);
   const binary = mergeHttpRuns(runs.binary);
   const floorRun = runs.floor.length > 0 ? mergeHttpRuns(runs.floor) : undefined;
+  const bareRun = runs.bare.length > 0 ? mergeHttpRuns(runs.bare) : undefined;
   return {
     model,
     concurrency,
@@ -259,11 +286,14 @@ async function runCell(cell: CellPlan, host: ModelHost, handle: ReturnType<typeo
     http,
     binary,
     floor: floorRun,
+    bare: bareRun,
     handlerOverInProcess: handler.requestsPerSec / inProcess.requestsPerSec,
     httpOverInProcess: http.requestsPerSec / inProcess.requestsPerSec,
     binaryOverInProcess: binary.requestsPerSec / inProcess.requestsPerSec,
     floorOverInProcess: floorRun === undefined ? undefined : floorRun.requestsPerSec / inProcess.requestsPerSec,
     httpOverFloor: floorRun === undefined ? undefined : http.requestsPerSec / floorRun.requestsPerSec,
+    httpOverBare: bareRun === undefined ? undefined : http.requestsPerSec / bareRun.requestsPerSec,
+    httpCpuOverBare: bareRun === undefined ? undefined : (serverMicros(http) ?? Number.NaN) / (serverMicros(bareRun) ?? Number.NaN),
     httpP50DiffMs: http.latency.p50 - inProcess.latency.p50,
     binaryP50DiffMs: binary.latency.p50 - inProcess.latency.p50,
   };
@@ -327,6 +357,11 @@ async function waitForQuiet(): Promise<void> {
   if (waited > 1500) log(`http: waited ${(waited / 1000).toFixed(1)} s for other processes to quiet down${quiet < 2 ? ' (gave up)' : ''}`);
 }
 
+/** Server CPU per answered request, µs: steadier than req/s when other processes share the cores. */
+function serverMicros(run: HttpRunResult | undefined): number | undefined {
+  return run?.cpu === undefined || run.requestsPerSec === 0 ? undefined : (run.cpu.serverCores * 1e6) / run.requestsPerSec;
+}
+
 function cores(n: number | undefined): string {
   return n === undefined ? NONE : n.toFixed(2);
 }
@@ -338,11 +373,11 @@ function formatBytes(n: number): string {
 
 export function formatHttpReport(report: HttpBenchReport): string {
   const sides = report.cells.flatMap((c) => {
-    const ratio: Record<Side, number> = { inProcess: 1, handler: c.handlerOverInProcess, http: c.httpOverInProcess, binary: c.binaryOverInProcess, floor: c.floorOverInProcess ?? Number.NaN };
-    return [...SIDES, 'floor' as const].flatMap((side) => {
+    const ratio: Record<Side, number> = { inProcess: 1, handler: c.handlerOverInProcess, http: c.httpOverInProcess, binary: c.binaryOverInProcess, floor: c.floorOverInProcess ?? Number.NaN, bare: c.bare === undefined ? Number.NaN : c.bare.requestsPerSec / c.inProcess.requestsPerSec };
+    return [...SIDES, 'bare' as const, 'floor' as const].flatMap((side) => {
       const r = c[side];
       if (r === undefined) return [];
-      const httpCpu = side === 'http' || side === 'binary' || side === 'floor' ? (r as HttpRunResult).cpu : undefined;
+      const httpCpu = isHttpSide(side) ? (r as HttpRunResult).cpu : undefined;
       const errors = 'non2xx' in r ? r.errors + r.non2xx : r.errors;
       return [[
         c.model,
@@ -354,6 +389,7 @@ export function formatHttpReport(report: HttpBenchReport): string {
         formatRatio(ratio[side]),
         String(errors),
         cores(httpCpu?.serverCores),
+        httpCpu === undefined ? NONE : formatCount(serverMicros(r as HttpRunResult) ?? Number.NaN),
         cores(httpCpu?.clientCores),
         cores(r.cpu?.otherCores),
       ]];
@@ -367,20 +403,23 @@ export function formatHttpReport(report: HttpBenchReport): string {
     formatRatio(c.httpOverInProcess),
     formatRatio(c.binaryOverInProcess),
     formatRatio(c.handlerOverInProcess),
+    c.httpOverBare === undefined ? NONE : formatRatio(c.httpOverBare),
+    c.httpCpuOverBare === undefined ? NONE : formatRatio(c.httpCpuOverBare),
     c.httpOverFloor === undefined ? NONE : formatRatio(c.httpOverFloor),
     diff(c.httpP50DiffMs),
     diff(c.binaryP50DiffMs),
   ]);
-  const others = report.cells.flatMap((c) => [...SIDES, 'floor' as const].map((side) => c[side]?.cpu?.otherCores)).filter((x): x is number => x !== undefined);
+  const others = report.cells.flatMap((c) => [...SIDES, 'bare' as const, 'floor' as const].map((side) => c[side]?.cpu?.otherCores)).filter((x): x is number => x !== undefined);
   return [
-    formatTable(['model', 'C', 'path', 'req/s', 'p50 ms', 'p99 ms', '÷ (a)', 'errors', 'server cores', 'client cores', 'others'], sides),
+    formatTable(['model', 'C', 'path', 'req/s', 'p50 ms', 'p99 ms', '÷ (a)', 'errors', 'server cores', 'server CPU µs/req', 'client cores', 'others'], sides),
     '',
-    formatTable(['model', 'C', 'body JSON / binary', 'HTTP JSON ÷ in-process (c÷a)', 'HTTP binary ÷ in-process (d÷a)', 'handler ÷ in-process (b÷a)', 'HTTP JSON ÷ floor (c÷e)', 'Δp50 JSON (ms)', 'Δp50 binary (ms)'], summary),
+    formatTable(['model', 'C', 'body JSON / binary', 'HTTP JSON ÷ in-process (c÷a)', 'HTTP binary ÷ in-process (d÷a)', 'handler ÷ in-process (b÷a)', 'HTTP JSON ÷ bare handler (c÷f)', 'server CPU per request, c ÷ f', 'HTTP JSON ÷ floor (c÷e)', 'Δp50 JSON (ms)', 'Δp50 binary (ms)'], summary),
     '',
     `Times in ms. C = concurrent callers (a, b) or connections (c, d), each with one request in flight. Δp50 = HTTP p50 − in-process p50.`,
     `(c), (d): ${report.server}, driven by autocannon from this process; latency = request written → response read.`,
     `(e): a bare node:http server in its own process: reads the body, answers a fixed response as long as (c)'s.`,
-    `server / client cores: CPU of the server process (all threads) and of this process (autocannon) during (c), (d), (e); others: every other process.`,
+    `(f): a node:http server in its own process on the built host: JSON.parse, await host.predict, JSON.stringify (bench/http/bare-server.mjs).`,
+    `server / client cores: CPU of the server process (all threads) and of this process (autocannon) during (c), (d), (e), (f); others: every other process.`,
     `Both hosts read the same config.json: ${JSON.stringify(report.config)}.`,
     `Load average at start ${report.loadAverageAtStart.join(', ')}; other processes took ${report.othersAtStart?.toFixed(2) ?? '?'} cores just before the run and at most ${others.length > 0 ? Math.max(...others).toFixed(2) : '?'} in any measured window. Server exit code ${report.serverExitCode}.`,
   ].join('\n');
@@ -393,7 +432,7 @@ export function parseHttpBenchArgs(argv: readonly string[] = process.argv.slice(
     strict: true,
   });
   if (values.help) {
-    console.log('npx tsx bench/http.ts [--quick] [--only mlp-onnx,mobilenet] [--json path] [--wait-quiet] (env: BENCH_QUICK=1, BENCH_ONLY, BENCH_JSON, BENCH_WAIT_QUIET=1)');
+    console.log('npm run build && npx tsx bench/http.ts [--quick] [--only mlp-onnx,mobilenet] [--json path] [--wait-quiet] (env: BENCH_QUICK=1, BENCH_ONLY, BENCH_JSON, BENCH_WAIT_QUIET=1)');
     process.exit(0);
   }
   const truthy = (v: string | undefined) => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false';
@@ -413,7 +452,7 @@ if (isMain(import.meta.url)) {
   const args = parseHttpBenchArgs();
   const machine = machineInfo();
   console.log(`machine: ${describeMachine(machine)}`);
-  console.log(`command: npx tsx bench/http.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\n`);
+  console.log(`command: npm run build && npx tsx bench/http.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\n`);
   const report = await runHttpBench(args);
   console.log(formatHttpReport(report));
   // bench/results/latest.json belongs to `npm run bench`: this bench writes http.json (and --json's path).

@@ -1,15 +1,19 @@
 /**
- * Servers in child processes, started through tsx (`node --import tsx`, one process, so
- * SIGTERM reaches the server), their URL read from a `{"msg":"listening","url":…}` line of
- * their JSON-lines log: `modelhost serve` as a user runs it, and the node:http floor.
+ * Servers in child processes, each run by plain `node` as users run them, their URL read
+ * from a `{"msg":"listening","url":…}` line of their JSON-lines log: `modelhost serve` from
+ * the built CLI (`dist/cli.js`, after `npm run build`; from source through tsx it is 7–10%
+ * slower), the bare node:http + host.predict handler, and the node:http floor.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = fileURLToPath(new URL('../../src/cli/modelhost.ts', import.meta.url));
-const FLOOR = fileURLToPath(new URL('./floor-server.ts', import.meta.url));
+const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+const FLOOR = fileURLToPath(new URL('./floor-server.mjs', import.meta.url));
+const BARE = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 
 export interface ServeProcess {
   readonly url: string;
@@ -20,10 +24,11 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-/** `modelhost serve <root> --port 0 --models …`. */
+/** `node dist/cli.js serve <root> --port 0 --models …`. @throws Error when dist/ is missing or older than src/. */
 export function startServe(root: string, models: readonly string[], extraArgs: readonly string[] = []): Promise<ServeProcess> {
+  assertBuilt();
   const args = ['serve', root, '--port', '0', '--log-format', 'json', '--models', models.join(','), ...extraArgs];
-  return startProcess([CLI, ...args], `modelhost serve <repository> --port 0 --models ${models.join(',')}${extraArgs.length > 0 ? ` ${extraArgs.join(' ')}` : ''}`);
+  return startProcess([CLI, ...args], `node dist/cli.js serve <repository> --port 0 --models ${models.join(',')}${extraArgs.length > 0 ? ` ${extraArgs.join(' ')}` : ''}`);
 }
 
 /** A node:http server that reads each request's body and answers `responseBody`: what HTTP alone costs here. */
@@ -31,8 +36,41 @@ export function startFloor(responseBody: string): Promise<ServeProcess> {
   return startProcess([FLOOR, responseBody], 'node:http, body read, fixed response');
 }
 
-async function startProcess(args: readonly string[], command: string): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A bare node:http handler: JSON.parse, `await host.predict`, JSON.stringify (bench/http/bare-server.mjs), on the built host. */
+export function startBare(root: string, model: string): Promise<ServeProcess> {
+  assertBuilt();
+  return startProcess([BARE, root, model], 'node:http, JSON.parse, await host.predict, JSON.stringify');
+}
+
+/** The built CLI must exist and be newer than every source file, or the bench would measure stale code. */
+function assertBuilt(): void {
+  let built: number;
+  try {
+    built = statSync(CLI).mtimeMs;
+  } catch {
+    throw new Error('dist/cli.js is missing: run `npm run build` first (the HTTP benches run the built CLI, as users do)');
+  }
+  const newest = newestMtime(path.join(REPO_ROOT, 'src'));
+  if (newest.mtimeMs > built) throw new Error(`dist/ is older than ${path.relative(REPO_ROOT, newest.file)}: run \`npm run build\` first`);
+}
+
+function newestMtime(dir: string): { file: string; mtimeMs: number } {
+  let newest = { file: dir, mtimeMs: 0 };
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    const candidate = entry.isDirectory() ? newestMtime(file) : { file, mtimeMs: statSync(file).mtimeMs };
+    if (candidate.mtimeMs > newest.mtimeMs) newest = candidate;
+  }
+  return newest;
+}
+
+function startProcess(args: readonly string[], command: string): Promise<ServeProcess> {
+  return startCommand(process.execPath, [...(process.env['BENCH_SERVER_NODE_OPTIONS']?.split(' ').filter(Boolean) ?? []), ...args], command);
+}
+
+/** Any server program that logs `{"msg":"listening","url":…}` on stdout (e.g. a Python peer), resolved once it listens. */
+export async function startCommand(executable: string, args: readonly string[], command: string): Promise<ServeProcess> {
+  const child = spawn(executable, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));

@@ -47,6 +47,7 @@ const SERVE_FLAGS = {
   'tls-ca': { value: '<f>', help: 'require client certificates signed by this PEM CA (mutual TLS)\nCertificate files are reloaded when they change (checked every 5 s).', parse: text },
   ...GRPC_FLAGS,
   'require-checksums': switchFlag('refuse versions without a SHA256SUMS'),
+  'exit-on-error': switchFlag("exit 1 when any model fails to load at startup (Triton's --exit-on-error);\nwithout it the others serve, and the server exits 1 only when none loads"),
   instances: { value: '<kind>', help: 'auto, thread or inline (default auto: measured per model at load)', parse: oneOf(['auto', 'thread', 'inline']) },
   'drain-timeout': {
     value: '<ms>',
@@ -173,6 +174,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (values['tls-ca'] !== undefined && values['tls-cert'] === undefined) fail('--tls-ca needs --tls-cert and --tls-key');
   const grpcPort = values['grpc-port'];
   if (values.models !== undefined && values.models.length === 0) fail('--models needs at least one name');
+  const twice = values.models?.filter((name, i, all) => all.indexOf(name) !== i);
+  if (twice !== undefined && twice.length > 0) fail(`--models names ${[...new Set(twice)].map((name) => `'${name}'`).join(', ')} more than once`);
   let token: string | undefined;
   try {
     token = readAdminToken(values['admin-token-file']);
@@ -295,6 +298,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   progress.stop();
   if (stopping) return;
+  // Serving nothing (or less than asked, with --exit-on-error) would look alive to an
+  // orchestrator while it can never answer: exit, so the failure is seen and restarted.
+  if (failed.length > 0 && (ready.length === 0 || values['exit-on-error'] === true)) {
+    logger.error(ready.length === 0 ? 'no model could be loaded: exiting' : 'a model failed to load and --exit-on-error is set: exiting', { models: ready, failed });
+    await host.close();
+    process.exit(1);
+  }
 
   const metrics = await prometheusRegistry(host, logger);
   const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);

@@ -3,3 +3,4 @@ export { ModelHostError, isModelHostError, refusalError, toModelHostError } from
 export type { ModelHostErrorOptions } from './model-host-error.js';
 export { invalidOption, checkInteger, checkNumber, checkBoolean, checkString, checkOneOf, checkFunction, checkObject, show } from './option-checks.js';
 export { causeDetail } from './error-detail.js';
+export { isVersionFault } from './version-fault.js';

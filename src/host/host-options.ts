@@ -19,7 +19,7 @@ export interface RepositoryOptions {
   removeAfterPolls?: number;
   /**
    * Refuse (INTEGRITY_FAILED) any directory version without a `SHA256SUMS`; a polled one is
-   * retried on the next poll. Default false: a version without one loads unverified.
+   * retried when its files change. Default false: a version without one loads unverified.
    * With or without it, a present `SHA256SUMS` must list and match every file of the version.
    */
   requireChecksums?: boolean;

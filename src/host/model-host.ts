@@ -17,6 +17,7 @@ import {
 import type { ReadinessReport } from '../registry/readiness.js';
 import type { Blame } from '../registry/guard-watcher.js';
 import { assertVersion, ModelRepository } from '../repository/index.js';
+import { isRequestId, requestIdProblem } from './request-id.js';
 import { RuntimeRegistry, type RuntimeMemory } from '../runtime/index.js';
 import type { WorkerMemory } from '../runtime/worker/messages.js';
 import { WorkerInstance } from '../runtime/worker/worker-instance.js';
@@ -44,7 +45,7 @@ export interface PredictOptions {
   signal?: AbortSignal;
   /** A user or session id: during a canary, the same key always lands on the same version (while weights stay). */
   routingKey?: string;
-  /** A request id (KServe's `id`), carried into request events for tracing. */
+  /** A request id (KServe's `id`), carried into request events for tracing: 1–128 visible ASCII characters (`isRequestId`). */
   id?: string;
 }
 
@@ -85,6 +86,7 @@ const EMPTY_WINDOW = (windowMs: number): WindowStats => ({
   requestsPerSecond: 0,
   rows: 0,
   errors: 0,
+  versionErrors: 0,
   errorsByCode: {},
   latencyMs: { total: EMPTY_LATENCY, queue: EMPTY_LATENCY, compute: EMPTY_LATENCY },
   batches: 0,
@@ -249,6 +251,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
    */
   feedback(name: string, requestId: string, groundTruth: unknown): FeedbackResult {
     const model = this.versions.requireModel(name);
+    if (!isRequestId(requestId)) throw new ModelHostError(ErrorCode.INVALID_INPUT, `feedback('${name}'): ${requestIdProblem('the request id', requestId)}`, { model: name });
     const result = this.monitoring.feedback(model, requestId, groundTruth);
     if (result.matched) {
       const absErrorSum = (result.absoluteError ?? 0) * result.labels;
@@ -554,7 +557,7 @@ function checkPredictOptions(options: PredictOptions, model: string): DispatchOp
   if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
   const { timeoutMs, priority, signal, version, routingKey, id } = options;
   if (routingKey !== undefined && typeof routingKey !== 'string') throw invalidPredictOption(model, 'routingKey', 'a string', routingKey);
-  if (id !== undefined && typeof id !== 'string') throw invalidPredictOption(model, 'id', 'a string', id);
+  if (id !== undefined && !isRequestId(id)) throw new ModelHostError(ErrorCode.INVALID_INPUT, `predict('${model}'): ${requestIdProblem('`id`', id)}`, { model });
   if (version !== undefined) assertVersion(version, model);
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) throw invalidPredictOption(model, 'timeoutMs', 'a number ≥ 0', timeoutMs);
   if (priority !== undefined && !Number.isInteger(priority)) throw invalidPredictOption(model, 'priority', 'an integer', priority);

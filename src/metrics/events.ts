@@ -54,7 +54,10 @@ export interface BatchFailedEvent extends EventBase {
   readonly requests: number;
   readonly computeMs: number;
   readonly code: ErrorCode;
+  /** modelhost's words, safe to show or export: never the runtime's own text (it may hold absolute paths). */
   readonly message: string;
+  /** What the runtime threw, with its own text: for the operator's logs, never for a response. */
+  readonly cause: unknown;
 }
 
 export interface ModelLoadedEvent extends EventBase {

@@ -6,6 +6,8 @@ export class WindowSlice {
   requests = 0;
   rows = 0;
   errors = 0;
+  /** Failures that are the version's (`isVersionFault`), not the caller's. */
+  versionErrors = 0;
   readonly errorsByCode = new Map<string, number>();
   readonly total = new LatencyHistogram();
   readonly queue = new LatencyHistogram();
@@ -20,6 +22,7 @@ export class WindowSlice {
     this.requests = 0;
     this.rows = 0;
     this.errors = 0;
+    this.versionErrors = 0;
     this.errorsByCode.clear();
     this.total.clear();
     this.queue.clear();
@@ -35,6 +38,7 @@ export interface WindowTotals {
   readonly requests: number;
   readonly rows: number;
   readonly errors: number;
+  readonly versionErrors: number;
   readonly errorsByCode: ReadonlyMap<string, number>;
   readonly total: LatencyHistogram;
   readonly queue: LatencyHistogram;
@@ -89,6 +93,7 @@ export class RollingWindow {
     let requests = 0;
     let rows = 0;
     let errors = 0;
+    let versionErrors = 0;
     let batches = 0;
     let batchRows = 0;
     for (const slice of this.ring) {
@@ -96,6 +101,7 @@ export class RollingWindow {
       requests += slice.requests;
       rows += slice.rows;
       errors += slice.errors;
+      versionErrors += slice.versionErrors;
       batches += slice.batches;
       batchRows += slice.batchRows;
       total.add(slice.total);
@@ -105,7 +111,7 @@ export class RollingWindow {
       for (const [size, n] of slice.batchSizes) batchSizes.set(size, (batchSizes.get(size) ?? 0) + n);
     }
     const covered = Math.max(this.sliceMs, Math.min(span, now - this.created));
-    return { requests, rows, errors, errorsByCode, total, queue, compute, batches, batchRows, batchSizes, spanMs: covered };
+    return { requests, rows, errors, versionErrors, errorsByCode, total, queue, compute, batches, batchRows, batchSizes, spanMs: covered };
   }
 
   private sliceStart(now: number): number {

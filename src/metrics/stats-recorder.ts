@@ -3,6 +3,7 @@ import type { Clock } from '../scheduler/clock.js';
 import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from './events.js';
 import type { LatencyHistogram } from './latency-histogram.js';
 import { RollingWindow } from './rolling-window.js';
+import { isVersionFault } from '../errors/index.js';
 
 export interface LatencySummary {
   readonly p50: number;
@@ -19,7 +20,10 @@ export interface WindowStats {
   readonly requestsPerSecond: number;
   /** Successful requests' rows. */
   readonly rows: number;
+  /** Every failed request, whoever's fault. */
   readonly errors: number;
+  /** Failures that are the version's, not the caller's (the rollout guard's rule: `isVersionFault`). */
+  readonly versionErrors: number;
   readonly errorsByCode: Readonly<Record<string, number>>;
   readonly latencyMs: { readonly total: LatencySummary; readonly queue: LatencySummary; readonly compute: LatencySummary };
   readonly batches: number;
@@ -102,6 +106,7 @@ export class StatsRecorder {
     const slice = this.slice(e.model, e.version);
     slice.requests++;
     slice.errors++;
+    if (isVersionFault(e.code, e.blame)) slice.versionErrors++;
     slice.errorsByCode.set(e.code, (slice.errorsByCode.get(e.code) ?? 0) + 1);
   }
 
@@ -122,6 +127,7 @@ function summarize(window: RollingWindow | undefined, now: number, windowMs: num
     requestsPerSecond: (t?.requests ?? 0) / seconds,
     rows: t?.rows ?? 0,
     errors: t?.errors ?? 0,
+    versionErrors: t?.versionErrors ?? 0,
     errorsByCode: Object.fromEntries(t?.errorsByCode ?? []),
     latencyMs: { total: latency(t?.total), queue: latency(t?.queue), compute: latency(t?.compute) },
     batches: t?.batches ?? 0,

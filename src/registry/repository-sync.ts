@@ -6,13 +6,17 @@ import type { RegistryDeps } from './registry-deps.js';
 import type { Rollouts } from './rollouts.js';
 import type { GuardWatcher } from './guard-watcher.js';
 import type { VersionPool } from './version-pool.js';
+import { LoadRetries, MAX_POLLS_BETWEEN_TRIES } from './load-retries.js';
 
 export interface SyncResult {
   /** `model@version` loaded by this poll. */
   readonly loaded: string[];
   /** `model@version` unloaded because they left the repository. */
   readonly unloaded: string[];
-  /** `model@version` that failed to load (tried again next poll). */
+  /**
+   * `model@version` not served because they failed to load: on this poll, or on an earlier one
+   * when their files have not changed since (tried again when they change, or after a backoff).
+   */
   readonly failed: string[];
 }
 
@@ -24,7 +28,8 @@ export type OnTimeline = (name: string, work: () => Promise<void>) => Promise<vo
  * versions the policy allows load and (unless `autoPromote: false`) become the default; a
  * model or version missing from a readable repository for `removeAfterPolls` polls in a row
  * drains and unloads (a folder renamed away for a moment is not); a version that fails to
- * load is tried again; `manifest.json` pins default, canary and weights, and a manifest that
+ * load is tried again when its files change or after a backoff (`LoadRetries`), and reported
+ * once per distinct failure; `manifest.json` pins default, canary and weights, and a manifest that
  * cannot be applied is reported (`warning`, `status().manifestProblem`).
  */
 export class RepositorySync {
@@ -32,6 +37,7 @@ export class RepositorySync {
   private readonly missing = new Map<string, number>();
   /** Problems already reported, so a poll every second does not repeat them. */
   private readonly reported = new Map<string, string>();
+  private readonly retries = new LoadRetries();
 
   constructor(
     private readonly deps: RegistryDeps,
@@ -63,9 +69,12 @@ export class RepositorySync {
       if (this.deps.isClosing()) break;
       try {
         await this.onTimeline(name, () => this.syncModel(repository, name, listed, manifest?.models[name], manifestError, result));
+        this.reported.delete(`poll:${name}`);
       } catch (error) {
         if (isModelHostError(error, ErrorCode.CANCELLED) || isModelHostError(error, ErrorCode.SHUTTING_DOWN)) continue;
-        this.deps.warn(`repository poll of '${name}' failed: ${(error as Error).message}`, name, undefined, error);
+        // A broken config.json fails every poll the same way: said once, again when it changes.
+        const message = `repository poll of '${name}' failed: ${(error as Error).message}`;
+        this.reportOnce(`poll:${name}`, message, () => this.deps.warn(message, name, undefined, error));
       }
     }
     return result;
@@ -86,6 +95,7 @@ export class RepositorySync {
     if (model !== undefined && available !== undefined) await this.removeMissing(model, available, result);
     model = this.deps.models.get(name);
     if (available === undefined || available.length === 0) {
+      if (available !== undefined) this.retries.retainOnly(name, []);
       if (available !== undefined && model === undefined) this.removed(name);
       return;
     }
@@ -95,14 +105,25 @@ export class RepositorySync {
     const wanted = pinned !== undefined ? pinnedVersions(pinned).filter((v) => available.includes(v)) : selectVersions(available, options.versionPolicy);
     model ??= this.pool.modelFor(name, options, true);
     model.options = options;
+    this.retries.retainOnly(name, wanted);
     for (const version of wanted) {
       if (model.versions.get(version)?.isReady) continue;
+      const key = `${name}@${version}`;
+      const fingerprint = await repository.versionFingerprint(name, version).catch(() => '');
+      if (!this.retries.shouldTry(key, fingerprint)) {
+        result.failed.push(key);
+        continue;
+      }
       try {
         await this.pool.acquire(model, { version, source: await repository.versionSource(name, version), verify: true }, options);
-        result.loaded.push(`${name}@${version}`);
+        this.retries.succeeded(key);
+        result.loaded.push(key);
       } catch (error) {
-        result.failed.push(`${name}@${version}`);
-        this.deps.warn(`model '${name}' v${version} is not served: ${(error as Error).message}; it is tried again on the next poll`, name, version, error);
+        result.failed.push(key);
+        const message = (error as Error).message;
+        if (this.retries.recordFailure(key, fingerprint, message)) {
+          this.deps.warn(`model '${name}' v${version} is not served: ${message}; it is tried again when its files change, and at least every ${MAX_POLLS_BETWEEN_TRIES} polls`, name, version, error);
+        }
       }
     }
     if (pinned !== undefined) this.applyManifest(model, pinned, available);

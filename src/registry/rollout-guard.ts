@@ -1,11 +1,8 @@
-import { ErrorCode } from '../errors/index.js';
+import { isVersionFault } from '../errors/index.js';
 import { RollingWindow } from '../metrics/rolling-window.js';
 import type { Clock } from '../scheduler/clock.js';
 import { QualityWindow } from '../monitoring/quality-window.js';
 import type { RolloutOptions } from './model-options.js';
-
-/** Failures that say something about the version, not about the caller or the load. */
-const VERSION_FAULTS: ReadonlySet<string> = new Set([ErrorCode.INFERENCE_FAILED, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.CIRCUIT_OPEN]);
 
 export interface GuardVerdict {
   /** The metric that breached, its threshold and its value, in words. */
@@ -72,7 +69,8 @@ export class RolloutGuard {
   record(version: number, totalMs: number, code: string | undefined): GuardVerdict | undefined {
     const window = version === this.candidate ? this.candidateWindow : version === this.baseline ? this.baselineWindow : undefined;
     if (window === undefined) return undefined;
-    if (code !== undefined && !VERSION_FAULTS.has(code)) return undefined; // the caller's problem, not the version's
+    // The caller's problem, not the version's (requests blamed on themselves never reach here: GuardWatcher).
+    if (code !== undefined && !isVersionFault(code, undefined)) return undefined;
     const now = this.clock.now();
     const slice = window.slice(now);
     slice.requests++;

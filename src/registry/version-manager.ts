@@ -1,4 +1,4 @@
-import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { ErrorCode, ModelHostError, show } from '../errors/index.js';
 import { assertModelName, assertVersion } from '../repository/index.js';
 import type { InputMode, Tensor } from '../tensor/index.js';
 import type { SourceInput } from '../host/model-source.js';
@@ -362,5 +362,5 @@ export function modelNotFound(name: string, loaded: readonly string[]): ModelHos
 }
 
 function invalid(model: string, option: string, expected: string, got: unknown): ModelHostError {
-  return new ModelHostError(ErrorCode.INVALID_INPUT, `model '${model}': \`${option}\` must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`, { model });
+  return new ModelHostError(ErrorCode.INVALID_INPUT, `model '${model}': \`${option}\` must be ${expected}, got ${show(got)}`, { model });
 }

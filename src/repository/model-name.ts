@@ -1,4 +1,4 @@
-import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { ErrorCode, ModelHostError, show } from '../errors/index.js';
 
 /**
  * Model names become folder names and URL path segments: letters, digits, `_`, `-` and `.`,
@@ -27,6 +27,6 @@ export function isVersion(value: unknown): value is number {
 
 export function assertVersion(value: unknown, model?: string): asserts value is number {
   if (!isVersion(value)) {
-    throw new ModelHostError(ErrorCode.INVALID_INPUT, `version must be a positive integer, got ${typeof value === 'number' ? value : JSON.stringify(value) ?? typeof value}`, { model });
+    throw new ModelHostError(ErrorCode.INVALID_INPUT, `version must be a positive integer, got ${typeof value === 'number' ? value : show(value)}`, { model });
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 import { displayPath, isInside, readInside, reasonOf, resolveInside } from './confined-path.js';
 import { assertModelName, isModelName } from './model-name.js';
+import { versionFingerprint } from './version-fingerprint.js';
 
 const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
 
@@ -94,6 +95,11 @@ export class ModelRepository {
   async versionSource(name: string, version: number): Promise<{ readonly kind: 'directory'; readonly path: string; readonly root: string }> {
     const dir = await this.versionDir(name, version);
     return { kind: 'directory', path: dir, root: await this.resolvedRoot() };
+  }
+
+  /** A summary of a version folder's files that changes when they do (`version-fingerprint.ts`). */
+  async versionFingerprint(name: string, version: number): Promise<string> {
+    return versionFingerprint(await this.versionDir(name, version));
   }
 
   /** The real path of the repository root; every file read from it must stay below. */

@@ -692,9 +692,11 @@ export class BatchScheduler implements Dispatcher {
         events.emit('batchCompleted', { ...this.context, timestamp: Date.now(), batchSize: rows, requests, computeMs, queueDepth: this.queue.rows });
       }
     } else if (events.wants('batchFailed')) {
-      const message = (error as Error)?.message ?? String(error);
       const code = error instanceof ModelHostError ? error.code : ErrorCode.INFERENCE_FAILED;
-      events.emit('batchFailed', { ...this.context, timestamp: Date.now(), batchSize: rows, requests, computeMs, code, message });
+      // The runtime's own text (graph node names, absolute paths) travels as `cause`, for logs only.
+      const own = error instanceof ModelHostError && (code !== ErrorCode.INFERENCE_FAILED || isHostWorded(error));
+      const message = own ? error.message : `${this.prefix}inference failed: the runtime failed on this batch`;
+      events.emit('batchFailed', { ...this.context, timestamp: Date.now(), batchSize: rows, requests, computeMs, code, message, cause: error });
     }
   }
 

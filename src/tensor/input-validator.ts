@@ -1,4 +1,4 @@
-import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { ErrorCode, ModelHostError, show } from '../errors/index.js';
 import { bytesAsText, type BytesElement } from './codec/index.js';
 import { ConversionError, describeValue, fromFlat, fromNested } from './convert.js';
 import { DTYPES, dtypeOfData, type DType, type TensorData } from './dtype.js';
@@ -225,7 +225,7 @@ export class InputValidator {
 
   private checkShapeValue(compiled: CompiledSpec, shape: unknown): readonly number[] {
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw this.inputError(compiled, `expected shape as an array of non-negative integers, got ${Array.isArray(shape) ? JSON.stringify(shape) : describeValue(shape)}`);
+      throw this.inputError(compiled, `expected shape as an array of non-negative integers, got ${Array.isArray(shape) ? show(shape) : describeValue(shape)}`);
     }
     return shape as number[];
   }

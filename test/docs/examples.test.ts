@@ -5,7 +5,7 @@
  * back: as JSON when it is JSON, else as text. A command without a documented answer must
  * succeed (2xx). `curl` is test/docs/curl-shim.mjs, so no curl is needed; `localhost:8080`
  * is the test's server. JavaScript blocks that fetch from `localhost:8080` run too, their
- * `// [...]` result comment checked. Documentation drifts when nothing runs it.
+ * `// → [...]` result comment checked. Documentation drifts when nothing runs it.
  *
  * One placeholder, for values no one can know in advance (a generated request id): in a
  * JSON answer the string `"…"` matches any string, and `"3f0c…"` any string starting with
@@ -42,7 +42,7 @@ const ADMIN_ENV = { [ADMIN_TOKEN_ENV]: 'docs-example-admin-token' };
 /** Shell blocks that do not run here, by their first command, and why. */
 const NOT_RUN: readonly { readonly command: RegExp; readonly why: string }[] = [
   { command: /^npm (install|ci)\b/, why: 'installs packages (the test runs offline, in an installed tree)' },
-  { command: /^(npm run bench|npx tsx bench\/)/, why: 'a benchmark: minutes of CPU, numbers not answers (docs/benchmarks.md)' },
+  { command: /^(npm run build && )?(npm run bench|npx tsx bench\/)/, why: 'a benchmark (the HTTP ones after building dist/): minutes of CPU, numbers not answers (docs/benchmarks.md)' },
   { command: /^npx modelhost serve /, why: 'starts the server; this test starts the same server in-process (test/helpers/serve-process.ts runs the CLI for the tests that need it)' },
   { command: /^docker /, why: 'no container engine here; test/deploy lints the Dockerfile' },
 ];
@@ -210,8 +210,8 @@ for (const file of docs) {
     }
 
     async function runJavaScript(block: Block): Promise<void> {
-      // The last `const name = …;   // <json>` says what the example computes.
-      const result = [...block.body.matchAll(/const (\w+) = .*;\s*\/\/ (\[.*\])\s*$/gm)].at(-1);
+      // The last `const name = …;   // → <json>` says what the example computes.
+      const result = [...block.body.matchAll(/const (\w+) = .*;\s*\/\/ (?:→ )?(\[.*\])\s*$/gm)].at(-1);
       expect(result, `${file}:${block.line} documents no result`).toBeDefined();
       const source = `${block.body.replaceAll('http://localhost:8080', url)}\nconsole.log(JSON.stringify(Array.from(${result![1]})));`;
       const { stdout, stderr, code } = await run(process.execPath, ['--input-type=module', '-e', source], cwd, {});

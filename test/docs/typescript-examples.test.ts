@@ -8,25 +8,26 @@
  * Fragments may use names they do not declare (`host`, `app`, `pixels`, …): PRELUDE declares
  * them once, for every block, as globals; each block is compiled as a module, so a block that
  * declares or imports the same name shadows the prelude's. A block opts out only with an
- * explicit marker, `// not checked: <reason>`, as its first line (not on the fence line: the
+ * explicit marker, `// not checked: <reason>`, as its first line (`// not run: <reason>` keeps it
+ * checked but not executed by run-typescript-examples.test.ts) (not on the fence line: the
  * shell-examples test and many Markdown tools expect a bare language there); the test lists
  * the blocks that opted out and why, and fails on a marker without a reason.
  *
  * Two compiler options differ from tsconfig.json: `noUnusedLocals` and `noUnusedParameters`
  * are off, since an example may declare a value only to show it.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { markdownFiles, root, tsBlocks, type TsBlock } from './typescript-blocks.js';
 
 /**
  * What the fragments assume exists, by name: one shared prelude for every block. Each entry
  * is what a reader would have at that point of the docs (a host they created, an Express app,
- * an input they read). Add a name here rather than a declaration in the docs' prose.
+ * an input they read). Add a name here rather than a declaration in the docs' prose, and give
+ * it a value in test/docs/example-runner.ts (which runs the blocks) and its name in
+ * run-typescript-examples.test.ts's PRELUDE_GLOBALS.
  */
 const PRELUDE = `
 import type { Clock, ModelHost as Host, Runtime } from 'modelhost';
@@ -84,39 +85,6 @@ declare global {
 export {};
 `;
 
-const OPT_OUT = /^\s*\/\/\s*not checked:(.*)$/;
-
-interface TsBlock {
-  /** `docs/guide.md:42`: the file and the fence's line. */
-  readonly where: string;
-  readonly code: string;
-  /** Why the block is not checked, when it opts out. */
-  readonly notChecked?: string;
-}
-
-function tsBlocks(file: string): TsBlock[] {
-  const relative = path.relative(root, file);
-  const lines = readFileSync(file, 'utf8').split('\n');
-  const blocks: TsBlock[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const fence = /^```(ts|typescript)\s*$/.exec(lines[i]!);
-    if (!fence) continue;
-    const line = i + 1;
-    const body: string[] = [];
-    for (i++; i < lines.length && !lines[i]!.startsWith('```'); i++) body.push(lines[i]!);
-    const marker = OPT_OUT.exec(body[0] ?? '');
-    blocks.push({ where: `${relative}:${line}`, code: body.join('\n'), ...(marker ? { notChecked: marker[1]!.trim() } : {}) });
-  }
-  return blocks;
-}
-
-const markdownFiles = [
-  path.join(root, 'README.md'),
-  ...readdirSync(path.join(root, 'docs'))
-    .filter((name) => name.endsWith('.md'))
-    .sort()
-    .map((name) => path.join(root, 'docs', name)),
-];
 const blocks = markdownFiles.flatMap(tsBlocks);
 const checked = blocks.filter((block) => block.notChecked === undefined);
 const optedOut = blocks.filter((block) => block.notChecked !== undefined);

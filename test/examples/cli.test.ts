@@ -2,7 +2,6 @@
  * `modelhost serve <repository>` as a user runs it: a child process over real HTTP, its
  * JSON-lines log, its exit codes, and a graceful stop on SIGTERM with requests in flight.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -13,71 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onnxAffine } from '../fixtures/onnx-models.js';
 import { buildOnnxModel } from '../fixtures/onnx-writer.js';
 import { writeConfig, writeVersion } from '../helpers/repository.js';
+import { spawnServe, type ServeRun } from '../helpers/serve-process.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tempDir = useTempDirs('all');
-
-interface LogLine {
-  time: string;
-  level: string;
-  msg: string;
-  [field: string]: unknown;
-}
-
-interface Cli {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  /** Every stdout line parsed as JSON (throws on a line that is not). */
-  readonly logs: () => LogLine[];
-  /** Resolves with the first log line `match` accepts; rejects if the process exits first. */
-  readonly waitForLog: (match: (line: LogLine) => boolean) => Promise<LogLine>;
-}
-
-/** `npx tsx src/cli/modelhost.ts …`, minus npx: one process, so signals reach the server itself. */
-function cli(args: readonly string[]): Cli {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MODELHOST_LOG_FORMAT: 'json' } });
-  let stdout = '';
-  let stderr = '';
-  const waiters = new Set<() => void>();
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    for (const waiter of waiters) waiter();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  const logs = () =>
-    stdout
-      .split('\n')
-      .filter((line) => line !== '')
-      .map((line) => {
-        try {
-          return JSON.parse(line) as LogLine;
-        } catch {
-          throw new Error(`a stdout line is not JSON: ${line}`);
-        }
-      });
-  const waitForLog = (match: (line: LogLine) => boolean) =>
-    new Promise<LogLine>((resolve, reject) => {
-      const check = () => {
-        const found = logs().find(match);
-        if (found !== undefined) {
-          waiters.delete(check);
-          resolve(found);
-        }
-      };
-      waiters.add(check);
-      check();
-      void exited.then(({ code, signal }) => {
-        if (!waiters.has(check)) return;
-        waiters.delete(check);
-        reject(new Error(`modelhost exited (${code ?? signal}) before the expected log line:\n${stdout}\n${stderr}`));
-      });
-    });
-  return { child, exited, stdout: () => stdout, stderr: () => stderr, logs, waitForLog };
-}
 
 /** stderr without npm's own warnings about the environment's .npmrc. */
 const ownStderr = (text: string) => text.replace(/^npm warn .*\n/gm, '');
@@ -106,7 +45,7 @@ beforeAll(async () => {
 
 describe('modelhost (CLI arguments)', () => {
   it('prints its usage with --help and exits 0', async () => {
-    const run = cli(['--help']);
+    const run = spawnServe(['--help']);
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(run.stdout()).toMatch(/^Usage: modelhost serve <repository> \[options\]/);
     for (const option of ['--port', '--host', '--poll', '--models', '--timeout', '--admin-token', '--instances', '--body-limit', '--json-max-depth', '--json-max-elements', '--max-response-bytes', '--drain-timeout']) expect(run.stdout()).toContain(option);
@@ -114,7 +53,7 @@ describe('modelhost (CLI arguments)', () => {
   });
 
   it('prints its version with --version', async () => {
-    const run = cli(['--version']);
+    const run = spawnServe(['--version']);
     expect(await run.exited).toEqual({ code: 0, signal: null });
     const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
     expect(run.stdout().trim()).toBe(version);
@@ -141,8 +80,9 @@ describe('modelhost (CLI arguments)', () => {
     { args: ['serve', '.', '--drain-timeout', 'soon'], message: '--drain-timeout must be a whole number of ms ≥ 0, got soon' },
     { args: ['serve', '.', '--models', ''], message: '--models needs at least one name' },
     { args: ['serve', '.', '--models', ' , '], message: '--models needs at least one name' },
+    { args: ['serve', '.', '--models', 'a,b,a,a'], message: "--models names 'a' more than once" },
   ])('exits 2 with a message and the usage for $args', async ({ args, message }) => {
-    const run = cli(args);
+    const run = spawnServe(args);
     expect(await run.exited).toEqual({ code: 2, signal: null });
     expect(ownStderr(run.stderr())).toContain(`modelhost: ${message}`);
     expect(run.stderr()).toContain('Usage: modelhost serve <repository>');
@@ -150,7 +90,7 @@ describe('modelhost (CLI arguments)', () => {
   });
 
   it('refuses --models naming a model the repository lacks, listing the models found, before loading any', async () => {
-    const run = cli(['serve', repository, '--port', '0', '--models', 'affine,afine,nope']);
+    const run = spawnServe(['serve', repository, '--port', '0', '--models', 'affine,afine,nope']);
     expect(await run.exited).toEqual({ code: 2, signal: null });
     expect(ownStderr(run.stderr())).toContain("modelhost: --models names 'afine', 'nope', not in the repository; models found: affine, slow\n");
     expect(run.stdout()).toBe('');
@@ -161,7 +101,7 @@ describe('modelhost (CLI arguments)', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     try {
       const port = (taken.address() as AddressInfo).port;
-      const run = cli(['serve', repository, '--port', String(port)]);
+      const run = spawnServe(['serve', repository, '--port', String(port)]);
       expect(await run.exited).toEqual({ code: 2, signal: null });
       expect(ownStderr(run.stderr())).toContain(`modelhost: port ${port} on 127.0.0.1 is already in use\n`);
       expect(run.stdout()).toBe(''); // no 'model loaded' line: it did not load first
@@ -171,7 +111,7 @@ describe('modelhost (CLI arguments)', () => {
   });
 
   it('refuses a --host that is not an address of this machine before loading any model (port 0 too)', async () => {
-    const run = cli(['serve', repository, '--port', '0', '--host', '999.1.1.1']);
+    const run = spawnServe(['serve', repository, '--port', '0', '--host', '999.1.1.1']);
     expect(await run.exited).toEqual({ code: 2, signal: null });
     expect(ownStderr(run.stderr())).toMatch(/^modelhost: --host 999\.1\.1\.1 is not an address of this machine \((ENOTFOUND|EAI_AGAIN)\)\n/);
     expect(run.stdout()).toBe('');
@@ -182,7 +122,7 @@ describe('modelhost (CLI arguments)', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     try {
       const port = (taken.address() as AddressInfo).port;
-      const run = cli(['serve', repository, '--port', '0', '--grpc-port', String(port)]);
+      const run = spawnServe(['serve', repository, '--port', '0', '--grpc-port', String(port)]);
       expect(await run.exited).toEqual({ code: 2, signal: null });
       expect(ownStderr(run.stderr())).toContain(`modelhost: --grpc-port ${port} on 127.0.0.1 is already in use\n`);
       expect(run.stdout()).toBe('');
@@ -193,7 +133,7 @@ describe('modelhost (CLI arguments)', () => {
 
   it('refuses --model-name given a model file rather than its folder, naming the folder', async () => {
     const file = path.join(repository, 'affine', '1', 'model.onnx');
-    const run = cli(['serve', file, '--port', '0', '--model-name', 'f']);
+    const run = spawnServe(['serve', file, '--port', '0', '--model-name', 'f']);
     expect(await run.exited).toEqual({ code: 2, signal: null });
     expect(ownStderr(run.stderr())).toContain(`modelhost: ${file} is a file: give the folder that holds it (${path.dirname(file)})\n`);
     expect(run.stderr()).not.toContain('ENOTDIR');
@@ -201,14 +141,14 @@ describe('modelhost (CLI arguments)', () => {
   });
 
   it('exits 2 when the repository does not exist', async () => {
-    const run = cli(['serve', `${await tempDir()}/nowhere`, '--port', '0']);
+    const run = spawnServe(['serve', `${await tempDir()}/nowhere`, '--port', '0']);
     expect((await run.exited).code).toBe(2);
     expect(ownStderr(run.stderr())).toMatch(/^modelhost: /);
   });
 });
 
 describe('modelhost serve', () => {
-  let server: Cli;
+  let server: ServeRun;
   let url: string;
   const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   type Answer = { status: number; body: { id?: string; error?: string; outputs?: { data: number[] }[] } };
@@ -224,7 +164,7 @@ describe('modelhost serve', () => {
     });
 
   beforeAll(async () => {
-    server = cli(['serve', repository, '--port', '0', '--body-limit', '100000', '--json-max-depth', '8', '--max-response-bytes', '8000']);
+    server = spawnServe(['serve', repository, '--port', '0', '--body-limit', '100000', '--json-max-depth', '8', '--max-response-bytes', '8000']);
     url = (await server.waitForLog((l) => l.msg === 'listening')).url as string;
   });
 
@@ -375,7 +315,7 @@ describe('modelhost serve, a second signal during the drain', () => {
     ['SIGTERM', 'SIGINT'],
     ['SIGINT', 'SIGTERM'],
   ] as const)('%s then %s: host.destroy() and exit 1, not death by the signal', async (first, second) => {
-    const run = cli(['serve', repository, '--port', '0', '--models', 'slow']);
+    const run = spawnServe(['serve', repository, '--port', '0', '--models', 'slow']);
     const url = (await run.waitForLog((l) => l.msg === 'listening')).url as string;
     // keep the slow model busy so the drain lasts well beyond the second signal
     const burst = Array.from({ length: 16 }, () =>
@@ -403,7 +343,7 @@ describe('modelhost serve, a second signal during the drain', () => {
 
 describe('modelhost serve: the drain bound', () => {
   it('--drain-timeout: what is still queued when it passes gets 503 SHUTTING_DOWN, and the exit code is 1', async () => {
-    const server = cli(['serve', repository, '--port', '0', '--models', 'slow', '--drain-timeout', '50']);
+    const server = spawnServe(['serve', repository, '--port', '0', '--models', 'slow', '--drain-timeout', '50']);
     const url = (await server.waitForLog((l) => l.msg === 'listening')).url as string;
     const send = (r: number) =>
       new Promise<number>((resolve) => {
@@ -433,11 +373,34 @@ describe('modelhost serve: load failures and signals during load', () => {
     const mixed = await tempDir();
     await writeVersion(mixed, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
     await writeVersion(mixed, 'broken', 1, { 'model.onnx': new Uint8Array([1, 2, 3, 4]) });
-    const run = cli(['serve', mixed, '--port', '0']);
+    const run = spawnServe(['serve', mixed, '--port', '0']);
     const listening = await run.waitForLog((l) => l.msg === 'listening');
     expect(listening).toMatchObject({ models: ['affine'], failed: ['broken'] });
+    // With --log-format json every stdout line is a JSON object.
+    for (const line of run.stdout().split('\n').filter(Boolean)) expect(() => JSON.parse(line), line).not.toThrow();
     run.child.kill('SIGTERM');
     expect(await run.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('exits 1 without listening when no model could be loaded (nothing to serve)', async () => {
+    const broken = await tempDir();
+    await writeVersion(broken, 'broken', 1, { 'model.onnx': new Uint8Array([1, 2, 3, 4]) });
+    const run = spawnServe(['serve', broken, '--port', '0']);
+    expect(await run.exited).toEqual({ code: 1, signal: null });
+    const logs = run.logs();
+    expect(logs.find((l) => l.msg === 'model not served')).toMatchObject({ level: 'error', model: 'broken' });
+    expect(logs.find((l) => l.msg === 'no model could be loaded: exiting')).toMatchObject({ level: 'error', models: [], failed: ['broken'] });
+    expect(logs.some((l) => l.msg === 'listening')).toBe(false);
+  });
+
+  it("--exit-on-error (Triton's): exits 1 when any model fails to load, even when others loaded", async () => {
+    const mixed = await tempDir();
+    await writeVersion(mixed, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
+    await writeVersion(mixed, 'broken', 1, { 'model.onnx': new Uint8Array([1, 2, 3, 4]) });
+    const run = spawnServe(['serve', mixed, '--port', '0', '--exit-on-error']);
+    expect(await run.exited).toEqual({ code: 1, signal: null });
+    expect(run.logs().find((l) => l.msg === 'a model failed to load and --exit-on-error is set: exiting')).toMatchObject({ models: ['affine'], failed: ['broken'] });
+    expect(run.logs().some((l) => l.msg === 'listening')).toBe(false);
   });
 
   it('SIGTERM while models load stops the loading, logs "shutting down" and exits 0', async () => {
@@ -445,7 +408,7 @@ describe('modelhost serve: load failures and signals during load', () => {
     const many = await tempDir();
     const bytes = slowIdentity();
     for (let i = 0; i < 12; i++) await writeVersion(many, `slow${i}`, 1, { 'model.onnx': bytes });
-    const run = cli(['serve', many, '--port', '0']);
+    const run = spawnServe(['serve', many, '--port', '0']);
     await run.waitForLog((l) => l.msg === 'loading');
     run.child.kill('SIGTERM');
     expect(await run.exited).toEqual({ code: 0, signal: null });
@@ -459,7 +422,7 @@ describe('modelhost serve: load failures and signals during load', () => {
 
 describe('modelhost serve: a connection held open past --drain-timeout', () => {
   it('is cut at the drain bound, not 10 s later, and the exit code says the drain timed out', async () => {
-    const run = cli(['serve', repository, '--port', '0', '--models', 'affine', '--drain-timeout', '300']);
+    const run = spawnServe(['serve', repository, '--port', '0', '--models', 'affine', '--drain-timeout', '300']);
     const url = new URL((await run.waitForLog((l) => l.msg === 'listening')).url as string);
     // a request whose body never finishes arriving
     const socket = connect(Number(url.port), url.hostname);

@@ -14,23 +14,34 @@ export interface LogLine {
   readonly [field: string]: unknown;
 }
 
-export interface ServeProcess {
+/** A `modelhost …` child process as it runs: its output so far, its exit, and a way to wait for a log line. */
+export interface ServeRun {
   readonly child: ChildProcessWithoutNullStreams;
-  /** Where to reach it from this machine: `http://127.0.0.1:<port>` whatever address it binds. */
-  readonly url: string;
-  /** The address it says it listens on (`http://<bind address>:<port>`). */
-  readonly listening: string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything written to stdout so far (the usage of --help, the log lines). */
+  stdout(): string;
+  stderr(): string;
   /** Every JSON log line so far. */
   logs(): LogLine[];
-  stderr(): string;
   /** Resolves with the first log line `match` accepts (now or later); rejects if the process exits first. */
   waitForLog(match: (line: LogLine) => boolean): Promise<LogLine>;
   /** SIGKILL if still running (afterAll safety net). */
   kill(): void;
 }
 
-export async function startServe(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<ServeProcess> {
+export interface ServeProcess extends ServeRun {
+  /** Where to reach it from this machine: `http://127.0.0.1:<port>` whatever address it binds. */
+  readonly url: string;
+  /** The address it says it listens on (`http://<bind address>:<port>`). */
+  readonly listening: string;
+}
+
+/**
+ * Starts `modelhost <args>` (JSON log lines unless `env` says otherwise) and returns at once:
+ * for exit codes, usage errors, signals while loading. An `env` entry set to undefined
+ * removes that variable from the inherited environment.
+ */
+export function spawnServe(args: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ServeRun {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, MODELHOST_LOG_FORMAT: 'json', ...env } });
   let stdout = '';
   let stderr = '';
@@ -64,12 +75,18 @@ export async function startServe(args: readonly string[], env: Readonly<Record<s
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  return { child, exited, stdout: () => stdout, stderr: () => stderr, logs, waitForLog, kill };
+}
+
+/** `modelhost serve …`, resolved once it logs "listening" (killed, and rejected, if it exits first). */
+export async function startServe(args: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Promise<ServeProcess> {
+  const run = spawnServe(args, env);
   try {
-    const listening = String((await waitForLog((l) => l.msg === 'listening')).url);
+    const listening = String((await run.waitForLog((l) => l.msg === 'listening')).url);
     const url = `http://127.0.0.1:${new URL(listening).port}`;
-    return { child, url, listening, exited, logs, stderr: () => stderr, waitForLog, kill };
+    return { ...run, url, listening };
   } catch (error) {
-    kill();
+    run.kill();
     throw error;
   }
 }

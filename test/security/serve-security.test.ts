@@ -2,42 +2,24 @@
  * `modelhost serve` with the security flags, as an operator runs it: HTTPS with client
  * certificates, an admin token from a file, checksums required.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onnxAffine } from '../fixtures/onnx-models.js';
 import { writeVersion } from '../helpers/repository.js';
+import { spawnServe, type ServeRun } from '../helpers/serve-process.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 import { issueCert, makeCa, type CertFiles } from '../helpers/tls-certs.js';
 
-const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
 const tempDir = useTempDirs('all');
 const TOKEN = 'serve-admin-token-0123456789';
 
-/** The CLI as a child process, with no admin token in its environment unless given. */
-function cli(args: readonly string[], env: Record<string, string> = {}) {
-  const { MODELHOST_ADMIN_TOKEN: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', ...args], { cwd: projectRoot, env: { ...inherited, MODELHOST_LOG_FORMAT: 'json', ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const logs = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-  const waitForLog = async (msg: string) => {
-    for (;;) {
-      const found = logs().find((l) => l['msg'] === msg);
-      if (found !== undefined) return found;
-      if (child.exitCode !== null) throw new Error(`exited before '${msg}': ${stdout}\n${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  };
-  return { child, exited, logs, waitForLog, stderr: () => stderr.replace(/^npm warn .*\n/gm, '') };
-}
+/** The CLI as a child process (test/helpers/serve-process.ts), with no admin token in its environment unless given. */
+const cli = (args: readonly string[], env: Record<string, string> = {}): ServeRun => spawnServe(args, { MODELHOST_ADMIN_TOKEN: undefined, ...env });
+
+/** stderr without npm's own warnings about the environment's .npmrc. */
+const ownStderr = (run: ServeRun) => run.stderr().replace(/^npm warn .*\n/gm, '');
 
 let repository: string;
 let certs: { ca: CertFiles; server: CertFiles; client: CertFiles };
@@ -61,33 +43,33 @@ describe('modelhost serve: security flags refused', () => {
     { args: ['--tls-ca', 'ca.crt'], message: '--tls-ca needs --tls-cert and --tls-key' },
   ])('exits 2 for $args', async ({ args, message }) => {
     const run = cli(['serve', repository, '--port', '0', '--models', 'none', ...args]);
-    expect(await run.exited).toBe(2);
-    expect(run.stderr()).toContain(`modelhost: ${message}`);
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(run)).toContain(`modelhost: ${message}`);
   });
 
   it('exits 2 for a certificate and a key that do not belong together', async () => {
     const dir = await tempDir();
     const other = await issueCert(dir, certs.ca, 'other-server', 'server');
     const run = cli(['serve', repository, '--port', '0', '--tls-cert', certs.server.cert, '--tls-key', other.key]);
-    expect(await run.exited).toBe(2);
-    expect(run.stderr()).toMatch(/modelhost: the TLS certificate and key are not usable together: .*key values mismatch/);
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(run)).toMatch(/modelhost: the TLS certificate and key are not usable together: .*key values mismatch/);
     expect(run.logs().filter((l) => l['msg'] === 'model loaded')).toEqual([]); // refused before loading anything
   });
 
   it('exits 2 for a short token in MODELHOST_ADMIN_TOKEN', async () => {
     const run = cli(['serve', repository, '--port', '0', '--models', 'none'], { MODELHOST_ADMIN_TOKEN: 'short' });
-    expect(await run.exited).toBe(2);
-    expect(run.stderr()).toContain('modelhost: the admin token from MODELHOST_ADMIN_TOKEN must be at least 16 characters, got 5');
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(run)).toContain('modelhost: the admin token from MODELHOST_ADMIN_TOKEN must be at least 16 characters, got 5');
   });
 });
 
 describe('modelhost serve --tls-cert --tls-key --tls-ca --admin-token-file --require-checksums', () => {
-  let run: ReturnType<typeof cli>;
+  let run: ServeRun;
   let url: URL;
 
   beforeAll(async () => {
     run = cli(['serve', repository, '--port', '0', '--instances', 'inline', '--tls-cert', certs.server.cert, '--tls-key', certs.server.key, '--tls-ca', certs.ca.cert, '--admin-token-file', tokenFile, '--require-checksums']);
-    url = new URL(String((await run.waitForLog('listening'))['url']));
+    url = new URL(String((await run.waitForLog((l) => l.msg === 'listening'))['url']));
   });
 
   afterAll(async () => {

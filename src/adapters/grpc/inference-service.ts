@@ -10,6 +10,7 @@ import { answeredBy, PLATFORM } from '../http/kserve-v2.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import { parseVersion } from '../http/version-segment.js';
 import { isRequestId, requestIdProblem } from '../http/request-id.js';
+import { logInferenceFailure } from '../http/inference-failure-log.js';
 import type { ResolvedGrpcOptions } from './grpc-options.js';
 import type { Grpc } from './grpc-peer.js';
 import { decodeInferRequest, encodeOutputs } from './infer-codec.js';
@@ -28,8 +29,9 @@ const EXTENSIONS = ['model_repository'];
 
 /** The implementation object for `server.addService(service, implementation)`. */
 export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: ResolvedGrpcOptions): GrpcJs.UntypedServiceImplementation {
-  const fail = (method: string, error: unknown): GrpcJs.ServiceError => {
+  const fail = (method: string, error: unknown, requestId: string | undefined): GrpcJs.ServiceError => {
     logUnexpected(host, method, error);
+    logInferenceFailure(host, requestId, error);
     const { code, details, trailers } = grpcErrorOf(error);
     const metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(trailers)) metadata.set(key, value);
@@ -42,7 +44,7 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
         .then(() => handler(call))
         .then(
           (response) => callback(null, response),
-          (error: unknown) => callback(fail(method, error)),
+          (error: unknown) => callback(fail(method, error, requestIdOf(call.request))),
         );
     };
   const admin =
@@ -87,7 +89,10 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
     }),
     ModelInfer: unary<ModelInferRequest, ModelInferResponse>('ModelInfer', (call) => infer(call.request, call, cancelSignal(call))),
     ModelStreamInfer: (call: GrpcJs.ServerDuplexStream<ModelInferRequest, unknown>) =>
-      streamInfer(call, infer, options.maxStreamInFlight, (error) => logUnexpected(host, 'ModelStreamInfer', error)),
+      streamInfer(call, infer, options.maxStreamInFlight, (error, request) => {
+        logUnexpected(host, 'ModelStreamInfer', error);
+        logInferenceFailure(host, requestIdOf(request), error);
+      }),
     RepositoryIndex: admin<{ repository_name: string; ready: boolean }, unknown>('RepositoryIndex', ({ request }) => {
       checkRepository(request.repository_name);
       const models = host.status().flatMap((m) =>
@@ -119,7 +124,7 @@ function streamInfer(
   call: GrpcJs.ServerDuplexStream<ModelInferRequest, unknown>,
   infer: (request: ModelInferRequest, call: SurfaceCall, signal: AbortSignal) => Promise<ModelInferResponse>,
   limit: number,
-  onError: (error: unknown) => void,
+  onError: (error: unknown, request: ModelInferRequest) => void,
 ): void {
   const signal = cancelSignal(call);
   let inFlight = 0;
@@ -133,7 +138,7 @@ function streamInfer(
     infer(request, call, signal)
       .then(
         (response) => ({ error_message: '', infer_response: response }),
-        (error: unknown) => (onError(error), { error_message: grpcErrorOf(error).details, infer_response: { id: request.id, model_name: request.model_name, model_version: request.model_version } }),
+        (error: unknown) => (onError(error, request), { error_message: grpcErrorOf(error).details, infer_response: { id: request.id, model_name: request.model_name, model_version: request.model_version } }),
       )
       .then((message) => {
         // A request counts until its answer is handed to HTTP/2 (flow control): a client that
@@ -155,6 +160,12 @@ function streamInfer(
 }
 
 /** A failure that is no ModelHostError is a bug: answered "internal error", its detail to the host's logger. */
+/** The request's `id` when it has one ('' is proto3's "none"): the key that joins a log line to the answer. */
+function requestIdOf(request: unknown): string | undefined {
+  const id = (request as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
 function logUnexpected(host: ModelHost, method: string, error: unknown): void {
   if (isModelHostError(error) || error instanceof GrpcCallError) return;
   try {

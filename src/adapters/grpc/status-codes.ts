@@ -1,4 +1,5 @@
 import { ErrorCode, isModelHostError } from 'modelhost';
+import { messageFor } from '../http/protocol-advice.js';
 
 /**
  * gRPC status codes (the numbers of the gRPC spec, `grpc.status` in @grpc/grpc-js), so this
@@ -63,7 +64,7 @@ export function grpcErrorOf(error: unknown): GrpcError {
   if (!isModelHostError(error)) return { code: GrpcStatus.INTERNAL, details: 'internal error', trailers: {} };
   const trailers: Record<string, string> = { 'x-modelhost-error-code': error.code };
   if (error.code === ErrorCode.QUEUE_FULL && error.retryAfterMs !== undefined) trailers['retry-after-ms'] = String(Math.ceil(error.retryAfterMs));
-  return { code: GRPC_STATUS_BY_CODE[error.code] ?? GrpcStatus.INTERNAL, details: error.message, trailers };
+  return { code: GRPC_STATUS_BY_CODE[error.code] ?? GrpcStatus.INTERNAL, details: messageFor(error, 'grpc'), trailers };
 }
 
 /** A refusal with a gRPC status that no ModelHostError code names (UNAUTHENTICATED, RESOURCE_EXHAUSTED). */

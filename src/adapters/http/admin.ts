@@ -7,6 +7,7 @@ import { checkKeys } from './body-keys.js';
 import { badRequest, json } from './http-errors.js';
 import type { RouteContext, RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
+import { describeRequestValue } from './request-value.js';
 import { parseVersion, versionParam } from './version-segment.js';
 
 /** Wraps an admin handler: refused (403) without an `authorize` hook, or when it says no. */
@@ -40,7 +41,7 @@ function objectBody({ request, options }: RouteContext): Record<string, unknown>
 }
 
 function objectOf(name: string, value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest(`"${name}" must be a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value).slice(0, 40)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest(`"${name}" must be a JSON object, got ${Array.isArray(value) ? 'an array' : describeRequestValue(value, 40)}`);
   return value as Record<string, unknown>;
 }
 
@@ -48,7 +49,7 @@ function optionalVersion(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const version = typeof value === 'string' ? parseVersion(value) : typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
   if (version !== undefined) return version;
-  throw badRequest(`"version" must be a positive integer, got ${JSON.stringify(value)}`);
+  throw badRequest(`"version" must be a positive integer, got ${describeRequestValue(value)}`);
 }
 
 export const loadModel: RouteHandler = admin(async (context) => {
@@ -105,9 +106,17 @@ export const setTraffic: RouteHandler = admin(async (context) => {
   return json(200, await context.host.setTraffic(context.params['model']!, canonical));
 });
 
-/** KServe repository extension: the models the host knows and their state. */
-export const repositoryIndex: RouteHandler = ({ host }) =>
-  json(
-    200,
-    host.status().flatMap((m) => m.versions.map((v) => ({ name: m.name, version: String(v.version), state: v.state === 'ready' ? 'READY' : v.state.toUpperCase(), reason: v.error?.message ?? '' }))),
-  );
+/**
+ * KServe repository extension: the versions the host knows and their state. A read-only
+ * listing (open, like the other metadata routes); `{"ready": true}` keeps the READY ones,
+ * as Triton's does.
+ */
+export const repositoryIndex: RouteHandler = (context) => {
+  const b = body(context, ['ready']);
+  const ready = b['ready'];
+  if (ready !== undefined && typeof ready !== 'boolean') throw badRequest(`"ready" must be true or false, got ${describeRequestValue(ready, 40)}`);
+  const entries = context.host
+    .status()
+    .flatMap((m) => m.versions.map((v) => ({ name: m.name, version: String(v.version), state: v.state === 'ready' ? 'READY' : v.state.toUpperCase(), reason: v.error?.message ?? '' })));
+  return json(200, ready === true ? entries.filter((e) => e.state === 'READY') : entries);
+};

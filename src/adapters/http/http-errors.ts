@@ -1,5 +1,6 @@
 import { ErrorCode, isModelHostError, ModelHostError } from 'modelhost';
 import type { HttpResponse } from './http-types.js';
+import { messageFor } from './protocol-advice.js';
 
 /** HTTP status of each error code (DESIGN §4). */
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze({
@@ -40,7 +41,7 @@ export function errorResponse(error: unknown): HttpResponse {
   if (error.code === ErrorCode.QUEUE_FULL) headers['retry-after'] = String(Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000)));
   // A closing server asks the client to take its keep-alive connection elsewhere.
   if (error.code === ErrorCode.SHUTTING_DOWN) headers['connection'] = 'close';
-  return json(statusFor(error.code), { error: error.message }, headers);
+  return json(statusFor(error.code), { error: messageFor(error, 'http') }, headers);
 }
 
 export function badRequest(message: string): ModelHostError {

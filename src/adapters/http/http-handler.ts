@@ -6,10 +6,12 @@ import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpRespon
 import { feedback } from './feedback.js';
 import * as kserve from './kserve-v2.js';
 import { chartAsset } from './chart-assets.js';
+import { unsupportedContentEncoding } from './content-encoding.js';
 import { openApiDocument } from './openapi.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
 import { isRequestId } from './request-id.js';
+import { logInferenceFailure } from './inference-failure-log.js';
 
 export interface Route {
   readonly method: string;
@@ -86,14 +88,9 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
   const resolved = resolveHttpOptions(options);
   const routes = resolved.statusPage ? [...ROUTES, ...PAGES] : ROUTES;
   return async (request) => {
-    let url: URL;
-    try {
-      // An origin-form target ('/v2/...', '//x/...') is a path on this server, never another host.
-      url = new URL(request.url.startsWith('/') ? `http://localhost${request.url}` : request.url, 'http://localhost');
-    } catch {
-      return json(400, { error: 'the request URL is not valid' });
-    }
-    const path = url.pathname.length > 1 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
+    const pathname = pathOf(request.url);
+    if (pathname === undefined) return json(400, { error: 'the request URL is not valid' });
+    const path = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
     const allowed: string[] = [];
     for (const r of routes) {
       const match = r.pattern.exec(path);
@@ -104,7 +101,7 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
       if (host.draining && !DURING_DRAIN.has(path)) return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
       const params = decodeParams(match.groups ?? {});
       if (params === undefined) return json(400, { error: `the path ${path} has a broken percent-encoding` });
-      return run(r.handler, host, resolved, request, params, url.searchParams);
+      return run(r.handler, host, resolved, request, params);
     }
     // RFC 9110 §15.5.6: a 405 names the methods the path does allow.
     if (allowed.length > 0) return json(405, { error: `method ${request.method} is not allowed on ${path}` }, { allow: allowed.join(', ') });
@@ -112,15 +109,28 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
   };
 }
 
-async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>, query: URLSearchParams): Promise<HttpResponse> {
+async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>): Promise<HttpResponse> {
   const requestId = requestIdOf(request);
   let response: HttpResponse;
+  let query: URLSearchParams | undefined;
   try {
-    response = await handler({ host, options, request, params, query, requestId });
+    response =
+      unsupportedContentEncoding(request) ??
+      (await handler({
+        host,
+        options,
+        request,
+        params,
+        // Built on first use: no route reads it on the hot path.
+        get query() {
+          return (query ??= targetUrl(request.url).searchParams);
+        },
+        requestId,
+      }));
   } catch (error) {
     // Bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen.
     if (!isModelHostError(error)) logUnexpected(host, request, error);
-    else if (error.code === ErrorCode.INFERENCE_FAILED) logInferenceFailure(host, requestId, error);
+    else logInferenceFailure(host, requestId, error);
     response = errorResponse(error);
   }
   // Every answer names its request, so a client can send feedback and trace it (a handler may name it itself).
@@ -149,17 +159,27 @@ function logUnexpected(host: ModelHost, request: HttpRequest, error: unknown): v
   }
 }
 
-/** The runtime's own text of a failed inference (the response gives modelhost's words only): for the operator. */
-function logInferenceFailure(host: ModelHost, requestId: string, error: ModelHostError): void {
-  const detail: string[] = [];
-  // Bounded: a cause chain may loop.
-  for (let cause = error.cause, depth = 0; cause !== undefined && cause !== null && depth < 8; depth++, cause = (cause as { cause?: unknown }).cause) {
-    detail.push(cause instanceof Error ? cause.message : String(cause));
-  }
+/** The request target as a URL: an origin-form target ('/v2/...', '//x/...') is a path on this server, never another host. @throws TypeError when it is not a valid URL. */
+function targetUrl(target: string): URL {
+  return new URL(target.startsWith('/') ? `http://localhost${target}` : target, 'http://localhost');
+}
+
+/**
+ * Slash-separated segments of characters the WHATWG URL parser keeps as they are in a path
+ * (no '%', '\\', '#', '?', spaces or controls), none of them empty, '.' or '..': such a path is
+ * its own `new URL(…).pathname`, so the common request needs no URL object.
+ */
+const PLAIN_PATH = /^(?:\/(?!\.{1,2}(?:\/|$))[A-Za-z0-9._~:@!$&'()*+,;=-]+)+$/;
+
+/** The target's path as `new URL` normalizes it (dot segments, percent-encoding, backslashes); undefined when it is not a valid URL. */
+export function pathOf(target: string): string | undefined {
+  const queryAt = target.indexOf('?');
+  const path = queryAt === -1 ? target : target.slice(0, queryAt);
+  if (PLAIN_PATH.test(path)) return path;
   try {
-    host.logger?.warn('inference failed', { requestId, model: error.model, version: error.version, message: error.message, detail: detail.length === 0 ? undefined : detail });
+    return targetUrl(target).pathname;
   } catch {
-    // A logger that throws must not turn a 500 into a crash.
+    return undefined;
   }
 }
 
@@ -169,9 +189,12 @@ function decodeParams(groups: Record<string, string | undefined>): Record<string
   try {
     for (const [key, value] of Object.entries(groups)) {
       if (value === undefined) continue;
-      const decoded = decodeURIComponent(value);
       // Versions stay raw: only their canonical decimal form names one, and '%31' is not it.
-      params[key] = key === 'version' ? value : decoded;
+      if (!value.includes('%')) params[key] = value;
+      else {
+        const decoded = decodeURIComponent(value);
+        params[key] = key === 'version' ? value : decoded;
+      }
     }
   } catch {
     return undefined;

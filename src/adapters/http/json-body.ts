@@ -1,8 +1,7 @@
+import { isAscii, isUtf8 } from 'node:buffer';
 import { parse as parseLossless } from 'lossless-json';
 import { badRequest } from './http-errors.js';
 import type { HttpRequest, ResolvedHttpOptions } from './http-types.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface ParseJsonOptions {
   /** Bytes to parse instead of the body (KServe binary extension: only the JSON header part). */
@@ -18,32 +17,46 @@ export interface ParseJsonOptions {
 /**
  * The request's JSON body, within the depth and element limits (a 10 MB body of nested
  * arrays must not cost unbounded work later). The body must be UTF-8: other bytes are refused,
- * never replaced. A body a framework already parsed is taken as it is (its integers past 2^53
- * are what that parser made of them).
+ * never replaced. A body parsed ahead (a framework's parser, or the listener's for a large
+ * body) is taken as it is, unless it holds an integer a double rounded: then the raw bytes,
+ * when there are any, are read again digit for digit (a framework that consumed them leaves
+ * its integers past 2^53 as it made them).
  */
 export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, parse: ParseJsonOptions = {}): unknown {
-  let value: unknown;
-  if (parse.bytes === undefined && request.parsedBody !== undefined) {
-    value = request.parsedBody;
-  } else {
-    const raw = parse.bytes ?? request.body;
-    if (raw === undefined || raw.byteLength === 0) throw badRequest('the request body is empty; expected JSON');
-    let text: string;
-    try {
-      text = utf8.decode(raw);
-    } catch {
-      throw badRequest('the request body is not UTF-8 text; JSON must be');
-    }
-    // lossless-json recurses per level: refuse deep nesting before it does, in one linear scan.
-    if (parse.exactIntegers === true && nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
-    try {
-      value = parse.exactIntegers === true ? parseLossless(text, null, exactNumber) : JSON.parse(text);
-    } catch (error) {
-      throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
-    }
+  const raw = parse.bytes ?? request.body;
+  const parsedAhead = parse.bytes === undefined && request.parsedBody !== undefined;
+  let value = parsedAhead ? request.parsedBody : parseText(textOf(raw), options, parse.exactIntegers === true);
+  // An integer past 2^53 that a double rounded: read the bytes again with every digit, so the
+  // request (and any message echoing it) is exact. Rare: the common path walks the body once.
+  if (checkLimits(value, options.maxDepth, options.maxElements) && (parsedAhead || parse.exactIntegers !== true) && raw !== undefined && raw.byteLength > 0) {
+    value = parseText(textOf(raw), options, true);
+    checkLimits(value, options.maxDepth, options.maxElements);
   }
-  checkLimits(value, options.maxDepth, options.maxElements);
   return value;
+}
+
+/**
+ * The body as text, without a copy of its bytes: ASCII (the usual JSON body) as Latin-1, the
+ * rest only when it is valid UTF-8 (checked first: refused, never replaced). A leading byte
+ * order mark is dropped, as TextDecoder does.
+ */
+function textOf(raw: Uint8Array | undefined): string {
+  if (raw === undefined || raw.byteLength === 0) throw badRequest('the request body is empty; expected JSON');
+  const bytes = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isAscii(buffer)) return buffer.toString('latin1');
+  if (!isUtf8(buffer)) throw badRequest('the request body is not UTF-8 text; JSON must be');
+  return buffer.toString('utf8');
+}
+
+function parseText(text: string, options: ResolvedHttpOptions, exactIntegers: boolean): unknown {
+  // lossless-json recurses per level: refuse deep nesting before it does, in one linear scan.
+  if (exactIntegers && nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
+  try {
+    return exactIntegers ? parseLossless(text, null, exactNumber) : JSON.parse(text);
+  } catch (error) {
+    throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 /** Whether brackets outside strings nest deeper than `maxDepth`. */
@@ -72,20 +85,57 @@ function exactNumber(text: string): number | bigint {
   return BigInt(text);
 }
 
-function checkLimits(root: unknown, maxDepth: number, maxElements: number): void {
+/**
+ * Refuses a body past the limits (depth, count, a number past a double); true when it holds an
+ * integer too large for a double to hold exactly. One walk that allocates nothing per value.
+ */
+function checkLimits(root: unknown, maxDepth: number, maxElements: number): boolean {
+  // Containers still to walk, and the depth of each (two stacks: no pair per container).
+  const pending: object[] = [];
+  const depths: number[] = [];
   let elements = 0;
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (depth > maxDepth) throw badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
-    const items = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? Object.values(value) : [value];
-    for (const item of items) {
-      if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
-      else {
-        if (++elements > maxElements) throw badRequest(`the JSON body holds more than ${maxElements} values`);
-        // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
-        if (typeof item === 'number' && !Number.isFinite(item)) throw badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
-      }
+  let rounded = false;
+  if (typeof root === 'object' && root !== null) {
+    pending.push(root);
+    depths.push(1);
+  } else {
+    if (maxDepth < 1) throw tooDeep(maxDepth);
+    if (++elements > maxElements) throw tooMany(maxElements);
+    if (typeof root === 'number') {
+      if (root - root !== 0) throw notADouble();
+      rounded = Math.abs(root) > Number.MAX_SAFE_INTEGER && Number.isInteger(root);
     }
   }
+  while (pending.length > 0) {
+    const value = pending.pop()!;
+    const depth = depths.pop()!;
+    if (depth > maxDepth) throw tooDeep(maxDepth);
+    const items: readonly unknown[] = Array.isArray(value) ? value : Object.values(value);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (typeof item === 'object' && item !== null) {
+        pending.push(item);
+        depths.push(depth + 1);
+        continue;
+      }
+      if (++elements > maxElements) throw tooMany(maxElements);
+      if (typeof item !== 'number') continue;
+      // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
+      if (item - item !== 0) throw notADouble();
+      if (item > Number.MAX_SAFE_INTEGER || item < -Number.MAX_SAFE_INTEGER) rounded ||= Number.isInteger(item);
+    }
+  }
+  return rounded;
+}
+
+function tooDeep(maxDepth: number): Error {
+  return badRequest(`the JSON body nests deeper than ${maxDepth} levels`);
+}
+
+function tooMany(maxElements: number): Error {
+  return badRequest(`the JSON body holds more than ${maxElements} values`);
+}
+
+function notADouble(): Error {
+  return badRequest('the JSON body holds a number too large for a double (past 1.8e308)');
 }

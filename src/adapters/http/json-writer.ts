@@ -8,7 +8,23 @@ import { ConversionError, DTYPES, jsonElementText, shapeSize, type Tensor } from
 import { badRequest } from './http-errors.js';
 
 /** Elements written between two turns of the event loop. */
-const ELEMENTS_PER_SLICE = 16_384;
+export const ELEMENTS_PER_SLICE = 16_384;
+
+/** Whether JSON.stringify writes every value of `dtype` that is finite and not -0 exactly (float32/64, 8..32-bit ints). */
+export function stringifiesDtype(dtype: Tensor['dtype']): boolean {
+  return dtype === 'float32' || dtype === 'float64' || DTYPES[dtype].kind === 'int';
+}
+
+/**
+ * A whole tensor's values as one flat JSON array (`[1,2.5,3]`) in one native call, when
+ * JSON.stringify writes each exactly; undefined otherwise (a -0, a NaN, an infinity, or a
+ * dtype it does not write exactly), for the dtype's strict converter to decide.
+ */
+export function plainNumbersText(tensor: Tensor): string | undefined {
+  if (!stringifiesDtype(tensor.dtype)) return undefined;
+  const data = tensor.data as Float32Array;
+  return stringifiesExactly(data, 0, data.length) ? JSON.stringify(Array.from(data)) : undefined;
+}
 
 /**
  * Part of a tensor as a (nested) JSON array: `shape` elements from element `start`, row-major.
@@ -28,7 +44,7 @@ export class TensorJson {
   ) {
     this.element = element ?? jsonElementText(tensor.dtype);
     const { dtype } = tensor;
-    this.plainNumbers = element === undefined && (dtype === 'float32' || dtype === 'float64' || DTYPES[dtype].kind === 'int');
+    this.plainNumbers = element === undefined && stringifiesDtype(dtype);
   }
 }
 
@@ -48,10 +64,75 @@ export interface WriteJsonOptions {
   readonly hint: string;
 }
 
-/** The JSON text of `value`: plain objects, Maps (as objects), arrays, primitives and TensorJson leaves. */
+/**
+ * The JSON text of `value`: plain objects, Maps (as objects), arrays, primitives and TensorJson
+ * leaves. A response small enough never to yield (the common answer of a few rows) is written
+ * in one synchronous pass, without a promise per node; a larger one yields to the event loop
+ * between slices of ELEMENTS_PER_SLICE elements. Both write the same text.
+ * @throws ModelHostError INVALID_INPUT (400) when the text would pass `limitBytes`, or an element has no exact JSON form (the message ends with `hint`).
+ */
 export async function writeJson(value: unknown, options: WriteJsonOptions): Promise<string> {
-  const lowerBound = minimumLength(value);
-  if (lowerBound > options.limitBytes) throw tooLarge(lowerBound, options, 'at least');
+  const { minimum, slots } = measure(value);
+  if (minimum > options.limitBytes) throw tooLarge(minimum, options, 'at least');
+  return slots < ELEMENTS_PER_SLICE ? writeJsonNow(value, options) : writeJsonSliced(value, options);
+}
+
+/** writeJson for a value of fewer than ELEMENTS_PER_SLICE slots: no pause would happen, so none is awaited. */
+function writeJsonNow(value: unknown, options: WriteJsonOptions): string {
+  const parts: string[] = [];
+  let length = 0;
+  const push = (text: string): void => {
+    parts.push(text);
+    length += text.length;
+    if (length > options.limitBytes) throw tooLarge(length, options, 'more than');
+  };
+  const write = (node: unknown): void => {
+    if (node instanceof TensorJson) return writeTensor(node);
+    if (Array.isArray(node)) {
+      push('[');
+      for (let i = 0; i < node.length; i++) {
+        if (i > 0) push(',');
+        write(node[i]);
+      }
+      return push(']');
+    }
+    if (node instanceof Map || (typeof node === 'object' && node !== null)) {
+      const entries = node instanceof Map ? [...(node as Map<string, unknown>)] : Object.entries(node);
+      push('{');
+      for (let i = 0; i < entries.length; i++) {
+        push(`${i > 0 ? ',' : ''}${JSON.stringify(entries[i]![0])}:`);
+        write(entries[i]![1]);
+      }
+      return push('}');
+    }
+    push(node === undefined ? 'null' : JSON.stringify(node));
+  };
+  const writeTensor = (leaf: TensorJson): void => {
+    const { shape, start } = leaf;
+    if (shape.length === 0) return push(elementText(leaf, start, options.hint));
+    let index = start;
+    const rowLength = shape[shape.length - 1]!;
+    const level = (depth: number): void => {
+      push('[');
+      if (depth < shape.length - 1) {
+        for (let i = 0; i < shape[depth]!; i++) {
+          if (i > 0) push(',');
+          level(depth + 1);
+        }
+      } else {
+        push(rowSlice(leaf, index, rowLength, true, options.hint));
+        index += rowLength;
+      }
+      push(']');
+    };
+    level(0);
+  };
+  write(value);
+  return finish(parts, options);
+}
+
+/** writeJson for a large value: a pause (one event-loop turn) after every ELEMENTS_PER_SLICE slots. */
+async function writeJsonSliced(value: unknown, options: WriteJsonOptions): Promise<string> {
   const parts: string[] = [];
   let length = 0;
   let sinceYield = 0;
@@ -87,16 +168,7 @@ export async function writeJson(value: unknown, options: WriteJsonOptions): Prom
   };
   const writeTensor = async (leaf: TensorJson): Promise<void> => {
     const { shape, start } = leaf;
-    const data = leaf.tensor.data as ArrayLike<unknown>;
-    const text = (i: number): string => {
-      try {
-        return leaf.element(data[i], i);
-      } catch (error) {
-        if (error instanceof ConversionError) throw badRequest(`output '${leaf.name}': ${error.message}; ${options.hint}`);
-        throw error;
-      }
-    };
-    if (shape.length === 0) return push(text(start));
+    if (shape.length === 0) return push(elementText(leaf, start, options.hint));
     let index = start;
     const rowLength = shape[shape.length - 1]!;
     const level = async (depth: number): Promise<void> => {
@@ -113,18 +185,9 @@ export async function writeJson(value: unknown, options: WriteJsonOptions): Prom
       sinceYield++;
       for (let done = 0; done < rowLength; ) {
         const n = Math.min(rowLength - done, ELEMENTS_PER_SLICE - sinceYield);
-        let slice: string;
-        if (leaf.plainNumbers && stringifiesExactly(data as ArrayLike<number>, index, index + n)) {
-          // The common case in one native call: '[1,2,3]' without its brackets.
-          const json = JSON.stringify(Array.from((data as Float32Array).subarray(index, index + n)));
-          slice = (done > 0 ? ',' : '') + json.slice(1, -1);
-          index += n;
-          done += n;
-        } else {
-          slice = '';
-          for (let k = 0; k < n; k++, done++) slice += done > 0 ? `,${text(index++)}` : text(index++);
-        }
-        push(slice);
+        push(rowSlice(leaf, index, n, done === 0, options.hint));
+        index += n;
+        done += n;
         sinceYield += n;
         if (sinceYield >= ELEMENTS_PER_SLICE) await yieldNow();
       }
@@ -134,19 +197,60 @@ export async function writeJson(value: unknown, options: WriteJsonOptions): Prom
     await level(0);
   };
   await write(value);
-  const text = parts.join('');
+  return finish(parts, options);
+}
+
+/** The parts joined, checked against the bound in UTF-8 bytes (the running count is in UTF-16 units). */
+function finish(parts: readonly string[], options: WriteJsonOptions): string {
+  const text = parts.length === 1 ? parts[0]! : parts.join('');
   const bytes = Buffer.byteLength(text);
   if (bytes > options.limitBytes) throw tooLarge(bytes, options, '');
   return text;
 }
 
-/** Each tensor element takes at least one character and a separator: refuse early, before any work. */
-function minimumLength(value: unknown): number {
-  if (value instanceof TensorJson) return 2 * shapeSize(value.shape);
-  if (Array.isArray(value)) return value.reduce((n: number, v) => n + minimumLength(v), 0);
-  if (value instanceof Map) return [...(value as Map<string, unknown>).values()].reduce((n: number, v) => n + minimumLength(v), 0);
-  if (typeof value === 'object' && value !== null) return Object.values(value).reduce((n: number, v) => n + minimumLength(v), 0);
-  return 0;
+/** Element `i` of the leaf's tensor as JSON; a value without an exact form is the request's 400. */
+function elementText(leaf: TensorJson, i: number, hint: string): string {
+  try {
+    return leaf.element((leaf.tensor.data as ArrayLike<unknown>)[i], i);
+  } catch (error) {
+    if (error instanceof ConversionError) throw badRequest(`output '${leaf.name}': ${error.message}; ${hint}`);
+    throw error;
+  }
+}
+
+/** Elements [index, index + n) of a row, comma-separated, with a leading comma unless `first`. */
+function rowSlice(leaf: TensorJson, index: number, n: number, first: boolean, hint: string): string {
+  const data = leaf.tensor.data;
+  if (leaf.plainNumbers && stringifiesExactly(data as ArrayLike<number>, index, index + n)) {
+    // The common case in one native call: '[1,2,3]' without its brackets.
+    const json = JSON.stringify(Array.from((data as Float32Array).subarray(index, index + n)));
+    return (first ? '' : ',') + json.slice(1, -1);
+  }
+  let slice = '';
+  for (let k = 0; k < n; k++) slice += k > 0 || !first ? `,${elementText(leaf, index + k, hint)}` : elementText(leaf, index + k, hint);
+  return slice;
+}
+
+/**
+ * A lower bound of the text's length (each tensor element takes at least one character and a
+ * separator: refuse early, before any work), and the slots a sliced write counts toward its
+ * pauses (elements, and one per innermost row).
+ */
+function measure(value: unknown): { minimum: number; slots: number } {
+  let elements = 0;
+  let rows = 0;
+  const visit = (node: unknown): void => {
+    if (node instanceof TensorJson) {
+      const size = shapeSize(node.shape);
+      elements += size;
+      const rowLength = node.shape.length === 0 ? 1 : node.shape[node.shape.length - 1]!;
+      rows += node.shape.length === 0 ? 0 : rowLength === 0 ? shapeSize(node.shape.slice(0, -1)) : size / rowLength;
+    } else if (Array.isArray(node)) node.forEach(visit);
+    else if (node instanceof Map) (node as Map<string, unknown>).forEach(visit);
+    else if (typeof node === 'object' && node !== null) Object.values(node).forEach(visit);
+  };
+  visit(value);
+  return { minimum: 2 * elements, slots: elements + rows };
 }
 
 function tooLarge(bytes: number, options: WriteJsonOptions, qualifier: string): Error {

@@ -10,7 +10,9 @@ import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } 
 import { parseJson } from './json-body.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import { TensorJson, writeJson } from './json-writer.js';
+import { inferResponseText } from './infer-response-text.js';
 import { flatValues } from './tensor-json.js';
+import { describeRequestValue } from './request-value.js';
 import { versionParam } from './version-segment.js';
 import { isRequestId, requestIdProblem } from './request-id.js';
 
@@ -82,7 +84,7 @@ export const infer: RouteHandler = async (context) => {
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw badRequest('the infer request must have a non-empty "inputs" array');
   if (req.id !== undefined && !isRequestId(req.id)) throw badRequest(requestIdProblem('"id"', req.id));
   const binaryAll = req.parameters?.['binary_data_output'] ?? false;
-  if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${JSON.stringify(binaryAll)}`);
+  if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${describe(binaryAll)}`);
 
   // Everything from the request is checked before the model runs: inputs, then requested outputs.
   const inputs = readInputs(req.inputs as unknown[], binary);
@@ -96,6 +98,16 @@ export const infer: RouteHandler = async (context) => {
   const outputs: Outputs = meta.batched ? await host.predictBatch(model, inputs, predictOptions) : await host.predict(model, inputs, predictOptions);
 
   const wanted = requested ?? new Map(meta.outputs.map((s) => [s.name, undefined]));
+  // A swap while the request ran (a poll applying manifest.json, a deploy) leaves it unknown
+  // which of the two versions answered: say nothing rather than name the wrong one.
+  const servingAfter = answeredBy(host, model, version);
+  const modelVersion = servingBefore === servingAfter ? servingAfter : undefined;
+  const headers = { 'content-type': 'application/json', 'x-request-id': id };
+  // The common answer (all JSON, a few exact numbers) in one pass; anything else below.
+  if (!binaryAll && [...wanted.values()].every((own) => own !== true)) {
+    const text = inferResponseText(model, modelVersion, id, [...wanted.keys()].map((name) => ({ name, tensor: outputs[name]! })), options.maxResponseBytes);
+    if (text !== undefined) return { status: 200, headers, body: text };
+  }
   const parts: Uint8Array[] = [];
   const outputJson = [...wanted].map(([name, own]) => {
     const t = outputs[name]!;
@@ -108,18 +120,13 @@ export const infer: RouteHandler = async (context) => {
     }
     return { ...entry, data: new TensorJson(name, t, 0, [shapeSize(t.shape)]) };
   });
-  // A swap while the request ran (a poll applying manifest.json, a deploy) leaves it unknown
-  // which of the two versions answered: say nothing rather than name the wrong one.
-  const servingAfter = answeredBy(host, model, version);
-  const modelVersion = servingBefore === servingAfter ? servingAfter : undefined;
   const response = { model_name: model, ...(modelVersion === undefined ? {} : { model_version: modelVersion }), id, outputs: outputJson };
   const binaryBytes = parts.reduce((n, p) => n + p.byteLength, 0);
   if (binaryBytes > options.maxResponseBytes) throw badRequest(`the binary outputs are ${binaryBytes} bytes, over the ${options.maxResponseBytes}-byte bound (maxResponseBytes); ask for fewer outputs`);
   const text = await writeJson(response, { limitBytes: options.maxResponseBytes - binaryBytes, hint: JSON_HINT });
-  if (parts.length === 0) return { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': id }, body: text };
+  if (parts.length === 0) return { status: 200, headers, body: text };
   const binaryAnswer: HttpResponse = binaryResponse(text, parts);
-  const headers: Record<string, string> = { ...binaryAnswer.headers, 'x-request-id': id };
-  return { ...binaryAnswer, headers };
+  return { ...binaryAnswer, headers: { ...binaryAnswer.headers, 'x-request-id': id } };
 };
 
 const JSON_HINT = 'ask for outputs in binary ("parameters": {"binary_data_output": true}, the binary tensor data extension)';
@@ -155,7 +162,7 @@ function readInputs(list: readonly unknown[], binary: Uint8Array | undefined): M
       return;
     }
     if (raw.data === undefined) throw badRequest(`${where}: needs "data" (or parameters.binary_data_size with the binary extension)`);
-    const values = flatValues(raw.data);
+    const values = convert(where, () => flatValues(raw.data, shape));
     if (values.length !== elements) throw badRequest(`${where}: ${values.length} elements but shape [${shape.join(', ')}] holds ${elements}`);
     inputs.set(name, { data: values, shape, dtype });
   });
@@ -200,9 +207,7 @@ function convert<T>(where: string, fn: () => T): T {
 
 /** A value from the request, shortened, for error messages (bigints included). */
 function describe(value: unknown): string {
-  if (typeof value === 'bigint') return String(value);
-  const text = JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return describeRequestValue(value);
 }
 
 /**

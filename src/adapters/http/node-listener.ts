@@ -4,6 +4,8 @@ import { AdaptiveLimit } from './adaptive-limit.js';
 import { AdmissionGate, WaitExpired, type Permit } from './admission-gate.js';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
+import { requestSignal } from './connection-signal.js';
+import { contentCodings } from './content-encoding.js';
 import { createHttpHandler } from './http-handler.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
@@ -107,14 +109,13 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   }
 
   function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit): void {
-    const controller = new AbortController();
+    const signal = requestSignal(req, res);
     let taken = 0;
     // 'close' on the response: sent, or the client went away before it was.
     res.once('close', () => {
       permit?.release();
       budget.give(taken);
       taken = 0;
-      if (!res.writableFinished) controller.abort(new Error('the client closed the connection'));
     });
     // Behind a framework's body parser (express.json()) the stream is consumed: use what it parsed.
     const parsed = (req as { body?: unknown }).body;
@@ -132,7 +133,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       .then(async (bytes) => {
         let parsedBody = alreadyParsed ? parsed : undefined;
         // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
-        if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined) {
+        if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0) {
           parsedBody = await parses.run(() => decodeJson(bytes));
         }
         const response = await handle({
@@ -141,7 +142,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
           headers: req.headers,
           body: bytes ?? (parsed instanceof Uint8Array ? parsed : undefined),
           parsedBody,
-          signal: controller.signal,
+          signal,
           ...(waitedMs > 0 ? { waitedMs } : {}),
         });
         if (response === undefined) {
@@ -221,7 +222,8 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: 
     });
     req.once('end', () => {
       clearTimeout(timer);
-      resolve(size === 0 ? undefined : new Uint8Array(Buffer.concat(chunks, size)));
+      // One chunk (a small body) is used as it is; more are joined once.
+      resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
     req.once('error', (error) => {
       clearTimeout(timer);

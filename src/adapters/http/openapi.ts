@@ -34,8 +34,8 @@ const error = (name: string) => ({ $ref: `#/components/responses/${name}` });
 
 /** The error answers every model route can give (docs/errors.md has the codes). */
 const MODEL_ERRORS = { '400': error('BadRequest'), '404': error('NotFound'), '500': error('ServerError'), '503': error('Unavailable') };
-const INFER_ERRORS = { ...MODEL_ERRORS, '413': error('TooLarge'), '429': error('QueueFull'), '499': error('Cancelled'), '504': error('DeadlineExceeded') };
-const ADMIN_ERRORS = { ...MODEL_ERRORS, '401': error('Unauthorized'), '403': error('Forbidden'), '422': error('Unprocessable') };
+const INFER_ERRORS = { ...MODEL_ERRORS, '413': error('TooLarge'), '415': error('UnsupportedEncoding'), '429': error('QueueFull'), '499': error('Cancelled'), '504': error('DeadlineExceeded') };
+const ADMIN_ERRORS = { ...MODEL_ERRORS, '401': error('Unauthorized'), '415': error('UnsupportedEncoding'), '403': error('Forbidden'), '422': error('Unprocessable') };
 
 const inferBinary = {
   'application/octet-stream': {
@@ -167,7 +167,14 @@ export const OPENAPI_DOCUMENT = deepFreeze({
     '/v2/models/{model}/versions/{version}/ready': v2Version.ready,
     '/v2/models/{model}/versions/{version}/infer': v2Version.infer,
     '/v2/repository/index': {
-      post: { ...admin('kserveRepositoryIndex', 'Every version the host knows and its state', { type: 'array', items: ref('RepositoryIndexEntry') }, undefined, []), tags: ['KServe repository'] },
+      post: {
+        tags: ['KServe repository'],
+        operationId: 'kserveRepositoryIndex',
+        summary: 'Every version the host knows and its state',
+        description: 'A read-only listing, open like the metadata routes (load and unload are the admin part of the extension). `{"ready": true}` keeps the `READY` versions; any other key is 400.',
+        requestBody: { required: false, content: jsonContent(object({ ready: boolean }, [], { additionalProperties: false })) },
+        responses: { '200': ok('The versions', { type: 'array', items: ref('RepositoryIndexEntry') }), '400': error('BadRequest'), '415': error('UnsupportedEncoding') },
+      },
     },
     '/v2/repository/models/{model}/load': { post: { ...admin('kserveRepositoryLoad', 'Load a model (the newest version, or `parameters.version`)', ref('LoadResult'), ref('LoadRequest')), tags: ['KServe repository'] } },
     '/v2/repository/models/{model}/unload': { post: { ...admin('kserveRepositoryUnload', 'Unload a model (or `version`)', ref('UnloadResult'), object({ version: versionInBody, parameters: object({ unload_dependents: { type: 'boolean' } }, [], { additionalProperties: false }) }, [], { additionalProperties: false })), tags: ['KServe repository'] } },
@@ -217,6 +224,7 @@ export const OPENAPI_DOCUMENT = deepFreeze({
       Forbidden: { description: 'UNAUTHORIZED: admin routes off, or this request may not use them', content: jsonContent(ref('Error')) },
       NotFound: { description: 'MODEL_NOT_FOUND / VERSION_NOT_FOUND', content: jsonContent(ref('Error')) },
       TooLarge: { description: 'The body is over the size limit', content: jsonContent(ref('Error')) },
+      UnsupportedEncoding: { description: 'The body has a `Content-Encoding` other than `identity` (gzip, deflate…): bodies are read as sent, never inflated', headers: { 'Accept-Encoding': { schema: { type: 'string', const: 'identity' } } }, content: jsonContent(ref('Error')) },
       Unprocessable: { description: 'LOAD_FAILED / INTEGRITY_FAILED / UNSUPPORTED_MODEL on an admin load', content: jsonContent(ref('Error')) },
       QueueFull: { description: 'QUEUE_FULL, with `Retry-After`', headers: { 'Retry-After': { schema: integer } }, content: jsonContent(ref('Error')) },
       Cancelled: { description: 'CANCELLED: the client went away', content: jsonContent(ref('Error')) },
@@ -298,7 +306,8 @@ export const OPENAPI_DOCUMENT = deepFreeze({
       TfPredictRequest: {
         type: 'object',
         description: 'Exactly one of `instances` (row format: one entry per example) or `inputs` (columnar format, with the batch dimension).',
-        properties: { signature_name: string, instances: { type: 'array', minItems: 1 }, inputs: {} },
+        properties: { signature_name: { type: 'string', enum: ['', 'serving_default'], description: 'Every model has one signature, `serving_default` (empty means it too); another name is 400.' }, instances: { type: 'array', minItems: 1 }, inputs: {} },
+        additionalProperties: false,
         oneOf: [{ required: ['instances'] }, { required: ['inputs'] }],
       },
       TfPredictResponse: { type: 'object', properties: { predictions: { type: 'array' }, outputs: {} }, oneOf: [{ required: ['predictions'] }, { required: ['outputs'] }] },
@@ -343,12 +352,13 @@ export const OPENAPI_DOCUMENT = deepFreeze({
                       computeMs: LATENCY,
                       meanBatchSize: number,
                       requests: integer,
-                      errors: integer,
-                      errorRate: { type: 'number', minimum: 0, maximum: 1 },
+                      errors: { ...integer, description: 'Every failed request in the last minute, whoever is at fault.' },
+                      versionErrors: { ...integer, description: "Failures that are the version's (runtime failures, deadlines while it ran, an open breaker), not the caller's." },
+                      errorRate: { type: 'number', minimum: 0, maximum: 1, description: 'versionErrors ÷ requests: bad input from a client does not raise it.' },
                       queueDepth: integer,
                       error: string,
                     },
-                    ['version', 'state', 'traffic', 'requestsPerSecond', 'p99Ms', 'queueMs', 'computeMs', 'meanBatchSize', 'requests', 'errors', 'errorRate', 'queueDepth'],
+                    ['version', 'state', 'traffic', 'requestsPerSecond', 'p99Ms', 'queueMs', 'computeMs', 'meanBatchSize', 'requests', 'errors', 'versionErrors', 'errorRate', 'queueDepth'],
                   ),
                 },
               },

@@ -56,8 +56,11 @@ export interface StatusSnapshot {
       /** Mean rows per batch. */
       readonly meanBatchSize: number;
       readonly requests: number;
+      /** Every failed request, whoever's fault. */
       readonly errors: number;
-      /** errors ÷ requests, 0..1 (0 without requests). */
+      /** Failures that are the version's (runtime failures, deadlines while it ran, an open breaker), not the caller's. */
+      readonly versionErrors: number;
+      /** versionErrors ÷ requests, 0..1 (0 without requests): a client sending bad input does not raise it. */
       readonly errorRate: number;
       /** Rows waiting in the queue now. */
       readonly queueDepth: number;
@@ -95,7 +98,7 @@ export function snapshot(host: ModelHost): StatusSnapshot {
         versions: m.versions.map((v) => {
           const w = stats[m.name]?.versions[v.version]?.windows['1m'];
           const requests = w?.requests ?? 0;
-          const errors = w?.errors ?? 0;
+          const versionErrors = w?.versionErrors ?? 0;
           return {
             version: v.version,
             state: v.state,
@@ -109,8 +112,9 @@ export function snapshot(host: ModelHost): StatusSnapshot {
             computeMs: { p50: w?.latencyMs.compute.p50 ?? 0, p99: w?.latencyMs.compute.p99 ?? 0 },
             meanBatchSize: w?.meanBatchSize ?? 0,
             requests,
-            errors,
-            errorRate: requests === 0 ? 0 : errors / requests,
+            errors: w?.errors ?? 0,
+            versionErrors,
+            errorRate: requests === 0 ? 0 : versionErrors / requests,
             queueDepth: v.queueDepth,
             error: v.error?.message,
           };

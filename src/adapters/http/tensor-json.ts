@@ -2,12 +2,21 @@
  * What the JSON protocols need around the shared per-datatype converters (`modelhost`'s
  * codec): KServe's flat-or-nested `data`, TF Serving's `{"b64": ...}` values.
  */
-import { bytesAsText, ConversionError, decodeBase64, encodeBase64, jsonElementText, type BytesElement, type DType } from 'modelhost';
+import { bytesAsText, ConversionError, decodeBase64, encodeBase64, jsonElementText, walkNested, type BytesElement, type DType } from 'modelhost';
 
-/** KServe `data` flattened row-major (it may be flat or nested); bounded by the body it came from. */
-export function flatValues(data: unknown): unknown[] {
+/**
+ * KServe `data` flattened row-major: flat, or nested exactly as `shape` (the rule TF Serving's
+ * nested values follow too: a ragged list, or one nesting another shape, is refused rather
+ * than flattened into numbers that happen to count right). Bounded by the body it came from.
+ * @throws ConversionError saying what was expected and what was received.
+ */
+export function flatValues(data: unknown, shape: readonly number[]): unknown[] {
   if (!Array.isArray(data)) return [data];
-  if (!data.some(Array.isArray)) return data;
+  if (!hasArray(data)) return data;
+  const nested = walkNested(data).shape;
+  if (nested.length !== shape.length || nested.some((d, i) => d !== shape[i])) {
+    throw new ConversionError(`"data" nests as [${nested.join(', ')}], but "shape" is [${shape.join(', ')}] (send it flat, or nested as the shape)`);
+  }
   const out: unknown[] = [];
   const stack: [unknown[], number][] = [[data, 0]];
   while (stack.length > 0) {
@@ -25,6 +34,12 @@ export function flatValues(data: unknown): unknown[] {
   return out;
 }
 
+/** Whether any item is an array (a loop: `some(Array.isArray)` costs a call per item). */
+function hasArray(list: readonly unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (Array.isArray(list[i])) return true;
+  return false;
+}
+
 /** Whether `value` is TF Serving's binary form `{"b64": "..."}` (its only own key). */
 export function isB64(value: unknown): value is { b64: unknown } {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -34,11 +49,13 @@ export function isB64(value: unknown): value is { b64: unknown } {
 
 /**
  * TF Serving values with `{"b64": ...}` replaced by their bytes (strict base64), nested lists
- * walked. `where` names the value in errors (`instances[3].image`).
+ * walked. `where` names the value in errors (`instances[3].image`); `refusal`, when given,
+ * refuses any `{"b64": ...}` with that reason (an input whose elements are not bytes).
  */
-export function decodeB64Values(value: unknown, where: string): unknown {
-  if (Array.isArray(value)) return value.map((item, i) => decodeB64Values(item, `${where}[${i}]`));
+export function decodeB64Values(value: unknown, where: string, refusal?: string): unknown {
+  if (Array.isArray(value)) return value.map((item, i) => decodeB64Values(item, `${where}[${i}]`, refusal));
   if (!isB64(value)) return value;
+  if (refusal !== undefined) throw new ConversionError(`${where}: got {"b64": ...}, but ${refusal}`);
   if (typeof value.b64 !== 'string') throw new ConversionError(`${where}: "b64" must be a string, got ${typeof value.b64}`);
   try {
     return decodeBase64(value.b64);

@@ -3,13 +3,15 @@
  * `:predict` in the row (`instances`) and columnar (`inputs`) formats, addressed by
  * version or by label (`default`, `canary`).
  */
-import { ConversionError, ErrorCode, ModelHostError, shapeSize } from 'modelhost';
+import { ConversionError, DTYPES, ErrorCode, ModelHostError, shapeSize } from 'modelhost';
 import type { ModelHost, Outputs } from 'modelhost';
 import type { DType, Tensor, TensorSpec } from 'modelhost';
+import { checkKeys } from './body-keys.js';
 import { badRequest, json } from './http-errors.js';
 import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
 import { TensorJson, writeJson } from './json-writer.js';
+import { describeRequestValue } from './request-value.js';
 import { decodeB64Values, isB64, tfServingElementText } from './tensor-json.js';
 import { versionParam } from './version-segment.js';
 
@@ -28,6 +30,12 @@ const TF_DTYPE: Readonly<Record<DType, string>> = {
   bool: 'DT_BOOL',
   string: 'DT_STRING',
 };
+
+/** The one signature every model here has (TF Serving's `kDefaultServingSignatureDefKey`). */
+const SERVING_DEFAULT = 'serving_default';
+
+/** The keys of a predict body (TF Serving's `PredictRequest` in JSON). */
+const PREDICT_KEYS = ['signature_name', 'instances', 'inputs'] as const;
 
 /** TF Serving's version states for modelhost's lifecycle. */
 const TF_STATE: Readonly<Record<string, string>> = { loading: 'LOADING', warming: 'LOADING', ready: 'AVAILABLE', draining: 'UNLOADING', unloaded: 'END', failed: 'END' };
@@ -77,11 +85,14 @@ export const predict: RouteHandler = async ({ host, params, request, options, re
   const meta = host.metadata(model, version);
   const body = parseJson(request, options, { exactIntegers: meta.inputs.some((s) => s.dtype === 'int64' || s.dtype === 'uint64') });
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the predict request must be a JSON object with "instances" or "inputs"');
+  checkKeys('the predict request', body as Record<string, unknown>, PREDICT_KEYS);
+  checkSignature((body as { signature_name?: unknown }).signature_name);
   const instances = Object.hasOwn(body, 'instances') ? (body as { instances: unknown }).instances : undefined;
   const inputs = Object.hasOwn(body, 'inputs') ? (body as { inputs: unknown }).inputs : undefined;
   if ((instances === undefined) === (inputs === undefined)) throw badRequest('the predict request needs exactly one of "instances" (row format) or "inputs" (columnar format)');
   const names = meta.inputs.map((s) => s.name);
   const known = knownNames(meta.inputs);
+  const specOf = (name: string): TensorSpec => meta.inputs.find((s) => s.name === known.get(name))!;
   const predictOptions = { version, id: requestId, signal: request.signal, timeoutMs: timeoutLeft(options.timeoutMs, request) };
   const writeOptions = { limitBytes: options.maxResponseBytes, hint: 'ask for fewer instances, or use the KServe v2 binary tensor data extension' };
 
@@ -93,14 +104,14 @@ export const predict: RouteHandler = async ({ host, params, request, options, re
     instances.forEach((instance, i) => {
       if (!isNamedObject(instance)) {
         if (names.length > 1) throw badRequest(`instances[${i}] must be an object with inputs ${names.map((n) => `"${n}"`).join(', ')}`);
-        columns.get(names[0]!)!.push(decode(instance, `instances[${i}]`));
+        columns.get(names[0]!)!.push(decode(instance, `instances[${i}]`, meta.inputs[0]!));
         return;
       }
       checkNames(instance, known, `instances[${i}]`);
       for (const spec of meta.inputs) {
         const value = valueOf(instance, spec);
         if (value === undefined) throw badRequest(`instances[${i}] has no input ${JSON.stringify(spec.name)} (${knownList(known)})`);
-        columns.get(spec.name)!.push(decode(value, `instances[${i}].${spec.name}`));
+        columns.get(spec.name)!.push(decode(value, `instances[${i}].${spec.name}`, spec));
       }
     });
     const outputs = await host.predictBatch(model, columns, predictOptions);
@@ -111,10 +122,10 @@ export const predict: RouteHandler = async ({ host, params, request, options, re
   let columns: Map<string, unknown>;
   if (isNamedObject(inputs)) {
     checkNames(inputs, known, '"inputs"');
-    columns = new Map(Object.entries(inputs).map(([k, v]) => [k, decode(v, `inputs.${k}`)]));
+    columns = new Map(Object.entries(inputs).map(([k, v]) => [k, decode(v, `inputs.${k}`, specOf(k))]));
   } else {
     if (names.length > 1) throw badRequest(`"inputs" must be an object with inputs ${names.map((n) => `"${n}"`).join(', ')}`);
-    columns = new Map([[names[0]!, decode(inputs, 'inputs')]]);
+    columns = new Map([[names[0]!, decode(inputs, 'inputs', meta.inputs[0]!)]]);
   }
   const outputs = meta.batched ? await host.predictBatch(model, columns, predictOptions) : await host.predict(model, columns, predictOptions);
   const entries = meta.outputs.map((s) => [s.name, tensorJson(s.name, outputs[s.name]!)] as const);
@@ -172,9 +183,20 @@ function valueOf(instance: Record<string, unknown>, spec: TensorSpec): unknown {
   return undefined;
 }
 
-function decode(value: unknown, where: string): unknown {
+/**
+ * TF Serving answers 400 for a signature the model does not have; every model here has one,
+ * `serving_default` (an empty name means it too, as in TF Serving).
+ */
+function checkSignature(name: unknown): void {
+  if (name === undefined || name === '' || name === SERVING_DEFAULT) return;
+  const got = typeof name === 'string' ? describeRequestValue(name, 40) : `${describeRequestValue(name, 40)} (not a string)`;
+  throw badRequest(`"signature_name": serving signature ${got} not found in the model's signatures (it has "${SERVING_DEFAULT}")`);
+}
+
+/** `{"b64": ...}` values decoded to bytes: only for string (BYTES) inputs, whose elements are bytes. */
+function decode(value: unknown, where: string, spec: TensorSpec): unknown {
   try {
-    return decodeB64Values(value, where);
+    return decodeB64Values(value, where, spec.dtype === 'string' ? undefined : `input ${JSON.stringify(spec.name)} is ${spec.dtype} (${DTYPES[spec.dtype].kserve}) and expects ${spec.dtype === 'bool' ? 'true or false' : 'numbers'}; {"b64": ...} is only for string (BYTES) inputs`);
   } catch (error) {
     if (error instanceof ConversionError) throw badRequest(error.message);
     throw error;

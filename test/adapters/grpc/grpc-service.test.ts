@@ -198,6 +198,10 @@ describe('modelhost/grpc: ModelInfer contents', () => {
 
   it('an unknown model or version is NOT_FOUND; an empty model_name INVALID_ARGUMENT', async () => {
     expectStatus(await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: 'nope' })), GrpcStatus.NOT_FOUND, ErrorCode.MODEL_NOT_FOUND);
+    // A gRPC client cannot call host.load(): the advice names the rpcs it can use.
+    expect((await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: 'nope' }))).details).toMatch(
+      /^model 'nope' is not loaded \(loaded: [^)]*\); RepositoryIndex lists the models this server has; an admin loads one from the server's model repository \(RepositoryModelLoad\)$/,
+    );
     expectStatus(await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: 'affine', model_version: '3' })), GrpcStatus.NOT_FOUND, ErrorCode.VERSION_NOT_FOUND);
     expectStatus(await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, model_name: '' })), GrpcStatus.INVALID_ARGUMENT, ErrorCode.INVALID_INPUT, /model_name/);
   });
@@ -348,6 +352,30 @@ describe('modelhost/grpc: status mapping, deadlines and cancellation', () => {
     for (let i = 0; i < 3; i++) expectStatus(await failure(call(client, 'ModelInfer', AFFINE_REQUEST)), GrpcStatus.INTERNAL, ErrorCode.INFERENCE_FAILED, /^model 'm' v1: inference failed: the runtime failed on this batch$/);
     await vi.waitFor(() => expect(host.status('m').versions[0]!.breaker).toBe('open'));
     expectStatus(await failure(call(client, 'ModelInfer', AFFINE_REQUEST)), GrpcStatus.UNAVAILABLE, ErrorCode.CIRCUIT_OPEN);
+  });
+
+  it("INFERENCE_FAILED: the runtime's own text (an absolute path) goes to the host's logger with the request id, unary and streamed, never to the client", async () => {
+    const logged: { message: string; fields: Record<string, unknown> | undefined }[] = [];
+    const record = (message: string, fields?: Record<string, unknown>) => logged.push({ message, fields });
+    const logger = { debug: record, info: record, warn: record, error: record };
+    const runtime = fakeRuntime({ failRun: () => new RangeError('offset out of bounds reading /secret/abs/path/weights.bin') });
+    const host = new ModelHost({ runtimes: { fake: runtime }, logger, defaults: { warmup: false, breaker: { enabled: false } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { client } = await start(host);
+    const error = await failure(call(client, 'ModelInfer', { ...AFFINE_REQUEST, id: 'req-7' }));
+    expectStatus(error, GrpcStatus.INTERNAL, ErrorCode.INFERENCE_FAILED, /^model 'm' v1: inference failed: the runtime failed on this batch$/);
+    expect(error.details).not.toMatch(/secret|abs\/path/);
+    const failures = () => logged.filter((l) => l.message === 'inference failed');
+    expect(failures()).toEqual([{ message: 'inference failed', fields: expect.objectContaining({ requestId: 'req-7', model: 'm', version: 1, detail: expect.arrayContaining([expect.stringMatching(/\/secret\/abs\/path\/weights\.bin/)]) }) }]);
+    const stream = client.ModelStreamInfer();
+    const answered = new Promise<any>((resolve, reject) => {
+      stream.on('data', resolve);
+      stream.on('error', reject);
+    });
+    stream.write({ ...AFFINE_REQUEST, id: 'req-8' });
+    expect((await answered).error_message).toMatch(/^model 'm' v1: inference failed/);
+    stream.end();
+    await vi.waitFor(() => expect(failures().map((l) => l.fields?.['requestId'])).toEqual(['req-7', 'req-8']));
   });
 
   it('SHUTTING_DOWN → UNAVAILABLE while the host drains; the call in flight finishes', async () => {

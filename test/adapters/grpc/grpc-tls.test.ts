@@ -2,16 +2,14 @@
  * `modelhost/grpc` over TLS and mutual TLS with the shared certificate files, their rotation
  * without a restart, and `modelhost serve --grpc-port` beside HTTP with the same TLS flags.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { copyFile, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { GrpcStatus } from '../../../src/adapters/grpc/index.js';
 import { ModelHost } from '../../../src/index.js';
 import { onnxAffine } from '../../fixtures/onnx-models.js';
 import { writeVersion } from '../../helpers/repository.js';
+import { spawnServe, startServe } from '../../helpers/serve-process.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 import { issueCert, makeCa, type CertFiles } from '../../helpers/tls-certs.js';
 import { call, failure, grpc, newClient, useGrpc } from './client.js';
@@ -98,37 +96,25 @@ describe('modelhost serve --grpc-port', () => {
   it('serves gRPC beside HTTP on one host, with mutual TLS from the --tls-* flags, and stops on SIGTERM', async () => {
     const repository = await tempDir();
     await writeVersion(repository, 'affine', 1, { 'model.onnx': onnxAffine() });
-    const root = fileURLToPath(new URL('../../..', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', 'serve', repository, '--port', '0', '--grpc-port', '0', '--tls-cert', server.cert, '--tls-key', server.key, '--tls-ca', ca.cert, '--log-format', 'json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const exited = once(child, 'exit');
+    const run = await startServe(['serve', repository, '--port', '0', '--grpc-port', '0', '--tls-cert', server.cert, '--tls-key', server.key, '--tls-ca', ca.cert, '--log-format', 'json']);
     try {
-      const logs = () => stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; address?: string; url?: string; tls?: boolean; mutualTls?: boolean });
-      await vi.waitFor(() => expect(logs().some((l) => l.msg === 'listening'), stderr).toBe(true), { timeout: 60_000, interval: 50 });
-      const grpcLine = logs().find((l) => l.msg === 'gRPC listening')!;
+      const grpcLine = await run.waitForLog((l) => l.msg === 'gRPC listening');
       expect(grpcLine).toMatchObject({ tls: true, mutualTls: true });
-      expect(logs().find((l) => l.msg === 'listening')!.url).toMatch(/^https:/);
-      const port = Number(grpcLine.address!.split(':').pop());
+      expect(run.listening).toMatch(/^https:/);
+      const port = Number(String(grpcLine['address']).split(':').pop());
       const mtls = await tlsClient(port, ca, client);
       expect((await call(mtls, 'ModelInfer', INFER)).outputs[0].contents.fp32_contents).toEqual([3, 5, 7, 9]);
       mtls.close();
-      child.kill('SIGTERM');
-      expect((await exited)[0]).toBe(0);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toEqual({ code: 0, signal: null });
     } finally {
-      child.kill('SIGKILL');
+      run.kill();
     }
   });
 
   it('refuses a --grpc-port that is not a port', async () => {
-    const root = fileURLToPath(new URL('../../..', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/modelhost.ts', 'serve', 'models', '--grpc-port', '80a'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(2);
-    expect(stderr).toMatch(/--grpc-port must be a port number, got 80a/);
+    const run = spawnServe(['serve', 'models', '--grpc-port', '80a']);
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(run.stderr()).toMatch(/--grpc-port must be a port number, got 80a/);
   });
 });

@@ -212,6 +212,16 @@ describe('admin bodies: a key the route does not accept is a 400, never ignored'
     expect(await answeredBy(url)).toBe(1);
   });
 
+  it('integers past 2^53 in an admin body are echoed with every digit (a version, a traffic weight), never a 500', async () => {
+    const { host, url } = await repositoryHost();
+    await host.load('m', { version: 1 });
+    const send = (method: string, path: string, body: string) => request(`${url}${path}`, { method, body, headers: { ...AUTH, 'content-type': 'application/json' } });
+    expect(await send('POST', '/admin/models/m/deploy', '{"version":9007199254740993}')).toMatchObject({ status: 400, body: { error: '"version" must be a positive integer, got 9007199254740993' } });
+    expect(await send('POST', '/admin/models/m/load', '{"parameters":{"version":18446744073709551617}}')).toMatchObject({ status: 400, body: { error: '"version" must be a positive integer, got 18446744073709551617' } });
+    expect(await send('PUT', '/admin/models/m/traffic', '{"weights":{"1":9007199254740993}}')).toMatchObject({ status: 400, body: { error: expect.stringContaining('got 9007199254740993n') } });
+    expect(await send('POST', '/v2/repository/index', '{"ready":9007199254740993}')).toMatchObject({ status: 400, body: { error: '"ready" must be true or false, got 9007199254740993' } });
+  });
+
   it('load {"verison":1} and {"parameters":{"verison":1}} are refused; version and parameters.version together are refused', async () => {
     const { host, url } = await repositoryHost();
     const typo = await post(`${url}/admin/models/m/load`, { verison: 1 }, AUTH);

@@ -2,6 +2,7 @@
  * A client that goes away cancels its queued request and frees the queue slot; the
  * `timeoutMs` option becomes each request's deadline.
  */
+import { connect } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, ModelHost, type RequestFailedEvent } from '../../../src/index.js';
 import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
@@ -64,6 +65,39 @@ describe('client disconnects', () => {
     release();
     await vi.waitFor(() => expect(host.status('m').versions[0]!.pending).toBe(0));
     expect((await post(`${url}/v2/models/m/infer`, INFER)).status).toBe(200);
+  });
+
+  it('on a keep-alive connection that already served a request, going away still cancels the queued one (one signal per connection)', async () => {
+    let gate: Promise<void> | undefined;
+    const runtime = fakeRuntime({ runGate: () => gate ?? Promise.resolve() });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: { maxBatchSize: 1 }, queue: { maxSize: 1 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const failed: RequestFailedEvent[] = [];
+    host.on('requestFailed', (e) => failed.push(e));
+    const queueDepth = () => host.status('m').versions[0]!.queueDepth;
+    const { url } = await serve(host);
+    const { port } = new URL(url);
+
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    const body = JSON.stringify(INFER);
+    const send = () => socket.write(`POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    send();
+    await vi.waitFor(() => expect(received).toMatch(/^HTTP\/1\.1 200 [\s\S]*"outputs"/));
+
+    const held = deferred();
+    gate = held.promise;
+    const running = post(`${url}/v2/models/m/infer`, INFER); // another connection's request holds the runtime
+    await vi.waitFor(() => expect(runtime.runs).toBe(3));
+    send(); // the same connection's second request waits in the queue
+    await vi.waitFor(() => expect(queueDepth()).toBe(1));
+    socket.destroy();
+    await vi.waitFor(() => expect(failed.map((f) => f.code)).toEqual([ErrorCode.CANCELLED]));
+    expect(queueDepth()).toBe(0);
+    held.resolve();
+    expect((await running).status).toBe(200);
+    expect(runtime.runs).toBe(3); // warmup, the first request, the other connection's: the cancelled one never ran
   });
 
   it('a response that was sent is not cancelled by the connection closing afterwards', async () => {

@@ -80,11 +80,35 @@ describe('each code through a real request', () => {
     expectErrorBody(response, 400, ErrorCode.INVALID_INPUT, /model 'm' v1, input 'x'.*\[1, 3\]/);
   });
 
+  it('a body that is not UTF-8 is refused (400), never decoded with replacement characters; a byte order mark and non-ASCII text are read', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    const text = JSON.stringify(INFER);
+    const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+    // 0xff never occurs in UTF-8; 0xed 0xa0 0x80 would be a lone surrogate; 0xc0 0x80 an overlong NUL.
+    for (const bad of [[0xff], [0xed, 0xa0, 0x80], [0xc0, 0x80]]) {
+      const response = await post(`${url}/v2/models/m/infer`, bytes(text.slice(0, -1), ',"id":"', bad, '"}'), { 'content-type': 'application/json' });
+      expectErrorBody(response, 400, ErrorCode.INVALID_INPUT, /^the request body is not UTF-8 text; JSON must be$/);
+    }
+    const withBom = await post(`${url}/v2/models/m/infer`, bytes([0xef, 0xbb, 0xbf], text), { 'content-type': 'application/json' });
+    expect(withBom.status, withBom.text).toBe(200);
+    // Valid UTF-8 beyond ASCII is text: here an id the request-id rule refuses by name, quoted back intact.
+    const accented = await post(`${url}/v2/models/m/infer`, bytes(text.slice(0, -1), ',"id":"é"}'), { 'content-type': 'application/json' });
+    expectErrorBody(accented, 400, ErrorCode.INVALID_INPUT, /"é"/);
+  });
+
   it('MODEL_NOT_FOUND and VERSION_NOT_FOUND → 404', async () => {
     const host = new ModelHost({ runtimes: { fake: fakeRuntime() } });
     await host.load('m', { source: FAKE_SOURCE });
     const { url } = await serve(host);
     expectErrorBody(await infer(url, 'nope'), 404, ErrorCode.MODEL_NOT_FOUND, /'nope'/);
+    // An HTTP client cannot call host.load(): the advice is what it can do over HTTP (the in-process message keeps its own).
+    const http = "model 'nope' is not loaded (loaded: m); POST /v2/repository/index lists the models this server has; an admin loads one from the server's model repository (POST /v2/repository/models/nope/load)";
+    expect((await infer(url, 'nope')).body.error).toBe(http);
+    expect((await post(`${url}/v1/models/nope:predict`, { instances: [[1, 2, 3, 4]] })).body.error).toBe(http);
+    expect((await request(`${url}/v2/models/nope`)).body.error).toBe(http);
+    await expect(host.predict('nope', [1, 2, 3, 4])).rejects.toThrow("model 'nope' is not loaded (loaded: m); call host.load('nope') first");
     expectErrorBody(await post(`${url}/v2/models/m/versions/4/infer`, INFER), 404, ErrorCode.VERSION_NOT_FOUND, /version 4/);
     expectErrorBody(await post(`${url}/v1/models/m/versions/4:predict`, { instances: [[1, 2, 3, 4]] }), 404, ErrorCode.VERSION_NOT_FOUND);
   });

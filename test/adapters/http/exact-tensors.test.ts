@@ -181,11 +181,41 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       expect(text).toContain(`"data":[${digits.join(',')}]`);
     });
 
+    it('a body large enough to be parsed ahead of routing (largeBodyBytes) keeps every digit too', async () => {
+      const eager = await serve(host, { limits: { largeBodyBytes: 10 } });
+      try {
+        const raw = '{"inputs":[{"name":"x","datatype":"INT64","shape":[2],"data":[9007199254740993,-9223372036854775808]}]}';
+        const { status, text } = await request(`${eager.url}/v2/models/id-int64/infer`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json' } });
+        expect(status, text).toBe(200);
+        expect(text).toContain('"data":[9007199254740993,-9223372036854775808]');
+        const predicted = await request(`${eager.url}/v1/models/id-uint64:predict`, { method: 'POST', body: '{"instances":[18446744073709551615]}' });
+        expect(predicted.text).toBe('{"predictions":[18446744073709551615]}');
+      } finally {
+        await eager.close();
+      }
+    });
+
     it('UINT64 up to 2^64-1; TF Serving too', async () => {
       const raw = '{"instances":[0,18446744073709551615,9007199254740993]}';
       const { status, text } = await request(`${url}/v1/models/id-uint64:predict`, { method: 'POST', body: raw });
       expect(status).toBe(200);
       expect(text).toBe('{"predictions":[0,18446744073709551615,9007199254740993]}');
+    });
+
+    // A message echoes a received integer with every digit, whatever the model's dtypes (JSON.parse would round 2^53+1 to 2^53).
+    it.each([
+      ['a KServe shape dim (FP32 model)', '/v2/models/id-float32/infer', '{"inputs":[{"name":"x","datatype":"FP32","shape":[9007199254740993],"data":[1]}]}', `input 'x': "shape" must be an array of non-negative integers, got [9007199254740993]`],
+      ['a KServe shape dim (INT64 model)', '/v2/models/id-int64/infer', '{"inputs":[{"name":"x","datatype":"INT64","shape":[1,9007199254740993],"data":[1]}]}', `input 'x': "shape" must be an array of non-negative integers, got [1,9007199254740993]`],
+      ['an INT32 value', '/v2/models/id-int32/infer', '{"inputs":[{"name":"x","datatype":"INT32","shape":[1],"data":[9007199254740993]}]}', /value 9007199254740993 at element 0 is out of range for dtype int32/],
+      ['an INT64 value past 2^63', '/v2/models/id-int64/infer', '{"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":[9223372036854775808]}]}', /value 9223372036854775808 at element 0 is out of range for dtype int64/],
+      ['a TF Serving INT32 instance', '/v1/models/id-int32:predict', '{"instances":[-9007199254740993]}', /value -9007199254740993 at element 0 is out of range for dtype int32/],
+      ['a KServe id', '/v2/models/id-int64/infer', '{"id":9007199254740993,"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":[1]}]}', '"id" must be 1–128 visible ASCII characters (no spaces), got 9007199254740993'],
+      ['binary_data_output', '/v2/models/id-float32/infer', '{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}],"parameters":{"binary_data_output":18446744073709551617}}', 'parameters.binary_data_output must be a boolean, got 18446744073709551617'],
+    ])('%s past 2^53 is echoed exactly in its 400', async (_title, path, body, message) => {
+      const response = await request(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      expect(response.status, response.text).toBe(400);
+      if (typeof message === 'string') expect(response.body.error).toBe(message);
+      else expect(response.body.error).toMatch(message);
     });
 
     it('the lossless parser meets deep nesting with a 400, like JSON.parse', async () => {

@@ -3,6 +3,7 @@
  * with or without a body parser in front) through supertest, and `createHttpHandler` used
  * directly the way a Fastify route does (a body the framework already parsed).
  */
+import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -56,6 +57,26 @@ describe('Express: createExpressRouter(host, options) at a prefix', () => {
     expect((await agent.get('/ml/not-a-route')).body).toEqual({ from: 'the app' });
     expect((await agent.get('/healthz')).text).toBe('ok');
     expect((await agent.get('/v2')).body).toEqual({ from: 'the app' }); // only under the prefix
+  });
+
+  it('a gzip body: served when express.json() in front inflated it, 415 naming the coding when the router reads it raw', async () => {
+    const host = await loadedHost();
+    const gzipped = gzipSync(Buffer.from(JSON.stringify(INFER)));
+    // Over a real socket: supertest would serialize a Buffer as JSON under application/json.
+    const post = async (bodyParser: boolean) => {
+      const server = createServer(app(host, { bodyParser }));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/ml/v2/models/m/infer`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: new Uint8Array(gzipped) });
+        return { status: response.status, body: (await response.json()) as { outputs?: { data: unknown }[]; error?: string } };
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    };
+    const inflated = await post(true);
+    expect(inflated.status, JSON.stringify(inflated.body)).toBe(200);
+    expect(inflated.body.outputs![0]!.data).toEqual(Y);
+    expect(await post(false)).toMatchObject({ status: 415, body: { error: expect.stringMatching(/Content-Encoding "gzip"/) } });
   });
 
   it('reads the raw body itself for the binary extension, even behind express.json()', async () => {

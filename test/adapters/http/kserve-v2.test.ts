@@ -166,6 +166,18 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
       expect(flat.body).toEqual({ ...nested.body, id: flat.headers.get('x-request-id') });
     });
 
+    // One rule with TF Serving's nested values: a ragged list is refused, never flattened into numbers that count right.
+    it.each([
+      ['a short row', [[1, 2, 3, 4], [5, 6, 7]], [2, 4], /^input 'x': is ragged: expected an array of length 4 at depth 1, got length 3$/],
+      ['rows of unequal lengths that sum right', [[1, 2, 3, 4, 5], [6, 7, 8]], [2, 4], /^input 'x': is ragged: expected an array of length 5 at depth 1, got length 3$/],
+      ['a scalar beside a list', [[1, 2, 3, 4], 5, 6, 7, 8], [2, 4], /^input 'x': is ragged: expected an array of length 4 at depth 1, got number 5$/],
+      ['a list beside scalars', [1, 2, 3, 4, 5, 6, 7, [8]], [2, 4], /^input 'x': is ragged: expected a value at depth 1, got an array$/],
+      ['regular nesting of another shape', [[1, 2], [3, 4], [5, 6], [7, 8]], [2, 4], /^input 'x': "data" nests as \[4, 2\], but "shape" is \[2, 4\]/],
+    ])('nested data that is not the shape (%s) is 400 naming the input, the expected and the received', async (_title, data, shape, message) => {
+      const response = await post(`${url}/v2/models/affine/infer`, { inputs: [{ name: 'x', shape, datatype: 'FP32', data }] });
+      expect(response).toMatchObject({ status: 400, body: { error: expect.stringMatching(message) } });
+    });
+
     it('a batched model takes the batch dimension in the shape; a model without one takes its full shape', async () => {
       const batched = await post(`${url}/v2/models/affine/infer`, { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 0] }] });
       expect(batched.body.outputs[0]).toMatchObject({ shape: [1, 4], data: [1, 1, 1, 1] });
@@ -229,6 +241,19 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
       await post(`${url}/v2/models/affine/infer`, { id: 'trace-1', inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 0] }] });
       host.off('requestCompleted', listener);
       expect(ids).toContain('trace-1');
+    });
+
+    it('a model with INT64 inputs reads the body with exact integers: an id or a parameter past 2^53 is a 400 that quotes its digits, never a 500', async () => {
+      const input = '{"name":"x","shape":[1],"datatype":"INT64","data":[1]}';
+      for (const [body, message] of [
+        [`{"id":9007199254740993,"inputs":[${input}]}`, /"id" must be 1–128 visible ASCII characters \(no spaces\), got 9007199254740993$/],
+        [`{"id":{"a":[9007199254740993]},"inputs":[${input}]}`, /got \{"a":\[9007199254740993n\]\}$/],
+        [`{"parameters":{"binary_data_output":9007199254740993},"inputs":[${input}]}`, /binary_data_output must be a boolean, got 9007199254740993$/],
+      ] as const) {
+        const response = await post(`${url}/v2/models/id-int64/infer`, body, { 'content-type': 'application/json' });
+        expect(response.status, response.text).toBe(400);
+        expect(response.body).toEqual({ error: expect.stringMatching(message) });
+      }
     });
 
     it('addresses a version with /versions/{v}/infer', async () => {
@@ -436,6 +461,24 @@ describe('KServe model repository extension (load and unload are admin routes: t
     const infer = await post(`${url}/v2/models/affine/infer`, { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [0, 0, 0, 0] }] });
     expect(infer).toMatchObject({ status: 404, body: { error: expect.stringMatching(/not loaded/) } }); // every version unloaded: the model is gone
     expect(await post(`${url}/v2/repository/index`)).toMatchObject({ status: 200, body: [] });
+  });
+
+  it('the index takes only {"ready": bool}: ready keeps the READY versions, any other key or value is 400 naming it', async () => {
+    let loads = 0;
+    const gate = deferred();
+    // The first load passes; the second one waits, so its version stays LOADING.
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime({ loadGate: () => (loads++ === 0 ? Promise.resolve() : gate.promise) }) } });
+    const { url } = await serveTracked(host);
+    await host.load('a', { source: FAKE_SOURCE });
+    const loading = host.load('b', { source: FAKE_SOURCE });
+    await expect.poll(() => host.status().length).toBe(2);
+    expect((await post(`${url}/v2/repository/index`, { ready: false })).body).toHaveLength(2);
+    expect(await post(`${url}/v2/repository/index`, { ready: true })).toMatchObject({ status: 200, body: [{ name: 'a', version: '1', state: 'READY', reason: '' }] });
+    gate.resolve();
+    await loading;
+    expect(await post(`${url}/v2/repository/index`, { readdy: true })).toMatchObject({ status: 400, body: { error: expect.stringMatching(/unknown key "readdy" \(did you mean "ready"\?\); accepted keys: "ready"/) } });
+    expect(await post(`${url}/v2/repository/index`, { ready: 'yes' })).toMatchObject({ status: 400, body: { error: '"ready" must be true or false, got "yes"' } });
+    expect(await post(`${url}/v2/repository/index`, [1])).toMatchObject({ status: 400, body: { error: 'the request body must be a JSON object' } });
   });
 
   it('a load of a model the repository does not have is 404; without authorize load and unload are 403 (the read-only index stays open)', async () => {

@@ -3,6 +3,7 @@
  * invalid JSON (400), wrong method (405), unknown path (404).
  */
 import { request as httpRequest } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelHost } from '../../../src/index.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
@@ -82,6 +83,32 @@ describe('limits and routing', () => {
     expect(nan).toMatchObject({ status: 400, body: { error: expect.stringMatching(/not valid JSON/) } });
     const empty = await request(`${url}/v2/models/m/infer`, { method: 'POST' });
     expect(empty).toMatchObject({ status: 400, body: { error: 'the request body is empty; expected JSON' } });
+  });
+
+  it.each([
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+    ['br', brotliCompressSync],
+    ['x-custom', (b: Buffer) => b],
+  ])('a body with Content-Encoding %s is 415 naming the coding (not "not UTF-8"), with Accept-Encoding: identity', async (coding, encode) => {
+    for (const path of ['/v2/models/m/infer', '/v1/models/m:predict', '/admin/models/m/rollback']) {
+      const response = await request(`${url}${path}`, { body: new Uint8Array(encode(Buffer.from(JSON.stringify(infer([1, 2, 3, 4]))))), headers: { 'content-type': 'application/json', 'content-encoding': coding } });
+      expect(response, path).toMatchObject({ status: 415, body: { error: `the request body has Content-Encoding "${coding}", which this server does not decode: send it uncompressed (identity)` } });
+      expect(response.headers.get('accept-encoding')).toBe('identity');
+    }
+  });
+
+  it('Content-Encoding identity (or none) is read as sent; a large encoded body gets the same 415, not a JSON parse error', async () => {
+    expect((await request(`${url}/v2/models/m/infer`, { body: JSON.stringify(infer([1, 2, 3, 4])), headers: { 'content-encoding': 'identity' } })).status).toBe(200);
+    // Bodies past largeBodyBytes are parsed ahead of routing, one per turn: the coding is checked first there too.
+    const eager = await serve(host, { limits: { largeBodyBytes: 10 } });
+    try {
+      const body = new Uint8Array(gzipSync(Buffer.from(JSON.stringify(infer([1, 2, 3, 4])))));
+      const response = await request(`${eager.url}/v2/models/m/infer`, { body, headers: { 'content-encoding': 'gzip, identity' } });
+      expect(response).toMatchObject({ status: 415, body: { error: expect.stringMatching(/^the request body has Content-Encoding "gzip", /) } });
+    } finally {
+      await eager.close();
+    }
   });
 
   it.each([

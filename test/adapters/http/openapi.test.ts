@@ -25,6 +25,7 @@ const METHODS = ['get', 'put', 'post', 'delete'] as const;
 interface Operation {
   requestBody?: { content: Record<string, { schema: object }> };
   responses: Record<string, { content?: Record<string, { schema: object }> }>;
+  security?: unknown[];
 }
 type Document = { paths: Record<string, Partial<Record<(typeof METHODS)[number], Operation>>> };
 
@@ -138,6 +139,10 @@ describe('OpenAPI description (GET /openapi.json)', () => {
 
   it('describes every real answer: admin, KServe repository and TF Serving', async () => {
     expect(await exchange('POST', '/v2/repository/index')).toEqual(expect.arrayContaining([{ name: 'affine', version: '1', state: 'READY', reason: '' }]));
+    // The index is a read-only listing, open like the metadata routes: the document asks for no token.
+    expect(document.paths['/v2/repository/index']?.post?.security).toBeUndefined();
+    expect(await exchange('POST', '/v2/repository/index', { body: { ready: true }, headers: { authorization: '' } })).toEqual(expect.arrayContaining([{ name: 'affine', version: '1', state: 'READY', reason: '' }]));
+    await exchange('POST', '/v2/repository/index', { body: { readdy: true }, status: 400, schemaRefuses: true });
     await exchange('POST', '/admin/models/{model}/deploy', { body: { version: 2, canary: 0.25 } });
     await exchange('GET', '/v1/models/{model}/labels/{label}', { values: { label: 'canary' } });
     await exchange('GET', '/v1/models/{model}/labels/{label}/metadata');

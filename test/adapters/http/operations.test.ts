@@ -71,6 +71,7 @@ describe('status', () => {
               meanBatchSize: 1,
               requests: 3,
               errors: 0,
+              versionErrors: 0,
               errorRate: 0,
               queueDepth: 0,
             },
@@ -79,6 +80,22 @@ describe('status', () => {
       ],
     });
     expect(body).toEqual(JSON.parse(JSON.stringify(snapshot(host))));
+  });
+
+  it("errorRate counts only the version's failures (the rollout guard's rule), never a client's bad input", async () => {
+    // Once `broken`, the runtime fails every input: the version's fault (an input that fails alone would be the request's).
+    let broken = false;
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime({ failRun: () => (broken ? new Error('kaboom') : undefined) }) }, defaults: { batching: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    for (let i = 0; i < 4; i++) expect((await post(`${url}/v2/models/m/infer`, { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] })).status).toBe(400);
+    for (let i = 0; i < 3; i++) expect((await post(`${url}/v2/models/m/infer`, INFER)).status).toBe(200);
+    broken = true;
+    expect((await post(`${url}/v2/models/m/infer`, INFER)).status).toBe(500);
+    const version = (await get(`${url}/status.json`)).body.models[0].versions[0];
+    expect(version).toMatchObject({ requests: 8, errors: 5, versionErrors: 1, errorRate: 1 / 8 });
+    expect(host.stats('m').versions[1]!.windows['1m']).toMatchObject({ errors: 5, versionErrors: 1, errorsByCode: { INVALID_INPUT: 4, INFERENCE_FAILED: 1 } });
+    await host.close();
   });
 
   it('GET / and GET /status serve a self-contained HTML page that reads status.json', async () => {

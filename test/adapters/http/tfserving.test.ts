@@ -27,8 +27,9 @@ describe('TF Serving REST over node:http (a repository: half_plus_three v123, ta
     await writeVersion(root, 'fixed', 1, { 'model.onnx': onnxFixedShape() });
     await writeVersion(root, 'strings', 1, { 'model.onnx': onnxIdentity('string') });
     await writeVersion(root, 'pairs', 1, { 'model.onnx': onnxIdentity('float32', ['N', 1, 2]) });
+    await writeVersion(root, 'int64', 1, { 'model.onnx': onnxIdentity('int64') });
     host = new ModelHost({ repository: root });
-    for (const name of ['half_plus_three', 'tss', 'two-outputs', 'two-inputs', 'fixed', 'strings', 'pairs']) await host.load(name);
+    for (const name of ['half_plus_three', 'tss', 'two-outputs', 'two-inputs', 'fixed', 'strings', 'pairs', 'int64']) await host.load(name);
     served = await serve(host);
     url = served.url;
   });
@@ -105,6 +106,8 @@ describe('TF Serving REST over node:http (a repository: half_plus_three v123, ta
       ];
       const { status, body } = await post(`${url}/v1/models/tss:predict`, { signature_name: 'serving_default', instances });
       expect(status).toBe(200);
+      // An empty signature name means the default one, as in TF Serving.
+      expect((await post(`${url}/v1/models/tss:predict`, { signature_name: '', instances })).body).toEqual(body);
       expect(body).toEqual({
         predictions: [
           { tag_echo: 'foo', signal_echo: [1, 2, 3, 4, 5], sensor_echo: [[1, 2], [3, 4]] },
@@ -139,6 +142,11 @@ describe('TF Serving REST over node:http (a repository: half_plus_three v123, ta
       expect(columnar.body).toEqual({ outputs: ['image bytes'] });
     });
 
+    it('a signature_name that is a big integer (read exactly: the model has INT64 inputs) is 400 echoing it whole', async () => {
+      const response = await post(`${url}/v1/models/int64:predict`, '{"signature_name":[9007199254740993],"instances":[1]}');
+      expect(response).toMatchObject({ status: 400, body: { error: '"signature_name": serving signature [9007199254740993] (not a string) not found in the model\'s signatures (it has "serving_default")' } });
+    });
+
     it('a model without a batch dimension takes its full tensors in the columnar format only', async () => {
       expect((await post(`${url}/v1/models/fixed:predict`, { inputs: [[1, 2, 3], [4, 5, 6]] })).body).toEqual({ outputs: [[2, 4, 6], [8, 10, 12]] });
       const rows = await post(`${url}/v1/models/fixed:predict`, { instances: [[1, 2, 3], [4, 5, 6]] });
@@ -155,6 +163,12 @@ describe('TF Serving REST over node:http (a repository: half_plus_three v123, ta
       ['a misnamed key in the columnar format (one input)', { inputs: { y: [[1, 2, 3]] } }, /^"inputs" has unknown input "y" \(known inputs: "x"\)$/],
       ['a bare value for a multi-input model', { instances: [[1, 2, 3]], model: 'two-inputs' }, /instances\[0\] must be an object with inputs "a", "b"/],
       ['a JSON array body', [], /JSON object/],
+      ['a misspelt top-level key', { instancez: [1] }, /^the predict request: unknown key "instancez" \(did you mean "instances"\?\); accepted keys: "signature_name", "instances", "inputs"$/],
+      ['a signature the model does not have', { signature_name: 'predict_images', instances: [1] }, /^"signature_name": serving signature "predict_images" not found in the model's signatures \(it has "serving_default"\)$/],
+      ['a signature_name that is not a string', { signature_name: 7, instances: [1] }, /^"signature_name": serving signature 7 \(not a string\) not found/],
+      ['b64 for an FP32 input (row format)', { instances: [{ b64: 'AAAA' }] }, /^instances\[0\]: got \{"b64": \.\.\.\}, but input "x" is float32 \(FP32\) and expects numbers; \{"b64": \.\.\.\} is only for string \(BYTES\) inputs$/],
+      ['b64 for an FP32 input (columnar, named)', { inputs: { x: [1, { b64: 'AAAA' }] } }, /^inputs\.x\[1\]: got \{"b64": \.\.\.\}, but input "x" is float32 \(FP32\)/],
+      ['b64 for the FP32 input of a multi-input model', { instances: [{ tag: { b64: 'Zm9v' }, signal: [{ b64: 'AAAA' }, 2, 3, 4, 5], sensor: [[1, 2], [3, 4]] }], model: 'tss' }, /^instances\[0\]\.signal\[0\]: got \{"b64": \.\.\.\}, but input "signal" is float32 \(FP32\)/],
     ])('%s is 400 { error }', async (_title, body, message) => {
       const { model = 'half_plus_three', ...rest } = body as { model?: string };
       const response = await post(`${url}/v1/models/${model}:predict`, Array.isArray(body) ? body : rest);

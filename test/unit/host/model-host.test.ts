@@ -177,6 +177,12 @@ describe('ModelHost: every bad call settles with a clear code', () => {
     ['an unknown version', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { version: 9 }), ErrorCode.VERSION_NOT_FOUND, /no loaded version 9/],
     ['a bad timeoutMs', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { timeoutMs: -1 }), ErrorCode.INVALID_INPUT, /`timeoutMs` must be a number ≥ 0, got -1/],
     ['a bad signal', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { signal: {} as AbortSignal }), ErrorCode.INVALID_INPUT, /`signal` must be an AbortSignal/],
+    // The one request-id rule of every protocol, in-process too.
+    ['an empty id', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { id: '' }), ErrorCode.INVALID_INPUT, /^predict\('affine'\): `id` must be 1–128 visible ASCII characters \(no spaces\), got "" \(0 characters\)$/],
+    ['an id with a space', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { id: 'a b' }), ErrorCode.INVALID_INPUT, /`id` must be 1–128 visible ASCII characters \(no spaces\), got "a b" \(3 characters\)/],
+    ['an id of 129 characters', (h: ModelHost) => h.predictBatch('affine', { x: [[1, 2, 3, 4]] }, { id: 'x'.repeat(129) }), ErrorCode.INVALID_INPUT, /`id` must be .*\(129 characters\)/],
+    ['an id that is not a string', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { id: 7 as never }), ErrorCode.INVALID_INPUT, /`id` must be 1–128 visible ASCII characters \(no spaces\), got 7$/],
+    ['feedback naming an invalid id', async (h: ModelHost) => h.feedback('affine', 'line\nbreak', 1), ErrorCode.INVALID_INPUT, /^feedback\('affine'\): the request id must be 1–128 visible ASCII characters \(no spaces\), got "line\\nbreak" \(10 characters\)$/],
     ['a model name like ../etc', (h: ModelHost) => h.load('../etc'), ErrorCode.INVALID_INPUT, /model name must be/],
     ['load without repository or source', (h: ModelHost) => h.load('affine2'), ErrorCode.INVALID_CONFIG, /needs a model repository/],
     ['a source no runtime recognizes', (h: ModelHost) => h.load('x', { source: { files: { 'weights.pt': 'x' } } }), ErrorCode.UNSUPPORTED_MODEL, /no runtime recognizes its files \(weights\.pt\)/],
@@ -258,5 +264,23 @@ describe('ModelHost: scheduling options reach the scheduler', () => {
     held.resolve();
     await destroyed;
     expect(runtime.openSessions).toBe(0);
+  });
+});
+
+describe('runtime error text stays out of what callers and listeners are shown', () => {
+  it("batchFailed and requestFailed say it in modelhost's words; the runtime's text (an absolute path) is only the cause", async () => {
+    const secret = '/srv/models/private/ranker/1/model.onnx: node MatMul_7 failed';
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime({ failRun: () => new Error(secret) }) }, defaults: { batching: false, warmup: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const batchFailed: { message: string; cause: unknown }[] = [];
+    const requestFailed: { message: string }[] = [];
+    host.on('batchFailed', (e) => batchFailed.push(e));
+    host.on('requestFailed', (e) => requestFailed.push(e));
+    const error = await host.predict('m', [1, 2, 3, 4]).catch((e: ModelHostError) => e);
+    expect(error).toMatchObject({ code: ErrorCode.INFERENCE_FAILED });
+    for (const shown of [(error as ModelHostError).message, ...batchFailed.map((e) => e.message), ...requestFailed.map((e) => e.message)]) expect(shown).not.toContain('/srv/models');
+    expect(batchFailed[0]!.message).toBe("model 'm' v1: inference failed: the runtime failed on this batch");
+    expect((batchFailed[0]!.cause as Error).message).toContain(secret);
+    await host.close();
   });
 });

@@ -53,10 +53,49 @@ describe('repository polling (injectable clock)', () => {
     const { root, host, warnings, tick } = await setup();
     const dir = await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
     await writeFile(path.join(dir, 'model.fake'), 'v2-but-truncat'); // no longer matches SHA256SUMS
-    await tick(() => expect(warnings.some((w) => /v2 is not served: .*m\/2\/model\.fake does not match its SHA-256.*tried again on the next poll/.test(w.message))).toBe(true));
+    await tick(() => expect(warnings.some((w) => /v2 is not served: .*m\/2\/model\.fake does not match its SHA-256.*tried again when its files change/.test(w.message))).toBe(true));
     expect(host.status('m').defaultVersion).toBe(1);
     await writeFile(path.join(dir, 'model.fake'), 'v2'); // the copy completes
     await tick(() => expect(host.status('m').defaultVersion).toBe(2));
+    await host.close();
+  });
+
+  it('a broken version is warned once and not re-read on every poll: tried again when its files change, else after 1, 2, 4 … polls', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.fake': 'v1' });
+    const runtime = versionedRuntime({ failLoad: new Set([2]) });
+    const host = new ModelHost({ repository: root, runtimes: { versioned: runtime } });
+    const warnings: WarningEvent[] = [];
+    host.on('warning', (w) => warnings.push(w));
+    await host.load('m');
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    const triesOfV2 = () => runtime.loads.filter((v) => v === 2).length;
+    // Tries on polls 1, 2, 4, 8, 16: waits of 0, 1, 3, 7 polls between them.
+    const tried: number[] = [];
+    for (let poll = 1; poll <= 16; poll++) {
+      const before = triesOfV2();
+      expect(await host.poll(), `poll ${poll}`).toMatchObject({ failed: ['m@2'] });
+      if (triesOfV2() > before) tried.push(poll);
+    }
+    expect(tried).toEqual([1, 2, 4, 8, 16]);
+    expect(warnings.filter((w) => /v2 is not served/.test(w.message))).toHaveLength(1);
+    expect(host.status('m').defaultVersion).toBe(1);
+    // Its files change: tried on the very next poll (the same failure is not warned again).
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2, copied again' });
+    await host.poll();
+    expect(triesOfV2()).toBe(6);
+    expect(warnings.filter((w) => /v2 is not served/.test(w.message))).toHaveLength(1);
+    await host.close();
+  });
+
+  it('a broken config.json is warned once per distinct problem, not on every poll', async () => {
+    const { root, host, warnings } = await setup();
+    await writeFile(path.join(root, 'm', 'config.json'), '{ not json');
+    for (let poll = 0; poll < 3; poll++) await host.poll();
+    expect(warnings.filter((w) => /repository poll of 'm' failed: m\/config\.json is not valid JSON/.test(w.message))).toHaveLength(1);
+    await writeFile(path.join(root, 'm', 'config.json'), JSON.stringify({ maxBatchSize: 0 }));
+    for (let poll = 0; poll < 3; poll++) await host.poll();
+    expect(warnings.filter((w) => /repository poll of 'm' failed/.test(w.message))).toHaveLength(2);
     await host.close();
   });
 

@@ -352,6 +352,9 @@ describe('BatchScheduler: isolation of a poisoned request', () => {
     // 1 + the failed batch + at most 2·log2(16) halves
     expect(executor.runs.length).toBeLessThanOrEqual(2 + 2 * 4);
     expect(events.batchFailed).toEqual([expect.objectContaining({ batchSize: 16, requests: 16, code: 'INFERENCE_FAILED' })]);
+    // The event says it in modelhost's words; the runtime's own text is its cause, for logs.
+    expect((events.batchFailed as { message: string; cause: Error }[])[0]).toMatchObject({ message: expect.stringMatching(/inference failed: the runtime failed on this batch$/), cause: { message: 'poisoned row 7' } });
+    expect((events.batchFailed as { message: string }[])[0]!.message).not.toMatch(/poisoned/);
   });
 
   it('bounds the extra runs when every request fails (a broken runtime)', async () => {

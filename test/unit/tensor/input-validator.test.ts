@@ -94,6 +94,7 @@ const rejected: Case[] = [
   ['non-integers to an int64 input', twoInputs, { ids: [[1.5]], mask: [[true]] }, 'batch', /input 'ids': expected integers \(dtype int64\), got number 1.5/],
   ['rows that disagree', twoInputs, { ids: [[1], [2]], mask: [[true]] }, 'batch', /input 'mask': expected 2 rows like the other inputs, got 1/],
   ['a bad shape value', mlp, { x: { data: new Float32Array(3), shape: [1, -3] } }, 'batch', /expected shape as an array of non-negative integers, got \[1,-3\]/],
+  ['a bigint shape value (echoed exactly, not a TypeError)', mlp, { x: { data: new Float32Array(3), shape: [1n, 9007199254740993n] } }, 'batch', /expected shape as an array of non-negative integers, got \[1n,9007199254740993n\]/],
   ['predictBatch on a model without a batch dimension', fixed, { x: [[1, 2, 3], [4, 5, 6]] }, 'batch', /has no batch dimension.*predict\(\), not predictBatch\(\)/],
   ['an ambiguous bare array for variable dimensions (rows of any length)', twoInputs, { ids: new BigInt64Array(3), mask: new Uint8Array(3) }, 'batch', /input 'ids': has variable dimensions \[-1, -1\].*pass \{ data, shape \}/],
   ['an object that is not a tensor', mlp, { x: { values: [1, 2, 3] } }, 'instance', /input 'x': expected a tensor \(\{ data, shape \}\), a typed array or a nested array, got an object/],

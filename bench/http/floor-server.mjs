@@ -1,7 +1,8 @@
 /**
  * The floor under any HTTP server on this machine: node:http reading each request's body
  * and answering a fixed response (argv[2]), with no routing, JSON or model. Started by
- * bench/http.ts in its own process; SIGTERM stops it.
+ * bench/http.ts in its own process with plain `node` (like the built CLI it is compared
+ * with); SIGTERM stops it.
  */
 import { createServer } from 'node:http';
 
