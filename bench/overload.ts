@@ -28,8 +28,10 @@ import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { rawLoad } from './lib/raw-load.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { writeResults } from './lib/results.js';
 import { summarize, type Summary } from './lib/stats.js';
@@ -42,12 +44,30 @@ const REPOSITORY = fileURLToPath(new URL('../examples/quickstart/models', import
 interface Serve {
   readonly url: string;
   readonly pid: number;
+  /** Where the server's memory is now (bench/lib/memory-report.cjs): V8 heap, external, RSS, before and after a full GC. */
+  memory(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
+const MEMORY_REPORT = fileURLToPath(new URL('./lib/memory-report.cjs', import.meta.url));
+
 /** `node dist/cli.js serve <demo repository> --port 0 --models <model> …`, ready when it logs "listening". */
 async function startServe(model: string, args: readonly string[] = []): Promise<Serve> {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', REPOSITORY, '--port', '0', '--log-format', 'json', '--models', model, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--expose-gc', '--require', MEMORY_REPORT, CLI, 'serve', REPOSITORY, '--port', '0', '--log-format', 'json', '--models', model, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A bench that dies (Ctrl-C, a timeout) must not leave its server running.
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+  const reports: ((report: unknown) => void)[] = [];
+  let errLine = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    errLine += chunk;
+    for (let nl = errLine.indexOf('\n'); nl >= 0; nl = errLine.indexOf('\n')) {
+      const line = errLine.slice(0, nl);
+      errLine = errLine.slice(nl + 1);
+      if (line.startsWith('memory-report ')) reports.shift()?.(JSON.parse(line.slice('memory-report '.length)));
+      else process.stderr.write(`${line}\n`);
+    }
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -62,7 +82,14 @@ async function startServe(model: string, args: readonly string[] = []): Promise<
   return {
     url,
     pid: child.pid!,
+    memory() {
+      return new Promise((resolve) => {
+        reports.push(resolve);
+        child.kill('SIGUSR2');
+      });
+    },
     async stop() {
+      process.off('exit', killChild);
       child.kill('SIGTERM');
       await once(child, 'exit');
     },
@@ -84,6 +111,12 @@ async function startFloor(body: string): Promise<{ url: string; close(): Promise
         server.close(() => resolve());
       }),
   };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssMiB(pid: number): number {
@@ -166,6 +199,8 @@ interface Level {
   readonly connections: number;
   readonly goodput: number;
   readonly floor: number | undefined;
+  /** Machine share (all cores = 1) of the load client and of the server during the run. */
+  readonly cpu: Cpu;
   readonly statuses: Record<string, number>;
   readonly latency: Summary;
   readonly live: Summary & { failed: number };
@@ -175,7 +210,29 @@ interface Level {
   readonly rssAfter: number;
 }
 
-async function closedLoop(url: string, path: string, body: string, connections: number, seconds: number): Promise<{ goodput: number; statuses: Record<string, number>; latency: Summary }> {
+/** The load client: raw sockets (cheapest, the default) or autocannon. */
+let loadClient: 'raw' | 'autocannon' = 'raw';
+/** Node flags for `serve` (`--node-args "--max-semi-space-size=64"`). */
+let nodeArgs: string[] = [];
+
+interface Cpu {
+  /** Share of the machine's cores, 0..1, over the run. */
+  readonly client: number;
+  readonly server: number;
+}
+
+async function closedLoop(url: string, path: string, body: string, connections: number, seconds: number, serverPid?: number): Promise<{ goodput: number; statuses: Record<string, number>; latency: Summary; cpu: Cpu }> {
+  const cores = availableParallelism();
+  const clientBefore = process.cpuUsage();
+  const serverBefore = serverPid === undefined ? 0 : cpuSeconds(serverPid);
+  const started = performance.now();
+  if (loadClient === 'raw') {
+    const run = await rawLoad({ url: `${url}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, seconds });
+    const wall = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(clientBefore);
+    const cpu = { client: (used.user + used.system) / 1e6 / wall / cores, server: serverPid === undefined ? 0 : (cpuSeconds(serverPid) - serverBefore) / wall / cores };
+    return { goodput: run.latencies.length / run.seconds, statuses: run.statuses, latency: summarize(Array.from(run.latencies)), cpu };
+  }
   const statuses: Record<string, number> = {};
   const latencies: number[] = [];
   const instance = autocannon({ url: `${url}${path}`, connections, duration: seconds, timeout: 60, method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -184,32 +241,39 @@ async function closedLoop(url: string, path: string, body: string, connections: 
     if (status < 300) latencies.push(ms);
   });
   const result = await instance;
+  const wall = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const cpu = { client: (client.user + client.system) / 1e6 / wall / cores, server: serverPid === undefined ? 0 : (cpuSeconds(serverPid) - serverBefore) / wall / cores };
   for (const [kind, n] of [['errors', result.errors], ['timeouts', result.timeouts]] as const) if (n > 0) statuses[kind] = n;
-  return { goodput: latencies.length / seconds, statuses, latency: summarize(latencies) };
+  return { goodput: latencies.length / seconds, statuses, latency: summarize(latencies), cpu };
 }
 
-async function mlp(seconds: number): Promise<Level[]> {
+async function mlp(seconds: number, connectionLevels: readonly number[], serveArgs: readonly string[], withFloor: boolean): Promise<Level[]> {
   const path = '/v2/models/mlp-onnx/infer';
   const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: Array.from({ length: 64 }, (_, i) => i / 64) }] });
   const response = JSON.stringify({ model_name: 'mlp-onnx', model_version: '1', outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 10], data: Array.from({ length: 10 }, () => 0.123456) }] });
   const levels: Level[] = [];
-  const serve = await startServe('mlp-onnx');
+  const serve = await startServe('mlp-onnx', serveArgs);
   const floor = await startFloor(response);
   try {
     await closedLoop(serve.url, path, body, 32, 2); // warm
-    for (const connections of [32, 160, 640, 2000]) {
+    process.stderr.write(`mlp memory after warming: ${JSON.stringify(await serve.memory())}; RSS ${rssMiB(serve.pid).toFixed(0)} MiB\n`);
+    for (const connections of connectionLevels) {
       const rssBefore = rssMiB(serve.pid);
       const live = probe(serve.url, '/v2/health/live');
       const ready = probe(serve.url, '/v2/health/ready');
       const polite = politeClients(serve.url, path, body, 10);
-      const run = await closedLoop(serve.url, path, body, connections, seconds);
+      const run = await closedLoop(serve.url, path, body, connections, seconds, serve.pid);
       const [liveStats, readyStats, politeStats] = await Promise.all([live.stop(), ready.stop(), polite.stop()]);
       await sleep(1000);
       const rssAfter = rssMiB(serve.pid);
-      const floorRun = await closedLoop(floor.url, path, body, connections, Math.min(seconds, 4));
-      levels.push({ connections, goodput: run.goodput, floor: floorRun.goodput, statuses: run.statuses, latency: run.latency, live: liveStats, ready: readyStats, polite: politeStats, rssBefore, rssAfter });
-      process.stderr.write(`mlp ${connections}: ${Math.round(run.goodput)}/s (floor ${Math.round(floorRun.goodput)}/s) ${JSON.stringify(run.statuses)}\n`);
+      const floorRun = withFloor ? await closedLoop(floor.url, path, body, connections, Math.min(seconds, 4)) : undefined;
+      levels.push({ connections, goodput: run.goodput, floor: floorRun?.goodput, cpu: run.cpu, statuses: run.statuses, latency: run.latency, live: liveStats, ready: readyStats, polite: politeStats, rssBefore, rssAfter });
+      process.stderr.write(`mlp ${connections}: ${Math.round(run.goodput)}/s (floor ${floorRun === undefined ? '–' : Math.round(floorRun.goodput)}/s) ${JSON.stringify(run.statuses)} cpu client ${(run.cpu.client * 100).toFixed(0)}% server ${(run.cpu.server * 100).toFixed(0)}% live p99 ${liveStats.p99.toFixed(1)} ms\n`);
     }
+    process.stderr.write(`mlp memory after the levels: ${JSON.stringify(await serve.memory())}; RSS ${rssMiB(serve.pid).toFixed(0)} MiB, after a full GC (1 s later) `);
+    await sleep(1000);
+    process.stderr.write(`${rssMiB(serve.pid).toFixed(0)} MiB\n`);
   } finally {
     await floor.close();
     await serve.stop();
@@ -228,7 +292,7 @@ interface Burst {
   readonly live: Summary & { failed: number };
 }
 
-async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBefore: number; rssAfter: number; rssPeak: number }> {
+async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBefore: number; rssAfter: number; rssPeak: number; rssAfterGc: number; memory: unknown }> {
   const path = '/v2/models/mobilenet/infer';
   const pixels = new Float32Array(224 * 224 * 3).fill(0.5);
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input_1', shape: [1, 224, 224, 3], datatype: 'FP32', parameters: { binary_data_size: pixels.byteLength } }], parameters: { binary_data_output: true } }));
@@ -255,6 +319,7 @@ async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBe
     serve = await startServe('mobilenet', ['--timeout', '2000']);
     await burst(8); // the scheduler learns the per-row cost from a first batch
     const rssBefore = rssMiB(serve.pid);
+    process.stderr.write(`mobilenet memory before: ${JSON.stringify(await serve.memory())}\n`);
     let rssPeak = rssBefore;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(serve.pid))), 100);
     const bursts: Burst[] = [];
@@ -267,31 +332,50 @@ async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBe
     }
     clearInterval(sampler);
     await sleep(3000);
-    return { bursts, rowsPerSec, rssBefore, rssAfter: rssMiB(serve.pid), rssPeak };
+    const rssAfter = rssMiB(serve.pid);
+    const memory = await serve.memory();
+    await sleep(1000);
+    const rssAfterGc = rssMiB(serve.pid);
+    process.stderr.write(`mobilenet memory 3 s after: ${JSON.stringify(memory)}; RSS after a full GC ${rssAfterGc.toFixed(0)} MiB\n`);
+    return { bursts, rowsPerSec, rssBefore, rssAfter, rssPeak, rssAfterGc, memory };
   } finally {
     await serve.stop();
   }
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6' }, only: { type: 'string', default: 'mlp,mobilenet' } } });
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '6' },
+      only: { type: 'string', default: 'mlp,mobilenet' },
+      connections: { type: 'string', default: '32,160,640,2000' },
+      client: { type: 'string', default: 'raw' },
+      'serve-args': { type: 'string', default: '' },
+      'no-floor': { type: 'boolean', default: false },
+      'node-args': { type: 'string', default: '' },
+    },
+  });
   const seconds = Number(values.seconds);
+  loadClient = values.client === 'autocannon' ? 'autocannon' : 'raw';
+  const serveArgs = values['serve-args']!.split(' ').filter((a) => a !== '');
+  nodeArgs = values['node-args']!.split(' ').filter((a) => a !== '');
   const only = values.only!.split(',');
   const results: Record<string, unknown> = { machine: machineInfo() };
   process.stdout.write(`${describeMachine(machineInfo())}\n\n`);
   if (only.includes('mlp')) {
-    const levels = await mlp(seconds);
+    const levels = await mlp(seconds, values.connections!.split(',').map(Number), serveArgs, !values['no-floor']);
     results['mlp'] = levels;
     const peak = Math.max(...levels.map((l) => l.goodput));
     process.stdout.write(
-      `mlp-onnx, closed loop, ${seconds} s per level\n${formatTable(
-        ['connections', 'goodput/s', '÷ peak', 'floor/s', '÷ floor', 'refusals', 'p50 2xx', 'p99 2xx', 'live p99', 'ready p99', 'probe fails', 'polite: refused → in after wait', 'RSS MiB before → after'],
+      `mlp-onnx, closed loop (${loadClient} client), ${seconds} s per level${serveArgs.length > 0 ? `, serve ${serveArgs.join(' ')}` : ''}\n${formatTable(
+        ['connections', 'goodput/s', '÷ peak', 'floor/s', '÷ floor', 'CPU client / server', 'refusals', 'p50 2xx', 'p99 2xx', 'live p99', 'ready p99', 'probe fails', 'polite: refused → in after wait', 'RSS MiB before → after'],
         levels.map((l) => [
           String(l.connections),
           formatCount(l.goodput),
           formatRatio(l.goodput / peak),
           l.floor === undefined ? '–' : formatCount(l.floor),
           l.floor === undefined ? '–' : formatRatio(l.goodput / l.floor),
+          `${(l.cpu.client * 100).toFixed(0)}% / ${(l.cpu.server * 100).toFixed(0)}%`,
           Object.entries(l.statuses).filter(([s]) => s !== '200').map(([s, n]) => `${s}: ${n}`).join(', ') || '0',
           formatMs(l.latency.p50),
           formatMs(l.latency.p99),
@@ -311,7 +395,7 @@ async function main(): Promise<void> {
       `mobilenet, --timeout 2000, one-shot bursts (measured ${m.rowsPerSec.toFixed(1)} rows/s: ${Math.floor(m.rowsPerSec * 2)} rows in 2 s)\n${formatTable(
         ['burst', 'ok', '÷ computable in 2 s', 'statuses', 'wall', 'live p99', 'live max'],
         m.bursts.map((b) => [String(b.requests), String(b.ok), formatRatio(b.ok / b.capacity), JSON.stringify(b.statuses), formatMs(b.wallMs), formatMs(b.live.p99), formatMs(b.live.max)]),
-      )}\nRSS MiB: before ${m.rssBefore.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after ${m.rssAfter.toFixed(0)}\n`,
+      )}\nRSS MiB: before ${m.rssBefore.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after ${m.rssAfter.toFixed(0)}, after a full GC ${m.rssAfterGc.toFixed(0)}\n`,
     );
   }
   await writeResults(results, { extraPath: 'bench/results/overload.json', latest: false });

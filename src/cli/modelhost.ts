@@ -58,7 +58,17 @@ const SERVE_FLAGS = {
   'json-max-depth': { value: '<n>', help: 'deepest nesting of a JSON body; deeper ones get 400 (default 64)', parse: integer('a positive integer', 1) },
   'json-max-elements': { value: '<n>', help: 'most values in a JSON body; more get 400 (default 10000000)', parse: integer('a positive integer', 1) },
   'max-response-bytes': { value: '<bytes>', help: 'largest response body; larger ones get 400 naming binary_data_output\n(default 67108864, 64 MiB)', parse: integer('a positive number of bytes', 1) },
-  'max-wait': { value: '<ms>', help: 'refuse (429) a request whose predicted queue wait passes <ms>\n(queue.maxWaitMs of every model; default 5000)', parse: integer('a positive number of ms', 1) },
+  'max-wait': {
+    value: '<ms>',
+    help: 'refuse (429) a request whose predicted wait for admission or in the\nqueue passes <ms> (limits.maxWaitMs and queue.maxWaitMs; default 5000)',
+    parse: integer('a positive number of ms', 1),
+  },
+  concurrency: {
+    value: '<n>',
+    help: "inference requests in flight per model, or 'adaptive' (default: learned\nfrom latency); the next ones wait unread, in arrival order",
+    parse: (raw: string) => (raw === 'adaptive' ? ('adaptive' as const) : integer('a positive integer or adaptive', 1)(raw)),
+  },
+  'max-waiting': { value: '<n>', help: 'inference requests waiting for admission per model; more get 429\nbefore their body is read (default 4096)', parse: integer('a positive integer', 1) },
   'max-connections': { value: '<n>', help: 'most open connections (default 4096)', parse: integer('a positive integer', 1) },
   'max-buffered-bytes': { value: '<n>', help: 'most request-body bytes held at once, all requests (default 134217728)', parse: integer('a positive number of bytes', 1) },
   'headers-timeout': { value: '<ms>', help: "most time to receive a request's headers (default 10000)", parse: integer('a positive number of ms', 1) },
@@ -201,6 +211,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     maxBufferedBytes: values['max-buffered-bytes'],
     headersTimeoutMs: values['headers-timeout'],
     bodyTimeoutMs: values['body-timeout'],
+    concurrency: values.concurrency,
+    maxWaitingRequests: values['max-waiting'],
+    maxWaitMs,
   };
 
   // Text lines by default everywhere (JSON only when asked); a terminal also gets the live load progress.

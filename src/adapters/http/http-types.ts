@@ -11,6 +11,17 @@ export interface HttpRequest {
   readonly parsedBody?: unknown;
   /** Fires when the client goes away: the request's queued task is cancelled. */
   readonly signal: AbortSignal;
+  /**
+   * Time the request already waited in the server before its handler ran (admission), ms:
+   * counted against its `timeoutMs`.
+   */
+  readonly waitedMs?: number;
+}
+
+/** The deadline left for a request's inference, ms: `timeoutMs` less the time it waited for admission. */
+export function timeoutLeft(timeoutMs: number | undefined, request: HttpRequest): number | undefined {
+  if (timeoutMs === undefined || request.waitedMs === undefined) return timeoutMs;
+  return Math.max(1, timeoutMs - request.waitedMs);
 }
 
 export interface HttpResponse {

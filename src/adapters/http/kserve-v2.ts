@@ -6,7 +6,7 @@
 import type { ModelHost, Outputs } from 'modelhost';
 import { ConversionError, DTYPES, dtypeFromKServe, fromRawBytes, shapeSize, toRawBytes, type DType, type Tensor, type TensorSpec } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
-import type { HttpResponse, RouteContext, RouteHandler } from './http-types.js';
+import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import { TensorJson, writeJson } from './json-writer.js';
@@ -92,7 +92,7 @@ export const infer: RouteHandler = async (context) => {
 
   // KServe's `id` names the request when given; otherwise the `x-request-id` (or a new one) does.
   const id = (req.id as string | undefined) ?? context.requestId;
-  const predictOptions = { version, id, signal: request.signal, timeoutMs: options.timeoutMs };
+  const predictOptions = { version, id, signal: request.signal, timeoutMs: timeoutLeft(options.timeoutMs, request) };
   const servingBefore = answeredBy(host, model, version);
   // KServe shapes carry the batch dimension; a model without one takes its full shapes.
   const outputs: Outputs = meta.batched ? await host.predictBatch(model, inputs, predictOptions) : await host.predict(model, inputs, predictOptions);

@@ -29,6 +29,26 @@ export interface ListenerLimits {
    * per round trip (the refusal loop that makes goodput fall as load rises). Default true.
    */
   readonly holdRefusedConnections?: boolean;
+  /**
+   * Inference requests (`POST …/infer`, `…:predict`) in flight at once per model, from body
+   * read to response sent: a number, or `'adaptive'` (learned from their latency, between 8
+   * and 1000: it grows while latency stays near the no-load latency and shrinks when requests
+   * start queueing). The next requests wait unread, in arrival order (`maxWaitingRequests`,
+   * `maxWaitMs`). Probes, metadata and admin routes never wait. Default `'adaptive'`.
+   */
+  readonly concurrency?: number | 'adaptive';
+  /**
+   * Inference requests waiting for admission per model; more are refused with 429 on their
+   * headers, before their body is read. Default 4096.
+   */
+  readonly maxWaitingRequests?: number;
+  /**
+   * Longest an inference request waits for admission, ms: one whose predicted wait (the
+   * requests ahead ÷ the recent completion rate) passes it is refused with 429 and that
+   * prediction as `Retry-After`, on its headers; one that waited that long anyway gets 429.
+   * The time waited counts against the request's `timeoutMs`. Default 5000.
+   */
+  readonly maxWaitMs?: number;
 }
 
 /** Limits only a server can apply (they act before a request reaches a listener). */
@@ -46,6 +66,9 @@ export interface ResolvedListenerLimits {
   readonly bodyTimeoutMs: number;
   readonly largeBodyBytes: number;
   readonly holdRefusedConnections: boolean;
+  readonly concurrency: number | 'adaptive';
+  readonly maxWaitingRequests: number;
+  readonly maxWaitMs: number;
 }
 
 export interface ResolvedServerLimits extends ResolvedListenerLimits {
@@ -59,6 +82,9 @@ export const DEFAULT_LIMITS: Readonly<ResolvedServerLimits> = Object.freeze({
   bodyTimeoutMs: 30_000,
   largeBodyBytes: 1024 * 1024,
   holdRefusedConnections: true,
+  concurrency: 'adaptive',
+  maxWaitingRequests: 4096,
+  maxWaitMs: 5000,
   maxConnections: 4096,
   headersTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5000,
@@ -73,8 +99,10 @@ export function resolveLimits(limits: ListenerLimits & ServerLimits = {}): Resol
     if (!(key in DEFAULT_LIMITS)) throw new TypeError(`limits.${key} is not a listener limit (expected one of ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
     if (key === 'holdRefusedConnections') {
       if (typeof value !== 'boolean') throw new TypeError(`limits.holdRefusedConnections must be a boolean, got ${String(value)}`);
+    } else if (key === 'concurrency' && value === 'adaptive') {
+      // the default
     } else if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-      throw new TypeError(`limits.${key} must be an integer ≥ 1, got ${String(value)}`);
+      throw new TypeError(`limits.${key} must be an integer ≥ 1${key === 'concurrency' ? " or 'adaptive'" : ''}, got ${String(value)}`);
     }
     (resolved as Record<string, unknown>)[key] = value;
   }

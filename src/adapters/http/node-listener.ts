@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ModelHost } from 'modelhost';
+import { ErrorCode, type ModelHost } from 'modelhost';
+import { AdaptiveLimit } from './adaptive-limit.js';
+import { AdmissionGate, WaitExpired, type Permit } from './admission-gate.js';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
 import { requestSignal } from './connection-signal.js';
 import { contentCodings } from './content-encoding.js';
 import { createHttpHandler } from './http-handler.js';
-import { badRequest, errorResponse, json } from './http-errors.js';
+import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
 import { resolveLimits, type ListenerLimits } from './listener-limits.js';
 import { ParseTurns } from './parse-turns.js';
@@ -20,11 +22,19 @@ export interface NodeListenerOptions extends HttpOptions {
 /** Longest a refused connection is held unread, ms: below Node's keep-alive and socket timeouts. */
 const MAX_HOLD_MS = 10_000;
 
+/** A body refused on its headers is read to its end and dropped up to this size (the connection stays open); past it the connection closes. */
+const DRAIN_REFUSED_BODY_BYTES = 64 * 1024;
+
+/** The model an inference request names (`/v2/models/{m}[/versions/{v}]/infer`, `/v1/models/{m}…:predict`). */
+const INFERENCE_PATH = /^\/v[12]\/models\/([^/:?]+)(?:\/(?:versions|labels)\/[^/:?]+)?(?:\/infer|:predict)(?:\?|$)/;
+
 /**
  * A `node:http` request listener (also an Express/Connect middleware: unknown paths go to
- * `next`). It reads the body within `bodyLimitBytes` (413 beyond), `limits.bodyTimeoutMs`
- * (408) and the listener-wide `limits.maxBufferedBytes` (503); large JSON bodies are parsed
- * one per event-loop turn. A client that disconnects aborts its request: a queued inference
+ * `next`). Inference requests pass a per-model admission gate on their headers
+ * (`limits.concurrency` in flight, the next ones wait unread up to `limits.maxWaitMs`, past
+ * that 429 before the body is read). It reads the body within `bodyLimitBytes` (413 beyond),
+ * `limits.bodyTimeoutMs` (408) and the listener-wide `limits.maxBufferedBytes` (503); large
+ * JSON bodies are parsed one per event-loop turn. A client that disconnects aborts its request: a queued inference
  * is cancelled and frees its slot. After a 429, the connection is not read again before its
  * `Retry-After` (`limits.holdRefusedConnections`).
  *
@@ -37,11 +47,73 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   const budget = new ByteBudget(limits.maxBufferedBytes);
   const hold = limits.holdRefusedConnections ? new ConnectionHold() : undefined;
   const parses = new ParseTurns();
+  const { timeoutMs } = resolveHttpOptions(options);
+  // A request waits for admission no longer than its own deadline.
+  const waitBoundMs = Math.min(limits.maxWaitMs, timeoutMs ?? Infinity);
+  const gates = new Map<string, AdmissionGate>();
+  const gateFor = (req: IncomingMessage): AdmissionGate | undefined => {
+    if (req.method !== 'POST' || req.url === undefined) return undefined;
+    const match = INFERENCE_PATH.exec(req.url);
+    if (match === null) return undefined;
+    let model: string;
+    try {
+      model = decodeURIComponent(match[1]!);
+    } catch {
+      return undefined; // the handler answers the broken encoding
+    }
+    let gate = gates.get(model);
+    // Only models the host serves get a gate (the map stays as small as the repository).
+    if (gate === undefined && host.ready(model)) {
+      const limit = limits.concurrency === 'adaptive' ? new AdaptiveLimit() : limits.concurrency;
+      gate = new AdmissionGate({ limit, maxWaiting: limits.maxWaitingRequests, maxWaitMs: waitBoundMs });
+      gates.set(model, gate);
+    }
+    return gate;
+  };
   return (req, res, next) => {
+    const gate = gateFor(req);
+    // A draining host answers 503 SHUTTING_DOWN at once: nothing to wait for.
+    if (gate === undefined || host.draining) return serveRequest(req, res, next, 0);
+    const entry = gate.enter();
+    if (entry.kind === 'admitted') return serveRequest(req, res, next, 0, entry.permit);
+    if (entry.kind === 'refused') return refuseOnHeaders(req, res, retryAfter(entry.retryAfterMs), entry.reason === 'full' ? `${limits.maxWaitingRequests} requests are already waiting for this model` : `the requests ahead of it need about ${Math.round(entry.retryAfterMs)} ms (limit ${limits.maxWaitMs} ms)`);
+    const arrived = performance.now();
+    res.once('close', entry.cancel);
+    entry.permit.then(
+      (permit) => {
+        res.off('close', entry.cancel);
+        if (res.destroyed) return permit.release();
+        serveRequest(req, res, next, performance.now() - arrived, permit);
+      },
+      (error: unknown) => {
+        res.off('close', entry.cancel);
+        if (!(error instanceof WaitExpired)) throw error;
+        if (timeoutMs !== undefined && waitBoundMs === timeoutMs) {
+          return refuseOnHeaders(req, res, undefined, `the deadline (${timeoutMs} ms) passed while the request waited for admission`);
+        }
+        refuseOnHeaders(req, res, 1000, `the request waited ${limits.maxWaitMs} ms for admission`);
+      },
+    );
+  };
+
+  /** A 429 (or with no Retry-After, 504) without reading the body: a small one is dropped, a large one closes the connection. */
+  function refuseOnHeaders(req: IncomingMessage, res: ServerResponse, retryAfterMs: number | undefined, why: string): void {
+    // Built without an Error: under overload these are made thousands of times a second.
+    const response =
+      retryAfterMs === undefined
+        ? json(statusFor(ErrorCode.DEADLINE_EXCEEDED), { error: why }, { 'x-modelhost-error-code': ErrorCode.DEADLINE_EXCEEDED })
+        : json(statusFor(ErrorCode.QUEUE_FULL), { error: `refused before its body was read: ${why}; retry later` }, { 'x-modelhost-error-code': ErrorCode.QUEUE_FULL, 'retry-after': String(Math.ceil(retryAfterMs / 1000)) });
+    const declared = Number(req.headers['content-length'] ?? 0);
+    send(res, response, !(declared <= DRAIN_REFUSED_BODY_BYTES) || req.headers['transfer-encoding'] !== undefined);
+    if (hold !== undefined && retryAfterMs !== undefined) hold.hold(req.socket, Math.min(Number(response.headers['retry-after']) * 1000, MAX_HOLD_MS));
+  }
+
+  function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit): void {
     const signal = requestSignal(req, res);
     let taken = 0;
     // 'close' on the response: sent, or the client went away before it was.
     res.once('close', () => {
+      permit?.release();
       budget.give(taken);
       taken = 0;
     });
@@ -71,6 +143,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
           body: bytes ?? (parsed instanceof Uint8Array ? parsed : undefined),
           parsedBody,
           signal,
+          ...(waitedMs > 0 ? { waitedMs } : {}),
         });
         if (response === undefined) {
           if (next !== undefined) return next();
@@ -88,7 +161,12 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         if (next !== undefined) return next(error);
         send(res, json(500, { error: 'internal error' }));
       });
-  };
+  }
+}
+
+/** Retry-After for a predicted wait: at least a second. */
+function retryAfter(ms: number): number {
+  return Math.max(1000, ms);
 }
 
 /** Why a body was not read to its end. */

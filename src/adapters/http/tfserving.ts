@@ -8,7 +8,7 @@ import type { ModelHost, Outputs } from 'modelhost';
 import type { DType, Tensor, TensorSpec } from 'modelhost';
 import { checkKeys } from './body-keys.js';
 import { badRequest, json } from './http-errors.js';
-import type { HttpResponse, RouteContext, RouteHandler } from './http-types.js';
+import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } from './http-types.js';
 import { parseJson } from './json-body.js';
 import { TensorJson, writeJson } from './json-writer.js';
 import { describeRequestValue } from './request-value.js';
@@ -93,7 +93,7 @@ export const predict: RouteHandler = async ({ host, params, request, options, re
   const names = meta.inputs.map((s) => s.name);
   const known = knownNames(meta.inputs);
   const specOf = (name: string): TensorSpec => meta.inputs.find((s) => s.name === known.get(name))!;
-  const predictOptions = { version, id: requestId, signal: request.signal, timeoutMs: options.timeoutMs };
+  const predictOptions = { version, id: requestId, signal: request.signal, timeoutMs: timeoutLeft(options.timeoutMs, request) };
   const writeOptions = { limitBytes: options.maxResponseBytes, hint: 'ask for fewer instances, or use the KServe v2 binary tensor data extension' };
 
   if (instances !== undefined) {

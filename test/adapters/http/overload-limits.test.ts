@@ -143,12 +143,17 @@ describe('limits options and createNodeServer', () => {
   it('defaults are tighter than Node’s and every one can be set', () => {
     expect(resolveLimits()).toEqual(DEFAULT_LIMITS);
     expect(resolveLimits({ maxConnections: 10, holdRefusedConnections: false })).toMatchObject({ maxConnections: 10, holdRefusedConnections: false, bodyTimeoutMs: 30_000 });
+    expect(resolveLimits({ concurrency: 64, maxWaitingRequests: 10 })).toMatchObject({ concurrency: 64, maxWaitingRequests: 10, maxWaitMs: 5000 });
+    expect(DEFAULT_LIMITS).toMatchObject({ concurrency: 'adaptive', maxWaitingRequests: 4096, maxWaitMs: 5000 });
   });
 
   it.each([
     [{ maxConnections: 0 }, 'limits.maxConnections must be an integer ≥ 1, got 0'],
     [{ bodyTimeoutMs: 1.5 }, 'limits.bodyTimeoutMs must be an integer ≥ 1, got 1.5'],
     [{ holdRefusedConnections: 'yes' }, 'limits.holdRefusedConnections must be a boolean, got yes'],
+    [{ concurrency: 'auto' }, "limits.concurrency must be an integer ≥ 1 or 'adaptive', got auto"],
+    [{ concurrency: 0 }, "limits.concurrency must be an integer ≥ 1 or 'adaptive', got 0"],
+    [{ maxWaitMs: -1 }, 'limits.maxWaitMs must be an integer ≥ 1, got -1'],
     [{ maxBodies: 3 }, /limits.maxBodies is not a listener limit \(expected one of maxBufferedBytes, /],
   ])('refuses %j', (limits, message) => {
     expect(() => resolveLimits(limits as never)).toThrow(message);

@@ -1,0 +1,159 @@
+/**
+ * The listener's admission gate over real sockets: requests past the in-flight limit wait
+ * unread and in order, past the FIFO they are refused on their headers before their body is
+ * read, the time waited counts against the deadline, and probes never wait.
+ */
+import { request as httpRequest } from 'node:http';
+import { describe, expect, it, vi } from 'vitest';
+import { createHttpHandler } from '../../../src/adapters/http/index.js';
+import { ModelHost } from '../../../src/index.js';
+import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { post, useServers } from './serve.js';
+
+const infer = (data: number[]) => ({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data }] });
+
+/** A host whose runs wait for `release()`; `runs()` counts runs that started. */
+async function heldHost() {
+  const gate = deferred();
+  const runtime = fakeRuntime({ runGate: () => gate.promise });
+  const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { warmup: false } as never });
+  await host.load('m', { source: FAKE_SOURCE });
+  return { host, runtime, release: () => gate.resolve() };
+}
+
+/** Sends the headers and only the start of a body; resolves with the response the server gives anyway. */
+function headersOnly(url: string, declared: number): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: { error: string } }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': declared } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.write('{"inputs":');
+  });
+}
+
+describe('admission gate (limits.concurrency)', () => {
+  const { serve } = useServers();
+
+  it('lets limits.concurrency requests in, queues the next unread, and serves them in order when slots free', async () => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1 } });
+    const first = post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    const second = post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2]));
+    // The second waits at the listener: it never reaches the host's queue.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(host.status('m').versions[0]!.queueDepth).toBe(0);
+    release();
+    expect((await first).body.outputs[0].data).toEqual([3, 3, 3, 3]);
+    expect((await second).body.outputs[0].data).toEqual([5, 5, 5, 5]);
+  });
+
+  it('refuses with 429 on its headers, before its body is read, a request past maxWaitingRequests', async () => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
+    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    // Only the start of the body is ever sent: the answer cannot have waited for the rest.
+    const refused = await headersOnly(`${url}/v2/models/m/infer`, 1000);
+    expect(refused.status).toBe(429);
+    // No completion measured yet: the longest a waiter may wait (maxWaitMs, default 5 s).
+    expect(refused.headers['retry-after']).toBe('5');
+    expect(refused.headers['x-modelhost-error-code']).toBe('QUEUE_FULL');
+    expect(refused.body.error).toBe('refused before its body was read: 1 requests are already waiting for this model; retry later');
+    // Refused in the listener: the host never saw it (one run, nothing queued).
+    expect(runtime.batches).toEqual([1]);
+    expect(host.status('m').versions[0]!.queueDepth).toBe(0);
+    release();
+  });
+
+  it('closes the connection of a refused request whose declared body is large (it is not read)', async () => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
+    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await headersOnly(`${url}/v2/models/m/infer`, 10 * 1024 * 1024);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.connection).toBe('close');
+    release();
+  });
+
+  it('refuses with 429 a request that waited limits.maxWaitMs for admission', async () => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitMs: 100 } });
+    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    const waited = await post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2]));
+    expect(waited.status).toBe(429);
+    expect(waited.headers.get('retry-after')).toBe('1');
+    expect(waited.body.error).toBe('refused before its body was read: the request waited 100 ms for admission; retry later');
+    expect(runtime.batches).toEqual([1]);
+    release();
+  });
+
+  it('counts the time waited for admission against timeoutMs (KServe and TF Serving)', async () => {
+    const { host } = await heldHost();
+    const seen: (number | undefined)[] = [];
+    const spy = vi.spyOn(host, 'predictBatch').mockImplementation(async (_name, _inputs, options) => {
+      seen.push(options?.timeoutMs);
+      return { y: { data: new Float32Array(4), shape: [1, 4], dtype: 'float32' } };
+    });
+    vi.spyOn(host, 'predict').mockImplementation(async (_name, _inputs, options) => {
+      seen.push(options?.timeoutMs);
+      return { y: { data: new Float32Array(4), shape: [4], dtype: 'float32' } };
+    });
+    const handle = createHttpHandler(host, { timeoutMs: 200 });
+    const request = (url: string, body: unknown, waitedMs?: number) =>
+      handle({ method: 'POST', url, headers: {}, body: new TextEncoder().encode(JSON.stringify(body)), signal: new AbortController().signal, ...(waitedMs === undefined ? {} : { waitedMs }) });
+    expect((await request('/v2/models/m/infer', infer([1, 2, 3, 4]), 150))?.status).toBe(200);
+    expect((await request('/v1/models/m:predict', { instances: [[1, 2, 3, 4]] }, 120))?.status).toBe(200);
+    expect((await request('/v2/models/m/infer', infer([1, 2, 3, 4])))?.status).toBe(200);
+    expect(seen).toEqual([50, 80, 200]);
+    spy.mockRestore();
+  });
+
+  it('answers probes, metadata and other models at once while a model’s requests wait for admission', async () => {
+    const { host, runtime, release } = await heldHost();
+    await host.load('other', { source: FAKE_SOURCE });
+    const { url } = await serve(host, { limits: { concurrency: 1 } });
+    const waiting = Array.from({ length: 5 }, (_, i) => post(`${url}/v2/models/m/infer`, infer([i, i, i, i])).catch(() => undefined));
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    for (const path of ['/v2/health/live', '/v2/health/ready', '/v2/models/m', '/v1/models/m']) {
+      const response = await fetch(`${url}${path}`);
+      expect(response.status, path).toBe(200);
+    }
+    // A gate per model: 'other' has its own slots.
+    const other = post(`${url}/v2/models/other/infer`, infer([1, 1, 1, 1])).catch(() => undefined);
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1, 1]));
+    release();
+    await Promise.all([other, ...waiting]);
+  });
+
+  it('answers 503 SHUTTING_DOWN at once, without waiting for admission, while the host drains', async () => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1 } });
+    const first = post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    const closing = host.close(); // drains: the held run keeps it draining
+    const refused = await post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2]));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('x-modelhost-error-code')).toBe('SHUTTING_DOWN');
+    release();
+    expect((await first).status).toBe(200);
+    await closing;
+  });
+
+  it('does not gate paths of models the host does not serve (they answer 404 at once)', async () => {
+    const { host, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
+    for (let i = 0; i < 3; i++) expect((await post(`${url}/v2/models/nope/infer`, infer([1, 1, 1, 1]))).status).toBe(404);
+    release();
+  });
+});
