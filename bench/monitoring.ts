@@ -83,6 +83,18 @@ async function main(): Promise<void> {
   const run = await sequential('default');
   const miss = await sequential('cache miss');
   const hit = await sequential('cache hit');
+  // The same, as back-to-back calls timed in aggregate: no clock read or histogram record per
+  // request, so the harness's ~1 µs per request (which dwarfs a hit) is not counted on either side.
+  const back = { run: Infinity, hit: Infinity };
+  for (let round = 0; round < 3; round++) {
+    for (const [side, host] of [['run', hosts.get('default')!], ['hit', hosts.get('cache hit')!]] as const) {
+      const n = quick ? 50_000 : 200_000;
+      const row = rowFor(side === 'run' ? 'default' : 'cache hit');
+      const began = performance.now();
+      for (let i = 0; i < n; i++) await host.predict('mlp-onnx', row);
+      back[side] = Math.min(back[side], ((performance.now() - began) * 1000) / n);
+    }
+  }
 
   const rate = (side: Side) => totals.get(side)!.requests / (totals.get(side)!.ms / 1000);
   const lines = ['| host | req/s | ÷ default |', '|---|--:|--:|'];
@@ -92,6 +104,9 @@ async function main(): Promise<void> {
   console.log(`\nsampling 0.01 ÷ default: ${(rate('sampling 0.01') / rate('default')).toFixed(3)}, with drift: ${(rate('sampling 0.01 + drift') / rate('default')).toFixed(3)} (target ≥ 0.97)`);
   console.log(
     `one sequential caller, p50: cache hit ${(hit.p50 * 1000).toFixed(1)} µs, a run of the MLP (default host) ${(run.p50 * 1000).toFixed(1)} µs, a cache miss ${(miss.p50 * 1000).toFixed(1)} µs: a hit is ${(run.p50 / hit.p50).toFixed(1)}× faster than a run (target ≥ 10×)`,
+  );
+  console.log(
+    `one sequential caller, back-to-back calls timed in aggregate (best of 3): cache hit ${back.hit.toFixed(2)} µs, a run of the MLP ${back.run.toFixed(2)} µs: a hit is ${(back.run / back.hit).toFixed(1)}× faster than a run (target ≥ 10×)`,
   );
   const dropped = sinks.reduce((n, s) => n + s.dropped, 0);
   console.log(`JSON-lines sink: ${sinks.reduce((n, s) => n + s.written, 0).toLocaleString('en-US')} lines written, ${dropped} dropped`);
