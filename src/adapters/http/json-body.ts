@@ -40,7 +40,7 @@ export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, pa
  * rest only when it is valid UTF-8 (checked first: refused, never replaced). A leading byte
  * order mark is dropped, as TextDecoder does.
  */
-function textOf(raw: Uint8Array | undefined): string {
+export function textOf(raw: Uint8Array | undefined): string {
   if (raw === undefined || raw.byteLength === 0) throw badRequest('the request body is empty; expected JSON');
   const bytes = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -7,6 +7,7 @@ import { ConnectionHold } from './connection-hold.js';
 import { requestSignal } from './connection-signal.js';
 import { contentCodings } from './content-encoding.js';
 import { createHttpHandler } from './http-handler.js';
+import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
 import { resolveLimits, type ListenerLimits } from './listener-limits.js';
@@ -184,9 +185,16 @@ class BodyRefused extends Error {
 
 class BadJson extends Error {}
 
+/** The body's JSON, read as the handler reads a small body: UTF-8 only (refused, never replaced), a leading BOM dropped. */
 function decodeJson(bytes: Uint8Array): unknown {
+  let text: string;
   try {
-    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    text = textOf(bytes);
+  } catch (error) {
+    throw new BadJson((error as Error).message);
+  }
+  try {
+    return JSON.parse(text);
   } catch (error) {
     throw new BadJson(`the request body is not valid JSON: ${(error as Error).message}`);
   }

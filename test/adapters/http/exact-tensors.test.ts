@@ -195,6 +195,24 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       }
     });
 
+    it('a body parsed ahead (largeBodyBytes) is read as UTF-8 like a small one: invalid bytes refused, never replaced; a BOM dropped', async () => {
+      const eager = await serve(host, { limits: { largeBodyBytes: 10 } });
+      try {
+        const invalid = Buffer.concat([Buffer.from('{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"data":["a'), Buffer.from([0xc3, 0x28]), Buffer.from('"]}]}')]);
+        for (const target of [url, eager.url]) {
+          const refused = await request(`${target}/v2/models/bytes-id/infer`, { method: 'POST', body: invalid, headers: { 'content-type': 'application/json' } });
+          expect(refused.status, refused.text).toBe(400);
+          expect(refused.body.error).toBe('the request body is not UTF-8 text; JSON must be');
+          const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"data":["é"]}]}')]);
+          const accepted = await request(`${target}/v2/models/bytes-id/infer`, { method: 'POST', body: bom, headers: { 'content-type': 'application/json' } });
+          expect(accepted.status, accepted.text).toBe(200);
+          expect(accepted.body.outputs[0].data).toEqual(['é']);
+        }
+      } finally {
+        await eager.close();
+      }
+    });
+
     it('UINT64 up to 2^64-1; TF Serving too', async () => {
       const raw = '{"instances":[0,18446744073709551615,9007199254740993]}';
       const { status, text } = await request(`${url}/v1/models/id-uint64:predict`, { method: 'POST', body: raw });
