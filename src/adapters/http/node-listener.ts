@@ -6,7 +6,7 @@ import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
 import { requestSignal } from './connection-signal.js';
 import { contentCodings } from './content-encoding.js';
-import { createHttpHandler } from './http-handler.js';
+import { createHttpHandler, pathOf } from './http-handler.js';
 import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
@@ -27,7 +27,7 @@ const MAX_HOLD_MS = 10_000;
 const DRAIN_REFUSED_BODY_BYTES = 64 * 1024;
 
 /** The model an inference request names (`/v2/models/{m}[/versions/{v}]/infer`, `/v1/models/{m}…:predict`). */
-const INFERENCE_PATH = /^\/v[12]\/models\/([^/:?]+)(?:\/(?:versions|labels)\/[^/:?]+)?(?:\/infer|:predict)(?:\?|$)/;
+const INFERENCE_PATH = /^\/v[12]\/models\/([^/:?]+)(?:\/(?:versions|labels)\/[^/:?]+)?(?:\/infer|:predict)$/;
 
 /**
  * A `node:http` request listener (also an Express/Connect middleware: unknown paths go to
@@ -54,7 +54,10 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   const gates = new Map<string, AdmissionGate>();
   const gateFor = (req: IncomingMessage): AdmissionGate | undefined => {
     if (req.method !== 'POST' || req.url === undefined) return undefined;
-    const match = INFERENCE_PATH.exec(req.url);
+    // The path as the handler routes it (dot segments, a trailing slash, a fragment): every spelling of a model's inference route passes its gate.
+    const pathname = pathOf(req.url);
+    if (pathname === undefined) return undefined;
+    const match = INFERENCE_PATH.exec(pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname);
     if (match === null) return undefined;
     let model: string;
     try {

@@ -22,9 +22,10 @@ async function heldHost() {
 }
 
 /** Sends the headers and only the start of a body; resolves with the response the server gives anyway. */
-function headersOnly(url: string, declared: number): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: { error: string } }> {
+function headersOnly(url: string, declared: number, rawPath?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: { error: string } }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': declared } }, (res) => {
+    // A raw path is sent as it is (a URL string would be normalized by the client first).
+    const req = httpRequest(url, { ...(rawPath === undefined ? {} : { path: rawPath }), method: 'POST', headers: { 'content-type': 'application/json', 'content-length': declared } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -69,6 +70,20 @@ describe('admission gate (limits.concurrency)', () => {
     // Refused in the listener: the host never saw it (one run, nothing queued).
     expect(runtime.batches).toEqual([1]);
     expect(host.status('m').versions[0]!.queueDepth).toBe(0);
+    release();
+  });
+
+  it.each(['/v2/models/m/infer/', '/v2/models/./m/infer', '/v2/models/x/../m/infer', '/v2/models/m/infer#f', '/v1/models/m:predict/'])('gates %s, a spelling the handler routes to the same model, like /v2/models/m/infer', async (path) => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
+    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await headersOnly(url, 1000, path);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['x-modelhost-error-code']).toBe('QUEUE_FULL');
+    expect(runtime.batches).toEqual([1]);
     release();
   });
 
