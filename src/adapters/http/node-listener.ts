@@ -23,6 +23,13 @@ export interface NodeListenerOptions extends HttpOptions {
 /** Longest a refused connection is held unread, ms: below Node's keep-alive and socket timeouts. */
 const MAX_HOLD_MS = 10_000;
 
+/**
+ * An admitted request whose body has not arrived this long after admission gives its slot
+ * back (it is still served when its body ends, within `bodyTimeoutMs`): a few clients that
+ * trickle their bodies must not hold a model's every slot and starve everyone waiting.
+ */
+const SLOW_BODY_MS = 1000;
+
 /** A body refused on its headers is read to its end and dropped up to this size (the connection stays open); past it the connection closes. */
 const DRAIN_REFUSED_BODY_BYTES = 64 * 1024;
 
@@ -133,7 +140,16 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
             taken += bytes;
             return true;
           });
+    let slowBody: ReturnType<typeof setTimeout> | undefined;
+    if (permit !== undefined && !consumed) {
+      slowBody = setTimeout(() => permit.yield(), SLOW_BODY_MS);
+      slowBody.unref();
+    }
     reading
+      .finally(() => {
+        clearTimeout(slowBody);
+        permit?.bodyRead();
+      })
       .then(async (bytes) => {
         let parsedBody = alreadyParsed ? parsed : undefined;
         // A large JSON body (not KServe's binary extension) is parsed here, one per turn.

@@ -4,6 +4,7 @@
  * read, the time waited counts against the deadline, and probes never wait.
  */
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { createHttpHandler } from '../../../src/adapters/http/index.js';
 import { ModelHost } from '../../../src/index.js';
@@ -98,6 +99,29 @@ describe('admission gate (limits.concurrency)', () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.connection).toBe('close');
     release();
+  });
+
+  it('does not let clients that trickle their bodies hold every slot: a normal request behind them is served', async () => {
+    const runtime = fakeRuntime();
+    const host = new ModelHost({ runtimes: { fake: runtime } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host, { limits: { concurrency: 2, maxWaitMs: 4000 } });
+    const { port } = new URL(url);
+    // Two connections take both slots and send one byte of their bodies, then nothing.
+    const slow = [0, 1].map(() => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{');
+      return socket;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const served = await post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
+      expect(served.status, served.text).toBe(200);
+      expect(served.body.outputs[0].data).toEqual([3, 3, 3, 3]);
+    } finally {
+      for (const socket of slow) socket.destroy();
+    }
   });
 
   it('refuses with 429 a request that waited limits.maxWaitMs for admission', async () => {
