@@ -213,6 +213,18 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       }
     });
 
+    it('an integer past 2^53 written with a fraction or an exponent (1e18, 2^53+1 as 9007199254740993.0) is read exactly, not refused with in-process advice', async () => {
+      const raw = '{"inputs":[{"name":"x","datatype":"INT64","shape":[4],"data":[1e18,9007199254740993.0,-9.223372036854775808e18,123456789012345678.9e1]}]}';
+      const { status, text } = await request(`${url}/v2/models/id-int64/infer`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json' } });
+      expect(status, text).toBe(200);
+      expect(text).toContain('"data":[1000000000000000000,9007199254740993,-9223372036854775808,1234567890123456789]');
+      const predicted = await request(`${url}/v1/models/id-uint64:predict`, { method: 'POST', body: '{"instances":[1.8446744073709551615e19]}' });
+      expect(predicted.text).toBe('{"predictions":[18446744073709551615]}');
+      // Not an integer: still refused.
+      const half = await request(`${url}/v2/models/id-int64/infer`, { method: 'POST', body: '{"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":[9007199254740993.5]}]}' });
+      expect(half.status).toBe(400);
+    });
+
     it('UINT64 up to 2^64-1; TF Serving too', async () => {
       const raw = '{"instances":[0,18446744073709551615,9007199254740993]}';
       const { status, text } = await request(`${url}/v1/models/id-uint64:predict`, { method: 'POST', body: raw });
