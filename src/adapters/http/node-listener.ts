@@ -58,6 +58,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   const { timeoutMs } = resolveHttpOptions(options);
   // A request waits for admission no longer than its own deadline.
   const waitBoundMs = Math.min(limits.maxWaitMs, timeoutMs ?? Infinity);
+  const waitLimit = timeoutMs !== undefined && waitBoundMs === timeoutMs ? `the request's deadline, ${timeoutMs} ms` : `${limits.maxWaitMs} ms`;
   const gates = new Map<string, AdmissionGate>();
   const gateFor = (req: IncomingMessage): AdmissionGate | undefined => {
     if (req.method !== 'POST' || req.url === undefined) return undefined;
@@ -87,7 +88,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     if (gate === undefined || host.draining) return serveRequest(req, res, next, 0);
     const entry = gate.enter();
     if (entry.kind === 'admitted') return serveRequest(req, res, next, 0, entry.permit);
-    if (entry.kind === 'refused') return refuseOnHeaders(req, res, retryAfter(entry.retryAfterMs), entry.reason === 'full' ? `${limits.maxWaitingRequests} requests are already waiting for this model` : `the requests ahead of it need about ${Math.round(entry.retryAfterMs)} ms (limit ${limits.maxWaitMs} ms)`);
+    if (entry.kind === 'refused') return refuseOnHeaders(req, res, retryAfter(entry.retryAfterMs), entry.reason === 'full' ? `${limits.maxWaitingRequests} requests are already waiting for this model` : `the requests ahead of it need about ${Math.round(entry.retryAfterMs)} ms (limit ${waitLimit})`);
     const arrived = performance.now();
     res.once('close', entry.cancel);
     entry.permit.then(

@@ -124,6 +124,31 @@ describe('admission gate (limits.concurrency)', () => {
     }
   });
 
+  it('a refusal on a predicted wait past the request deadline names the deadline as its limit, not maxWaitMs', async () => {
+    let gate = deferred();
+    const runtime = fakeRuntime({ runGate: () => gate.promise });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { warmup: false } as never });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host, { timeoutMs: 1000, limits: { concurrency: 1 } });
+    // One request that took at least 400 ms teaches the gate its pace.
+    const first = post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
+    await vi.waitFor(() => expect(runtime.batches).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 400));
+    gate.resolve();
+    expect((await first).status).toBe(200);
+    gate = deferred();
+    const held = post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2]));
+    await vi.waitFor(() => expect(runtime.batches).toHaveLength(2));
+    const waiting = [post(`${url}/v2/models/m/infer`, infer([3, 3, 3, 3])), post(`${url}/v2/models/m/infer`, infer([4, 4, 4, 4]))];
+    await new Promise((r) => setTimeout(r, 100));
+    // Three ahead at >= 400 ms each: past the 1000 ms deadline (maxWaitMs is 5000).
+    const refused = await headersOnly(`${url}/v2/models/m/infer`, 1000);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatch(/^refused before its body was read: the requests ahead of it need about \d+ ms \(limit the request's deadline, 1000 ms\); retry later$/);
+    gate.resolve();
+    await Promise.all([held, ...waiting]);
+  });
+
   it('refuses with 429 a request that waited limits.maxWaitMs for admission', async () => {
     const { host, runtime, release } = await heldHost();
     const { url } = await serve(host, { limits: { concurrency: 1, maxWaitMs: 100 } });
