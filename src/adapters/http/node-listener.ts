@@ -94,7 +94,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     entry.permit.then(
       (permit) => {
         res.off('close', entry.cancel);
-        if (res.destroyed) return permit.release();
+        if (res.destroyed) return permit.yield();
         serveRequest(req, res, next, performance.now() - arrived, permit);
       },
       (error: unknown) => {
@@ -125,7 +125,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     let taken = 0;
     // 'close' on the response: sent, or the client went away before it was.
     res.once('close', () => {
-      permit?.release();
+      if (permit !== undefined) settlePermit(permit, res);
       budget.give(taken);
       taken = 0;
     });
@@ -183,6 +183,19 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         send(res, json(500, { error: 'internal error' }));
       });
   }
+}
+
+/**
+ * Frees a request's slot when its response closes. Only an answer that took the model's time
+ * (2xx, a 500 from a failed run, a 504 deadline) teaches the gate latency: a 400 or 404 answered
+ * in microseconds, a refusal, or a client that left says nothing of the model's pace, and
+ * learning from them would make the no-load latency tiny (the adaptive limit then stays at its
+ * minimum) and the predicted waits optimistic.
+ */
+export function settlePermit(permit: Permit, res: { readonly statusCode: number; readonly writableFinished: boolean }): void {
+  const status = res.statusCode;
+  if (res.writableFinished && ((status >= 200 && status < 300) || status === 500 || status === 504)) permit.release();
+  else permit.yield();
 }
 
 /** Retry-After for a predicted wait: at least a second. */
