@@ -241,6 +241,7 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       ['a TF Serving INT32 instance', '/v1/models/id-int32:predict', '{"instances":[-9007199254740993]}', /value -9007199254740993 at element 0 is out of range for dtype int32/],
       ['a KServe id', '/v2/models/id-int64/infer', '{"id":9007199254740993,"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":[1]}]}', '"id" must be 1–128 visible ASCII characters (no spaces), got 9007199254740993'],
       ['binary_data_output', '/v2/models/id-float32/infer', '{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}],"parameters":{"binary_data_output":18446744073709551617}}', 'parameters.binary_data_output must be a boolean, got 18446744073709551617'],
+      ['a shape whose element count passes 2^53', '/v2/models/id-float32/infer', '{"inputs":[{"name":"x","datatype":"FP32","shape":[4294967296,4294967297],"data":[1]}]}', "input 'x': 1 elements but shape [4294967296, 4294967297] holds 18446744078004518912"],
     ])('%s past 2^53 is echoed exactly in its 400', async (_title, path, body, message) => {
       const response = await request(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
       expect(response.status, response.text).toBe(400);
