@@ -117,7 +117,14 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         : json(statusFor(ErrorCode.QUEUE_FULL), { error: `refused before its body was read: ${why}; retry later` }, { 'x-modelhost-error-code': ErrorCode.QUEUE_FULL, 'retry-after': String(Math.ceil(retryAfterMs / 1000)) });
     const declared = Number(req.headers['content-length'] ?? 0);
     send(res, response, !(declared <= DRAIN_REFUSED_BODY_BYTES) || req.headers['transfer-encoding'] !== undefined);
-    if (hold !== undefined && retryAfterMs !== undefined) hold.hold(req.socket, Math.min(Number(response.headers['retry-after']) * 1000, MAX_HOLD_MS));
+    if (hold !== undefined && retryAfterMs !== undefined) {
+      const ms = Math.min(Number(response.headers['retry-after']) * 1000, MAX_HOLD_MS);
+      const socket = req.socket;
+      // Once the response is sent, Node resumes the socket to drop the unread body (req._dump,
+      // a tick later): a pause made before that was undone, and the next request on the
+      // connection was read at once. Hold it after.
+      res.once('finish', () => setImmediate(() => hold.hold(socket, ms)));
+    }
   }
 
   function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit): void {

@@ -88,6 +88,29 @@ describe('admission gate (limits.concurrency)', () => {
     release();
   });
 
+  it('after a 429 on its headers, the connection is not read again before its Retry-After (the next request on it waits)', async () => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
+    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    const body = JSON.stringify(infer([3, 3, 3, 3]));
+    socket.write(`POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    await vi.waitFor(() => expect(received).toMatch(/^HTTP\/1.1 429 .*\r\n[^]*retry-after: [1-9]/i));
+    received = '';
+    socket.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+    // Retry-After is at least 1 s: the probe on this connection is still unread after 300 ms.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(received).toBe('');
+    socket.destroy();
+    release();
+  });
+
   it('closes the connection of a refused request whose declared body is large (it is not read)', async () => {
     const { host, runtime, release } = await heldHost();
     const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
