@@ -305,7 +305,9 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     const model = this.versions.requireModel(name);
     const target = version !== undefined ? this.versions.requireVersion(model, version) : model.versions.get(model.defaultVersion ?? -1);
     if (target?.signature === undefined || target.runtime === undefined) {
-      throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${name}' has no loaded version to describe`, { model: name, version });
+      // Asked by every protocol's infer and predict first: say why, as predict would.
+      const why = target !== undefined && version !== undefined ? `v${version} is ${target.state}` : model.notReadyReason();
+      throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${name}' is not ready: ${why}`, { model: name, version });
     }
     const versions = [...model.versions.values()].filter((v) => v.isReady).map((v) => v.version).sort((a, b) => b - a);
     return {

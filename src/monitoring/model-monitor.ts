@@ -85,7 +85,7 @@ export class ModelMonitor {
     let key: number | undefined;
     if (cache !== undefined) {
       const k = cache.key(version, prepared.tensors, prepared.single);
-      const hit = cache.get(k, prepared.tensors, prepared.single);
+      const hit = cache.get(k, version, prepared.tensors, prepared.single);
       if (hit !== undefined) {
         this.deps.cacheHit(this.model, version, prepared.rows, id, start, this.deps.now());
         if (observe) this.answered(version, prepared.rows, id, hit, sampled, remember, inputs, start, true);
@@ -99,7 +99,7 @@ export class ModelMonitor {
     result.then(
       (outputs) => {
         try {
-          if (key !== undefined) cache!.set(key, prepared.tensors, prepared.single, outputs);
+          if (key !== undefined) cache!.set(key, version, prepared.tensors, prepared.single, outputs);
           if (observe) this.answered(version, prepared.rows, id, outputs, sampled, remember, inputs, start, false);
         } catch {
           // Monitoring never fails a request that succeeded.

@@ -6,6 +6,8 @@ type Outputs = Record<string, Tensor>;
 type Inputs = Readonly<Record<string, Tensor>>;
 
 interface Entry {
+  /** The version that answered: a key of another version's request can collide with this one's. */
+  readonly version: number;
   /** A copy of the inputs that produced the outputs: a hit must match them exactly. */
   readonly inputs: Inputs;
   readonly single: boolean;
@@ -16,7 +18,7 @@ interface Entry {
  * Answers identical requests to the same version from memory (Triton's response cache).
  * Keyed by a fast 30-bit hash of the version and every input's name, dtype, shape and
  * bytes (a small integer: no heap number per key); a hit is then checked byte for byte
- * against the inputs kept with the entry, so a hash collision is a miss, never a wrong
+ * against the inputs kept with the entry, and against the version that answered, so a hash collision is a miss, never a wrong
  * answer (a cryptographic digest would cost 2.5 µs per request, more than the hit saves on
  * a small model). Bounded in bytes (lru-cache `maxSize`, inputs and outputs counted);
  * callers get copies, so what one caller does to its outputs never reaches the next one.
@@ -79,10 +81,10 @@ export class ResponseCache {
     return false;
   }
 
-  /** A copy of the outputs cached for exactly these inputs, counting the hit or the miss. */
-  get(key: number, tensors: Inputs, single: boolean): Outputs | undefined {
+  /** A copy of the outputs `version` gave for exactly these inputs, counting the hit or the miss. */
+  get(key: number, version: number, tensors: Inputs, single: boolean): Outputs | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined || entry.single !== single || !sameTensors(entry.inputs, tensors)) {
+    if (entry === undefined || entry.version !== version || entry.single !== single || !sameTensors(entry.inputs, tensors)) {
       this.misses++;
       return undefined;
     }
@@ -91,9 +93,9 @@ export class ResponseCache {
   }
 
   /** Keeps copies of the inputs and a version's outputs (larger than `maxBytes` together: not kept). */
-  set(key: number, tensors: Inputs, single: boolean, outputs: Outputs): void {
+  set(key: number, version: number, tensors: Inputs, single: boolean, outputs: Outputs): void {
     if (tensorsBytes(tensors) + tensorsBytes(outputs) > this.options.maxBytes) return;
-    this.entries.set(key, { inputs: copyOutputs(tensors), single, outputs: copyOutputs(outputs) });
+    this.entries.set(key, { version, inputs: copyOutputs(tensors), single, outputs: copyOutputs(outputs) });
   }
 
   /** Drops everything (a swap, a load, an unload): answers never outlive what made them. */

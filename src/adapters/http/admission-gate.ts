@@ -26,6 +26,13 @@ export interface AdmissionGateOptions {
 
 /** A slot in flight; `release()` (idempotent) when the response is sent or the client left. */
 export interface Permit {
+  /** The body has been read: the latency measured from here on is the server's, not the client's upload. */
+  bodyRead(): void;
+  /**
+   * Frees the slot without a latency sample (idempotent, as `release`): a request whose body is
+   * slow to arrive must not hold the model's slot, nor teach the gate its upload time.
+   */
+  yield(): void;
   release(): void;
 }
 
@@ -125,10 +132,19 @@ export class AdmissionGate {
 
   private permit(): Permit {
     this.inflight++;
-    const admittedAt = this.clock();
+    let admittedAt = this.clock();
     const inflightAtAdmission = this.inflight;
     let released = false;
     return {
+      bodyRead: () => {
+        if (!released) admittedAt = this.clock();
+      },
+      yield: () => {
+        if (released) return;
+        released = true;
+        this.inflight--;
+        this.admitWaiting();
+      },
       release: () => {
         if (released) return;
         released = true;

@@ -19,7 +19,20 @@ export interface Route {
   readonly handler: RouteHandler;
 }
 
-const NAME = '(?<model>[A-Za-z0-9][A-Za-z0-9_.-]*)';
+// A model name; its characters may come percent-encoded (RFC 3986 §6.2.2.2: `%2D` is `-`), checked once decoded (`namesModel`).
+const NAME = '(?<model>(?:[A-Za-z0-9_.-]|%[0-9A-Fa-f]{2})+)';
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Whether a path's model segment, percent-decoded, is a model name (`%2F`, `%00` or a leading '.' are not). */
+function namesModel(segment: string | undefined): boolean {
+  if (segment === undefined) return true;
+  if (!segment.includes('%')) return MODEL_NAME.test(segment);
+  try {
+    return MODEL_NAME.test(decodeURIComponent(segment));
+  } catch {
+    return false;
+  }
+}
 const VERSION = '(?<version>[^/:]+)';
 const LABEL = '(?<label>[^/:]+)';
 
@@ -94,7 +107,7 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
     const allowed: string[] = [];
     for (const r of routes) {
       const match = r.pattern.exec(path);
-      if (match === null) continue;
+      if (match === null || !namesModel(match.groups?.['model'])) continue;
       allowed.push(r.method === 'GET' ? 'GET, HEAD' : r.method);
       if (r.method !== request.method && !(r.method === 'GET' && request.method === 'HEAD')) continue;
       // Draining: a transient state, never answered as if a model were unknown (404).

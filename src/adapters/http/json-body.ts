@@ -40,7 +40,7 @@ export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, pa
  * rest only when it is valid UTF-8 (checked first: refused, never replaced). A leading byte
  * order mark is dropped, as TextDecoder does.
  */
-function textOf(raw: Uint8Array | undefined): string {
+export function textOf(raw: Uint8Array | undefined): string {
   if (raw === undefined || raw.byteLength === 0) throw badRequest('the request body is empty; expected JSON');
   const bytes = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? raw.subarray(3) : raw;
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -77,12 +77,27 @@ function nestsDeeper(text: string, maxDepth: number): boolean {
 }
 
 const INTEGER_LITERAL = /^-?\d+$/;
+const NUMBER_LITERAL = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
-/** A JSON number literal as a number, or as a bigint when it is an integer a double cannot hold. */
+/**
+ * A JSON number literal as a number, or as a bigint when it is an integer a double cannot
+ * hold, however it is written (`9007199254740993`, `9007199254740993.0`, `1e18`).
+ */
 function exactNumber(text: string): number | bigint {
   const n = Number(text);
-  if (Number.isSafeInteger(n) || !INTEGER_LITERAL.test(text)) return n;
-  return BigInt(text);
+  if (Number.isSafeInteger(n) || !Number.isInteger(n)) return n;
+  if (INTEGER_LITERAL.test(text)) return BigInt(text);
+  const match = NUMBER_LITERAL.exec(text);
+  if (match === null) return n;
+  const [, sign, whole, fraction = '', exponent = '0'] = match;
+  // The literal's digits and the power of ten they are scaled by (finite: |n| < 1.8e308).
+  const digits = whole! + fraction;
+  const scale = Number(exponent) - fraction.length;
+  if (scale >= 0) return BigInt(sign + digits + '0'.repeat(scale));
+  // A fraction: an integer only when every digit it drops is 0 (9007199254740993.5 stays a number, and is refused as one).
+  const kept = digits.length + scale;
+  if (kept <= 0 || !/^0*$/.test(digits.slice(kept))) return n;
+  return BigInt(sign + digits.slice(0, kept));
 }
 
 /**

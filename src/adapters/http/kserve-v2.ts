@@ -163,7 +163,7 @@ function readInputs(list: readonly unknown[], binary: Uint8Array | undefined): M
     }
     if (raw.data === undefined) throw badRequest(`${where}: needs "data" (or parameters.binary_data_size with the binary extension)`);
     const values = convert(where, () => flatValues(raw.data, shape));
-    if (values.length !== elements) throw badRequest(`${where}: ${values.length} elements but shape [${shape.join(', ')}] holds ${elements}`);
+    if (values.length !== elements) throw badRequest(`${where}: ${values.length} elements but shape [${shape.join(', ')}] holds ${exactCount(shape, elements)}`);
     inputs.set(name, { data: values, shape, dtype });
   });
   if (binary !== undefined && binaryOffset !== binary.byteLength) {
@@ -254,3 +254,7 @@ function header(headers: RouteContext['request']['headers'], name: string): stri
 /** KServe's platform names for the built-in runtimes. */
 export const PLATFORM: Readonly<Record<string, string>> = { onnx: 'onnxruntime_onnx', tfjs: 'tensorflowjs' };
 
+/** A shape's element count with every digit (a product past 2^53 is computed in bigints, not rounded). */
+function exactCount(shape: readonly number[], elements: number): string {
+  return Number.isSafeInteger(elements) ? String(elements) : String(shape.reduce((n, d) => n * BigInt(d), 1n));
+}

@@ -30,8 +30,9 @@ export interface ListenerLimits {
    */
   readonly holdRefusedConnections?: boolean;
   /**
-   * Inference requests (`POST …/infer`, `…:predict`) in flight at once per model, from body
-   * read to response sent: a number, or `'adaptive'` (learned from their latency, between 8
+   * Inference requests (`POST …/infer`, `…:predict`) in flight at once per model, from
+   * admission to response sent (one whose body has not arrived 1 s after admission gives its
+   * slot back, and is still served when its body ends; latency is learned from the body's end): a number, or `'adaptive'` (learned from their latency, between 8
    * and 1000: it grows while latency stays near the no-load latency and shrinks when requests
    * start queueing). The next requests wait unread, in arrival order (`maxWaitingRequests`,
    * `maxWaitMs`). Probes, metadata and admin routes never wait. Default `'adaptive'`.

@@ -6,7 +6,8 @@ import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
 import { requestSignal } from './connection-signal.js';
 import { contentCodings } from './content-encoding.js';
-import { createHttpHandler } from './http-handler.js';
+import { createHttpHandler, pathOf } from './http-handler.js';
+import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
 import { resolveLimits, type ListenerLimits } from './listener-limits.js';
@@ -22,11 +23,18 @@ export interface NodeListenerOptions extends HttpOptions {
 /** Longest a refused connection is held unread, ms: below Node's keep-alive and socket timeouts. */
 const MAX_HOLD_MS = 10_000;
 
+/**
+ * An admitted request whose body has not arrived this long after admission gives its slot
+ * back (it is still served when its body ends, within `bodyTimeoutMs`): a few clients that
+ * trickle their bodies must not hold a model's every slot and starve everyone waiting.
+ */
+const SLOW_BODY_MS = 1000;
+
 /** A body refused on its headers is read to its end and dropped up to this size (the connection stays open); past it the connection closes. */
 const DRAIN_REFUSED_BODY_BYTES = 64 * 1024;
 
 /** The model an inference request names (`/v2/models/{m}[/versions/{v}]/infer`, `/v1/models/{m}…:predict`). */
-const INFERENCE_PATH = /^\/v[12]\/models\/([^/:?]+)(?:\/(?:versions|labels)\/[^/:?]+)?(?:\/infer|:predict)(?:\?|$)/;
+const INFERENCE_PATH = /^\/v[12]\/models\/([^/:?]+)(?:\/(?:versions|labels)\/[^/:?]+)?(?:\/infer|:predict)$/;
 
 /**
  * A `node:http` request listener (also an Express/Connect middleware: unknown paths go to
@@ -50,10 +58,14 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   const { timeoutMs } = resolveHttpOptions(options);
   // A request waits for admission no longer than its own deadline.
   const waitBoundMs = Math.min(limits.maxWaitMs, timeoutMs ?? Infinity);
+  const waitLimit = timeoutMs !== undefined && waitBoundMs === timeoutMs ? `the request's deadline, ${timeoutMs} ms` : `${limits.maxWaitMs} ms`;
   const gates = new Map<string, AdmissionGate>();
   const gateFor = (req: IncomingMessage): AdmissionGate | undefined => {
     if (req.method !== 'POST' || req.url === undefined) return undefined;
-    const match = INFERENCE_PATH.exec(req.url);
+    // The path as the handler routes it (dot segments, a trailing slash, a fragment): every spelling of a model's inference route passes its gate.
+    const pathname = pathOf(req.url);
+    if (pathname === undefined) return undefined;
+    const match = INFERENCE_PATH.exec(pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname);
     if (match === null) return undefined;
     let model: string;
     try {
@@ -76,13 +88,13 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     if (gate === undefined || host.draining) return serveRequest(req, res, next, 0);
     const entry = gate.enter();
     if (entry.kind === 'admitted') return serveRequest(req, res, next, 0, entry.permit);
-    if (entry.kind === 'refused') return refuseOnHeaders(req, res, retryAfter(entry.retryAfterMs), entry.reason === 'full' ? `${limits.maxWaitingRequests} requests are already waiting for this model` : `the requests ahead of it need about ${Math.round(entry.retryAfterMs)} ms (limit ${limits.maxWaitMs} ms)`);
+    if (entry.kind === 'refused') return refuseOnHeaders(req, res, retryAfter(entry.retryAfterMs), entry.reason === 'full' ? `${limits.maxWaitingRequests} requests are already waiting for this model` : `the requests ahead of it need about ${Math.round(entry.retryAfterMs)} ms (limit ${waitLimit})`);
     const arrived = performance.now();
     res.once('close', entry.cancel);
     entry.permit.then(
       (permit) => {
         res.off('close', entry.cancel);
-        if (res.destroyed) return permit.release();
+        if (res.destroyed) return permit.yield();
         serveRequest(req, res, next, performance.now() - arrived, permit);
       },
       (error: unknown) => {
@@ -105,7 +117,14 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         : json(statusFor(ErrorCode.QUEUE_FULL), { error: `refused before its body was read: ${why}; retry later` }, { 'x-modelhost-error-code': ErrorCode.QUEUE_FULL, 'retry-after': String(Math.ceil(retryAfterMs / 1000)) });
     const declared = Number(req.headers['content-length'] ?? 0);
     send(res, response, !(declared <= DRAIN_REFUSED_BODY_BYTES) || req.headers['transfer-encoding'] !== undefined);
-    if (hold !== undefined && retryAfterMs !== undefined) hold.hold(req.socket, Math.min(Number(response.headers['retry-after']) * 1000, MAX_HOLD_MS));
+    if (hold !== undefined && retryAfterMs !== undefined) {
+      const ms = Math.min(Number(response.headers['retry-after']) * 1000, MAX_HOLD_MS);
+      const socket = req.socket;
+      // Once the response is sent, Node resumes the socket to drop the unread body (req._dump,
+      // a tick later): a pause made before that was undone, and the next request on the
+      // connection was read at once. Hold it after.
+      res.once('finish', () => setImmediate(() => hold.hold(socket, ms)));
+    }
   }
 
   function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit): void {
@@ -113,7 +132,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     let taken = 0;
     // 'close' on the response: sent, or the client went away before it was.
     res.once('close', () => {
-      permit?.release();
+      if (permit !== undefined) settlePermit(permit, res);
       budget.give(taken);
       taken = 0;
     });
@@ -129,7 +148,16 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
             taken += bytes;
             return true;
           });
+    let slowBody: ReturnType<typeof setTimeout> | undefined;
+    if (permit !== undefined && !consumed) {
+      slowBody = setTimeout(() => permit.yield(), SLOW_BODY_MS);
+      slowBody.unref();
+    }
     reading
+      .finally(() => {
+        clearTimeout(slowBody);
+        permit?.bodyRead();
+      })
       .then(async (bytes) => {
         let parsedBody = alreadyParsed ? parsed : undefined;
         // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
@@ -164,6 +192,19 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   }
 }
 
+/**
+ * Frees a request's slot when its response closes. Only an answer that took the model's time
+ * (2xx, a 500 from a failed run, a 504 deadline) teaches the gate latency: a 400 or 404 answered
+ * in microseconds, a refusal, or a client that left says nothing of the model's pace, and
+ * learning from them would make the no-load latency tiny (the adaptive limit then stays at its
+ * minimum) and the predicted waits optimistic.
+ */
+export function settlePermit(permit: Permit, res: { readonly statusCode: number; readonly writableFinished: boolean }): void {
+  const status = res.statusCode;
+  if (res.writableFinished && ((status >= 200 && status < 300) || status === 500 || status === 504)) permit.release();
+  else permit.yield();
+}
+
 /** Retry-After for a predicted wait: at least a second. */
 function retryAfter(ms: number): number {
   return Math.max(1000, ms);
@@ -184,9 +225,16 @@ class BodyRefused extends Error {
 
 class BadJson extends Error {}
 
+/** The body's JSON, read as the handler reads a small body: UTF-8 only (refused, never replaced), a leading BOM dropped. */
 function decodeJson(bytes: Uint8Array): unknown {
+  let text: string;
   try {
-    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    text = textOf(bytes);
+  } catch (error) {
+    throw new BadJson((error as Error).message);
+  }
+  try {
+    return JSON.parse(text);
   } catch (error) {
     throw new BadJson(`the request body is not valid JSON: ${(error as Error).message}`);
   }

@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AdaptiveLimit } from '../../../src/adapters/http/adaptive-limit.js';
 import { AdmissionGate, WaitExpired, type Entry, type Permit } from '../../../src/adapters/http/admission-gate.js';
+import { settlePermit } from '../../../src/adapters/http/node-listener.js';
 
 function admitted(entry: Entry): Permit {
   if (entry.kind !== 'admitted') throw new Error(`expected admitted, got ${entry.kind}`);
@@ -117,5 +118,29 @@ describe('AdmissionGate', () => {
     expect(gate.limit).toBe(5);
     for (let i = 0; i < 5; i++) admitted(gate.enter());
     queued(gate.enter());
+  });
+});
+
+describe('settlePermit (the listener frees a slot when its response closes)', () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  it('learns latency only from answers that took the model’s time: a fast 400/404/429, or a client that left, frees the slot and teaches nothing', () => {
+    const gate = new AdmissionGate({ limit: 1, maxWaiting: 10, maxWaitMs: 1000, clock: () => Date.now() });
+    const ok = admitted(gate.enter());
+    vi.advanceTimersByTime(100);
+    settlePermit(ok, { statusCode: 200, writableFinished: true });
+    expect(gate.completionsPerSecond).toBe(10);
+    for (const [statusCode, writableFinished] of [[400, true], [404, true], [429, true], [503, true], [200, false]] as const) {
+      const fast = admitted(gate.enter());
+      vi.advanceTimersByTime(1);
+      settlePermit(fast, { statusCode, writableFinished });
+      expect(gate.inFlight).toBe(0);
+      expect(gate.completionsPerSecond, `${statusCode} ${writableFinished}`).toBe(10);
+    }
+    const failed = admitted(gate.enter());
+    vi.advanceTimersByTime(200);
+    settlePermit(failed, { statusCode: 504, writableFinished: true });
+    expect(gate.completionsPerSecond).toBeCloseTo(1000 / 110, 9);
   });
 });

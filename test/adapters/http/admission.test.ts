@@ -4,6 +4,7 @@
  * read, the time waited counts against the deadline, and probes never wait.
  */
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { createHttpHandler } from '../../../src/adapters/http/index.js';
 import { ModelHost } from '../../../src/index.js';
@@ -22,9 +23,10 @@ async function heldHost() {
 }
 
 /** Sends the headers and only the start of a body; resolves with the response the server gives anyway. */
-function headersOnly(url: string, declared: number): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: { error: string } }> {
+function headersOnly(url: string, declared: number, rawPath?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: { error: string } }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': declared } }, (res) => {
+    // A raw path is sent as it is (a URL string would be normalized by the client first).
+    const req = httpRequest(url, { ...(rawPath === undefined ? {} : { path: rawPath }), method: 'POST', headers: { 'content-type': 'application/json', 'content-length': declared } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -72,6 +74,43 @@ describe('admission gate (limits.concurrency)', () => {
     release();
   });
 
+  it.each(['/v2/models/m/infer/', '/v2/models/./m/infer', '/v2/models/x/../m/infer', '/v2/models/m/infer#f', '/v1/models/m:predict/'])('gates %s, a spelling the handler routes to the same model, like /v2/models/m/infer', async (path) => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
+    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    const refused = await headersOnly(url, 1000, path);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['x-modelhost-error-code']).toBe('QUEUE_FULL');
+    expect(runtime.batches).toEqual([1]);
+    release();
+  });
+
+  it('after a 429 on its headers, the connection is not read again before its Retry-After (the next request on it waits)', async () => {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
+    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    let received = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+    const body = JSON.stringify(infer([3, 3, 3, 3]));
+    socket.write(`POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    await vi.waitFor(() => expect(received).toMatch(/^HTTP\/1.1 429 .*\r\n[^]*retry-after: [1-9]/i));
+    received = '';
+    socket.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+    // Retry-After is at least 1 s: the probe on this connection is still unread after 300 ms.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(received).toBe('');
+    socket.destroy();
+    release();
+  });
+
   it('closes the connection of a refused request whose declared body is large (it is not read)', async () => {
     const { host, runtime, release } = await heldHost();
     const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
@@ -83,6 +122,54 @@ describe('admission gate (limits.concurrency)', () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.connection).toBe('close');
     release();
+  });
+
+  it('does not let clients that trickle their bodies hold every slot: a normal request behind them is served', async () => {
+    const runtime = fakeRuntime();
+    const host = new ModelHost({ runtimes: { fake: runtime } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host, { limits: { concurrency: 2, maxWaitMs: 4000 } });
+    const { port } = new URL(url);
+    // Two connections take both slots and send one byte of their bodies, then nothing.
+    const slow = [0, 1].map(() => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{');
+      return socket;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const served = await post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
+      expect(served.status, served.text).toBe(200);
+      expect(served.body.outputs[0].data).toEqual([3, 3, 3, 3]);
+    } finally {
+      for (const socket of slow) socket.destroy();
+    }
+  });
+
+  it('a refusal on a predicted wait past the request deadline names the deadline as its limit, not maxWaitMs', async () => {
+    let gate = deferred();
+    const runtime = fakeRuntime({ runGate: () => gate.promise });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { warmup: false } as never });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host, { timeoutMs: 1000, limits: { concurrency: 1 } });
+    // One request that took at least 400 ms teaches the gate its pace.
+    const first = post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
+    await vi.waitFor(() => expect(runtime.batches).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 400));
+    gate.resolve();
+    expect((await first).status).toBe(200);
+    gate = deferred();
+    const held = post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2]));
+    await vi.waitFor(() => expect(runtime.batches).toHaveLength(2));
+    const waiting = [post(`${url}/v2/models/m/infer`, infer([3, 3, 3, 3])), post(`${url}/v2/models/m/infer`, infer([4, 4, 4, 4]))];
+    await new Promise((r) => setTimeout(r, 100));
+    // Three ahead at >= 400 ms each: past the 1000 ms deadline (maxWaitMs is 5000).
+    const refused = await headersOnly(`${url}/v2/models/m/infer`, 1000);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error).toMatch(/^refused before its body was read: the requests ahead of it need about \d+ ms \(limit the request's deadline, 1000 ms\); retry later$/);
+    gate.resolve();
+    await Promise.all([held, ...waiting]);
   });
 
   it('refuses with 429 a request that waited limits.maxWaitMs for admission', async () => {

@@ -119,7 +119,7 @@ describe('each code through a real request', () => {
     const { url } = await serve(host);
     const loading = host.load('m', { source: FAKE_SOURCE });
     await vi.waitFor(() => expect(host.status('m').versions[0]?.state).toBe('loading'));
-    expectErrorBody(await infer(url), 503, ErrorCode.MODEL_NOT_READY, /no loaded version/);
+    expectErrorBody(await infer(url), 503, ErrorCode.MODEL_NOT_READY, /^model 'm' is not ready: no ready default version \(v1 loading\)$/);
     expectErrorBody(await post(`${url}/v1/models/m:predict`, { instances: [[1, 2, 3, 4]] }), 503, ErrorCode.MODEL_NOT_READY);
     gate.resolve();
     await loading;

@@ -195,6 +195,36 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       }
     });
 
+    it('a body parsed ahead (largeBodyBytes) is read as UTF-8 like a small one: invalid bytes refused, never replaced; a BOM dropped', async () => {
+      const eager = await serve(host, { limits: { largeBodyBytes: 10 } });
+      try {
+        const invalid = Buffer.concat([Buffer.from('{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"data":["a'), Buffer.from([0xc3, 0x28]), Buffer.from('"]}]}')]);
+        for (const target of [url, eager.url]) {
+          const refused = await request(`${target}/v2/models/bytes-id/infer`, { method: 'POST', body: invalid, headers: { 'content-type': 'application/json' } });
+          expect(refused.status, refused.text).toBe(400);
+          expect(refused.body.error).toBe('the request body is not UTF-8 text; JSON must be');
+          const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"inputs":[{"name":"x","datatype":"BYTES","shape":[1],"data":["é"]}]}')]);
+          const accepted = await request(`${target}/v2/models/bytes-id/infer`, { method: 'POST', body: bom, headers: { 'content-type': 'application/json' } });
+          expect(accepted.status, accepted.text).toBe(200);
+          expect(accepted.body.outputs[0].data).toEqual(['é']);
+        }
+      } finally {
+        await eager.close();
+      }
+    });
+
+    it('an integer past 2^53 written with a fraction or an exponent (1e18, 2^53+1 as 9007199254740993.0) is read exactly, not refused with in-process advice', async () => {
+      const raw = '{"inputs":[{"name":"x","datatype":"INT64","shape":[4],"data":[1e18,9007199254740993.0,-9.223372036854775808e18,123456789012345678.9e1]}]}';
+      const { status, text } = await request(`${url}/v2/models/id-int64/infer`, { method: 'POST', body: raw, headers: { 'content-type': 'application/json' } });
+      expect(status, text).toBe(200);
+      expect(text).toContain('"data":[1000000000000000000,9007199254740993,-9223372036854775808,1234567890123456789]');
+      const predicted = await request(`${url}/v1/models/id-uint64:predict`, { method: 'POST', body: '{"instances":[1.8446744073709551615e19]}' });
+      expect(predicted.text).toBe('{"predictions":[18446744073709551615]}');
+      // Not an integer: still refused.
+      const half = await request(`${url}/v2/models/id-int64/infer`, { method: 'POST', body: '{"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":[9007199254740993.5]}]}' });
+      expect(half.status).toBe(400);
+    });
+
     it('UINT64 up to 2^64-1; TF Serving too', async () => {
       const raw = '{"instances":[0,18446744073709551615,9007199254740993]}';
       const { status, text } = await request(`${url}/v1/models/id-uint64:predict`, { method: 'POST', body: raw });
@@ -211,6 +241,7 @@ describe('exact tensors at the protocol boundary (issue 12)', () => {
       ['a TF Serving INT32 instance', '/v1/models/id-int32:predict', '{"instances":[-9007199254740993]}', /value -9007199254740993 at element 0 is out of range for dtype int32/],
       ['a KServe id', '/v2/models/id-int64/infer', '{"id":9007199254740993,"inputs":[{"name":"x","datatype":"INT64","shape":[1],"data":[1]}]}', '"id" must be 1–128 visible ASCII characters (no spaces), got 9007199254740993'],
       ['binary_data_output', '/v2/models/id-float32/infer', '{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}],"parameters":{"binary_data_output":18446744073709551617}}', 'parameters.binary_data_output must be a boolean, got 18446744073709551617'],
+      ['a shape whose element count passes 2^53', '/v2/models/id-float32/infer', '{"inputs":[{"name":"x","datatype":"FP32","shape":[4294967296,4294967297],"data":[1]}]}', "input 'x': 1 elements but shape [4294967296, 4294967297] holds 18446744078004518912"],
     ])('%s past 2^53 is echoed exactly in its 400', async (_title, path, body, message) => {
       const response = await request(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
       expect(response.status, response.text).toBe(400);

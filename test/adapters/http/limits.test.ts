@@ -157,6 +157,17 @@ describe('limits and routing', () => {
     expect((await raw('/v2/health/live')).status).toBe(200);
   });
 
+  it('a model name with percent-encoded characters names the same model (%6D is m); one that decodes to no model name is 404', async () => {
+    expect((await get(`${url}/v2/models/%6D`)).body.name).toBe('m');
+    const inferred = await post(`${url}/v2/models/%6d/infer`, { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] });
+    expect(inferred.status, inferred.text).toBe(200);
+    expect(inferred.body.model_name).toBe('m');
+    for (const path of ['/v2/models/m%2Fx/infer', '/v2/models/%2Em/ready', '/v2/models/m%00/ready', '/v2/models/%E0%A4%A/ready']) {
+      const response = await request(`${url}${path}`, { method: path.endsWith('infer') ? 'POST' : 'GET' });
+      expect(response.status, path).toBe(404);
+    }
+  });
+
   it('a path parameter with broken percent-encoding is 400, not 500', async () => {
     const response = await get(`${url}/v2/models/m/versions/%E0%A4%A/ready`);
     expect(response).toMatchObject({ status: 400, body: { error: expect.stringMatching(/percent-encoding/) } });

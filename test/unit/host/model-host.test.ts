@@ -78,6 +78,13 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
     await host.close();
   });
 
+  it('metadata of a model whose only version failed to load says why (HTTP infer and predict ask it first)', async () => {
+    const { host } = hostWith(fakeRuntime({ failLoad: () => new Error('corrupt weights') }));
+    await expect(host.load('affine', { source: FAKE_SOURCE, version: 1 })).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED });
+    expect(() => host.metadata('affine')).toThrow(expect.objectContaining({ code: ErrorCode.MODEL_NOT_READY, message: expect.stringMatching(/^model 'affine' is not ready: v1 failed to load: .*corrupt weights/) }));
+    await host.close();
+  });
+
   it('fails a load whose warmup fails on a fully shaped signature', async () => {
     const { host } = hostWith(fakeRuntime({ failRun: () => new Error('kernel missing') }));
     await expect(host.load('affine', { source: FAKE_SOURCE })).rejects.toMatchObject({

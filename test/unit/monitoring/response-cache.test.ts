@@ -22,26 +22,35 @@ describe('ResponseCache', () => {
   it('a hash collision is a miss, never another request’s answer: hits are checked byte for byte', () => {
     const cache = new ResponseCache(DEFAULT_CACHE);
     const key = cache.key(1, x(1, 2), false);
-    cache.set(key, x(1, 2), false, y);
-    expect(cache.get(key, x(1, 2), false)).toEqual(y);
+    cache.set(key, 1, x(1, 2), false, y);
+    expect(cache.get(key, 1, x(1, 2), false)).toEqual(y);
     // Same key, other inputs (as a collision would be).
-    expect(cache.get(key, x(9, 9), false)).toBeUndefined();
-    expect(cache.get(key, x(1, 2), true)).toBeUndefined();
+    expect(cache.get(key, 1, x(9, 9), false)).toBeUndefined();
+    expect(cache.get(key, 1, x(1, 2), true)).toBeUndefined();
     expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 2 });
+  });
+
+  it('an answer is never given for another version, even at a colliding key (a canary and its stable version share the cache)', () => {
+    const cache = new ResponseCache(DEFAULT_CACHE);
+    const key = cache.key(1, x(1, 2), false);
+    cache.set(key, 1, x(1, 2), false, y);
+    // Version 2's same request under version 1's key, as a 30-bit collision of their keys would be.
+    expect(cache.get(key, 2, x(1, 2), false)).toBeUndefined();
+    expect(cache.get(key, 1, x(1, 2), false)).toEqual(y);
   });
 
   it('matches as exactly as bytes: -0 is not 0, and an input holding NaN never hits', () => {
     const cache = new ResponseCache(DEFAULT_CACHE);
     for (const [kept, asked] of [[x(0, 1), x(-0, 1)], [x(Number.NaN, 1), x(Number.NaN, 1)]] as const) {
       const key = cache.key(1, kept, false);
-      cache.set(key, kept, false, y);
-      expect(cache.get(key, asked, false)).toBeUndefined();
+      cache.set(key, 1, kept, false, y);
+      expect(cache.get(key, 1, asked, false)).toBeUndefined();
     }
     const ints = (v: number): Record<string, Tensor> => ({ x: { data: new Int32Array([v]), shape: [1, 1], dtype: 'int32' } });
-    cache.set(cache.key(1, ints(0), false), ints(0), false, y);
-    expect(cache.get(cache.key(1, ints(0), false), ints(0), false)).toEqual(y);
+    cache.set(cache.key(1, ints(0), false), 1, ints(0), false, y);
+    expect(cache.get(cache.key(1, ints(0), false), 1, ints(0), false)).toEqual(y);
     // Same bytes, another dtype: never the same request.
-    expect(cache.get(cache.key(1, ints(0), false), x(0), false)).toBeUndefined();
+    expect(cache.get(cache.key(1, ints(0), false), 1, x(0), false)).toBeUndefined();
   });
 
   it('keeps an answer from the second sighting of its key: distinct requests cost a hash each and keep nothing', () => {
@@ -58,10 +67,10 @@ describe('ResponseCache', () => {
 
   it('counts inputs and outputs against maxBytes and evicts the least recently used', () => {
     const cache = new ResponseCache({ enabled: true, maxBytes: 1000 });
-    for (let i = 0; i < 20; i++) cache.set(cache.key(1, x(i), false), x(i), false, y);
+    for (let i = 0; i < 20; i++) cache.set(cache.key(1, x(i), false), 1, x(i), false, y);
     expect(cache.bytes).toBeLessThanOrEqual(1000);
     expect(cache.size).toBeLessThan(20);
-    expect(cache.get(cache.key(1, x(19), false), x(19), false)).toEqual(y);
-    expect(cache.get(cache.key(1, x(0), false), x(0), false)).toBeUndefined();
+    expect(cache.get(cache.key(1, x(19), false), 1, x(19), false)).toEqual(y);
+    expect(cache.get(cache.key(1, x(0), false), 1, x(0), false)).toBeUndefined();
   });
 });
