@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/host-cost.ts [--quick]
  */
-import { ModelHost, type ModelHostOptions, type Runtime, type Tensor } from '../src/index.js';
+import { ModelHost, type ModelHostOptions, type Runtime, type Tensor } from './lib/modelhost.js';
 import { inputRows } from './load/models.js';
 
 const quick = process.argv.includes('--quick');

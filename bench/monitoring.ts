@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { JsonlSink, ModelHost, type ModelOptions, type Runtime, type Tensor } from '../src/index.js';
+import { JsonlSink, ModelHost, type ModelOptions, type Runtime, type Tensor } from './lib/modelhost.js';
 import { runClosedLoop } from './lib/closed-loop.js';
 import { inputRows, writeRepository } from './load/models.js';
 

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { writeVersion } from '../test/helpers/repository.js';
 import { onnxTextEncoder } from '../test/fixtures/onnx-models.js';
 import { mulberry32 } from '../test/fixtures/prng.js';
-import { ModelHost, type ModelOptions } from '../src/index.js';
+import { ModelHost, type ModelOptions } from './lib/modelhost.js';
 import { runClosedLoop } from './lib/closed-loop.js';
 
 const quick = process.argv.includes('--quick');

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { ModelHost, onnxRuntime, tfjsRuntime } from '../src/index.js';
+import { ModelHost, onnxRuntime, tfjsRuntime } from './lib/modelhost.js';
 import { onnxMlp } from '../test/fixtures/onnx-models.js';
 import { tfjsLayersFilesOf } from '../test/fixtures/tfjs-model-writer.js';
 import { buildTfjsMlp } from '../test/fixtures/tfjs-models.js';

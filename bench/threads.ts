@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { ModelHost, type BatchCompletedEvent } from '../src/index.js';
+import { ModelHost, type BatchCompletedEvent } from './lib/modelhost.js';
 import { isMain, parseBenchArgs, type BenchArgs } from './lib/cli.js';
 import { mergeResults, runClosedLoop, warmUp, type Budget, type ClosedLoopResult } from './lib/closed-loop.js';
 import { mergeCpuShares, type CpuShare } from './lib/cpu-contention.js';

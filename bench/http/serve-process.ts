@@ -6,9 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertFreshBuild } from '../lib/fresh-build.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
@@ -44,24 +44,7 @@ export function startBare(root: string, model: string): Promise<ServeProcess> {
 
 /** The built CLI must exist and be newer than every source file, or the bench would measure stale code. */
 function assertBuilt(): void {
-  let built: number;
-  try {
-    built = statSync(CLI).mtimeMs;
-  } catch {
-    throw new Error('dist/cli.js is missing: run `npm run build` first (the HTTP benches run the built CLI, as users do)');
-  }
-  const newest = newestMtime(path.join(REPO_ROOT, 'src'));
-  if (newest.mtimeMs > built) throw new Error(`dist/ is older than ${path.relative(REPO_ROOT, newest.file)}: run \`npm run build\` first`);
-}
-
-function newestMtime(dir: string): { file: string; mtimeMs: number } {
-  let newest = { file: dir, mtimeMs: 0 };
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const file = path.join(dir, entry.name);
-    const candidate = entry.isDirectory() ? newestMtime(file) : { file, mtimeMs: statSync(file).mtimeMs };
-    if (candidate.mtimeMs > newest.mtimeMs) newest = candidate;
-  }
-  return newest;
+  assertFreshBuild(CLI, 'the HTTP benches run the built CLI, as users do');
 }
 
 function startProcess(args: readonly string[], command: string): Promise<ServeProcess> {

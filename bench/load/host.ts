@@ -1,4 +1,4 @@
-import { ErrorCode, isModelHostError, ModelHost, type ModelHostOptions } from '../../src/index.js';
+import { ErrorCode, isModelHostError, ModelHost, type ModelHostOptions } from '../lib/modelhost.js';
 
 /** DESIGN §9's batching settings for these benches. */
 export const BATCHING = Object.freeze({ maxBatchSize: 64, maxDelayMs: 2 });

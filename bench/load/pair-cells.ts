@@ -1,4 +1,4 @@
-import { ModelHost } from '../../src/index.js';
+import { ModelHost } from '../lib/modelhost.js';
 import { mergeResults, runClosedLoop, type Budget, type ClosedLoopResult } from '../lib/closed-loop.js';
 import { formatCount, formatMs, formatRatio, formatTable } from '../lib/table.js';
 import { hostOptions } from './host.js';
