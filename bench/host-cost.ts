@@ -5,24 +5,13 @@
  *
  *   npx tsx bench/host-cost.ts [--quick]
  */
-import { ModelHost, type ModelHostOptions, type Runtime, type Tensor } from './lib/modelhost.js';
+import { ModelHost, type ModelHostOptions } from './lib/modelhost.js';
+import { nullRuntime } from './lib/null-runtime.js';
 import { inputRows } from './load/models.js';
 
 const quick = process.argv.includes('--quick');
 const REQUESTS = quick ? 20_000 : 100_000;
-const signature = { inputs: [{ name: 'x', dtype: 'float32' as const, shape: [-1, 64] }], outputs: [{ name: 'y', dtype: 'float32' as const, shape: [-1, 10] }] };
-const runtime: Runtime = {
-  name: 'null',
-  canLoad: () => true,
-  load: async () => ({
-    signature,
-    run: async (inputs: Record<string, Tensor>) => {
-      const rows = inputs['x']!.shape[0]!;
-      return { y: { data: new Float32Array(rows * 10), shape: [rows, 10], dtype: 'float32' } };
-    },
-    dispose: () => undefined,
-  }),
-};
+const runtime = nullRuntime();
 
 const rows = inputRows('mlp-onnx', 256);
 

@@ -12,7 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { JsonlSink, ModelHost, type ModelOptions, type Runtime, type Tensor } from './lib/modelhost.js';
+import { JsonlSink, ModelHost, type ModelOptions } from './lib/modelhost.js';
+import { nullRuntime } from './lib/null-runtime.js';
 import { runClosedLoop } from './lib/closed-loop.js';
 import { inputRows, writeRepository } from './load/models.js';
 
@@ -121,19 +122,8 @@ async function main(): Promise<void> {
  * model's own time out of the way. Less exposed to other processes than req/s ratios.
  */
 async function perRequestCost(): Promise<void> {
-  const signature = { inputs: [{ name: 'x', dtype: 'float32' as const, shape: [-1, 64] }], outputs: [{ name: 'y', dtype: 'float32' as const, shape: [-1, 10] }] };
-  const runtime: Runtime = {
-    name: 'null',
-    canLoad: () => true,
-    load: async () => ({
-      signature,
-      run: async (inputs: Record<string, Tensor>) => {
-        const rows = inputs['x']!.shape[0]!;
-        return { y: { data: new Float32Array(rows * 10).fill(0.1), shape: [rows, 10], dtype: 'float32' } };
-      },
-      dispose: () => undefined,
-    }),
-  };
+  const runtime = nullRuntime(0.1);
+
   const rows = inputRows('mlp-onnx', 256);
   const cases: [string, ModelOptions, boolean][] = [
     ['default', {}, false],
