@@ -10,6 +10,7 @@
  * Logs `{"msg":"listening","url":…}` on stdout; SIGTERM stops it.
  */
 import { createServer } from 'node:http';
+import { listenForBench } from './serve-script.mjs';
 import { ModelHost } from '../../dist/index.js';
 
 const [root, model] = process.argv.slice(2);
@@ -38,13 +39,4 @@ const server = createServer((req, res) => {
     res.end(text);
   });
 });
-server.keepAliveTimeout = 5000;
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ msg: 'listening', url: `http://127.0.0.1:${port}` })}\n`);
-});
-process.once('SIGTERM', () => {
-  server.close(() => void host.close().then(() => process.exit(0)));
-  server.closeAllConnections();
-});
+listenForBench(server, () => host.close());

@@ -5,6 +5,7 @@
  * with); SIGTERM stops it.
  */
 import { createServer } from 'node:http';
+import { listenForBench } from './serve-script.mjs';
 
 const response = process.argv[2] ?? '{}';
 const length = Buffer.byteLength(response);
@@ -15,13 +16,4 @@ const server = createServer((req, res) => {
     res.end(response);
   });
 });
-server.keepAliveTimeout = 5000;
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ msg: 'listening', url: `http://127.0.0.1:${port}` })}\n`);
-});
-process.once('SIGTERM', () => {
-  server.close(() => process.exit(0));
-  server.closeAllConnections();
-});
+listenForBench(server);
