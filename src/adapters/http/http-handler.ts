@@ -101,9 +101,8 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
   const resolved = resolveHttpOptions(options);
   const routes = resolved.statusPage ? [...ROUTES, ...PAGES] : ROUTES;
   return async (request) => {
-    const pathname = pathOf(request.url);
-    if (pathname === undefined) return json(400, { error: 'the request URL is not valid' });
-    const path = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+    const path = routePathOf(request.url);
+    if (path === undefined) return json(400, { error: 'the request URL is not valid' });
     const allowed: string[] = [];
     for (const r of routes) {
       const match = r.pattern.exec(path);
@@ -194,6 +193,12 @@ export function pathOf(target: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The path routes are matched against: `pathOf`, without a trailing slash (`/v2/models/m/` routes as `/v2/models/m`). */
+export function routePathOf(target: string): string | undefined {
+  const pathname = pathOf(target);
+  return pathname !== undefined && pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
 }
 
 /** The path parameters decoded; undefined when one is not valid percent-encoding (`%E0%A4%A`). */

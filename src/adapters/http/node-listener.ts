@@ -6,7 +6,7 @@ import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
 import { requestSignal } from './connection-signal.js';
 import { contentCodings } from './content-encoding.js';
-import { createHttpHandler, pathOf } from './http-handler.js';
+import { createHttpHandler, routePathOf } from './http-handler.js';
 import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
@@ -63,9 +63,9 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   const gateFor = (req: IncomingMessage): AdmissionGate | undefined => {
     if (req.method !== 'POST' || req.url === undefined) return undefined;
     // The path as the handler routes it (dot segments, a trailing slash, a fragment): every spelling of a model's inference route passes its gate.
-    const pathname = pathOf(req.url);
-    if (pathname === undefined) return undefined;
-    const match = INFERENCE_PATH.exec(pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname);
+    const path = routePathOf(req.url);
+    if (path === undefined) return undefined;
+    const match = INFERENCE_PATH.exec(path);
     if (match === null) return undefined;
     let model: string;
     try {
