@@ -13,6 +13,7 @@
  */
 import { buildOnnxModel } from '../fixtures/onnx-writer.js';
 import { onnxAffine } from '../fixtures/onnx-models.js';
+import { onnxHalfPlusThree, onnxTagSignalSensor } from '../adapters/http/models.js';
 import { writeConfig, writeVersion } from '../helpers/repository.js';
 
 /** The models of the docs repository, each loaded by the docs test. */
@@ -31,43 +32,13 @@ function onnxSpecExample(): Uint8Array {
   });
 }
 
-/** TF Serving's `half_plus_three`: y = 0.5 x + 3. */
-function onnxHalfPlusThree(): Uint8Array {
-  return buildOnnxModel({
-    inputs: [{ name: 'x', dtype: 'float32', shape: ['N'] }],
-    outputs: [{ name: 'y', dtype: 'float32', shape: ['N'] }],
-    initializers: [
-      { name: 'half', dtype: 'float32', dims: [], data: [0.5] },
-      { name: 'three', dtype: 'float32', dims: [], data: [3] },
-    ],
-    nodes: [
-      { op: 'Mul', inputs: ['x', 'half'], outputs: ['h'] },
-      { op: 'Add', inputs: ['h', 'three'], outputs: ['y'] },
-    ],
-  });
-}
-
-/** TF Serving's REST API example: three inputs of three shapes, each echoed as `<name>_echo`. */
-function onnxTss(): Uint8Array {
-  const io = [
-    { name: 'tag', dtype: 'string', shape: ['N'] },
-    { name: 'signal', dtype: 'float32', shape: ['N', 5] },
-    { name: 'sensor', dtype: 'float32', shape: ['N', 2, 2] },
-  ] as const;
-  return buildOnnxModel({
-    inputs: io,
-    outputs: io.map((i) => ({ ...i, name: `${i.name}_echo` })),
-    nodes: io.map((i) => ({ op: 'Identity', inputs: [i.name], outputs: [`${i.name}_echo`] })),
-  });
-}
-
 export async function writeDocsRepository(root: string): Promise<void> {
   await writeVersion(root, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
   await writeVersion(root, 'affine', 2, { 'model.onnx': onnxAffine({ size: 4, scale: 3, bias: 0 }) });
   await writeVersion(root, 'affine', 3, { 'model.onnx': onnxAffine({ size: 4, scale: 1, bias: 1 }) });
   await writeVersion(root, 'mymodel', 1, { 'model.onnx': onnxSpecExample() });
   await writeVersion(root, 'half_plus_three', 123, { 'model.onnx': onnxHalfPlusThree() });
-  await writeVersion(root, 'tss', 1, { 'model.onnx': onnxTss() });
+  await writeVersion(root, 'tss', 1, { 'model.onnx': onnxTagSignalSensor() });
   await writeVersion(root, 'fraud', 3, { 'model.onnx': onnxAffine({ size: 2, scale: 1, bias: 0 }) });
   await writeConfig(root, 'fraud', { feedback: { task: 'classification' } });
 }
