@@ -69,7 +69,9 @@ export class VersionBreaker {
 
   /**
    * Runs one runtime call within `timeoutMs`. It does not count: the scheduler first finds
-   * out whom a failure is on (the request or the model) and then calls `record`.
+   * out whom a failure is on (the request or the model) and then calls `record`. Without a
+   * time bound the call's own promise comes back (no derived promise, no hop): its failure
+   * is as the runtime threw it, and `translate` words it.
    */
   run<T>(call: () => Promise<T>): Promise<T> {
     // Not async: one derived promise per batch instead of an async function's extra hops.
@@ -86,7 +88,7 @@ export class VersionBreaker {
     } catch (error) {
       return Promise.reject(this.translate(error));
     }
-    if (bound === undefined) return running.catch((error: unknown) => Promise.reject(this.translate(error)));
+    if (bound === undefined) return running;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error(`Timed out after ${bound}ms`), { code: 'ETIMEDOUT' })), bound);
@@ -127,7 +129,8 @@ export class VersionBreaker {
     });
   }
 
-  private translate(error: unknown): unknown {
+  /** A failure of `run` as a ModelHostError: CIRCUIT_OPEN, or INFERENCE_FAILED with the original as `cause`; a ModelHostError as is. */
+  translate(error: unknown): unknown {
     if (isModelHostError(error)) return error;
     const code = (error as { code?: string } | undefined)?.code;
     if (code === 'EOPENBREAKER') return this.openError(error);

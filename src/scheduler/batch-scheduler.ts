@@ -31,8 +31,13 @@ export interface SchedulerEventMap {
 export interface BatchBreaker {
   /** Open: requests fail fast, queued ones never run. */
   readonly rejecting: boolean;
-  /** Runs one runtime call within the breaker's time bound; its outcome counts only through `record`. */
+  /**
+   * Runs one runtime call within the breaker's time bound; its outcome counts only through
+   * `record`. A failure may come out as the runtime threw it: `translate` words it.
+   */
   run<T>(call: () => Promise<T>): Promise<T>;
+  /** A failure of `run` in modelhost's terms (a ModelHostError with the original as `cause`); default: as is. */
+  translate?(error: unknown): unknown;
   /**
    * A batch's verdict once its failures are classified: a success, a failure of the model
    * (counts), or `request` (its failures were the requests' own: nothing counts).
@@ -385,8 +390,8 @@ export class BatchScheduler implements Dispatcher {
       const inputs = this.batchInputs(tasks);
       const owned = tasks.length > 1;
       const breaker = this.config.breaker;
-      const call = () => this.executor.run(inputs, owned).then((outputs) => this.checkOutputs(outputs, rows));
-      const outputs = breaker === undefined ? await call() : await breaker.run(call);
+      // Checked after the await, not in a `.then`: each derived promise is a hop per batch (per request at one caller).
+      const outputs = this.checkOutputs(breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned)), rows);
       const ended = clock.now();
       const computeMs = ended - started;
       this.rate.record(rows, computeMs, ended - since);
@@ -399,7 +404,8 @@ export class BatchScheduler implements Dispatcher {
       const timestamp = this.complete(tasks, outputs, computeMs, ended, rows);
       this.reportBatch(tasks.length, rows, computeMs, undefined, timestamp);
       breaker?.record('success');
-    } catch (error) {
+    } catch (thrown) {
+      const error = this.config.breaker?.translate?.(thrown) ?? thrown;
       const computeMs = clock.now() - started;
       this.reportBatch(tasks.length, rows, computeMs, error);
       if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
@@ -513,7 +519,7 @@ export class BatchScheduler implements Dispatcher {
   /** One instance's shape of output `name` (the batch's shape without its first dimension), frozen and shared. */
   private rowShapeOf(name: string, batchShape: readonly number[]): readonly number[] {
     const kept = this.rowShapes.get(name);
-    if (kept !== undefined && kept.length === batchShape.length - 1 && kept.every((d, i) => d === batchShape[i + 1])) return kept;
+    if (kept !== undefined && sameDims(kept, batchShape, 1)) return kept;
     const shape = Object.freeze(batchShape.slice(1));
     this.rowShapes.set(name, shape);
     return shape;
@@ -823,6 +829,13 @@ function batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
     inputs[name] = concatRows(parts);
   }
   return inputs;
+}
+
+/** Whether `dims` equals `shape` from index `from` on. */
+function sameDims(dims: readonly number[], shape: readonly number[], from: number): boolean {
+  if (dims.length !== shape.length - from) return false;
+  for (let i = 0; i < dims.length; i++) if (dims[i] !== shape[i + from]) return false;
+  return true;
 }
 
 /** Extra runs a failed batch may cost to find its culprits: enough for two of them. */
