@@ -12,6 +12,7 @@ export interface RequestsCompletedEvent extends EventBase {
   /** When the batch started running and ended, on the scheduler's clock (ms). */
   readonly startedAt: number;
   readonly endedAt: number;
+  /** Reused by the scheduler for its next batch: a listener reads them at once and keeps nothing. */
   readonly enqueuedAt: readonly number[];
   readonly counts: readonly number[];
   /**

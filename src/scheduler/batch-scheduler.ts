@@ -116,6 +116,8 @@ export class BatchScheduler implements Dispatcher {
    * cost ~4% of a one-caller request.
    */
   private readonly inFlight: Task[][] = [];
+  /** The succeeded requests of the batch being completed, reused batch after batch. */
+  private readonly summary = new CompletedRuns();
   /** The last row shape given out per output (`rowShapeOf`). */
   private readonly rowShapes = new Map<string, readonly number[]>();
   /** Tasks in batches that have not finished running. */
@@ -492,7 +494,7 @@ export class BatchScheduler implements Dispatcher {
   private complete(tasks: readonly Task[], outputs: Record<string, Tensor>, computeMs: number, at: number, batchRows?: number): number {
     const { events } = this.config;
     const report = events.wants('requestCompleted');
-    const summary = events.wants('requestsCompleted') ? new CompletedRuns() : undefined;
+    const summary = events.wants('requestsCompleted') ? this.summary.reset() : undefined;
     const timestamp = report || summary !== undefined ? Date.now() : 0;
     if (tasks.length === 1 && !tasks[0]!.single) {
       this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp, summary);

@@ -5,6 +5,15 @@ export class CompletedRuns {
   readonly enqueuedAt: number[] = [];
   readonly counts: number[] = [];
 
+  /** Empties it for the next batch (one summary per scheduler: its listener reads it at once, keeps nothing). */
+  reset(): this {
+    this.requests = 0;
+    this.rows = 0;
+    this.enqueuedAt.length = 0;
+    this.counts.length = 0;
+    return this;
+  }
+
   add(enqueuedAt: number, rows: number): void {
     this.requests++;
     this.rows += rows;
