@@ -13,6 +13,7 @@ import { CompletedRuns } from './completed-runs.js';
 import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
+import { captureSettlers, settlers } from './settlers.js';
 import { SplitRequest } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -199,14 +200,14 @@ export class BatchScheduler implements Dispatcher {
     }
 
     if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id);
-    return new Promise<Record<string, Tensor>>((resolve, reject) => {
-      const task = new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, resolve, reject);
-      if (id !== undefined) task.id = id;
-      this.queue.push(task);
-      if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
-      if (signal !== undefined) this.listen(signal, [task]);
-      this.schedule();
-    });
+    const promise = new Promise<Record<string, Tensor>>(captureSettlers);
+    const task = new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, settlers.resolve!, settlers.reject!);
+    if (id !== undefined) task.id = id;
+    this.queue.push(task);
+    if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
+    if (signal !== undefined) this.listen(signal, [task]);
+    this.schedule();
+    return promise;
   }
 
   /** A `predictBatch` larger than `maxBatchSize`: queued as chunks, answered as one. */
