@@ -4,6 +4,11 @@ import { hostWorded } from '../errors/error-detail.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { ResolvedBreakerOptions } from './breaker-options.js';
 
+/** The action a success fires: a promise already resolved, shared by every batch. */
+const RESOLVED = Promise.resolve();
+const SUCCEEDED = () => RESOLVED;
+const IGNORE = () => undefined;
+
 /** Failures that are the caller's, never the version's: they must not open its breaker. */
 const CALLER_ERRORS: ReadonlySet<string> = new Set([ErrorCode.INVALID_INPUT, ErrorCode.CANCELLED, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.SHUTTING_DOWN, ErrorCode.QUEUE_FULL]);
 
@@ -113,7 +118,9 @@ export class VersionBreaker {
   record(verdict: 'success' | 'request' | { readonly failure: unknown }): void {
     this.probing = false;
     if (verdict === 'request') return;
-    this.breaker.fire(() => (verdict === 'success' ? Promise.resolve() : Promise.reject(verdict.failure))).catch(() => undefined);
+    // A success (every batch) fires shared functions, not new closures. Opossum still rejects
+    // when it is open or shut down (a batch that outlived the opening): never unhandled.
+    this.breaker.fire(verdict === 'success' ? SUCCEEDED : () => Promise.reject(verdict.failure)).catch(IGNORE);
   }
 
   /** Stops opossum's timers. */
