@@ -12,7 +12,8 @@ export interface RequestsCompletedEvent extends EventBase {
   /** When the batch started running and ended, on the scheduler's clock (ms). */
   readonly startedAt: number;
   readonly endedAt: number;
-  /** Reused by the scheduler for its next batch: a listener reads them at once and keeps nothing. */
+  /** Runs of equal arrival times: the first `runs` entries of `enqueuedAt` and `counts` (reused by the scheduler for its next batch: read them at once, keep nothing). */
+  readonly runs: number;
   readonly enqueuedAt: readonly number[];
   readonly counts: readonly number[];
   /**

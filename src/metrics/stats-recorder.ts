@@ -103,7 +103,7 @@ export class StatsRecorder {
     slice.requests += e.requests;
     slice.rows += e.rows;
     const { enqueuedAt, counts, startedAt, endedAt } = e;
-    for (let i = 0; i < enqueuedAt.length; i++) {
+    for (let i = 0; i < e.runs; i++) {
       slice.total.record(endedAt - enqueuedAt[i]!, counts[i]);
       slice.queue.record(startedAt - enqueuedAt[i]!, counts[i]);
     }

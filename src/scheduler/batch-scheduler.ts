@@ -443,8 +443,12 @@ export class BatchScheduler implements Dispatcher {
         await this.classify(tasks, error);
       }
     } finally {
+      // Removed by moving the last one into its place (order does not matter; splice costs a runtime call).
       const i = this.inFlight.indexOf(tasks);
-      if (i >= 0) this.inFlight.splice(i, 1);
+      if (i >= 0) {
+        const last = this.inFlight.pop()!;
+        if (i < this.inFlight.length) this.inFlight[i] = last;
+      }
       this.runningTasks -= tasks.length;
       if (this.queue.size > 0) this.backlogSince = clock.now();
       this.schedule();
@@ -577,6 +581,7 @@ export class BatchScheduler implements Dispatcher {
       computeMs,
       startedAt,
       endedAt,
+      runs: summary.runs,
       enqueuedAt: summary.enqueuedAt,
       counts: summary.counts,
       batchRows,

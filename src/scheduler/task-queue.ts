@@ -216,7 +216,8 @@ class Bucket {
 
   private release(): void {
     if (this.head === this.items.length) {
-      this.items.length = 0;
+      // A new empty array: cheaper than truncating this one (a runtime call), once per batch.
+      if (this.head > 0) this.items = [];
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
