@@ -8,8 +8,9 @@ import { systemClock, type Clock } from './clock.js';
  * Why: stats keep each request's queue and total latency, and requests with distinct
  * arrival times cost two histogram records each, per request; requests of one burst share
  * them (one record per batch), and the clock is read once. A shared arrival is earlier
- * than a request's own by at most the burst's synchronous work (µs): its queue time reads
- * that much longer, its deadline comes that much sooner, never later.
+ * than a request's own by the synchronous work done since the burst's first request
+ * (typically µs): its queue time reads that much longer, its deadline comes that much
+ * sooner, never later.
  *
  * Only the system clock is read per burst: an injected clock (tests) is read per request,
  * so time a test moves between two requests of one tick is seen.
