@@ -16,7 +16,8 @@
  *   of 64 on a server without deadlines), then on `serve --timeout 2000` bursts of 50, 100
  *   and 200 one-shot requests (KServe binary tensors), after a burst of 8 that lets the
  *   scheduler learn the per-row cost; goodput ÷ what the model computes in 2 s (capacity ×
- *   2 s), liveness probe latency, RSS before, peak and 3 s after.
+ *   2 s), liveness probe latency; the three bursts run twice, and RSS is read when `serve` is
+ *   ready (before any request), at its peak, 3 s after each round and after a full GC.
  *
  * The machine is shared: compare ratios within one run. Tables to stdout, JSON to
  * bench/results/overload.json.
@@ -283,6 +284,7 @@ async function mlp(seconds: number, connectionLevels: readonly number[], serveAr
 
 interface Burst {
   readonly requests: number;
+  readonly round: number;
   readonly ok: number;
   readonly statuses: Record<string, number>;
   /** Refusals by message, numbers elided. */
@@ -292,7 +294,19 @@ interface Burst {
   readonly live: Summary & { failed: number };
 }
 
-async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBefore: number; rssAfter: number; rssPeak: number; rssAfterGc: number; memory: unknown }> {
+interface MobilenetResult {
+  readonly bursts: Burst[];
+  readonly rowsPerSec: number;
+  /** RSS when `serve` logged "listening" (every model warmed up), before any request: what an operator sees before traffic. */
+  readonly rssReady: number;
+  /** RSS after each round of bursts (50, 100, 200), 3 s after its last. */
+  readonly rssAfterRound: number[];
+  readonly rssPeak: number;
+  readonly rssAfterGc: number;
+  readonly memory: unknown;
+}
+
+async function mobilenet(): Promise<MobilenetResult> {
   const path = '/v2/models/mobilenet/infer';
   const pixels = new Float32Array(224 * 224 * 3).fill(0.5);
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input_1', shape: [1, 224, 224, 3], datatype: 'FP32', parameters: { binary_data_size: pixels.byteLength } }], parameters: { binary_data_output: true } }));
@@ -317,27 +331,31 @@ async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBe
     const rowsPerSec = (learn.ok / learn.wallMs) * 1000;
     await serve.stop();
     serve = await startServe('mobilenet', ['--timeout', '2000']);
+    const rssReady = rssMiB(serve.pid);
+    process.stderr.write(`mobilenet memory when ready: ${JSON.stringify(await serve.memory())}; RSS ${rssReady.toFixed(0)} MiB\n`);
     await burst(8); // the scheduler learns the per-row cost from a first batch
-    const rssBefore = rssMiB(serve.pid);
-    process.stderr.write(`mobilenet memory before: ${JSON.stringify(await serve.memory())}\n`);
-    let rssPeak = rssBefore;
+    let rssPeak = rssReady;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(serve.pid))), 100);
     const bursts: Burst[] = [];
-    for (const n of [50, 100, 200]) {
-      const live = probe(serve.url, '/v2/health/live');
-      const result = await burst(n);
-      bursts.push({ requests: n, ok: result.ok, statuses: result.statuses, reasons: result.reasons, capacity: Math.min(n, rowsPerSec * 2), wallMs: result.wallMs, live: await live.stop() });
-      process.stderr.write(`mobilenet burst ${n}: ${result.ok} ok ${JSON.stringify(result.statuses)} ${JSON.stringify(result.reasons)}\n`);
-      await sleep(500);
+    const rssAfterRound: number[] = [];
+    // Two rounds: memory that grew in the first must not grow again in the second (fragmentation).
+    for (let round = 1; round <= 2; round++) {
+      for (const n of [50, 100, 200]) {
+        const live = probe(serve.url, '/v2/health/live');
+        const result = await burst(n);
+        bursts.push({ requests: n, round, ok: result.ok, statuses: result.statuses, reasons: result.reasons, capacity: Math.min(n, rowsPerSec * 2), wallMs: result.wallMs, live: await live.stop() });
+        process.stderr.write(`mobilenet round ${round} burst ${n}: ${result.ok} ok ${JSON.stringify(result.statuses)} ${JSON.stringify(result.reasons)}\n`);
+        await sleep(500);
+      }
+      await sleep(3000);
+      rssAfterRound.push(rssMiB(serve.pid));
     }
     clearInterval(sampler);
-    await sleep(3000);
-    const rssAfter = rssMiB(serve.pid);
     const memory = await serve.memory();
     await sleep(1000);
     const rssAfterGc = rssMiB(serve.pid);
     process.stderr.write(`mobilenet memory 3 s after: ${JSON.stringify(memory)}; RSS after a full GC ${rssAfterGc.toFixed(0)} MiB\n`);
-    return { bursts, rowsPerSec, rssBefore, rssAfter, rssPeak, rssAfterGc, memory };
+    return { bursts, rowsPerSec, rssReady, rssAfterRound, rssPeak, rssAfterGc, memory };
   } finally {
     await serve.stop();
   }
@@ -393,9 +411,9 @@ async function main(): Promise<void> {
     results['mobilenet'] = m;
     process.stdout.write(
       `mobilenet, --timeout 2000, one-shot bursts (measured ${m.rowsPerSec.toFixed(1)} rows/s: ${Math.floor(m.rowsPerSec * 2)} rows in 2 s)\n${formatTable(
-        ['burst', 'ok', '÷ computable in 2 s', 'statuses', 'wall', 'live p99', 'live max'],
-        m.bursts.map((b) => [String(b.requests), String(b.ok), formatRatio(b.ok / b.capacity), JSON.stringify(b.statuses), formatMs(b.wallMs), formatMs(b.live.p99), formatMs(b.live.max)]),
-      )}\nRSS MiB: before ${m.rssBefore.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after ${m.rssAfter.toFixed(0)}, after a full GC ${m.rssAfterGc.toFixed(0)}\n`,
+        ['round', 'burst', 'ok', '÷ computable in 2 s', 'statuses', 'wall', 'live p99', 'live max'],
+        m.bursts.map((b) => [String(b.round), String(b.requests), String(b.ok), formatRatio(b.ok / b.capacity), JSON.stringify(b.statuses), formatMs(b.wallMs), formatMs(b.live.p99), formatMs(b.live.max)]),
+      )}\nRSS MiB: when ready ${m.rssReady.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after each round ${m.rssAfterRound.map((r) => `${r.toFixed(0)} (${formatRatio(r / m.rssReady)})`).join(', ')}, after a full GC ${m.rssAfterGc.toFixed(0)} (${formatRatio(m.rssAfterGc / m.rssReady)} of ready)\n`,
     );
   }
   await writeResults(results, { extraPath: 'bench/results/overload.json', latest: false });
