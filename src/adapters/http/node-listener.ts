@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, type ModelHost } from 'modelhost';
 import { AdaptiveLimit } from './adaptive-limit.js';
 import { AdmissionGate, WaitExpired, type Permit } from './admission-gate.js';
+import { withAdmissionMetrics } from './admission-metrics.js';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
 import { requestSignal } from './connection-signal.js';
@@ -49,7 +50,9 @@ const INFERENCE_PATH = /^\/v[12]\/models\/([^/:?]+)(?:\/(?:versions|labels)\/[^/
  * @throws TypeError when a limit is not a positive integer (or a boolean where one is expected).
  */
 export function createNodeListener(host: ModelHost, options: NodeListenerOptions = {}): NodeListener {
-  const handle = createHttpHandler(host, options);
+  const gates = new Map<string, AdmissionGate>();
+  // `/metrics` also reports the gates: requests waiting here are nowhere in the host's queue.
+  const handle = createHttpHandler(host, options.metrics === undefined ? options : { ...options, metrics: withAdmissionMetrics(options.metrics, gates) });
   const { bodyLimitBytes } = resolveHttpOptions(options);
   const limits = resolveLimits(options.limits);
   const budget = new ByteBudget(limits.maxBufferedBytes);
@@ -59,7 +62,6 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   // A request waits for admission no longer than its own deadline.
   const waitBoundMs = Math.min(limits.maxWaitMs, timeoutMs ?? Infinity);
   const waitLimit = timeoutMs !== undefined && waitBoundMs === timeoutMs ? `the request's deadline, ${timeoutMs} ms` : `${limits.maxWaitMs} ms`;
-  const gates = new Map<string, AdmissionGate>();
   const gateFor = (req: IncomingMessage): AdmissionGate | undefined => {
     if (req.method !== 'POST' || req.url === undefined) return undefined;
     // The path as the handler routes it (dot segments, a trailing slash, a fragment): every spelling of a model's inference route passes its gate.
