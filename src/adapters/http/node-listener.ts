@@ -144,9 +144,10 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit, gate?: AdmissionGate, park?: ConnectionPark): void {
     const signal = requestSignal(req, res);
     let taken = 0;
-    // Enough requests are already waiting to refill every slot: this connection's next one can wait unread.
+    // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
+    // (a 429 holds its connection for its Retry-After instead).
     if (park !== undefined) res.once('finish', () => {
-      if (gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
+      if (res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
     });
     // 'close' on the response: sent, or the client went away before it was.
     res.once('close', () => {
