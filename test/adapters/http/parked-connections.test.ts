@@ -50,6 +50,7 @@ function waitingAt(url: string): Promise<number> {
 function keepAlive(url: string): { send(v: number): void; next(): Promise<string>; socket: Socket } {
   const { port } = new URL(url);
   const socket = connect({ host: '127.0.0.1', port: Number(port) });
+  socket.on('error', () => {}); // a connection closed with a request unread is reset
   const bodies: string[] = [];
   const waiting: ((text: string) => void)[] = [];
   let buffered = '';
@@ -126,5 +127,26 @@ describe('parked connections (limits.parkConnections)', () => {
     await a.next();
     await Promise.all(others);
     a.socket.destroy();
+  });
+
+  it('a parked connection has no request in progress: a shutdown closes it as idle', async () => {
+    const { host, started, releaseOne } = await steppedHost();
+    const metrics = { contentType: 'text/plain', metrics: async () => '' };
+    const served = await serve(host, { metrics, limits: { concurrency: 1 } });
+    const a = keepAlive(served.url);
+    a.send(1);
+    await vi.waitFor(() => expect(started()).toBe(1));
+    const others = [post(`${served.url}/v2/models/m/infer`, JSON.parse(body(2))), post(`${served.url}/v2/models/m/infer`, JSON.parse(body(3)))];
+    await vi.waitFor(async () => expect(await waitingAt(served.url)).toBe(2));
+    releaseOne();
+    await a.next();
+    a.send(4); // parked: unread
+    const closed = new Promise<void>((resolve) => a.socket.once('close', () => resolve()));
+    served.server.closeIdleConnections(); // what `serve` does while it drains
+    await closed; // closed, not left open and unread
+    releaseOne();
+    await vi.waitFor(() => expect(started()).toBe(3));
+    releaseOne();
+    expect((await Promise.all(others)).map((r) => r.status)).toEqual([200, 200]);
   });
 });
