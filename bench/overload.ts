@@ -8,7 +8,9 @@
  * mlp (mlp-onnx, ≈0.1 ms per run): closed-loop autocannon at 32 connections (1×, the
  *   concurrency where throughput peaks), 160 (5×), 640 (20×) and 2000 (≈60×), each for
  *   --seconds, and the same connection counts against a bare node:http server answering a
- *   fixed body (the floor: what this machine's HTTP and load client allow at all). Per level:
+ *   fixed body in a process of its own (the floor: what this machine's HTTP and load client
+ *   allow at all). Successes per CPU-second of each server process are reported beside the
+ *   rates: the ratio that other processes taking CPU does not move. Per level:
  *   goodput (2xx/s), refusals by status, p50/p99 of 2xx, liveness and readiness probe
  *   latency (a probe every 20 ms on its own connection), Retry-After accuracy (polite
  *   clients that wait the Retry-After they get and retry once: how many get in), server RSS.
@@ -16,7 +18,8 @@
  *   of 64 on a server without deadlines), then on `serve --timeout 2000` bursts of 50, 100
  *   and 200 one-shot requests (KServe binary tensors), after a burst of 8 that lets the
  *   scheduler learn the per-row cost; goodput ÷ what the model computes in 2 s (capacity ×
- *   2 s), liveness probe latency, RSS before, peak and 3 s after.
+ *   2 s), liveness probe latency; the three bursts run twice, and RSS is read when `serve` is
+ *   ready (before any request), at its peak, 3 s after each round and after a full GC.
  *
  * The machine is shared: compare ratios within one run. Tables to stdout, JSON to
  * bench/results/overload.json.
@@ -24,8 +27,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { Agent, createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
@@ -50,6 +52,7 @@ interface Serve {
 }
 
 const MEMORY_REPORT = fileURLToPath(new URL('./lib/memory-report.cjs', import.meta.url));
+const FLOOR_SERVER = fileURLToPath(new URL('./http/floor-server.mjs', import.meta.url));
 
 /** `node dist/cli.js serve <demo repository> --port 0 --models <model> …`, ready when it logs "listening". */
 async function startServe(model: string, args: readonly string[] = []): Promise<Serve> {
@@ -96,20 +99,32 @@ async function startServe(model: string, args: readonly string[] = []): Promise<
   };
 }
 
-/** A node:http server answering every request with `body` after reading it: the machine's HTTP floor. */
-async function startFloor(body: string): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body));
+/**
+ * The machine's HTTP floor: bench/http/floor-server.mjs (node:http answering every request
+ * with `body` after reading it, nothing else) in a process of its own, like `serve`, so its
+ * CPU is measured apart from the load client's.
+ */
+async function startFloor(body: string): Promise<{ url: string; pid: number; close(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [FLOOR_SERVER, body], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const killChild = () => child.kill('SIGKILL');
+  process.once('exit', killChild);
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const match = /"msg":"listening","url":"([^"]+)"/.exec(buffered);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`floor server exited with ${code}: ${buffered}`)));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    url,
+    pid: child.pid!,
+    async close() {
+      process.off('exit', killChild);
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
   };
 }
 
@@ -199,6 +214,7 @@ interface Level {
   readonly connections: number;
   readonly goodput: number;
   readonly floor: number | undefined;
+  readonly floorCpu: Cpu | undefined;
   /** Machine share (all cores = 1) of the load client and of the server during the run. */
   readonly cpu: Cpu;
   readonly statuses: Record<string, number>;
@@ -267,9 +283,9 @@ async function mlp(seconds: number, connectionLevels: readonly number[], serveAr
       const [liveStats, readyStats, politeStats] = await Promise.all([live.stop(), ready.stop(), polite.stop()]);
       await sleep(1000);
       const rssAfter = rssMiB(serve.pid);
-      const floorRun = withFloor ? await closedLoop(floor.url, path, body, connections, Math.min(seconds, 4)) : undefined;
-      levels.push({ connections, goodput: run.goodput, floor: floorRun?.goodput, cpu: run.cpu, statuses: run.statuses, latency: run.latency, live: liveStats, ready: readyStats, polite: politeStats, rssBefore, rssAfter });
-      process.stderr.write(`mlp ${connections}: ${Math.round(run.goodput)}/s (floor ${floorRun === undefined ? '–' : Math.round(floorRun.goodput)}/s) ${JSON.stringify(run.statuses)} cpu client ${(run.cpu.client * 100).toFixed(0)}% server ${(run.cpu.server * 100).toFixed(0)}% live p99 ${liveStats.p99.toFixed(1)} ms\n`);
+      const floorRun = withFloor ? await closedLoop(floor.url, path, body, connections, Math.min(seconds, 4), floor.pid) : undefined;
+      levels.push({ connections, goodput: run.goodput, floor: floorRun?.goodput, floorCpu: floorRun?.cpu, cpu: run.cpu, statuses: run.statuses, latency: run.latency, live: liveStats, ready: readyStats, polite: politeStats, rssBefore, rssAfter });
+      process.stderr.write(`mlp ${connections}: ${Math.round(run.goodput)}/s (floor ${floorRun === undefined ? '–' : `${Math.round(floorRun.goodput)}/s, cpu client ${(floorRun.cpu.client * 100).toFixed(0)}% server ${(floorRun.cpu.server * 100).toFixed(0)}%`}) ${JSON.stringify(run.statuses)} cpu client ${(run.cpu.client * 100).toFixed(0)}% server ${(run.cpu.server * 100).toFixed(0)}% live p99 ${liveStats.p99.toFixed(1)} ms\n`);
     }
     process.stderr.write(`mlp memory after the levels: ${JSON.stringify(await serve.memory())}; RSS ${rssMiB(serve.pid).toFixed(0)} MiB, after a full GC (1 s later) `);
     await sleep(1000);
@@ -283,6 +299,7 @@ async function mlp(seconds: number, connectionLevels: readonly number[], serveAr
 
 interface Burst {
   readonly requests: number;
+  readonly round: number;
   readonly ok: number;
   readonly statuses: Record<string, number>;
   /** Refusals by message, numbers elided. */
@@ -292,7 +309,19 @@ interface Burst {
   readonly live: Summary & { failed: number };
 }
 
-async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBefore: number; rssAfter: number; rssPeak: number; rssAfterGc: number; memory: unknown }> {
+interface MobilenetResult {
+  readonly bursts: Burst[];
+  readonly rowsPerSec: number;
+  /** RSS when `serve` logged "listening" (every model warmed up), before any request: what an operator sees before traffic. */
+  readonly rssReady: number;
+  /** RSS after each round of bursts (50, 100, 200), 3 s after its last. */
+  readonly rssAfterRound: number[];
+  readonly rssPeak: number;
+  readonly rssAfterGc: number;
+  readonly memory: unknown;
+}
+
+async function mobilenet(): Promise<MobilenetResult> {
   const path = '/v2/models/mobilenet/infer';
   const pixels = new Float32Array(224 * 224 * 3).fill(0.5);
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input_1', shape: [1, 224, 224, 3], datatype: 'FP32', parameters: { binary_data_size: pixels.byteLength } }], parameters: { binary_data_output: true } }));
@@ -317,27 +346,31 @@ async function mobilenet(): Promise<{ bursts: Burst[]; rowsPerSec: number; rssBe
     const rowsPerSec = (learn.ok / learn.wallMs) * 1000;
     await serve.stop();
     serve = await startServe('mobilenet', ['--timeout', '2000']);
+    const rssReady = rssMiB(serve.pid);
+    process.stderr.write(`mobilenet memory when ready: ${JSON.stringify(await serve.memory())}; RSS ${rssReady.toFixed(0)} MiB\n`);
     await burst(8); // the scheduler learns the per-row cost from a first batch
-    const rssBefore = rssMiB(serve.pid);
-    process.stderr.write(`mobilenet memory before: ${JSON.stringify(await serve.memory())}\n`);
-    let rssPeak = rssBefore;
+    let rssPeak = rssReady;
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(serve.pid))), 100);
     const bursts: Burst[] = [];
-    for (const n of [50, 100, 200]) {
-      const live = probe(serve.url, '/v2/health/live');
-      const result = await burst(n);
-      bursts.push({ requests: n, ok: result.ok, statuses: result.statuses, reasons: result.reasons, capacity: Math.min(n, rowsPerSec * 2), wallMs: result.wallMs, live: await live.stop() });
-      process.stderr.write(`mobilenet burst ${n}: ${result.ok} ok ${JSON.stringify(result.statuses)} ${JSON.stringify(result.reasons)}\n`);
-      await sleep(500);
+    const rssAfterRound: number[] = [];
+    // Two rounds: memory that grew in the first must not grow again in the second (fragmentation).
+    for (let round = 1; round <= 2; round++) {
+      for (const n of [50, 100, 200]) {
+        const live = probe(serve.url, '/v2/health/live');
+        const result = await burst(n);
+        bursts.push({ requests: n, round, ok: result.ok, statuses: result.statuses, reasons: result.reasons, capacity: Math.min(n, rowsPerSec * 2), wallMs: result.wallMs, live: await live.stop() });
+        process.stderr.write(`mobilenet round ${round} burst ${n}: ${result.ok} ok ${JSON.stringify(result.statuses)} ${JSON.stringify(result.reasons)}\n`);
+        await sleep(500);
+      }
+      await sleep(3000);
+      rssAfterRound.push(rssMiB(serve.pid));
     }
     clearInterval(sampler);
-    await sleep(3000);
-    const rssAfter = rssMiB(serve.pid);
     const memory = await serve.memory();
     await sleep(1000);
     const rssAfterGc = rssMiB(serve.pid);
     process.stderr.write(`mobilenet memory 3 s after: ${JSON.stringify(memory)}; RSS after a full GC ${rssAfterGc.toFixed(0)} MiB\n`);
-    return { bursts, rowsPerSec, rssBefore, rssAfter, rssPeak, rssAfterGc, memory };
+    return { bursts, rowsPerSec, rssReady, rssAfterRound, rssPeak, rssAfterGc, memory };
   } finally {
     await serve.stop();
   }
@@ -366,16 +399,23 @@ async function main(): Promise<void> {
     const levels = await mlp(seconds, values.connections!.split(',').map(Number), serveArgs, !values['no-floor']);
     results['mlp'] = levels;
     const peak = Math.max(...levels.map((l) => l.goodput));
+    // Successes per CPU-second of the server process: the ratio that machine noise (other processes taking CPU) does not move.
+    const cores = availableParallelism();
+    const perCpu = (goodput: number, cpu: Cpu | undefined) => (cpu === undefined || cpu.server === 0 ? undefined : goodput / (cpu.server * cores));
+    const peakPerCpu = Math.max(...levels.map((l) => perCpu(l.goodput, l.cpu) ?? 0));
+    const floorPeakPerCpu = Math.max(...levels.map((l) => (l.floor === undefined ? 0 : perCpu(l.floor, l.floorCpu) ?? 0)));
     process.stdout.write(
       `mlp-onnx, closed loop (${loadClient} client), ${seconds} s per level${serveArgs.length > 0 ? `, serve ${serveArgs.join(' ')}` : ''}\n${formatTable(
-        ['connections', 'goodput/s', '÷ peak', 'floor/s', '÷ floor', 'CPU client / server', 'refusals', 'p50 2xx', 'p99 2xx', 'live p99', 'ready p99', 'probe fails', 'polite: refused → in after wait', 'RSS MiB before → after'],
+        ['connections', 'goodput/s', '÷ peak', 'per server CPU-s (÷ peak)', 'floor/s (÷ peak)', 'floor per CPU-s (÷ peak)', 'CPU client / server', 'floor CPU client / server', 'refusals', 'p50 2xx', 'p99 2xx', 'live p99', 'ready p99', 'probe fails', 'polite: refused → in after wait', 'RSS MiB before → after'],
         levels.map((l) => [
           String(l.connections),
           formatCount(l.goodput),
           formatRatio(l.goodput / peak),
-          l.floor === undefined ? '–' : formatCount(l.floor),
-          l.floor === undefined ? '–' : formatRatio(l.goodput / l.floor),
+          `${formatCount(perCpu(l.goodput, l.cpu) ?? 0)} (${formatRatio((perCpu(l.goodput, l.cpu) ?? 0) / peakPerCpu)})`,
+          l.floor === undefined ? '–' : `${formatCount(l.floor)} (${formatRatio(l.floor / Math.max(...levels.map((x) => x.floor ?? 0)))})`,
+          l.floor === undefined ? '–' : `${formatCount(perCpu(l.floor, l.floorCpu) ?? 0)} (${formatRatio((perCpu(l.floor, l.floorCpu) ?? 0) / floorPeakPerCpu)})`,
           `${(l.cpu.client * 100).toFixed(0)}% / ${(l.cpu.server * 100).toFixed(0)}%`,
+          l.floorCpu === undefined ? '–' : `${(l.floorCpu.client * 100).toFixed(0)}% / ${(l.floorCpu.server * 100).toFixed(0)}%`,
           Object.entries(l.statuses).filter(([s]) => s !== '200').map(([s, n]) => `${s}: ${n}`).join(', ') || '0',
           formatMs(l.latency.p50),
           formatMs(l.latency.p99),
@@ -393,9 +433,9 @@ async function main(): Promise<void> {
     results['mobilenet'] = m;
     process.stdout.write(
       `mobilenet, --timeout 2000, one-shot bursts (measured ${m.rowsPerSec.toFixed(1)} rows/s: ${Math.floor(m.rowsPerSec * 2)} rows in 2 s)\n${formatTable(
-        ['burst', 'ok', '÷ computable in 2 s', 'statuses', 'wall', 'live p99', 'live max'],
-        m.bursts.map((b) => [String(b.requests), String(b.ok), formatRatio(b.ok / b.capacity), JSON.stringify(b.statuses), formatMs(b.wallMs), formatMs(b.live.p99), formatMs(b.live.max)]),
-      )}\nRSS MiB: before ${m.rssBefore.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after ${m.rssAfter.toFixed(0)}, after a full GC ${m.rssAfterGc.toFixed(0)}\n`,
+        ['round', 'burst', 'ok', '÷ computable in 2 s', 'statuses', 'wall', 'live p99', 'live max'],
+        m.bursts.map((b) => [String(b.round), String(b.requests), String(b.ok), formatRatio(b.ok / b.capacity), JSON.stringify(b.statuses), formatMs(b.wallMs), formatMs(b.live.p99), formatMs(b.live.max)]),
+      )}\nRSS MiB: when ready ${m.rssReady.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after each round ${m.rssAfterRound.map((r) => `${r.toFixed(0)} (${formatRatio(r / m.rssReady)})`).join(', ')}, after a full GC ${m.rssAfterGc.toFixed(0)} (${formatRatio(m.rssAfterGc / m.rssReady)} of ready)\n`,
     );
   }
   await writeResults(results, { extraPath: 'bench/results/overload.json', latest: false });

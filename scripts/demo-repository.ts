@@ -1,7 +1,7 @@
 /**
  * Writes the quickstart's model repository:
  *
- *   mobilenet/1/  nsfwjs's MobileNetV2 (tfjs layers)   mobilenet/config.json {"runtime":"tfjs"}
+ *   mobilenet/1/  nsfwjs's MobileNetV2 (tfjs layers)   mobilenet/config.json {"runtime":"tfjs","warmup":{"batchSizes":[1,"max"]}}
  *   vad/1/        Silero VAD (model.onnx)              vad/config.json       {"runtime":"onnx", warmup inputs}
  *   mlp/1/        tfjs MLP 64→256→256→10, seed 1
  *   mlp-onnx/1/   the same MLP as model.onnx
@@ -52,7 +52,8 @@ export async function materializeDemoRepository(root: string = DEFAULT_DEMO_ROOT
 
 async function writeDemoModels(root: string): Promise<void> {
   await fillVersion(root, 'mobilenet', (dir) => materializeMobileNetV2(dir));
-  await writeConfig(root, 'mobilenet', { runtime: 'tfjs' });
+  // Warmed up at its largest batch too: the wasm backend's memory grows to it and never shrinks, so it is taken before ready (docs/configuration.md).
+  await writeConfig(root, 'mobilenet', { runtime: 'tfjs', warmup: { batchSizes: [1, 'max'] } });
 
   await fillVersion(root, 'vad', (dir) => materializeSileroVad(dir));
   // Silero's inputs have variable dimensions, so its warmup inputs are spelled out: 512 samples at 16 kHz.

@@ -69,6 +69,7 @@ const SERVE_FLAGS = {
     parse: (raw: string) => (raw === 'adaptive' ? ('adaptive' as const) : integer('a positive integer or adaptive', 1)(raw)),
   },
   'max-waiting': { value: '<n>', help: 'inference requests waiting for admission per model; more get 429\nbefore their body is read (default 4096)', parse: integer('a positive integer', 1) },
+  'no-park': switchFlag("read every connection at once, even while its model has enough requests\nwaiting (limits.parkConnections: false; by default they wait unread)"),
   'max-connections': { value: '<n>', help: 'most open connections (default 4096)', parse: integer('a positive integer', 1) },
   'max-buffered-bytes': { value: '<n>', help: 'most request-body bytes held at once, all requests (default 134217728)', parse: integer('a positive number of bytes', 1) },
   'headers-timeout': { value: '<ms>', help: "most time to receive a request's headers (default 10000)", parse: integer('a positive number of ms', 1) },
@@ -214,6 +215,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     concurrency: values.concurrency,
     maxWaitingRequests: values['max-waiting'],
     maxWaitMs,
+    ...(values['no-park'] === true ? { parkConnections: false } : {}),
   };
 
   // Text lines by default everywhere (JSON only when asked); a terminal also gets the live load progress.

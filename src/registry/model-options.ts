@@ -31,6 +31,16 @@ export interface WarmupOptions {
    * from the signature, with every variable dimension 1.
    */
   inputs?: Record<string, unknown>;
+  /**
+   * Batch sizes to warm up at, in rows, run in this order; `'max'` is the version's
+   * `maxBatchSize`. Each size runs `inputs` with its rows repeated (or truncated) to that
+   * many, or zeros. Default `[1]` (with `inputs`: their own rows). Warming up at `'max'`
+   * makes memory that grows to the largest batch and never shrinks (the tfjs wasm backend's
+   * WebAssembly memory, allocator arenas) reach its steady state before the version is
+   * ready, as Triton's `model_warmup` and TF Serving's warmup requests do. Ignored by models
+   * without a batch dimension.
+   */
+  batchSizes?: readonly (number | 'max')[];
 }
 
 /**
@@ -125,7 +135,7 @@ export const DEFAULT_ROLLOUT: Readonly<Required<RolloutOptions>> = Object.freeze
 export interface ResolvedModelOptions {
   readonly runtime: string | undefined;
   readonly versionPolicy: VersionPolicy;
-  readonly warmup: { readonly runs: number; readonly inputs: Record<string, unknown> | undefined };
+  readonly warmup: { readonly runs: number; readonly inputs: Record<string, unknown> | undefined; readonly batchSizes: readonly (number | 'max')[] | undefined };
   readonly scheduler: ResolvedSchedulerOptions;
   readonly retainVersions: number;
   readonly autoPromote: boolean;
@@ -142,7 +152,7 @@ export interface ResolvedModelOptions {
 export const DEFAULT_MODEL_OPTIONS: Readonly<ResolvedModelOptions> = Object.freeze({
   runtime: undefined,
   versionPolicy: Object.freeze({ latest: 1 }),
-  warmup: Object.freeze({ runs: 1, inputs: undefined }),
+  warmup: Object.freeze({ runs: 1, inputs: undefined, batchSizes: undefined }),
   scheduler: resolveSchedulerOptions({}),
   retainVersions: 2,
   autoPromote: true,
@@ -160,13 +170,21 @@ const KNOWN = ['runtime', 'versionPolicy', 'warmup', 'retainVersions', 'autoProm
  * Validates one layer of model options (host defaults, a config.json, `models[name]`, or
  * load-time config). `path` names where it came from, for messages.
  */
+function validateWarmupBatchSizes(value: unknown, path: string): void {
+  if (!Array.isArray(value) || value.length === 0) throw invalidOption(path, "a non-empty array of batch sizes (integers ≥ 1 or 'max')", value);
+  value.forEach((size, i) => {
+    if (size !== 'max' && !(Number.isInteger(size) && size >= 1 && size <= 1_000_000)) throw invalidOption(`${path}[${i}]`, "an integer from 1 to 1000000 or 'max'", size);
+  });
+}
+
 export function validateModelOptions(value: unknown, path: string, runtimeNames: readonly string[]): ModelOptions {
   const options = checkObject(value, path, [...KNOWN, ...runtimeNames]);
   if (options['runtime'] !== undefined) checkOneOf(options['runtime'], `${path}.runtime`, runtimeNames);
   if (options['versionPolicy'] !== undefined) validateVersionPolicy(options['versionPolicy'], `${path}.versionPolicy`);
   if (options['warmup'] !== undefined && typeof options['warmup'] !== 'boolean') {
-    const warmup = checkObject(options['warmup'], `${path}.warmup`, ['runs', 'inputs']);
+    const warmup = checkObject(options['warmup'], `${path}.warmup`, ['runs', 'inputs', 'batchSizes']);
     if (warmup['runs'] !== undefined) checkInteger(warmup['runs'], `${path}.warmup.runs`, 0, 100);
+    if (warmup['batchSizes'] !== undefined) validateWarmupBatchSizes(warmup['batchSizes'], `${path}.warmup.batchSizes`);
     if (warmup['inputs'] !== undefined) checkObject(warmup['inputs'], `${path}.warmup.inputs`, Object.keys(warmup['inputs'] as object));
   }
   validateSchedulerOptions(options, path);
@@ -231,10 +249,10 @@ export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[
     versionPolicy: (merged['versionPolicy'] as VersionPolicy | undefined) ?? DEFAULT_MODEL_OPTIONS.versionPolicy,
     warmup:
       warmup === false
-        ? { runs: 0, inputs: undefined }
+        ? { runs: 0, inputs: undefined, batchSizes: undefined }
         : warmup === true || warmup === undefined
           ? DEFAULT_MODEL_OPTIONS.warmup
-          : { runs: (warmup as WarmupOptions).runs ?? 1, inputs: (warmup as WarmupOptions).inputs },
+          : { runs: (warmup as WarmupOptions).runs ?? 1, inputs: (warmup as WarmupOptions).inputs, batchSizes: (warmup as WarmupOptions).batchSizes },
     scheduler: resolveSchedulerOptions(merged),
     retainVersions: (merged['retainVersions'] as number | undefined) ?? DEFAULT_MODEL_OPTIONS.retainVersions,
     autoPromote: (merged['autoPromote'] as boolean | undefined) ?? true,

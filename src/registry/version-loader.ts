@@ -13,7 +13,7 @@ import type { Tensor } from '../tensor/index.js';
 import { LoadPhaseTimer, type LoadPhase, type LoadPhaseDurations } from './load-phases.js';
 import type { LoadedVersion } from './loaded-version.js';
 import type { ResolvedModelOptions } from './model-options.js';
-import { expandWarmupInputs, isFullyShaped, syntheticInputs } from './warmup.js';
+import { expandWarmupInputs, isFullyShaped, syntheticInputs, withRows } from './warmup.js';
 
 export interface VersionLoaderDeps {
   readonly runtimes: RuntimeRegistry;
@@ -72,6 +72,8 @@ export class VersionLoader {
           if (kind === 'inline') {
             if (measuredRunMs !== undefined) {
               entry.attach(runtime.name, session.signature, { kind, count: 1, measuredRunMs }, options.padding);
+              // The measurement warmed the base set up; configured batch sizes still run.
+              if (options.warmup.batchSizes !== undefined) await this.warmUp(entry, options, runs);
               warmupMs = performance.now() - measureStarted;
             }
           } else {
@@ -156,7 +158,7 @@ export class VersionLoader {
     const batched = entry.batched && scheduler.batching;
     const context = { model: entry.model, version: entry.version };
     entry.breaker = options.breaker.enabled ? new VersionBreaker(options.breaker, context, (transition) => this.deps.breakerChanged(entry, transition)) : undefined;
-    entry.maxBatchSize = batched ? (scheduler.maxBatchSize ?? entry.signature!.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
+    entry.maxBatchSize = this.maxBatchSizeOf(entry, options);
     return new BatchScheduler(executor, {
       model: entry.model,
       version: entry.version,
@@ -228,6 +230,28 @@ export class VersionLoader {
     return fastest;
   }
 
+  /** The most rows the scheduler puts in one run of this version (1 without batching). */
+  private maxBatchSizeOf(entry: LoadedVersion, options: ResolvedModelOptions): number {
+    const scheduler = options.scheduler;
+    return entry.batched && scheduler.batching ? (scheduler.maxBatchSize ?? entry.signature!.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
+  }
+
+  /**
+   * The sets the warmup runs, one per `warmup.batchSizes` entry (`'max'`: the version's
+   * `maxBatchSize`; sizes above it are capped there), or the base set alone.
+   */
+  private warmupSets(entry: LoadedVersion, options: ResolvedModelOptions): Record<string, Tensor>[] {
+    const { batchSizes, inputs } = options.warmup;
+    if (batchSizes === undefined || !entry.batched) return [this.warmupInputs(entry, options)];
+    const max = this.maxBatchSizeOf(entry, options);
+    const configured = inputs !== undefined ? entry.validator!.prepare(expandWarmupInputs(inputs, entry.signature!), 'batch').tensors : undefined;
+    return batchSizes.map((size) => {
+      const rows = size === 'max' ? max : Math.min(size, max);
+      const set = configured !== undefined ? Object.fromEntries(Object.entries(configured).map(([name, t]) => [name, withRows(t, rows)])) : syntheticInputs(entry.signature!, rows, true);
+      return entry.padding?.complete(set) ?? set;
+    });
+  }
+
   /** The configured warmup inputs, or zeros of one row with variable dimensions set to 1. */
   private warmupInputs(entry: LoadedVersion, options: ResolvedModelOptions): Record<string, Tensor> {
     const { inputs } = options.warmup;
@@ -265,10 +289,10 @@ export class VersionLoader {
     if (times === 0) return;
     const signature = entry.signature!;
     const configured = inputs !== undefined;
-    const set = this.warmupInputs(entry, options);
+    const sets = this.warmupSets(entry, options);
     try {
       await Promise.all(runs.map(async (run) => {
-        for (let i = 0; i < times; i++) await run(set);
+        for (const set of sets) for (let i = 0; i < times; i++) await run(set);
       }));
     } catch (error) {
       const reason = (error as Error)?.message ?? String(error);

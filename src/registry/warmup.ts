@@ -26,6 +26,24 @@ export function expandWarmupInputs(inputs: Readonly<Record<string, unknown>>, si
   return expanded;
 }
 
+/**
+ * `tensor` with `rows` rows along its first dimension: its own rows repeated in order (or
+ * the first `rows` of them), so a configured warmup set can be run at any batch size.
+ */
+export function withRows(tensor: Tensor, rows: number): Tensor {
+  const have = tensor.shape[0] ?? 0;
+  if (have === rows || have === 0) return tensor;
+  const rowSize = shapeSize(tensor.shape.slice(1));
+  const source = tensor.data as ArrayLike<unknown>;
+  const Storage = (Array.isArray(source) ? Array : source.constructor) as new (size: number) => unknown[];
+  const data = new Storage(rows * rowSize);
+  for (let row = 0; row < rows; row++) {
+    const from = (row % have) * rowSize;
+    for (let i = 0; i < rowSize; i++) data[row * rowSize + i] = source[from + i];
+  }
+  return { data: data as unknown as Tensor['data'], shape: [rows, ...tensor.shape.slice(1)], dtype: tensor.dtype };
+}
+
 function zeros(spec: TensorSpec, shape: readonly number[]): Tensor {
   const size = shapeSize(shape);
   const storage = DTYPES[spec.dtype].array;

@@ -30,6 +30,13 @@ export interface ListenerLimits {
    */
   readonly holdRefusedConnections?: boolean;
   /**
+   * While a model's admission gate already has about `concurrency` requests waiting, a
+   * keep-alive connection answered for that model is not read again (its next request stays
+   * unparsed in the socket buffer) until the waiting ones drain, oldest connection first, and
+   * at most 1 s. Default true.
+   */
+  readonly parkConnections?: boolean;
+  /**
    * Inference requests (`POST …/infer`, `…:predict`) in flight at once per model, from
    * admission to response sent (one whose body has not arrived 1 s after admission gives its
    * slot back, and is still served when its body ends; latency is learned from the body's end): a number, or `'adaptive'` (learned from their latency, between 8
@@ -67,6 +74,7 @@ export interface ResolvedListenerLimits {
   readonly bodyTimeoutMs: number;
   readonly largeBodyBytes: number;
   readonly holdRefusedConnections: boolean;
+  readonly parkConnections: boolean;
   readonly concurrency: number | 'adaptive';
   readonly maxWaitingRequests: number;
   readonly maxWaitMs: number;
@@ -83,6 +91,7 @@ export const DEFAULT_LIMITS: Readonly<ResolvedServerLimits> = Object.freeze({
   bodyTimeoutMs: 30_000,
   largeBodyBytes: 1024 * 1024,
   holdRefusedConnections: true,
+  parkConnections: true,
   concurrency: 'adaptive',
   maxWaitingRequests: 4096,
   maxWaitMs: 5000,
@@ -98,8 +107,8 @@ export function resolveLimits(limits: ListenerLimits & ServerLimits = {}): Resol
     const value = (limits as Record<string, unknown>)[key];
     if (value === undefined) continue;
     if (!(key in DEFAULT_LIMITS)) throw new TypeError(`limits.${key} is not a listener limit (expected one of ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
-    if (key === 'holdRefusedConnections') {
-      if (typeof value !== 'boolean') throw new TypeError(`limits.holdRefusedConnections must be a boolean, got ${String(value)}`);
+    if (key === 'holdRefusedConnections' || key === 'parkConnections') {
+      if (typeof value !== 'boolean') throw new TypeError(`limits.${key} must be a boolean, got ${String(value)}`);
     } else if (key === 'concurrency' && value === 'adaptive') {
       // the default
     } else if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {

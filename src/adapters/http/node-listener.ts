@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, type ModelHost } from 'modelhost';
 import { AdaptiveLimit } from './adaptive-limit.js';
 import { AdmissionGate, WaitExpired, type Permit } from './admission-gate.js';
+import { withAdmissionMetrics } from './admission-metrics.js';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
+import { ConnectionPark } from './connection-park.js';
 import { requestSignal } from './connection-signal.js';
 import { contentCodings } from './content-encoding.js';
 import { createHttpHandler, routePathOf } from './http-handler.js';
@@ -22,6 +24,9 @@ export interface NodeListenerOptions extends HttpOptions {
 
 /** Longest a refused connection is held unread, ms: below Node's keep-alive and socket timeouts. */
 const MAX_HOLD_MS = 10_000;
+
+/** Longest a connection is parked while its model's gate is busy, ms: below Node's keep-alive timeout (5 s). */
+const MAX_PARK_MS = 1000;
 
 /**
  * An admitted request whose body has not arrived this long after admission gives its slot
@@ -49,7 +54,10 @@ const INFERENCE_PATH = /^\/v[12]\/models\/([^/:?]+)(?:\/(?:versions|labels)\/[^/
  * @throws TypeError when a limit is not a positive integer (or a boolean where one is expected).
  */
 export function createNodeListener(host: ModelHost, options: NodeListenerOptions = {}): NodeListener {
-  const handle = createHttpHandler(host, options);
+  const gates = new Map<string, AdmissionGate>();
+  const parks = new Map<AdmissionGate, ConnectionPark>();
+  // `/metrics` also reports the gates: requests waiting here are nowhere in the host's queue.
+  const handle = createHttpHandler(host, options.metrics === undefined ? options : { ...options, metrics: withAdmissionMetrics(options.metrics, gates) });
   const { bodyLimitBytes } = resolveHttpOptions(options);
   const limits = resolveLimits(options.limits);
   const budget = new ByteBudget(limits.maxBufferedBytes);
@@ -59,7 +67,6 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   // A request waits for admission no longer than its own deadline.
   const waitBoundMs = Math.min(limits.maxWaitMs, timeoutMs ?? Infinity);
   const waitLimit = timeoutMs !== undefined && waitBoundMs === timeoutMs ? `the request's deadline, ${timeoutMs} ms` : `${limits.maxWaitMs} ms`;
-  const gates = new Map<string, AdmissionGate>();
   const gateFor = (req: IncomingMessage): AdmissionGate | undefined => {
     if (req.method !== 'POST' || req.url === undefined) return undefined;
     // The path as the handler routes it (dot segments, a trailing slash, a fragment): every spelling of a model's inference route passes its gate.
@@ -79,15 +86,22 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       const limit = limits.concurrency === 'adaptive' ? new AdaptiveLimit() : limits.concurrency;
       gate = new AdmissionGate({ limit, maxWaiting: limits.maxWaitingRequests, maxWaitMs: waitBoundMs });
       gates.set(model, gate);
+      if (limits.parkConnections) parks.set(gate, new ConnectionPark(Math.min(MAX_PARK_MS, waitBoundMs)));
     }
     return gate;
   };
   return (req, res, next) => {
     const gate = gateFor(req);
     // A draining host answers 503 SHUTTING_DOWN at once: nothing to wait for.
-    if (gate === undefined || host.draining) return serveRequest(req, res, next, 0);
+    if (gate === undefined) return serveRequest(req, res, next, 0);
+    const park = parks.get(gate);
+    if (host.draining) {
+      park?.resumeAll();
+      return serveRequest(req, res, next, 0);
+    }
+    park?.arrived(req.socket);
     const entry = gate.enter();
-    if (entry.kind === 'admitted') return serveRequest(req, res, next, 0, entry.permit);
+    if (entry.kind === 'admitted') return serveRequest(req, res, next, 0, entry.permit, gate, park);
     if (entry.kind === 'refused') return refuseOnHeaders(req, res, retryAfter(entry.retryAfterMs), entry.reason === 'full' ? `${limits.maxWaitingRequests} requests are already waiting for this model` : `the requests ahead of it need about ${Math.round(entry.retryAfterMs)} ms (limit ${waitLimit})`);
     const arrived = performance.now();
     res.once('close', entry.cancel);
@@ -95,7 +109,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       (permit) => {
         res.off('close', entry.cancel);
         if (res.destroyed) return permit.yield();
-        serveRequest(req, res, next, performance.now() - arrived, permit);
+        serveRequest(req, res, next, performance.now() - arrived, permit, gate, park);
       },
       (error: unknown) => {
         res.off('close', entry.cancel);
@@ -127,12 +141,18 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     }
   }
 
-  function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit): void {
+  function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit, gate?: AdmissionGate, park?: ConnectionPark): void {
     const signal = requestSignal(req, res);
     let taken = 0;
+    // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
+    // (a 429 holds its connection for its Retry-After instead).
+    if (park !== undefined) res.once('finish', () => {
+      if (res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
+    });
     // 'close' on the response: sent, or the client went away before it was.
     res.once('close', () => {
       if (permit !== undefined) settlePermit(permit, res);
+      if (park !== undefined) refill(gate!, park);
       budget.give(taken);
       taken = 0;
     });
@@ -190,6 +210,11 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         send(res, json(500, { error: 'internal error' }));
       });
   }
+}
+
+/** Resumes parked connections, oldest first, until about `limit` requests are waiting or on their way. */
+function refill(gate: AdmissionGate, park: ConnectionPark): void {
+  while (park.size > 0 && gate.waiting + park.pending < gate.limit) if (!park.resumeOldest()) break;
 }
 
 /**

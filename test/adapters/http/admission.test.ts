@@ -243,4 +243,27 @@ describe('admission gate (limits.concurrency)', () => {
     for (let i = 0; i < 3; i++) expect((await post(`${url}/v2/models/nope/infer`, infer([1, 1, 1, 1]))).status).toBe(404);
     release();
   });
+
+  it('reports the gate on /metrics: requests waiting unread, in flight and the limit, per model', async () => {
+    const { host, runtime, release } = await heldHost();
+    const metrics = { contentType: 'text/plain; version=0.0.4', metrics: async () => '# HELP host_own a family of the host\n# TYPE host_own gauge\nhost_own 1\n' };
+    const { url } = await serve(host, { metrics, limits: { concurrency: 1 } });
+    const scrape = async () => (await (await fetch(`${url}/metrics`)).text());
+    // No gate before the first inference request: only the host's families.
+    expect(await scrape()).toBe(await metrics.metrics());
+    const first = post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    const waiting = [post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])), post(`${url}/v2/models/m/infer`, infer([3, 3, 3, 3]))];
+    await vi.waitFor(async () => expect(await scrape()).toContain('modelhost_http_requests_waiting{model="m"} 2\n'));
+    const text = await scrape();
+    expect(text.startsWith(await metrics.metrics())).toBe(true);
+    expect(text).toContain('# TYPE modelhost_http_requests_waiting gauge\n');
+    expect(text).toContain('modelhost_http_requests_in_flight{model="m"} 1\n');
+    expect(text).toContain('modelhost_http_concurrency_limit{model="m"} 1\n');
+    release();
+    await Promise.all([first, ...waiting]);
+    const after = await scrape();
+    expect(after).toContain('modelhost_http_requests_waiting{model="m"} 0\n');
+    expect(after).toContain('modelhost_http_requests_in_flight{model="m"} 0\n');
+  });
 });

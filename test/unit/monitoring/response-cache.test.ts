@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CACHE } from '../../../src/monitoring/monitoring-options.js';
-import { ResponseCache } from '../../../src/monitoring/response-cache.js';
+import { copyTensor, ResponseCache } from '../../../src/monitoring/response-cache.js';
 import type { Tensor } from '../../../src/index.js';
 
 const x = (...values: number[]): Record<string, Tensor> => ({ x: { data: new Float32Array(values), shape: [1, values.length], dtype: 'float32' } });
@@ -72,5 +72,31 @@ describe('ResponseCache', () => {
     expect(cache.size).toBeLessThan(20);
     expect(cache.get(cache.key(1, x(19), false), 1, x(19), false)).toEqual(y);
     expect(cache.get(cache.key(1, x(0), false), 1, x(0), false)).toBeUndefined();
+  });
+
+  it('copyTensor copies exactly the view, of the same type, sharing nothing with the original', () => {
+    const backing = new Float64Array([9, 1.5, -0, Number.NaN, 9]);
+    const view = backing.subarray(1, 4);
+    const cases: Tensor[] = [
+      { data: view, shape: [3], dtype: 'float64' } as never,
+      { data: new BigInt64Array([-(2n ** 63n), 2n ** 63n - 1n]), shape: [2], dtype: 'int64' } as never,
+      { data: new Uint16Array([0x3c00, 0xfc00]), shape: [2], dtype: 'float16' } as never,
+      { data: ['a', new Uint8Array([0, 255])], shape: [2], dtype: 'bytes' } as never,
+    ];
+    for (const t of cases) {
+      const copy = copyTensor(t);
+      expect(copy).toEqual(t);
+      expect(copy.data.constructor).toBe(t.data.constructor);
+      expect(copy.data).not.toBe(t.data);
+      expect(copy.shape).not.toBe(t.shape);
+    }
+    const copied = copyTensor(cases[0]!).data as Float64Array;
+    expect(copied.buffer.byteLength).toBe(3 * 8);
+    expect(Object.is(copied[1], -0)).toBe(true);
+    view[0] = 42;
+    expect(copied[0]).toBe(1.5);
+    const bytes = copyTensor(cases[3]!).data as unknown as [string, Uint8Array];
+    (cases[3]!.data as unknown as [string, Uint8Array])[1][0] = 7;
+    expect(bytes[1][0]).toBe(0);
   });
 });
