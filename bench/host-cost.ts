@@ -1,7 +1,7 @@
 /**
  * What modelhost itself costs per request: 64 callers (waves of 64 `predict` calls awaited
- * together) on a runtime that does no work, with the default host, stats off, and
- * (for comparison) the scheduler alone. Microseconds per request, best of 5 rounds.
+ * together) and one, on a runtime that does no work, with the default host, stats off, and
+ * the circuit breaker off. Microseconds per request, best of 5 rounds.
  *
  *   npx tsx bench/host-cost.ts [--quick]
  */
@@ -36,5 +36,7 @@ await cost({}, 64); // JIT warmup
 for (const c of [64, 1]) {
   const on = await cost({}, c);
   const off = await cost({ stats: false }, c);
-  console.log(`C=${c}: default ${on.toFixed(3)} µs/request, stats off ${off.toFixed(3)} µs/request`);
+  // The circuit breaker records every batch's verdict (opossum's fire): at one caller, every request's.
+  const noBreaker = await cost({ models: { m: { runtime: 'null', breaker: { enabled: false } } } }, c);
+  console.log(`C=${c}: default ${on.toFixed(3)} µs/request, stats off ${off.toFixed(3)} µs/request, breaker off ${noBreaker.toFixed(3)} µs/request`);
 }

@@ -146,9 +146,10 @@ async function runPhase(options: ClosedLoopOptions, budget: Budget): Promise<Pha
       }),
     ));
   const caller = async (id: number): Promise<void> => {
-    while (sent < maxRequests && now() < deadline) {
+    // Two clock reads per request: a request is sent when the previous one settled (its t1).
+    let t0 = now();
+    while (sent < maxRequests && t0 < deadline) {
       sent++;
-      const t0 = now();
       try {
         // The request is sent at t0 and picked up on the next turn, as if it came in by I/O.
         if (yieldBetween) await turn();
@@ -161,6 +162,7 @@ async function runPhase(options: ClosedLoopOptions, budget: Budget): Promise<Pha
         firstError ??= (error as Error)?.message ?? String(error);
         lastSettled = now();
       }
+      t0 = lastSettled;
     }
   };
   const callers = Promise.all(Array.from({ length: concurrency }, (_, id) => caller(id)));

@@ -4,6 +4,11 @@ import { hostWorded } from '../errors/error-detail.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { ResolvedBreakerOptions } from './breaker-options.js';
 
+/** The action a success fires: a promise already resolved, shared by every batch. */
+const RESOLVED = Promise.resolve();
+const SUCCEEDED = () => RESOLVED;
+const IGNORE = () => undefined;
+
 /** Failures that are the caller's, never the version's: they must not open its breaker. */
 const CALLER_ERRORS: ReadonlySet<string> = new Set([ErrorCode.INVALID_INPUT, ErrorCode.CANCELLED, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.SHUTTING_DOWN, ErrorCode.QUEUE_FULL]);
 
@@ -69,7 +74,9 @@ export class VersionBreaker {
 
   /**
    * Runs one runtime call within `timeoutMs`. It does not count: the scheduler first finds
-   * out whom a failure is on (the request or the model) and then calls `record`.
+   * out whom a failure is on (the request or the model) and then calls `record`. Without a
+   * time bound the call's own promise comes back (no derived promise, no hop): its failure
+   * is as the runtime threw it, and `translate` words it.
    */
   run<T>(call: () => Promise<T>): Promise<T> {
     // Not async: one derived promise per batch instead of an async function's extra hops.
@@ -86,7 +93,7 @@ export class VersionBreaker {
     } catch (error) {
       return Promise.reject(this.translate(error));
     }
-    if (bound === undefined) return running.catch((error: unknown) => Promise.reject(this.translate(error)));
+    if (bound === undefined) return running;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error(`Timed out after ${bound}ms`), { code: 'ETIMEDOUT' })), bound);
@@ -111,7 +118,9 @@ export class VersionBreaker {
   record(verdict: 'success' | 'request' | { readonly failure: unknown }): void {
     this.probing = false;
     if (verdict === 'request') return;
-    this.breaker.fire(() => (verdict === 'success' ? Promise.resolve() : Promise.reject(verdict.failure))).catch(() => undefined);
+    // A success (every batch) fires shared functions, not new closures. Opossum still rejects
+    // when it is open or shut down (a batch that outlived the opening): never unhandled.
+    this.breaker.fire(verdict === 'success' ? SUCCEEDED : () => Promise.reject(verdict.failure)).catch(IGNORE);
   }
 
   /** Stops opossum's timers. */
@@ -127,7 +136,8 @@ export class VersionBreaker {
     });
   }
 
-  private translate(error: unknown): unknown {
+  /** A failure of `run` as a ModelHostError: CIRCUIT_OPEN, or INFERENCE_FAILED with the original as `cause`; a ModelHostError as is. */
+  translate(error: unknown): unknown {
     if (isModelHostError(error)) return error;
     const code = (error as { code?: string } | undefined)?.code;
     if (code === 'EOPENBREAKER') return this.openError(error);

@@ -1,7 +1,7 @@
 import type { EventBase } from './events.js';
 
 /**
- * Internal, not a host event: the requests of one batch that succeeded, in one payload per
+ * Internal, not a host event: the requests of one batch that succeeded (and the batch), in one payload per
  * batch (the stats recorder's feed; a payload per request cost more than the rest of a
  * request). Arrival times come as runs: `counts[i]` requests in a row arrived at `enqueuedAt[i]`.
  */
@@ -12,8 +12,16 @@ export interface RequestsCompletedEvent extends EventBase {
   /** When the batch started running and ended, on the scheduler's clock (ms). */
   readonly startedAt: number;
   readonly endedAt: number;
+  /** Runs of equal arrival times: the first `runs` entries of `enqueuedAt` and `counts` (reused by the scheduler for its next batch: read them at once, keep nothing). */
+  readonly runs: number;
   readonly enqueuedAt: readonly number[];
   readonly counts: readonly number[];
+  /**
+   * Rows of the batch, when this run was a batch cut from the queue (undefined for a part of
+   * a failed batch run again): the recorder counts completed batches from here, so a host
+   * with no `batchCompleted` listener builds no payload for it.
+   */
+  readonly batchRows?: number | undefined;
 }
 
 /** Internal: one request answered from the response cache (a request served, with no queue or compute time). */

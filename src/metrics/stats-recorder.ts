@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { Clock } from '../scheduler/clock.js';
-import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestFailedEvent } from './events.js';
+import type { BatchFailedEvent, ModelHostEvents, RequestFailedEvent } from './events.js';
 import type { CacheHitEvent, InternalEvents, RequestsCompletedEvent } from './internal-events.js';
 import type { LatencyHistogram } from './latency-histogram.js';
 import { RollingWindow } from './rolling-window.js';
@@ -54,17 +54,16 @@ export class StatsRecorder {
     const completed = (e: RequestsCompletedEvent) => this.completed(e);
     const hit = (e: CacheHitEvent) => this.hit(e);
     const failed = (e: RequestFailedEvent) => this.failed(e);
-    const batch = (e: BatchCompletedEvent | BatchFailedEvent) => this.batch(e);
+    const batch = (e: BatchFailedEvent) => this.batch(this.slice(e.model, e.version), e.batchSize);
+    // Completed batches come with their requests (`requestsCompleted`); only failed ones need the public event.
     internal.on('requestsCompleted', completed);
     internal.on('cacheHit', hit);
     events.on('requestFailed', failed);
-    events.on('batchCompleted', batch);
     events.on('batchFailed', batch);
     this.detach = () => {
       internal.off('requestsCompleted', completed);
       internal.off('cacheHit', hit);
       events.off('requestFailed', failed);
-      events.off('batchCompleted', batch);
       events.off('batchFailed', batch);
     };
   }
@@ -104,11 +103,12 @@ export class StatsRecorder {
     slice.requests += e.requests;
     slice.rows += e.rows;
     const { enqueuedAt, counts, startedAt, endedAt } = e;
-    for (let i = 0; i < enqueuedAt.length; i++) {
+    for (let i = 0; i < e.runs; i++) {
       slice.total.record(endedAt - enqueuedAt[i]!, counts[i]);
       slice.queue.record(startedAt - enqueuedAt[i]!, counts[i]);
     }
-    slice.compute.record(e.computeMs, e.requests);
+    if (e.requests > 0) slice.compute.record(e.computeMs, e.requests);
+    if (e.batchRows !== undefined) this.batch(slice, e.batchRows);
   }
 
   /** A cached answer never queued nor ran: a request served, with its latency, nothing else. */
@@ -127,11 +127,10 @@ export class StatsRecorder {
     slice.errorsByCode.set(e.code, (slice.errorsByCode.get(e.code) ?? 0) + 1);
   }
 
-  private batch(e: BatchCompletedEvent | BatchFailedEvent): void {
-    const slice = this.slice(e.model, e.version);
+  private batch(slice: ReturnType<StatsRecorder['slice']>, rows: number): void {
     slice.batches++;
-    slice.batchRows += e.batchSize;
-    slice.batchSizes.set(e.batchSize, (slice.batchSizes.get(e.batchSize) ?? 0) + 1);
+    slice.batchRows += rows;
+    slice.batchSizes.set(rows, (slice.batchSizes.get(rows) ?? 0) + 1);
   }
 }
 

@@ -14,6 +14,8 @@ export class HostMonitoring {
   private readonly monitors = new Map<string, ModelMonitor>();
   /** The options object each monitor was last checked against (options are remade on every load). */
   private readonly seen = new Map<string, ResolvedMonitoring>();
+  /** The last answer of `of`, for the model and options it was for: a host serving one model asks every request. */
+  private last: { model: NamedModel; options: ResolvedMonitoring; monitor: ModelMonitor | undefined } | undefined;
 
   constructor(
     private readonly deps: Omit<MonitorDeps, 'wantsSamples'> & { readonly wantsSamples: (model: string) => boolean; readonly warn: (message: string, model: string, cause: unknown) => void },
@@ -22,6 +24,14 @@ export class HostMonitoring {
   /** The model's monitor, or undefined when monitoring is off for it (the common, free case). */
   of(model: NamedModel, version: LoadedVersion): ModelMonitor | undefined {
     const options = model.options.monitoring;
+    const last = this.last;
+    if (last !== undefined && last.model === model && last.options === options) return last.monitor;
+    const monitor = this.monitorOf(model, version, options);
+    this.last = { model, options, monitor };
+    return monitor;
+  }
+
+  private monitorOf(model: NamedModel, version: LoadedVersion, options: ResolvedMonitoring): ModelMonitor | undefined {
     let monitor = this.monitors.get(model.name);
     if (this.seen.get(model.name) === options) return monitor;
     this.seen.set(model.name, options);
@@ -68,6 +78,7 @@ export class HostMonitoring {
   forget(name: string): void {
     this.monitors.delete(name);
     this.seen.delete(name);
+    if (this.last?.model.name === name) this.last = undefined;
   }
 
   private feedReference(monitor: ModelMonitor, model: NamedModel, version: LoadedVersion): void {

@@ -32,6 +32,10 @@ export interface Executor {
   onAvailable?: (() => void) | undefined;
 }
 
+/** Runs timed to learn `blocking`: every one of the first SAMPLE_FIRST, then one in SAMPLE_EVERY. */
+const SAMPLE_FIRST = 8;
+const SAMPLE_EVERY = 8;
+
 /**
  * Runs batches on the calling thread, at most `concurrency` at once; owns the session. The
  * scheduler hands it a batch only when a slot is free, so a run starts at once, with no
@@ -43,8 +47,10 @@ export class InlineExecutor implements Executor {
   /** Runs waiting for a slot, oldest first. */
   private readonly waiting: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
-  /** Share of a run spent before `session.run` returned (an average over recent runs). */
+  /** Share of a run spent before `session.run` returned (an average over sampled runs). */
   private syncShare = 1;
+  /** Runs started; the first few and then one in `SAMPLE_EVERY` are timed (three clock reads each). */
+  private runs = 0;
 
   constructor(
     private readonly session: Session,
@@ -70,22 +76,24 @@ export class InlineExecutor implements Executor {
 
   /** Runs in a slot already counted in `active`. */
   private start(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    // Learn whether this runtime computes synchronously (tfjs) or defers (onnxruntime-node).
-    const started = performance.now();
+    // Learn whether this runtime computes synchronously (tfjs) or defers (onnxruntime-node):
+    // a property of the runtime, so a sample of runs tells it.
+    const timed = this.runs < SAMPLE_FIRST || this.runs % SAMPLE_EVERY === 0;
+    this.runs++;
+    const started = timed ? performance.now() : 0;
     let pending: Promise<Record<string, Tensor>>;
     try {
       pending = Promise.resolve(this.session.run(inputs));
     } catch (error) {
       pending = Promise.reject(error as Error);
     }
-    const returned = performance.now();
-    const settled = (ok: boolean) => {
-      if (ok) this.learn(started, returned);
-      this.release();
-    };
+    const returned = timed ? performance.now() : 0;
     pending.then(
-      () => settled(true),
-      () => settled(false),
+      () => {
+        if (timed) this.learn(started, returned);
+        this.release();
+      },
+      () => this.release(),
     );
     return pending;
   }

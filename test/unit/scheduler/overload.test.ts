@@ -74,6 +74,47 @@ describe('queue.maxWaitMs', () => {
     ]);
   });
 
+  it('refuses exactly the first request whose predicted wait passes maxWaitMs, as the learned speed changes from batch to batch', async () => {
+    const { clock, executor, scheduler, submit, learn } = setup({ maxBatchSize: 4, queueMaxWaitMs: 15 });
+    const predictWaitMs = (rows: number) => (scheduler as unknown as { predictWaitMs(rows: number): number }).predictWaitMs(rows);
+    let next = 0;
+    // Each round drains its queue at another speed (ms per batch): the admission bound must follow.
+    for (const [rows, ms, drainMs] of [[4, 10, 1], [2, 3, 12], [4, 2, 0.5], [1, 9, 30], [3, 1, 4]] as const) {
+      await learn(rows, ms);
+      const running = submit(next++);
+      await flush();
+      const admitted: Promise<unknown>[] = [];
+      let refused: { ok: boolean; code?: string } | undefined;
+      while (refused === undefined) {
+        const ahead = scheduler.queuedRows;
+        const result = submit(next++);
+        const outcome = await Promise.race([result, flush().then(() => undefined)]);
+        if (outcome !== undefined && !outcome.ok) {
+          refused = outcome;
+          if (ahead + 1 > 100) {
+            // Every row of queue.maxSize fits the wait bound: refused for its size alone.
+            expect(predictWaitMs(ahead)).toBeLessThanOrEqual(15);
+            expect((outcome as { error?: Error }).error?.message).toMatch(/100 of 100 rows/);
+          } else {
+            // Refused with these rows ahead, and not one row earlier.
+            expect(predictWaitMs(ahead)).toBeGreaterThan(15);
+            expect(predictWaitMs(ahead - 1)).toBeLessThanOrEqual(15);
+          }
+        } else {
+          expect(predictWaitMs(ahead)).toBeLessThanOrEqual(15); // admitted: within the bound
+          admitted.push(result);
+        }
+      }
+      expect(refused).toMatchObject({ ok: false, code: ErrorCode.QUEUE_FULL });
+      while (scheduler.pending > 0) {
+        clock.advance(drainMs);
+        executor.release();
+        await flush();
+      }
+      await Promise.all([running, ...admitted]);
+    }
+  });
+
   it('admits anything while the drain rate is unknown (no batch has finished)', async () => {
     const { executor, submit } = setup({ maxBatchSize: 1, queueMaxWaitMs: 1 });
     const all = [0, 1, 2, 3].map((id) => submit(id));
