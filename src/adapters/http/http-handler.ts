@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, isModelHostError, ModelHostError, type ModelHost } from 'modelhost';
 import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
-import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
+import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteContext, type RouteHandler } from './http-types.js';
 import { feedback } from './feedback.js';
 import * as kserve from './kserve-v2.js';
 import { chartAsset } from './chart-assets.js';
@@ -103,6 +103,12 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
   return async (request) => {
     const path = routePathOf(request.url);
     if (path === undefined) return json(400, { error: 'the request URL is not valid' });
+    // The hot route, found without the table: the one route a POST to /v2/models/{m}/infer with a plain name matches.
+    const model = request.method === 'POST' ? inferModelOf(path) : undefined;
+    if (model !== undefined) {
+      if (host.draining) return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
+      return run(kserve.infer, host, resolved, request, { model });
+    }
     const allowed: string[] = [];
     for (const r of routes) {
       const match = r.pattern.exec(path);
@@ -124,21 +130,8 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
 async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>): Promise<HttpResponse> {
   const requestId = requestIdOf(request);
   let response: HttpResponse;
-  let query: URLSearchParams | undefined;
   try {
-    response =
-      unsupportedContentEncoding(request) ??
-      (await handler({
-        host,
-        options,
-        request,
-        params,
-        // Built on first use: no route reads it on the hot path.
-        get query() {
-          return (query ??= targetUrl(request.url).searchParams);
-        },
-        requestId,
-      }));
+    response = unsupportedContentEncoding(request) ?? (await handler(new Context(host, options, request, params, requestId)));
   } catch (error) {
     // Bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen.
     if (!isModelHostError(error)) logUnexpected(host, request, error);
@@ -147,6 +140,24 @@ async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttp
   }
   // Every answer names its request, so a client can send feedback and trace it (a handler may name it itself).
   return response.headers['x-request-id'] !== undefined ? response : { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
+}
+
+/** A route's context. A class: an object literal with a getter is built slowly, as a dictionary, on every request. */
+class Context implements RouteContext {
+  #query: URLSearchParams | undefined;
+
+  constructor(
+    readonly host: ModelHost,
+    readonly options: ResolvedHttpOptions,
+    readonly request: HttpRequest,
+    readonly params: Readonly<Record<string, string>>,
+    readonly requestId: string,
+  ) {}
+
+  /** Built on first use: no route reads it on the hot path. */
+  get query(): URLSearchParams {
+    return (this.#query ??= targetUrl(this.request.url).searchParams);
+  }
 }
 
 /** The client's `x-request-id` when it is a visible-ASCII token of at most 128 characters; otherwise a new UUID. */
@@ -201,11 +212,22 @@ export function routePathOf(target: string): string | undefined {
   return pathname !== undefined && pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
 }
 
+const INFER_PREFIX = '/v2/models/';
+const INFER_SUFFIX = '/infer';
+
+/** The model of `/v2/models/{m}/infer` when `m` is a model name as it is (no '%'); undefined for every other path. */
+function inferModelOf(path: string): string | undefined {
+  if (!path.startsWith(INFER_PREFIX) || !path.endsWith(INFER_SUFFIX)) return undefined;
+  const model = path.slice(INFER_PREFIX.length, path.length - INFER_SUFFIX.length);
+  return MODEL_NAME.test(model) ? model : undefined;
+}
+
 /** The path parameters decoded; undefined when one is not valid percent-encoding (`%E0%A4%A`). */
 function decodeParams(groups: Record<string, string | undefined>): Record<string, string> | undefined {
   const params: Record<string, string> = {};
   try {
-    for (const [key, value] of Object.entries(groups)) {
+    for (const key in groups) {
+      const value = groups[key];
       if (value === undefined) continue;
       // Versions stay raw: only their canonical decimal form names one, and '%31' is not it.
       if (!value.includes('%')) params[key] = value;

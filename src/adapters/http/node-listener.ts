@@ -128,10 +128,15 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   }
 
   function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit): void {
+    void answer(req, res, next, waitedMs, permit);
+  }
+
+  /** Reads, handles and answers one request. One async function, not a chain of promise callbacks: each link was a promise and a closure per request. */
+  async function answer(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit: Permit | undefined): Promise<void> {
     const signal = requestSignal(req, res);
     let taken = 0;
-    // 'close' on the response: sent, or the client went away before it was.
-    res.once('close', () => {
+    // 'close' on the response (emitted once): sent, or the client went away before it was.
+    res.on('close', () => {
       if (permit !== undefined) settlePermit(permit, res);
       budget.give(taken);
       taken = 0;
@@ -140,55 +145,54 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     const parsed = (req as { body?: unknown }).body;
     const consumed = req.readableEnded && parsed !== undefined;
     const alreadyParsed = consumed && !(parsed instanceof Uint8Array);
-    const reading =
-      consumed || req.method === 'GET' || req.method === 'HEAD'
-        ? Promise.resolve(undefined)
-        : readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, (bytes) => {
-            if (!budget.take(bytes)) return false;
-            taken += bytes;
-            return true;
-          });
     let slowBody: ReturnType<typeof setTimeout> | undefined;
     if (permit !== undefined && !consumed) {
       slowBody = setTimeout(() => permit.yield(), SLOW_BODY_MS);
       slowBody.unref();
     }
-    reading
-      .finally(() => {
+    try {
+      let bytes: Uint8Array | undefined;
+      try {
+        if (!consumed && req.method !== 'GET' && req.method !== 'HEAD') {
+          bytes = await readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, (chunkBytes) => {
+            if (!budget.take(chunkBytes)) return false;
+            taken += chunkBytes;
+            return true;
+          });
+        }
+      } finally {
         clearTimeout(slowBody);
         permit?.bodyRead();
-      })
-      .then(async (bytes) => {
-        let parsedBody = alreadyParsed ? parsed : undefined;
-        // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
-        if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0) {
-          parsedBody = await parses.run(() => decodeJson(bytes));
-        }
-        const response = await handle({
-          method: req.method ?? 'GET',
-          url: req.url ?? '/',
-          headers: req.headers,
-          body: bytes ?? (parsed instanceof Uint8Array ? parsed : undefined),
-          parsedBody,
-          signal,
-          ...(waitedMs > 0 ? { waitedMs } : {}),
-        });
-        if (response === undefined) {
-          if (next !== undefined) return next();
-          return send(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
-        }
-        send(res, response);
-        if (hold !== undefined && response.status === 429) {
-          const seconds = Number(response.headers['retry-after']);
-          if (seconds > 0) hold.hold(req.socket, Math.min(seconds * 1000, MAX_HOLD_MS));
-        }
-      })
-      .catch((error: unknown) => {
-        if (error instanceof BodyRefused) return send(res, error.response(bodyLimitBytes, limits), true);
-        if (error instanceof BadJson) return send(res, errorResponse(badRequest(error.message)));
-        if (next !== undefined) return next(error);
-        send(res, json(500, { error: 'internal error' }));
+      }
+      let parsedBody = alreadyParsed ? parsed : undefined;
+      // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
+      if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0) {
+        parsedBody = await parses.run(() => decodeJson(bytes));
+      }
+      const response = await handle({
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers: req.headers,
+        body: bytes ?? (parsed instanceof Uint8Array ? parsed : undefined),
+        parsedBody,
+        signal,
+        waitedMs: waitedMs > 0 ? waitedMs : undefined,
       });
+      if (response === undefined) {
+        if (next !== undefined) return next();
+        return send(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
+      }
+      send(res, response);
+      if (hold !== undefined && response.status === 429) {
+        const seconds = Number(response.headers['retry-after']);
+        if (seconds > 0) hold.hold(req.socket, Math.min(seconds * 1000, MAX_HOLD_MS));
+      }
+    } catch (error) {
+      if (error instanceof BodyRefused) return send(res, error.response(bodyLimitBytes, limits), true);
+      if (error instanceof BadJson) return send(res, errorResponse(badRequest(error.message)));
+      if (next !== undefined) return next(error);
+      send(res, json(500, { error: 'internal error' }));
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * `model_version` in a KServe v2 infer response names the version that computed the answer,
- * or is left out: never the version that took over while the request ran.
+ * or is left out: never the version that took over while the request ran. The host routes a
+ * request when it is called, so the version serving at that moment is the one that answers.
  */
 import { describe, expect, it } from 'vitest';
 import { ModelHost } from '../../../src/index.js';
@@ -10,7 +11,7 @@ import { post, useServers } from './serve.js';
 const { serve, track } = useServers();
 
 describe('KServe v2 infer: model_version', () => {
-  it('is left out when the default changed while the request ran, and says the version otherwise', async () => {
+  it('names the version that computed the answer when the default changed while the request ran, and the new default after', async () => {
     let hold: ReturnType<typeof deferred<void>> | undefined;
     const started = deferred();
     const runtime = fakeRuntime({
@@ -36,7 +37,7 @@ describe('KServe v2 infer: model_version', () => {
     release.resolve();
     const answer = await during;
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual({ model_name: 'm', id: answer.headers.get('x-request-id'), outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 4], data: [3, 5, 7, 9] }] });
+    expect(answer.body).toEqual({ model_name: 'm', model_version: '1', id: answer.headers.get('x-request-id'), outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 4], data: [3, 5, 7, 9] }] });
 
     const after = await post(`${url}/v2/models/m/infer`, body);
     expect(after.body).toMatchObject({ model_name: 'm', model_version: '2' });
