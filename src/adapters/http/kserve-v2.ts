@@ -96,7 +96,8 @@ export const infer: RouteHandler = async (context) => {
   // The host routes a request when it is called, in this same turn: the version serving now is
   // the one that answers, even if a swap lands while it runs (asking again afterwards would
   // name the new version for an answer the old one gave).
-  const modelVersion = answeredBy(host, model, version);
+  // One ready version (the usual case) is the one that answers: no status to build.
+  const modelVersion = version === undefined && meta.versions.length === 1 ? String(meta.versions[0]) : answeredBy(host, model, version);
   // KServe shapes carry the batch dimension; a model without one takes its full shapes.
   const outputs: Outputs = meta.batched ? await host.predictBatch(model, inputs, predictOptions) : await host.predict(model, inputs, predictOptions);
 
