@@ -208,9 +208,16 @@ export function pathOf(target: string): string | undefined {
 
 /** The path routes are matched against: `pathOf`, without a trailing slash (`/v2/models/m/` routes as `/v2/models/m`). */
 export function routePathOf(target: string): string | undefined {
+  // The listener's admission gate and the handler both ask for the same request's path.
+  if (target === lastTarget) return lastPath;
   const pathname = pathOf(target);
-  return pathname !== undefined && pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+  lastPath = pathname !== undefined && pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+  lastTarget = target;
+  return lastPath;
 }
+
+let lastTarget: string | undefined;
+let lastPath: string | undefined;
 
 const INFER_PREFIX = '/v2/models/';
 const INFER_SUFFIX = '/infer';

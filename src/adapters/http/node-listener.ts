@@ -145,23 +145,18 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     const parsed = (req as { body?: unknown }).body;
     const consumed = req.readableEnded && parsed !== undefined;
     const alreadyParsed = consumed && !(parsed instanceof Uint8Array);
-    let slowBody: ReturnType<typeof setTimeout> | undefined;
-    if (permit !== undefined && !consumed) {
-      slowBody = setTimeout(() => permit.yield(), SLOW_BODY_MS);
-      slowBody.unref();
-    }
     try {
       let bytes: Uint8Array | undefined;
       try {
         if (!consumed && req.method !== 'GET' && req.method !== 'HEAD') {
-          bytes = await readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, (chunkBytes) => {
+          const take = (chunkBytes: number) => {
             if (!budget.take(chunkBytes)) return false;
             taken += chunkBytes;
             return true;
-          });
+          };
+          bytes = await readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, take, permit === undefined ? undefined : () => permit.yield());
         }
       } finally {
-        clearTimeout(slowBody);
         permit?.bodyRead();
       }
       let parsedBody = alreadyParsed ? parsed : undefined;
@@ -246,10 +241,11 @@ function decodeJson(bytes: Uint8Array): unknown {
 
 /**
  * The body, within `limit` bytes and `timeoutMs`; `take` reserves each chunk's bytes in the
- * listener's budget (false: refused). A declared Content-Length that cannot fit is refused
+ * listener's budget (false: refused); `onSlow` runs when the body is still arriving
+ * SLOW_BODY_MS after the start (if that comes before `timeoutMs`). A declared Content-Length that cannot fit is refused
  * before a byte is read.
  */
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: (bytes: number) => boolean): Promise<Uint8Array | undefined> {
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: (bytes: number) => boolean, onSlow?: () => void): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
@@ -264,7 +260,19 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: 
       req.resume();
       reject(new BodyRefused(reason));
     };
-    const timer = setTimeout(() => stop('too-slow'), timeoutMs);
+    // One timer per body: the slow-body mark first when it comes before the timeout (`onSlow`:
+    // the admission slot is given back), then the body timeout.
+    let slow = onSlow !== undefined && SLOW_BODY_MS < timeoutMs ? onSlow : undefined;
+    let timer = setTimeout(
+      function expire() {
+        if (slow === undefined) return stop('too-slow');
+        slow();
+        slow = undefined;
+        timer = setTimeout(expire, timeoutMs - SLOW_BODY_MS);
+        timer.unref();
+      },
+      slow === undefined ? timeoutMs : SLOW_BODY_MS,
+    );
     timer.unref();
     req.on('data', (chunk: Buffer) => {
       size += chunk.byteLength;
