@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelHost } from '../../../src/index.js';
 import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 import { post, useServers } from './serve.js';
+import { answeredBy } from '../../../src/adapters/http/kserve-v2.js';
 
 const { serve, track } = useServers();
 
@@ -41,5 +42,25 @@ describe('KServe v2 infer: model_version', () => {
 
     const after = await post(`${url}/v2/models/m/infer`, body);
     expect(after.body).toMatchObject({ model_name: 'm', model_version: '2' });
+  });
+});
+
+describe('answeredBy: the version a request routed now is answered by', () => {
+  const hostWith = (traffic: Record<number, number>, breakers: Record<number, 'closed' | 'open' | 'halfOpen' | undefined>) =>
+    ({ status: () => ({ traffic, versions: Object.entries(breakers).map(([v, breaker]) => ({ version: Number(v), breaker })) }) }) as unknown as ModelHost;
+
+  it('names the only version with traffic while its breaker is closed (or off)', () => {
+    expect(answeredBy(hostWith({ 2: 1 }, { 1: 'closed', 2: 'closed' }), 'm', undefined)).toBe('2');
+    expect(answeredBy(hostWith({ 2: 1, 1: 0 }, { 2: undefined }), 'm', undefined)).toBe('2');
+  });
+
+  it('says nothing while traffic is split, or while a breaker that may hand the request to the previous version is not closed', () => {
+    expect(answeredBy(hostWith({ 1: 0.9, 2: 0.1 }, { 1: 'closed', 2: 'closed' }), 'm', undefined)).toBeUndefined();
+    expect(answeredBy(hostWith({ 2: 1 }, { 1: 'closed', 2: 'open' }), 'm', undefined)).toBeUndefined();
+    expect(answeredBy(hostWith({ 2: 1 }, { 1: 'closed', 2: 'halfOpen' }), 'm', undefined)).toBeUndefined();
+  });
+
+  it('names a pinned version as it is', () => {
+    expect(answeredBy(hostWith({ 2: 1 }, { 2: 'open' }), 'm', 3)).toBe('3');
   });
 });
