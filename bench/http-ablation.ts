@@ -28,7 +28,7 @@ import { BATCHING } from './load/host.js';
 import { writeRepository } from './load/models.js';
 
 const SERVER = fileURLToPath(new URL('./http/ablation-server.mjs', import.meta.url));
-const STEPS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'handler', 'listener', 'listener+prom', 'server', 'server+prom', 'cli', 'cli-before'] as const;
+const STEPS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'bare-id', 'handler', 'listener', 'listener+prom', 'server', 'server+prom', 'cli', 'cli-before'] as const;
 type Step = (typeof STEPS)[number];
 const MODEL = 'mlp-onnx';
 

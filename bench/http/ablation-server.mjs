@@ -5,6 +5,9 @@
  *
  *   bare        JSON.parse, await host.predict, JSON.stringify (bare-server.mjs)
  *   bare+prom   the same, with `collectMetrics(host)` subscribed (serve does when prom-client is installed)
+ *   bare-batch, bare-batch-array   `predictBatch` of a [1, n] tensor as the KServe handler calls it (a Float32Array; a Map of JS arrays)
+ *   bare-id     an id per request (a UUID) passed to the host, echoed in `x-request-id` and in the body with `model_version`, as serve answers
+ *   handler     modelhost/http's createHttpHandler behind the bare body reading and writing (no signal)
  *   listener    createServer(createNodeListener(host)): modelhost/http's listener and handler
  *   listener+prom   the same with `metrics` (/metrics) on
  *   server      createNodeServer(host): the listener plus the server limits
@@ -12,6 +15,7 @@
  *
  *   node bench/http/ablation-server.mjs <repository> <model> <variant>
  */
+import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { listenForBench } from './serve-script.mjs';
@@ -20,7 +24,7 @@ import { createHttpHandler, createNodeListener, createNodeServer } from '../../d
 import { collectMetrics } from '../../dist/prometheus.js';
 
 const [root, model, variant] = process.argv.slice(2);
-const VARIANTS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'handler', 'listener', 'listener+prom', 'server', 'server+prom'];
+const VARIANTS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'bare-id', 'handler', 'listener', 'listener+prom', 'server', 'server+prom'];
 if (root === undefined || model === undefined || !VARIANTS.includes(variant)) throw new Error(`usage: node bench/http/ablation-server.mjs <repository> <model> <${VARIANTS.join('|')}>`);
 const host = new ModelHost({ repository: root });
 await host.load(model);
@@ -42,6 +46,7 @@ function bareListener(req, res) {
   req.on('end', async () => {
     let status = 200;
     let text;
+    const id = variant === 'bare-id' ? randomUUID() : undefined;
     try {
       const input = JSON.parse(Buffer.concat(chunks).toString('utf8')).inputs[0];
       const outputs =
@@ -49,16 +54,17 @@ function bareListener(req, res) {
           ? await host.predictBatch(model, { [input.name]: { data: new Float32Array(input.data), shape: input.shape, dtype: 'float32' } })
           : variant === 'bare-batch-array'
             ? await host.predictBatch(model, new Map([[input.name, { data: input.data, shape: input.shape, dtype: 'float32' }]]))
-            : await host.predict(model, { [input.name]: new Float32Array(input.data) });
+            : await host.predict(model, { [input.name]: new Float32Array(input.data) }, id === undefined ? undefined : { id });
       text = JSON.stringify({
         model_name: model,
+        ...(id === undefined ? {} : { model_version: '1', id }),
         outputs: Object.entries(outputs).map(([name, t]) => ({ name, datatype: 'FP32', shape: [1, ...t.shape], data: Array.from(t.data) })),
       });
     } catch (error) {
       status = 500;
       text = JSON.stringify({ error: String(error) });
     }
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, id === undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : { 'content-type': 'application/json', 'x-request-id': id, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
 }
