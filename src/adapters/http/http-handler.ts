@@ -100,13 +100,22 @@ export const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GE
 export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (request: HttpRequest) => Promise<HttpResponse | undefined> {
   const resolved = resolveHttpOptions(options);
   const routes = resolved.statusPage ? [...ROUTES, ...PAGES] : ROUTES;
-  return async (request) => {
+  // Not async: the route's promise is returned as it is (an async wrapper would add a promise and two turns per request).
+  return (request) => {
+    try {
+      return route(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+
+  function route(request: HttpRequest): Promise<HttpResponse | undefined> {
     const path = routePathOf(request.url);
-    if (path === undefined) return json(400, { error: 'the request URL is not valid' });
+    if (path === undefined) return Promise.resolve(json(400, { error: 'the request URL is not valid' }));
     // The hot route, found without the table: the one route a POST to /v2/models/{m}/infer with a plain name matches.
     const model = request.method === 'POST' ? inferModelOf(path) : undefined;
     if (model !== undefined) {
-      if (host.draining) return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
+      if (host.draining) return Promise.resolve(shuttingDown());
       return run(kserve.infer, host, resolved, request, { model });
     }
     const allowed: string[] = [];
@@ -116,15 +125,19 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
       allowed.push(r.method === 'GET' ? 'GET, HEAD' : r.method);
       if (r.method !== request.method && !(r.method === 'GET' && request.method === 'HEAD')) continue;
       // Draining: a transient state, never answered as if a model were unknown (404).
-      if (host.draining && !DURING_DRAIN.has(path)) return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
+      if (host.draining && !DURING_DRAIN.has(path)) return Promise.resolve(shuttingDown());
       const params = decodeParams(match.groups ?? {});
-      if (params === undefined) return json(400, { error: `the path ${path} has a broken percent-encoding` });
+      if (params === undefined) return Promise.resolve(json(400, { error: `the path ${path} has a broken percent-encoding` }));
       return run(r.handler, host, resolved, request, params);
     }
     // RFC 9110 §15.5.6: a 405 names the methods the path does allow.
-    if (allowed.length > 0) return json(405, { error: `method ${request.method} is not allowed on ${path}` }, { allow: allowed.join(', ') });
-    return undefined;
-  };
+    if (allowed.length > 0) return Promise.resolve(json(405, { error: `method ${request.method} is not allowed on ${path}` }, { allow: allowed.join(', ') }));
+    return Promise.resolve(undefined);
+  }
+}
+
+function shuttingDown(): HttpResponse {
+  return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
 }
 
 async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>): Promise<HttpResponse> {
