@@ -242,8 +242,8 @@ function decodeJson(bytes: Uint8Array): unknown {
 /**
  * The body, within `limit` bytes and `timeoutMs`; `take` reserves each chunk's bytes in the
  * listener's budget (false: refused); `onSlow` runs when the body is still arriving
- * SLOW_BODY_MS after the start (if that comes before `timeoutMs`). A declared Content-Length that cannot fit is refused
- * before a byte is read.
+ * SLOW_BODY_MS after the start (if that comes before `timeoutMs`). A declared Content-Length
+ * that cannot fit is refused before a byte is read.
  */
 function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: (bytes: number) => boolean, onSlow?: () => void): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length']);
