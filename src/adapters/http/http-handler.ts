@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, isModelHostError, ModelHostError, type ModelHost } from 'modelhost';
 import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
-import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteHandler } from './http-types.js';
+import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteContext, type RouteHandler } from './http-types.js';
 import { feedback } from './feedback.js';
 import * as kserve from './kserve-v2.js';
 import { chartAsset } from './chart-assets.js';
@@ -100,9 +100,24 @@ export const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GE
 export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (request: HttpRequest) => Promise<HttpResponse | undefined> {
   const resolved = resolveHttpOptions(options);
   const routes = resolved.statusPage ? [...ROUTES, ...PAGES] : ROUTES;
-  return async (request) => {
+  // Not async: the route's promise is returned as it is (an async wrapper would add a promise and two turns per request).
+  return (request) => {
+    try {
+      return route(request);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+
+  function route(request: HttpRequest): Promise<HttpResponse | undefined> {
     const path = routePathOf(request.url);
-    if (path === undefined) return json(400, { error: 'the request URL is not valid' });
+    if (path === undefined) return Promise.resolve(json(400, { error: 'the request URL is not valid' }));
+    // The hot route, found without the table: the one route a POST to /v2/models/{m}/infer with a plain name matches.
+    const model = request.method === 'POST' ? inferModelOf(path) : undefined;
+    if (model !== undefined) {
+      if (host.draining) return Promise.resolve(shuttingDown());
+      return run(kserve.infer, host, resolved, request, { model });
+    }
     const allowed: string[] = [];
     for (const r of routes) {
       const match = r.pattern.exec(path);
@@ -110,35 +125,26 @@ export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (
       allowed.push(r.method === 'GET' ? 'GET, HEAD' : r.method);
       if (r.method !== request.method && !(r.method === 'GET' && request.method === 'HEAD')) continue;
       // Draining: a transient state, never answered as if a model were unknown (404).
-      if (host.draining && !DURING_DRAIN.has(path)) return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
+      if (host.draining && !DURING_DRAIN.has(path)) return Promise.resolve(shuttingDown());
       const params = decodeParams(match.groups ?? {});
-      if (params === undefined) return json(400, { error: `the path ${path} has a broken percent-encoding` });
+      if (params === undefined) return Promise.resolve(json(400, { error: `the path ${path} has a broken percent-encoding` }));
       return run(r.handler, host, resolved, request, params);
     }
     // RFC 9110 §15.5.6: a 405 names the methods the path does allow.
-    if (allowed.length > 0) return json(405, { error: `method ${request.method} is not allowed on ${path}` }, { allow: allowed.join(', ') });
-    return undefined;
-  };
+    if (allowed.length > 0) return Promise.resolve(json(405, { error: `method ${request.method} is not allowed on ${path}` }, { allow: allowed.join(', ') }));
+    return Promise.resolve(undefined);
+  }
+}
+
+function shuttingDown(): HttpResponse {
+  return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
 }
 
 async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>): Promise<HttpResponse> {
   const requestId = requestIdOf(request);
   let response: HttpResponse;
-  let query: URLSearchParams | undefined;
   try {
-    response =
-      unsupportedContentEncoding(request) ??
-      (await handler({
-        host,
-        options,
-        request,
-        params,
-        // Built on first use: no route reads it on the hot path.
-        get query() {
-          return (query ??= targetUrl(request.url).searchParams);
-        },
-        requestId,
-      }));
+    response = unsupportedContentEncoding(request) ?? (await handler(new Context(host, options, request, params, requestId)));
   } catch (error) {
     // Bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen.
     if (!isModelHostError(error)) logUnexpected(host, request, error);
@@ -147,6 +153,24 @@ async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttp
   }
   // Every answer names its request, so a client can send feedback and trace it (a handler may name it itself).
   return response.headers['x-request-id'] !== undefined ? response : { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
+}
+
+/** A route's context. A class: an object literal with a getter is built slowly, as a dictionary, on every request. */
+class Context implements RouteContext {
+  #query: URLSearchParams | undefined;
+
+  constructor(
+    readonly host: ModelHost,
+    readonly options: ResolvedHttpOptions,
+    readonly request: HttpRequest,
+    readonly params: Readonly<Record<string, string>>,
+    readonly requestId: string,
+  ) {}
+
+  /** Built on first use: no route reads it on the hot path. */
+  get query(): URLSearchParams {
+    return (this.#query ??= targetUrl(this.request.url).searchParams);
+  }
 }
 
 /** The client's `x-request-id` when it is a visible-ASCII token of at most 128 characters; otherwise a new UUID. */
@@ -197,15 +221,33 @@ export function pathOf(target: string): string | undefined {
 
 /** The path routes are matched against: `pathOf`, without a trailing slash (`/v2/models/m/` routes as `/v2/models/m`). */
 export function routePathOf(target: string): string | undefined {
+  // The listener's admission gate and the handler both ask for the same request's path.
+  if (target === lastTarget) return lastPath;
   const pathname = pathOf(target);
-  return pathname !== undefined && pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+  lastPath = pathname !== undefined && pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+  lastTarget = target;
+  return lastPath;
+}
+
+let lastTarget: string | undefined;
+let lastPath: string | undefined;
+
+const INFER_PREFIX = '/v2/models/';
+const INFER_SUFFIX = '/infer';
+
+/** The model of `/v2/models/{m}/infer` when `m` is a model name as it is (no '%'); undefined for every other path. */
+function inferModelOf(path: string): string | undefined {
+  if (!path.startsWith(INFER_PREFIX) || !path.endsWith(INFER_SUFFIX)) return undefined;
+  const model = path.slice(INFER_PREFIX.length, path.length - INFER_SUFFIX.length);
+  return MODEL_NAME.test(model) ? model : undefined;
 }
 
 /** The path parameters decoded; undefined when one is not valid percent-encoding (`%E0%A4%A`). */
 function decodeParams(groups: Record<string, string | undefined>): Record<string, string> | undefined {
   const params: Record<string, string> = {};
   try {
-    for (const [key, value] of Object.entries(groups)) {
+    for (const key in groups) {
+      const value = groups[key];
       if (value === undefined) continue;
       // Versions stay raw: only their canonical decimal form names one, and '%31' is not it.
       if (!value.includes('%')) params[key] = value;

@@ -100,14 +100,28 @@ function exactNumber(text: string): number | bigint {
   return BigInt(sign + digits.slice(0, kept));
 }
 
+const PENDING: object[] = [];
+const DEPTHS: number[] = [];
+
 /**
  * Refuses a body past the limits (depth, count, a number past a double); true when it holds an
  * integer too large for a double to hold exactly. One walk that allocates nothing per value.
  */
 function checkLimits(root: unknown, maxDepth: number, maxElements: number): boolean {
-  // Containers still to walk, and the depth of each (two stacks: no pair per container).
-  const pending: object[] = [];
-  const depths: number[] = [];
+  try {
+    return walkLimits(root, maxDepth, maxElements);
+  } finally {
+    // A refused body must not stay reachable from the shared stacks.
+    PENDING.length = 0;
+    DEPTHS.length = 0;
+  }
+}
+
+function walkLimits(root: unknown, maxDepth: number, maxElements: number): boolean {
+  // Containers still to walk, and the depth of each (two stacks: no pair per container),
+  // shared by every call (the walk never yields): no array allocated per request.
+  const pending = PENDING;
+  const depths = DEPTHS;
   let elements = 0;
   let rounded = false;
   if (typeof root === 'object' && root !== null) {

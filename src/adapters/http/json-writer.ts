@@ -15,15 +15,11 @@ export function stringifiesDtype(dtype: Tensor['dtype']): boolean {
   return dtype === 'float32' || dtype === 'float64' || DTYPES[dtype].kind === 'int';
 }
 
-/**
- * A whole tensor's values as one flat JSON array (`[1,2.5,3]`) in one native call, when
- * JSON.stringify writes each exactly; undefined otherwise (a -0, a NaN, an infinity, or a
- * dtype it does not write exactly), for the dtype's strict converter to decide.
- */
-export function plainNumbersText(tensor: Tensor): string | undefined {
-  if (!stringifiesDtype(tensor.dtype)) return undefined;
+/** Whether JSON.stringify writes every value of the tensor exactly: a dtype it writes exactly, every value finite and not -0. */
+export function stringifiesWhole(tensor: Tensor): boolean {
+  if (!stringifiesDtype(tensor.dtype)) return false;
   const data = tensor.data as Float32Array;
-  return stringifiesExactly(data, 0, data.length) ? JSON.stringify(Array.from(data)) : undefined;
+  return stringifiesExactly(data, 0, data.length);
 }
 
 /**

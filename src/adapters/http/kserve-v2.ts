@@ -10,7 +10,7 @@ import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } 
 import { parseJson } from './json-body.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import { TensorJson, writeJson } from './json-writer.js';
-import { inferResponseText } from './infer-response-text.js';
+import { inferResponseText, type JsonOutput } from './infer-response-text.js';
 import { flatValues } from './tensor-json.js';
 import { describeRequestValue } from './request-value.js';
 import { versionParam } from './version-segment.js';
@@ -93,21 +93,21 @@ export const infer: RouteHandler = async (context) => {
   // KServe's `id` names the request when given; otherwise the `x-request-id` (or a new one) does.
   const id = (req.id as string | undefined) ?? context.requestId;
   const predictOptions = { version, id, signal: request.signal, timeoutMs: timeoutLeft(options.timeoutMs, request) };
-  const servingBefore = answeredBy(host, model, version);
+  // The host routes a request when it is called, in this same turn: the version serving now is
+  // the one that answers, even if a swap lands while it runs (asking again afterwards would
+  // name the new version for an answer the old one gave).
+  // One ready version (the usual case) is the one that answers: no status to build.
+  const modelVersion = version === undefined && meta.versions.length === 1 ? String(meta.versions[0]) : answeredBy(host, model, version);
   // KServe shapes carry the batch dimension; a model without one takes its full shapes.
   const outputs: Outputs = meta.batched ? await host.predictBatch(model, inputs, predictOptions) : await host.predict(model, inputs, predictOptions);
 
-  const wanted = requested ?? new Map(meta.outputs.map((s) => [s.name, undefined]));
-  // A swap while the request ran (a poll applying manifest.json, a deploy) leaves it unknown
-  // which of the two versions answered: say nothing rather than name the wrong one.
-  const servingAfter = answeredBy(host, model, version);
-  const modelVersion = servingBefore === servingAfter ? servingAfter : undefined;
   const headers = { 'content-type': 'application/json', 'x-request-id': id };
   // The common answer (all JSON, a few exact numbers) in one pass; anything else below.
-  if (!binaryAll && [...wanted.values()].every((own) => own !== true)) {
-    const text = inferResponseText(model, modelVersion, id, [...wanted.keys()].map((name) => ({ name, tensor: outputs[name]! })), options.maxResponseBytes);
+  if (!binaryAll && (requested === undefined || !hasBinaryOutput(requested))) {
+    const text = inferResponseText(model, modelVersion, id, jsonOutputs(outputs, requested === undefined ? meta.outputs.map((s) => s.name) : [...requested.keys()]), options.maxResponseBytes);
     if (text !== undefined) return { status: 200, headers, body: text };
   }
+  const wanted = requested ?? new Map(meta.outputs.map((s) => [s.name, undefined]));
   const parts: Uint8Array[] = [];
   const outputJson = [...wanted].map(([name, own]) => {
     const t = outputs[name]!;
@@ -129,13 +129,26 @@ export const infer: RouteHandler = async (context) => {
   return { ...binaryAnswer, headers: { ...binaryAnswer.headers, 'x-request-id': id } };
 };
 
+/** Whether an output asks for binary data of its own. */
+function hasBinaryOutput(requested: ReadonlyMap<string, boolean | undefined>): boolean {
+  for (const own of requested.values()) if (own === true) return true;
+  return false;
+}
+
+function jsonOutputs(outputs: Outputs, names: readonly string[]): JsonOutput[] {
+  const list: JsonOutput[] = new Array(names.length);
+  for (let i = 0; i < names.length; i++) list[i] = { name: names[i]!, tensor: outputs[names[i]!]! };
+  return list;
+}
+
 const JSON_HINT = 'ask for outputs in binary ("parameters": {"binary_data_output": true}, the binary tensor data extension)';
 
 /** The request's inputs by name (a Map: names are data, not keys), converted by the shared codec. */
 function readInputs(list: readonly unknown[], binary: Uint8Array | undefined): Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }> {
   const inputs = new Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }>();
   let binaryOffset = 0;
-  list.forEach((item, index) => {
+  for (let index = 0; index < list.length; index++) {
+    const item = list[index];
     if (typeof item !== 'object' || item === null || Array.isArray(item) || typeof (item as InferInput).name !== 'string') {
       throw badRequest(`inputs[${index}] needs a "name" string`);
     }
@@ -158,14 +171,25 @@ function readInputs(list: readonly unknown[], binary: Uint8Array | undefined): M
       if (raw.data !== undefined) throw badRequest(`${where}: has both "data" and binary_data_size; send one`);
       const bytes = binary.subarray(binaryOffset, binaryOffset + (binarySize as number));
       binaryOffset += binarySize as number;
-      inputs.set(name, { data: convert(where, () => fromRawBytes(bytes, dtype, elements)), shape, dtype } as Tensor);
-      return;
+      let data: Tensor['data'];
+      try {
+        data = fromRawBytes(bytes, dtype, elements);
+      } catch (error) {
+        throw conversionRefused(where, error);
+      }
+      inputs.set(name, { data, shape, dtype } as Tensor);
+      continue;
     }
     if (raw.data === undefined) throw badRequest(`${where}: needs "data" (or parameters.binary_data_size with the binary extension)`);
-    const values = convert(where, () => flatValues(raw.data, shape));
+    let values: unknown[];
+    try {
+      values = flatValues(raw.data, shape);
+    } catch (error) {
+      throw conversionRefused(where, error);
+    }
     if (values.length !== elements) throw badRequest(`${where}: ${values.length} elements but shape [${shape.join(', ')}] holds ${exactCount(shape, elements)}`);
     inputs.set(name, { data: values, shape, dtype });
-  });
+  }
   if (binary !== undefined && binaryOffset !== binary.byteLength) {
     throw badRequest(`the binary part of the body has ${binary.byteLength - binaryOffset} bytes that no input's binary_data_size claims`);
   }
@@ -196,13 +220,9 @@ function readRequestedOutputs(raw: unknown, specs: readonly TensorSpec[], model:
   return requested;
 }
 
-function convert<T>(where: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    if (error instanceof ConversionError) throw badRequest(`${where}: ${error.message}`);
-    throw error;
-  }
+/** A converter's refusal as a 400 naming the input (any other error is rethrown as it is). */
+function conversionRefused(where: string, error: unknown): unknown {
+  return error instanceof ConversionError ? badRequest(`${where}: ${error.message}`) : error;
 }
 
 /** A value from the request, shortened, for error messages (bigints included). */
@@ -211,14 +231,24 @@ function describe(value: unknown): string {
 }
 
 /**
- * The version that answers, when it is known: the pinned one, or the only version with
- * traffic. While traffic is split (a canary) the public API does not say which version ran,
- * and `model_version` is optional: it is left out rather than guessed.
+ * The version that answers a request routed now (the host routes when it is called), when it
+ * is known: the pinned one, or the only version with traffic while its breaker is closed.
+ * While traffic is split (a canary), or an open breaker may send the request to the previous
+ * version, the public API does not say which version ran, and `model_version` is optional:
+ * it is left out rather than guessed.
  */
 export function answeredBy(host: ModelHost, model: string, pinned: number | undefined): string | undefined {
   if (pinned !== undefined) return String(pinned);
-  const serving = Object.entries(host.status(model).traffic).filter(([, weight]) => weight > 0);
-  return serving.length === 1 ? serving[0]![0] : undefined;
+  const status = host.status(model);
+  let serving: string | undefined;
+  for (const version in status.traffic) {
+    if (!(status.traffic[version as unknown as number]! > 0)) continue;
+    if (serving !== undefined) return undefined;
+    serving = version;
+  }
+  // A breaker that is not closed may hand the request to the previous version (`breaker.fallback`).
+  const breaker = serving === undefined ? undefined : status.versions.find((v) => String(v.version) === serving)?.breaker;
+  return breaker === undefined || breaker === 'closed' ? serving : undefined;
 }
 
 /** KServe binary extension: JSON header, then the raw tensors. */

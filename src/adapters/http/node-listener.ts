@@ -142,15 +142,18 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   }
 
   function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit, gate?: AdmissionGate, park?: ConnectionPark): void {
+    void answer(req, res, next, waitedMs, permit, gate, park);
+  }
+
+  /** Reads, handles and answers one request. One async function, not a chain of promise callbacks: each link was a promise and a closure per request. */
+  async function answer(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit: Permit | undefined, gate: AdmissionGate | undefined, park: ConnectionPark | undefined): Promise<void> {
     const signal = requestSignal(req, res);
     let taken = 0;
-    // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
-    // (a 429 holds its connection for its Retry-After instead).
-    if (park !== undefined) res.once('finish', () => {
-      if (res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
-    });
-    // 'close' on the response: sent, or the client went away before it was.
-    res.once('close', () => {
+    // 'close' on the response (emitted once, a tick after 'finish' and before the next read): sent, or the client went away before it was.
+    res.on('close', () => {
+      // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
+      // (a 429 holds its connection for its Retry-After instead). Decided before this slot is given back, as at 'finish'.
+      if (park !== undefined && res.writableFinished && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
       if (permit !== undefined) settlePermit(permit, res);
       if (park !== undefined) refill(gate!, park);
       budget.give(taken);
@@ -160,55 +163,49 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     const parsed = (req as { body?: unknown }).body;
     const consumed = req.readableEnded && parsed !== undefined;
     const alreadyParsed = consumed && !(parsed instanceof Uint8Array);
-    const reading =
-      consumed || req.method === 'GET' || req.method === 'HEAD'
-        ? Promise.resolve(undefined)
-        : readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, (bytes) => {
-            if (!budget.take(bytes)) return false;
-            taken += bytes;
+    try {
+      let bytes: Uint8Array | undefined;
+      try {
+        if (!consumed && req.method !== 'GET' && req.method !== 'HEAD') {
+          const take = (chunkBytes: number) => {
+            if (!budget.take(chunkBytes)) return false;
+            taken += chunkBytes;
             return true;
-          });
-    let slowBody: ReturnType<typeof setTimeout> | undefined;
-    if (permit !== undefined && !consumed) {
-      slowBody = setTimeout(() => permit.yield(), SLOW_BODY_MS);
-      slowBody.unref();
-    }
-    reading
-      .finally(() => {
-        clearTimeout(slowBody);
+          };
+          bytes = await readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, take, permit === undefined ? undefined : () => permit.yield());
+        }
+      } finally {
         permit?.bodyRead();
-      })
-      .then(async (bytes) => {
-        let parsedBody = alreadyParsed ? parsed : undefined;
-        // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
-        if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0) {
-          parsedBody = await parses.run(() => decodeJson(bytes));
-        }
-        const response = await handle({
-          method: req.method ?? 'GET',
-          url: req.url ?? '/',
-          headers: req.headers,
-          body: bytes ?? (parsed instanceof Uint8Array ? parsed : undefined),
-          parsedBody,
-          signal,
-          ...(waitedMs > 0 ? { waitedMs } : {}),
-        });
-        if (response === undefined) {
-          if (next !== undefined) return next();
-          return send(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
-        }
-        send(res, response);
-        if (hold !== undefined && response.status === 429) {
-          const seconds = Number(response.headers['retry-after']);
-          if (seconds > 0) hold.hold(req.socket, Math.min(seconds * 1000, MAX_HOLD_MS));
-        }
-      })
-      .catch((error: unknown) => {
-        if (error instanceof BodyRefused) return send(res, error.response(bodyLimitBytes, limits), true);
-        if (error instanceof BadJson) return send(res, errorResponse(badRequest(error.message)));
-        if (next !== undefined) return next(error);
-        send(res, json(500, { error: 'internal error' }));
+      }
+      let parsedBody = alreadyParsed ? parsed : undefined;
+      // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
+      if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0) {
+        parsedBody = await parses.run(() => decodeJson(bytes));
+      }
+      const response = await handle({
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers: req.headers,
+        body: bytes ?? (parsed instanceof Uint8Array ? parsed : undefined),
+        parsedBody,
+        signal,
+        waitedMs: waitedMs > 0 ? waitedMs : undefined,
       });
+      if (response === undefined) {
+        if (next !== undefined) return next();
+        return send(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
+      }
+      send(res, response);
+      if (hold !== undefined && response.status === 429) {
+        const seconds = Number(response.headers['retry-after']);
+        if (seconds > 0) hold.hold(req.socket, Math.min(seconds * 1000, MAX_HOLD_MS));
+      }
+    } catch (error) {
+      if (error instanceof BodyRefused) return send(res, error.response(bodyLimitBytes, limits), true);
+      if (error instanceof BadJson) return send(res, errorResponse(badRequest(error.message)));
+      if (next !== undefined) return next(error);
+      send(res, json(500, { error: 'internal error' }));
+    }
   }
 }
 
@@ -267,10 +264,11 @@ function decodeJson(bytes: Uint8Array): unknown {
 
 /**
  * The body, within `limit` bytes and `timeoutMs`; `take` reserves each chunk's bytes in the
- * listener's budget (false: refused). A declared Content-Length that cannot fit is refused
- * before a byte is read.
+ * listener's budget (false: refused); `onSlow` runs when the body is still arriving
+ * SLOW_BODY_MS after the start (if that comes before `timeoutMs`). A declared Content-Length
+ * that cannot fit is refused before a byte is read.
  */
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: (bytes: number) => boolean): Promise<Uint8Array | undefined> {
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: (bytes: number) => boolean, onSlow?: () => void): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
@@ -285,7 +283,19 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: 
       req.resume();
       reject(new BodyRefused(reason));
     };
-    const timer = setTimeout(() => stop('too-slow'), timeoutMs);
+    // One timer per body: the slow-body mark first when it comes before the timeout (`onSlow`:
+    // the admission slot is given back), then the body timeout.
+    let slow = onSlow !== undefined && SLOW_BODY_MS < timeoutMs ? onSlow : undefined;
+    let timer = setTimeout(
+      function expire() {
+        if (slow === undefined) return stop('too-slow');
+        slow();
+        slow = undefined;
+        timer = setTimeout(expire, timeoutMs - SLOW_BODY_MS);
+        timer.unref();
+      },
+      slow === undefined ? timeoutMs : SLOW_BODY_MS,
+    );
     timer.unref();
     req.on('data', (chunk: Buffer) => {
       size += chunk.byteLength;
