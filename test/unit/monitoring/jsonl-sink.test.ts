@@ -1,8 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { JsonlSink, ModelHost } from '../../../src/index.js';
+import { EventEmitter } from 'node:events';
+import { describe, expect, it, vi } from 'vitest';
+import { JsonlSink, ModelHost, type RequestSampledEvent } from '../../../src/index.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 
@@ -76,5 +77,36 @@ describe('JsonlSink', () => {
     expect(chunks.join('').trim().split('\n').map((l) => (JSON.parse(l) as { model: string }).model)).toEqual(['b']);
     expect(host.listenerCount('requestSampled')).toBe(0);
     await host.close();
+  });
+
+  it('gathers lines and writes them 100 ms after the first, or at the next turn once half of maxBufferBytes wait', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] });
+    try {
+      const source = new EventEmitter();
+      const writes: string[] = [];
+      const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => (writes.push(chunk.toString()), done()) });
+      const sink = await JsonlSink.open(source as never, { stream, maxBufferBytes: 4000 });
+      const sample = (id: string): RequestSampledEvent => ({ model: 'm', version: 1, timestamp: 0, id, inputs: undefined, outputs: { y: { data: new Float32Array(100), shape: [1, 100], dtype: 'float32' } }, rows: 1, latencyMs: 1, cached: false });
+      source.emit('requestSampled', sample('a'));
+      source.emit('requestSampled', sample('b'));
+      vi.advanceTimersByTime(99);
+      expect(writes).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(writes).toHaveLength(1); // both lines, one write
+      expect(writes[0]!.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['a', 'b']);
+      // Each line is 713 bytes: the third passes 2000 (half the bound), so these go at the next turn, not 100 ms later.
+      for (const id of ['c', 'd', 'e', 'f']) source.emit('requestSampled', sample(id));
+      expect(writes).toHaveLength(1);
+      vi.advanceTimersToNextTimer(); // the immediate, ahead of the 100 ms timer
+      expect(writes).toHaveLength(2);
+      expect(writes[1]!.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['c', 'd', 'e', 'f']);
+      expect(sink.dropped).toBe(0);
+      source.emit('requestSampled', sample('g'));
+      const closing = sink.close(); // writes what waits, without waiting for the timer
+      expect(writes.at(-1)).toContain('"id":"g"');
+      await closing;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
