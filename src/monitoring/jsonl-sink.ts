@@ -204,16 +204,23 @@ function quoted(name: string): string {
   return text;
 }
 
-let lastTime = Number.NaN;
-let lastIso = '';
+let lastSecond = Number.NaN;
+let secondPrefix = '';
 
-/** `toISOString` costs ~2 µs; samples within the same millisecond share it. */
+/**
+ * `new Date(ms).toISOString()`, with the text up to the seconds made once per second: at low
+ * sampling rates every sample has its own millisecond, and a `toISOString` each (~0.35 µs).
+ */
 function isoTime(ms: number): string {
-  if (ms !== lastTime) {
-    lastTime = ms;
-    lastIso = new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  // Fractions, and years outside 1970–9999 (toISOString writes ±YYYYYY past 9999): left to toISOString.
+  if (!(Number.isInteger(ms) && ms >= 0 && ms < 253402300800000)) return new Date(ms).toISOString();
+  if (second !== lastSecond) {
+    lastSecond = second;
+    secondPrefix = new Date(second * 1000).toISOString().slice(0, 20); // 'YYYY-MM-DDTHH:MM:SS.'
   }
-  return lastIso;
+  const milli = ms - second * 1000;
+  return `${secondPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
 /** Tensors as JSON text; with `numbers`, joined by hand (`String(x)` per element beats `JSON.stringify` of the array). */

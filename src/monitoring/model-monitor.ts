@@ -47,6 +47,8 @@ export class ModelMonitor {
   readonly cache: ResponseCache | undefined;
   private readonly sampler: Sampler;
   private sampledCount = 0;
+  /** No feedback store and no cache: a request the sampler skips needs nothing else. */
+  private readonly samplingOnly: boolean;
 
   constructor(
     readonly model: string,
@@ -57,6 +59,7 @@ export class ModelMonitor {
     this.feedback = options.feedback === undefined ? undefined : new FeedbackStore(model, options.feedback, deps.now);
     this.cache = options.cache.enabled ? new ResponseCache(options.cache) : undefined;
     this.sampler = new Sampler(options.sampling.rate, deps.random);
+    this.samplingOnly = this.feedback === undefined && this.cache === undefined;
   }
 
   /**
@@ -65,6 +68,13 @@ export class ModelMonitor {
    * that is not sampled, remembered or cached costs a counter decrement and allocates nothing.
    */
   run<O>(version: number, prepared: PreparedInputs, id: string | undefined, dispatcher: MonitoredDispatch<O>, options: O): Promise<Outputs> {
+    // Kept small enough for V8 to inline at the host's call: the 99 in 100 requests a sampling-only
+    // monitor lets pass cost a decrement, not a call into the whole of the monitored path.
+    if (this.samplingOnly && this.sampler.skipOne()) return dispatcher.dispatch(prepared, options);
+    return this.monitored(version, prepared, id, dispatcher, options);
+  }
+
+  private monitored<O>(version: number, prepared: PreparedInputs, id: string | undefined, dispatcher: MonitoredDispatch<O>, options: O): Promise<Outputs> {
     const sampled = this.sampler.next();
     const remember = this.feedback !== undefined && id !== undefined;
     const cache = this.cache;

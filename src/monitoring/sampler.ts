@@ -22,6 +22,15 @@ export class Sampler {
     this.skip = this.draw();
   }
 
+  /** Passes the next request unsampled if it is one to skip (true); false leaves the decision to {@link next}. */
+  skipOne(): boolean {
+    if (this.skip > 0) {
+      this.skip--;
+      return true;
+    }
+    return false;
+  }
+
   /** Whether the next request is sampled. */
   next(): boolean {
     if (this.skip > 0) {

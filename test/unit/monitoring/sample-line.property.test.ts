@@ -38,7 +38,8 @@ const tensors = fc.option(fc.dictionary(name, tensor, { maxKeys: 3 }), { nil: un
 const event = fc.record({
   model: name,
   version: fc.integer({ min: 1, max: 10_000 }),
-  timestamp: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+  // Integer ms as Date.now() gives them, across second and year boundaries; fractions, the years before 1970 and past 9999 too.
+  timestamp: fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.integer({ min: -62_198_755_200_000, max: 8_640_000_000_000_000 }), fc.double({ min: 0, max: 4e12, noNaN: true })),
   id: fc.option(fc.string({ minLength: 1, maxLength: 20 }), { nil: undefined }),
   rows: fc.integer({ min: 0, max: 64 }),
   latencyMs: fc.double({ min: 0, max: 1e6, noNaN: true }),

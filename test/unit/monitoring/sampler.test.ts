@@ -50,4 +50,20 @@ describe('Sampler', () => {
     expect(picks(1, 1000, 7)).toMatchObject({ sampled: 1000 });
     expect(picks(0, 1000, 8)).toMatchObject({ sampled: 0, draws: 0 });
   });
+
+  it('skipOne then next (the monitor fast path) picks the same requests as next alone', () => {
+    for (const rate of [0, 0.01, 0.3, 1]) {
+      const alone = new Sampler(rate, mulberry32(11));
+      const split = new Sampler(rate, mulberry32(11));
+      const a: boolean[] = [];
+      const b: boolean[] = [];
+      for (let i = 0; i < 5000; i++) {
+        a.push(alone.next());
+        b.push(split.skipOne() ? false : split.next());
+      }
+      expect(b).toEqual(a);
+      if (rate === 0.01) expect(a.filter(Boolean).length).toBeGreaterThan(20);
+    }
+  });
 });
+
