@@ -40,6 +40,8 @@ export interface JsonlSinkOptions {
 const FLUSH_MS = 100;
 /** ... or as soon as this many bytes wait (at most half of `maxBufferBytes`). */
 const FLUSH_BYTES = 64 * 1024;
+/** Lines are encoded into chunks of this size (a larger line gets a chunk of its own size). */
+const CHUNK_BYTES = 16 * 1024;
 
 /** The part of ModelHost a sink needs. */
 interface SampleSource {
@@ -68,8 +70,15 @@ export class JsonlSink {
   /** The first write error, if the stream failed (the sink then drops everything). */
   error: Error | undefined;
   private closed = false;
-  /** Lines waiting for the next flush: one stream write per {@link FLUSH_MS} or {@link FLUSH_BYTES}, not one per sample. */
-  private pending: string[] = [];
+  /**
+   * Lines waiting for the next flush, already UTF-8 in chunks (one stream write per
+   * {@link FLUSH_MS} or {@link FLUSH_BYTES}, not one per sample): encoding each line into a chunk
+   * as it comes costs ~0.4 µs against ~1.1 µs for joining the strings and encoding them at flush.
+   */
+  private chunks: Buffer[] = [];
+  private chunk: Buffer | undefined;
+  private chunkUsed = 0;
+  private pendingLines = 0;
   private pendingBytes = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private flushImmediate: ReturnType<typeof setImmediate> | undefined;
@@ -141,8 +150,12 @@ export class JsonlSink {
       return;
     }
     const line = sampleLine(event, this.encoding);
-    this.pending.push(line);
-    this.pendingBytes += line.length;
+    // At most 3 bytes per UTF-16 unit: a line that may not fit starts a new chunk.
+    if (this.chunk === undefined || this.chunk.length - this.chunkUsed < line.length * 3) this.newChunk(line.length * 3);
+    const bytes = this.chunk!.write(line, this.chunkUsed, 'utf8');
+    this.chunkUsed += bytes;
+    this.pendingBytes += bytes;
+    this.pendingLines++;
     this.written++;
     if (this.pendingBytes >= this.flushBytes) {
       this.flushImmediate ??= setImmediate(() => this.flush());
@@ -157,17 +170,32 @@ export class JsonlSink {
     clearImmediate(this.flushImmediate);
     this.flushTimer = undefined;
     this.flushImmediate = undefined;
-    if (this.pending.length === 0) return;
-    const lines = this.pending;
-    this.pending = [];
+    if (this.pendingLines === 0) return;
+    this.closeChunk();
+    const chunks = this.chunks;
+    const lines = this.pendingLines;
+    this.chunks = [];
+    this.pendingLines = 0;
     this.pendingBytes = 0;
     if (this.stream.destroyed || this.stream.writableEnded || this.error !== undefined) {
       // The stream failed since these were accepted: they are lost, so count them as such.
-      this.written -= lines.length;
-      this.dropped += lines.length;
+      this.written -= lines;
+      this.dropped += lines;
       return;
     }
-    this.stream.write(lines.join(''));
+    this.stream.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+  }
+
+  /** The chunk being filled joins the ones to write; the next line starts a fresh one (the stream keeps what it was given). */
+  private closeChunk(): void {
+    if (this.chunk !== undefined && this.chunkUsed > 0) this.chunks.push(this.chunk.subarray(0, this.chunkUsed));
+    this.chunk = undefined;
+    this.chunkUsed = 0;
+  }
+
+  private newChunk(atLeast: number): void {
+    this.closeChunk();
+    this.chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, atLeast));
   }
 }
 

@@ -109,4 +109,28 @@ describe('JsonlSink', () => {
       vi.useRealTimers();
     }
   });
+
+  it('writes non-ASCII names and ids as UTF-8, and lines larger than a chunk whole', async () => {
+    const source = new EventEmitter();
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const sink = await JsonlSink.open(source as never, { stream: out });
+    const big = new Float32Array(20_000).map((_, i) => i / 7); // 80 KB of data: a line of ~107 KB, past the 16 KiB chunks
+    const events: RequestSampledEvent[] = [
+      { model: 'modèle-🚀', version: 2, timestamp: 1_700_000_000_123, id: 'ид-1 "q"', inputs: undefined, outputs: { 'sortie∑': { data: new Float32Array([1.5]), shape: [1, 1], dtype: 'float32' } }, rows: 1, latencyMs: 0.5, cached: false },
+      { model: 'm', version: 1, timestamp: 1_700_000_000_124, id: 'big', inputs: { x: { data: big, shape: [1, 20_000], dtype: 'float32' } }, outputs: undefined, rows: 1, latencyMs: 2, cached: true },
+      { model: 'm', version: 1, timestamp: 1_700_000_000_125, id: 'after', inputs: undefined, outputs: undefined, rows: 1, latencyMs: 1, cached: false },
+    ];
+    for (const e of events) source.emit('requestSampled', e);
+    await sink.close();
+    const lines = Buffer.concat(chunks).toString('utf8').trim().split('\n');
+    expect(lines.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['ид-1 "q"', 'big', 'after']);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ model: 'modèle-🚀', timestamp: '2023-11-14T22:13:20.123Z', outputs: { 'sortie∑': { shape: [1, 1] } } });
+    const b64 = (JSON.parse(lines[1]!) as { inputs: { x: { b64: string } } }).inputs.x.b64;
+    const bytes = Buffer.from(b64, 'base64');
+    expect(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)).toEqual(big);
+    expect(sink).toMatchObject({ written: 3, dropped: 0 });
+  });
 });
+
