@@ -6,9 +6,9 @@
  * Then one sequential caller: a cache hit against a run of the MLP (a miss).
  * Sides are interleaved (a b c … c b a) so drift of the machine hits all alike.
  *
- * Then the sampling target alone (rate 0.01 costs ≤ 3% of throughput): the default host and
- * the sampling host only, in short back-to-back pairs, reported as the median of the
- * per-pair ratios with its 95% interval (bench/lib/paired.ts).
+ * Then the sampling target alone (rate 0.01 costs ≤ 3% of throughput): the default host, a
+ * second default host (the control) and the sampling host only, in short back-to-back rounds,
+ * reported as medians of the per-round ratios with their 95% intervals (bench/lib/paired.ts).
  *
  *   npx tsx bench/monitoring.ts [--quick] [--cost-only | --sampling-target]
  */
@@ -168,14 +168,16 @@ async function perRequestCost(): Promise<void> {
 }
 
 /**
- * The sampling target on its own: two hosts in a fresh repository (default; sampling 0.01 with
- * a JSON-lines sink writing to a discarding stream), nothing else loaded, so neither the cache
- * sides' ~100k LRU entries nor sampling 1.0's garbage slow the collector for the others. Pairs
- * of 1 s windows, the order flipping each pair (ab ba ab …); the per-pair ratio's median and
- * its 95% interval say what the sampling costs and how sure the run is of it.
+ * The sampling target on its own: three hosts in a fresh repository (default; a second
+ * default, the control; sampling 0.01 with a JSON-lines sink writing to a discarding stream),
+ * nothing else loaded, so neither the cache sides' ~100k LRU entries nor sampling 1.0's
+ * garbage slow the collector for the others. Rounds of one 1 s window each, the order
+ * rotating round to round; per round, sampling ÷ default and control ÷ default. The medians
+ * and their 95% intervals say what sampling costs, and what the bench reads when nothing
+ * differs (the control: its bias and spread bound what the sampling ratio can show).
  */
 async function samplingTarget(): Promise<void> {
-  const PAIRS = quick ? 8 : 24;
+  const ROUNDS = quick ? 9 : 24;
   const root = await mkdtemp(path.join(tmpdir(), 'modelhost-bench-sampling-'));
   await writeRepository(root, ['mlp-onnx']);
   const rows = inputRows('mlp-onnx', 256);
@@ -189,7 +191,8 @@ async function samplingTarget(): Promise<void> {
     await host.load('mlp-onnx');
     return { host, sink };
   };
-  const sides = { default: await open({}), sampling: await open({ sampling: { rate: 0.01 } }) };
+  const sides = { default: await open({}), control: await open({}), sampling: await open({ sampling: { rate: 0.01 } }) };
+  const names = Object.keys(sides) as (keyof typeof sides)[];
   let next = 0;
   const measure = async (side: keyof typeof sides) => {
     const { host } = sides[side];
@@ -197,17 +200,22 @@ async function samplingTarget(): Promise<void> {
     if (r.errors > 0) throw new Error(`${side}: ${r.errors} errors, first: ${r.firstError}`);
     return r.requestsPerSec;
   };
-  const ratios: number[] = [];
-  for (let pair = 0; pair < PAIRS; pair++) {
-    const rate = { default: 0, sampling: 0 };
-    for (const side of pair % 2 === 0 ? (['default', 'sampling'] as const) : (['sampling', 'default'] as const)) rate[side] = await measure(side);
-    ratios.push(rate.sampling / rate.default);
-    process.stderr.write(`pair ${pair + 1}/${PAIRS}: default ${Math.round(rate.default)} req/s, sampling 0.01 ${Math.round(rate.sampling)} req/s, ratio ${(rate.sampling / rate.default).toFixed(3)}\n`);
+  const sampling: number[] = [];
+  const control: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const rate = { default: 0, control: 0, sampling: 0 };
+    // Each side goes first, second and third equally often (rounds in threes).
+    for (let k = 0; k < names.length; k++) rate[names[(k + round) % names.length]!] = await measure(names[(k + round) % names.length]!);
+    sampling.push(rate.sampling / rate.default);
+    control.push(rate.control / rate.default);
+    process.stderr.write(`round ${round + 1}/${ROUNDS}: default ${Math.round(rate.default)}, control ${Math.round(rate.control)}, sampling 0.01 ${Math.round(rate.sampling)} req/s; sampling ÷ default ${(rate.sampling / rate.default).toFixed(3)}, control ÷ default ${(rate.control / rate.default).toFixed(3)}\n`);
   }
-  const { median, low, high, confidence } = medianInterval(ratios);
-  const written = sides.sampling.sink!.written;
-  console.log(`\nSampling target: MLP onnx, 64 callers, ${PAIRS} back-to-back pairs of 1 s (default host vs sampling 0.01 + JSON-lines sink, nothing else loaded)`);
-  console.log(`sampling 0.01 ÷ default, median of the pairs: ${median.toFixed(3)}, ${(confidence * 100).toFixed(1)}% interval ${low.toFixed(3)}–${high.toFixed(3)} (target ≥ 0.97: ${median >= 0.97 ? 'met' : 'missed'}${low >= 0.97 ? ', and by the whole interval' : ''}); ${written.toLocaleString('en-US')} lines sampled`);
+  const s = medianInterval(sampling);
+  const c = medianInterval(control);
+  const interval = (m: typeof s) => `${m.median.toFixed(3)} (${(m.confidence * 100).toFixed(1)}% interval ${m.low.toFixed(3)}–${m.high.toFixed(3)})`;
+  console.log(`\nSampling target: MLP onnx, 64 callers, ${ROUNDS} rounds of 1 s per host (default; control, a second default host; sampling 0.01 + JSON-lines sink), nothing else loaded`);
+  console.log(`sampling 0.01 ÷ default, median of the rounds: ${interval(s)}; target ≥ 0.97: ${s.median >= 0.97 ? 'met' : 'missed'}${s.low >= 0.97 ? ', by the whole interval' : ''}`);
+  console.log(`control ÷ default (nothing differs): ${interval(c)}; ${sides.sampling.sink!.written.toLocaleString('en-US')} lines sampled`);
   for (const { host, sink } of Object.values(sides)) {
     await sink?.close();
     await host.close();

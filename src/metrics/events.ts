@@ -134,9 +134,14 @@ export interface QueueSaturatedEvent extends EventBase {
 export interface RequestSampledEvent extends EventBase {
   /** The request id (KServe `id`, `x-request-id`), or undefined when the caller gave none. */
   readonly id: string | undefined;
-  /** Copies of the validated inputs (with `sampling.include` 'inputs'), batch dimension included when the model has one. */
+  /**
+   * Copies of the validated inputs (with `sampling.include` 'inputs'), batch dimension included
+   * when the model has one. Small copies are views into a buffer shared with other samples of
+   * the same model (as Node's `Buffer` pool does): read `data` (or `byteOffset`/`byteLength` of
+   * it), never `data.buffer` whole.
+   */
   readonly inputs: Readonly<Record<string, Tensor>> | undefined;
-  /** Copies of the outputs the caller got (with 'outputs'). */
+  /** Copies of the outputs the caller got (with 'outputs'); shared buffers as for `inputs`. */
   readonly outputs: Readonly<Record<string, Tensor>> | undefined;
   readonly rows: number;
   /** From the request's arrival to its answer, ms. */

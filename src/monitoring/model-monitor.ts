@@ -4,7 +4,8 @@ import type { Tensor } from '../tensor/index.js';
 import { DriftDetector, type DriftStats, type DriftVerdict } from './drift-detector.js';
 import { FeedbackStore, type QualityStats } from './feedback-store.js';
 import type { ResolvedMonitoring } from './monitoring-options.js';
-import { copyOutputs, ResponseCache } from './response-cache.js';
+import { CopySlab } from './copy-slab.js';
+import { ResponseCache } from './response-cache.js';
 import { Sampler } from './sampler.js';
 
 type Outputs = Record<string, Tensor>;
@@ -47,6 +48,8 @@ export class ModelMonitor {
   readonly cache: ResponseCache | undefined;
   private readonly sampler: Sampler;
   private sampledCount = 0;
+  /** Where samples' copies are made. */
+  private readonly copies = new CopySlab();
   /** No feedback store and no cache: a request the sampler skips needs nothing else. */
   private readonly samplingOnly: boolean;
 
@@ -88,7 +91,7 @@ export class ModelMonitor {
       const drift = this.drift;
       if (drift !== undefined) this.report(version, drift.inputs.observe(prepared.tensors, prepared.rows));
       const listening = this.deps.wantsSamples();
-      if (this.options.sampling.inputs && listening) inputs = copyOutputs(prepared.tensors);
+      if (this.options.sampling.inputs && listening) inputs = this.copies.copyTensors(prepared.tensors);
       observe ||= drift !== undefined || listening;
     }
     // The key to keep the answer under: on a miss of a key seen before (see ResponseCache.admits).
@@ -149,7 +152,7 @@ export class ModelMonitor {
       timestamp: Date.now(),
       id,
       inputs,
-      outputs: this.options.sampling.outputs ? copyOutputs(outputs) : undefined,
+      outputs: this.options.sampling.outputs ? this.copies.copyTensors(outputs) : undefined,
       rows,
       latencyMs: this.deps.now() - start,
       cached,
