@@ -57,7 +57,17 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   const gates = new Map<string, AdmissionGate>();
   const parks = new Map<AdmissionGate, ConnectionPark>();
   // `/metrics` also reports the gates: requests waiting here are nowhere in the host's queue.
-  const handle = createHttpHandler(host, options.metrics === undefined ? options : { ...options, metrics: withAdmissionMetrics(options.metrics, gates) });
+  // A gate of a model no longer served (unloaded, removed by the poll), with nothing waiting or in flight, is forgotten
+  // at the next scrape: its labels leave `/metrics` and the maps stay as small as what the host serves.
+  const forgetUnserved = () => {
+    for (const [model, gate] of gates) {
+      if (gate.waiting > 0 || gate.inFlight > 0 || host.ready(model)) continue;
+      gates.delete(model);
+      parks.get(gate)?.resumeAll();
+      parks.delete(gate);
+    }
+  };
+  const handle = createHttpHandler(host, options.metrics === undefined ? options : { ...options, metrics: withAdmissionMetrics(options.metrics, gates, undefined, forgetUnserved) });
   const { bodyLimitBytes } = resolveHttpOptions(options);
   const limits = resolveLimits(options.limits);
   const budget = new ByteBudget(limits.maxBufferedBytes);
