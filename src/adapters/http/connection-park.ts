@@ -14,7 +14,8 @@ import type { Socket } from 'node:net';
  *
  * A connection is parked at most `maxParkMs`, then resumed regardless (its request then
  * waits in the gate, where deadlines and `maxWaitMs` apply). A parked connection has no
- * request in progress, so `server.closeIdleConnections()` (shutdown) closes it.
+ * request in progress, so `server.closeIdleConnections()` would close it with its request
+ * unread: at shutdown the listener's `stopParking()` resumes them first (`resumeParkedOnClose`).
  */
 export class ConnectionPark {
   private readonly parked: { readonly socket: Socket; readonly since: number }[] = [];
