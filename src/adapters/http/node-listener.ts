@@ -239,7 +239,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
  * unread, so Node would count the connection idle and close it with the request lost (the
  * client sees a reset, not a 503). One turn reads those requests, the next closes.
  */
-export function resumeParkedOnClose<S extends { close(callback?: (error?: Error) => void): S }>(server: S, listener: NodeListener): S {
+export function resumeParkedOnClose<S extends { close(callback?: (error?: Error) => void): S }>(server: S, listener: Pick<NodeListener, 'stopParking'>): S {
   const close = server.close.bind(server);
   server.close = (callback?: (error?: Error) => void): S => {
     listener.stopParking();
