@@ -6,7 +6,7 @@
  * CLI runs in a project that installed nothing but modelhost and one runtime.
  */
 import { createServer as createNetServer } from 'node:net';
-import { createNodeListener } from '../adapters/http/node-listener.js';
+import { createNodeListener, resumeParkedOnClose } from '../adapters/http/node-listener.js';
 import { applyServerLimits, createNodeServer, type NodeServerOptions } from '../adapters/http/node-server.js';
 import type { HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
@@ -316,13 +316,15 @@ export async function main(argv: readonly string[]): Promise<void> {
   const created =
     tls === undefined
       ? createNodeServer(host, httpOptions)
-      : applyServerLimits(
-          await createHttpsServer(createNodeListener(host, httpOptions), {
+      : await (async () => {
+          const listener = createNodeListener(host, httpOptions);
+          const secure = await createHttpsServer(listener, {
             ...tls,
             onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
-          }).catch((error: unknown) => fail((error as Error).message)),
-          limits,
-        );
+          }).catch((error: unknown) => fail((error as Error).message));
+          // close() reads the requests waiting on parked connections before it closes idle ones.
+          return resumeParkedOnClose(applyServerLimits(secure, limits), listener);
+        })();
   if (stopping) return;
   await new Promise<void>((resolve, reject) => {
     created.once('error', reject);

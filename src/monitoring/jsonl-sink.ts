@@ -54,7 +54,8 @@ interface SampleSource {
  * (the `rotating-file-stream` package, an optional peer imported when a sink opens). Writing
  * never blocks a request and never grows memory without bound: while more than
  * `maxBufferBytes` wait for the disk, new samples are dropped and counted in `dropped`.
- * Lines are gathered and written every 100 ms (sooner past 64 KiB); `close()` writes the rest.
+ * Lines are gathered and written every 100 ms (sooner past 64 KiB); `close()` writes the rest,
+ * and a process that ends without `close()` still writes them before it exits.
  *
  * ```ts
  * const sink = await JsonlSink.open(host, { path: './samples/requests.jsonl', size: '10M', maxFiles: 5 });
@@ -160,8 +161,9 @@ export class JsonlSink {
     if (this.pendingBytes >= this.flushBytes) {
       this.flushImmediate ??= setImmediate(() => this.flush());
     } else if (this.flushTimer === undefined) {
+      // Not unref'd: a process that ends without close() still writes its last lines (the
+      // timer holds the loop at most FLUSH_MS, and only while lines wait).
       this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
-      this.flushTimer.unref();
     }
   }
 

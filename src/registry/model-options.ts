@@ -170,8 +170,11 @@ const KNOWN = ['runtime', 'versionPolicy', 'warmup', 'retainVersions', 'autoProm
  * Validates one layer of model options (host defaults, a config.json, `models[name]`, or
  * load-time config). `path` names where it came from, for messages.
  */
+/** Most entries in `warmup.batchSizes`: each is a warmup run (times `runs`, per instance) before ready. */
+const MAX_WARMUP_BATCH_SIZES = 16;
+
 function validateWarmupBatchSizes(value: unknown, path: string): void {
-  if (!Array.isArray(value) || value.length === 0) throw invalidOption(path, "a non-empty array of batch sizes (integers ≥ 1 or 'max')", value);
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_WARMUP_BATCH_SIZES) throw invalidOption(path, `a non-empty array of at most ${MAX_WARMUP_BATCH_SIZES} batch sizes (integers ≥ 1 or 'max')`, value);
   value.forEach((size, i) => {
     if (size !== 'max' && !(Number.isInteger(size) && size >= 1 && size <= 1_000_000)) throw invalidOption(`${path}[${i}]`, "an integer from 1 to 1000000 or 'max'", size);
   });

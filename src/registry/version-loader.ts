@@ -238,18 +238,28 @@ export class VersionLoader {
 
   /**
    * The sets the warmup runs, one per `warmup.batchSizes` entry (`'max'`: the version's
-   * `maxBatchSize`; sizes above it are capped there), or the base set alone.
+   * `maxBatchSize`; sizes above it are capped there), or the base set alone. Built one at a
+   * time as they are run (a set at `maxBatchSize` rows can be most of the memory a batch
+   * takes: never several at once), and a size that repeats the previous one reuses its set.
    */
-  private warmupSets(entry: LoadedVersion, options: ResolvedModelOptions): Record<string, Tensor>[] {
+  private *warmupSets(entry: LoadedVersion, options: ResolvedModelOptions): Generator<Record<string, Tensor>> {
     const { batchSizes, inputs } = options.warmup;
-    if (batchSizes === undefined || !entry.batched) return [this.warmupInputs(entry, options)];
+    if (batchSizes === undefined || !entry.batched) {
+      yield this.warmupInputs(entry, options);
+      return;
+    }
     const max = this.maxBatchSizeOf(entry, options);
     const configured = inputs !== undefined ? entry.validator!.prepare(expandWarmupInputs(inputs, entry.signature!), 'batch').tensors : undefined;
-    return batchSizes.map((size) => {
+    let last: { rows: number; set: Record<string, Tensor> } | undefined;
+    for (const size of batchSizes) {
       const rows = size === 'max' ? max : Math.min(size, max);
-      const set = configured !== undefined ? Object.fromEntries(Object.entries(configured).map(([name, t]) => [name, withRows(t, rows)])) : syntheticInputs(entry.signature!, rows, true);
-      return entry.padding?.complete(set) ?? set;
-    });
+      if (last?.rows !== rows) {
+        last = undefined; // the previous set is garbage before the next one is built
+        const set = configured !== undefined ? Object.fromEntries(Object.entries(configured).map(([name, t]) => [name, withRows(t, rows)])) : syntheticInputs(entry.signature!, rows, true);
+        last = { rows, set: entry.padding?.complete(set) ?? set };
+      }
+      yield last.set;
+    }
   }
 
   /** The configured warmup inputs, or zeros of one row with variable dimensions set to 1. */
@@ -289,11 +299,13 @@ export class VersionLoader {
     if (times === 0) return;
     const signature = entry.signature!;
     const configured = inputs !== undefined;
-    const sets = this.warmupSets(entry, options);
     try {
-      await Promise.all(runs.map(async (run) => {
-        for (const set of sets) for (let i = 0; i < times; i++) await run(set);
-      }));
+      // Every instance runs one set before the next set is built.
+      for (const set of this.warmupSets(entry, options)) {
+        await Promise.all(runs.map(async (run) => {
+          for (let i = 0; i < times; i++) await run(set);
+        }));
+      }
     } catch (error) {
       const reason = (error as Error)?.message ?? String(error);
       // Zeros with guessed sizes for variable dimensions may be invalid for a sound model: warn, don't fail.

@@ -9,8 +9,9 @@ import { systemClock, type Clock } from './clock.js';
  * arrival times cost two histogram records each, per request; requests of one burst share
  * them (one record per batch), and the clock is read once. A shared arrival is earlier
  * than a request's own by the synchronous work done since the burst's first request
- * (typically µs): its queue time reads that much longer, its deadline comes that much
- * sooner, never later.
+ * (typically µs): its queue time reads that much longer, never shorter. Requests with a
+ * deadline do not use it: the scheduler reads the clock for each of them, so synchronous work
+ * between two calls of one burst (converting a large input) never shortens a deadline.
  *
  * Only the system clock is read per burst: an injected clock (tests) is read per request,
  * so time a test moves between two requests of one tick is seen.

@@ -173,7 +173,10 @@ export class BatchScheduler implements Dispatcher {
     if (config.breaker?.rejecting) return this.refuse(config.breaker.openError(), rows, id);
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
     // On some machines reading the clock costs more than the rest of admission: only when needed.
-    const now = timeoutMs !== undefined || this.timed ? this.arrivals.now() : UNTIMED;
+    // A deadline counts from this call: the clock is read for it (a burst's shared reading may be
+    // older by any synchronous work done since, which would expire the request early); a
+    // request timed only for stats takes its burst's reading.
+    const now = timeoutMs !== undefined ? config.clock.now() : this.timed ? this.arrivals.now() : UNTIMED;
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : now + timeoutMs;
     const priority = options.priority ?? 0;
 

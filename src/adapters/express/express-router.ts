@@ -17,8 +17,12 @@ import { createExpressErrorHandler } from './express-error-handler.js';
  * the router's error handler only when it is mounted after it: see
  * `createExpressErrorHandler`. Errors inside the router are answered in JSON (500 without
  * details), never with Express's HTML page.
+ *
+ * Shutdown: `router.stopParking()` resumes the connections parked while a model's gate is
+ * busy (their next request is unread, so `server.close()` would reset them);
+ * `resumeParkedOnClose(server, router)` (`modelhost/http`) makes the server's `close()` do it.
  */
-export function createExpressRouter(host: ModelHost, options: NodeListenerOptions = {}): Router {
+export function createExpressRouter(host: ModelHost, options: NodeListenerOptions = {}): Router & { stopParking(): void } {
   const router = Router();
   const listener = createNodeListener(host, options);
   const bodyErrors = createExpressErrorHandler();
@@ -30,5 +34,5 @@ export function createExpressRouter(host: ModelHost, options: NodeListenerOption
     });
   };
   router.use(answerInJson);
-  return router;
+  return Object.assign(router, { stopParking: listener.stopParking });
 }

@@ -14,11 +14,13 @@ type MetricsSource = NonNullable<HttpOptions['metrics']>;
  * Requests waiting here are not in the host's queue (`modelhost_queue_depth`): under
  * overload this is where the backlog is.
  */
-export function withAdmissionMetrics(metrics: MetricsSource, gates: ReadonlyMap<string, AdmissionGate>, prefix = 'modelhost_'): MetricsSource {
+export function withAdmissionMetrics(metrics: MetricsSource, gates: ReadonlyMap<string, AdmissionGate>, prefix = 'modelhost_', beforeScrape?: () => void): MetricsSource {
   return {
     contentType: metrics.contentType,
     async metrics() {
       const text = await metrics.metrics();
+      // The listener forgets the idle gates of models no longer served: only loaded models are labels.
+      beforeScrape?.();
       const own = admissionFamilies(gates, prefix);
       if (own === '') return text;
       // OpenMetrics ends with `# EOF`: families go before it.

@@ -14,7 +14,8 @@ import type { Socket } from 'node:net';
  *
  * A connection is parked at most `maxParkMs`, then resumed regardless (its request then
  * waits in the gate, where deadlines and `maxWaitMs` apply). A parked connection has no
- * request in progress, so `server.closeIdleConnections()` (shutdown) closes it.
+ * request in progress, so `server.closeIdleConnections()` would close it with its request
+ * unread: at shutdown the listener's `stopParking()` resumes them first (`resumeParkedOnClose`).
  */
 export class ConnectionPark {
   private readonly parked: { readonly socket: Socket; readonly since: number }[] = [];
@@ -30,8 +31,15 @@ export class ConnectionPark {
     return this.parked.length - this.head;
   }
 
-  /** Resumed connections whose next request is on its way: they count as waiting requests. */
+  /**
+   * Resumed connections whose next request is on its way: they count as waiting requests.
+   * Stale entries (closed, or silent for `maxParkMs`) are forgotten here: the listener parks
+   * while `waiting + pending` reaches the limit and resumes only below it, so a count that only
+   * {@link resumeOldest} corrected would park every connection of the model for `maxParkMs`
+   * after each response, with no load at all.
+   */
   get pending(): number {
+    this.forgetStale();
     return this.resuming.size;
   }
 
@@ -53,6 +61,7 @@ export class ConnectionPark {
     this.forgetStale();
     for (let entry = this.shift(); entry !== undefined; entry = this.shift()) {
       if (entry.socket.destroyed) continue;
+      this.resuming.delete(entry.socket); // re-inserted: the map stays in resume order
       this.resuming.set(entry.socket, this.clock());
       entry.socket.resume();
       return true;
@@ -79,11 +88,19 @@ export class ConnectionPark {
     return entry;
   }
 
-  /** A resumed connection that closed, or sent nothing for `maxParkMs` (an idle client), is not pending. */
+  /**
+   * A resumed connection that closed, or sent nothing for `maxParkMs` (an idle client), is not
+   * pending. Entries are in the order they were resumed: the walk stops at the first one still
+   * open and recent (a closed one behind it is forgotten within `maxParkMs`), so it costs O(1)
+   * per call amortized.
+   */
   private forgetStale(): void {
     if (this.resuming.size === 0) return;
     const oldest = this.clock() - this.maxParkMs;
-    for (const [socket, at] of this.resuming) if (socket.destroyed || at < oldest) this.resuming.delete(socket);
+    for (const [socket, at] of this.resuming) {
+      if (!socket.destroyed && at >= oldest) break;
+      this.resuming.delete(socket);
+    }
   }
 
   /** One timer for the whole park: its oldest connection is due first. */

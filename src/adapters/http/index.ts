@@ -9,7 +9,7 @@
  * ```
  */
 export { createHttpHandler } from './http-handler.js';
-export { createNodeListener } from './node-listener.js';
+export { createNodeListener, resumeParkedOnClose } from './node-listener.js';
 export type { NodeListener, NodeListenerOptions } from './node-listener.js';
 export { applyServerLimits, createNodeServer } from './node-server.js';
 export type { NodeServerOptions } from './node-server.js';

@@ -15,7 +15,15 @@ import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-
 import { resolveLimits, type ListenerLimits } from './listener-limits.js';
 import { ParseTurns } from './parse-turns.js';
 
-export type NodeListener = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+export type NodeListener = ((req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void) & {
+  /**
+   * Shutdown: resumes every parked connection and parks no more, so a request already sent on
+   * one is read (and answered) rather than lost when the server closes idle connections
+   * (`server.close()` does, since Node 19). `createNodeServer`'s `close()` calls it; with a
+   * server of your own, call it a turn or two before `server.close()` (see {@link resumeParkedOnClose}).
+   */
+  stopParking(): void;
+};
 
 export interface NodeListenerOptions extends HttpOptions {
   /** Bounds on what requests make this listener hold (docs/http.md, "Limits"). */
@@ -57,7 +65,17 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   const gates = new Map<string, AdmissionGate>();
   const parks = new Map<AdmissionGate, ConnectionPark>();
   // `/metrics` also reports the gates: requests waiting here are nowhere in the host's queue.
-  const handle = createHttpHandler(host, options.metrics === undefined ? options : { ...options, metrics: withAdmissionMetrics(options.metrics, gates) });
+  // A gate of a model no longer served (unloaded, removed by the poll), with nothing waiting or in flight, is forgotten
+  // at the next scrape: its labels leave `/metrics` and the maps stay as small as what the host serves.
+  const forgetUnserved = () => {
+    for (const [model, gate] of gates) {
+      if (gate.waiting > 0 || gate.inFlight > 0 || host.ready(model)) continue;
+      gates.delete(model);
+      parks.get(gate)?.resumeAll();
+      parks.delete(gate);
+    }
+  };
+  const handle = createHttpHandler(host, options.metrics === undefined ? options : { ...options, metrics: withAdmissionMetrics(options.metrics, gates, undefined, forgetUnserved) });
   const { bodyLimitBytes } = resolveHttpOptions(options);
   const limits = resolveLimits(options.limits);
   const budget = new ByteBudget(limits.maxBufferedBytes);
@@ -90,7 +108,8 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     }
     return gate;
   };
-  return (req, res, next) => {
+  let parking = limits.parkConnections;
+  const listener = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
     const gate = gateFor(req);
     // A draining host answers 503 SHUTTING_DOWN at once: nothing to wait for.
     if (gate === undefined) return serveRequest(req, res, next, 0);
@@ -121,6 +140,11 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       },
     );
   };
+  const stopParking = (): void => {
+    parking = false;
+    for (const park of parks.values()) park.resumeAll();
+  };
+  return Object.assign(listener, { stopParking });
 
   /** A 429 (or with no Retry-After, 504) without reading the body: a small one is dropped, a large one closes the connection. */
   function refuseOnHeaders(req: IncomingMessage, res: ServerResponse, retryAfterMs: number | undefined, why: string): void {
@@ -153,7 +177,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     res.on('close', () => {
       // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
       // (a 429 holds its connection for its Retry-After instead). Decided before this slot is given back, as at 'finish'.
-      if (park !== undefined && res.writableFinished && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
+      if (park !== undefined && parking && !host.draining && res.writableFinished && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
       if (permit !== undefined) settlePermit(permit, res);
       if (park !== undefined) refill(gate!, park);
       budget.give(taken);
@@ -207,6 +231,22 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       send(res, json(500, { error: 'internal error' }));
     }
   }
+}
+
+/**
+ * Makes `server.close()` resume the listener's parked connections first (and park no more),
+ * then close two turns later: a parked connection's next request waits in its socket buffer,
+ * unread, so Node would count the connection idle and close it with the request lost (the
+ * client sees a reset, not a 503). One turn reads those requests, the next closes.
+ */
+export function resumeParkedOnClose<S extends { close(callback?: (error?: Error) => void): S }>(server: S, listener: Pick<NodeListener, 'stopParking'>): S {
+  const close = server.close.bind(server);
+  server.close = (callback?: (error?: Error) => void): S => {
+    listener.stopParking();
+    setImmediate(() => setImmediate(() => close(callback)));
+    return server;
+  };
+  return server;
 }
 
 /** Resumes parked connections, oldest first, until about `limit` requests are waiting or on their way. */

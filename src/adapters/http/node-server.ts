@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { ModelHost } from 'modelhost';
 import { resolveLimits, type ListenerLimits, type ServerLimits } from './listener-limits.js';
-import { createNodeListener, type NodeListenerOptions } from './node-listener.js';
+import { createNodeListener, resumeParkedOnClose, type NodeListenerOptions } from './node-listener.js';
 
 export interface NodeServerOptions extends NodeListenerOptions {
   /** The listener's limits and the server's own (connections, header and keep-alive timeouts). */
@@ -22,6 +22,7 @@ export interface NodeServerOptions extends NodeListenerOptions {
  */
 export function createNodeServer(host: ModelHost, options: NodeServerOptions = {}): Server {
   const limits = resolveLimits(options.limits);
+  const listener = createNodeListener(host, options);
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -30,9 +31,10 @@ export function createNodeServer(host: ModelHost, options: NodeServerOptions = {
       connectionsCheckingInterval: 1000,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
     },
-    createNodeListener(host, options),
+    listener,
   );
-  return applyServerLimits(server, limits);
+  // close() reads the requests waiting on parked connections before it closes idle ones.
+  return resumeParkedOnClose(applyServerLimits(server, limits), listener);
 }
 
 /**

@@ -87,3 +87,21 @@ describe('ConnectionPark', () => {
     expect(park.size).toBe(0);
   });
 });
+
+describe('ConnectionPark pending count', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('forgets resumed connections that closed or stayed silent without another resume being asked for', () => {
+    // The listener parks while `waiting + pending >= limit` and resumes only while it is below:
+    // stale entries forgotten only inside resumeOldest would park every connection forever.
+    const park = new ConnectionPark(1000, () => Date.now());
+    const sockets = [socket(), socket(), socket()];
+    for (const s of sockets) park.park(s);
+    for (const _ of sockets) park.resumeOldest();
+    expect(park.pending).toBe(3);
+    sockets[0]!.destroyed = true;
+    vi.advanceTimersByTime(1001);
+    expect(park.pending).toBe(0);
+  });
+});

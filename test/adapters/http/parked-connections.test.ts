@@ -150,3 +150,78 @@ describe('parked connections (limits.parkConnections)', () => {
     expect((await Promise.all(others)).map((r) => r.status)).toEqual([200, 200]);
   });
 });
+
+describe('parked connections at shutdown', () => {
+  it("createNodeServer's close() reads the request waiting on a parked connection: it is answered, not reset", async () => {
+    const { createNodeServer } = await import('../../../src/adapters/http/node-server.js');
+    const { host, started, releaseOne } = await steppedHost();
+    const metrics = { contentType: 'text/plain', metrics: async () => '' };
+    const server = createNodeServer(host, { metrics, limits: { concurrency: 1 } });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const a = keepAlive(url);
+      a.send(1);
+      await vi.waitFor(() => expect(started()).toBe(1));
+      const others = [post(`${url}/v2/models/m/infer`, JSON.parse(body(2))), post(`${url}/v2/models/m/infer`, JSON.parse(body(3)))];
+      await vi.waitFor(async () => expect(await waitingAt(url)).toBe(2));
+      releaseOne();
+      await a.next();
+      a.send(4); // parked: unread
+      await new Promise((r) => setTimeout(r, 50));
+      // What `modelhost serve` does on SIGTERM: close the server (Node closes idle connections), drain the host.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const hostClosed = host.close();
+      const answer = a.next();
+      releaseOne(); // 2 ends; 3 and 4 are answered SHUTTING_DOWN without running
+      const text = await Promise.race([answer, new Promise<string>((resolve) => a.socket.once('close', () => resolve('reset')))]);
+      expect(text).not.toBe('reset');
+      expect(JSON.parse(text)).toMatchObject({ error: expect.stringContaining('shutting down') });
+      expect((await Promise.all(others)).map((r) => r.status)).toEqual([200, 503]);
+      await hostClosed;
+      a.socket.destroy();
+      await closed;
+    } finally {
+      server.closeAllConnections();
+    }
+  });
+});
+
+describe('parked connections at shutdown behind Express', () => {
+  it('resumeParkedOnClose(server, router) answers the request waiting on a parked connection', async () => {
+    const { default: express } = await import('express');
+    const { createServer } = await import('node:http');
+    const { createExpressRouter } = await import('../../../src/adapters/express/index.js');
+    const { resumeParkedOnClose } = await import('../../../src/adapters/http/index.js');
+    const { host, started, releaseOne } = await steppedHost();
+    const metrics = { contentType: 'text/plain', metrics: async () => '' };
+    const router = createExpressRouter(host, { metrics, limits: { concurrency: 1 } });
+    const server = resumeParkedOnClose(createServer(express().use(router)), router);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const a = keepAlive(url);
+      a.send(1);
+      await vi.waitFor(() => expect(started()).toBe(1));
+      const others = [post(`${url}/v2/models/m/infer`, JSON.parse(body(2))), post(`${url}/v2/models/m/infer`, JSON.parse(body(3)))];
+      await vi.waitFor(async () => expect(await waitingAt(url)).toBe(2));
+      releaseOne();
+      await a.next();
+      a.send(4); // parked: unread
+      await new Promise((r) => setTimeout(r, 50));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const hostClosed = host.close();
+      const answer = a.next();
+      releaseOne();
+      const text = await Promise.race([answer, new Promise<string>((resolve) => a.socket.once('close', () => resolve('reset')))]);
+      expect(text).not.toBe('reset');
+      expect(JSON.parse(text)).toMatchObject({ error: expect.stringContaining('shutting down') });
+      await Promise.all(others);
+      await hostClosed;
+      a.socket.destroy();
+      await closed;
+    } finally {
+      server.closeAllConnections();
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -16,6 +17,12 @@ async function sampledHost(models: string[] = ['m']) {
 }
 
 describe('JsonlSink', () => {
+  it('writes gathered lines before a process that never calls close() exits on its own', () => {
+    // The 100 ms flush timer must hold the event loop: an unref'd one let the process end with the lines unwritten (and not counted as dropped).
+    const output = execFileSync(process.execPath, ['--import', 'tsx', 'test/fixtures/scripts/sink-natural-exit.mts'], { encoding: 'utf8', timeout: 30_000 });
+    expect(output.trim()).toBe('lines=1');
+  });
+
   it('writes one JSON line per sample to a rotating file, rotating by size', async () => {
     const dir = await tempDir();
     const host = await sampledHost();

@@ -42,6 +42,17 @@ describe('warmup.batchSizes: memory reaches its steady state before ready', () =
     await host.close();
   });
 
+  it('builds one set at a time and reuses it while the size repeats (a config cannot hold many max-size sets at once)', async () => {
+    const seen: Tensor[] = [];
+    const runtime = fakeRuntime({ compute: (inputs) => (seen.push(inputs['x']!), affine(inputs)) });
+    const host = new ModelHost({ runtimes: { fake: runtime } });
+    await host.load('affine', { source: FAKE_SOURCE, config: { instances: { kind: 'inline' }, batching: { maxBatchSize: 8 }, warmup: { batchSizes: ['max', 8, 100, 2] } } });
+    expect(seen.map((t) => t.shape[0])).toEqual([8, 8, 8, 2]);
+    expect(seen[1]).toBe(seen[0]);
+    expect(seen[2]).toBe(seen[0]);
+    await host.close();
+  });
+
   it('without batchSizes warms up with one row, as before', async () => {
     const runtime = fakeRuntime();
     const host = new ModelHost({ runtimes: { fake: runtime } });
@@ -51,7 +62,8 @@ describe('warmup.batchSizes: memory reaches its steady state before ready', () =
   });
 
   it.each([
-    [[], /config\.warmup\.batchSizes` must be a non-empty array of batch sizes \(integers ≥ 1 or 'max'\), got \[\]/],
+    [[], /config\.warmup\.batchSizes` must be a non-empty array of at most 16 batch sizes \(integers ≥ 1 or 'max'\), got \[\]/],
+    [Array.from({ length: 17 }, () => 'max'), /config\.warmup\.batchSizes` must be a non-empty array of at most 16 batch sizes/],
     [[0], /config\.warmup\.batchSizes\[0\]` must be an integer from 1 to 1000000 or 'max', got 0/],
     [[2, 'min'], /config\.warmup\.batchSizes\[1\]` must be an integer from 1 to 1000000 or 'max', got "min"/],
     ['max', /config\.warmup\.batchSizes` must be a non-empty array/],

@@ -52,3 +52,26 @@ describe('ArrivalClock', () => {
     expect(system.now()).toBe(first); // …the burst keeps its reading
   });
 });
+
+describe('deadlines and shared arrivals', () => {
+  it("a request's deadline counts from its own call, however long the synchronous work since the burst's first request", async () => {
+    const { ModelHost } = await import('../../../src/index.js');
+    const { FAKE_SOURCE, fakeRuntime } = await import('../../helpers/fake-runtime.js');
+    const { vi } = await import('vitest');
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { warmup: false } as never });
+    await host.load('m', { source: FAKE_SOURCE });
+    const real = performance.now.bind(performance);
+    let skew = 0;
+    const spy = vi.spyOn(performance, 'now').mockImplementation(() => real() + skew);
+    try {
+      const first = host.predict('m', [1, 0, 0, 0]);
+      skew = 1000; // a second of synchronous work (say, converting a large input) in the same tick
+      const second = host.predict('m', [2, 0, 0, 0], { timeoutMs: 500 });
+      await expect(first).resolves.toBeDefined();
+      await expect(second).resolves.toBeDefined(); // it had 500 ms from its call, not from the first's
+    } finally {
+      spy.mockRestore();
+      await host.close();
+    }
+  });
+});
