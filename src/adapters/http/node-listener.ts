@@ -176,8 +176,9 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     // 'close' on the response (emitted once, a tick after 'finish' and before the next read): sent, or the client went away before it was.
     res.on('close', () => {
       // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
-      // (a 429 holds its connection for its Retry-After instead). Decided before this slot is given back, as at 'finish'.
-      if (park !== undefined && parking && !host.draining && res.writableFinished && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
+      // (a 429 holds its connection for its Retry-After instead; one that closes after its response has no next request).
+      // Decided before this slot is given back, as at 'finish'.
+      if (park !== undefined && parking && !host.draining && res.writableFinished && res.shouldKeepAlive && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
       if (permit !== undefined) settlePermit(permit, res);
       if (park !== undefined) refill(gate!, park);
       budget.give(taken);

@@ -28,6 +28,17 @@ export function createModelHostController(prefix: string): Type<unknown> {
       this.listener = createNodeListener(host, http);
     }
 
+    /**
+     * Nest calls this before it closes the HTTP server: parked connections are resumed and no
+     * more are parked, and two turns later their waiting requests have been read, so the
+     * server's close does not reset them as idle (they are answered, 503 once the host drains).
+     */
+    async beforeApplicationShutdown(): Promise<void> {
+      this.listener.stopParking();
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+
     handle(req: ExpressRequest, res: ServerResponse, next: NextFunction): void {
       if (typeof (res as Partial<ServerResponse>).writeHead !== 'function') {
         next(new Error('the modelhost protocol controller needs @nestjs/platform-express (on Fastify, mount createNodeListener(host) yourself)'));

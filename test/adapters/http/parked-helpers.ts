@@ -1,0 +1,70 @@
+/** Helpers for tests of parked connections over real sockets (HTTP listener, Express, Nest). */
+import { get } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { ModelHost } from '../../../src/index.js';
+import { affine, deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+
+export const body = (v: number) => JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [v, v, v, v] }] });
+
+/** A host whose runs each wait for their own `releaseOne()`; `seen` lists each run's first input value. */
+export async function steppedHost() {
+  const gates: { resolve: () => void }[] = [];
+  const seen: number[] = [];
+  let runs = 0;
+  const runtime = fakeRuntime({
+    runGate: () => {
+      const gate = deferred();
+      runs++;
+      gates.push(gate);
+      return gate.promise;
+    },
+    compute: (inputs) => (seen.push((inputs['x']!.data as Float32Array)[0]!), affine(inputs)),
+  });
+  const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { warmup: false, batching: false } as never });
+  await host.load('m', { source: FAKE_SOURCE });
+  return { host, runtime, seen, started: () => runs, releaseOne: () => gates.shift()!.resolve() };
+}
+
+/**
+ * The gate's waiting gauge, scraped on a connection of its own: a pooled one may be parked
+ * (any request on a parked connection waits until it is resumed, at most 1 s).
+ */
+export function waitingAt(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(`${url}/metrics`, { agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(Number(/modelhost_http_requests_waiting\{model="m"\} (\d+)/.exec(text)![1])));
+    }).on('error', reject);
+  });
+}
+
+/** One keep-alive connection that sends a request and hands back each response's body. */
+export function keepAlive(url: string): { send(v: number): void; next(): Promise<string>; socket: Socket } {
+  const { port } = new URL(url);
+  const socket = connect({ host: '127.0.0.1', port: Number(port) });
+  socket.on('error', () => {}); // a connection closed with a request unread is reset
+  const bodies: string[] = [];
+  const waiting: ((text: string) => void)[] = [];
+  let buffered = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    for (;;) {
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const length = Number(/content-length: (\d+)/i.exec(buffered.slice(0, end))![1]);
+      if (buffered.length < end + 4 + length) return;
+      const text = buffered.slice(end + 4, end + 4 + length);
+      buffered = buffered.slice(end + 4 + length);
+      const reader = waiting.shift();
+      if (reader !== undefined) reader(text);
+      else bodies.push(text);
+    }
+  });
+  return {
+    socket,
+    send: (v) => socket.write(`POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body(v).length}\r\n\r\n${body(v)}`),
+    next: () => (bodies.length > 0 ? Promise.resolve(bodies.shift()!) : new Promise((resolve) => waiting.push(resolve))),
+  };
+}
+
