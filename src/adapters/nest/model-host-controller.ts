@@ -2,8 +2,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { All, Controller, Inject, Next, Req, Res, VERSION_NEUTRAL, type Type } from '@nestjs/common';
 import type { ModelHost } from 'modelhost';
-import type { HttpOptions } from '../http/http-types.js';
-import { createNodeListener, type NodeListener } from '../http/node-listener.js';
+import { createNodeListener, type NodeListener, type NodeListenerOptions } from '../http/node-listener.js';
 import { MODEL_HOST, MODEL_HOST_HTTP_OPTIONS } from './tokens.js';
 
 /** The wildcard's parameter: the part of the path after the controller's prefix. */
@@ -24,7 +23,7 @@ export function createModelHostController(prefix: string): Type<unknown> {
   class ModelHostController {
     private readonly listener: NodeListener;
 
-    constructor(host: ModelHost, http: HttpOptions) {
+    constructor(host: ModelHost, http: NodeListenerOptions) {
       this.listener = createNodeListener(host, http);
     }
 

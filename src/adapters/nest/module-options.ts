@@ -2,7 +2,7 @@ import type { FactoryProvider, ModuleMetadata } from '@nestjs/common';
 import { invalidOption } from '../../errors/option-checks.js';
 import type { ModelHostOptions } from 'modelhost';
 import type { LoadOptions, ModelHost } from 'modelhost';
-import type { HttpOptions } from '../http/http-types.js';
+import type { NodeListenerOptions } from '../http/node-listener.js';
 
 /**
  * The opt-in protocol controller (KServe v2, TF Serving REST, admin, `/metrics`, status page):
@@ -19,8 +19,8 @@ import type { HttpOptions } from '../http/http-types.js';
  */
 export type ModelHostControllerOption = boolean | { readonly path?: string };
 
-/** `HttpOptions` of `modelhost/http`, plus whether to mount the protocol controller. */
-export interface ModelHostHttpOptions extends HttpOptions {
+/** The listener's options of `modelhost/http` (`HttpOptions` and its `limits`), plus whether to mount the protocol controller. */
+export interface ModelHostHttpOptions extends NodeListenerOptions {
   readonly controller?: ModelHostControllerOption;
 }
 
@@ -56,8 +56,8 @@ export interface ModelHostModuleOptions {
  * and `http.controller`, which shape the module itself and so are given to `forRootAsync`.
  */
 export interface ModelHostModuleFactoryOptions extends Omit<ModelHostModuleOptions, 'http' | 'global'> {
-  /** `HttpOptions` of the protocol controller; `controller` itself is an option of `forRootAsync`. */
-  readonly http?: HttpOptions & { readonly controller?: never };
+  /** The listener options of the protocol controller; `controller` itself is an option of `forRootAsync`. */
+  readonly http?: NodeListenerOptions & { readonly controller?: never };
   /** An option of `forRootAsync`. */
   readonly global?: never;
 }
@@ -80,7 +80,7 @@ export interface ModelHostModuleAsyncOptions {
 export interface ResolvedModelHostModuleOptions {
   readonly host: ModelHost | ModelHostOptions;
   readonly load: readonly ModelHostModuleLoad[];
-  readonly http: HttpOptions;
+  readonly http: NodeListenerOptions;
   readonly close: boolean | undefined;
 }
 
