@@ -40,6 +40,17 @@ function headersOnly(url: string, declared: number, rawPath?: string): Promise<{
 describe('admission gate (limits.concurrency)', () => {
   const { serve } = useServers();
 
+  /** A gate of one slot and one waiting place, both taken (1 runs, 2 waits unread): the model's next request is refused. */
+  async function fullGate() {
+    const { host, runtime, release } = await heldHost();
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
+    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
+    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
+    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    return { host, runtime, release, url };
+  }
+
   it('lets limits.concurrency requests in, queues the next unread, and serves them in order when slots free', async () => {
     const { host, runtime, release } = await heldHost();
     const { url } = await serve(host, { limits: { concurrency: 1 } });
@@ -55,12 +66,7 @@ describe('admission gate (limits.concurrency)', () => {
   });
 
   it('refuses with 429 on its headers, before its body is read, a request past maxWaitingRequests', async () => {
-    const { host, runtime, release } = await heldHost();
-    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
-    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
-    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
-    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
-    await new Promise((r) => setTimeout(r, 50));
+    const { host, runtime, release, url } = await fullGate();
     // Only the start of the body is ever sent: the answer cannot have waited for the rest.
     const refused = await headersOnly(`${url}/v2/models/m/infer`, 1000);
     expect(refused.status).toBe(429);
@@ -75,12 +81,7 @@ describe('admission gate (limits.concurrency)', () => {
   });
 
   it.each(['/v2/models/m/infer/', '/v2/models/./m/infer', '/v2/models/x/../m/infer', '/v2/models/m/infer#f', '/v1/models/m:predict/'])('gates %s, a spelling the handler routes to the same model, like /v2/models/m/infer', async (path) => {
-    const { host, runtime, release } = await heldHost();
-    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
-    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
-    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
-    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
-    await new Promise((r) => setTimeout(r, 50));
+    const { runtime, release, url } = await fullGate();
     const refused = await headersOnly(url, 1000, path);
     expect(refused.status).toBe(429);
     expect(refused.headers['x-modelhost-error-code']).toBe('QUEUE_FULL');
@@ -89,12 +90,7 @@ describe('admission gate (limits.concurrency)', () => {
   });
 
   it('after a 429 on its headers, the connection is not read again before its Retry-After (the next request on it waits)', async () => {
-    const { host, runtime, release } = await heldHost();
-    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
-    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
-    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
-    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
-    await new Promise((r) => setTimeout(r, 50));
+    const { release, url } = await fullGate();
     const socket = connect(Number(new URL(url).port), '127.0.0.1');
     socket.on('error', () => {});
     let received = '';
@@ -112,12 +108,7 @@ describe('admission gate (limits.concurrency)', () => {
   });
 
   it('closes the connection of a refused request whose declared body is large (it is not read)', async () => {
-    const { host, runtime, release } = await heldHost();
-    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitingRequests: 1 } });
-    void post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])).catch(() => {});
-    await vi.waitFor(() => expect(runtime.batches).toEqual([1]));
-    void post(`${url}/v2/models/m/infer`, infer([2, 2, 2, 2])).catch(() => {});
-    await new Promise((r) => setTimeout(r, 50));
+    const { release, url } = await fullGate();
     const refused = await headersOnly(`${url}/v2/models/m/infer`, 10 * 1024 * 1024);
     expect(refused.status).toBe(429);
     expect(refused.headers.connection).toBe('close');
