@@ -5,7 +5,7 @@
  * turn.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { body, keepAlive, steppedHost, waitingAt } from './parked-helpers.js';
+import { body, keepAlive, parkWithRequestUnread, steppedHost, waitingAt } from './parked-helpers.js';
 import { post, useServers } from './serve.js';
 
 describe('parked connections (limits.parkConnections)', () => {
@@ -16,17 +16,8 @@ describe('parked connections (limits.parkConnections)', () => {
     const metrics = { contentType: 'text/plain', metrics: async () => '' };
     const { url } = await serve(host, { metrics, limits: { concurrency: 1 } });
     const waitingNow = () => waitingAt(url);
-    const a = keepAlive(url);
-    a.send(1);
-    await vi.waitFor(() => expect(started()).toBe(1));
-    const others = [post(`${url}/v2/models/m/infer`, JSON.parse(body(2))), post(`${url}/v2/models/m/infer`, JSON.parse(body(3)))];
-    await vi.waitFor(async () => expect(await waitingNow()).toBe(2));
-    releaseOne(); // a's first answer: two requests wait, so a is parked
-    expect(JSON.parse(await a.next()).outputs[0].data).toEqual([3, 3, 3, 3]);
-    a.send(4); // on the parked connection: stays in the socket buffer
-    await vi.waitFor(() => expect(started()).toBe(2)); // 2 admitted
-    await new Promise((r) => setTimeout(r, 50));
-    expect(await waitingNow()).toBe(1); // 3 only: 4 was not read
+    const { a, first, others } = await parkWithRequestUnread(url, { started, releaseOne });
+    expect(JSON.parse(first).outputs[0].data).toEqual([3, 3, 3, 3]);
     releaseOne(); // 2 answered; 3 admitted; nothing parsed waits, so a is resumed and 4 is read
     await vi.waitFor(() => expect(started()).toBe(3));
     await vi.waitFor(async () => expect(await waitingNow()).toBe(1));
@@ -93,15 +84,7 @@ describe('parked connections at shutdown', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
-      const a = keepAlive(url);
-      a.send(1);
-      await vi.waitFor(() => expect(started()).toBe(1));
-      const others = [post(`${url}/v2/models/m/infer`, JSON.parse(body(2))), post(`${url}/v2/models/m/infer`, JSON.parse(body(3)))];
-      await vi.waitFor(async () => expect(await waitingAt(url)).toBe(2));
-      releaseOne();
-      await a.next();
-      a.send(4); // parked: unread
-      await new Promise((r) => setTimeout(r, 50));
+      const { a, others } = await parkWithRequestUnread(url, { started, releaseOne });
       // What `modelhost serve` does on SIGTERM: close the server (Node closes idle connections), drain the host.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const hostClosed = host.close();
@@ -133,15 +116,7 @@ describe('parked connections at shutdown behind Express', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     try {
-      const a = keepAlive(url);
-      a.send(1);
-      await vi.waitFor(() => expect(started()).toBe(1));
-      const others = [post(`${url}/v2/models/m/infer`, JSON.parse(body(2))), post(`${url}/v2/models/m/infer`, JSON.parse(body(3)))];
-      await vi.waitFor(async () => expect(await waitingAt(url)).toBe(2));
-      releaseOne();
-      await a.next();
-      a.send(4); // parked: unread
-      await new Promise((r) => setTimeout(r, 50));
+      const { a, others } = await parkWithRequestUnread(url, { started, releaseOne });
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const hostClosed = host.close();
       const answer = a.next();

@@ -1,8 +1,10 @@
 /** Helpers for tests of parked connections over real sockets (HTTP listener, Express, Nest). */
 import { get } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { expect, vi } from 'vitest';
 import { ModelHost } from '../../../src/index.js';
 import { affine, deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { post } from './serve.js';
 
 export const body = (v: number) => JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [v, v, v, v] }] });
 
@@ -68,3 +70,23 @@ export function keepAlive(url: string): { send(v: number): void; next(): Promise
   };
 }
 
+/**
+ * Through a gate of one slot (`limits.concurrency: 1`, `metrics` on) of a {@link steppedHost}:
+ * 1 is answered on keep-alive connection `a` while 2 runs and 3 waits, so `a` is parked; 4 is
+ * then sent on `a` and checked to stay unread. Returns `a`, its answer to 1, and the pending
+ * answers of 2 and 3.
+ */
+export async function parkWithRequestUnread(url: string, { started, releaseOne }: Pick<Awaited<ReturnType<typeof steppedHost>>, 'started' | 'releaseOne'>) {
+  const a = keepAlive(url);
+  a.send(1);
+  await vi.waitFor(() => expect(started()).toBe(1));
+  const others = [post(`${url}/v2/models/m/infer`, JSON.parse(body(2))), post(`${url}/v2/models/m/infer`, JSON.parse(body(3)))];
+  await vi.waitFor(async () => expect(await waitingAt(url)).toBe(2));
+  releaseOne(); // a's first answer: two requests wait, so a is parked
+  const first = await a.next();
+  a.send(4); // on the parked connection: stays in the socket buffer
+  await vi.waitFor(() => expect(started()).toBe(2)); // 2 admitted
+  await new Promise((r) => setTimeout(r, 50));
+  expect(await waitingAt(url)).toBe(1); // 3 only: 4 was not read
+  return { a, first, others };
+}

@@ -8,8 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { ModelHostModule } from 'modelhost/nest';
-import { body, keepAlive, steppedHost, waitingAt } from '../http/parked-helpers.js';
-import { post } from '../http/serve.js';
+import { parkWithRequestUnread, steppedHost } from '../http/parked-helpers.js';
 
 describe('parked connections at shutdown behind Nest', () => {
   it('app.close() serves the request waiting on a parked connection instead of closing it as idle', async () => {
@@ -20,18 +19,8 @@ describe('parked connections at shutdown behind Nest', () => {
     const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false, bodyParser: false });
     await app.listen(0, '127.0.0.1');
     const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
-    const a = keepAlive(url);
+    const { a, others } = await parkWithRequestUnread(url, { started, releaseOne });
     try {
-      a.send(1);
-      await vi.waitFor(() => expect(started()).toBe(1));
-      const others = [post(`${url}/v2/models/m/infer`, JSON.parse(body(2))), post(`${url}/v2/models/m/infer`, JSON.parse(body(3)))];
-      await vi.waitFor(async () => expect(await waitingAt(url)).toBe(2));
-      releaseOne();
-      await a.next();
-      a.send(4); // parked: unread
-      await vi.waitFor(() => expect(started()).toBe(2)); // 2 admitted
-      await new Promise((r) => setTimeout(r, 50));
-      expect(await waitingAt(url)).toBe(1); // 3 only: 4 was not read
       const closed = app.close(); // Node's server.close() closes idle connections, and a parked one looks idle
       const answer = a.next();
       const reset = new Promise<string>((resolve) => a.socket.once('close', () => resolve('reset')));
