@@ -33,6 +33,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { startFloor } from './http/serve-process.js';
 import { rawLoad } from './lib/raw-load.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { writeResults } from './lib/results.js';
@@ -52,7 +53,6 @@ interface Serve {
 }
 
 const MEMORY_REPORT = fileURLToPath(new URL('./lib/memory-report.cjs', import.meta.url));
-const FLOOR_SERVER = fileURLToPath(new URL('./http/floor-server.mjs', import.meta.url));
 
 /** `node dist/cli.js serve <demo repository> --port 0 --models <model> …`, ready when it logs "listening". */
 async function startServe(model: string, args: readonly string[] = []): Promise<Serve> {
@@ -92,35 +92,6 @@ async function startServe(model: string, args: readonly string[] = []): Promise<
       });
     },
     async stop() {
-      process.off('exit', killChild);
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-}
-
-/**
- * The machine's HTTP floor: bench/http/floor-server.mjs (node:http answering every request
- * with `body` after reading it, nothing else) in a process of its own, like `serve`, so its
- * CPU is measured apart from the load client's.
- */
-async function startFloor(body: string): Promise<{ url: string; pid: number; close(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [FLOOR_SERVER, body], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const killChild = () => child.kill('SIGKILL');
-  process.once('exit', killChild);
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const match = /"msg":"listening","url":"([^"]+)"/.exec(buffered);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`floor server exited with ${code}: ${buffered}`)));
-  });
-  return {
-    url,
-    pid: child.pid!,
-    async close() {
       process.off('exit', killChild);
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -291,7 +262,7 @@ async function mlp(seconds: number, connectionLevels: readonly number[], serveAr
     await sleep(1000);
     process.stderr.write(`${rssMiB(serve.pid).toFixed(0)} MiB\n`);
   } finally {
-    await floor.close();
+    await floor.stop();
     await serve.stop();
   }
   return levels;
