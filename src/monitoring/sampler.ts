@@ -33,11 +33,7 @@ export class Sampler {
 
   /** Whether the next request is sampled. */
   next(): boolean {
-    if (this.skip > 0) {
-      this.skip--;
-      return false;
-    }
-    if (this.rate <= 0) return false;
+    if (this.skipOne() || this.rate <= 0) return false;
     this.skip = this.draw();
     return true;
   }

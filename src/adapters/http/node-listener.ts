@@ -243,11 +243,20 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
 export function resumeParkedOnClose<S extends { close(callback?: (error?: Error) => void): S }>(server: S, listener: Pick<NodeListener, 'stopParking'>): S {
   const close = server.close.bind(server);
   server.close = (callback?: (error?: Error) => void): S => {
-    listener.stopParking();
-    setImmediate(() => setImmediate(() => close(callback)));
+    void unpark(listener).then(() => close(callback));
     return server;
   };
   return server;
+}
+
+/**
+ * Stops the listener parking and resolves two turns later: one turn reads the requests that
+ * waited on the parked connections, so by then none of them looks idle to `server.close()`.
+ */
+export async function unpark(listener: Pick<NodeListener, 'stopParking'>): Promise<void> {
+  listener.stopParking();
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Resumes parked connections, oldest first, until about `limit` requests are waiting or on their way. */

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { All, Controller, Inject, Next, Req, Res, VERSION_NEUTRAL, type Type } from '@nestjs/common';
 import type { ModelHost } from 'modelhost';
-import { createNodeListener, type NodeListener, type NodeListenerOptions } from '../http/node-listener.js';
+import { createNodeListener, unpark, type NodeListener, type NodeListenerOptions } from '../http/node-listener.js';
 import { MODEL_HOST, MODEL_HOST_HTTP_OPTIONS } from './tokens.js';
 
 /** The wildcard's parameter: the part of the path after the controller's prefix. */
@@ -33,9 +33,7 @@ export function createModelHostController(prefix: string): Type<unknown> {
      * server's close does not reset them as idle (they are answered, 503 once the host drains).
      */
     async beforeApplicationShutdown(): Promise<void> {
-      this.listener.stopParking();
-      await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
+      await unpark(this.listener);
     }
 
     handle(req: ExpressRequest, res: ServerResponse, next: NextFunction): void {
