@@ -235,15 +235,36 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
 }
 
 /**
- * Makes `server.close()` resume the listener's parked connections first (and park no more),
- * then close two turns later: a parked connection's next request waits in its socket buffer,
- * unread, so Node would count the connection idle and close it with the request lost (the
- * client sees a reset, not a 503). One turn reads those requests, the next closes.
+ * Makes `server.close()` resume the listener's parked connections first (and park no more).
+ * The server stops accepting connections at once, as `close()` always does; only the closing
+ * of idle connections that Node's `close()` does waits two turns: a parked connection's next
+ * request waits in its socket buffer, unread, so Node would count the connection idle and close
+ * it with the request lost (the client sees a reset, not a 503). One turn reads those
+ * requests, the next closes what is still idle.
  */
-export function resumeParkedOnClose<S extends { close(callback?: (error?: Error) => void): S }>(server: S, listener: Pick<NodeListener, 'stopParking'>): S {
+export function resumeParkedOnClose<S extends { close(callback?: (error?: Error) => void): S; closeIdleConnections?(): void }>(
+  server: S,
+  listener: Pick<NodeListener, 'stopParking'>,
+): S {
   const close = server.close.bind(server);
   server.close = (callback?: (error?: Error) => void): S => {
-    void unpark(listener).then(() => close(callback));
+    const closeIdle = server.closeIdleConnections;
+    if (closeIdle === undefined) {
+      // Not an http(s).Server: nothing to split; close once the parked requests are read.
+      void unpark(listener).then(() => close(callback));
+      return server;
+    }
+    // http.Server.close() is closeIdleConnections() then net.Server.close(): the listening
+    // socket closes now, the idle sweep runs after unpark().
+    const resumed = unpark(listener);
+    const own = Object.hasOwn(server, 'closeIdleConnections');
+    server.closeIdleConnections = () => void resumed.then(() => closeIdle.call(server));
+    try {
+      close(callback);
+    } finally {
+      if (own) server.closeIdleConnections = closeIdle;
+      else delete server.closeIdleConnections;
+    }
     return server;
   };
   return server;

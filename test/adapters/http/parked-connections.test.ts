@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 /**
  * Parked connections over real sockets: while a model's gate already has `concurrency`
  * requests waiting, a keep-alive connection answered for that model is not read again, so its
@@ -87,6 +88,14 @@ describe('parked connections at shutdown', () => {
       const { a, others } = await parkWithRequestUnread(url, { started, releaseOne });
       // What `modelhost serve` does on SIGTERM: close the server (Node closes idle connections), drain the host.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // It stops accepting at once: only the closing of idle connections waits for the parked.
+      expect(server.listening).toBe(false);
+      const refused = await new Promise<string>((resolve) => {
+        const probe = connect(Number(new URL(url).port), '127.0.0.1');
+        probe.once('connect', () => (probe.destroy(), resolve('accepted')));
+        probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+      expect(refused).toBe('ECONNREFUSED');
       const hostClosed = host.close();
       const answer = a.next();
       releaseOne(); // 2 ends; 3 and 4 are answered SHUTTING_DOWN without running
@@ -118,6 +127,7 @@ describe('parked connections at shutdown behind Express', () => {
     try {
       const { a, others } = await parkWithRequestUnread(url, { started, releaseOne });
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      expect(server.listening).toBe(false);
       const hostClosed = host.close();
       const answer = a.next();
       releaseOne();
