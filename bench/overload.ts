@@ -3,9 +3,10 @@
  * the demo repository, pushed past capacity by a load client in this process, on 127.0.0.1.
  *
  *   npm run build && npm run demo:models
- *   npx tsx bench/overload.ts [--seconds 6] [--only mlp,mobilenet]
+ *   npx tsx bench/overload.ts [--seconds 6] [--only mlp,mobilenet] [--client raw|autocannon|wrk [--wrk-threads 1]]
  *
- * mlp (mlp-onnx, ≈0.1 ms per run): closed-loop autocannon at 32 connections (1×, the
+ * mlp (mlp-onnx, ≈0.1 ms per run): a closed loop (raw sockets by default; `--client wrk`, a C client
+ *   not in package.json, checks that the numbers are not the client's) at 32 connections (1×, the
  *   concurrency where throughput peaks), 160 (5×), 640 (20×) and 2000 (≈60×), each for
  *   --seconds, and the same connection counts against a bare node:http server answering a
  *   fixed body in a process of its own (the floor: what this machine's HTTP and load client
@@ -35,6 +36,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { startFloor } from './http/serve-process.js';
 import { rawLoad } from './lib/raw-load.js';
+import { wrkLoad } from './lib/wrk-load.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { writeResults } from './lib/results.js';
 import { summarize, type Summary } from './lib/stats.js';
@@ -197,8 +199,10 @@ interface Level {
   readonly rssAfter: number;
 }
 
-/** The load client: raw sockets (cheapest, the default) or autocannon. */
-let loadClient: 'raw' | 'autocannon' = 'raw';
+/** The load client: raw sockets (cheapest, the default), autocannon, or wrk (C, optional: `apt-get install wrk`). */
+let loadClient: 'raw' | 'autocannon' | 'wrk' = 'raw';
+/** wrk's `-t`. */
+let wrkThreads = 1;
 /** Node flags for `serve` (`--node-args "--max-semi-space-size=64"`). */
 let nodeArgs: string[] = [];
 
@@ -219,6 +223,13 @@ async function closedLoop(url: string, path: string, body: string, connections: 
     const used = process.cpuUsage(clientBefore);
     const cpu = { client: (used.user + used.system) / 1e6 / wall / cores, server: serverPid === undefined ? 0 : (cpuSeconds(serverPid) - serverBefore) / wall / cores };
     return { goodput: run.latencies.length / run.seconds, statuses: run.statuses, latency: summarize(Array.from(run.latencies)), cpu };
+  }
+  if (loadClient === 'wrk') {
+    const run = await wrkLoad({ url: `${url}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, seconds, threads: wrkThreads });
+    const wall = (performance.now() - started) / 1000;
+    // The client's share is wrk's own CPU (the probes and polite clients in this process are not counted).
+    const cpu = { client: run.clientCpuSeconds / wall / cores, server: serverPid === undefined ? 0 : (cpuSeconds(serverPid) - serverBefore) / wall / cores };
+    return { goodput: run.goodput, statuses: run.statuses, latency: run.latency, cpu };
   }
   const statuses: Record<string, number> = {};
   const latencies: number[] = [];
@@ -354,13 +365,16 @@ async function main(): Promise<void> {
       only: { type: 'string', default: 'mlp,mobilenet' },
       connections: { type: 'string', default: '32,160,640,2000' },
       client: { type: 'string', default: 'raw' },
+      'wrk-threads': { type: 'string', default: '1' },
       'serve-args': { type: 'string', default: '' },
       'no-floor': { type: 'boolean', default: false },
       'node-args': { type: 'string', default: '' },
     },
   });
   const seconds = Number(values.seconds);
-  loadClient = values.client === 'autocannon' ? 'autocannon' : 'raw';
+  if (values.client !== 'raw' && values.client !== 'autocannon' && values.client !== 'wrk') throw new TypeError(`--client must be raw, autocannon or wrk, got ${values.client}`);
+  loadClient = values.client;
+  wrkThreads = Number(values['wrk-threads']);
   const serveArgs = values['serve-args']!.split(' ').filter((a) => a !== '');
   nodeArgs = values['node-args']!.split(' ').filter((a) => a !== '');
   const only = values.only!.split(',');
@@ -377,7 +391,7 @@ async function main(): Promise<void> {
     const floorPeakPerCpu = Math.max(...levels.map((l) => (l.floor === undefined ? 0 : perCpu(l.floor, l.floorCpu) ?? 0)));
     process.stdout.write(
       `mlp-onnx, closed loop (${loadClient} client), ${seconds} s per level${serveArgs.length > 0 ? `, serve ${serveArgs.join(' ')}` : ''}\n${formatTable(
-        ['connections', 'goodput/s', '÷ peak', 'per server CPU-s (÷ peak)', 'floor/s (÷ peak)', 'floor per CPU-s (÷ peak)', 'CPU client / server', 'floor CPU client / server', 'refusals', 'p50 2xx', 'p99 2xx', 'live p99', 'ready p99', 'probe fails', 'polite: refused → in after wait', 'RSS MiB before → after'],
+        ['connections', 'goodput/s', '÷ peak', 'per server CPU-s (÷ peak)', 'floor/s (÷ peak)', 'floor per CPU-s (÷ peak)', 'CPU client / server', 'floor CPU client / server', 'refusals', loadClient === 'wrk' ? 'p50 (all, wrk)' : 'p50 2xx', loadClient === 'wrk' ? 'p99 (all, wrk)' : 'p99 2xx', 'live p99', 'ready p99', 'probe fails', 'polite: refused → in after wait', 'RSS MiB before → after'],
         levels.map((l) => [
           String(l.connections),
           formatCount(l.goodput),
