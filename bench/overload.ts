@@ -20,7 +20,9 @@
  *   and 200 one-shot requests (KServe binary tensors), after a burst of 8 that lets the
  *   scheduler learn the per-row cost; goodput ÷ what the model computes in 2 s (capacity ×
  *   2 s), liveness probe latency; the three bursts run twice, and RSS is read when `serve` is
- *   ready (before any request), at its peak, 3 s after each round and after a full GC.
+ *   ready (before any request), at its peak, 3 s after each round and after a full GC. `serve`
+ *   inherits this process's environment: `MALLOC_MMAP_THRESHOLD_=131072 npx tsx bench/overload.ts
+ *   --only mobilenet` measures the allocator setting docs/configuration.md recommends.
  *
  * The machine is shared: compare ratios within one run. Tables to stdout, JSON to
  * bench/results/overload.json.
@@ -358,6 +360,12 @@ async function mobilenet(): Promise<MobilenetResult> {
   }
 }
 
+/** glibc malloc tunables `serve` inherits from this process (docs/configuration.md, "Warming up at the largest batch"): RSS depends on them. */
+function allocatorEnv(): string {
+  const set = Object.entries(process.env).filter(([name]) => name.startsWith('MALLOC_') || name === 'GLIBC_TUNABLES');
+  return set.length === 0 ? '' : `, serve's environment: ${set.map(([name, value]) => `${name}=${value}`).join(' ')}`;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -415,9 +423,9 @@ async function main(): Promise<void> {
   }
   if (only.includes('mobilenet')) {
     const m = await mobilenet();
-    results['mobilenet'] = m;
+    results['mobilenet'] = { ...m, allocatorEnv: allocatorEnv() };
     process.stdout.write(
-      `mobilenet, --timeout 2000, one-shot bursts (measured ${m.rowsPerSec.toFixed(1)} rows/s: ${Math.floor(m.rowsPerSec * 2)} rows in 2 s)\n${formatTable(
+      `mobilenet, --timeout 2000, one-shot bursts (measured ${m.rowsPerSec.toFixed(1)} rows/s: ${Math.floor(m.rowsPerSec * 2)} rows in 2 s)${allocatorEnv()}\n${formatTable(
         ['round', 'burst', 'ok', '÷ computable in 2 s', 'statuses', 'wall', 'live p99', 'live max'],
         m.bursts.map((b) => [String(b.round), String(b.requests), String(b.ok), formatRatio(b.ok / b.capacity), JSON.stringify(b.statuses), formatMs(b.wallMs), formatMs(b.live.p99), formatMs(b.live.max)]),
       )}\nRSS MiB: when ready ${m.rssReady.toFixed(0)}, peak ${m.rssPeak.toFixed(0)}, 3 s after each round ${m.rssAfterRound.map((r) => `${r.toFixed(0)} (${formatRatio(r / m.rssReady)})`).join(', ')}, after a full GC ${m.rssAfterGc.toFixed(0)} (${formatRatio(m.rssAfterGc / m.rssReady)} of ready)\n`,

@@ -30,14 +30,14 @@ export interface WrkLoadResult {
 export async function wrkLoad(options: RawLoadOptions & { readonly threads?: number }): Promise<WrkLoadResult> {
   const dir = mkdtempSync(path.join(tmpdir(), 'wrk-'));
   const script = path.join(dir, 'request.lua');
-  // Lua long strings take any bytes but their closing bracket: pick a level the body does not contain.
+  // Lua long strings take any bytes but their closing bracket: pick a level the text (and its own closing bracket) does not contain.
   const quote = (text: string) => {
     let level = '';
-    while (text.includes(`]${level}]`)) level += '=';
+    while (`${text}]`.includes(`]${level}]`)) level += '=';
     return `[${level}[${text}]${level}]`;
   };
   const lines = [`wrk.method = ${quote(options.method ?? 'GET')}`];
-  for (const [name, value] of Object.entries(options.headers ?? {})) lines.push(`wrk.headers[${quote(name)}] = ${quote(value)}`);
+  for (const [name, value] of Object.entries(options.headers ?? {})) lines.push(`wrk.headers[ ${quote(name)} ] = ${quote(value)}`);
   if (options.body !== undefined) lines.push(`wrk.body = ${quote(options.body.toString())}`);
   writeFileSync(script, `${lines.join('\n')}\n`);
   const args = [`-t${options.threads ?? 1}`, `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '10s', '--latency', '-s', script, options.url];
@@ -51,6 +51,8 @@ export async function wrkLoad(options: RawLoadOptions & { readonly threads?: num
       child.once('error', reject);
       child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(code === 127 ? 'wrk is not installed (apt-get install wrk), or run with --client raw' : `wrk exited with ${code}: ${out}`))));
     });
+    // wrk reports a script error and runs anyway (a GET without the body): that run measures nothing.
+    if (/\.lua: /.test(output)) throw new Error(`wrk could not run its request script: ${output}`);
     return parseWrk(output);
   } finally {
     rmSync(dir, { recursive: true, force: true });
