@@ -30,12 +30,7 @@ export interface WrkLoadResult {
 export async function wrkLoad(options: RawLoadOptions & { readonly threads?: number }): Promise<WrkLoadResult> {
   const dir = mkdtempSync(path.join(tmpdir(), 'wrk-'));
   const script = path.join(dir, 'request.lua');
-  // Lua long strings take any bytes but their closing bracket: pick a level the text (and its own closing bracket) does not contain.
-  const quote = (text: string) => {
-    let level = '';
-    while (`${text}]`.includes(`]${level}]`)) level += '=';
-    return `[${level}[${text}]${level}]`;
-  };
+  const quote = luaString;
   const lines = [`wrk.method = ${quote(options.method ?? 'GET')}`];
   for (const [name, value] of Object.entries(options.headers ?? {})) lines.push(`wrk.headers[ ${quote(name)} ] = ${quote(value)}`);
   if (options.body !== undefined) lines.push(`wrk.body = ${quote(options.body.toString())}`);
@@ -59,7 +54,18 @@ export async function wrkLoad(options: RawLoadOptions & { readonly threads?: num
   }
 }
 
-function parseWrk(output: string): WrkLoadResult {
+/**
+ * `text` as a Lua long string (`[==[…]==]`), which takes any bytes but its own closing
+ * bracket: the level is one the text (followed by that bracket) does not contain.
+ */
+export function luaString(text: string): string {
+  let level = '';
+  while (`${text}]`.includes(`]${level}]`)) level += '=';
+  return `[${level}[${text}]${level}]`;
+}
+
+/** wrk's report (with `--latency`) followed by the shell's `times`. */
+export function parseWrk(output: string): WrkLoadResult {
   const number = (pattern: RegExp) => Number(pattern.exec(output)?.[1] ?? 0);
   const responses = number(/(\d+) requests in/);
   const seconds = durationMs(/requests in ([\d.]+\w+),/.exec(output)?.[1] ?? '0s') / 1000;
