@@ -9,8 +9,10 @@
  * Then the sampling target alone (rate 0.01 costs ≤ 3% of throughput): the default host, a
  * second default host (the control) and the sampling host only, in short back-to-back rounds,
  * reported as medians of the per-round ratios with their 95% intervals (bench/lib/paired.ts).
+ * `--sampling-parts` adds the steps between default and the sink (no listener, a listener that
+ * does nothing with and without copies, the sink without tensors), 16 rounds (~2.5 min).
  *
- *   npx tsx bench/monitoring.ts [--quick] [--cost-only | --sampling-target]
+ *   npx tsx bench/monitoring.ts [--quick] [--cost-only | --sampling-target | --sampling-parts]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -167,67 +169,98 @@ async function perRequestCost(): Promise<void> {
   console.log(['| host | µs / request | monitoring\'s own µs |', '|---|--:|--:|', ...results.map(([name, us]) => `| ${name} | ${us.toFixed(2)} | ${(us - base).toFixed(2)} |`)].join('\n'));
 }
 
+/** One host of a paired sampling run: its model options and what listens to `requestSampled`. */
+interface SamplingSide {
+  readonly name: string;
+  readonly options: ModelOptions;
+  readonly listener: 'none' | 'noop' | 'sink';
+}
+
+const TARGET_SIDES: readonly SamplingSide[] = [
+  { name: 'default', options: {}, listener: 'none' },
+  { name: 'control', options: {}, listener: 'none' },
+  { name: 'sampling 0.01 + sink', options: { sampling: { rate: 0.01 } }, listener: 'sink' },
+];
+
+/** The target's sampling host taken apart: what each step of a sampled request adds. */
+const PARTS_SIDES: readonly SamplingSide[] = [
+  ...TARGET_SIDES.slice(0, 2),
+  { name: 'rate 0.01, no listener', options: { sampling: { rate: 0.01 } }, listener: 'none' },
+  { name: 'include [], noop listener', options: { sampling: { rate: 0.01, include: [] } }, listener: 'noop' },
+  { name: 'copies, noop listener', options: { sampling: { rate: 0.01 } }, listener: 'noop' },
+  { name: 'include [], sink', options: { sampling: { rate: 0.01, include: [] } }, listener: 'sink' },
+  TARGET_SIDES[2]!,
+];
+
 /**
- * The sampling target on its own: three hosts in a fresh repository (default; a second
- * default, the control; sampling 0.01 with a JSON-lines sink writing to a discarding stream),
- * nothing else loaded, so neither the cache sides' ~100k LRU entries nor sampling 1.0's
- * garbage slow the collector for the others. Rounds of one 1 s window each, the order
- * rotating round to round; per round, sampling ÷ default and control ÷ default. The medians
- * and their 95% intervals say what sampling costs, and what the bench reads when nothing
- * differs (the control: its bias and spread bound what the sampling ratio can show).
+ * The sampling target on its own: hosts in a fresh repository (default; a second default, the
+ * control; sampling 0.01 with a JSON-lines sink writing to a discarding stream; with
+ * `--sampling-parts`, the steps between them too), nothing else loaded, so neither the cache
+ * sides' ~100k LRU entries nor sampling 1.0's garbage slow the collector for the others.
+ * Rounds of one 1 s window per host, the order rotating round to round; per round, each host ÷
+ * default. The medians and their 95% intervals say what sampling costs, and what the bench
+ * reads when nothing differs (the control: its bias and spread bound what a ratio can show).
  */
-async function samplingTarget(): Promise<void> {
-  const ROUNDS = quick ? 9 : 24;
+async function samplingTarget(sides: readonly SamplingSide[], rounds: number): Promise<void> {
   const root = await mkdtemp(path.join(tmpdir(), 'modelhost-bench-sampling-'));
   await writeRepository(root, ['mlp-onnx']);
   const rows = inputRows('mlp-onnx', 256);
-  const open = async (options: ModelOptions) => {
+  const open = async (side: SamplingSide) => {
     const host = new ModelHost({
       repository: root,
       defaults: { batching: { maxBatchSize: 64, maxDelayMs: 2 }, instances: { kind: 'inline' } },
-      models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 }, ...options } },
+      models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 }, ...side.options } },
     });
-    const sink = options.sampling === undefined ? undefined : await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    const sink = side.listener === 'sink' ? await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) }) : undefined;
+    let heard = 0;
+    if (side.listener === 'noop') host.on('requestSampled', () => void heard++);
     await host.load('mlp-onnx');
-    return { host, sink };
+    return { host, sink, heard: () => heard };
   };
-  const sides = { default: await open({}), control: await open({}), sampling: await open({ sampling: { rate: 0.01 } }) };
-  const names = Object.keys(sides) as (keyof typeof sides)[];
+  const hosts: Awaited<ReturnType<typeof open>>[] = [];
+  for (const side of sides) hosts.push(await open(side));
   let next = 0;
-  const measure = async (side: keyof typeof sides) => {
-    const { host } = sides[side];
+  const measure = async (i: number) => {
+    const { host } = hosts[i]!;
     const r = await runClosedLoop({ concurrency: 64, request: () => host.predict('mlp-onnx', rows[next++ & 255]!), warmup: { ms: 200 }, measure: { ms: 1000 } });
-    if (r.errors > 0) throw new Error(`${side}: ${r.errors} errors, first: ${r.firstError}`);
+    if (r.errors > 0) throw new Error(`${sides[i]!.name}: ${r.errors} errors, first: ${r.firstError}`);
     return r.requestsPerSec;
   };
-  const sampling: number[] = [];
-  const control: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const rate = { default: 0, control: 0, sampling: 0 };
-    // Each side goes first, second and third equally often (rounds in threes).
-    for (let k = 0; k < names.length; k++) rate[names[(k + round) % names.length]!] = await measure(names[(k + round) % names.length]!);
-    sampling.push(rate.sampling / rate.default);
-    control.push(rate.control / rate.default);
-    process.stderr.write(`round ${round + 1}/${ROUNDS}: default ${Math.round(rate.default)}, control ${Math.round(rate.control)}, sampling 0.01 ${Math.round(rate.sampling)} req/s; sampling ÷ default ${(rate.sampling / rate.default).toFixed(3)}, control ÷ default ${(rate.control / rate.default).toFixed(3)}\n`);
+  const ratios: number[][] = sides.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    const rate: number[] = new Array(sides.length).fill(0);
+    // Each host goes first, second, … equally often over a multiple of the hosts' count of rounds.
+    for (let k = 0; k < sides.length; k++) {
+      const i = (k + round) % sides.length;
+      rate[i] = await measure(i);
+    }
+    for (let i = 0; i < sides.length; i++) ratios[i]!.push(rate[i]! / rate[0]!);
+    process.stderr.write(`round ${round + 1}/${rounds}: ${sides.map((s, i) => `${s.name} ${Math.round(rate[i]!)}`).join(', ')} req/s; ÷ default ${ratios.slice(1).map((r) => r.at(-1)!.toFixed(3)).join(' ')}\n`);
   }
-  const s = medianInterval(sampling);
-  const c = medianInterval(control);
-  const interval = (m: typeof s) => `${m.median.toFixed(3)} (${(m.confidence * 100).toFixed(1)}% interval ${m.low.toFixed(3)}–${m.high.toFixed(3)})`;
-  console.log(`\nSampling target: MLP onnx, 64 callers, ${ROUNDS} rounds of 1 s per host (default; control, a second default host; sampling 0.01 + JSON-lines sink), nothing else loaded`);
-  console.log(`sampling 0.01 ÷ default, median of the rounds: ${interval(s)}; target ≥ 0.97: ${s.median >= 0.97 ? 'met' : 'missed'}${s.low >= 0.97 ? ', by the whole interval' : ''}`);
-  console.log(`control ÷ default (nothing differs): ${interval(c)}; ${sides.sampling.sink!.written.toLocaleString('en-US')} lines sampled`);
-  for (const { host, sink } of Object.values(sides)) {
+  const interval = (m: ReturnType<typeof medianInterval>) => `${m.median.toFixed(3)} (${(m.confidence * 100).toFixed(1)}% interval ${m.low.toFixed(3)}–${m.high.toFixed(3)})`;
+  console.log(`\nSampling: MLP onnx, 64 callers, ${rounds} rounds of 1 s per host, nothing else loaded; each host ÷ default, median of the rounds`);
+  for (let i = 1; i < sides.length; i++) {
+    const m = medianInterval(ratios[i]!);
+    const side = sides[i]!;
+    const target = side === TARGET_SIDES[2] ? `; target ≥ 0.97: ${m.median >= 0.97 ? 'met' : 'missed'}${m.low >= 0.97 ? ', by the whole interval' : ''}` : '';
+    const seen = side.listener === 'sink' ? `, ${hosts[i]!.sink!.written.toLocaleString('en-US')} lines` : side.listener === 'noop' ? `, ${hosts[i]!.heard().toLocaleString('en-US')} samples heard` : '';
+    console.log(`| ${side.name} | ${interval(m)}${target}${seen} |`);
+  }
+  for (const { host, sink } of hosts) {
     await sink?.close();
     await host.close();
   }
   await rm(root, { recursive: true, force: true });
 }
 
-if (process.argv.includes('--sampling-target')) await samplingTarget();
+const samplingRounds = (hosts: number) => (quick ? 9 : hosts > 3 ? 16 : 24);
+
+if (process.argv.includes('--sampling-target')) await samplingTarget(TARGET_SIDES, samplingRounds(TARGET_SIDES.length));
+else if (process.argv.includes('--sampling-parts')) await samplingTarget(PARTS_SIDES, samplingRounds(PARTS_SIDES.length));
 else {
   if (!process.argv.includes('--cost-only')) {
     await main();
-    await samplingTarget();
+    await samplingTarget(TARGET_SIDES, samplingRounds(TARGET_SIDES.length));
   }
   await perRequestCost();
 }
