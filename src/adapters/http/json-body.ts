@@ -124,7 +124,8 @@ const RECURSION_DEPTH = 1000;
  * The limits walk. Every container's values are checked before the containers it holds, which
  * are then walked last first: the order (and so the error, when a body breaks two limits) of the
  * stack walk this replaced. Arrays of numbers, the bulk of a tensor body, are checked in a loop
- * of their own that keeps each number unboxed.
+ * of their own (V8 still boxes the doubles it reads there, since the loop also sees arrays of
+ * small integers: docs/benchmarks.md, issue 17's third pass).
  */
 class LimitsWalk {
   elements = 0;
