@@ -132,30 +132,22 @@ export class AdmissionGate {
 
   private permit(): Permit {
     this.inflight++;
-    let admittedAt = this.clock();
-    const inflightAtAdmission = this.inflight;
-    let released = false;
-    return {
-      bodyRead: () => {
-        if (!released) admittedAt = this.clock();
-      },
-      yield: () => {
-        if (released) return;
-        released = true;
-        this.inflight--;
-        this.admitWaiting();
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        this.inflight--;
-        const now = this.clock();
-        const rtt = now - admittedAt;
-        this.adaptive?.sample(rtt, inflightAtAdmission, now);
-        this.meanRtt = this.meanRtt === undefined ? rtt : this.meanRtt + RTT_WEIGHT * (rtt - this.meanRtt);
-        this.admitWaiting();
-      },
-    };
+    return new GatePermit(this, this.clock(), this.inflight);
+  }
+
+  /** @internal A permit's slot is free again; `rtt` (ms, ending `now`) teaches the limit when it is given. */
+  freed(rtt?: number, inflightAtAdmission?: number, now?: number): void {
+    this.inflight--;
+    if (rtt !== undefined) {
+      this.adaptive?.sample(rtt, inflightAtAdmission!, now!);
+      this.meanRtt = this.meanRtt === undefined ? rtt : this.meanRtt + RTT_WEIGHT * (rtt - this.meanRtt);
+    }
+    this.admitWaiting();
+  }
+
+  /** @internal Monotonic ms, from the gate's clock. */
+  now(): number {
+    return this.clock();
   }
 
   private admitWaiting(): void {
@@ -203,5 +195,33 @@ export class AdmissionGate {
       this.armExpiry();
     }, delay);
     this.expiry.unref?.();
+  }
+}
+
+/** A slot in flight: one object per request, its methods on the prototype (no closures per request). */
+class GatePermit implements Permit {
+  private released = false;
+
+  constructor(
+    private readonly gate: AdmissionGate,
+    private admittedAt: number,
+    private readonly inflightAtAdmission: number,
+  ) {}
+
+  bodyRead(): void {
+    if (!this.released) this.admittedAt = this.gate.now();
+  }
+
+  yield(): void {
+    if (this.released) return;
+    this.released = true;
+    this.gate.freed();
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const now = this.gate.now();
+    this.gate.freed(now - this.admittedAt, this.inflightAtAdmission, now);
   }
 }

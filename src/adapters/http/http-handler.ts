@@ -140,19 +140,37 @@ function shuttingDown(): HttpResponse {
   return errorResponse(new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the server is shutting down; retry on another replica'));
 }
 
-async function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>): Promise<HttpResponse> {
+/**
+ * Runs a route and names its answer. Not async: a synchronous route answers in this turn, an
+ * asynchronous one through one `then` (an async function here would add a promise and a turn
+ * to every request).
+ */
+function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>): Promise<HttpResponse> {
   const requestId = requestIdOf(request);
-  let response: HttpResponse;
+  let answer: Promise<HttpResponse> | HttpResponse;
   try {
-    response = unsupportedContentEncoding(request) ?? (await handler(new Context(host, options, request, params, requestId)));
+    answer = unsupportedContentEncoding(request) ?? handler(new Context(host, options, request, params, requestId));
   } catch (error) {
-    // Bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen.
-    if (!isModelHostError(error)) logUnexpected(host, request, error);
-    else logInferenceFailure(host, requestId, error);
-    response = errorResponse(error);
+    return Promise.resolve(failed(host, request, requestId, error));
   }
-  // Every answer names its request, so a client can send feedback and trace it (a handler may name it itself).
+  if (typeof (answer as Partial<PromiseLike<HttpResponse>>).then !== 'function') return Promise.resolve(named(answer as HttpResponse, requestId));
+  // Promise.resolve of a native promise is that promise: no wrapper on the common path.
+  return Promise.resolve(answer).then(
+    (response) => named(response, requestId),
+    (error: unknown) => failed(host, request, requestId, error),
+  );
+}
+
+/** Every answer names its request, so a client can send feedback and trace it (a handler may name it itself). */
+function named(response: HttpResponse, requestId: string): HttpResponse {
   return response.headers['x-request-id'] !== undefined ? response : { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
+}
+
+/** A route's failure as its answer: bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen. */
+function failed(host: ModelHost, request: HttpRequest, requestId: string, error: unknown): HttpResponse {
+  if (!isModelHostError(error)) logUnexpected(host, request, error);
+  else logInferenceFailure(host, requestId, error);
+  return named(errorResponse(error), requestId);
 }
 
 /** A route's context. A class: an object literal with a getter is built slowly, as a dictionary, on every request. */

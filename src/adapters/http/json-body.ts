@@ -100,61 +100,109 @@ function exactNumber(text: string): number | bigint {
   return BigInt(sign + digits.slice(0, kept));
 }
 
-const PENDING: object[] = [];
-const DEPTHS: number[] = [];
-
 /**
  * Refuses a body past the limits (depth, count, a number past a double); true when it holds an
  * integer too large for a double to hold exactly. One walk that allocates nothing per value.
  */
 function checkLimits(root: unknown, maxDepth: number, maxElements: number): boolean {
-  try {
-    return walkLimits(root, maxDepth, maxElements);
-  } finally {
-    // A refused body must not stay reachable from the shared stacks.
-    PENDING.length = 0;
-    DEPTHS.length = 0;
-  }
-}
-
-function walkLimits(root: unknown, maxDepth: number, maxElements: number): boolean {
-  // Containers still to walk, and the depth of each (two stacks: no pair per container),
-  // shared by every call (the walk never yields): no array allocated per request.
-  const pending = PENDING;
-  const depths = DEPTHS;
-  let elements = 0;
-  let rounded = false;
+  const walk = new LimitsWalk(maxDepth, maxElements);
   if (typeof root === 'object' && root !== null) {
-    pending.push(root);
-    depths.push(1);
+    // Recursion is bounded by maxDepth; past what the stack surely holds, the iterative walk.
+    if (maxDepth <= RECURSION_DEPTH) walk.container(root, 1);
+    else walk.iterative(root);
   } else {
     if (maxDepth < 1) throw tooDeep(maxDepth);
-    if (++elements > maxElements) throw tooMany(maxElements);
-    if (typeof root === 'number') {
-      if (root - root !== 0) throw notADouble();
-      rounded = Math.abs(root) > Number.MAX_SAFE_INTEGER && Number.isInteger(root);
-    }
+    walk.leaf(root);
   }
-  while (pending.length > 0) {
-    const value = pending.pop()!;
-    const depth = depths.pop()!;
-    if (depth > maxDepth) throw tooDeep(maxDepth);
-    const items: readonly unknown[] = Array.isArray(value) ? value : Object.values(value);
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i];
-      if (typeof item === 'object' && item !== null) {
-        pending.push(item);
-        depths.push(depth + 1);
-        continue;
-      }
-      if (++elements > maxElements) throw tooMany(maxElements);
-      if (typeof item !== 'number') continue;
+  return walk.rounded;
+}
+
+/** The deepest `maxDepth` walked by recursion (each level is one small frame). */
+const RECURSION_DEPTH = 1000;
+
+/**
+ * The limits walk. Every container's values are checked before the containers it holds, which
+ * are then walked last first: the order (and so the error, when a body breaks two limits) of the
+ * stack walk this replaced. Arrays of numbers, the bulk of a tensor body, are checked in a loop
+ * of their own (V8 still boxes the doubles it reads there, since the loop also sees arrays of
+ * small integers: docs/benchmarks.md, issue 17's third pass).
+ */
+class LimitsWalk {
+  elements = 0;
+  rounded = false;
+
+  constructor(
+    private readonly maxDepth: number,
+    private readonly maxElements: number,
+  ) {}
+
+  container(value: object, depth: number): void {
+    if (depth > this.maxDepth) throw tooDeep(this.maxDepth);
+    if (Array.isArray(value)) {
+      if (this.numbers(value)) return;
+      this.values(value, depth);
+    } else this.values(Object.values(value), depth);
+  }
+
+  /** A whole array of numbers checked in one loop; false (nothing counted) when it holds anything else. */
+  private numbers(list: readonly unknown[]): boolean {
+    let rounded = false;
+    for (let i = 0; i < list.length; i++) {
+      const item = list[i];
+      if (typeof item !== 'number') return false;
       // JSON has no Infinity: a literal like 1e400 overflowed the double it was parsed into.
-      if (item - item !== 0) throw notADouble();
+      if (item - item !== 0) {
+        // Counted up to it first, as the value-by-value walk would have.
+        if (this.elements + i + 1 > this.maxElements) throw tooMany(this.maxElements);
+        throw notADouble();
+      }
       if (item > Number.MAX_SAFE_INTEGER || item < -Number.MAX_SAFE_INTEGER) rounded ||= Number.isInteger(item);
     }
+    if ((this.elements += list.length) > this.maxElements) throw tooMany(this.maxElements);
+    this.rounded ||= rounded;
+    return true;
   }
-  return rounded;
+
+  private values(items: readonly unknown[], depth: number): void {
+    let containers = 0;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (typeof item === 'object' && item !== null) containers++;
+      else this.leaf(item);
+    }
+    for (let i = items.length - 1; containers > 0; i--) {
+      const item = items[i];
+      if (typeof item !== 'object' || item === null) continue;
+      containers--;
+      this.container(item, depth + 1);
+    }
+  }
+
+  leaf(item: unknown): void {
+    if (++this.elements > this.maxElements) throw tooMany(this.maxElements);
+    if (typeof item !== 'number') return;
+    if (item - item !== 0) throw notADouble();
+    if (item > Number.MAX_SAFE_INTEGER || item < -Number.MAX_SAFE_INTEGER) this.rounded ||= Number.isInteger(item);
+  }
+
+  /** The same walk on two explicit stacks, for a `maxDepth` deeper than recursion may go. */
+  iterative(root: object): void {
+    const pending: object[] = [root];
+    const depths: number[] = [1];
+    while (pending.length > 0) {
+      const value = pending.pop()!;
+      const depth = depths.pop()!;
+      if (depth > this.maxDepth) throw tooDeep(this.maxDepth);
+      const items: readonly unknown[] = Array.isArray(value) ? value : Object.values(value);
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        if (typeof item === 'object' && item !== null) {
+          pending.push(item);
+          depths.push(depth + 1);
+        } else this.leaf(item);
+      }
+    }
+  }
 }
 
 function tooDeep(maxDepth: number): Error {

@@ -73,12 +73,17 @@ export const modelMetadata: RouteHandler = ({ host, params }) => {
   });
 };
 
-export const infer: RouteHandler = async (context) => {
+/**
+ * `POST /v2/models/{m}[/versions/{v}]/infer`. Not async: the request is checked in this turn
+ * (a refusal is thrown here), and the answer is one `then` on the host's promise; an async
+ * function here and the handler's own would be two more promises and turns per request.
+ */
+export const infer: RouteHandler = (context) => {
   const { host, params, request, options } = context;
   const model = params['model']!;
   const version = versionParam(params);
   const meta = host.metadata(model, version);
-  const { body, binary } = splitBinary(context, meta.inputs.some((s) => s.dtype === 'int64' || s.dtype === 'uint64'));
+  const { body, binary } = splitBinary(context, hasExactIntegers(meta.inputs));
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the infer request must be a JSON object with "inputs"');
   const req = body as InferRequest;
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw badRequest('the infer request must have a non-empty "inputs" array');
@@ -99,15 +104,37 @@ export const infer: RouteHandler = async (context) => {
   // One ready version (the usual case) is the one that answers: no status to build.
   const modelVersion = version === undefined && meta.versions.length === 1 ? String(meta.versions[0]) : answeredBy(host, model, version);
   // KServe shapes carry the batch dimension; a model without one takes its full shapes.
-  const outputs: Outputs = meta.batched ? await host.predictBatch(model, inputs, predictOptions) : await host.predict(model, inputs, predictOptions);
+  const outputs = meta.batched ? host.predictBatch(model, inputs, predictOptions) : host.predict(model, inputs, predictOptions);
+  const answer: InferAnswer = { model, modelVersion, id, binaryAll, requested, specs: meta.outputs, maxResponseBytes: options.maxResponseBytes };
+  return outputs.then((out) => inferResponse(answer, out));
+};
 
+/** What the answer to an infer request needs besides the outputs. */
+interface InferAnswer {
+  readonly model: string;
+  readonly modelVersion: string | undefined;
+  readonly id: string;
+  readonly binaryAll: boolean;
+  readonly requested: ReadonlyMap<string, boolean | undefined> | undefined;
+  readonly specs: readonly TensorSpec[];
+  readonly maxResponseBytes: number;
+}
+
+/** The infer response: JSON outputs in one pass when they are of the common kind, else the generic writer (and the binary extension). */
+function inferResponse(answer: InferAnswer, outputs: Outputs): HttpResponse | Promise<HttpResponse> {
+  const { model, modelVersion, id, binaryAll, requested, specs, maxResponseBytes } = answer;
   const headers = { 'content-type': 'application/json', 'x-request-id': id };
   // The common answer (all JSON, a few exact numbers) in one pass; anything else below.
   if (!binaryAll && (requested === undefined || !hasBinaryOutput(requested))) {
-    const text = inferResponseText(model, modelVersion, id, jsonOutputs(outputs, requested === undefined ? meta.outputs.map((s) => s.name) : [...requested.keys()]), options.maxResponseBytes);
+    const text = inferResponseText(model, modelVersion, id, jsonOutputs(outputs, requested === undefined ? outputNames(specs) : [...requested.keys()]), maxResponseBytes);
     if (text !== undefined) return { status: 200, headers, body: text };
   }
-  const wanted = requested ?? new Map(meta.outputs.map((s) => [s.name, undefined]));
+  return writtenResponse(answer, outputs, headers);
+}
+
+/** Any other answer: the generic JSON writer (a slice at a time, bounded), outputs in binary where asked. */
+async function writtenResponse({ model, modelVersion, id, binaryAll, requested, specs, maxResponseBytes }: InferAnswer, outputs: Outputs, headers: Record<string, string>): Promise<HttpResponse> {
+  const wanted = requested ?? new Map(specs.map((s) => [s.name, undefined]));
   const parts: Uint8Array[] = [];
   const outputJson = [...wanted].map(([name, own]) => {
     const t = outputs[name]!;
@@ -122,12 +149,29 @@ export const infer: RouteHandler = async (context) => {
   });
   const response = { model_name: model, ...(modelVersion === undefined ? {} : { model_version: modelVersion }), id, outputs: outputJson };
   const binaryBytes = parts.reduce((n, p) => n + p.byteLength, 0);
-  if (binaryBytes > options.maxResponseBytes) throw badRequest(`the binary outputs are ${binaryBytes} bytes, over the ${options.maxResponseBytes}-byte bound (maxResponseBytes); ask for fewer outputs`);
-  const text = await writeJson(response, { limitBytes: options.maxResponseBytes - binaryBytes, hint: JSON_HINT });
+  if (binaryBytes > maxResponseBytes) throw badRequest(`the binary outputs are ${binaryBytes} bytes, over the ${maxResponseBytes}-byte bound (maxResponseBytes); ask for fewer outputs`);
+  const text = await writeJson(response, { limitBytes: maxResponseBytes - binaryBytes, hint: JSON_HINT });
   if (parts.length === 0) return { status: 200, headers, body: text };
   const binaryAnswer: HttpResponse = binaryResponse(text, parts);
   return { ...binaryAnswer, headers: { ...binaryAnswer.headers, 'x-request-id': id } };
-};
+}
+
+// What infer derives from a version's signature, once per signature (the host hands out the same arrays until the version changes).
+const exactIntegerInputs = new WeakMap<readonly TensorSpec[], boolean>();
+const outputNameLists = new WeakMap<readonly TensorSpec[], readonly string[]>();
+
+/** Whether an input is INT64/UINT64: its body is then parsed with every integer digit. */
+function hasExactIntegers(inputs: readonly TensorSpec[]): boolean {
+  let exact = exactIntegerInputs.get(inputs);
+  if (exact === undefined) exactIntegerInputs.set(inputs, (exact = inputs.some((s) => s.dtype === 'int64' || s.dtype === 'uint64')));
+  return exact;
+}
+
+function outputNames(outputs: readonly TensorSpec[]): readonly string[] {
+  let names = outputNameLists.get(outputs);
+  if (names === undefined) outputNameLists.set(outputs, (names = outputs.map((s) => s.name)));
+  return names;
+}
 
 /** Whether an output asks for binary data of its own. */
 function hasBinaryOutput(requested: ReadonlyMap<string, boolean | undefined>): boolean {

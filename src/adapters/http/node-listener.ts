@@ -197,7 +197,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
             taken += chunkBytes;
             return true;
           };
-          bytes = await readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, take, permit === undefined ? undefined : () => permit.yield());
+          bytes = await readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, take, permit);
         }
       } finally {
         permit?.bodyRead();
@@ -335,11 +335,12 @@ function decodeJson(bytes: Uint8Array): unknown {
 
 /**
  * The body, within `limit` bytes and `timeoutMs`; `take` reserves each chunk's bytes in the
- * listener's budget (false: refused); `onSlow` runs when the body is still arriving
- * SLOW_BODY_MS after the start (if that comes before `timeoutMs`). A declared Content-Length
+ * listener's budget (false: refused); `permit` (when the request holds one) yields its slot
+ * when the body is still arriving SLOW_BODY_MS after the start (if that comes before
+ * `timeoutMs`). A declared Content-Length
  * that cannot fit is refused before a byte is read.
  */
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: (bytes: number) => boolean, onSlow?: () => void): Promise<Uint8Array | undefined> {
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: (bytes: number) => boolean, permit?: Pick<Permit, 'yield'>): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
@@ -354,13 +355,13 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: 
       req.resume();
       reject(new BodyRefused(reason));
     };
-    // One timer per body: the slow-body mark first when it comes before the timeout (`onSlow`:
-    // the admission slot is given back), then the body timeout.
-    let slow = onSlow !== undefined && SLOW_BODY_MS < timeoutMs ? onSlow : undefined;
+    // One timer per body: the slow-body mark first when it comes before the timeout (the
+    // admission slot is given back), then the body timeout.
+    let slow = permit !== undefined && SLOW_BODY_MS < timeoutMs ? permit : undefined;
     let timer = setTimeout(
       function expire() {
         if (slow === undefined) return stop('too-slow');
-        slow();
+        slow.yield();
         slow = undefined;
         timer = setTimeout(expire, timeoutMs - SLOW_BODY_MS);
         timer.unref();
