@@ -38,10 +38,16 @@ const MAX_PARK_MS = 1000;
 
 /**
  * An admitted request whose body has not arrived this long after admission gives its slot
- * back (it is still served when its body ends, within `bodyTimeoutMs`): a few clients that
- * trickle their bodies must not hold a model's every slot and starve everyone waiting.
+ * back (it is still served when its body ends, within `bodyTimeoutMs`): clients that trickle
+ * their bodies must not hold a model's slots and starve everyone waiting. Short, because a
+ * slot is worth one run of the model: at 1 s, 100 connections trickling 1 MiB bodies held a
+ * small model's every slot and halved the normal load's rate (bench/slow-clients.ts). A body
+ * on a fast network arrives within a few ms; a slower upload is served all the same, only
+ * outside the gate's count (the host's queue still bounds it). Over a whole attack the slot
+ * time clients can hold this way is at most `maxConnections` × this ÷ `bodyTimeoutMs` slots
+ * (4096 × 20 ms ÷ 30 s ≈ 3) unless they finish each body and start another.
  */
-const SLOW_BODY_MS = 1000;
+const SLOW_BODY_MS = 20;
 
 /** A body refused on its headers is read to its end and dropped up to this size (the connection stays open); past it the connection closes. */
 const DRAIN_REFUSED_BODY_BYTES = 64 * 1024;

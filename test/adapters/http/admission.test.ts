@@ -138,6 +138,30 @@ describe('admission gate (limits.concurrency)', () => {
     }
   });
 
+  it('gives a trickling body’s slot back well within a short maxWaitMs: the request behind it is served, not refused', async () => {
+    // At a slow-body mark of 1 s, 100 connections trickling bodies halved a small model's rate
+    // (bench/slow-clients.ts); here the one waiting request would pass maxWaitMs and get 429.
+    const runtime = fakeRuntime();
+    const host = new ModelHost({ runtimes: { fake: runtime } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host, { limits: { concurrency: 2, maxWaitMs: 500 } });
+    const { port } = new URL(url);
+    const slow = [0, 1].map(() => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{');
+      return socket;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 50)); // both slow requests admitted first
+      const served = await post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
+      expect(served.status, served.text).toBe(200);
+      expect(served.body.outputs[0].data).toEqual([3, 3, 3, 3]);
+    } finally {
+      for (const socket of slow) socket.destroy();
+    }
+  });
+
   it('a refusal on a predicted wait past the request deadline names the deadline as its limit, not maxWaitMs', async () => {
     let gate = deferred();
     const runtime = fakeRuntime({ runGate: () => gate.promise });
