@@ -275,7 +275,8 @@ export class BatchScheduler implements Dispatcher {
 
   private refreshTimed(): void {
     const { events } = this.config;
-    this.timed = this.executor.concurrency > 1 || events.wants('requestCompleted') || events.wants('requestsCompleted') || events.wants('requestFailed');
+    // The stats recorder's feed first: with the default stats on, it answers at once.
+    this.timed = events.wants('requestsCompleted') || this.executor.concurrency > 1 || events.wants('requestCompleted') || events.wants('requestFailed');
   }
 
   // ---- cutting batches ----
@@ -510,10 +511,11 @@ export class BatchScheduler implements Dispatcher {
     const { events } = this.config;
     const report = events.wants('requestCompleted');
     const summary = events.wants('requestsCompleted') ? this.summary.reset() : undefined;
-    const timestamp = report || summary !== undefined ? Date.now() : 0;
+    // The wall clock only for public events: the stats recorder's summary goes by the scheduler's clock (`endedAt`).
+    const timestamp = report ? Date.now() : 0;
     if (tasks.length === 1 && !tasks[0]!.single) {
       this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp, summary);
-      this.reportCompleted(summary, tasks[0]!.startedAt, at, timestamp, computeMs, batchRows);
+      this.reportCompleted(summary, tasks[0]!.startedAt, at, computeMs, batchRows);
       return timestamp;
     }
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
@@ -562,7 +564,7 @@ export class BatchScheduler implements Dispatcher {
     }
     const { padding } = this.config;
     for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, padding === undefined ? parts[i]! : padding.trim(tasks[i]!, parts[i]!), computeMs, report, at, timestamp, summary);
-    this.reportCompleted(summary, tasks[0]!.startedAt, at, timestamp, computeMs, batchRows);
+    this.reportCompleted(summary, tasks[0]!.startedAt, at, computeMs, batchRows);
     return timestamp;
   }
 
@@ -579,13 +581,12 @@ export class BatchScheduler implements Dispatcher {
    * The run's succeeded requests, and the batch itself when it was one, in one internal event
    * (nothing when neither): the stats recorder needs no `batchCompleted` payload of its own.
    */
-  private reportCompleted(summary: CompletedRuns | undefined, startedAt: number, endedAt: number, timestamp: number, computeMs: number, batchRows: number | undefined): void {
+  private reportCompleted(summary: CompletedRuns | undefined, startedAt: number, endedAt: number, computeMs: number, batchRows: number | undefined): void {
     if (summary === undefined || (summary.requests === 0 && batchRows === undefined)) return;
     const { model, version } = this.config;
     this.config.events.emit('requestsCompleted', {
       model,
       version,
-      timestamp,
       requests: summary.requests,
       rows: summary.rows,
       computeMs,
