@@ -63,6 +63,7 @@ export class AbortWatch {
   aborted(group: SignalGroup): void {
     if (this.groups.get(group.signal) === group) this.groups.delete(group.signal);
     group.removed = true;
+    if (group.tasks.size === 0) return; // an idle listener: nothing to cancel
     this.cancel(group.tasks, group.signal);
     group.tasks.clear();
   }
