@@ -118,9 +118,16 @@ export class VersionBreaker {
   record(verdict: 'success' | 'request' | { readonly failure: unknown }): void {
     this.probing = false;
     if (verdict === 'request') return;
-    // A success (every batch) fires shared functions, not new closures. Opossum still rejects
-    // when it is open or shut down (a batch that outlived the opening): never unhandled.
-    this.breaker.fire(verdict === 'success' ? SUCCEEDED : () => Promise.reject(verdict.failure)).catch(IGNORE);
+    const { breaker } = this;
+    // A success (every batch, so every request at one caller) fires a shared function and,
+    // while opossum takes calls (closed, or the half-open probe's turn), cannot reject: no
+    // `.catch`, one derived promise and its job less. Otherwise (open, shut down: a batch that
+    // outlived the opening) opossum rejects, and that rejection is caught.
+    if (verdict === 'success' && (breaker.closed || breaker.pendingClose) && !breaker.isShutdown) {
+      void breaker.fire(SUCCEEDED);
+      return;
+    }
+    breaker.fire(verdict === 'success' ? SUCCEEDED : () => Promise.reject(verdict.failure)).catch(IGNORE);
   }
 
   /** Stops opossum's timers. */

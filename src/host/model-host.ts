@@ -3,6 +3,7 @@ import { causeDetail, ErrorCode, ModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import type { InternalEvents } from '../metrics/internal-events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
+import type { LoadedVersion } from '../registry/loaded-version.js';
 import { VersionLoader } from '../registry/version-loader.js';
 import {
   modelNotFound,
@@ -309,8 +310,11 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       const why = target !== undefined && version !== undefined ? `v${version} is ${target.state}` : model.notReadyReason();
       throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${name}' is not ready: ${why}`, { model: name, version });
     }
-    const versions = [...model.versions.values()].filter((v) => v.isReady).map((v) => v.version).sort((a, b) => b - a);
-    return {
+    // Asked once per protocol request: the same frozen answer while nothing it says changed.
+    const cached = target.metadata;
+    if (cached !== undefined && cached.name === name && describesNow(cached, target, model)) return cached;
+    const versions = Object.freeze([...model.versions.values()].filter((v) => v.isReady).map((v) => v.version).sort((a, b) => b - a));
+    const metadata: ModelMetadata = Object.freeze({
       name,
       version: target.version,
       versions,
@@ -319,7 +323,9 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       outputs: target.signature.outputs,
       batched: target.batched,
       maxBatchSize: target.maxBatchSize,
-    };
+    });
+    target.metadata = metadata;
+    return metadata;
   }
 
   /**
@@ -575,6 +581,19 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
 }
 
 const NO_OPTIONS: DispatchOptions = Object.freeze({});
+
+/** Whether a cached `metadata()` answer still holds for `target`: same signature and settings, same ready versions. No allocation. */
+function describesNow(metadata: ModelMetadata, target: LoadedVersion, model: NamedModel): boolean {
+  if (metadata.inputs !== target.signature?.inputs || metadata.outputs !== target.signature.outputs || metadata.runtime !== target.runtime) return false;
+  if (metadata.batched !== target.batched || metadata.maxBatchSize !== target.maxBatchSize) return false;
+  let ready = 0;
+  for (const v of model.versions.values()) {
+    if (!v.isReady) continue;
+    if (!metadata.versions.includes(v.version)) return false;
+    ready++;
+  }
+  return ready === metadata.versions.length;
+}
 
 /** After the drain bound, how long close() still waits for runtime calls to return before it gives up on them, ms. */
 const DISPOSE_GRACE_MS = 1000;

@@ -4,8 +4,9 @@ import type { EventBase } from './events.js';
  * Internal, not a host event: the requests of one batch that succeeded (and the batch), in one payload per
  * batch (the stats recorder's feed; a payload per request cost more than the rest of a
  * request). Arrival times come as runs: `counts[i]` requests in a row arrived at `enqueuedAt[i]`.
+ * No wall-clock timestamp: times are on the scheduler's clock, and `Date.now()` per batch was not free.
  */
-export interface RequestsCompletedEvent extends EventBase {
+export interface RequestsCompletedEvent extends Omit<EventBase, 'timestamp'> {
   readonly requests: number;
   readonly rows: number;
   readonly computeMs: number;

@@ -7,6 +7,7 @@ import { Padding } from '../scheduler/padding.js';
 import type { PaddingOptions } from '../scheduler/padding-options.js';
 import { hasBatchDimension, InputValidator, type Signature } from '../tensor/index.js';
 import { canTransition, IllegalTransitionError, type VersionState } from './version-state.js';
+import type { ModelMetadata } from '../host/model-host.js';
 
 export interface VersionStatus {
   readonly version: number;
@@ -54,6 +55,8 @@ export class LoadedVersion {
   maxBatchSize = 1;
   error: ModelHostError | undefined;
   readyAt: number | undefined;
+  /** The host's last `metadata()` answer for this version; the host checks it still holds before reuse. */
+  metadata: ModelMetadata | undefined = undefined;
 
   constructor(
     readonly model: string,

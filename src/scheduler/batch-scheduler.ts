@@ -4,6 +4,7 @@ import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, Reques
 import type { RequestsCompletedEvent } from '../metrics/internal-events.js';
 import { concatRows, DTYPES, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
 import { isStorageOf } from '../tensor/dtype.js';
+import { AbortWatch } from './abort-watch.js';
 import { ArrivalClock } from './arrival-clock.js';
 import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
@@ -129,7 +130,10 @@ export class BatchScheduler implements Dispatcher {
   private idleWaiters: (() => void)[] = [];
   private readonly cut = () => this.cutBatches();
   /** One abort listener per signal, shared by the requests that carry it. */
-  private readonly signalGroups = new WeakMap<AbortSignal, { members: Set<readonly Task[]>; onAbort: () => void }>();
+  private readonly abortWatch = new AbortWatch((tasks, signal) => {
+    const error = this.error(ErrorCode.CANCELLED, 'the request was cancelled', signal.reason);
+    for (const task of tasks) this.fail(task, error);
+  });
   /** Inputs of a request that last succeeded: what a probe runs. */
   private knownGood: Record<string, Tensor> | undefined;
   /** The probe in flight, shared by every failure waiting for a verdict. */
@@ -208,7 +212,7 @@ export class BatchScheduler implements Dispatcher {
     if (id !== undefined) task.id = id;
     this.queue.push(task);
     if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
-    if (signal !== undefined) this.listen(signal, [task]);
+    if (signal !== undefined) this.abortWatch.watch(signal, task);
     this.schedule();
     return promise;
   }
@@ -224,8 +228,8 @@ export class BatchScheduler implements Dispatcher {
         if (id !== undefined) task.id = id;
         this.queue.push(task);
         if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
+        if (signal !== undefined) this.abortWatch.watch(signal, task);
       }
-      if (signal !== undefined) this.listen(signal, tasks);
       this.schedule();
     });
   }
@@ -256,12 +260,14 @@ export class BatchScheduler implements Dispatcher {
     for (const batch of this.inFlight.slice()) for (const task of batch) this.fail(task, reason, false);
     this.deadlines.clear();
     this.clearDelay();
+    this.abortWatch.close();
     this.notifyIdle();
   }
 
   /** Stops accepting; queued and running requests still finish (`drain`). */
   close(): void {
     this.closed = true;
+    this.abortWatch.close();
   }
 
   /** Whether requests need their arrival time: for batching delays, or for request events. Refreshed per batch. */
@@ -269,7 +275,8 @@ export class BatchScheduler implements Dispatcher {
 
   private refreshTimed(): void {
     const { events } = this.config;
-    this.timed = this.executor.concurrency > 1 || events.wants('requestCompleted') || events.wants('requestsCompleted') || events.wants('requestFailed');
+    // The stats recorder's feed first: with the default stats on, it answers at once.
+    this.timed = events.wants('requestsCompleted') || this.executor.concurrency > 1 || events.wants('requestCompleted') || events.wants('requestFailed');
   }
 
   // ---- cutting batches ----
@@ -290,6 +297,7 @@ export class BatchScheduler implements Dispatcher {
   private cutBatches(): void {
     this.cutScheduled = false;
     this.refreshTimed();
+    this.abortWatch.sweep(); // signals whose requests all settled before this burst, and carry none now
     const { executor, config, queue } = this;
     const now = config.clock.now();
     if (this.deadlines.size > 0) this.deadlines.expire(now); // expired requests never cost a runtime call
@@ -503,10 +511,11 @@ export class BatchScheduler implements Dispatcher {
     const { events } = this.config;
     const report = events.wants('requestCompleted');
     const summary = events.wants('requestsCompleted') ? this.summary.reset() : undefined;
-    const timestamp = report || summary !== undefined ? Date.now() : 0;
+    // The wall clock only for public events: the stats recorder's summary goes by the scheduler's clock (`endedAt`).
+    const timestamp = report ? Date.now() : 0;
     if (tasks.length === 1 && !tasks[0]!.single) {
       this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp, summary);
-      this.reportCompleted(summary, tasks[0]!.startedAt, at, timestamp, computeMs, batchRows);
+      this.reportCompleted(summary, tasks[0]!.startedAt, at, computeMs, batchRows);
       return timestamp;
     }
     const parts: Record<string, Tensor>[] = new Array(tasks.length);
@@ -555,7 +564,7 @@ export class BatchScheduler implements Dispatcher {
     }
     const { padding } = this.config;
     for (let i = 0; i < tasks.length; i++) this.succeed(tasks[i]!, padding === undefined ? parts[i]! : padding.trim(tasks[i]!, parts[i]!), computeMs, report, at, timestamp, summary);
-    this.reportCompleted(summary, tasks[0]!.startedAt, at, timestamp, computeMs, batchRows);
+    this.reportCompleted(summary, tasks[0]!.startedAt, at, computeMs, batchRows);
     return timestamp;
   }
 
@@ -572,13 +581,12 @@ export class BatchScheduler implements Dispatcher {
    * The run's succeeded requests, and the batch itself when it was one, in one internal event
    * (nothing when neither): the stats recorder needs no `batchCompleted` payload of its own.
    */
-  private reportCompleted(summary: CompletedRuns | undefined, startedAt: number, endedAt: number, timestamp: number, computeMs: number, batchRows: number | undefined): void {
+  private reportCompleted(summary: CompletedRuns | undefined, startedAt: number, endedAt: number, computeMs: number, batchRows: number | undefined): void {
     if (summary === undefined || (summary.requests === 0 && batchRows === undefined)) return;
     const { model, version } = this.config;
     this.config.events.emit('requestsCompleted', {
       model,
       version,
-      timestamp,
       requests: summary.requests,
       rows: summary.rows,
       computeMs,
@@ -753,34 +761,6 @@ export class BatchScheduler implements Dispatcher {
     const running = task.state === TaskState.Running;
     // Expired in the queue: it never ran, so it says nothing about the version; a run that outlived it does.
     this.fail(task, this.error(ErrorCode.DEADLINE_EXCEEDED, `the deadline passed ${running ? 'while its batch ran' : 'while queued'}`), true, running ? undefined : 'request');
-  }
-
-  /**
-   * Cancels `tasks` when `signal` aborts. Requests sharing one signal share one listener
-   * (a caller may pass the same signal to hundreds of requests; one listener each would
-   * also trip Node's listener-leak warning).
-   */
-  private listen(signal: AbortSignal, tasks: readonly Task[]): void {
-    let group = this.signalGroups.get(signal);
-    if (group === undefined) {
-      const members = new Set<readonly Task[]>();
-      const onAbort = () => {
-        this.signalGroups.delete(signal);
-        const error = this.error(ErrorCode.CANCELLED, 'the request was cancelled', signal.reason);
-        for (const member of members) for (const task of member) this.fail(task, error);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      group = { members, onAbort };
-      this.signalGroups.set(signal, group);
-    }
-    const { members, onAbort } = group;
-    members.add(tasks);
-    const detach = () => {
-      if (!members.delete(tasks) || members.size > 0) return;
-      signal.removeEventListener('abort', onAbort);
-      this.signalGroups.delete(signal);
-    };
-    for (const task of tasks) task.detach = detach;
   }
 
   /**

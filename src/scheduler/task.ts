@@ -1,5 +1,6 @@
 import type { ModelHostError } from '../errors/index.js';
 import type { Tensor } from '../tensor/index.js';
+import type { SignalGroup } from './abort-watch.js';
 
 const NO_INPUTS: Record<string, Tensor> = Object.freeze({}) as Record<string, Tensor>;
 
@@ -20,8 +21,8 @@ export class Task {
   batchRows = 0;
   /** The caller's request id, carried into events (tracing), when given. */
   id: string | undefined = undefined;
-  /** Cleanup of the abort listener, when the caller passed a signal. */
-  detach: (() => void) | undefined = undefined;
+  /** The tasks sharing the caller's signal, when one was passed: left on settle (`AbortWatch`). */
+  signalGroup: SignalGroup | undefined = undefined;
 
   /** The request's input tensors; dropped on settle, so a task kept only by the deadline heap holds no buffers. */
   inputs: Record<string, Tensor>;
@@ -51,7 +52,7 @@ export class Task {
     if (this.state === TaskState.Settled) return false;
     this.state = TaskState.Settled;
     this.inputs = NO_INPUTS;
-    this.detach?.();
+    this.signalGroup?.leave(this);
     this.onResolve(outputs);
     return true;
   }
@@ -60,7 +61,7 @@ export class Task {
     if (this.state === TaskState.Settled) return false;
     this.state = TaskState.Settled;
     this.inputs = NO_INPUTS;
-    this.detach?.();
+    this.signalGroup?.leave(this);
     this.onReject(error);
     return true;
   }

@@ -63,6 +63,22 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
     expect(host.live()).toBe(false);
   });
 
+  it('answers metadata() with one frozen object while nothing it says changes, and a new one when the versions change', async () => {
+    const { host } = hostWith();
+    await host.load('affine', { source: FAKE_SOURCE, version: 1 });
+    const first = host.metadata('affine');
+    expect(host.metadata('affine')).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.versions)).toBe(true);
+    await host.load('affine', { source: FAKE_SOURCE, version: 2 });
+    const second = host.metadata('affine');
+    expect(second).toMatchObject({ version: 2, versions: [2, 1] });
+    expect(host.metadata('affine', 1)).toMatchObject({ version: 1, versions: [2, 1] });
+    await host.unload('affine', 2);
+    expect(host.metadata('affine')).toMatchObject({ version: 1, versions: [1] });
+    expect(first.versions).toEqual([1]); // an answer given out never changes
+    await host.close();
+  });
+
   it('keeps the previous version serving when a new one fails to load', async () => {
     let fail = false;
     const { host } = hostWith(fakeRuntime({ failLoad: () => (fail ? new Error('corrupt weights') : undefined) }));

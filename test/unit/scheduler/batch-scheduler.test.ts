@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type ModelHostError } from '../../../src/index.js';
 import { BatchScheduler, type SchedulerEventMap } from '../../../src/scheduler/batch-scheduler.js';
@@ -301,19 +302,14 @@ describe('BatchScheduler: cancellation', () => {
     void submit(0);
     await flush();
     const controller = new AbortController();
-    let listeners = 0;
     const signal = controller.signal;
-    const add = signal.addEventListener.bind(signal);
-    const remove = signal.removeEventListener.bind(signal);
-    signal.addEventListener = ((...args: Parameters<typeof add>) => (listeners++, add(...args))) as typeof add;
-    signal.removeEventListener = ((...args: Parameters<typeof remove>) => (listeners--, remove(...args))) as typeof remove;
     const cancelled = submit([1, 2], { signal });
     expect(scheduler.queuedRows).toBe(2);
-    expect(listeners).toBe(1);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
     controller.abort();
     expect(await cancelled).toMatchObject({ ok: false, code: ErrorCode.CANCELLED });
     expect(scheduler.queuedRows).toBe(0);
-    expect(listeners).toBe(0);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
     const next = submit([3, 4]);
     executor.release();
     await flush();
@@ -322,14 +318,55 @@ describe('BatchScheduler: cancellation', () => {
     expect(executor.runs.map((r) => firstColumn(r.inputs['x']!))).toEqual([[0], [3, 4]]);
   });
 
-  it('removes the listener of a request that completes normally', async () => {
-    const { submit } = setup();
+  it('cancels a request whose batch is running at once, and the batch-mates still get their rows', async () => {
+    const { executor, submit } = setup({ hold: true });
     const controller = new AbortController();
-    let removed = 0;
-    const remove = controller.signal.removeEventListener.bind(controller.signal);
-    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => (removed++, remove(...args))) as typeof remove;
-    expect(await submit(1, { signal: controller.signal })).toEqual({ ok: true, ids: [1] });
-    expect(removed).toBe(1);
+    const cancelled = submit(1, { signal: controller.signal });
+    const mate = submit(2);
+    await flush();
+    expect(executor.runs).toHaveLength(1);
+    controller.abort();
+    expect(await cancelled).toMatchObject({ ok: false, code: ErrorCode.CANCELLED });
+    executor.release();
+    expect(await mate).toEqual({ ok: true, ids: [2] });
+  });
+
+  it('keeps the listener of a settled request until the next batch is cut, for the next request with that signal, then removes it', async () => {
+    const { scheduler, submit } = setup();
+    const controller = new AbortController();
+    const signal = controller.signal;
+    let added = 0;
+    const add = signal.addEventListener.bind(signal);
+    signal.addEventListener = ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
+    // One request after another on one signal (a keep-alive connection's): one listener for all.
+    for (let i = 0; i < 5; i++) expect(await submit(i, { signal })).toEqual({ ok: true, ids: [i] });
+    expect(added).toBe(1);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+    // The next batch cut without it removes the idle listener.
+    expect(await submit(9)).toEqual({ ok: true, ids: [9] });
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    // An abort after that cancels nothing and reaches no scheduler.
+    controller.abort();
+    expect(scheduler.pending).toBe(0);
+  });
+
+  it('removes idle listeners when it closes, and a listener as soon as its requests settle once closed', async () => {
+    const { scheduler, executor, submit } = setup({ hold: true });
+    const idle = new AbortController();
+    const busy = new AbortController();
+    const first = submit(1, { signal: idle.signal });
+    await flush();
+    executor.release();
+    expect(await first).toEqual({ ok: true, ids: [1] });
+    const running = submit(2, { signal: busy.signal }); // queued: no batch was cut since the first settled
+    expect(getEventListeners(idle.signal, 'abort')).toHaveLength(1);
+    scheduler.close();
+    expect(getEventListeners(idle.signal, 'abort')).toHaveLength(0);
+    await flush();
+    expect(getEventListeners(busy.signal, 'abort')).toHaveLength(1); // its request still runs, still cancellable
+    executor.release();
+    expect(await running).toEqual({ ok: true, ids: [2] });
+    expect(getEventListeners(busy.signal, 'abort')).toHaveLength(0);
   });
 });
 
@@ -482,30 +519,23 @@ describe('BatchScheduler: drain and abort', () => {
 });
 
 describe('BatchScheduler: a signal shared by many requests', () => {
-  it('uses one listener for all of them, cancels all on abort, and removes it when they settle', async () => {
+  it('uses one listener for all of them, cancels all on abort, and removes it by the next cut once they settle', async () => {
     const { executor, scheduler } = setup({ hold: true, maxBatchSize: 1, queueMaxSize: 1000 });
     const controller = new AbortController();
-    let listeners = 0;
-    const add = controller.signal.addEventListener.bind(controller.signal);
-    const remove = controller.signal.removeEventListener.bind(controller.signal);
-    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => (listeners++, add(...args))) as typeof add;
-    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => (listeners--, remove(...args))) as typeof remove;
     const requests = Array.from({ length: 100 }, (_, i) => scheduler.dispatch(rowsOf([i]), { signal: controller.signal }).catch((e: ModelHostError) => e.code));
-    expect(listeners).toBe(1);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
     controller.abort();
     const codes = await Promise.all(requests);
     expect(codes.filter((c) => c === ErrorCode.CANCELLED).length).toBeGreaterThanOrEqual(99); // the first may be running
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     executor.hold = false;
     if (executor.runs.some((r) => !(r as { done?: boolean }).done)) executor.release();
     await scheduler.drain();
 
     const second = new AbortController();
-    let count = 0;
-    const add2 = second.signal.addEventListener.bind(second.signal);
-    const remove2 = second.signal.removeEventListener.bind(second.signal);
-    second.signal.addEventListener = ((...args: Parameters<typeof add2>) => (count++, add2(...args))) as typeof add2;
-    second.signal.removeEventListener = ((...args: Parameters<typeof remove2>) => (count--, remove2(...args))) as typeof remove2;
     await Promise.all(Array.from({ length: 20 }, (_, i) => scheduler.dispatch(rowsOf([i]), { signal: second.signal })));
-    expect(count).toBe(0); // removed once the last of them settled
+    expect(getEventListeners(second.signal, 'abort')).toHaveLength(1); // idle until the next cut
+    await scheduler.dispatch(rowsOf([99]), {});
+    expect(getEventListeners(second.signal, 'abort')).toHaveLength(0);
   });
 });
