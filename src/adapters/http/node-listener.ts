@@ -224,16 +224,16 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       });
       if (response === undefined) {
         if (next !== undefined) return next();
-        return send(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
+        return send(res, json(404, { error: `no route for ${req.method} ${req.url}` }), host.draining);
       }
-      send(res, response);
+      send(res, response, host.draining);
       if (hold !== undefined && response.status === 429) {
         const seconds = Number(response.headers['retry-after']);
         if (seconds > 0) hold.hold(req.socket, Math.min(seconds * 1000, MAX_HOLD_MS));
       }
     } catch (error) {
       if (error instanceof BodyRefused) return send(res, error.response(bodyLimitBytes, limits), true);
-      if (error instanceof BadJson) return send(res, errorResponse(badRequest(error.message)));
+      if (error instanceof BadJson) return send(res, errorResponse(badRequest(error.message)), host.draining);
       if (next !== undefined) return next(error);
       send(res, json(500, { error: 'internal error' }));
     }
