@@ -52,7 +52,6 @@ export class SinkThread {
     /** Called with why the sink can no longer write (a stream error, or the worker gone). */
     onFailure: (error: Error) => void,
   ) {
-    worker.unref();
     worker.on('message', (message: FromSinkWorker) => {
       if (message.type === 'error') onFailure(new Error(message.message));
     });
@@ -65,6 +64,8 @@ export class SinkThread {
         resolve();
       });
     });
+    // Last: the listeners above would hold the process again (Node refs a worker's port as listeners are added).
+    worker.unref();
   }
 
   /**
