@@ -1,13 +1,14 @@
 /**
  * What monitoring costs: the MLP (onnx) at 64 closed-loop callers with the default host
  * (stats on) against the same host with payload sampling at 0.01 and at 1.0 (a JSON-lines
- * sink listening, writing to a discarding stream), sampling 1.0 with drift on, and the
+ * sink listening, writing a rotating file from its worker thread), sampling 1.0 with drift on, and the
  * response cache missing every time (distinct rows) or hitting every time (repeated rows).
  * Then one sequential caller: a cache hit against a run of the MLP (a miss).
  * Sides are interleaved (a b c … c b a) so drift of the machine hits all alike.
  *
  * Then the sampling target alone (rate 0.01 costs ≤ 3% of throughput): the default host, a
  * second default host (the control) and the sampling host only, in short back-to-back rounds,
+ * and the same sink with `thread: false` (lines built and written on the request's thread),
  * reported as medians of the per-round ratios with their 95% intervals (bench/lib/paired.ts).
  * `--sampling-parts` adds the steps between default and the sink (no listener, a listener that
  * does nothing with and without copies, the sink without tensors), 16 rounds (~2.5 min).
@@ -47,14 +48,13 @@ async function main(): Promise<void> {
   const repeated = inputRows('mlp-onnx', 256);
   const hosts = new Map<Side, ModelHost>();
   const sinks: JsonlSink[] = [];
-  const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
   for (const side of SIDES) {
     const host = new ModelHost({
       repository: root,
       defaults: { batching: { maxBatchSize: 64, maxDelayMs: 2 }, instances: { kind: 'inline' } },
       models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 }, ...OPTIONS[side] } },
     });
-    if (side.startsWith('sampling')) sinks.push(await JsonlSink.open(host, { stream: discard() }));
+    if (side.startsWith('sampling')) sinks.push(await JsonlSink.open(host, { path: path.join(root, `samples-${sinks.length}.jsonl`), size: '10M', maxFiles: 2 }));
     await host.load('mlp-onnx');
     hosts.set(side, host);
   }
@@ -173,13 +173,15 @@ async function perRequestCost(): Promise<void> {
 interface SamplingSide {
   readonly name: string;
   readonly options: ModelOptions;
-  readonly listener: 'none' | 'noop' | 'sink';
+  /** `sink`: a JsonlSink writing a rotating file from its worker thread (the default); `sink in-thread`: the same with `thread: false`. */
+  readonly listener: 'none' | 'noop' | 'sink' | 'sink in-thread';
 }
 
 const TARGET_SIDES: readonly SamplingSide[] = [
   { name: 'default', options: {}, listener: 'none' },
   { name: 'control', options: {}, listener: 'none' },
   { name: 'sampling 0.01 + sink', options: { sampling: { rate: 0.01 } }, listener: 'sink' },
+  { name: 'sampling 0.01 + sink, thread: false', options: { sampling: { rate: 0.01 } }, listener: 'sink in-thread' },
 ];
 
 /** The target's sampling host taken apart: what each step of a sampled request adds. */
@@ -189,12 +191,13 @@ const PARTS_SIDES: readonly SamplingSide[] = [
   { name: 'include [], noop listener', options: { sampling: { rate: 0.01, include: [] } }, listener: 'noop' },
   { name: 'copies, noop listener', options: { sampling: { rate: 0.01 } }, listener: 'noop' },
   { name: 'include [], sink', options: { sampling: { rate: 0.01, include: [] } }, listener: 'sink' },
-  TARGET_SIDES[2]!,
+  ...TARGET_SIDES.slice(2),
 ];
 
 /**
  * The sampling target on its own: hosts in a fresh repository (default; a second default, the
- * control; sampling 0.01 with a JSON-lines sink writing to a discarding stream; with
+ * control; sampling 0.01 with a JSON-lines sink writing a rotating file from its worker, and
+ * with `thread: false`; with
  * `--sampling-parts`, the steps between them too), nothing else loaded, so neither the cache
  * sides' ~100k LRU entries nor sampling 1.0's garbage slow the collector for the others.
  * Rounds of one 1 s window per host, the order rotating round to round; per round, each host ÷
@@ -211,7 +214,9 @@ async function samplingTarget(sides: readonly SamplingSide[], rounds: number): P
       defaults: { batching: { maxBatchSize: 64, maxDelayMs: 2 }, instances: { kind: 'inline' } },
       models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 }, ...side.options } },
     });
-    const sink = side.listener === 'sink' ? await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) }) : undefined;
+    // A rotating file in the bench's temporary directory (10 MB × 2 at most), as a user's sink writes.
+    const file = path.join(root, `samples-${hosts.length}.jsonl`);
+    const sink = side.listener.startsWith('sink') ? await JsonlSink.open(host, { path: file, size: '10M', maxFiles: 2, thread: side.listener === 'sink' }) : undefined;
     let heard = 0;
     if (side.listener === 'noop') host.on('requestSampled', () => void heard++);
     await host.load('mlp-onnx');
@@ -243,7 +248,7 @@ async function samplingTarget(sides: readonly SamplingSide[], rounds: number): P
     const m = medianInterval(ratios[i]!);
     const side = sides[i]!;
     const target = side === TARGET_SIDES[2] ? `; target ≥ 0.97: ${m.median >= 0.97 ? 'met' : 'missed'}${m.low >= 0.97 ? ', by the whole interval' : ''}` : '';
-    const seen = side.listener === 'sink' ? `, ${hosts[i]!.sink!.written.toLocaleString('en-US')} lines` : side.listener === 'noop' ? `, ${hosts[i]!.heard().toLocaleString('en-US')} samples heard` : '';
+    const seen = side.listener.startsWith('sink') ? `, ${hosts[i]!.sink!.written.toLocaleString('en-US')} lines, ${hosts[i]!.sink!.dropped.toLocaleString('en-US')} dropped` : side.listener === 'noop' ? `, ${hosts[i]!.heard().toLocaleString('en-US')} samples heard` : '';
     console.log(`| ${side.name} | ${interval(m)}${target}${seen} |`);
   }
   for (const { host, sink } of hosts) {
