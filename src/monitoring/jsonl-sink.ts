@@ -59,11 +59,15 @@ interface SampleSource {
 
 /**
  * A ready sink for sampled payloads: one JSON object per line, written to a rotating file
- * (the `rotating-file-stream` package, an optional peer imported when a sink opens). Writing
- * never blocks a request and never grows memory without bound: while more than
- * `maxBufferBytes` wait for the disk, new samples are dropped and counted in `dropped`.
- * Lines are gathered and written every 100 ms (sooner past 64 KiB); `close()` writes the rest,
- * and a process that ends without `close()` still writes them before it exits.
+ * (the `rotating-file-stream` package, an optional peer imported when a sink opens). With a
+ * `path` the lines are built and written in a worker thread: the request's thread copies each
+ * sample into a shared ring ({@link SinkThread}); `thread: false` or a `stream` builds them
+ * here. Writing never blocks a request and never grows memory without bound: while
+ * `maxBufferBytes` wait for the disk (the ring is full), new samples are dropped and counted
+ * in `dropped`. Lines are written every 100 ms (sooner past 64 KiB, or half the ring);
+ * `close()` writes the rest, and a process that ends without `close()` still writes them
+ * before it exits. A worker that dies, or a file that fails, sets `error`; the sink then
+ * drops everything, and never fails a request.
  *
  * ```ts
  * const sink = await JsonlSink.open(host, { path: './samples/requests.jsonl', size: '10M', maxFiles: 5 });
