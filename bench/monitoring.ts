@@ -132,22 +132,32 @@ async function perRequestCost(): Promise<void> {
   const runtime = nullRuntime(0.1);
 
   const rows = inputRows('mlp-onnx', 256);
-  const cases: [string, ModelOptions, boolean][] = [
+  // The sink: none, in-thread to a discarding stream, or its worker (the default) or `thread: false` writing a rotating file.
+  type SinkKind = false | 'stream' | 'worker' | 'file in-thread';
+  const cases: [string, ModelOptions, SinkKind][] = [
     ['default', {}, false],
-    ['sampling 0.01 + JSON-lines sink', { sampling: { rate: 0.01 } }, true],
-    ['sampling 0.01 + sink + drift', { sampling: { rate: 0.01 }, drift: { enabled: true } }, true],
+    ['sampling 0.01 + JSON-lines sink (in-thread, discarding stream)', { sampling: { rate: 0.01 } }, 'stream'],
+    ['sampling 0.01 + sink + drift', { sampling: { rate: 0.01 }, drift: { enabled: true } }, 'stream'],
     ['sampling 1.0, no listener', { sampling: { rate: 1 } }, false],
-    ['sampling 1.0 + JSON-lines sink', { sampling: { rate: 1 } }, true],
-    ['sampling 1.0 + sink + drift (64 + 1 features)', { sampling: { rate: 1 }, drift: { enabled: true } }, true],
+    ['sampling 1.0 + JSON-lines sink (in-thread, discarding stream)', { sampling: { rate: 1 } }, 'stream'],
+    ['sampling 1.0 + sink in its worker, rotating file', { sampling: { rate: 1 } }, 'worker'],
+    ['sampling 1.0 + sink `thread: false`, rotating file', { sampling: { rate: 1 } }, 'file in-thread'],
+    ['sampling 1.0 + sink + drift (64 + 1 features)', { sampling: { rate: 1 }, drift: { enabled: true } }, 'stream'],
     ['cache, every request a hit', { cache: { enabled: true } }, false],
     ['cache, every request a miss', { cache: { enabled: true } }, false],
   ];
+  const root = await mkdtemp(path.join(tmpdir(), 'modelhost-bench-cost-'));
   const results: [string, number][] = [];
   let stamp = 0;
   // A throwaway first case warms the JIT on the shared path, so 'default' is not measured cold.
   for (const [name, options, sink] of [['warmup', {}, false] as (typeof cases)[number], ...cases]) {
     const host = new ModelHost({ runtimes: { null: runtime }, models: { m: { runtime: 'null', ...options } } });
-    if (sink) await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    const opened =
+      sink === 'stream'
+        ? await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) })
+        : sink === false
+          ? undefined
+          : await JsonlSink.open(host, { path: path.join(root, `cost-${results.length}.jsonl`), size: '10M', maxFiles: 2, thread: sink === 'worker' });
     await host.load('m', { source: { files: { 'model.null': 'null' } } });
     let best = Number.POSITIVE_INFINITY;
     for (let round = 0; round < 5; round++) {
@@ -161,9 +171,11 @@ async function perRequestCost(): Promise<void> {
       for (let r = 0; r < 20_000 / 64; r++) await Promise.all(Array.from({ length: 64 }, (_, i) => host.predict('m', row(r * 64 + i))));
       best = Math.min(best, ((performance.now() - started) / 20_000) * 1000);
     }
-    if (name !== 'warmup') results.push([name, best]);
+    await opened?.close();
+    if (name !== 'warmup') results.push([opened === undefined || opened.dropped === 0 ? name : `${name} (${opened.dropped.toLocaleString('en-US')} of ${(opened.written + opened.dropped).toLocaleString('en-US')} dropped)`, best]);
     await host.close();
   }
+  await rm(root, { recursive: true, force: true });
   const base = results[0]![1];
   console.log('\nPer request on a runtime that does no work (best of 5 × 20 000 requests, 64 at a time)\n');
   console.log(['| host | µs / request | monitoring\'s own µs |', '|---|--:|--:|', ...results.map(([name, us]) => `| ${name} | ${us.toFixed(2)} | ${(us - base).toFixed(2)} |`)].join('\n'));

@@ -133,7 +133,11 @@ export class SinkThread {
     if (this.closing) return this.exit;
     this.closing = true;
     clearTimeout(this.wakeTimer);
-    if (!this.exited) this.worker.postMessage('close' satisfies ToSinkWorker);
+    if (!this.exited) {
+      // Held while it writes the rest: an unref'd worker would let the loop end with close() pending.
+      this.worker.ref();
+      this.worker.postMessage('close' satisfies ToSinkWorker);
+    }
     await this.exit;
   }
 
