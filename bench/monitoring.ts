@@ -133,12 +133,13 @@ async function perRequestCost(): Promise<void> {
 
   const rows = inputRows('mlp-onnx', 256);
   // The sink: none, in-thread to a discarding stream, or its worker (the default) or `thread: false` writing a rotating file.
-  type SinkKind = false | 'stream' | 'worker' | 'file in-thread';
+  type SinkKind = false | 'noop' | 'stream' | 'worker' | 'file in-thread';
   const cases: [string, ModelOptions, SinkKind][] = [
     ['default', {}, false],
     ['sampling 0.01 + JSON-lines sink (in-thread, discarding stream)', { sampling: { rate: 0.01 } }, 'stream'],
     ['sampling 0.01 + sink + drift', { sampling: { rate: 0.01 }, drift: { enabled: true } }, 'stream'],
     ['sampling 1.0, no listener', { sampling: { rate: 1 } }, false],
+    ['sampling 1.0 + a listener that does nothing (copies, the event)', { sampling: { rate: 1 } }, 'noop'],
     ['sampling 1.0 + JSON-lines sink (in-thread, discarding stream)', { sampling: { rate: 1 } }, 'stream'],
     ['sampling 1.0 + sink in its worker, rotating file', { sampling: { rate: 1 } }, 'worker'],
     ['sampling 1.0 + sink `thread: false`, rotating file', { sampling: { rate: 1 } }, 'file in-thread'],
@@ -155,9 +156,11 @@ async function perRequestCost(): Promise<void> {
     const opened =
       sink === 'stream'
         ? await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) })
-        : sink === false
+        : sink === false || sink === 'noop'
           ? undefined
-          : await JsonlSink.open(host, { path: path.join(root, `cost-${results.length}.jsonl`), size: '10M', maxFiles: 2, thread: sink === 'worker' });
+          : // 64 MiB: room for every sample of a case (~250 bytes each in the ring), so none is dropped and each is counted.
+            await JsonlSink.open(host, { path: path.join(root, `cost-${results.length}.jsonl`), size: '10M', maxFiles: 2, thread: sink === 'worker', maxBufferBytes: 64 * 1024 * 1024 });
+    if (sink === 'noop') host.on('requestSampled', () => undefined);
     await host.load('m', { source: { files: { 'model.null': 'null' } } });
     let best = Number.POSITIVE_INFINITY;
     for (let round = 0; round < 5; round++) {
