@@ -45,6 +45,8 @@ export default defineConfig([
       grpc: 'src/adapters/grpc/index.ts',
       // Thread instances start this file beside index.js.
       'instance-worker': 'src/runtime/worker/instance-worker.ts',
+      // The JSON-lines sink's worker (src/monitoring/sink-thread.ts starts it beside index.js).
+      'jsonl-sink-worker': 'src/monitoring/jsonl-sink-worker.ts',
     },
   },
   {

@@ -1,13 +1,14 @@
 /**
  * What monitoring costs: the MLP (onnx) at 64 closed-loop callers with the default host
  * (stats on) against the same host with payload sampling at 0.01 and at 1.0 (a JSON-lines
- * sink listening, writing to a discarding stream), sampling 1.0 with drift on, and the
+ * sink listening, writing a rotating file from its worker thread), sampling 1.0 with drift on, and the
  * response cache missing every time (distinct rows) or hitting every time (repeated rows).
  * Then one sequential caller: a cache hit against a run of the MLP (a miss).
  * Sides are interleaved (a b c … c b a) so drift of the machine hits all alike.
  *
  * Then the sampling target alone (rate 0.01 costs ≤ 3% of throughput): the default host, a
  * second default host (the control) and the sampling host only, in short back-to-back rounds,
+ * and the same sink with `thread: false` (lines built and written on the request's thread),
  * reported as medians of the per-round ratios with their 95% intervals (bench/lib/paired.ts).
  * `--sampling-parts` adds the steps between default and the sink (no listener, a listener that
  * does nothing with and without copies, the sink without tensors), 16 rounds (~2.5 min).
@@ -47,14 +48,13 @@ async function main(): Promise<void> {
   const repeated = inputRows('mlp-onnx', 256);
   const hosts = new Map<Side, ModelHost>();
   const sinks: JsonlSink[] = [];
-  const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
   for (const side of SIDES) {
     const host = new ModelHost({
       repository: root,
       defaults: { batching: { maxBatchSize: 64, maxDelayMs: 2 }, instances: { kind: 'inline' } },
       models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 }, ...OPTIONS[side] } },
     });
-    if (side.startsWith('sampling')) sinks.push(await JsonlSink.open(host, { stream: discard() }));
+    if (side.startsWith('sampling')) sinks.push(await JsonlSink.open(host, { path: path.join(root, `samples-${sinks.length}.jsonl`), size: '10M', maxFiles: 2 }));
     await host.load('mlp-onnx');
     hosts.set(side, host);
   }
@@ -132,22 +132,35 @@ async function perRequestCost(): Promise<void> {
   const runtime = nullRuntime(0.1);
 
   const rows = inputRows('mlp-onnx', 256);
-  const cases: [string, ModelOptions, boolean][] = [
+  // The sink: none, in-thread to a discarding stream, or its worker (the default) or `thread: false` writing a rotating file.
+  type SinkKind = false | 'noop' | 'stream' | 'worker' | 'file in-thread';
+  const cases: [string, ModelOptions, SinkKind][] = [
     ['default', {}, false],
-    ['sampling 0.01 + JSON-lines sink', { sampling: { rate: 0.01 } }, true],
-    ['sampling 0.01 + sink + drift', { sampling: { rate: 0.01 }, drift: { enabled: true } }, true],
+    ['sampling 0.01 + JSON-lines sink (in-thread, discarding stream)', { sampling: { rate: 0.01 } }, 'stream'],
+    ['sampling 0.01 + sink + drift', { sampling: { rate: 0.01 }, drift: { enabled: true } }, 'stream'],
     ['sampling 1.0, no listener', { sampling: { rate: 1 } }, false],
-    ['sampling 1.0 + JSON-lines sink', { sampling: { rate: 1 } }, true],
-    ['sampling 1.0 + sink + drift (64 + 1 features)', { sampling: { rate: 1 }, drift: { enabled: true } }, true],
+    ['sampling 1.0 + a listener that does nothing (copies, the event)', { sampling: { rate: 1 } }, 'noop'],
+    ['sampling 1.0 + JSON-lines sink (in-thread, discarding stream)', { sampling: { rate: 1 } }, 'stream'],
+    ['sampling 1.0 + sink in its worker, rotating file', { sampling: { rate: 1 } }, 'worker'],
+    ['sampling 1.0 + sink `thread: false`, rotating file', { sampling: { rate: 1 } }, 'file in-thread'],
+    ['sampling 1.0 + sink + drift (64 + 1 features)', { sampling: { rate: 1 }, drift: { enabled: true } }, 'stream'],
     ['cache, every request a hit', { cache: { enabled: true } }, false],
     ['cache, every request a miss', { cache: { enabled: true } }, false],
   ];
+  const root = await mkdtemp(path.join(tmpdir(), 'modelhost-bench-cost-'));
   const results: [string, number][] = [];
   let stamp = 0;
   // A throwaway first case warms the JIT on the shared path, so 'default' is not measured cold.
   for (const [name, options, sink] of [['warmup', {}, false] as (typeof cases)[number], ...cases]) {
     const host = new ModelHost({ runtimes: { null: runtime }, models: { m: { runtime: 'null', ...options } } });
-    if (sink) await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+    const opened =
+      sink === 'stream'
+        ? await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) })
+        : sink === false || sink === 'noop'
+          ? undefined
+          : // 64 MiB: room for every sample of a case (~250 bytes each in the ring), so none is dropped and each is counted.
+            await JsonlSink.open(host, { path: path.join(root, `cost-${results.length}.jsonl`), size: '10M', maxFiles: 2, thread: sink === 'worker', maxBufferBytes: 64 * 1024 * 1024 });
+    if (sink === 'noop') host.on('requestSampled', () => undefined);
     await host.load('m', { source: { files: { 'model.null': 'null' } } });
     let best = Number.POSITIVE_INFINITY;
     for (let round = 0; round < 5; round++) {
@@ -161,9 +174,11 @@ async function perRequestCost(): Promise<void> {
       for (let r = 0; r < 20_000 / 64; r++) await Promise.all(Array.from({ length: 64 }, (_, i) => host.predict('m', row(r * 64 + i))));
       best = Math.min(best, ((performance.now() - started) / 20_000) * 1000);
     }
-    if (name !== 'warmup') results.push([name, best]);
+    await opened?.close();
+    if (name !== 'warmup') results.push([opened === undefined || opened.dropped === 0 ? name : `${name} (${opened.dropped.toLocaleString('en-US')} of ${(opened.written + opened.dropped).toLocaleString('en-US')} dropped)`, best]);
     await host.close();
   }
+  await rm(root, { recursive: true, force: true });
   const base = results[0]![1];
   console.log('\nPer request on a runtime that does no work (best of 5 × 20 000 requests, 64 at a time)\n');
   console.log(['| host | µs / request | monitoring\'s own µs |', '|---|--:|--:|', ...results.map(([name, us]) => `| ${name} | ${us.toFixed(2)} | ${(us - base).toFixed(2)} |`)].join('\n'));
@@ -173,13 +188,15 @@ async function perRequestCost(): Promise<void> {
 interface SamplingSide {
   readonly name: string;
   readonly options: ModelOptions;
-  readonly listener: 'none' | 'noop' | 'sink';
+  /** `sink`: a JsonlSink writing a rotating file from its worker thread (the default); `sink in-thread`: the same with `thread: false`. */
+  readonly listener: 'none' | 'noop' | 'sink' | 'sink in-thread';
 }
 
 const TARGET_SIDES: readonly SamplingSide[] = [
   { name: 'default', options: {}, listener: 'none' },
   { name: 'control', options: {}, listener: 'none' },
   { name: 'sampling 0.01 + sink', options: { sampling: { rate: 0.01 } }, listener: 'sink' },
+  { name: 'sampling 0.01 + sink, thread: false', options: { sampling: { rate: 0.01 } }, listener: 'sink in-thread' },
 ];
 
 /** The target's sampling host taken apart: what each step of a sampled request adds. */
@@ -189,12 +206,13 @@ const PARTS_SIDES: readonly SamplingSide[] = [
   { name: 'include [], noop listener', options: { sampling: { rate: 0.01, include: [] } }, listener: 'noop' },
   { name: 'copies, noop listener', options: { sampling: { rate: 0.01 } }, listener: 'noop' },
   { name: 'include [], sink', options: { sampling: { rate: 0.01, include: [] } }, listener: 'sink' },
-  TARGET_SIDES[2]!,
+  ...TARGET_SIDES.slice(2),
 ];
 
 /**
  * The sampling target on its own: hosts in a fresh repository (default; a second default, the
- * control; sampling 0.01 with a JSON-lines sink writing to a discarding stream; with
+ * control; sampling 0.01 with a JSON-lines sink writing a rotating file from its worker, and
+ * with `thread: false`; with
  * `--sampling-parts`, the steps between them too), nothing else loaded, so neither the cache
  * sides' ~100k LRU entries nor sampling 1.0's garbage slow the collector for the others.
  * Rounds of one 1 s window per host, the order rotating round to round; per round, each host ÷
@@ -211,7 +229,9 @@ async function samplingTarget(sides: readonly SamplingSide[], rounds: number): P
       defaults: { batching: { maxBatchSize: 64, maxDelayMs: 2 }, instances: { kind: 'inline' } },
       models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 }, ...side.options } },
     });
-    const sink = side.listener === 'sink' ? await JsonlSink.open(host, { stream: new Writable({ write: (_chunk, _encoding, done) => done() }) }) : undefined;
+    // A rotating file in the bench's temporary directory (10 MB × 2 at most), as a user's sink writes.
+    const file = path.join(root, `samples-${hosts.length}.jsonl`);
+    const sink = side.listener.startsWith('sink') ? await JsonlSink.open(host, { path: file, size: '10M', maxFiles: 2, thread: side.listener === 'sink' }) : undefined;
     let heard = 0;
     if (side.listener === 'noop') host.on('requestSampled', () => void heard++);
     await host.load('mlp-onnx');
@@ -243,7 +263,7 @@ async function samplingTarget(sides: readonly SamplingSide[], rounds: number): P
     const m = medianInterval(ratios[i]!);
     const side = sides[i]!;
     const target = side === TARGET_SIDES[2] ? `; target ≥ 0.97: ${m.median >= 0.97 ? 'met' : 'missed'}${m.low >= 0.97 ? ', by the whole interval' : ''}` : '';
-    const seen = side.listener === 'sink' ? `, ${hosts[i]!.sink!.written.toLocaleString('en-US')} lines` : side.listener === 'noop' ? `, ${hosts[i]!.heard().toLocaleString('en-US')} samples heard` : '';
+    const seen = side.listener.startsWith('sink') ? `, ${hosts[i]!.sink!.written.toLocaleString('en-US')} lines, ${hosts[i]!.sink!.dropped.toLocaleString('en-US')} dropped` : side.listener === 'noop' ? `, ${hosts[i]!.heard().toLocaleString('en-US')} samples heard` : '';
     console.log(`| ${side.name} | ${interval(m)}${target}${seen} |`);
   }
   for (const { host, sink } of hosts) {

@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { encodeBase64 } from '../tensor/index.js';
-import { float16Value } from '../tensor/codec/float16.js';
-import type { Tensor } from '../tensor/index.js';
 import type { RequestSampledEvent } from '../metrics/events.js';
 import { importPeer } from '../runtime/optional-peer.js';
+import { sampleLine } from './sample-line.js';
+import { SinkThread } from './sink-thread.js';
+
+export { sampleLine } from './sample-line.js';
 
 /** Where `requestSampled` events go as JSON lines, and how the files rotate. */
 export interface JsonlSinkOptions {
@@ -28,8 +29,15 @@ export interface JsonlSinkOptions {
   readonly tensorEncoding?: 'base64' | 'numbers';
   /** Only these models' samples. Default all. */
   readonly models?: readonly string[];
-  /** Write here instead of rotating files (tests, a pipe to a collector). */
+  /** Write here instead of rotating files (tests, a pipe to a collector); written on the request's thread. */
   readonly stream?: Writable;
+  /**
+   * Build the lines and write the file in a worker thread (with `path`): the request's thread
+   * only copies each sample's fields and tensor bytes into a shared ring of `maxBufferBytes`.
+   * Default true with `path`; `false` builds and writes them on the request's thread, as a
+   * `stream` always is (a Writable cannot cross threads).
+   */
+  readonly thread?: boolean;
 }
 
 /**
@@ -51,11 +59,15 @@ interface SampleSource {
 
 /**
  * A ready sink for sampled payloads: one JSON object per line, written to a rotating file
- * (the `rotating-file-stream` package, an optional peer imported when a sink opens). Writing
- * never blocks a request and never grows memory without bound: while more than
- * `maxBufferBytes` wait for the disk, new samples are dropped and counted in `dropped`.
- * Lines are gathered and written every 100 ms (sooner past 64 KiB); `close()` writes the rest,
- * and a process that ends without `close()` still writes them before it exits.
+ * (the `rotating-file-stream` package, an optional peer imported when a sink opens). With a
+ * `path` the lines are built and written in a worker thread: the request's thread copies each
+ * sample into a shared ring ({@link SinkThread}); `thread: false` or a `stream` builds them
+ * here. Writing never blocks a request and never grows memory without bound: while
+ * `maxBufferBytes` wait for the disk (the ring is full), new samples are dropped and counted
+ * in `dropped`. Lines are written every 100 ms (sooner past 64 KiB, or half the ring);
+ * `close()` writes the rest, and a process that ends without `close()` still writes them
+ * before it exits. A worker that dies, or a file that fails, sets `error`; the sink then
+ * drops everything, and never fails a request.
  *
  * ```ts
  * const sink = await JsonlSink.open(host, { path: './samples/requests.jsonl', size: '10M', maxFiles: 5 });
@@ -64,11 +76,9 @@ interface SampleSource {
  * ```
  */
 export class JsonlSink {
-  /** Samples accepted (written, or waiting for the next flush). */
-  written = 0;
-  /** Samples dropped because the buffer was full (or the stream failed). */
-  dropped = 0;
-  /** The first write error, if the stream failed (the sink then drops everything). */
+  private accepted = 0;
+  private refused = 0;
+  /** The first write error, if the stream failed or the worker died (the sink then drops everything). */
   error: Error | undefined;
   private closed = false;
   /**
@@ -89,12 +99,13 @@ export class JsonlSink {
 
   private constructor(
     private readonly host: SampleSource,
-    private readonly stream: Writable,
+    private readonly stream: Writable | undefined,
+    private readonly thread: SinkThread | undefined,
     private readonly maxBufferBytes: number,
     private readonly models: ReadonlySet<string> | undefined,
     private readonly encoding: 'base64' | 'numbers',
   ) {
-    stream.on('error', (error: Error) => {
+    stream?.on('error', (error: Error) => {
       this.error ??= error;
     });
     this.flushBytes = Math.min(FLUSH_BYTES, Math.ceil(maxBufferBytes / 2));
@@ -104,42 +115,68 @@ export class JsonlSink {
   /**
    * Subscribes a sink to a host's `requestSampled` events.
    * @throws ModelHostError UNSUPPORTED_MODEL when `rotating-file-stream` is not installed (and no `stream` is given).
+   * @throws TypeError for a bad option; Error when the worker cannot start or open the file.
    */
   static async open(host: SampleSource, options: JsonlSinkOptions): Promise<JsonlSink> {
     const maxBufferBytes = options.maxBufferBytes ?? 8 * 1024 * 1024;
     if (!(Number.isInteger(maxBufferBytes) && maxBufferBytes > 0)) throw new TypeError(`maxBufferBytes must be an integer ≥ 1, got ${String(maxBufferBytes)}`);
+    const encoding = options.tensorEncoding ?? 'base64';
+    if (encoding !== 'base64' && encoding !== 'numbers') throw new TypeError(`tensorEncoding must be 'base64' or 'numbers', got ${String(encoding)}`);
+    if (options.thread !== undefined && typeof options.thread !== 'boolean') throw new TypeError(`thread must be a boolean, got ${String(options.thread)}`);
+    if (options.thread === true && options.stream !== undefined) throw new TypeError('JsonlSink: `thread: true` needs a `path` (a `stream` cannot cross to a worker thread)');
+    const models = options.models === undefined ? undefined : new Set(options.models);
     let stream = options.stream;
     if (stream === undefined) {
       if (typeof options.path !== 'string' || options.path.length === 0) throw new TypeError('JsonlSink needs a `path` (or a `stream`)');
       const rfs = await importPeer<typeof import('rotating-file-stream')>('rotating-file-stream', 'The JSON-lines sample sink');
+      const file = { path: options.path, size: options.size ?? '10M', interval: options.interval, maxFiles: options.maxFiles ?? 10, compress: options.compress === true };
+      if (options.thread !== false) {
+        let sink: JsonlSink | undefined;
+        const thread = await SinkThread.start({ ...file, encoding }, maxBufferBytes, (error) => {
+          if (sink !== undefined) sink.error ??= error;
+        });
+        sink = new JsonlSink(host, undefined, thread, maxBufferBytes, models, encoding);
+        return sink;
+      }
       const { dirname, basename } = await import('node:path');
-      stream = rfs.createStream(basename(options.path), {
-        path: dirname(options.path),
-        size: (options.size ?? '10M') as `${number}M`,
-        ...(options.interval === undefined ? {} : { interval: options.interval as `${number}d` }),
-        maxFiles: options.maxFiles ?? 10,
-        compress: options.compress === true ? 'gzip' : false,
+      stream = rfs.createStream(basename(file.path), {
+        path: dirname(file.path),
+        size: file.size as `${number}M`,
+        ...(file.interval === undefined ? {} : { interval: file.interval as `${number}d` }),
+        maxFiles: file.maxFiles,
+        compress: file.compress ? 'gzip' : false,
       });
     }
-    const encoding = options.tensorEncoding ?? 'base64';
-    if (encoding !== 'base64' && encoding !== 'numbers') throw new TypeError(`tensorEncoding must be 'base64' or 'numbers', got ${String(encoding)}`);
-    return new JsonlSink(host, stream, maxBufferBytes, options.models === undefined ? undefined : new Set(options.models), encoding);
+    return new JsonlSink(host, stream, undefined, maxBufferBytes, models, encoding);
   }
 
-  /** Bytes waiting for the disk now. */
+  /** Samples accepted (written, or waiting in the buffer or the ring); less those the worker lost if it died or its file failed. */
+  get written(): number {
+    return this.accepted - (this.thread?.lost ?? 0);
+  }
+
+  /** Samples dropped because the buffer (the ring) was full, or the stream failed, or the worker died. */
+  get dropped(): number {
+    return this.refused + (this.thread?.lost ?? 0);
+  }
+
+  /** Bytes waiting for the disk now: in-thread, lines not yet flushed plus the stream's backlog; with a worker, the ring's records plus the worker stream's backlog. */
   get bufferedBytes(): number {
-    return this.stream.writableLength + this.pendingBytes;
+    if (this.thread !== undefined) return this.thread.bufferedBytes;
+    return this.stream!.writableLength + this.pendingBytes;
   }
 
-  /** Unsubscribes, then flushes what is buffered and closes the stream (the file). */
+  /** Unsubscribes, then writes what is buffered and closes the stream (the file); with a worker, waits for it to end. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.host.off('requestSampled', this.listener);
+    if (this.thread !== undefined) return this.thread.close();
     this.flush();
-    if (this.stream.destroyed || this.stream.writableFinished) return;
-    const finished = once(this.stream, 'finish').catch(() => undefined);
-    this.stream.end();
+    const stream = this.stream!;
+    if (stream.destroyed || stream.writableFinished) return;
+    const finished = once(stream, 'finish').catch(() => undefined);
+    stream.end();
     await finished;
   }
 
@@ -147,7 +184,12 @@ export class JsonlSink {
     if (this.models !== undefined && !this.models.has(event.model)) return;
     // Decided before serializing: a full buffer costs a comparison, not a JSON.stringify.
     if (this.closed || this.error !== undefined || this.bufferedBytes >= this.maxBufferBytes) {
-      this.dropped++;
+      this.refused++;
+      return;
+    }
+    if (this.thread !== undefined) {
+      if (this.thread.write(event)) this.accepted++;
+      else this.refused++;
       return;
     }
     const line = sampleLine(event, this.encoding);
@@ -157,7 +199,7 @@ export class JsonlSink {
     this.chunkUsed += bytes;
     this.pendingBytes += bytes;
     this.pendingLines++;
-    this.written++;
+    this.accepted++;
     if (this.pendingBytes >= this.flushBytes) {
       this.flushImmediate ??= setImmediate(() => this.flush());
     } else if (this.flushTimer === undefined) {
@@ -179,13 +221,14 @@ export class JsonlSink {
     this.chunks = [];
     this.pendingLines = 0;
     this.pendingBytes = 0;
-    if (this.stream.destroyed || this.stream.writableEnded || this.error !== undefined) {
+    const stream = this.stream!;
+    if (stream.destroyed || stream.writableEnded || this.error !== undefined) {
       // The stream failed since these were accepted: they are lost, so count them as such.
-      this.written -= lines;
-      this.dropped += lines;
+      this.accepted -= lines;
+      this.refused += lines;
       return;
     }
-    this.stream.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    stream.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   }
 
   /** The chunk being filled joins the ones to write; the next line starts a fresh one (the stream keeps what it was given). */
@@ -199,87 +242,4 @@ export class JsonlSink {
     this.closeChunk();
     this.chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, atLeast));
   }
-}
-
-/**
- * One sample as a JSON line. Tensors are `{ datatype, shape, b64 }` (raw little-endian bytes;
- * strings and BYTES as a JSON array, BYTES elements base64) or, with `numbers`, `{ datatype,
- * shape, data }` (int64 as strings, float16 as numbers, non-finite floats as null).
- */
-export function sampleLine(event: RequestSampledEvent, encoding: 'base64' | 'numbers' = 'base64'): string {
-  // Written by hand rather than JSON.stringify of an object: a third of a sample's cost went
-  // there. The text is the same (test/unit/monitoring/sample-line.property.test.ts holds it to it).
-  let line = `{"timestamp":"${isoTime(event.timestamp)}","model":${quoted(event.model)},"version":${event.version}`;
-  if (event.id !== undefined) line += `,"id":${JSON.stringify(event.id)}`;
-  line += `,"rows":${event.rows},"latency_ms":${jsonNumber(Math.round(event.latencyMs * 1000) / 1000)},"cached":${event.cached}`;
-  if (event.inputs !== undefined) line += `,"inputs":${tensorsJson(event.inputs, encoding)}`;
-  if (event.outputs !== undefined) line += `,"outputs":${tensorsJson(event.outputs, encoding)}`;
-  return line + '}\n';
-}
-
-/** JSON text of a number, as JSON.stringify writes it (non-finite as null). */
-function jsonNumber(x: number): string {
-  return Number.isFinite(x) ? String(x) : 'null';
-}
-
-/** Model and tensor names as JSON strings, quoted once each (a handful per host). */
-const quotedNames = new Map<string, string>();
-function quoted(name: string): string {
-  let text = quotedNames.get(name);
-  if (text === undefined) {
-    if (quotedNames.size >= 1024) quotedNames.clear();
-    text = JSON.stringify(name);
-    quotedNames.set(name, text);
-  }
-  return text;
-}
-
-let lastSecond = Number.NaN;
-let secondPrefix = '';
-
-/**
- * `new Date(ms).toISOString()`, with the text up to the seconds made once per second: at low
- * sampling rates every sample has its own millisecond, and a `toISOString` each (~0.35 µs).
- */
-function isoTime(ms: number): string {
-  const second = Math.floor(ms / 1000);
-  // Fractions, and years outside 1970–9999 (toISOString writes ±YYYYYY past 9999): left to toISOString.
-  if (!(Number.isInteger(ms) && ms >= 0 && ms < 253402300800000)) return new Date(ms).toISOString();
-  if (second !== lastSecond) {
-    lastSecond = second;
-    secondPrefix = new Date(second * 1000).toISOString().slice(0, 20); // 'YYYY-MM-DDTHH:MM:SS.'
-  }
-  const milli = ms - second * 1000;
-  return `${secondPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
-}
-
-/** Tensors as JSON text; with `numbers`, joined by hand (`String(x)` per element beats `JSON.stringify` of the array). */
-function tensorsJson(tensors: Readonly<Record<string, Tensor>>, encoding: 'base64' | 'numbers'): string {
-  let text = '{';
-  for (const name in tensors) {
-    const t = tensors[name]!;
-    // dtypes are bare identifiers and shapes integers: no escaping to do.
-    const head = `${text.length > 1 ? ',' : ''}${quoted(name)}:{"datatype":"${t.dtype}","shape":[${t.shape.join(',')}]`;
-    if (encoding === 'base64' && !Array.isArray(t.data)) {
-      const view = t.data as ArrayBufferView;
-      text += `${head},"b64":"${Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('base64')}"}`;
-      continue;
-    }
-    let data: string;
-    if (Array.isArray(t.data)) data = JSON.stringify((t.data as readonly (string | Uint8Array)[]).map((s) => (typeof s === 'string' ? s : encodeBase64(s))));
-    else if (t.data instanceof BigInt64Array || t.data instanceof BigUint64Array) data = JSON.stringify(Array.from(t.data as BigInt64Array, (v) => v.toString()));
-    else data = numbersJson(t.data as ArrayLike<number>, t.dtype === 'float16');
-    text += `${head},"data":${data}}`;
-  }
-  return text + '}';
-}
-
-function numbersJson(values: ArrayLike<number>, half: boolean): string {
-  let text = '[';
-  for (let i = 0; i < values.length; i++) {
-    const x = half ? float16Value(values[i]!) : values[i]!;
-    if (i > 0) text += ',';
-    text += Number.isFinite(x) ? String(x) : 'null';
-  }
-  return text + ']';
 }

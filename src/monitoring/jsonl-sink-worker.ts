@@ -1,0 +1,97 @@
+/**
+ * The JSON-lines sink's worker thread: reads samples from the shared ring, builds their lines
+ * (`sampleLine`, the same text as the in-thread sink) and writes them to the rotating file.
+ * Woken by the sink (at most every 100 ms, at half full, and to close), never per sample.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Writable } from 'node:stream';
+import { sampleLine } from './sample-line.js';
+import { SampleRing } from './sample-ring.js';
+import type { SinkWorkerData, ToSinkWorker } from './sink-thread.js';
+
+/** Lines are gathered into writes of about this many bytes. */
+const WRITE_BYTES = 64 * 1024;
+
+async function main(): Promise<void> {
+  const setup = workerData as SinkWorkerData;
+  const ring = new SampleRing(setup.buffer);
+  const rfs = (await import('rotating-file-stream')) as typeof import('rotating-file-stream');
+  const { dirname, basename } = await import('node:path');
+  const stream: Writable = rfs.createStream(basename(setup.path), {
+    path: dirname(setup.path),
+    size: setup.size as `${number}M`,
+    ...(setup.interval === undefined ? {} : { interval: setup.interval as `${number}d` }),
+    maxFiles: setup.maxFiles,
+    compress: setup.compress ? 'gzip' : false,
+  });
+  let failed = false;
+  stream.on('error', (error: Error) => {
+    if (failed) return;
+    failed = true;
+    parentPort!.postMessage({ type: 'error', message: error.message });
+  });
+  const pending = () => ring.setReaderPending(stream.writableLength);
+  let draining = false;
+  let closing = false;
+
+  /** Reads the ring out into the stream, stopping while the stream is backed up (the ring then fills, and the sink drops). */
+  const drain = async (): Promise<void> => {
+    if (draining) return;
+    draining = true;
+    try {
+      for (;;) {
+        let text = '';
+        let lines = 0;
+        for (let event = ring.read(); event !== undefined; event = text.length < WRITE_BYTES ? ring.read() : undefined) {
+          text += sampleLine(event, setup.encoding);
+          lines++;
+        }
+        if (lines === 0) break;
+        if (failed || stream.destroyed) {
+          ring.addLost(lines);
+          continue;
+        }
+        const more = stream.write(text, pending);
+        pending();
+        if (!more) await new Promise<void>((resolve) => {
+          const done = () => {
+            stream.off('drain', done);
+            stream.off('error', done);
+            resolve();
+          };
+          stream.on('drain', done);
+          stream.on('error', done);
+        });
+        pending();
+      }
+    } finally {
+      draining = false;
+    }
+    if (closing) await close();
+  };
+
+  const close = async (): Promise<void> => {
+    if (!stream.destroyed && !stream.writableEnded) {
+      const finished = new Promise<void>((resolve) => {
+        stream.once('finish', resolve);
+        stream.once('error', () => resolve());
+        stream.once('close', resolve);
+      });
+      stream.end();
+      await finished;
+    }
+    pending();
+    process.exit(0);
+  };
+
+  parentPort!.on('message', (message: ToSinkWorker) => {
+    if (message === 'close') closing = true;
+    void drain();
+  });
+  parentPort!.postMessage({ type: 'ready' });
+}
+
+void main().catch((error: unknown) => {
+  parentPort!.postMessage({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+});

@@ -1,0 +1,150 @@
+import { execFileSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { JsonlSink, sampleLine, type RequestSampledEvent } from '../../../src/index.js';
+import { SinkThread } from '../../../src/monitoring/sink-thread.js';
+import { useTempDirs } from '../../helpers/temp-dir.js';
+
+const tempDir = useTempDirs();
+
+/** Samples of every kind of tensor a line holds, with non-ASCII names and ids. */
+function sample(i: number): RequestSampledEvent {
+  return {
+    model: i % 2 === 0 ? 'm' : 'modèle-🚀',
+    version: 1 + (i % 3),
+    timestamp: 1_700_000_000_000 + i * 7,
+    id: i % 5 === 0 ? undefined : `ид-${i} "q"`,
+    inputs: {
+      x: { data: new Float32Array([i, 0.1, Number.NaN, -Infinity]), shape: [1, 4], dtype: 'float32' },
+      h: { data: new Uint16Array([0x3c00, 0x7e00]), shape: [2], dtype: 'float16' },
+      n: { data: new BigInt64Array([BigInt(-i), 2n ** 62n]), shape: [2], dtype: 'int64' },
+    },
+    outputs: i % 4 === 0 ? undefined : { 'sortie∑': { data: ['é', new Uint8Array([0, 255, i & 255])], shape: [2], dtype: 'string' }, p: { data: new Float64Array([i / 3]), shape: [1, 1], dtype: 'float64' } },
+    rows: 1,
+    latencyMs: i / 7,
+    cached: i % 3 === 0,
+  };
+}
+
+async function fileText(dir: string): Promise<string> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('samples.jsonl')).sort();
+  return (await Promise.all(files.map((f) => readFile(join(dir, f), 'utf8')))).join('');
+}
+
+describe('JsonlSink in a worker thread', () => {
+  it.each(['base64', 'numbers'] as const)('writes, byte for byte, the lines sampleLine builds (%s)', async (tensorEncoding) => {
+    const dir = await tempDir();
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl'), tensorEncoding });
+    const events = Array.from({ length: 40 }, (_, i) => sample(i));
+    for (const e of events) source.emit('requestSampled', e);
+    await sink.close();
+    expect(await fileText(dir)).toBe(events.map((e) => sampleLine(e, tensorEncoding)).join(''));
+    expect(sink).toMatchObject({ written: 40, dropped: 0, error: undefined });
+  });
+
+  it('ends its worker on close(), and leaves none running', async () => {
+    const dir = await tempDir();
+    const before = SinkThread.live;
+    const sink = await JsonlSink.open(new EventEmitter() as never, { path: join(dir, 'samples.jsonl') });
+    expect(SinkThread.live).toBe(before + 1);
+    await sink.close();
+    expect(SinkThread.live).toBe(before);
+    await sink.close(); // twice is fine
+  });
+
+  it('drops and counts, never blocks or grows, while the ring is full; writes every sample it accepted', async () => {
+    const dir = await tempDir();
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl'), maxBufferBytes: 4096 });
+    // Emitted in one turn: the worker cannot read before the ring is full.
+    const events = Array.from({ length: 200 }, (_, i) => sample(i));
+    for (const e of events) {
+      source.emit('requestSampled', e);
+      // The ring (4096) plus at most one write the worker holds for its file (~64 KiB of lines and one line past it).
+      expect(sink.bufferedBytes).toBeLessThanOrEqual(4096 + 64 * 1024 + 2048);
+    }
+    expect(sink.dropped).toBeGreaterThan(100);
+    expect(sink.written + sink.dropped).toBe(200);
+    const written = sink.written;
+    await sink.close();
+    const lines = (await fileText(dir)).trim().split('\n');
+    expect(lines).toHaveLength(written);
+    // Each line is one of the samples, exactly, in the order they came (the worker reads while the rest are dropped).
+    const expected = events.map((e) => sampleLine(e).trimEnd());
+    const indices = lines.map((l) => expected.indexOf(l));
+    expect(indices.every((i) => i >= 0)).toBe(true);
+    expect(indices).toEqual([...indices].sort((a, b) => a - b));
+    expect(new Set(indices).size).toBe(written);
+  });
+
+  it('reports a worker that dies in `error`, counts what it held as dropped, and drops from then on', async () => {
+    const dir = await tempDir();
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl') });
+    for (let i = 0; i < 5; i++) source.emit('requestSampled', sample(i));
+    // The worker is killed before it was woken (100 ms): the 5 samples in the ring are lost.
+    await (sink as unknown as { thread: { worker: { terminate(): Promise<number> } } }).thread.worker.terminate();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sink.error?.message).toMatch(/worker exited with code 1/);
+    expect(sink).toMatchObject({ written: 0, dropped: 5 });
+    source.emit('requestSampled', sample(5));
+    expect(sink).toMatchObject({ written: 0, dropped: 6 });
+    await sink.close(); // settles, the worker being gone
+  });
+
+  it('reports a file that cannot be written in `error`, and drops from then on, never throwing into the source', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'blocker'), 'a file where a directory should be');
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'blocker', 'samples.jsonl') });
+    for (let waited = 0; sink.error === undefined && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sink.error).toBeInstanceOf(Error);
+    for (let i = 0; i < 3; i++) source.emit('requestSampled', sample(i));
+    expect(sink).toMatchObject({ written: 0, dropped: 3 });
+    await sink.close();
+    expect(sink).toMatchObject({ written: 0, dropped: 3 });
+  });
+
+  it('rotates by size', async () => {
+    const dir = await tempDir();
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl'), size: '1K', maxFiles: 50 });
+    const events = Array.from({ length: 30 }, (_, i) => sample(i));
+    for (const e of events) {
+      source.emit('requestSampled', e);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    await sink.close();
+    const files = (await readdir(dir)).filter((f) => f.endsWith('samples.jsonl'));
+    expect(files.length).toBeGreaterThan(1);
+    const lines = (await fileText(dir)).trim().split('\n');
+    expect(lines.sort()).toEqual(events.map((e) => sampleLine(e).trim()).sort());
+  });
+
+  it('runs in-thread with `thread: false`, and refuses `thread: true` with a stream', async () => {
+    const dir = await tempDir();
+    const before = SinkThread.live;
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl'), thread: false });
+    expect(SinkThread.live).toBe(before);
+    source.emit('requestSampled', sample(1));
+    await sink.close();
+    expect(await fileText(dir)).toBe(sampleLine(sample(1)));
+    await expect(JsonlSink.open(source as never, { stream: process.stdout, thread: true })).rejects.toThrow(/thread: true.*needs a `path`/);
+  });
+
+  it('never keeps the process alive, and still writes the last samples of a process that never calls close()', async () => {
+    const file = join(await tempDir(), 'samples.jsonl');
+    const output = execFileSync(process.execPath, ['--import', 'tsx', 'test/fixtures/scripts/sink-thread-natural-exit.mts', file], { encoding: 'utf8', timeout: 30_000 });
+    expect(output.trim()).toBe('lines=1');
+  });
+
+  it('holds the process while close() writes the rest, when the close is the last thing it awaits', async () => {
+    const file = join(await tempDir(), 'samples.jsonl');
+    const output = execFileSync(process.execPath, ['--import', 'tsx', 'test/fixtures/scripts/sink-thread-close-last.mts', file], { encoding: 'utf8', timeout: 30_000 });
+    expect(output.trim()).toBe('lines=2');
+  });
+});
