@@ -50,7 +50,14 @@ export class VersionBreaker {
       const from = this.current;
       if (from === to) return;
       this.current = to;
-      onChange({ from, to, reason: reason(from) });
+      // Runs inside opossum's emit of a verdict: a report that throws (a user's logger) would
+      // turn a success into a counted failure and reject the verdict's promise, which a
+      // success does not catch. The transition happened all the same; the report is best effort.
+      try {
+        onChange({ from, to, reason: reason(from) });
+      } catch {
+        // nowhere left to report it: the host's listeners and warnings are already guarded
+      }
     };
     this.breaker.on('open', () =>
       move('open', () => {

@@ -5,7 +5,7 @@ import type { Dispatcher } from '../scheduler/dispatcher.js';
 import type { Executor } from '../scheduler/executor.js';
 import { Padding } from '../scheduler/padding.js';
 import type { PaddingOptions } from '../scheduler/padding-options.js';
-import { hasBatchDimension, InputValidator, type Signature } from '../tensor/index.js';
+import { hasBatchDimension, InputValidator, type Signature, type TensorSpec } from '../tensor/index.js';
 import { canTransition, IllegalTransitionError, type VersionState } from './version-state.js';
 import type { ModelMetadata } from '../host/model-host.js';
 
@@ -78,7 +78,10 @@ export class LoadedVersion {
   }
 
   /** Records what was loaded and what follows from its signature; throws INVALID_CONFIG when `padding` does not fit it. */
-  attach(runtime: string, signature: Signature, instances: InstanceInfo, padding?: PaddingOptions): void {
+  attach(runtime: string, loaded: Signature, instances: InstanceInfo, padding?: PaddingOptions): void {
+    // The host's own frozen copy: `metadata()` hands its specs out, and a caller that changed
+    // one must not change what the validator checks requests against.
+    const signature = frozenSignature(loaded);
     const context = { model: this.model, version: this.version };
     const batched = hasBatchDimension(signature);
     if (padding !== undefined && !batched) {
@@ -131,3 +134,11 @@ export class LoadedVersion {
     };
   }
 }
+
+/** A deep-frozen copy of a runtime's signature (its specs, shapes and aliases). */
+function frozenSignature(signature: Signature): Signature {
+  const specs = (list: readonly TensorSpec[]) =>
+    Object.freeze(list.map((spec) => Object.freeze({ ...spec, shape: Object.freeze([...spec.shape]), ...(spec.aliases === undefined ? {} : { aliases: Object.freeze([...spec.aliases]) }) })));
+  return Object.freeze({ ...signature, inputs: specs(signature.inputs), outputs: specs(signature.outputs) });
+}
+

@@ -1,6 +1,6 @@
 import type { ModelHostError } from '../errors/index.js';
 import type { Tensor } from '../tensor/index.js';
-import type { SignalGroup } from './abort-watch.js';
+import type { AbortWatch, SignalGroup } from './abort-watch.js';
 
 const NO_INPUTS: Record<string, Tensor> = Object.freeze({}) as Record<string, Tensor>;
 
@@ -23,6 +23,8 @@ export class Task {
   id: string | undefined = undefined;
   /** The tasks sharing the caller's signal, when one was passed: left on settle (`AbortWatch`). */
   signalGroup: SignalGroup | undefined = undefined;
+  /** The scheduler's watch that cancels it when that signal aborts. */
+  abortWatch: AbortWatch | undefined = undefined;
 
   /** The request's input tensors; dropped on settle, so a task kept only by the deadline heap holds no buffers. */
   inputs: Record<string, Tensor>;

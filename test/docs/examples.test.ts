@@ -40,9 +40,10 @@ const SHIM = fileURLToPath(new URL('./curl-shim.mjs', import.meta.url));
 const ADMIN_ENV = { [ADMIN_TOKEN_ENV]: 'docs-example-admin-token' };
 
 /** Shell blocks that do not run here, by their first command, and why. */
-const NOT_RUN: readonly { readonly command: RegExp; readonly why: string }[] = [
+const NOT_RUN: readonly { readonly command: RegExp; readonly why: string; readonly anyLine?: boolean }[] = [
   { command: /^npm (install|ci)\b/, why: 'installs packages (the test runs offline, in an installed tree)' },
-  { command: /^(npm run build && )?(npm run bench|npx tsx bench\/)/, why: 'a benchmark (the HTTP ones after building dist/): minutes of CPU, numbers not answers (docs/benchmarks.md)' },
+  // Benches run under the machine's shared lock (`flock <lock> npx tsx bench/…`), often after a build: any line of the block.
+  { command: /^(npm run build && )?(flock \S+ )?(npm run bench|npx tsx bench\/)/, why: 'a benchmark (the HTTP ones after building dist/): minutes of CPU, numbers not answers (docs/benchmarks.md)', anyLine: true },
   { command: /^npx modelhost serve /, why: 'starts the server; this test starts the same server in-process (test/helpers/serve-process.ts runs the CLI for the tests that need it)' },
   { command: /^docker /, why: 'no container engine here; test/deploy lints the Dockerfile' },
 ];
@@ -222,8 +223,9 @@ for (const file of docs) {
 }
 
 function notRun(block: Block): string | undefined {
-  const first = block.body.split('\n').find((line) => line.trim() !== '' && !line.startsWith('#'))?.trim() ?? '';
-  return NOT_RUN.find((rule) => rule.command.test(first))?.why;
+  const commands = block.body.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#')).map((line) => line.trim());
+  const first = commands[0] ?? '';
+  return NOT_RUN.find((rule) => rule.command.test(first) || (rule.anyLine === true && commands.some((command) => rule.command.test(command))))?.why;
 }
 
 describe('the shell blocks of the docs', () => {

@@ -152,6 +152,11 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   };
   return Object.assign(listener, { stopParking });
 
+  /** Sends an answer; every answer while the host drains closes its connection (so no client reuses one serve is about to close). */
+  function reply(res: ServerResponse, response: HttpResponse, close = false): void {
+    send(res, response, close || host.draining);
+  }
+
   /** A 429 (or with no Retry-After, 504) without reading the body: a small one is dropped, a large one closes the connection. */
   function refuseOnHeaders(req: IncomingMessage, res: ServerResponse, retryAfterMs: number | undefined, why: string): void {
     // Built without an Error: under overload these are made thousands of times a second.
@@ -160,7 +165,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         ? json(statusFor(ErrorCode.DEADLINE_EXCEEDED), { error: why }, { 'x-modelhost-error-code': ErrorCode.DEADLINE_EXCEEDED })
         : json(statusFor(ErrorCode.QUEUE_FULL), { error: `refused before its body was read: ${why}; retry later` }, { 'x-modelhost-error-code': ErrorCode.QUEUE_FULL, 'retry-after': String(Math.ceil(retryAfterMs / 1000)) });
     const declared = Number(req.headers['content-length'] ?? 0);
-    send(res, response, !(declared <= DRAIN_REFUSED_BODY_BYTES) || req.headers['transfer-encoding'] !== undefined);
+    reply(res, response, !(declared <= DRAIN_REFUSED_BODY_BYTES) || req.headers['transfer-encoding'] !== undefined);
     if (hold !== undefined && retryAfterMs !== undefined) {
       const ms = Math.min(Number(response.headers['retry-after']) * 1000, MAX_HOLD_MS);
       const socket = req.socket;
@@ -224,18 +229,18 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       });
       if (response === undefined) {
         if (next !== undefined) return next();
-        return send(res, json(404, { error: `no route for ${req.method} ${req.url}` }), host.draining);
+        return reply(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
       }
-      send(res, response, host.draining);
+      reply(res, response);
       if (hold !== undefined && response.status === 429) {
         const seconds = Number(response.headers['retry-after']);
         if (seconds > 0) hold.hold(req.socket, Math.min(seconds * 1000, MAX_HOLD_MS));
       }
     } catch (error) {
-      if (error instanceof BodyRefused) return send(res, error.response(bodyLimitBytes, limits), true);
-      if (error instanceof BadJson) return send(res, errorResponse(badRequest(error.message)), host.draining);
+      if (error instanceof BodyRefused) return reply(res, error.response(bodyLimitBytes, limits), true);
+      if (error instanceof BadJson) return reply(res, errorResponse(badRequest(error.message)));
       if (next !== undefined) return next(error);
-      send(res, json(500, { error: 'internal error' }));
+      reply(res, json(500, { error: 'internal error' }));
     }
   }
 }
