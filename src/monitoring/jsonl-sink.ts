@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { RequestSampledEvent } from '../metrics/events.js';
 import { importPeer } from '../runtime/optional-peer.js';
+import { makeDir } from './make-dir.js';
 import { sampleLine } from './sample-line.js';
 import { SinkThread } from './sink-thread.js';
 
@@ -139,6 +140,7 @@ export class JsonlSink {
         return sink;
       }
       const { dirname, basename } = await import('node:path');
+      await makeDir(dirname(file.path));
       stream = rfs.createStream(basename(file.path), {
         path: dirname(file.path),
         size: file.size as `${number}M`,
