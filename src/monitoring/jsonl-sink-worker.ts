@@ -54,7 +54,11 @@ async function main(): Promise<void> {
           ring.addLost(lines);
           continue;
         }
-        const more = stream.write(text, pending);
+        // A write the stream fails (a file that cannot be opened fails the writes it holds) loses its lines: counted, not written.
+        const more = stream.write(text, (error) => {
+          if (error) ring.addLost(lines);
+          pending();
+        });
         pending();
         if (!more) await new Promise<void>((resolve) => {
           const done = () => {

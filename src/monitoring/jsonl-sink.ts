@@ -230,7 +230,12 @@ export class JsonlSink {
       this.refused += lines;
       return;
     }
-    stream.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    stream.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), (error) => {
+      // The stream failed them (a file that cannot be opened fails the writes it holds): lost, not written.
+      if (!error) return;
+      this.accepted -= lines;
+      this.refused += lines;
+    });
   }
 
   /** The chunk being filled joins the ones to write; the next line starts a fresh one (the stream keeps what it was given). */

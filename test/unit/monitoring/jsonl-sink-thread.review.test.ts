@@ -132,6 +132,20 @@ describe('JsonlSink worker (review): lifecycle', () => {
     expect(rejections).toEqual([]);
   });
 
+  it.each([true, false])('a path that is not a file (a FIFO): close() settles, the error says why, its samples dropped, not written (thread: %s)', async (thread) => {
+    const dir = await tempDir();
+    const fifo = join(dir, 'samples.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: fifo, thread });
+    source.emit('requestSampled', event({}));
+    source.emit('requestSampled', event({}));
+    await sink.close();
+    expect(sink.error?.message).toMatch(/Can't write on/);
+    expect(sink).toMatchObject({ written: 0, dropped: 2 });
+    expect(rejections).toEqual([]);
+  });
+
   it('a directory that cannot be created: an error in `error` or from open(), never an unhandled rejection, and no worker left', async () => {
     const before = SinkThread.live;
     const source = new EventEmitter();
