@@ -1,4 +1,3 @@
-import { DTYPES, isDType } from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { RequestSampledEvent } from '../metrics/events.js';
 
@@ -24,6 +23,13 @@ const FLAG_OUTPUTS = 8;
 /** A tensor's data: raw little-endian bytes of a typed array, or a list of strings / byte strings (BYTES). */
 const DATA_BYTES = 0;
 const DATA_LIST = 1;
+/**
+ * The typed array a tensor's bytes came in, kept so they come back in the same one: read as the
+ * dtype's array, data of another (a Uint8Array under `float32`) lost its bytes or changed its
+ * numbers, and the line differed from `sampleLine`'s. Anything else comes back as a Uint8Array.
+ */
+const ARRAYS = [Uint8Array, Float32Array, Float64Array, Uint16Array, Int8Array, Int16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array, Uint8ClampedArray] as const;
+const ARRAY_KIND = new Map<unknown, number>(ARRAYS.map((array, kind) => [array, kind]));
 const ELEMENT_TEXT = 0;
 const ELEMENT_BYTES = 1;
 
@@ -41,7 +47,7 @@ const encodedNames = new Map<string, Buffer>();
  *
  * Record: u32 length, u32 flags, f64 timestamp, f64 latencyMs, f64 version, f64 rows, the
  * model and id (u32 byte length + UTF-16LE), then inputs and outputs: u32 count and per tensor
- * name, dtype, u32 rank, f64 per dimension, u8 kind, and the data (u32 byte length + bytes,
+ * name, dtype, u32 rank, f64 per dimension, u8 kind, and the data (u8 array kind, u32 byte length + bytes,
  * or u32 count + per element u8 kind, u32 length, bytes).
  */
 export class SampleRing {
@@ -244,9 +250,10 @@ export class SampleRing {
       } else {
         const source = data as ArrayBufferView;
         view.setUint8(p, DATA_BYTES);
-        view.setUint32(p + 1, source.byteLength, true);
-        this.bytes.set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), p + 5);
-        p += 5 + source.byteLength;
+        view.setUint8(p + 1, ARRAY_KIND.get(source.constructor) ?? 0);
+        view.setUint32(p + 2, source.byteLength, true);
+        this.bytes.set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), p + 6);
+        p += 6 + source.byteLength;
       }
     }
     view.setUint32(countAt, count, true);
@@ -267,10 +274,10 @@ export class SampleRing {
       for (let d = 0; d < rank; d++) shape.push(view.getFloat64(cursor.p + d * 8, true));
       cursor.p += rank * 8;
       const kind = view.getUint8(cursor.p);
-      const length = view.getUint32(cursor.p + 1, true);
-      cursor.p += 5;
       let data: Tensor['data'];
       if (kind === DATA_LIST) {
+        const length = view.getUint32(cursor.p + 1, true);
+        cursor.p += 5;
         const list: (string | Uint8Array)[] = [];
         for (let e = 0; e < length; e++) {
           const elementKind = view.getUint8(cursor.p);
@@ -284,11 +291,13 @@ export class SampleRing {
         }
         data = list;
       } else {
-        // A copy into a fresh (aligned) buffer, viewed as the dtype's array.
+        // A copy into a fresh (aligned) buffer, viewed as the array it came in.
+        const array = ARRAYS[view.getUint8(cursor.p + 1)] ?? Uint8Array;
+        const length = view.getUint32(cursor.p + 2, true);
+        cursor.p += 6;
         const copy = this.bytes.slice(cursor.p, cursor.p + length);
         cursor.p += length;
-        const array = isDType(dtype) ? DTYPES[dtype].array : undefined;
-        data = array === undefined ? copy : (new array(copy.buffer, 0, length / array.BYTES_PER_ELEMENT) as Tensor['data']);
+        data = (array === Uint8Array ? copy : new array(copy.buffer, 0, length / array.BYTES_PER_ELEMENT)) as Tensor['data'];
       }
       tensors[name] = { data, shape, dtype: dtype as Tensor['dtype'] };
     }
@@ -309,7 +318,7 @@ function tensorsBound(tensors: Readonly<Record<string, Tensor>>): number {
   let size = 4;
   for (const name in tensors) {
     const t = tensors[name]!;
-    size += 4 + name.length * 2 + 4 + t.dtype.length * 2 + 4 + t.shape.length * 8 + 5;
+    size += 4 + name.length * 2 + 4 + t.dtype.length * 2 + 4 + t.shape.length * 8 + 6;
     const data = t.data;
     if (Array.isArray(data)) {
       for (const element of data as readonly (string | Uint8Array)[]) size += 5 + (typeof element === 'string' ? element.length * 2 : element.byteLength);

@@ -68,6 +68,15 @@ describe('JsonlSink worker (review): exactness', () => {
     expect(text).toContain('"id":"a\\ud800b"');
   });
 
+  it.each(['base64', 'numbers'] as const)('writes data held in another typed array than its dtype\'s (bytes under float32, a Buffer) as sampleLine does (%s)', async (encoding) => {
+    const events = [
+      event({ inputs: { odd: { data: new Uint8Array([1, 2, 3]), shape: [3], dtype: 'float32' }, buf: { data: Buffer.from([7, 8]), shape: [2], dtype: 'uint8' }, i32: { data: new Int32Array([-1, 5]), shape: [2], dtype: 'float32' } } }),
+    ];
+    const { text, sink } = await roundTrip(events, encoding);
+    expect(text).toBe(events.map((e) => sampleLine(e, encoding)).join(''));
+    expect(sink).toMatchObject({ written: 1, dropped: 0, error: undefined });
+  });
+
   it('writes non-ASCII and very long ids (100 000 characters) exactly', async () => {
     const events = [event({ id: 'é🚀'.repeat(50_000) }), event({ id: 'x'.repeat(100_000), model: 'модель' })];
     const { text, sink } = await roundTrip(events, 'base64');
