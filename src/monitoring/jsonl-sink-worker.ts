@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Writable } from 'node:stream';
+import { makeDir } from './make-dir.js';
 import { sampleLine } from './sample-line.js';
 import { SampleRing } from './sample-ring.js';
 import type { SinkWorkerData, ToSinkWorker } from './sink-thread.js';
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
   const ring = new SampleRing(setup.buffer);
   const rfs = (await import('rotating-file-stream')) as typeof import('rotating-file-stream');
   const { dirname, basename } = await import('node:path');
+  // Made (or refused) here, so open() rejects with the reason (see makeDir).
+  await makeDir(dirname(setup.path));
   const stream: Writable = rfs.createStream(basename(setup.path), {
     path: dirname(setup.path),
     size: setup.size as `${number}M`,
@@ -51,7 +54,11 @@ async function main(): Promise<void> {
           ring.addLost(lines);
           continue;
         }
-        const more = stream.write(text, pending);
+        // A write the stream fails (a file that cannot be opened fails the writes it holds) loses its lines: counted, not written.
+        const more = stream.write(text, (error) => {
+          if (error) ring.addLost(lines);
+          pending();
+        });
         pending();
         if (!more) await new Promise<void>((resolve) => {
           const done = () => {

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { RequestSampledEvent } from '../metrics/events.js';
 import { importPeer } from '../runtime/optional-peer.js';
+import { makeDir } from './make-dir.js';
 import { sampleLine } from './sample-line.js';
 import { SinkThread } from './sink-thread.js';
 
@@ -139,6 +140,7 @@ export class JsonlSink {
         return sink;
       }
       const { dirname, basename } = await import('node:path');
+      await makeDir(dirname(file.path));
       stream = rfs.createStream(basename(file.path), {
         path: dirname(file.path),
         size: file.size as `${number}M`,
@@ -228,7 +230,12 @@ export class JsonlSink {
       this.refused += lines;
       return;
     }
-    stream.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    stream.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), (error) => {
+      // The stream failed them (a file that cannot be opened fails the writes it holds): lost, not written.
+      if (!error) return;
+      this.accepted -= lines;
+      this.refused += lines;
+    });
   }
 
   /** The chunk being filled joins the ones to write; the next line starts a fresh one (the stream keeps what it was given). */

@@ -1,4 +1,3 @@
-import { DTYPES, isDType } from '../tensor/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { RequestSampledEvent } from '../metrics/events.js';
 
@@ -24,12 +23,19 @@ const FLAG_OUTPUTS = 8;
 /** A tensor's data: raw little-endian bytes of a typed array, or a list of strings / byte strings (BYTES). */
 const DATA_BYTES = 0;
 const DATA_LIST = 1;
+/**
+ * The typed array a tensor's bytes came in, kept so they come back in the same one: read as the
+ * dtype's array, data of another (a Uint8Array under `float32`) lost its bytes or changed its
+ * numbers, and the line differed from `sampleLine`'s. Anything else comes back as a Uint8Array.
+ */
+const ARRAYS = [Uint8Array, Float32Array, Float64Array, Uint16Array, Int8Array, Int16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array, Uint8ClampedArray] as const;
+const ARRAY_KIND = new Map<unknown, number>(ARRAYS.map((array, kind) => [array, kind]));
 const ELEMENT_TEXT = 0;
 const ELEMENT_BYTES = 1;
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const encodedNames = new Map<string, Uint8Array>();
+/** Text goes in as UTF-16LE code units, not UTF-8: a lone surrogate (a client's id may hold one) survives, where UTF-8 would turn it into U+FFFD and the line would differ from `sampleLine`'s. */
+const TEXT = 'utf16le';
+const encodedNames = new Map<string, Buffer>();
 
 /**
  * A single-producer single-consumer ring of sampled requests in a SharedArrayBuffer: the
@@ -40,14 +46,16 @@ const encodedNames = new Map<string, Uint8Array>();
  * indices are published with Atomics, so a record is whole before the other side sees it.
  *
  * Record: u32 length, u32 flags, f64 timestamp, f64 latencyMs, f64 version, f64 rows, the
- * model and id (u32 byte length + UTF-8), then inputs and outputs: u32 count and per tensor
- * name, dtype, u32 rank, f64 per dimension, u8 kind, and the data (u32 byte length + bytes,
+ * model and id (u32 byte length + UTF-16LE), then inputs and outputs: u32 count and per tensor
+ * name, dtype, u32 rank, f64 per dimension, u8 kind, and the data (u8 array kind, u32 byte length + bytes,
  * or u32 count + per element u8 kind, u32 length, bytes).
  */
 export class SampleRing {
   readonly buffer: SharedArrayBuffer;
   private readonly header: Int32Array;
   private readonly bytes: Uint8Array;
+  /** The same bytes as a Buffer, to write and read UTF-16LE text in place (TextDecoder does not read shared memory). */
+  private readonly text: Buffer;
   private readonly view: DataView;
   /** Bytes for records, after the header. */
   readonly capacity: number;
@@ -58,6 +66,7 @@ export class SampleRing {
     this.capacity = this.buffer.byteLength - HEADER_BYTES;
     this.header = new Int32Array(this.buffer, 0, HEADER_BYTES / 4);
     this.bytes = new Uint8Array(this.buffer, HEADER_BYTES, this.capacity);
+    this.text = Buffer.from(this.buffer, HEADER_BYTES, this.capacity);
     this.view = new DataView(this.buffer, HEADER_BYTES, this.capacity);
   }
 
@@ -181,7 +190,7 @@ export class SampleRing {
   }
 
   private writeText(p: number, text: string): number {
-    const { written } = encoder.encodeInto(text, this.bytes.subarray(p + 4));
+    const written = text.length === 0 ? 0 : this.text.write(text, p + 4, TEXT);
     this.view.setUint32(p, written, true);
     return p + 4 + written;
   }
@@ -191,7 +200,7 @@ export class SampleRing {
     let encoded = encodedNames.get(name);
     if (encoded === undefined) {
       if (encodedNames.size >= 1024) encodedNames.clear();
-      encoded = encoder.encode(name);
+      encoded = Buffer.from(name, TEXT);
       encodedNames.set(name, encoded);
     }
     this.view.setUint32(p, encoded.length, true);
@@ -203,8 +212,7 @@ export class SampleRing {
     const length = this.view.getUint32(cursor.p, true);
     const start = cursor.p + 4;
     cursor.p = start + length;
-    // TextDecoder does not read shared memory: a copy first.
-    return decoder.decode(this.bytes.slice(start, start + length));
+    return this.text.toString(TEXT, start, start + length);
   }
 
   private writeTensors(p: number, tensors: Readonly<Record<string, Tensor>>): number {
@@ -242,9 +250,10 @@ export class SampleRing {
       } else {
         const source = data as ArrayBufferView;
         view.setUint8(p, DATA_BYTES);
-        view.setUint32(p + 1, source.byteLength, true);
-        this.bytes.set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), p + 5);
-        p += 5 + source.byteLength;
+        view.setUint8(p + 1, ARRAY_KIND.get(source.constructor) ?? 0);
+        view.setUint32(p + 2, source.byteLength, true);
+        this.bytes.set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), p + 6);
+        p += 6 + source.byteLength;
       }
     }
     view.setUint32(countAt, count, true);
@@ -265,10 +274,10 @@ export class SampleRing {
       for (let d = 0; d < rank; d++) shape.push(view.getFloat64(cursor.p + d * 8, true));
       cursor.p += rank * 8;
       const kind = view.getUint8(cursor.p);
-      const length = view.getUint32(cursor.p + 1, true);
-      cursor.p += 5;
       let data: Tensor['data'];
       if (kind === DATA_LIST) {
+        const length = view.getUint32(cursor.p + 1, true);
+        cursor.p += 5;
         const list: (string | Uint8Array)[] = [];
         for (let e = 0; e < length; e++) {
           const elementKind = view.getUint8(cursor.p);
@@ -282,11 +291,13 @@ export class SampleRing {
         }
         data = list;
       } else {
-        // A copy into a fresh (aligned) buffer, viewed as the dtype's array.
+        // A copy into a fresh (aligned) buffer, viewed as the array it came in.
+        const array = ARRAYS[view.getUint8(cursor.p + 1)] ?? Uint8Array;
+        const length = view.getUint32(cursor.p + 2, true);
+        cursor.p += 6;
         const copy = this.bytes.slice(cursor.p, cursor.p + length);
         cursor.p += length;
-        const array = isDType(dtype) ? DTYPES[dtype].array : undefined;
-        data = array === undefined ? copy : (new array(copy.buffer, 0, length / array.BYTES_PER_ELEMENT) as Tensor['data']);
+        data = (array === Uint8Array ? copy : new array(copy.buffer, 0, length / array.BYTES_PER_ELEMENT)) as Tensor['data'];
       }
       tensors[name] = { data, shape, dtype: dtype as Tensor['dtype'] };
     }
@@ -294,10 +305,10 @@ export class SampleRing {
   }
 }
 
-/** Bytes a sample's record may take (UTF-16 units × 3 for text), a multiple of 8; -1 if a tensor's data is neither a typed array nor a list. */
+/** Bytes a sample's record may take (2 per UTF-16 unit of text), a multiple of 8; -1 if a tensor's data is neither a typed array nor a list. */
 function recordBound(event: RequestSampledEvent): number {
-  let size = 40 + 4 + event.model.length * 3;
-  if (event.id !== undefined) size += 4 + event.id.length * 3;
+  let size = 40 + 4 + event.model.length * 2;
+  if (event.id !== undefined) size += 4 + event.id.length * 2;
   if (event.inputs !== undefined) size += tensorsBound(event.inputs);
   if (event.outputs !== undefined) size += tensorsBound(event.outputs);
   return Number.isNaN(size) ? -1 : align8(size);
@@ -307,10 +318,10 @@ function tensorsBound(tensors: Readonly<Record<string, Tensor>>): number {
   let size = 4;
   for (const name in tensors) {
     const t = tensors[name]!;
-    size += 4 + name.length * 3 + 4 + t.dtype.length * 3 + 4 + t.shape.length * 8 + 5;
+    size += 4 + name.length * 2 + 4 + t.dtype.length * 2 + 4 + t.shape.length * 8 + 6;
     const data = t.data;
     if (Array.isArray(data)) {
-      for (const element of data as readonly (string | Uint8Array)[]) size += 5 + (typeof element === 'string' ? element.length * 3 : element.byteLength);
+      for (const element of data as readonly (string | Uint8Array)[]) size += 5 + (typeof element === 'string' ? element.length * 2 : element.byteLength);
     } else if (ArrayBuffer.isView(data)) size += data.byteLength;
     else return Number.NaN;
   }
