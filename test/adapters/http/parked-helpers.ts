@@ -41,10 +41,21 @@ export function waitingAt(url: string): Promise<number> {
   });
 }
 
-/** One keep-alive connection that sends a request and hands back each response's body. */
-export function keepAlive(url: string): { send(v: number): void; next(): Promise<string>; socket: Socket } {
+/** A keep-alive connection that sends `POST …/m/infer` with `body(v)` and hands back each response's body, in order. */
+export interface KeepAliveClient {
+  send(v: number): void;
+  next(): Promise<string>;
+  readonly socket: Socket;
+}
+
+/** One keep-alive connection to `url` (plain TCP). */
+export function keepAlive(url: string): KeepAliveClient {
   const { port } = new URL(url);
-  const socket = connect({ host: '127.0.0.1', port: Number(port) });
+  return keepAliveOn(connect({ host: '127.0.0.1', port: Number(port) }));
+}
+
+/** The same over a socket of the caller's (a TLS one, say): responses are read off its decrypted text. */
+export function keepAliveOn<S extends Socket>(socket: S): KeepAliveClient & { readonly socket: S } {
   socket.on('error', () => {}); // a connection closed with a request unread is reset
   const bodies: string[] = [];
   const waiting: ((text: string) => void)[] = [];
@@ -70,23 +81,46 @@ export function keepAlive(url: string): { send(v: number): void; next(): Promise
   };
 }
 
+/** The next answer's body on `a`, or `'reset'` when the server closes the connection first. */
+export function nextOrReset(a: KeepAliveClient): Promise<string> {
+  return Promise.race([a.next(), new Promise<string>((resolve) => a.socket.once('close', () => resolve('reset')))]);
+}
+
+/** How {@link parkWithRequestUnread} reaches the server: its keep-alive connection, other requests, the waiting gauge. */
+export interface ParkTransport<C extends KeepAliveClient = KeepAliveClient> {
+  keepAlive(): C;
+  /** `body(v)` posted on a connection of its own. */
+  infer(v: number): Promise<{ status: number }>;
+  /** The gate's waiting gauge, on a connection of its own. */
+  waiting(): Promise<number>;
+}
+
+/** Plain HTTP to `url`. */
+export function httpTransport(url: string): ParkTransport {
+  return { keepAlive: () => keepAlive(url), infer: (v) => post(`${url}/v2/models/m/infer`, JSON.parse(body(v))), waiting: () => waitingAt(url) };
+}
+
 /**
  * Through a gate of one slot (`limits.concurrency: 1`, `metrics` on) of a {@link steppedHost}:
  * 1 is answered on keep-alive connection `a` while 2 runs and 3 waits, so `a` is parked; 4 is
  * then sent on `a` and checked to stay unread. Returns `a`, its answer to 1, and the pending
  * answers of 2 and 3.
  */
-export async function parkWithRequestUnread(url: string, { started, releaseOne }: Pick<Awaited<ReturnType<typeof steppedHost>>, 'started' | 'releaseOne'>) {
-  const a = keepAlive(url);
+export async function parkWithRequestUnread<C extends KeepAliveClient>(
+  to: string | ParkTransport<C>,
+  { started, releaseOne }: Pick<Awaited<ReturnType<typeof steppedHost>>, 'started' | 'releaseOne'>,
+) {
+  const transport = (typeof to === 'string' ? httpTransport(to) : to) as ParkTransport<C>;
+  const a = transport.keepAlive();
   a.send(1);
   await vi.waitFor(() => expect(started()).toBe(1));
-  const others = [post(`${url}/v2/models/m/infer`, JSON.parse(body(2))), post(`${url}/v2/models/m/infer`, JSON.parse(body(3)))];
-  await vi.waitFor(async () => expect(await waitingAt(url)).toBe(2));
+  const others = [transport.infer(2), transport.infer(3)];
+  await vi.waitFor(async () => expect(await transport.waiting()).toBe(2));
   releaseOne(); // a's first answer: two requests wait, so a is parked
   const first = await a.next();
   a.send(4); // on the parked connection: stays in the socket buffer
   await vi.waitFor(() => expect(started()).toBe(2)); // 2 admitted
   await new Promise((r) => setTimeout(r, 50));
-  expect(await waitingAt(url)).toBe(1); // 3 only: 4 was not read
+  expect(await transport.waiting()).toBe(1); // 3 only: 4 was not read
   return { a, first, others };
 }
