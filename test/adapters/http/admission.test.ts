@@ -115,13 +115,16 @@ describe('admission gate (limits.concurrency)', () => {
     release();
   });
 
-  it('does not let clients that trickle their bodies hold every slot: a normal request behind them is served', async () => {
+  /**
+   * Two connections take both slots of a gate and send one byte of their bodies, then nothing;
+   * after `settleMs` a normal request is sent: it must be served (200, its own answer).
+   */
+  async function normalBehindTricklers(maxWaitMs: number, settleMs: number): Promise<void> {
     const runtime = fakeRuntime();
     const host = new ModelHost({ runtimes: { fake: runtime } });
     await host.load('m', { source: FAKE_SOURCE });
-    const { url } = await serve(host, { limits: { concurrency: 2, maxWaitMs: 4000 } });
+    const { url } = await serve(host, { limits: { concurrency: 2, maxWaitMs } });
     const { port } = new URL(url);
-    // Two connections take both slots and send one byte of their bodies, then nothing.
     const slow = [0, 1].map(() => {
       const socket = connect(Number(port), '127.0.0.1');
       socket.on('error', () => {});
@@ -129,37 +132,23 @@ describe('admission gate (limits.concurrency)', () => {
       return socket;
     });
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, settleMs)); // both slow requests admitted first
       const served = await post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
       expect(served.status, served.text).toBe(200);
       expect(served.body.outputs[0].data).toEqual([3, 3, 3, 3]);
     } finally {
       for (const socket of slow) socket.destroy();
     }
+  }
+
+  it('does not let clients that trickle their bodies hold every slot: a normal request behind them is served', async () => {
+    await normalBehindTricklers(4000, 100);
   });
 
   it('gives a trickling body’s slot back well within a short maxWaitMs: the request behind it is served, not refused', async () => {
     // At a slow-body mark of 1 s, 100 connections trickling bodies halved a small model's rate
     // (bench/slow-clients.ts); here the one waiting request would pass maxWaitMs and get 429.
-    const runtime = fakeRuntime();
-    const host = new ModelHost({ runtimes: { fake: runtime } });
-    await host.load('m', { source: FAKE_SOURCE });
-    const { url } = await serve(host, { limits: { concurrency: 2, maxWaitMs: 500 } });
-    const { port } = new URL(url);
-    const slow = [0, 1].map(() => {
-      const socket = connect(Number(port), '127.0.0.1');
-      socket.on('error', () => {});
-      socket.write('POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{');
-      return socket;
-    });
-    try {
-      await new Promise((r) => setTimeout(r, 50)); // both slow requests admitted first
-      const served = await post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1]));
-      expect(served.status, served.text).toBe(200);
-      expect(served.body.outputs[0].data).toEqual([3, 3, 3, 3]);
-    } finally {
-      for (const socket of slow) socket.destroy();
-    }
+    await normalBehindTricklers(500, 50);
   });
 
   it('a refusal on a predicted wait past the request deadline names the deadline as its limit, not maxWaitMs', async () => {
