@@ -75,4 +75,24 @@ describe('draining', () => {
     never.resolve();
     agent.destroy();
   });
+
+  it('a request whose admission wait expires during the drain is refused with Connection: close', async () => {
+    const gate = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? gate.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host, { limits: { concurrency: 1, maxWaitMs: 100 } });
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const inFlight = send(agent, `${url}/v2/models/m/infer`, 'POST', infer);
+    await expect.poll(() => runtime.runs).toBe(2);
+    const waiting = send(agent, `${url}/v2/models/m/infer`, 'POST', infer); // waits for the one slot
+    await new Promise((r) => setTimeout(r, 20));
+    const closing = host.close();
+    const refused = await waiting.finally(() => gate.resolve());
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    expect(refused.connection).toBe('close');
+    expect(await inFlight).toMatchObject({ status: 200, connection: 'close' });
+    await closing;
+    agent.destroy();
+  });
 });
