@@ -38,6 +38,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { startFloor } from './http/serve-process.js';
 import { rawLoad } from './lib/raw-load.js';
+import { rssMiB } from './lib/process-rss.js';
 import { wrkLoad } from './lib/wrk-load.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { writeResults } from './lib/results.js';
@@ -109,10 +110,6 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-}
 
 /** One HTTP request on `agent`; status, headers and time to the last byte. */
 function call(url: string, agent: Agent, init: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {}): Promise<{ status: number; retryAfter: number | undefined; ms: number; error?: string }> {

@@ -15,13 +15,13 @@
  * machine's: compare the ratios.
  */
 import { connect, type Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServe } from './http/serve-process.js';
 import { describeMachine, machineInfo } from './lib/machine.js';
 import { rawLoad } from './lib/raw-load.js';
+import { rssMiB } from './lib/process-rss.js';
 import { summarize } from './lib/stats.js';
 import { formatCount, formatMs, formatRatio, formatTable } from './lib/table.js';
 
@@ -86,9 +86,6 @@ function openSlowClients(url: URL, kind: SlowKind, count: number): SlowClients {
   };
 }
 
-function rssMiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-}
 
 const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 64], datatype: 'FP32', data: Array.from({ length: 64 }, (_, i) => (i % 7) / 7) }] });
 
