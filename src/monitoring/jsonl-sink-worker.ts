@@ -4,8 +4,7 @@
  * Woken by the sink (at most every 100 ms, at half full, and to close), never per sample.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Writable } from 'node:stream';
-import { makeDir } from './make-dir.js';
+import { openRotatingFile } from './rotating-file.js';
 import { sampleLine } from './sample-line.js';
 import { SampleRing } from './sample-ring.js';
 import type { SinkWorkerData, ToSinkWorker } from './sink-thread.js';
@@ -17,16 +16,8 @@ async function main(): Promise<void> {
   const setup = workerData as SinkWorkerData;
   const ring = new SampleRing(setup.buffer);
   const rfs = (await import('rotating-file-stream')) as typeof import('rotating-file-stream');
-  const { dirname, basename } = await import('node:path');
-  // Made (or refused) here, so open() rejects with the reason (see makeDir).
-  await makeDir(dirname(setup.path));
-  const stream: Writable = rfs.createStream(basename(setup.path), {
-    path: dirname(setup.path),
-    size: setup.size as `${number}M`,
-    ...(setup.interval === undefined ? {} : { interval: setup.interval as `${number}d` }),
-    maxFiles: setup.maxFiles,
-    compress: setup.compress ? 'gzip' : false,
-  });
+  // The directory is made (or refused) here, so open() rejects with the reason (see makeDir).
+  const stream = await openRotatingFile(rfs, setup);
   let failed = false;
   stream.on('error', (error: Error) => {
     if (failed) return;

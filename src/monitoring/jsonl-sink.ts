@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { RequestSampledEvent } from '../metrics/events.js';
 import { importPeer } from '../runtime/optional-peer.js';
-import { makeDir } from './make-dir.js';
+import { openRotatingFile, type RotatingFile } from './rotating-file.js';
 import { sampleLine } from './sample-line.js';
 import { SinkThread } from './sink-thread.js';
 
@@ -130,7 +130,7 @@ export class JsonlSink {
     if (stream === undefined) {
       if (typeof options.path !== 'string' || options.path.length === 0) throw new TypeError('JsonlSink needs a `path` (or a `stream`)');
       const rfs = await importPeer<typeof import('rotating-file-stream')>('rotating-file-stream', 'The JSON-lines sample sink');
-      const file = { path: options.path, size: options.size ?? '10M', interval: options.interval, maxFiles: options.maxFiles ?? 10, compress: options.compress === true };
+      const file: RotatingFile = { path: options.path, size: options.size ?? '10M', interval: options.interval, maxFiles: options.maxFiles ?? 10, compress: options.compress === true };
       if (options.thread !== false) {
         let sink: JsonlSink | undefined;
         const thread = await SinkThread.start({ ...file, encoding }, maxBufferBytes, (error) => {
@@ -139,15 +139,7 @@ export class JsonlSink {
         sink = new JsonlSink(host, undefined, thread, maxBufferBytes, models, encoding);
         return sink;
       }
-      const { dirname, basename } = await import('node:path');
-      await makeDir(dirname(file.path));
-      stream = rfs.createStream(basename(file.path), {
-        path: dirname(file.path),
-        size: file.size as `${number}M`,
-        ...(file.interval === undefined ? {} : { interval: file.interval as `${number}d` }),
-        maxFiles: file.maxFiles,
-        compress: file.compress ? 'gzip' : false,
-      });
+      stream = await openRotatingFile(rfs, file);
     }
     return new JsonlSink(host, stream, undefined, maxBufferBytes, models, encoding);
   }

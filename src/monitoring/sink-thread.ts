@@ -2,16 +2,12 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { RequestSampledEvent } from '../metrics/events.js';
+import type { RotatingFile } from './rotating-file.js';
 import { SampleRing } from './sample-ring.js';
 
 /** What the worker starts with (`workerData`). */
-export interface SinkWorkerData {
+export interface SinkWorkerData extends RotatingFile {
   readonly buffer: SharedArrayBuffer;
-  readonly path: string;
-  readonly size: string;
-  readonly interval: string | undefined;
-  readonly maxFiles: number;
-  readonly compress: boolean;
   readonly encoding: 'base64' | 'numbers';
 }
 
