@@ -87,17 +87,14 @@ class SignalListeners {
     if (this.groups.get(group.signal) === group) this.groups.delete(group.signal);
     group.removed = true;
     if (group.tasks.size === 0) return; // an idle listener: nothing to cancel
-    const tasks = [...group.tasks];
-    group.tasks.clear();
-    // Usually one scheduler: its tasks in one call (one error for them all).
-    const first = tasks[0]!.abortWatch!;
-    if (tasks.every((task) => task.abortWatch === first)) return first.cancel(tasks, group.signal);
+    // Each scheduler cancels its own tasks in one call (one error for them all).
     const byWatch = new Map<AbortWatch, Task[]>();
-    for (const task of tasks) {
+    for (const task of group.tasks) {
       const own = byWatch.get(task.abortWatch!);
       if (own === undefined) byWatch.set(task.abortWatch!, [task]);
       else own.push(task);
     }
+    group.tasks.clear();
     for (const [watch, own] of byWatch) watch.cancel(own, group.signal);
   }
 
