@@ -99,9 +99,12 @@ checksums, reading, compiling, measuring, warming up) and elapsed time, redrawn 
 place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT (also while
 models load) stops accepting connections, lets requests in flight finish (within
 --drain-timeout; connections still open then are cut), unloads the models and exits 0
-(1 when the drain timed out); a second signal during that drain cancels what is left
-(host.destroy()) and exits 1.
+(1 when the drain timed out); a second signal during that drain (the same one repeated
+within 250 ms counts once) cancels what is left (host.destroy()) and exits 1.
 `;
+
+/** A repeat of the first signal within this many ms is the same signal delivered twice, not a second one. */
+const SIGNAL_REPEAT_MS = 250;
 
 function fail(message: string): never {
   process.stderr.write(`modelhost: ${message}\n\n${HELP}`);
@@ -273,10 +276,19 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   // Listeners stay installed for both signals: a second one of either kind, during the drain,
   // must reach this code rather than Node's default handler (which kills the process).
+  let first: { readonly signal: NodeJS.Signals; readonly at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (!stopping) {
       stopping = true;
+      first = { signal, at: performance.now() };
       void stop(signal);
+      return;
+    }
+    // One Ctrl-C can arrive twice: to the whole process group, and again from a supervisor
+    // that relays it (tsx, under `npm start`, relays it 30 ms later when the server's loop was
+    // too busy to acknowledge). That is not a second request to exit now.
+    if (signal === first?.signal && performance.now() - first.at < SIGNAL_REPEAT_MS) {
+      logger.info('the same signal again at once: taken as one (send it again to exit now)', { signal });
       return;
     }
     logger.warn('second signal: exiting now', { signal });

@@ -319,6 +319,21 @@ describe('modelhost serve', () => {
   });
 });
 
+/**
+ * A request whose body never finishes: `serve`'s drain waits for its connection (up to
+ * --drain-timeout), so a drain lasts as long as the test needs. Resolves once the server has
+ * the request (its headers are parsed before the first signal).
+ */
+async function halfSentRequest(url: string): Promise<import('node:net').Socket> {
+  const { port } = new URL(url);
+  const socket = connect(Number(port), '127.0.0.1');
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write('POST /v2/models/affine/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  return socket;
+}
+
 describe('modelhost serve, a second signal during the drain', () => {
   it.each([
     ['SIGTERM', 'SIGTERM'],
@@ -340,15 +355,48 @@ describe('modelhost serve, a second signal during the drain', () => {
       if (status.models[0]!.versions[0]!.queueDepth >= 4) break;
       await new Promise((resolve) => setImmediate(resolve));
     }
+    const held = await halfSentRequest(url); // keeps the drain going past the wait below
     run.child.kill(first);
     await run.waitForLog((l) => l.msg.startsWith('shutting down'));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // past the window in which a repeat of the first counts as the same signal
     run.child.kill(second);
     expect(await run.exited).toEqual({ code: 1, signal: null });
+    held.destroy();
     const logs = run.logs();
     expect(logs.find((l) => l.msg.startsWith('shutting down'))).toMatchObject({ signal: first });
     expect(logs.filter((l) => l.level === 'warn')).toEqual([expect.objectContaining({ msg: 'second signal: exiting now', signal: second })]);
     expect(logs.some((l) => l.msg === 'stopped')).toBe(false);
     await Promise.all(burst);
+  });
+});
+
+describe('modelhost serve, one signal delivered twice', () => {
+  it('the same signal again at once (a Ctrl-C to the process group, relayed again by tsx) drains as for one: exit 0, "stopped"', async () => {
+    const run = spawnServe(['serve', repository, '--port', '0', '--models', 'slow']);
+    const url = (await run.waitForLog((l) => l.msg === 'listening')).url as string;
+    const burst = Array.from({ length: 8 }, () =>
+      fetch(`${url}/v2/models/slow/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(1) }] }) }).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    );
+    for (;;) {
+      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
+      if (status.models[0]!.versions[0]!.queueDepth >= 2) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const held = await halfSentRequest(url); // keeps the drain going while the repeat arrives
+    run.child.kill('SIGINT');
+    await run.waitForLog((l) => l.msg.startsWith('shutting down'));
+    run.child.kill('SIGINT'); // at once: two signals sent together would merge into one
+    await run.waitForLog((l) => l.msg.startsWith('the same signal again'));
+    held.destroy(); // the client leaves: the drain can end
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    const logs = run.logs();
+    expect(logs.some((l) => l.msg === 'stopped')).toBe(true);
+    expect(logs.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(logs.filter((l) => l.msg.startsWith('the same signal again'))).toHaveLength(1);
+    expect((await Promise.all(burst)).every((s) => s === 200)).toBe(true);
   });
 });
 
