@@ -8,7 +8,7 @@
 import { createServer as createNetServer } from 'node:net';
 import { createNodeListener, resumeParkedOnClose } from '../adapters/http/node-listener.js';
 import { applyServerLimits, createNodeServer, type NodeServerOptions } from '../adapters/http/node-server.js';
-import type { HttpOptions } from '../adapters/http/http-types.js';
+import { JSON_MAX_DEPTH_LIMIT, type HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -55,7 +55,7 @@ const SERVE_FLAGS = {
     parse: integer('a whole number of ms ≥ 0', 0),
   },
   'body-limit': { value: '<bytes>', help: 'largest request body; larger ones get 413 (default 33554432, 32 MiB)', parse: integer('a positive number of bytes', 1) },
-  'json-max-depth': { value: '<n>', help: 'deepest nesting of a JSON body; deeper ones get 400 (default 64)', parse: integer('a positive integer', 1) },
+  'json-max-depth': { value: '<n>', help: `deepest nesting of a JSON body, 1 to ${JSON_MAX_DEPTH_LIMIT}; deeper ones get 400 (default 64)`, parse: integer(`an integer from 1 to ${JSON_MAX_DEPTH_LIMIT}`, 1, JSON_MAX_DEPTH_LIMIT) },
   'json-max-elements': { value: '<n>', help: 'most values in a JSON body; more get 400 (default 10000000)', parse: integer('a positive integer', 1) },
   'max-response-bytes': { value: '<bytes>', help: 'largest response body; larger ones get 400 naming binary_data_output\n(default 67108864, 64 MiB)', parse: integer('a positive number of bytes', 1) },
   'max-wait': {
