@@ -157,6 +157,15 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     send(res, response, close || host.draining);
   }
 
+  /**
+   * Hands a request to the framework's next handler (Express's 404 and error page, the app's
+   * later routes); while the host drains, their answer closes its connection too.
+   */
+  function passOn(res: ServerResponse, next: (error?: unknown) => void, error?: unknown): void {
+    if (host.draining && !res.headersSent) res.setHeader('connection', 'close');
+    next(error);
+  }
+
   /** A 429 (or with no Retry-After, 504) without reading the body: a small one is dropped, a large one closes the connection. */
   function refuseOnHeaders(req: IncomingMessage, res: ServerResponse, retryAfterMs: number | undefined, why: string): void {
     // Built without an Error: under overload these are made thousands of times a second.
@@ -228,7 +237,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         waitedMs: waitedMs > 0 ? waitedMs : undefined,
       });
       if (response === undefined) {
-        if (next !== undefined) return next();
+        if (next !== undefined) return passOn(res, next);
         return reply(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
       }
       reply(res, response);
@@ -239,7 +248,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     } catch (error) {
       if (error instanceof BodyRefused) return reply(res, error.response(bodyLimitBytes, limits), true);
       if (error instanceof BadJson) return reply(res, errorResponse(badRequest(error.message)));
-      if (next !== undefined) return next(error);
+      if (next !== undefined) return passOn(res, next, error);
       reply(res, json(500, { error: 'internal error' }));
     }
   }
