@@ -8,6 +8,7 @@
 import { createServer as createNetServer } from 'node:net';
 import { createNodeListener, resumeParkedOnClose } from '../adapters/http/node-listener.js';
 import { applyServerLimits, createNodeServer, type NodeServerOptions } from '../adapters/http/node-server.js';
+import { holdContinue } from '../adapters/http/expect-continue.js';
 import { JSON_MAX_DEPTH_LIMIT, type HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
 import { ModelRepository } from '../repository/index.js';
@@ -335,7 +336,7 @@ export async function main(argv: readonly string[]): Promise<void> {
             onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
           }).catch((error: unknown) => fail((error as Error).message));
           // close() reads the requests waiting on parked connections before it closes idle ones.
-          return resumeParkedOnClose(applyServerLimits(secure, limits), listener);
+          return resumeParkedOnClose(holdContinue(applyServerLimits(secure, limits)), listener);
         })();
   if (stopping) return;
   await new Promise<void>((resolve, reject) => {

@@ -11,6 +11,7 @@ import { contentCodings } from './content-encoding.js';
 import { createHttpHandler, routePathOf } from './http-handler.js';
 import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
+import { continueBody } from './expect-continue.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
 import { resolveLimits, type ListenerLimits } from './listener-limits.js';
 import { ParseTurns } from './parse-turns.js';
@@ -217,7 +218,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
             taken += chunkBytes;
             return true;
           };
-          bytes = await readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, take, permit);
+          bytes = await readBody(req, res, bodyLimitBytes, limits.bodyTimeoutMs, take, permit);
         }
       } finally {
         permit?.bodyRead();
@@ -358,14 +359,15 @@ function decodeJson(bytes: Uint8Array): unknown {
  * listener's budget (false: refused); `permit` (when the request holds one) yields its slot
  * when the body is still arriving SLOW_BODY_MS after the start (if that comes before
  * `timeoutMs`). A declared Content-Length
- * that cannot fit is refused before a byte is read.
+ * that cannot fit is refused before a byte is read (and before a held "100 Continue" is sent).
  */
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: (bytes: number) => boolean, permit?: Pick<Permit, 'yield'>): Promise<Uint8Array | undefined> {
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number, timeoutMs: number, take: (bytes: number) => boolean, permit?: Pick<Permit, 'yield'>): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
     return Promise.reject(new BodyRefused('too-large'));
   }
+  continueBody(res);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -2,8 +2,9 @@
  * Requests an attacker (or a careless client) sends, found by attacking `modelhost serve`:
  * each answered the same way whatever the model, exactly or with a 4xx saying why.
  */
+import { connect, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createHttpHandler } from '../../../src/adapters/http/index.js';
+import { createHttpHandler, createNodeServer, type NodeServerOptions } from '../../../src/adapters/http/index.js';
 import { ModelHost, type DType } from '../../../src/index.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 
@@ -38,5 +39,70 @@ describe('a key given twice in one object', () => {
       expect({ dtype, ...answer }).toMatchObject({ dtype, status: 200, body: expected });
       await host.close();
     }
+  });
+});
+
+/** Writes `head` on a new connection; `then(socket, received)` may write more as answers arrive. Resolves with all received once the server closes, or after `ms`. */
+function exchange(port: number, head: string, then?: (socket: ReturnType<typeof connect>, received: string) => void, ms = 2000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    const timer = setTimeout(() => socket.destroy(), ms);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      then?.(socket, received);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.write(head);
+  });
+}
+
+describe('Expect: 100-continue on createNodeServer (and serve)', () => {
+  const body = '{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}';
+
+  async function served(options: NodeServerOptions = {}) {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const server = createNodeServer(host, options);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      port,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+        await host.close();
+      },
+    };
+  }
+
+  it('a body over bodyLimitBytes is refused (413) without inviting it with 100 Continue first', async () => {
+    const { port, close } = await served({ bodyLimitBytes: 1024 });
+    const received = await exchange(port, `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\nExpect: 100-continue\r\n\r\n`);
+    expect(received).toMatch(/^HTTP\/1\.1 413 /);
+    expect(received).not.toContain('100 Continue');
+    await close();
+  });
+
+  it('a body the server will read gets 100 Continue, then its answer', async () => {
+    const { port, close } = await served();
+    let sent = false;
+    const received = await exchange(
+      port,
+      `POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      (socket, text) => {
+        if (!sent && text.includes('100 Continue\r\n\r\n')) {
+          sent = true;
+          socket.write(body);
+        }
+      },
+    );
+    expect(received).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK/);
+    expect(received).toContain('"data":[3,5,7,9]');
+    await close();
   });
 });
