@@ -5,6 +5,12 @@ import { ModelHostError } from './model-host-error.js';
  * Small validators for options and config files. Each throws INVALID_CONFIG with an
  * "`path` must be X, got Y" message (p-queue / undici style) and returns the value typed.
  */
+/**
+ * The longest duration a Node timer holds, ms (2^31 − 1, about 24.8 days): a longer one fires
+ * after 1 ms (TimeoutOverflowWarning). Every duration option is at most this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function invalidOption(path: string, expected: string, got: unknown): ModelHostError {
   return new ModelHostError(ErrorCode.INVALID_CONFIG, `\`${path}\` must be ${expected}, got ${show(got)}`);
 }

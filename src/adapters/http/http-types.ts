@@ -1,5 +1,5 @@
 import { ErrorCode, ModelHostError, type ModelHost } from 'modelhost';
-import { checkInteger, checkObject, invalidOption } from '../../errors/option-checks.js';
+import { checkInteger, checkObject, invalidOption, MAX_TIMER_MS } from '../../errors/option-checks.js';
 
 /** A request as the protocol handlers see it, whatever server received it. */
 export interface HttpRequest {
@@ -98,7 +98,7 @@ export interface ResolvedHttpOptions {
 export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptions {
   const json = options.json === undefined ? {} : checkObject(options.json, 'json', ['maxDepth', 'maxElements']);
   const timeoutMs = options.timeoutMs;
-  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs))) throw invalidOption('timeoutMs', 'a positive number of ms', timeoutMs);
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) throw invalidOption('timeoutMs', `a positive number of ms up to ${MAX_TIMER_MS}`, timeoutMs);
   return {
     bodyLimitBytes: options.bodyLimitBytes === undefined ? 32 * 1024 * 1024 : checkInteger(options.bodyLimitBytes, 'bodyLimitBytes', 1),
     maxResponseBytes: positiveInteger(options.maxResponseBytes, 'maxResponseBytes') ?? 64 * 1024 * 1024,

@@ -44,9 +44,9 @@ describe('HTTP options', () => {
     [{ bodyLimitBytes: Number.NaN }, '`bodyLimitBytes` must be an integer ≥ 1, got NaN'],
     [{ bodyLimitBytes: 0 }, '`bodyLimitBytes` must be an integer ≥ 1, got 0'],
     [{ bodyLimitBytes: 1.5 }, '`bodyLimitBytes` must be an integer ≥ 1, got 1.5'],
-    [{ timeoutMs: 0 }, '`timeoutMs` must be a positive number of ms, got 0'],
-    [{ timeoutMs: Number.NaN }, '`timeoutMs` must be a positive number of ms, got NaN'],
-    [{ timeoutMs: Number.POSITIVE_INFINITY }, '`timeoutMs` must be a positive number of ms, got Infinity'],
+    [{ timeoutMs: 0 }, '`timeoutMs` must be a positive number of ms up to 2147483647, got 0'],
+    [{ timeoutMs: Number.NaN }, '`timeoutMs` must be a positive number of ms up to 2147483647, got NaN'],
+    [{ timeoutMs: Number.POSITIVE_INFINITY }, '`timeoutMs` must be a positive number of ms up to 2147483647, got Infinity'],
   ] as [HttpOptions, string][])('%j is refused: %s', (options, message) => {
     expect(refusal(options)).toBe(message);
   });
