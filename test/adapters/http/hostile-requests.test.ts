@@ -106,3 +106,29 @@ describe('Expect: 100-continue on createNodeServer (and serve)', () => {
     await close();
   });
 });
+
+describe('model names in paths', () => {
+  // The router had a looser rule of its own than the repository's (no length bound, `..`
+  // allowed): a 5,000-character name reached the host and came back twice in its message.
+  it.each([
+    ['129 characters', 'a'.repeat(129)],
+    ["'..' inside", 'mlp..x'],
+    ['a percent-encoded 129 characters', '%61'.repeat(129)],
+  ])('a name no model can have (%s) is not a route: it never reaches the host', async (_, name) => {
+    const { host } = await identity('float32');
+    const handle = createHttpHandler(host);
+    for (const [method, url] of [['GET', `/v2/models/${name}/ready`], ['POST', `/v2/models/${name}/infer`], ['POST', `/v1/models/${name}:predict`]]) {
+      const response = await handle({ method: method!, url: url!, headers: {}, body: Buffer.from('{}'), signal: new AbortController().signal });
+      expect(response, url).toBeUndefined(); // the listener answers 404 "no route", the path named once
+    }
+    await host.close();
+  });
+
+  it('a name of 128 characters is a model name: 404 MODEL_NOT_FOUND from the host', async () => {
+    const { host } = await identity('float32');
+    const handle = createHttpHandler(host);
+    const response = await handle({ method: 'GET', url: `/v2/models/${'a'.repeat(128)}/ready`, headers: {}, body: undefined, signal: new AbortController().signal });
+    expect(response).toMatchObject({ status: 404, headers: { 'x-modelhost-error-code': 'MODEL_NOT_FOUND' } });
+    await host.close();
+  });
+});
