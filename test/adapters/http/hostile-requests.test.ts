@@ -132,3 +132,28 @@ describe('model names in paths', () => {
     await host.close();
   });
 });
+
+describe("parameters of extensions modelhost does not serve", () => {
+  // They were accepted and ignored over HTTP (the gRPC service refused classification and
+  // sequences): a client asking for Triton's classification got raw scores back where it
+  // expected "score:index:label" strings, one pointing an output at shared memory got the
+  // data in JSON while it read its region, a sequence's requests were served as unrelated.
+  it.each([
+    ['classification on an output', { outputs: [{ name: 'y', parameters: { classification: 2 } }] }, "output 'y': parameters.classification asks for the classification extension, which this server does not implement"],
+    ['shared memory on an output', { outputs: [{ name: 'y', parameters: { shared_memory_region: 'r', shared_memory_byte_size: 8 } }] }, "output 'y': parameters.shared_memory_region asks for the shared-memory extension, which this server does not implement"],
+    ['shared memory on an input', { inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', parameters: { shared_memory_region: 'r', shared_memory_byte_size: 8 } }] }, "input 'x': parameters.shared_memory_region asks for the shared-memory extension, which this server does not implement"],
+    ['a sequence id on the request', { parameters: { sequence_id: 7, sequence_start: true } }, 'the request: parameters.sequence_id asks for the sequence batching extension, which this server does not implement'],
+  ])('%s is refused (400) naming it, never answered with something else', async (_, extra, message) => {
+    const { host, post } = await identity('float32');
+    const body = { inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [1, 2] }], ...extra };
+    expect(await post('/v2/models/m/infer', JSON.stringify(body))).toEqual({ status: 400, body: { error: message } });
+    await host.close();
+  });
+
+  it('other parameters are still accepted and ignored, as the protocol allows', async () => {
+    const { host, post } = await identity('float32');
+    const body = { inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [1, 2], parameters: { content_type: 'np' } }], outputs: [{ name: 'y', parameters: { mine: 1 } }], parameters: { priority: 1 } };
+    expect(await post('/v2/models/m/infer', JSON.stringify(body))).toMatchObject({ status: 200, body: { outputs: [{ name: 'y', data: [1, 2] }] } });
+    await host.close();
+  });
+});
