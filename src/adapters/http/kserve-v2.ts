@@ -339,9 +339,10 @@ function binaryResponse(header: string, parts: readonly Uint8Array[]): HttpRespo
 function splitBinary({ request, options }: RouteContext, exactIntegers: boolean): { body: unknown; binary: Uint8Array | undefined } {
   const headerLength = header(request.headers, BINARY_HEADER);
   if (headerLength === undefined) return { body: parseJson(request, options, { exactIntegers }), binary: undefined };
-  const length = /^\d{1,15}$/.test(headerLength) ? Number(headerLength) : Number.NaN;
+  if (!/^\d{1,15}$/.test(headerLength)) throw badRequest(`Inference-Header-Content-Length must be a decimal number of bytes, got ${JSON.stringify(headerLength)}`);
+  const length = Number(headerLength);
   const raw = request.body;
-  if (raw === undefined || !Number.isInteger(length) || length < 0 || length > raw.byteLength) {
+  if (raw === undefined || length > raw.byteLength) {
     throw badRequest(`Inference-Header-Content-Length ${headerLength} does not fit a body of ${raw?.byteLength ?? 0} bytes`);
   }
   return { body: parseJson(request, options, { bytes: raw.subarray(0, length), exactIntegers }), binary: raw.subarray(length) };

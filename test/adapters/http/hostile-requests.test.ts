@@ -157,3 +157,20 @@ describe("parameters of extensions modelhost does not serve", () => {
     await host.close();
   });
 });
+
+describe('Inference-Header-Content-Length', () => {
+  const body = Buffer.from('{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]}');
+  it.each([
+    ['-1', 'Inference-Header-Content-Length must be a decimal number of bytes, got "-1"'],
+    ['1e3', 'Inference-Header-Content-Length must be a decimal number of bytes, got "1e3"'],
+    ['0x10', 'Inference-Header-Content-Length must be a decimal number of bytes, got "0x10"'],
+    ['', 'Inference-Header-Content-Length must be a decimal number of bytes, got ""'],
+    ['9999', `Inference-Header-Content-Length 9999 does not fit a body of ${body.byteLength} bytes`],
+  ])('%j: 400 saying what is wrong with it', async (value, message) => {
+    const { host } = await identity('float32');
+    const handle = createHttpHandler(host);
+    const response = await handle({ method: 'POST', url: '/v2/models/m/infer', headers: { 'inference-header-content-length': value }, body, signal: new AbortController().signal });
+    expect({ status: response?.status, body: JSON.parse(String(response?.body)) }).toEqual({ status: 400, body: { error: message } });
+    await host.close();
+  });
+});
