@@ -51,7 +51,8 @@ USER node
 VOLUME ["/models"]
 EXPOSE 8080
 # Liveness only: readiness (/v2/health/ready) is the orchestrator's business, and a replica
-# that is loading or draining is alive.
+# that is draining is alive. serve listens once its models are loaded: --start-period covers
+# the loading (raise it for models that take longer than 2 minutes to load and warm up).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/v2/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM starts the drain: stop accepting, finish what is in flight (each request within its
