@@ -4,6 +4,7 @@
  * Woken by the sink (at most every 100 ms, at half full, and to close), never per sample.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { RequestSampledEvent } from '../metrics/events.js';
 import { openRotatingFile } from './rotating-file.js';
 import { sampleLine } from './sample-line.js';
 import { SampleRing } from './sample-ring.js';
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     parentPort!.postMessage({ type: 'error', message: error.message });
   });
   const pending = () => ring.setReaderPending(stream.writableLength);
+  const toLine = (sample: RequestSampledEvent) => sampleLine(sample, setup.encoding);
   let draining = false;
   let closing = false;
 
@@ -36,8 +38,9 @@ async function main(): Promise<void> {
       for (;;) {
         let text = '';
         let lines = 0;
-        for (let event = ring.read(); event !== undefined; event = text.length < WRITE_BYTES ? ring.read() : undefined) {
-          text += sampleLine(event, setup.encoding);
+        // Each line is built from the sample where it lies in the ring (no copy of its tensors).
+        for (let line = ring.consume(toLine); line !== undefined; line = text.length < WRITE_BYTES ? ring.consume(toLine) : undefined) {
+          text += line;
           lines++;
         }
         if (lines === 0) break;
