@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import type { RequestSampledEvent } from '../metrics/events.js';
 import { importPeer } from '../runtime/optional-peer.js';
 import { openRotatingFile, type RotatingFile } from './rotating-file.js';
+import { borrowsSamples } from './sample-listeners.js';
 import { sampleLine } from './sample-line.js';
 import { SinkThread } from './sink-thread.js';
 
@@ -96,7 +97,8 @@ export class JsonlSink {
   private flushImmediate: ReturnType<typeof setImmediate> | undefined;
   /** Pending bytes that flush at the next turn rather than waiting for the timer: below the drop bound, so a burst is written before it is dropped. */
   private readonly flushBytes: number;
-  private readonly listener = (event: RequestSampledEvent): void => this.write(event);
+  /** Borrows each sample: its tensors are copied into the ring or encoded into the line during the call, so the host makes no copies for it. */
+  private readonly listener = borrowsSamples((event: RequestSampledEvent): void => this.write(event));
 
   private constructor(
     private readonly host: SampleSource,
