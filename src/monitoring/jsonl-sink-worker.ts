@@ -56,6 +56,7 @@ async function main(): Promise<void> {
         // A write the stream fails (a file that cannot be opened fails the writes it holds) loses its lines: counted, not written.
         const more = stream.write(text, (error) => {
           if (error) ring.addLost(lines);
+          else ring.addWritten(lines);
           pending();
         });
         pending();

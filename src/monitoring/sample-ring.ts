@@ -5,14 +5,16 @@ import { copyTensor } from './response-cache.js';
 /**
  * The ring's header, Int32 slots before the records: where the writer (the request's thread)
  * and the reader (the sink's worker) are, the samples read so far (mod 2^32), the bytes the
- * reader holds for the disk (its stream's backlog, so `bufferedBytes` counts them too), and
- * the samples it read but could not write (its stream failed).
+ * reader holds for the disk (its stream's backlog, so `bufferedBytes` counts them too), the
+ * samples it read but could not write (its stream failed), and the samples its stream wrote
+ * (so a worker that ends before writing what it took out has those counted as lost).
  */
 const WRITE = 0;
 const READ = 1;
 const READ_COUNT = 2;
 const READER_PENDING = 3;
 const LOST = 4;
+const WRITTEN = 5;
 const HEADER_BYTES = 32;
 /** A record's first u32 when the rest of the ring is too short for the next record: go to 0. */
 const WRAP = 0xffffffff;
@@ -111,6 +113,15 @@ export class SampleRing {
 
   addLost(samples: number): void {
     Atomics.add(this.header, LOST, samples);
+  }
+
+  /** Samples the reader's stream has written (mod 2^32). */
+  get written(): number {
+    return Atomics.load(this.header, WRITTEN) >>> 0;
+  }
+
+  addWritten(samples: number): void {
+    Atomics.add(this.header, WRITTEN, samples);
   }
 
   /**
