@@ -43,12 +43,19 @@ async function main(): Promise<void> {
       for (;;) {
         let text = '';
         let lines = 0;
+        // Counted as waiting for the disk from before a sample leaves the ring until the stream
+        // holds its line: else the sink could read nothing waiting meanwhile, and a process
+        // ending without close() would stop this worker with those lines unwritten.
+        ring.setReaderPending(stream.writableLength + 1);
         // Each line is built from the sample where it lies in the ring (no copy of its tensors).
         for (let line = ring.consume(toLine); line !== undefined; line = text.length < writeBytes ? ring.consume(toLine) : undefined) {
           text += line;
           lines++;
         }
-        if (lines === 0) break;
+        if (lines === 0) {
+          pending();
+          break;
+        }
         if (failed || stream.destroyed) {
           ring.addLost(lines);
           continue;

@@ -162,6 +162,15 @@ describe('JsonlSink in a worker thread', () => {
     expect(output.trim()).toBe('lines=1');
   });
 
+  it('a process that ends without close() under load still writes every sample its sink accepted, and exits', async () => {
+    const file = join(await tempDir(), 'samples.jsonl');
+    const output = execFileSync(process.execPath, ['--import', 'tsx', 'test/fixtures/scripts/sink-thread-natural-exit.mts', file, '20000'], { encoding: 'utf8', timeout: 60_000 });
+    const [, lines, written, dropped] = /^lines=(\d+) written=(\d+) dropped=(\d+)$/.exec(output.trim())!.map(Number);
+    expect(written! + dropped!).toBe(20_000);
+    expect(written).toBeGreaterThan(0);
+    expect(lines).toBe(written);
+  });
+
   it('holds the process while close() writes the rest, when the close is the last thing it awaits', async () => {
     const file = join(await tempDir(), 'samples.jsonl');
     const output = execFileSync(process.execPath, ['--import', 'tsx', 'test/fixtures/scripts/sink-thread-close-last.mts', file], { encoding: 'utf8', timeout: 30_000 });
