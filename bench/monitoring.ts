@@ -23,6 +23,7 @@ import { JsonlSink, ModelHost, type ModelOptions } from './lib/modelhost.js';
 import { nullRuntime } from './lib/null-runtime.js';
 import { runClosedLoop } from './lib/closed-loop.js';
 import { medianInterval } from './lib/paired.js';
+import { threadCpu } from './lib/thread-cpu.js';
 import { inputRows, writeRepository } from './load/models.js';
 
 const quick = process.argv.includes('--quick');
@@ -240,10 +241,17 @@ async function samplingTarget(sides: readonly SamplingSide[], rounds: number): P
   const hosts: Awaited<ReturnType<typeof open>>[] = [];
   for (const side of sides) hosts.push(await open(side));
   let next = 0;
+  const request = (host: ModelHost) => () => host.predict('mlp-onnx', rows[next++ & 255]!);
+  // CPU per request of the main thread and of the process's other threads (the sink's worker, GC helpers, file writes).
+  const cpu: { main: number; others: number }[][] = sides.map(() => []);
   const measure = async (i: number) => {
     const { host } = hosts[i]!;
-    const r = await runClosedLoop({ concurrency: 64, request: () => host.predict('mlp-onnx', rows[next++ & 255]!), warmup: { ms: 200 }, measure: { ms: 1000 } });
+    await runClosedLoop({ concurrency: 64, request: request(host), warmup: { ms: 200 }, measure: { ms: 10 } });
+    const before = threadCpu();
+    const r = await runClosedLoop({ concurrency: 64, request: request(host), warmup: { ms: 0 }, measure: { ms: 1000 } });
+    const after = threadCpu();
     if (r.errors > 0) throw new Error(`${sides[i]!.name}: ${r.errors} errors, first: ${r.firstError}`);
+    if (before !== undefined && after !== undefined) cpu[i]!.push({ main: (after.mainNs - before.mainNs) / r.requests, others: (after.othersNs - before.othersNs) / r.requests });
     return r.requestsPerSec;
   };
   const ratios: number[][] = sides.map(() => []);
@@ -265,6 +273,15 @@ async function samplingTarget(sides: readonly SamplingSide[], rounds: number): P
     const target = side === TARGET_SIDES[2] ? `; target ≥ 0.97: ${m.median >= 0.97 ? 'met' : 'missed'}${m.low >= 0.97 ? ', by the whole interval' : ''}` : '';
     const seen = side.listener.startsWith('sink') ? `, ${hosts[i]!.sink!.written.toLocaleString('en-US')} lines, ${hosts[i]!.sink!.dropped.toLocaleString('en-US')} dropped` : side.listener === 'noop' ? `, ${hosts[i]!.heard().toLocaleString('en-US')} samples heard` : '';
     console.log(`| ${side.name} | ${interval(m)}${target}${seen} |`);
+  }
+  if (cpu[0]!.length === rounds) {
+    // What each host's code costs in CPU, whatever else the machine runs: per round, its main thread's ns per request ÷ the default host's.
+    console.log(`\nCPU per request (medians of the rounds; /proc/self/task): main thread ÷ default's, its ns, and the other threads' ns (the sink's worker, GC helpers, file writes)`);
+    for (let i = 0; i < sides.length; i++) {
+      const main = medianInterval(cpu[i]!.map((c, k) => c.main / cpu[0]![k]!.main));
+      const ns = (pick: (c: { main: number; others: number }) => number) => medianInterval(cpu[i]!.map(pick)).median.toFixed(0);
+      console.log(`| ${sides[i]!.name} | ${i === 0 ? '1' : interval(main)} | main ${ns((c) => c.main)} ns | others ${ns((c) => c.others)} ns |`);
+    }
   }
   for (const { host, sink } of hosts) {
     await sink?.close();

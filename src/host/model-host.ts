@@ -30,6 +30,7 @@ import { StatsRecorder, type WindowName, type WindowStats } from '../metrics/sta
 import type { BreakerState } from '../metrics/events.js';
 import type { VersionState } from '../registry/version-state.js';
 import { HostMonitoring } from '../monitoring/host-monitoring.js';
+import { sampleListeners } from '../monitoring/sample-listeners.js';
 import type { FeedbackResult, QualityStats } from '../monitoring/feedback-store.js';
 import type { MonitoringStats } from '../monitoring/model-monitor.js';
 import { resolveHostOptions, type Logger, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
@@ -183,7 +184,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     this.monitoring = new HostMonitoring({
       now: () => this.options.clock.now(),
       random: () => Math.random(),
-      wantsSamples: () => this.listenerCount('requestSampled') > 0,
+      sampleListeners: () => (this.listenerCount('requestSampled') === 0 ? 'none' : sampleListeners(this.listeners('requestSampled'))),
       sampled: (event) => this.notify('requestSampled', event),
       drifted: (event) => this.notify('driftDetected', event),
       cacheHit: (model, version, rows, id, arrivedAt, answeredAt) => this.cacheHit(model, version, rows, id, arrivedAt, answeredAt),

@@ -18,7 +18,7 @@ export class HostMonitoring {
   private last: { model: NamedModel; options: ResolvedMonitoring; monitor: ModelMonitor | undefined } | undefined;
 
   constructor(
-    private readonly deps: Omit<MonitorDeps, 'wantsSamples'> & { readonly wantsSamples: (model: string) => boolean; readonly warn: (message: string, model: string, cause: unknown) => void },
+    private readonly deps: MonitorDeps & { readonly warn: (message: string, model: string, cause: unknown) => void },
   ) {}
 
   /** The model's monitor, or undefined when monitoring is off for it (the common, free case). */
@@ -40,7 +40,7 @@ export class HostMonitoring {
       this.monitors.delete(model.name);
       return undefined;
     }
-    monitor = new ModelMonitor(model.name, options, { ...this.deps, wantsSamples: () => this.deps.wantsSamples(model.name) });
+    monitor = new ModelMonitor(model.name, options, this.deps);
     this.monitors.set(model.name, monitor);
     if (monitor.drift !== undefined && options.drift.reference !== undefined) this.feedReference(monitor, model, version);
     return monitor;

@@ -3,8 +3,9 @@ import type { Writable } from 'node:stream';
 import type { RequestSampledEvent } from '../metrics/events.js';
 import { importPeer } from '../runtime/optional-peer.js';
 import { openRotatingFile, type RotatingFile } from './rotating-file.js';
+import { borrowsSamples } from './sample-listeners.js';
 import { sampleLine } from './sample-line.js';
-import { SinkThread } from './sink-thread.js';
+import { SINK_WORKER_ENTRY, SinkThread } from './sink-thread.js';
 
 export { sampleLine } from './sample-line.js';
 
@@ -39,6 +40,12 @@ export interface JsonlSinkOptions {
    * `stream` always is (a Writable cannot cross threads).
    */
   readonly thread?: boolean;
+  /**
+   * How long `close()` waits for the worker to write what it holds, ms (with a worker). Past
+   * it (a disk that does not answer) the worker is stopped, `error` says so, and every sample
+   * it had not written is counted in `dropped`. Default 5000.
+   */
+  readonly closeTimeoutMs?: number;
 }
 
 /**
@@ -96,7 +103,8 @@ export class JsonlSink {
   private flushImmediate: ReturnType<typeof setImmediate> | undefined;
   /** Pending bytes that flush at the next turn rather than waiting for the timer: below the drop bound, so a burst is written before it is dropped. */
   private readonly flushBytes: number;
-  private readonly listener = (event: RequestSampledEvent): void => this.write(event);
+  /** Borrows each sample: its tensors are copied into the ring or encoded into the line during the call, so the host makes no copies for it. */
+  private readonly listener = borrowsSamples((event: RequestSampledEvent): void => this.write(event));
 
   private constructor(
     private readonly host: SampleSource,
@@ -125,6 +133,8 @@ export class JsonlSink {
     if (encoding !== 'base64' && encoding !== 'numbers') throw new TypeError(`tensorEncoding must be 'base64' or 'numbers', got ${String(encoding)}`);
     if (options.thread !== undefined && typeof options.thread !== 'boolean') throw new TypeError(`thread must be a boolean, got ${String(options.thread)}`);
     if (options.thread === true && options.stream !== undefined) throw new TypeError('JsonlSink: `thread: true` needs a `path` (a `stream` cannot cross to a worker thread)');
+    const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    if (!(Number.isInteger(closeTimeoutMs) && closeTimeoutMs >= 0)) throw new TypeError(`closeTimeoutMs must be an integer ≥ 0, got ${String(closeTimeoutMs)}`);
     const models = options.models === undefined ? undefined : new Set(options.models);
     let stream = options.stream;
     if (stream === undefined) {
@@ -135,7 +145,7 @@ export class JsonlSink {
         let sink: JsonlSink | undefined;
         const thread = await SinkThread.start({ ...file, encoding }, maxBufferBytes, (error) => {
           if (sink !== undefined) sink.error ??= error;
-        });
+        }, { closeTimeoutMs, entry: (options as { [SINK_WORKER_ENTRY]?: URL })[SINK_WORKER_ENTRY] });
         sink = new JsonlSink(host, undefined, thread, maxBufferBytes, models, encoding);
         return sink;
       }

@@ -6,6 +6,7 @@ import { FeedbackStore, type QualityStats } from './feedback-store.js';
 import type { ResolvedMonitoring } from './monitoring-options.js';
 import { CopySlab } from './copy-slab.js';
 import { ResponseCache } from './response-cache.js';
+import type { SampleListeners } from './sample-listeners.js';
 import { Sampler } from './sampler.js';
 
 type Outputs = Record<string, Tensor>;
@@ -15,8 +16,8 @@ export interface MonitorDeps {
   readonly now: () => number;
   /** 0 ≤ x < 1; `Math.random` unless a test needs otherwise. */
   readonly random: () => number;
-  /** Whether anyone listens to `requestSampled` (copies are made only then). */
-  readonly wantsSamples: () => boolean;
+  /** Who listens to `requestSampled`: copies are made only for listeners that may keep them. */
+  readonly sampleListeners: () => SampleListeners;
   readonly sampled: (event: RequestSampledEvent) => void;
   readonly drifted: (event: DriftDetectedEvent) => void;
   /** A request answered from the cache: counted as served (times on the host's clock, ms). */
@@ -90,9 +91,10 @@ export class ModelMonitor {
       this.sampledCount++;
       const drift = this.drift;
       if (drift !== undefined) this.report(version, drift.inputs.observe(prepared.tensors, prepared.rows));
-      const listening = this.deps.wantsSamples();
-      if (this.options.sampling.inputs && listening) inputs = this.copies.copyTensors(prepared.tensors);
-      observe ||= drift !== undefined || listening;
+      const listening = this.deps.sampleListeners();
+      // Copied as they come, for listeners that may keep them; borrowing ones read the request's own when it is answered.
+      if (this.options.sampling.inputs && listening === 'keeping') inputs = this.copies.copyTensors(prepared.tensors);
+      observe ||= drift !== undefined || listening !== 'none';
     }
     // The key to keep the answer under: on a miss of a key seen before (see ResponseCache.admits).
     let key: number | undefined;
@@ -101,7 +103,7 @@ export class ModelMonitor {
       const hit = cache.get(k, version, prepared.tensors, prepared.single);
       if (hit !== undefined) {
         this.deps.cacheHit(this.model, version, prepared.rows, id, start, this.deps.now());
-        if (observe) this.answered(version, prepared.rows, id, hit, sampled, remember, inputs, start, true);
+        if (observe) this.answered(version, prepared, id, hit, sampled, remember, inputs, start, true);
         return Promise.resolve(hit);
       }
       if (cache.admits(k)) key = k;
@@ -113,7 +115,7 @@ export class ModelMonitor {
       (outputs) => {
         try {
           if (key !== undefined) cache!.set(key, version, prepared.tensors, prepared.single, outputs);
-          if (observe) this.answered(version, prepared.rows, id, outputs, sampled, remember, inputs, start, false);
+          if (observe) this.answered(version, prepared, id, outputs, sampled, remember, inputs, start, false);
         } catch {
           // Monitoring never fails a request that succeeded.
         }
@@ -141,18 +143,29 @@ export class ModelMonitor {
     };
   }
 
-  private answered(version: number, rows: number, id: string | undefined, outputs: Outputs, sampled: boolean, remember: boolean, inputs: Outputs | undefined, start: number, cached: boolean): void {
+  /**
+   * A monitored request answered: remembered for feedback, its outputs to drift, and its sample
+   * to the listeners. `inputs`: the copies made when it came, if a listener that keeps samples
+   * listened then.
+   */
+  private answered(version: number, prepared: PreparedInputs, id: string | undefined, outputs: Outputs, sampled: boolean, remember: boolean, inputs: Outputs | undefined, start: number, cached: boolean): void {
+    const rows = prepared.rows;
     if (remember) this.feedback!.record(id!, version, outputs, rows);
     if (!sampled) return;
     if (this.drift !== undefined) this.report(version, this.drift.outputs.observe(outputs, rows));
-    if (!this.deps.wantsSamples()) return;
+    const listening = this.deps.sampleListeners();
+    if (listening === 'none') return;
+    // Borrowing listeners alone read the request's own tensors, during the call: the caller sees
+    // its outputs only after this (this side branch was attached to its promise first).
+    const borrowed = listening === 'borrowing';
+    const sampling = this.options.sampling;
     this.deps.sampled({
       model: this.model,
       version,
       timestamp: Date.now(),
       id,
-      inputs,
-      outputs: this.options.sampling.outputs ? this.copies.copyTensors(outputs) : undefined,
+      inputs: sampling.inputs ? (inputs ?? (borrowed ? prepared.tensors : this.copies.copyTensors(prepared.tensors))) : undefined,
+      outputs: sampling.outputs ? (borrowed ? outputs : this.copies.copyTensors(outputs)) : undefined,
       rows,
       latencyMs: this.deps.now() - start,
       cached,

@@ -1,17 +1,20 @@
 import type { Tensor } from '../tensor/index.js';
 import type { RequestSampledEvent } from '../metrics/events.js';
+import { copyTensor } from './response-cache.js';
 
 /**
  * The ring's header, Int32 slots before the records: where the writer (the request's thread)
  * and the reader (the sink's worker) are, the samples read so far (mod 2^32), the bytes the
- * reader holds for the disk (its stream's backlog, so `bufferedBytes` counts them too), and
- * the samples it read but could not write (its stream failed).
+ * reader holds for the disk (its stream's backlog, so `bufferedBytes` counts them too), the
+ * samples it read but could not write (its stream failed), and the samples its stream wrote
+ * (so a worker that ends before writing what it took out has those counted as lost).
  */
 const WRITE = 0;
 const READ = 1;
 const READ_COUNT = 2;
 const READER_PENDING = 3;
 const LOST = 4;
+const WRITTEN = 5;
 const HEADER_BYTES = 32;
 /** A record's first u32 when the rest of the ring is too short for the next record: go to 0. */
 const WRAP = 0xffffffff;
@@ -28,8 +31,15 @@ const DATA_LIST = 1;
  * dtype's array, data of another (a Uint8Array under `float32`) lost its bytes or changed its
  * numbers, and the line differed from `sampleLine`'s. Anything else comes back as a Uint8Array.
  */
-const ARRAYS = [Uint8Array, Float32Array, Float64Array, Uint16Array, Int8Array, Int16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array, Uint8ClampedArray] as const;
+const ARRAYS: readonly ArrayKind[] = [Uint8Array, Float32Array, Float64Array, Uint16Array, Int8Array, Int16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array, Uint8ClampedArray];
 const ARRAY_KIND = new Map<unknown, number>(ARRAYS.map((array, kind) => [array, kind]));
+/** A typed array's constructor, over a part of the ring. */
+interface ArrayKind {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): RingArray;
+  readonly BYTES_PER_ELEMENT: number;
+}
+/** The ring's records as one of {@link ARRAYS}. */
+type RingArray = ArrayBufferView & { set(source: never, offset: number): void };
 const ELEMENT_TEXT = 0;
 const ELEMENT_BYTES = 1;
 
@@ -47,8 +57,11 @@ const encodedNames = new Map<string, Buffer>();
  *
  * Record: u32 length, u32 flags, f64 timestamp, f64 latencyMs, f64 version, f64 rows, the
  * model and id (u32 byte length + UTF-16LE), then inputs and outputs: u32 count and per tensor
- * name, dtype, u32 rank, f64 per dimension, u8 kind, and the data (u8 array kind, u32 byte length + bytes,
- * or u32 count + per element u8 kind, u32 length, bytes).
+ * name, dtype, u32 rank, f64 per dimension, u8 kind, and the data (u8 array kind, u32 byte
+ * length, then the bytes from the next multiple of 8; or u32 count + per element u8 kind, u32
+ * length, bytes). Tensor bytes are 8-byte aligned so that each side copies or views them as
+ * their own array: the writer by one `set` into a view of the whole ring of that array kind (no
+ * view made per tensor), the reader ({@link consume}) by views into the ring (no copy).
  */
 export class SampleRing {
   readonly buffer: SharedArrayBuffer;
@@ -57,6 +70,8 @@ export class SampleRing {
   /** The same bytes as a Buffer, to write and read UTF-16LE text in place (TextDecoder does not read shared memory). */
   private readonly text: Buffer;
   private readonly view: DataView;
+  /** The records' bytes as each array kind ({@link ARRAYS}), made on first use: a tensor's bytes go in by one `set` from the same kind of array. */
+  private readonly arrays: RingArray[] = [];
   /** Bytes for records, after the header. */
   readonly capacity: number;
 
@@ -100,6 +115,15 @@ export class SampleRing {
     Atomics.add(this.header, LOST, samples);
   }
 
+  /** Samples the reader's stream has written (mod 2^32). */
+  get written(): number {
+    return Atomics.load(this.header, WRITTEN) >>> 0;
+  }
+
+  addWritten(samples: number): void {
+    Atomics.add(this.header, WRITTEN, samples);
+  }
+
   /**
    * Copies a sample in. Returns false, having written nothing, when it does not fit in the
    * free space (the caller counts a drop) or its tensors hold something a record cannot.
@@ -139,6 +163,15 @@ export class SampleRing {
 
   /** The next sample, or undefined when the ring is empty. Its tensors are copies (the ring's space is released). */
   read(): RequestSampledEvent | undefined {
+    return this.consume(copied);
+  }
+
+  /**
+   * Takes the next sample out and hands it to `use`, its tensors' data viewing the ring's bytes
+   * (no copy, no ArrayBuffer per tensor): valid only during the call, since the space is
+   * released once `use` returns (or throws). Undefined, without calling `use`, when the ring is empty.
+   */
+  consume<T>(use: (sample: RequestSampledEvent) => T): T | undefined {
     const write = Atomics.load(this.header, WRITE);
     let at = Atomics.load(this.header, READ);
     if (at === write) return undefined;
@@ -152,25 +185,27 @@ export class SampleRing {
     }
     const length = view.getUint32(at, true);
     const flags = view.getUint32(at + 4, true);
-    const cursor = { p: at + 40 };
-    const model = this.readText(cursor);
-    const id = flags & FLAG_ID ? this.readText(cursor) : undefined;
-    const inputs = flags & FLAG_INPUTS ? this.readTensors(cursor) : undefined;
-    const outputs = flags & FLAG_OUTPUTS ? this.readTensors(cursor) : undefined;
-    const event: RequestSampledEvent = {
-      model,
-      version: view.getFloat64(at + 24, true),
-      timestamp: view.getFloat64(at + 8, true),
-      id,
-      inputs,
-      outputs,
-      rows: view.getFloat64(at + 32, true),
-      latencyMs: view.getFloat64(at + 16, true),
-      cached: (flags & FLAG_CACHED) !== 0,
-    };
-    Atomics.store(this.header, READ, at + length === this.capacity ? 0 : at + length);
-    Atomics.add(this.header, READ_COUNT, 1);
-    return event;
+    try {
+      const cursor = { p: at + 40 };
+      const model = this.readText(cursor);
+      const id = flags & FLAG_ID ? this.readText(cursor) : undefined;
+      const inputs = flags & FLAG_INPUTS ? this.readTensors(cursor) : undefined;
+      const outputs = flags & FLAG_OUTPUTS ? this.readTensors(cursor) : undefined;
+      return use({
+        model,
+        version: view.getFloat64(at + 24, true),
+        timestamp: view.getFloat64(at + 8, true),
+        id,
+        inputs,
+        outputs,
+        rows: view.getFloat64(at + 32, true),
+        latencyMs: view.getFloat64(at + 16, true),
+        cached: (flags & FLAG_CACHED) !== 0,
+      });
+    } finally {
+      Atomics.store(this.header, READ, at + length === this.capacity ? 0 : at + length);
+      Atomics.add(this.header, READ_COUNT, 1);
+    }
   }
 
   /** Where a record of `size` bytes (a multiple of 8) goes, writing a wrap mark if it goes to 0; -1 when it does not fit. */
@@ -249,17 +284,31 @@ export class SampleRing {
         }
       } else {
         const source = data as ArrayBufferView;
+        const kind = ARRAY_KIND.get(source.constructor);
         view.setUint8(p, DATA_BYTES);
-        view.setUint8(p + 1, ARRAY_KIND.get(source.constructor) ?? 0);
+        view.setUint8(p + 1, kind ?? 0);
         view.setUint32(p + 2, source.byteLength, true);
-        this.bytes.set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), p + 6);
-        p += 6 + source.byteLength;
+        p = align8(p + 6);
+        if (kind === undefined) this.bytes.set(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), p);
+        else this.arrayOf(kind).set(source as never, p / ARRAYS[kind]!.BYTES_PER_ELEMENT);
+        p += source.byteLength;
       }
     }
     view.setUint32(countAt, count, true);
     return p;
   }
 
+  private arrayOf(kind: number): RingArray {
+    let array = this.arrays[kind];
+    if (array === undefined) {
+      const Kind = ARRAYS[kind]!;
+      array = new Kind(this.buffer, HEADER_BYTES, Math.floor(this.capacity / Kind.BYTES_PER_ELEMENT));
+      this.arrays[kind] = array;
+    }
+    return array;
+  }
+
+  /** The tensors of a record, their data viewing the ring (see {@link consume}). */
   private readTensors(cursor: { p: number }): Record<string, Tensor> {
     const view = this.view;
     const tensors: Record<string, Tensor> = {};
@@ -285,19 +334,18 @@ export class SampleRing {
           if (elementKind === ELEMENT_TEXT) list.push(this.readText(cursor));
           else {
             const n = view.getUint32(cursor.p, true);
-            list.push(this.bytes.slice(cursor.p + 4, cursor.p + 4 + n));
+            list.push(this.bytes.subarray(cursor.p + 4, cursor.p + 4 + n));
             cursor.p += 4 + n;
           }
         }
         data = list;
       } else {
-        // A copy into a fresh (aligned) buffer, viewed as the array it came in.
+        // Viewed as the array it came in, where it lies (8-byte aligned).
         const array = ARRAYS[view.getUint8(cursor.p + 1)] ?? Uint8Array;
         const length = view.getUint32(cursor.p + 2, true);
-        cursor.p += 6;
-        const copy = this.bytes.slice(cursor.p, cursor.p + length);
+        cursor.p = align8(cursor.p + 6);
+        data = new array(this.buffer, HEADER_BYTES + cursor.p, length / array.BYTES_PER_ELEMENT) as unknown as Tensor['data'];
         cursor.p += length;
-        data = (array === Uint8Array ? copy : new array(copy.buffer, 0, length / array.BYTES_PER_ELEMENT)) as Tensor['data'];
       }
       tensors[name] = { data, shape, dtype: dtype as Tensor['dtype'] };
     }
@@ -318,7 +366,8 @@ function tensorsBound(tensors: Readonly<Record<string, Tensor>>): number {
   let size = 4;
   for (const name in tensors) {
     const t = tensors[name]!;
-    size += 4 + name.length * 2 + 4 + t.dtype.length * 2 + 4 + t.shape.length * 8 + 6;
+    // + 7: the data's alignment to 8.
+    size += 4 + name.length * 2 + 4 + t.dtype.length * 2 + 4 + t.shape.length * 8 + 6 + 7;
     const data = t.data;
     if (Array.isArray(data)) {
       for (const element of data as readonly (string | Uint8Array)[]) size += 5 + (typeof element === 'string' ? element.length * 2 : element.byteLength);
@@ -326,6 +375,18 @@ function tensorsBound(tensors: Readonly<Record<string, Tensor>>): number {
     else return Number.NaN;
   }
   return size;
+}
+
+/** A sample read out of the ring, its tensors copied out of it (they outlive the record). */
+function copied(sample: RequestSampledEvent): RequestSampledEvent {
+  return { ...sample, inputs: copiedTensors(sample.inputs), outputs: copiedTensors(sample.outputs) };
+}
+
+function copiedTensors(tensors: Record<string, Tensor> | undefined): Record<string, Tensor> | undefined {
+  if (tensors === undefined) return undefined;
+  const copy: Record<string, Tensor> = {};
+  for (const name in tensors) copy[name] = copyTensor(tensors[name]!);
+  return copy;
 }
 
 function align8(n: number): number {

@@ -39,7 +39,10 @@ export class SinkThread {
   private stalled = 0;
   private lastBuffered = 0;
   private exited = false;
+  /** The worker ended after writing everything it took (a close that finished), not by a crash or a timeout. */
+  private finished = false;
   private closing = false;
+  private closeTimedOut = false;
   private readonly exit: Promise<void>;
 
   private constructor(
@@ -47,6 +50,7 @@ export class SinkThread {
     private readonly ring: SampleRing,
     /** Called with why the sink can no longer write (a stream error, or the worker gone). */
     onFailure: (error: Error) => void,
+    private readonly closeTimeoutMs: number,
   ) {
     worker.on('message', (message: FromSinkWorker) => {
       if (message.type === 'error') onFailure(new Error(message.message));
@@ -55,8 +59,10 @@ export class SinkThread {
     this.exit = new Promise((resolve) => {
       worker.once('exit', (code) => {
         this.exited = true;
+        this.finished = this.closing && code === 0 && !this.closeTimedOut;
         clearTimeout(this.wakeTimer);
-        if (!this.closing || code !== 0) onFailure(new Error(`the JSON-lines sink's worker exited with code ${code}`));
+        if (this.closeTimedOut) onFailure(new Error(`the JSON-lines sink's worker did not finish writing within closeTimeoutMs (${this.closeTimeoutMs} ms), so it was stopped`));
+        else if (!this.finished) onFailure(new Error(`the JSON-lines sink's worker exited with code ${code}`));
         resolve();
       });
     });
@@ -68,9 +74,9 @@ export class SinkThread {
    * Starts the worker and resolves once it has opened the file.
    * @throws Error when the worker cannot start or open the file.
    */
-  static async start(data: Omit<SinkWorkerData, 'buffer'>, ringBytes: number, onFailure: (error: Error) => void): Promise<SinkThread> {
+  static async start(data: Omit<SinkWorkerData, 'buffer'>, ringBytes: number, onFailure: (error: Error) => void, options: SinkThreadOptions): Promise<SinkThread> {
     const ring = new SampleRing(ringBytes);
-    const entry = workerEntry();
+    const entry = workerEntry(options.entry);
     const worker = new Worker(entry.url, { workerData: { ...data, buffer: ring.buffer } satisfies SinkWorkerData, eval: entry.eval, ...(entry.eval ? { execArgv: [] } : {}) });
     SinkThread.live++;
     worker.once('exit', () => SinkThread.live--);
@@ -100,7 +106,7 @@ export class SinkThread {
       worker.on('error', onError);
       worker.on('exit', onExit);
     });
-    return new SinkThread(worker, ring, onFailure);
+    return new SinkThread(worker, ring, onFailure, options.closeTimeoutMs);
   }
 
   /** Bytes waiting for the disk: in the ring, and in the worker's stream. */
@@ -108,9 +114,14 @@ export class SinkThread {
     return this.ring.usedBytes + this.ring.readerPending;
   }
 
-  /** Samples accepted that the worker read and could not write, or that were still in the ring when it died. */
+  /**
+   * Samples accepted and never written: those the worker's file failed, and, once the worker
+   * ended any other way than a finished close (it died, or was stopped at `closeTimeoutMs`),
+   * every one it had not written, whether still in the ring or already taken out for the file.
+   */
   get lost(): number {
-    return this.ring.lost + (this.exited && !this.closing ? (this.accepted - this.ring.readCount) >>> 0 : 0);
+    if (this.exited && !this.finished) return (this.accepted - this.ring.written) >>> 0;
+    return this.ring.lost;
   }
 
   /** Copies a sample into the ring; false (nothing kept) when it does not fit or the worker is gone. */
@@ -124,7 +135,11 @@ export class SinkThread {
     return true;
   }
 
-  /** Writes every sample accepted, ends the file and the worker. */
+  /**
+   * Writes every sample accepted, ends the file and the worker; a worker still writing after
+   * `closeTimeoutMs` (a disk that does not answer) is stopped, and what it had not written is
+   * counted as lost.
+   */
   async close(): Promise<void> {
     if (this.closing) return this.exit;
     this.closing = true;
@@ -133,6 +148,12 @@ export class SinkThread {
       // Held while it writes the rest: an unref'd worker would let the loop end with close() pending.
       this.worker.ref();
       this.worker.postMessage('close' satisfies ToSinkWorker);
+      const timer = setTimeout(() => {
+        this.closeTimedOut = true;
+        void this.worker.terminate();
+      }, this.closeTimeoutMs);
+      await this.exit;
+      clearTimeout(timer);
     }
     await this.exit;
   }
@@ -156,11 +177,23 @@ export class SinkThread {
   }
 }
 
+/** Internal, for tests: a `JsonlSink.open` option under this key runs that module as the worker (one whose disk never answers). */
+export const SINK_WORKER_ENTRY = Symbol('modelhost.sinkWorkerEntry');
+
+/** How a sink's worker is run. */
+export interface SinkThreadOptions {
+  /** How long `close()` waits for the worker to write the rest before it stops it, ms. */
+  readonly closeTimeoutMs: number;
+  /** The worker's module instead of jsonl-sink-worker (tests: a worker whose disk never answers). */
+  readonly entry?: URL;
+}
+
 /** The worker's file: beside the bundle when built, the TypeScript source (through tsx) in tests. */
-function workerEntry(): { url: URL | string; eval: boolean } {
-  if (!import.meta.url.endsWith('.ts')) return { url: new URL('./jsonl-sink-worker.js', import.meta.url), eval: false };
+function workerEntry(entry?: URL): { url: URL | string; eval: boolean } {
+  if (entry === undefined && !import.meta.url.endsWith('.ts')) return { url: new URL('./jsonl-sink-worker.js', import.meta.url), eval: false };
+  const source = entry ?? new URL('./jsonl-sink-worker.ts', import.meta.url);
+  if (!/\.m?ts$/.test(source.pathname)) return { url: source, eval: false };
   const require = createRequire(import.meta.url);
   const tsx = pathToFileURL(require.resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const source = new URL('./jsonl-sink-worker.ts', import.meta.url).href;
-  return { url: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source)}); });`, eval: true };
+  return { url: `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(source.href)}); });`, eval: true };
 }

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { JsonlSink, sampleLine, type RequestSampledEvent } from '../../../src/index.js';
-import { SinkThread } from '../../../src/monitoring/sink-thread.js';
+import { SINK_WORKER_ENTRY, SinkThread } from '../../../src/monitoring/sink-thread.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 
 const tempDir = useTempDirs();
@@ -95,6 +95,26 @@ describe('JsonlSink in a worker thread', () => {
     await sink.close(); // settles, the worker being gone
   });
 
+  it('stops a worker stuck writing once close() has waited closeTimeoutMs, counting every sample it had not written as dropped (taken out of the ring or not)', async () => {
+    const dir = await tempDir();
+    const source = new EventEmitter();
+    const entry = new URL('../../fixtures/scripts/stuck-sink-worker.mts', import.meta.url);
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl'), closeTimeoutMs: 200, [SINK_WORKER_ENTRY]: entry } as never);
+    for (let i = 0; i < 3; i++) source.emit('requestSampled', sample(i));
+    // Once woken it takes the 3 out of the ring, as if handed to its file, and writes none.
+    await vi.waitFor(() => expect(sink.bufferedBytes).toBe(0));
+    for (let i = 3; i < 5; i++) source.emit('requestSampled', sample(i));
+    // Without the bound this never settles (the test times out).
+    await sink.close();
+    expect(sink.error?.message).toMatch(/did not finish writing within closeTimeoutMs \(200 ms\)/);
+    expect(sink).toMatchObject({ written: 0, dropped: 5 });
+    expect(SinkThread.live).toBe(0);
+  });
+
+  it('refuses a closeTimeoutMs that is not an integer ≥ 0', async () => {
+    await expect(JsonlSink.open(new EventEmitter() as never, { path: join(await tempDir(), 's.jsonl'), closeTimeoutMs: -1 })).rejects.toThrow(/closeTimeoutMs must be an integer ≥ 0, got -1/);
+  });
+
   it('reports a file that cannot be written in `error`, and drops from then on, never throwing into the source', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'blocker'), 'a file where a directory should be');
@@ -140,6 +160,15 @@ describe('JsonlSink in a worker thread', () => {
     const file = join(await tempDir(), 'samples.jsonl');
     const output = execFileSync(process.execPath, ['--import', 'tsx', 'test/fixtures/scripts/sink-thread-natural-exit.mts', file], { encoding: 'utf8', timeout: 30_000 });
     expect(output.trim()).toBe('lines=1');
+  });
+
+  it('a process that ends without close() under load still writes every sample its sink accepted, and exits', async () => {
+    const file = join(await tempDir(), 'samples.jsonl');
+    const output = execFileSync(process.execPath, ['--import', 'tsx', 'test/fixtures/scripts/sink-thread-natural-exit.mts', file, '20000'], { encoding: 'utf8', timeout: 60_000 });
+    const [, lines, written, dropped] = /^lines=(\d+) written=(\d+) dropped=(\d+)$/.exec(output.trim())!.map(Number);
+    expect(written! + dropped!).toBe(20_000);
+    expect(written).toBeGreaterThan(0);
+    expect(lines).toBe(written);
   });
 
   it('holds the process while close() writes the rest, when the close is the last thing it awaits', async () => {

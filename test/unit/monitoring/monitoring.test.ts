@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ErrorCode, ModelHost, type DriftDetectedEvent, type ModelHostOptions, type RequestCompletedEvent, type RequestSampledEvent, type VersionRolledBackEvent } from '../../../src/index.js';
+import { ErrorCode, JsonlSink, ModelHost, type DriftDetectedEvent, type ModelHostOptions, type RequestCompletedEvent, type RequestSampledEvent, type VersionRolledBackEvent } from '../../../src/index.js';
 import { collectMetrics } from '../../../src/metrics/prometheus.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
@@ -7,6 +10,7 @@ import { writeVersion } from '../../helpers/repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 import { versionedRuntime } from '../../helpers/versioned-runtime.js';
 import { mulberry32 } from '../../fixtures/prng.js';
+import { borrowsSamples } from '../../../src/monitoring/sample-listeners.js';
 
 const tempDir = useTempDirs();
 
@@ -133,6 +137,72 @@ describe('payload sampling', () => {
     (out['y']!.data as Float32Array)[0] = 99; // the caller's outputs are not the sample's
     expect((samples[0]!.outputs!['y']!.data as Float32Array)[0]).toBe(3);
     expect(host.stats('m').monitoring!.sampling).toEqual({ rate: 1, sampled: 1 });
+    await host.close();
+  });
+
+  it('hands borrowing listeners alone (the JSON-lines sink) the request’s own tensors, and copies to all once any listener may keep them', async () => {
+    const { host } = affineHost({ m: { sampling: { rate: 1 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const borrowed: RequestSampledEvent[] = [];
+    const borrower = borrowsSamples((e: RequestSampledEvent) => void borrowed.push(e));
+    host.on('requestSampled', borrower);
+    const input = new Float32Array([1, 2, 3, 4]);
+    const out = await host.predict('m', input);
+    // No copies made for a listener that reads the sample during the call only.
+    expect(borrowed[0]!.inputs!['x']!.data).toBe(input);
+    expect(borrowed[0]!.outputs!['y']!.data).toBe(out['y']!.data);
+
+    // A listener that may keep samples: it and the borrower get copies, the same ones.
+    const kept: RequestSampledEvent[] = [];
+    host.on('requestSampled', (e) => kept.push(e));
+    const out2 = await host.predict('m', input);
+    expect(kept[0]!.inputs!['x']!.data).not.toBe(input);
+    expect(kept[0]!.inputs!['x']!.data).toEqual(input);
+    expect(kept[0]!.outputs!['y']!.data).not.toBe(out2['y']!.data);
+    expect(borrowed[1]).toBe(kept[0]);
+    input[0] = 99;
+    (out2['y']!.data as Float32Array)[0] = 99;
+    expect((kept[0]!.inputs!['x']!.data as Float32Array)[0]).toBe(1);
+    expect((kept[0]!.outputs!['y']!.data as Float32Array)[0]).toBe(3);
+    await host.close();
+  });
+
+  it('copies the inputs when answered for a keeping listener added while the request was in flight (only a borrower listened when it came)', async () => {
+    const { host } = affineHost({ m: { sampling: { rate: 1 }, batching: { maxBatchSize: 8, maxDelayMs: 1 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    host.on('requestSampled', borrowsSamples(() => undefined));
+    const input = new Float32Array([1, 2, 3, 4]);
+    const answer = host.predict('m', input);
+    const kept: RequestSampledEvent[] = [];
+    host.on('requestSampled', (e) => kept.push(e));
+    await answer;
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.inputs!['x']!.data).not.toBe(input);
+    expect(kept[0]!.inputs!['x']).toEqual({ data: new Float32Array([1, 2, 3, 4]), shape: [1, 4], dtype: 'float32' });
+    await host.close();
+  });
+
+  it('JSON-lines sinks on a host (in-thread and in a worker) borrow each sample: their lines hold the request’s values, untouched by the caller changing its arrays afterwards', async () => {
+    const dir = await tempDir();
+    const { host } = affineHost({ m: { sampling: { rate: 1 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const chunks: Buffer[] = [];
+    const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => void (chunks.push(chunk), done()) });
+    const inThread = await JsonlSink.open(host, { stream });
+    const worker = await JsonlSink.open(host, { path: join(dir, 'samples.jsonl') });
+    const input = new Float32Array([1, 2, 3, 4]);
+    const out = await host.predict('m', input, { id: 'a' });
+    input.fill(-1);
+    (out['y']!.data as Float32Array).fill(-1);
+    await inThread.close();
+    await worker.close();
+    const decode = (b64: string) => Array.from(new Float32Array(new Uint8Array(Buffer.from(b64, 'base64')).buffer));
+    for (const text of [Buffer.concat(chunks).toString('utf8'), await readFile(join(dir, 'samples.jsonl'), 'utf8')]) {
+      const line = JSON.parse(text) as { id: string; inputs: { x: { b64: string } }; outputs: { y: { b64: string } } };
+      expect(line.id).toBe('a');
+      expect(decode(line.inputs.x.b64)).toEqual([1, 2, 3, 4]);
+      expect(decode(line.outputs.y.b64)).toEqual([3, 5, 7, 9]);
+    }
     await host.close();
   });
 

@@ -35,6 +35,43 @@ describe('SampleRing', () => {
     expect(ring.readCount).toBe(1);
   });
 
+  it('consume() hands the sample over with its tensors viewing the ring, aligned, and releases its space after the call (even one that throws)', () => {
+    const ring = new SampleRing(4096);
+    const x = new Float64Array([Math.E, -0]);
+    const event = { ...sample(1, { x: { data: x, shape: [2], dtype: 'float64' }, b: { data: [new Uint8Array([1, 2])], shape: [1], dtype: 'string' } as unknown as Tensor }) };
+    expect(ring.write(event)).toBe(true);
+    expect(ring.write(event)).toBe(true);
+    const seen = ring.consume((s) => {
+      const data = s.inputs!['x']!.data as Float64Array;
+      // No copy: a view of the ring's shared memory, at an offset the array kind can view.
+      expect(data.buffer).toBe(ring.buffer);
+      expect(data.byteOffset % 8).toBe(0);
+      expect(Array.from(data)).toEqual([Math.E, -0]);
+      expect((s.inputs!['b']!.data as Uint8Array[])[0]!.buffer).toBe(ring.buffer);
+      expect(s).toEqual(event);
+      return 'line';
+    });
+    expect(seen).toBe('line');
+    expect(ring.readCount).toBe(1);
+    expect(() => ring.consume(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(ring.readCount).toBe(2);
+    expect(ring.usedBytes).toBe(0);
+    expect(ring.consume(() => 'never called')).toBeUndefined();
+  });
+
+  it('read() gives copies that outlive the ring’s space', () => {
+    const ring = new SampleRing(1024);
+    ring.write(sample(1));
+    const first = ring.read()!;
+    // The same space written again: the first sample's data must not change.
+    for (let i = 2; i < 20; i++) {
+      ring.write(sample(i, { x: { data: new Float32Array([i, i, i]), shape: [1, 3], dtype: 'float32' } }));
+      ring.read();
+    }
+    expect(first.inputs!['x']!.data).toEqual(new Float32Array([1, 0.1, -2]));
+    expect((first.inputs!['x']!.data as Float32Array).buffer).not.toBe(ring.buffer);
+  });
+
   it('refuses a sample that does not fit, and keeps the ones that did, in order, across the wrap', () => {
     const ring = new SampleRing(1024);
     let written = 0;
