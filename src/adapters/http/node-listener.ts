@@ -400,7 +400,11 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: 
 
 function send(res: ServerResponse, response: HttpResponse, close = false): void {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string | number> = { ...response.headers, 'content-length': typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength };
+  // Copied in a loop: V8 builds `{ ...headers, 'content-length': n }` on a slow path, ~0.4 µs a
+  // response against ~0.01 µs (bench/micro/object-spread.ts).
+  const headers: Record<string, string | number> = {};
+  for (const name in response.headers) headers[name] = response.headers[name]!;
+  headers['content-length'] = typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength;
   if (close) headers['connection'] = 'close';
   res.writeHead(response.status, headers);
   res.end(response.body);
