@@ -27,4 +27,12 @@ time('for-in copy, then "content-length"', 1e6, () => {
   return out;
 });
 time('Object.assign({}, headers, { ... })', 1e6, () => Object.assign({}, answerHeaders(), { 'content-length': 368 }));
+time('{ ...headers } alone', 1e6, () => ({ ...answerHeaders() }));
+time('{ "content-type": t, ...headers }', 1e6, () => ({ 'content-type': 'text/plain', ...answerHeaders() }));
+time('{ ...response, headers: { ...headers, id } }', 1e6, () => {
+  const response = { status: 200, headers: answerHeaders(), body: 'x' };
+  return { ...response, headers: { ...response.headers, 'x-id': 'r' } };
+});
+const empty = (): Record<string, string> => (i++ & 1 ? {} : { 'retry-after': '1' });
+time('{ "content-type": t, ...small } (json())', 1e6, () => ({ 'content-type': 'application/json', ...empty() }));
 if (sink === undefined) throw new Error('unreachable');

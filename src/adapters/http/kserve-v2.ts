@@ -15,6 +15,7 @@ import { inferResponseText, type JsonOutput } from './infer-response-text.js';
 import { flatValues } from './tensor-json.js';
 import { describeRequestValue } from './request-value.js';
 import { versionParam } from './version-segment.js';
+import { withHeader } from './with-header.js';
 import { isRequestId, requestIdProblem } from './request-id.js';
 
 const BINARY_HEADER = 'inference-header-content-length';
@@ -154,7 +155,7 @@ async function writtenResponse({ model, modelVersion, id, binaryAll, requested, 
   const text = await writeJson(response, { limitBytes: maxResponseBytes - binaryBytes, hint: JSON_HINT });
   if (parts.length === 0) return { status: 200, headers, body: text };
   const binaryAnswer: HttpResponse = binaryResponse(text, parts);
-  return { ...binaryAnswer, headers: { ...binaryAnswer.headers, 'x-request-id': id } };
+  return { status: binaryAnswer.status, headers: withHeader(binaryAnswer.headers, 'x-request-id', id), body: binaryAnswer.body };
 }
 
 // What infer derives from a version's signature, once per signature (the host hands out the same arrays until the version changes).
