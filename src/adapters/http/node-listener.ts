@@ -387,12 +387,13 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: 
       if (!take(chunk.byteLength)) return stop('budget');
       chunks.push(chunk);
     });
-    req.once('end', () => {
+    // `on`, not `once`: 'end' comes once, and a wrapper per listener per request is garbage.
+    req.on('end', () => {
       clearTimeout(timer);
       // One chunk (a small body) is used as it is; more are joined once.
       resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
-    req.once('error', (error) => {
+    req.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
     });
