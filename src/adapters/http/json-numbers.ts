@@ -4,7 +4,10 @@
  *
  * Why its own loop: V8 boxes every double that a loop over arrays of mixed element kinds
  * reads, and the limits walk reads arrays of objects, small integers and doubles alike; this
- * loop only ever reads `data` arrays (docs/benchmarks.md, issue 17's fourth pass).
+ * loop only ever reads `data` arrays (docs/benchmarks.md, issue 17's fourth pass). A `data`
+ * array mixing numbers with other values (`[0.5, "a"]`, refused on the strict path) widens what
+ * the loop has seen and can slow it for the rest of the process (about 2× in a micro run): a
+ * cost, never a different answer.
  */
 import type { DType } from 'modelhost';
 
