@@ -26,6 +26,14 @@ RUN npm run build
 # ---- runtime: production dependencies, the runtimes, dist/; no compilers, no dev dependencies ----
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# glibc (this Debian base; not Alpine's musl) gives every block of 128 KiB or more its own
+# mapping, returned to the system when freed. Its default threshold rises to the largest block
+# freed so far, so after a burst of large bodies (a 224x224x3 float32 image is 588 KiB) their
+# memory stays in RSS: MobileNetV2's RSS after bursts was 1.03-1.08x of readiness with it,
+# up to 1.16x without (docs/configuration.md). Costs an mmap/munmap per large buffer, nothing
+# for small ones. An image cannot unset it: give another value (-e, or env: in Kubernetes),
+# e.g. 33554432 (the ceiling glibc's own threshold grows to) for close to glibc's default.
+ENV MALLOC_MMAP_THRESHOLD_=131072
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 # The runtimes (onnxruntime-node, @tensorflow/tfjs + wasm backend) and prom-client are optional
 # peers of the package: they go one folder above the app, where Node's resolution finds them.
@@ -43,7 +51,8 @@ USER node
 VOLUME ["/models"]
 EXPOSE 8080
 # Liveness only: readiness (/v2/health/ready) is the orchestrator's business, and a replica
-# that is loading or draining is alive.
+# that is draining is alive. serve listens once its models are loaded: --start-period covers
+# the loading (raise it for models that take longer than 2 minutes to load and warm up).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/v2/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM starts the drain: stop accepting, finish what is in flight (each request within its

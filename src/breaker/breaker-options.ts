@@ -1,4 +1,4 @@
-import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf } from '../errors/index.js';
+import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf, MAX_TIMER_MS } from '../errors/index.js';
 
 /** Circuit breaker of each loaded version (opossum's options, in ms). */
 export interface BreakerOptions {
@@ -45,9 +45,9 @@ export function validateBreakerOptions(value: unknown, path: string): void {
   if (b['enabled'] !== undefined) checkBoolean(b['enabled'], `${path}.enabled`);
   if (b['errorThresholdPercentage'] !== undefined) checkNumber(b['errorThresholdPercentage'], `${path}.errorThresholdPercentage`, 0, 100);
   if (b['volumeThreshold'] !== undefined) checkInteger(b['volumeThreshold'], `${path}.volumeThreshold`, 0);
-  if (b['resetTimeoutMs'] !== undefined) checkNumber(b['resetTimeoutMs'], `${path}.resetTimeoutMs`, 1);
-  if (b['rollingCountTimeoutMs'] !== undefined) checkNumber(b['rollingCountTimeoutMs'], `${path}.rollingCountTimeoutMs`, 10);
-  if (b['timeoutMs'] !== undefined) checkNumber(b['timeoutMs'], `${path}.timeoutMs`, 1);
+  if (b['resetTimeoutMs'] !== undefined) checkNumber(b['resetTimeoutMs'], `${path}.resetTimeoutMs`, 1, MAX_TIMER_MS);
+  if (b['rollingCountTimeoutMs'] !== undefined) checkNumber(b['rollingCountTimeoutMs'], `${path}.rollingCountTimeoutMs`, 10, MAX_TIMER_MS);
+  if (b['timeoutMs'] !== undefined) checkNumber(b['timeoutMs'], `${path}.timeoutMs`, 1, MAX_TIMER_MS);
   if (b['fallback'] !== undefined) checkOneOf(b['fallback'], `${path}.fallback`, ['none', 'previous-version']);
 }
 

@@ -53,11 +53,11 @@ export function integer(what: string, min: number, max = Number.MAX_SAFE_INTEGER
   };
 }
 
-/** A decimal number > 0 (`250`, `0.5`). */
-export function positive(what: string): (raw: string) => number {
+/** A decimal number > 0 (`250`, `0.5`), at most `max`. */
+export function positive(what: string, max = Number.MAX_VALUE): (raw: string) => number {
   return (raw) => {
     const n = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`must be ${what}`);
+    if (!(n > 0) || !(n <= max)) throw new Error(`must be ${what}`);
     return n;
   };
 }

@@ -8,8 +8,10 @@
 import { createServer as createNetServer } from 'node:net';
 import { createNodeListener, resumeParkedOnClose } from '../adapters/http/node-listener.js';
 import { applyServerLimits, createNodeServer, type NodeServerOptions } from '../adapters/http/node-server.js';
-import type { HttpOptions } from '../adapters/http/http-types.js';
+import { holdContinue } from '../adapters/http/expect-continue.js';
+import { JSON_MAX_DEPTH_LIMIT, type HttpOptions } from '../adapters/http/http-types.js';
 import { ModelHost, type Logger } from 'modelhost';
+import { MAX_TIMER_MS } from '../errors/option-checks.js';
 import { ModelRepository } from '../repository/index.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { createHttpsServer } from '../adapters/tls/https-server.js';
@@ -26,7 +28,7 @@ import { describeFlags, integer, list, oneOf, parseCommandLine, positive, switch
 const SERVE_FLAGS = {
   port: { value: '<n>', help: 'port to listen on (default 8080; 0 picks a free one)', default: '8080', parse: integer('a port number', 0, 65535) },
   host: { value: '<address>', help: 'address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)', default: '127.0.0.1', parse: text },
-  poll: { value: '<ms>', help: 'rescan the repository every <ms> for new and removed versions', parse: integer('a number of ms ≥ 10', 10) },
+  poll: { value: '<ms>', help: 'rescan the repository every <ms> for new and removed versions', parse: integer(`a number of ms from 10 to ${MAX_TIMER_MS}`, 10, MAX_TIMER_MS) },
   models: { value: '<a,b>', help: 'serve only these models (default: every model in the repository)', parse: list },
   'model-name': {
     value: '<name>',
@@ -34,7 +36,7 @@ const SERVE_FLAGS = {
     env: 'MODEL_NAME',
     parse: text,
   },
-  timeout: { value: '<ms>', help: 'deadline of each inference request', parse: positive('a positive number of ms') },
+  timeout: { value: '<ms>', help: 'deadline of each inference request', parse: positive(`a positive number of ms up to ${MAX_TIMER_MS}`, MAX_TIMER_MS) },
   'admin-token-file': {
     value: '<f>',
     help: `enable admin routes for requests with "Authorization: Bearer <token>",\nthe token read from file <f> (or from ${ADMIN_TOKEN_ENV}; never\na flag value, which would show in ps); at least 16 characters`,
@@ -52,16 +54,16 @@ const SERVE_FLAGS = {
   'drain-timeout': {
     value: '<ms>',
     help: 'on shutdown, how long requests in flight may finish (default 30000);\npast it the rest get 503 SHUTTING_DOWN and the exit code is 1',
-    parse: integer('a whole number of ms ≥ 0', 0),
+    parse: integer(`a whole number of ms from 0 to ${MAX_TIMER_MS}`, 0, MAX_TIMER_MS),
   },
   'body-limit': { value: '<bytes>', help: 'largest request body; larger ones get 413 (default 33554432, 32 MiB)', parse: integer('a positive number of bytes', 1) },
-  'json-max-depth': { value: '<n>', help: 'deepest nesting of a JSON body; deeper ones get 400 (default 64)', parse: integer('a positive integer', 1) },
+  'json-max-depth': { value: '<n>', help: `deepest nesting of a JSON body, 1 to ${JSON_MAX_DEPTH_LIMIT}; deeper ones get 400 (default 64)`, parse: integer(`an integer from 1 to ${JSON_MAX_DEPTH_LIMIT}`, 1, JSON_MAX_DEPTH_LIMIT) },
   'json-max-elements': { value: '<n>', help: 'most values in a JSON body; more get 400 (default 10000000)', parse: integer('a positive integer', 1) },
   'max-response-bytes': { value: '<bytes>', help: 'largest response body; larger ones get 400 naming binary_data_output\n(default 67108864, 64 MiB)', parse: integer('a positive number of bytes', 1) },
   'max-wait': {
     value: '<ms>',
     help: 'refuse (429) a request whose predicted wait for admission or in the\nqueue passes <ms> (limits.maxWaitMs and queue.maxWaitMs; default 5000)',
-    parse: integer('a positive number of ms', 1),
+    parse: integer(`a number of ms from 1 to ${MAX_TIMER_MS}`, 1, MAX_TIMER_MS),
   },
   concurrency: {
     value: '<n>',
@@ -72,8 +74,8 @@ const SERVE_FLAGS = {
   'no-park': switchFlag("read every connection at once, even while its model has enough requests\nwaiting (limits.parkConnections: false; by default they wait unread)"),
   'max-connections': { value: '<n>', help: 'most open connections (default 4096)', parse: integer('a positive integer', 1) },
   'max-buffered-bytes': { value: '<n>', help: 'most request-body bytes held at once, all requests (default 134217728)', parse: integer('a positive number of bytes', 1) },
-  'headers-timeout': { value: '<ms>', help: "most time to receive a request's headers (default 10000)", parse: integer('a positive number of ms', 1) },
-  'body-timeout': { value: '<ms>', help: "most time to receive a request's body (default 30000)", parse: integer('a positive number of ms', 1) },
+  'headers-timeout': { value: '<ms>', help: "most time to receive a request's headers (default 10000)", parse: integer(`a number of ms from 1 to ${MAX_TIMER_MS}`, 1, MAX_TIMER_MS) },
+  'body-timeout': { value: '<ms>', help: "most time to receive a request's body (default 30000)", parse: integer(`a number of ms from 1 to ${MAX_TIMER_MS}`, 1, MAX_TIMER_MS) },
   'log-format': {
     value: '<f>',
     help: 'text (default) or json: one JSON object a line, for log shippers',
@@ -335,7 +337,7 @@ export async function main(argv: readonly string[]): Promise<void> {
             onReload: (e) => (e.applied ? logger.info('TLS certificate reloaded', tls) : logger.warn('TLS certificate files changed but are not usable; the previous ones keep serving', { ...tls, error: e.error.message })),
           }).catch((error: unknown) => fail((error as Error).message));
           // close() reads the requests waiting on parked connections before it closes idle ones.
-          return resumeParkedOnClose(applyServerLimits(secure, limits), listener);
+          return resumeParkedOnClose(holdContinue(applyServerLimits(secure, limits)), listener);
         })();
   if (stopping) return;
   await new Promise<void>((resolve, reject) => {

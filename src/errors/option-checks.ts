@@ -5,6 +5,12 @@ import { ModelHostError } from './model-host-error.js';
  * Small validators for options and config files. Each throws INVALID_CONFIG with an
  * "`path` must be X, got Y" message (p-queue / undici style) and returns the value typed.
  */
+/**
+ * The longest duration a Node timer holds, ms (2^31 − 1, about 24.8 days): a longer one fires
+ * after 1 ms (TimeoutOverflowWarning). Every duration option is at most this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function invalidOption(path: string, expected: string, got: unknown): ModelHostError {
   return new ModelHostError(ErrorCode.INVALID_CONFIG, `\`${path}\` must be ${expected}, got ${show(got)}`);
 }
@@ -58,13 +64,18 @@ export function checkObject(value: unknown, path: string, known: readonly string
   return value as Record<string, unknown>;
 }
 
-/** A received value for a message, cut short; bigints (nested too) exactly, as `123n`. */
+/**
+ * A received value for a message, cut short; bigints (nested too) exactly, as `123n`, and
+ * NaN and ±Infinity as themselves (JSON would say `null`).
+ */
 export function show(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number') return String(value);
   try {
-    const json = JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? `\u0000${v}n` : v)).replace(/"\\u0000(-?\d+n)"/g, '$1');
+    const literal = (_: string, v: unknown) => (typeof v === 'bigint' ? `\u0000${v}n` : typeof v === 'number' && !Number.isFinite(v) ? `\u0000${v}` : v);
+    const json = JSON.stringify(value, literal).replace(/"\\u0000(-?\d+n|NaN|-?Infinity)"/g, '$1');
     return json.length > 60 ? `${json.slice(0, 60)}…` : json;
   } catch {
     return Object.prototype.toString.call(value);

@@ -1,4 +1,4 @@
-import { checkBoolean, checkFunction, checkInteger, checkObject, checkString, ErrorCode, invalidOption, ModelHostError } from '../errors/index.js';
+import { checkBoolean, checkFunction, checkInteger, checkObject, checkString, ErrorCode, invalidOption, MAX_TIMER_MS, ModelHostError } from '../errors/index.js';
 import { validateModelOptions, type ModelOptions } from '../registry/model-options.js';
 import { isModelName, validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
 import { BUILTIN_RUNTIMES, type Runtime } from '../runtime/index.js';
@@ -106,7 +106,7 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
     repository = {
       root: checkString(repo['root'], 'repository.root'),
       versionPolicy: repo['versionPolicy'] === undefined ? undefined : validateVersionPolicy(repo['versionPolicy'], 'repository.versionPolicy'),
-      pollIntervalMs: repo['pollIntervalMs'] === undefined ? undefined : checkInteger(repo['pollIntervalMs'], 'repository.pollIntervalMs', 10),
+      pollIntervalMs: repo['pollIntervalMs'] === undefined ? undefined : checkInteger(repo['pollIntervalMs'], 'repository.pollIntervalMs', 10, MAX_TIMER_MS),
       removeAfterPolls: repo['removeAfterPolls'] === undefined ? DEFAULT_REMOVE_AFTER_POLLS : checkInteger(repo['removeAfterPolls'], 'repository.removeAfterPolls', 1),
       requireChecksums: repo['requireChecksums'] === undefined ? false : checkBoolean(repo['requireChecksums'], 'repository.requireChecksums'),
     };
@@ -143,6 +143,6 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
     if (r['strict'] !== undefined) readiness.strict = checkBoolean(r['strict'], 'readiness.strict');
     if (r['allowEmpty'] !== undefined) readiness.allowEmpty = checkBoolean(r['allowEmpty'], 'readiness.allowEmpty');
   }
-  const drainTimeoutMs = raw.drainTimeoutMs === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : checkInteger(raw.drainTimeoutMs, 'drainTimeoutMs', 0);
+  const drainTimeoutMs = raw.drainTimeoutMs === undefined ? DEFAULT_DRAIN_TIMEOUT_MS : checkInteger(raw.drainTimeoutMs, 'drainTimeoutMs', 0, MAX_TIMER_MS);
   return Object.freeze({ repository, defaults, models: Object.freeze(models), runtimes: Object.freeze(runtimes), runtimeNames, logger, clock, memoryBudgetBytes, stats, readiness: Object.freeze(readiness), drainTimeoutMs });
 }

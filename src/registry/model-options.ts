@@ -1,4 +1,4 @@
-import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf, invalidOption } from '../errors/index.js';
+import { checkBoolean, checkInteger, checkNumber, checkObject, checkOneOf, invalidOption, MAX_TIMER_MS } from '../errors/index.js';
 import { validateVersionPolicy, type VersionPolicy } from '../repository/index.js';
 import type { OnnxSettings, TfjsSettings } from '../runtime/index.js';
 import { resolveBreakerOptions, validateBreakerOptions, type BreakerOptions, type ResolvedBreakerOptions } from '../breaker/breaker-options.js';
@@ -200,7 +200,7 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
   if (options['rollout'] !== undefined) {
     const r = checkObject(options['rollout'], `${path}.rollout`, Object.keys(DEFAULT_ROLLOUT));
     if (r['enabled'] !== undefined) checkBoolean(r['enabled'], `${path}.rollout.enabled`);
-    if (r['windowMs'] !== undefined) checkNumber(r['windowMs'], `${path}.rollout.windowMs`, 1);
+    if (r['windowMs'] !== undefined) checkNumber(r['windowMs'], `${path}.rollout.windowMs`, 1, MAX_TIMER_MS);
     if (r['minSamples'] !== undefined) checkInteger(r['minSamples'], `${path}.rollout.minSamples`, 1);
     if (r['maxErrorRateIncrease'] !== undefined) checkNumber(r['maxErrorRateIncrease'], `${path}.rollout.maxErrorRateIncrease`, 0, 1);
     if (r['maxLatencyRatio'] !== undefined) checkNumber(r['maxLatencyRatio'], `${path}.rollout.maxLatencyRatio`, 1);
@@ -209,7 +209,7 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
     if (r['minFeedback'] !== undefined) checkInteger(r['minFeedback'], `${path}.rollout.minFeedback`, 1);
     if (r['maxDisagreement'] !== undefined) checkNumber(r['maxDisagreement'], `${path}.rollout.maxDisagreement`, 0, 1);
     if (r['disagreementTolerance'] !== undefined) checkNumber(r['disagreementTolerance'], `${path}.rollout.disagreementTolerance`, 0);
-    if (r['observeMs'] !== undefined) checkNumber(r['observeMs'], `${path}.rollout.observeMs`, 0);
+    if (r['observeMs'] !== undefined) checkNumber(r['observeMs'], `${path}.rollout.observeMs`, 0, MAX_TIMER_MS);
     if (r['agreement'] !== undefined) checkOneOf(r['agreement'], `${path}.rollout.agreement`, ['values', 'argmax']);
   }
   if (options['tfjs'] !== undefined) {

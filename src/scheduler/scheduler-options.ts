@@ -1,4 +1,4 @@
-import { checkInteger, checkNumber, checkObject, checkOneOf, invalidOption } from '../errors/index.js';
+import { checkInteger, checkNumber, checkObject, checkOneOf, invalidOption, MAX_TIMER_MS } from '../errors/index.js';
 
 /** How requests of one model version are batched (Triton's dynamic batcher, TF Serving's batch scheduler). */
 export interface BatchingOptions {
@@ -94,15 +94,15 @@ export function validateSchedulerOptions(options: Record<string, unknown>, path:
   if (options['queue'] !== undefined) {
     const q = checkObject(options['queue'], `${path}.queue`, ['maxSize', 'maxWaitMs']);
     if (q['maxSize'] !== undefined) checkInteger(q['maxSize'], `${path}.queue.maxSize`, 1, 100_000_000);
-    if (q['maxWaitMs'] !== undefined) checkNumber(q['maxWaitMs'], `${path}.queue.maxWaitMs`, 1);
+    if (q['maxWaitMs'] !== undefined) checkNumber(q['maxWaitMs'], `${path}.queue.maxWaitMs`, 1, MAX_TIMER_MS);
   }
   if (options['concurrency'] !== undefined) checkInteger(options['concurrency'], `${path}.concurrency`, 1, 1024);
-  if (options['timeoutMs'] !== undefined) checkNumber(options['timeoutMs'], `${path}.timeoutMs`, 0);
+  if (options['timeoutMs'] !== undefined) checkNumber(options['timeoutMs'], `${path}.timeoutMs`, 0, MAX_TIMER_MS);
   if (options['instances'] !== undefined) {
     const i = checkObject(options['instances'], `${path}.instances`, ['kind', 'count', 'runTimeoutMs']);
     if (i['kind'] !== undefined) checkOneOf(i['kind'], `${path}.instances.kind`, ['auto', 'thread', 'inline']);
     if (i['count'] !== undefined) checkInteger(i['count'], `${path}.instances.count`, 1, 256);
-    if (i['runTimeoutMs'] !== undefined) checkNumber(i['runTimeoutMs'], `${path}.instances.runTimeoutMs`, 1);
+    if (i['runTimeoutMs'] !== undefined) checkNumber(i['runTimeoutMs'], `${path}.instances.runTimeoutMs`, 1, MAX_TIMER_MS);
   }
 }
 

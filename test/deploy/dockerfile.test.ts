@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ignoreModule from '@balena/dockerignore';
-import { DockerfileParser, type Copy, type Healthcheck, type Instruction } from 'dockerfile-ast';
+import { DockerfileParser, type Copy, type Env, type Healthcheck, type Instruction } from 'dockerfile-ast';
 import { validate, ValidationSeverity } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -114,6 +114,22 @@ describe('Dockerfile', () => {
     expect(flags.sort()).toEqual(['interval', 'retries', 'start-period', 'timeout']);
     expect(jsonArgs(healthcheck).join(' ')).toContain(`http://127.0.0.1:${only('EXPOSE').getArgumentsContent()}/v2/health/live`);
     expect(only('STOPSIGNAL').getArgumentsContent()).toBe('SIGTERM');
+  });
+});
+
+describe('Dockerfile: the environment the server starts with', () => {
+  it("sets docs/configuration.md's glibc mmap threshold in the runtime stage, and no manifest that runs the image overrides it", () => {
+    const documented = /\*\*`MALLOC_MMAP_THRESHOLD_=(\d+)`\*\*/.exec(read('docs/configuration.md'))?.[1];
+    expect(documented).toBe('131072');
+    const env = Object.fromEntries((all('ENV') as Env[]).flatMap((e) => e.getProperties().map((p) => [p.getName(), p.getValue()])));
+    expect(env).toMatchObject({ MALLOC_MMAP_THRESHOLD_: documented, NODE_ENV: 'production' });
+    // glibc reads it; the base image must stay a glibc one (Debian), not Alpine's musl.
+    expect(stages.at(-1)!.image).toMatch(/-bookworm-slim$/);
+    const containers = [
+      ...(parse(read('deploy/kubernetes/deployment.yaml')) as { spec: { template: { spec: { containers: { env?: { name: string }[] }[] } } } }).spec.template.spec.containers,
+      ...(parse(read('deploy/kserve/cluster-serving-runtime.yaml')) as { spec: { containers: { env?: { name: string }[] }[] } }).spec.containers,
+    ];
+    for (const container of containers) expect((container.env ?? []).map((e) => e.name)).not.toContain('MALLOC_MMAP_THRESHOLD_');
   });
 });
 

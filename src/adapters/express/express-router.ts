@@ -18,6 +18,9 @@ import { createExpressErrorHandler } from './express-error-handler.js';
  * `createExpressErrorHandler`. Errors inside the router are answered in JSON (500 without
  * details), never with Express's HTML page.
  *
+ * While the host drains, every answer to a request the router saw carries `Connection: close`,
+ * also the ones given after it passed the request on (Express's 404 and error page, later routes).
+ *
  * Shutdown: `router.stopParking()` resumes the connections parked while a model's gate is
  * busy (their next request is unread, so `server.close()` would reset them);
  * `resumeParkedOnClose(server, router)` (`modelhost/http`) makes the server's `close()` do it.

@@ -30,6 +30,13 @@ const CONTENTS_FIELDS: readonly ContentsField[] = ['bool_contents', 'int_content
 /** Triton's sequence batcher's request parameters. */
 const SEQUENCE_PARAMETERS = ['sequence_id', 'sequence_start', 'sequence_end'] as const;
 
+/** Triton's shared-memory extension's input and output parameters: ignored, data would be answered where the client reads a region. */
+const SHARED_MEMORY_PARAMETERS = ['shared_memory_region', 'shared_memory_byte_size', 'shared_memory_offset'] as const;
+
+function sharedMemoryParameter(parameters: object): string | undefined {
+  return SHARED_MEMORY_PARAMETERS.find((name) => Object.hasOwn(parameters, name));
+}
+
 const CANONICAL_DIMENSION = /^(0|[1-9][0-9]{0,15})$/;
 
 export type InferInputs = Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }>;
@@ -64,6 +71,8 @@ export function decodeInferRequest(request: ModelInferRequest, outputSpecs: read
     const where = `input '${input.name}'`;
     if (input.name === '') throw invalid(`inputs[${index}] has no name`);
     if (inputs.has(input.name)) throw invalid(`${where} is given twice`);
+    const shared = sharedMemoryParameter(input.parameters);
+    if (shared !== undefined) throw invalid(`${where}: parameter "${shared}": modelhost has no shared-memory extension; send the values in the request`);
     const dtype = dtypeFromKServe(input.datatype);
     if (dtype === undefined) throw invalid(`${where}: unknown datatype ${JSON.stringify(input.datatype)} (expected one of ${Object.values(DTYPES).map((d) => d.kserve).join(', ')})`);
     const shape = input.shape.map((d) => (CANONICAL_DIMENSION.test(d) ? Number(d) : Number.NaN));
@@ -108,6 +117,8 @@ function requestedOutputs(request: ModelInferRequest, specs: readonly TensorSpec
     if (!known.has(output.name)) throw invalid(`requested output ${JSON.stringify(output.name)} is not an output of model '${model}' (outputs: ${[...known].join(', ')})`);
     if (seen.has(output.name)) throw invalid(`output ${JSON.stringify(output.name)} is requested twice`);
     if (Object.hasOwn(output.parameters, 'classification')) throw invalid(`output ${JSON.stringify(output.name)}: the classification extension is not supported`);
+    const shared = sharedMemoryParameter(output.parameters);
+    if (shared !== undefined) throw invalid(`output ${JSON.stringify(output.name)}: parameter "${shared}": modelhost has no shared-memory extension; outputs come in the response`);
     seen.add(output.name);
   }
   return [...seen];

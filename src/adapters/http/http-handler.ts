@@ -11,6 +11,7 @@ import { openApiDocument } from './openapi.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
 import { isRequestId } from './request-id.js';
+import { isModelName } from '../../repository/model-name.js';
 import { logInferenceFailure } from './inference-failure-log.js';
 import { withHeader } from './with-header.js';
 
@@ -22,14 +23,16 @@ export interface Route {
 
 // A model name; its characters may come percent-encoded (RFC 3986 §6.2.2.2: `%2D` is `-`), checked once decoded (`namesModel`).
 const NAME = '(?<model>(?:[A-Za-z0-9_.-]|%[0-9A-Fa-f]{2})+)';
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** Whether a path's model segment, percent-decoded, is a model name (`%2F`, `%00` or a leading '.' are not). */
+/**
+ * Whether a path's model segment, percent-decoded, is a model name by the repository's one rule
+ * (`%2F`, `%00`, a leading '.', '..' or more than 128 characters are not).
+ */
 function namesModel(segment: string | undefined): boolean {
   if (segment === undefined) return true;
-  if (!segment.includes('%')) return MODEL_NAME.test(segment);
+  if (!segment.includes('%')) return isModelName(segment);
   try {
-    return MODEL_NAME.test(decodeURIComponent(segment));
+    return isModelName(decodeURIComponent(segment));
   } catch {
     return false;
   }
@@ -258,7 +261,7 @@ const INFER_SUFFIX = '/infer';
 function inferModelOf(path: string): string | undefined {
   if (!path.startsWith(INFER_PREFIX) || !path.endsWith(INFER_SUFFIX)) return undefined;
   const model = path.slice(INFER_PREFIX.length, path.length - INFER_SUFFIX.length);
-  return MODEL_NAME.test(model) ? model : undefined;
+  return isModelName(model) ? model : undefined;
 }
 
 /** The path parameters decoded; undefined when one is not valid percent-encoding (`%E0%A4%A`). */

@@ -1,4 +1,5 @@
 import { ErrorCode, ModelHostError, type ModelHost } from 'modelhost';
+import { checkInteger, checkObject, invalidOption, MAX_TIMER_MS } from '../../errors/option-checks.js';
 
 /** A request as the protocol handlers see it, whatever server received it. */
 export interface HttpRequest {
@@ -31,14 +32,27 @@ export interface HttpResponse {
 }
 
 export interface JsonLimits {
-  /** Deepest nesting of a JSON body. Default 64. */
+  /** Deepest nesting of a JSON body: an integer from 1 to 1000. Default 64. */
   readonly maxDepth?: number;
-  /** Most values (numbers, strings, …) in a JSON body. Default 10 000 000. */
+  /** Most values (numbers, strings, …) in a JSON body: an integer ≥ 1. Default 10 000 000. */
   readonly maxElements?: number;
 }
 
+/**
+ * The deepest `json.maxDepth` allowed. The exact-integer parser (lossless-json) and the limits
+ * walk recurse once per level: measured on Node 20, ~4,700 levels fit Node's default stack
+ * (984 KiB) and ~1,800 fit 400 KiB, so 1000 leaves room for a caller deep in its own frames
+ * (test: http-options, "holds at the cap with 40% of the default stack"). Python's json stops
+ * at the same depth (its default recursion limit).
+ */
+export const JSON_MAX_DEPTH_LIMIT = 1000;
+
+/**
+ * Options of every HTTP adapter, checked at construction: a wrong value throws
+ * `ModelHostError` INVALID_CONFIG naming the option, what it must be and what it got.
+ */
 export interface HttpOptions {
-  /** Largest request body, bytes; larger ones get 413. Default 32 MiB. */
+  /** Largest request body, bytes (an integer ≥ 1); larger ones get 413. Default 32 MiB. */
   readonly bodyLimitBytes?: number;
   readonly json?: JsonLimits;
   /**
@@ -47,7 +61,7 @@ export interface HttpOptions {
    * event loop keeps turning while it is. Default 64 MiB.
    */
   readonly maxResponseBytes?: number;
-  /** Deadline of every inference request, ms (its `timeoutMs`). Default: the model's own. */
+  /** Deadline of every inference request, ms (> 0; its `timeoutMs`). Default: the model's own. */
   readonly timeoutMs?: number;
   /**
    * Admin routes (load, deploy, promote, rollback, traffic, unload) are off without it.
@@ -80,13 +94,17 @@ export interface ResolvedHttpOptions {
   readonly serverName: string;
 }
 
+/** @throws ModelHostError INVALID_CONFIG when an option is out of its range (see `HttpOptions`). */
 export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptions {
+  const json = options.json === undefined ? {} : checkObject(options.json, 'json', ['maxDepth', 'maxElements']);
+  const timeoutMs = options.timeoutMs;
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) throw invalidOption('timeoutMs', `a positive number of ms up to ${MAX_TIMER_MS}`, timeoutMs);
   return {
-    bodyLimitBytes: options.bodyLimitBytes ?? 32 * 1024 * 1024,
+    bodyLimitBytes: options.bodyLimitBytes === undefined ? 32 * 1024 * 1024 : checkInteger(options.bodyLimitBytes, 'bodyLimitBytes', 1),
     maxResponseBytes: positiveInteger(options.maxResponseBytes, 'maxResponseBytes') ?? 64 * 1024 * 1024,
-    maxDepth: options.json?.maxDepth ?? 64,
-    maxElements: options.json?.maxElements ?? 10_000_000,
-    timeoutMs: options.timeoutMs,
+    maxDepth: json['maxDepth'] === undefined ? 64 : checkInteger(json['maxDepth'], 'json.maxDepth', 1, JSON_MAX_DEPTH_LIMIT),
+    maxElements: json['maxElements'] === undefined ? 10_000_000 : checkInteger(json['maxElements'], 'json.maxElements', 1),
+    timeoutMs,
     authorize: options.authorize,
     authorizeFeedback: options.authorizeFeedback ?? options.authorize,
     metrics: options.metrics,

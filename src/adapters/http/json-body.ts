@@ -76,11 +76,14 @@ function parseText(text: string, options: ResolvedHttpOptions, exactIntegers: bo
   // lossless-json recurses per level: refuse deep nesting before it does, in one linear scan.
   if (exactIntegers && nestsDeeper(text, options.maxDepth)) throw badRequest(`the JSON body nests deeper than ${options.maxDepth} levels`);
   try {
-    return exactIntegers ? parseLossless(text, null, exactNumber) : JSON.parse(text);
+    return exactIntegers ? parseLossless(text, null, LOSSLESS_OPTIONS) : JSON.parse(text);
   } catch (error) {
     throw badRequest(`the request body is not valid JSON: ${(error as Error).message}`);
   }
 }
+
+/** A key given twice keeps its last value, as JSON.parse does: the same body means the same request whichever parser reads it. */
+const LOSSLESS_OPTIONS = { parseNumber: exactNumber, onDuplicateKey: ({ newValue }: { newValue: unknown }) => newValue };
 
 /** Whether brackets outside strings nest deeper than `maxDepth`. */
 function nestsDeeper(text: string, maxDepth: number): boolean {

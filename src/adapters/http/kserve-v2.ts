@@ -90,6 +90,7 @@ export const infer: RouteHandler = (context) => {
   const req = body as InferRequest;
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw badRequest('the infer request must have a non-empty "inputs" array');
   if (req.id !== undefined && !isRequestId(req.id)) throw badRequest(requestIdProblem('"id"', req.id));
+  refuseUnservedExtension(req.parameters, 'the request');
   const binaryAll = req.parameters?.['binary_data_output'] ?? false;
   if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${describe(binaryAll)}`);
 
@@ -205,6 +206,7 @@ function readInputs(list: readonly unknown[], binary: Uint8Array | undefined, nu
     const name = raw.name as string;
     const where = `input '${name}'`;
     if (inputs.has(name)) throw badRequest(`${where} is given twice`);
+    refuseUnservedExtension(raw.parameters, where);
     if (!Array.isArray(raw.shape) || !raw.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       throw badRequest(`${where}: "shape" must be an array of non-negative integers, got ${describe(raw.shape)}`);
     }
@@ -269,11 +271,36 @@ function readRequestedOutputs(raw: unknown, specs: readonly TensorSpec[], model:
       throw badRequest(`requested output ${describe(name)} is not an output of model '${model}' (outputs: ${[...known].join(', ')})`);
     }
     if (requested.has(name)) throw badRequest(`output ${JSON.stringify(name)} is requested twice`);
+    refuseUnservedExtension(parameters, `output '${name}'`);
     const own = typeof parameters === 'object' && parameters !== null && Object.hasOwn(parameters, 'binary_data') ? (parameters as { binary_data: unknown }).binary_data : undefined;
     if (own !== undefined && typeof own !== 'boolean') throw badRequest(`output ${JSON.stringify(name)}: parameters.binary_data must be a boolean, got ${describe(own)}`);
     requested.set(name, own);
   });
   return requested;
+}
+
+/** Triton's extensions a request may ask for through `parameters`, which modelhost does not implement. */
+const UNSERVED_EXTENSIONS: ReadonlyMap<string, string> = new Map([
+  ['sequence_id', 'sequence batching'],
+  ['sequence_start', 'sequence batching'],
+  ['sequence_end', 'sequence batching'],
+  ['classification', 'classification'],
+  ['shared_memory_region', 'shared-memory'],
+  ['shared_memory_byte_size', 'shared-memory'],
+  ['shared_memory_offset', 'shared-memory'],
+]);
+
+/**
+ * Refuses a parameter (of the request, an input or an output) that asks for an extension this
+ * server does not implement: ignoring it would answer something else than what was asked (raw
+ * scores for a classification, JSON data for a shared-memory region, each request of a sequence
+ * as if it stood alone; the gRPC service refuses them too). Other parameters pass, as the protocol allows.
+ */
+function refuseUnservedExtension(parameters: unknown, where: string): void {
+  if (typeof parameters !== 'object' || parameters === null) return;
+  for (const [key, extension] of UNSERVED_EXTENSIONS) {
+    if (Object.hasOwn(parameters, key)) throw badRequest(`${where}: parameters.${key} asks for the ${extension} extension, which this server does not implement`);
+  }
 }
 
 /** A converter's refusal as a 400 naming the input (any other error is rethrown as it is). */
@@ -345,9 +372,10 @@ function readBody(context: RouteContext, exactIntegers: boolean): { body: unknow
     }
     return { body: parseJson(request, options, { exactIntegers }), binary: undefined };
   }
-  const length = /^\d{1,15}$/.test(headerLength) ? Number(headerLength) : Number.NaN;
+  if (!/^\d{1,15}$/.test(headerLength)) throw badRequest(`Inference-Header-Content-Length must be a decimal number of bytes, got ${JSON.stringify(headerLength)}`);
+  const length = Number(headerLength);
   const raw = request.body;
-  if (raw === undefined || !Number.isInteger(length) || length < 0 || length > raw.byteLength) {
+  if (raw === undefined || length > raw.byteLength) {
     throw badRequest(`Inference-Header-Content-Length ${headerLength} does not fit a body of ${raw?.byteLength ?? 0} bytes`);
   }
   return { body: parseJson(request, options, { bytes: raw.subarray(0, length), exactIntegers }), binary: raw.subarray(length) };

@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from '../../errors/option-checks.js';
+
 /**
  * What clients can make a node:http server hold, and for how long (DESIGN §10: everything a
  * client can make the server hold is bounded). Node's own defaults (no connection limit,
@@ -111,6 +113,9 @@ export function resolveLimits(limits: ListenerLimits & ServerLimits = {}): Resol
       if (typeof value !== 'boolean') throw new TypeError(`limits.${key} must be a boolean, got ${String(value)}`);
     } else if (key === 'concurrency' && value === 'adaptive') {
       // the default
+    } else if (key.endsWith('Ms')) {
+      // A duration: at most the longest Node timer (a longer one fires after 1 ms).
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) throw new TypeError(`limits.${key} must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(value)}`);
     } else if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
       throw new TypeError(`limits.${key} must be an integer ≥ 1${key === 'concurrency' ? " or 'adaptive'" : ''}, got ${String(value)}`);
     }

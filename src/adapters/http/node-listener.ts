@@ -11,6 +11,7 @@ import { contentCodings } from './content-encoding.js';
 import { createHttpHandler, routePathOf } from './http-handler.js';
 import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
+import { continueBody } from './expect-continue.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
 import { resolveLimits, type ListenerLimits } from './listener-limits.js';
 import { ParseTurns } from './parse-turns.js';
@@ -158,6 +159,15 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     send(res, response, close || host.draining);
   }
 
+  /**
+   * Hands a request to the framework's next handler (Express's 404 and error page, the app's
+   * later routes); while the host drains, their answer closes its connection too.
+   */
+  function passOn(res: ServerResponse, next: (error?: unknown) => void, error?: unknown): void {
+    if (host.draining && !res.headersSent) res.setHeader('connection', 'close');
+    next(error);
+  }
+
   /** A 429 (or with no Retry-After, 504) without reading the body: a small one is dropped, a large one closes the connection. */
   function refuseOnHeaders(req: IncomingMessage, res: ServerResponse, retryAfterMs: number | undefined, why: string): void {
     // Built without an Error: under overload these are made thousands of times a second.
@@ -209,7 +219,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
             taken += chunkBytes;
             return true;
           };
-          bytes = await readBody(req, bodyLimitBytes, limits.bodyTimeoutMs, take, permit);
+          bytes = await readBody(req, res, bodyLimitBytes, limits.bodyTimeoutMs, take, permit);
         }
       } finally {
         permit?.bodyRead();
@@ -229,7 +239,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         waitedMs: waitedMs > 0 ? waitedMs : undefined,
       });
       if (response === undefined) {
-        if (next !== undefined) return next();
+        if (next !== undefined) return passOn(res, next);
         return reply(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
       }
       reply(res, response);
@@ -240,7 +250,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     } catch (error) {
       if (error instanceof BodyRefused) return reply(res, error.response(bodyLimitBytes, limits), true);
       if (error instanceof BadJson) return reply(res, errorResponse(badRequest(error.message)));
-      if (next !== undefined) return next(error);
+      if (next !== undefined) return passOn(res, next, error);
       reply(res, json(500, { error: 'internal error' }));
     }
   }
@@ -350,14 +360,15 @@ function decodeJson(bytes: Uint8Array): unknown {
  * listener's budget (false: refused); `permit` (when the request holds one) yields its slot
  * when the body is still arriving SLOW_BODY_MS after the start (if that comes before
  * `timeoutMs`). A declared Content-Length
- * that cannot fit is refused before a byte is read.
+ * that cannot fit is refused before a byte is read (and before a held "100 Continue" is sent).
  */
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number, take: (bytes: number) => boolean, permit?: Pick<Permit, 'yield'>): Promise<Uint8Array | undefined> {
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number, timeoutMs: number, take: (bytes: number) => boolean, permit?: Pick<Permit, 'yield'>): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
     return Promise.reject(new BodyRefused('too-large'));
   }
+  continueBody(res);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

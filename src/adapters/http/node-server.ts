@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { ModelHost } from 'modelhost';
 import { resolveLimits, type ListenerLimits, type ServerLimits } from './listener-limits.js';
+import { holdContinue } from './expect-continue.js';
 import { createNodeListener, resumeParkedOnClose, type NodeListenerOptions } from './node-listener.js';
 
 export interface NodeServerOptions extends NodeListenerOptions {
@@ -13,6 +14,8 @@ export interface NodeServerOptions extends NodeListenerOptions {
  * A `node:http` server for a host, with every limit of docs/http.md applied: the listener's
  * (buffered bytes, body timeout, large parses, held refusals) and the server's (connections,
  * header timeout, request timeout, keep-alive), checked every second instead of Node's 30.
+ * `Expect: 100-continue` is answered when the body is read, so a body refused on the request's
+ * headers (413, 429) is never invited.
  *
  * ```ts
  * createNodeServer(host, { limits: { maxConnections: 1000 } }).listen(8080);
@@ -34,7 +37,7 @@ export function createNodeServer(host: ModelHost, options: NodeServerOptions = {
     listener,
   );
   // close() reads the requests waiting on parked connections before it closes idle ones.
-  return resumeParkedOnClose(applyServerLimits(server, limits), listener);
+  return resumeParkedOnClose(holdContinue(applyServerLimits(server, limits)), listener);
 }
 
 /**

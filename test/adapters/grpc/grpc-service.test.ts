@@ -190,6 +190,9 @@ describe('modelhost/grpc: ModelInfer contents', () => {
       [{ model_name: 'affine', inputs: [{ name: 'x', datatype: 'INT32', shape: [1, 4], contents: { int_contents: [1, 2, 3, 4] } }] }, /input 'x': expected dtype float32, got int32/],
       [{ ...AFFINE_REQUEST, model_name: 'affine', parameters: { timeout: { string_param: 'soon' } } }, /"timeout"/],
       [{ ...AFFINE_REQUEST, model_name: 'affine', parameters: { sequence_id: { int64_param: 7 } } }, /"sequence_id": modelhost has no sequence batching/],
+      // Shared memory (Triton's extension) is not served: refused, never answered as if absent.
+      [{ model_name: 'affine', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], parameters: { shared_memory_region: { string_param: 'r' }, shared_memory_byte_size: { int64_param: 16 } } }] }, /input 'x': parameter "shared_memory_region": modelhost has no shared-memory extension/],
+      [{ ...AFFINE_REQUEST, model_name: 'affine', outputs: [{ name: 'y', parameters: { shared_memory_region: { string_param: 'r' } } }] }, /output "y": parameter "shared_memory_region": modelhost has no shared-memory extension/],
     ];
     for (const [request, details] of refusals) {
       expectStatus(await failure(call(client, 'ModelInfer', request)), GrpcStatus.INVALID_ARGUMENT, ErrorCode.INVALID_INPUT, details);

@@ -1,5 +1,8 @@
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { describe, expect, it } from 'vitest';
+import { createExpressRouter } from '../../../src/adapters/express/index.js';
 import { ModelHost } from '../../../src/index.js';
 import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 import { useServers } from './serve.js';
@@ -19,7 +22,8 @@ function send(agent: Agent, url: string, method: string, body?: unknown): Promis
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode!, connection: res.headers.connection, code: res.headers['x-modelhost-error-code'] as string | undefined, body: text ? JSON.parse(text) : undefined });
+        const json = res.headers['content-type']?.startsWith('application/json') === true;
+        resolve({ status: res.statusCode!, connection: res.headers.connection, code: res.headers['x-modelhost-error-code'] as string | undefined, body: text && json ? JSON.parse(text) : text || undefined });
       });
     });
     req.on('error', reject);
@@ -94,5 +98,40 @@ describe('draining', () => {
     expect(await inFlight).toMatchObject({ status: 200, connection: 'close' });
     await closing;
     agent.destroy();
+  });
+
+  it("Express: the answers Express or the app gives after the router's next() carry Connection: close too", async () => {
+    const gate = deferred();
+    const runtime = fakeRuntime({ runGate: () => (runtime.runs > 1 ? gate.promise : Promise.resolve()) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const app = express();
+    app.use('/ml', createExpressRouter(host));
+    app.get('/ml/custom', (_req, res) => void res.json({ from: 'the app' }));
+    app.get('/ml/boom', () => {
+      throw new Error('a route of the app failed');
+    });
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    try {
+      // Before the drain these keep their connection: the header is the drain's, not the router's.
+      expect(await send(agent, `${url}/ml/not-a-route`, 'GET')).toMatchObject({ status: 404, connection: 'keep-alive' });
+      const inFlight = send(agent, `${url}/ml/v2/models/m/infer`, 'POST', infer);
+      await expect.poll(() => runtime.runs).toBe(2);
+      const closing = host.close();
+      expect(await send(agent, `${url}/ml/v2/models/m/infer`, 'POST', infer)).toMatchObject({ status: 503, connection: 'close', code: 'SHUTTING_DOWN' });
+      expect(await send(agent, `${url}/ml/not-a-route`, 'GET')).toMatchObject({ status: 404, connection: 'close' }); // Express's own 404
+      expect(await send(agent, `${url}/ml/boom`, 'GET')).toMatchObject({ status: 500, connection: 'close' }); // Express's default error page
+      expect(await send(agent, `${url}/ml/custom`, 'GET')).toMatchObject({ status: 200, connection: 'close', body: { from: 'the app' } });
+      gate.resolve();
+      expect(await inFlight).toMatchObject({ status: 200, connection: 'close' });
+      await closing;
+    } finally {
+      gate.resolve();
+      agent.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -44,10 +44,13 @@ function request(text: string): HttpRequest {
   return { method: 'POST', url: '/v2/models/m/infer', headers: {}, body: Buffer.from(text), signal: new AbortController().signal };
 }
 
-/** What parseJson answers: the refusal's message, or undefined when the body passes. */
+/**
+ * What parseJson answers: the refusal's message, or undefined when the body passes. The limits
+ * go straight to the walk, past the options' range checks (0, or deeper than JSON_MAX_DEPTH_LIMIT).
+ */
 function refusal(text: string, maxDepth: number, maxElements: number): string | undefined {
   try {
-    parseJson(request(text), resolveHttpOptions({ json: { maxDepth, maxElements } }));
+    parseJson(request(text), { ...resolveHttpOptions(), maxDepth, maxElements });
     return undefined;
   } catch (error) {
     return (error as Error).message;

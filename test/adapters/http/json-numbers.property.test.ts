@@ -90,7 +90,7 @@ describe('KServe JSON number inputs read in one pass', () => {
   const statuses = new Map<number, number>();
   it('answers every body, under any limits, exactly as the strict path does', async () => {
     await fc.assert(
-      fc.asyncProperty(bodyText, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 60 }), async (text, maxDepth, maxElements) => {
+      fc.asyncProperty(bodyText, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 60 }), async (text, maxDepth, maxElements) => {
         const [fast, strict] = [await answer(text, maxDepth, maxElements, false), await answer(text, maxDepth, maxElements, true)];
         statuses.set(fast.status, (statuses.get(fast.status) ?? 0) + 1);
         expect({ status: fast.status, headers: fast.headers, body: String(fast.body) }).toEqual({ status: strict.status, headers: strict.headers, body: String(strict.body) });

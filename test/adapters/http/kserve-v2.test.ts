@@ -224,7 +224,7 @@ describe('KServe v2 over node:http (shared host: mymodel, affine, fixed, two-out
     it('accepts request and input "parameters" it has no use for; "id" must be a request id (1–128 visible ASCII)', async () => {
       const ok = await post(`${url}/v2/models/affine/infer`, {
         id: 'req-7',
-        parameters: { sequence_id: 3, priority: 'high', flag: true },
+        parameters: { custom_id: 3, priority: 'high', flag: true }, // sequence_id is refused (hostile-requests)
         inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', parameters: { note: 'ignored' }, data: [0, 0, 0, 0] }],
       });
       expect(ok).toMatchObject({ status: 200, body: { id: 'req-7' } });

@@ -149,11 +149,11 @@ describe('limits options and createNodeServer', () => {
 
   it.each([
     [{ maxConnections: 0 }, 'limits.maxConnections must be an integer ≥ 1, got 0'],
-    [{ bodyTimeoutMs: 1.5 }, 'limits.bodyTimeoutMs must be an integer ≥ 1, got 1.5'],
+    [{ bodyTimeoutMs: 1.5 }, 'limits.bodyTimeoutMs must be an integer from 1 to 2147483647, got 1.5'],
     [{ holdRefusedConnections: 'yes' }, 'limits.holdRefusedConnections must be a boolean, got yes'],
     [{ concurrency: 'auto' }, "limits.concurrency must be an integer ≥ 1 or 'adaptive', got auto"],
     [{ concurrency: 0 }, "limits.concurrency must be an integer ≥ 1 or 'adaptive', got 0"],
-    [{ maxWaitMs: -1 }, 'limits.maxWaitMs must be an integer ≥ 1, got -1'],
+    [{ maxWaitMs: -1 }, 'limits.maxWaitMs must be an integer from 1 to 2147483647, got -1'],
     [{ maxBodies: 3 }, /limits.maxBodies is not a listener limit \(expected one of maxBufferedBytes, /],
   ])('refuses %j', (limits, message) => {
     expect(() => resolveLimits(limits as never)).toThrow(message);

@@ -19,7 +19,7 @@ describe('ModelHost options are validated at construction', () => {
     ['batching: true', { defaults: { batching: true } }, /`defaults.batching` must be an object or false, got true/],
     ['a bad queue size', { defaults: { queue: { maxSize: 0 } } }, /`defaults.queue.maxSize` must be an integer from 1 to 100000000, got 0/],
     ['a bad concurrency', { defaults: { concurrency: 1.5 } }, /`defaults.concurrency` must be an integer from 1 to 1024, got 1.5/],
-    ['a bad timeoutMs', { defaults: { timeoutMs: 'soon' } }, /`defaults.timeoutMs` must be a number ≥ 0, got "soon"/],
+    ['a bad timeoutMs', { defaults: { timeoutMs: 'soon' } }, /`defaults.timeoutMs` must be a number from 0 to 2147483647, got "soon"/],
     ['a clock without now', { clock: { setTimeout() {}, clearTimeout() {} } }, /`clock.now` must be a function/],
   ])('rejects %s', (_title, options, message) => {
     expect(() => new ModelHost(options as ModelHostOptions)).toThrow(message);
