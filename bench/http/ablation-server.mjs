@@ -76,7 +76,11 @@ function handlerListener(req, res) {
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', async () => {
     const response = await handle({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) });
-    res.writeHead(response.status, { ...response.headers, 'content-length': Buffer.byteLength(response.body) });
+    // A loop, as the listener's send: `{ ...headers, key }` is V8's slow path (bench/micro/object-spread.ts).
+    const headers = {};
+    for (const name in response.headers) headers[name] = response.headers[name];
+    headers['content-length'] = Buffer.byteLength(response.body);
+    res.writeHead(response.status, headers);
     res.end(response.body);
   });
 }

@@ -13,6 +13,7 @@ import * as tfserving from './tfserving.js';
 import { isRequestId } from './request-id.js';
 import { isModelName } from '../../repository/model-name.js';
 import { logInferenceFailure } from './inference-failure-log.js';
+import { withHeader } from './with-header.js';
 
 export interface Route {
   readonly method: string;
@@ -166,7 +167,7 @@ function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOption
 
 /** Every answer names its request, so a client can send feedback and trace it (a handler may name it itself). */
 function named(response: HttpResponse, requestId: string): HttpResponse {
-  return response.headers['x-request-id'] !== undefined ? response : { ...response, headers: { ...response.headers, 'x-request-id': requestId } };
+  return response.headers['x-request-id'] !== undefined ? response : { status: response.status, headers: withHeader(response.headers, 'x-request-id', requestId), body: response.body };
 }
 
 /** A route's failure as its answer: bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen. */

@@ -36,6 +36,29 @@ export function parseJson(request: HttpRequest, options: ResolvedHttpOptions, pa
 }
 
 /**
+ * The request's JSON body as {@link parseJson} reads it, except that the arrays `unread` picks
+ * from the parsed value are counted by their length and not read: the caller converts them
+ * itself in one pass (json-numbers.ts). Only valid when the caller then checks that every one
+ * of them holds plain numbers within ±2^53, the values the walk would have passed (and counted
+ * one each); when one does not, or when this answers undefined (a body parsed ahead, a maxDepth
+ * past recursion, a refusal, an integer a double rounded), call parseJson, which decides and
+ * words the answer. Throws what parseJson throws for a body that is not JSON text.
+ */
+export function parseJsonUnread(request: HttpRequest, options: ResolvedHttpOptions, unread: (value: object) => readonly unknown[]): { value: object; unread: readonly unknown[] } | undefined {
+  if (request.parsedBody !== undefined || options.maxDepth > RECURSION_DEPTH || options.maxDepth < 1) return undefined;
+  const value = parseText(textOf(request.body), options, false);
+  if (typeof value !== 'object' || value === null) return undefined;
+  const arrays = unread(value);
+  const walk = new LimitsWalk(options.maxDepth, options.maxElements, arrays);
+  try {
+    walk.container(value, 1);
+  } catch {
+    return undefined; // counted on assumptions: parseJson finds the refusal the walk would
+  }
+  return walk.rounded ? undefined : { value, unread: arrays };
+}
+
+/**
  * The body as text, without a copy of its bytes: ASCII (the usual JSON body) as Latin-1, the
  * rest only when it is valid UTF-8 (checked first: refused, never replaced). A leading byte
  * order mark is dropped, as TextDecoder does.
@@ -137,11 +160,17 @@ class LimitsWalk {
   constructor(
     private readonly maxDepth: number,
     private readonly maxElements: number,
+    /** Arrays counted by their length, unread (parseJsonUnread). */
+    private readonly unread: readonly unknown[] = [],
   ) {}
 
   container(value: object, depth: number): void {
     if (depth > this.maxDepth) throw tooDeep(this.maxDepth);
     if (Array.isArray(value)) {
+      if (this.unread.length > 0 && this.unread.includes(value)) {
+        if ((this.elements += value.length) > this.maxElements) throw tooMany(this.maxElements);
+        return;
+      }
       if (this.numbers(value)) return;
       this.values(value, depth);
     } else this.values(Object.values(value), depth);

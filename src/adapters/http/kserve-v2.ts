@@ -4,16 +4,18 @@
  * data extension.
  */
 import type { ModelHost, Outputs } from 'modelhost';
-import { ConversionError, DTYPES, dtypeFromKServe, fromRawBytes, shapeSize, toRawBytes, type DType, type Tensor, type TensorSpec } from 'modelhost';
+import { ConversionError, DTYPES, dtypeFromKServe, fromRawBytes, shapeSize, toRawBytes, type DType, type Tensor, type TensorSpec, type TypedArray } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
 import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } from './http-types.js';
-import { parseJson } from './json-body.js';
+import { parseJson, parseJsonUnread } from './json-body.js';
+import { isNumberDType, jsonNumbersInto, type NumberDType } from './json-numbers.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import { TensorJson, writeJson } from './json-writer.js';
 import { inferResponseText, type JsonOutput } from './infer-response-text.js';
 import { flatValues } from './tensor-json.js';
 import { describeRequestValue } from './request-value.js';
 import { versionParam } from './version-segment.js';
+import { withHeader } from './with-header.js';
 import { isRequestId, requestIdProblem } from './request-id.js';
 
 const BINARY_HEADER = 'inference-header-content-length';
@@ -83,7 +85,7 @@ export const infer: RouteHandler = (context) => {
   const model = params['model']!;
   const version = versionParam(params);
   const meta = host.metadata(model, version);
-  const { body, binary } = splitBinary(context, hasExactIntegers(meta.inputs));
+  const { body, binary, numbers } = readBody(context, hasExactIntegers(meta.inputs));
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the infer request must be a JSON object with "inputs"');
   const req = body as InferRequest;
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw badRequest('the infer request must have a non-empty "inputs" array');
@@ -93,7 +95,7 @@ export const infer: RouteHandler = (context) => {
   if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${describe(binaryAll)}`);
 
   // Everything from the request is checked before the model runs: inputs, then requested outputs.
-  const inputs = readInputs(req.inputs as unknown[], binary);
+  const inputs = readInputs(req.inputs as unknown[], binary, numbers);
   const requested = readRequestedOutputs(req.outputs, meta.outputs, model);
 
   // KServe's `id` names the request when given; otherwise the `x-request-id` (or a new one) does.
@@ -154,7 +156,7 @@ async function writtenResponse({ model, modelVersion, id, binaryAll, requested, 
   const text = await writeJson(response, { limitBytes: maxResponseBytes - binaryBytes, hint: JSON_HINT });
   if (parts.length === 0) return { status: 200, headers, body: text };
   const binaryAnswer: HttpResponse = binaryResponse(text, parts);
-  return { ...binaryAnswer, headers: { ...binaryAnswer.headers, 'x-request-id': id } };
+  return { status: binaryAnswer.status, headers: withHeader(binaryAnswer.headers, 'x-request-id', id), body: binaryAnswer.body };
 }
 
 // What infer derives from a version's signature, once per signature (the host hands out the same arrays until the version changes).
@@ -188,8 +190,11 @@ function jsonOutputs(outputs: Outputs, names: readonly string[]): JsonOutput[] {
 
 const JSON_HINT = 'ask for outputs in binary ("parameters": {"binary_data_output": true}, the binary tensor data extension)';
 
-/** The request's inputs by name (a Map: names are data, not keys), converted by the shared codec. */
-function readInputs(list: readonly unknown[], binary: Uint8Array | undefined): Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }> {
+/**
+ * The request's inputs by name (a Map: names are data, not keys), converted by the shared codec
+ * (by the host); `numbers` holds the typed arrays some `data` arrays were already read into.
+ */
+function readInputs(list: readonly unknown[], binary: Uint8Array | undefined, numbers: NumberData | undefined): Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }> {
   const inputs = new Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }>();
   let binaryOffset = 0;
   for (let index = 0; index < list.length; index++) {
@@ -227,6 +232,13 @@ function readInputs(list: readonly unknown[], binary: Uint8Array | undefined): M
       continue;
     }
     if (raw.data === undefined) throw badRequest(`${where}: needs "data" (or parameters.binary_data_size with the binary extension)`);
+    const typed = numbers === undefined ? undefined : numbers.typed[numbers.arrays.indexOf(raw.data)];
+    if (typed !== undefined) {
+      // A flat array of numbers, already in the storage the host would have converted it to.
+      if (typed.length !== elements) throw badRequest(`${where}: ${typed.length} elements but shape [${shape.join(', ')}] holds ${exactCount(shape, elements)}`);
+      inputs.set(name, { data: typed, shape, dtype } as Tensor);
+      continue;
+    }
     let values: unknown[];
     try {
       values = flatValues(raw.data, shape);
@@ -335,10 +347,31 @@ function binaryResponse(header: string, parts: readonly Uint8Array[]): HttpRespo
   return { status: 200, headers: { 'content-type': 'application/octet-stream', [BINARY_HEADER]: String(head.byteLength) }, body };
 }
 
-/** With the binary extension, the body is a JSON header of the given length followed by tensor bytes. */
-function splitBinary({ request, options }: RouteContext, exactIntegers: boolean): { body: unknown; binary: Uint8Array | undefined } {
+/** `data` arrays of the body read into typed arrays (`typed[i]` holds `arrays[i]`'s values). */
+interface NumberData {
+  readonly arrays: readonly unknown[];
+  readonly typed: readonly TypedArray[];
+}
+
+/**
+ * The request's JSON (and with the binary extension, its tensor bytes). The common body, JSON
+ * inputs of a number datatype, is read in one pass: the limits walk counts each input's `data`
+ * without reading it, and one loop per array both checks what the walk would have and writes
+ * the typed array the host would have converted it to. Any value that loop does not vouch for
+ * (or a refusal counted on that assumption) sends the body down the strict path, which reads
+ * every value: same acceptance, same refusals.
+ */
+function readBody(context: RouteContext, exactIntegers: boolean): { body: unknown; binary: Uint8Array | undefined; numbers?: NumberData } {
+  const { request, options } = context;
   const headerLength = header(request.headers, BINARY_HEADER);
-  if (headerLength === undefined) return { body: parseJson(request, options, { exactIntegers }), binary: undefined };
+  if (headerLength === undefined) {
+    if (!exactIntegers) {
+      const fast = parseJsonUnread(request, options, numberDataArrays);
+      const numbers = fast === undefined ? undefined : readNumbers(fast.value, fast.unread);
+      if (numbers !== undefined) return { body: fast!.value, binary: undefined, numbers };
+    }
+    return { body: parseJson(request, options, { exactIntegers }), binary: undefined };
+  }
   if (!/^\d{1,15}$/.test(headerLength)) throw badRequest(`Inference-Header-Content-Length must be a decimal number of bytes, got ${JSON.stringify(headerLength)}`);
   const length = Number(headerLength);
   const raw = request.body;
@@ -346,6 +379,39 @@ function splitBinary({ request, options }: RouteContext, exactIntegers: boolean)
     throw badRequest(`Inference-Header-Content-Length ${headerLength} does not fit a body of ${raw?.byteLength ?? 0} bytes`);
   }
   return { body: parseJson(request, options, { bytes: raw.subarray(0, length), exactIntegers }), binary: raw.subarray(length) };
+}
+
+/** The `data` arrays of the body's inputs whose datatype is a plain number type (as yet unchecked JSON: read defensively). */
+function numberDataArrays(body: object): readonly unknown[] {
+  const list = (body as InferRequest).inputs;
+  if (!Array.isArray(list)) return NONE;
+  let arrays: unknown[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i] as InferInput | null;
+    if (typeof item !== 'object' || item === null || !Array.isArray(item.data) || typeof item.datatype !== 'string') continue;
+    if (isNumberDType(dtypeFromKServe(item.datatype))) (arrays ??= []).push(item.data);
+  }
+  return arrays ?? NONE;
+}
+
+const NONE: readonly unknown[] = [];
+
+/** Each unread array in its input's storage; undefined when one holds a value the one-pass loop does not vouch for. */
+function readNumbers(body: object, arrays: readonly unknown[]): NumberData | undefined {
+  if (arrays.length === 0) return { arrays, typed: [] };
+  const list = (body as InferRequest).inputs as InferInput[];
+  const typed: TypedArray[] = new Array(arrays.length);
+  let found = 0;
+  for (let i = 0; i < list.length && found < arrays.length; i++) {
+    const item = list[i]!;
+    const k = typeof item === 'object' && item !== null ? arrays.indexOf(item.data) : -1;
+    if (k < 0) continue;
+    const storage = jsonNumbersInto(item.data as unknown[], dtypeFromKServe(item.datatype as string) as NumberDType);
+    if (storage === undefined) return undefined;
+    typed[k] = storage;
+    found++;
+  }
+  return found === arrays.length ? { arrays, typed } : undefined;
 }
 
 function header(headers: RouteContext['request']['headers'], name: string): string | undefined {

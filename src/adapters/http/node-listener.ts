@@ -15,6 +15,7 @@ import { continueBody } from './expect-continue.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
 import { resolveLimits, type ListenerLimits } from './listener-limits.js';
 import { ParseTurns } from './parse-turns.js';
+import { withHeader } from './with-header.js';
 
 export type NodeListener = ((req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void) & {
   /**
@@ -397,12 +398,13 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number, time
       if (!take(chunk.byteLength)) return stop('budget');
       chunks.push(chunk);
     });
-    req.once('end', () => {
+    // `on`, not `once`: 'end' comes once, and a wrapper per listener per request is garbage.
+    req.on('end', () => {
       clearTimeout(timer);
       // One chunk (a small body) is used as it is; more are joined once.
       resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
-    req.once('error', (error) => {
+    req.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
     });
@@ -411,7 +413,7 @@ function readBody(req: IncomingMessage, res: ServerResponse, limit: number, time
 
 function send(res: ServerResponse, response: HttpResponse, close = false): void {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string | number> = { ...response.headers, 'content-length': typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength };
+  const headers = withHeader<string | number>(response.headers, 'content-length', typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength);
   if (close) headers['connection'] = 'close';
   res.writeHead(response.status, headers);
   res.end(response.body);
