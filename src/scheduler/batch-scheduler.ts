@@ -9,6 +9,7 @@ import { ArrivalClock } from './arrival-clock.js';
 import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
+import { BatchBuffers } from './batch-buffers.js';
 import { BatchCost } from './batch-cost.js';
 import { CompletedRuns } from './completed-runs.js';
 import { DrainRate } from './drain-rate.js';
@@ -120,6 +121,8 @@ export class BatchScheduler implements Dispatcher {
   private readonly inFlight: Task[][] = [];
   /** The succeeded requests of the batch being completed, reused batch after batch. */
   private readonly summary = new CompletedRuns();
+  /** Where batches of several requests are concatenated, reused run after run (executors that release their inputs). */
+  private readonly buffers: BatchBuffers | undefined;
   /** The last row shape given out per output (`rowShapeOf`). */
   private readonly rowShapes = new Map<string, readonly number[]>();
   /** Tasks in batches that have not finished running. */
@@ -148,6 +151,7 @@ export class BatchScheduler implements Dispatcher {
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
     this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
     executor.onAvailable = () => this.schedule();
+    this.buffers = executor.releasesInputs && config.padding === undefined ? new BatchBuffers(config.maxBatchSize) : undefined;
   }
 
   /** Requests accepted and not yet settled: queued plus running. */
@@ -426,8 +430,10 @@ export class BatchScheduler implements Dispatcher {
     const since = this.backlogSince !== undefined && this.backlogSince < started ? this.backlogSince : started;
     this.backlogSince = undefined;
     try {
-      const inputs = this.batchInputs(tasks);
       const owned = tasks.length > 1;
+      // A batch of several requests is written into a reused buffer; a lone request runs its own inputs.
+      const pooled = owned ? this.buffers : undefined;
+      const inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
       const breaker = this.config.breaker;
       // Checked after the await, not in a `.then`: each derived promise is a hop per batch (per request at one caller).
       const outputs = this.checkOutputs(breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned)), rows);
@@ -442,6 +448,8 @@ export class BatchScheduler implements Dispatcher {
       const first = tasks[0]!;
       if (first.state !== TaskState.Settled) this.knownGood = owned && this.config.padding === undefined ? first.inputs : owned ? this.knownGood : inputs;
       const timestamp = this.complete(tasks, outputs, computeMs, ended, rows);
+      // Only after a success: a failed run the breaker's time bound gave up on may still read its inputs.
+      pooled?.release(inputs, outputs);
       this.reportBatch(tasks.length, rows, computeMs, undefined, timestamp);
       breaker?.record('success');
     } catch (thrown) {
@@ -491,9 +499,8 @@ export class BatchScheduler implements Dispatcher {
     const { data, shape, dtype } = output;
     if (dtype !== spec.dtype) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
     if (!isStorageOf(data, dtype)) throw this.outputError(`output '${name}' holds ${storageName(data)}, expected ${DTYPES[dtype].array?.name ?? 'an array of strings or bytes'} for dtype ${dtype}`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
-    const fits = shape.length === spec.shape.length && spec.shape.every((d, i) => d === -1 || d === shape[i]);
-    if (!fits) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
+    if (!isDimensions(shape)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
+    if (!fitsSpec(shape, spec.shape)) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
   }
 
   /** A run whose outputs break the contract: the model's fault, in modelhost's words (its message may reach clients). */
@@ -851,6 +858,37 @@ function batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
   for (const name in tasks[0]!.inputs) {
     for (let i = 0; i < tasks.length; i++) parts[i] = tasks[i]!.inputs[name]!;
     inputs[name] = concatRows(parts);
+  }
+  return inputs;
+}
+
+/**
+ * Whether `shape` is an array of non-negative safe integers. Loops, not `every` with an arrow:
+ * this runs per output per batch (per request at one caller), and each arrow was a closure.
+ */
+function isDimensions(shape: unknown): shape is readonly number[] {
+  if (!Array.isArray(shape)) return false;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (!Number.isSafeInteger(d) || (d as number) < 0) return false;
+  }
+  return true;
+}
+
+/** Whether `shape` has the rank of `spec` and its fixed dimensions (-1 is free). */
+function fitsSpec(shape: readonly number[], spec: readonly number[]): boolean {
+  if (shape.length !== spec.length) return false;
+  for (let i = 0; i < spec.length; i++) if (spec[i] !== -1 && spec[i] !== shape[i]) return false;
+  return true;
+}
+
+/** `batchInputs` of several tasks, concatenated into `buffers`. */
+function pooledInputs(tasks: readonly Task[], buffers: BatchBuffers): Record<string, Tensor> {
+  const inputs: Record<string, Tensor> = {};
+  const parts: Tensor[] = new Array(tasks.length);
+  for (const name in tasks[0]!.inputs) {
+    for (let i = 0; i < tasks.length; i++) parts[i] = tasks[i]!.inputs[name]!;
+    inputs[name] = buffers.concat(name, parts);
   }
   return inputs;
 }

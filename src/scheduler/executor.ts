@@ -18,6 +18,11 @@ export interface Executor {
   /** Batches running now. */
   readonly running: number;
   /**
+   * Whether a run is done with its inputs once it settles (it runs them on this thread and
+   * moves nothing elsewhere): the scheduler may then write the next batch into their buffers.
+   */
+  readonly releasesInputs: boolean;
+  /**
    * Runs one batch. `owned`: the input buffers were made for this batch (concatenated rows),
    * so the executor may move them to another thread instead of copying.
    */
@@ -64,6 +69,9 @@ export class InlineExecutor implements Executor {
   get blocking(): boolean {
     return this.syncShare > 0.5;
   }
+
+  /** The session runs on this thread and must not keep its inputs after settling (the Session SPI). */
+  readonly releasesInputs = true;
 
   run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     if (this.active < this.concurrency) {
