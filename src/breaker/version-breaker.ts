@@ -80,26 +80,27 @@ export class VersionBreaker {
   }
 
   /**
-   * Runs one runtime call within `timeoutMs`. It does not count: the scheduler first finds
-   * out whom a failure is on (the request or the model) and then calls `record`. Without a
-   * time bound the call's own promise comes back (no derived promise, no hop): its failure
-   * is as the runtime threw it, and `translate` words it.
+   * Whether a batch may start now: undefined, or the CIRCUIT_OPEN error its requests fail
+   * with (open; half-open while its one probe batch runs). Admitting while half-open makes
+   * that batch the probe, until its verdict is recorded.
    */
-  run<T>(call: () => Promise<T>): Promise<T> {
-    // Not async: one derived promise per batch instead of an async function's extra hops.
-    if (this.rejecting) return Promise.reject(this.openError());
-    // Half-open: one probe batch at a time, until its verdict is recorded.
+  admit(): ModelHostError | undefined {
+    if (this.rejecting) return this.openError();
     if (this.current === 'halfOpen') {
-      if (this.probing) return Promise.reject(this.openError());
+      if (this.probing) return this.openError();
       this.probing = true;
     }
+    return undefined;
+  }
+
+  /**
+   * A started runtime call within `timeoutMs`. It does not count: the scheduler first finds
+   * out whom a failure is on (the request or the model) and then calls `record`. Without a
+   * time bound the call's own promise comes back (no derived promise, no hop, no closure): its
+   * failure is as the runtime threw it, and `translate` words it.
+   */
+  bound<T>(running: Promise<T>): Promise<T> {
     const bound = this.options.timeoutMs;
-    let running: Promise<T>;
-    try {
-      running = call();
-    } catch (error) {
-      return Promise.reject(this.translate(error));
-    }
     if (bound === undefined) return running;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {

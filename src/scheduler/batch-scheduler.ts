@@ -34,11 +34,13 @@ export interface SchedulerEventMap {
 export interface BatchBreaker {
   /** Open: requests fail fast, queued ones never run. */
   readonly rejecting: boolean;
+  /** Whether a batch may start now: undefined, or the error its requests fail with (open; half-open with its probe running). */
+  admit(): ModelHostError | undefined;
   /**
-   * Runs one runtime call within the breaker's time bound; its outcome counts only through
+   * A started runtime call within the breaker's time bound; its outcome counts only through
    * `record`. A failure may come out as the runtime threw it: `translate` words it.
    */
-  run<T>(call: () => Promise<T>): Promise<T>;
+  bound<T>(running: Promise<T>): Promise<T>;
   /** A failure of `run` in modelhost's terms (a ModelHostError with the original as `cause`); default: as is. */
   translate?(error: unknown): unknown;
   /**
@@ -436,7 +438,11 @@ export class BatchScheduler implements Dispatcher {
       const inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
       const breaker = this.config.breaker;
       // Checked after the await, not in a `.then`: each derived promise is a hop per batch (per request at one caller).
-      const outputs = this.checkOutputs(breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned)), rows);
+      // Asked before the run starts, not through a callback: no closure per batch.
+      const refused = breaker?.admit();
+      if (refused !== undefined) throw refused;
+      const running = this.executor.run(inputs, owned);
+      const outputs = this.checkOutputs(breaker === undefined ? await running : await breaker.bound(running), rows);
       const ended = clock.now();
       const computeMs = ended - started;
       this.rate.record(rows, computeMs, ended - since);

@@ -95,16 +95,17 @@ export class InlineExecutor implements Executor {
     } catch (error) {
       pending = Promise.reject(error as Error);
     }
-    const returned = timed ? performance.now() : 0;
-    pending.then(
-      () => {
-        if (timed) this.learn(started, returned);
+    if (timed) {
+      const returned = performance.now();
+      pending.then(() => {
+        this.learn(started, returned);
         this.release();
-      },
-      () => this.release(),
-    );
+      }, this.released);
+    } else pending.then(this.released, this.released); // shared handlers: no closures per run
     return pending;
   }
+
+  private readonly released = (): void => this.release();
 
   private release(): void {
     const next = this.waiting.shift();

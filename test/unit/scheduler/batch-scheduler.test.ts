@@ -476,7 +476,8 @@ describe('BatchScheduler: who a failure is blamed on', () => {
     return {
       verdicts,
       rejecting: false,
-      run: <T>(call: () => Promise<T>) => call(),
+      admit: () => undefined,
+      bound: <T>(running: Promise<T>) => running,
       record: (verdict: 'success' | 'request' | { failure: unknown }) => void (verdict !== 'request' && verdicts.push(verdict === 'success' ? 'success' : 'failure')),
       openError: () => new Error('open') as ModelHostError,
     };
