@@ -815,7 +815,8 @@ export class BatchScheduler implements Dispatcher {
   }
 
   private notifyIdle(): void {
-    if (this.pending !== 0) return;
+    // Asked per batch: `splice(0)` made an empty array every time.
+    if (this.pending !== 0 || this.idleWaiters.length === 0) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 

@@ -111,7 +111,8 @@ export class InlineExecutor implements Executor {
     const next = this.waiting.shift();
     if (next !== undefined) return next(); // the slot passes to the oldest waiting run
     this.active--;
-    if (this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    // Per run: `splice(0)` of no waiters made an empty array every time.
+    if (this.active === 0 && this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private learn(started: number, returned: number): void {
