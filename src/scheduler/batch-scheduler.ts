@@ -322,7 +322,7 @@ export class BatchScheduler implements Dispatcher {
       const head = queue.peek()!;
       let rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks, config.padding?.batchFilter());
       if (this.deadlines.size > 0 && this.cost.samples > 0) rows = this.fitDeadlines(tasks, rows, now);
-      if (rows > 0) void this.run(tasks, rows, now);
+      if (rows > 0) this.run(tasks, rows, now);
     }
   }
 
@@ -416,7 +416,12 @@ export class BatchScheduler implements Dispatcher {
 
   // ---- running batches ----
 
-  private async run(tasks: Task[], rows: number, now: number): Promise<void> {
+  /**
+   * Starts a batch; it settles through one reaction on the run's promise (`ran` or
+   * `runFailed`), then `ended`. Not an async function: its frame and its `await` were ~0.4 KB
+   * of garbage and a promise per batch, per request at one caller.
+   */
+  private run(tasks: Task[], rows: number, now: number): void {
     for (const task of tasks) {
       task.state = TaskState.Running;
       task.startedAt = now;
@@ -426,24 +431,38 @@ export class BatchScheduler implements Dispatcher {
     }
     this.runningTasks += tasks.length;
     this.inFlight.push(tasks);
-    const { clock } = this.config;
     // The cut read the clock a moment ago: its reading is the batch's start.
     const started = now;
     const since = this.backlogSince !== undefined && this.backlogSince < started ? this.backlogSince : started;
     this.backlogSince = undefined;
+    const owned = tasks.length > 1;
+    // A batch of several requests is written into a reused buffer; a lone request runs its own inputs.
+    const pooled = owned ? this.buffers : undefined;
+    let inputs: Record<string, Tensor> = NO_INPUTS;
+    let running: Promise<Record<string, Tensor>>;
     try {
-      const owned = tasks.length > 1;
-      // A batch of several requests is written into a reused buffer; a lone request runs its own inputs.
-      const pooled = owned ? this.buffers : undefined;
-      const inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
+      inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
       const breaker = this.config.breaker;
-      // Checked after the await, not in a `.then`: each derived promise is a hop per batch (per request at one caller).
       // Asked before the run starts, not through a callback: no closure per batch.
       const refused = breaker?.admit();
       if (refused !== undefined) throw refused;
-      const running = this.executor.run(inputs, owned);
-      const outputs = this.checkOutputs(breaker === undefined ? await running : await breaker.bound(running), rows);
-      const ended = clock.now();
+      running = this.executor.run(inputs, owned);
+      if (breaker !== undefined) running = breaker.bound(running);
+    } catch (thrown) {
+      running = Promise.reject(thrown);
+    }
+    const ran = inputs;
+    running.then(
+      (outputs) => this.ran(tasks, rows, started, since, ran, pooled, outputs),
+      (thrown: unknown) => this.runFailed(tasks, rows, started, thrown),
+    );
+  }
+
+  /** A batch's run returned: its outputs are checked and split, or, if they break the contract, it failed. */
+  private ran(tasks: Task[], rows: number, started: number, since: number, inputs: Record<string, Tensor>, pooled: BatchBuffers | undefined, returned: Record<string, Tensor>): void {
+    try {
+      const outputs = this.checkOutputs(returned, rows);
+      const ended = this.config.clock.now();
       const computeMs = ended - started;
       this.rate.record(rows, computeMs, ended - since);
       this.cost.record(rows, computeMs);
@@ -451,34 +470,46 @@ export class BatchScheduler implements Dispatcher {
       // Known-good inputs for probes: a one-request run's (not moved to a worker); else, without
       // padding, the first request's own (settling drops them; it may have expired meanwhile).
       // Never a request that expired or was cancelled meanwhile: its rows must not run again.
+      const owned = tasks.length > 1;
       const first = tasks[0]!;
       if (first.state !== TaskState.Settled) this.knownGood = owned && this.config.padding === undefined ? first.inputs : owned ? this.knownGood : inputs;
       const timestamp = this.complete(tasks, outputs, computeMs, ended, rows);
       // Only after a success: a failed run the breaker's time bound gave up on may still read its inputs.
       pooled?.release(inputs, outputs);
       this.reportBatch(tasks.length, rows, computeMs, undefined, timestamp);
-      breaker?.record('success');
+      this.config.breaker?.record('success');
     } catch (thrown) {
-      const error = this.config.breaker?.translate?.(thrown) ?? thrown;
-      const computeMs = clock.now() - started;
-      this.reportBatch(tasks.length, rows, computeMs, error);
-      if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
-        for (const task of tasks) this.fail(task, error);
-      } else {
-        await this.classify(tasks, error);
-      }
-    } finally {
-      // Removed by moving the last one into its place (order does not matter; splice costs a runtime call).
-      const i = this.inFlight.indexOf(tasks);
-      if (i >= 0) {
-        const last = this.inFlight.pop()!;
-        if (i < this.inFlight.length) this.inFlight[i] = last;
-      }
-      this.runningTasks -= tasks.length;
-      if (this.queue.size > 0) this.backlogSince = clock.now();
-      this.schedule();
-      if (this.pending === 0) this.notifyIdle();
+      this.runFailed(tasks, rows, started, thrown);
+      return;
     }
+    this.ended(tasks);
+  }
+
+  /** A batch's run failed (or its outputs broke the contract): its requests fail at once (open breaker) or after `classify`. */
+  private runFailed(tasks: Task[], rows: number, started: number, thrown: unknown): void {
+    const error = this.config.breaker?.translate?.(thrown) ?? thrown;
+    const computeMs = this.config.clock.now() - started;
+    this.reportBatch(tasks.length, rows, computeMs, error);
+    if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
+      for (const task of tasks) this.fail(task, error);
+      this.ended(tasks);
+      return;
+    }
+    void this.classify(tasks, error).finally(() => this.ended(tasks));
+  }
+
+  /** A batch is done (its requests settled or given up on): its slot and accounting go, the next batch may be cut. */
+  private ended(tasks: Task[]): void {
+    // Removed by moving the last one into its place (order does not matter; splice costs a runtime call).
+    const i = this.inFlight.indexOf(tasks);
+    if (i >= 0) {
+      const last = this.inFlight.pop()!;
+      if (i < this.inFlight.length) this.inFlight[i] = last;
+    }
+    this.runningTasks -= tasks.length;
+    if (this.queue.size > 0) this.backlogSince = this.config.clock.now();
+    this.schedule();
+    if (this.pending === 0) this.notifyIdle();
   }
 
   /**
@@ -853,6 +884,9 @@ function storageName(data: unknown): string {
  * event), then the optional fields.
  */
 type Building<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Inputs of a batch whose inputs could not be built (its run fails at once). */
+const NO_INPUTS: Record<string, Tensor> = Object.freeze({}) as Record<string, Tensor>;
 
 /** `enqueuedAt` of a request admitted without reading the clock. */
 const UNTIMED = -1;
