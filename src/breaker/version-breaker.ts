@@ -39,7 +39,7 @@ export class VersionBreaker {
       volumeThreshold: options.volumeThreshold,
       resetTimeout: options.resetTimeoutMs,
       rollingCountTimeout: options.rollingCountTimeoutMs,
-      // The time bound is applied around the runtime call (`run`); opossum only counts verdicts (`record`).
+      // The time bound is applied around the runtime call (`bound`); opossum only counts verdicts (`record`).
       timeout: false,
       errorFilter: (error: unknown) => isModelHostError(error) && CALLER_ERRORS.has(error.code),
       // modelhost keeps its own latency statistics; opossum's would cost on every call.
@@ -151,7 +151,7 @@ export class VersionBreaker {
     });
   }
 
-  /** A failure of `run` as a ModelHostError: CIRCUIT_OPEN, or INFERENCE_FAILED with the original as `cause`; a ModelHostError as is. */
+  /** A failure of a bounded run (`bound`) as a ModelHostError: CIRCUIT_OPEN, or INFERENCE_FAILED with the original as `cause`; a ModelHostError as is. */
   translate(error: unknown): unknown {
     if (isModelHostError(error)) return error;
     const code = (error as { code?: string } | undefined)?.code;

@@ -41,7 +41,7 @@ export interface BatchBreaker {
    * `record`. A failure may come out as the runtime threw it: `translate` words it.
    */
   bound<T>(running: Promise<T>): Promise<T>;
-  /** A failure of `run` in modelhost's terms (a ModelHostError with the original as `cause`); default: as is. */
+  /** A failure of a bounded run in modelhost's terms (a ModelHostError with the original as `cause`); default: as is. */
   translate?(error: unknown): unknown;
   /**
    * A batch's verdict once its failures are classified: a success, a failure of the model
