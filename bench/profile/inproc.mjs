@@ -16,7 +16,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '../../package.json'));
 const ort = require('onnxruntime-node');
-const { ModelHost } = await import(pathToFileURL(path.join(here, '../../dist/index.js')).href);
+// MODELHOST_DIST: another build's dist/ (a before/after with the same harness), default ours.
+const { ModelHost } = await import(pathToFileURL(path.join(process.env.MODELHOST_DIST ?? path.join(here, '../../dist'), 'index.js')).href);
 
 const [root, mode = 'cb', seconds = '1', callersArg] = process.argv.slice(2);
 if (root === undefined) throw new Error('usage: node bench/profile/inproc.mjs <repository> <mode> [seconds] [callers]');
@@ -40,6 +41,7 @@ const batches = Array.from({ length: 4 }, (_, b) => {
 async function closedLoop(concurrency, request, durationMs, rowsPerRequest = 1) {
   const now = () => performance.now();
   const started = now();
+  const cpu = process.cpuUsage();
   const deadline = started + durationMs;
   let done = 0;
   let last = started;
@@ -55,8 +57,12 @@ async function closedLoop(concurrency, request, durationMs, rowsPerRequest = 1) 
     }
   };
   await Promise.all(Array.from({ length: concurrency }, caller));
+  const used = process.cpuUsage(cpu);
+  lastCpuRate = (done * rowsPerRequest) / ((used.user + used.system) / 1e6);
   return (done * rowsPerRequest) / ((last - started) / 1000);
 }
+/** The last closed loop's rate per CPU second of this process: other processes' load moves it less than the wall clock's. */
+let lastCpuRate = 0;
 
 let next = 0;
 const sides = {
@@ -70,8 +76,15 @@ const mean = (xs) => xs.reduce((p, q) => p + q, 0) / xs.length;
 async function ratio(x, y, label) {
   await x(); await y(); // warm
   const runs = { x: [], y: [] };
-  for (let round = 0; round < 3; round++) for (const side of ['x', 'y', 'y', 'x']) runs[side].push(await (side === 'x' ? x : y)());
+  const cpu = { x: [], y: [] };
+  for (let round = 0; round < 3; round++) {
+    for (const side of ['x', 'y', 'y', 'x']) {
+      runs[side].push(await (side === 'x' ? x : y)());
+      cpu[side].push(lastCpuRate);
+    }
+  }
   console.log(`${label}: ${mean(runs.x).toFixed(0)} ÷ ${mean(runs.y).toFixed(0)} = ${(mean(runs.x) / mean(runs.y)).toFixed(3)}`);
+  console.log(`  by CPU time: ${mean(cpu.x).toFixed(0)} ÷ ${mean(cpu.y).toFixed(0)} = ${(mean(cpu.x) / mean(cpu.y)).toFixed(3)}`);
 }
 
 if (mode === 'c' || mode === 'b') {

@@ -39,7 +39,7 @@ export class VersionBreaker {
       volumeThreshold: options.volumeThreshold,
       resetTimeout: options.resetTimeoutMs,
       rollingCountTimeout: options.rollingCountTimeoutMs,
-      // The time bound is applied around the runtime call (`run`); opossum only counts verdicts (`record`).
+      // The time bound is applied around the runtime call (`bound`); opossum only counts verdicts (`record`).
       timeout: false,
       errorFilter: (error: unknown) => isModelHostError(error) && CALLER_ERRORS.has(error.code),
       // modelhost keeps its own latency statistics; opossum's would cost on every call.
@@ -80,26 +80,27 @@ export class VersionBreaker {
   }
 
   /**
-   * Runs one runtime call within `timeoutMs`. It does not count: the scheduler first finds
-   * out whom a failure is on (the request or the model) and then calls `record`. Without a
-   * time bound the call's own promise comes back (no derived promise, no hop): its failure
-   * is as the runtime threw it, and `translate` words it.
+   * Whether a batch may start now: undefined, or the CIRCUIT_OPEN error its requests fail
+   * with (open; half-open while its one probe batch runs). Admitting while half-open makes
+   * that batch the probe, until its verdict is recorded.
    */
-  run<T>(call: () => Promise<T>): Promise<T> {
-    // Not async: one derived promise per batch instead of an async function's extra hops.
-    if (this.rejecting) return Promise.reject(this.openError());
-    // Half-open: one probe batch at a time, until its verdict is recorded.
+  admit(): ModelHostError | undefined {
+    if (this.rejecting) return this.openError();
     if (this.current === 'halfOpen') {
-      if (this.probing) return Promise.reject(this.openError());
+      if (this.probing) return this.openError();
       this.probing = true;
     }
+    return undefined;
+  }
+
+  /**
+   * A started runtime call within `timeoutMs`. It does not count: the scheduler first finds
+   * out whom a failure is on (the request or the model) and then calls `record`. Without a
+   * time bound the call's own promise comes back (no derived promise, no hop, no closure): its
+   * failure is as the runtime threw it, and `translate` words it.
+   */
+  bound<T>(running: Promise<T>): Promise<T> {
     const bound = this.options.timeoutMs;
-    let running: Promise<T>;
-    try {
-      running = call();
-    } catch (error) {
-      return Promise.reject(this.translate(error));
-    }
     if (bound === undefined) return running;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
@@ -150,7 +151,7 @@ export class VersionBreaker {
     });
   }
 
-  /** A failure of `run` as a ModelHostError: CIRCUIT_OPEN, or INFERENCE_FAILED with the original as `cause`; a ModelHostError as is. */
+  /** A failure of a bounded run (`bound`) as a ModelHostError: CIRCUIT_OPEN, or INFERENCE_FAILED with the original as `cause`; a ModelHostError as is. */
   translate(error: unknown): unknown {
     if (isModelHostError(error)) return error;
     const code = (error as { code?: string } | undefined)?.code;

@@ -9,6 +9,7 @@ import { ArrivalClock } from './arrival-clock.js';
 import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import type { Dispatcher, DispatchOptions } from './dispatcher.js';
+import { BatchBuffers } from './batch-buffers.js';
 import { BatchCost } from './batch-cost.js';
 import { CompletedRuns } from './completed-runs.js';
 import { DrainRate } from './drain-rate.js';
@@ -33,12 +34,14 @@ export interface SchedulerEventMap {
 export interface BatchBreaker {
   /** Open: requests fail fast, queued ones never run. */
   readonly rejecting: boolean;
+  /** Whether a batch may start now: undefined, or the error its requests fail with (open; half-open with its probe running). */
+  admit(): ModelHostError | undefined;
   /**
-   * Runs one runtime call within the breaker's time bound; its outcome counts only through
+   * A started runtime call within the breaker's time bound; its outcome counts only through
    * `record`. A failure may come out as the runtime threw it: `translate` words it.
    */
-  run<T>(call: () => Promise<T>): Promise<T>;
-  /** A failure of `run` in modelhost's terms (a ModelHostError with the original as `cause`); default: as is. */
+  bound<T>(running: Promise<T>): Promise<T>;
+  /** A failure of a bounded run in modelhost's terms (a ModelHostError with the original as `cause`); default: as is. */
   translate?(error: unknown): unknown;
   /**
    * A batch's verdict once its failures are classified: a success, a failure of the model
@@ -120,6 +123,8 @@ export class BatchScheduler implements Dispatcher {
   private readonly inFlight: Task[][] = [];
   /** The succeeded requests of the batch being completed, reused batch after batch. */
   private readonly summary = new CompletedRuns();
+  /** Where batches of several requests are concatenated, reused run after run (executors that release their inputs). */
+  private readonly buffers: BatchBuffers | undefined;
   /** The last row shape given out per output (`rowShapeOf`). */
   private readonly rowShapes = new Map<string, readonly number[]>();
   /** Tasks in batches that have not finished running. */
@@ -148,6 +153,7 @@ export class BatchScheduler implements Dispatcher {
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
     this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
     executor.onAvailable = () => this.schedule();
+    this.buffers = executor.releasesInputs && config.padding === undefined ? new BatchBuffers(config.maxBatchSize) : undefined;
   }
 
   /** Requests accepted and not yet settled: queued plus running. */
@@ -316,7 +322,7 @@ export class BatchScheduler implements Dispatcher {
       const head = queue.peek()!;
       let rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks, config.padding?.batchFilter());
       if (this.deadlines.size > 0 && this.cost.samples > 0) rows = this.fitDeadlines(tasks, rows, now);
-      if (rows > 0) void this.run(tasks, rows, now);
+      if (rows > 0) this.run(tasks, rows, now);
     }
   }
 
@@ -410,7 +416,12 @@ export class BatchScheduler implements Dispatcher {
 
   // ---- running batches ----
 
-  private async run(tasks: Task[], rows: number, now: number): Promise<void> {
+  /**
+   * Starts a batch; it settles through one reaction on the run's promise (`ran` or
+   * `runFailed`), then `ended`. Not an async function: its frame and its `await` were ~0.4 KB
+   * of garbage and a promise per batch, per request at one caller.
+   */
+  private run(tasks: Task[], rows: number, now: number): void {
     for (const task of tasks) {
       task.state = TaskState.Running;
       task.startedAt = now;
@@ -420,18 +431,38 @@ export class BatchScheduler implements Dispatcher {
     }
     this.runningTasks += tasks.length;
     this.inFlight.push(tasks);
-    const { clock } = this.config;
     // The cut read the clock a moment ago: its reading is the batch's start.
     const started = now;
     const since = this.backlogSince !== undefined && this.backlogSince < started ? this.backlogSince : started;
     this.backlogSince = undefined;
+    const owned = tasks.length > 1;
+    // A batch of several requests is written into a reused buffer; a lone request runs its own inputs.
+    const pooled = owned ? this.buffers : undefined;
+    let inputs: Record<string, Tensor> = NO_INPUTS;
+    let running: Promise<Record<string, Tensor>>;
     try {
-      const inputs = this.batchInputs(tasks);
-      const owned = tasks.length > 1;
+      inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
       const breaker = this.config.breaker;
-      // Checked after the await, not in a `.then`: each derived promise is a hop per batch (per request at one caller).
-      const outputs = this.checkOutputs(breaker === undefined ? await this.executor.run(inputs, owned) : await breaker.run(() => this.executor.run(inputs, owned)), rows);
-      const ended = clock.now();
+      // Asked before the run starts, not through a callback: no closure per batch.
+      const refused = breaker?.admit();
+      if (refused !== undefined) throw refused;
+      running = this.executor.run(inputs, owned);
+      if (breaker !== undefined) running = breaker.bound(running);
+    } catch (thrown) {
+      running = Promise.reject(thrown);
+    }
+    const ran = inputs;
+    running.then(
+      (outputs) => this.ran(tasks, rows, started, since, ran, pooled, outputs),
+      (thrown: unknown) => this.runFailed(tasks, rows, started, thrown),
+    );
+  }
+
+  /** A batch's run returned: its outputs are checked and split, or, if they break the contract, it failed. */
+  private ran(tasks: Task[], rows: number, started: number, since: number, inputs: Record<string, Tensor>, pooled: BatchBuffers | undefined, returned: Record<string, Tensor>): void {
+    try {
+      const outputs = this.checkOutputs(returned, rows);
+      const ended = this.config.clock.now();
       const computeMs = ended - started;
       this.rate.record(rows, computeMs, ended - since);
       this.cost.record(rows, computeMs);
@@ -439,32 +470,46 @@ export class BatchScheduler implements Dispatcher {
       // Known-good inputs for probes: a one-request run's (not moved to a worker); else, without
       // padding, the first request's own (settling drops them; it may have expired meanwhile).
       // Never a request that expired or was cancelled meanwhile: its rows must not run again.
+      const owned = tasks.length > 1;
       const first = tasks[0]!;
       if (first.state !== TaskState.Settled) this.knownGood = owned && this.config.padding === undefined ? first.inputs : owned ? this.knownGood : inputs;
       const timestamp = this.complete(tasks, outputs, computeMs, ended, rows);
+      // Only after a success: a failed run the breaker's time bound gave up on may still read its inputs.
+      pooled?.release(inputs, outputs);
       this.reportBatch(tasks.length, rows, computeMs, undefined, timestamp);
-      breaker?.record('success');
+      this.config.breaker?.record('success');
     } catch (thrown) {
-      const error = this.config.breaker?.translate?.(thrown) ?? thrown;
-      const computeMs = clock.now() - started;
-      this.reportBatch(tasks.length, rows, computeMs, error);
-      if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
-        for (const task of tasks) this.fail(task, error);
-      } else {
-        await this.classify(tasks, error);
-      }
-    } finally {
-      // Removed by moving the last one into its place (order does not matter; splice costs a runtime call).
-      const i = this.inFlight.indexOf(tasks);
-      if (i >= 0) {
-        const last = this.inFlight.pop()!;
-        if (i < this.inFlight.length) this.inFlight[i] = last;
-      }
-      this.runningTasks -= tasks.length;
-      if (this.queue.size > 0) this.backlogSince = clock.now();
-      this.schedule();
-      if (this.pending === 0) this.notifyIdle();
+      this.runFailed(tasks, rows, started, thrown);
+      return;
     }
+    this.ended(tasks);
+  }
+
+  /** A batch's run failed (or its outputs broke the contract): its requests fail at once (open breaker) or after `classify`. */
+  private runFailed(tasks: Task[], rows: number, started: number, thrown: unknown): void {
+    const error = this.config.breaker?.translate?.(thrown) ?? thrown;
+    const computeMs = this.config.clock.now() - started;
+    this.reportBatch(tasks.length, rows, computeMs, error);
+    if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
+      for (const task of tasks) this.fail(task, error);
+      this.ended(tasks);
+      return;
+    }
+    void this.classify(tasks, error).finally(() => this.ended(tasks));
+  }
+
+  /** A batch is done (its requests settled or given up on): its slot and accounting go, the next batch may be cut. */
+  private ended(tasks: Task[]): void {
+    // Removed by moving the last one into its place (order does not matter; splice costs a runtime call).
+    const i = this.inFlight.indexOf(tasks);
+    if (i >= 0) {
+      const last = this.inFlight.pop()!;
+      if (i < this.inFlight.length) this.inFlight[i] = last;
+    }
+    this.runningTasks -= tasks.length;
+    if (this.queue.size > 0) this.backlogSince = this.config.clock.now();
+    this.schedule();
+    if (this.pending === 0) this.notifyIdle();
   }
 
   /**
@@ -491,9 +536,8 @@ export class BatchScheduler implements Dispatcher {
     const { data, shape, dtype } = output;
     if (dtype !== spec.dtype) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
     if (!isStorageOf(data, dtype)) throw this.outputError(`output '${name}' holds ${storageName(data)}, expected ${DTYPES[dtype].array?.name ?? 'an array of strings or bytes'} for dtype ${dtype}`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
-    const fits = shape.length === spec.shape.length && spec.shape.every((d, i) => d === -1 || d === shape[i]);
-    if (!fits) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
+    if (!isDimensions(shape)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
+    if (!fitsSpec(shape, spec.shape)) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
   }
 
   /** A run whose outputs break the contract: the model's fault, in modelhost's words (its message may reach clients). */
@@ -802,7 +846,8 @@ export class BatchScheduler implements Dispatcher {
   }
 
   private notifyIdle(): void {
-    if (this.pending !== 0) return;
+    // Asked per batch: `splice(0)` made an empty array every time.
+    if (this.pending !== 0 || this.idleWaiters.length === 0) return;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
@@ -840,6 +885,9 @@ function storageName(data: unknown): string {
  */
 type Building<T> = { -readonly [K in keyof T]: T[K] };
 
+/** Inputs of a batch whose inputs could not be built (its run fails at once). */
+const NO_INPUTS: Record<string, Tensor> = Object.freeze({}) as Record<string, Tensor>;
+
 /** `enqueuedAt` of a request admitted without reading the clock. */
 const UNTIMED = -1;
 
@@ -851,6 +899,37 @@ function batchInputs(tasks: readonly Task[]): Record<string, Tensor> {
   for (const name in tasks[0]!.inputs) {
     for (let i = 0; i < tasks.length; i++) parts[i] = tasks[i]!.inputs[name]!;
     inputs[name] = concatRows(parts);
+  }
+  return inputs;
+}
+
+/**
+ * Whether `shape` is an array of non-negative safe integers. Loops, not `every` with an arrow:
+ * this runs per output per batch (per request at one caller), and each arrow was a closure.
+ */
+function isDimensions(shape: unknown): shape is readonly number[] {
+  if (!Array.isArray(shape)) return false;
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (!Number.isSafeInteger(d) || (d as number) < 0) return false;
+  }
+  return true;
+}
+
+/** Whether `shape` has the rank of `spec` and its fixed dimensions (-1 is free). */
+function fitsSpec(shape: readonly number[], spec: readonly number[]): boolean {
+  if (shape.length !== spec.length) return false;
+  for (let i = 0; i < spec.length; i++) if (spec[i] !== -1 && spec[i] !== shape[i]) return false;
+  return true;
+}
+
+/** `batchInputs` of several tasks, concatenated into `buffers`. */
+function pooledInputs(tasks: readonly Task[], buffers: BatchBuffers): Record<string, Tensor> {
+  const inputs: Record<string, Tensor> = {};
+  const parts: Tensor[] = new Array(tasks.length);
+  for (const name in tasks[0]!.inputs) {
+    for (let i = 0; i < tasks.length; i++) parts[i] = tasks[i]!.inputs[name]!;
+    inputs[name] = buffers.concat(name, parts);
   }
   return inputs;
 }

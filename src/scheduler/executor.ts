@@ -18,6 +18,11 @@ export interface Executor {
   /** Batches running now. */
   readonly running: number;
   /**
+   * Whether a run is done with its inputs once it settles (it runs them on this thread and
+   * moves nothing elsewhere): the scheduler may then write the next batch into their buffers.
+   */
+  readonly releasesInputs: boolean;
+  /**
    * Runs one batch. `owned`: the input buffers were made for this batch (concatenated rows),
    * so the executor may move them to another thread instead of copying.
    */
@@ -65,6 +70,9 @@ export class InlineExecutor implements Executor {
     return this.syncShare > 0.5;
   }
 
+  /** The session runs on this thread and must not keep its inputs after settling (the Session SPI). */
+  readonly releasesInputs = true;
+
   run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     if (this.active < this.concurrency) {
       this.active++;
@@ -87,22 +95,24 @@ export class InlineExecutor implements Executor {
     } catch (error) {
       pending = Promise.reject(error as Error);
     }
-    const returned = timed ? performance.now() : 0;
-    pending.then(
-      () => {
-        if (timed) this.learn(started, returned);
+    if (timed) {
+      const returned = performance.now();
+      pending.then(() => {
+        this.learn(started, returned);
         this.release();
-      },
-      () => this.release(),
-    );
+      }, this.released);
+    } else pending.then(this.released, this.released); // shared handlers: no closures per run
     return pending;
   }
+
+  private readonly released = (): void => this.release();
 
   private release(): void {
     const next = this.waiting.shift();
     if (next !== undefined) return next(); // the slot passes to the oldest waiting run
     this.active--;
-    if (this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    // Per run: `splice(0)` of no waiters made an empty array every time.
+    if (this.active === 0 && this.idleWaiters.length > 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private learn(started: number, returned: number): void {

@@ -127,35 +127,44 @@ export class TaskQueue {
   }
 }
 
-/** A FIFO of tasks: an array with a moving head, compacted when half of it is consumed. */
+/**
+ * A FIFO of tasks: an array with a moving head and tail, compacted when half of it is
+ * consumed. Emptied, it keeps its array (head and tail back to 0): a new array per batch grew
+ * a new backing store on the next push, ~150 B per batch, per request at one caller.
+ */
 class Bucket {
   /** Whether the last `take` stopped at a matching task that did not fit. */
   full = false;
   /** Rows of queued, unsettled tasks in this bucket. */
   rows = 0;
+  /** Slots `head` to `tail` hold tasks; the others are undefined. */
   private items: (Task | undefined)[] = [];
   private head = 0;
+  private tail = 0;
 
   get empty(): boolean {
     this.skipSettled();
-    return this.head >= this.items.length;
+    return this.head >= this.tail;
   }
 
   push(task: Task): void {
-    this.items.push(task);
+    this.items[this.tail++] = task;
     this.rows += task.rows;
   }
 
   /** Puts a task back at the head. */
   unshift(task: Task): void {
     if (this.head > 0) this.items[--this.head] = task;
-    else this.items.unshift(task);
+    else {
+      this.items.unshift(task);
+      this.tail++;
+    }
     this.rows += task.rows;
   }
 
   peek(): Task | undefined {
     this.skipSettled();
-    return this.items[this.head];
+    return this.head < this.tail ? this.items[this.head] : undefined;
   }
 
   take(maxRows: number, shapeKey: string, into: Task[], admit?: (task: Task) => boolean): number {
@@ -163,7 +172,7 @@ class Bucket {
     this.full = false;
     this.skipSettled();
     // Fast path: take from the head while tasks fit and match.
-    while (this.head < this.items.length) {
+    while (this.head < this.tail) {
       const task = this.items[this.head]!;
       if (task.state !== TaskState.Queued) {
         this.items[this.head++] = undefined;
@@ -182,7 +191,7 @@ class Bucket {
       this.items[this.head++] = undefined;
     }
     // A task of another shape is at the head: look past it for matching ones, in order.
-    for (let i = this.head; i < this.items.length && rows < maxRows; i++) {
+    for (let i = this.head; i < this.tail && rows < maxRows; i++) {
       const task = this.items[i];
       if (task === undefined || task.state !== TaskState.Queued || task.shapeKey !== shapeKey) continue;
       if (rows + task.rows > maxRows) {
@@ -193,6 +202,7 @@ class Bucket {
       rows += task.rows;
       into.push(task);
       this.items.splice(i--, 1);
+      this.tail--;
     }
     this.rows -= rows;
     this.release();
@@ -200,27 +210,29 @@ class Bucket {
   }
 
   takeAll(into: Task[]): void {
-    for (let i = this.head; i < this.items.length; i++) {
+    for (let i = this.head; i < this.tail; i++) {
       const task = this.items[i];
       if (task !== undefined && task.state === TaskState.Queued) into.push(task);
     }
     this.items = [];
     this.head = 0;
+    this.tail = 0;
     this.rows = 0;
   }
 
   private skipSettled(): void {
-    while (this.head < this.items.length && this.items[this.head]!.state !== TaskState.Queued) this.items[this.head++] = undefined;
+    while (this.head < this.tail && this.items[this.head]!.state !== TaskState.Queued) this.items[this.head++] = undefined;
     this.release();
   }
 
   private release(): void {
-    if (this.head === this.items.length) {
-      // A new empty array: cheaper than truncating this one (a runtime call), once per batch.
-      if (this.head > 0) this.items = [];
+    if (this.head === this.tail) {
+      // Every slot before `head` was cleared as it was taken: the array is reused as it is.
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
+      this.tail = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.tail) {
+      this.items = this.items.slice(this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
   }

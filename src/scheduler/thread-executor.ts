@@ -38,6 +38,9 @@ export class ThreadExecutor implements Executor {
   /** Workers compute off this thread: requests keep arriving while a batch runs. */
   readonly blocking = false;
 
+  /** Owned inputs are moved to the worker (transferred), so their buffers cannot be reused. */
+  readonly releasesInputs = false;
+
   /** Instances alive now: the batches that may run at once. */
   get concurrency(): number {
     return this.all.size;

@@ -43,7 +43,8 @@ const ADMIN_ENV = { [ADMIN_TOKEN_ENV]: 'docs-example-admin-token' };
 const NOT_RUN: readonly { readonly command: RegExp; readonly why: string; readonly anyLine?: boolean }[] = [
   { command: /^npm (install|ci)\b/, why: 'installs packages (the test runs offline, in an installed tree)' },
   // Benches run under the machine's shared lock (`flock <lock> npx tsx bench/…`), often after a build: any line of the block.
-  { command: /^(npm run build && )?(flock \S+ )?(npm run bench|npx tsx bench\/)/, why: 'a benchmark (the HTTP ones after building dist/): minutes of CPU, numbers not answers (docs/benchmarks.md)', anyLine: true },
+  // Also the plain-Node profiling scripts (`[VAR=… ]node bench/profile/…`), which the bench harness starts too.
+  { command: /^(npm run build && )?([A-Z_]+=\S+ )?(flock \S+ )?([A-Z_]+=\S+ )?(npm run bench|npx tsx bench\/|node bench\/)/, why: 'a benchmark (the HTTP ones after building dist/): minutes of CPU, numbers not answers (docs/benchmarks.md)', anyLine: true },
   { command: /^npx modelhost serve /, why: 'starts the server; this test starts the same server in-process (test/helpers/serve-process.ts runs the CLI for the tests that need it)' },
   { command: /^docker /, why: 'no container engine here; test/deploy lints the Dockerfile' },
 ];

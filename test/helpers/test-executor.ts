@@ -22,6 +22,10 @@ export class TestExecutor implements Executor {
   hold = false;
   /** Scheduled like a runtime that computes on the calling thread (cuts wait for the event-loop turn). */
   blocking = true;
+  /** Whether the scheduler may reuse a run's input buffers once it settled (as inline executors allow). */
+  releasesInputs = false;
+  /** Return input `x` itself as output `y` (a runtime whose output shares its input's memory), not a copy. */
+  aliasOutputs = false;
   /** Called with the first value of every row of each run. */
   onRun: ((ids: number[]) => void) | undefined;
 
@@ -43,7 +47,8 @@ export class TestExecutor implements Executor {
         for (let r = 0; r < rows; r++) {
           if (this.poison.has((x.data as Float32Array)[r * width]!)) throw new Error(`poisoned row ${(x.data as Float32Array)[r * width]}`);
         }
-        return { y: { data: Float32Array.from(x.data as Float32Array), shape: [...x.shape], dtype: 'float32' } as Tensor };
+        const data = this.aliasOutputs ? (x.data as Float32Array) : Float32Array.from(x.data as Float32Array);
+        return { y: { data, shape: [...x.shape], dtype: 'float32' } as Tensor };
       },
       (error: unknown) => {
         this.running--;

@@ -15,6 +15,8 @@ interface Setup {
   timeoutMs?: number;
   concurrency?: number;
   hold?: boolean;
+  /** The executor lets the scheduler reuse input buffers (inline executors do). */
+  releasesInputs?: boolean;
 }
 
 /** Rows `[id, id + 0.5]` per request, so outputs identify their inputs. */
@@ -31,6 +33,7 @@ function setup(options: Setup = {}) {
   const clock = new FakeClock();
   const executor = new TestExecutor(options.concurrency ?? 1);
   executor.hold = options.hold ?? false;
+  executor.releasesInputs = options.releasesInputs ?? false;
   const events: { [E in keyof SchedulerEventMap]?: SchedulerEventMap[E][] } = {};
   const scheduler = new BatchScheduler(executor, {
     model: 'm',
@@ -186,6 +189,62 @@ describe('BatchScheduler: cutting batches', () => {
     executor.release();
     await flush();
     expect(firstColumn(executor.runs[1]!.inputs['x']!)).toEqual([1, 1]);
+  });
+});
+
+describe('BatchScheduler: batch buffers', () => {
+  it('writes each batch of several requests into the buffer the last one released', async () => {
+    const { executor, scheduler, submit } = setup({ maxBatchSize: 4, releasesInputs: true });
+    const first = [1, 2, 3].map((id) => submit(id));
+    await flush();
+    const second = [4, 5].map((id) => submit(id));
+    await flush();
+    expect(await Promise.all([...first, ...second])).toEqual([1, 2, 3, 4, 5].map((id) => ({ ok: true, ids: [id] })));
+    expect(executor.batches).toEqual([3, 2]);
+    const [a, b] = executor.runs.map((run) => run.inputs['x']!.data as Float32Array);
+    expect(b!.buffer).toBe(a!.buffer);
+    expect(Array.from(b!)).toEqual([4, 4.5, 5, 5.5]);
+    expect(scheduler.pending).toBe(0);
+  });
+
+  it('never reuses memory an output shares: results already given stay exact', async () => {
+    const { executor, scheduler } = setup({ maxBatchSize: 4, releasesInputs: true });
+    executor.aliasOutputs = true;
+    const send = (id: number) => scheduler.dispatch(rowsOf([id]), {});
+    const first = [1, 2, 3].map(send);
+    await flush();
+    const kept = await Promise.all(first);
+    const second = await Promise.all([4, 5, 6].map(send));
+    await flush();
+    expect(kept.map((out) => Array.from(out['y']!.data as Float32Array))).toEqual([[1, 1.5], [2, 2.5], [3, 3.5]]);
+    expect(second.map((out) => Array.from(out['y']!.data as Float32Array))).toEqual([[4, 4.5], [5, 5.5], [6, 6.5]]);
+    const [a, b] = executor.runs.map((run) => run.inputs['x']!.data as Float32Array);
+    expect(b!.buffer).not.toBe(a!.buffer);
+  });
+
+  it('does not reuse the buffer of a failed batch', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 4, releasesInputs: true });
+    executor.poison.add(2);
+    const first = [1, 2, 3].map((id) => submit(id));
+    await flush();
+    expect((await Promise.all(first)).map((r) => r.ok)).toEqual([true, false, true]);
+    const failedBuffer = (executor.runs[0]!.inputs['x']!.data as Float32Array).buffer;
+    const second = [4, 5].map((id) => submit(id));
+    await flush();
+    expect(await Promise.all(second)).toEqual([4, 5].map((id) => ({ ok: true, ids: [id] })));
+    expect((executor.runs.at(-1)!.inputs['x']!.data as Float32Array).buffer).not.toBe(failedBuffer);
+  });
+
+  it('lets executors that move inputs keep every batch buffer to themselves', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 4, releasesInputs: false });
+    for (const ids of [[1, 2], [3, 4]]) {
+      const results = ids.map((id) => submit(id));
+      await flush();
+      await Promise.all(results);
+    }
+    const [a, b] = executor.runs.map((run) => run.inputs['x']!.data as Float32Array);
+    expect(b!.buffer).not.toBe(a!.buffer);
+    expect(Array.from(a!)).toEqual([1, 1.5, 2, 2.5]);
   });
 });
 
@@ -417,7 +476,8 @@ describe('BatchScheduler: who a failure is blamed on', () => {
     return {
       verdicts,
       rejecting: false,
-      run: <T>(call: () => Promise<T>) => call(),
+      admit: () => undefined,
+      bound: <T>(running: Promise<T>) => running,
       record: (verdict: 'success' | 'request' | { failure: unknown }) => void (verdict !== 'request' && verdicts.push(verdict === 'success' ? 'success' : 'failure')),
       openError: () => new Error('open') as ModelHostError,
     };
