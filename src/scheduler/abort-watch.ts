@@ -8,17 +8,22 @@ import type { Task } from './task.js';
  * models: one listener each, or one per scheduler, would trip Node's listener-leak warning
  * past 10.
  *
- * A signal whose tasks have all settled keeps its listener until the next `sweep` (each
- * scheduler sweeps once per cut batch), and a task that arrives with it meanwhile reuses
- * it. Why: the HTTP adapters pass the connection's signal, so a keep-alive client sends
- * request after request with one signal; adding and removing a listener per request cost
- * ~0.3 µs at one caller and ~0.55 µs per request at 64 (bench/host-cost.ts, signal
- * column). A lingering listener holds nothing but its signal: no task, no input, no
- * scheduler. `close` removes every idle one, and a closed scheduler's task takes its
- * signal's listener with it as soon as the signal carries no other task.
+ * A signal whose tasks have all settled keeps its listener until a scheduler sweeps, at
+ * most once per {@link SWEEP_EVERY_MS} on its clock (each asks at every cut batch), or
+ * as soon as {@link SWEEP_PAST_IDLE} idle listeners wait; a task that arrives with it
+ * meanwhile reuses it. Why: the HTTP adapters pass the connection's signal, so a keep-alive
+ * client sends request after request with one signal; adding and removing a listener per
+ * request cost ~0.3 µs at one caller and ~0.55 µs per request at 64 (bench/host-cost.ts,
+ * signal column). Swept at every cut, a connection's listener still went and came back per
+ * request over HTTP (its next request arrives after the next cut). A lingering listener
+ * holds nothing but its signal: no task, no input, no scheduler. `close` removes every idle
+ * one, and a closed scheduler's task takes its signal's listener with it as soon as the
+ * signal carries no other task.
  */
 export class AbortWatch {
   private closed = false;
+  /** When this watch last swept, on its scheduler's clock (ms). */
+  private lastSweep = Number.NEGATIVE_INFINITY;
 
   /** `cancel` settles this scheduler's tasks of an aborted signal (with CANCELLED); each leaves its group as it settles. */
   constructor(readonly cancel: (tasks: Iterable<Task>, signal: AbortSignal) => void) {}
@@ -31,8 +36,15 @@ export class AbortWatch {
     task.abortWatch = this;
   }
 
-  /** Removes the listeners of signals that still carry no task (called once per cut batch). */
-  sweep(): void {
+  /**
+   * Removes the listeners of signals that still carry no task, when this watch's last sweep
+   * was at least {@link SWEEP_EVERY_MS} ago or {@link SWEEP_PAST_IDLE} wait (called once per
+   * cut batch).
+   * @param now the scheduler's clock, ms
+   */
+  sweep(now: number): void {
+    if (now - this.lastSweep < SWEEP_EVERY_MS && LISTENERS.idleCount < SWEEP_PAST_IDLE) return;
+    this.lastSweep = now;
     LISTENERS.sweep();
   }
 
@@ -48,6 +60,11 @@ export class AbortWatch {
   }
 }
 
+/** Idle listeners are removed at most this often, ms (a keep-alive connection's next request reuses its listener meanwhile). */
+export const SWEEP_EVERY_MS = 100;
+/** ... or at the next cut once this many wait (a bound on what lingers, whatever the traffic). */
+export const SWEEP_PAST_IDLE = 1024;
+
 /** The process's listeners: one group per signal, the idle ones listed for the next sweep. */
 class SignalListeners {
   private readonly groups = new WeakMap<AbortSignal, SignalGroup>();
@@ -62,6 +79,11 @@ class SignalListeners {
       this.groups.set(signal, group);
     }
     return group;
+  }
+
+  /** Groups listed idle since the last sweep (some may have tasks again). */
+  get idleCount(): number {
+    return this.idle.length;
   }
 
   sweep(): void {

@@ -303,9 +303,9 @@ export class BatchScheduler implements Dispatcher {
   private cutBatches(): void {
     this.cutScheduled = false;
     this.refreshTimed();
-    this.abortWatch.sweep(); // signals whose requests all settled before this burst, and carry none now
     const { executor, config, queue } = this;
     const now = config.clock.now();
+    this.abortWatch.sweep(now); // signals whose requests all settled before, and carry none now
     if (this.deadlines.size > 0) this.deadlines.expire(now); // expired requests never cost a runtime call
     if (config.breaker?.rejecting) {
       // Opened while these waited: they fail fast instead of reaching a failing runtime.

@@ -1,6 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type ModelHostError } from '../../../src/index.js';
+import { SWEEP_EVERY_MS, SWEEP_PAST_IDLE } from '../../../src/scheduler/abort-watch.js';
 import { BatchScheduler, type SchedulerEventMap } from '../../../src/scheduler/batch-scheduler.js';
 import type { DispatchOptions } from '../../../src/scheduler/dispatcher.js';
 import type { PreparedInputs, Tensor } from '../../../src/tensor/index.js';
@@ -390,23 +391,39 @@ describe('BatchScheduler: cancellation', () => {
     expect(await mate).toEqual({ ok: true, ids: [2] });
   });
 
-  it('keeps the listener of a settled request until the next batch is cut, for the next request with that signal, then removes it', async () => {
-    const { scheduler, submit } = setup();
+  it(`keeps the listener of a settled request for the next request with that signal, through cuts within ${SWEEP_EVERY_MS} ms, then removes it`, async () => {
+    const { scheduler, submit, clock } = setup();
     const controller = new AbortController();
     const signal = controller.signal;
     let added = 0;
     const add = signal.addEventListener.bind(signal);
     signal.addEventListener = ((...args: Parameters<typeof add>) => (added++, add(...args))) as typeof add;
-    // One request after another on one signal (a keep-alive connection's): one listener for all.
-    for (let i = 0; i < 5; i++) expect(await submit(i, { signal })).toEqual({ ok: true, ids: [i] });
+    // One request after another on one signal (a keep-alive connection's), with other requests'
+    // batches cut between them: one listener for all.
+    for (let i = 0; i < 5; i++) {
+      expect(await submit(i, { signal })).toEqual({ ok: true, ids: [i] });
+      expect(await submit(100 + i)).toEqual({ ok: true, ids: [100 + i] });
+      clock.advance(SWEEP_EVERY_MS / 10);
+    }
     expect(added).toBe(1);
     expect(getEventListeners(signal, 'abort')).toHaveLength(1);
-    // The next batch cut without it removes the idle listener.
+    // The first cut without it SWEEP_EVERY_MS after the last sweep removes the idle listener.
+    clock.advance(SWEEP_EVERY_MS);
     expect(await submit(9)).toEqual({ ok: true, ids: [9] });
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
     // An abort after that cancels nothing and reaches no scheduler.
     controller.abort();
     expect(scheduler.pending).toBe(0);
+  });
+
+  it(`removes idle listeners at the next cut once ${SWEEP_PAST_IDLE} wait, however recent the last sweep`, async () => {
+    const { submit } = setup({ maxBatchSize: 64, queueMaxSize: 2 * SWEEP_PAST_IDLE });
+    await submit(0); // the first cut sweeps: the interval starts now
+    const signals = Array.from({ length: SWEEP_PAST_IDLE }, () => new AbortController().signal);
+    await Promise.all(signals.map((signal, i) => submit(i, { signal })));
+    expect(signals.every((signal) => getEventListeners(signal, 'abort').length === 1)).toBe(true);
+    await submit(0); // no time has passed on the clock
+    expect(signals.filter((signal) => getEventListeners(signal, 'abort').length > 0)).toHaveLength(0);
   });
 
   it('removes idle listeners when it closes, and a listener as soon as its requests settle once closed', async () => {
@@ -579,8 +596,8 @@ describe('BatchScheduler: drain and abort', () => {
 });
 
 describe('BatchScheduler: a signal shared by many requests', () => {
-  it('uses one listener for all of them, cancels all on abort, and removes it by the next cut once they settle', async () => {
-    const { executor, scheduler } = setup({ hold: true, maxBatchSize: 1, queueMaxSize: 1000 });
+  it('uses one listener for all of them, cancels all on abort, and removes it by a later cut once they settle', async () => {
+    const { executor, scheduler, clock } = setup({ hold: true, maxBatchSize: 1, queueMaxSize: 1000 });
     const controller = new AbortController();
     const requests = Array.from({ length: 100 }, (_, i) => scheduler.dispatch(rowsOf([i]), { signal: controller.signal }).catch((e: ModelHostError) => e.code));
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
@@ -594,7 +611,8 @@ describe('BatchScheduler: a signal shared by many requests', () => {
 
     const second = new AbortController();
     await Promise.all(Array.from({ length: 20 }, (_, i) => scheduler.dispatch(rowsOf([i]), { signal: second.signal })));
-    expect(getEventListeners(second.signal, 'abort')).toHaveLength(1); // idle until the next cut
+    expect(getEventListeners(second.signal, 'abort')).toHaveLength(1); // idle until a cut SWEEP_EVERY_MS later
+    clock.advance(SWEEP_EVERY_MS);
     await scheduler.dispatch(rowsOf([99]), {});
     expect(getEventListeners(second.signal, 'abort')).toHaveLength(0);
   });
