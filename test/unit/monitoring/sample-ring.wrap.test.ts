@@ -24,7 +24,7 @@ const KINDS: [string, (n: number, r: () => number) => unknown][] = [
   ['string', (n, r) => Array.from({ length: n }, () => (r() < 0.5 ? 'ab\u00e9\ud800'.slice(0, Math.floor(r() * 5)) : new Uint8Array(Math.floor(r() * 7)).map(() => Math.floor(r() * 256))))],
 ];
 
-for (const capacity of [256, 512, 1000, 4096]) {
+for (const capacity of [256, 257, 515, 1003, 4096]) {
   it(`ring ${capacity}: lines equal sampleLine(event) through wrap-around`, () => {
     const r = mulberry32(capacity);
     const ring = new SampleRing(capacity);
