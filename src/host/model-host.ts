@@ -238,12 +238,15 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     return this.versions.rollback(name);
   }
 
-  /** Runs one instance (no batch dimension) and returns its outputs. */
+  /**
+   * Runs one instance (no batch dimension) and returns its outputs. Typed arrays in `inputs`
+   * are read in place until the promise settles: change them only after.
+   */
   predict(name: string, inputs: unknown, options?: PredictOptions): Promise<Outputs> {
     return this.run(name, inputs, options, 'instance');
   }
 
-  /** Runs inputs with a leading batch dimension; outputs keep it. */
+  /** Runs inputs with a leading batch dimension; outputs keep it. Typed arrays in `inputs` are read in place until the promise settles. */
   predictBatch(name: string, inputs: unknown, options?: PredictOptions): Promise<Outputs> {
     return this.run(name, inputs, options, 'batch');
   }

@@ -103,7 +103,7 @@ export class JsonlSink {
   private flushImmediate: ReturnType<typeof setImmediate> | undefined;
   /** Pending bytes that flush at the next turn rather than waiting for the timer: below the drop bound, so a burst is written before it is dropped. */
   private readonly flushBytes: number;
-  /** Borrows each sample: its tensors are copied into the ring or encoded into the line during the call, so the host makes no copies for it. */
+  /** Borrows each sample: its tensors are copied into the ring or encoded into the line during the call, so the host makes no copies of the outputs for it. */
   private readonly listener = borrowsSamples((event: RequestSampledEvent): void => this.write(event));
 
   private constructor(

@@ -92,8 +92,9 @@ export class ModelMonitor {
       const drift = this.drift;
       if (drift !== undefined) this.report(version, drift.inputs.observe(prepared.tensors, prepared.rows));
       const listening = this.deps.sampleListeners();
-      // Copied as they come, for listeners that may keep them; borrowing ones read the request's own when it is answered.
-      if (this.options.sampling.inputs && listening === 'keeping') inputs = this.copies.copyTensors(prepared.tensors);
+      // Copied as they come, for every listener: the arrays may be the caller's, who may change
+      // them once the batch has read them, and a sample holds what the model was given.
+      if (this.options.sampling.inputs && listening !== 'none') inputs = this.copies.copyTensors(prepared.tensors);
       observe ||= drift !== undefined || listening !== 'none';
     }
     // The key to keep the answer under: on a miss of a key seen before (see ResponseCache.admits).
@@ -145,8 +146,8 @@ export class ModelMonitor {
 
   /**
    * A monitored request answered: remembered for feedback, its outputs to drift, and its sample
-   * to the listeners. `inputs`: the copies made when it came, if a listener that keeps samples
-   * listened then.
+   * to the listeners. `inputs`: the copies made when it came, if anyone listened then (never
+   * read from the request now: a caller may have changed its arrays while it was in flight).
    */
   private answered(version: number, prepared: PreparedInputs, id: string | undefined, outputs: Outputs, sampled: boolean, remember: boolean, inputs: Outputs | undefined, start: number, cached: boolean): void {
     const rows = prepared.rows;
@@ -155,8 +156,8 @@ export class ModelMonitor {
     if (this.drift !== undefined) this.report(version, this.drift.outputs.observe(outputs, rows));
     const listening = this.deps.sampleListeners();
     if (listening === 'none') return;
-    // Borrowing listeners alone read the request's own tensors, during the call: the caller sees
-    // its outputs only after this (this side branch was attached to its promise first).
+    // Borrowing listeners alone read the request's own outputs, during the call: the caller sees
+    // them only after this (this side branch was attached to its promise first).
     const borrowed = listening === 'borrowing';
     const sampling = this.options.sampling;
     this.deps.sampled({
@@ -164,7 +165,7 @@ export class ModelMonitor {
       version,
       timestamp: Date.now(),
       id,
-      inputs: sampling.inputs ? (inputs ?? (borrowed ? prepared.tensors : this.copies.copyTensors(prepared.tensors))) : undefined,
+      inputs,
       outputs: sampling.outputs ? (borrowed ? outputs : this.copies.copyTensors(outputs)) : undefined,
       rows,
       latencyMs: this.deps.now() - start,

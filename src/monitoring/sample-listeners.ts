@@ -2,8 +2,9 @@
  * Who listens to `requestSampled`, as the monitor needs to know it: nobody (nothing is copied
  * and no event is built), only listeners that borrow the sample (they read it during the call
  * and copy what they keep, as the JSON-lines sink does into its ring or its line: they get the
- * request's own tensors), or at least one that may keep it (every listener then gets copies,
- * made once per sample).
+ * request's own outputs), or at least one that may keep it (every listener then gets copies,
+ * made once per sample). Inputs are copied on arrival for any listener: the caller's arrays
+ * may change while the request is in flight.
  */
 export type SampleListeners = 'none' | 'borrowing' | 'keeping';
 

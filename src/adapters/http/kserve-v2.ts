@@ -197,6 +197,7 @@ const JSON_HINT = 'ask for outputs in binary ("parameters": {"binary_data_output
 function readInputs(list: readonly unknown[], binary: Uint8Array | undefined, numbers: NumberData | undefined): Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }> {
   const inputs = new Map<string, Tensor | { data: unknown[]; shape: number[]; dtype: DType }>();
   let binaryOffset = 0;
+  let numbered = 0;
   for (let index = 0; index < list.length; index++) {
     const item = list[index];
     if (typeof item !== 'object' || item === null || Array.isArray(item) || typeof (item as InferInput).name !== 'string') {
@@ -232,7 +233,8 @@ function readInputs(list: readonly unknown[], binary: Uint8Array | undefined, nu
       continue;
     }
     if (raw.data === undefined) throw badRequest(`${where}: needs "data" (or parameters.binary_data_size with the binary extension)`);
-    const typed = numbers === undefined ? undefined : numbers.typed[numbers.arrays.indexOf(raw.data)];
+    // The inputs whose data was read ahead come in this list's order: the next one, or none.
+    const typed = numbers !== undefined && raw.data === numbers.arrays[numbered] ? numbers.typed[numbered++] : undefined;
     if (typed !== undefined) {
       // A flat array of numbers, already in the storage the host would have converted it to.
       if (typed.length !== elements) throw badRequest(`${where}: ${typed.length} elements but shape [${shape.join(', ')}] holds ${exactCount(shape, elements)}`);
@@ -347,7 +349,7 @@ function binaryResponse(header: string, parts: readonly Uint8Array[]): HttpRespo
   return { status: 200, headers: { 'content-type': 'application/octet-stream', [BINARY_HEADER]: String(head.byteLength) }, body };
 }
 
-/** `data` arrays of the body read into typed arrays (`typed[i]` holds `arrays[i]`'s values). */
+/** `data` arrays of the body read into typed arrays (`typed[i]` holds `arrays[i]`'s values), in the order of its inputs. */
 interface NumberData {
   readonly arrays: readonly unknown[];
   readonly typed: readonly TypedArray[];
@@ -402,14 +404,14 @@ function readNumbers(body: object, arrays: readonly unknown[]): NumberData | und
   const list = (body as InferRequest).inputs as InferInput[];
   const typed: TypedArray[] = new Array(arrays.length);
   let found = 0;
+  // `arrays` were picked from this list in its order: each item is the next one's, or none's
+  // (no search per item: that was quadratic in the count of inputs).
   for (let i = 0; i < list.length && found < arrays.length; i++) {
     const item = list[i]!;
-    const k = typeof item === 'object' && item !== null ? arrays.indexOf(item.data) : -1;
-    if (k < 0) continue;
+    if (typeof item !== 'object' || item === null || item.data !== arrays[found]) continue;
     const storage = jsonNumbersInto(item.data as unknown[], dtypeFromKServe(item.datatype as string) as NumberDType);
     if (storage === undefined) return undefined;
-    typed[k] = storage;
-    found++;
+    typed[found++] = storage;
   }
   return found === arrays.length ? { arrays, typed } : undefined;
 }

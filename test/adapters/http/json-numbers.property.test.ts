@@ -167,3 +167,84 @@ describe('jsonNumbersInto', () => {
     }
   });
 });
+
+describe('KServe JSON number inputs read in one pass: every number datatype at its edges', () => {
+  // The property above covers models of FP32, UINT8 and FP64; this one every datatype the
+  // one-pass loop reads, each edge the strict path decides, one input at a time.
+  const TYPES = { FP32: 'float32', FP64: 'float64', INT8: 'int8', UINT8: 'uint8', INT16: 'int16', UINT16: 'uint16', INT32: 'int32', UINT32: 'uint32' } as const;
+  let all: ModelHost;
+  beforeAll(async () => {
+    const names = Object.values(TYPES);
+    all = new ModelHost({
+      runtimes: {
+        fake: fakeRuntime({
+          signature: { inputs: names.map((d) => ({ name: d, dtype: d, shape: [-1, 2] })), outputs: names.map((d) => ({ name: `${d}_echo`, dtype: d, shape: [-1, 2] })) },
+          compute: (inputs) => Object.fromEntries(names.map((d) => [`${d}_echo`, inputs[d]!])),
+        }),
+      },
+      defaults: { batching: { maxBatchSize: 1, maxDelayMs: 0 }, warmup: false },
+      models: { all: { runtime: 'fake' } },
+    });
+    await all.load('all', { source: FAKE_SOURCE });
+  });
+  afterAll(() => all.close());
+
+  async function send(text: string, strict: boolean, json = { maxDepth: 6, maxElements: 80 }): Promise<{ status: number; body: string }> {
+    const body = Buffer.from(text);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': 'r-1' };
+    if (strict) headers['inference-header-content-length'] = String(body.byteLength);
+    const response = (await createHttpHandler(all, { json })({ method: 'POST', url: '/v2/models/all/infer', headers, body, signal: new AbortController().signal }))!;
+    return { status: response.status, body: String(response.body) };
+  }
+  /** A body with every input `[1,2]` but `datatype`'s, which holds `data` (JSON text) of `shape`. */
+  const body = (datatype: string, data: string, shape = '[1,2]') =>
+    `{"inputs":[${Object.keys(TYPES).map((k) => `{"name":"${TYPES[k as keyof typeof TYPES]}","datatype":"${k}","shape":${k === datatype ? shape : '[1,2]'},"data":${k === datatype ? data : '[1,2]'}}`).join(',')}]}`;
+  const EDGES = ['1e39', '-1e39', '3.4028235677973366e38', '1e-46', '1e-45', '5e-324', '-0', '0.1', '1.5', '-1', '127', '128', '-129', '255', '256', '65536', '2147483648', '4294967295', '4294967296', '9007199254740993', '1e400', 'NaN', '"NaN"', 'Infinity', '"-Infinity"', 'true', 'null', '"1"', '{}'];
+
+  it('answers each edge value, nested and mis-shaped data, empty tensors and the limits exactly as the strict path does', async () => {
+    const statuses = new Map<number, number>();
+    for (const datatype of Object.keys(TYPES)) {
+      const cases = [
+        ...EDGES.map((v) => body(datatype, `[${v},2]`)),
+        body(datatype, '[[1,2]]'),
+        body(datatype, '[1,2,3]'),
+        body(datatype, '[]', '[0,2]'),
+        body(datatype, '[]'),
+        // 6 values an input (name, datatype, shape, data): 46 + 34 = 80, at maxElements; then past it.
+        body(datatype, `[${new Array(34).fill(1).join(',')}]`, '[17,2]'),
+        body(datatype, `[${new Array(36).fill(1).join(',')}]`, '[18,2]'),
+        body(datatype, '[[[[[[1]]]]],2]'), // past maxDepth
+      ];
+      for (const text of cases) {
+        const fast = await send(text, false);
+        statuses.set(fast.status, (statuses.get(fast.status) ?? 0) + 1);
+        expect({ datatype, text, ...fast }).toEqual({ datatype, text, ...(await send(text, true)) });
+      }
+    }
+    // Both sides of each edge are reached: many bodies answered, many refused.
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(50);
+    expect(statuses.get(400) ?? 0).toBeGreaterThan(100);
+  });
+
+  it('stores the right values: FP32 rounded to nearest (subnormals too), -0 kept, integers within range; refuses what does not fit', async () => {
+    const outputs = async (text: string) => {
+      const answer = await send(text, false);
+      expect([answer.status, answer.body]).toEqual([200, expect.anything()]);
+      return Object.fromEntries((JSON.parse(answer.body) as { outputs: { name: string; data: number[] }[] }).outputs.map((o) => [o.name, o.data]));
+    };
+    expect((await outputs(body('FP32', '[0.1,1e-45]')))['float32_echo']).toEqual([Math.fround(0.1), Math.fround(1e-45)]);
+    expect(Object.is((await outputs(body('FP32', '[-0,2]')))['float32_echo']![0], -0)).toBe(true);
+    expect((await outputs(body('FP64', '[0.1,9007199254740991]')))['float64_echo']).toEqual([0.1, 9007199254740991]);
+    expect((await outputs(body('INT8', '[-128,127]')))['int8_echo']).toEqual([-128, 127]);
+    expect((await outputs(body('UINT32', '[0,4294967295]')))['uint32_echo']).toEqual([0, 4294967295]);
+    expect((await outputs(body('INT32', '[-2147483648,2147483647]')))['int32_echo']).toEqual([-2147483648, 2147483647]);
+    const refused = async (text: string) => {
+      const answer = await send(text, false);
+      return [answer.status, (JSON.parse(answer.body) as { error: string }).error];
+    };
+    expect(await refused(body('FP32', '[1e39,2]'))).toEqual([400, expect.stringContaining("input 'float32': value 1000000000000000000000000000000000000000 at element 0 is too large for dtype float32")]);
+    expect(await refused(body('UINT16', '[-1,2]'))).toEqual([400, expect.stringContaining("input 'uint16'")]);
+    expect(await refused(body('INT16', '[1.5,2]'))).toEqual([400, expect.stringContaining("input 'int16': expected integers (dtype int16), got number 1.5 at element 0")]);
+    expect(await refused(body('INT32', '[true,2]'))).toEqual([400, expect.stringContaining("input 'int32'")]);
+  });
+});

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, JsonlSink, ModelHost, type DriftDetectedEvent, type ModelHostOptions, type RequestCompletedEvent, type RequestSampledEvent, type VersionRolledBackEvent } from '../../../src/index.js';
 import { collectMetrics } from '../../../src/metrics/prometheus.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
-import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { affine, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 import { writeVersion } from '../../helpers/repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 import { versionedRuntime } from '../../helpers/versioned-runtime.js';
@@ -140,7 +140,7 @@ describe('payload sampling', () => {
     await host.close();
   });
 
-  it('hands borrowing listeners alone (the JSON-lines sink) the request’s own tensors, and copies to all once any listener may keep them', async () => {
+  it('hands borrowing listeners alone (the JSON-lines sink) the request’s own outputs, and copies to all once any listener may keep them', async () => {
     const { host } = affineHost({ m: { sampling: { rate: 1 } } });
     await host.load('m', { source: FAKE_SOURCE });
     const borrowed: RequestSampledEvent[] = [];
@@ -148,8 +148,10 @@ describe('payload sampling', () => {
     host.on('requestSampled', borrower);
     const input = new Float32Array([1, 2, 3, 4]);
     const out = await host.predict('m', input);
-    // No copies made for a listener that reads the sample during the call only.
-    expect(borrowed[0]!.inputs!['x']!.data).toBe(input);
+    // No copies of the outputs for a listener that reads the sample during the call only; the
+    // inputs are copied as they come (the caller may change its array while the request is in flight).
+    expect(borrowed[0]!.inputs!['x']!.data).not.toBe(input);
+    expect(borrowed[0]!.inputs!['x']!.data).toEqual(input);
     expect(borrowed[0]!.outputs!['y']!.data).toBe(out['y']!.data);
 
     // A listener that may keep samples: it and the borrower get copies, the same ones.
@@ -167,7 +169,46 @@ describe('payload sampling', () => {
     await host.close();
   });
 
-  it('copies the inputs when answered for a keeping listener added while the request was in flight (only a borrower listened when it came)', async () => {
+  it('a sample holds the inputs the model was given, not what the caller changed its array to while the request was in flight (JSON-lines sink alone; a keeping listener added in flight)', async () => {
+    // The "caller" changes its array after the model read it and before the answer is sampled.
+    let input = new Float32Array([1, 2, 3, 4]);
+    let armed = false;
+    const seen: number[][] = [];
+    const runtime = fakeRuntime({
+      compute: (inputs) => {
+        seen.push(Array.from(inputs['x']!.data as Float32Array));
+        const out = affine(inputs);
+        if (armed) input.fill(-1);
+        return out;
+      },
+    });
+    const host = new ModelHost({ runtimes: { fake: runtime }, models: { m: { sampling: { rate: 1 } } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const chunks: Buffer[] = [];
+    const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => void (chunks.push(chunk), done()) });
+    const sink = await JsonlSink.open(host, { stream });
+    seen.length = 0;
+    armed = true;
+    await host.predict('m', input, { id: 'a' });
+
+    input = new Float32Array([5, 6, 7, 8]);
+    const answer = host.predict('m', input, { id: 'b' });
+    const kept: RequestSampledEvent[] = [];
+    host.on('requestSampled', (e) => kept.push(e));
+    await answer;
+    await sink.close();
+    const decode = (b64: string) => Array.from(new Float32Array(new Uint8Array(Buffer.from(b64, 'base64')).buffer));
+    const lines = Buffer.concat(chunks).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; inputs: { x: { b64: string } }; outputs: { y: { b64: string } } });
+    expect(seen).toEqual([[1, 2, 3, 4], [5, 6, 7, 8]]);
+    expect(lines.map((l) => [l.id, decode(l.inputs.x.b64), decode(l.outputs.y.b64)])).toEqual([
+      ['a', [1, 2, 3, 4], [3, 5, 7, 9]],
+      ['b', [5, 6, 7, 8], [11, 13, 15, 17]],
+    ]);
+    expect(Array.from(kept[0]!.inputs!['x']!.data as Float32Array)).toEqual([5, 6, 7, 8]);
+    await host.close();
+  });
+
+  it('a keeping listener added while the request was in flight (only a borrower listened when it came) gets the inputs copied when it came', async () => {
     const { host } = affineHost({ m: { sampling: { rate: 1 }, batching: { maxBatchSize: 8, maxDelayMs: 1 } } });
     await host.load('m', { source: FAKE_SOURCE });
     host.on('requestSampled', borrowsSamples(() => undefined));
