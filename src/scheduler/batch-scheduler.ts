@@ -57,6 +57,7 @@ export type Blame = 'request' | 'model';
 /** Where the scheduler reports; `wants` lets it skip building payloads nobody listens to. */
 export interface SchedulerEvents {
   wants(event: keyof SchedulerEventMap): boolean;
+  /** Must not throw: it is called while a batch settles its requests (the host catches its listeners and logger). */
   emit<E extends keyof SchedulerEventMap>(event: E, payload: SchedulerEventMap[E]): void;
 }
 
