@@ -441,12 +441,13 @@ export class BatchScheduler implements Dispatcher {
     const pooled = owned ? this.buffers : undefined;
     let inputs: Record<string, Tensor> = NO_INPUTS;
     let running: Promise<Record<string, Tensor>>;
+    const breaker = this.config.breaker;
+    // Asked before the run starts, not through a callback: no closure per batch; and before
+    // its inputs are built, so a refused batch takes no buffer.
+    const refused = breaker?.admit();
     try {
-      inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
-      const breaker = this.config.breaker;
-      // Asked before the run starts, not through a callback: no closure per batch.
-      const refused = breaker?.admit();
       if (refused !== undefined) throw refused;
+      inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
       running = this.executor.run(inputs, owned);
       if (breaker !== undefined) running = breaker.bound(running);
     } catch (thrown) {
@@ -455,7 +456,8 @@ export class BatchScheduler implements Dispatcher {
     const ran = inputs;
     running.then(
       (outputs) => this.ran(tasks, rows, started, since, ran, pooled, outputs),
-      (thrown: unknown) => this.runFailed(tasks, rows, started, thrown),
+      // This breaker's own refusal is told by identity: a run may fail with a CIRCUIT_OPEN of its own (a downstream breaker).
+      (thrown: unknown) => this.runFailed(tasks, rows, started, thrown, thrown === refused),
     );
   }
 
@@ -486,13 +488,18 @@ export class BatchScheduler implements Dispatcher {
     this.ended(tasks);
   }
 
-  /** A batch's run failed (or its outputs broke the contract): its requests fail at once (open breaker) or after `classify`. */
-  private runFailed(tasks: Task[], rows: number, started: number, thrown: unknown): void {
-    const error = this.config.breaker?.translate?.(thrown) ?? thrown;
+  /**
+   * A batch's run failed (or its outputs broke the contract): its requests fail at once
+   * (`refused`: this breaker did not let it start) or after `classify`, which records the
+   * breaker's verdict. A run that failed with a CIRCUIT_OPEN of its own is classified like any
+   * failure: a half-open probe that ended so must still get its verdict.
+   */
+  private runFailed(tasks: Task[], rows: number, started: number, thrown: unknown, refused = false): void {
+    const error = refused ? thrown : (this.config.breaker?.translate?.(thrown) ?? thrown);
     const computeMs = this.config.clock.now() - started;
     this.reportBatch(tasks.length, rows, computeMs, error);
-    if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
-      for (const task of tasks) this.fail(task, error);
+    if (refused) {
+      for (const task of tasks) this.fail(task, error as ModelHostError);
       this.ended(tasks);
       return;
     }
