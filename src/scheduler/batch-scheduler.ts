@@ -227,9 +227,16 @@ export class BatchScheduler implements Dispatcher {
   /** A `predictBatch` larger than `maxBatchSize`: queued as chunks, answered as one. */
   private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined): Promise<Record<string, Tensor>> {
     return new Promise<Record<string, Tensor>>((resolve, reject) => {
-      const split = new SplitRequest(prepared, this.config.maxBatchSize, resolve, reject, (siblings, error) => {
-        for (const task of siblings) this.fail(task, error);
-      });
+      const split = new SplitRequest(
+        prepared,
+        this.config.maxBatchSize,
+        resolve,
+        reject,
+        (siblings, error) => {
+          for (const task of siblings) this.fail(task, error);
+        },
+        (message) => this.outputError(message),
+      );
       const tasks = split.chunks(priority, deadline, now);
       for (const task of tasks) {
         if (id !== undefined) task.id = id;
