@@ -40,7 +40,9 @@ describe('batch buffers reused run after run: results already given stay exact',
     for (const dtype of Object.keys(VALUES)) await writeVersion(root, `id-${dtype}`, 1, { 'model.onnx': onnxIdentity(dtype as DType, ['N', WIDTH]) });
     await useTfjsBackend('cpu');
     // On tfjs's cpu backend a linear activation returns its input tensor: the output is the batch's input memory.
-    await writeVersion(root, 'tf-linear', 1, await tfjsLayersFilesOf(() => tf.sequential({ layers: [tf.layers.activation({ activation: 'linear', inputShape: [WIDTH] })] })));
+    const linear = () => tf.sequential({ layers: [tf.layers.activation({ activation: 'linear', inputShape: [WIDTH] })] });
+    await writeVersion(root, 'tf-linear', 1, await tfjsLayersFilesOf(linear));
+    await writeVersion(root, 'tf-cached', 1, await tfjsLayersFilesOf(linear));
     host = new ModelHost({ repository: root, defaults: { batching: { maxBatchSize: 4, maxDelayMs: 1 } } });
   });
 
@@ -81,5 +83,32 @@ describe('batch buffers reused run after run: results already given stay exact',
       next += 2;
     }
     for (const { i, out } of given) expect(out.data).toEqual(instance('float32', i).data);
+  });
+
+  it('tfjs (cpu backend) model returning its input, with sampling and the response cache on: samples and cached answers stay exact over many batches', async () => {
+    await host.load('tf-cached', { config: { tfjs: { backend: 'cpu' }, sampling: { rate: 1 }, cache: { enabled: true } } });
+    const samples: { input: number[]; output: number[] }[] = [];
+    const onSample = (e: { model: string; inputs?: Readonly<Record<string, Tensor>>; outputs?: Readonly<Record<string, Tensor>> }) => {
+      if (e.model !== 'tf-cached') return;
+      // kept as given: a later batch must not change them
+      samples.push({ input: Object.values(e.inputs!)[0]!.data as unknown as number[], output: Object.values(e.outputs!)[0]!.data as unknown as number[] });
+    };
+    host.on('requestSampled', onSample);
+    const given: { i: number; out: Tensor }[] = [];
+    let cached = 0;
+    const onCompleted = (e: { model: string; cached: boolean }) => void (e.model === 'tf-cached' && e.cached && cached++);
+    host.on('requestCompleted', onCompleted);
+    for (let round = 0; round < 30; round++) {
+      // every value is asked in three rounds running: the third answer comes from the cache
+      const ids = [round, round - 1, round - 2].filter((i) => i >= 0);
+      const outs = await Promise.all(ids.map((i) => host.predict('tf-cached', instance('float32', i).data)));
+      ids.forEach((i, k) => given.push({ i, out: Object.values(outs[k]!)[0]! }));
+    }
+    host.off('requestSampled', onSample);
+    host.off('requestCompleted', onCompleted);
+    expect(cached).toBeGreaterThan(0);
+    for (const { i, out } of given) expect(out.data).toEqual(instance('float32', i).data);
+    expect(samples.length).toBeGreaterThan(0);
+    for (const { input, output } of samples) expect(Array.from(output as unknown as Float32Array)).toEqual(Array.from(input as unknown as Float32Array));
   });
 });
