@@ -154,7 +154,7 @@ export class BatchScheduler implements Dispatcher {
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
     this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
     executor.onAvailable = () => this.schedule();
-    this.buffers = executor.releasesInputs && config.padding === undefined ? new BatchBuffers(config.maxBatchSize) : undefined;
+    this.buffers = executor.releasesInputs && config.padding === undefined ? new BatchBuffers(config.maxBatchSize, executor.concurrency) : undefined;
   }
 
   /** Requests accepted and not yet settled: queued plus running. */
