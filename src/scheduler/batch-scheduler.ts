@@ -464,7 +464,7 @@ export class BatchScheduler implements Dispatcher {
     running.then(
       (outputs) => this.ran(tasks, rows, started, since, ran, pooled, outputs),
       // This breaker's own refusal is told by identity: a run may fail with a CIRCUIT_OPEN of its own (a downstream breaker).
-      (thrown: unknown) => this.runFailed(tasks, rows, started, thrown, thrown === refused),
+      (thrown: unknown) => this.runFailed(tasks, rows, started, thrown, refused !== undefined && thrown === refused),
     );
   }
 
