@@ -502,15 +502,34 @@ export class BatchScheduler implements Dispatcher {
    * failure: a half-open probe that ended so must still get its verdict.
    */
   private runFailed(tasks: Task[], rows: number, started: number, thrown: unknown, refused = false): void {
-    const error = refused ? thrown : (this.config.breaker?.translate?.(thrown) ?? thrown);
-    const computeMs = this.config.clock.now() - started;
-    this.reportBatch(tasks.length, rows, computeMs, error);
-    if (refused) {
-      for (const task of tasks) this.fail(task, error as ModelHostError);
-      this.ended(tasks);
-      return;
+    let classified: Promise<void>;
+    try {
+      const error = refused ? thrown : (this.config.breaker?.translate?.(thrown) ?? thrown);
+      const computeMs = this.config.clock.now() - started;
+      this.reportBatch(tasks.length, rows, computeMs, error);
+      if (refused) {
+        for (const task of tasks) this.fail(task, error as ModelHostError);
+        this.ended(tasks);
+        return;
+      }
+      classified = this.classify(tasks, error);
+    } catch (unexpected) {
+      classified = Promise.reject(unexpected);
     }
-    void this.classify(tasks, error).finally(() => this.ended(tasks));
+    // Whatever classifying met (a thrown value whose properties throw when read), every request settles and the batch ends.
+    void classified.catch(() => this.failUnexplained(tasks)).finally(() => this.ended(tasks));
+  }
+
+  /**
+   * A failed batch that could not be classified (what the runtime threw could not even be
+   * read): its requests that are still waiting fail, and the failure counts as the model's.
+   * Nothing of the thrown value is read again.
+   */
+  private failUnexplained(tasks: readonly Task[]): void {
+    const cause = new Error('the runtime failed with a value that cannot be read');
+    this.config.breaker?.record({ failure: cause });
+    const error = this.error(ErrorCode.INFERENCE_FAILED, 'inference failed: the runtime failed on this batch', cause);
+    for (const task of tasks) this.fail(task, error, true, 'model');
   }
 
   /** A batch is done (its requests settled or given up on): its slot and accounting go, the next batch may be cut. */
