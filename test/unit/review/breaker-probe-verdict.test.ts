@@ -50,3 +50,37 @@ describe('review (s6): a probe whose run fails with a CIRCUIT_OPEN of its own st
     expect(unhandled).toEqual([]);
   });
 });
+
+describe('review (s6): half-open with two batches cut at once', () => {
+  it('one batch is the probe and answers exactly; the other is refused with CIRCUIT_OPEN; the breaker closes and later batches are exact', async () => {
+    process.on('unhandledRejection', onUnhandled);
+    let failing = false;
+    let gate: (() => void) | undefined;
+    let hold = false;
+    const runtime = fakeRuntime({
+      runGate: () => (hold ? new Promise<void>((r) => (gate = r)) : Promise.resolve()),
+      failRun: () => (failing ? new Error('GPU fell off') : undefined),
+    });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: { maxBatchSize: 3, maxDelayMs: 1 }, concurrency: 2, breaker } });
+    await host.load('m', { source: FAKE_SOURCE });
+    failing = true;
+    for (let i = 0; i < 4; i++) await settle(host.predict('m', [1, 2, 3, 4]));
+    expect(host.status('m').versions[0]!.breaker).toBe('open');
+    failing = false;
+    await vi.waitFor(() => expect(host.status('m').versions[0]!.breaker).toBe('halfOpen'));
+    hold = true;
+    const values = [10, 11, 12, 13, 14, 15];
+    const out = values.map((v) => host.predict('m', [v, v, v, v]).then((o) => Array.from(o['y']!.data as Float32Array), (e: HostError) => e.code));
+    await new Promise((r) => setImmediate(r));
+    hold = false;
+    gate!();
+    const results = await Promise.all(out);
+    const answered = results.filter((r) => Array.isArray(r));
+    expect(answered).toHaveLength(3); // the probe batch
+    for (const [k, r] of results.entries()) expect([Array(4).fill(2 * values[k]! + 1), ErrorCode.CIRCUIT_OPEN]).toContainEqual(r);
+    expect(host.status('m').versions[0]!.breaker).toBe('closed');
+    expect(await Promise.all([20, 21, 22].map((v) => host.predict('m', [v, v, v, v]).then((o) => Array.from(o['y']!.data as Float32Array))))).toEqual([20, 21, 22].map((v) => Array(4).fill(2 * v + 1)));
+    await host.close();
+    expect(unhandled).toEqual([]);
+  });
+});
