@@ -157,7 +157,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
         const model = this.models.get(entry.model);
         const fallback = to === 'open' && model?.options.breaker.fallback === 'previous-version' ? this.versions.fallbackFor(model, entry.version)?.version : undefined;
         this.notify('breakerStateChanged', { model: entry.model, version: entry.version, timestamp: Date.now(), from, to, reason, fallback });
-        this.options.logger?.warn('circuit breaker', { model: entry.model, version: entry.version, from, to, reason, fallback });
+        this.log('warn', 'circuit breaker', { model: entry.model, version: entry.version, from, to, reason, fallback });
       },
     });
     this.versions = new VersionManager({
@@ -174,7 +174,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       isClosing: () => this.closing,
       notify: (event, payload) => this.notify(event, payload),
       warn: (message, model, version, cause) => this.warn(message, model, version, cause),
-      log: (level, message, fields) => this.options.logger?.[level](message, fields),
+      log: (level, message, fields) => this.log(level, message, fields),
       // The golden set of a deploy: not traffic, so monitoring (samples, drift, cache) never sees it.
       predictPinned: (model, version, inputs) => this.run(model, inputs, { version }, 'instance', false),
     }, this.options.readiness);
@@ -509,7 +509,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     });
     if ((await Promise.race([unloading, expired])) === 'expired') {
       this.timedOut = true;
-      this.options.logger?.warn('drain bound reached: refusing what is left', { drainTimeoutMs: bound });
+      this.log('warn', 'drain bound reached: refusing what is left', { drainTimeoutMs: bound });
       const error = new ModelHostError(ErrorCode.SHUTTING_DOWN, `the model host is shutting down: the drain bound (drainTimeoutMs ${bound}) passed`);
       for (const model of this.models.values()) for (const version of model.versions.values()) version.dispatcher?.abort(error);
       const grace = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), DISPOSE_GRACE_MS).unref());
@@ -544,19 +544,24 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
         event === 'requestsCompleted'
           ? this.internal.listenerCount(event) > 0
           : this.listenerCount(event) > 0 || ((event === 'requestCompleted' || event === 'requestFailed') && this.models.get(name)?.guard !== undefined),
+      // Never throws (the SchedulerEvents contract): it is called while a batch settles its requests.
       emit: (event, payload) => {
-        if (event === 'requestsCompleted') {
-          this.internal.emit(event, payload as InternalEvents['requestsCompleted'][0]);
-          return;
-        }
-        if (event === 'requestCompleted' || event === 'requestFailed') {
-          const model = this.models.get(name);
-          if (model?.guard !== undefined) {
-            const p = payload as ModelHostEvents['requestCompleted'][0] | ModelHostEvents['requestFailed'][0];
-            this.versions.observe(model, p.version, p.totalMs, 'code' in p ? p.code : undefined, 'blame' in p ? (p.blame as Blame | undefined) : undefined);
+        try {
+          if (event === 'requestsCompleted') {
+            this.internal.emit(event, payload as InternalEvents['requestsCompleted'][0]);
+            return;
           }
+          if (event === 'requestCompleted' || event === 'requestFailed') {
+            const model = this.models.get(name);
+            if (model?.guard !== undefined) {
+              const p = payload as ModelHostEvents['requestCompleted'][0] | ModelHostEvents['requestFailed'][0];
+              this.versions.observe(model, p.version, p.totalMs, 'code' in p ? p.code : undefined, 'blame' in p ? (p.blame as Blame | undefined) : undefined);
+            }
+          }
+          this.notify(event as ModelHostEventName, payload as ModelHostEvents[ModelHostEventName][0]);
+        } catch (error) {
+          this.warn(`reporting '${event}' failed: ${(error as Error)?.message ?? String(error)}`, name, payload.version, error);
         }
-        this.notify(event as ModelHostEventName, payload as ModelHostEvents[ModelHostEventName][0]);
       },
     };
   }
@@ -579,8 +584,20 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   }
 
   private warn(message: string, model: string | undefined, version: number | undefined, cause?: unknown): void {
-    this.options.logger?.warn(message, { model, version, detail: cause === undefined ? undefined : causeDetail({ cause }) });
+    this.log('warn', message, { model, version, detail: cause === undefined ? undefined : causeDetail({ cause }) });
     this.notify('warning', { model, version, timestamp: Date.now(), message, cause });
+  }
+
+  /**
+   * Writes to the user's logger. A logger that throws (its transport is gone) is reported
+   * nowhere: it must not fail a request, leave a batch unsettled or stop `close()`.
+   */
+  private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+    try {
+      this.options.logger?.[level]?.(message, fields);
+    } catch {
+      // nowhere left to report it
+    }
   }
 }
 

@@ -57,6 +57,7 @@ export type Blame = 'request' | 'model';
 /** Where the scheduler reports; `wants` lets it skip building payloads nobody listens to. */
 export interface SchedulerEvents {
   wants(event: keyof SchedulerEventMap): boolean;
+  /** Must not throw: it is called while a batch settles its requests (the host catches its listeners and logger). */
   emit<E extends keyof SchedulerEventMap>(event: E, payload: SchedulerEventMap[E]): void;
 }
 
@@ -153,7 +154,7 @@ export class BatchScheduler implements Dispatcher {
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
     this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
     executor.onAvailable = () => this.schedule();
-    this.buffers = executor.releasesInputs && config.padding === undefined ? new BatchBuffers(config.maxBatchSize) : undefined;
+    this.buffers = executor.releasesInputs && config.padding === undefined ? new BatchBuffers(config.maxBatchSize, executor.concurrency) : undefined;
   }
 
   /** Requests accepted and not yet settled: queued plus running. */
@@ -226,9 +227,16 @@ export class BatchScheduler implements Dispatcher {
   /** A `predictBatch` larger than `maxBatchSize`: queued as chunks, answered as one. */
   private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined): Promise<Record<string, Tensor>> {
     return new Promise<Record<string, Tensor>>((resolve, reject) => {
-      const split = new SplitRequest(prepared, this.config.maxBatchSize, resolve, reject, (siblings, error) => {
-        for (const task of siblings) this.fail(task, error);
-      });
+      const split = new SplitRequest(
+        prepared,
+        this.config.maxBatchSize,
+        resolve,
+        reject,
+        (siblings, error) => {
+          for (const task of siblings) this.fail(task, error);
+        },
+        (message) => this.outputError(message),
+      );
       const tasks = split.chunks(priority, deadline, now);
       for (const task of tasks) {
         if (id !== undefined) task.id = id;
@@ -440,12 +448,13 @@ export class BatchScheduler implements Dispatcher {
     const pooled = owned ? this.buffers : undefined;
     let inputs: Record<string, Tensor> = NO_INPUTS;
     let running: Promise<Record<string, Tensor>>;
+    const breaker = this.config.breaker;
+    // Asked before the run starts, not through a callback: no closure per batch; and before
+    // its inputs are built, so a refused batch takes no buffer.
+    const refused = breaker?.admit();
     try {
-      inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
-      const breaker = this.config.breaker;
-      // Asked before the run starts, not through a callback: no closure per batch.
-      const refused = breaker?.admit();
       if (refused !== undefined) throw refused;
+      inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
       running = this.executor.run(inputs, owned);
       if (breaker !== undefined) running = breaker.bound(running);
     } catch (thrown) {
@@ -454,7 +463,8 @@ export class BatchScheduler implements Dispatcher {
     const ran = inputs;
     running.then(
       (outputs) => this.ran(tasks, rows, started, since, ran, pooled, outputs),
-      (thrown: unknown) => this.runFailed(tasks, rows, started, thrown),
+      // This breaker's own refusal is told by identity: a run may fail with a CIRCUIT_OPEN of its own (a downstream breaker).
+      (thrown: unknown) => this.runFailed(tasks, rows, started, thrown, refused !== undefined && thrown === refused),
     );
   }
 
@@ -485,17 +495,41 @@ export class BatchScheduler implements Dispatcher {
     this.ended(tasks);
   }
 
-  /** A batch's run failed (or its outputs broke the contract): its requests fail at once (open breaker) or after `classify`. */
-  private runFailed(tasks: Task[], rows: number, started: number, thrown: unknown): void {
-    const error = this.config.breaker?.translate?.(thrown) ?? thrown;
-    const computeMs = this.config.clock.now() - started;
-    this.reportBatch(tasks.length, rows, computeMs, error);
-    if (error instanceof ModelHostError && error.code === ErrorCode.CIRCUIT_OPEN) {
-      for (const task of tasks) this.fail(task, error);
-      this.ended(tasks);
-      return;
+  /**
+   * A batch's run failed (or its outputs broke the contract): its requests fail at once
+   * (`refused`: this breaker did not let it start) or after `classify`, which records the
+   * breaker's verdict. A run that failed with a CIRCUIT_OPEN of its own is classified like any
+   * failure: a half-open probe that ended so must still get its verdict.
+   */
+  private runFailed(tasks: Task[], rows: number, started: number, thrown: unknown, refused = false): void {
+    let classified: Promise<void>;
+    try {
+      const error = refused ? thrown : (this.config.breaker?.translate?.(thrown) ?? thrown);
+      const computeMs = this.config.clock.now() - started;
+      this.reportBatch(tasks.length, rows, computeMs, error);
+      if (refused) {
+        for (const task of tasks) this.fail(task, error as ModelHostError);
+        this.ended(tasks);
+        return;
+      }
+      classified = this.classify(tasks, error);
+    } catch (unexpected) {
+      classified = Promise.reject(unexpected);
     }
-    void this.classify(tasks, error).finally(() => this.ended(tasks));
+    // Whatever classifying met (a thrown value whose properties throw when read), every request settles and the batch ends.
+    void classified.catch(() => this.failUnexplained(tasks)).finally(() => this.ended(tasks));
+  }
+
+  /**
+   * A failed batch that could not be classified (what the runtime threw could not even be
+   * read): its requests that are still waiting fail, and the failure counts as the model's.
+   * Nothing of the thrown value is read again.
+   */
+  private failUnexplained(tasks: readonly Task[]): void {
+    const cause = new Error('the runtime failed with a value that cannot be read');
+    this.config.breaker?.record({ failure: cause });
+    const error = this.error(ErrorCode.INFERENCE_FAILED, 'inference failed: the runtime failed on this batch', cause);
+    for (const task of tasks) this.fail(task, error, true, 'model');
   }
 
   /** A batch is done (its requests settled or given up on): its slot and accounting go, the next batch may be cut. */

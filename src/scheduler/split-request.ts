@@ -19,6 +19,8 @@ export class SplitRequest {
     private readonly reject: (error: ModelHostError) => void,
     /** Settles the chunks that are still queued or running, with the scheduler's bookkeeping. */
     private readonly cancel: (tasks: readonly Task[], error: ModelHostError) => void,
+    /** The error for chunk outputs that cannot be joined (INFERENCE_FAILED, in the scheduler's words). */
+    private readonly unjoinable: (message: string) => ModelHostError,
   ) {}
 
   chunks(priority: number, deadline: number, now: number): Task[] {
@@ -51,7 +53,20 @@ export class SplitRequest {
     this.done = true;
     const first = this.parts[0]!;
     const whole: Record<string, Tensor> = {};
-    for (const name in first) whole[name] = concatRows(this.parts.map((p) => p![name]!));
+    for (const name in first) {
+      const parts = this.parts.map((p) => p![name]!);
+      // A size beyond the batch dimension that followed the chunk (declared -1) cannot be joined exactly: refuse.
+      const other = parts.find((p) => !sameRowShape(p.shape, parts[0]!.shape));
+      if (other !== undefined) {
+        this.reject(
+          this.unjoinable(
+            `output '${name}' has shape [${parts[0]!.shape.join(', ')}] for one chunk and [${other.shape.join(', ')}] for another of this predictBatch (split at maxBatchSize ${this.maxBatchSize} rows); chunks can be joined only if their sizes beyond the batch dimension agree`,
+          ),
+        );
+        return;
+      }
+      whole[name] = concatRows(parts);
+    }
     this.resolve(whole);
   }
 
@@ -61,4 +76,11 @@ export class SplitRequest {
     this.reject(error);
     this.cancel(this.tasks, error);
   }
+}
+
+/** Whether two shapes agree beyond their first (batch) dimension. */
+function sameRowShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 1; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -65,4 +65,29 @@ describe('BatchBuffers', () => {
     ]);
     expect(text).toEqual({ data: ['a', 'b'], shape: [2], dtype: 'string' });
   });
+
+  it('keeps a free buffer per batch that may run at once: two batches in flight take turns without new buffers', () => {
+    const buffers = new BatchBuffers(4, 2);
+    const a = buffers.concat('x', [rows([1, 2]), rows([3, 4])]);
+    const b = buffers.concat('x', [rows([5, 6]), rows([7, 8])]);
+    buffers.release({ x: a }, {});
+    buffers.release({ x: b }, {});
+    const made = new Set([bufferOf(a), bufferOf(b)]);
+    for (let round = 0; round < 5; round++) {
+      const c = buffers.concat('x', [rows([round, 1]), rows([round, 2])]);
+      const d = buffers.concat('x', [rows([round, 3]), rows([round, 4])]);
+      expect(made.has(bufferOf(c)) && made.has(bufferOf(d)) && bufferOf(c) !== bufferOf(d)).toBe(true);
+      expect(Array.from(c.data as Float32Array)).toEqual([round, 1, round, 2]);
+      expect(Array.from(d.data as Float32Array)).toEqual([round, 3, round, 4]);
+      buffers.release({ x: d }, {});
+      buffers.release({ x: c }, {});
+    }
+    // never more than `keep`: a third buffer released is let go
+    const e = buffers.concat('x', [rows([1, 1]), rows([1, 1])]);
+    const f = buffers.concat('x', [rows([1, 1]), rows([1, 1])]);
+    const g = buffers.concat('x', [rows([1, 1]), rows([1, 1])]);
+    for (const t of [e, f, g]) buffers.release({ x: t }, {});
+    const kept = [buffers.concat('x', [rows([0, 0]), rows([0, 0])]), buffers.concat('x', [rows([0, 0]), rows([0, 0])]), buffers.concat('x', [rows([0, 0]), rows([0, 0])])];
+    expect(kept.filter((t) => [e, f, g].some((u) => bufferOf(u) === bufferOf(t)))).toHaveLength(2);
+  });
 });

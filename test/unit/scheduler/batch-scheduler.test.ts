@@ -236,6 +236,23 @@ describe('BatchScheduler: batch buffers', () => {
     expect((executor.runs.at(-1)!.inputs['x']!.data as Float32Array).buffer).not.toBe(failedBuffer);
   });
 
+  it('with two batches in flight at once, both reuse their buffers batch after batch (a free buffer per slot)', async () => {
+    const { executor, submit } = setup({ maxBatchSize: 2, releasesInputs: true, concurrency: 2, hold: true });
+    const results: ReturnType<typeof submit>[] = [];
+    for (let round = 0; round < 3; round++) {
+      const ids = [1, 2, 3, 4].map((k) => round * 10 + k);
+      for (const id of ids) results.push(submit(id));
+      await flush();
+      executor.release();
+      executor.release();
+      await flush();
+    }
+    expect(await Promise.all(results)).toEqual([1, 2, 3, 4, 11, 12, 13, 14, 21, 22, 23, 24].map((id) => ({ ok: true, ids: [id] })));
+    expect(executor.batches).toEqual([2, 2, 2, 2, 2, 2]);
+    const buffers = new Set(executor.runs.map((run) => (run.inputs['x']!.data as Float32Array).buffer));
+    expect(buffers.size).toBe(2);
+  });
+
   it('lets executors that move inputs keep every batch buffer to themselves', async () => {
     const { executor, submit } = setup({ maxBatchSize: 4, releasesInputs: false });
     for (const ids of [[1, 2], [3, 4]]) {
