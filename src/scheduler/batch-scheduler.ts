@@ -479,10 +479,11 @@ export class BatchScheduler implements Dispatcher {
       this.waitBound = undefined;
       // Known-good inputs for probes: a one-request run's (not moved to a worker); else, without
       // padding, the first request's own (settling drops them; it may have expired meanwhile).
-      // Never a request that expired or was cancelled meanwhile: its rows must not run again.
+      // Never a request that expired or was cancelled meanwhile, nor a chunk of a split
+      // predictBatch (its request may still fail): their rows must not run again.
       const owned = tasks.length > 1;
       const first = tasks[0]!;
-      if (first.state !== TaskState.Settled) this.knownGood = owned && this.config.padding === undefined ? first.inputs : owned ? this.knownGood : inputs;
+      if (first.state !== TaskState.Settled && !first.chunk) this.knownGood = owned && this.config.padding === undefined ? first.inputs : owned ? this.knownGood : inputs;
       const timestamp = this.complete(tasks, outputs, computeMs, ended, rows);
       // Only after a success: a failed run the breaker's time bound gave up on may still read its inputs.
       pooled?.release(inputs, outputs);
@@ -776,8 +777,8 @@ export class BatchScheduler implements Dispatcher {
         try {
           const inputs = this.batchInputs(half);
           const outputs = this.checkOutputs(await this.executor.run(inputs, half.length > 1), rows);
-          // A one-request run (its inputs were not moved to a worker) of a request still waiting for them.
-          if (half.length === 1 && half[0]!.state !== TaskState.Settled) this.knownGood = inputs;
+          // A one-request run (its inputs were not moved to a worker) of a request still waiting for them, not a chunk's.
+          if (half.length === 1 && half[0]!.state !== TaskState.Settled && !half[0]!.chunk) this.knownGood = inputs;
           const ended = this.config.clock.now();
           this.complete(half, outputs, ended - started, ended);
           outcome.succeeded = true;

@@ -32,7 +32,7 @@ export class SplitRequest {
     this.tasks = sizes.map((rows, i) => {
       const inputs: Record<string, Tensor> = {};
       for (const [name, parts] of perInput) inputs[name] = parts[i]!;
-      return new Task(
+      const task = new Task(
         inputs,
         rows,
         prepared.shapeKey,
@@ -43,6 +43,8 @@ export class SplitRequest {
         (outputs) => this.partDone(i, outputs),
         (error) => this.partFailed(error),
       );
+      task.chunk = true;
+      return task;
     });
     return this.tasks;
   }

@@ -25,6 +25,12 @@ export class Task {
   signalGroup: SignalGroup | undefined = undefined;
   /** The scheduler's watch that cancels it when that signal aborts. */
   abortWatch: AbortWatch | undefined = undefined;
+  /**
+   * A chunk of a `predictBatch` larger than `maxBatchSize`: its success does not answer the
+   * request (a sibling chunk may still fail it, or its deadline pass), so its rows never become
+   * a probe's known-good inputs.
+   */
+  chunk = false;
 
   /** The request's input tensors; dropped on settle, so a task kept only by the deadline heap holds no buffers. */
   inputs: Record<string, Tensor>;
