@@ -16,17 +16,10 @@ export type NumberDType = 'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | '
 
 type NumberStorage = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
 
-const INT_RANGE: Readonly<Record<Exclude<NumberDType, 'float32' | 'float64'>, readonly [number, number]>> = {
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int16: [-32768, 32767],
-  uint16: [0, 65535],
-  int32: [-2147483648, 2147483647],
-  uint32: [0, 4294967295],
-};
+const NUMBER_DTYPES: ReadonlySet<string> = new Set<NumberDType>(['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32']);
 
 export function isNumberDType(dtype: DType | undefined): dtype is NumberDType {
-  return dtype === 'float32' || dtype === 'float64' || (dtype !== undefined && Object.hasOwn(INT_RANGE, dtype));
+  return dtype !== undefined && NUMBER_DTYPES.has(dtype);
 }
 
 /**
@@ -42,17 +35,17 @@ export function jsonNumbersInto(values: readonly unknown[], dtype: NumberDType):
     case 'float64':
       return float64s(values);
     case 'int8':
-      return integers(values, new Int8Array(values.length), INT_RANGE.int8);
+      return integers(values, new Int8Array(values.length));
     case 'uint8':
-      return integers(values, new Uint8Array(values.length), INT_RANGE.uint8);
+      return integers(values, new Uint8Array(values.length));
     case 'int16':
-      return integers(values, new Int16Array(values.length), INT_RANGE.int16);
+      return integers(values, new Int16Array(values.length));
     case 'uint16':
-      return integers(values, new Uint16Array(values.length), INT_RANGE.uint16);
+      return integers(values, new Uint16Array(values.length));
     case 'int32':
-      return integers(values, new Int32Array(values.length), INT_RANGE.int32);
+      return integers(values, new Int32Array(values.length));
     case 'uint32':
-      return integers(values, new Uint32Array(values.length), INT_RANGE.uint32);
+      return integers(values, new Uint32Array(values.length));
   }
 }
 
@@ -79,11 +72,18 @@ function float64s(values: readonly unknown[]): Float64Array | undefined {
   return out;
 }
 
-function integers<T extends Exclude<NumberStorage, Float32Array | Float64Array>>(values: readonly unknown[], out: T, [min, max]: readonly [number, number]): T | undefined {
+/**
+ * An integer typed array stores a number by truncating it and wrapping it into its range, so
+ * the value reads back unchanged exactly when it is an integer within the dtype's range (the
+ * strict writer's check, without a second copy of its range table); NaN and ±Infinity read
+ * back as 0.
+ */
+function integers<T extends Exclude<NumberStorage, Float32Array | Float64Array>>(values: readonly unknown[], out: T): T | undefined {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return undefined;
+    if (typeof v !== 'number') return undefined;
     out[i] = v;
+    if (out[i] !== v) return undefined;
   }
   return out;
 }
