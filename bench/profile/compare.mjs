@@ -13,13 +13,11 @@
  * ÷ naive requests. Rounds of A B r r B A (r: the raw side), 4 rounds. Both hosts share the
  * process's heap: each one's garbage is collected during both sides alike.
  */
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { batches, closedLoop, ort, rawSession, rows } from './mlp-harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '../../package.json'));
-const ort = require('onnxruntime-node');
 
 const [root, mode = 'cb', seconds = '1', callersArg, otherDist] = process.argv.slice(2);
 if (root === undefined || otherDist === undefined) throw new Error('usage: node bench/profile/compare.mjs <repository> <cb|ca> <seconds> <callers> <other dist dir>');
@@ -33,40 +31,7 @@ for (const [side, dist] of Object.entries(dists)) {
   hosts[side] = new ModelHost(options);
   await hosts[side].load('mlp-onnx');
 }
-const session = await ort.InferenceSession.create(path.join(root, 'mlp-onnx/1/model.onnx'), { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
-
-let seed = 7;
-const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-const rows = Array.from({ length: 256 }, () => Float32Array.from({ length: 64 }, random));
-const batches = Array.from({ length: 4 }, (_, b) => {
-  const x = new Float32Array(64 * 64);
-  for (let r = 0; r < 64; r++) x.set(rows[(b * 64 + r) % 256], r * 64);
-  return x;
-});
-
-/** inproc.mjs's closed loop: requests (× rows) per second of wall time and of CPU time. */
-async function closedLoop(concurrency, request, durationMs, rowsPerRequest = 1) {
-  const now = () => performance.now();
-  const started = now();
-  const cpu = process.cpuUsage();
-  const deadline = started + durationMs;
-  let done = 0;
-  let last = started;
-  let nextTurn;
-  const turn = () => (nextTurn ??= new Promise((resolve) => setImmediate(() => { nextTurn = undefined; resolve(); })));
-  const caller = async () => {
-    let t0 = now();
-    while (t0 < deadline) {
-      await turn();
-      await request();
-      t0 = last = now();
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, caller));
-  const used = process.cpuUsage(cpu);
-  return { wall: (done * rowsPerRequest) / ((last - started) / 1000), cpu: (done * rowsPerRequest) / ((used.user + used.system) / 1e6) };
-}
+const session = await rawSession(root);
 
 let next = 0;
 const sides = {

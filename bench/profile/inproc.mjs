@@ -9,13 +9,11 @@
  * modes: c (modelhost only, for a profile), b (raw batches only), cb (c÷b, interleaved c b b c),
  * ca (c÷a, one caller by default), stats (stats on ÷ off), iterations (event-loop turns per batch).
  */
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { batches, closedLoop as measuredLoop, ort, rawSession, rows } from './mlp-harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '../../package.json'));
-const ort = require('onnxruntime-node');
 // MODELHOST_DIST: another build's dist/ (a before/after with the same harness), default ours.
 const { ModelHost } = await import(pathToFileURL(path.join(process.env.MODELHOST_DIST ?? path.join(here, '../../dist'), 'index.js')).href);
 
@@ -26,40 +24,13 @@ const callers = Number(callersArg ?? (mode === 'ca' ? 1 : 64));
 const options = (stats) => ({ repository: root, stats, defaults: { instances: { kind: 'inline' }, batching: { maxBatchSize: 64, maxDelayMs: 2 } }, models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 } } } });
 const host = new ModelHost(options(true));
 await host.load('mlp-onnx');
-const session = await ort.InferenceSession.create(path.join(root, 'mlp-onnx/1/model.onnx'), { executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' });
+const session = await rawSession(root);
 
-let seed = 7;
-const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-const rows = Array.from({ length: 256 }, () => Float32Array.from({ length: 64 }, random));
-const batches = Array.from({ length: 4 }, (_, b) => {
-  const x = new Float32Array(64 * 64);
-  for (let r = 0; r < 64; r++) x.set(rows[(b * 64 + r) % 256], r * 64);
-  return x;
-});
-
-/** bench/lib/closed-loop.ts's loop, without its measurements: requests (× rows) per second. */
+/** The shared closed loop's wall-clock rate; its rate per CPU second is kept in {@link lastCpuRate}. */
 async function closedLoop(concurrency, request, durationMs, rowsPerRequest = 1) {
-  const now = () => performance.now();
-  const started = now();
-  const cpu = process.cpuUsage();
-  const deadline = started + durationMs;
-  let done = 0;
-  let last = started;
-  let nextTurn;
-  const turn = () => (nextTurn ??= new Promise((resolve) => setImmediate(() => { nextTurn = undefined; resolve(); })));
-  const caller = async () => {
-    let t0 = now();
-    while (t0 < deadline) {
-      await turn();
-      await request();
-      t0 = last = now();
-      done++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, caller));
-  const used = process.cpuUsage(cpu);
-  lastCpuRate = (done * rowsPerRequest) / ((used.user + used.system) / 1e6);
-  return (done * rowsPerRequest) / ((last - started) / 1000);
+  const rate = await measuredLoop(concurrency, request, durationMs, rowsPerRequest);
+  lastCpuRate = rate.cpu;
+  return rate.wall;
 }
 /** The last closed loop's rate per CPU second of this process: other processes' load moves it less than the wall clock's. */
 let lastCpuRate = 0;
