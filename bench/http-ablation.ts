@@ -8,6 +8,11 @@
  *
  *   npm run build && flock /tmp/modelhost-bench.lock npx tsx bench/http-ablation.ts [--seconds 2] [--connections 64] [--rounds 1] [--only bare,server+prom,cli]
  *
+ * `cli-no-park` is the CLI with `--no-park`, `cli-no-gate` with `--no-park --concurrency 1000000`
+ * (no request waits at the admission gate). Rows per batch come from each ablation server's
+ * `batchCompleted` events and from each CLI's `/metrics` (`batch_size`): a server that cuts
+ * smaller batches pays onnxruntime's per-run cost more often.
+ *
  * `--wait-quiet` waits (≤ 10 s) before each run until other processes leave the cores alone.
  * `--before <dir>` adds `cli-before`: the CLI of another built tree (the baseline commit,
  * e.g. `git archive <commit> | tar -x -C <dir>`, node_modules linked, `npm run build`), so a
@@ -28,12 +33,15 @@ import { BATCHING } from './load/host.js';
 import { writeRepository } from './load/models.js';
 
 const SERVER = fileURLToPath(new URL('./http/ablation-server.mjs', import.meta.url));
-const STEPS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'bare-id', 'handler', 'listener', 'listener+prom', 'server', 'server+prom', 'cli', 'cli-before'] as const;
+const STEPS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'bare-id', 'handler', 'listener', 'listener+prom', 'server', 'server+prom', 'cli', 'cli-no-park', 'cli-no-gate', 'cli-before'] as const;
 type Step = (typeof STEPS)[number];
 const MODEL = 'mlp-onnx';
 
 function start(step: Step, root: string, before: string | undefined): Promise<ServeProcess> {
   if (step === 'cli') return startServe(root, [MODEL]);
+  // The CLI without parking connections, and without the admission gate's limit (so nothing waits or parks).
+  if (step === 'cli-no-park') return startServe(root, [MODEL], ['--no-park']);
+  if (step === 'cli-no-gate') return startServe(root, [MODEL], ['--no-park', '--concurrency', '1000000']);
   if (step === 'cli-before') {
     if (before === undefined) throw new Error('the cli-before step needs --before <a built tree of the baseline commit>');
     const cli = path.join(path.resolve(before), 'dist', 'cli.js');
@@ -53,6 +61,7 @@ async function main(): Promise<void> {
   process.env['ABLATION_BATCH_LOG'] = path.join(root, 'batches.jsonl');
   const servers = new Map<Step, ServeProcess>();
   const runs = new Map<Step, HttpRunResult[]>();
+  const cliBatches = new Map<Step, number | undefined>();
   const requests = requestsFor(MODEL).jsonRequests;
   try {
     for (const step of steps) servers.set(step, await start(step, root, values.before));
@@ -66,14 +75,18 @@ async function main(): Promise<void> {
       runs.set(step, [...(runs.get(step) ?? []), result]);
       console.error(`${step}: ${Math.round(result.requestsPerSec)} req/s, server ${result.cpu?.serverCores.toFixed(2)} cores, others ${result.cpu?.otherCores.toFixed(2)}`);
     }
+    // The CLIs' rows per batch from their /metrics (the ablation servers log theirs on SIGTERM).
+    for (const [step, server] of servers) if (step.startsWith('cli')) cliBatches.set(step, await rowsPerBatchOf(server.url));
   } finally {
     for (const server of servers.values()) await server.stop();
   }
   const batchLog = await readFile(path.join(root, 'batches.jsonl'), 'utf8').catch(() => '');
-  const rowsPerBatch = new Map(batchLog.split('\n').filter(Boolean).map((line) => {
+  const rowsPerBatch = new Map<Step, number>();
+  for (const [step, rows] of cliBatches) if (rows !== undefined) rowsPerBatch.set(step, rows);
+  for (const line of batchLog.split('\n').filter(Boolean)) {
     const { variant, batches, rows } = JSON.parse(line) as { variant: Step; batches: number; rows: number };
-    return [variant, rows / batches];
-  }));
+    rowsPerBatch.set(variant, rows / batches);
+  }
   await rm(root, { recursive: true, force: true });
   const base = mergeHttpRuns(runs.get(steps[0]!)!);
   const perRequest = (r: HttpRunResult) => (r.cpu === undefined ? NaN : (r.cpu.serverCores / r.requestsPerSec) * 1e6);
@@ -84,6 +97,14 @@ async function main(): Promise<void> {
     const r = mergeHttpRuns(runs.get(step)!);
     console.log(`| ${step} | ${Math.round(r.requestsPerSec)} | ${(r.requestsPerSec / base.requestsPerSec).toFixed(2)}× | ${perRequest(r).toFixed(1)} | ${(perRequest(r) / perRequest(base)).toFixed(2)}× | ${r.latency.p50.toFixed(2)} | ${rowsPerBatch.get(step)?.toFixed(1) ?? '–'} | ${r.errors + r.non2xx} | ${r.cpu?.otherCores.toFixed(2)} |`);
   }
+}
+
+/** Rows per runtime call over a server's life, from its Prometheus `batch_size` histogram (undefined without /metrics). */
+async function rowsPerBatchOf(url: string): Promise<number | undefined> {
+  const text = await fetch(`${url}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
+  const total = (suffix: string) => text.split('\n').filter((line) => new RegExp(`^\\w+_batch_size_${suffix}[ {]`).test(line)).reduce((n, line) => n + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const count = total('count');
+  return count > 0 ? total('sum') / count : undefined;
 }
 
 /** Waits (at most `limitMs`) until other processes leave the cores alone: two half-seconds under 0.1 core. */

@@ -109,7 +109,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     let gate = gates.get(model);
     // Only models the host serves get a gate (the map stays as small as the repository).
     if (gate === undefined && host.ready(model)) {
-      const limit = limits.concurrency === 'adaptive' ? new AdaptiveLimit() : limits.concurrency;
+      const limit = limits.concurrency === 'adaptive' ? new AdaptiveLimit({ minLimit: adaptiveFloor(host, model) }) : limits.concurrency;
       gate = new AdmissionGate({ limit, maxWaiting: limits.maxWaitingRequests, maxWaitMs: waitBoundMs });
       gates.set(model, gate);
       if (limits.parkConnections) parks.set(gate, new ConnectionPark(Math.min(MAX_PARK_MS, waitBoundMs)));
@@ -300,6 +300,30 @@ export async function unpark(listener: Pick<NodeListener, 'stopParking'>): Promi
   listener.stopParking();
   await new Promise((resolve) => setImmediate(resolve));
   await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The adaptive limit's default floor: a model that is not batched (or whose batches are smaller) still keeps this many in flight. */
+const ADAPTIVE_MIN_LIMIT = 8;
+/** The adaptive limit's default ceiling (AdaptiveLimit's `maxLimit`). */
+const ADAPTIVE_MAX_LIMIT = 1000;
+
+/**
+ * The adaptive limit's floor for `model`: at least one full batch. A batched model's latency
+ * grows with the rows in flight by design (a batch fills, then runs once for all of them), and
+ * the gradient reads that as queueing: under 64 connections the limit settled at 32–40 for a
+ * 64-row model, so batches of 13–19 rows and ~1.5–2× the runs per request (bench/http-ablation.ts,
+ * docs/benchmarks.md "Fifth pass"). Holding back fewer than a batch never shortens a run, it only
+ * splits it. The floor is also the limit the no-load latency is measured at, so the gradient
+ * compares with the latency of one full batch in flight.
+ */
+function adaptiveFloor(host: ModelHost, model: string): number {
+  let rows = 1;
+  try {
+    rows = host.metadata(model).maxBatchSize;
+  } catch {
+    // Not ready after all (unloaded between the check and here): the default floor.
+  }
+  return Math.min(ADAPTIVE_MAX_LIMIT, Math.max(ADAPTIVE_MIN_LIMIT, rows));
 }
 
 /** Resumes parked connections, oldest first, until about `limit` requests are waiting or on their way. */

@@ -248,6 +248,23 @@ describe('admission gate (limits.concurrency)', () => {
     release();
   });
 
+  it("an adaptive gate never holds a batched model below one full batch in flight (its floor, and the limit it measures the no-load latency at); an unbatched model's floor stays 8", async () => {
+    const metrics = { contentType: 'text/plain; version=0.0.4', metrics: async () => '' };
+    const limitOf = async (maxBatchSize: number) => {
+      const runtime = fakeRuntime();
+      const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: { maxBatchSize, maxDelayMs: 0 }, warmup: false } as never });
+      await host.load('m', { source: FAKE_SOURCE });
+      const { url } = await serve(host, { metrics });
+      expect((await post(`${url}/v2/models/m/infer`, infer([1, 2, 3, 4]))).status).toBe(200);
+      // The first window measures the no-load latency, at the floor.
+      return /modelhost_http_concurrency_limit\{model="m"\} (\d+)\n/.exec(await (await fetch(`${url}/metrics`)).text())?.[1];
+    };
+    expect(await limitOf(64)).toBe('64');
+    expect(await limitOf(20)).toBe('20');
+    expect(await limitOf(1)).toBe('8');
+    expect(await limitOf(4)).toBe('8');
+  });
+
   it('reports the gate on /metrics: requests waiting unread, in flight and the limit, per model', async () => {
     const { host, runtime, release } = await heldHost();
     const metrics = { contentType: 'text/plain; version=0.0.4', metrics: async () => '# HELP host_own a family of the host\n# TYPE host_own gauge\nhost_own 1\n' };
