@@ -13,7 +13,7 @@ export type { VersionState } from './registry/version-state.js';
 export type { VersionPolicy } from './repository/index.js';
 export { ErrorCode, ModelHostError, isModelHostError } from './errors/index.js';
 // The one request-id rule (predict/feedback in-process, and every protocol adapter).
-export { isRequestId, requestIdProblem } from './host/request-id.js';
+export { isRequestId, newRequestId, requestIdProblem } from './host/request-id.js';
 export type { Tensor, TensorSpec, Signature, DType, TensorData, TypedArray } from './tensor/index.js';
 export { DTYPES, dtypeFromKServe, shapeSize, float16BitsToNumber, float32ToFloat16Bits } from './tensor/index.js';
 // The per-datatype converters every protocol adapter shares (DESIGN §10: one converter per datatype).

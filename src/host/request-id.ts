@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { show } from '../errors/index.js';
 
 /**
@@ -8,8 +9,22 @@ import { show } from '../errors/index.js';
  */
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
+/** The id {@link newRequestId} made last: known to follow the rule, so the check of it is one comparison. */
+let lastGenerated: string | undefined;
+
 export function isRequestId(value: unknown): value is string {
-  return typeof value === 'string' && REQUEST_ID.test(value);
+  // An adapter names a request with a fresh id, then hands that same id to `predict` in the same turn.
+  return typeof value === 'string' && (value === lastGenerated || REQUEST_ID.test(value));
+}
+
+/**
+ * A fresh request id (a UUID: 36 characters, unique across processes without coordination),
+ * for a request the client did not name. `isRequestId` accepts the last one made without reading
+ * it again; every other id is read as before.
+ */
+export function newRequestId(): string {
+  lastGenerated = randomUUID();
+  return lastGenerated;
 }
 
 /** How a refused id is described: `name`, the rule, and what was received (cut short; integers whole). */

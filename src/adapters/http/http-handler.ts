@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ErrorCode, isModelHostError, ModelHostError, type ModelHost } from 'modelhost';
 import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
@@ -10,7 +9,7 @@ import { unsupportedContentEncoding } from './content-encoding.js';
 import { openApiDocument } from './openapi.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
-import { isRequestId } from './request-id.js';
+import { isRequestId, newRequestId } from './request-id.js';
 import { isModelName } from '../../repository/model-name.js';
 import { logInferenceFailure } from './inference-failure-log.js';
 import { withHeader } from './with-header.js';
@@ -199,7 +198,7 @@ class Context implements RouteContext {
 function requestIdOf(request: HttpRequest): string {
   const header = request.headers['x-request-id'];
   const value = Array.isArray(header) ? header[0] : header;
-  return isRequestId(value) ? value : randomUUID();
+  return isRequestId(value) ? value : newRequestId();
 }
 
 function logUnexpected(host: ModelHost, request: HttpRequest, error: unknown): void {

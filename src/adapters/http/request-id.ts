@@ -1,2 +1,2 @@
 // The one request-id rule lives in the host (in-process `predict`/`feedback` apply it too); every adapter shares it.
-export { isRequestId, requestIdProblem } from 'modelhost';
+export { isRequestId, newRequestId, requestIdProblem } from 'modelhost';

@@ -1,0 +1,33 @@
+/**
+ * The one request-id rule, and the id the host makes for a request nobody named: the last one
+ * made is accepted by one comparison (the HTTP adapter names a request, then hands the same id
+ * to `predict`), and nothing else is accepted that the rule refuses.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { isRequestId, newRequestId } from '../../../src/index.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('request ids', () => {
+  it('a new id is a UUID the rule accepts, different each time', () => {
+    const ids = Array.from({ length: 100 }, () => newRequestId());
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(100);
+    for (const id of ids) expect(isRequestId(id)).toBe(true);
+  });
+
+  it('the last id made is accepted without reading it again; any other id is read', () => {
+    const id = newRequestId();
+    const test = vi.spyOn(RegExp.prototype, 'test');
+    expect(isRequestId(id)).toBe(true);
+    expect(test).not.toHaveBeenCalled();
+    expect(isRequestId('client-id-1')).toBe(true);
+    expect(test).toHaveBeenCalledTimes(1);
+  });
+
+  it('after an id is made, the rule still refuses what it refused (nothing rides on the remembered id)', () => {
+    newRequestId();
+    for (const bad of [undefined, null, '', ' ', 'a b', 'é', 'x'.repeat(129), 42, {}, ['a']]) expect(isRequestId(bad)).toBe(false);
+    expect(isRequestId('x'.repeat(128))).toBe(true);
+  });
+});
