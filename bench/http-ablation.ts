@@ -33,7 +33,7 @@ import { BATCHING } from './load/host.js';
 import { writeRepository } from './load/models.js';
 
 const SERVER = fileURLToPath(new URL('./http/ablation-server.mjs', import.meta.url));
-const STEPS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'bare-id', 'handler', 'listener', 'listener+prom', 'server', 'server+prom', 'cli', 'cli-no-park', 'cli-no-gate', 'cli-before'] as const;
+const STEPS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'bare-id', 'handler', 'handler+signal', 'handler+timer', 'handler+close', 'handler+all', 'listener-fixed', 'listener', 'listener+prom', 'server', 'server+prom', 'cli', 'cli-no-park', 'cli-no-gate', 'cli-before'] as const;
 type Step = (typeof STEPS)[number];
 const MODEL = 'mlp-onnx';
 

@@ -8,6 +8,11 @@
  *   bare-batch, bare-batch-array   `predictBatch` of a [1, n] tensor as the KServe handler calls it (a Float32Array; a Map of JS arrays)
  *   bare-id     an id per request (a UUID) passed to the host, echoed in `x-request-id` and in the body with `model_version`, as serve answers
  *   handler     modelhost/http's createHttpHandler behind the bare body reading and writing (no signal)
+ *   handler+signal   the handler with one AbortSignal per connection (aborted on its 'close'), as the listener passes it
+ *   handler+timer    the handler with a body timer per request (setTimeout, unref, clearTimeout at 'end'), as the listener reads
+ *   handler+close    the handler with a 'close' listener (a closure) on each response, as the listener frees a slot
+ *   handler+all      the three above together
+ *   listener-fixed   the listener with a fixed limit no request reaches (concurrency 1e6, no parking): the gate's permits, no adaptive limit
  *   listener    createServer(createNodeListener(host)): modelhost/http's listener and handler
  *   listener+prom   the same with `metrics` (/metrics) on
  *   server      createNodeServer(host): the listener plus the server limits
@@ -24,7 +29,7 @@ import { createHttpHandler, createNodeListener, createNodeServer } from '../../d
 import { collectMetrics } from '../../dist/prometheus.js';
 
 const [root, model, variant] = process.argv.slice(2);
-const VARIANTS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'bare-id', 'handler', 'listener', 'listener+prom', 'server', 'server+prom'];
+const VARIANTS = ['bare', 'bare+prom', 'bare-batch', 'bare-batch-array', 'bare-id', 'handler', 'handler+signal', 'handler+timer', 'handler+close', 'handler+all', 'listener-fixed', 'listener', 'listener+prom', 'server', 'server+prom'];
 if (root === undefined || model === undefined || !VARIANTS.includes(variant)) throw new Error(`usage: node bench/http/ablation-server.mjs <repository> <model> <${VARIANTS.join('|')}>`);
 const host = new ModelHost({ repository: root });
 await host.load(model);
@@ -71,11 +76,35 @@ function bareListener(req, res) {
 
 const handle = createHttpHandler(host, { metrics });
 /** modelhost/http's handler behind the bare handler's body reading and writing. */
+const withSignal = variant === 'handler+signal' || variant === 'handler+all';
+const withTimer = variant === 'handler+timer' || variant === 'handler+all';
+const withClose = variant === 'handler+close' || variant === 'handler+all';
+const signals = new WeakMap();
+/** One AbortSignal per connection, as the listener's connection-signal.ts. */
+function connectionSignal(socket) {
+  let signal = signals.get(socket);
+  if (signal === undefined) {
+    const controller = new AbortController();
+    signal = controller.signal;
+    socket.once('close', () => controller.abort(new Error('closed')));
+    signals.set(socket, signal);
+  }
+  return signal;
+}
+let closed = 0;
 function handlerListener(req, res) {
   const chunks = [];
+  const signal = withSignal ? connectionSignal(req.socket) : undefined;
+  if (withClose) res.on('close', () => { closed++; });
+  let timer;
+  if (withTimer) {
+    timer = setTimeout(() => req.destroy(), 30_000);
+    timer.unref();
+  }
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', async () => {
-    const response = await handle({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) });
+    if (timer !== undefined) clearTimeout(timer);
+    const response = await handle({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks), signal });
     // A loop, as the listener's send: `{ ...headers, key }` is V8's slow path (bench/micro/object-spread.ts).
     const headers = {};
     for (const name in response.headers) headers[name] = response.headers[name];
@@ -85,8 +114,10 @@ function handlerListener(req, res) {
   });
 }
 
-const server = variant === 'handler'
+const server = variant.startsWith('handler')
   ? createServer(handlerListener)
+  : variant === 'listener-fixed'
+  ? createServer(createNodeListener(host, { limits: { concurrency: 1_000_000, parkConnections: false } }))
   : variant.startsWith('bare')
   ? createServer(bareListener)
   : variant.startsWith('listener')
