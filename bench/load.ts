@@ -98,7 +98,7 @@ export interface CellReport {
   readonly host: ClosedLoopResult;
   /** (b), measured within this cell. */
   readonly batched: ClosedLoopResult;
-  /** Mean rows per batch from `batchCompleted` events; undefined when none fired. */
+  /** Mean rows per batch of the measured modelhost runs (the host's `stats()`); undefined when it ran none or could not tell. */
   readonly meanBatch: number | undefined;
   readonly batches: number;
   readonly overNaive: number;
@@ -429,7 +429,7 @@ export function formatLoadReport(report: LoadReport): string {
     '',
     formatTable(['target', 'goal', 'measured', 'result'], targets),
     '',
-    `Times in ms. Δp50 = c p50 − a p50. batch = mean rows per batch from 'batchCompleted' events (– if none fired).`,
+    `Times in ms. Δp50 = c p50 − a p50. batch = mean rows per batch of the measured modelhost runs, from the host's stats() (– if none ran).`,
     `loop p99 = event-loop delay p99 beyond the ${res} ms sampling interval (perf_hooks.monitorEventLoopDelay).`,
     ...(starred ? [`* the monitor's timer fired in under 10% of its intervals: the loop was blocked for most of the window (tfjs runs synchronously on the main thread).`] : []),
     `c÷b compares modelhost's requests/s with the rows/s of (b) measured in the same cell (rounds of a c b b c a).`,
