@@ -98,7 +98,7 @@ export interface CellReport {
   readonly host: ClosedLoopResult;
   /** (b), measured within this cell. */
   readonly batched: ClosedLoopResult;
-  /** Mean rows per batch from `batchCompleted` events; undefined when none fired. */
+  /** Mean rows per batch of the measured modelhost runs (the host's `stats()`); undefined when it ran none or could not tell. */
   readonly meanBatch: number | undefined;
   readonly batches: number;
   readonly overNaive: number;
@@ -147,10 +147,12 @@ export async function runLoadBench(args: BenchArgs): Promise<LoadReport> {
   const pairs: PairCell[] = [];
   const harnessUsPerRequest: Record<number, number> = {};
   let host: ModelHost | undefined;
+  let hostStartedAt = 0;
   let batching = false;
   let note: string | undefined;
   try {
     ({ host, batching, note } = createHost(root));
+    hostStartedAt = performance.now();
     log(`load: writing ${ids.join(', ')} into ${root}`);
     await writeRepository(root, ids);
     if (note !== undefined) log(`load: note: ${note}`);
@@ -164,7 +166,7 @@ export async function runLoadBench(args: BenchArgs): Promise<LoadReport> {
       await host.load(id);
       hostLoadMs[id] = performance.now() - t0;
     }
-    for (const id of ids) models.push(await benchModel(id, host, root, planFor(id, args), hostLoadMs[id] ?? Number.NaN));
+    for (const id of ids) models.push(await benchModel(id, host, hostStartedAt, root, planFor(id, args), hostLoadMs[id] ?? Number.NaN));
     if (ids.includes('tiny-tfjs')) pairs.push(await predictBatchCell(host, root, args.quick, log));
     if (ids.includes('mlp-onnx')) pairs.push(await statsCell(host, root, args.quick, log));
   } finally {
@@ -199,7 +201,7 @@ function selectModels(only: readonly string[] | undefined): ModelId[] {
   return MODEL_IDS.filter((id) => only.includes(id));
 }
 
-async function benchModel(id: ModelId, host: ModelHost, root: string, plan: Plan, hostLoadMs: number): Promise<ModelReport> {
+async function benchModel(id: ModelId, host: ModelHost, hostStartedAt: number, root: string, plan: Plan, hostLoadMs: number): Promise<ModelReport> {
   const spec = MODELS[id];
   const raw = await openRawModel(id, root);
   const usesTfjs = id !== 'mlp-onnx';
@@ -207,18 +209,11 @@ async function benchModel(id: ModelId, host: ModelHost, root: string, plan: Plan
   const rows = inputRows(id, id === 'mobilenet' ? 4 : 256);
   const batches = batchesOf(rows, plan.batchSize, id === 'mobilenet' ? 1 : 4);
 
-  // Batches the host reports while a measured modelhost phase runs.
-  let counting = false;
-  let batchCount = 0;
-  let batchRows = 0;
-  const onBatch = (e: { model: string; batchSize: number }) => {
-    if (counting && e.model === id) {
-      batchCount++;
-      batchRows += e.batchSize;
-    }
-  };
-  host.on('batchCompleted', onBatch);
-
+  // Batches the host ran while a measured modelhost phase ran, from its stats recorder
+  // (read before and after the phase). Not a `batchCompleted` listener: a listener makes the
+  // host build and emit an event per batch, work the default host does not do, and that cost
+  // ~0.01 of c÷b at 64 callers on the MLP (bench/profile, session 7).
+  const batchCounter = new BatchCounter(host, id, hostStartedAt);
   try {
     // Unmeasured: every path the cells use, so the first measured one is not the slowest.
     let warmIndex = 0;
@@ -240,15 +235,10 @@ async function benchModel(id: ModelId, host: ModelHost, root: string, plan: Plan
       const naiveSide = (warmup: Budget) => measure(`${id} C=${concurrency} naive`, concurrency, { warmup, measure: budget.half }, () => raw.runOne(row()));
       const hostSide = (warmup: Budget) =>
         measure(`${id} C=${concurrency} modelhost`, concurrency, { warmup, measure: budget.half }, () => host.predict(id, row()), {
-          onMeasureStart: () => {
-            counting = true;
-          },
-          onMeasureEnd: () => {
-            counting = false;
-          },
+          onMeasureStart: () => batchCounter.start(),
+          onMeasureEnd: () => batchCounter.stop(),
         });
-      batchCount = 0;
-      batchRows = 0;
+      batchCounter.reset();
       const sides = {
         a: (first: boolean) => naiveSide(first ? budget.warmup : budget.rewarm),
         c: (first: boolean) => hostSide(first ? budget.warmup : budget.rewarm),
@@ -266,8 +256,8 @@ async function benchModel(id: ModelId, host: ModelHost, root: string, plan: Plan
         naive,
         host: hosted,
         batched,
-        meanBatch: batchCount === 0 ? undefined : batchRows / batchCount,
-        batches: batchCount,
+        meanBatch: batchCounter.meanBatch,
+        batches: batchCounter.batches,
         overNaive: hosted.requestsPerSec / naive.requestsPerSec,
         overBatched: hosted.requestsPerSec / batched.rowsPerSec,
         p50DiffMs: hosted.latency.p50 - naive.latency.p50,
@@ -288,8 +278,55 @@ async function benchModel(id: ModelId, host: ModelHost, root: string, plan: Plan
       tfTensors: usesTfjs ? { before: tensorsBefore, after: tf.memory().numTensors } : undefined,
     };
   } finally {
-    host.off('batchCompleted', onBatch);
     await raw.dispose();
+  }
+}
+
+/**
+ * Batches and rows a model's default version ran during measured phases, as differences of its
+ * stats recorder's 5-minute window (exact while the host is under 270 s old:
+ * the window then still holds every slice since; later, or with `stats: false`, it reports none).
+ */
+class BatchCounter {
+  batches = 0;
+  private rows = 0;
+  private at: { batches: number; rows: number } | undefined;
+  constructor(
+    private readonly host: ModelHost,
+    private readonly model: string,
+    /** When the host started (performance.now()): its first traffic came after. */
+    private readonly since: number,
+  ) {}
+
+  get meanBatch(): number | undefined {
+    return this.batches === 0 || Number.isNaN(this.rows) ? undefined : this.rows / this.batches;
+  }
+
+  reset(): void {
+    this.batches = 0;
+    this.rows = 0;
+  }
+
+  start(): void {
+    this.at = this.read();
+  }
+
+  stop(): void {
+    const now = this.read();
+    const at = this.at;
+    this.at = undefined;
+    if (at === undefined || now === undefined || performance.now() - this.since > 270_000) {
+      this.rows = Number.NaN;
+      return;
+    }
+    this.batches += now.batches - at.batches;
+    this.rows += now.rows - at.rows;
+  }
+
+  private read(): { batches: number; rows: number } | undefined {
+    const stats = this.host.stats(this.model);
+    const version = stats.defaultVersion === undefined ? undefined : stats.versions[stats.defaultVersion]?.windows['5m'];
+    return version === undefined ? undefined : { batches: version.batches, rows: version.batches * version.meanBatchSize };
   }
 }
 
@@ -392,7 +429,7 @@ export function formatLoadReport(report: LoadReport): string {
     '',
     formatTable(['target', 'goal', 'measured', 'result'], targets),
     '',
-    `Times in ms. Δp50 = c p50 − a p50. batch = mean rows per batch from 'batchCompleted' events (– if none fired).`,
+    `Times in ms. Δp50 = c p50 − a p50. batch = mean rows per batch of the measured modelhost runs, from the host's stats() (– if none ran).`,
     `loop p99 = event-loop delay p99 beyond the ${res} ms sampling interval (perf_hooks.monitorEventLoopDelay).`,
     ...(starred ? [`* the monitor's timer fired in under 10% of its intervals: the loop was blocked for most of the window (tfjs runs synchronously on the main thread).`] : []),
     `c÷b compares modelhost's requests/s with the rows/s of (b) measured in the same cell (rounds of a c b b c a).`,

@@ -69,6 +69,8 @@ export async function runMicroBench(args: Pick<BenchArgs, 'quick'>): Promise<Mic
   const nested = Array.from(row);
   const nestedBatch = [Array.from(row)];
   add('InputValidator.prepare: Float32Array(64), bare', () => validator.prepare(row, 'instance'));
+  const namedInput = { x: row };
+  add('InputValidator.prepare: { x: Float32Array(64) }', () => validator.prepare(namedInput, 'instance'));
   add('InputValidator.prepare: { x: { data, shape: [64] } }', () => validator.prepare(tensorInput, 'instance'));
   add('InputValidator.prepare: number[64] (nested array)', () => validator.prepare(nested, 'instance'));
   add('InputValidator.prepare: number[1][64], predictBatch', () => validator.prepare(nestedBatch, 'batch'));

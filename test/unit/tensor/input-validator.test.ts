@@ -156,3 +156,47 @@ describe('InputValidator.prepare: one instance with one variable dimension', () 
     expect(() => validator(rows).prepare(new Float32Array(10), 'instance')).toThrow(/input 'x': has variable dimensions \[-1, -1, 3\], so a bare typed array is ambiguous/);
   });
 });
+
+describe('InputValidator.prepare: inputs keyed by name, read without a Map (issue 17)', () => {
+  const refused = (run: () => unknown): string => {
+    try {
+      run();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ModelHostError);
+      expect((error as ModelHostError).code).toBe(ErrorCode.INVALID_INPUT);
+      return (error as ModelHostError).message;
+    }
+    throw new Error('expected INVALID_INPUT');
+  };
+
+  it('uses the caller typed array as is, and gives tensors in signature order whatever the key order', () => {
+    const x = new Float32Array([1, 2, 3]);
+    expect(validator(mlp).prepare({ x }, 'instance').tensors['x']!.data).toBe(x);
+    const mask = Uint8Array.from([1, 1]);
+    const ids = BigInt64Array.from([1n, 2n]);
+    const prepared = validator(twoInputs).prepare({ mask: { data: mask, shape: [1, 2] }, ids: { data: ids, shape: [1, 2] } }, 'batch');
+    expect(Object.keys(prepared.tensors)).toEqual(['ids', 'mask']);
+    expect(prepared.tensors['ids']!.data).toBe(ids);
+    expect(prepared.tensors['mask']!.data).toBe(mask);
+    expect(prepared.rows).toBe(1);
+  });
+
+  it('reads own enumerable keys only, as Object.entries does: inherited and non-enumerable ones are not inputs', () => {
+    const inherited = Object.create({ x: new Float32Array([1, 2, 3]) }) as object;
+    expect(refused(() => validator(mlp).prepare(inherited, 'instance'))).toMatch(/input 'x': is missing/);
+    const hidden = Object.defineProperty({}, 'x', { value: new Float32Array([1, 2, 3]), enumerable: false });
+    expect(refused(() => validator(mlp).prepare(hidden, 'instance'))).toMatch(/input 'x': is missing/);
+  });
+
+  it('refuses an undefined value, an unknown key and a missing input with the same words as before', () => {
+    expect(refused(() => validator(mlp).prepare({ x: undefined }, 'instance'))).toMatch(/input 'x': is missing/);
+    expect(refused(() => validator(mlp).prepare({ x: new Float32Array(3), z: 1 }, 'instance'))).toMatch(/has no input 'z'/);
+    expect(refused(() => validator(twoInputs).prepare({ ids: { data: BigInt64Array.from([1n]), shape: [1, 1] } }, 'batch'))).toMatch(/input 'mask': is missing/);
+    expect(refused(() => validator(twoInputs).prepare({ mask: [[true], [false]], ids: [[1, 2]] }, 'batch'))).toMatch(/input 'mask': expected 1 rows like the other inputs, got 2/);
+  });
+
+  it('still takes a Map keyed by input name', () => {
+    const x = new Float32Array([1, 2, 3]);
+    expect(validator(mlp).prepare(new Map([['x', x]]), 'instance').tensors['x']!.data).toBe(x);
+  });
+});
