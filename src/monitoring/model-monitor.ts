@@ -103,8 +103,12 @@ export class ModelMonitor {
       const k = cache.key(version, prepared.tensors, prepared.single);
       const hit = cache.get(k, version, prepared.tensors, prepared.single);
       if (hit !== undefined) {
-        this.deps.cacheHit(this.model, version, prepared.rows, id, start, this.deps.now());
-        if (observe) this.answered(version, prepared, id, hit, sampled, remember, inputs, start, true);
+        try {
+          this.deps.cacheHit(this.model, version, prepared.rows, id, start, this.deps.now());
+          if (observe) this.answered(version, prepared, id, hit, sampled, remember, inputs, start, true);
+        } catch {
+          // Monitoring never fails a request that succeeded (as on the run's side branch below).
+        }
         return Promise.resolve(hit);
       }
       if (cache.admits(k)) key = k;

@@ -11,6 +11,7 @@ import { useTempDirs } from '../../helpers/temp-dir.js';
 import { versionedRuntime } from '../../helpers/versioned-runtime.js';
 import { mulberry32 } from '../../fixtures/prng.js';
 import { borrowsSamples } from '../../../src/monitoring/sample-listeners.js';
+import { FeedbackStore } from '../../../src/monitoring/feedback-store.js';
 
 const tempDir = useTempDirs();
 
@@ -320,6 +321,20 @@ describe('response cache', () => {
     expect(window).toMatchObject({ requests: 4, rows: 4, errors: 0, batches: 2 });
     expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 2, misses: 2 });
     expect(await registry.metrics()).toMatch(/^modelhost_requests_total\{model="m",version="1",code="OK"\} 4$/m);
+    await host.close();
+  });
+
+  it('a cache hit whose monitoring throws is still answered (as a run is): monitoring never fails a request that succeeded', async () => {
+    const { host } = affineHost({ m: { cache: { enabled: true }, feedback: { task: 'regression' } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const expected = await host.predict('m', [3, 1, 1, 1], { id: 'first' });
+    await host.predict('m', [3, 1, 1, 1], { id: 'second' }); // seen twice: the cache keeps it now
+    vi.spyOn(FeedbackStore.prototype, 'record').mockImplementation(() => {
+      throw new Error('feedback store fault');
+    });
+    const hit = await host.predict('m', [3, 1, 1, 1], { id: 'third' });
+    expect(hit['y']!.data).toEqual(expected['y']!.data);
+    expect(host.stats('m').monitoring!.cache).toMatchObject({ hits: 1 });
     await host.close();
   });
 
