@@ -1,0 +1,18 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { JsonlSink, ModelHost } from './lib/modelhost.js';
+import { runClosedLoop } from './lib/closed-loop.js';
+import { inputRows, writeRepository } from './load/models.js';
+const mode = process.argv[2] ?? 'default';
+const root = await mkdtemp(path.join(tmpdir(), 'samp-prof-'));
+await writeRepository(root, ['mlp-onnx']);
+const host = new ModelHost({ repository: root, defaults: { batching: { maxBatchSize: 64, maxDelayMs: 2 }, instances: { kind: 'inline' } }, models: { 'mlp-onnx': { onnx: { intraOpNumThreads: 1 }, ...(mode === 'default' ? {} : { sampling: { rate: Number(process.argv[3] ?? 0.01) } }) } } });
+const sink = mode === 'default' ? undefined : await JsonlSink.open(host, { path: path.join(root, 's.jsonl'), size: '10M', maxFiles: 2, ...(mode === 'inthread' ? { thread: false } : {}) });
+await host.load('mlp-onnx');
+const rows = inputRows('mlp-onnx', 256);
+let next = 0;
+const r = await runClosedLoop({ concurrency: 64, request: () => host.predict('mlp-onnx', rows[next++ & 255]!), warmup: { ms: 1000 }, measure: { ms: 6000 } });
+console.log(mode, Math.round(r.requestsPerSec), 'req/s', 'cpu', process.cpuUsage());
+await sink?.close();
+await host.close();
