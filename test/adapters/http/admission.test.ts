@@ -265,6 +265,28 @@ describe('admission gate (limits.concurrency)', () => {
     expect(await limitOf(4)).toBe('8');
   });
 
+  it("an adaptive gate follows the floor of the model it serves now: reloaded or rolled to a version with another maxBatchSize, the floor is that version's batch (found by the session-7 review)", async () => {
+    const metrics = { contentType: 'text/plain; version=0.0.4', metrics: async () => '' };
+    const runtime = fakeRuntime();
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { warmup: false } as never });
+    const batching = (maxBatchSize: number) => ({ config: { batching: { maxBatchSize, maxDelayMs: 0 } } });
+    await host.load('m', { source: FAKE_SOURCE, ...batching(64) });
+    const { url } = await serve(host, { metrics });
+    const limitNow = async () => {
+      expect((await post(`${url}/v2/models/m/infer`, infer([1, 2, 3, 4]))).status).toBe(200);
+      return /modelhost_http_concurrency_limit\{model="m"\} (\d+)\n/.exec(await (await fetch(`${url}/metrics`)).text())?.[1];
+    };
+    expect(await limitNow()).toBe('64');
+    // Reloaded with larger batches between two scrapes (the gate is never idle and unserved at a scrape).
+    await host.unload('m');
+    await host.load('m', { source: FAKE_SOURCE, ...batching(200) });
+    expect(await limitNow()).toBe('200');
+    // And back to a model that is not batched: the default floor.
+    await host.unload('m');
+    await host.load('m', { source: FAKE_SOURCE, config: { batching: false } });
+    expect(await limitNow()).toBe('8');
+  });
+
   it('reports the gate on /metrics: requests waiting unread, in flight and the limit, per model', async () => {
     const { host, runtime, release } = await heldHost();
     const metrics = { contentType: 'text/plain; version=0.0.4', metrics: async () => '# HELP host_own a family of the host\n# TYPE host_own gauge\nhost_own 1\n' };
