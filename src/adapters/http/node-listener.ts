@@ -324,7 +324,8 @@ const ADAPTIVE_MIN_LIMIT = 8;
 const ADAPTIVE_MAX_LIMIT = 1000;
 
 /**
- * The adaptive limit's floor for `model`: at least one full batch. A batched model's latency
+ * The adaptive limit's floor for `model`: at least one full batch (but no more than its queue's
+ * `queue.maxSize` rows; never below 8). A batched model's latency
  * grows with the rows in flight by design (a batch fills, then runs once for all of them), and
  * the gradient reads that as queueing: under 64 connections the limit settled at 32–40 for a
  * 64-row model, so batches of 13–19 rows and ~1.5–2× the runs per request (bench/http-ablation.ts,
@@ -334,8 +335,10 @@ const ADAPTIVE_MAX_LIMIT = 1000;
  * and taken again whenever that changes (a reload, a rollout to a version with another batch size).
  */
 function adaptiveFloor(metadata: ModelMetadata | undefined): number {
-  // Not ready (unloaded between the check and here): the default floor.
-  return Math.min(ADAPTIVE_MAX_LIMIT, Math.max(ADAPTIVE_MIN_LIMIT, metadata?.maxBatchSize ?? 1));
+  if (metadata === undefined) return ADAPTIVE_MIN_LIMIT; // not ready (unloaded between the check and here)
+  // No more than the version's queue holds: a floor past it has the host read and refuse (429) what the gate would have held unread.
+  const rows = Math.min(metadata.maxBatchSize, metadata.queueMaxSize);
+  return Math.min(ADAPTIVE_MAX_LIMIT, Math.max(ADAPTIVE_MIN_LIMIT, rows));
 }
 
 /** The model's metadata (its default version's), or undefined while it is not ready. */
