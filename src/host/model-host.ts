@@ -113,6 +113,8 @@ export interface ModelMetadata {
   readonly batched: boolean;
   /** Most rows one runtime call takes (1 when requests are not batched). */
   readonly maxBatchSize: number;
+  /** Most rows the version's queue holds (its `queue.maxSize`): past them requests are refused with QUEUE_FULL. */
+  readonly queueMaxSize: number;
 }
 
 /**
@@ -327,6 +329,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
       outputs: target.signature.outputs,
       batched: target.batched,
       maxBatchSize: target.maxBatchSize,
+      queueMaxSize: target.queueMaxSize,
     });
     target.metadata = metadata;
     return metadata;
@@ -606,7 +609,7 @@ const NO_OPTIONS: DispatchOptions = Object.freeze({});
 /** Whether a cached `metadata()` answer still holds for `target`: same signature and settings, same ready versions. No allocation. */
 function describesNow(metadata: ModelMetadata, target: LoadedVersion, model: NamedModel): boolean {
   if (metadata.inputs !== target.signature?.inputs || metadata.outputs !== target.signature.outputs || metadata.runtime !== target.runtime) return false;
-  if (metadata.batched !== target.batched || metadata.maxBatchSize !== target.maxBatchSize) return false;
+  if (metadata.batched !== target.batched || metadata.maxBatchSize !== target.maxBatchSize || metadata.queueMaxSize !== target.queueMaxSize) return false;
   let ready = 0;
   for (const v of model.versions.values()) {
     if (!v.isReady) continue;

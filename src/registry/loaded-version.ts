@@ -53,6 +53,8 @@ export class LoadedVersion {
   batched = false;
   /** Most rows per runtime call, once the scheduler is set up. */
   maxBatchSize = 1;
+  /** Most rows the version's queue holds (`queue.maxSize`), once the scheduler is set up. */
+  queueMaxSize = 1;
   error: ModelHostError | undefined;
   readyAt: number | undefined;
   /** The host's last `metadata()` answer for this version; the host checks it still holds before reuse. */

@@ -159,6 +159,7 @@ export class VersionLoader {
     const context = { model: entry.model, version: entry.version };
     entry.breaker = options.breaker.enabled ? new VersionBreaker(options.breaker, context, (transition) => this.deps.breakerChanged(entry, transition)) : undefined;
     entry.maxBatchSize = this.maxBatchSizeOf(entry, options);
+    entry.queueMaxSize = scheduler.queueMaxSize;
     return new BatchScheduler(executor, {
       model: entry.model,
       version: entry.version,

@@ -39,10 +39,10 @@ const DEFAULTS = Object.freeze({
   minRttIntervalMs: 10_000,
 });
 
-export type ResolvedAdaptiveLimitOptions = typeof DEFAULTS;
+export type ResolvedAdaptiveLimitOptions = { readonly [K in keyof typeof DEFAULTS]: number };
 
 export class AdaptiveLimit {
-  readonly options: ResolvedAdaptiveLimitOptions;
+  private resolved: ResolvedAdaptiveLimitOptions;
   /** The no-load latency, ms; undefined until measured. */
   minRttMs: number | undefined;
   private estimate: number;
@@ -65,8 +65,29 @@ export class AdaptiveLimit {
       if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`adaptive limit: ${key} must be a positive number, got ${String(value)}`);
     }
     if (resolved['minLimit']! > resolved['maxLimit']!) throw new TypeError(`adaptive limit: minLimit (${resolved['minLimit']}) must not exceed maxLimit (${resolved['maxLimit']})`);
-    this.options = Object.freeze(resolved as ResolvedAdaptiveLimitOptions);
+    this.resolved = Object.freeze(resolved as ResolvedAdaptiveLimitOptions);
     this.estimate = clamp(this.options.initialLimit, this.options.minLimit, this.options.maxLimit);
+  }
+
+  /** The options in force (`minLimit` as last set by {@link setMinLimit}). */
+  get options(): ResolvedAdaptiveLimitOptions {
+    return this.resolved;
+  }
+
+  /**
+   * Moves the floor (the limit never goes below it, and the no-load latency is measured there):
+   * the model behind the limit changed, e.g. reloaded with another batch size. The estimate is
+   * clamped to the new floor at once; the no-load latency already measured is kept until the next
+   * scheduled measurement.
+   *
+   * @throws TypeError when `minLimit` is not a positive number or exceeds `maxLimit`.
+   */
+  setMinLimit(minLimit: number): void {
+    if (minLimit === this.resolved.minLimit) return;
+    if (typeof minLimit !== 'number' || !Number.isFinite(minLimit) || minLimit <= 0) throw new TypeError(`adaptive limit: minLimit must be a positive number, got ${String(minLimit)}`);
+    if (minLimit > this.resolved.maxLimit) throw new TypeError(`adaptive limit: minLimit (${minLimit}) must not exceed maxLimit (${this.resolved.maxLimit})`);
+    this.resolved = Object.freeze({ ...this.resolved, minLimit });
+    this.estimate = clamp(this.estimate, minLimit, this.resolved.maxLimit);
   }
 
   /** Requests that may be in flight now (an integer ≥ minLimit). */

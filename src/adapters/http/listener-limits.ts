@@ -42,7 +42,7 @@ export interface ListenerLimits {
    * Inference requests (`POST …/infer`, `…:predict`) in flight at once per model, from
    * admission to response sent (one whose body has not arrived 20 ms after admission gives its
    * slot back, and is still served when its body ends; latency is learned from the body's end): a number, or `'adaptive'` (learned from their latency, between
-   * one full batch of the model — its `maxBatchSize`, at least 8 — and 1000: it grows while
+   * one full batch of the model — its default version's `maxBatchSize`, at most its `queue.maxSize`, at least 8 — and 1000: it grows while
    * latency stays near the no-load latency and shrinks when requests start queueing). The next requests wait unread, in arrival order (`maxWaitingRequests`,
    * `maxWaitMs`). Probes, metadata and admin routes never wait. Default `'adaptive'`.
    */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, type ModelHost } from 'modelhost';
+import { ErrorCode, type ModelHost, type ModelMetadata } from 'modelhost';
 import { AdaptiveLimit } from './adaptive-limit.js';
 import { AdmissionGate, WaitExpired, type Permit } from './admission-gate.js';
 import { withAdmissionMetrics } from './admission-metrics.js';
@@ -72,6 +72,9 @@ const INFERENCE_PATH = /^\/v[12]\/models\/([^/:?]+)(?:\/(?:versions|labels)\/[^/
 export function createNodeListener(host: ModelHost, options: NodeListenerOptions = {}): NodeListener {
   const gates = new Map<string, AdmissionGate>();
   const parks = new Map<AdmissionGate, ConnectionPark>();
+  // An adaptive gate's limit and the model metadata its floor was taken from: a reload or a
+  // rollout to a version with another batch size moves the floor (the metadata object changes).
+  const floors = new Map<AdmissionGate, { readonly limit: AdaptiveLimit; seen: ModelMetadata | undefined }>();
   // `/metrics` also reports the gates: requests waiting here are nowhere in the host's queue.
   // A gate of a model no longer served (unloaded, removed by the poll), with nothing waiting or in flight, is forgotten
   // at the next scrape: its labels leave `/metrics` and the maps stay as small as what the host serves.
@@ -79,6 +82,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     for (const [model, gate] of gates) {
       if (gate.waiting > 0 || gate.inFlight > 0 || host.ready(model)) continue;
       gates.delete(model);
+      floors.delete(gate);
       parks.get(gate)?.resumeAll();
       parks.delete(gate);
     }
@@ -109,10 +113,22 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     let gate = gates.get(model);
     // Only models the host serves get a gate (the map stays as small as the repository).
     if (gate === undefined && host.ready(model)) {
-      const limit = limits.concurrency === 'adaptive' ? new AdaptiveLimit({ minLimit: adaptiveFloor(host, model) }) : limits.concurrency;
+      const seen = metadataOf(host, model);
+      const limit = limits.concurrency === 'adaptive' ? new AdaptiveLimit({ minLimit: adaptiveFloor(seen) }) : limits.concurrency;
       gate = new AdmissionGate({ limit, maxWaiting: limits.maxWaitingRequests, maxWaitMs: waitBoundMs });
       gates.set(model, gate);
+      if (typeof limit !== 'number') floors.set(gate, { limit, seen });
       if (limits.parkConnections) parks.set(gate, new ConnectionPark(Math.min(MAX_PARK_MS, waitBoundMs)));
+    } else if (gate !== undefined) {
+      const floor = floors.get(gate);
+      if (floor !== undefined) {
+        // The cached metadata is the same object while nothing it says changed: one comparison per request.
+        const now = metadataOf(host, model);
+        if (now !== undefined && now !== floor.seen) {
+          floor.seen = now;
+          floor.limit.setMinLimit(adaptiveFloor(now));
+        }
+      }
     }
     return gate;
   };
@@ -308,22 +324,30 @@ const ADAPTIVE_MIN_LIMIT = 8;
 const ADAPTIVE_MAX_LIMIT = 1000;
 
 /**
- * The adaptive limit's floor for `model`: at least one full batch. A batched model's latency
+ * The adaptive limit's floor for `model`: at least one full batch (but no more than its queue's
+ * `queue.maxSize` rows; never below 8). A batched model's latency
  * grows with the rows in flight by design (a batch fills, then runs once for all of them), and
  * the gradient reads that as queueing: under 64 connections the limit settled at 32–40 for a
  * 64-row model, so batches of 13–19 rows and ~1.5–2× the runs per request (bench/http-ablation.ts,
  * docs/benchmarks.md "Fifth pass"). Holding back fewer than a batch never shortens a run, it only
  * splits it. The floor is also the limit the no-load latency is measured at, so the gradient
- * compares with the latency of one full batch in flight.
+ * compares with the latency of one full batch in flight. Taken from the model's default version,
+ * and taken again whenever that changes (a reload, a rollout to a version with another batch size).
  */
-function adaptiveFloor(host: ModelHost, model: string): number {
-  let rows = 1;
-  try {
-    rows = host.metadata(model).maxBatchSize;
-  } catch {
-    // Not ready after all (unloaded between the check and here): the default floor.
-  }
+function adaptiveFloor(metadata: ModelMetadata | undefined): number {
+  if (metadata === undefined) return ADAPTIVE_MIN_LIMIT; // not ready (unloaded between the check and here)
+  // No more than the version's queue holds: a floor past it has the host read and refuse (429) what the gate would have held unread.
+  const rows = Math.min(metadata.maxBatchSize, metadata.queueMaxSize);
   return Math.min(ADAPTIVE_MAX_LIMIT, Math.max(ADAPTIVE_MIN_LIMIT, rows));
+}
+
+/** The model's metadata (its default version's), or undefined while it is not ready. */
+function metadataOf(host: ModelHost, model: string): ModelMetadata | undefined {
+  try {
+    return host.metadata(model);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Resumes parked connections, oldest first, until about `limit` requests are waiting or on their way. */

@@ -91,6 +91,22 @@ describe('AdaptiveLimit', () => {
     expect(limit.minRttMs).toBe(5);
   });
 
+  it('setMinLimit moves the floor: the limit is at least the new floor at once, measures there, and may fall to a lower one', () => {
+    const limit = new AdaptiveLimit(options);
+    expect(limit.limit).toBe(4);
+    limit.setMinLimit(64); // measuring: the limit is the floor
+    expect(limit.limit).toBe(64);
+    expect(limit.options.minLimit).toBe(64);
+    let now = window(limit, 0, 2, 64);
+    expect(limit.limit).toBe(64); // initialLimit 16 clamped to the floor
+    limit.setMinLimit(8);
+    now = window(limit, now, 100, 64); // latency far past 2× the no-load: halved, down to the new floor's side
+    expect(limit.limit).toBe(32);
+    expect(() => limit.setMinLimit(0)).toThrow('adaptive limit: minLimit must be a positive number, got 0');
+    expect(() => limit.setMinLimit(101)).toThrow('adaptive limit: minLimit (101) must not exceed maxLimit (100)');
+    expect(limit.options.minLimit).toBe(8);
+  });
+
   it.each([
     [{ minLimit: 0 }, 'adaptive limit: minLimit must be a positive number, got 0'],
     [{ tolerance: Number.NaN }, 'adaptive limit: tolerance must be a positive number, got NaN'],

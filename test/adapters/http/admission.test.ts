@@ -265,6 +265,45 @@ describe('admission gate (limits.concurrency)', () => {
     expect(await limitOf(4)).toBe('8');
   });
 
+  it("an adaptive gate follows the floor of the model it serves now: reloaded or rolled to a version with another maxBatchSize, the floor is that version's batch (found by the session-7 review)", async () => {
+    const metrics = { contentType: 'text/plain; version=0.0.4', metrics: async () => '' };
+    const runtime = fakeRuntime();
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { warmup: false } as never });
+    const batching = (maxBatchSize: number) => ({ config: { batching: { maxBatchSize, maxDelayMs: 0 } } });
+    await host.load('m', { source: FAKE_SOURCE, ...batching(64) });
+    const { url } = await serve(host, { metrics });
+    const limitNow = async () => {
+      expect((await post(`${url}/v2/models/m/infer`, infer([1, 2, 3, 4]))).status).toBe(200);
+      return /modelhost_http_concurrency_limit\{model="m"\} (\d+)\n/.exec(await (await fetch(`${url}/metrics`)).text())?.[1];
+    };
+    expect(await limitNow()).toBe('64');
+    // Reloaded with larger batches between two scrapes (the gate is never idle and unserved at a scrape).
+    await host.unload('m');
+    await host.load('m', { source: FAKE_SOURCE, ...batching(200) });
+    expect(await limitNow()).toBe('200');
+    // And back to a model that is not batched: the default floor.
+    await host.unload('m');
+    await host.load('m', { source: FAKE_SOURCE, config: { batching: false } });
+    expect(await limitNow()).toBe('8');
+  });
+
+  it("an adaptive gate's floor never admits more than the model's queue holds: with queue.maxSize below a batch, the rest wait unread instead of being read and refused by the host (found by the session-7 review)", async () => {
+    const gate = deferred();
+    const runtime = fakeRuntime({ runGate: () => gate.promise });
+    const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { warmup: false, batching: { maxBatchSize: 64, maxDelayMs: 0 }, queue: { maxSize: 8 } } as never });
+    await host.load('m', { source: FAKE_SOURCE });
+    expect(host.metadata('m').queueMaxSize).toBe(8);
+    const { url } = await serve(host);
+    const all = Array.from({ length: 30 }, () => post(`${url}/v2/models/m/infer`, infer([1, 1, 1, 1])));
+    await vi.waitFor(() => expect(runtime.batches).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, 100));
+    // The floor is 8 (the queue's size, at least 8), not the batch of 64: 8 in the host (one run, the rest queued), 22 unread at the listener.
+    expect(runtime.batches[0]! + host.status('m').versions[0]!.queueDepth).toBe(8);
+    gate.resolve();
+    // With the 64-row floor, 18 of the 30 were read and refused 429 by the host's full queue.
+    expect((await Promise.all(all)).map((r) => r.status)).toEqual(Array.from({ length: 30 }, () => 200));
+  });
+
   it('reports the gate on /metrics: requests waiting unread, in flight and the limit, per model', async () => {
     const { host, runtime, release } = await heldHost();
     const metrics = { contentType: 'text/plain; version=0.0.4', metrics: async () => '# HELP host_own a family of the host\n# TYPE host_own gauge\nhost_own 1\n' };

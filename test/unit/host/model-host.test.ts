@@ -57,6 +57,7 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
       outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 4] }],
       batched: true,
       maxBatchSize: 32,
+      queueMaxSize: 1024,
     });
     await host.close();
     expect(host.ready()).toBe(false);

@@ -30,4 +30,11 @@ describe('request ids', () => {
     for (const bad of [undefined, null, '', ' ', 'a b', 'é', 'x'.repeat(129), 42, {}, ['a']]) expect(isRequestId(bad)).toBe(false);
     expect(isRequestId('x'.repeat(128))).toBe(true);
   });
+
+  it('nothing that only looks like the remembered id passes: a String object, an object whose toString or valueOf gives it, an array holding it (the session-7 review)', () => {
+    const id = newRequestId();
+    const lookalikes: unknown[] = [new String(id), Object(id), { toString: () => id }, { valueOf: () => id }, [id], { [Symbol.toPrimitive]: () => id }];
+    for (const value of lookalikes) expect(isRequestId(value)).toBe(false);
+    expect(isRequestId(`${id}`)).toBe(true);
+  });
 });
