@@ -1,4 +1,4 @@
-import { ErrorCode, ModelHostError, show } from '../errors/index.js';
+import { checkObject, ErrorCode, ModelHostError, show } from '../errors/index.js';
 import { assertModelName, assertVersion } from '../repository/index.js';
 import type { InputMode, Tensor } from '../tensor/index.js';
 import type { SourceInput } from '../host/model-source.js';
@@ -74,6 +74,8 @@ export class VersionManager {
 
   load(name: string, options: LoadOptions = {}): Promise<LoadResult> {
     const check = () => {
+      // A JavaScript caller's typo (`{ batching: … }` where `{ config: { batching: … } }` was meant) is refused, not ignored.
+      checkObject(options, `load('${name}') options`, LOAD_OPTIONS);
       if (options.version !== undefined) assertVersion(options.version, name);
     };
     return this.operation(name, 'load', options.version, check, async (signal) => {
@@ -92,6 +94,7 @@ export class VersionManager {
     let given: ValidationSet | undefined;
     const check = () => {
       assertVersion(version, name);
+      checkObject(options, `deploy('${name}') options`, DEPLOY_OPTIONS);
       const { canary, shadow } = options;
       if (canary !== undefined && !(typeof canary === 'number' && canary > 0 && canary < 1)) throw invalid(name, 'canary', 'a share between 0 and 1 (exclusive)', canary);
       if (shadow !== undefined && !(typeof shadow === 'number' && shadow > 0 && shadow <= 1)) throw invalid(name, 'shadow', 'a share above 0, at most 1', shadow);
@@ -360,6 +363,10 @@ export function modelNotFound(name: string, loaded: readonly string[]): ModelHos
   if (typeof name !== 'string') return new ModelHostError(ErrorCode.INVALID_INPUT, `model name must be a string, got ${typeof name}`);
   return new ModelHostError(ErrorCode.MODEL_NOT_FOUND, `model '${name}' is not loaded (loaded: ${loaded.join(', ') || 'none'}); call host.load('${name}') first`, { model: name });
 }
+
+/** The keys `load` and `deploy` take (their interfaces above and in rollouts.ts). */
+const LOAD_OPTIONS: readonly (keyof LoadOptions)[] = ['version', 'source', 'config'];
+const DEPLOY_OPTIONS: readonly (keyof DeployOptions)[] = ['canary', 'shadow', 'source', 'config', 'validate'];
 
 function invalid(model: string, option: string, expected: string, got: unknown): ModelHostError {
   return new ModelHostError(ErrorCode.INVALID_INPUT, `model '${model}': \`${option}\` must be ${expected}, got ${show(got)}`, { model });

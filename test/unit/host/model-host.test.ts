@@ -212,6 +212,9 @@ describe('ModelHost: every bad call settles with a clear code', () => {
     ['a source no runtime recognizes', (h: ModelHost) => h.load('x', { source: { files: { 'weights.pt': 'x' } } }), ErrorCode.UNSUPPORTED_MODEL, /no runtime recognizes its files \(weights\.pt\)/],
     ['a bad source', (h: ModelHost) => h.load('x', { source: 42 as never }), ErrorCode.INVALID_INPUT, /source must be a path/],
     ['a bad load config', (h: ModelHost) => h.load('x', { source: FAKE_SOURCE, config: { warmup: { runz: 1 } } as never }), ErrorCode.INVALID_CONFIG, /unknown option 'runz' \(did you mean 'runs'\?\)/],
+    // Per-load model options go under `config`: a top-level `batching` used to be ignored without a word.
+    ['a load option that is not one', (h: ModelHost) => h.load('x', { source: FAKE_SOURCE, batching: { maxBatchSize: 8 } } as never), ErrorCode.INVALID_CONFIG, /^`load\('x'\) options` has an unknown option 'batching'; known options: version, source, config$/],
+    ['a deploy option that is not one', (h: ModelHost) => h.deploy('affine', 2, { source: FAKE_SOURCE, canry: 0.1 } as never), ErrorCode.INVALID_CONFIG, /`deploy\('affine'\) options` has an unknown option 'canry' \(did you mean 'canary'\?\)/],
     ['unload of an unknown version', (h: ModelHost) => h.unload('affine', 5), ErrorCode.VERSION_NOT_FOUND, /no loaded version 5/],
   ])('%s', async (_title, call, code, message) => {
     const { host } = hostWith();
