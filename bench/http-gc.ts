@@ -6,14 +6,19 @@
  * each request allocated), the mean scavenge pause and the major GCs. One server at a time,
  * in the order given, then again in reverse.
  *
- *   npm run build && flock /tmp/modelhost-bench.lock npx tsx bench/http-gc.ts [--only bare,cli] [--before <built tree>] [--seconds 4] [--node-flags "--max-semi-space-size=64"]
+ *   npm run build && flock /tmp/modelhost-bench.lock npx tsx bench/http-gc.ts [--only bare,cli] [--before <built tree>] [--seconds 4] [--node-flags "--max-semi-space-size=64"] [--heap-profile <dir>]
+ *
+ * `--heap-profile <dir>` also runs V8's sampling heap profiler (collected objects included)
+ * over each measured window (bench/http/heap-sampler.mjs) and prints, per server, the bytes
+ * allocated per request by the functions that allocate most (self, summed over both visits);
+ * the profiles are left in `<dir>` for DevTools.
  *
  * `--node-flags` go to every server's node (equal flags on both sides); `cli-default` is the CLI
  * without them even when they are given.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,8 +53,10 @@ function command(target: Target, root: string, before: string | undefined, flags
   return [...flags, ...serve(path.resolve(before))];
 }
 
-async function measure(target: Target, root: string, before: string | undefined, flags: readonly string[], seconds: number): Promise<{ requests: number; gc: GcWindow }> {
-  const child = spawn(process.execPath, ['--trace-gc', ...command(target, root, before, flags)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+async function measure(target: Target, root: string, before: string | undefined, flags: readonly string[], seconds: number, heapProfile?: string): Promise<{ requests: number; gc: GcWindow }> {
+  const sampler = heapProfile === undefined ? [] : ['--import', path.join(REPO_ROOT, 'bench', 'http', 'heap-sampler.mjs')];
+  const env = heapProfile === undefined ? process.env : { ...process.env, MODELHOST_HEAP_PROFILE: heapProfile };
+  const child = spawn(process.execPath, ['--trace-gc', ...sampler, ...command(target, root, before, flags)], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   let counting = false;
@@ -78,7 +85,9 @@ async function measure(target: Target, root: string, before: string | undefined,
     const base = { url: await url, path: `/v2/models/${MODEL}/infer`, requests, connections: 64, serverPid: child.pid! };
     await runHttp({ ...base, warmupSec: 3, measureSec: 0.5 }); // warm up (V8 keeps optimizing for seconds)
     counting = true;
+    if (heapProfile !== undefined) child.kill('SIGUSR2'); // start sampling
     const result = await runHttp({ ...base, warmupSec: 0, measureSec: seconds });
+    if (heapProfile !== undefined) child.kill('SIGUSR2'); // stop and write
     await new Promise((resolve) => setTimeout(resolve, 100)); // the window's last trace lines
     counting = false;
     return { requests: result.requests, gc };
@@ -90,7 +99,7 @@ async function measure(target: Target, root: string, before: string | undefined,
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string', default: 'bare,cli' }, before: { type: 'string' }, seconds: { type: 'string', default: '4' }, 'node-flags': { type: 'string', default: '' } } });
+  const { values } = parseArgs({ options: { only: { type: 'string', default: 'bare,cli' }, before: { type: 'string' }, seconds: { type: 'string', default: '4' }, 'node-flags': { type: 'string', default: '' }, 'heap-profile': { type: 'string' } } });
   const targets = values.only.split(',').filter((t): t is Target => (TARGETS as readonly string[]).includes(t));
   const flags = values['node-flags'].split(' ').filter(Boolean);
   const seconds = Number(values.seconds);
@@ -98,9 +107,14 @@ async function main(): Promise<void> {
   await writeRepository(root, [MODEL]);
   await writeFile(path.join(root, MODEL, 'config.json'), JSON.stringify({ batching: { ...BATCHING }, onnx: { intraOpNumThreads: 1 }, instances: { kind: 'inline' } }));
   const totals = new Map<Target, { requests: number; gc: GcWindow }>();
+  const sites = new Map<Target, Map<string, number>>();
+  const profiles = values['heap-profile'];
+  if (profiles !== undefined) await mkdir(profiles, { recursive: true });
   try {
-    for (const target of [...targets, ...[...targets].reverse()]) {
-      const { requests, gc } = await measure(target, root, values.before, flags, seconds);
+    for (const [visit, target] of [...targets, ...[...targets].reverse()].entries()) {
+      const file = profiles === undefined ? undefined : path.join(profiles, `${target}-${visit}.heapprofile`);
+      const { requests, gc } = await measure(target, root, values.before, flags, seconds, file);
+      if (file !== undefined) addSelfBytes(sites, target, JSON.parse(await readFile(file, 'utf8')) as HeapProfile);
       const sum = totals.get(target) ?? { requests: 0, gc: { scavenges: 0, freedMB: 0, pauseMs: 0, majors: 0 } };
       sum.requests += requests;
       sum.gc.scavenges += gc.scavenges;
@@ -119,6 +133,37 @@ async function main(): Promise<void> {
   for (const [target, { requests, gc }] of totals) {
     console.log(`| ${target} | ${Math.round(requests / 1000)}k | ${((gc.freedMB * 1024) / requests).toFixed(1)} KB | ${((gc.scavenges / requests) * 1e4).toFixed(1)} | ${(gc.pauseMs / Math.max(1, gc.scavenges)).toFixed(2)} ms | ${gc.majors} |`);
   }
+  for (const [target, bytes] of sites) {
+    const requests = totals.get(target)!.requests;
+    const total = [...bytes.values()].reduce((a, b) => a + b, 0);
+    console.log(`\n${target}: sampled ${(total / requests).toFixed(0)} bytes per request; the sites allocating most (self bytes per request):`);
+    for (const [site, n] of [...bytes].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`  ${(n / requests).toFixed(0).padStart(6)}  ${site}`);
+  }
+}
+
+interface HeapProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapProfileNode[];
+}
+interface HeapProfile {
+  head: HeapProfileNode;
+  samples: { size: number; nodeId: number }[];
+}
+
+/** Sums each allocating function's self bytes (the sampled estimate) into `sites`. */
+function addSelfBytes(sites: Map<Target, Map<string, number>>, target: Target, profile: HeapProfile): void {
+  const bytes = sites.get(target) ?? new Map<string, number>();
+  sites.set(target, bytes);
+  const walk = (node: HeapProfileNode): void => {
+    if (node.selfSize > 0) {
+      const { functionName, url, lineNumber } = node.callFrame;
+      const site = `${functionName || '(anonymous)'} ${url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${lineNumber + 1}`;
+      bytes.set(site, (bytes.get(site) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
 }
 
 if (isMain(import.meta.url)) await main();

@@ -16,6 +16,16 @@ describe('request ids', () => {
     for (const id of ids) expect(isRequestId(id)).toBe(true);
   });
 
+  it('ids across refills of the random pool (128 at a time) are distinct v4 UUIDs, every random digit in use', () => {
+    const ids = Array.from({ length: 1000 }, () => newRequestId());
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-([89ab])[0-9a-f]{3}-[0-9a-f]{12}$/;
+    for (const id of ids) expect(id).toMatch(uuid);
+    expect(new Set(ids).size).toBe(1000);
+    // The variant digit takes its four values and the random digits all sixteen: no byte is fixed or shifted.
+    expect(new Set(ids.map((id) => uuid.exec(id)![1])).size).toBe(4);
+    for (const at of [0, 7, 15, 24, 35]) expect(new Set(ids.map((id) => id[at])).size).toBe(16);
+  });
+
   it('the last id made is accepted without reading it again; any other id is read', () => {
     const id = newRequestId();
     const test = vi.spyOn(RegExp.prototype, 'test');
