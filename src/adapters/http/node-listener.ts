@@ -204,42 +204,108 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   }
 
   function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit, gate?: AdmissionGate, park?: ConnectionPark): void {
-    void answer(req, res, next, waitedMs, permit, gate, park);
-  }
-
-  /** Reads, handles and answers one request. One async function, not a chain of promise callbacks: each link was a promise and a closure per request. */
-  async function answer(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit: Permit | undefined, gate: AdmissionGate | undefined, park: ConnectionPark | undefined): Promise<void> {
-    const signal = requestSignal(req, res);
-    let taken = 0;
+    const exchange = new Exchange(req, res, next, waitedMs, permit, gate, park, requestSignal(req, res));
     // 'close' on the response (emitted once, a tick after 'finish' and before the next read): sent, or the client went away before it was.
-    res.on('close', () => {
-      // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
-      // (a 429 holds its connection for its Retry-After instead; one that closes after its response has no next request).
-      // Decided before this slot is given back, as at 'finish'.
-      if (park !== undefined && parking && !host.draining && res.writableFinished && res.shouldKeepAlive && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
-      if (permit !== undefined) settlePermit(permit, res);
-      if (park !== undefined) refill(gate!, park);
-      budget.give(taken);
-      taken = 0;
-    });
+    res.on('close', () => closed(exchange));
     // Behind a framework's body parser (express.json()) the stream is consumed: use what it parsed.
     const parsed = (req as { body?: unknown }).body;
-    const consumed = req.readableEnded && parsed !== undefined;
-    const alreadyParsed = consumed && !(parsed instanceof Uint8Array);
+    if ((req.readableEnded && parsed !== undefined) || req.method === 'GET' || req.method === 'HEAD') {
+      permit?.bodyRead();
+      void answer(exchange, undefined);
+      return;
+    }
+    readBody(exchange);
+  }
+
+  function closed(exchange: Exchange): void {
+    const { req, res, permit, gate, park } = exchange;
+    // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
+    // (a 429 holds its connection for its Retry-After instead; one that closes after its response has no next request).
+    // Decided before this slot is given back, as at 'finish'.
+    if (park !== undefined && parking && !host.draining && res.writableFinished && res.shouldKeepAlive && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
+    if (permit !== undefined) settlePermit(permit, res);
+    if (park !== undefined) refill(gate!, park);
+    budget.give(exchange.taken);
+    exchange.taken = 0;
+  }
+
+  /**
+   * Reads the body within `bodyLimitBytes`, `limits.bodyTimeoutMs` and the listener's budget,
+   * then answers. Callbacks into `answer`, not a promise awaited: the promise, its resolving
+   * functions and the await were ~0.5 KB of garbage per request (docs/benchmarks.md, issue 17's
+   * sixth pass). The admission slot is yielded when the body is still arriving SLOW_BODY_MS
+   * after the start (if that comes before the timeout). A declared Content-Length that cannot
+   * fit is refused before a byte is read (and before a held "100 Continue" is sent).
+   */
+  function readBody(exchange: Exchange): void {
+    const { req, res, permit } = exchange;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > bodyLimitBytes) {
+      req.resume();
+      return bodyFailed(exchange, new BodyRefused('too-large'));
+    }
+    continueBody(res);
+    const timeoutMs = limits.bodyTimeoutMs;
+    // Once answered (the body ended, failed or was refused), later events of the stream change nothing.
+    let settled = false;
+    const stop = (reason: BodyRefused['reason']) => {
+      settled = true;
+      clearTimeout(timer);
+      req.removeAllListeners('data');
+      req.resume();
+      bodyFailed(exchange, new BodyRefused(reason));
+    };
+    // One timer per body: the slow-body mark first when it comes before the timeout (the
+    // admission slot is given back), then the body timeout.
+    let slow = permit !== undefined && SLOW_BODY_MS < timeoutMs ? permit : undefined;
+    let timer = setTimeout(
+      function expire() {
+        if (slow === undefined) return stop('too-slow');
+        slow.yield();
+        slow = undefined;
+        timer = setTimeout(expire, timeoutMs - SLOW_BODY_MS);
+        timer.unref();
+      },
+      slow === undefined ? timeoutMs : SLOW_BODY_MS,
+    );
+    timer.unref();
+    req.on('data', (chunk: Buffer) => {
+      exchange.size += chunk.byteLength;
+      if (exchange.size > bodyLimitBytes) return stop('too-large');
+      if (!budget.take(chunk.byteLength)) return stop('budget');
+      exchange.taken += chunk.byteLength;
+      exchange.chunks.push(chunk);
+    });
+    // `on`, not `once`: 'end' comes once, and a wrapper per listener per request is garbage.
+    req.on('end', () => {
+      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      const { size, chunks } = exchange;
+      permit?.bodyRead();
+      // One chunk (a small body) is used as it is; more are joined once.
+      void answer(exchange, size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    });
+    req.on('error', (error) => {
+      clearTimeout(timer);
+      if (settled) return;
+      settled = true;
+      bodyFailed(exchange, error);
+    });
+  }
+
+  /** A body that was refused or failed: the slot is no longer the body's, and the answer says why. */
+  function bodyFailed(exchange: Exchange, error: unknown): void {
+    exchange.permit?.bodyRead();
+    failed(exchange, error);
+  }
+
+  /** Handles and answers one request whose body (if any) was read. One async function, not a chain of promise callbacks: each link was a promise and a closure per request. */
+  async function answer(exchange: Exchange, bytes: Uint8Array | undefined): Promise<void> {
+    const { req, res, next, waitedMs, signal } = exchange;
+    const parsed = (req as { body?: unknown }).body;
+    const alreadyParsed = req.readableEnded && parsed !== undefined && !(parsed instanceof Uint8Array);
     try {
-      let bytes: Uint8Array | undefined;
-      try {
-        if (!consumed && req.method !== 'GET' && req.method !== 'HEAD') {
-          const take = (chunkBytes: number) => {
-            if (!budget.take(chunkBytes)) return false;
-            taken += chunkBytes;
-            return true;
-          };
-          bytes = await readBody(req, res, bodyLimitBytes, limits.bodyTimeoutMs, take, permit);
-        }
-      } finally {
-        permit?.bodyRead();
-      }
       let parsedBody = alreadyParsed ? parsed : undefined;
       // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
       if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0) {
@@ -264,11 +330,16 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         if (seconds > 0) hold.hold(req.socket, Math.min(seconds * 1000, MAX_HOLD_MS));
       }
     } catch (error) {
-      if (error instanceof BodyRefused) return reply(res, error.response(bodyLimitBytes, limits), true);
-      if (error instanceof BadJson) return reply(res, errorResponse(badRequest(error.message)));
-      if (next !== undefined) return passOn(res, next, error);
-      reply(res, json(500, { error: 'internal error' }));
+      failed(exchange, error);
     }
+  }
+
+  /** The answer to a request that failed before or while it was handled. */
+  function failed({ res, next }: Exchange, error: unknown): void {
+    if (error instanceof BodyRefused) return reply(res, error.response(bodyLimitBytes, limits), true);
+    if (error instanceof BadJson) return reply(res, errorResponse(badRequest(error.message)));
+    if (next !== undefined) return passOn(res, next, error);
+    reply(res, json(500, { error: 'internal error' }));
   }
 }
 
@@ -403,60 +474,24 @@ function decodeJson(bytes: Uint8Array): unknown {
   }
 }
 
-/**
- * The body, within `limit` bytes and `timeoutMs`; `take` reserves each chunk's bytes in the
- * listener's budget (false: refused); `permit` (when the request holds one) yields its slot
- * when the body is still arriving SLOW_BODY_MS after the start (if that comes before
- * `timeoutMs`). A declared Content-Length
- * that cannot fit is refused before a byte is read (and before a held "100 Continue" is sent).
- */
-function readBody(req: IncomingMessage, res: ServerResponse, limit: number, timeoutMs: number, take: (bytes: number) => boolean, permit?: Pick<Permit, 'yield'>): Promise<Uint8Array | undefined> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    return Promise.reject(new BodyRefused('too-large'));
-  }
-  continueBody(res);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = (reason: BodyRefused['reason']) => {
-      clearTimeout(timer);
-      req.removeAllListeners('data');
-      req.resume();
-      reject(new BodyRefused(reason));
-    };
-    // One timer per body: the slow-body mark first when it comes before the timeout (the
-    // admission slot is given back), then the body timeout.
-    let slow = permit !== undefined && SLOW_BODY_MS < timeoutMs ? permit : undefined;
-    let timer = setTimeout(
-      function expire() {
-        if (slow === undefined) return stop('too-slow');
-        slow.yield();
-        slow = undefined;
-        timer = setTimeout(expire, timeoutMs - SLOW_BODY_MS);
-        timer.unref();
-      },
-      slow === undefined ? timeoutMs : SLOW_BODY_MS,
-    );
-    timer.unref();
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > limit) return stop('too-large');
-      if (!take(chunk.byteLength)) return stop('budget');
-      chunks.push(chunk);
-    });
-    // `on`, not `once`: 'end' comes once, and a wrapper per listener per request is garbage.
-    req.on('end', () => {
-      clearTimeout(timer);
-      // One chunk (a small body) is used as it is; more are joined once.
-      resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    });
-    req.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
+/** One request being answered: what its body's reading, its answer and its 'close' need, in one object. */
+class Exchange {
+  /** Bytes of this request's body held in the listener's budget, given back when its response closes. */
+  taken = 0;
+  /** Bytes of the body read so far, and its chunks. */
+  size = 0;
+  readonly chunks: Buffer[] = [];
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly next: ((error?: unknown) => void) | undefined,
+    readonly waitedMs: number,
+    readonly permit: Permit | undefined,
+    readonly gate: AdmissionGate | undefined,
+    readonly park: ConnectionPark | undefined,
+    readonly signal: AbortSignal,
+  ) {}
 }
 
 function send(res: ServerResponse, response: HttpResponse, close = false): void {
