@@ -211,7 +211,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     const parsed = (req as { body?: unknown }).body;
     if ((req.readableEnded && parsed !== undefined) || req.method === 'GET' || req.method === 'HEAD') {
       permit?.bodyRead();
-      void answer(exchange, undefined);
+      answer(exchange, undefined);
       return;
     }
     readBody(exchange);
@@ -284,7 +284,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       const { size, chunks } = exchange;
       permit?.bodyRead();
       // One chunk (a small body) is used as it is; more are joined once.
-      void answer(exchange, size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      answer(exchange, size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
     req.on('error', (error) => {
       clearTimeout(timer);
@@ -300,26 +300,53 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     failed(exchange, error);
   }
 
-  /** Handles and answers one request whose body (if any) was read. One async function, not a chain of promise callbacks: each link was a promise and a closure per request. */
-  async function answer(exchange: Exchange, bytes: Uint8Array | undefined): Promise<void> {
-    const { req, res, next, waitedMs, signal } = exchange;
+  /**
+   * Handles and answers one request whose body (if any) was read. The common request is one
+   * promise callback, not an async function: its frame and its awaits were ~0.4 KB of garbage
+   * per request (docs/benchmarks.md, issue 17's sixth pass).
+   */
+  function answer(exchange: Exchange, bytes: Uint8Array | undefined): void {
+    const { req } = exchange;
     const parsed = (req as { body?: unknown }).body;
     const alreadyParsed = req.readableEnded && parsed !== undefined && !(parsed instanceof Uint8Array);
+    let large: boolean;
     try {
-      let parsedBody = alreadyParsed ? parsed : undefined;
       // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
-      if (bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0) {
-        parsedBody = await parses.run(() => decodeJson(bytes));
-      }
-      const response = await handle({
-        method: req.method ?? 'GET',
-        url: req.url ?? '/',
-        headers: req.headers,
-        body: bytes ?? (parsed instanceof Uint8Array ? parsed : undefined),
-        parsedBody,
-        signal,
-        waitedMs: waitedMs > 0 ? waitedMs : undefined,
-      });
+      large = bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0;
+    } catch (error) {
+      return failed(exchange, error);
+    }
+    if (large) return void parseThenRespond(exchange, bytes!);
+    respond(exchange, bytes ?? (parsed instanceof Uint8Array ? parsed : undefined), alreadyParsed ? parsed : undefined);
+  }
+
+  async function parseThenRespond(exchange: Exchange, bytes: Uint8Array): Promise<void> {
+    let parsedBody: unknown;
+    try {
+      parsedBody = await parses.run(() => decodeJson(bytes));
+    } catch (error) {
+      return failed(exchange, error);
+    }
+    respond(exchange, bytes, parsedBody);
+  }
+
+  function respond(exchange: Exchange, body: Uint8Array | undefined, parsedBody: unknown): void {
+    const { req, waitedMs, signal } = exchange;
+    let answered: Promise<HttpResponse | undefined>;
+    try {
+      answered = handle({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body, parsedBody, signal, waitedMs: waitedMs > 0 ? waitedMs : undefined });
+    } catch (error) {
+      return failed(exchange, error);
+    }
+    answered.then(
+      (response) => sendAnswer(exchange, response),
+      (error: unknown) => failed(exchange, error),
+    );
+  }
+
+  function sendAnswer(exchange: Exchange, response: HttpResponse | undefined): void {
+    const { req, res, next } = exchange;
+    try {
       if (response === undefined) {
         if (next !== undefined) return passOn(res, next);
         return reply(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
