@@ -4,7 +4,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelHost } from '../../../src/index.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 import { get, post, request, serve, type Served } from './serve.js';
@@ -45,6 +45,23 @@ describe('limits and routing', () => {
 
   it('a body within the limits is served', async () => {
     expect((await post(`${url}/v2/models/m/infer`, infer([[1, 2, 3, 4]]))).status).toBe(200);
+  });
+
+  it('a body refused as it streams in is never handled, even when what arrived before the refusal is a whole request', async () => {
+    const predict = vi.spyOn(host, 'predict');
+    const predictBatch = vi.spyOn(host, 'predictBatch');
+    try {
+      const whole = JSON.stringify(infer([[1, 2, 3, 4]]));
+      // The first chunk alone is a valid request; the padding after it passes the limit, then the body ends.
+      const refused = await rawPost(`${url}/v2/models/m/infer`, [whole, ' '.repeat(2000)], { 'content-type': 'application/json' });
+      expect(refused.status).toBe(413);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the drained body's 'end'
+      expect(predict).not.toHaveBeenCalled();
+      expect(predictBatch).not.toHaveBeenCalled();
+    } finally {
+      predict.mockRestore();
+      predictBatch.mockRestore();
+    }
   });
 
   it('a body over bodyLimitBytes is 413, by its Content-Length or as it streams in', async () => {
