@@ -257,7 +257,7 @@ const INFER_PREFIX = '/v2/models/';
 const INFER_SUFFIX = '/infer';
 
 /** The model of `/v2/models/{m}/infer` when `m` is a model name as it is (no '%'); undefined for every other path. */
-function inferModelOf(path: string): string | undefined {
+export function inferModelOf(path: string): string | undefined {
   if (!path.startsWith(INFER_PREFIX) || !path.endsWith(INFER_SUFFIX)) return undefined;
   const model = path.slice(INFER_PREFIX.length, path.length - INFER_SUFFIX.length);
   return isModelName(model) ? model : undefined;

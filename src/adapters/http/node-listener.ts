@@ -8,7 +8,7 @@ import { ConnectionHold } from './connection-hold.js';
 import { ConnectionPark } from './connection-park.js';
 import { requestSignal } from './connection-signal.js';
 import { contentCodings } from './content-encoding.js';
-import { createHttpHandler, routePathOf } from './http-handler.js';
+import { createHttpHandler, inferModelOf, routePathOf } from './http-handler.js';
 import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
 import { continueBody } from './expect-continue.js';
@@ -102,14 +102,9 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     // The path as the handler routes it (dot segments, a trailing slash, a fragment): every spelling of a model's inference route passes its gate.
     const path = routePathOf(req.url);
     if (path === undefined) return undefined;
-    const match = INFERENCE_PATH.exec(path);
-    if (match === null) return undefined;
-    let model: string;
-    try {
-      model = decodeURIComponent(match[1]!);
-    } catch {
-      return undefined; // the handler answers the broken encoding
-    }
+    // The common path (/v2/models/{m}/infer, a plain name) without the regular expression's match array.
+    const model = inferModelOf(path) ?? inferencePathModel(path);
+    if (model === undefined) return undefined;
     let gate = gates.get(model);
     // Only models the host serves get a gate (the map stays as small as the repository).
     if (gate === undefined && host.ready(model)) {
@@ -443,6 +438,17 @@ function adaptiveFloor(metadata: ModelMetadata | undefined): number {
 function metadataOf(host: ModelHost, model: string): ModelMetadata | undefined {
   try {
     return host.metadata(model);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The model any inference path names, decoded; undefined for another path or a broken encoding (the handler answers it). */
+function inferencePathModel(path: string): string | undefined {
+  const match = INFERENCE_PATH.exec(path);
+  if (match === null) return undefined;
+  try {
+    return decodeURIComponent(match[1]!);
   } catch {
     return undefined;
   }
