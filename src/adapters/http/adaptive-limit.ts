@@ -29,7 +29,8 @@ export interface AdaptiveLimitOptions {
   readonly minRttIntervalMs?: number;
 }
 
-const DEFAULTS = Object.freeze({
+/** The options' defaults (the listener takes its floor within `minLimit`…`maxLimit`). */
+export const ADAPTIVE_LIMIT_DEFAULTS = Object.freeze({
   minLimit: 8,
   maxLimit: 1000,
   initialLimit: 32,
@@ -39,7 +40,7 @@ const DEFAULTS = Object.freeze({
   minRttIntervalMs: 10_000,
 });
 
-export type ResolvedAdaptiveLimitOptions = { readonly [K in keyof typeof DEFAULTS]: number };
+export type ResolvedAdaptiveLimitOptions = { readonly [K in keyof typeof ADAPTIVE_LIMIT_DEFAULTS]: number };
 
 export class AdaptiveLimit {
   private resolved: ResolvedAdaptiveLimitOptions;
@@ -56,9 +57,9 @@ export class AdaptiveLimit {
   private windowPeakInflight = 0;
 
   constructor(options: AdaptiveLimitOptions = {}) {
-    const resolved: Record<string, number> = { ...DEFAULTS };
+    const resolved: Record<string, number> = { ...ADAPTIVE_LIMIT_DEFAULTS };
     for (const [key, value] of Object.entries(options)) {
-      if (!(key in DEFAULTS)) throw new TypeError(`adaptive limit: ${key} is not an option (expected one of ${Object.keys(DEFAULTS).join(', ')})`);
+      if (!(key in ADAPTIVE_LIMIT_DEFAULTS)) throw new TypeError(`adaptive limit: ${key} is not an option (expected one of ${Object.keys(ADAPTIVE_LIMIT_DEFAULTS).join(', ')})`);
       if (value !== undefined) resolved[key] = value as number;
     }
     for (const [key, value] of Object.entries(resolved)) {
