@@ -142,15 +142,20 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     if (entry.kind === 'admitted') return serveRequest(req, res, next, 0, entry.permit, gate, park);
     if (entry.kind === 'refused') return refuseOnHeaders(req, res, retryAfter(entry.retryAfterMs), entry.reason === 'full' ? `${limits.maxWaitingRequests} requests are already waiting for this model` : `the requests ahead of it need about ${Math.round(entry.retryAfterMs)} ms (limit ${waitLimit})`);
     const arrived = performance.now();
+    // The connection's close as well as the response's: a pipelined request's response never emits 'close' (see serveRequest).
+    const connection = requestSignal(req, res);
     res.once('close', entry.cancel);
+    connection.addEventListener('abort', entry.cancel);
     entry.permit.then(
       (permit) => {
         res.off('close', entry.cancel);
-        if (res.destroyed) return permit.yield();
+        connection.removeEventListener('abort', entry.cancel);
+        if (res.destroyed || connection.aborted) return permit.yield();
         serveRequest(req, res, next, performance.now() - arrived, permit, gate, park);
       },
       (error: unknown) => {
         res.off('close', entry.cancel);
+        connection.removeEventListener('abort', entry.cancel);
         if (!(error instanceof WaitExpired)) throw error;
         if (timeoutMs !== undefined && waitBoundMs === timeoutMs) {
           return refuseOnHeaders(req, res, undefined, `the deadline (${timeoutMs} ms) passed while the request waited for admission`);
@@ -199,9 +204,19 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   }
 
   function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit, gate?: AdmissionGate, park?: ConnectionPark): void {
-    const exchange = new Exchange(req, res, next, waitedMs, permit, gate, park, requestSignal(req, res));
+    const signal = requestSignal(req, res);
+    const exchange = new Exchange(req, res, next, waitedMs, permit, gate, park, signal);
     // 'close' on the response (emitted once, a tick after 'finish' and before the next read): sent, or the client went away before it was.
-    res.on('close', () => closed(exchange));
+    // A response queued behind another on its connection (HTTP pipelining) is not told when the connection closes (Node emits
+    // its 'close' only once the socket is assigned to it), so the connection's close settles it too; whichever comes first.
+    const close = (exchange.onClose = () => closed(exchange));
+    res.on('close', close);
+    if (signal.aborted) {
+      // The connection closed while the request waited: nothing to read, nobody to answer.
+      permit?.bodyRead();
+      return close();
+    }
+    signal.addEventListener('abort', close);
     // Behind a framework's body parser (express.json()) the stream is consumed: use what it parsed.
     const parsed = (req as { body?: unknown }).body;
     if ((req.readableEnded && parsed !== undefined) || req.method === 'GET' || req.method === 'HEAD') {
@@ -213,7 +228,10 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   }
 
   function closed(exchange: Exchange): void {
+    if (exchange.closed) return;
+    exchange.closed = true;
     const { req, res, permit, gate, park } = exchange;
+    exchange.signal.removeEventListener('abort', exchange.onClose!);
     // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
     // (a 429 holds its connection for its Retry-After instead; one that closes after its response has no next request).
     // Decided before this slot is given back, as at 'finish'.
@@ -509,6 +527,10 @@ class Exchange {
   taken = 0;
   /** Bytes of the body read so far, and its chunks. */
   size = 0;
+  /** Settled (slot, budget): by its response's 'close' or, queued behind another response, its connection's. */
+  closed = false;
+  /** What settles it, listened for on `signal` too. */
+  onClose: (() => void) | undefined = undefined;
   readonly chunks: Buffer[] = [];
 
   constructor(
