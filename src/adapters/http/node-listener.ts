@@ -219,11 +219,13 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     signal.addEventListener('abort', close);
     // Behind a framework's body parser (express.json()) the stream is consumed: use what it parsed.
     const parsed = (req as { body?: unknown }).body;
-    if ((req.readableEnded && parsed !== undefined) || req.method === 'GET' || req.method === 'HEAD') {
+    if ((req.readableEnded && (parsed !== undefined || !declaresBody(req))) || req.method === 'GET' || req.method === 'HEAD') {
       permit?.bodyRead();
       answer(exchange, undefined);
       return;
     }
+    // Read to its end by someone else (a middleware that keeps it elsewhere): its 'end' will not come again.
+    if (req.readableEnded) return bodyFailed(exchange, new BodyConsumed());
     readBody(exchange);
   }
 
@@ -377,6 +379,8 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   /** The answer to a request that failed before or while it was handled. */
   function failed({ res, next }: Exchange, error: unknown): void {
     if (error instanceof BodyRefused) return reply(res, error.response(bodyLimitBytes, limits), true);
+    // A mounting mistake, answered in words the operator can act on (a framework's error page would say 'internal error').
+    if (error instanceof BodyConsumed) return reply(res, json(500, { error: error.message }));
     if (error instanceof BadJson) return reply(res, errorResponse(badRequest(error.message)));
     if (next !== undefined) return passOn(res, next, error);
     reply(res, json(500, { error: 'internal error' }));
@@ -505,6 +509,19 @@ class BodyRefused extends Error {
 }
 
 class BadJson extends Error {}
+
+/** The body was read by other code before the listener ran, and left nowhere it can use (`req.body`). */
+class BodyConsumed extends Error {
+  constructor() {
+    super('the request body was read before modelhost received the request, and not left in req.body: mount modelhost before the middleware that reads it');
+  }
+}
+
+/** Whether the request's headers announce a body (RFC 9112 §6.3: Transfer-Encoding, or a Content-Length other than 0). */
+function declaresBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
+}
 
 /** The body's JSON, read as the handler reads a small body: UTF-8 only (refused, never replaced), a leading BOM dropped. */
 function decodeJson(bytes: Uint8Array): unknown {

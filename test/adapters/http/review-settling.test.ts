@@ -7,7 +7,10 @@
 import { getEventListeners } from 'node:events';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import express from 'express';
+import supertest from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { createExpressRouter } from '../../../src/adapters/express/index.js';
 import { ModelHost } from '../../../src/index.js';
 import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 import { requestSignal } from '../../../src/adapters/http/connection-signal.js';
@@ -112,5 +115,40 @@ describe('review: a connection closed with pipelined requests in it', () => {
     expect(getEventListeners(signal, 'abort')).toHaveLength(onSignal);
     expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/modelhost_http_requests_in_flight\{model="m"\} 0\n/);
     agent.destroy();
+  });
+});
+
+describe('review: behind a middleware that read the body to its end and kept it elsewhere', () => {
+  const { track } = useServers();
+
+  async function appServing(timeoutMs: number) {
+    const host = track(new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { batching: false } }));
+    await host.load('m', { source: FAKE_SOURCE });
+    const app = express();
+    // A raw-body capture (for a signature check, say) that leaves req.body unset.
+    app.use((req, _res, next) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        (req as { rawBody?: Buffer }).rawBody = Buffer.concat(chunks);
+        next();
+      });
+    });
+    app.use(createExpressRouter(host, { limits: { bodyTimeoutMs: timeoutMs } }));
+    return supertest(app);
+  }
+
+  it('a request with a body is answered 500 naming the cause at once, not a 408 blaming the client after bodyTimeoutMs', async () => {
+    const agent = await appServing(60_000);
+    const response = await agent.post('/v2/models/m/infer').set('content-type', 'application/json').send(body).timeout(5000);
+    expect(response.status).toBe(500);
+    expect(response.body.error).toMatch(/the request body was read before modelhost received the request/);
+  });
+
+  it('a request without a body is served as one', async () => {
+    const agent = await appServing(60_000);
+    const response = await agent.post('/v2/repository/index').timeout(5000);
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual([expect.objectContaining({ name: 'm' })]);
   });
 });
