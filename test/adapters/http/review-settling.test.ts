@@ -62,6 +62,18 @@ describe('review: a connection closed with pipelined requests in it', () => {
     expect(await gauge('in_flight')).toBe(0);
   });
 
+  it('gives back the buffered-body budget of the pipelined requests', async () => {
+    const budget = 3 * body.length + 10;
+    const { url, port, release } = await heldModel({ concurrency: 3, maxBufferedBytes: budget });
+    await sendAndLeave(port, infer + infer + infer, 150);
+    release();
+    await sleep(100);
+    // A body that needs nearly the whole budget is read: nothing of the closed connection's is still counted.
+    const padded = body + ' '.repeat(budget - 5 - body.length);
+    const response = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: padded, headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(200);
+  });
+
   it('a pipelined request waiting for admission leaves the queue when its connection closes', async () => {
     const { port, gauge, release } = await heldModel({ concurrency: 1 });
     // One running from another connection holds the only slot; the pipelined ones wait at the gate.
