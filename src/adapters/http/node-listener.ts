@@ -216,7 +216,8 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       permit?.bodyRead();
       return close();
     }
-    signal.addEventListener('abort', close);
+    // Only a response without its socket yet is queued (the common one is assigned it at once: no listener per request).
+    if (res.socket === null || res.socket === undefined) signal.addEventListener('abort', close);
     // Behind a framework's body parser (express.json()) the stream is consumed: use what it parsed.
     const parsed = (req as { body?: unknown }).body;
     if ((req.readableEnded && (parsed !== undefined || !declaresBody(req))) || req.method === 'GET' || req.method === 'HEAD') {
