@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, type ModelHost, type ModelMetadata } from 'modelhost';
-import { ADAPTIVE_LIMIT_DEFAULTS, AdaptiveLimit } from './adaptive-limit.js';
+import { AdaptiveLimit } from './adaptive-limit.js';
 import { AdmissionGate, WaitExpired, type Permit } from './admission-gate.js';
 import { withAdmissionMetrics } from './admission-metrics.js';
 import { ByteBudget } from './byte-budget.js';
@@ -142,20 +142,20 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     if (entry.kind === 'admitted') return serveRequest(req, res, next, 0, entry.permit, gate, park);
     if (entry.kind === 'refused') return refuseOnHeaders(req, res, retryAfter(entry.retryAfterMs), entry.reason === 'full' ? `${limits.maxWaitingRequests} requests are already waiting for this model` : `the requests ahead of it need about ${Math.round(entry.retryAfterMs)} ms (limit ${waitLimit})`);
     const arrived = performance.now();
-    // The connection's close as well as the response's: a pipelined request's response never emits 'close' (see serveRequest).
-    const connection = requestSignal(req, res);
+    // A response queued behind another on its connection is told of the connection's close only by the connection (see serveRequest).
+    const connection = isQueued(res) ? requestSignal(req, res) : undefined;
     res.once('close', entry.cancel);
-    connection.addEventListener('abort', entry.cancel);
+    connection?.addEventListener('abort', entry.cancel);
     entry.permit.then(
       (permit) => {
         res.off('close', entry.cancel);
-        connection.removeEventListener('abort', entry.cancel);
-        if (res.destroyed || connection.aborted) return permit.yield();
+        connection?.removeEventListener('abort', entry.cancel);
+        if (res.destroyed || connection?.aborted === true) return permit.yield();
         serveRequest(req, res, next, performance.now() - arrived, permit, gate, park);
       },
       (error: unknown) => {
         res.off('close', entry.cancel);
-        connection.removeEventListener('abort', entry.cancel);
+        connection?.removeEventListener('abort', entry.cancel);
         if (!(error instanceof WaitExpired)) throw error;
         if (timeoutMs !== undefined && waitBoundMs === timeoutMs) {
           return refuseOnHeaders(req, res, undefined, `the deadline (${timeoutMs} ms) passed while the request waited for admission`);
@@ -216,8 +216,13 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       permit?.bodyRead();
       return close();
     }
-    // Only a response without its socket yet is queued (the common one is assigned it at once: no listener per request).
-    if (res.socket === null || res.socket === undefined) signal.addEventListener('abort', close);
+    // Only a queued response listens: the common one adds and removes nothing (a removal per request from the connection's
+    // signal, even of a listener it never had, measured serve at 0.69x of the bare handler against 0.90x, cause not found;
+    // docs/benchmarks.md, session 8).
+    if (isQueued(res)) {
+      exchange.listening = true;
+      signal.addEventListener('abort', close);
+    }
     // Behind a framework's body parser (express.json()) the stream is consumed: use what it parsed.
     const parsed = (req as { body?: unknown }).body;
     if ((req.readableEnded && (parsed !== undefined || !declaresBody(req))) || req.method === 'GET' || req.method === 'HEAD') {
@@ -234,7 +239,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     if (exchange.closed) return;
     exchange.closed = true;
     const { req, res, permit, gate, park } = exchange;
-    exchange.signal.removeEventListener('abort', exchange.onClose!);
+    if (exchange.listening) exchange.signal.removeEventListener('abort', exchange.onClose!);
     // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
     // (a 429 holds its connection for its Retry-After instead; one that closes after its response has no next request).
     // Decided before this slot is given back, as at 'finish'.
@@ -434,6 +439,11 @@ export async function unpark(listener: Pick<NodeListener, 'stopParking'>): Promi
   await new Promise((resolve) => setImmediate(resolve));
 }
 
+/** The adaptive limit's default floor: a model that is not batched (or whose batches are smaller) still keeps this many in flight. */
+const ADAPTIVE_MIN_LIMIT = 8;
+/** The adaptive limit's default ceiling (AdaptiveLimit's `maxLimit`). */
+const ADAPTIVE_MAX_LIMIT = 1000;
+
 /**
  * The adaptive limit's floor for `model`: at least one full batch (but no more than its queue's
  * `queue.maxSize` rows; never below 8). A batched model's latency
@@ -446,11 +456,10 @@ export async function unpark(listener: Pick<NodeListener, 'stopParking'>): Promi
  * and taken again whenever that changes (a reload, a rollout to a version with another batch size).
  */
 function adaptiveFloor(metadata: ModelMetadata | undefined): number {
-  const { minLimit, maxLimit } = ADAPTIVE_LIMIT_DEFAULTS;
-  if (metadata === undefined) return minLimit; // not ready (unloaded between the check and here)
+  if (metadata === undefined) return ADAPTIVE_MIN_LIMIT; // not ready (unloaded between the check and here)
   // No more than the version's queue holds: a floor past it has the host read and refuse (429) what the gate would have held unread.
   const rows = Math.min(metadata.maxBatchSize, metadata.queueMaxSize);
-  return Math.min(maxLimit, Math.max(minLimit, rows));
+  return Math.min(ADAPTIVE_MAX_LIMIT, Math.max(ADAPTIVE_MIN_LIMIT, rows));
 }
 
 /** The model's metadata (its default version's), or undefined while it is not ready. */
@@ -518,6 +527,14 @@ class BodyConsumed extends Error {
   }
 }
 
+/**
+ * Whether `res` waits behind another response on its connection (HTTP pipelining): Node assigns the socket to a response only
+ * when the one before it has finished (`_http_server.js`, `state.outgoing`), and emits a queued response's 'close' only then.
+ */
+function isQueued(res: ServerResponse): boolean {
+  return res.socket === null || res.socket === undefined;
+}
+
 /** Whether the request's headers announce a body (RFC 9112 §6.3: Transfer-Encoding, or a Content-Length other than 0). */
 function declaresBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
@@ -549,6 +566,8 @@ class Exchange {
   closed = false;
   /** What settles it, listened for on `signal` too. */
   onClose: (() => void) | undefined = undefined;
+  /** Whether `onClose` listens on `signal` (only a response queued behind another does). */
+  listening = false;
   readonly chunks: Buffer[] = [];
 
   constructor(
