@@ -51,7 +51,8 @@ export class WaitExpired extends Error {
 
 interface Waiter {
   readonly since: number;
-  cancelled: boolean;
+  /** Out of the FIFO: cancelled, admitted or expired. A cancel after admission or expiry changes nothing. */
+  left: boolean;
   resolve(permit: Permit): void;
   reject(error: WaitExpired): void;
 }
@@ -108,7 +109,7 @@ export class AdmissionGate {
     if (predicted !== undefined && predicted > this.options.maxWaitMs) return { kind: 'refused', reason: 'wait', retryAfterMs: predicted };
     let waiter!: Waiter;
     const permit = new Promise<Permit>((resolve, reject) => {
-      waiter = { since: this.clock(), cancelled: false, resolve, reject };
+      waiter = { since: this.clock(), left: false, resolve, reject };
     });
     this.fifo.push(waiter);
     this.live++;
@@ -116,9 +117,11 @@ export class AdmissionGate {
     return {
       kind: 'queued',
       permit,
+      // A request can be cancelled after it was admitted and before its permit's callback ran: a pipelined request's
+      // connection closes in the same turn as the response ahead of it, whose slot admitted it.
       cancel: () => {
-        if (waiter.cancelled) return;
-        waiter.cancelled = true;
+        if (waiter.left) return;
+        waiter.left = true;
         this.live--;
       },
     };
@@ -158,7 +161,7 @@ export class AdmissionGate {
     }
   }
 
-  /** The oldest waiter not cancelled, removed from the FIFO. */
+  /** The oldest waiter still in the FIFO, removed from it. */
   private shift(): Waiter | undefined {
     while (this.head < this.fifo.length) {
       const waiter = this.fifo[this.head]!;
@@ -167,7 +170,8 @@ export class AdmissionGate {
         this.fifo.splice(0, this.head);
         this.head = 0;
       }
-      if (waiter.cancelled) continue;
+      if (waiter.left) continue;
+      waiter.left = true;
       this.live--;
       return waiter;
     }
@@ -175,7 +179,7 @@ export class AdmissionGate {
   }
 
   private peek(): Waiter | undefined {
-    while (this.head < this.fifo.length && this.fifo[this.head]!.cancelled) this.head++;
+    while (this.head < this.fifo.length && this.fifo[this.head]!.left) this.head++;
     return this.fifo[this.head];
   }
 

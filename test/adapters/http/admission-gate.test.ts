@@ -70,6 +70,24 @@ describe('AdmissionGate', () => {
     expect(goneAdmitted).toBe(false);
   });
 
+  it('a cancel that comes after the waiter was admitted or expired (before its callback ran) changes nothing', async () => {
+    const gate = new AdmissionGate({ limit: 1, maxWaiting: 10, maxWaitMs: 1000, clock });
+    const first = admitted(gate.enter());
+    const admittedLate = queued(gate.enter());
+    const expiring = queued(gate.enter());
+    first.release(); // admits `admittedLate` ...
+    admittedLate.cancel(); // ... and its connection closes in the same turn
+    expect(gate.waiting).toBe(1);
+    expect(gate.inFlight).toBe(1);
+    vi.advanceTimersByTime(1000);
+    await expect(expiring.permit).rejects.toBeInstanceOf(WaitExpired);
+    expiring.cancel();
+    expect(gate.waiting).toBe(0);
+    (await admittedLate.permit).yield();
+    // Back at rest: the next request is admitted at once.
+    admitted(gate.enter());
+  });
+
   it('rejects a waiter with WaitExpired after maxWaitMs, with one timer for the FIFO', async () => {
     const gate = new AdmissionGate({ limit: 1, maxWaiting: 10, maxWaitMs: 1000, clock });
     admitted(gate.enter());

@@ -1,0 +1,165 @@
+/**
+ * Review of the listener under HTTP/1.1 pipelining and consumed bodies, over real sockets:
+ * requests queued behind the one being answered, connections closed at each moment, and
+ * bodies read by other middleware. Every request settles once; the admission gauges and the
+ * body budget come back to zero.
+ */
+import { getEventListeners } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ModelHost } from '../../../src/index.js';
+import { SignalGroup } from '../../../src/scheduler/abort-watch.js';
+import { requestSignal } from '../../../src/adapters/http/connection-signal.js';
+import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { useServers } from './serve.js';
+
+const metrics = { contentType: 'text/plain; version=0.0.4', metrics: async () => '' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const bodyOf = (v: number) => JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [v, v, v, v] }] });
+const inferText = (v: number, extra = '') => {
+  const body = bodyOf(v);
+  return `POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
+};
+
+/** A raw connection: what the server sent so far, and a way to wait for `n` complete responses. */
+function rawConnection(port: number) {
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  const waiters: (() => void)[] = [];
+  socket.setEncoding('latin1').on('data', (c: string) => {
+    received += c;
+    for (const w of waiters.splice(0)) w();
+  });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((r) => socket.on('close', () => r()));
+  return {
+    socket,
+    closed,
+    get received() {
+      return received;
+    },
+    /** Resolves once `n` responses (status lines) are in, or the connection closes. */
+    async responses(n: number): Promise<string[]> {
+      for (;;) {
+        const parts = splitResponses(received);
+        if (parts.length >= n || socket.destroyed) return parts;
+        await Promise.race([new Promise<void>((r) => waiters.push(r)), closed]);
+      }
+    },
+  };
+}
+
+/** Complete responses in `text` (each with a content-length). */
+function splitResponses(text: string): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (;;) {
+    const head = text.indexOf('\r\n\r\n', at);
+    if (head < 0) return out;
+    const length = Number(/content-length: (\d+)/i.exec(text.slice(at, head))?.[1] ?? 0);
+    if (text.length < head + 4 + length) return out;
+    out.push(text.slice(at, head + 4 + length));
+    at = head + 4 + length;
+  }
+}
+
+describe('review: pipelined requests', () => {
+  const { serve } = useServers();
+
+  async function heldModel(limits: Record<string, unknown>, options: Record<string, unknown> = {}) {
+    let gate = deferred();
+    let held = false;
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime({ runGate: () => (held ? gate.promise : Promise.resolve()) }) }, defaults: { batching: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    held = true;
+    const served = await serve(host, { metrics, ...options, limits: { maxWaitMs: 5000, ...limits } as never });
+    const gauge = async (name: string) => Number(new RegExp(`modelhost_http_requests_${name}\\{model="m"\\} (-?\\d+)`).exec(await (await fetch(`${served.url}/metrics`)).text())?.[1]);
+    return {
+      host,
+      ...served,
+      port: Number(new URL(served.url).port),
+      gauge,
+      hold: () => ((held = true), (gate = deferred())),
+      release: () => ((held = false), gate.resolve()),
+    };
+  }
+
+  it('a request waiting for admission behind the one being answered, on a connection closed while that one runs: the gate counts it once', async () => {
+    const { port, url, gauge, release } = await heldModel({ concurrency: 1 });
+    const conn = rawConnection(port);
+    conn.socket.write(inferText(1) + inferText(2));
+    await sleep(100);
+    expect(await gauge('in_flight')).toBe(1);
+    expect(await gauge('waiting')).toBe(1);
+    conn.socket.destroy();
+    await conn.closed;
+    await sleep(50);
+    expect(await gauge('waiting')).toBe(0);
+    release();
+    await sleep(50);
+    expect(await gauge('in_flight')).toBe(0);
+    // The model still admits: a request now is served at once.
+    const response = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: bodyOf(3), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(2000) });
+    expect(response.status).toBe(200);
+    expect(await gauge('waiting')).toBe(0);
+    expect(await gauge('in_flight')).toBe(0);
+  });
+
+  it('1000 requests of every outcome pipelined at once on one connection: all answered, in order, each its own answer; nothing left held', async () => {
+    const budget = 4000;
+    const { port, url, gauge, release, server } = await heldModel({ concurrency: 3, maxBufferedBytes: budget });
+    release();
+    const sockets: Socket[] = [];
+    server.on('connection', (socket) => sockets.push(socket));
+    const conn = rawConnection(port);
+    const expected: ((response: string) => void)[] = [];
+    let text = '';
+    for (let i = 0; i < 1000; i++) {
+      switch (i % 5) {
+        case 0:
+        case 1:
+          text += inferText(i);
+          expected.push((r) => {
+            expect(r).toMatch(/^HTTP\/1\.1 200 /);
+            const y = 2 * i + 1;
+            expect(JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4)).outputs[0].data).toEqual([y, y, y, y]);
+          });
+          break;
+        case 2:
+          text += 'GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n';
+          expected.push((r) => expect(r).toMatch(/^HTTP\/1\.1 200 /));
+          break;
+        case 3:
+          text += `POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 12\r\n\r\n{"inputs": [`;
+          expected.push((r) => expect(r).toMatch(/^HTTP\/1\.1 400 /));
+          break;
+        default: {
+          const predict = `{"instances":[[${i % 10},0,0,0]]}`;
+          text += `POST /v1/models/m:predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${predict.length}\r\n\r\n${predict}`;
+          expected.push((r) => {
+            expect(r).toMatch(/^HTTP\/1\.1 200 /);
+            expect(JSON.parse(r.slice(r.indexOf('\r\n\r\n') + 4)).predictions).toEqual([[2 * (i % 10) + 1, 1, 1, 1]]);
+          });
+        }
+      }
+    }
+    conn.socket.write(text);
+    const responses = await conn.responses(1000);
+    expect(responses).toHaveLength(1000);
+    responses.forEach((r, i) => expected[i]!(r));
+    expect(sockets).toHaveLength(1);
+    const signal = requestSignal({ socket: sockets[0] } as never, {} as never);
+    // Only the host's one lingering listener per signal (swept later; src/scheduler/abort-watch.ts), carrying no task.
+    const left = getEventListeners(signal, 'abort');
+    expect(left.length).toBeLessThanOrEqual(1);
+    for (const listener of left) expect(listener).toBeInstanceOf(SignalGroup);
+    for (const listener of left) expect((listener as unknown as SignalGroup).tasks.size).toBe(0);
+    expect(await gauge('in_flight')).toBe(0);
+    expect(await gauge('waiting')).toBe(0);
+    conn.socket.destroy();
+    // The budget is whole again: a body of nearly all of it is read.
+    const padded = bodyOf(1) + ' '.repeat(budget - 10 - bodyOf(1).length);
+    const response = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: padded, headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(200);
+  });
+});
