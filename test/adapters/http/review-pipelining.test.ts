@@ -162,4 +162,96 @@ describe('review: pipelined requests', () => {
     const response = await fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: padded, headers: { 'content-type': 'application/json' } });
     expect(response.status).toBe(200);
   });
+
+  describe('a connection closed at each moment of its pipelined requests: slots, waits and the body budget back to exactly zero', () => {
+    const budget = 3000;
+
+    /** A model whose every run waits for its own `runs[i].resolve()`. */
+    async function stepModel(concurrency: number) {
+      const runs: ReturnType<typeof deferred<void>>[] = [];
+      let stepping = false;
+      const runGate = () => {
+        if (!stepping) return Promise.resolve();
+        const d = deferred<void>();
+        runs.push(d);
+        return d.promise;
+      };
+      const host = new ModelHost({ runtimes: { fake: fakeRuntime({ runGate }) }, defaults: { batching: false } });
+      await host.load('m', { source: FAKE_SOURCE });
+      stepping = true;
+      const served = await serve(host, { metrics, bodyLimitBytes: 2 * budget, limits: { concurrency, maxWaitMs: 5000, maxBufferedBytes: budget } });
+      const port = Number(new URL(served.url).port);
+      const gauge = async (name: string) => Number(new RegExp(`modelhost_http_requests_${name}\\{model="m"\\} (-?\\d+)`).exec(await (await fetch(`${served.url}/metrics`)).text())?.[1]);
+      const post = (text: string) => fetch(`${served.url}/v2/models/m/infer`, { method: 'POST', body: text, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(3000) });
+      /** Every run released from now on; then nothing is held: no slot, no wait, not a byte more or less of the budget. */
+      const atBaseline = async () => {
+        for (const d of runs.splice(0)) d.resolve();
+        const release = setInterval(() => runs.splice(0).forEach((d) => d.resolve()), 5);
+        try {
+          await expect.poll(() => gauge('in_flight')).toBe(0);
+          expect(await gauge('waiting')).toBe(0);
+          const fill = (n: number) => bodyOf(1) + ' '.repeat(n - bodyOf(1).length);
+          expect((await post(fill(budget - 10))).status).toBe(200);
+          expect((await post(fill(budget + 10))).status).toBe(503);
+          // Three at once are all admitted at once (none waits): every slot is free.
+          expect((await Promise.all([1, 2, 3].map(() => post(bodyOf(2))))).map((r) => r.status)).toEqual([200, 200, 200]);
+          expect(await gauge('in_flight')).toBe(0);
+          expect(await gauge('waiting')).toBe(0);
+        } finally {
+          clearInterval(release);
+        }
+      };
+      return { ...served, port, runs, gauge, atBaseline };
+    }
+
+    const half = (v: number) => inferText(v).slice(0, inferText(v).length - 20);
+    const headersOnly = (v: number) => inferText(v).slice(0, inferText(v).indexOf('\r\n\r\n') + 4);
+
+    it.each([
+      ['before the second one’s body arrives', 3, () => inferText(1) + headersOnly(2)],
+      ['in the middle of the second one’s body', 3, () => inferText(1) + half(2)],
+      ['while the second and third wait for admission', 1, () => inferText(1) + inferText(2) + inferText(3)],
+      ['while the first is answered and the next ones run', 3, () => inferText(1) + inferText(2) + inferText(3)],
+      ['while the first is answered, the second waits for admission mid-body', 1, () => inferText(1) + half(2)],
+    ])('%s', async (_, concurrency, text) => {
+      const { port, runs, atBaseline } = await stepModel(concurrency);
+      const conn = rawConnection(port);
+      conn.socket.write(text());
+      await expect.poll(() => runs.length).toBeGreaterThanOrEqual(1);
+      await sleep(50);
+      conn.socket.destroy();
+      await conn.closed;
+      await atBaseline();
+    });
+
+    it('after the first was answered and the second got the socket (its response no longer queued)', async () => {
+      const { port, runs, atBaseline } = await stepModel(3);
+      const conn = rawConnection(port);
+      conn.socket.write(inferText(1) + inferText(2) + inferText(3));
+      // The model runs one at a time (executor concurrency 1): the second runs once the first is answered.
+      await expect.poll(() => runs.length).toBe(1);
+      runs[0]!.resolve();
+      expect(await conn.responses(1)).toHaveLength(1);
+      await expect.poll(() => runs.length).toBe(2);
+      await sleep(20);
+      conn.socket.destroy();
+      await conn.closed;
+      await atBaseline();
+    });
+
+    it('after the first two were answered, with the third’s body still coming', async () => {
+      const { port, runs, atBaseline } = await stepModel(3);
+      const conn = rawConnection(port);
+      conn.socket.write(inferText(1) + inferText(2) + half(3));
+      await expect.poll(() => runs.length).toBe(1);
+      runs[0]!.resolve();
+      await expect.poll(() => runs.length).toBe(2);
+      runs[1]!.resolve();
+      expect(await conn.responses(2)).toHaveLength(2);
+      await sleep(20);
+      conn.socket.destroy();
+      await conn.closed;
+      await atBaseline();
+    });
+  });
 });
