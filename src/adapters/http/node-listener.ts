@@ -223,16 +223,34 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       exchange.listening = true;
       signal.addEventListener('abort', close);
     }
-    // Behind a framework's body parser (express.json()) the stream is consumed: use what it parsed.
-    const parsed = (req as { body?: unknown }).body;
-    if ((req.readableEnded && (parsed !== undefined || !declaresBody(req))) || req.method === 'GET' || req.method === 'HEAD') {
+    if (req.method === 'GET' || req.method === 'HEAD') {
       permit?.bodyRead();
-      answer(exchange, undefined);
-      return;
+      return answer(exchange, undefined);
     }
-    // Read to its end by someone else (a middleware that keeps it elsewhere): its 'end' will not come again.
-    if (req.readableEnded) return bodyFailed(exchange, new BodyConsumed());
+    // Behind a framework's body parser (express.json()) the stream is consumed: use what it left.
+    if (req.readableEnded) return readAhead(exchange);
     readBody(exchange);
+  }
+
+  /**
+   * Answers a request whose body other code read to its end before the listener ran, with what
+   * it left in `req.body`, judged only then (a body parser that skipped a request may still set
+   * `req.body = {}`, as Express 4's do: that is not the body the listener reads itself): bytes
+   * (`express.raw()`) and text (`express.text()`) are the body as sent; a value a JSON parser
+   * made is taken as parsed; a form parser's fields, or nothing where a body was declared,
+   * cannot be read back exactly and are refused naming the mistake.
+   */
+  function readAhead(exchange: Exchange): void {
+    const { req, permit } = exchange;
+    permit?.bodyRead();
+    const left = (req as { body?: unknown }).body;
+    if (left instanceof Uint8Array) return answer(exchange, left);
+    if (left === undefined) return declaresBody(req) ? failed(exchange, new BodyConsumed()) : answer(exchange, undefined);
+    // A string is the body's text (express.text()). (A JSON parser outside strict mode makes one of a JSON string: never a request modelhost serves.)
+    if (typeof left === 'string') return answer(exchange, Buffer.from(left, 'utf8'));
+    const type = mediaTypeOf(req);
+    if (FORM_TYPES.has(type)) return failed(exchange, new BodyConsumed(type));
+    respond(exchange, undefined, left);
   }
 
   function closed(exchange: Exchange): void {
@@ -328,8 +346,6 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
    */
   function answer(exchange: Exchange, bytes: Uint8Array | undefined): void {
     const { req } = exchange;
-    const parsed = (req as { body?: unknown }).body;
-    const alreadyParsed = req.readableEnded && parsed !== undefined && !(parsed instanceof Uint8Array);
     let large: boolean;
     try {
       // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
@@ -338,7 +354,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       return failed(exchange, error);
     }
     if (large) return void parseThenRespond(exchange, bytes!);
-    respond(exchange, bytes ?? (parsed instanceof Uint8Array ? parsed : undefined), alreadyParsed ? parsed : undefined);
+    respond(exchange, bytes, undefined);
   }
 
   async function parseThenRespond(exchange: Exchange, bytes: Uint8Array): Promise<void> {
@@ -520,12 +536,28 @@ class BodyRefused extends Error {
 
 class BadJson extends Error {}
 
-/** The body was read by other code before the listener ran, and left nowhere it can use (`req.body`). */
+/** The body was read by other code before the listener ran, and left nowhere it can use (`req.body`), or only as a form's fields. */
 class BodyConsumed extends Error {
-  constructor() {
-    super('the request body was read before modelhost received the request, and not left in req.body: mount modelhost before the middleware that reads it');
+  constructor(formType?: string) {
+    super(
+      formType === undefined
+        ? 'the request body was read before modelhost received the request, and not left in req.body: mount modelhost before the middleware that reads it'
+        : `the request body was parsed as ${formType} fields before modelhost received the request (express.urlencoded(), a Nest app's default body parser), which does not keep its bytes: send the body with Content-Type: application/json, or mount modelhost before that parser`,
+    );
   }
 }
+
+/** Media types whose parsers (express.urlencoded(), multer) leave fields, not the bytes sent. */
+const FORM_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data']);
+
+/** The request's media type, lower case, without parameters ('' without a Content-Type). */
+function mediaTypeOf(req: IncomingMessage): string {
+  const type = req.headers['content-type'];
+  if (type === undefined) return '';
+  const end = type.indexOf(';');
+  return (end < 0 ? type : type.slice(0, end)).trim().toLowerCase();
+}
+
 
 /**
  * Whether `res` waits behind another response on its connection (HTTP pipelining): Node assigns the socket to a response only
