@@ -181,7 +181,8 @@ describe('review: pipelined requests', () => {
       stepping = true;
       const served = await serve(host, { metrics, bodyLimitBytes: 2 * budget, limits: { concurrency, maxWaitMs: 5000, maxBufferedBytes: budget } });
       const port = Number(new URL(served.url).port);
-      const gauge = async (name: string) => Number(new RegExp(`modelhost_http_requests_${name}\\{model="m"\\} (-?\\d+)`).exec(await (await fetch(`${served.url}/metrics`)).text())?.[1]);
+      // No gauge yet: no inference request reached the listener (a gate is made by the first, and forgotten only at rest).
+      const gauge = async (name: string) => Number(new RegExp(`modelhost_http_requests_${name}\\{model="m"\\} (-?\\d+)`).exec(await (await fetch(`${served.url}/metrics`)).text())?.[1] ?? 0);
       const post = (text: string) => fetch(`${served.url}/v2/models/m/infer`, { method: 'POST', body: text, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(3000) });
       /** Every run released from now on; then nothing is held: no slot, no wait, not a byte more or less of the budget. */
       const atBaseline = async () => {
@@ -224,6 +225,15 @@ describe('review: pipelined requests', () => {
       await atBaseline();
     });
 
+    it('the server closes the connection (a request asked `Connection: close`) with requests pipelined behind it', async () => {
+      const { port, atBaseline } = await stepModel(3);
+      const conn = rawConnection(port);
+      conn.socket.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n' + inferText(2) + half(3));
+      await conn.closed;
+      expect(splitResponses(conn.received)).toHaveLength(1);
+      await atBaseline();
+    });
+
     it('after the first was answered and the second got the socket (its response no longer queued)', async () => {
       const { port, runs, atBaseline } = await stepModel(3);
       const conn = rawConnection(port);
@@ -253,5 +263,23 @@ describe('review: pipelined requests', () => {
       await conn.closed;
       await atBaseline();
     });
+  });
+
+  it('draining with requests pipelined behind the one running: it is answered with Connection: close, the rest are not (as Go’s Shutdown); the host closes, nothing left held', async () => {
+    const { host, port, url, release } = await heldModel({ concurrency: 3 });
+    const conn = rawConnection(port);
+    conn.socket.write(inferText(1) + inferText(2) + 'GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n' + inferText(3));
+    await sleep(100);
+    const closing = host.close();
+    await sleep(20);
+    release();
+    await closing;
+    await conn.closed;
+    const responses = splitResponses(conn.received);
+    expect(responses).toHaveLength(1);
+    expect(responses[0]).toMatch(/^HTTP\/1\.1 200 [^]*\r\nconnection: close\r\n/i);
+    expect(JSON.parse(responses[0]!.slice(responses[0]!.indexOf('\r\n\r\n') + 4)).outputs[0].data).toEqual([3, 3, 3, 3]);
+    // The gate of a model no longer served is forgotten at a scrape only with nothing in flight or waiting.
+    expect(await (await fetch(`${url}/metrics`)).text()).not.toMatch(/modelhost_http_requests_in_flight\{model="m"\}/);
   });
 });
