@@ -273,7 +273,8 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
    * then answers. Callbacks into `answer`, not a promise awaited: the promise, its resolving
    * functions and the await were ~0.5 KB of garbage per request (docs/benchmarks.md, issue 17's
    * sixth pass). The admission slot is yielded when the body is still arriving SLOW_BODY_MS
-   * after the start (if that comes before the timeout). A declared Content-Length that cannot
+   * after the start (if that comes before the timeout); a request paused by a middleware in
+   * front is resumed then. A declared Content-Length that cannot
    * fit is refused before a byte is read (and before a held "100 Continue" is sent).
    */
   function readBody(exchange: Exchange): void {
@@ -296,16 +297,20 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     };
     // One timer per body: the slow-body mark first when it comes before the timeout (the
     // admission slot is given back), then the body timeout.
-    let slow = permit !== undefined && SLOW_BODY_MS < timeoutMs ? permit : undefined;
+    let marked = SLOW_BODY_MS < timeoutMs;
     let timer = setTimeout(
       function expire() {
-        if (slow === undefined) return stop('too-slow');
-        slow.yield();
-        slow = undefined;
+        if (!marked) return stop('too-slow');
+        marked = false;
+        // A middleware in front that paused the request (during an auth check, say) passed it on paused, and a 'data'
+        // listener does not resume a stream paused by hand: without this its body never came, and it was 408 blaming the
+        // client. Checked here, on the slow path, not per request.
+        if (req.readableFlowing === false) req.resume();
+        permit?.yield();
         timer = setTimeout(expire, timeoutMs - SLOW_BODY_MS);
         timer.unref();
       },
-      slow === undefined ? timeoutMs : SLOW_BODY_MS,
+      marked ? SLOW_BODY_MS : timeoutMs,
     );
     timer.unref();
     req.on('data', (chunk: Buffer) => {

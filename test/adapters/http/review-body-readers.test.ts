@@ -55,6 +55,24 @@ const skipAsExpress4: express.RequestHandler = (req, _res, next) => {
   next();
 };
 
+/** Pauses the request while it does something asynchronous (an auth check), then passes it on, still paused. */
+const pauseAWhile: express.RequestHandler = (req, _res, next) => {
+  req.pause();
+  setTimeout(next, 5);
+};
+
+/** Looks at the body's first bytes in paused mode ('readable'), puts them back, and passes the request on. */
+const peek: express.RequestHandler = (req, _res, next) => {
+  const onReadable = () => {
+    const chunk = req.read() as Buffer | null;
+    req.off('readable', onReadable);
+    if (chunk !== null) req.unshift(chunk);
+    next();
+  };
+  if (req.readableEnded || req.complete) return next();
+  req.on('readable', onReadable);
+};
+
 const readers: [string, express.RequestHandler[]][] = [
   ['a parser that skips the request and sets req.body = {} (Express 4)', [skipAsExpress4]],
   ['nothing', []],
@@ -63,6 +81,8 @@ const readers: [string, express.RequestHandler[]][] = [
   ['express.text({ type: "*/*" })', [express.text({ type: '*/*' })]],
   ['express.urlencoded()', [urlencoded]],
   ['a middleware that consumes the stream', [consume]],
+  ['a middleware that pauses the stream while it checks something', [pauseAWhile]],
+  ['a middleware that reads the first chunk with "readable" and leaves the rest', [peek]],
 ];
 
 describe('review: behind body readers', () => {
