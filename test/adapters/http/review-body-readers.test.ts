@@ -6,7 +6,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import express from 'express';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
 import { describe, expect, it } from 'vitest';
+import { ModelHostModule } from '../../../src/adapters/nest/index.js';
 import { createExpressRouter } from '../../../src/adapters/express/index.js';
 import { ModelHost } from '../../../src/index.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
@@ -148,5 +151,42 @@ describe('review: behind body readers', () => {
       if (mounted[0] === consume) return void expect(response.status).toBe(500);
       expect(response.status, response.all).toBe(200);
     });
+  });
+});
+
+describe('review: in a Nest application (its default body parsers on), pipelined', () => {
+  const { track } = useServers();
+
+  it('JSON as application/json, text/plain, and a form (curl -d): served, served, refused naming the fix; 200 pipelined on one socket answered in order', async () => {
+    const host = track(new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { batching: false } }));
+    await host.load('m', { source: FAKE_SOURCE });
+    class AppModule {}
+    Module({ imports: [ModelHostModule.forRoot({ host, http: { controller: { path: 'ml' }, limits: { concurrency: 2 } } })] })(AppModule);
+    const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
+    await app.listen(0, '127.0.0.1');
+    track({ destroy: () => app.close() } as never);
+    const { port } = app.getHttpServer().address() as AddressInfo;
+    const sent = (type: string) => `POST /ml/v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: ${type}\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+    const first = await raw(port, sent('application/json'));
+    expect(first.status, first.all).toBe(200);
+    expect((await raw(port, sent('text/plain;charset=UTF-8'))).status).toBe(200);
+    const form = await raw(port, sent('application/x-www-form-urlencoded'));
+    expect(form.status).toBe(500);
+    expect(JSON.parse(form.body).error).toMatch(/send the body with Content-Type: application\/json/);
+
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('latin1').on('data', (c: string) => (received += c));
+    let text = '';
+    for (let i = 0; i < 200; i++) {
+      const b = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [i, 0, 0, 0] }] });
+      text += `POST /ml/v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: ${i % 2 ? 'application/json' : 'text/plain'}\r\ncontent-length: ${b.length}\r\n\r\n${b}`;
+    }
+    socket.write(text);
+    await expect.poll(() => received.split('HTTP/1.1 ').length - 1, { timeout: 5000 }).toBe(200);
+    await expect.poll(() => [...received.matchAll(/"data":\[(\d+),1,1,1\]/g)].length).toBe(200);
+    const firsts = [...received.matchAll(/"data":\[(\d+),1,1,1\]/g)].map((m) => Number(m[1]));
+    expect(firsts).toEqual(Array.from({ length: 200 }, (_, i) => 2 * i + 1));
+    socket.destroy();
   });
 });
