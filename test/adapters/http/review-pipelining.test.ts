@@ -225,6 +225,19 @@ describe('review: pipelined requests', () => {
       await atBaseline();
     });
 
+    it.each([
+      ['with the first running', 3, () => inferText(1) + inferText(2) + inferText(3)],
+      ['with the second waiting for admission', 1, () => inferText(1) + inferText(2)],
+    ])('the client half-closes (sends FIN, as `nc` does at the end of its input) %s', async (_, concurrency, text) => {
+      const { port, runs, atBaseline } = await stepModel(concurrency);
+      const conn = rawConnection(port);
+      conn.socket.write(text());
+      await expect.poll(() => runs.length).toBe(1);
+      conn.socket.end();
+      await conn.closed;
+      await atBaseline();
+    });
+
     it('the server closes the connection (a request asked `Connection: close`) with requests pipelined behind it', async () => {
       const { port, atBaseline } = await stepModel(3);
       const conn = rawConnection(port);
