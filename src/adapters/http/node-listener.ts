@@ -327,8 +327,13 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       settled = true;
       const { size, chunks } = exchange;
       permit?.bodyRead();
+      if (size === 0) {
+        // Node ends a body only after its Content-Length bytes: none here means a middleware in front took them all and
+        // passed the request on before its 'end'. Checked on empty bodies only (the common body costs nothing more).
+        return Number(req.headers['content-length']) > 0 ? failed(exchange, new BodyConsumed()) : answer(exchange, undefined);
+      }
       // One chunk (a small body) is used as it is; more are joined once.
-      answer(exchange, size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      answer(exchange, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
     req.on('error', (error) => {
       clearTimeout(timer);
