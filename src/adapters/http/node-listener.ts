@@ -264,8 +264,8 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     if (park !== undefined && parking && !host.draining && res.writableFinished && res.shouldKeepAlive && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
     if (permit !== undefined) settlePermit(permit, res);
     if (park !== undefined) refill(gate!, park);
-    budget.give(exchange.taken);
-    exchange.taken = 0;
+    // A body waiting for its parse turn is still held: given back when its turn drops it.
+    if (!exchange.parsing) giveBack(exchange);
   }
 
   /**
@@ -367,14 +367,29 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     respond(exchange, bytes, undefined);
   }
 
+  /**
+   * Parses a large body in its turn, then answers. Its bytes stay counted in the budget until then, even when the client
+   * left meanwhile (they are still held here): the budget bounds memory, not connections. A body whose client left is
+   * dropped unparsed when its turn comes.
+   */
   async function parseThenRespond(exchange: Exchange, bytes: Uint8Array): Promise<void> {
     let parsedBody: unknown;
+    exchange.parsing = true;
     try {
-      parsedBody = await parses.run(() => decodeJson(bytes));
+      parsedBody = await parses.run(() => (exchange.closed ? GONE : decodeJson(bytes)));
     } catch (error) {
       return failed(exchange, error);
+    } finally {
+      exchange.parsing = false;
+      if (exchange.closed) giveBack(exchange);
     }
-    respond(exchange, bytes, parsedBody);
+    if (parsedBody !== GONE) respond(exchange, bytes, parsedBody);
+  }
+
+  /** The body's bytes leave the budget. */
+  function giveBack(exchange: Exchange): void {
+    budget.give(exchange.taken);
+    exchange.taken = 0;
   }
 
   function respond(exchange: Exchange, body: Uint8Array | undefined, parsedBody: unknown): void {
@@ -531,6 +546,9 @@ function retryAfter(ms: number): number {
   return Math.max(1000, ms);
 }
 
+/** A parse turn's result for a body whose client left before its turn. */
+const GONE = Symbol('client gone');
+
 /** Why a body was not read to its end. */
 class BodyRefused extends Error {
   constructor(readonly reason: 'too-large' | 'too-slow' | 'budget') {
@@ -610,6 +628,8 @@ class Exchange {
   onClose: (() => void) | undefined = undefined;
   /** Whether `onClose` listens on `signal` (only a response queued behind another does). */
   listening = false;
+  /** A large body waiting for (or in) its parse turn: its bytes are held. */
+  parsing = false;
   readonly chunks: Buffer[] = [];
 
   constructor(

@@ -6,7 +6,7 @@
  */
 import { getEventListeners } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ModelHost } from '../../../src/index.js';
 import { SignalGroup } from '../../../src/scheduler/abort-watch.js';
 import { requestSignal } from '../../../src/adapters/http/connection-signal.js';
@@ -294,5 +294,40 @@ describe('review: pipelined requests', () => {
     expect(JSON.parse(responses[0]!.slice(responses[0]!.indexOf('\r\n\r\n') + 4)).outputs[0].data).toEqual([3, 3, 3, 3]);
     // The gate of a model no longer served is forgotten at a scrape only with nothing in flight or waiting.
     expect(await (await fetch(`${url}/metrics`)).text()).not.toMatch(/modelhost_http_requests_in_flight\{model="m"\}/);
+  });
+
+  it('a large body whose client left while it waited for its parse turn stays counted in the body budget until its bytes are dropped', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { batching: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const budget = 10_000;
+    const port = Number(new URL((await serve(host, { metrics, limits: { maxBufferedBytes: budget, largeBodyBytes: 1000 } })).url).port);
+    const big = (n: number) => bodyOf(1) + ' '.repeat(n - bodyOf(1).length);
+    const sendOn = (conn: ReturnType<typeof rawConnection>, text: string) =>
+      conn.socket.write(`POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${text.length}\r\n\r\n${text}`);
+    // Parse turns are setImmediate callbacks: held here, the large body waits for its turn.
+    vi.useFakeTimers({ toFake: ['setImmediate'] });
+    try {
+      const leaving = rawConnection(port);
+      sendOn(leaving, big(6000));
+      await sleep(100);
+      leaving.socket.destroy();
+      await leaving.closed;
+      await sleep(50);
+      // Its 6000 bytes are still held (queued for a parse): a 6000-byte body does not fit beside them.
+      const next = rawConnection(port);
+      sendOn(next, big(6000));
+      await sleep(100);
+      expect(splitResponses(next.received).map((r) => r.slice(0, 12))).toEqual(['HTTP/1.1 503']);
+      next.socket.destroy();
+      vi.runOnlyPendingTimers();
+    } finally {
+      vi.useRealTimers();
+    }
+    // The turn came and the bytes were dropped unparsed: the budget is whole again.
+    await sleep(20);
+    const after = rawConnection(port);
+    sendOn(after, big(budget - 10));
+    expect((await after.responses(1))[0]).toMatch(/^HTTP\/1\.1 200 /);
+    after.socket.destroy();
   });
 });
