@@ -105,9 +105,9 @@ describe('review: pipelined requests', () => {
     expect(await gauge('in_flight')).toBe(0);
   });
 
-  it('1000 requests of every outcome pipelined at once on one connection: all answered, in order, each its own answer; nothing left held', async () => {
+  it.each([3, 1, 'adaptive'])('1000 requests of every outcome pipelined at once on one connection (concurrency %s): all answered, in order, each its own answer; nothing left held', async (concurrency) => {
     const budget = 4000;
-    const { port, url, gauge, release, server } = await heldModel({ concurrency: 3, maxBufferedBytes: budget });
+    const { port, url, gauge, release, server } = await heldModel({ concurrency, maxBufferedBytes: budget });
     release();
     const sockets: Socket[] = [];
     server.on('connection', (socket) => sockets.push(socket));
@@ -214,6 +214,8 @@ describe('review: pipelined requests', () => {
       ['while the second and third wait for admission', 1, () => inferText(1) + inferText(2) + inferText(3)],
       ['while the first is answered and the next ones run', 3, () => inferText(1) + inferText(2) + inferText(3)],
       ['while the first is answered, the second waits for admission mid-body', 1, () => inferText(1) + half(2)],
+      ['by the server, at a malformed third request (Node answers 400 and destroys the connection)', 3, () => inferText(1) + inferText(2) + 'NOT HTTP\r\n\r\n'],
+      ['by the server, at a malformed third request, the second waiting for admission', 1, () => inferText(1) + inferText(2) + 'NOT HTTP\r\n\r\n'],
     ])('%s', async (_, concurrency, text) => {
       const { port, runs, atBaseline } = await stepModel(concurrency);
       const conn = rawConnection(port);
