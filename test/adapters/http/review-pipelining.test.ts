@@ -11,6 +11,7 @@ import { ModelHost } from '../../../src/index.js';
 import { SignalGroup } from '../../../src/scheduler/abort-watch.js';
 import { requestSignal } from '../../../src/adapters/http/connection-signal.js';
 import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { createNodeServer } from '../../../src/adapters/http/index.js';
 import { useServers } from './serve.js';
 
 const metrics = { contentType: 'text/plain; version=0.0.4', metrics: async () => '' };
@@ -331,5 +332,42 @@ describe('review: pipelined requests', () => {
     sendOn(after, big(budget - 10));
     expect((await after.responses(1))[0]).toMatch(/^HTTP\/1\.1 200 /);
     after.socket.destroy();
+  });
+
+  it('a pipelined request that waits for "100 Continue" behind a running one gets it once that one is answered, then its answer', async () => {
+    const runs: ReturnType<typeof deferred<void>>[] = [];
+    let stepping = false;
+    const runGate = () => {
+      if (!stepping) return Promise.resolve();
+      const d = deferred<void>();
+      runs.push(d);
+      return d.promise;
+    };
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime({ runGate }) }, defaults: { batching: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    stepping = true;
+    const server = createNodeServer(host, { limits: { concurrency: 3 } });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const conn = rawConnection((server.address() as { port: number }).port);
+      const second = bodyOf(2);
+      conn.socket.write(inferText(1) + `POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: ${second.length}\r\n\r\n`);
+      await expect.poll(() => runs.length).toBe(1);
+      await sleep(50);
+      expect(conn.received).toBe('');
+      runs[0]!.resolve();
+      await expect.poll(() => conn.received).toMatch(/HTTP\/1\.1 100 Continue\r\n\r\n$/);
+      expect(conn.received).toMatch(/^HTTP\/1\.1 200 /);
+      conn.socket.write(second);
+      await expect.poll(() => runs.length).toBe(2);
+      runs[1]!.resolve();
+      await expect.poll(() => conn.received).toMatch(/100 Continue\r\n\r\nHTTP\/1\.1 200 [^]*"data":\[5,5,5,5\]/);
+      conn.socket.destroy();
+    } finally {
+      for (const d of runs) d.resolve();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await host.close();
+    }
   });
 });
