@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ErrorCode, type ModelHost, type ModelMetadata } from 'modelhost';
 import { AdaptiveLimit } from './adaptive-limit.js';
 import { AdmissionGate, WaitExpired, type Permit } from './admission-gate.js';
@@ -193,14 +194,25 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         : json(statusFor(ErrorCode.QUEUE_FULL), { error: `refused before its body was read: ${why}; retry later` }, { 'x-modelhost-error-code': ErrorCode.QUEUE_FULL, 'retry-after': String(Math.ceil(retryAfterMs / 1000)) });
     const declared = Number(req.headers['content-length'] ?? 0);
     reply(res, response, !(declared <= DRAIN_REFUSED_BODY_BYTES) || req.headers['transfer-encoding'] !== undefined);
-    if (hold !== undefined && retryAfterMs !== undefined) {
-      const ms = Math.min(Number(response.headers['retry-after']) * 1000, MAX_HOLD_MS);
-      const socket = req.socket;
-      // Once the response is sent, Node resumes the socket to drop the unread body (req._dump,
-      // a tick later): a pause made before that was undone, and the next request on the
-      // connection was read at once. Hold it after.
-      res.once('finish', () => setImmediate(() => hold.hold(socket, ms)));
-    }
+    if (retryAfterMs !== undefined) holdAfter(req, res, Number(response.headers['retry-after']));
+  }
+
+  /**
+   * After a 429 with `Retry-After: seconds`, the connection is not read before then (at most MAX_HOLD_MS), unless a request
+   * pipelined behind the refused one already has it: pausing would stall that request's body and hide its client's close.
+   */
+  function holdAfter(req: IncomingMessage, res: ServerResponse, seconds: number): void {
+    if (hold === undefined || !(seconds > 0)) return;
+    const ms = Math.min(seconds * 1000, MAX_HOLD_MS);
+    const socket = req.socket;
+    // Once the response is sent, Node resumes the socket to drop the unread body (req._dump,
+    // a tick later): a pause made before that was undone, and the next request on the
+    // connection was read at once. Hold it after.
+    res.once('finish', () =>
+      setImmediate(() => {
+        if (!busyAfter(socket, res)) hold.hold(socket, ms);
+      }),
+    );
   }
 
   function serveRequest(req: IncomingMessage, res: ServerResponse, next: ((error?: unknown) => void) | undefined, waitedMs: number, permit?: Permit, gate?: AdmissionGate, park?: ConnectionPark): void {
@@ -261,7 +273,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     // Enough requests are already waiting to refill every slot: this connection's next one can wait unread
     // (a 429 holds its connection for its Retry-After instead; one that closes after its response has no next request).
     // Decided before this slot is given back, as at 'finish'.
-    if (park !== undefined && parking && !host.draining && res.writableFinished && res.shouldKeepAlive && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit) park.park(req.socket);
+    if (park !== undefined && parking && !host.draining && res.writableFinished && res.shouldKeepAlive && res.statusCode !== 429 && gate!.waiting + park.pending >= gate!.limit && !busyAfter(req.socket, res)) park.park(req.socket);
     if (permit !== undefined) settlePermit(permit, res);
     if (park !== undefined) refill(gate!, park);
     // A body waiting for its parse turn is still held: given back when its turn drops it.
@@ -414,10 +426,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         return reply(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
       }
       reply(res, response);
-      if (hold !== undefined && response.status === 429) {
-        const seconds = Number(response.headers['retry-after']);
-        if (seconds > 0) hold.hold(req.socket, Math.min(seconds * 1000, MAX_HOLD_MS));
-      }
+      if (response.status === 429) holdAfter(req, res, Number(response.headers['retry-after']));
     } catch (error) {
       failed(exchange, error);
     }
@@ -586,6 +595,16 @@ function mediaTypeOf(req: IncomingMessage): string {
   return (end < 0 ? type : type.slice(0, end)).trim().toLowerCase();
 }
 
+
+/**
+ * Whether a request pipelined behind the one `res` answered already has the connection: Node hands the socket to the next
+ * queued response as `res` finishes (`socket._httpMessage`, `_http_server.js` resOnFinish). Parking or holding the
+ * connection then would stall that request's body mid-way, and hide its client's close, for as long as the pause.
+ */
+function busyAfter(socket: Socket | null, res: ServerResponse): boolean {
+  const current = (socket as (Socket & { _httpMessage?: unknown }) | null)?._httpMessage;
+  return current !== null && current !== undefined && current !== res;
+}
 
 /**
  * Whether `res` waits behind another response on its connection (HTTP pipelining): Node assigns the socket to a response only

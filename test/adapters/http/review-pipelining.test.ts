@@ -168,7 +168,7 @@ describe('review: pipelined requests', () => {
     const budget = 3000;
 
     /** A model whose every run waits for its own `runs[i].resolve()`. */
-    async function stepModel(concurrency: number) {
+    async function stepModel(concurrency: number, maxWaitingRequests = 4096) {
       const runs: ReturnType<typeof deferred<void>>[] = [];
       let stepping = false;
       const runGate = () => {
@@ -180,7 +180,7 @@ describe('review: pipelined requests', () => {
       const host = new ModelHost({ runtimes: { fake: fakeRuntime({ runGate }) }, defaults: { batching: false } });
       await host.load('m', { source: FAKE_SOURCE });
       stepping = true;
-      const served = await serve(host, { metrics, bodyLimitBytes: 2 * budget, limits: { concurrency, maxWaitMs: 5000, maxBufferedBytes: budget } });
+      const served = await serve(host, { metrics, bodyLimitBytes: 2 * budget, limits: { concurrency, maxWaitMs: 5000, maxBufferedBytes: budget, maxWaitingRequests } });
       const port = Number(new URL(served.url).port);
       // No gauge yet: no inference request reached the listener (a gate is made by the first, and forgotten only at rest).
       const gauge = async (name: string) => Number(new RegExp(`modelhost_http_requests_${name}\\{model="m"\\} (-?\\d+)`).exec(await (await fetch(`${served.url}/metrics`)).text())?.[1] ?? 0);
@@ -195,8 +195,9 @@ describe('review: pipelined requests', () => {
           const fill = (n: number) => bodyOf(1) + ' '.repeat(n - bodyOf(1).length);
           expect((await post(fill(budget - 10))).status).toBe(200);
           expect((await post(fill(budget + 10))).status).toBe(503);
-          // Three at once are all admitted at once (none waits): every slot is free.
-          expect((await Promise.all([1, 2, 3].map(() => post(bodyOf(2))))).map((r) => r.status)).toEqual([200, 200, 200]);
+          // As many at once as there are slots and places to wait are all served: every slot and place is free.
+          const at = Math.min(3, concurrency + maxWaitingRequests);
+          expect((await Promise.all(Array.from({ length: at }, () => post(bodyOf(2))))).map((r) => r.status)).toEqual(Array(at).fill(200));
           expect(await gauge('in_flight')).toBe(0);
           expect(await gauge('waiting')).toBe(0);
         } finally {
@@ -247,6 +248,91 @@ describe('review: pipelined requests', () => {
       conn.socket.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n' + inferText(2) + half(3));
       await conn.closed;
       expect(splitResponses(conn.received)).toHaveLength(1);
+      await atBaseline();
+    });
+
+    it.each([1, 2, 3, 4])('40 connections pipelining 1-6 requests each, closed at random moments (seed %i): every one left settles', async (seed) => {
+      let state = seed * 2654435761;
+      const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+      const { port, runs, atBaseline } = await stepModel(2);
+      // The model answers runs a few ms apart, in order.
+      const answering = setInterval(() => runs.shift()?.resolve(), 2);
+      try {
+        const conns = Array.from({ length: 40 }, () => {
+          const conn = rawConnection(port);
+          const n = 1 + Math.floor(random() * 6);
+          let text = '';
+          for (let i = 0; i < n; i++) {
+            const kind = random();
+            text += kind < 0.6 ? inferText(i) : kind < 0.7 ? 'GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n' : kind < 0.85 ? half(i) : headersOnly(i);
+            if (kind >= 0.7) break; // nothing after a body that never ends
+          }
+          conn.socket.write(text);
+          const at = random() * 60;
+          const mode = random();
+          setTimeout(() => (mode < 0.4 ? conn.socket.destroy() : mode < 0.6 ? conn.socket.end() : undefined), at);
+          return conn;
+        });
+        await sleep(150);
+        for (const conn of conns) conn.socket.destroy();
+        await Promise.all(conns.map((c) => c.closed));
+      } finally {
+        clearInterval(answering);
+      }
+      await atBaseline();
+    });
+
+    it('a connection whose pipelined request is mid-body when the one ahead is answered is not parked: its client’s close is seen at once', async () => {
+      const { port, url, runs, atBaseline } = await stepModel(2);
+      const x = rawConnection(port);
+      // Both admitted: the first runs, the second has read half its body (54 bytes) and given its slot back (slow body).
+      x.socket.write(inferText(1) + half(2));
+      await expect.poll(() => runs.length).toBe(1);
+      await sleep(50);
+      // Other connections' requests: one takes the free slot (74 bytes read), three wait (the first of them is admitted,
+      // and read, when the first request's slot frees). The gate is busy enough that a connection whose response is sent
+      // is parked (not read) until a slot frees.
+      const others = [3, 4, 5, 6].map((v) => {
+        const conn = rawConnection(port);
+        conn.socket.write(inferText(v));
+        return conn;
+      });
+      await sleep(50);
+      runs[0]!.resolve();
+      expect(await x.responses(1)).toHaveLength(1);
+      await sleep(20);
+      x.socket.destroy();
+      await sleep(100);
+      // The second request's 54 bytes are no longer held: its connection was not parked, so its close was seen (a parked
+      // connection is not read: its close went unseen for up to a second). The third's and fourth's 2 × 74, admitted, are.
+      const probe = await fetch(`${url}/v2/repository/index`, { method: 'POST', body: ' '.repeat(budget - 148 - 32), signal: AbortSignal.timeout(3000) });
+      expect(probe.status).not.toBe(503);
+      for (const conn of others) conn.socket.destroy();
+      await atBaseline();
+    });
+
+    it('a connection refused 429 with a request pipelined behind, mid-body, is not held unread: its client’s close is seen at once', async () => {
+      const { port, url, atBaseline } = await stepModel(1, 1);
+      // One runs, one waits: the model's wait (one place) is full.
+      const busy = [1, 2].map((v) => {
+        const conn = rawConnection(port);
+        conn.socket.write(inferText(v));
+        return conn;
+      });
+      await sleep(50);
+      const x = rawConnection(port);
+      const index = ' '.repeat(200);
+      // Refused on its headers (429, Retry-After), then a request that needs no admission, half its body sent (100 bytes).
+      x.socket.write(inferText(3) + `POST /v2/repository/index HTTP/1.1\r\nhost: x\r\ncontent-length: ${index.length}\r\n\r\n${index.slice(0, 100)}`);
+      expect((await x.responses(1))[0]).toMatch(/^HTTP\/1\.1 429 /);
+      await sleep(50);
+      x.socket.destroy();
+      await sleep(100);
+      // Its 100 bytes are no longer held: the refused connection was not paused for its Retry-After (a paused connection is
+      // not read: its close went unseen for a second or more). The running request's 74 bytes are held.
+      const probe = await fetch(`${url}/v2/repository/index`, { method: 'POST', body: ' '.repeat(budget - 74 - 50), signal: AbortSignal.timeout(3000) });
+      expect(probe.status).not.toBe(503);
+      for (const conn of busy) conn.socket.destroy();
       await atBaseline();
     });
 
