@@ -251,10 +251,19 @@ describe('review: pipelined requests', () => {
       await atBaseline();
     });
 
-    it.each([1, 2, 3, 4])('40 connections pipelining 1-6 requests each, closed at random moments (seed %i): every one left settles', async (seed) => {
+    it.each([
+      [1, 2, 4096],
+      [2, 2, 4096],
+      [3, 2, 4096],
+      [4, 2, 4096],
+      [5, 1, 3],
+      [6, 1, 3],
+      [7, 1, 3],
+      [8, 1, 3],
+    ])('40 connections pipelining 1-6 requests each, closed at random moments (seed %i, concurrency %i, %i may wait): every one left settles', async (seed, concurrency, maxWaiting) => {
       let state = seed * 2654435761;
       const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
-      const { port, runs, atBaseline } = await stepModel(2);
+      const { port, runs, atBaseline } = await stepModel(concurrency, maxWaiting);
       // The model answers runs a few ms apart, in order.
       const answering = setInterval(() => runs.shift()?.resolve(), 2);
       try {
