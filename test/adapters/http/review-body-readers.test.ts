@@ -110,12 +110,12 @@ const emptyInferAnswer = '400 {"error":"the request body is empty; expected JSON
 describe('review: behind body readers', () => {
   const { track } = useServers();
 
-  async function app(mounted: express.RequestHandler[]) {
+  async function app(mounted: express.RequestHandler[], largeBodyBytes?: number) {
     const host = track(new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { batching: false } }));
     await host.load('m', { source: FAKE_SOURCE });
     const app = express();
     for (const m of mounted) app.use(m);
-    app.use(createExpressRouter(host, { limits: { bodyTimeoutMs: 60_000 } }));
+    app.use(createExpressRouter(host, { limits: { bodyTimeoutMs: 60_000, ...(largeBodyBytes === undefined ? {} : { largeBodyBytes }) } }));
     const server = createServer(app);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     track({ destroy: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) } as never);
@@ -172,6 +172,15 @@ describe('review: behind body readers', () => {
         if (mounted[0] === json && type === 'application/json') expect(response.status).toBe(400);
         else expect(`${response.status} ${response.body}`).toBe(emptyInferAnswer);
       }
+    });
+
+    it('POST infer with a body past largeBodyBytes (parsed in its own turn)', async () => {
+      const port = await app(mounted, 100);
+      const padded = body + ' '.repeat(200);
+      const response = await raw(port, `POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${padded.length}\r\n\r\n${padded}`);
+      if (mounted[0] === consume || mounted[0] === consumeUntilLength) return void expect(response.status).toBe(500);
+      expect(response.status, response.all).toBe(200);
+      expect(JSON.parse(response.body).outputs[0].data).toEqual([3, 5, 7, 9]);
     });
 
     it('POST infer chunked', async () => {
