@@ -34,6 +34,7 @@ import { sampleListeners } from '../monitoring/sample-listeners.js';
 import type { FeedbackResult, QualityStats } from '../monitoring/feedback-store.js';
 import type { MonitoringStats } from '../monitoring/model-monitor.js';
 import { resolveHostOptions, type Logger, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
+import { GuardedEmitter } from './guarded-emitter.js';
 
 export type { DeployOptions, LoadOptions, LoadResult, ReadinessReport, RollbackResult, RolloutResult, RolloutStats, SyncResult };
 
@@ -126,7 +127,7 @@ export interface ModelMetadata {
  * const { logits } = await host.predict('mobilenet', { input: pixels });
  * ```
  */
-export class ModelHost extends EventEmitter<ModelHostEvents> {
+export class ModelHost extends GuardedEmitter<ModelHostEvents> {
   private readonly options: ResolvedHostOptions;
   private readonly runtimes: RuntimeRegistry;
   private readonly repository: ModelRepository | undefined;
@@ -576,14 +577,13 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
   /** Emits to every listener; a listener that throws becomes a `warning`, never a failure. */
   private notify<E extends ModelHostEventName>(event: E, payload: ModelHostEvents[E][0]): void {
     if (this.listenerCount(event) === 0) return;
-    for (const listener of this.listeners(event)) {
-      try {
-        (listener as (p: typeof payload) => void).call(this, payload);
-      } catch (error) {
-        if (event === 'warning') continue; // never loop
-        this.warn(`a '${event}' listener threw: ${(error as Error)?.message ?? String(error)}`, payload.model, payload.version, error);
-      }
-    }
+    this.deliver(event, payload);
+  }
+
+  protected listenerThrew(event: ModelHostEventName, payload: unknown, error: unknown): void {
+    if (event === 'warning') return; // never loop
+    const { model, version } = payload as { model: string | undefined; version: number | undefined };
+    this.warn(`a '${event}' listener threw: ${(error as Error)?.message ?? String(error)}`, model, version, error);
   }
 
   private warn(message: string, model: string | undefined, version: number | undefined, cause?: unknown): void {

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, ModelHost, type ModelHostError, type WarningEvent } from '../../../src/index.js';
 import { FakeClock, flush } from '../../helpers/fake-clock.js';
@@ -180,6 +181,52 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
     await host.load('affine', { source: FAKE_SOURCE });
     expect(warnings).toEqual([expect.objectContaining({ model: 'affine', message: expect.stringMatching(/a 'modelLoaded' listener threw: listener bug/) })]);
     await expect(host.predict('affine', [1, 2, 3, 4])).resolves.toBeDefined();
+    await host.close();
+  });
+
+  it('fires a once listener once and removes it, as eventemitter3 does (events.once too)', async () => {
+    const { host } = hostWith();
+    const loaded: string[] = [];
+    const own = host.listenerCount('modelLoaded'); // the host's own subscribers
+    host.once('modelLoaded', (e) => loaded.push(e.model));
+    const first = once(host as unknown as NodeJS.EventEmitter, 'modelLoaded');
+    await host.load('a', { source: FAKE_SOURCE });
+    await host.load('b', { source: FAKE_SOURCE });
+    await host.load('c', { source: FAKE_SOURCE });
+    expect(loaded).toEqual(['a']);
+    expect((await first)[0]).toMatchObject({ model: 'a' });
+    expect(host.listenerCount('modelLoaded')).toBe(own);
+    await host.close();
+  });
+
+  it('calls a listener with the context given to on, and removes once listeners by the function registered', async () => {
+    const { host } = hostWith();
+    const context = { seen: [] as string[] };
+    host.on('modelLoaded', function (this: typeof context, e) {
+      this.seen.push(e.model);
+    }, context);
+    const never = () => {
+      throw new Error('removed before it fired');
+    };
+    host.once('modelLoaded', never);
+    expect(host.listeners('modelLoaded')).toContain(never);
+    host.off('modelLoaded', never);
+    expect(host.listeners('modelLoaded')).not.toContain(never);
+    await host.load('a', { source: FAKE_SOURCE });
+    expect(context.seen).toEqual(['a']);
+    await host.close();
+  });
+
+  it('removes a throwing once listener after its one warning', async () => {
+    const { host } = hostWith();
+    const warnings: WarningEvent[] = [];
+    host.on('warning', (w) => warnings.push(w));
+    host.once('modelLoaded', () => {
+      throw new Error('listener bug');
+    });
+    await host.load('a', { source: FAKE_SOURCE });
+    await host.load('b', { source: FAKE_SOURCE });
+    expect(warnings.map((w) => w.message)).toEqual(["a 'modelLoaded' listener threw: listener bug"]);
     await host.close();
   });
 
