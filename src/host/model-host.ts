@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { causeDetail, ErrorCode, ModelHostError } from '../errors/index.js';
+import { causeDetail, closest, ErrorCode, ModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import type { InternalEvents } from '../metrics/internal-events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
@@ -625,6 +625,8 @@ const DISPOSE_GRACE_MS = 1000;
 function checkPredictOptions(options: PredictOptions, model: string): DispatchOptions {
   if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
   const { timeoutMs, priority, signal, version, routingKey, id } = options;
+  // A misspelt option (`timeout`, `deadlineMs`) would otherwise run the request without it.
+  for (const key in options) if (!isPredictOption(key)) throw unknownPredictOption(model, key);
   if (routingKey !== undefined && typeof routingKey !== 'string') throw invalidPredictOption(model, 'routingKey', 'a string', routingKey);
   if (id !== undefined && !isRequestId(id)) throw new ModelHostError(ErrorCode.INVALID_INPUT, `predict('${model}'): ${requestIdProblem('`id`', id)}`, { model });
   if (version !== undefined) assertVersion(version, model);
@@ -632,6 +634,29 @@ function checkPredictOptions(options: PredictOptions, model: string): DispatchOp
   if (priority !== undefined && !Number.isInteger(priority)) throw invalidPredictOption(model, 'priority', 'an integer', priority);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidPredictOption(model, 'signal', 'an AbortSignal', signal);
   return options;
+}
+
+const PREDICT_OPTIONS: readonly (keyof PredictOptions)[] = ['version', 'timeoutMs', 'priority', 'signal', 'routingKey', 'id'];
+
+/** A switch, not a lookup: it runs for every key of every request's options. */
+function isPredictOption(key: string): boolean {
+  switch (key) {
+    case 'version':
+    case 'timeoutMs':
+    case 'priority':
+    case 'signal':
+    case 'routingKey':
+    case 'id':
+      return true;
+    default:
+      return false;
+  }
+}
+
+function unknownPredictOption(model: string, key: string): ModelHostError {
+  const hint = closest(key, PREDICT_OPTIONS);
+  const shown = JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+  return new ModelHostError(ErrorCode.INVALID_INPUT, `predict('${model}'): unknown option ${shown}${hint === undefined ? '' : ` (did you mean '${hint}'?)`}; known options: ${PREDICT_OPTIONS.join(', ')}`, { model });
 }
 
 function invalidPredictOption(model: string, option: string, expected: string, got: unknown): ModelHostError {
