@@ -420,7 +420,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
     let model: NamedModel | undefined;
     let routed: number | undefined;
     try {
-      if (this.closing) throw this.shuttingDown();
+      if (this.closing) throw this.shuttingDown(typeof name === 'string' && this.models.has(name) ? name : undefined);
       model = typeof name === 'string' ? this.models.get(name) : undefined;
       if (model === undefined) throw modelNotFound(name, [...this.models.keys()]);
       const dispatch = options === undefined ? NO_OPTIONS : checkPredictOptions(options, name);
@@ -570,8 +570,9 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
     };
   }
 
-  private shuttingDown(): ModelHostError {
-    return new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the model host is shutting down');
+  /** `model`: the loaded model a refused request named (errors carry `model` where it is known, DESIGN §8). */
+  private shuttingDown(model?: string): ModelHostError {
+    return new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the model host is shutting down', model === undefined ? undefined : { model });
   }
 
   /** Emits to every listener; a listener that throws becomes a `warning`, never a failure. */

@@ -149,6 +149,21 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
     await host.close();
   });
 
+  it('names the model in the SHUTTING_DOWN a draining host refuses a request with', async () => {
+    const gate = deferred();
+    let held = false;
+    const { host } = hostWith(fakeRuntime({ runGate: () => (held ? gate.promise : Promise.resolve()) }));
+    await host.load('affine', { source: FAKE_SOURCE });
+    held = true;
+    const running = host.predict('affine', [1, 2, 3, 4]);
+    const closed = host.close();
+    await expect(host.predict('affine', [1, 2, 3, 4])).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN, model: 'affine' });
+    await expect(host.predict('other', [1])).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN, model: undefined });
+    gate.resolve();
+    await running;
+    await closed;
+  });
+
   it('rejects with SHUTTING_DOWN after close, and close is idempotent', async () => {
     const { host, runtime } = hostWith();
     await host.load('affine', { source: FAKE_SOURCE });
