@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { causeDetail, closest, ErrorCode, ModelHostError } from '../errors/index.js';
+import { causeDetail, checkBoolean, checkObject, closest, ErrorCode, ModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import type { InternalEvents } from '../metrics/internal-events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
@@ -341,15 +341,18 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
    * per version on its worker-thread instances (heap, tensors, sessions), and worker threads
    * alive. For leak checks and dashboards; `{ collect: true }` runs a full garbage collection
    * in each worker first, so heap numbers compare over time.
+   * @throws ModelHostError INVALID_CONFIG for an option other than `collect` (a misspelt one would skip the collection).
    */
   async memory(options: { collect?: boolean } = {}): Promise<MemoryReport> {
+    const { collect } = checkObject(options, 'memory(options)', ['collect']);
+    if (collect !== undefined) checkBoolean(collect, 'memory(options).collect');
     const runtimes: Record<string, RuntimeMemory> = {};
     for (const runtime of this.runtimes.all()) if (runtime.memory !== undefined) runtimes[runtime.name] = runtime.memory();
     const versions: MemoryReport['versions'][number][] = [];
     for (const model of this.models.values()) {
       for (const entry of model.versions.values()) {
         if (entry.executor === undefined || entry.instances === undefined) continue;
-        versions.push({ model: model.name, version: entry.version, kind: entry.instances.kind, instances: (await entry.executor.memory?.(options.collect === true)) ?? [] });
+        versions.push({ model: model.name, version: entry.version, kind: entry.instances.kind, instances: (await entry.executor.memory?.(collect === true)) ?? [] });
       }
     }
     return { runtimes, versions, workerThreads: WorkerInstance.live };

@@ -265,6 +265,7 @@ describe('ModelHost: every bad call settles with a clear code', () => {
     ['a bad signal', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { signal: {} as AbortSignal }), ErrorCode.INVALID_INPUT, /`signal` must be an AbortSignal/],
     // A misspelt option used to be ignored: the request ran with no deadline at all.
     ['a misspelt timeoutMs', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { timeout: 50 } as never), ErrorCode.INVALID_INPUT, /^predict\('affine'\): unknown option "timeout" \(did you mean 'timeoutMs'\?\); known options: version, timeoutMs, priority, signal, routingKey, id$/],
+    ['a misspelt memory option (the collection was skipped)', (h: ModelHost) => h.memory({ colect: true } as never), ErrorCode.INVALID_CONFIG, /^`memory\(options\)` has an unknown option 'colect' \(did you mean 'collect'\?\)/],
     ['an option predict does not take', (h: ModelHost) => h.predictBatch('affine', { x: [[1, 2, 3, 4]] }, { batching: false } as never), ErrorCode.INVALID_INPUT, /^predict\('affine'\): unknown option "batching"; known options: /],
     // The one request-id rule of every protocol, in-process too.
     ['an empty id', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { id: '' }), ErrorCode.INVALID_INPUT, /^predict\('affine'\): `id` must be 1–128 visible ASCII characters \(no spaces\), got "" \(0 characters\)$/],
