@@ -57,7 +57,10 @@ export abstract class GuardedEmitter<Events extends EventEmitter.ValidEventTypes
 
   /** The functions the callers registered (not the wrappers), in order. */
   override listeners<T extends EventEmitter.EventNames<Events>>(event: T): EventEmitter.EventListener<Events, T>[] {
-    return (super.listeners(event) as Listener[]).map((raw) => (registrations.get(raw)?.fn ?? raw) as EventEmitter.EventListener<Events, T>);
+    // eventemitter3 returns a new array each call: unwrapped in place (sampling asks per sample).
+    const all = super.listeners(event) as Listener[];
+    for (let i = 0; i < all.length; i++) all[i] = registrations.get(all[i]!)?.fn ?? all[i]!;
+    return all as EventEmitter.EventListener<Events, T>[];
   }
 
   /**
