@@ -14,6 +14,8 @@ export type { VersionPolicy } from './repository/index.js';
 export { ErrorCode, ModelHostError, isModelHostError } from './errors/index.js';
 // The one request-id rule (predict/feedback in-process, and every protocol adapter).
 export { isRequestId, newRequestId, requestIdProblem } from './host/request-id.js';
+// The one version rule (canonical decimal: `2`, not `02`), for every protocol's paths and bodies (DESIGN §10).
+export { parseVersion } from './repository/model-name.js';
 export type { Tensor, TensorSpec, Signature, DType, TensorData, TypedArray } from './tensor/index.js';
 export { DTYPES, dtypeFromKServe, shapeSize, float16BitsToNumber, float32ToFloat16Bits } from './tensor/index.js';
 // The per-datatype converters every protocol adapter shares (DESIGN §10: one converter per datatype).

@@ -50,6 +50,11 @@ const SERVE_FLAGS = {
   ...GRPC_FLAGS,
   'require-checksums': switchFlag('refuse versions without a SHA256SUMS'),
   'exit-on-error': switchFlag("exit 1 when any model fails to load at startup (Triton's --exit-on-error);\nwithout it the others serve, and the server exits 1 only when none loads"),
+  'strict-readiness': {
+    value: '<bool>',
+    help: "true (default, Triton's): /v2/health/ready needs every model to be ready; false: ready\nwhile at least one is, so one broken model does not take the replica out",
+    parse: oneOf(['true', 'false']),
+  },
   instances: { value: '<kind>', help: 'auto, thread or inline (default auto: measured per model at load)', parse: oneOf(['auto', 'thread', 'inline']) },
   'drain-timeout': {
     value: '<ms>',
@@ -236,6 +241,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     repository: { root, pollIntervalMs: single === undefined || single.kind === 'repository' ? values.poll : undefined, requireChecksums: values['require-checksums'] === true },
     logger,
     ...(values['drain-timeout'] === undefined ? {} : { drainTimeoutMs: values['drain-timeout'] }),
+    ...(values['strict-readiness'] === undefined ? {} : { readiness: { strict: values['strict-readiness'] === 'true' } }),
     defaults,
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));

@@ -12,14 +12,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError, type LoadOptions } from 'modelhost';
-import { assertModelName } from '../repository/model-name.js';
+import { assertModelName, parseVersion } from '../repository/model-name.js';
 
 export type SingleModelLayout =
   | { readonly kind: 'repository' }
   | { readonly kind: 'versions'; readonly version: number; readonly dir: string; readonly config: string | undefined }
   | { readonly kind: 'files'; readonly version: 1; readonly dir: string };
 
-const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
 const MODEL_FILES = ['model.json', 'model.onnx'];
 
 /**
@@ -34,7 +33,7 @@ export async function findSingleModel(dir: string, name: string): Promise<Single
   const entries = await readdir(dir, { withFileTypes: true });
   const isFolder = (e: (typeof entries)[number]) => e.isDirectory() || e.isSymbolicLink();
   if (entries.some((e) => e.name === name && isFolder(e)) && (await stat(path.join(dir, name))).isDirectory()) return { kind: 'repository' };
-  const versions = entries.filter((e) => isFolder(e) && VERSION_FOLDER.test(e.name)).map((e) => Number(e.name)).filter(Number.isSafeInteger);
+  const versions = entries.flatMap((e) => (isFolder(e) ? (parseVersion(e.name) ?? []) : []));
   if (versions.length > 0) {
     const version = Math.max(...versions);
     const config = entries.some((e) => e.name === 'config.json' && e.isFile()) ? path.join(dir, 'config.json') : undefined;

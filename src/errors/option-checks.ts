@@ -82,7 +82,8 @@ export function show(value: unknown): string {
   }
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
+/** The candidate within two edits of `word` (case aside), for a "did you mean" hint; undefined when none is. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const candidate of candidates) {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { causeDetail, ErrorCode, ModelHostError } from '../errors/index.js';
+import { causeDetail, checkBoolean, checkObject, closest, ErrorCode, ModelHostError } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import type { InternalEvents } from '../metrics/internal-events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
@@ -34,6 +34,7 @@ import { sampleListeners } from '../monitoring/sample-listeners.js';
 import type { FeedbackResult, QualityStats } from '../monitoring/feedback-store.js';
 import type { MonitoringStats } from '../monitoring/model-monitor.js';
 import { resolveHostOptions, type Logger, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
+import { GuardedEmitter } from './guarded-emitter.js';
 
 export type { DeployOptions, LoadOptions, LoadResult, ReadinessReport, RollbackResult, RolloutResult, RolloutStats, SyncResult };
 
@@ -126,7 +127,7 @@ export interface ModelMetadata {
  * const { logits } = await host.predict('mobilenet', { input: pixels });
  * ```
  */
-export class ModelHost extends EventEmitter<ModelHostEvents> {
+export class ModelHost extends GuardedEmitter<ModelHostEvents> {
   private readonly options: ResolvedHostOptions;
   private readonly runtimes: RuntimeRegistry;
   private readonly repository: ModelRepository | undefined;
@@ -340,15 +341,18 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
    * per version on its worker-thread instances (heap, tensors, sessions), and worker threads
    * alive. For leak checks and dashboards; `{ collect: true }` runs a full garbage collection
    * in each worker first, so heap numbers compare over time.
+   * @throws ModelHostError INVALID_CONFIG for an option other than `collect` (a misspelt one would skip the collection).
    */
   async memory(options: { collect?: boolean } = {}): Promise<MemoryReport> {
+    const { collect } = checkObject(options, 'memory(options)', ['collect']);
+    if (collect !== undefined) checkBoolean(collect, 'memory(options).collect');
     const runtimes: Record<string, RuntimeMemory> = {};
     for (const runtime of this.runtimes.all()) if (runtime.memory !== undefined) runtimes[runtime.name] = runtime.memory();
     const versions: MemoryReport['versions'][number][] = [];
     for (const model of this.models.values()) {
       for (const entry of model.versions.values()) {
         if (entry.executor === undefined || entry.instances === undefined) continue;
-        versions.push({ model: model.name, version: entry.version, kind: entry.instances.kind, instances: (await entry.executor.memory?.(options.collect === true)) ?? [] });
+        versions.push({ model: model.name, version: entry.version, kind: entry.instances.kind, instances: (await entry.executor.memory?.(collect === true)) ?? [] });
       }
     }
     return { runtimes, versions, workerThreads: WorkerInstance.live };
@@ -419,7 +423,7 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     let model: NamedModel | undefined;
     let routed: number | undefined;
     try {
-      if (this.closing) throw this.shuttingDown();
+      if (this.closing) throw this.shuttingDown(typeof name === 'string' && this.models.has(name) ? name : undefined);
       model = typeof name === 'string' ? this.models.get(name) : undefined;
       if (model === undefined) throw modelNotFound(name, [...this.models.keys()]);
       const dispatch = options === undefined ? NO_OPTIONS : checkPredictOptions(options, name);
@@ -569,21 +573,21 @@ export class ModelHost extends EventEmitter<ModelHostEvents> {
     };
   }
 
-  private shuttingDown(): ModelHostError {
-    return new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the model host is shutting down');
+  /** `model`: the loaded model a refused request named (errors carry `model` where it is known, DESIGN §8). */
+  private shuttingDown(model?: string): ModelHostError {
+    return new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the model host is shutting down', model === undefined ? undefined : { model });
   }
 
   /** Emits to every listener; a listener that throws becomes a `warning`, never a failure. */
   private notify<E extends ModelHostEventName>(event: E, payload: ModelHostEvents[E][0]): void {
     if (this.listenerCount(event) === 0) return;
-    for (const listener of this.listeners(event)) {
-      try {
-        (listener as (p: typeof payload) => void).call(this, payload);
-      } catch (error) {
-        if (event === 'warning') continue; // never loop
-        this.warn(`a '${event}' listener threw: ${(error as Error)?.message ?? String(error)}`, payload.model, payload.version, error);
-      }
-    }
+    this.deliver(event, payload);
+  }
+
+  protected listenerThrew(event: ModelHostEventName, payload: unknown, error: unknown): void {
+    if (event === 'warning') return; // never loop
+    const { model, version } = payload as { model: string | undefined; version: number | undefined };
+    this.warn(`a '${event}' listener threw: ${(error as Error)?.message ?? String(error)}`, model, version, error);
   }
 
   private warn(message: string, model: string | undefined, version: number | undefined, cause?: unknown): void {
@@ -625,6 +629,8 @@ const DISPOSE_GRACE_MS = 1000;
 function checkPredictOptions(options: PredictOptions, model: string): DispatchOptions {
   if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
   const { timeoutMs, priority, signal, version, routingKey, id } = options;
+  // A misspelt option (`timeout`, `deadlineMs`) would otherwise run the request without it.
+  for (const key in options) if (!isPredictOption(key)) throw unknownPredictOption(model, key);
   if (routingKey !== undefined && typeof routingKey !== 'string') throw invalidPredictOption(model, 'routingKey', 'a string', routingKey);
   if (id !== undefined && !isRequestId(id)) throw new ModelHostError(ErrorCode.INVALID_INPUT, `predict('${model}'): ${requestIdProblem('`id`', id)}`, { model });
   if (version !== undefined) assertVersion(version, model);
@@ -632,6 +638,29 @@ function checkPredictOptions(options: PredictOptions, model: string): DispatchOp
   if (priority !== undefined && !Number.isInteger(priority)) throw invalidPredictOption(model, 'priority', 'an integer', priority);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidPredictOption(model, 'signal', 'an AbortSignal', signal);
   return options;
+}
+
+const PREDICT_OPTIONS: readonly (keyof PredictOptions)[] = ['version', 'timeoutMs', 'priority', 'signal', 'routingKey', 'id'];
+
+/** A switch, not a lookup: it runs for every key of every request's options. */
+function isPredictOption(key: string): boolean {
+  switch (key) {
+    case 'version':
+    case 'timeoutMs':
+    case 'priority':
+    case 'signal':
+    case 'routingKey':
+    case 'id':
+      return true;
+    default:
+      return false;
+  }
+}
+
+function unknownPredictOption(model: string, key: string): ModelHostError {
+  const hint = closest(key, PREDICT_OPTIONS);
+  const shown = JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+  return new ModelHostError(ErrorCode.INVALID_INPUT, `predict('${model}'): unknown option ${shown}${hint === undefined ? '' : ` (did you mean '${hint}'?)`}; known options: ${PREDICT_OPTIONS.join(', ')}`, { model });
 }
 
 function invalidPredictOption(model: string, option: string, expected: string, got: unknown): ModelHostError {

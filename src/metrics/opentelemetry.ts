@@ -13,6 +13,7 @@
 import { context, metrics, SpanKind, SpanStatusCode, trace, TraceFlags, ValueType, type Attributes, type BatchObservableCallback, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import { MONITORING_METRICS, monitoringPoints, type ModelHost, type Outputs, type PredictOptions } from 'modelhost';
 import type { ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
+import { checkObject } from '../errors/option-checks.js';
 
 export interface OtelOptions {
   /** Default: `trace.getTracer('modelhost')`. */
@@ -43,6 +44,8 @@ export interface OtelInstrumentation {
 const BREAKER_VALUE = { closed: 0, halfOpen: 0.5, open: 1 } as const;
 
 export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInstrumentation {
+  // A misspelt key (`trace: false`) would silently keep the default.
+  checkObject(options, 'options', ['tracer', 'meter', 'traces', 'metrics', 'requestHistograms']);
   const tracer = options.tracer ?? trace.getTracer('modelhost');
   const meter = options.meter ?? metrics.getMeter('modelhost');
   const cleanups: (() => void)[] = [];

@@ -13,6 +13,7 @@
 import promClient from 'prom-client';
 import type { Registry } from 'prom-client';
 import { MONITORING_METRICS, monitoringPoints, type ModelHost } from 'modelhost';
+import { checkObject, checkString } from '../errors/option-checks.js';
 import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
 
 export interface PrometheusBuckets {
@@ -120,6 +121,10 @@ function histogramSamples(name: string, labels: Record<string, string>, b: Bucke
 
 /** Registers modelhost's metrics and keeps them current from the host's events. */
 export function collectMetrics(host: ModelHost, options: PrometheusOptions = {}): PrometheusCollector {
+  // A misspelt key (`prefx`, `bucket`) would silently export under the defaults.
+  checkObject(options, 'options', ['registry', 'prefix', 'buckets']);
+  if (options.prefix !== undefined && options.prefix !== '') checkString(options.prefix, 'prefix');
+  if (options.buckets !== undefined) checkObject(options.buckets, 'buckets', Object.keys(DEFAULT_BUCKETS));
   const registry = options.registry ?? new promClient.Registry();
   const prefix = options.prefix ?? 'modelhost_';
   const buckets = { ...DEFAULT_BUCKETS, ...options.buckets } as typeof DEFAULT_BUCKETS;

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { RequestSampledEvent } from '../metrics/events.js';
+import { closest } from '../errors/option-checks.js';
 import { importPeer } from '../runtime/optional-peer.js';
 import { openRotatingFile, type RotatingFile } from './rotating-file.js';
 import { borrowsSamples } from './sample-listeners.js';
@@ -58,6 +59,8 @@ const FLUSH_MS = 100;
 const FLUSH_BYTES = 64 * 1024;
 /** Lines are encoded into chunks of this size (a larger line gets a chunk of its own size). */
 const CHUNK_BYTES = 16 * 1024;
+
+const SINK_OPTION_KEYS: readonly string[] = ['path', 'size', 'interval', 'maxFiles', 'compress', 'maxBufferBytes', 'tensorEncoding', 'models', 'stream', 'thread', 'closeTimeoutMs'] satisfies readonly (keyof JsonlSinkOptions)[];
 
 /** The part of ModelHost a sink needs. */
 interface SampleSource {
@@ -127,6 +130,14 @@ export class JsonlSink {
    * @throws TypeError for a bad option; Error when the worker cannot start or open the file.
    */
   static async open(host: SampleSource, options: JsonlSinkOptions): Promise<JsonlSink> {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`JsonlSink options must be an object, got ${String(options)}`);
+    // A misspelt key (`maxFile`, `model`) would silently keep the default (every model's samples).
+    for (const key of Object.keys(options)) {
+      if (!SINK_OPTION_KEYS.includes(key)) {
+        const hint = closest(key, SINK_OPTION_KEYS);
+        throw new TypeError(`JsonlSink: unknown option '${key}'${hint === undefined ? '' : ` (did you mean '${hint}'?)`}; known options: ${SINK_OPTION_KEYS.join(', ')}`);
+      }
+    }
     const maxBufferBytes = options.maxBufferBytes ?? 8 * 1024 * 1024;
     if (!(Number.isInteger(maxBufferBytes) && maxBufferBytes > 0)) throw new TypeError(`maxBufferBytes must be an integer ≥ 1, got ${String(maxBufferBytes)}`);
     const encoding = options.tensorEncoding ?? 'base64';

@@ -1,5 +1,5 @@
 import { checkObject, ErrorCode, ModelHostError, show } from '../errors/index.js';
-import { assertModelName, assertVersion } from '../repository/index.js';
+import { assertModelName, assertVersion, parseVersion } from '../repository/index.js';
 import type { InputMode, Tensor } from '../tensor/index.js';
 import type { SourceInput } from '../host/model-source.js';
 import { GuardWatcher, type Blame } from './guard-watcher.js';
@@ -120,19 +120,21 @@ export class VersionManager {
 
   setTraffic(name: string, weights: Readonly<Record<number, number>>): Promise<RolloutResult> {
     const next = new Map<number, number>();
+    const named: number[] = [];
     const check = () => {
       if (typeof weights !== 'object' || weights === null) throw invalid(name, 'weights', 'an object { [version]: weight }', weights);
       for (const [key, weight] of Object.entries(weights)) {
-        const version = Number(key);
-        assertVersion(version, name);
+        // Keys are text: only the canonical spelling names a version, so `01` and `1` never both reach v1.
+        const version = parseVersion(key);
+        if (version === undefined) throw invalid(name, 'weights', 'keyed by versions in canonical decimal form (1, 2, …)', key);
         if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw invalid(name, `weights[${key}]`, 'a finite number ≥ 0', weight);
+        named.push(version);
         if (weight > 0) next.set(version, weight);
       }
     };
     return this.operation(name, 'traffic', undefined, check, async () => {
       const model = this.requireModel(name);
-      for (const key of Object.keys(weights)) {
-        const version = Number(key);
+      for (const version of named) {
         if (model.versions.get(version)?.isReady !== true) {
           throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ready version ${version} to send traffic to`, { model: name, version });
         }

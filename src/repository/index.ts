@@ -3,6 +3,6 @@ export { verifyIntegrity, parseChecksums, sha256File, CHECKSUM_FILE } from './in
 export type { IntegrityResult } from './integrity.js';
 export { validateVersionPolicy, selectVersions, DEFAULT_VERSION_POLICY } from './version-policy.js';
 export type { VersionPolicy } from './version-policy.js';
-export { MODEL_NAME_PATTERN, isModelName, assertModelName, isVersion, assertVersion } from './model-name.js';
+export { MODEL_NAME_PATTERN, isModelName, assertModelName, isVersion, assertVersion, parseVersion } from './model-name.js';
 export { readManifest, validateManifest, MANIFEST_FILE } from './manifest.js';
 export type { Manifest, ManifestEntry } from './manifest.js';

@@ -1,7 +1,7 @@
 import { realpath } from 'node:fs/promises';
 import { ErrorCode, isModelHostError, ModelHostError } from '../errors/index.js';
 import { readInside, reasonOf } from './confined-path.js';
-import { isModelName, isVersion } from './model-name.js';
+import { isModelName, isVersion, parseVersion } from './model-name.js';
 
 /** The rollout a repository pins for one model (`manifest.json` at the repository root). */
 export interface ManifestEntry {
@@ -65,8 +65,8 @@ export function validateManifest(json: unknown): Manifest {
     if (weights !== undefined) {
       if (typeof weights !== 'object' || weights === null) throw invalid(`${MANIFEST_FILE}: models.${name}.weights must be { "<version>": <weight> }`);
       for (const [version, weight] of Object.entries(weights)) {
-        if (!isVersion(Number(version)) || typeof weight !== 'number' || !(weight >= 0)) {
-          throw invalid(`${MANIFEST_FILE}: models.${name}.weights must map versions to weights ≥ 0, got ${JSON.stringify(version)}: ${JSON.stringify(weight)}`);
+        if (parseVersion(version) === undefined || typeof weight !== 'number' || !(weight >= 0)) {
+          throw invalid(`${MANIFEST_FILE}: models.${name}.weights must map versions (canonical decimal: \"2\", not \"02\") to weights ≥ 0, got ${JSON.stringify(version)}: ${JSON.stringify(weight)}`);
         }
       }
     }

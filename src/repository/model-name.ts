@@ -20,6 +20,21 @@ export function assertModelName(value: unknown): asserts value is string {
   }
 }
 
+/** Canonical decimal: no sign, no leading zero, no exponent, no fraction, no space, at most 16 digits. */
+const CANONICAL_VERSION = /^[1-9][0-9]{0,15}$/;
+
+/**
+ * The one parser of versions written as text: version folders, `manifest.json` and
+ * `setTraffic` weight keys, and every protocol's paths and bodies. Only the canonical
+ * decimal form of a positive safe integer names a version (`01`, `0x1`, `1.0`, `+1`, `1e0`,
+ * ` 1` name none), so two spellings never reach one version. Undefined for anything else.
+ */
+export function parseVersion(text: string): number | undefined {
+  if (typeof text !== 'string' || !CANONICAL_VERSION.test(text)) return undefined;
+  const version = Number(text);
+  return Number.isSafeInteger(version) ? version : undefined;
+}
+
 /** Versions are positive integers (the TF Serving / Triton convention). */
 export function isVersion(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1;

@@ -2,10 +2,8 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 import { displayPath, isInside, readInside, reasonOf, resolveInside } from './confined-path.js';
-import { assertModelName, isModelName } from './model-name.js';
+import { assertModelName, isModelName, parseVersion } from './model-name.js';
 import { versionFingerprint } from './version-fingerprint.js';
-
-const VERSION_FOLDER = /^[1-9][0-9]{0,15}$/;
 
 /**
  * A model repository on local disk (DESIGN §5):
@@ -45,9 +43,7 @@ export class ModelRepository {
     const dir = await this.modelDir(name);
     const entries = await readdir(dir, { withFileTypes: true });
     return entries
-      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && VERSION_FOLDER.test(e.name))
-      .map((e) => Number(e.name))
-      .filter(Number.isSafeInteger)
+      .flatMap((e) => ((e.isDirectory() || e.isSymbolicLink()) ? (parseVersion(e.name) ?? []) : []))
       .sort((a, b) => a - b);
   }
 

@@ -457,6 +457,21 @@ describe('modelhost serve: load failures and signals during load', () => {
     expect(logs.some((l) => l.msg === 'listening')).toBe(false);
   });
 
+  it('--strict-readiness false: a model that failed to load leaves the replica ready while another serves (true, the default: not ready)', async () => {
+    const mixed = await tempDir();
+    await writeVersion(mixed, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
+    await writeVersion(mixed, 'broken', 1, { 'model.onnx': new Uint8Array([1, 2, 3, 4]) });
+    for (const [args, status] of [[[], 503], [['--strict-readiness', 'false'], 200]] as const) {
+      const run = spawnServe(['serve', mixed, '--port', '0', ...args]);
+      const url = (await run.waitForLog((l) => l.msg === 'listening')).url as string;
+      const ready = await fetch(`${url}/v2/health/ready`);
+      expect(ready.status, args.join(' ')).toBe(status);
+      expect(((await ready.json()) as { models: Record<string, { ready: boolean }> }).models).toMatchObject({ affine: { ready: true }, broken: { ready: false } });
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toEqual({ code: 0, signal: null });
+    }
+  });
+
   it("--exit-on-error (Triton's): exits 1 when any model fails to load, even when others loaded", async () => {
     const mixed = await tempDir();
     await writeVersion(mixed, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });

@@ -1,6 +1,7 @@
 import { ErrorCode, ModelHostError } from 'modelhost';
 import type { HttpRequest } from 'modelhost/http';
 import type { TlsFiles } from '../tls/tls-credentials.js';
+import { checkObject, checkString } from '../../errors/option-checks.js';
 
 export interface GrpcOptions {
   /**
@@ -67,8 +68,13 @@ export const DEFAULT_GRPC_OPTIONS = Object.freeze({
   serverName: 'modelhost',
 });
 
-/** @throws ModelHostError INVALID_CONFIG: "`maxReceiveMessageBytes` must be an integer ≥ 1, got 0" */
+/** Every key of `GrpcServerOptions` and `createGrpcServer`'s `address`: anything else is a typo that would silently not hold. */
+const GRPC_OPTION_KEYS: readonly string[] = ['maxReceiveMessageBytes', 'maxSendMessageBytes', 'timeoutMs', 'authorize', 'maxStreamInFlight', 'serverName', 'tls', 'address'] satisfies readonly (keyof GrpcServerOptions | 'address')[];
+
+/** @throws ModelHostError INVALID_CONFIG: "`maxReceiveMessageBytes` must be an integer ≥ 1, got 0", or an unknown option named */
 export function resolveGrpcOptions(options: GrpcOptions = {}): ResolvedGrpcOptions {
+  checkObject(options, 'options', GRPC_OPTION_KEYS);
+  if (options.serverName !== undefined) checkString(options.serverName, 'serverName');
   const timeoutMs = options.timeoutMs;
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs))) {
     throw new ModelHostError(ErrorCode.INVALID_CONFIG, `\`timeoutMs\` must be a positive number of ms, got ${String(timeoutMs)}`);

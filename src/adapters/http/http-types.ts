@@ -1,5 +1,5 @@
 import { ErrorCode, ModelHostError, type ModelHost } from 'modelhost';
-import { checkInteger, checkObject, invalidOption, MAX_TIMER_MS } from '../../errors/option-checks.js';
+import { checkBoolean, checkFunction, checkInteger, checkObject, checkString, invalidOption, MAX_TIMER_MS } from '../../errors/option-checks.js';
 
 /** A request as the protocol handlers see it, whatever server received it. */
 export interface HttpRequest {
@@ -94,8 +94,22 @@ export interface ResolvedHttpOptions {
   readonly serverName: string;
 }
 
-/** @throws ModelHostError INVALID_CONFIG when an option is out of its range (see `HttpOptions`). */
+/**
+ * Every key of `HttpOptions`, and the listener's `limits` (each adapter resolves its whole
+ * options object here): anything else is a typo that would silently not hold.
+ */
+const HTTP_OPTION_KEYS: readonly string[] = ['bodyLimitBytes', 'json', 'maxResponseBytes', 'timeoutMs', 'authorize', 'authorizeFeedback', 'metrics', 'statusPage', 'serverName', 'limits'] satisfies readonly (keyof HttpOptions | 'limits')[];
+
+/** @throws ModelHostError INVALID_CONFIG when an option is unknown or out of its range (see `HttpOptions`). */
 export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptions {
+  checkObject(options, 'options', HTTP_OPTION_KEYS);
+  if (options.authorize !== undefined) checkFunction(options.authorize, 'authorize');
+  if (options.authorizeFeedback !== undefined) checkFunction(options.authorizeFeedback, 'authorizeFeedback');
+  if (options.metrics !== undefined && typeof (options.metrics as { metrics?: unknown } | null)?.metrics !== 'function') {
+    throw invalidOption('metrics', 'a prom-client Registry ({ metrics(), contentType }), e.g. collectMetrics(host).registry', options.metrics);
+  }
+  if (options.statusPage !== undefined) checkBoolean(options.statusPage, 'statusPage');
+  if (options.serverName !== undefined) checkString(options.serverName, 'serverName');
   const json = options.json === undefined ? {} : checkObject(options.json, 'json', ['maxDepth', 'maxElements']);
   const timeoutMs = options.timeoutMs;
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) throw invalidOption('timeoutMs', `a positive number of ms up to ${MAX_TIMER_MS}`, timeoutMs);

@@ -1,3 +1,4 @@
+import { ErrorCode, ModelHostError } from 'modelhost';
 import { MAX_TIMER_MS } from '../../errors/option-checks.js';
 
 /**
@@ -102,24 +103,32 @@ export const DEFAULT_LIMITS: Readonly<ResolvedServerLimits> = Object.freeze({
   keepAliveTimeoutMs: 5000,
 });
 
-/** The limits with defaults filled in; throws a TypeError naming a bad one. */
+/**
+ * The limits with defaults filled in.
+ * @throws ModelHostError INVALID_CONFIG naming a bad or unknown limit (as every other option; it was a TypeError).
+ */
 export function resolveLimits(limits: ListenerLimits & ServerLimits = {}): ResolvedServerLimits {
+  if (typeof limits !== 'object' || limits === null) throw invalidLimit(`limits must be an object, got ${String(limits)}`);
   const resolved = { ...DEFAULT_LIMITS };
   for (const key of Object.keys(limits) as (keyof ResolvedServerLimits)[]) {
     const value = (limits as Record<string, unknown>)[key];
     if (value === undefined) continue;
-    if (!(key in DEFAULT_LIMITS)) throw new TypeError(`limits.${key} is not a listener limit (expected one of ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
+    if (!Object.hasOwn(DEFAULT_LIMITS, key)) throw invalidLimit(`limits.${key} is not a listener limit (expected one of ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
     if (key === 'holdRefusedConnections' || key === 'parkConnections') {
-      if (typeof value !== 'boolean') throw new TypeError(`limits.${key} must be a boolean, got ${String(value)}`);
+      if (typeof value !== 'boolean') throw invalidLimit(`limits.${key} must be a boolean, got ${String(value)}`);
     } else if (key === 'concurrency' && value === 'adaptive') {
       // the default
     } else if (key.endsWith('Ms')) {
       // A duration: at most the longest Node timer (a longer one fires after 1 ms).
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) throw new TypeError(`limits.${key} must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(value)}`);
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS) throw invalidLimit(`limits.${key} must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(value)}`);
     } else if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-      throw new TypeError(`limits.${key} must be an integer ≥ 1${key === 'concurrency' ? " or 'adaptive'" : ''}, got ${String(value)}`);
+      throw invalidLimit(`limits.${key} must be an integer ≥ 1${key === 'concurrency' ? " or 'adaptive'" : ''}, got ${String(value)}`);
     }
     (resolved as Record<string, unknown>)[key] = value;
   }
   return Object.freeze(resolved);
+}
+
+function invalidLimit(message: string): ModelHostError {
+  return new ModelHostError(ErrorCode.INVALID_CONFIG, message);
 }

@@ -1,19 +1,12 @@
-import { ErrorCode, ModelHostError } from 'modelhost';
-
-/** Canonical decimal: no sign, no leading zero, no exponent, no fraction, no encoding. */
-const CANONICAL_VERSION = /^[1-9][0-9]{0,15}$/;
+import { ErrorCode, ModelHostError, parseVersion } from 'modelhost';
 
 /**
- * The one parser of version numbers from requests (KServe, TF Serving and admin paths, and
- * admin bodies' "version" strings). Only the canonical decimal form of a positive safe
- * integer names a version: `01`, `0x1`, `1.0`, `+1`, `1e0`, `%31` name none.
- * Returns undefined for anything else.
+ * The one parser of version numbers (`modelhost`'s, the repository's and `setTraffic`'s
+ * too) for requests: KServe, TF Serving and admin paths, and admin bodies' "version"
+ * strings. Only the canonical decimal form of a positive safe integer names a version:
+ * `01`, `0x1`, `1.0`, `+1`, `1e0`, `%31` name none.
  */
-export function parseVersion(text: string): number | undefined {
-  if (!CANONICAL_VERSION.test(text)) return undefined;
-  const version = Number(text);
-  return Number.isSafeInteger(version) ? version : undefined;
-}
+export { parseVersion };
 
 /**
  * The `{version}` path parameter, raw as it appeared in the path (never percent-decoded),

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { invalidOption } from '../../errors/option-checks.js';
+import { checkObject, invalidOption } from '../../errors/option-checks.js';
 import { createModelHostController } from './model-host-controller.js';
 import { createHandle, ModelHostLifecycle, type ModelHostHandle } from './model-host-lifecycle.js';
 import {
@@ -44,7 +44,7 @@ export class ModelHostModule {
    */
   static forRootAsync(options: ModelHostModuleAsyncOptions): DynamicModule {
     const where = 'ModelHostModule.forRootAsync(options)';
-    if (typeof options !== 'object' || options === null) throw invalidOption(where, 'an object', options);
+    checkObject(options, where, ['imports', 'inject', 'useFactory', 'controller', 'global']);
     if (typeof options.useFactory !== 'function') throw invalidOption(`${where}.useFactory`, 'a function', options.useFactory);
     if (options.inject !== undefined && !Array.isArray(options.inject)) throw invalidOption(`${where}.inject`, 'an array of injection tokens', options.inject);
     if (options.imports !== undefined && !Array.isArray(options.imports)) throw invalidOption(`${where}.imports`, 'an array of modules', options.imports);

@@ -1,5 +1,5 @@
 import type { FactoryProvider, ModuleMetadata } from '@nestjs/common';
-import { invalidOption } from '../../errors/option-checks.js';
+import { checkObject, invalidOption } from '../../errors/option-checks.js';
 import type { ModelHostOptions } from 'modelhost';
 import type { LoadOptions, ModelHost } from 'modelhost';
 import type { NodeListenerOptions } from '../http/node-listener.js';
@@ -86,7 +86,8 @@ export interface ResolvedModelHostModuleOptions {
 
 /** Checks the options eagerly ("`load[1]` must be …, got …", INVALID_CONFIG). */
 export function resolveModuleOptions(options: unknown, where: string): ResolvedModelHostModuleOptions {
-  if (typeof options !== 'object' || options === null) throw invalidOption(where, 'an object', options);
+  // A misspelt key (`laod`) would start the application with nothing loaded.
+  checkObject(options, where, ['host', 'load', 'http', 'close', 'global']);
   const { host, load = [], http = {}, close } = options as Partial<ModelHostModuleOptions>;
   if (typeof host !== 'object' || host === null) throw invalidOption(`${where}.host`, 'a ModelHost or ModelHostOptions', host);
   if (!Array.isArray(load)) throw invalidOption(`${where}.load`, 'an array of model names or { name, ...LoadOptions }', load);

@@ -47,6 +47,16 @@ describe('HTTP options', () => {
     [{ timeoutMs: 0 }, '`timeoutMs` must be a positive number of ms up to 2147483647, got 0'],
     [{ timeoutMs: Number.NaN }, '`timeoutMs` must be a positive number of ms up to 2147483647, got NaN'],
     [{ timeoutMs: Number.POSITIVE_INFINITY }, '`timeoutMs` must be a positive number of ms up to 2147483647, got Infinity'],
+    // A misspelt option was ignored: the admin routes stayed off, the body limit stayed 32 MiB, /metrics stayed 404.
+    [{ authorise: () => true } as unknown as HttpOptions, "`options` has an unknown option 'authorise' (did you mean 'authorize'?); known options: bodyLimitBytes, json, maxResponseBytes, timeoutMs, authorize, authorizeFeedback, metrics, statusPage, serverName, limits"],
+    [{ bodyLimit: 1024 } as unknown as HttpOptions, "`options` has an unknown option 'bodyLimit'; known options: bodyLimitBytes, json, maxResponseBytes, timeoutMs, authorize, authorizeFeedback, metrics, statusPage, serverName, limits"],
+    [{ metric: {} } as unknown as HttpOptions, "`options` has an unknown option 'metric' (did you mean 'metrics'?); known options: bodyLimitBytes, json, maxResponseBytes, timeoutMs, authorize, authorizeFeedback, metrics, statusPage, serverName, limits"],
+    // And a value of the wrong kind: a string "false" served the status page, a token string as authorize failed every admin call with 500.
+    [{ authorize: 'secret' as unknown as HttpOptions['authorize'] }, '`authorize` must be a function, got "secret"'],
+    [{ authorizeFeedback: true as unknown as HttpOptions['authorizeFeedback'] }, '`authorizeFeedback` must be a function, got true'],
+    [{ metrics: 'prom' as unknown as HttpOptions['metrics'] }, '`metrics` must be a prom-client Registry ({ metrics(), contentType }), e.g. collectMetrics(host).registry, got "prom"'],
+    [{ statusPage: 'false' as unknown as boolean }, '`statusPage` must be true or false, got "false"'],
+    [{ serverName: '' }, '`serverName` must be a non-empty string, got ""'],
   ] as [HttpOptions, string][])('%j is refused: %s', (options, message) => {
     expect(refusal(options)).toBe(message);
   });
@@ -61,6 +71,9 @@ describe('HTTP options', () => {
     const host = new ModelHost({ runtimes: { fake: fakeRuntime() } });
     expect(() => createHttpHandler(host, { json: { maxDepth: 100_000 } })).toThrow('`json.maxDepth` must be an integer from 1 to 1000, got 100000');
     expect(() => createNodeListener(host, { bodyLimitBytes: Number.NaN })).toThrow('`bodyLimitBytes` must be an integer ≥ 1, got NaN');
+    expect(() => createNodeListener(host, { authorise: () => true } as never)).toThrow("unknown option 'authorise' (did you mean 'authorize'?)");
+    // The listener's own `limits` pass (they are checked by the listener).
+    expect(() => createNodeListener(host, { limits: { maxBufferedBytes: 1024 }, statusPage: false, serverName: 'm' })).not.toThrow();
     await host.close();
   });
 });

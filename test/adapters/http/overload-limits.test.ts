@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createNodeServer, DEFAULT_LIMITS } from '../../../src/adapters/http/index.js';
 import { ConnectionHold } from '../../../src/adapters/http/connection-hold.js';
 import { resolveLimits } from '../../../src/adapters/http/listener-limits.js';
-import { ModelHost } from '../../../src/index.js';
+import { ErrorCode, ModelHost } from '../../../src/index.js';
 import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 import { post, useServers } from './serve.js';
 
@@ -155,8 +155,15 @@ describe('limits options and createNodeServer', () => {
     [{ concurrency: 0 }, "limits.concurrency must be an integer ≥ 1 or 'adaptive', got 0"],
     [{ maxWaitMs: -1 }, 'limits.maxWaitMs must be an integer from 1 to 2147483647, got -1'],
     [{ maxBodies: 3 }, /limits.maxBodies is not a listener limit \(expected one of maxBufferedBytes, /],
+    [{ toString: 3 }, /limits.toString is not a listener limit/],
   ])('refuses %j', (limits, message) => {
     expect(() => resolveLimits(limits as never)).toThrow(message);
+    // INVALID_CONFIG, as every other option (DESIGN §8); it was a bare TypeError.
+    expect(() => resolveLimits(limits as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
+  });
+
+  it('refuses limits that are not an object', () => {
+    expect(() => resolveLimits(5 as never)).toThrow('limits must be an object, got 5');
   });
 
   it('applies the server limits to the node:http server it makes', async () => {

@@ -343,6 +343,9 @@ describe('startup and options', () => {
     expect(() => ModelHostModule.forRoot({ host: {}, http: { controller: 'ml' as never } })).toThrow(/`ModelHostModule.forRoot\(options\).http.controller` must be true, false or \{ path \}/);
     expect(() => ModelHostModule.forRootAsync({} as never)).toThrow(/`ModelHostModule.forRootAsync\(options\).useFactory` must be a function/);
     expect(() => ModelHostModule.forRootAsync({ useFactory: () => ({ host: {} }), global: 'yes' as never })).toThrow(/`ModelHostModule.forRootAsync\(options\).global` must be true or false/);
+    // A misspelt key was ignored: the application started with nothing loaded, or no controller.
+    expect(() => ModelHostModule.forRoot({ host: {}, laod: ['a'] } as never)).toThrow("`ModelHostModule.forRoot(options)` has an unknown option 'laod' (did you mean 'load'?); known options: host, load, http, close, global");
+    expect(() => ModelHostModule.forRootAsync({ useFactory: () => ({ host: {} }), controler: true } as never)).toThrow("`ModelHostModule.forRootAsync(options)` has an unknown option 'controler' (did you mean 'controller'?)");
   });
 
   it('forRootAsync refuses a controller (or global) from useFactory: the module is declared before it runs', async () => {

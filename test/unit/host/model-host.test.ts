@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, ModelHost, type ModelHostError, type WarningEvent } from '../../../src/index.js';
 import { FakeClock, flush } from '../../helpers/fake-clock.js';
@@ -148,6 +149,21 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
     await host.close();
   });
 
+  it('names the model in the SHUTTING_DOWN a draining host refuses a request with', async () => {
+    const gate = deferred();
+    let held = false;
+    const { host } = hostWith(fakeRuntime({ runGate: () => (held ? gate.promise : Promise.resolve()) }));
+    await host.load('affine', { source: FAKE_SOURCE });
+    held = true;
+    const running = host.predict('affine', [1, 2, 3, 4]);
+    const closed = host.close();
+    await expect(host.predict('affine', [1, 2, 3, 4])).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN, model: 'affine' });
+    await expect(host.predict('other', [1])).rejects.toMatchObject({ code: ErrorCode.SHUTTING_DOWN, model: undefined });
+    gate.resolve();
+    await running;
+    await closed;
+  });
+
   it('rejects with SHUTTING_DOWN after close, and close is idempotent', async () => {
     const { host, runtime } = hostWith();
     await host.load('affine', { source: FAKE_SOURCE });
@@ -183,6 +199,52 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
     await host.close();
   });
 
+  it('fires a once listener once and removes it, as eventemitter3 does (events.once too)', async () => {
+    const { host } = hostWith();
+    const loaded: string[] = [];
+    const own = host.listenerCount('modelLoaded'); // the host's own subscribers
+    host.once('modelLoaded', (e) => loaded.push(e.model));
+    const first = once(host as unknown as NodeJS.EventEmitter, 'modelLoaded');
+    await host.load('a', { source: FAKE_SOURCE });
+    await host.load('b', { source: FAKE_SOURCE });
+    await host.load('c', { source: FAKE_SOURCE });
+    expect(loaded).toEqual(['a']);
+    expect((await first)[0]).toMatchObject({ model: 'a' });
+    expect(host.listenerCount('modelLoaded')).toBe(own);
+    await host.close();
+  });
+
+  it('calls a listener with the context given to on, and removes once listeners by the function registered', async () => {
+    const { host } = hostWith();
+    const context = { seen: [] as string[] };
+    host.on('modelLoaded', function (this: typeof context, e) {
+      this.seen.push(e.model);
+    }, context);
+    const never = () => {
+      throw new Error('removed before it fired');
+    };
+    host.once('modelLoaded', never);
+    expect(host.listeners('modelLoaded')).toContain(never);
+    host.off('modelLoaded', never);
+    expect(host.listeners('modelLoaded')).not.toContain(never);
+    await host.load('a', { source: FAKE_SOURCE });
+    expect(context.seen).toEqual(['a']);
+    await host.close();
+  });
+
+  it('removes a throwing once listener after its one warning', async () => {
+    const { host } = hostWith();
+    const warnings: WarningEvent[] = [];
+    host.on('warning', (w) => warnings.push(w));
+    host.once('modelLoaded', () => {
+      throw new Error('listener bug');
+    });
+    await host.load('a', { source: FAKE_SOURCE });
+    await host.load('b', { source: FAKE_SOURCE });
+    expect(warnings.map((w) => w.message)).toEqual(["a 'modelLoaded' listener threw: listener bug"]);
+    await host.close();
+  });
+
   it('emits modelLoaded, versionSwapped, modelLoadFailed and modelUnloaded with model, version and timestamp', async () => {
     const { host } = hostWith(fakeRuntime({ failLoad: () => undefined }));
     const events: [string, object][] = [];
@@ -201,6 +263,10 @@ describe('ModelHost: every bad call settles with a clear code', () => {
     ['an unknown version', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { version: 9 }), ErrorCode.VERSION_NOT_FOUND, /no loaded version 9/],
     ['a bad timeoutMs', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { timeoutMs: -1 }), ErrorCode.INVALID_INPUT, /`timeoutMs` must be a number ≥ 0, got -1/],
     ['a bad signal', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { signal: {} as AbortSignal }), ErrorCode.INVALID_INPUT, /`signal` must be an AbortSignal/],
+    // A misspelt option used to be ignored: the request ran with no deadline at all.
+    ['a misspelt timeoutMs', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { timeout: 50 } as never), ErrorCode.INVALID_INPUT, /^predict\('affine'\): unknown option "timeout" \(did you mean 'timeoutMs'\?\); known options: version, timeoutMs, priority, signal, routingKey, id$/],
+    ['a misspelt memory option (the collection was skipped)', (h: ModelHost) => h.memory({ colect: true } as never), ErrorCode.INVALID_CONFIG, /^`memory\(options\)` has an unknown option 'colect' \(did you mean 'collect'\?\)/],
+    ['an option predict does not take', (h: ModelHost) => h.predictBatch('affine', { x: [[1, 2, 3, 4]] }, { batching: false } as never), ErrorCode.INVALID_INPUT, /^predict\('affine'\): unknown option "batching"; known options: /],
     // The one request-id rule of every protocol, in-process too.
     ['an empty id', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { id: '' }), ErrorCode.INVALID_INPUT, /^predict\('affine'\): `id` must be 1–128 visible ASCII characters \(no spaces\), got "" \(0 characters\)$/],
     ['an id with a space', (h: ModelHost) => h.predict('affine', [1, 2, 3, 4], { id: 'a b' }), ErrorCode.INVALID_INPUT, /`id` must be 1–128 visible ASCII characters \(no spaces\), got "a b" \(3 characters\)/],

@@ -88,6 +88,22 @@ describe('deploy, promote, rollback', () => {
     await host.close();
   });
 
+  it('setTraffic reads weight keys as canonical versions only (DESIGN §10: one strict version parser)', async () => {
+    const { host } = await setup([1, 2]);
+    await host.load('m', { version: 1 });
+    await host.deploy('m', 2);
+    // Each of these spellings used to reach v1 through Number(key); `01` and `1` together split v1's weight.
+    for (const key of ['01', '1.0', '0x1', '1e0', ' 1', '+1']) {
+      await expect(host.setTraffic('m', { [key]: 1, 2: 1 })).rejects.toMatchObject({
+        code: ErrorCode.INVALID_INPUT,
+        message: `model 'm': \`weights\` must be keyed by versions in canonical decimal form (1, 2, …), got ${JSON.stringify(key)}`,
+      });
+    }
+    expect(host.status('m').traffic).toEqual({ 2: 1 });
+    expect((await host.setTraffic('m', { '1': 1, 2: 3 })).traffic).toEqual({ 1: 0.25, 2: 0.75 });
+    await host.close();
+  });
+
   it('a failed deploy leaves serving untouched', async () => {
     const { host } = await setup([1, 2], { failLoad: new Set([2]) });
     await host.load('m', { version: 1 });

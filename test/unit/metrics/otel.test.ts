@@ -67,6 +67,15 @@ describe('modelhost/otel', () => {
     await host.close();
   });
 
+  it('refuses an option it does not take, before it touches the host', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() } });
+    const predict = host.predict;
+    // `trace: false` was ignored: every request still got a span.
+    expect(() => instrument(host, { trace: false } as never)).toThrow("`options` has an unknown option 'trace' (did you mean 'tracer'?); known options: tracer, meter, traces, metrics, requestHistograms");
+    expect(host.predict).toBe(predict);
+    await host.close();
+  });
+
   it('records the Prometheus metric set through the meter', async () => {
     const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
     const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });

@@ -86,6 +86,15 @@ describe('JsonlSink', () => {
     await host.close();
   });
 
+  it('refuses an option it does not take before it listens: a misspelt `models` kept every model', async () => {
+    const source = new EventEmitter();
+    await expect(JsonlSink.open(source as never, { stream: new PassThrough(), model: ['b'] } as never)).rejects.toThrow(
+      "JsonlSink: unknown option 'model' (did you mean 'models'?); known options: path, size, interval, maxFiles, compress, maxBufferBytes, tensorEncoding, models, stream, thread, closeTimeoutMs",
+    );
+    await expect(JsonlSink.open(source as never, { path: 'x.jsonl', maxFile: 3 } as never)).rejects.toThrow(/unknown option 'maxFile' \(did you mean 'maxFiles'\?\)/);
+    expect(source.listenerCount('requestSampled')).toBe(0);
+  });
+
   it('gathers lines and writes them 100 ms after the first, or at the next turn once half of maxBufferBytes wait', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] });
     try {

@@ -2,7 +2,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../../src/index.js';
-import { assertModelName, ModelRepository, selectVersions, validateVersionPolicy } from '../../../src/repository/index.js';
+import { assertModelName, ModelRepository, parseVersion, selectVersions, validateManifest, validateVersionPolicy } from '../../../src/repository/index.js';
 import { MAX_CONFIG_BYTES } from '../../../src/repository/model-repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 
@@ -100,6 +100,18 @@ describe('ModelRepository', () => {
     await mkdir(path.join(root, 'linked'));
     await symlink(path.join(root, 'store', 'v1'), path.join(root, 'linked', '1'));
     expect(await new ModelRepository(root).versionDir('linked', 1)).toBe(path.join(await import('node:fs/promises').then((f) => f.realpath(root)), 'store', 'v1'));
+  });
+});
+
+describe('parseVersion: the one version parser', () => {
+  it('reads only the canonical decimal form of a positive safe integer', () => {
+    expect(['1', '2', '10', '9007199254740991'].map(parseVersion)).toEqual([1, 2, 10, 9007199254740991]);
+    for (const text of ['', '0', '01', '-1', '+1', '1.0', '1e0', '0x1', ' 1', '1 ', '%31', '１', '9007199254740992', '12345678901234567']) expect(parseVersion(text)).toBeUndefined();
+  });
+
+  it('is what manifest.json weights are keyed by', () => {
+    expect(validateManifest({ models: { m: { weights: { '1': 1, '2': 0 } } } })).toEqual({ models: { m: { weights: { '1': 1, '2': 0 } } } });
+    expect(() => validateManifest({ models: { m: { weights: { '01': 1 } } } })).toThrow(/models\.m\.weights must map versions \(canonical decimal: "2", not "02"\) to weights ≥ 0, got "01": 1/);
   });
 });
 
