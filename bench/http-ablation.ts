@@ -23,9 +23,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isMain } from './lib/cli.js';
-import { cpuShareSince, cpuSnapshot } from './lib/cpu-contention.js';
+import { waitForQuiet } from './lib/cpu-contention.js';
 import { mergeHttpRuns, runHttp, type HttpRunResult } from './http/autocannon-run.js';
 import { startCommand, startServe, type ServeProcess } from './http/serve-process.js';
 import { requestsFor } from './http.js';
@@ -105,18 +104,6 @@ async function rowsPerBatchOf(url: string): Promise<number | undefined> {
   const total = (suffix: string) => text.split('\n').filter((line) => new RegExp(`^\\w+_batch_size_${suffix}[ {]`).test(line)).reduce((n, line) => n + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
   const count = total('count');
   return count > 0 ? total('sum') / count : undefined;
-}
-
-/** Waits (at most `limitMs`) until other processes leave the cores alone: two half-seconds under 0.1 core. */
-async function waitForQuiet(limitMs: number): Promise<void> {
-  const started = performance.now();
-  for (let quiet = 0; quiet < 2 && performance.now() - started < limitMs; ) {
-    const snapshot = cpuSnapshot();
-    await sleep(500);
-    const others = cpuShareSince(snapshot)?.otherCores;
-    if (others === undefined) return;
-    quiet = others < 0.1 ? quiet + 1 : 0;
-  }
 }
 
 if (isMain(import.meta.url)) await main();

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * CPU that other processes took while a bench ran: on a shared 2-core machine it is the
@@ -54,4 +55,16 @@ export function mergeCpuShares(parts: readonly { share: CpuShare | undefined; ms
     otherCores: known.reduce((sum, p) => sum + p.share.otherCores * p.ms, 0) / total,
     stealCores: known.reduce((sum, p) => sum + p.share.stealCores * p.ms, 0) / total,
   };
+}
+
+/** Waits (at most `limitMs`) until other processes leave the cores alone: two half-seconds under 0.1 core. */
+export async function waitForQuiet(limitMs: number): Promise<void> {
+  const started = performance.now();
+  for (let quiet = 0; quiet < 2 && performance.now() - started < limitMs; ) {
+    const snapshot = cpuSnapshot();
+    await sleep(500);
+    const others = cpuShareSince(snapshot)?.otherCores;
+    if (others === undefined) return;
+    quiet = others < 0.1 ? quiet + 1 : 0;
+  }
 }

@@ -20,6 +20,7 @@ import { ADMIN_TOKEN_ENV, bearerTokenAuthorizer, readAdminToken } from './admin-
 import { GRPC_FLAGS, startGrpcServer } from './grpc-port.js';
 import type { GrpcServer } from '../adapters/grpc/grpc-server.js';
 import { LoadProgress } from './load-progress.js';
+import { disablePretenuring } from './v8-flags.js';
 import { createLogger } from './log-format.js';
 import { findSingleModel, loadOptionsFor, type SingleModelLayout } from './single-model-layout.js';
 import { describeFlags, integer, list, oneOf, parseCommandLine, positive, switchFlag, text, UsageError, type FlagTable } from './flags.js';
@@ -177,6 +178,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (values.version) return void process.stdout.write(`${PACKAGE_VERSION}\n`);
   const [command, root] = positionals;
   if (command !== 'serve') fail(command === undefined ? 'missing command' : `unknown command '${command}'`);
+  // Before anything is allocated per request: see v8-flags.ts.
+  disablePretenuring();
   if (root === undefined) fail('missing <repository>');
   const port = values.port ?? 8080;
   const address = values.host ?? '127.0.0.1';

@@ -228,9 +228,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       permit?.bodyRead();
       return close();
     }
-    // Only a queued response listens: the common one adds and removes nothing (a removal per request from the connection's
-    // signal, even of a listener it never had, measured serve at 0.69x of the bare handler against 0.90x, cause not found;
-    // docs/benchmarks.md, session 8).
+    // Only a queued response listens: the common one, already on its socket, hears 'close' on its response and adds nothing.
     if (isQueued(res)) {
       exchange.listening = true;
       signal.addEventListener('abort', close);
