@@ -5,7 +5,7 @@
  * default since session 8), and measures each process once on the ablation's cell: the MLP on
  * onnxruntime, batching 64 / 2 ms, inline, 64 autocannon connections of KServe v2 JSON.
  *
- *   npm run build && flock /tmp/modelhost-bench.lock npx tsx bench/http-processes.ts [--processes 4] [--seconds 3] [--wait-quiet]
+ *   npm run build && flock /tmp/modelhost-bench.lock npx tsx bench/http-processes.ts [--processes 4] [--seconds 3] [--model mlp-onnx|mobilenet] [--wait-quiet]
  *
  * Prints req/s and server CPU per request of every process, then each setting's min–max.
  */
@@ -22,15 +22,17 @@ import { requestsFor } from './http.js';
 import { BATCHING } from './load/host.js';
 import { writeRepository } from './load/models.js';
 
-const MODEL = 'mlp-onnx';
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const SETTINGS = { 'pretenuring on (V8 default)': ['--allocation-site-pretenuring'], 'pretenuring off (serve default)': [] } as const;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { processes: { type: 'string', default: '4' }, seconds: { type: 'string', default: '3' }, 'wait-quiet': { type: 'boolean' } } });
+  const { values } = parseArgs({ options: { processes: { type: 'string', default: '4' }, seconds: { type: 'string', default: '3' }, model: { type: 'string', default: 'mlp-onnx' }, 'wait-quiet': { type: 'boolean' } } });
+  const MODEL = values.model as 'mlp-onnx' | 'mobilenet';
+  if (MODEL !== 'mlp-onnx' && MODEL !== 'mobilenet') throw new Error(`--model: mlp-onnx or mobilenet, got ${MODEL}`);
   const root = await mkdtemp(path.join(tmpdir(), 'modelhost-bench-processes-'));
   await writeRepository(root, [MODEL]);
-  await writeFile(path.join(root, MODEL, 'config.json'), JSON.stringify({ batching: { ...BATCHING }, onnx: { intraOpNumThreads: 1 }, instances: { kind: 'inline' } }));
+  // The MLP as the ablation runs it; MobileNetV2 as bench/http.ts does (the repository's own config).
+  if (MODEL === 'mlp-onnx') await writeFile(path.join(root, MODEL, 'config.json'), JSON.stringify({ batching: { ...BATCHING }, onnx: { intraOpNumThreads: 1 }, instances: { kind: 'inline' } }));
   const requests = requestsFor(MODEL).jsonRequests;
   const results = new Map<string, { rps: number; cpuUs: number }[]>();
   try {
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
   } finally {
     await rm(root, { recursive: true, force: true });
   }
-  console.log(`\nMLP onnx, 64 connections, one fresh \`modelhost serve\` process per row (3 s warm-up, ${values.seconds} s measured), ${new Date().toISOString()}`);
+  console.log(`\n${MODEL}, 64 connections, one fresh \`modelhost serve\` process per row (3 s warm-up, ${values.seconds} s measured), ${new Date().toISOString()}`);
   console.log('| setting | req/s per process | min–max | CPU µs per request, min–max |');
   console.log('|---|---|---|---|');
   for (const [name, runs] of results) {
