@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../../../src/adapters/http/index.js';
 import { addInferenceService } from '../../../src/adapters/grpc/index.js';
 import { ErrorCode, ModelHost, type ModelHostError } from '../../../src/index.js';
+import { collectMetrics } from '../../../src/metrics/prometheus.js';
+import { instrument } from '../../../src/metrics/opentelemetry.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 
 async function loaded(): Promise<ModelHost> {
@@ -50,6 +52,26 @@ describe('adapters refuse an option of another adapter (it would silently not ho
     const server = {} as never;
     await expect(addInferenceService(server, host, { tls: { certFile: 'c', keyFile: 'k' } } as never)).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: expect.stringContaining("unknown option 'tls'") });
     await expect(addInferenceService(server, host, { address: '0.0.0.0' } as never)).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: expect.stringContaining("unknown option 'address'") });
+    await host.close();
+  });
+});
+
+describe('metrics options: a value of the wrong kind is refused, as the HTTP adapters’ are', () => {
+  it("instrument({ traces: 'false' }) traced every request; a tracer that is not one failed at the first request", async () => {
+    const host = await loaded();
+    const predict = host.predict;
+    expect(() => instrument(host, { traces: 'false' } as never)).toThrow('`traces` must be true or false, got "false"');
+    expect(() => instrument(host, { requestHistograms: 0 } as never)).toThrow('`requestHistograms` must be true or false, got 0');
+    expect(() => instrument(host, { tracer: 'jaeger' } as never)).toThrow('`tracer` must be an OpenTelemetry Tracer ({ startSpan() }), got "jaeger"');
+    expect(() => instrument(host, { meter: {} } as never)).toThrow('`meter` must be an OpenTelemetry Meter ({ createHistogram() }), got {}');
+    expect(host.predict).toBe(predict);
+    await host.close();
+  });
+
+  it('collectMetrics: buckets not an array, and a registry that is not one, are INVALID_CONFIG naming them (was a TypeError from inside)', async () => {
+    const host = await loaded();
+    expect(() => collectMetrics(host, { buckets: { requestSeconds: 0.5 } } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: '`buckets.requestSeconds` must be increasing finite numbers, got 0.5' }));
+    expect(() => collectMetrics(host, { registry: 'default' } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: '`registry` must be a prom-client Registry, got "default"' }));
     await host.close();
   });
 });
