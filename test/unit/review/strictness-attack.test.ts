@@ -3,6 +3,9 @@
  * would: each case here failed before its fix.
  */
 import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import { describe, expect, it } from 'vitest';
 import { createHttpHandler } from '../../../src/adapters/http/index.js';
@@ -156,5 +159,24 @@ describe('a version refused from outside is named, cut short', () => {
     await expect(host.setTraffic('m', new Map([[1, 1]]) as never)).rejects.toMatchObject({ code: ErrorCode.INVALID_INPUT, message: expect.stringMatching(/`weights` must be an object \{ \[version\]: weight \}, got a Map/) });
     await expect(host.setTraffic('m', [1] as never)).rejects.toMatchObject({ code: ErrorCode.INVALID_INPUT, message: expect.stringMatching(/`weights` must be an object \{ \[version\]: weight \}, got an array/) });
     await host.close();
+  });
+});
+
+describe('version folders not named as versions', () => {
+  it("a model whose only folders are 01/ and 1.0/ is refused naming them, not 'on disk: none'", async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'mh-versions-'));
+    try {
+      for (const folder of ['01', '1.0', 'assets']) {
+        await mkdir(path.join(root, 'm', folder), { recursive: true });
+        await writeFile(path.join(root, 'm', folder, 'model.fake'), 'fake');
+      }
+      const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, repository: { root } });
+      const error = (await host.load('m').catch((e: unknown) => e)) as ModelHostError;
+      expect(error.code).toBe(ErrorCode.VERSION_NOT_FOUND);
+      expect(error.message).toMatch(/\(on disk: none; not versions \(canonical decimal: 1, not 01\): "01", "1\.0"\)$/);
+      await host.close();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
