@@ -12,6 +12,8 @@ import { createHttpHandler } from '../../../src/adapters/http/index.js';
 import { addInferenceService } from '../../../src/adapters/grpc/index.js';
 import { ErrorCode, ModelHost, type ModelHostError } from '../../../src/index.js';
 import { collectMetrics } from '../../../src/metrics/prometheus.js';
+import { JsonlSink } from '../../../src/monitoring/jsonl-sink.js';
+import { PassThrough } from 'node:stream';
 import { instrument } from '../../../src/metrics/opentelemetry.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
 
@@ -178,5 +180,15 @@ describe('version folders not named as versions', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('JsonlSink.open: models of the wrong kind', () => {
+  it("models: 'fraud' (a string) sampled the models named f, r, a, u and d: refused before it listens", async () => {
+    const host = await loaded();
+    await expect(JsonlSink.open(host, { stream: new PassThrough(), models: 'fraud' as never })).rejects.toThrow('JsonlSink: models must be an array of model names, got "fraud"');
+    await expect(JsonlSink.open(host, { stream: new PassThrough(), models: [1] as never })).rejects.toThrow('JsonlSink: models must be an array of model names, got [1]');
+    expect(host.listenerCount('requestSampled')).toBe(0);
+    await host.close();
   });
 });
