@@ -630,8 +630,8 @@ function checkPredictOptions(options: PredictOptions, model: string): DispatchOp
   if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
   const { timeoutMs, priority, signal, version, routingKey, id } = options;
   // A misspelt option (`timeout`, `deadlineMs`) would otherwise run the request without it. Own
-  // keys only, as every option check: an ES5 class's methods or a polluted Object.prototype are
-  // enumerable here too (hasOwn runs only for a key that is not an option: nothing per request).
+  // keys only, as every option check: an ES5-compiled class's methods are enumerable here too
+  // (hasOwn runs only for a key that is not an option: nothing per request).
   for (const key in options) if (!isPredictOption(key) && Object.hasOwn(options, key)) throw unknownPredictOption(model, key);
   if (routingKey !== undefined && typeof routingKey !== 'string') throw invalidPredictOption(model, 'routingKey', 'a string', routingKey);
   if (id !== undefined && !isRequestId(id)) throw new ModelHostError(ErrorCode.INVALID_INPUT, `predict('${model}'): ${requestIdProblem('`id`', id)}`, { model });
