@@ -22,11 +22,19 @@ const registrations = new WeakMap<Listener, Registration>();
  * every event and was never removed, and `on(event, fn, context)` ran with the emitter as
  * `this`. So a `once` listener, or one with a context, is registered as a wrapper that
  * removes itself and applies the context; `removeListener`/`off` and `listeners()` speak in
- * the caller's functions, as eventemitter3's own do.
+ * the caller's functions, as eventemitter3's own do. A falsy context is the emitter, as in
+ * eventemitter3 (`on(event, fn, null)` is `on(event, fn)`, and `off(event, fn, null)` removes it).
+ *
+ * The owner's own subscribers (`own`) are delivered first and are not the callers' listeners:
+ * `listeners()`, `listenerCount()`, `eventNames()`, `off(event)` and `removeAllListeners()`
+ * never see them, so a caller's cleanup cannot switch off the owner's bookkeeping.
  */
 export abstract class GuardedEmitter<Events extends EventEmitter.ValidEventTypes> extends EventEmitter<Events> {
+  /** The owner's own subscribers: delivered before the callers' listeners, invisible to them. */
+  protected readonly own = new EventEmitter<Events>();
+
   override on<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context?: unknown): this {
-    return super.on(event, context === undefined ? fn : this.wrap(event, fn, context, false));
+    return super.on(event, context ? this.wrap(event, fn, context, false) : fn);
   }
 
   override addListener<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context?: unknown): this {
@@ -43,8 +51,8 @@ export abstract class GuardedEmitter<Events extends EventEmitter.ValidEventTypes
       const registration = registrations.get(raw);
       const original = registration?.fn ?? raw;
       if (original !== (fn as Listener)) continue;
-      // eventemitter3's rules: a context or `once` given narrows what is removed; no context registered means the emitter.
-      if (context !== undefined && (registration?.context ?? this) !== context) continue;
+      // eventemitter3's rules: a (truthy) context or `once` given narrows what is removed; no context registered means the emitter.
+      if (context && (registration?.context ?? this) !== context) continue;
       if (once === true && registration?.once !== true) continue;
       super.removeListener(event, raw as EventEmitter.EventListener<Events, T>);
     }
@@ -63,12 +71,23 @@ export abstract class GuardedEmitter<Events extends EventEmitter.ValidEventTypes
     return all as EventEmitter.EventListener<Events, T>[];
   }
 
+  /** Whether anyone, the owner or a caller, listens to `event` (worth building its payload). */
+  protected hears(event: EventEmitter.EventNames<Events>): boolean {
+    return super.listenerCount(event) > 0 || this.own.listenerCount(event) > 0;
+  }
+
   /**
-   * Calls every listener of `event` with `payload`, in order; one that throws goes to
-   * `listenerThrew` and the rest still run. A `once` listener is removed before it is called.
+   * Calls the owner's subscribers and then every listener of `event` with `payload`, in order;
+   * one that throws goes to `listenerThrew` and the rest still run. A `once` listener is
+   * removed before it is called.
    */
   protected deliver<T extends EventEmitter.EventNames<Events>>(event: T, payload: unknown): void {
-    for (const listener of super.listeners(event) as ((payload: unknown) => void)[]) {
+    if (this.own.listenerCount(event) > 0) this.call(this.own.listeners(event) as ((payload: unknown) => void)[], event, payload);
+    if (super.listenerCount(event) > 0) this.call(super.listeners(event) as ((payload: unknown) => void)[], event, payload);
+  }
+
+  private call<T extends EventEmitter.EventNames<Events>>(listeners: readonly ((payload: unknown) => void)[], event: T, payload: unknown): void {
+    for (const listener of listeners) {
       try {
         listener.call(this, payload);
       } catch (error) {
@@ -83,7 +102,7 @@ export abstract class GuardedEmitter<Events extends EventEmitter.ValidEventTypes
   private wrap<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context: unknown, once: boolean): EventEmitter.EventListener<Events, T> {
     if (typeof fn !== 'function') throw new TypeError('The listener must be a function');
     const emitter = this;
-    const self = context ?? emitter;
+    const self = context || emitter;
     let fired = false;
     const wrapper = function (this: unknown, ...args: unknown[]): unknown {
       if (once) {

@@ -182,8 +182,8 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
       predictPinned: (model, version, inputs) => this.run(model, inputs, { version }, 'instance', false),
     }, this.options.readiness);
     if (this.options.repository?.pollIntervalMs !== undefined) this.schedulePoll(this.options.repository.pollIntervalMs);
-    this.recorder = this.options.stats ? new StatsRecorder(this, this.internal, this.options.clock) : undefined;
-    this.on('modelUnloaded', (e) => this.recorder?.forget(e.model, e.version));
+    this.recorder = this.options.stats ? new StatsRecorder(this.own, this.internal, this.options.clock) : undefined;
+    this.own.on('modelUnloaded', (e) => this.recorder?.forget(e.model, e.version));
     this.monitoring = new HostMonitoring({
       now: () => this.options.clock.now(),
       random: () => Math.random(),
@@ -194,9 +194,9 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
       warn: (message, model, cause) => this.warn(message, model, undefined, cause),
     });
     // Cached answers never outlive the versions that gave them.
-    for (const event of ['versionSwapped', 'modelLoaded', 'modelUnloaded'] as const) this.on(event, (e) => this.monitoring.invalidate(e.model));
+    for (const event of ['versionSwapped', 'modelLoaded', 'modelUnloaded'] as const) this.own.on(event, (e) => this.monitoring.invalidate(e.model));
     // A model whose last version went away forgets its monitoring (checked once the unload has settled).
-    this.on('modelUnloaded', (e) => queueMicrotask(() => this.models.has(e.model) || this.monitoring.forget(e.model)));
+    this.own.on('modelUnloaded', (e) => queueMicrotask(() => this.models.has(e.model) || this.monitoring.forget(e.model)));
   }
 
   /** The `logger` of the options, or undefined: the HTTP adapters log unexpected errors through it. */
@@ -453,7 +453,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
    * per name: a client's names are data, never metric labels.
    */
   private refused(model: NamedModel, routed: number | undefined, options: PredictOptions | undefined, error: unknown): void {
-    if (this.listenerCount('requestFailed') === 0) return;
+    if (!this.hears('requestFailed')) return;
     const pinned = typeof options?.version === 'number' && model.versions.has(options.version) ? options.version : undefined;
     const code = error instanceof ModelHostError ? error.code : ErrorCode.INVALID_INPUT;
     const id = typeof options?.id === 'string' ? options.id : undefined;
@@ -535,7 +535,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
   private cacheHit(model: string, version: number, rows: number, id: string | undefined, arrivedAt: number, answeredAt: number): void {
     const totalMs = answeredAt - arrivedAt;
     if (this.internal.listenerCount('cacheHit') > 0) this.internal.emit('cacheHit', { model, version, rows, totalMs, answeredAt });
-    if (this.listenerCount('requestCompleted') > 0) {
+    if (this.hears('requestCompleted')) {
       this.notify('requestCompleted', { model, version, timestamp: Date.now(), id, rows, batchSize: 0, queueMs: 0, computeMs: 0, totalMs, cached: true });
     }
   }
@@ -550,7 +550,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
       wants: (event) =>
         event === 'requestsCompleted'
           ? this.internal.listenerCount(event) > 0
-          : this.listenerCount(event) > 0 || ((event === 'requestCompleted' || event === 'requestFailed') && this.models.get(name)?.guard !== undefined),
+          : this.hears(event) || ((event === 'requestCompleted' || event === 'requestFailed') && this.models.get(name)?.guard !== undefined),
       // Never throws (the SchedulerEvents contract): it is called while a batch settles its requests.
       emit: (event, payload) => {
         try {
@@ -580,7 +580,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
 
   /** Emits to every listener; a listener that throws becomes a `warning`, never a failure. */
   private notify<E extends ModelHostEventName>(event: E, payload: ModelHostEvents[E][0]): void {
-    if (this.listenerCount(event) === 0) return;
+    if (!this.hears(event)) return;
     this.deliver(event, payload);
   }
 
@@ -629,8 +629,10 @@ const DISPOSE_GRACE_MS = 1000;
 function checkPredictOptions(options: PredictOptions, model: string): DispatchOptions {
   if (typeof options !== 'object' || options === null) throw invalidPredictOption(model, 'options', 'an object', options);
   const { timeoutMs, priority, signal, version, routingKey, id } = options;
-  // A misspelt option (`timeout`, `deadlineMs`) would otherwise run the request without it.
-  for (const key in options) if (!isPredictOption(key)) throw unknownPredictOption(model, key);
+  // A misspelt option (`timeout`, `deadlineMs`) would otherwise run the request without it. Own
+  // keys only, as every option check: an ES5-compiled class's methods are enumerable here too
+  // (hasOwn runs only for a key that is not an option: nothing per request).
+  for (const key in options) if (!isPredictOption(key) && Object.hasOwn(options, key)) throw unknownPredictOption(model, key);
   if (routingKey !== undefined && typeof routingKey !== 'string') throw invalidPredictOption(model, 'routingKey', 'a string', routingKey);
   if (id !== undefined && !isRequestId(id)) throw new ModelHostError(ErrorCode.INVALID_INPUT, `predict('${model}'): ${requestIdProblem('`id`', id)}`, { model });
   if (version !== undefined) assertVersion(version, model);

@@ -13,7 +13,7 @@
 import { context, metrics, SpanKind, SpanStatusCode, trace, TraceFlags, ValueType, type Attributes, type BatchObservableCallback, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import { MONITORING_METRICS, monitoringPoints, type ModelHost, type Outputs, type PredictOptions } from 'modelhost';
 import type { ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
-import { checkObject } from '../errors/option-checks.js';
+import { checkBoolean, checkObject, invalidOption } from '../errors/option-checks.js';
 
 export interface OtelOptions {
   /** Default: `trace.getTracer('modelhost')`. */
@@ -46,6 +46,10 @@ const BREAKER_VALUE = { closed: 0, halfOpen: 0.5, open: 1 } as const;
 export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInstrumentation {
   // A misspelt key (`trace: false`) would silently keep the default.
   checkObject(options, 'options', ['tracer', 'meter', 'traces', 'metrics', 'requestHistograms']);
+  // A string 'false' would leave tracing on; a tracer that is not one would fail the first request.
+  for (const flag of ['traces', 'metrics', 'requestHistograms'] as const) if (options[flag] !== undefined) checkBoolean(options[flag], flag);
+  if (options.tracer !== undefined && typeof (options.tracer as { startSpan?: unknown } | null)?.startSpan !== 'function') throw invalidOption('tracer', 'an OpenTelemetry Tracer ({ startSpan() })', options.tracer);
+  if (options.meter !== undefined && typeof (options.meter as { createHistogram?: unknown } | null)?.createHistogram !== 'function') throw invalidOption('meter', 'an OpenTelemetry Meter ({ createHistogram() })', options.meter);
   const tracer = options.tracer ?? trace.getTracer('modelhost');
   const meter = options.meter ?? metrics.getMeter('modelhost');
   const cleanups: (() => void)[] = [];

@@ -13,7 +13,7 @@
 import promClient from 'prom-client';
 import type { Registry } from 'prom-client';
 import { MONITORING_METRICS, monitoringPoints, type ModelHost } from 'modelhost';
-import { checkObject, checkString } from '../errors/option-checks.js';
+import { checkObject, checkString, invalidOption } from '../errors/option-checks.js';
 import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
 
 export interface PrometheusBuckets {
@@ -125,11 +125,14 @@ export function collectMetrics(host: ModelHost, options: PrometheusOptions = {})
   checkObject(options, 'options', ['registry', 'prefix', 'buckets']);
   if (options.prefix !== undefined && options.prefix !== '') checkString(options.prefix, 'prefix');
   if (options.buckets !== undefined) checkObject(options.buckets, 'buckets', Object.keys(DEFAULT_BUCKETS));
+  if (options.registry !== undefined && typeof (options.registry as { registerMetric?: unknown } | null)?.registerMetric !== 'function') {
+    throw invalidOption('registry', 'a prom-client Registry', options.registry);
+  }
   const registry = options.registry ?? new promClient.Registry();
   const prefix = options.prefix ?? 'modelhost_';
   const buckets = { ...DEFAULT_BUCKETS, ...options.buckets } as typeof DEFAULT_BUCKETS;
   for (const [name, bounds] of Object.entries(buckets)) {
-    if (!bounds.every((b, i) => Number.isFinite(b) && (i === 0 || b > bounds[i - 1]!))) throw new TypeError(`buckets.${name} must be increasing finite numbers, got ${JSON.stringify(bounds)}`);
+    if (!Array.isArray(bounds) || !bounds.every((b, i) => Number.isFinite(b) && (i === 0 || b > bounds[i - 1]!))) throw invalidOption(`buckets.${name}`, 'increasing finite numbers', bounds);
   }
 
   // model → version → series. Nested maps: no key string built per event.

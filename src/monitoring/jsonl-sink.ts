@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { RequestSampledEvent } from '../metrics/events.js';
-import { closest } from '../errors/option-checks.js';
+import { closest, show } from '../errors/option-checks.js';
 import { importPeer } from '../runtime/optional-peer.js';
 import { openRotatingFile, type RotatingFile } from './rotating-file.js';
 import { borrowsSamples } from './sample-listeners.js';
@@ -146,6 +146,10 @@ export class JsonlSink {
     if (options.thread === true && options.stream !== undefined) throw new TypeError('JsonlSink: `thread: true` needs a `path` (a `stream` cannot cross to a worker thread)');
     const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     if (!(Number.isInteger(closeTimeoutMs) && closeTimeoutMs >= 0)) throw new TypeError(`closeTimeoutMs must be an integer ≥ 0, got ${String(closeTimeoutMs)}`);
+    // A string is iterable too: models: 'fraud' would sample the models named f, r, a, u and d.
+    if (options.models !== undefined && !(Array.isArray(options.models) && options.models.every((m) => typeof m === 'string'))) {
+      throw new TypeError(`JsonlSink: models must be an array of model names, got ${show(options.models)}`);
+    }
     const models = options.models === undefined ? undefined : new Set(options.models);
     let stream = options.stream;
     if (stream === undefined) {

@@ -122,7 +122,11 @@ export class VersionManager {
     const next = new Map<number, number>();
     const named: number[] = [];
     const check = () => {
-      if (typeof weights !== 'object' || weights === null) throw invalid(name, 'weights', 'an object { [version]: weight }', weights);
+      // A Map's or an array's entries are not its weights (a Map read as {} said "at least one positive weight").
+      if (typeof weights !== 'object' || weights === null || weights instanceof Map || Array.isArray(weights)) {
+        const got = weights instanceof Map ? 'a Map' : Array.isArray(weights) ? 'an array' : show(weights);
+        throw new ModelHostError(ErrorCode.INVALID_INPUT, `model '${name}': \`weights\` must be an object { [version]: weight }, got ${got}`, { model: name });
+      }
       for (const [key, weight] of Object.entries(weights)) {
         // Keys are text: only the canonical spelling names a version, so `01` and `1` never both reach v1.
         const version = parseVersion(key);

@@ -53,7 +53,10 @@ export class VersionPool {
     const chosen = options.version !== undefined ? available.filter((v) => v === options.version) : selectVersions(available, resolved.versionPolicy);
     if (chosen.length === 0) {
       const what = options.version !== undefined ? `version ${options.version}` : `versions matching ${JSON.stringify(resolved.versionPolicy)}`;
-      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in the repository (on disk: ${available.join(', ') || 'none'})`, {
+      // A folder named 01 or 1.0 is not a version (one spelling per version): named, or "none" would puzzle.
+      const misnamed = await repository.misnamedVersions(name).catch(() => []);
+      const skipped = misnamed.length === 0 ? '' : `; not versions (canonical decimal: 1, not 01): ${misnamed.slice(0, 5).map((n) => JSON.stringify(n.slice(0, 40))).join(', ')}`;
+      throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${name}' has no ${what} in the repository (on disk: ${available.join(', ') || 'none'}${skipped})`, {
         model: name,
         version: options.version,
       });

@@ -42,6 +42,6 @@ export function isVersion(value: unknown): value is number {
 
 export function assertVersion(value: unknown, model?: string): asserts value is number {
   if (!isVersion(value)) {
-    throw new ModelHostError(ErrorCode.INVALID_INPUT, `version must be a positive integer, got ${typeof value === 'number' ? value : show(value)}`, { model });
+    throw new ModelHostError(ErrorCode.INVALID_INPUT, `version must be a positive integer, got ${Object.is(value, -0) ? '-0' : typeof value === 'number' ? value : show(value)}`, { model });
   }
 }

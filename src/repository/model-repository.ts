@@ -47,6 +47,18 @@ export class ModelRepository {
       .sort((a, b) => a - b);
   }
 
+  /**
+   * Folders of a model that look like versions but are not in canonical form (`01`, `1.0`,
+   * `+1`): `listVersions` skips them. For error messages only (a readdir each call).
+   */
+  async misnamedVersions(name: string): Promise<string[]> {
+    const entries = await readdir(await this.modelDir(name), { withFileTypes: true });
+    return entries
+      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && /^[+-]?[0-9]/.test(e.name) && parseVersion(e.name) === undefined)
+      .map((e) => e.name)
+      .sort();
+  }
+
   /** The parsed `config.json` of a model, or undefined when it has none. Validation is the host's. */
   async readConfig(name: string): Promise<unknown> {
     const root = await this.resolvedRoot();

@@ -68,12 +68,21 @@ export const DEFAULT_GRPC_OPTIONS = Object.freeze({
   serverName: 'modelhost',
 });
 
-/** Every key of `GrpcServerOptions` and `createGrpcServer`'s `address`: anything else is a typo that would silently not hold. */
-const GRPC_OPTION_KEYS: readonly string[] = ['maxReceiveMessageBytes', 'maxSendMessageBytes', 'timeoutMs', 'authorize', 'maxStreamInFlight', 'serverName', 'tls', 'address'] satisfies readonly (keyof GrpcServerOptions | 'address')[];
+/**
+ * Every key of `GrpcOptions`: what `addInferenceService` takes. Anything else is a typo, or an
+ * option of the server it does not make (`tls`, `address`), that would silently not hold.
+ */
+const SERVICE_OPTION_KEYS: readonly string[] = ['maxReceiveMessageBytes', 'maxSendMessageBytes', 'timeoutMs', 'authorize', 'maxStreamInFlight', 'serverName'] satisfies readonly (keyof GrpcOptions)[];
 
-/** @throws ModelHostError INVALID_CONFIG: "`maxReceiveMessageBytes` must be an integer ≥ 1, got 0", or an unknown option named */
-export function resolveGrpcOptions(options: GrpcOptions = {}): ResolvedGrpcOptions {
-  checkObject(options, 'options', GRPC_OPTION_KEYS);
+/** `createGrpcServer`'s keys: `GrpcServerOptions` and `address`. */
+export const SERVER_OPTION_KEYS: readonly string[] = [...SERVICE_OPTION_KEYS, ...(['tls', 'address'] satisfies readonly (keyof GrpcServerOptions | 'address')[])];
+
+/**
+ * `known`: the keys the caller takes (`addInferenceService`'s by default).
+ * @throws ModelHostError INVALID_CONFIG: "`maxReceiveMessageBytes` must be an integer ≥ 1, got 0", or an unknown option named
+ */
+export function resolveGrpcOptions(options: GrpcOptions = {}, known: readonly string[] = SERVICE_OPTION_KEYS): ResolvedGrpcOptions {
+  checkObject(options, 'options', known);
   if (options.serverName !== undefined) checkString(options.serverName, 'serverName');
   const timeoutMs = options.timeoutMs;
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0 && Number.isFinite(timeoutMs))) {

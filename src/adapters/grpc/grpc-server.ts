@@ -1,6 +1,6 @@
 import type * as GrpcJs from '@grpc/grpc-js';
 import type { ModelHost } from 'modelhost';
-import { resolveGrpcOptions, type GrpcOptions, type GrpcServerOptions } from './grpc-options.js';
+import { resolveGrpcOptions, SERVER_OPTION_KEYS, type GrpcOptions, type GrpcServerOptions } from './grpc-options.js';
 import { loadGrpcPeer } from './grpc-peer.js';
 import { inferenceHandlers } from './inference-service.js';
 import { watchedServerCredentials } from './tls-server-credentials.js';
@@ -47,7 +47,7 @@ export async function addInferenceService(server: GrpcJs.Server, host: ModelHost
  *   is taken or the TLS files are unusable
  */
 export async function createGrpcServer(host: ModelHost, port: number, options: GrpcServerOptions & { readonly address?: string } = {}): Promise<GrpcServer> {
-  const resolved = resolveGrpcOptions(options);
+  const resolved = resolveGrpcOptions(options, SERVER_OPTION_KEYS);
   const { grpc, service } = await loadGrpcPeer();
   const server = new grpc.Server({
     'grpc.max_receive_message_length': resolved.maxReceiveMessageBytes,

@@ -8,7 +8,7 @@ import { DTYPES, ErrorCode, isModelHostError, ModelHostError, type ModelHost, ty
 import type { HttpRequest } from 'modelhost/http';
 import { answeredBy, PLATFORM } from '../http/kserve-v2.js';
 import { PACKAGE_VERSION } from '../../version.js';
-import { parseVersion } from '../http/version-segment.js';
+import { parseVersion, shownVersion } from '../http/version-segment.js';
 import { isRequestId, requestIdProblem } from '../http/request-id.js';
 import { logInferenceFailure } from '../http/inference-failure-log.js';
 import type { ResolvedGrpcOptions } from './grpc-options.js';
@@ -199,7 +199,7 @@ function versionOf(model: string, text: string): number | undefined {
   if (text === '') return undefined;
   const version = parseVersion(text);
   if (version === undefined) {
-    throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${model}' has no version ${JSON.stringify(text)} (versions are positive integers in canonical decimal form)`, { model });
+    throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${model}' has no version ${shownVersion(text)} (versions are positive integers in canonical decimal form)`, { model });
   }
   return version;
 }

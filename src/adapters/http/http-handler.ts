@@ -1,7 +1,7 @@
 import { ErrorCode, isModelHostError, ModelHostError, type ModelHost } from 'modelhost';
 import * as adminRoutes from './admin.js';
 import { errorResponse, json } from './http-errors.js';
-import { resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteContext, type RouteHandler } from './http-types.js';
+import { HTTP_OPTION_KEYS, resolveHttpOptions, type HttpOptions, type HttpRequest, type HttpResponse, type ResolvedHttpOptions, type RouteContext, type RouteHandler } from './http-types.js';
 import { feedback } from './feedback.js';
 import * as kserve from './kserve-v2.js';
 import { chartAsset } from './chart-assets.js';
@@ -101,7 +101,12 @@ export const PAGES: readonly Route[] = [route('GET', '/', statusPage), route('GE
  * so a framework can pass the request on. Usable from node:http, Express, Nest, Fastify.
  */
 export function createHttpHandler(host: ModelHost, options: HttpOptions = {}): (request: HttpRequest) => Promise<HttpResponse | undefined> {
-  const resolved = resolveHttpOptions(options);
+  // Its own keys only: the listener's `limits` would not hold here.
+  return handlerFor(host, resolveHttpOptions(options, HTTP_OPTION_KEYS));
+}
+
+/** `createHttpHandler` for an adapter that resolved its own, wider options (the listener). */
+export function handlerFor(host: ModelHost, resolved: ResolvedHttpOptions): (request: HttpRequest) => Promise<HttpResponse | undefined> {
   const routes = resolved.statusPage ? [...ROUTES, ...PAGES] : ROUTES;
   // Not async: the route's promise is returned as it is (an async wrapper would add a promise and two turns per request).
   return (request) => {

@@ -95,14 +95,20 @@ export interface ResolvedHttpOptions {
 }
 
 /**
- * Every key of `HttpOptions`, and the listener's `limits` (each adapter resolves its whole
- * options object here): anything else is a typo that would silently not hold.
+ * Every key of `HttpOptions`: what `createHttpHandler` takes. Anything else is a typo, or an
+ * option of another adapter (the listener's `limits`), that would silently not hold.
  */
-const HTTP_OPTION_KEYS: readonly string[] = ['bodyLimitBytes', 'json', 'maxResponseBytes', 'timeoutMs', 'authorize', 'authorizeFeedback', 'metrics', 'statusPage', 'serverName', 'limits'] satisfies readonly (keyof HttpOptions | 'limits')[];
+export const HTTP_OPTION_KEYS: readonly string[] = ['bodyLimitBytes', 'json', 'maxResponseBytes', 'timeoutMs', 'authorize', 'authorizeFeedback', 'metrics', 'statusPage', 'serverName'] satisfies readonly (keyof HttpOptions)[];
 
-/** @throws ModelHostError INVALID_CONFIG when an option is unknown or out of its range (see `HttpOptions`). */
-export function resolveHttpOptions(options: HttpOptions = {}): ResolvedHttpOptions {
-  checkObject(options, 'options', HTTP_OPTION_KEYS);
+/** The listener's keys (`createNodeListener`, the Express router, the Nest controller, `createNodeServer`): `HttpOptions` and `limits`. */
+export const LISTENER_OPTION_KEYS: readonly string[] = [...HTTP_OPTION_KEYS, 'limits'];
+
+/**
+ * `known`: the keys the caller takes (the listener's by default).
+ * @throws ModelHostError INVALID_CONFIG when an option is unknown or out of its range (see `HttpOptions`).
+ */
+export function resolveHttpOptions(options: HttpOptions = {}, known: readonly string[] = LISTENER_OPTION_KEYS): ResolvedHttpOptions {
+  checkObject(options, 'options', known);
   if (options.authorize !== undefined) checkFunction(options.authorize, 'authorize');
   if (options.authorizeFeedback !== undefined) checkFunction(options.authorizeFeedback, 'authorizeFeedback');
   if (options.metrics !== undefined && typeof (options.metrics as { metrics?: unknown } | null)?.metrics !== 'function') {

@@ -9,7 +9,7 @@ import { ConnectionHold } from './connection-hold.js';
 import { ConnectionPark } from './connection-park.js';
 import { requestSignal } from './connection-signal.js';
 import { contentCodings } from './content-encoding.js';
-import { createHttpHandler, inferModelOf, routePathOf } from './http-handler.js';
+import { handlerFor, inferModelOf, routePathOf } from './http-handler.js';
 import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
 import { continueBody } from './expect-continue.js';
@@ -88,7 +88,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       parks.delete(gate);
     }
   };
-  const handle = createHttpHandler(host, options.metrics === undefined ? options : { ...options, metrics: withAdmissionMetrics(options.metrics, gates, undefined, forgetUnserved) });
+  const handle = handlerFor(host, resolveHttpOptions(options.metrics === undefined ? options : { ...options, metrics: withAdmissionMetrics(options.metrics, gates, undefined, forgetUnserved) }));
   const { bodyLimitBytes } = resolveHttpOptions(options);
   const limits = resolveLimits(options.limits);
   const budget = new ByteBudget(limits.maxBufferedBytes);

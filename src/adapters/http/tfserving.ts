@@ -210,7 +210,7 @@ function resolveVersion(host: ModelHost, params: RouteContext['params']): number
   const status = host.status(params['model']!);
   const version = label === 'default' || label === 'stable' ? status.defaultVersion : label === 'canary' ? status.candidate : undefined;
   if (version === undefined) {
-    throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${params['model']}' has no version labelled '${label}' (labels: default${status.candidate === undefined ? '' : ', canary'})`, { model: params['model'] });
+    throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${params['model']}' has no version labelled '${label.length > 40 ? `${label.slice(0, 40)}…` : label}' (labels: default${status.candidate === undefined ? '' : ', canary'})`, { model: params['model'] });
   }
   return version;
 }

@@ -18,9 +18,14 @@ export function versionParam(params: Readonly<Record<string, string>>): number |
   if (raw === undefined) return undefined;
   const version = parseVersion(raw);
   if (version === undefined) {
-    throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${params['model']}' has no version ${JSON.stringify(raw)} (versions are positive integers in canonical decimal form)`, {
+    throw new ModelHostError(ErrorCode.VERSION_NOT_FOUND, `model '${params['model']}' has no version ${shownVersion(raw)} (versions are positive integers in canonical decimal form)`, {
       model: params['model'],
     });
   }
   return version;
+}
+
+/** A version (or label) from a client for an error message: quoted, cut at 40 characters (a path segment may be kilobytes). */
+export function shownVersion(raw: string): string {
+  return JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw);
 }

@@ -5,7 +5,7 @@
  * not hold.
  */
 import { describe, expect, it } from 'vitest';
-import { resolveGrpcOptions, type GrpcOptions } from '../../../src/adapters/grpc/grpc-options.js';
+import { resolveGrpcOptions, SERVER_OPTION_KEYS, type GrpcOptions } from '../../../src/adapters/grpc/grpc-options.js';
 import { ErrorCode, ModelHostError } from '../../../src/index.js';
 
 function refusal(options: GrpcOptions): string {
@@ -19,7 +19,8 @@ function refusal(options: GrpcOptions): string {
   return 'accepted';
 }
 
-const KNOWN = 'known options: maxReceiveMessageBytes, maxSendMessageBytes, timeoutMs, authorize, maxStreamInFlight, serverName, tls, address';
+// addInferenceService's keys (resolveGrpcOptions' default); createGrpcServer adds tls and address.
+const KNOWN = 'known options: maxReceiveMessageBytes, maxSendMessageBytes, timeoutMs, authorize, maxStreamInFlight, serverName';
 
 describe('gRPC options', () => {
   it.each([
@@ -34,7 +35,7 @@ describe('gRPC options', () => {
 
   it('takes every option of createGrpcServer', () => {
     expect(
-      resolveGrpcOptions({ maxReceiveMessageBytes: 1, maxSendMessageBytes: 1, timeoutMs: 5, authorize: () => true, maxStreamInFlight: 1, serverName: 's', tls: undefined, address: '127.0.0.1' } as GrpcOptions),
+      resolveGrpcOptions({ maxReceiveMessageBytes: 1, maxSendMessageBytes: 1, timeoutMs: 5, authorize: () => true, maxStreamInFlight: 1, serverName: 's', tls: undefined, address: '127.0.0.1' } as GrpcOptions, SERVER_OPTION_KEYS),
     ).toMatchObject({ maxReceiveMessageBytes: 1, maxSendMessageBytes: 1, timeoutMs: 5, maxStreamInFlight: 1, serverName: 's' });
   });
 });

@@ -202,7 +202,6 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
   it('fires a once listener once and removes it, as eventemitter3 does (events.once too)', async () => {
     const { host } = hostWith();
     const loaded: string[] = [];
-    const own = host.listenerCount('modelLoaded'); // the host's own subscribers
     host.once('modelLoaded', (e) => loaded.push(e.model));
     const first = once(host as unknown as NodeJS.EventEmitter, 'modelLoaded');
     await host.load('a', { source: FAKE_SOURCE });
@@ -210,7 +209,7 @@ describe('ModelHost: load and predict through the runtime SPI', () => {
     await host.load('c', { source: FAKE_SOURCE });
     expect(loaded).toEqual(['a']);
     expect((await first)[0]).toMatchObject({ model: 'a' });
-    expect(host.listenerCount('modelLoaded')).toBe(own);
+    expect(host.listenerCount('modelLoaded')).toBe(0); // the host's own subscribers are not listeners
     await host.close();
   });
 

@@ -52,7 +52,7 @@ describe('modelhost/prometheus', () => {
     const text = await registry.metrics();
     expect(text).toContain('svc_rollbacks_total{model="m",automatic="false"} 1');
     expect(text).toContain('svc_model_loads_total{model="m",result="success"} 2');
-    expect(() => collectMetrics(host, { registry: new Registry(), buckets: { requestSeconds: [1, 0.5] } })).toThrow(/buckets.requestSeconds must be increasing/);
+    expect(() => collectMetrics(host, { registry: new Registry(), buckets: { requestSeconds: [1, 0.5] } })).toThrow("`buckets.requestSeconds` must be increasing finite numbers, got [1,0.5]");
     // Misspelt keys were ignored: the metrics went out unprefixed, or with the default buckets.
     expect(() => collectMetrics(host, { registry: new Registry(), prefx: 'svc_' } as never)).toThrow("`options` has an unknown option 'prefx' (did you mean 'prefix'?); known options: registry, prefix, buckets");
     expect(() => collectMetrics(host, { registry: new Registry(), buckets: { requestSecond: [1] } } as never)).toThrow("`buckets` has an unknown option 'requestSecond' (did you mean 'requestSeconds'?)");
