@@ -423,7 +423,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
     let model: NamedModel | undefined;
     let routed: number | undefined;
     try {
-      if (this.closing) throw this.shuttingDown(typeof name === 'string' && this.models.has(name) ? name : undefined);
+      if (this.closing) throw this.shuttingDown(name);
       model = typeof name === 'string' ? this.models.get(name) : undefined;
       if (model === undefined) throw modelNotFound(name, [...this.models.keys()]);
       const dispatch = options === undefined ? NO_OPTIONS : checkPredictOptions(options, name);
@@ -573,8 +573,12 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
     };
   }
 
-  /** `model`: the loaded model a refused request named (errors carry `model` where it is known, DESIGN §8). */
-  private shuttingDown(model?: string): ModelHostError {
+  /**
+   * `name`: what a refused request named, kept as the error's `model` when it is a loaded model (errors carry
+   * `model` where it is known, DESIGN §8). Decided here, not at the call: `run` stays small enough to inline into.
+   */
+  private shuttingDown(name?: unknown): ModelHostError {
+    const model = typeof name === 'string' && this.models.has(name) ? name : undefined;
     return new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the model host is shutting down', model === undefined ? undefined : { model });
   }
 
