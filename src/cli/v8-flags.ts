@@ -12,8 +12,9 @@ export const PRETENURING_FLAG = '--no-allocation-site-pretenuring';
  * decide that, so a site can be pretenured in one process and not in the next, and stays so:
  * pretenured, the short-lived per-request objects fill the old generation (major GCs where
  * there were none) and every allocation-heavy function slows. The same build of `serve` on
- * the MLP at 64 connections read 27k–38k req/s from one process to the next; with the flag,
- * 36.4k–37.3k in four processes in a row (docs/benchmarks.md, "session 8").
+ * the MLP at 64 connections read 27.8k–38.7k req/s from one process to the next (mean 32.5k);
+ * with the flag, 33.7k–40.0k (mean 36.7k), 11 processes each (bench/http-processes.ts;
+ * docs/benchmarks.md, "Session 8").
  *
  * Respects the operator: `node --allocation-site-pretenuring dist/cli.js serve …` (or any
  * pretenuring flag on node's command line) keeps V8's own setting.
