@@ -423,6 +423,9 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
         if (next !== undefined) return passOn(res, next);
         return reply(res, json(404, { error: `no route for ${req.method} ${req.url}` }));
       }
+      // Node ends a body only after its Content-Length bytes: fewer read here means a middleware in front took some and
+      // passed the request on, and the client is not to blame for what is left. Checked on a 400 only (nothing per request).
+      if (response.status === 400 && readPart(exchange)) return failed(exchange, new BodyConsumed());
       reply(res, response);
       if (response.status === 429) holdAfter(req, res, Number(response.headers['retry-after']));
     } catch (error) {
@@ -431,8 +434,10 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
   }
 
   /** The answer to a request that failed before or while it was handled. */
-  function failed({ res, next }: Exchange, error: unknown): void {
+  function failed(exchange: Exchange, error: unknown): void {
+    const { res, next } = exchange;
     if (error instanceof BodyRefused) return reply(res, error.response(bodyLimitBytes, limits), true);
+    if (error instanceof BadJson && readPart(exchange)) error = new BodyConsumed();
     // A mounting mistake, answered in words the operator can act on (a framework's error page would say 'internal error').
     if (error instanceof BodyConsumed) return reply(res, json(500, { error: error.message }));
     if (error instanceof BadJson) return reply(res, errorResponse(badRequest(error.message)));
@@ -610,6 +615,14 @@ function busyAfter(socket: Socket | null, res: ServerResponse): boolean {
  */
 function isQueued(res: ServerResponse): boolean {
   return res.socket === null || res.socket === undefined;
+}
+
+/**
+ * Whether the listener read only part of a body whose length was declared: Node ends a body only after its Content-Length
+ * bytes, so a middleware in front took the rest and passed the request on (the client is not to blame for what is left).
+ */
+function readPart({ req, size }: Exchange): boolean {
+  return size > 0 && size < Number(req.headers['content-length']);
 }
 
 /** Whether the request's headers announce a body (RFC 9112 §6.3: Transfer-Encoding, or a Content-Length other than 0). */

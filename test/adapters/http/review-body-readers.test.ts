@@ -228,3 +228,61 @@ describe('review: in a Nest application (its default body parsers on), pipelined
     socket.destroy();
   });
 });
+
+describe('behind a middleware that read part of the body and passed the request on', () => {
+  const { track } = useServers();
+
+  /** Takes the first chunk of the body (a signature check on a prefix, say), stops reading, and passes the request on. */
+  const takeFirstChunk: express.RequestHandler = (req, _res, next) => {
+    req.once('data', () => {
+      req.pause();
+      next();
+    });
+  };
+
+  it.each([
+    ['a small body (parsed by the handler)', undefined],
+    ['a body past largeBodyBytes (parsed in its own turn)', 16],
+  ])('%s: answered 500 naming the mounting mistake, not 400 blaming the client for invalid JSON', async (_, largeBodyBytes) => {
+    const host = track(new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { batching: false } }));
+    await host.load('m', { source: FAKE_SOURCE });
+    const app = express();
+    app.use(takeFirstChunk);
+    app.use(createExpressRouter(host, largeBodyBytes === undefined ? {} : { limits: { largeBodyBytes } }));
+    const server = createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    track({ destroy: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) } as never);
+    const { port } = server.address() as AddressInfo;
+    // The head and the body's first 10 bytes, then the rest 50 ms later: two chunks, the first taken in front.
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      let received = '';
+      socket.setEncoding('latin1').on('data', (c: string) => {
+        received += c;
+        const head = received.indexOf('\r\n\r\n');
+        const length = Number(/content-length: (\d+)/i.exec(received.slice(0, Math.max(head, 0)))?.[1] ?? -1);
+        if (head < 0 || received.length < head + 4 + length) return;
+        socket.destroy();
+        resolve({ status: Number(received.slice(9, 12)), body: received.slice(head + 4, head + 4 + length) });
+      });
+      socket.on('error', reject);
+      socket.write(`POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      setTimeout(() => socket.write(body.slice(10)), 50);
+    });
+    expect(answer.status).toBe(500);
+    expect(JSON.parse(answer.body).error).toMatch(/read before modelhost received the request/);
+  });
+
+  it('a body that is not JSON, read whole by the listener, is still 400 naming the client’s mistake', async () => {
+    const host = track(new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { batching: false } }));
+    await host.load('m', { source: FAKE_SOURCE });
+    const app = express();
+    app.use(createExpressRouter(host));
+    const server = createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    track({ destroy: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) } as never);
+    const { port } = server.address() as AddressInfo;
+    const answer = await raw(port, `POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{"inputs"`);
+    expect(answer.status).toBe(400);
+  });
+});
