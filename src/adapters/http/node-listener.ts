@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCode, type ModelHost, type ModelMetadata } from 'modelhost';
-import { AdaptiveLimit } from './adaptive-limit.js';
+import { ADAPTIVE_LIMIT_DEFAULTS, AdaptiveLimit } from './adaptive-limit.js';
 import { AdmissionGate, WaitExpired, type Permit } from './admission-gate.js';
 import { withAdmissionMetrics } from './admission-metrics.js';
 import { ByteBudget } from './byte-budget.js';
@@ -492,11 +492,6 @@ export async function unpark(listener: Pick<NodeListener, 'stopParking'>): Promi
   await new Promise((resolve) => setImmediate(resolve));
 }
 
-/** The adaptive limit's default floor: a model that is not batched (or whose batches are smaller) still keeps this many in flight. */
-const ADAPTIVE_MIN_LIMIT = 8;
-/** The adaptive limit's default ceiling (AdaptiveLimit's `maxLimit`). */
-const ADAPTIVE_MAX_LIMIT = 1000;
-
 /**
  * The adaptive limit's floor for `model`: at least one full batch (but no more than its queue's
  * `queue.maxSize` rows; never below 8). A batched model's latency
@@ -509,10 +504,11 @@ const ADAPTIVE_MAX_LIMIT = 1000;
  * and taken again whenever that changes (a reload, a rollout to a version with another batch size).
  */
 function adaptiveFloor(metadata: ModelMetadata | undefined): number {
-  if (metadata === undefined) return ADAPTIVE_MIN_LIMIT; // not ready (unloaded between the check and here)
+  const { minLimit, maxLimit } = ADAPTIVE_LIMIT_DEFAULTS;
+  if (metadata === undefined) return minLimit; // not ready (unloaded between the check and here)
   // No more than the version's queue holds: a floor past it has the host read and refuse (429) what the gate would have held unread.
   const rows = Math.min(metadata.maxBatchSize, metadata.queueMaxSize);
-  return Math.min(ADAPTIVE_MAX_LIMIT, Math.max(ADAPTIVE_MIN_LIMIT, rows));
+  return Math.min(maxLimit, Math.max(minLimit, rows));
 }
 
 /** The model's metadata (its default version's), or undefined while it is not ready. */
@@ -597,7 +593,6 @@ function mediaTypeOf(req: IncomingMessage): string {
   const end = type.indexOf(';');
   return (end < 0 ? type : type.slice(0, end)).trim().toLowerCase();
 }
-
 
 /**
  * Whether a request pipelined behind the one `res` answered already has the connection: Node hands the socket to the next
