@@ -88,8 +88,9 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
       parks.delete(gate);
     }
   };
-  const handle = handlerFor(host, resolveHttpOptions(options.metrics === undefined ? options : { ...options, metrics: withAdmissionMetrics(options.metrics, gates, undefined, forgetUnserved) }));
-  const { bodyLimitBytes } = resolveHttpOptions(options);
+  const resolved = resolveHttpOptions(options);
+  const { bodyLimitBytes } = resolved;
+  const handle = handlerFor(host, resolved.metrics === undefined ? resolved : { ...resolved, metrics: withAdmissionMetrics(resolved.metrics, gates, undefined, forgetUnserved) });
   const limits = resolveLimits(options.limits);
   const budget = new ByteBudget(limits.maxBufferedBytes);
   const hold = limits.holdRefusedConnections ? new ConnectionHold() : undefined;
