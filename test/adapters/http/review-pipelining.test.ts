@@ -22,9 +22,10 @@ const inferText = (v: number, extra = '') => {
   return `POST /v2/models/m/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
 };
 
-/** A raw connection: what the server sent so far, and a way to wait for `n` complete responses. */
-function rawConnection(port: number) {
+/** A raw connection (`text` written on it first): what the server sent so far, and a way to wait for `n` complete responses. */
+function rawConnection(port: number, text?: string) {
   const socket = connect(port, '127.0.0.1');
+  if (text !== undefined) socket.write(text);
   let received = '';
   const waiters: (() => void)[] = [];
   socket.setEncoding('latin1').on('data', (c: string) => {
@@ -87,8 +88,7 @@ describe('review: pipelined requests', () => {
 
   it('a request waiting for admission behind the one being answered, on a connection closed while that one runs: the gate counts it once', async () => {
     const { port, url, gauge, release } = await heldModel({ concurrency: 1 });
-    const conn = rawConnection(port);
-    conn.socket.write(inferText(1) + inferText(2));
+    const conn = rawConnection(port, inferText(1) + inferText(2));
     await sleep(100);
     expect(await gauge('in_flight')).toBe(1);
     expect(await gauge('waiting')).toBe(1);
@@ -220,8 +220,7 @@ describe('review: pipelined requests', () => {
       ['by the server, at a malformed third request, the second waiting for admission', 1, () => inferText(1) + inferText(2) + 'NOT HTTP\r\n\r\n'],
     ])('%s', async (_, concurrency, text) => {
       const { port, runs, atBaseline } = await stepModel(concurrency);
-      const conn = rawConnection(port);
-      conn.socket.write(text());
+      const conn = rawConnection(port, text());
       await expect.poll(() => runs.length).toBeGreaterThanOrEqual(1);
       await sleep(50);
       conn.socket.destroy();
@@ -234,8 +233,7 @@ describe('review: pipelined requests', () => {
       ['with the second waiting for admission', 1, () => inferText(1) + inferText(2)],
     ])('the client half-closes (sends FIN, as `nc` does at the end of its input) %s', async (_, concurrency, text) => {
       const { port, runs, atBaseline } = await stepModel(concurrency);
-      const conn = rawConnection(port);
-      conn.socket.write(text());
+      const conn = rawConnection(port, text());
       await expect.poll(() => runs.length).toBe(1);
       conn.socket.end();
       await conn.closed;
@@ -244,8 +242,7 @@ describe('review: pipelined requests', () => {
 
     it('the server closes the connection (a request asked `Connection: close`) with requests pipelined behind it', async () => {
       const { port, atBaseline } = await stepModel(3);
-      const conn = rawConnection(port);
-      conn.socket.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n' + inferText(2) + half(3));
+      const conn = rawConnection(port, 'GET /v2/health/live HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n' + inferText(2) + half(3));
       await conn.closed;
       expect(splitResponses(conn.received)).toHaveLength(1);
       await atBaseline();
@@ -301,11 +298,7 @@ describe('review: pipelined requests', () => {
       // Other connections' requests: one takes the free slot (74 bytes read), three wait (the first of them is admitted,
       // and read, when the first request's slot frees). The gate is busy enough that a connection whose response is sent
       // is parked (not read) until a slot frees.
-      const others = [3, 4, 5, 6].map((v) => {
-        const conn = rawConnection(port);
-        conn.socket.write(inferText(v));
-        return conn;
-      });
+      const others = [3, 4, 5, 6].map((v) => rawConnection(port, inferText(v)));
       await sleep(50);
       runs[0]!.resolve();
       expect(await x.responses(1)).toHaveLength(1);
@@ -323,11 +316,7 @@ describe('review: pipelined requests', () => {
     it('a connection refused 429 with a request pipelined behind, mid-body, is not held unread: its client’s close is seen at once', async () => {
       const { port, url, atBaseline } = await stepModel(1, 1);
       // One runs, one waits: the model's wait (one place) is full.
-      const busy = [1, 2].map((v) => {
-        const conn = rawConnection(port);
-        conn.socket.write(inferText(v));
-        return conn;
-      });
+      const busy = [1, 2].map((v) => rawConnection(port, inferText(v)));
       await sleep(50);
       const x = rawConnection(port);
       const index = ' '.repeat(200);
@@ -347,8 +336,7 @@ describe('review: pipelined requests', () => {
 
     it('after the first was answered and the second got the socket (its response no longer queued)', async () => {
       const { port, runs, atBaseline } = await stepModel(3);
-      const conn = rawConnection(port);
-      conn.socket.write(inferText(1) + inferText(2) + inferText(3));
+      const conn = rawConnection(port, inferText(1) + inferText(2) + inferText(3));
       // The model runs one at a time (executor concurrency 1): the second runs once the first is answered.
       await expect.poll(() => runs.length).toBe(1);
       runs[0]!.resolve();
@@ -362,8 +350,7 @@ describe('review: pipelined requests', () => {
 
     it('after the first two were answered, with the third’s body still coming', async () => {
       const { port, runs, atBaseline } = await stepModel(3);
-      const conn = rawConnection(port);
-      conn.socket.write(inferText(1) + inferText(2) + half(3));
+      const conn = rawConnection(port, inferText(1) + inferText(2) + half(3));
       await expect.poll(() => runs.length).toBe(1);
       runs[0]!.resolve();
       await expect.poll(() => runs.length).toBe(2);
@@ -378,8 +365,7 @@ describe('review: pipelined requests', () => {
 
   it.each([3, 1])('draining with requests pipelined behind the one running (concurrency %i): it is answered with Connection: close, the rest are not (as Go’s Shutdown); the host closes, nothing left held', async (concurrency) => {
     const { host, port, url, release } = await heldModel({ concurrency });
-    const conn = rawConnection(port);
-    conn.socket.write(inferText(1) + inferText(2) + 'GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n' + inferText(3));
+    const conn = rawConnection(port, inferText(1) + inferText(2) + 'GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n' + inferText(3));
     await sleep(100);
     const closing = host.close();
     await sleep(20);
