@@ -584,7 +584,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
 
   /** Emits to every listener; a listener that throws becomes a `warning`, never a failure. */
   private notify<E extends ModelHostEventName>(event: E, payload: ModelHostEvents[E][0]): void {
-    if (!this.hears(event)) return;
+    // deliver asks each emitter for listeners itself: nothing to check first.
     this.deliver(event, payload);
   }
 
