@@ -68,6 +68,11 @@ export function checkObject(value: unknown, path: string, known: readonly string
  * A received value for a message, cut short; bigints (nested too) exactly, as `123n`, and
  * NaN and ±Infinity as themselves (JSON would say `null`).
  */
+/** A string from a client or a caller, for a message: JSON-quoted, cut at `max` characters (a path segment or key may be kilobytes). */
+export function quoted(text: string, max = 40): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 export function show(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return 'a function';

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { causeDetail, checkBoolean, checkObject, closest, ErrorCode, ModelHostError } from '../errors/index.js';
+import { causeDetail, checkBoolean, checkObject, closest, ErrorCode, ModelHostError, quoted } from '../errors/index.js';
 import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
 import type { InternalEvents } from '../metrics/internal-events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
@@ -665,7 +665,7 @@ function isPredictOption(key: string): boolean {
 
 function unknownPredictOption(model: string, key: string): ModelHostError {
   const hint = closest(key, PREDICT_OPTIONS);
-  const shown = JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+  const shown = quoted(key);
   return new ModelHostError(ErrorCode.INVALID_INPUT, `predict('${model}'): unknown option ${shown}${hint === undefined ? '' : ` (did you mean '${hint}'?)`}; known options: ${PREDICT_OPTIONS.join(', ')}`, { model });
 }
 

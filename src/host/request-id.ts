@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { show } from '../errors/index.js';
+import { quoted, show } from '../errors/index.js';
 
 /**
  * The one rule for what a request id may be, wherever one arrives (`predict`'s `id`,
@@ -65,7 +65,7 @@ export function requestIdProblem(name: string, value: unknown): string {
     value === undefined
       ? 'none'
       : typeof value === 'string'
-        ? `${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)} (${value.length} characters)`
+        ? `${quoted(value)} (${value.length} characters)`
         : typeof value === 'bigint'
           ? String(value)
           : show(value);

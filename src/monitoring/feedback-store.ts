@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { ErrorCode, ModelHostError, quoted } from '../errors/index.js';
 import { float16Value } from '../tensor/codec/float16.js';
 import type { Tensor } from '../tensor/index.js';
 import type { ResolvedFeedback } from './monitoring-options.js';
@@ -194,7 +194,7 @@ export function checkLabels(model: string, task: 'classification' | 'regression'
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (typeof value === 'string') return `the string ${quoted(value)}`;
   if (value === null || typeof value !== 'object') return String(value);
   return Array.isArray(value) ? 'an array' : 'an object';
 }

@@ -3,6 +3,7 @@
  * accept is refused (400), never ignored — a misspelled `canari` must not turn a canary
  * into a full swap.
  */
+import { quoted } from '../../errors/option-checks.js';
 import { badRequest } from './http-errors.js';
 
 /**
@@ -14,7 +15,7 @@ export function checkKeys(where: string, body: Record<string, unknown>, accepted
     if (accepted.includes(key)) continue;
     const near = accepted.find((a) => distance(a, key) <= 2);
     const list = accepted.length === 0 ? 'none' : accepted.map((a) => JSON.stringify(a)).join(', ');
-    throw badRequest(`${where}: unknown key ${JSON.stringify(key.length > 40 ? key.slice(0, 40) + '…' : key)}${near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}?)`}; accepted keys: ${list}`);
+    throw badRequest(`${where}: unknown key ${quoted(key)}${near === undefined ? '' : ` (did you mean ${JSON.stringify(near)}?)`}; accepted keys: ${list}`);
   }
 }
 

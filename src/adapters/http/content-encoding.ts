@@ -5,6 +5,7 @@
  * body limit, and clients that compress can send identity at no cost on a local network.
  * A body a framework already decoded and parsed (Express's `express.json()` inflates) passes.
  */
+import { quoted } from '../../errors/option-checks.js';
 import { json } from './http-errors.js';
 import type { HttpRequest, HttpResponse } from './http-types.js';
 
@@ -23,7 +24,7 @@ export function unsupportedContentEncoding(request: HttpRequest): HttpResponse |
   if (request.parsedBody !== undefined || request.body === undefined || request.body.byteLength === 0) return undefined;
   const codings = contentCodings(request.headers);
   if (codings.length === 0) return undefined;
-  const named = codings.map((c) => JSON.stringify(c.length > 40 ? `${c.slice(0, 40)}…` : c)).join(', ');
+  const named = codings.map((c) => quoted(c)).join(', ');
   // RFC 7694 §3: a 415 for a content coding lists the codings the server does accept.
   return json(415, { error: `the request body has Content-Encoding ${named}, which this server does not decode: send it uncompressed (identity)` }, { 'accept-encoding': 'identity' });
 }

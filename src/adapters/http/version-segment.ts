@@ -1,4 +1,5 @@
 import { ErrorCode, ModelHostError, parseVersion } from 'modelhost';
+import { quoted } from '../../errors/option-checks.js';
 
 /**
  * The one parser of version numbers (`modelhost`'s, the repository's and `setTraffic`'s
@@ -27,5 +28,5 @@ export function versionParam(params: Readonly<Record<string, string>>): number |
 
 /** A version (or label) from a client for an error message: quoted, cut at 40 characters (a path segment may be kilobytes). */
 export function shownVersion(raw: string): string {
-  return JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw);
+  return quoted(raw);
 }
