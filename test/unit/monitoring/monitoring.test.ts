@@ -461,3 +461,44 @@ describe('feedback integrity', () => {
     await host.close();
   });
 });
+
+describe('monitoring options that cannot work are refused at load, naming the key', () => {
+  const refusal = (key: RegExp) => expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(key) });
+
+  it('feedback.ttlMs that is not a whole number of ms (lru-cache threw a TypeError at the first request)', () => {
+    for (const ttlMs of [1.5, Number.POSITIVE_INFINITY]) {
+      expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { feedback: { ttlMs } } } })).toThrow(refusal(/feedback\.ttlMs.*an integer/));
+    }
+  });
+
+  it('drift on without sampling (drift reads sampled rows only: it never saw one)', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { drift: { enabled: true } } } });
+    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/drift\.enabled.*sampling\.rate/));
+    await host.close();
+  });
+
+  it('feedback.output that is not one of the model’s outputs (every label answered matched: false)', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { feedback: { output: 'probs' } } } });
+    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/feedback\.output.*'y'.*got 'probs'/));
+    await host.close();
+  });
+
+  it('drift.reference rows that do not fit the model’s inputs (the reference was silently captured from live rows instead)', async () => {
+    const reference = Array.from({ length: 20 }, (_, i) => (i === 3 ? [1, 2, 3] : [1, 2, 3, 4]));
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { sampling: { rate: 1 }, drift: { enabled: true, reference } } } });
+    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/drift\.reference\[3\]/));
+    await host.close();
+  });
+
+  it('a rollout guard on live quality without the feedback it reads (never fired)', async () => {
+    for (const [models, key] of [
+      [{ m: { rollout: { maxAccuracyDrop: 0.05 } } }, /rollout\.maxAccuracyDrop.*feedback/],
+      [{ m: { feedback: { task: 'regression' }, rollout: { maxAccuracyDrop: 0.05 } } }, /rollout\.maxAccuracyDrop.*classification/],
+      [{ m: { feedback: { task: 'classification' }, rollout: { maxMaeRatio: 2 } } }, /rollout\.maxMaeRatio.*regression/],
+    ] as const) {
+      const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: models as ModelHostOptions['models'] });
+      await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(key));
+      await host.close();
+    }
+  });
+});
