@@ -38,6 +38,12 @@ export interface FeedbackOptions {
   ttlMs?: number;
   /** Most predictions remembered; the oldest go first. Default 100000. */
   maxEntries?: number;
+  /**
+   * Bound on the bytes the remembered predictions hold (8 per row, plus the id), per model: a
+   * request of many rows holds many, so `maxEntries` alone bounds nothing. The oldest go first;
+   * one request larger than this is not remembered. Default 64 MiB.
+   */
+  maxBytes?: number;
   /** Rolling window of accuracy / MAE, ms. Default 600000 (10 min). */
   windowMs?: number;
 }
@@ -98,12 +104,13 @@ export function validateMonitoringOptions(options: Record<string, unknown>, path
     }
   }
   if (options['feedback'] !== undefined) {
-    const f = checkObject(options['feedback'], `${path}.feedback`, ['task', 'output', 'ttlMs', 'maxEntries', 'windowMs']);
+    const f = checkObject(options['feedback'], `${path}.feedback`, ['task', 'output', 'ttlMs', 'maxEntries', 'maxBytes', 'windowMs']);
     if (f['task'] !== undefined) checkOneOf(f['task'], `${path}.feedback.task`, ['classification', 'regression']);
     if (f['output'] !== undefined && typeof f['output'] !== 'string') throw invalidOption(`${path}.feedback.output`, 'an output name', f['output']);
     // Whole ms: lru-cache's `ttl` takes nothing else (a TypeError at the first request, not here).
     if (f['ttlMs'] !== undefined) checkInteger(f['ttlMs'], `${path}.feedback.ttlMs`, 1);
     if (f['maxEntries'] !== undefined) checkInteger(f['maxEntries'], `${path}.feedback.maxEntries`, 1, 10_000_000);
+    if (f['maxBytes'] !== undefined) checkInteger(f['maxBytes'], `${path}.feedback.maxBytes`, 1);
     if (f['windowMs'] !== undefined) checkNumber(f['windowMs'], `${path}.feedback.windowMs`, 1000);
   }
   if (options['cache'] !== undefined) {
@@ -151,7 +158,14 @@ export function resolveMonitoring(merged: Record<string, unknown>): ResolvedMoni
     feedback:
       f === undefined
         ? undefined
-        : Object.freeze({ task: f.task ?? 'classification', output: f.output, ttlMs: f.ttlMs ?? 3_600_000, maxEntries: f.maxEntries ?? 100_000, windowMs: f.windowMs ?? 600_000 }),
+        : Object.freeze({
+            task: f.task ?? 'classification',
+            output: f.output,
+            ttlMs: f.ttlMs ?? 3_600_000,
+            maxEntries: f.maxEntries ?? 100_000,
+            maxBytes: f.maxBytes ?? 64 * 1024 * 1024,
+            windowMs: f.windowMs ?? 600_000,
+          }),
     cache: Object.freeze({ ...DEFAULT_CACHE, ...(merged['cache'] as CacheOptions | undefined) }),
   });
 }
