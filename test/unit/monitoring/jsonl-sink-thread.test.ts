@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { JsonlSink, sampleLine, type RequestSampledEvent } from '../../../src/index.js';
@@ -117,9 +117,10 @@ describe('JsonlSink in a worker thread', () => {
 
   it('reports a file that cannot be written in `error`, and drops from then on, never throwing into the source', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'blocker'), 'a file where a directory should be');
+    // A directory where the file should be: it opens, and fails when the file is (EISDIR).
+    await mkdir(join(dir, 'samples.jsonl'));
     const source = new EventEmitter();
-    const sink = await JsonlSink.open(source as never, { path: join(dir, 'blocker', 'samples.jsonl') });
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl') });
     for (let waited = 0; sink.error === undefined && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(sink.error).toBeInstanceOf(Error);
     for (let i = 0; i < 3; i++) source.emit('requestSampled', sample(i));
