@@ -110,6 +110,26 @@ describe('drift', () => {
     await host.close();
   });
 
+  it('a row holding NaN or ±Infinity is skipped and counted, not folded into the reference or a window (one such request made the reference mean NaN for good)', async () => {
+    const { host } = affineHost({ m: { sampling: { rate: 1 }, drift: { enabled: true, referenceSize: 20, windowSize: 20 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const draw = gaussian(mulberry32(9));
+    const hostile = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    for (let i = 0; i < 20; i++) {
+      await host.predict('m', rowsOf(draw, 1, 0));
+      await host.predict('m', [hostile[i % 3]!, 0, 0, 0]); // refused by nothing upstream: the model answers it
+    }
+    for (let i = 0; i < 20; i++) await host.predict('m', rowsOf(draw, 1, 0));
+    const inputs = host.stats('m').monitoring!.drift!.inputs;
+    expect(inputs).toMatchObject({ state: 'watching', referenceRows: 20, windows: 1, skippedRows: 20 });
+    for (const f of inputs.last!.features) {
+      const { mean, variance } = f.reference as { mean: number; variance: number };
+      const live = f.live as { mean: number; variance: number };
+      expect([mean, variance, live.mean, live.variance, f.psi, f.pValue].every(Number.isFinite), f.name).toBe(true);
+    }
+    await host.close();
+  });
+
   it('takes the reference from drift.reference in config when given', async () => {
     const draw = gaussian(mulberry32(3));
     const reference = Array.from({ length: 200 }, () => Array.from(rowsOf(draw, 1, 5)));
