@@ -87,14 +87,21 @@ export class FeedbackStore {
     const data = tensor.dtype === 'float16' ? Array.from(raw as Uint16Array, float16Value) : raw;
     const rowSize = data.length / rows;
     const predictions = new Float64Array(rows);
+    // A prediction that is no number (NaN; for a value, ±Infinity too) cannot be scored: the
+    // request is not remembered, rather than one label making the window's MAE NaN.
     for (let r = 0; r < rows; r++) {
       const base = r * rowSize;
       if (this.options.task === 'regression' || rowSize === 1) {
         const v = Number(data[base]);
+        if (this.options.task === 'classification' ? Number.isNaN(v) : !Number.isFinite(v)) return;
         predictions[r] = this.options.task === 'classification' ? (v > 0.5 ? 1 : 0) : v;
       } else {
         let best = 0;
-        for (let i = 1; i < rowSize; i++) if (Number(data[base + i]) > Number(data[base + best])) best = i;
+        for (let i = 0; i < rowSize; i++) {
+          const score = Number(data[base + i]);
+          if (Number.isNaN(score)) return;
+          if (score > Number(data[base + best])) best = i;
+        }
         predictions[r] = best;
       }
     }

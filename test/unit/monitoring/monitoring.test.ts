@@ -482,6 +482,27 @@ describe('feedback integrity', () => {
   });
 });
 
+describe('feedback and non-finite predictions', () => {
+  it('a request whose prediction is NaN or ±Infinity is not remembered: its label cannot make live MAE NaN for the window', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { r: { feedback: { task: 'regression' } } } });
+    await host.load('r', { source: FAKE_SOURCE });
+    await host.predict('r', [Number.NaN, 0, 0, 0], { id: 'nan' }); // y[0] = 2x + 1 = NaN
+    await host.predict('r', [Number.POSITIVE_INFINITY, 0, 0, 0], { id: 'inf' });
+    await host.predict('r', [1, 0, 0, 0], { id: 'fine' }); // y[0] = 3
+    expect(host.feedback('r', 'nan', 3)).toMatchObject({ matched: false });
+    expect(host.feedback('r', 'inf', 3)).toMatchObject({ matched: false });
+    expect(host.feedback('r', 'fine', 2.5)).toMatchObject({ matched: true, absoluteError: 0.5 });
+    expect(host.stats('r').versions[1]!.quality).toEqual({ labels: 1, accuracy: undefined, mae: 0.5 });
+    await host.close();
+    // A classifier's scores holding NaN have no argmax: not remembered either.
+    const classifier = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { c: { feedback: { task: 'classification' } } } });
+    await classifier.load('c', { source: FAKE_SOURCE });
+    await classifier.predict('c', [Number.NaN, 0, 0, 0], { id: 'nan' });
+    expect(classifier.feedback('c', 'nan', 1)).toMatchObject({ matched: false });
+    await classifier.close();
+  });
+});
+
 describe('feedback store bounds', () => {
   it('holds at most feedback.maxBytes of predictions, whatever the rows per request: the oldest go first, a request larger than the bound is not remembered', async () => {
     const maxBytes = 64 * 1024;
