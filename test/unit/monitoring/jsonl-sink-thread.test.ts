@@ -145,6 +145,19 @@ describe('JsonlSink in a worker thread', () => {
     expect(lines.sort()).toEqual(events.map((e) => sampleLine(e).trim()).sort());
   });
 
+  it('a file passes `size` by at most one write of at most half of it: a burst into a 4K file made files of 1 MiB (the worker wrote up to 1 MiB at once)', async () => {
+    const dir = await tempDir();
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl'), size: '4K', maxFiles: 1000 });
+    const events = Array.from({ length: 600 }, (_, i) => sample(i)); // ~150 KB, emitted at once: one drain
+    for (const e of events) source.emit('requestSampled', e);
+    await sink.close();
+    const files = (await readdir(dir)).filter((f) => f.endsWith('samples.jsonl'));
+    const sizes = await Promise.all(files.map(async (f) => (await readFile(join(dir, f))).length));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(2 * 4096);
+    expect((await fileText(dir)).trim().split('\n')).toHaveLength(600);
+  });
+
   it('runs in-thread with `thread: false`, and refuses `thread: true` with a stream', async () => {
     const dir = await tempDir();
     const before = SinkThread.live;
