@@ -13,9 +13,14 @@ export function checkMonitoringFits(monitoring: ResolvedMonitoring, signature: S
   const where = `model '${context.model}' v${context.version}`;
   const output = monitoring.feedback?.output;
   if (output !== undefined) {
-    const spec = signature.outputs.find((s) => s.name === output || s.aliases?.includes(output));
+    // Outputs are keyed by their names in an answer, never by an alias (`Identity:0` for `Identity`).
+    const spec = signature.outputs.find((s) => s.name === output);
     const names = signature.outputs.map((s) => `'${s.name}'`).join(', ');
-    if (spec === undefined) throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${where}: \`feedback.output\` must be one of the model's outputs (${names}), got '${output}'`, context);
+    if (spec === undefined) {
+      const aliased = signature.outputs.find((s) => s.aliases?.includes(output));
+      const hint = aliased === undefined ? '' : ` ('${output}' is another name of '${aliased.name}': use that one, the name answers carry)`;
+      throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${where}: \`feedback.output\` must be one of the model's outputs (${names}), got '${output}'${hint}`, context);
+    }
     if (spec.dtype === 'string') throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${where}: \`feedback.output\` must be a numeric output (predictions are numbers), got '${spec.name}' of strings`, context);
   }
   const reference = monitoring.drift.enabled ? monitoring.drift.reference : undefined;

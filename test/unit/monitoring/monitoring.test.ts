@@ -548,6 +548,11 @@ describe('monitoring options that cannot work are refused at load, naming the ke
     const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { feedback: { output: 'probs' } } } });
     await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/feedback\.output.*'y'.*got 'probs'/));
     await host.close();
+    // An alias of an output (tfjs graph models: `Identity:0` for `Identity`) is not the key answers carry.
+    const signature = { inputs: [{ name: 'x', dtype: 'float32' as const, shape: [-1, 4] }], outputs: [{ name: 'y', dtype: 'float32' as const, shape: [-1, 4], aliases: ['y:0'] }] };
+    const aliased = new ModelHost({ runtimes: { fake: fakeRuntime({ signature }) }, models: { m: { feedback: { output: 'y:0' } } } });
+    await expect(aliased.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/got 'y:0' \('y:0' is another name of 'y'/));
+    await aliased.close();
   });
 
   it('drift.reference rows that do not fit the model’s inputs (the reference was silently captured from live rows instead)', async () => {
