@@ -325,6 +325,41 @@ describe('response cache', () => {
     await host.close();
   });
 
+  it('never answers from another version while a canary splits traffic, is promoted, rolled back, and a version loads and unloads under load', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2, 3]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    // y = x × version: an answer names the version that computed it.
+    const host = new ModelHost({ repository: root, runtimes: { versioned: versionedRuntime() }, defaults: { cache: { enabled: true }, rollout: { enabled: false } } });
+    await host.load('m', { version: 1 });
+    const answeredBy = new Map<string, number>();
+    let hits = 0;
+    host.on('requestCompleted', (e) => {
+      answeredBy.set(e.id!, e.version);
+      if (e.cached) hits++;
+    });
+    const wrong: string[] = [];
+    let sent = 0;
+    const burst = async () => {
+      const requests = Array.from({ length: 200 }, (_, i) => {
+        const id = `r${sent++}`;
+        return host.predict('m', [i % 5, 1], { id }).then((out) => {
+          const version = answeredBy.get(id)!;
+          if ((out['y']!.data as Float32Array)[1] !== version) wrong.push(`${id}: y ${String((out['y']!.data as Float32Array)[1])} from v${version}`);
+        });
+      });
+      await Promise.all(requests);
+    };
+    await Promise.all([burst(), host.deploy('m', 2, { canary: 0.5 }), burst(), burst()]);
+    await Promise.all([burst(), host.promote('m'), burst()]);
+    await Promise.all([burst(), host.rollback('m'), burst()]);
+    await Promise.all([burst(), host.load('m', { version: 3 }), burst()]);
+    await Promise.all([burst(), host.unload('m', 3), burst()]);
+    await burst();
+    expect(wrong).toEqual([]);
+    expect(hits).toBeGreaterThan(100); // the cache did answer
+    await host.close();
+  });
+
   it('counts a hit as a request served (stats, requestCompleted, modelhost_requests_total), marked `cached`, with no queue or compute time', async () => {
     const { host, runtime } = affineHost({ m: { cache: { enabled: true } } });
     await host.load('m', { source: FAKE_SOURCE });
