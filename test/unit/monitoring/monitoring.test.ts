@@ -110,6 +110,27 @@ describe('drift', () => {
     await host.close();
   });
 
+  it('summarizes a long input without channels (audio) by its row mean, and sees a loudness change through the spread of those means', async () => {
+    const runtime = fakeRuntime({
+      signature: { inputs: [{ name: 'audio', dtype: 'float32', shape: [-1, 512] }], outputs: [{ name: 'speech', dtype: 'float32', shape: [-1, 1] }] },
+      compute: (inputs) => ({ speech: { data: new Float32Array(inputs['audio']!.shape[0]!), shape: [inputs['audio']!.shape[0]!, 1], dtype: 'float32' } }),
+    });
+    const host = new ModelHost({ runtimes: { fake: runtime }, models: { vad: { sampling: { rate: 1 }, drift: { enabled: true, referenceSize: 300, windowSize: 100 } } } });
+    await host.load('vad', { source: FAKE_SOURCE });
+    const random = mulberry32(13);
+    const chunk = (amplitude: number) => Float32Array.from({ length: 512 }, () => (random() - 0.5) * amplitude);
+    for (let i = 0; i < 300 + 3 * 100; i++) await host.predict('vad', chunk(0.05)); // the reference, 3 quiet windows
+    const quiet = host.stats('vad').monitoring!.drift!.inputs;
+    expect(quiet.last!.features.map((f) => f.name)).toEqual(['audio:mean']);
+    expect(quiet).toMatchObject({ windows: 3, driftedWindows: 0 });
+    for (let i = 0; i < 100; i++) await host.predict('vad', chunk(0.5)); // ten times louder: zero-mean still, but the chunk means spread
+    const loud = host.stats('vad').monitoring!.drift!.inputs;
+    expect(loud.driftedWindows).toBe(1);
+    const mean = loud.last!.features[0]!;
+    expect((mean.live as { variance: number }).variance).toBeGreaterThan(50 * (mean.reference as { variance: number }).variance);
+    await host.close();
+  });
+
   it('a row holding NaN or ±Infinity is skipped and counted, not folded into the reference or a window (one such request made the reference mean NaN for good)', async () => {
     const { host } = affineHost({ m: { sampling: { rate: 1 }, drift: { enabled: true, referenceSize: 20, windowSize: 20 } } });
     await host.load('m', { source: FAKE_SOURCE });
