@@ -10,7 +10,7 @@ import { createNodeListener, resumeParkedOnClose } from '../adapters/http/node-l
 import { applyServerLimits, createNodeServer, type NodeServerOptions } from '../adapters/http/node-server.js';
 import { holdContinue } from '../adapters/http/expect-continue.js';
 import { JSON_MAX_DEPTH_LIMIT, type HttpOptions } from '../adapters/http/http-types.js';
-import { ModelHost, type Logger } from 'modelhost';
+import { JsonlSink, ModelHost, type Logger } from 'modelhost';
 import { MAX_TIMER_MS } from '../errors/option-checks.js';
 import { ModelRepository } from '../repository/index.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -82,6 +82,11 @@ const SERVE_FLAGS = {
   'max-buffered-bytes': { value: '<n>', help: 'most request-body bytes held at once, all requests (default 134217728)', parse: integer('a positive number of bytes', 1) },
   'headers-timeout': { value: '<ms>', help: "most time to receive a request's headers (default 10000)", parse: integer(`a number of ms from 1 to ${MAX_TIMER_MS}`, 1, MAX_TIMER_MS) },
   'body-timeout': { value: '<ms>', help: "most time to receive a request's body (default 30000)", parse: integer(`a number of ms from 1 to ${MAX_TIMER_MS}`, 1, MAX_TIMER_MS) },
+  samples: {
+    value: '<file>',
+    help: "write the requests that models sample (their `sampling` in config.json) as JSON\nlines to <file>, rotated at 10 MB, 10 files kept (needs rotating-file-stream)",
+    parse: text,
+  },
   'log-format': {
     value: '<f>',
     help: 'text (default) or json: one JSON object a line, for log shippers',
@@ -249,6 +254,19 @@ export async function main(argv: readonly string[]): Promise<void> {
   });
   host.on('error', (e) => logger.error('background failure', { model: e.model, version: e.version, error: e.error.message }));
   progress.attach(host, logger);
+  // Opened before any model loads: a path that cannot be written fails now, not minutes later.
+  let sink: JsonlSink | undefined;
+  if (values.samples !== undefined) {
+    sink = await JsonlSink.open(host, { path: values.samples }).catch((error: unknown) => fail(`--samples ${values.samples}: ${(error as Error).message}`));
+  }
+  /** Writes every sample the sink accepted, and says how many were written and dropped. */
+  const closeSink = async () => {
+    if (sink === undefined) return;
+    await sink.close();
+    const counts = { written: sink.written, dropped: sink.dropped };
+    if (sink.error === undefined) logger.info('samples closed', { path: values.samples, ...counts });
+    else logger.warn('samples closed after a failure', { path: values.samples, ...counts, error: sink.error.message });
+  };
 
   // The signal handlers come before loading: a signal while models load stops the loading
   // (host.close()) and exits 0 rather than dying by the signal's default action.
@@ -264,6 +282,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const grpcClosed = grpcServer?.close(drainMs);
     const deadline = Date.now() + drainMs;
     await host.close(); // drains queued and running requests, then unloads
+    await closeSink(); // the last requests' samples too
     // Keep-alive connections of the requests that were in flight turn idle once their
     // responses are written: close them then. A connection still open at the drain bound
     // (a client holding a half-sent request) is cut, and the drain counts as timed out;
@@ -328,6 +347,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (failed.length > 0 && (ready.length === 0 || values['exit-on-error'] === true)) {
     logger.error(ready.length === 0 ? 'no model could be loaded: exiting' : 'a model failed to load and --exit-on-error is set: exiting', { models: ready, failed });
     await host.close();
+    await closeSink();
     process.exit(1);
   }
 

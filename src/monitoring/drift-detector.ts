@@ -43,6 +43,11 @@ export interface GroupStats {
   /** Full windows compared so far, and how many drifted. */
   readonly windows: number;
   readonly driftedWindows: number;
+  /**
+   * Rows not counted: of another size than the first rows' (variable-length inputs), or
+   * holding NaN or ±Infinity in a monitored value (a row mean or channel mean included).
+   */
+  readonly skippedRows: number;
   /** The last full window's verdict. */
   readonly last: DriftVerdict | undefined;
 }
@@ -92,6 +97,8 @@ export class DriftGroup {
   private scratch = new Float64Array(0);
   /** One row's elements as doubles (at most 4096 at a time: images are read in chunks). */
   private values = new Float64Array(0);
+  /** One row's value of each feature (a class index for a class feature), before it is counted. */
+  private rowValues = new Float64Array(0);
   private referenceRows = 0;
   private frozen = false;
   private windowRows = 0;
@@ -153,6 +160,7 @@ export class DriftGroup {
       windowRows: this.windowRows,
       windows: this.windows,
       driftedWindows: this.driftedWindows,
+      skippedRows: this.skipped,
       last: this.last,
     };
   }
@@ -191,6 +199,7 @@ export class DriftGroup {
       extractors.push(extractor);
     }
     this.scratch = new Float64Array(maxScratch);
+    this.rowValues = new Float64Array(this.features.length);
     this.values = new Float64Array(Math.min(4096, Math.max(1, ...extractors.map((e) => e.rowSize))));
     return extractors;
   }
@@ -223,8 +232,11 @@ export class DriftGroup {
         return false;
       }
     }
-    const slot = this.frozen ? this.windowRows : this.referenceRows;
+    // The row's feature values first, then counted only if every numeric one is finite: a NaN
+    // or an Infinity in the reference or a window would poison its mean, variance and bins.
+    const row_ = this.rowValues;
     const values = this.values;
+    let finite = true;
     for (let x = 0; x < extractors.length; x++) {
       const e = extractors[x]!;
       const data = tensors[e.tensor]!.data;
@@ -232,15 +244,17 @@ export class DriftGroup {
       switch (e.mode) {
         case 'elements':
           readInto(data, base, e.rowSize, values, e.half);
-          for (let i = 0; i < e.rowSize; i++) this.put(this.features[e.first + i]!, slot, values[i]!);
+          for (let i = 0; i < e.rowSize; i++) {
+            const v = values[i]!;
+            if (v - v !== 0) finite = false; // NaN and ±Infinity
+            row_[e.first + i] = v;
+          }
           break;
         case 'argmax': {
           readInto(data, base, e.rowSize, values, e.half);
           let best = 0;
           for (let i = 1; i < e.rowSize; i++) if (values[i]! > values[best]!) best = i;
-          const f = this.features[e.first]!;
-          if (this.frozen) f.live[best]!++;
-          else f.refCounts![best]!++;
+          row_[e.first] = best;
           break;
         }
         default: {
@@ -253,10 +267,26 @@ export class DriftGroup {
             for (let i = 0; i < count; i++) sums[(start + i) % e.channels]! += values[i]!;
           }
           const perChannel = e.rowSize / e.channels;
-          for (let c = 0; c < e.channels; c++) this.put(this.features[e.first + c]!, slot, sums[c]! / perChannel);
+          for (let c = 0; c < e.channels; c++) {
+            const v = sums[c]! / perChannel;
+            if (v - v !== 0) finite = false;
+            row_[e.first + c] = v;
+          }
           break;
         }
       }
+    }
+    if (!finite) {
+      this.skipped++;
+      return false;
+    }
+    const slot = this.frozen ? this.windowRows : this.referenceRows;
+    const features = this.features;
+    for (let i = 0; i < features.length; i++) {
+      const f = features[i]!;
+      if (f.kind === 'numeric') this.put(f, slot, row_[i]!);
+      else if (this.frozen) f.live[row_[i]!]!++;
+      else f.refCounts![row_[i]!]!++;
     }
     return true;
   }

@@ -54,7 +54,16 @@ export class FeedbackStore {
     private readonly now: () => number,
   ) {
     // lru-cache reads a start time of 0 as "no TTL": shift the clock by 1 ms so time 0 is a time.
-    this.served = new LRUCache<string, Served>({ max: options.maxEntries, ttl: options.ttlMs, ttlResolution: 0, ttlAutopurge: false, perf: { now: () => now() + 1 } });
+    // Bounded in bytes too: one id can name a request of a million rows.
+    this.served = new LRUCache<string, Served>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      sizeCalculation: (served, id) => servedBytes(id, served.predictions.length),
+      ttl: options.ttlMs,
+      ttlResolution: 0,
+      ttlAutopurge: false,
+      perf: { now: () => now() + 1 },
+    });
   }
 
   /**
@@ -72,19 +81,27 @@ export class FeedbackStore {
     }
     const name = this.options.output ?? Object.keys(outputs)[0];
     const tensor = name === undefined ? undefined : outputs[name];
-    if (tensor === undefined || typeof tensor.data[0] === 'string' || rows < 1) return;
+    // Larger than the whole bound: not remembered (lru-cache would refuse it after the work).
+    if (tensor === undefined || typeof tensor.data[0] === 'string' || rows < 1 || servedBytes(id, rows) > this.options.maxBytes) return;
     const raw = tensor.data as ArrayLike<number | bigint>;
     const data = tensor.dtype === 'float16' ? Array.from(raw as Uint16Array, float16Value) : raw;
     const rowSize = data.length / rows;
     const predictions = new Float64Array(rows);
+    // A prediction that is no number (NaN; for a value, ±Infinity too) cannot be scored: the
+    // request is not remembered, rather than one label making the window's MAE NaN.
     for (let r = 0; r < rows; r++) {
       const base = r * rowSize;
       if (this.options.task === 'regression' || rowSize === 1) {
         const v = Number(data[base]);
+        if (this.options.task === 'classification' ? Number.isNaN(v) : !Number.isFinite(v)) return;
         predictions[r] = this.options.task === 'classification' ? (v > 0.5 ? 1 : 0) : v;
       } else {
         let best = 0;
-        for (let i = 1; i < rowSize; i++) if (Number(data[base + i]) > Number(data[base + best])) best = i;
+        for (let i = 0; i < rowSize; i++) {
+          const score = Number(data[base + i]);
+          if (Number.isNaN(score)) return;
+          if (score > Number(data[base + best])) best = i;
+        }
         predictions[r] = best;
       }
     }
@@ -160,6 +177,11 @@ export class FeedbackStore {
     return this.served.size;
   }
 
+  /** Bytes they hold, as counted against `maxBytes`. */
+  get bytes(): number {
+    return this.served.calculatedSize;
+  }
+
   forget(version: number): void {
     this.quality.delete(version);
   }
@@ -174,6 +196,11 @@ export class FeedbackStore {
     }
     return list as number[];
   }
+}
+
+/** What one remembered request holds, as counted against `feedback.maxBytes`: its predictions, its id, the entry. */
+function servedBytes(id: string, rows: number): number {
+  return 8 * rows + 2 * id.length + 64;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RequestSampledEvent } from '../metrics/events.js';
-import { openRotatingFile } from './rotating-file.js';
+import { openRotatingFile, rotationBytes } from './rotating-file.js';
 import { sampleLine } from './sample-line.js';
 import { SampleRing } from './sample-ring.js';
 import type { SinkWorkerData, ToSinkWorker } from './sink-thread.js';
@@ -31,7 +31,10 @@ async function main(): Promise<void> {
   });
   const pending = () => ring.setReaderPending(stream.writableLength);
   const toLine = (sample: RequestSampledEvent) => sampleLine(sample, setup.encoding);
-  const writeBytes = Math.max(16 * 1024, Math.min(WRITE_BYTES, Math.floor(ring.capacity / 8)));
+  // The file rotates after the write that takes it past `size`: writes of at most half of it
+  // keep a file within 1.5 × `size` plus a line (1 MiB writes made a 4K file 1 MiB).
+  const rotateAt = rotationBytes(setup.size) ?? Number.POSITIVE_INFINITY;
+  const writeBytes = Math.max(1, Math.min(Math.max(16 * 1024, Math.min(WRITE_BYTES, Math.floor(ring.capacity / 8))), Math.floor(rotateAt / 2)));
   let draining = false;
   let closing = false;
 

@@ -35,7 +35,7 @@ export interface MonitoringStats {
   /** Undefined when drift is off. */
   readonly drift: DriftStats | undefined;
   readonly cache: { readonly hits: number; readonly misses: number; readonly entries: number; readonly bytes: number } | undefined;
-  readonly feedback: { readonly pending: number; readonly unmatched: number; readonly duplicateIds: number; readonly quality: Readonly<Record<number, QualityStats>> } | undefined;
+  readonly feedback: { readonly pending: number; readonly bytes: number; readonly unmatched: number; readonly duplicateIds: number; readonly quality: Readonly<Record<number, QualityStats>> } | undefined;
 }
 
 /**
@@ -144,7 +144,7 @@ export class ModelMonitor {
       sampling: { rate: this.options.sampling.rate, sampled: this.sampledCount },
       drift: this.drift?.stats(),
       cache: this.cache === undefined ? undefined : { hits: this.cache.hits, misses: this.cache.misses, entries: this.cache.size, bytes: this.cache.bytes },
-      feedback: this.feedback === undefined ? undefined : { pending: this.feedback.pending, unmatched: this.feedback.unmatchedLabels, duplicateIds: this.feedback.duplicateIds, quality: this.feedback.stats() },
+      feedback: this.feedback === undefined ? undefined : { pending: this.feedback.pending, bytes: this.feedback.bytes, unmatched: this.feedback.unmatchedLabels, duplicateIds: this.feedback.duplicateIds, quality: this.feedback.stats() },
     };
   }
 

@@ -61,7 +61,7 @@ export const MONITORING_METRICS: readonly MonitoringMetric[] = Object.freeze([
   },
   {
     name: 'cache_bytes',
-    help: 'Bytes of outputs held by the response cache.',
+    help: 'Bytes held by the response cache: the inputs and outputs of its answers, as counted against cache.maxBytes.',
     type: 'gauge',
     points: (model, s) => (s.monitoring?.cache === undefined ? [] : [{ labels: { model }, value: s.monitoring.cache.bytes }]),
   },

@@ -1,4 +1,4 @@
-import { checkInteger, checkNumber, checkObject, checkOneOf, invalidOption } from '../errors/index.js';
+import { checkInteger, checkNumber, checkObject, checkOneOf, ErrorCode, invalidOption, ModelHostError } from '../errors/index.js';
 
 /** Payload sampling: a share of requests emitted as `requestSampled` events (docs/monitoring.md). */
 export interface SamplingOptions {
@@ -38,6 +38,12 @@ export interface FeedbackOptions {
   ttlMs?: number;
   /** Most predictions remembered; the oldest go first. Default 100000. */
   maxEntries?: number;
+  /**
+   * Bound on the bytes the remembered predictions hold (8 per row, plus the id), per model: a
+   * request of many rows holds many, so `maxEntries` alone bounds nothing. The oldest go first;
+   * one request larger than this is not remembered. Default 64 MiB.
+   */
+  maxBytes?: number;
   /** Rolling window of accuracy / MAE, ms. Default 600000 (10 min). */
   windowMs?: number;
 }
@@ -46,7 +52,7 @@ export interface FeedbackOptions {
 export interface CacheOptions {
   /** Default false. */
   enabled?: boolean;
-  /** Bound on cached output bytes per model. Default 64 MiB. */
+  /** Bound on the bytes the cache holds per model: each answer's inputs (kept to compare) and outputs. Default 64 MiB. */
   maxBytes?: number;
 }
 
@@ -98,11 +104,13 @@ export function validateMonitoringOptions(options: Record<string, unknown>, path
     }
   }
   if (options['feedback'] !== undefined) {
-    const f = checkObject(options['feedback'], `${path}.feedback`, ['task', 'output', 'ttlMs', 'maxEntries', 'windowMs']);
+    const f = checkObject(options['feedback'], `${path}.feedback`, ['task', 'output', 'ttlMs', 'maxEntries', 'maxBytes', 'windowMs']);
     if (f['task'] !== undefined) checkOneOf(f['task'], `${path}.feedback.task`, ['classification', 'regression']);
     if (f['output'] !== undefined && typeof f['output'] !== 'string') throw invalidOption(`${path}.feedback.output`, 'an output name', f['output']);
-    if (f['ttlMs'] !== undefined) checkNumber(f['ttlMs'], `${path}.feedback.ttlMs`, 1);
+    // Whole ms: lru-cache's `ttl` takes nothing else (a TypeError at the first request, not here).
+    if (f['ttlMs'] !== undefined) checkInteger(f['ttlMs'], `${path}.feedback.ttlMs`, 1);
     if (f['maxEntries'] !== undefined) checkInteger(f['maxEntries'], `${path}.feedback.maxEntries`, 1, 10_000_000);
+    if (f['maxBytes'] !== undefined) checkInteger(f['maxBytes'], `${path}.feedback.maxBytes`, 1);
     if (f['windowMs'] !== undefined) checkNumber(f['windowMs'], `${path}.feedback.windowMs`, 1000);
   }
   if (options['cache'] !== undefined) {
@@ -120,18 +128,44 @@ export interface ResolvedMonitoring {
   readonly cache: ResolvedCache;
 }
 
-/** Resolves the merged `sampling`, `drift`, `feedback`, `cache` sections. */
+/**
+ * Resolves the merged `sampling`, `drift`, `feedback`, `cache` sections.
+ * @throws ModelHostError INVALID_CONFIG for an option that needs another one that is off (it
+ *   would do nothing, silently): drift without sampling; a rollout guard on live quality
+ *   without the feedback task it reads.
+ */
 export function resolveMonitoring(merged: Record<string, unknown>): ResolvedMonitoring {
   const s = merged['sampling'] as SamplingOptions | undefined;
   const include = s?.include;
   const f = merged['feedback'] as FeedbackOptions | undefined;
+  if ((merged['drift'] as DriftOptions | undefined)?.enabled === true && !((s?.rate ?? 0) > 0)) {
+    throw new ModelHostError(ErrorCode.INVALID_CONFIG, '`drift.enabled` is true but `sampling.rate` is 0: drift is computed on sampled rows only, so it would never see one; set `sampling.rate` above 0');
+  }
+  const rollout = merged['rollout'] as { maxAccuracyDrop?: unknown; maxMaeRatio?: unknown } | undefined;
+  for (const [key, task] of [
+    ['maxAccuracyDrop', 'classification'],
+    ['maxMaeRatio', 'regression'],
+  ] as const) {
+    if (rollout?.[key] === undefined || (f !== undefined && (f.task ?? 'classification') === task)) continue;
+    throw new ModelHostError(
+      ErrorCode.INVALID_CONFIG,
+      `\`rollout.${key}\` reads live ${task === 'classification' ? 'accuracy' : 'MAE'}, which needs \`feedback: { task: '${task}' }\`; the model has ${f === undefined ? 'no `feedback`' : `\`feedback.task\` '${f.task ?? 'classification'}'`}, so the guard would never fire`,
+    );
+  }
   return Object.freeze({
     sampling: Object.freeze({ rate: s?.rate ?? 0, inputs: include === undefined || include.includes('inputs'), outputs: include === undefined || include.includes('outputs') }),
     drift: Object.freeze({ ...DEFAULT_DRIFT, ...(merged['drift'] as DriftOptions | undefined) }),
     feedback:
       f === undefined
         ? undefined
-        : Object.freeze({ task: f.task ?? 'classification', output: f.output, ttlMs: f.ttlMs ?? 3_600_000, maxEntries: f.maxEntries ?? 100_000, windowMs: f.windowMs ?? 600_000 }),
+        : Object.freeze({
+            task: f.task ?? 'classification',
+            output: f.output,
+            ttlMs: f.ttlMs ?? 3_600_000,
+            maxEntries: f.maxEntries ?? 100_000,
+            maxBytes: f.maxBytes ?? 64 * 1024 * 1024,
+            windowMs: f.windowMs ?? 600_000,
+          }),
     cache: Object.freeze({ ...DEFAULT_CACHE, ...(merged['cache'] as CacheOptions | undefined) }),
   });
 }

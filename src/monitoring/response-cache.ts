@@ -92,9 +92,12 @@ export class ResponseCache {
     return copyOutputs(entry.outputs);
   }
 
-  /** Keeps copies of the inputs and a version's outputs (larger than `maxBytes` together: not kept). */
+  /**
+   * Keeps copies of the inputs and a version's outputs (larger than `maxBytes` together: not
+   * kept; inputs holding NaN neither: a NaN equals nothing, so no request could ever hit them).
+   */
   set(key: number, version: number, tensors: Inputs, single: boolean, outputs: Outputs): void {
-    if (tensorsBytes(tensors) + tensorsBytes(outputs) > this.options.maxBytes) return;
+    if (tensorsBytes(tensors) + tensorsBytes(outputs) > this.options.maxBytes || holdsNaN(tensors)) return;
     this.entries.set(key, { version, inputs: copyOutputs(tensors), single, outputs: copyOutputs(outputs) });
   }
 
@@ -182,6 +185,20 @@ function sameBytes(p: ArrayBufferView, q: ArrayBufferView): boolean {
     if (x !== b[i] || (x === 0 && 1 / x !== 1 / b[i]!)) return false;
   }
   return true;
+}
+
+/**
+ * Whether a float32/float64 input holds a NaN. (float16 data is its bits, compared as such:
+ * equal NaN bits are the same input, so those answers can be hit.)
+ */
+function holdsNaN(tensors: Inputs): boolean {
+  for (const name in tensors) {
+    const t = tensors[name]!;
+    if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
+    const data = t.data as Float32Array | Float64Array;
+    for (let i = 0; i < data.length; i++) if (data[i] !== data[i]) return true;
+  }
+  return false;
 }
 
 function tensorsBytes(tensors: Inputs): number {

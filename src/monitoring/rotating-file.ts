@@ -29,3 +29,13 @@ export async function openRotatingFile(rfs: typeof import('rotating-file-stream'
     compress: file.compress ? 'gzip' : false,
   });
 }
+
+/**
+ * `size` in bytes (rotating-file-stream's syntax: an integer and B, K, M or G), or undefined
+ * when it does not parse (rotating-file-stream then refuses it at open).
+ */
+export function rotationBytes(size: string): number | undefined {
+  const match = /^(\d+)([BKMG])$/.exec(size);
+  if (match === null) return undefined;
+  return Number(match[1]) * { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2] as 'B' | 'K' | 'M' | 'G'];
+}

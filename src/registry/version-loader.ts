@@ -3,6 +3,7 @@ import { verifyIntegrity } from '../repository/index.js';
 import { BUILTIN_RUNTIMES, ModelFiles, type ModelSource, type Runtime, type RuntimeRegistry } from '../runtime/index.js';
 import type { RuntimeRef } from '../runtime/worker/messages.js';
 import { WorkerInstance } from '../runtime/worker/worker-instance.js';
+import { checkMonitoringFits } from '../monitoring/monitoring-fit.js';
 import { VersionBreaker, type BreakerTransition } from '../breaker/version-breaker.js';
 import { BatchScheduler, type SchedulerEvents } from '../scheduler/batch-scheduler.js';
 import type { Clock } from '../scheduler/clock.js';
@@ -92,6 +93,7 @@ export class VersionLoader {
         executor = threads;
         runs = threads.runners();
       }
+      checkMonitoringFits(options.monitoring, entry.signature!, entry.validator!, context);
       assertStillLoading(entry);
       entry.transition('warming');
       if (warmupMs === undefined) {

@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -429,6 +430,38 @@ describe('modelhost serve: the drain bound', () => {
     expect(statuses).toContain(503); // refused past the bound
     expect(await server.exited).toEqual({ code: 1, signal: null });
     expect(server.logs().at(-1)).toMatchObject({ msg: 'stopped', drainTimedOut: true });
+  });
+});
+
+describe('modelhost serve --samples', () => {
+  it('writes the sampled requests as JSON lines, every one accepted before SIGTERM, and logs the counts', async () => {
+    const repo = await tempDir();
+    await writeVersion(repo, 'affine', 1, { 'model.onnx': onnxAffine({ size: 4, scale: 2, bias: 1 }) });
+    await writeConfig(repo, 'affine', { sampling: { rate: 1 } });
+    const file = path.join(await tempDir(), 'samples', 'requests.jsonl');
+    const run = spawnServe(['serve', repo, '--port', '0', '--samples', file]);
+    const url = (await run.waitForLog((l) => l.msg === 'listening')).url as string;
+    const ids = Array.from({ length: 50 }, (_, i) => `req-${i}`);
+    for (const id of ids) {
+      const response = await fetch(`${url}/v2/models/affine/infer`, { method: 'POST', body: JSON.stringify({ id, inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }) });
+      expect(response.status).toBe(200);
+    }
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { model: string; version: number; id: string; outputs: { y: { datatype: string; b64: string } } });
+    expect(lines.map((l) => l.id)).toEqual(ids);
+    expect(lines[0]).toMatchObject({ model: 'affine', version: 1, outputs: { y: { datatype: 'float32' } } });
+    expect([...new Float32Array(new Uint8Array(Buffer.from(lines[0]!.outputs.y.b64, 'base64')).buffer)]).toEqual([3, 5, 7, 9]);
+    expect(run.logs().find((l) => l.msg === 'samples closed')).toMatchObject({ level: 'info', written: 50, dropped: 0 });
+  });
+
+  it('refuses a path it cannot write before loading any model', async () => {
+    const notADirectory = path.join(await tempDir(), 'file');
+    await writeFile(notADirectory, 'x');
+    const run = spawnServe(['serve', repository, '--port', '0', '--samples', path.join(notADirectory, 'requests.jsonl')]);
+    expect(await run.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(run.stderr())).toMatch(/^modelhost: --samples .*requests\.jsonl: .*ENOTDIR/);
+    expect(run.logs().some((l) => l.msg === 'model loaded')).toBe(false);
   });
 });
 

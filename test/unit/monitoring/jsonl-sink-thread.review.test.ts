@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JsonlSink, sampleLine, type RequestSampledEvent } from '../../../src/index.js';
@@ -169,6 +169,21 @@ describe('JsonlSink worker (review): lifecycle', () => {
     await expect(JsonlSink.open(source as never, { path: '/proc/modelhost-nope/samples.jsonl', thread: false })).rejects.toThrow(/ENOENT/);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(SinkThread.live).toBe(before);
+    expect(rejections).toEqual([]);
+  });
+
+  it('a path under a regular file (ENOTDIR): refused by open(), in a worker or not, no worker left (its EEXIST passed for a directory)', async () => {
+    const before = SinkThread.live;
+    const file = join(await tempDir(), 'a-file');
+    await writeFile(file, 'not a directory');
+    const source = new EventEmitter();
+    for (const thread of [true, false]) {
+      await expect(JsonlSink.open(source as never, { path: join(file, 'samples.jsonl'), thread })).rejects.toThrow(/ENOTDIR.*a-file/);
+      await expect(JsonlSink.open(source as never, { path: join(file, 'deeper', 'samples.jsonl'), thread })).rejects.toThrow(/ENOTDIR/);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(SinkThread.live).toBe(before);
+    expect(source.listenerCount('requestSampled')).toBe(0);
     expect(rejections).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { JsonlSink, sampleLine, type RequestSampledEvent } from '../../../src/index.js';
@@ -117,9 +117,10 @@ describe('JsonlSink in a worker thread', () => {
 
   it('reports a file that cannot be written in `error`, and drops from then on, never throwing into the source', async () => {
     const dir = await tempDir();
-    await writeFile(join(dir, 'blocker'), 'a file where a directory should be');
+    // A directory where the file should be: it opens, and fails when the file is (EISDIR).
+    await mkdir(join(dir, 'samples.jsonl'));
     const source = new EventEmitter();
-    const sink = await JsonlSink.open(source as never, { path: join(dir, 'blocker', 'samples.jsonl') });
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl') });
     for (let waited = 0; sink.error === undefined && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(sink.error).toBeInstanceOf(Error);
     for (let i = 0; i < 3; i++) source.emit('requestSampled', sample(i));
@@ -142,6 +143,19 @@ describe('JsonlSink in a worker thread', () => {
     expect(files.length).toBeGreaterThan(1);
     const lines = (await fileText(dir)).trim().split('\n');
     expect(lines.sort()).toEqual(events.map((e) => sampleLine(e).trim()).sort());
+  });
+
+  it('a file passes `size` by at most one write of at most half of it: a burst into a 4K file made files of 1 MiB (the worker wrote up to 1 MiB at once)', async () => {
+    const dir = await tempDir();
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl'), size: '4K', maxFiles: 1000 });
+    const events = Array.from({ length: 600 }, (_, i) => sample(i)); // ~150 KB, emitted at once: one drain
+    for (const e of events) source.emit('requestSampled', e);
+    await sink.close();
+    const files = (await readdir(dir)).filter((f) => f.endsWith('samples.jsonl'));
+    const sizes = await Promise.all(files.map(async (f) => (await readFile(join(dir, f))).length));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(2 * 4096);
+    expect((await fileText(dir)).trim().split('\n')).toHaveLength(600);
   });
 
   it('runs in-thread with `thread: false`, and refuses `thread: true` with a stream', async () => {

@@ -110,6 +110,47 @@ describe('drift', () => {
     await host.close();
   });
 
+  it('summarizes a long input without channels (audio) by its row mean, and sees a loudness change through the spread of those means', async () => {
+    const runtime = fakeRuntime({
+      signature: { inputs: [{ name: 'audio', dtype: 'float32', shape: [-1, 512] }], outputs: [{ name: 'speech', dtype: 'float32', shape: [-1, 1] }] },
+      compute: (inputs) => ({ speech: { data: new Float32Array(inputs['audio']!.shape[0]!), shape: [inputs['audio']!.shape[0]!, 1], dtype: 'float32' } }),
+    });
+    const host = new ModelHost({ runtimes: { fake: runtime }, models: { vad: { sampling: { rate: 1 }, drift: { enabled: true, referenceSize: 300, windowSize: 100 } } } });
+    await host.load('vad', { source: FAKE_SOURCE });
+    const random = mulberry32(13);
+    const chunk = (amplitude: number) => Float32Array.from({ length: 512 }, () => (random() - 0.5) * amplitude);
+    for (let i = 0; i < 300 + 3 * 100; i++) await host.predict('vad', chunk(0.05)); // the reference, 3 quiet windows
+    const quiet = host.stats('vad').monitoring!.drift!.inputs;
+    expect(quiet.last!.features.map((f) => f.name)).toEqual(['audio:mean']);
+    expect(quiet).toMatchObject({ windows: 3, driftedWindows: 0 });
+    for (let i = 0; i < 100; i++) await host.predict('vad', chunk(0.5)); // ten times louder: zero-mean still, but the chunk means spread
+    const loud = host.stats('vad').monitoring!.drift!.inputs;
+    expect(loud.driftedWindows).toBe(1);
+    const mean = loud.last!.features[0]!;
+    expect((mean.live as { variance: number }).variance).toBeGreaterThan(50 * (mean.reference as { variance: number }).variance);
+    await host.close();
+  });
+
+  it('a row holding NaN or ±Infinity is skipped and counted, not folded into the reference or a window (one such request made the reference mean NaN for good)', async () => {
+    const { host } = affineHost({ m: { sampling: { rate: 1 }, drift: { enabled: true, referenceSize: 20, windowSize: 20 } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const draw = gaussian(mulberry32(9));
+    const hostile = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    for (let i = 0; i < 20; i++) {
+      await host.predict('m', rowsOf(draw, 1, 0));
+      await host.predict('m', [hostile[i % 3]!, 0, 0, 0]); // refused by nothing upstream: the model answers it
+    }
+    for (let i = 0; i < 20; i++) await host.predict('m', rowsOf(draw, 1, 0));
+    const inputs = host.stats('m').monitoring!.drift!.inputs;
+    expect(inputs).toMatchObject({ state: 'watching', referenceRows: 20, windows: 1, skippedRows: 20 });
+    for (const f of inputs.last!.features) {
+      const { mean, variance } = f.reference as { mean: number; variance: number };
+      const live = f.live as { mean: number; variance: number };
+      expect([mean, variance, live.mean, live.variance, f.psi, f.pValue].every(Number.isFinite), f.name).toBe(true);
+    }
+    await host.close();
+  });
+
   it('takes the reference from drift.reference in config when given', async () => {
     const draw = gaussian(mulberry32(3));
     const reference = Array.from({ length: 200 }, () => Array.from(rowsOf(draw, 1, 5)));
@@ -305,6 +346,41 @@ describe('response cache', () => {
     await host.close();
   });
 
+  it('never answers from another version while a canary splits traffic, is promoted, rolled back, and a version loads and unloads under load', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2, 3]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    // y = x × version: an answer names the version that computed it.
+    const host = new ModelHost({ repository: root, runtimes: { versioned: versionedRuntime() }, defaults: { cache: { enabled: true }, rollout: { enabled: false } } });
+    await host.load('m', { version: 1 });
+    const answeredBy = new Map<string, number>();
+    let hits = 0;
+    host.on('requestCompleted', (e) => {
+      answeredBy.set(e.id!, e.version);
+      if (e.cached) hits++;
+    });
+    const wrong: string[] = [];
+    let sent = 0;
+    const burst = async () => {
+      const requests = Array.from({ length: 200 }, (_, i) => {
+        const id = `r${sent++}`;
+        return host.predict('m', [i % 5, 1], { id }).then((out) => {
+          const version = answeredBy.get(id)!;
+          if ((out['y']!.data as Float32Array)[1] !== version) wrong.push(`${id}: y ${String((out['y']!.data as Float32Array)[1])} from v${version}`);
+        });
+      });
+      await Promise.all(requests);
+    };
+    await Promise.all([burst(), host.deploy('m', 2, { canary: 0.5 }), burst(), burst()]);
+    await Promise.all([burst(), host.promote('m'), burst()]);
+    await Promise.all([burst(), host.rollback('m'), burst()]);
+    await Promise.all([burst(), host.load('m', { version: 3 }), burst()]);
+    await Promise.all([burst(), host.unload('m', 3), burst()]);
+    await burst();
+    expect(wrong).toEqual([]);
+    expect(hits).toBeGreaterThan(100); // the cache did answer
+    await host.close();
+  });
+
   it('counts a hit as a request served (stats, requestCompleted, modelhost_requests_total), marked `cached`, with no queue or compute time', async () => {
     const { host, runtime } = affineHost({ m: { cache: { enabled: true } } });
     await host.load('m', { source: FAKE_SOURCE });
@@ -459,5 +535,98 @@ describe('feedback integrity', () => {
     expect(host.stats('c').versions[1]!.quality).toBeUndefined();
     expect(host.stats('c').monitoring!.feedback).toMatchObject({ duplicateIds: 2, unmatched: 2 });
     await host.close();
+  });
+});
+
+describe('feedback and non-finite predictions', () => {
+  it('a request whose prediction is NaN or ±Infinity is not remembered: its label cannot make live MAE NaN for the window', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { r: { feedback: { task: 'regression' } } } });
+    await host.load('r', { source: FAKE_SOURCE });
+    await host.predict('r', [Number.NaN, 0, 0, 0], { id: 'nan' }); // y[0] = 2x + 1 = NaN
+    await host.predict('r', [Number.POSITIVE_INFINITY, 0, 0, 0], { id: 'inf' });
+    await host.predict('r', [1, 0, 0, 0], { id: 'fine' }); // y[0] = 3
+    expect(host.feedback('r', 'nan', 3)).toMatchObject({ matched: false });
+    expect(host.feedback('r', 'inf', 3)).toMatchObject({ matched: false });
+    expect(host.feedback('r', 'fine', 2.5)).toMatchObject({ matched: true, absoluteError: 0.5 });
+    expect(host.stats('r').versions[1]!.quality).toEqual({ labels: 1, accuracy: undefined, mae: 0.5 });
+    await host.close();
+    // A classifier's scores holding NaN have no argmax: not remembered either.
+    const classifier = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { c: { feedback: { task: 'classification' } } } });
+    await classifier.load('c', { source: FAKE_SOURCE });
+    await classifier.predict('c', [Number.NaN, 0, 0, 0], { id: 'nan' });
+    expect(classifier.feedback('c', 'nan', 1)).toMatchObject({ matched: false });
+    await classifier.close();
+  });
+});
+
+describe('feedback store bounds', () => {
+  it('holds at most feedback.maxBytes of predictions, whatever the rows per request: the oldest go first, a request larger than the bound is not remembered', async () => {
+    const maxBytes = 64 * 1024;
+    // Rows per request are bounded by queue.maxSize (1024 by default; raised here), not by maxEntries.
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { r: { feedback: { task: 'regression', maxBytes }, queue: { maxSize: 20_000 } } } });
+    await host.load('r', { source: FAKE_SOURCE });
+    const rows = 1000; // 8 KB of predictions per id: 8 fit
+    const x = { x: { data: new Float32Array(rows * 4), shape: [rows, 4] } };
+    for (let i = 0; i < 20; i++) await host.predictBatch('r', x, { id: `big-${i}` });
+    const held = host.stats('r').monitoring!.feedback!;
+    expect(held.bytes).toBeLessThanOrEqual(maxBytes);
+    expect(held.pending).toBe(8);
+    expect(host.feedback('r', 'big-19', new Array<number>(rows).fill(1))).toMatchObject({ matched: true, labels: rows, absoluteError: 0 });
+    expect(host.feedback('r', 'big-0', new Array<number>(rows).fill(1))).toMatchObject({ matched: false });
+    const huge = 10_000; // 80 KB: more than the whole bound
+    await host.predictBatch('r', { x: { data: new Float32Array(huge * 4), shape: [huge, 4] } }, { id: 'huge' });
+    expect(host.stats('r').monitoring!.feedback!.pending).toBe(7);
+    expect(host.feedback('r', 'huge', new Array<number>(huge).fill(1))).toMatchObject({ matched: false });
+    await host.close();
+  });
+
+  it('refuses a maxBytes that is not an integer ≥ 1', () => {
+    expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { r: { feedback: { maxBytes: 0 } } } })).toThrow(/feedback\.maxBytes/);
+  });
+});
+
+describe('monitoring options that cannot work are refused at load, naming the key', () => {
+  const refusal = (key: RegExp) => expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(key) });
+
+  it('feedback.ttlMs that is not a whole number of ms (lru-cache threw a TypeError at the first request)', () => {
+    for (const ttlMs of [1.5, Number.POSITIVE_INFINITY]) {
+      expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { feedback: { ttlMs } } } })).toThrow(refusal(/feedback\.ttlMs.*an integer/));
+    }
+  });
+
+  it('drift on without sampling (drift reads sampled rows only: it never saw one)', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { drift: { enabled: true } } } });
+    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/drift\.enabled.*sampling\.rate/));
+    await host.close();
+  });
+
+  it('feedback.output that is not one of the model’s outputs (every label answered matched: false)', async () => {
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { feedback: { output: 'probs' } } } });
+    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/feedback\.output.*'y'.*got 'probs'/));
+    await host.close();
+    // An alias of an output (tfjs graph models: `Identity:0` for `Identity`) is not the key answers carry.
+    const signature = { inputs: [{ name: 'x', dtype: 'float32' as const, shape: [-1, 4] }], outputs: [{ name: 'y', dtype: 'float32' as const, shape: [-1, 4], aliases: ['y:0'] }] };
+    const aliased = new ModelHost({ runtimes: { fake: fakeRuntime({ signature }) }, models: { m: { feedback: { output: 'y:0' } } } });
+    await expect(aliased.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/got 'y:0' \('y:0' is another name of 'y'/));
+    await aliased.close();
+  });
+
+  it('drift.reference rows that do not fit the model’s inputs (the reference was silently captured from live rows instead)', async () => {
+    const reference = Array.from({ length: 20 }, (_, i) => (i === 3 ? [1, 2, 3] : [1, 2, 3, 4]));
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { sampling: { rate: 1 }, drift: { enabled: true, reference } } } });
+    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/drift\.reference\[3\]/));
+    await host.close();
+  });
+
+  it('a rollout guard on live quality without the feedback it reads (never fired)', async () => {
+    for (const [models, key] of [
+      [{ m: { rollout: { maxAccuracyDrop: 0.05 } } }, /rollout\.maxAccuracyDrop.*feedback/],
+      [{ m: { feedback: { task: 'regression' }, rollout: { maxAccuracyDrop: 0.05 } } }, /rollout\.maxAccuracyDrop.*classification/],
+      [{ m: { feedback: { task: 'classification' }, rollout: { maxMaeRatio: 2 } } }, /rollout\.maxMaeRatio.*regression/],
+    ] as const) {
+      const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: models as ModelHostOptions['models'] });
+      await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(key));
+      await host.close();
+    }
   });
 });

@@ -53,6 +53,16 @@ describe('ResponseCache', () => {
     expect(cache.get(cache.key(1, ints(0), false), 1, x(0), false)).toBeUndefined();
   });
 
+  it('keeps no answer to inputs holding NaN: it could never be hit, and would only push out answers that can', () => {
+    const cache = new ResponseCache(DEFAULT_CACHE);
+    for (const inputs of [x(Number.NaN, 1), { x: { data: new Float64Array([1, Number.NaN]), shape: [1, 2], dtype: 'float64' } } as Record<string, Tensor>]) {
+      cache.set(cache.key(1, inputs, false), 1, inputs, false, y);
+    }
+    expect(cache.size).toBe(0);
+    cache.set(cache.key(1, x(Number.POSITIVE_INFINITY, 1), false), 1, x(Number.POSITIVE_INFINITY, 1), false, y); // Infinity equals itself: kept
+    expect(cache.get(cache.key(1, x(Number.POSITIVE_INFINITY, 1), false), 1, x(Number.POSITIVE_INFINITY, 1), false)).toEqual(y);
+  });
+
   it('keeps an answer from the second sighting of its key: distinct requests cost a hash each and keep nothing', () => {
     const cache = new ResponseCache(DEFAULT_CACHE);
     for (let i = 0; i < 10_000; i++) expect(cache.admits(cache.key(1, x(i), false))).toBe(false);
