@@ -65,7 +65,7 @@ export function requestIdProblem(name: string, value: unknown): string {
     value === undefined
       ? 'none'
       : typeof value === 'string'
-        ? `${quoted(value)} (${value.length} characters)`
+        ? `${quoted(value)} (${value.length} character${value.length === 1 ? '' : 's'})`
         : typeof value === 'bigint'
           ? String(value)
           : show(value);

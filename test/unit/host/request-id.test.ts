@@ -4,7 +4,7 @@
  * to `predict`), and nothing else is accepted that the rule refuses.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isRequestId, newRequestId } from '../../../src/index.js';
+import { isRequestId, newRequestId, requestIdProblem } from '../../../src/index.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -46,5 +46,12 @@ describe('request ids', () => {
     const lookalikes: unknown[] = [new String(id), Object(id), { toString: () => id }, { valueOf: () => id }, [id], { [Symbol.toPrimitive]: () => id }];
     for (const value of lookalikes) expect(isRequestId(value)).toBe(false);
     expect(isRequestId(`${id}`)).toBe(true);
+  });
+});
+
+describe('a refused id is described', () => {
+  it('with its length, in the right number', () => {
+    expect(requestIdProblem('id', ' ')).toBe('id must be 1–128 visible ASCII characters (no spaces), got " " (1 character)');
+    expect(requestIdProblem('id', 'a b')).toContain('(3 characters)');
   });
 });
