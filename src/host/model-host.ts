@@ -196,7 +196,10 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
     // Cached answers never outlive the versions that gave them.
     for (const event of ['versionSwapped', 'modelLoaded', 'modelUnloaded'] as const) this.own.on(event, (e) => this.monitoring.invalidate(e.model));
     // A model whose last version went away forgets its monitoring (checked once the unload has settled).
-    this.own.on('modelUnloaded', (e) => queueMicrotask(() => this.models.has(e.model) || this.monitoring.forget(e.model)));
+    this.own.on('modelUnloaded', (e) => {
+      this.monitoring.forgetVersion(e.model, e.version);
+      queueMicrotask(() => this.models.has(e.model) || this.monitoring.forget(e.model));
+    });
   }
 
   /** The `logger` of the options, or undefined: the HTTP adapters log unexpected errors through it. */

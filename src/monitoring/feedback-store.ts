@@ -182,8 +182,16 @@ export class FeedbackStore {
     return this.served.calculatedSize;
   }
 
+  /**
+   * A version unloaded: its quality window and the predictions it served go (a label for one of
+   * them no longer matches), so a model's store holds nothing of versions it no longer has.
+   * One pass over the remembered predictions, on unload only.
+   */
   forget(version: number): void {
     this.quality.delete(version);
+    const gone: string[] = [];
+    for (const [id, served] of this.served.entries()) if (served.version === version) gone.push(id);
+    for (const id of gone) this.served.delete(id);
   }
 
   private labelsOf(groundTruth: unknown, rows: number): readonly number[] {

@@ -75,6 +75,11 @@ export class HostMonitoring {
     this.monitors.get(name)?.cache?.clear();
   }
 
+  /** A version of `name` unloaded: its live quality and the predictions it served are dropped. */
+  forgetVersion(name: string, version: number): void {
+    this.monitors.get(name)?.feedback?.forget(version);
+  }
+
   forget(name: string): void {
     this.monitors.delete(name);
     this.seen.delete(name);

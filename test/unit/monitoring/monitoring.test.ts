@@ -488,6 +488,27 @@ describe('live quality', () => {
     await host.close();
   });
 
+  it('a version unloaded leaves nothing in the store: its quality window goes, and so do the predictions it served (their labels no longer match)', async () => {
+    const { host, clock } = await canary({ windowMs: 10_000, minSamples: 1_000_000 });
+    await serveAndLabel(host, clock, 40);
+    // Served, not yet labelled: which version answered each is known only to the store.
+    for (let i = 40; i < 80; i++) await host.predict('m', [1, 0], { id: `req-${i}` });
+    expect(Object.keys(host.stats('m').monitoring!.feedback!.quality).sort()).toEqual(['1', '2']);
+    expect(host.stats('m').monitoring!.feedback!.pending).toBe(40);
+    await host.unload('m', 2);
+    const { feedback } = host.stats('m').monitoring!;
+    expect(Object.keys(feedback!.quality)).toEqual(['1']);
+    const pending = feedback!.pending;
+    expect(pending).toBeGreaterThan(0);
+    expect(pending).toBeLessThan(40);
+    const versions = [];
+    for (let i = 40; i < 80; i++) versions.push(host.feedback('m', `req-${i}`, 0).version);
+    expect(versions.filter((v) => v === 1)).toHaveLength(pending);
+    expect(versions.filter((v) => v === undefined)).toHaveLength(40 - pending);
+    expect(Object.keys(host.stats('m').monitoring!.feedback!.quality)).toEqual(['1']);
+    await host.close();
+  });
+
   it('an unknown or expired id does not match; a second label for one id does not count twice; bad labels are refused', async () => {
     const clock = new FakeClock();
     const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, clock, models: { r: { feedback: { task: 'regression', ttlMs: 1000 } } } });
