@@ -36,6 +36,6 @@ export type { SamplingOptions, DriftOptions, FeedbackOptions, CacheOptions } fro
 export type { MonitoringStats } from './monitoring/model-monitor.js';
 export type { DriftStats, GroupStats, DriftVerdict, FeatureDrift } from './monitoring/drift-detector.js';
 export type { FeedbackResult, QualityStats } from './monitoring/feedback-store.js';
-export { MONITORING_METRICS, monitoringPoints } from './monitoring/monitoring-metrics.js';
-export type { MonitoringMetric, MetricPoint } from './monitoring/monitoring-metrics.js';
+export { MONITORING_METRICS, monitoringPoints, SINK_METRICS, sampleSinks } from './monitoring/monitoring-metrics.js';
+export type { MonitoringMetric, MetricPoint, SampleSinkCounts } from './monitoring/monitoring-metrics.js';
 export type { LoadPhase, LoadPhaseDurations } from './registry/load-phases.js';

@@ -158,10 +158,11 @@ async function modelsToServe(root: string, wanted: readonly string[] | undefined
 }
 
 /** `/metrics` when prom-client is installed; any other import failure is a real error. */
-async function prometheusRegistry(host: ModelHost, logger: Logger): Promise<HttpOptions['metrics']> {
+async function prometheusRegistry(host: ModelHost, logger: Logger, sink: JsonlSink | undefined): Promise<HttpOptions['metrics']> {
   try {
     const { collectMetrics } = await import('modelhost/prometheus');
-    return collectMetrics(host).registry;
+    // --samples' drops show as modelhost_samples_dropped_total{sink="samples"}.
+    return collectMetrics(host, sink === undefined ? {} : { sinks: { samples: sink } }).registry;
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /prom-client/.test((error as Error).message);
     if (!missing) throw error;
@@ -351,7 +352,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exit(1);
   }
 
-  const metrics = await prometheusRegistry(host, logger);
+  const metrics = await prometheusRegistry(host, logger, sink);
   const authorize = token === undefined ? undefined : bearerTokenAuthorizer(token);
   const json = values['json-max-depth'] === undefined && values['json-max-elements'] === undefined ? undefined : { maxDepth: values['json-max-depth'], maxElements: values['json-max-elements'] };
 

@@ -11,7 +11,7 @@
  * rest (queue wait, batch, version, error code) arrives by event, matched by request id.
  */
 import { context, metrics, SpanKind, SpanStatusCode, trace, TraceFlags, ValueType, type Attributes, type BatchObservableCallback, type Meter, type Span, type Tracer } from '@opentelemetry/api';
-import { MONITORING_METRICS, monitoringPoints, type ModelHost, type Outputs, type PredictOptions } from 'modelhost';
+import { MONITORING_METRICS, monitoringPoints, sampleSinks, SINK_METRICS, type ModelHost, type Outputs, type PredictOptions, type SampleSinkCounts } from 'modelhost';
 import type { ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
 import { checkBoolean, checkObject, invalidOption } from '../errors/option-checks.js';
 
@@ -34,6 +34,11 @@ export interface OtelOptions {
    * gauges. Default true.
    */
   readonly requestHistograms?: boolean;
+  /**
+   * Sample sinks to export the counts of, by name (the `modelhost.sink` attribute):
+   * `{ samples: sink }` gives the counters `modelhost.samples_written` and `modelhost.samples_dropped`.
+   */
+  readonly sinks?: Readonly<Record<string, SampleSinkCounts>>;
 }
 
 export interface OtelInstrumentation {
@@ -45,7 +50,8 @@ const BREAKER_VALUE = { closed: 0, halfOpen: 0.5, open: 1 } as const;
 
 export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInstrumentation {
   // A misspelt key (`trace: false`) would silently keep the default.
-  checkObject(options, 'options', ['tracer', 'meter', 'traces', 'metrics', 'requestHistograms']);
+  checkObject(options, 'options', ['tracer', 'meter', 'traces', 'metrics', 'requestHistograms', 'sinks']);
+  const sinks = sampleSinks(options.sinks);
   // A string 'false' would leave tracing on; a tracer that is not one would fail the first request.
   for (const flag of ['traces', 'metrics', 'requestHistograms'] as const) if (options[flag] !== undefined) checkBoolean(options[flag], flag);
   if (options.tracer !== undefined && typeof (options.tracer as { startSpan?: unknown } | null)?.startSpan !== 'function') throw invalidOption('tracer', 'an OpenTelemetry Tracer ({ startSpan() })', options.tracer);
@@ -218,6 +224,15 @@ export function instrument(host: ModelHost, options: OtelOptions = {}): OtelInst
       }
     };
     const monitoringInstruments = monitoring.map((m) => m.instrument);
+    if (sinks.length > 0) {
+      const sinkCounters = SINK_METRICS.map((m) => ({ count: m.count, instrument: meter.createObservableCounter(`modelhost.${m.name.replace(/_total$/, '')}`, { description: m.help, valueType: ValueType.INT }) }));
+      const sinkObserver: BatchObservableCallback = (result) => {
+        for (const { count, instrument } of sinkCounters) for (const [sink, counts] of sinks) result.observe(instrument, count(counts), { 'modelhost.sink': sink });
+      };
+      const sinkInstruments = sinkCounters.map((c) => c.instrument);
+      meter.addBatchObservableCallback(sinkObserver, sinkInstruments);
+      cleanups.push(() => meter.removeBatchObservableCallback(sinkObserver, sinkInstruments));
+    }
     meter.addBatchObservableCallback(monitoringObserver, monitoringInstruments);
     cleanups.push(() => meter.removeBatchObservableCallback(monitoringObserver, monitoringInstruments));
   }

@@ -12,7 +12,7 @@
  */
 import promClient from 'prom-client';
 import type { Registry } from 'prom-client';
-import { MONITORING_METRICS, monitoringPoints, type ModelHost } from 'modelhost';
+import { MONITORING_METRICS, monitoringPoints, sampleSinks, SINK_METRICS, type ModelHost, type SampleSinkCounts } from 'modelhost';
 import { checkObject, checkString, invalidOption } from '../errors/option-checks.js';
 import type { BatchCompletedEvent, BatchFailedEvent, ModelHostEvents, RequestCompletedEvent, RequestFailedEvent } from 'modelhost';
 
@@ -33,6 +33,12 @@ export interface PrometheusOptions {
   /** Prefix of every metric name. Default `modelhost_`. */
   readonly prefix?: string;
   readonly buckets?: PrometheusBuckets;
+  /**
+   * Sample sinks to export the counts of, by name (the `sink` label): `{ samples: sink }` gives
+   * `modelhost_samples_written_total{sink="samples"}` and `modelhost_samples_dropped_total`.
+   * A sink drops rather than block requests; this is where its drops show.
+   */
+  readonly sinks?: Readonly<Record<string, SampleSinkCounts>>;
 }
 
 export interface PrometheusCollector {
@@ -122,7 +128,8 @@ function histogramSamples(name: string, labels: Record<string, string>, b: Bucke
 /** Registers modelhost's metrics and keeps them current from the host's events. */
 export function collectMetrics(host: ModelHost, options: PrometheusOptions = {}): PrometheusCollector {
   // A misspelt key (`prefx`, `bucket`) would silently export under the defaults.
-  checkObject(options, 'options', ['registry', 'prefix', 'buckets']);
+  checkObject(options, 'options', ['registry', 'prefix', 'buckets', 'sinks']);
+  const sinks = sampleSinks(options.sinks);
   if (options.prefix !== undefined && options.prefix !== '') checkString(options.prefix, 'prefix');
   if (options.buckets !== undefined) checkObject(options.buckets, 'buckets', Object.keys(DEFAULT_BUCKETS));
   if (options.registry !== undefined && typeof (options.registry as { registerMetric?: unknown } | null)?.registerMetric !== 'function') {
@@ -214,6 +221,7 @@ export function collectMetrics(host: ModelHost, options: PrometheusOptions = {})
     ),
     // Sampling, drift, cache and live quality (docs/monitoring.md): read from host.stats() once per scrape.
     ...MONITORING_METRICS.map((m) => family(`${prefix}${m.name}`, m.help, m.type, () => scrapeMonitoring().get(m.name) ?? [])),
+    ...SINK_METRICS.map((m) => family(`${prefix}${m.name}`, m.help, 'counter', () => sinks.map(([sink, counts]) => ({ labels: { sink }, value: m.count(counts) })))),
   ];
   for (const f of families) registry.registerMetric(f as unknown as promClient.Metric);
 

@@ -1,3 +1,4 @@
+import { invalidOption } from '../errors/option-checks.js';
 import type { ModelStats } from '../host/model-host.js';
 
 /** One labelled value of a metric. */
@@ -102,4 +103,36 @@ export function monitoringPoints(stats: Readonly<Record<string, ModelStats>>): M
     out.set(metric.name, points);
   }
   return out;
+}
+
+/** A sample sink's counts, as the exporters read them (`JsonlSink` has them; so may a sink of your own). */
+export interface SampleSinkCounts {
+  /** Samples accepted: written, or waiting for the disk. */
+  readonly written: number;
+  /** Samples dropped: the buffer was full, or the file failed. */
+  readonly dropped: number;
+}
+
+/**
+ * What the sinks named in `sinks` (`collectMetrics`/`instrument` option: a name per sink, the
+ * `sink` label) have written and dropped, read when scraped. A sink drops rather than block
+ * requests, so its drops are only seen here (and in its `dropped` count).
+ */
+export const SINK_METRICS: readonly { readonly name: string; readonly help: string; readonly count: (sink: SampleSinkCounts) => number }[] = Object.freeze([
+  { name: 'samples_written_total', help: 'Samples a sink accepted (written, or waiting for the disk).', count: (sink: SampleSinkCounts) => sink.written },
+  { name: 'samples_dropped_total', help: 'Samples a sink dropped rather than block requests: its buffer was full, or its file failed.', count: (sink: SampleSinkCounts) => sink.dropped },
+]);
+
+/**
+ * The `sinks` option of an exporter, checked.
+ * @throws ModelHostError INVALID_CONFIG when it is not an object of sinks with numeric `written` and `dropped`.
+ */
+export function sampleSinks(sinks: unknown): readonly (readonly [string, SampleSinkCounts])[] {
+  if (sinks === undefined) return [];
+  if (typeof sinks !== 'object' || sinks === null || Array.isArray(sinks)) throw invalidOption('sinks', 'an object naming each sample sink ({ samples: sink })', sinks);
+  return Object.entries(sinks).map(([name, sink]: [string, unknown]) => {
+    const counts = sink as Partial<SampleSinkCounts> | null;
+    if (typeof counts?.written !== 'number' || typeof counts.dropped !== 'number') throw invalidOption(`sinks.${name}`, 'a sample sink (a JsonlSink, or { written, dropped } counts)', sink);
+    return [name, sink as SampleSinkCounts] as const;
+  });
 }

@@ -446,6 +446,10 @@ describe('modelhost serve --samples', () => {
       const response = await fetch(`${url}/v2/models/affine/infer`, { method: 'POST', body: JSON.stringify({ id, inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }] }) });
       expect(response.status).toBe(200);
     }
+    // Its counts are exported, under the sink's name (a sink drops rather than block: /metrics is where drops show).
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^modelhost_samples_written_total\{sink="samples"\} 50$/m);
+    expect(metrics).toMatch(/^modelhost_samples_dropped_total\{sink="samples"\} 0$/m);
     run.child.kill('SIGTERM');
     expect(await run.exited).toEqual({ code: 0, signal: null });
     const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { model: string; version: number; id: string; outputs: { y: { datatype: string; b64: string } } });

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { ModelHost } from '../../../src/index.js';
+import { Writable } from 'node:stream';
+import { ErrorCode, JsonlSink, ModelHost } from '../../../src/index.js';
 import { trace } from '@opentelemetry/api';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { collectMetrics } from '../../../src/metrics/prometheus.js';
@@ -50,6 +51,49 @@ describe('monitoring metrics', () => {
     expect(metrics.get('modelhost.drift_score')!.dataPoints.map((p) => p.attributes['modelhost.feature'])).toContain('x[0]');
     stop();
     await provider.shutdown();
+    await host.close();
+  });
+
+  it('the counts of the sample sinks named in `sinks`: written and dropped per sink, read when scraped (a sink drops rather than block, so this is where drops show)', async () => {
+    const host = await busyHost();
+    const full = new Writable({ highWaterMark: 1, write: (_chunk, _encoding, done) => setTimeout(done, 60_000).unref() });
+    // A stream that never drains and a 16-byte buffer: past the first line, every sample is dropped and counted.
+    const tiny = await JsonlSink.open(host, { stream: full, maxBufferBytes: 16 });
+    const counts = { written: 3, dropped: 1 };
+    const { registry, stop } = collectMetrics(host, { sinks: { tiny, mine: counts } });
+    for (let i = 0; i < 5; i++) await host.predict('m', [i, 1, 2, 3]);
+    counts.written = 7;
+    const text = await registry.metrics();
+    expect([tiny.written, tiny.dropped]).toEqual([1, 4]);
+    expect(text).toMatch(/^modelhost_samples_written_total\{sink="tiny"\} 1$/m);
+    expect(text).toMatch(/^modelhost_samples_dropped_total\{sink="tiny"\} 4$/m);
+    expect(text).toMatch(/^modelhost_samples_written_total\{sink="mine"\} 7$/m);
+    expect(text).toMatch(/^modelhost_samples_dropped_total\{sink="mine"\} 1$/m);
+    stop();
+    // Without sinks: the families are there, with no series.
+    expect(await collectMetrics(host).registry.metrics()).not.toMatch(/^modelhost_samples_(written|dropped)_total\{/m);
+
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+    const provider = new MeterProvider({ readers: [reader] });
+    const otel = instrument(host, { meter: provider.getMeter('test'), tracer: trace.getTracer('noop'), sinks: { tiny } });
+    await reader.forceFlush();
+    const metrics = new Map(exporter.getMetrics().flatMap((r) => r.scopeMetrics.flatMap((m) => m.metrics)).map((m) => [m.descriptor.name, m]));
+    expect(metrics.get('modelhost.samples_dropped')!.dataPoints).toEqual([expect.objectContaining({ value: 4, attributes: { 'modelhost.sink': 'tiny' } })]);
+    expect(metrics.get('modelhost.samples_written')!.dataPoints).toEqual([expect.objectContaining({ value: 1, attributes: { 'modelhost.sink': 'tiny' } })]);
+    otel.stop();
+    await provider.shutdown();
+    full.destroy(); // it never drains: close() would wait for it
+    await tiny.close();
+    await host.close();
+  });
+
+  it('refuses `sinks` that are not sinks by name (INVALID_CONFIG naming the key)', async () => {
+    const host = await busyHost();
+    for (const sinks of [[{ written: 0, dropped: 0 }], 'samples', { samples: {} }, { samples: { written: '1', dropped: 0 } }]) {
+      expect(() => collectMetrics(host, { sinks } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(/^`sinks(\.samples)?` must be/) }));
+      expect(() => instrument(host, { sinks } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
+    }
     await host.close();
   });
 
