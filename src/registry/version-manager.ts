@@ -175,7 +175,7 @@ export class VersionManager {
     const check = () => {
       if (version !== undefined) assertVersion(version, name);
       // Nothing loaded, nothing on the way, no failure to clear: a typo, said at once.
-      if (!this.deps.models.has(name) && this.timeline.pending(name).length === 0 && this.readiness.report(this.deps.models, false).models[name] === undefined) this.requireModel(name);
+      if (!this.deps.models.has(name) && this.timeline.pending(name).length === 0 && !Object.hasOwn(this.readiness.report(this.deps.models, false).models, name)) this.requireModel(name);
     };
     return this.operation(name, 'unload', version, check, async () => {
       const model = this.deps.models.get(name);

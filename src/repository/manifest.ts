@@ -47,7 +47,8 @@ export function validateManifest(json: unknown): Manifest {
   if (typeof json !== 'object' || json === null || typeof (json as { models?: unknown }).models !== 'object' || (json as { models: unknown }).models === null) {
     throw invalid(`${MANIFEST_FILE} must be { "models": { "<name>": { "default"?, "canary"?, "weights"? } } }`);
   }
-  const models: Record<string, ManifestEntry> = {};
+  // Looked up by model name: without a prototype, a model named `constructor` is not pinned by Object's.
+  const models: Record<string, ManifestEntry> = Object.create(null) as Record<string, ManifestEntry>;
   for (const [name, raw] of Object.entries((json as { models: Record<string, unknown> }).models)) {
     if (!isModelName(name)) throw invalid(`${MANIFEST_FILE}: ${JSON.stringify(name)} is not a valid model name`);
     if (typeof raw !== 'object' || raw === null) throw invalid(`${MANIFEST_FILE}: models.${name} must be an object`);

@@ -123,6 +123,24 @@ describe('repository polling (injectable clock)', () => {
     await host.close();
   });
 
+  it('a model named like an Object.prototype member (constructor, toString) is not pinned by a manifest.json that does not name it', async () => {
+    const root = await tempDir();
+    const names = ['constructor', 'toString', 'valueOf', 'm'];
+    for (const name of names) await writeVersion(root, name, 1, { 'model.fake': 'v1' });
+    await writeVersion(root, 'pinned', 1, { 'model.fake': 'v1' });
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { pinned: { default: 1 } } }));
+    const clock = new FakeClock();
+    const host = new ModelHost({ repository: { root, pollIntervalMs: INTERVAL }, runtimes: { versioned: versionedRuntime() }, clock });
+    for (const name of names) await host.load(name);
+    // The version policy (latest: 1) serves a new version: the manifest pins only 'pinned'.
+    for (const name of names) await writeVersion(root, name, 2, { 'model.fake': 'v2' });
+    clock.advance(INTERVAL);
+    await vi.waitFor(() => {
+      for (const name of names) expect(host.status(name), name).toMatchObject({ defaultVersion: 2, manifestProblem: undefined });
+    }, { interval: 5, timeout: 5000 });
+    await host.close();
+  });
+
   it('two replicas polling one repository converge on the same rollout', async () => {
     const { root, host: a, clock } = await setup();
     const b = new ModelHost({ repository: { root, pollIntervalMs: INTERVAL }, runtimes: { versioned: versionedRuntime() }, clock });
