@@ -61,7 +61,7 @@ export class VersionLoader {
       phases.start('compiling');
       if (kind !== 'thread') {
         const session = await runtime.load(source, { ...context, settings });
-        executor = new InlineExecutor(session, options.scheduler.concurrency);
+        executor = new InlineExecutor(session, options.scheduler.concurrency, { runTimeoutMs: options.scheduler.runTimeoutMs, context });
         entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 }, options.padding);
         runs = [(inputs) => session.run(inputs)];
         if (kind === 'auto') {
