@@ -122,10 +122,10 @@ export class NamedModel {
     );
   }
 
-  /** The newest ready version, or undefined. */
-  newestReady(): number | undefined {
+  /** The newest ready version (other than `except`, being withdrawn), or undefined. */
+  newestReady(except?: ReadonlySet<number>): number | undefined {
     let newest: number | undefined;
-    for (const v of this.versions.values()) if (v.isReady && (newest === undefined || v.version > newest)) newest = v.version;
+    for (const v of this.versions.values()) if (v.isReady && !except?.has(v.version) && (newest === undefined || v.version > newest)) newest = v.version;
     return newest;
   }
 

@@ -184,8 +184,13 @@ export class VersionManager {
         return;
       }
       const targets = version === undefined ? [...model.versions.values()] : [this.requireVersion(model, version)];
-      // Stop routing to them first, so nothing new arrives while they drain.
+      // Stop routing to them first, so nothing new arrives while they drain, and hand the
+      // default to the newest version that stays now: a pointer flip, not a gap as long as the drain.
       for (const target of targets) this.pool.withdraw(model, target.version);
+      if (model.defaultVersion === undefined) {
+        const next = model.newestReady(new Set(targets.map((t) => t.version)));
+        if (next !== undefined) this.rollouts.swapDefault(model, next, false);
+      }
       await Promise.all(targets.map((target) => this.pool.unloadVersion(model, target, 'unload')));
       if (model.defaultVersion === undefined) {
         const next = model.newestReady();
