@@ -158,7 +158,7 @@ export class LoadedVersion {
 /** A deep-frozen copy of a runtime's signature (its specs, shapes and aliases). */
 function frozenSignature(signature: Signature): Signature {
   const specs = (list: readonly TensorSpec[]) =>
-    Object.freeze(list.map((spec) => Object.freeze({ ...spec, shape: Object.freeze([...spec.shape]), ...(spec.aliases === undefined ? {} : { aliases: Object.freeze([...spec.aliases]) }) })));
+    Object.freeze(list.map((spec) => Object.freeze({ ...spec, shape: Object.freeze([...spec.shape]), ...(spec.aliases === undefined ? {} : { aliases: Object.freeze([...spec.aliases]) }), ...(spec.range === undefined ? {} : { range: Object.freeze([spec.range[0], spec.range[1]] as const) }) })));
   return Object.freeze({ ...signature, inputs: specs(signature.inputs), outputs: specs(signature.outputs) });
 }
 

@@ -84,7 +84,9 @@ export class TfjsSession implements Session {
 
     const inputs = model.inputs.map((t) => {
       const entry = declared.inputs.get(t.name);
-      return { ...spec(t.name, t.dtype ?? entry?.dtype, t.shape ?? entry?.shape), ...namesOf(t.name, entry) };
+      const base = spec(t.name, t.dtype ?? entry?.dtype, t.shape ?? entry?.shape);
+      const range = base.dtype === 'int32' ? declared.ranges.get(t.name) : undefined;
+      return { ...base, ...namesOf(t.name, entry), ...(range === undefined ? {} : { range }) };
     });
     const known = model.outputs.map((t) => {
       const entry = declared.outputs.get(t.name);
