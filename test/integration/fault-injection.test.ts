@@ -180,4 +180,36 @@ describe('a runtime that hangs for one input only (inline)', () => {
     for (const resolve of hung.splice(0)) resolve(); // runs the isolation started after the first release
     await vi.waitFor(() => expect(state.open).toBe(0));
   });
+
+  it('a warmup run that never returns fails the load within instances.runTimeoutMs, naming why; the session is disposed once the run returns', async () => {
+    const { runtime, hung, state } = poisonRuntime();
+    const host = new ModelHost({
+      runtimes: { poison: runtime },
+      models: { m: { runtime: 'poison', instances: { kind: 'inline', runTimeoutMs: 40 }, warmup: { inputs: { x: { data: [666], shape: [1, 1] } } } } },
+    });
+    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toMatchObject({
+      code: ErrorCode.LOAD_FAILED,
+      message: "model 'm' v1 failed its warmup run: no answer within 40 ms (instances.runTimeoutMs): the run was abandoned",
+    });
+    expect(host.ready('m')).toBe(false);
+    expect(state.open).toBe(1); // the hung run still holds the session
+    for (const resolve of hung) resolve();
+    await vi.waitFor(() => expect(state.open).toBe(0));
+    await host.close();
+  });
+
+  it("auto instances: a measuring run that never returns fails the load the same way, and does not hold other models' loads", async () => {
+    const { runtime, hung, state } = poisonRuntime();
+    const host = new ModelHost({
+      runtimes: { poison: runtime },
+      models: { m: { runtime: 'poison', instances: { kind: 'auto', runTimeoutMs: 40 }, warmup: { inputs: { x: { data: [666], shape: [1, 1] } } } }, other: { runtime: 'poison', instances: { kind: 'auto' } } },
+    });
+    const failing = host.load('m', { source: FAKE_SOURCE });
+    await expect(failing).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/no answer within 40 ms \(instances\.runTimeoutMs\)/) });
+    await host.load('other', { source: FAKE_SOURCE });
+    expect((await host.predict('other', [2]))['y']!.data[0]).toBe(4);
+    for (const resolve of hung) resolve();
+    await host.close();
+    await vi.waitFor(() => expect(state.open).toBe(0));
+  });
 });
