@@ -8,6 +8,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, ModelHost, type ModelHostError, type Runtime } from '../../src/index.js';
 import { deferred, FAKE_SOURCE, fakeRuntime, type FakeRuntimeOptions } from '../helpers/fake-runtime.js';
+import { get, serve } from '../adapters/http/serve.js';
 
 const ROW = new Float32Array([1, 2, 3, 4]);
 
@@ -171,6 +172,14 @@ describe('a runtime that hangs for one input only (inline)', () => {
     expect(host.status('m').versions[0]).toMatchObject({ state: 'ready', stalled: expect.stringMatching(/^8 runs got no answer/) });
     expect(host.status('m').reason).toMatch(/v1 cannot answer: 8 runs got no answer within 20 ms \(instances\.runTimeoutMs\) and have not returned/);
     await expect(host.predict('m', [1], { timeoutMs: 1000 })).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_READY });
+    await expect(host.predict('m', [1], { version: 1 })).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_READY, message: expect.stringMatching(/^model 'm' v1 cannot answer: 8 runs got no answer/) });
+    // The orchestrator hears the same: server, model and version readiness.
+    const served = await serve(host);
+    try {
+      for (const route of ['/v2/health/ready', '/v2/models/m/ready', '/v2/models/m/versions/1/ready']) expect((await get(`${served.url}${route}`)).status, route).toBe(503);
+    } finally {
+      await served.close();
+    }
     // The runs return: the version answers again.
     for (const resolve of hung.splice(0)) resolve();
     await vi.waitFor(() => expect(host.ready('m')).toBe(true));
