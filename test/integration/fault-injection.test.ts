@@ -177,6 +177,7 @@ describe('a runtime that hangs for one input only (inline)', () => {
     const served = await serve(host);
     try {
       for (const route of ['/v2/health/ready', '/v2/models/m/ready', '/v2/models/m/versions/1/ready']) expect((await get(`${served.url}${route}`)).status, route).toBe(503);
+      expect((await get(`${served.url}/status.json`)).body.models[0]).toMatchObject({ ready: false, versions: [{ state: 'ready', stalled: expect.stringMatching(/^8 runs got no answer/) }] });
     } finally {
       await served.close();
     }
