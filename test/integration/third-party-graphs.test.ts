@@ -204,7 +204,13 @@ describe('third-party tfjs graph models (@vladmandic/human)', () => {
     // movenet's placeholder is int32 itself: no range beyond int32's.
     expect(host.metadata('movenet-lightning')).toMatchObject({ batched: false, inputs: [{ name: 'input:0', dtype: 'int32', shape: [1, 192, 192, 3] }] });
     expect(host.metadata('movenet-lightning').inputs[0]!.range).toBeUndefined();
-    expect(host.metadata('faceres')).toMatchObject({ batched: false, inputs: [{ name: 'input_1', shape: [-1, 224, 224, 3] }] });
+    // faceres's signature declares its outputs for one image ([1, 1], [1, 1024], [1, 100]) though its input takes any
+    // number: a probe at two images shows the outputs follow the input's leading size, so it is served batched.
+    expect(host.metadata('faceres')).toMatchObject({
+      batched: true,
+      inputs: [{ name: 'input_1', shape: [-1, 224, 224, 3] }],
+      outputs: [{ name: 'gender_pred/Sigmoid:0', shape: [-1, 1] }, { name: 'global_pooling/Mean', shape: [-1, 1024] }, { name: 'age_pred/Softmax:0', shape: [-1, 100] }],
+    });
 
     const faces = randomFloats(2 * 64 * 64, 11).map((v) => (v + 1) / 2);
     const people = Int32Array.from(randomFloats(192 * 192 * 3, 12), (v) => Math.floor((v + 1) * 127));
@@ -240,13 +246,19 @@ describe('third-party tfjs graph models (@vladmandic/human)', () => {
       expect(rows.status).toBe(200);
       expect(maxAbsDiff(rows.body.predictions.flat(), emotionRaw!)).toBe(0);
 
-      // faceres takes any leading size but declares its outputs [1, …]: two images are refused, naming the output, never split.
-      const two = await post(`${served.url}/v2/models/faceres/infer`, { inputs: [{ name: 'input_1', shape: [2, 224, 224, 3], datatype: 'FP32', data: new Array(2 * 224 * 224 * 3).fill(0.5) }] });
-      expect(two.status).toBe(500);
-      expect(two.body.error).toMatch(/output '[^']+' has shape \[2, 1(00|024)?\], expected \[1, \d+\]/);
-      const one = await post(`${served.url}/v2/models/faceres/infer`, { inputs: [{ name: 'input_1', shape: [1, 224, 224, 3], datatype: 'FP32', data: new Array(224 * 224 * 3).fill(0.5) }] });
-      expect(one.status).toBe(200);
-      expect(host.status('faceres').versions[0]).toMatchObject({ state: 'ready', breaker: 'closed' });
+      // Two images in one request, and two requests of one image batched together: each gets what raw tfjs gives.
+      const images = randomFloats(2 * 224 * 224 * 3, 13).map((v) => (v + 1) / 2);
+      const [ageRaw] = await raw('faceres', tf.tensor(images, [2, 224, 224, 3]), ['age_pred/Softmax']);
+      const two = await post(`${served.url}/v2/models/faceres/infer`, { inputs: [{ name: 'input_1', shape: [2, 224, 224, 3], datatype: 'FP32', data: Array.from(images) }] });
+      expect(two.status).toBe(200);
+      const age = two.body.outputs.find((o: { name: string }) => o.name === 'age_pred/Softmax:0');
+      expect(age.shape).toEqual([2, 100]);
+      expect(maxAbsDiff(age.data, ageRaw!)).toBe(0);
+      const singles = await Promise.all([0, 1].map((i) => host.predict('faceres', { input_1: images.subarray(i * 224 * 224 * 3, (i + 1) * 224 * 224 * 3) })));
+      for (const [i, single] of singles.entries()) {
+        expect(single['age_pred/Softmax:0']!.shape).toEqual([100]);
+        expect(maxAbsDiff(single['age_pred/Softmax:0']!.data as Float32Array, ageRaw!.slice(i * 100, (i + 1) * 100))).toBeLessThan(1e-5);
+      }
     } finally {
       await served.close();
     }
