@@ -113,7 +113,8 @@ export function resolveHostOptions(options: ModelHostOptions = {}): ResolvedHost
   }
 
   const defaults = raw.defaults === undefined ? undefined : validateModelOptions(raw.defaults, 'defaults', runtimeNames);
-  const models: Record<string, ModelOptions> = {};
+  // Looked up by model name: without a prototype, a model named `toString` gets no options from Object's.
+  const models: Record<string, ModelOptions> = Object.create(null) as Record<string, ModelOptions>;
   if (raw.models !== undefined) {
     for (const [name, value] of Object.entries(checkObject(raw.models, 'models', Object.keys(raw.models)))) {
       if (!isModelName(name)) {

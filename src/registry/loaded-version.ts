@@ -25,6 +25,11 @@ export interface VersionStatus {
   readonly readyAt: number | undefined;
   /** Why the version failed to load. */
   readonly error: { readonly code: string; readonly message: string } | undefined;
+  /**
+   * Why a ready version cannot answer now (its runs stopped returning: `instances.runTimeoutMs`),
+   * or undefined; meanwhile it is not ready and gets no requests.
+   */
+  readonly stalled?: string | undefined;
 }
 
 export interface InstanceInfo {
@@ -73,6 +78,16 @@ export class LoadedVersion {
     return this.currentState === 'ready';
   }
 
+  /** Why this loaded version cannot answer now (see `VersionStatus.stalled`), or undefined. */
+  get stalled(): string | undefined {
+    return this.executor?.stalled;
+  }
+
+  /** Ready, and able to answer now: what routing and readiness ask. */
+  get canAnswer(): boolean {
+    return this.currentState === 'ready' && this.executor?.stalled === undefined;
+  }
+
   /** Moves along the lifecycle; an illegal move is a bug and throws. */
   transition(to: VersionState): void {
     if (!canTransition(this.currentState, to)) throw new IllegalTransitionError(this.currentState, to, `model '${this.model}' v${this.version}`);
@@ -116,7 +131,9 @@ export class LoadedVersion {
   }
 
   notReady(): ModelHostError {
-    return new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${this.model}' v${this.version} is ${this.currentState}, not ready`, {
+    const stalled = this.isReady ? this.stalled : undefined;
+    const why = stalled === undefined ? `is ${this.currentState}, not ready` : `cannot answer: ${stalled}`;
+    return new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${this.model}' v${this.version} ${why}`, {
       model: this.model,
       version: this.version,
     });
@@ -133,6 +150,7 @@ export class LoadedVersion {
       breaker: this.breaker?.state,
       readyAt: this.readyAt,
       error: this.error === undefined ? undefined : { code: this.error.code, message: this.error.message },
+      ...(this.isReady && this.stalled !== undefined ? { stalled: this.stalled } : {}),
     };
   }
 }
@@ -140,7 +158,7 @@ export class LoadedVersion {
 /** A deep-frozen copy of a runtime's signature (its specs, shapes and aliases). */
 function frozenSignature(signature: Signature): Signature {
   const specs = (list: readonly TensorSpec[]) =>
-    Object.freeze(list.map((spec) => Object.freeze({ ...spec, shape: Object.freeze([...spec.shape]), ...(spec.aliases === undefined ? {} : { aliases: Object.freeze([...spec.aliases]) }) })));
+    Object.freeze(list.map((spec) => Object.freeze({ ...spec, shape: Object.freeze([...spec.shape]), ...(spec.aliases === undefined ? {} : { aliases: Object.freeze([...spec.aliases]) }), ...(spec.range === undefined ? {} : { range: Object.freeze([spec.range[0], spec.range[1]] as const) }) })));
   return Object.freeze({ ...signature, inputs: specs(signature.inputs), outputs: specs(signature.outputs) });
 }
 

@@ -82,15 +82,16 @@ export class NamedModel {
           version: pinned,
         });
       }
-      if (!version.isReady) throw version.notReady();
+      if (!version.canAnswer) throw version.notReady();
       return version;
     }
     const picked = this.router.sole ?? this.router.pick(routingKey) ?? this.defaultVersion;
     const version = picked === undefined ? undefined : this.versions.get(picked);
-    if (version !== undefined && version.isReady) return version;
-    // A weighted version that is not ready (being replaced, unloaded): fall back to the default.
+    if (version !== undefined && version.canAnswer) return version;
+    // A weighted version that is not ready (being replaced, unloaded, stalled): fall back to the default.
     const fallback = this.defaultVersion === undefined ? undefined : this.versions.get(this.defaultVersion);
-    if (fallback !== undefined && fallback.isReady) return fallback;
+    if (fallback !== undefined && fallback.canAnswer) return fallback;
+    if (fallback?.isReady === true) throw fallback.notReady(); // loaded, but its runs stopped returning: say so
     throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${this.name}' has no ready version (${this.describeVersions()})`, { model: this.name });
   }
 
@@ -121,20 +122,22 @@ export class NamedModel {
     );
   }
 
-  /** The newest ready version, or undefined. */
-  newestReady(): number | undefined {
+  /** The newest ready version (other than `except`, being withdrawn), or undefined. */
+  newestReady(except?: ReadonlySet<number>): number | undefined {
     let newest: number | undefined;
-    for (const v of this.versions.values()) if (v.isReady && (newest === undefined || v.version > newest)) newest = v.version;
+    for (const v of this.versions.values()) if (v.isReady && !except?.has(v.version) && (newest === undefined || v.version > newest)) newest = v.version;
     return newest;
   }
 
   get ready(): boolean {
-    return this.defaultVersion !== undefined && this.versions.get(this.defaultVersion)?.isReady === true;
+    return this.defaultVersion !== undefined && this.versions.get(this.defaultVersion)?.canAnswer === true;
   }
 
   /** Why the model cannot serve: the newest failed load's message, else the state of its versions. */
   notReadyReason(): string {
     const versions = [...this.versions.values()].sort((a, b) => b.version - a.version);
+    const stalled = this.defaultVersion === undefined ? undefined : this.versions.get(this.defaultVersion)?.stalled;
+    if (stalled !== undefined) return `v${this.defaultVersion} cannot answer: ${stalled}`;
     const failed = versions.find((v) => v.error !== undefined);
     if (failed !== undefined) return `v${failed.version} failed to load: ${failed.error!.message}`;
     return versions.length === 0 ? 'no version loaded' : `no ready default version (${this.describeVersions()})`;

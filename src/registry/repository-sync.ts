@@ -153,6 +153,9 @@ export class RepositorySync {
       }
       this.missing.delete(key);
       this.pool.withdraw(model, entry.version);
+      // The default moves on before the removed version drains, not after.
+      const next = model.defaultVersion === undefined ? model.newestReady(new Set([entry.version])) : undefined;
+      if (next !== undefined) this.rollouts.swapDefault(model, next, false);
       await this.pool.unloadVersion(model, entry, 'removed');
       result.unloaded.push(key);
     }

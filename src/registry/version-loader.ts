@@ -62,13 +62,16 @@ export class VersionLoader {
       phases.start('compiling');
       if (kind !== 'thread') {
         const session = await runtime.load(source, { ...context, settings });
-        executor = new InlineExecutor(session, options.scheduler.concurrency);
+        const inline = new InlineExecutor(session, options.scheduler.concurrency, { runTimeoutMs: options.scheduler.runTimeoutMs, context });
+        executor = inline;
         entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 }, options.padding);
-        runs = [(inputs) => session.run(inputs)];
+        // Through the executor, so instances.runTimeoutMs bounds a warmup or measuring run that never returns.
+        const run: Run = (inputs) => inline.run(inputs);
+        runs = [run];
         if (kind === 'auto') {
           phases.start('measuring');
           const measureStarted = performance.now();
-          const measuredRunMs = await this.measureInlineRun(entry, options, session);
+          const measuredRunMs = await this.measureInlineRun(entry, options, { run });
           kind = measuredRunMs !== undefined && measuredRunMs >= AUTO_THREAD_THRESHOLD_MS ? 'thread' : 'inline';
           if (kind === 'inline') {
             if (measuredRunMs !== undefined) {
@@ -79,7 +82,6 @@ export class VersionLoader {
             }
           } else {
             // Too slow for the event loop: the inline session only served to measure.
-            const inline = executor;
             executor = undefined;
             await inline.close();
             phases.start('compiling');
@@ -310,7 +312,10 @@ export class VersionLoader {
         }));
       }
     } catch (error) {
-      const reason = (error as Error)?.message ?? String(error);
+      // The executor's words already name the version (`model 'm' v1: no answer within …`): said once.
+      const prefix = `model '${entry.model}' v${entry.version}: `;
+      const message = (error as Error)?.message ?? String(error);
+      const reason = message.startsWith(prefix) ? message.slice(prefix.length) : message;
       // Zeros with guessed sizes for variable dimensions may be invalid for a sound model: warn, don't fail.
       if (!configured && !isFullyShaped(signature, entry.batched)) {
         this.deps.warn(`model '${entry.model}' v${entry.version}: warmup skipped, synthetic inputs (variable dimensions set to 1) were refused: ${reason}; set \`warmup.inputs\``, entry.model, entry.version, error);

@@ -175,7 +175,7 @@ export class VersionManager {
     const check = () => {
       if (version !== undefined) assertVersion(version, name);
       // Nothing loaded, nothing on the way, no failure to clear: a typo, said at once.
-      if (!this.deps.models.has(name) && this.timeline.pending(name).length === 0 && this.readiness.report(this.deps.models, false).models[name] === undefined) this.requireModel(name);
+      if (!this.deps.models.has(name) && this.timeline.pending(name).length === 0 && !Object.hasOwn(this.readiness.report(this.deps.models, false).models, name)) this.requireModel(name);
     };
     return this.operation(name, 'unload', version, check, async () => {
       const model = this.deps.models.get(name);
@@ -184,8 +184,13 @@ export class VersionManager {
         return;
       }
       const targets = version === undefined ? [...model.versions.values()] : [this.requireVersion(model, version)];
-      // Stop routing to them first, so nothing new arrives while they drain.
+      // Stop routing to them first, so nothing new arrives while they drain, and hand the
+      // default to the newest version that stays now: a pointer flip, not a gap as long as the drain.
       for (const target of targets) this.pool.withdraw(model, target.version);
+      if (model.defaultVersion === undefined) {
+        const next = model.newestReady(new Set(targets.map((t) => t.version)));
+        if (next !== undefined) this.rollouts.swapDefault(model, next, false);
+      }
       await Promise.all(targets.map((target) => this.pool.unloadVersion(model, target, 'unload')));
       if (model.defaultVersion === undefined) {
         const next = model.newestReady();

@@ -1,4 +1,4 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { open, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 
@@ -64,17 +64,46 @@ export async function resolveInside(root: string, file: string, options: Confine
 }
 
 /**
- * The bytes of `file`, resolved and confined as by {@link resolveInside}.
+ * The bytes of `file`, resolved and confined as by {@link resolveInside}. With `maxBytes`, a
+ * file larger than that is refused before its bytes are held (and one that grows while it
+ * is read stops at the bound): a settings file the size of a disk is a mistake or an attack.
  *
  * @throws ModelHostError `LOAD_FAILED` when it leads out of `root` or is not a regular file
- * @throws Error with the errno `code` (`ENOENT`, ...) and a message relative to `root`
+ * @throws Error with the errno `code` (`ENOENT`, ...; `EFBIG` past `maxBytes`) and a message relative to `root`
  */
-export async function readInside(root: string, file: string, options: ConfineOptions = {}): Promise<Buffer> {
+export async function readInside(root: string, file: string, options: ConfineOptions & { maxBytes?: number } = {}): Promise<Buffer> {
   const real = await resolveInside(root, file, options);
+  const shown = displayPath(root, path.resolve(root, file));
   try {
-    return await readFile(real);
+    return options.maxBytes === undefined ? await readFile(real) : await readAtMost(real, options.maxBytes, shown);
   } catch (error) {
-    throw fileError(displayPath(root, path.resolve(root, file)), error);
+    if ((error as NodeJS.ErrnoException).code === 'EFBIG') throw error;
+    throw fileError(shown, error);
+  }
+}
+
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/** The bytes of `real`, or an `EFBIG` error once more than `maxBytes` are found (by size or by reading). */
+async function readAtMost(real: string, maxBytes: number, shown: string): Promise<Buffer> {
+  const tooLarge = () => Object.assign(new Error(`${shown} is larger than ${maxBytes} bytes, the limit of a ${path.basename(shown)}`), { code: 'EFBIG' });
+  const handle = await open(real, 'r');
+  try {
+    if ((await handle.stat()).size > maxBytes) throw tooLarge();
+    // Read to the end, not to the size stat gave: a file that grew since is refused too, not cut.
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, length);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      length += bytesRead;
+      if (length > maxBytes) throw tooLarge();
+    }
+    return Buffer.concat(chunks, length);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -93,6 +122,7 @@ const REASONS: Readonly<Record<string, string>> = {
   ELOOP: 'is a symlink loop',
   EMFILE: 'could not be opened (too many open files)',
   ENAMETOOLONG: 'has too long a name',
+  EFBIG: 'is too large',
 };
 
 /** Why a file could not be read, from its errno code alone. */

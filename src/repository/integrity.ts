@@ -27,6 +27,8 @@ export interface IntegrityOptions {
 /** A version folder holding more files than this is refused rather than walked. */
 const MAX_FILES = 10_000;
 const MAX_DEPTH = 16;
+/** Largest `SHA256SUMS` read, bytes: MAX_FILES lines of a hash and a name of a few hundred characters. */
+const MAX_SUMS_BYTES = 4 * 1024 * 1024;
 
 /**
  * Verifies a version folder (a real path) against its `SHA256SUMS` (the `sha256sum` format:
@@ -45,7 +47,7 @@ export async function verifyIntegrity(dir: string, options: IntegrityOptions = {
   const sumsFile = path.join(dir, CHECKSUM_FILE);
   let text: string;
   try {
-    text = (await readInside(root, sumsFile, context)).toString('utf8');
+    text = (await readInside(root, sumsFile, { ...context, maxBytes: MAX_SUMS_BYTES })).toString('utf8');
   } catch (error) {
     if (isModelHostError(error)) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {

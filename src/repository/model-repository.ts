@@ -1,7 +1,7 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
-import { displayPath, isInside, readInside, reasonOf, resolveInside } from './confined-path.js';
+import { displayPath, isInside, readInside, reasonOf } from './confined-path.js';
 import { assertModelName, isModelName, parseVersion } from './model-name.js';
 import { versionFingerprint } from './version-fingerprint.js';
 
@@ -65,12 +65,7 @@ export class ModelRepository {
     const file = path.join(await this.modelDir(name), 'config.json');
     let text: string;
     try {
-      // A regular file inside the repository (resolveInside), so its size is what a read returns.
-      const real = await resolveInside(root, file, { model: name });
-      if ((await stat(real)).size > MAX_CONFIG_BYTES) {
-        throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${displayPath(root, file)} is larger than ${MAX_CONFIG_BYTES} bytes, the limit of a config.json`, { model: name });
-      }
-      text = (await readInside(root, file, { model: name })).toString('utf8');
+      text = (await readInside(root, file, { model: name, maxBytes: MAX_CONFIG_BYTES })).toString('utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       if (error instanceof ModelHostError) throw error; // LOAD_FAILED: it links out of the repository

@@ -1,3 +1,5 @@
+import { ErrorCode, ModelHostError } from '../errors/index.js';
+import { hostWorded } from '../errors/error-detail.js';
 import type { Session } from '../runtime/index.js';
 import type { WorkerMemory } from '../runtime/worker/messages.js';
 import type { Tensor } from '../tensor/index.js';
@@ -35,7 +37,39 @@ export interface Executor {
   memory?(collect?: boolean): Promise<WorkerMemory[]>;
   /** Set by the scheduler: called when a slot that was lost (a crashed instance) is back. */
   onAvailable?: (() => void) | undefined;
+  /**
+   * Why the executor cannot answer now although its version is loaded (its runs stopped
+   * returning), or undefined: readiness and routing treat the version as not ready meanwhile.
+   */
+  readonly stalled?: string | undefined;
 }
+
+/** How an inline executor bounds a run that never returns. */
+export interface InlineExecutorOptions {
+  /**
+   * A run without an answer after this long (ms; checked every quarter of it, so within
+   * 1.25×) is abandoned: its batch fails, its slot serves the next batch. Default: none.
+   */
+  readonly runTimeoutMs?: number | undefined;
+  /** Who the abandoned run's error names. */
+  readonly context?: { readonly model: string; readonly version: number };
+}
+
+/**
+ * Abandoned runs that have not returned yet, at most: past it no run is abandoned (each one
+ * still holds what the runtime holds for it) and the executor reports itself `stalled`.
+ */
+export const MAX_ABANDONED_RUNS = 8;
+
+/** A run in flight, for the watchdog: when it started (in watchdog ticks) and how to fail it. */
+interface InlineRun {
+  readonly startedTick: number;
+  reject: (error: Error) => void;
+  abandoned: boolean;
+}
+
+/** Watchdog ticks per `runTimeoutMs`: a run is abandoned between 1× and 1.25× of it, with no clock read per run. */
+const TICKS_PER_TIMEOUT = 4;
 
 /** Runs timed to learn `blocking`: every one of the first SAMPLE_FIRST, then one in SAMPLE_EVERY. */
 const SAMPLE_FIRST = 8;
@@ -56,11 +90,29 @@ export class InlineExecutor implements Executor {
   private syncShare = 1;
   /** Runs started; the first few and then one in `SAMPLE_EVERY` are timed (three clock reads each). */
   private runs = 0;
+  /** Runs in flight, watched when `runTimeoutMs` is set (abandoned ones until they return). */
+  private readonly inFlight = new Set<InlineRun>();
+  private abandonedRuns = 0;
+  private tick = 0;
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  /** close() ran while abandoned runs were still out: the session is disposed when the last returns. */
+  private disposeWhenReturned: (() => void) | undefined;
+  private readonly runTimeoutMs: number | undefined;
+  private readonly context: { readonly model: string; readonly version: number } | undefined;
 
   constructor(
     private readonly session: Session,
     readonly concurrency: number,
-  ) {}
+    options: InlineExecutorOptions = {},
+  ) {
+    this.runTimeoutMs = options.runTimeoutMs;
+    this.context = options.context;
+  }
+
+  get stalled(): string | undefined {
+    if (this.abandonedRuns < MAX_ABANDONED_RUNS) return undefined;
+    return `${this.abandonedRuns} runs got no answer within ${this.runTimeoutMs} ms (instances.runTimeoutMs) and have not returned`;
+  }
 
   get running(): number {
     return this.active;
@@ -95,6 +147,7 @@ export class InlineExecutor implements Executor {
     } catch (error) {
       pending = Promise.reject(error as Error);
     }
+    if (this.runTimeoutMs !== undefined) return this.watched(pending, timed ? started : undefined);
     if (timed) {
       const returned = performance.now();
       pending.then(() => {
@@ -106,6 +159,56 @@ export class InlineExecutor implements Executor {
   }
 
   private readonly released = (): void => this.release();
+
+  /**
+   * `pending`, unless the watchdog abandons it first: then the caller gets INFERENCE_FAILED and
+   * the slot goes to the next batch at once; the run's own end, whenever it comes, only counts
+   * it back (and disposes the session if close() is waiting for it).
+   */
+  private watched(pending: Promise<Record<string, Tensor>>, started: number | undefined): Promise<Record<string, Tensor>> {
+    const run: InlineRun = { startedTick: this.tick, reject: noop, abandoned: false };
+    this.inFlight.add(run);
+    this.watchdog ??= this.startWatchdog();
+    const returned = started === undefined ? 0 : performance.now();
+    const answer = new Promise<Record<string, Tensor>>((resolve, reject) => {
+      run.reject = reject;
+      pending.then(resolve, reject); // a no-op once abandoned: the promise already settled
+    });
+    const settled = (ok: boolean): void => {
+      this.inFlight.delete(run);
+      if (!run.abandoned) {
+        if (ok && started !== undefined) this.learn(started, returned);
+        return this.release();
+      }
+      this.abandonedRuns--;
+      if (this.abandonedRuns === 0 && this.disposeWhenReturned !== undefined) this.disposeWhenReturned();
+    };
+    pending.then(
+      () => settled(true),
+      () => settled(false),
+    );
+    return answer;
+  }
+
+  private startWatchdog(): ReturnType<typeof setInterval> {
+    const timer = setInterval(() => this.abandonOverdue(), Math.max(1, this.runTimeoutMs! / TICKS_PER_TIMEOUT));
+    timer.unref();
+    return timer;
+  }
+
+  private abandonOverdue(): void {
+    this.tick++;
+    for (const run of this.inFlight) {
+      if (run.abandoned || this.tick - run.startedTick <= TICKS_PER_TIMEOUT) continue;
+      if (this.abandonedRuns >= MAX_ABANDONED_RUNS) return; // stalled: the run keeps its slot
+      run.abandoned = true;
+      this.abandonedRuns++;
+      const reason = `no answer within ${this.runTimeoutMs} ms (instances.runTimeoutMs): the run was abandoned`;
+      const context = this.context;
+      run.reject(hostWorded(new ModelHostError(ErrorCode.INFERENCE_FAILED, context === undefined ? reason : `model '${context.model}' v${context.version}: ${reason}`, context ?? {})));
+      this.release();
+    }
+  }
 
   private release(): void {
     const next = this.waiting.shift();
@@ -128,6 +231,14 @@ export class InlineExecutor implements Executor {
 
   async close(): Promise<void> {
     await this.onIdle();
+    if (this.watchdog !== undefined) clearInterval(this.watchdog);
+    if (this.abandonedRuns > 0) {
+      // A runtime may not survive disposing a session a run is still inside: the last run to return does it.
+      this.disposeWhenReturned = () => void Promise.resolve().then(() => this.session.dispose()).catch(noop);
+      return;
+    }
     await this.session.dispose();
   }
 }
+
+function noop(): void {}

@@ -33,6 +33,8 @@ interface CompiledSpec {
   readonly aliases: readonly string[];
   /** The typed array class of the dtype (undefined for strings). */
   readonly storage: (abstract new (...args: never[]) => ArrayBufferView) | undefined;
+  /** The values an int32 input the model declares narrower can hold (`TensorSpec.range`). */
+  readonly range: readonly [number, number] | undefined;
 }
 
 /**
@@ -70,6 +72,7 @@ export class InputValidator {
         variableDims,
         aliases: spec.aliases ?? [],
         storage: DTYPES[spec.dtype].array,
+        range: spec.dtype === 'int32' ? spec.range : undefined,
       };
     });
     this.names = new Set(this.specs.flatMap((s) => [s.name, ...s.aliases]));
@@ -190,7 +193,7 @@ export class InputValidator {
     const { dtype } = compiled;
     const single = mode === 'instance' && this.batched;
     // Fast path: one instance as a typed array of exactly the right type and size.
-    if (single && compiled.storage !== undefined && value instanceof compiled.storage && (value as Float32Array).length === compiled.instanceSize) {
+    if (single && compiled.storage !== undefined && value instanceof compiled.storage && (value as Float32Array).length === compiled.instanceSize && compiled.range === undefined) {
       if (!(value instanceof Uint8ClampedArray)) return { data: value as unknown as TensorData, shape: compiled.singleRowShape, dtype };
     }
     let data: TensorData;
@@ -220,8 +223,17 @@ export class InputValidator {
     }
     this.checkShape(compiled, shape, single);
     if (dtype === 'string' && this.signature.textOnlyStrings === true) data = this.asText(compiled, data as BytesElement[]);
+    if (compiled.range !== undefined) this.checkRange(compiled, data as Int32Array, compiled.range);
     if (!single) return { data, shape, dtype };
     return { data, shape: compiled.variableDims ? [1, ...shape] : compiled.singleRowShape, dtype };
+  }
+
+  /** An int32 input the model declares narrower (a `DT_UINT8` image): every value must fit, or it is refused rather than computed on. */
+  private checkRange(compiled: CompiledSpec, data: Int32Array, [min, max]: readonly [number, number]): void {
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      if (v < min || v > max) throw this.inputError(compiled, `element ${i} is ${v}, outside ${min}..${max}, the values the model's declared type holds (int32 carries it, as in tfjs)`);
+    }
   }
 
   /** For runtimes whose string tensors are C strings: every element as text without NUL, or refused. */

@@ -20,6 +20,12 @@ export interface TensorSpec {
    * without `:0`). Outputs list theirs for reference; results are keyed by `name`.
    */
   readonly aliases?: readonly string[];
+  /**
+   * For an `int32` input the model declares narrower (a tfjs graph's `DT_UINT8` image,
+   * which tfjs feeds as int32): the smallest and largest value it can hold, inclusive. A
+   * request with a value outside is refused (`INVALID_INPUT`) before it is queued.
+   */
+  readonly range?: readonly [min: number, max: number];
 }
 
 export interface Signature {

@@ -6,8 +6,9 @@
  * the same host keeps serving. A worker crashing mid-batch is in thread-instances.test.ts.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { ErrorCode, ModelHost, type Runtime } from '../../src/index.js';
+import { ErrorCode, ModelHost, type ModelHostError, type Runtime } from '../../src/index.js';
 import { deferred, FAKE_SOURCE, fakeRuntime, type FakeRuntimeOptions } from '../helpers/fake-runtime.js';
+import { get, serve } from '../adapters/http/serve.js';
 
 const ROW = new Float32Array([1, 2, 3, 4]);
 
@@ -100,5 +101,125 @@ describe('fault injection through the runtime SPI', () => {
     await expect(host.predict('faulty', ROW)).rejects.toMatchObject({ code: expect.stringMatching(/MODEL_NOT_READY|MODEL_NOT_FOUND/) });
     await healthyServes(host);
     await host.destroy();
+  });
+});
+
+/**
+ * A runtime that never answers for one input only (a poisoned request), inline: one such
+ * request held the version's only slot for good, so every other client of the version timed
+ * out while readiness said ready. After `instances.runTimeoutMs` the run is abandoned, its
+ * request fails (blamed on it), the slot serves the others, and the session is disposed once
+ * the abandoned run returns.
+ */
+describe('a runtime that hangs for one input only (inline)', () => {
+  function poisonRuntime() {
+    const hung: (() => void)[] = [];
+    const state = { open: 0, runs: 0 };
+    const runtime: Runtime = {
+      name: 'poison',
+      canLoad: () => true,
+      async load() {
+        state.open++;
+        return {
+          signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 1] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 1] }] },
+          async run(inputs) {
+            state.runs++;
+            const x = inputs['x']!.data as Float32Array;
+            if (x.includes(666)) await new Promise<void>((resolve) => hung.push(resolve));
+            return { y: { data: x.map((v) => v * 2), shape: [...inputs['x']!.shape], dtype: 'float32' } };
+          },
+          dispose() {
+            state.open--;
+          },
+        };
+      },
+    };
+    return { runtime, hung, state };
+  }
+
+  it('abandons the hung run after instances.runTimeoutMs: the poisoned request fails alone, other clients are answered, the breaker stays closed', async () => {
+    const { runtime, hung, state } = poisonRuntime();
+    const host = new ModelHost({ runtimes: { poison: runtime }, models: { m: { runtime: 'poison', instances: { kind: 'inline', runTimeoutMs: 50 } } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const poisoned = host.predict('m', [666]).then(() => 'answered', (e: ModelHostError) => e);
+    await new Promise((resolve) => setImmediate(resolve)); // the poisoned run holds the slot
+    const others = await Promise.all([1, 2, 3].map((v) => host.predict('m', [v], { timeoutMs: 5000 })));
+    expect(others.map((o) => o['y']!.data[0])).toEqual([2, 4, 6]);
+    expect(await poisoned).toMatchObject({
+      code: ErrorCode.INFERENCE_FAILED,
+      message: "model 'm' v1: inference failed: no answer within 50 ms (instances.runTimeoutMs): the run was abandoned (blamed on the request: it fails again on its own while other inputs succeed on this version)",
+    });
+    expect(host.status('m').versions[0]).toMatchObject({ state: 'ready', breaker: 'closed', pending: 0 });
+    expect(host.readiness()).toMatchObject({ ready: true });
+    // Abandoned, not forgotten: the session outlives close() until its last run returns.
+    expect(hung.length).toBe(2); // the batch and its reproduction
+    const closing = host.close();
+    await closing;
+    expect(state.open).toBe(1);
+    for (const resolve of hung) resolve();
+    await vi.waitFor(() => expect(state.open).toBe(0));
+  });
+
+  it('refuses with the version not ready, rather than abandoning without bound, once 8 runs never came back', async () => {
+    const { runtime, hung, state } = poisonRuntime();
+    const host = new ModelHost({ runtimes: { poison: runtime }, models: { m: { runtime: 'poison', instances: { kind: 'inline', runTimeoutMs: 20 }, breaker: { enabled: false } } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const settled = await Promise.allSettled(Array.from({ length: 6 }, () => host.predict('m', [666], { timeoutMs: 300 })));
+    for (const r of settled) expect(r).toMatchObject({ status: 'rejected', reason: { code: expect.stringMatching(/^(INFERENCE_FAILED|DEADLINE_EXCEEDED)$/) } });
+    await vi.waitFor(() => expect(hung.length).toBeGreaterThanOrEqual(9), { timeout: 5000 });
+    await vi.waitFor(() => expect(host.ready('m')).toBe(false));
+    expect(host.readiness()).toMatchObject({ ready: false });
+    expect(host.status('m').versions[0]).toMatchObject({ state: 'ready', stalled: expect.stringMatching(/^8 runs got no answer/) });
+    expect(host.status('m').reason).toMatch(/v1 cannot answer: 8 runs got no answer within 20 ms \(instances\.runTimeoutMs\) and have not returned/);
+    await expect(host.predict('m', [1], { timeoutMs: 1000 })).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_READY });
+    await expect(host.predict('m', [1], { version: 1 })).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_READY, message: expect.stringMatching(/^model 'm' v1 cannot answer: 8 runs got no answer/) });
+    // The orchestrator hears the same: server, model and version readiness.
+    const served = await serve(host);
+    try {
+      for (const route of ['/v2/health/ready', '/v2/models/m/ready', '/v2/models/m/versions/1/ready']) expect((await get(`${served.url}${route}`)).status, route).toBe(503);
+      expect((await get(`${served.url}/status.json`)).body.models[0]).toMatchObject({ ready: false, versions: [{ state: 'ready', stalled: expect.stringMatching(/^8 runs got no answer/) }] });
+    } finally {
+      await served.close();
+    }
+    // The runs return: the version answers again.
+    for (const resolve of hung.splice(0)) resolve();
+    await vi.waitFor(() => expect(host.ready('m')).toBe(true));
+    expect((await host.predict('m', [4]))['y']!.data[0]).toBe(8);
+    console.info(`[fault-injection] runs still out at close: ${hung.length}`);
+    await host.close();
+    for (const resolve of hung.splice(0)) resolve(); // runs the isolation started after the first release
+    await vi.waitFor(() => expect(state.open).toBe(0));
+  });
+
+  it('a warmup run that never returns fails the load within instances.runTimeoutMs, naming why; the session is disposed once the run returns', async () => {
+    const { runtime, hung, state } = poisonRuntime();
+    const host = new ModelHost({
+      runtimes: { poison: runtime },
+      models: { m: { runtime: 'poison', instances: { kind: 'inline', runTimeoutMs: 40 }, warmup: { inputs: { x: { data: [666], shape: [1, 1] } } } } },
+    });
+    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toMatchObject({
+      code: ErrorCode.LOAD_FAILED,
+      message: "model 'm' v1 failed its warmup run: no answer within 40 ms (instances.runTimeoutMs): the run was abandoned",
+    });
+    expect(host.ready('m')).toBe(false);
+    expect(state.open).toBe(1); // the hung run still holds the session
+    for (const resolve of hung) resolve();
+    await vi.waitFor(() => expect(state.open).toBe(0));
+    await host.close();
+  });
+
+  it("auto instances: a measuring run that never returns fails the load the same way, and does not hold other models' loads", async () => {
+    const { runtime, hung, state } = poisonRuntime();
+    const host = new ModelHost({
+      runtimes: { poison: runtime },
+      models: { m: { runtime: 'poison', instances: { kind: 'auto', runTimeoutMs: 40 }, warmup: { inputs: { x: { data: [666], shape: [1, 1] } } } }, other: { runtime: 'poison', instances: { kind: 'auto' } } },
+    });
+    const failing = host.load('m', { source: FAKE_SOURCE });
+    await expect(failing).rejects.toMatchObject({ code: ErrorCode.LOAD_FAILED, message: expect.stringMatching(/no answer within 40 ms \(instances\.runTimeoutMs\)/) });
+    await host.load('other', { source: FAKE_SOURCE });
+    expect((await host.predict('other', [2]))['y']!.data[0]).toBe(4);
+    for (const resolve of hung) resolve();
+    await host.close();
+    await vi.waitFor(() => expect(state.open).toBe(0));
   });
 });

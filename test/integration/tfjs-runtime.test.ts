@@ -86,6 +86,32 @@ describe('tfjs runtime (real models on the wasm backend)', () => {
     expect(maxAbsDiff(out[output.name]!.data as Float32Array, expected)).toBe(0);
   });
 
+  it('a graph whose outputs are declared [1, …] under a [-1, …] input stays unbatched when they do not follow the batch (a sum over it)', async () => {
+    // x [-1, 2] → Sum over axis 0, keep_dims → [1, 2]: the leading 1 is not one instance's row.
+    const modelJson = {
+      format: 'graph-model',
+      modelTopology: {
+        node: [
+          { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '2' }] } } } },
+          { name: 'axis', op: 'Const', attr: { dtype: { type: 'DT_INT32' }, value: { tensor: { dtype: 'DT_INT32', tensorShape: { dim: [{ size: '1' }] } } } } },
+          { name: 'sum', op: 'Sum', input: ['x', 'axis'], attr: { keep_dims: { b: true }, T: { type: 'DT_FLOAT' }, Tidx: { type: 'DT_INT32' } } },
+          { name: 'Identity', op: 'Identity', input: ['sum'], attr: { T: { type: 'DT_FLOAT' } } },
+        ],
+        versions: { producer: 1 },
+      },
+      signature: {
+        inputs: { x: { name: 'x:0', dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '-1' }, { size: '2' }] } } },
+        outputs: { y: { name: 'Identity:0', dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '1' }, { size: '2' }] } } },
+      },
+      weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'axis', shape: [1], dtype: 'int32' }] }],
+    };
+    await writeVersion(root, 'batch-sum', 1, { 'model.json': JSON.stringify(modelJson), 'w.bin': new Uint8Array(new Int32Array([0]).buffer) });
+    await host.load('batch-sum');
+    expect(host.metadata('batch-sum')).toMatchObject({ batched: false, outputs: [{ name: 'y', shape: [1, 2] }] });
+    const out = await host.predict('batch-sum', { x: { data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [3, 2] } });
+    expect(out['y']).toMatchObject({ shape: [1, 2], data: new Float32Array([9, 12]) });
+  });
+
   it('returns the live tensor count to its baseline after predicts and unloads', async () => {
     await host.load('mlp');
     const before = tfjsRuntime.memory!().tensors;

@@ -51,7 +51,8 @@ describe('third-party tfjs graph models (@vladmandic/human)', () => {
     await host.load('handtrack');
     const meta = host.metadata('handtrack');
     expect(meta.batched).toBe(false); // the signature fixes the batch at 1: served one request per call
-    expect(meta.inputs).toEqual([{ name: 'input_tensor:0', aliases: ['input_tensor'], dtype: 'int32', shape: [1, -1, -1, 3] }]);
+    // A uint8 placeholder, fed as int32 (as tfjs does): the values uint8 holds, and no others.
+    expect(meta.inputs).toEqual([{ name: 'input_tensor:0', aliases: ['input_tensor'], dtype: 'int32', shape: [1, -1, -1, 3], range: [0, 255] }]);
     expect(meta.outputs.map((o) => o.name)).toEqual(['Identity_2:0', 'Identity_4:0', 'Identity_6:0', 'Identity_1:0', 'Identity_3:0', 'Identity_5:0', 'Identity:0', 'Identity_7:0']);
     expect(meta.outputs.find((o) => o.name === 'Identity_1:0')).toEqual({ name: 'Identity_1:0', aliases: ['Identity_1'], dtype: 'float32', shape: [1, 100, 4] });
 
@@ -174,5 +175,92 @@ describe('third-party tfjs graph models (@vladmandic/human)', () => {
       code: 'INVALID_INPUT',
       message: expect.stringMatching(/input 'input_1': is missing \(expected 'input_1' \(or 'input_1:0'\) float32\[-1, 192, 192, 3\]\); got unknown input 'image'/),
     });
+  });
+
+  it('handtrack (a uint8 image fed as int32): a pixel outside 0..255 is refused naming it, in-process and over KServe v2', async () => {
+    await host.load('handtrack');
+    const pixels = picture(320);
+    pixels[7] = 300;
+    await expect(host.predict('handtrack', { input_tensor: { data: pixels, shape: [1, 320, 320, 3] } })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: "model 'handtrack' v1, input 'input_tensor:0': element 7 is 300, outside 0..255, the values the model's declared type holds (int32 carries it, as in tfjs)",
+    });
+    pixels[7] = -1;
+    await expect(host.predict('handtrack', { input_tensor: { data: pixels, shape: [1, 320, 320, 3] } })).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/element 7 is -1, outside 0\.\.255/) });
+    const served = await serve(host);
+    try {
+      const small = Array.from({ length: 32 * 32 * 3 }, (_, i) => (i === 5 ? 256 : i % 256));
+      const refused = await post(`${served.url}/v2/models/handtrack/infer`, { inputs: [{ name: 'input_tensor', shape: [1, 32, 32, 3], datatype: 'INT32', data: small }] });
+      expect(refused).toMatchObject({ status: 400, body: { error: expect.stringMatching(/input 'input_tensor:0': element 5 is 256, outside 0\.\.255/) } });
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('emotion, movenet and faceres (models no other test serves): metadata, outputs equal to raw tfjs over KServe JSON, binary and TF Serving', async () => {
+    for (const name of ['emotion', 'movenet-lightning', 'faceres'] as const) await materializeHumanModel(name, `${root}/${name}/1`);
+    for (const name of ['emotion', 'movenet-lightning', 'faceres']) await host.load(name);
+    expect(host.metadata('emotion')).toMatchObject({ batched: true, inputs: [{ name: 'input_1', dtype: 'float32', shape: [-1, 64, 64, 1] }], outputs: [{ name: 'Identity', dtype: 'float32', shape: [-1, 7] }] });
+    // movenet's placeholder is int32 itself: no range beyond int32's.
+    expect(host.metadata('movenet-lightning')).toMatchObject({ batched: false, inputs: [{ name: 'input:0', dtype: 'int32', shape: [1, 192, 192, 3] }] });
+    expect(host.metadata('movenet-lightning').inputs[0]!.range).toBeUndefined();
+    // faceres's signature declares its outputs for one image ([1, 1], [1, 1024], [1, 100]) though its input takes any
+    // number: a probe at two images shows the outputs follow the input's leading size, so it is served batched.
+    expect(host.metadata('faceres')).toMatchObject({
+      batched: true,
+      inputs: [{ name: 'input_1', shape: [-1, 224, 224, 3] }],
+      outputs: [{ name: 'gender_pred/Sigmoid:0', shape: [-1, 1] }, { name: 'global_pooling/Mean', shape: [-1, 1024] }, { name: 'age_pred/Softmax:0', shape: [-1, 100] }],
+    });
+
+    const faces = randomFloats(2 * 64 * 64, 11).map((v) => (v + 1) / 2);
+    const people = Int32Array.from(randomFloats(192 * 192 * 3, 12), (v) => Math.floor((v + 1) * 127));
+    const raw = async (name: string, x: tf.Tensor, outputs: string[]) => {
+      const model = await tf.loadGraphModel(tfjsDirHandler(`${root}/${name}/1`));
+      const ys = tf.tidy(() => (model.execute(x, outputs) as tf.Tensor | tf.Tensor[]));
+      const values = (Array.isArray(ys) ? ys : [ys]).map((y) => Array.from(y.dataSync()));
+      tf.dispose([x, ys as tf.Tensor]);
+      model.dispose();
+      return values;
+    };
+    const [emotionRaw] = await raw('emotion', tf.tensor(faces, [2, 64, 64, 1]), ['Identity']);
+    const [movenetRaw] = await raw('movenet-lightning', tf.tensor(people, [1, 192, 192, 3], 'int32'), ['Identity']);
+
+    const served = await serve(host);
+    try {
+      const json = await post(`${served.url}/v2/models/emotion/infer`, { inputs: [{ name: 'input_1', shape: [2, 64, 64, 1], datatype: 'FP32', data: Array.from(faces) }] });
+      expect(json.status).toBe(200);
+      expect(json.body.outputs[0]).toMatchObject({ name: 'Identity', shape: [2, 7], datatype: 'FP32' });
+      expect(maxAbsDiff(json.body.outputs[0].data, emotionRaw!)).toBe(0);
+
+      const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'input:0', shape: [1, 192, 192, 3], datatype: 'INT32', parameters: { binary_data_size: people.byteLength } }], parameters: { binary_data_output: true } }));
+      const response = await fetch(`${served.url}/v2/models/movenet-lightning/infer`, { method: 'POST', body: Buffer.concat([head, Buffer.from(people.buffer)]), headers: { 'inference-header-content-length': String(head.length) } });
+      expect(response.status).toBe(200);
+      const bytes = Buffer.from(await response.arrayBuffer());
+      const headerLength = Number(response.headers.get('inference-header-content-length'));
+      expect(JSON.parse(bytes.subarray(0, headerLength).toString()).outputs[0]).toMatchObject({ name: 'Identity:0', shape: [1, 1, 17, 3], datatype: 'FP32', parameters: { binary_data_size: 17 * 3 * 4 } });
+      const keypoints = new Float32Array(bytes.buffer.slice(bytes.byteOffset + headerLength, bytes.byteOffset + headerLength + 17 * 3 * 4));
+      expect(maxAbsDiff(keypoints, movenetRaw!)).toBe(0);
+
+      const nested = (flat: Float32Array, rows: number) => Array.from({ length: rows }, (_, r) => Array.from({ length: 64 }, (_, y) => Array.from({ length: 64 }, (_, x) => [flat[r * 4096 + y * 64 + x]!])));
+      const rows = await post(`${served.url}/v1/models/emotion:predict`, { instances: nested(faces, 2) });
+      expect(rows.status).toBe(200);
+      expect(maxAbsDiff(rows.body.predictions.flat(), emotionRaw!)).toBe(0);
+
+      // Two images in one request, and two requests of one image batched together: each gets what raw tfjs gives.
+      const images = randomFloats(2 * 224 * 224 * 3, 13).map((v) => (v + 1) / 2);
+      const [ageRaw] = await raw('faceres', tf.tensor(images, [2, 224, 224, 3]), ['age_pred/Softmax']);
+      const two = await post(`${served.url}/v2/models/faceres/infer`, { inputs: [{ name: 'input_1', shape: [2, 224, 224, 3], datatype: 'FP32', data: Array.from(images) }] });
+      expect(two.status).toBe(200);
+      const age = two.body.outputs.find((o: { name: string }) => o.name === 'age_pred/Softmax:0');
+      expect(age.shape).toEqual([2, 100]);
+      expect(maxAbsDiff(age.data, ageRaw!)).toBe(0);
+      const singles = await Promise.all([0, 1].map((i) => host.predict('faceres', { input_1: images.subarray(i * 224 * 224 * 3, (i + 1) * 224 * 224 * 3) })));
+      for (const [i, single] of singles.entries()) {
+        expect(single['age_pred/Softmax:0']!.shape).toEqual([100]);
+        expect(maxAbsDiff(single['age_pred/Softmax:0']!.data as Float32Array, ageRaw!.slice(i * 100, (i + 1) * 100))).toBeLessThan(1e-5);
+      }
+    } finally {
+      await served.close();
+    }
   });
 });

@@ -251,3 +251,33 @@ describe('a hostile repository', () => {
     expect(fixture.logs.some((l) => l.message.includes('manifest') && JSON.stringify(l.fields).includes('links outside'))).toBe(true);
   });
 });
+
+describe('a hostile manifest.json inside the repository', () => {
+  // Values in the wrong place, a key that is no model name, and a manifest too large to be one:
+  // each is refused (the manifest ignored, every model keeps serving) in words that quote nothing
+  // of the file, since the refusal reaches status.json and the status page.
+  const manifests: [string, string, RegExp][] = [
+    ['a canary that is not one', JSON.stringify({ models: { good: { default: 1, canary: { version: MARKER, weight: 0.5 } } } }), /^manifest\.json cannot be read: manifest\.json: models\.good\.canary must be \{ "version": <positive integer>, "weight": <between 0 and 1> \}$/],
+    ['a default that is not a version', JSON.stringify({ models: { good: { default: MARKER } } }), /^manifest\.json cannot be read: manifest\.json: models\.good\.default must be a positive integer$/],
+    ['weights keyed by no version', JSON.stringify({ models: { good: { default: 1, weights: { [MARKER]: 1 } } } }), /^manifest\.json cannot be read: manifest\.json: models\.good\.weights must map versions \(canonical decimal: "2", not "02"\) to weights ≥ 0$/],
+    ['a key that is no model name', JSON.stringify({ models: { [`../${MARKER}`]: { default: 1 } } }), /^manifest\.json cannot be read: manifest\.json: models has a key that is not a valid model name$/],
+    ['an unknown key', JSON.stringify({ models: { good: { default: 1, [MARKER]: 1 } } }), /^manifest\.json cannot be read: manifest\.json: models\.good has an unknown key; known: default, canary, weights$/],
+    ['more than 1 MiB', JSON.stringify({ models: { good: { default: 1 } }, padding: `${MARKER}${' '.repeat(1024 * 1024)}` }), /^manifest\.json cannot be read: manifest\.json is larger than 1048576 bytes, the limit of a manifest\.json$/],
+  ];
+
+  it.each(manifests)('%s: refused without quoting the file, the model keeps serving', async (_title, manifest, problem) => {
+    const root = await tempDir();
+    await writeVersion(root, 'good', 1, { 'model.onnx': onnxMlp() });
+    const host = new ModelHost({ repository: root, logger: { info() {}, warn() {}, error() {} }, defaults: { instances: { kind: 'inline' } } });
+    await host.load('good');
+    await writeFile(path.join(root, 'manifest.json'), manifest);
+    await host.poll();
+    expect(host.status('good')).toMatchObject({ ready: true, defaultVersion: 1, manifestProblem: expect.stringMatching(problem) });
+    const { url } = await serve(host);
+    for (const route of ['/status.json', '/', '/v2/models/good', '/v1/models/good']) {
+      const response = await request(`${url}${route}`);
+      assertLeaksNothing(`GET ${route}`, `${response.status} ${[...response.headers].join(' ')} ${response.text}`);
+    }
+    await host.close();
+  });
+});

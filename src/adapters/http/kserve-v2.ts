@@ -59,7 +59,7 @@ function withoutPaths(text: string): string {
 export const modelReady: RouteHandler = ({ host, params }) => {
   const version = versionParam(params);
   const status = host.status(params['model']!); // an unknown model is 404 (MODEL_NOT_FOUND), with or without /versions/{v}
-  const ready = version === undefined ? host.ready(params['model']!) : status.versions.some((v) => v.version === version && v.state === 'ready');
+  const ready = version === undefined ? host.ready(params['model']!) : status.versions.some((v) => v.version === version && v.state === 'ready' && v.stalled === undefined);
   return ready ? json(200, { name: params['model'], ready: true }) : json(503, { name: params['model'], ready: false });
 };
 

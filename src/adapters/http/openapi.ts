@@ -357,6 +357,7 @@ export const OPENAPI_DOCUMENT = deepFreeze({
                       errorRate: { type: 'number', minimum: 0, maximum: 1, description: 'versionErrors ÷ requests: bad input from a client does not raise it.' },
                       queueDepth: integer,
                       error: string,
+                      stalled: { ...string, description: 'Why a ready version cannot answer now: its runs stopped returning (instances.runTimeoutMs); meanwhile it is not ready.' },
                     },
                     ['version', 'state', 'traffic', 'requestsPerSecond', 'p99Ms', 'queueMs', 'computeMs', 'meanBatchSize', 'requests', 'errors', 'versionErrors', 'errorRate', 'queueDepth'],
                   ),

@@ -106,7 +106,7 @@ function rolloutText(m) {
 function table(m) {
   return '<table><thead><tr><th>version</th><th>state</th><th>runtime</th><th>runs on</th><th>traffic</th><th>breaker</th><th>req/s (1m)</th><th>p99 ms (1m)</th><th>requests</th><th>errors</th><th>queue</th></tr></thead><tbody>' +
     m.versions.map((v) => '<tr data-version="' + v.version + '">' +
-      '<td>v' + v.version + '</td><td class="' + stateClass(v.state) + '" title="' + escape(v.error) + '">' + escape(v.state) + '</td><td>' + escape(v.runtime) + '</td><td class="instances">' + escape(runsOn(v.instances)) + '</td>' +
+      '<td>v' + v.version + '</td><td class="' + stateClass(v.state) + '" title="' + escape(v.error ?? v.stalled) + '">' + escape(v.state) + '</td><td>' + escape(v.runtime) + '</td><td class="instances">' + escape(runsOn(v.instances)) + '</td>' +
       '<td class="num">' + Math.round(v.traffic * 100) + '%</td><td class="breaker ' + breakerClass(v.breaker) + '">' + escape(v.breaker ?? '–') + '</td>' +
       '<td class="num">' + v.requestsPerSecond.toFixed(1) + '</td><td class="num">' + v.p99Ms.toFixed(2) + '</td>' +
       '<td class="num requests">' + v.requests + '</td><td class="num">' + v.errors + '</td><td class="num">' + v.queueDepth + '</td></tr>').join('') +

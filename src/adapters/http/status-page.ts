@@ -65,6 +65,8 @@ export interface StatusSnapshot {
       /** Rows waiting in the queue now. */
       readonly queueDepth: number;
       readonly error: string | undefined;
+      /** Why a ready version cannot answer now (its runs stopped returning: `instances.runTimeoutMs`). */
+      readonly stalled: string | undefined;
     }[];
   }[];
 }
@@ -117,6 +119,7 @@ export function snapshot(host: ModelHost): StatusSnapshot {
             errorRate: requests === 0 ? 0 : versionErrors / requests,
             queueDepth: v.queueDepth,
             error: v.error?.message,
+            stalled: v.stalled,
           };
         }),
       };

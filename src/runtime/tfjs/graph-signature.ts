@@ -12,6 +12,8 @@ export interface SignatureEntry {
   readonly tensorName: string;
   /** The declared dtype in tfjs terms (`float32`, `int32`, ...), where the file states one. */
   readonly dtype?: string;
+  /** The declared dtype as TensorFlow names it (`DT_UINT8`), where the file states one. */
+  readonly declared?: string;
   /** The declared shape with -1 for unknown dimensions, where the file states one. */
   readonly shape?: readonly number[];
 }
@@ -20,7 +22,20 @@ export interface SignatureEntry {
 export interface GraphSignature {
   readonly inputs: ReadonlyMap<string, SignatureEntry>;
   readonly outputs: ReadonlyMap<string, SignatureEntry>;
+  /**
+   * Inputs the graph declares as an integer type narrower than int32 (a `DT_UINT8` image):
+   * tfjs feeds them as int32, so the values the declared type can hold, by node name.
+   */
+  readonly ranges: ReadonlyMap<string, readonly [number, number]>;
 }
+
+/** Integer types tfjs widens to int32, and the values each holds. */
+const NARROW_INTEGERS: Readonly<Record<string, readonly [number, number]>> = {
+  DT_UINT8: [0, 255],
+  DT_INT8: [-128, 127],
+  DT_UINT16: [0, 65535],
+  DT_INT16: [-32768, 32767],
+};
 
 interface TensorInfoJson {
   name?: unknown;
@@ -48,8 +63,11 @@ export function nodeName(tensorName: string): string {
   return tensorName.endsWith(':0') ? tensorName.slice(0, -2) : tensorName;
 }
 
-/** Reads `signature` from `model.json`; anything malformed is ignored (tfjs falls back to node names too). */
-export function readGraphSignature(signature: unknown): GraphSignature {
+/**
+ * Reads `signature` (and the input placeholders' dtypes from `modelTopology`) from
+ * `model.json`; anything malformed is ignored (tfjs falls back to node names too).
+ */
+export function readGraphSignature(signature: unknown, topology?: unknown): GraphSignature {
   const section = (field: 'inputs' | 'outputs'): Map<string, SignatureEntry> => {
     const map = new Map<string, SignatureEntry>();
     const entries = typeof signature === 'object' && signature !== null ? (signature as Record<string, unknown>)[field] : undefined;
@@ -57,11 +75,26 @@ export function readGraphSignature(signature: unknown): GraphSignature {
     for (const [key, value] of Object.entries(entries as Record<string, TensorInfoJson>)) {
       if (typeof value !== 'object' || value === null || typeof value.name !== 'string') continue;
       const dtype = typeof value.dtype === 'string' ? TF_DTYPES[value.dtype] : undefined;
-      map.set(nodeName(value.name), { key, tensorName: value.name, ...(dtype === undefined ? {} : { dtype }), ...shapeOf(value) });
+      map.set(nodeName(value.name), { key, tensorName: value.name, ...(dtype === undefined ? {} : { dtype, declared: value.dtype as string }), ...shapeOf(value) });
     }
     return map;
   };
-  return { inputs: section('inputs'), outputs: section('outputs') };
+  const inputs = section('inputs');
+  const ranges = new Map<string, readonly [number, number]>();
+  for (const [node, entry] of inputs) if (entry.declared !== undefined && NARROW_INTEGERS[entry.declared] !== undefined) ranges.set(node, NARROW_INTEGERS[entry.declared]!);
+  // The placeholder's own dtype is what the graph runs on: it wins over the signature's.
+  const nodes = typeof topology === 'object' && topology !== null ? (topology as { node?: unknown }).node : undefined;
+  if (Array.isArray(nodes)) {
+    for (const node of nodes as { name?: unknown; op?: unknown; attr?: { dtype?: { type?: unknown } } }[]) {
+      if (node?.op !== 'Placeholder' || typeof node.name !== 'string') continue;
+      const type = node.attr?.dtype?.type;
+      if (typeof type !== 'string') continue;
+      const range = NARROW_INTEGERS[type];
+      if (range !== undefined) ranges.set(node.name, range);
+      else ranges.delete(node.name);
+    }
+  }
+  return { inputs, outputs: section('outputs'), ranges };
 }
 
 function shapeOf(info: TensorInfoJson): { shape?: number[] } {

@@ -52,7 +52,7 @@ export const tfjsRuntime: Runtime = {
       const session =
         'predictOnBatch' in model
           ? TfjsSession.layers(tf, model, onDispose)
-          : await TfjsSession.graph(tf, model, readGraphSignature(artifacts.signature), dynamicOpsOf(artifacts.modelTopology), onDispose);
+          : await TfjsSession.graph(tf, model, readGraphSignature(artifacts.signature, artifacts.modelTopology), dynamicOpsOf(artifacts.modelTopology), onDispose);
       openSessions++;
       return session;
     } catch (error) {

@@ -84,7 +84,9 @@ export class TfjsSession implements Session {
 
     const inputs = model.inputs.map((t) => {
       const entry = declared.inputs.get(t.name);
-      return { ...spec(t.name, t.dtype ?? entry?.dtype, t.shape ?? entry?.shape), ...namesOf(t.name, entry) };
+      const base = spec(t.name, t.dtype ?? entry?.dtype, t.shape ?? entry?.shape);
+      const range = base.dtype === 'int32' ? declared.ranges.get(t.name) : undefined;
+      return { ...base, ...namesOf(t.name, entry), ...(range === undefined ? {} : { range }) };
     });
     const known = model.outputs.map((t) => {
       const entry = declared.outputs.get(t.name);
@@ -92,7 +94,7 @@ export class TfjsSession implements Session {
       return shape === undefined ? undefined : { ...spec(t.name, t.dtype ?? entry?.dtype, shape), ...namesOf(t.name, entry) };
     });
     let outputs: TensorSpec[];
-    if (known.every((o) => o !== undefined)) outputs = known as TensorSpec[];
+    if (known.every((o) => o !== undefined)) outputs = dynamic ? (known as TensorSpec[]) : await batchedOutputs(tf, inputs, known as TensorSpec[], (xs) => Promise.resolve(execute(xs)));
     else {
       const probe = (xs: TfTensor[]) => (dynamic ? executeAsync(xs) : Promise.resolve(execute(xs)));
       let probed: Probe;
@@ -194,6 +196,30 @@ function spec(name: string, dtype: string | undefined, shape: readonly (number |
     throw new ModelHostError(ErrorCode.UNSUPPORTED_MODEL, `tensor '${name}' has an unknown rank; modelhost needs every input and output to have a known rank`);
   }
   return { name, dtype: ours, shape: shape.map((d) => (d === null || d === undefined || d < 0 ? -1 : d)) };
+}
+
+/**
+ * Outputs a graph declares for one instance (`[1, …]`) while every input takes any leading
+ * size (`[-1, …]`): a signature exported at batch 1 (`faceres`). One run at two rows of zeros
+ * tells: if every output then leads with 2 and keeps its other sizes, they follow the batch
+ * and lead with -1; otherwise (or if the run fails) they stay as declared, and the model is
+ * served one request per call.
+ */
+async function batchedOutputs(tf: Tfjs, inputs: readonly TensorSpec[], outputs: TensorSpec[], run: (xs: TfTensor[]) => Promise<TfTensor[]>): Promise<TensorSpec[]> {
+  const candidate = inputs.length > 0 && inputs.every((s) => s.shape[0] === -1 && s.shape.slice(1).every((d) => d >= 0)) && outputs.length > 0 && outputs.every((o) => o.shape[0] === 1);
+  if (!candidate) return outputs;
+  const xs = inputs.map((s) => tf.zeros([2, ...s.shape.slice(1)], TO_TF[s.dtype]));
+  let ys: TfTensor[] = [];
+  try {
+    ys = await run(xs);
+    const follows = ys.length === outputs.length && ys.every((y, i) => y.shape[0] === 2 && y.shape.length === outputs[i]!.shape.length && y.shape.slice(1).every((d, axis) => outputs[i]!.shape[axis + 1] === -1 || outputs[i]!.shape[axis + 1] === d));
+    return follows ? outputs.map((o) => ({ ...o, shape: [-1, ...o.shape.slice(1)] })) : outputs;
+  } catch {
+    return outputs; // it takes one instance only, whatever its input says: served unbatched
+  } finally {
+    tf.dispose(xs);
+    tf.dispose(ys);
+  }
 }
 
 interface Probe {

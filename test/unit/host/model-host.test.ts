@@ -281,6 +281,9 @@ describe('ModelHost: every bad call settles with a clear code', () => {
     ['a load option that is not one', (h: ModelHost) => h.load('x', { source: FAKE_SOURCE, batching: { maxBatchSize: 8 } } as never), ErrorCode.INVALID_CONFIG, /^`load\('x'\) options` has an unknown option 'batching'; known options: version, source, config$/],
     ['a deploy option that is not one', (h: ModelHost) => h.deploy('affine', 2, { source: FAKE_SOURCE, canry: 0.1 } as never), ErrorCode.INVALID_CONFIG, /`deploy\('affine'\) options` has an unknown option 'canry' \(did you mean 'canary'\?\)/],
     ['unload of an unknown version', (h: ModelHost) => h.unload('affine', 5), ErrorCode.VERSION_NOT_FOUND, /no loaded version 5/],
+    // Names are looked up as data: one that names an Object.prototype member is unknown like any other.
+    ['unload of an unknown model named valueOf', (h: ModelHost) => h.unload('valueOf'), ErrorCode.MODEL_NOT_FOUND, /model 'valueOf' is not loaded/],
+    ['unload of an unknown model named constructor', (h: ModelHost) => h.unload('constructor'), ErrorCode.MODEL_NOT_FOUND, /model 'constructor' is not loaded/],
   ])('%s', async (_title, call, code, message) => {
     const { host } = hostWith();
     await host.load('affine', { source: FAKE_SOURCE });

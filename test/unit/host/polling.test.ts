@@ -49,6 +49,32 @@ describe('repository polling (injectable clock)', () => {
     await host.close();
   });
 
+  it('a removed default version hands the default to the newest remaining one before it drains', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const runtime = versionedRuntime();
+    const load = runtime.load.bind(runtime);
+    runtime.load = async (source, options) => {
+      const session = await load(source, options);
+      let runs = 0;
+      return options.version !== 2 ? session : { ...session, run: async (inputs) => (++runs > 1 ? held.then(() => session.run(inputs)) : session.run(inputs)) };
+    };
+    const host = new ModelHost({ repository: { root, versionPolicy: 'all', removeAfterPolls: 1 }, runtimes: { versioned: runtime } });
+    await host.load('m');
+    const inFlight = host.predict('m', [1, 1]); // v2, held
+    await rm(path.join(root, 'm', '2'), { recursive: true });
+    const polling = host.poll();
+    await vi.waitFor(() => expect(host.status('m').versions.find((v) => v.version === 2)?.state).toBe('draining'));
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, ready: true });
+    expect((await host.predict('m', [1, 1]))['y']!.data[0]).toBe(1);
+    release();
+    expect((await inFlight)['y']!.data[0]).toBe(2);
+    expect(await polling).toMatchObject({ unloaded: ['m@2'] });
+    await host.close();
+  });
+
   it('never serves a half-written version, warns, and serves it once complete', async () => {
     const { root, host, warnings, tick } = await setup();
     const dir = await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
@@ -120,6 +146,24 @@ describe('repository polling (injectable clock)', () => {
     await tick(() => expect(host.status('m')).toMatchObject({ defaultVersion: 2, candidate: 3, traffic: { 2: 0.8, 3: 0.2 } }));
     await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { m: { default: 2 } } }));
     await tick(() => expect(host.status('m')).toMatchObject({ defaultVersion: 2, candidate: undefined, traffic: { 2: 1 } }));
+    await host.close();
+  });
+
+  it('a model named like an Object.prototype member (constructor, toString) is not pinned by a manifest.json that does not name it', async () => {
+    const root = await tempDir();
+    const names = ['constructor', 'toString', 'valueOf', 'm'];
+    for (const name of names) await writeVersion(root, name, 1, { 'model.fake': 'v1' });
+    await writeVersion(root, 'pinned', 1, { 'model.fake': 'v1' });
+    await writeFile(path.join(root, 'manifest.json'), JSON.stringify({ models: { pinned: { default: 1 } } }));
+    const clock = new FakeClock();
+    const host = new ModelHost({ repository: { root, pollIntervalMs: INTERVAL }, runtimes: { versioned: versionedRuntime() }, clock });
+    for (const name of names) await host.load(name);
+    // The version policy (latest: 1) serves a new version: the manifest pins only 'pinned'.
+    for (const name of names) await writeVersion(root, name, 2, { 'model.fake': 'v2' });
+    clock.advance(INTERVAL);
+    await vi.waitFor(() => {
+      for (const name of names) expect(host.status(name), name).toMatchObject({ defaultVersion: 2, manifestProblem: undefined });
+    }, { interval: 5, timeout: 5000 });
     await host.close();
   });
 

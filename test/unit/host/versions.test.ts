@@ -266,3 +266,37 @@ describe('memory budget', () => {
     await host.close();
   });
 });
+
+describe('unloading the default version', () => {
+  it('hands the default to the newest remaining ready version at once, not after the old one drains', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    // v2 holds its runs until released, so its drain takes as long as the test wants.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const runtime = versionedRuntime();
+    const load = runtime.load.bind(runtime);
+    runtime.load = async (source, options) => {
+      const session = await load(source, options);
+      if (options.version !== 2) return session;
+      let runs = 0;
+      return { ...session, run: async (inputs) => (++runs > 1 ? held.then(() => session.run(inputs)) : session.run(inputs)) };
+    };
+    const host = new ModelHost({ repository: { root, versionPolicy: 'all' }, runtimes: { versioned: runtime } });
+    await host.load('m');
+    expect(host.status('m').defaultVersion).toBe(2);
+    const inFlight = who(host); // v2, held
+    const unloading = host.unload('m', 2);
+    await flush();
+    // v2 drains its request; v1 serves meanwhile, and the model never stops being ready.
+    expect(host.status('m')).toMatchObject({ defaultVersion: 1, ready: true });
+    expect(host.readiness()).toMatchObject({ ready: true });
+    expect(await who(host)).toBe(1);
+    release();
+    expect(await inFlight).toBe(2);
+    await unloading;
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([1]);
+    await host.close();
+    expect(runtime.open).toBe(0);
+  });
+});

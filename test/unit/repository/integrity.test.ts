@@ -94,4 +94,11 @@ describe('verifyIntegrity', () => {
     const error = (await verifyIntegrity(dir).catch((e: unknown) => e)) as Error;
     expect(error.message).toBe("SHA256SUMS line 1 is not '<sha256>  <file>'");
   });
+
+  it('refuses a SHA256SUMS larger than 4 MiB before holding it (a version lists at most 10,000 files)', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'model.onnx'), 'weights');
+    await writeFile(path.join(dir, 'SHA256SUMS'), `${sha('weights')}  model.onnx\n${'#'.repeat(4 * 1024 * 1024)}\n`);
+    await expect(verifyIntegrity(dir)).rejects.toMatchObject({ code: ErrorCode.INTEGRITY_FAILED, message: 'SHA256SUMS is larger than 4194304 bytes, the limit of a SHA256SUMS' });
+  });
 });

@@ -111,7 +111,15 @@ describe('parseVersion: the one version parser', () => {
 
   it('is what manifest.json weights are keyed by', () => {
     expect(validateManifest({ models: { m: { weights: { '1': 1, '2': 0 } } } })).toEqual({ models: { m: { weights: { '1': 1, '2': 0 } } } });
-    expect(() => validateManifest({ models: { m: { weights: { '01': 1 } } } })).toThrow(/models\.m\.weights must map versions \(canonical decimal: "2", not "02"\) to weights ≥ 0, got "01": 1/);
+    let error: Error | undefined;
+    try {
+      validateManifest({ models: { m: { weights: { '01': 1 } } } });
+    } catch (e) {
+      error = e as Error;
+    }
+    // What the file holds is for the log (the cause), not for status(): the message says what is expected.
+    expect(error?.message).toBe('manifest.json: models.m.weights must map versions (canonical decimal: "2", not "02") to weights ≥ 0');
+    expect((error?.cause as Error).message).toMatch(/, got "01": 1$/);
   });
 });
 

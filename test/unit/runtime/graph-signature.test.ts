@@ -12,10 +12,19 @@ describe('readGraphSignature', () => {
         unshaped: { name: 'Identity_7:0', dtype: 'DT_UINT8' },
       },
     });
-    expect(signature.inputs.get('input_1')).toEqual({ key: 'input_1', tensorName: 'input_1:0', dtype: 'float32', shape: [-1, 192] });
-    expect(signature.outputs.get('Identity_2')).toEqual({ key: 'output_mesh', tensorName: 'Identity_2:0', dtype: 'float32', shape: [-1, 1404] });
+    expect(signature.inputs.get('input_1')).toEqual({ key: 'input_1', tensorName: 'input_1:0', dtype: 'float32', declared: 'DT_FLOAT', shape: [-1, 192] });
+    expect(signature.outputs.get('Identity_2')).toEqual({ key: 'output_mesh', tensorName: 'Identity_2:0', dtype: 'float32', declared: 'DT_FLOAT', shape: [-1, 1404] });
     expect(signature.outputs.get('Identity_5')?.shape).toEqual([]); // a scalar: no `dim`
-    expect(signature.outputs.get('Identity_7')).toEqual({ key: 'unshaped', tensorName: 'Identity_7:0', dtype: 'int32' });
+    expect(signature.outputs.get('Identity_7')).toEqual({ key: 'unshaped', tensorName: 'Identity_7:0', dtype: 'int32', declared: 'DT_UINT8' });
+  });
+
+  it('gives the values of inputs declared narrower than int32 (fed as int32), the placeholder over the signature', () => {
+    const signature = readGraphSignature(
+      { inputs: { image: { name: 'image:0', dtype: 'DT_UINT8' }, mask: { name: 'mask:0', dtype: 'DT_INT16' }, ids: { name: 'ids:0', dtype: 'DT_INT32' } } },
+      { node: [{ name: 'mask', op: 'Placeholder', attr: { dtype: { type: 'DT_INT8' } } }, { name: 'ids', op: 'Placeholder', attr: { dtype: { type: 'DT_INT32' } } }, { name: 'other', op: 'Placeholder', attr: { dtype: { type: 'DT_UINT16' } } }] },
+    );
+    expect(Object.fromEntries(signature.ranges)).toEqual({ image: [0, 255], mask: [-128, 127], other: [0, 65535] });
+    expect(readGraphSignature(undefined, { node: 'x' }).ranges.size).toBe(0);
   });
 
   it('ignores a missing or malformed signature', () => {
