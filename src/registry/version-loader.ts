@@ -62,11 +62,11 @@ export class VersionLoader {
       phases.start('compiling');
       if (kind !== 'thread') {
         const session = await runtime.load(source, { ...context, settings });
-        const inline = new InlineExecutor(session, options.scheduler.concurrency, { runTimeoutMs: options.scheduler.runTimeoutMs, context });
+        const inline = new InlineExecutor(session, options.scheduler.concurrency, { runTimeoutMs: options.scheduler.runTimeoutMs, watchRuns: options.scheduler.watchInlineRuns, context });
         executor = inline;
         entry.attach(runtime.name, session.signature, { kind: 'inline', count: 1 }, options.padding);
         // Through the executor, so instances.runTimeoutMs bounds a warmup or measuring run that never returns.
-        const run: Run = (inputs) => inline.run(inputs);
+        const run: Run = (inputs) => inline.runWatched(inputs);
         runs = [run];
         if (kind === 'auto') {
           phases.start('measuring');

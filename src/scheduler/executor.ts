@@ -47,10 +47,16 @@ export interface Executor {
 /** How an inline executor bounds a run that never returns. */
 export interface InlineExecutorOptions {
   /**
-   * A run without an answer after this long (ms; checked every quarter of it, so within
-   * 1.25×) is abandoned: its batch fails, its slot serves the next batch. Default: none.
+   * A watched run without an answer after this long (ms; checked every quarter of it, so within
+   * 1.25×) is abandoned: its batch fails, its slot serves the next batch. Default: none (no run
+   * is watched, `runWatched` included).
    */
   readonly runTimeoutMs?: number | undefined;
+  /**
+   * Watch every run (`run`), not only those of `runWatched` (warmup). A run watched costs a
+   * promise and a reaction more (~2–3% of a one-caller request on a small model). Default false.
+   */
+  readonly watchRuns?: boolean;
   /** Who the abandoned run's error names. */
   readonly context?: { readonly model: string; readonly version: number };
 }
@@ -61,11 +67,46 @@ export interface InlineExecutorOptions {
  */
 export const MAX_ABANDONED_RUNS = 8;
 
-/** A run in flight, for the watchdog: when it started (in watchdog ticks) and how to fail it. */
-interface InlineRun {
-  readonly startedTick: number;
-  reject: (error: Error) => void;
-  abandoned: boolean;
+/** The settle functions `new Promise(captureSettlers)` left (taken at once): no closure per promise. */
+let capturedResolve: ((outputs: Record<string, Tensor>) => void) | undefined;
+let capturedReject: ((error: Error) => void) | undefined;
+function captureSettlers(resolve: (outputs: Record<string, Tensor>) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/**
+ * A run in flight under the watchdog. Its caller's promise is settled by whichever comes first:
+ * the run's own end (`fulfilled`/`rejected`, attached once to the runtime's promise) or the
+ * watchdog (`abandon`). One object and one reaction per run: the common run pays no more.
+ */
+class WatchedRun {
+  abandoned = false;
+
+  constructor(
+    private readonly executor: InlineExecutor,
+    readonly startedTick: number,
+    /** When it started (performance.now()) if this run is timed to learn `blocking`, else undefined. */
+    readonly started: number | undefined,
+    readonly returned: number,
+    private readonly resolve: (outputs: Record<string, Tensor>) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+
+  readonly fulfilled = (outputs: Record<string, Tensor>): void => {
+    if (!this.abandoned) this.resolve(outputs);
+    this.executor.ended(this, true);
+  };
+
+  readonly rejected = (error: Error): void => {
+    if (!this.abandoned) this.reject(error);
+    this.executor.ended(this, false);
+  };
+
+  abandon(error: Error): void {
+    this.abandoned = true;
+    this.reject(error);
+  }
 }
 
 /** Watchdog ticks per `runTimeoutMs`: a run is abandoned between 1× and 1.25× of it, with no clock read per run. */
@@ -91,13 +132,14 @@ export class InlineExecutor implements Executor {
   /** Runs started; the first few and then one in `SAMPLE_EVERY` are timed (three clock reads each). */
   private runs = 0;
   /** Runs in flight, watched when `runTimeoutMs` is set (abandoned ones until they return). */
-  private readonly inFlight = new Set<InlineRun>();
+  private readonly inFlight = new Set<WatchedRun>();
   private abandonedRuns = 0;
   private tick = 0;
   private watchdog: ReturnType<typeof setInterval> | undefined;
   /** close() ran while abandoned runs were still out: the session is disposed when the last returns. */
   private disposeWhenReturned: (() => void) | undefined;
   private readonly runTimeoutMs: number | undefined;
+  private readonly watchRuns: boolean;
   private readonly context: { readonly model: string; readonly version: number } | undefined;
 
   constructor(
@@ -106,6 +148,7 @@ export class InlineExecutor implements Executor {
     options: InlineExecutorOptions = {},
   ) {
     this.runTimeoutMs = options.runTimeoutMs;
+    this.watchRuns = options.watchRuns === true && options.runTimeoutMs !== undefined;
     this.context = options.context;
   }
 
@@ -126,16 +169,28 @@ export class InlineExecutor implements Executor {
   readonly releasesInputs = true;
 
   run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return this.take(inputs, this.watchRuns);
+  }
+
+  /**
+   * A run bounded by `runTimeoutMs` whether or not every run is (`watchRuns`): a warmup or
+   * measuring run at load, so one that never returns fails the load instead of hanging it.
+   */
+  runWatched(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return this.take(inputs, this.runTimeoutMs !== undefined);
+  }
+
+  private take(inputs: Record<string, Tensor>, watch: boolean): Promise<Record<string, Tensor>> {
     if (this.active < this.concurrency) {
       this.active++;
-      return this.start(inputs);
+      return this.start(inputs, watch);
     }
     // The slot a finishing run hands over (`release`): `active` already counts it.
-    return new Promise<void>((resolve) => this.waiting.push(resolve)).then(() => this.start(inputs));
+    return new Promise<void>((resolve) => this.waiting.push(resolve)).then(() => this.start(inputs, watch));
   }
 
   /** Runs in a slot already counted in `active`. */
-  private start(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  private start(inputs: Record<string, Tensor>, watch: boolean): Promise<Record<string, Tensor>> {
     // Learn whether this runtime computes synchronously (tfjs) or defers (onnxruntime-node):
     // a property of the runtime, so a sample of runs tells it.
     const timed = this.runs < SAMPLE_FIRST || this.runs % SAMPLE_EVERY === 0;
@@ -147,7 +202,7 @@ export class InlineExecutor implements Executor {
     } catch (error) {
       pending = Promise.reject(error as Error);
     }
-    if (this.runTimeoutMs !== undefined) return this.watched(pending, timed ? started : undefined);
+    if (watch) return this.watched(pending, timed ? started : undefined);
     if (timed) {
       const returned = performance.now();
       pending.then(() => {
@@ -166,28 +221,23 @@ export class InlineExecutor implements Executor {
    * it back (and disposes the session if close() is waiting for it).
    */
   private watched(pending: Promise<Record<string, Tensor>>, started: number | undefined): Promise<Record<string, Tensor>> {
-    const run: InlineRun = { startedTick: this.tick, reject: noop, abandoned: false };
+    const answer = new Promise<Record<string, Tensor>>(captureSettlers);
+    const run = new WatchedRun(this, this.tick, started, started === undefined ? 0 : performance.now(), capturedResolve!, capturedReject!);
     this.inFlight.add(run);
     this.watchdog ??= this.startWatchdog();
-    const returned = started === undefined ? 0 : performance.now();
-    const answer = new Promise<Record<string, Tensor>>((resolve, reject) => {
-      run.reject = reject;
-      pending.then(resolve, reject); // a no-op once abandoned: the promise already settled
-    });
-    const settled = (ok: boolean): void => {
-      this.inFlight.delete(run);
-      if (!run.abandoned) {
-        if (ok && started !== undefined) this.learn(started, returned);
-        return this.release();
-      }
-      this.abandonedRuns--;
-      if (this.abandonedRuns === 0 && this.disposeWhenReturned !== undefined) this.disposeWhenReturned();
-    };
-    pending.then(
-      () => settled(true),
-      () => settled(false),
-    );
+    pending.then(run.fulfilled, run.rejected);
     return answer;
+  }
+
+  /** A watched run returned (`ok`: with outputs). Internal: called by {@link WatchedRun}. */
+  ended(run: WatchedRun, ok: boolean): void {
+    this.inFlight.delete(run);
+    if (!run.abandoned) {
+      if (ok && run.started !== undefined) this.learn(run.started, run.returned);
+      return this.release();
+    }
+    this.abandonedRuns--;
+    if (this.abandonedRuns === 0 && this.disposeWhenReturned !== undefined) this.disposeWhenReturned();
   }
 
   private startWatchdog(): ReturnType<typeof setInterval> {
@@ -201,11 +251,10 @@ export class InlineExecutor implements Executor {
     for (const run of this.inFlight) {
       if (run.abandoned || this.tick - run.startedTick <= TICKS_PER_TIMEOUT) continue;
       if (this.abandonedRuns >= MAX_ABANDONED_RUNS) return; // stalled: the run keeps its slot
-      run.abandoned = true;
       this.abandonedRuns++;
       const reason = `no answer within ${this.runTimeoutMs} ms (instances.runTimeoutMs): the run was abandoned`;
       const context = this.context;
-      run.reject(hostWorded(new ModelHostError(ErrorCode.INFERENCE_FAILED, context === undefined ? reason : `model '${context.model}' v${context.version}: ${reason}`, context ?? {})));
+      run.abandon(hostWorded(new ModelHostError(ErrorCode.INFERENCE_FAILED, context === undefined ? reason : `model '${context.model}' v${context.version}: ${reason}`, context ?? {})));
       this.release();
     }
   }

@@ -34,7 +34,11 @@ export interface InstanceOptions {
   kind?: 'auto' | 'thread' | 'inline';
   /** Thread instances (each a worker with its own session). Default 1. Inline ignores it (see `concurrency`). */
   count?: number;
-  /** A batch running longer on a thread instance is taken as hung: the worker is replaced and the batch fails. Default 60000. */
+  /**
+   * A batch running longer is taken as hung and fails: on a thread instance the worker is
+   * replaced; inline, the run is abandoned. Default 60000 for thread instances and for inline
+   * warmup runs; inline request runs are watched only when it is set (docs/configuration.md).
+   */
   runTimeoutMs?: number;
 }
 
@@ -64,6 +68,13 @@ export interface ResolvedSchedulerOptions {
   readonly instanceKind: 'auto' | 'thread' | 'inline' | undefined;
   readonly instanceCount: number;
   readonly runTimeoutMs: number;
+  /**
+   * Whether `instances.runTimeoutMs` was set: inline request runs are watched only then. A hung
+   * tfjs or onnxruntime run blocks the thread it runs on, where no timer can fire, so by default
+   * inline request runs pay nothing for a watch that could only help runtimes whose runs
+   * return asynchronously.
+   */
+  readonly watchInlineRuns: boolean;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: Readonly<ResolvedSchedulerOptions> = Object.freeze({
@@ -77,6 +88,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: Readonly<ResolvedSchedulerOptions> = Obj
   instanceKind: undefined,
   instanceCount: 1,
   runTimeoutMs: 60_000,
+  watchInlineRuns: false,
 });
 
 export const DEFAULT_MAX_BATCH_SIZE = 32;
@@ -122,5 +134,6 @@ export function resolveSchedulerOptions(merged: Record<string, unknown>): Resolv
     instanceKind: instances?.kind,
     instanceCount: instances?.count ?? DEFAULT_SCHEDULER_OPTIONS.instanceCount,
     runTimeoutMs: instances?.runTimeoutMs ?? DEFAULT_SCHEDULER_OPTIONS.runTimeoutMs,
+    watchInlineRuns: instances?.runTimeoutMs !== undefined,
   });
 }

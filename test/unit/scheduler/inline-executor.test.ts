@@ -62,4 +62,19 @@ describe('InlineExecutor', () => {
     expect(executor.running).toBe(0);
     await expect(executor.onIdle()).resolves.toBeUndefined();
   });
+
+  it('a request run is watched only with watchRuns: otherwise the caller gets the runtime\'s own promise (nothing added per run); runWatched always is', async () => {
+    const promises: Promise<Record<string, Tensor>>[] = [];
+    const session = { signature: { inputs: [], outputs: [] }, run: (inputs: Record<string, Tensor>) => (promises.push(Promise.resolve(inputs)), promises.at(-1)!), dispose: () => undefined } as unknown as Session;
+    const plain = new InlineExecutor(session, 1, { runTimeoutMs: 1000 });
+    expect(plain.run(x(1))).toBe(promises.at(-1));
+    const warmup = plain.runWatched(x(2));
+    expect(warmup).not.toBe(promises.at(-1));
+    expect(await warmup).toEqual(x(2));
+    const watched = new InlineExecutor(session, 1, { runTimeoutMs: 1000, watchRuns: true });
+    const run = watched.run(x(3));
+    expect(run).not.toBe(promises.at(-1));
+    expect(await run).toEqual(x(3));
+    await Promise.all([plain.close(), watched.close()]);
+  });
 });
