@@ -650,4 +650,28 @@ describe('monitoring options that cannot work are refused at load, naming the ke
       await host.close();
     }
   });
+
+  it('a host default a model’s own options leave without effect is off for that model, not refused (one model of a fleet)', async () => {
+    // defaults: drift and an accuracy guard for the fleet; one model opts out of sampling, one is a regression, one has no feedback.
+    const host = new ModelHost({
+      runtimes: { fake: fakeRuntime() },
+      defaults: { sampling: { rate: 1 }, drift: { enabled: true }, feedback: { task: 'classification' }, rollout: { maxAccuracyDrop: 0.05 } },
+      models: { private: { sampling: { rate: 0 } }, regression: { feedback: { task: 'regression' } } },
+    });
+    await host.load('private', { source: FAKE_SOURCE });
+    await host.load('regression', { source: FAKE_SOURCE });
+    await host.predict('private', [1, 2, 3, 4], { id: 'p1' });
+    await host.predict('regression', [1, 2, 3, 4], { id: 'r1' });
+    expect(host.stats('private').monitoring?.feedback).toBeDefined();
+    expect(host.stats('private').monitoring?.drift).toBeUndefined(); // drift is off there, not a detector that never sees a row
+    expect(host.feedback('regression', 'r1', 2.5)).toMatchObject({ matched: true, version: 1 });
+    await host.close();
+    const bare = new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { rollout: { maxMaeRatio: 2 } } });
+    await bare.load('m', { source: FAKE_SOURCE });
+    await bare.close();
+    // The same options set by the model itself are still refused.
+    const own = new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { sampling: { rate: 1 } }, models: { m: { sampling: { rate: 0 }, drift: { enabled: true } } } });
+    await expect(own.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/drift\.enabled.*sampling\.rate/));
+    await own.close();
+  });
 });
