@@ -661,6 +661,27 @@ describe('monitoring options that cannot work are refused at load, naming the ke
     await host.close();
   });
 
+  it('drift.reference in every form predict takes loads and is the reference: nested arrays, typed arrays, { data, shape }, named; batched or not', async () => {
+    const row = (i: number) => [i % 5, 1, 2, 3];
+    const forms: [string, (i: number) => unknown][] = [
+      ['arrays', (i) => row(i)],
+      ['typed', (i) => new Float32Array(row(i))],
+      ['data/shape', (i) => ({ data: new Float32Array(row(i)), shape: [4] })],
+      ['named', (i) => ({ x: row(i) })],
+    ];
+    const unbatched = { inputs: [{ name: 'x', dtype: 'float32' as const, shape: [4] }], outputs: [{ name: 'y', dtype: 'float32' as const, shape: [4] }] };
+    for (const signature of [undefined, unbatched]) {
+      for (const [form, make] of forms) {
+        const reference = Array.from({ length: 20 }, (_, i) => make(i));
+        const host = new ModelHost({ runtimes: { fake: fakeRuntime(signature === undefined ? {} : { signature }) }, models: { m: { sampling: { rate: 1 }, drift: { enabled: true, reference, windowSize: 20 } } } });
+        await host.load('m', { source: FAKE_SOURCE });
+        await host.predict('m', row(0));
+        expect(host.stats('m').monitoring?.drift?.inputs, `${form}, ${signature === undefined ? 'batched' : 'unbatched'}`).toMatchObject({ state: 'watching', referenceRows: 20, windowRows: 1 });
+        await host.close();
+      }
+    }
+  });
+
   it('a rollout guard on live quality without the feedback it reads (never fired)', async () => {
     for (const [models, key] of [
       [{ m: { rollout: { maxAccuracyDrop: 0.05 } } }, /rollout\.maxAccuracyDrop.*feedback/],
