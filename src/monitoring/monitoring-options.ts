@@ -111,7 +111,10 @@ export function validateMonitoringOptions(options: Record<string, unknown>, path
     if (f['ttlMs'] !== undefined) checkInteger(f['ttlMs'], `${path}.feedback.ttlMs`, 1);
     if (f['maxEntries'] !== undefined) checkInteger(f['maxEntries'], `${path}.feedback.maxEntries`, 1, 10_000_000);
     if (f['maxBytes'] !== undefined) checkInteger(f['maxBytes'], `${path}.feedback.maxBytes`, 1);
-    if (f['windowMs'] !== undefined) checkNumber(f['windowMs'], `${path}.feedback.windowMs`, 1000);
+    // Finite: a window of Infinity made every slice start at NaN, so each label reset it (one label counted).
+    if (f['windowMs'] !== undefined && !Number.isFinite(checkNumber(f['windowMs'], `${path}.feedback.windowMs`, 1000))) {
+      throw invalidOption(`${path}.feedback.windowMs`, 'a finite number ≥ 1000', f['windowMs']);
+    }
   }
   if (options['cache'] !== undefined) {
     const c = checkObject(options['cache'], `${path}.cache`, ['enabled', 'maxBytes']);

@@ -623,6 +623,23 @@ describe('feedback store bounds', () => {
     await host.close();
   });
 
+  it('refuses a windowMs of Infinity (accepted, it kept only the last label: every label started a new slice)', async () => {
+    expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { r: { feedback: { windowMs: Number.POSITIVE_INFINITY } } } })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(/^`models\.r\.feedback\.windowMs` must be a finite number ≥ 1000, got Infinity/) }),
+    );
+    // A long one (labels that come months later) still counts every label in it.
+    const clock = new FakeClock();
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, clock, models: { r: { feedback: { task: 'regression', windowMs: 365 * 24 * 3_600_000 } } } });
+    await host.load('r', { source: FAKE_SOURCE });
+    for (const id of ['a', 'b', 'c']) {
+      await host.predict('r', [1, 2, 3, 4], { id });
+      clock.advance(3_600_000);
+      host.feedback('r', id, 0);
+    }
+    expect(host.stats('r').monitoring!.feedback!.quality[1]).toMatchObject({ labels: 3 });
+    await host.close();
+  });
+
   it('refuses a maxBytes that is not an integer ≥ 1', () => {
     expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { r: { feedback: { maxBytes: 0 } } } })).toThrow(/feedback\.maxBytes/);
   });
