@@ -600,6 +600,23 @@ describe('feedback and non-finite predictions', () => {
     expect(classifier.feedback('c', 'nan', 1)).toMatchObject({ matched: false });
     await classifier.close();
   });
+
+  it('a prediction is read as a number whatever the output dtype: float16 NaN/Infinity bits and float64 NaN are not remembered; int64 is', () => {
+    const options = { task: 'regression' as const, output: undefined, ttlMs: 60_000, maxEntries: 100, maxBytes: 1 << 20, windowMs: 60_000 };
+    const store = new FeedbackStore('r', options, () => 0);
+    const out = (dtype: string, data: ArrayLike<number | bigint>) => ({ y: { dtype, shape: [1, 1], data } }) as never;
+    store.record('half-nan', 1, out('float16', new Uint16Array([0x7e00])), 1);
+    store.record('half-inf', 1, out('float16', new Uint16Array([0x7c00])), 1);
+    store.record('double-nan', 1, out('float64', new Float64Array([Number.NaN])), 1);
+    store.record('half', 1, out('float16', new Uint16Array([0x3e00])), 1); // 1.5
+    store.record('int64', 1, out('int64', new BigInt64Array([7n])), 1);
+    for (const id of ['half-nan', 'half-inf', 'double-nan']) expect(store.join(id, 1)).toMatchObject({ matched: false });
+    expect(store.join('half', 1)).toMatchObject({ matched: true, absoluteError: 0.5 });
+    expect(store.join('int64', 5)).toMatchObject({ matched: true, absoluteError: 2 });
+    const classes = new FeedbackStore('c', { ...options, task: 'classification' }, () => 0);
+    classes.record('half-nan', 1, { y: { dtype: 'float16', shape: [1, 2], data: new Uint16Array([0x3c00, 0x7e00]) } } as never, 1);
+    expect(classes.join('half-nan', 0)).toMatchObject({ matched: false });
+  });
 });
 
 describe('feedback store bounds', () => {
