@@ -500,6 +500,11 @@ describe('modelhost serve --samples', () => {
     expect(await run.exited).toEqual({ code: 2, signal: null });
     expect(ownStderr(run.stderr())).toMatch(/^modelhost: --samples .*requests\.jsonl: .*ENOTDIR/);
     expect(run.logs().some((l) => l.msg === 'model loaded')).toBe(false);
+    // A directory at the file's path: refused too (it served on, and kept nothing).
+    const directory = await tempDir();
+    const atDirectory = spawnServe(['serve', repository, '--port', '0', '--samples', directory]);
+    expect(await atDirectory.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(atDirectory.stderr())).toMatch(/^modelhost: --samples .*: Can't write on: .* \(it is not a file\)/);
   });
 });
 
