@@ -511,6 +511,21 @@ describe('live quality', () => {
     await host.close();
   });
 
+  it('a request in flight while its version unloads: answered, and its label does not bring the version back into the stats', async () => {
+    const { host } = await canary({ windowMs: 10_000, minSamples: 1_000_000 });
+    let unloading = false;
+    let answeredDuringUnload = 0;
+    host.on('requestCompleted', (e) => (answeredDuringUnload += unloading && e.version === 2 ? 1 : 0));
+    const inFlight = Array.from({ length: 8 }, (_, i) => host.predict('m', [1, 0], { id: `flight-${i}`, version: 2 }));
+    unloading = true;
+    await host.unload('m', 2);
+    await Promise.all(inFlight);
+    expect(answeredDuringUnload).toBe(8);
+    for (let i = 0; i < 8; i++) expect(host.feedback('m', `flight-${i}`, 0)).toMatchObject({ matched: false });
+    expect(Object.keys(host.stats('m').monitoring!.feedback!.quality)).toEqual([]);
+    await host.close();
+  });
+
   it('a version reloaded under the same number starts afresh: what the unloaded one served matches no label, nor counts for the new one', async () => {
     const { host } = await canary({ windowMs: 10_000, minSamples: 1_000_000 });
     const served = new Map<string, number>();
