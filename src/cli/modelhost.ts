@@ -113,11 +113,14 @@ place; otherwise each phase is a "loading" log line. SIGTERM or SIGINT (also whi
 models load) stops accepting connections, lets requests in flight finish (within
 --drain-timeout; connections still open then are cut), unloads the models and exits 0
 (1 when the drain timed out); a second signal during that drain (the same one repeated
-within 250 ms counts once) cancels what is left (host.destroy()) and exits 1.
+within 250 ms counts once) cancels what is left (host.destroy()), writes what
+--samples still holds (1 s at most) and exits 1.
 `;
 
 /** A repeat of the first signal within this many ms is the same signal delivered twice, not a second one. */
 const SIGNAL_REPEAT_MS = 250;
+/** After a second signal, how long --samples may take to write what it holds (~100 ms of samples) before the exit. */
+const SECOND_SIGNAL_SINK_MS = 1000;
 
 function fail(message: string): never {
   process.stderr.write(`modelhost: ${message}\n\n${HELP}`);
@@ -260,13 +263,24 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (values.samples !== undefined) {
     sink = await JsonlSink.open(host, { path: values.samples }).catch((error: unknown) => fail(`--samples ${values.samples}: ${(error as Error).message}`));
   }
-  /** Writes every sample the sink accepted, and says how many were written and dropped. */
-  const closeSink = async () => {
+  /**
+   * Writes every sample the sink accepted, and says how many were written and dropped. Once:
+   * the drain and a second signal share it. `withinMs` bounds the wait (a second signal exits
+   * now, but not before the last ~100 ms of samples, which the sink still holds, are written).
+   */
+  let sinkClosed: Promise<void> | undefined;
+  const closeSink = async (withinMs?: number) => {
     if (sink === undefined) return;
-    await sink.close();
-    const counts = { written: sink.written, dropped: sink.dropped };
-    if (sink.error === undefined) logger.info('samples closed', { path: values.samples, ...counts });
-    else logger.warn('samples closed after a failure', { path: values.samples, ...counts, error: sink.error.message });
+    sinkClosed ??= sink.close().then(() => {
+      const counts = { written: sink!.written, dropped: sink!.dropped };
+      if (sink!.error === undefined) logger.info('samples closed', { path: values.samples, ...counts });
+      else logger.warn('samples closed after a failure', { path: values.samples, ...counts, error: sink!.error.message });
+    });
+    if (withinMs === undefined) return sinkClosed;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, withinMs, 'late')));
+    if ((await Promise.race([sinkClosed, late])) === 'late') logger.warn('samples not all written: exiting before the disk took them', { path: values.samples, waitedMs: withinMs });
+    clearTimeout(timer);
   };
 
   // The signal handlers come before loading: a signal while models load stops the loading
@@ -323,7 +337,10 @@ export async function main(argv: readonly string[]): Promise<void> {
       return;
     }
     logger.warn('second signal: exiting now', { signal });
-    void host.destroy().finally(() => process.exit(1));
+    void host
+      .destroy()
+      .then(() => closeSink(SECOND_SIGNAL_SINK_MS))
+      .finally(() => process.exit(1));
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -1,3 +1,4 @@
+import { ErrorCode, ModelHostError } from '../errors/index.js';
 import { invalidOption } from '../errors/option-checks.js';
 import type { ModelStats } from '../host/model-host.js';
 
@@ -125,14 +126,22 @@ export const SINK_METRICS: readonly { readonly name: string; readonly help: stri
 
 /**
  * The `sinks` option of an exporter, checked.
- * @throws ModelHostError INVALID_CONFIG when it is not an object of sinks with numeric `written` and `dropped`.
+ * @throws ModelHostError INVALID_CONFIG when it is not an object of sinks with numeric `written`
+ *   and `dropped` under non-empty names, or names one sink twice (its counts would be summed twice).
  */
 export function sampleSinks(sinks: unknown): readonly (readonly [string, SampleSinkCounts])[] {
   if (sinks === undefined) return [];
-  if (typeof sinks !== 'object' || sinks === null || Array.isArray(sinks)) throw invalidOption('sinks', 'an object naming each sample sink ({ samples: sink })', sinks);
+  const what = 'an object naming each sample sink ({ samples: sink })';
+  if (typeof sinks !== 'object' || sinks === null || Array.isArray(sinks)) throw invalidOption('sinks', what, sinks);
+  const names = new Map<unknown, string>();
   return Object.entries(sinks).map(([name, sink]: [string, unknown]) => {
+    // Prometheus reads sink="" as no label at all.
+    if (name === '') throw invalidOption('sinks', `${what}, each name non-empty`, sinks);
     const counts = sink as Partial<SampleSinkCounts> | null;
     if (typeof counts?.written !== 'number' || typeof counts.dropped !== 'number') throw invalidOption(`sinks.${name}`, 'a sample sink (a JsonlSink, or { written, dropped } counts)', sink);
+    const earlier = names.get(sink);
+    if (earlier !== undefined) throw new ModelHostError(ErrorCode.INVALID_CONFIG, `\`sinks.${name}\` must be a sink not named already, got the sink named '${earlier}' (its counts would show twice in a sum over sink)`);
+    names.set(sink, name);
     return [name, sink as SampleSinkCounts] as const;
   });
 }

@@ -111,7 +111,10 @@ export function validateMonitoringOptions(options: Record<string, unknown>, path
     if (f['ttlMs'] !== undefined) checkInteger(f['ttlMs'], `${path}.feedback.ttlMs`, 1);
     if (f['maxEntries'] !== undefined) checkInteger(f['maxEntries'], `${path}.feedback.maxEntries`, 1, 10_000_000);
     if (f['maxBytes'] !== undefined) checkInteger(f['maxBytes'], `${path}.feedback.maxBytes`, 1);
-    if (f['windowMs'] !== undefined) checkNumber(f['windowMs'], `${path}.feedback.windowMs`, 1000);
+    // Finite: a window of Infinity made every slice start at NaN, so each label reset it (one label counted).
+    if (f['windowMs'] !== undefined && !Number.isFinite(checkNumber(f['windowMs'], `${path}.feedback.windowMs`, 1000))) {
+      throw invalidOption(`${path}.feedback.windowMs`, 'a finite number ≥ 1000', f['windowMs']);
+    }
   }
   if (options['cache'] !== undefined) {
     const c = checkObject(options['cache'], `${path}.cache`, ['enabled', 'maxBytes']);
@@ -129,19 +132,23 @@ export interface ResolvedMonitoring {
 }
 
 /**
- * Resolves the merged `sampling`, `drift`, `feedback`, `cache` sections.
- * @throws ModelHostError INVALID_CONFIG for an option that needs another one that is off (it
- *   would do nothing, silently): drift without sampling; a rollout guard on live quality
- *   without the feedback task it reads.
+ * Resolves the merged `sampling`, `drift`, `feedback`, `cache` sections. `own` is the merge of
+ * the model's own layers (its config.json, `models[name]`, load config), without the host's
+ * `defaults`: a default shared by every model that one model's options leave without effect
+ * (drift on by default, sampling off for this model) is off for that model, not refused.
+ * @throws ModelHostError INVALID_CONFIG for an option the model itself sets that needs another
+ *   one that is off (it would do nothing, silently): drift without sampling; a rollout guard on
+ *   live quality without the feedback task it reads.
  */
-export function resolveMonitoring(merged: Record<string, unknown>): ResolvedMonitoring {
+export function resolveMonitoring(merged: Record<string, unknown>, own: Record<string, unknown> = merged): ResolvedMonitoring {
   const s = merged['sampling'] as SamplingOptions | undefined;
   const include = s?.include;
   const f = merged['feedback'] as FeedbackOptions | undefined;
-  if ((merged['drift'] as DriftOptions | undefined)?.enabled === true && !((s?.rate ?? 0) > 0)) {
+  const sampled = (s?.rate ?? 0) > 0;
+  if ((own['drift'] as DriftOptions | undefined)?.enabled === true && !sampled) {
     throw new ModelHostError(ErrorCode.INVALID_CONFIG, '`drift.enabled` is true but `sampling.rate` is 0: drift is computed on sampled rows only, so it would never see one; set `sampling.rate` above 0');
   }
-  const rollout = merged['rollout'] as { maxAccuracyDrop?: unknown; maxMaeRatio?: unknown } | undefined;
+  const rollout = own['rollout'] as { maxAccuracyDrop?: unknown; maxMaeRatio?: unknown } | undefined;
   for (const [key, task] of [
     ['maxAccuracyDrop', 'classification'],
     ['maxMaeRatio', 'regression'],
@@ -154,7 +161,8 @@ export function resolveMonitoring(merged: Record<string, unknown>): ResolvedMoni
   }
   return Object.freeze({
     sampling: Object.freeze({ rate: s?.rate ?? 0, inputs: include === undefined || include.includes('inputs'), outputs: include === undefined || include.includes('outputs') }),
-    drift: Object.freeze({ ...DEFAULT_DRIFT, ...(merged['drift'] as DriftOptions | undefined) }),
+    // Drift on by default but this model samples nothing: off, so stats show no detector that never sees a row.
+    drift: Object.freeze({ ...DEFAULT_DRIFT, ...(merged['drift'] as DriftOptions | undefined), ...(sampled ? {} : { enabled: false }) }),
     feedback:
       f === undefined
         ? undefined

@@ -17,17 +17,33 @@ export interface RotatingFile {
 /**
  * Makes the file's directory ({@link makeDir}: a path Node cannot make is refused here) and
  * opens the file with rotating-file-stream; the in-thread sink and the sink's worker both.
- * @throws the directory's error (ENOENT, EACCES, ENOTDIR, ...).
+ * Resolves once the file is open: a file that cannot be opened (a directory at its path, no
+ * permission) is refused here, not left to fail at the first write and drop every sample.
+ * @throws the directory's error (ENOENT, EACCES, ENOTDIR, ...) or the file's.
  */
 export async function openRotatingFile(rfs: typeof import('rotating-file-stream'), file: RotatingFile): Promise<Writable> {
   await makeDir(dirname(file.path));
-  return rfs.createStream(basename(file.path), {
+  const stream = rfs.createStream(basename(file.path), {
     path: dirname(file.path),
     size: file.size as `${number}M`,
     ...(file.interval === undefined ? {} : { interval: file.interval as `${number}d` }),
     maxFiles: file.maxFiles,
     compress: file.compress ? 'gzip' : false,
   });
+  await new Promise<void>((resolve, reject) => {
+    const opened = () => {
+      stream.off('error', failed);
+      resolve();
+    };
+    const failed = (error: Error) => {
+      stream.off('open', opened);
+      stream.destroy();
+      reject(error);
+    };
+    stream.once('open', opened);
+    stream.once('error', failed);
+  });
+  return stream;
 }
 
 /**

@@ -233,17 +233,14 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
   return options as ModelOptions;
 }
 
-/** Merges validated layers, later ones winning, object sections merged one level deep. Inputs are not mutated. */
-export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[], runtimeNames: readonly string[]): ResolvedModelOptions {
-  const merged: Record<string, unknown> = {};
-  for (const layer of layers) {
-    if (layer === undefined) continue;
-    for (const [key, value] of Object.entries(layer)) {
-      if (value === undefined) continue;
-      const previous = merged[key];
-      merged[key] = isPlainObject(previous) && isPlainObject(value) && key !== 'versionPolicy' ? { ...previous, ...value } : value;
-    }
-  }
+/**
+ * Merges validated layers, later ones winning, object sections merged one level deep. Inputs are
+ * not mutated. The first `shared` layers are host-wide (the repository's version policy, the
+ * host's `defaults`): an option of theirs that a model cannot use is off for it, not refused.
+ */
+export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[], runtimeNames: readonly string[], shared = 0): ResolvedModelOptions {
+  const merged = mergeLayers(layers);
+  const own = shared === 0 ? merged : mergeLayers(layers.slice(shared));
   const warmup = merged['warmup'];
   const settings: Record<string, Readonly<Record<string, unknown>>> = {};
   for (const name of runtimeNames) if (isPlainObject(merged[name])) settings[name] = Object.freeze({ ...(merged[name] as object) });
@@ -263,7 +260,7 @@ export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[
     rollout: Object.freeze({ ...DEFAULT_ROLLOUT, ...(merged['rollout'] as RolloutOptions | undefined) }),
     breaker: resolveBreakerOptions(merged['breaker'] as BreakerOptions | undefined),
     padding: merged['padding'] as PaddingOptions | undefined,
-    monitoring: resolveMonitoring(merged),
+    monitoring: resolveMonitoring(merged, own),
     settings: Object.freeze(settings),
   });
 }
@@ -276,6 +273,19 @@ export function validateValidationSet(value: unknown, path: string): ValidationS
   }
   if (v['tolerance'] !== undefined) checkNumber(v['tolerance'], `${path}.tolerance`, 0);
   return v as unknown as ValidationSet;
+}
+
+function mergeLayers(layers: readonly (ModelOptions | undefined)[]): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  for (const layer of layers) {
+    if (layer === undefined) continue;
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue;
+      const previous = merged[key];
+      merged[key] = isPlainObject(previous) && isPlainObject(value) && key !== 'versionPolicy' ? { ...previous, ...value } : value;
+    }
+  }
+  return merged;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -459,6 +459,40 @@ describe('modelhost serve --samples', () => {
     expect(run.logs().find((l) => l.msg === 'samples closed')).toMatchObject({ level: 'info', written: 50, dropped: 0 });
   });
 
+  it('a second signal during the drain still writes the samples accepted and logs the counts (exit 1)', async () => {
+    const repo = await tempDir();
+    await writeVersion(repo, 'slow', 1, { 'model.onnx': slowIdentity() });
+    await writeConfig(repo, 'slow', { batching: false, sampling: { rate: 1 } });
+    const file = path.join(await tempDir(), 'requests.jsonl');
+    const run = spawnServe(['serve', repo, '--port', '0', '--samples', file]);
+    const url = (await run.waitForLog((l) => l.msg === 'listening')).url as string;
+    // ~20 ms a request, one at a time: the host still drains them at the second signal
+    const burst = Array.from({ length: 96 }, (_, i) =>
+      fetch(`${url}/v2/models/slow/infer`, { method: 'POST', body: JSON.stringify({ id: `r${i}`, inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(1) }] }) }).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    );
+    for (;;) {
+      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
+      if (status.models[0]!.versions[0]!.queueDepth >= 24) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const held = await halfSentRequest(url); // keeps the drain going past the second signal
+    run.child.kill('SIGTERM');
+    await run.waitForLog((l) => l.msg.startsWith('shutting down'));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // past the window in which a repeat counts as the same signal
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toEqual({ code: 1, signal: null });
+    held.destroy();
+    const statuses = await Promise.all(burst);
+    // Every sample the sink counted as written is in the file (the ones of the last ~100 ms were lost at exit, and the log said nothing).
+    const lines = readFileSync(file, 'utf8').trim().split('\n').filter((l) => l !== '');
+    const closed = run.logs().find((l) => l.msg === 'samples closed');
+    expect(closed).toMatchObject({ level: 'info', written: lines.length, dropped: 0 });
+    expect(lines.length).toBeGreaterThanOrEqual(statuses.filter((s) => s === 200).length); // an answer cut by the exit was still sampled
+  });
+
   it('refuses a path it cannot write before loading any model', async () => {
     const notADirectory = path.join(await tempDir(), 'file');
     await writeFile(notADirectory, 'x');
@@ -466,6 +500,11 @@ describe('modelhost serve --samples', () => {
     expect(await run.exited).toEqual({ code: 2, signal: null });
     expect(ownStderr(run.stderr())).toMatch(/^modelhost: --samples .*requests\.jsonl: .*ENOTDIR/);
     expect(run.logs().some((l) => l.msg === 'model loaded')).toBe(false);
+    // A directory at the file's path: refused too (it served on, and kept nothing).
+    const directory = await tempDir();
+    const atDirectory = spawnServe(['serve', repository, '--port', '0', '--samples', directory]);
+    expect(await atDirectory.exited).toEqual({ code: 2, signal: null });
+    expect(ownStderr(atDirectory.stderr())).toMatch(/^modelhost: --samples .*: Can't write on: .* \(it is not a file\)/);
   });
 });
 

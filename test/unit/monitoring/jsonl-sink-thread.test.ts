@@ -117,16 +117,36 @@ describe('JsonlSink in a worker thread', () => {
 
   it('reports a file that cannot be written in `error`, and drops from then on, never throwing into the source', async () => {
     const dir = await tempDir();
-    // A directory where the file should be: it opens, and fails when the file is (EISDIR).
+    // The file opens; its first rotation fails (EISDIR): a directory where rotating-file-stream keeps its history of rotated files.
+    await mkdir(join(dir, 'samples.jsonl.txt'));
+    const source = new EventEmitter();
+    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl'), size: '1K', maxFiles: 5 });
+    let emitted = 0;
+    for (; sink.error === undefined && emitted < 250; emitted++) {
+      source.emit('requestSampled', sample(emitted));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(sink.error?.message).toMatch(/EISDIR/);
+    const written = sink.written;
+    for (let i = 0; i < 3; i++) source.emit('requestSampled', sample(i));
+    emitted += 3;
+    await sink.close();
+    // Nothing more written; every sample is written or dropped (those the file held when it failed are dropped too).
+    expect(sink.written).toBeLessThanOrEqual(written);
+    expect(sink.dropped).toBeGreaterThanOrEqual(3);
+    expect(sink.written + sink.dropped).toBe(emitted);
+  });
+
+  it('refuses at open a path it cannot open as a file (a directory there): in a worker or not, no worker left (it opened, and dropped every sample)', async () => {
+    const before = SinkThread.live;
+    const dir = await tempDir();
     await mkdir(join(dir, 'samples.jsonl'));
     const source = new EventEmitter();
-    const sink = await JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl') });
-    for (let waited = 0; sink.error === undefined && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(sink.error).toBeInstanceOf(Error);
-    for (let i = 0; i < 3; i++) source.emit('requestSampled', sample(i));
-    expect(sink).toMatchObject({ written: 0, dropped: 3 });
-    await sink.close();
-    expect(sink).toMatchObject({ written: 0, dropped: 3 });
+    for (const thread of [true, false]) {
+      await expect(JsonlSink.open(source as never, { path: join(dir, 'samples.jsonl'), thread })).rejects.toThrow(/samples\.jsonl.*not a file/);
+    }
+    await vi.waitFor(() => expect(SinkThread.live).toBe(before)); // the worker that refused it exits
+    expect(source.listenerCount('requestSampled')).toBe(0);
   });
 
   it('rotates by size', async () => {

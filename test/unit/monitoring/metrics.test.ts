@@ -94,6 +94,15 @@ describe('monitoring metrics', () => {
       expect(() => collectMetrics(host, { sinks } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(/^`sinks(\.samples)?` must be/) }));
       expect(() => instrument(host, { sinks } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG }));
     }
+    // One sink under two names: every count twice in a sum over `sink`. An empty name: Prometheus reads `sink=""` as no label.
+    const sink = { written: 3, dropped: 1 };
+    for (const [sinks, message] of [
+      [{ a: sink, b: sink }, /^`sinks\.b` must be a sink not named already, got the sink named 'a'/],
+      [{ '': sink }, /^`sinks` must be an object naming each sample sink/],
+    ] as const) {
+      expect(() => collectMetrics(host, { sinks })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(message) }));
+      expect(() => instrument(host, { sinks })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(message) }));
+    }
     await host.close();
   });
 

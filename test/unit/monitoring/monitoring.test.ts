@@ -498,14 +498,51 @@ describe('live quality', () => {
     await host.unload('m', 2);
     const { feedback } = host.stats('m').monitoring!;
     expect(Object.keys(feedback!.quality)).toEqual(['1']);
-    const pending = feedback!.pending;
-    expect(pending).toBeGreaterThan(0);
-    expect(pending).toBeLessThan(40);
+    // v2's predictions stop matching at once; their memory goes as they are met, expire or are pushed out.
+    expect(feedback!.pending).toBe(40);
     const versions = [];
     for (let i = 40; i < 80; i++) versions.push(host.feedback('m', `req-${i}`, 0).version);
-    expect(versions.filter((v) => v === 1)).toHaveLength(pending);
-    expect(versions.filter((v) => v === undefined)).toHaveLength(40 - pending);
+    const byV1 = versions.filter((v) => v === 1).length;
+    expect(byV1).toBeGreaterThan(0);
+    expect(byV1).toBeLessThan(40);
+    expect(versions.filter((v) => v === undefined)).toHaveLength(40 - byV1);
+    expect(host.stats('m').monitoring!.feedback!.pending).toBe(0);
     expect(Object.keys(host.stats('m').monitoring!.feedback!.quality)).toEqual(['1']);
+    await host.close();
+  });
+
+  it('a request in flight while its version unloads: answered, and its label does not bring the version back into the stats', async () => {
+    const { host } = await canary({ windowMs: 10_000, minSamples: 1_000_000 });
+    let unloading = false;
+    let answeredDuringUnload = 0;
+    host.on('requestCompleted', (e) => (answeredDuringUnload += unloading && e.version === 2 ? 1 : 0));
+    const inFlight = Array.from({ length: 8 }, (_, i) => host.predict('m', [1, 0], { id: `flight-${i}`, version: 2 }));
+    unloading = true;
+    await host.unload('m', 2);
+    await Promise.all(inFlight);
+    expect(answeredDuringUnload).toBe(8);
+    for (let i = 0; i < 8; i++) expect(host.feedback('m', `flight-${i}`, 0)).toMatchObject({ matched: false });
+    expect(Object.keys(host.stats('m').monitoring!.feedback!.quality)).toEqual([]);
+    await host.close();
+  });
+
+  it('a version reloaded under the same number starts afresh: what the unloaded one served matches no label, nor counts for the new one', async () => {
+    const { host } = await canary({ windowMs: 10_000, minSamples: 1_000_000 });
+    const served = new Map<string, number>();
+    host.on('requestCompleted', (e) => e.id !== undefined && served.set(e.id, e.version));
+    for (let i = 0; i < 40; i++) await host.predict('m', [1, 0], { id: `old-${i}` });
+    const byOldV2 = [...served].filter(([, v]) => v === 2).map(([id]) => id);
+    expect(byOldV2.length).toBeGreaterThan(0);
+    await host.unload('m', 2);
+    await host.deploy('m', 2, { canary: 0.5 }); // loaded again: the same number, another load
+    for (const id of byOldV2) expect(host.feedback('m', id, 0)).toMatchObject({ matched: false, version: undefined });
+    await host.predict('m', [1, 0], { id: 'new', version: 2 });
+    expect(host.feedback('m', 'new', 0)).toMatchObject({ matched: true, version: 2, labels: 1 });
+    // A request id an unloaded version had used is free again, not "ambiguous".
+    await host.predict('m', [1, 0], { id: byOldV2[0]!, version: 2 });
+    expect(host.feedback('m', byOldV2[0]!, 0)).toMatchObject({ matched: true, version: 2 });
+    expect(host.stats('m').monitoring!.feedback!.quality[2]).toMatchObject({ labels: 2 });
+    expect(host.stats('m').monitoring!.feedback!.duplicateIds).toBe(0);
     await host.close();
   });
 
@@ -578,6 +615,23 @@ describe('feedback and non-finite predictions', () => {
     expect(classifier.feedback('c', 'nan', 1)).toMatchObject({ matched: false });
     await classifier.close();
   });
+
+  it('a prediction is read as a number whatever the output dtype: float16 NaN/Infinity bits and float64 NaN are not remembered; int64 is', () => {
+    const options = { task: 'regression' as const, output: undefined, ttlMs: 60_000, maxEntries: 100, maxBytes: 1 << 20, windowMs: 60_000 };
+    const store = new FeedbackStore('r', options, () => 0);
+    const out = (dtype: string, data: ArrayLike<number | bigint>) => ({ y: { dtype, shape: [1, 1], data } }) as never;
+    store.record('half-nan', 1, out('float16', new Uint16Array([0x7e00])), 1);
+    store.record('half-inf', 1, out('float16', new Uint16Array([0x7c00])), 1);
+    store.record('double-nan', 1, out('float64', new Float64Array([Number.NaN])), 1);
+    store.record('half', 1, out('float16', new Uint16Array([0x3e00])), 1); // 1.5
+    store.record('int64', 1, out('int64', new BigInt64Array([7n])), 1);
+    for (const id of ['half-nan', 'half-inf', 'double-nan']) expect(store.join(id, 1)).toMatchObject({ matched: false });
+    expect(store.join('half', 1)).toMatchObject({ matched: true, absoluteError: 0.5 });
+    expect(store.join('int64', 5)).toMatchObject({ matched: true, absoluteError: 2 });
+    const classes = new FeedbackStore('c', { ...options, task: 'classification' }, () => 0);
+    classes.record('half-nan', 1, { y: { dtype: 'float16', shape: [1, 2], data: new Uint16Array([0x3c00, 0x7e00]) } } as never, 1);
+    expect(classes.join('half-nan', 0)).toMatchObject({ matched: false });
+  });
 });
 
 describe('feedback store bounds', () => {
@@ -598,6 +652,23 @@ describe('feedback store bounds', () => {
     await host.predictBatch('r', { x: { data: new Float32Array(huge * 4), shape: [huge, 4] } }, { id: 'huge' });
     expect(host.stats('r').monitoring!.feedback!.pending).toBe(7);
     expect(host.feedback('r', 'huge', new Array<number>(huge).fill(1))).toMatchObject({ matched: false });
+    await host.close();
+  });
+
+  it('refuses a windowMs of Infinity (accepted, it kept only the last label: every label started a new slice)', async () => {
+    expect(() => new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { r: { feedback: { windowMs: Number.POSITIVE_INFINITY } } } })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(/^`models\.r\.feedback\.windowMs` must be a finite number ≥ 1000, got Infinity/) }),
+    );
+    // A long one (labels that come months later) still counts every label in it.
+    const clock = new FakeClock();
+    const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, clock, models: { r: { feedback: { task: 'regression', windowMs: 365 * 24 * 3_600_000 } } } });
+    await host.load('r', { source: FAKE_SOURCE });
+    for (const id of ['a', 'b', 'c']) {
+      await host.predict('r', [1, 2, 3, 4], { id });
+      clock.advance(3_600_000);
+      host.feedback('r', id, 0);
+    }
+    expect(host.stats('r').monitoring!.feedback!.quality[1]).toMatchObject({ labels: 3 });
     await host.close();
   });
 
@@ -639,6 +710,27 @@ describe('monitoring options that cannot work are refused at load, naming the ke
     await host.close();
   });
 
+  it('drift.reference in every form predict takes loads and is the reference: nested arrays, typed arrays, { data, shape }, named; batched or not', async () => {
+    const row = (i: number) => [i % 5, 1, 2, 3];
+    const forms: [string, (i: number) => unknown][] = [
+      ['arrays', (i) => row(i)],
+      ['typed', (i) => new Float32Array(row(i))],
+      ['data/shape', (i) => ({ data: new Float32Array(row(i)), shape: [4] })],
+      ['named', (i) => ({ x: row(i) })],
+    ];
+    const unbatched = { inputs: [{ name: 'x', dtype: 'float32' as const, shape: [4] }], outputs: [{ name: 'y', dtype: 'float32' as const, shape: [4] }] };
+    for (const signature of [undefined, unbatched]) {
+      for (const [form, make] of forms) {
+        const reference = Array.from({ length: 20 }, (_, i) => make(i));
+        const host = new ModelHost({ runtimes: { fake: fakeRuntime(signature === undefined ? {} : { signature }) }, models: { m: { sampling: { rate: 1 }, drift: { enabled: true, reference, windowSize: 20 } } } });
+        await host.load('m', { source: FAKE_SOURCE });
+        await host.predict('m', row(0));
+        expect(host.stats('m').monitoring?.drift?.inputs, `${form}, ${signature === undefined ? 'batched' : 'unbatched'}`).toMatchObject({ state: 'watching', referenceRows: 20, windowRows: 1 });
+        await host.close();
+      }
+    }
+  });
+
   it('a rollout guard on live quality without the feedback it reads (never fired)', async () => {
     for (const [models, key] of [
       [{ m: { rollout: { maxAccuracyDrop: 0.05 } } }, /rollout\.maxAccuracyDrop.*feedback/],
@@ -649,5 +741,29 @@ describe('monitoring options that cannot work are refused at load, naming the ke
       await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(key));
       await host.close();
     }
+  });
+
+  it('a host default a model’s own options leave without effect is off for that model, not refused (one model of a fleet)', async () => {
+    // defaults: drift and an accuracy guard for the fleet; one model opts out of sampling, one is a regression, one has no feedback.
+    const host = new ModelHost({
+      runtimes: { fake: fakeRuntime() },
+      defaults: { sampling: { rate: 1 }, drift: { enabled: true }, feedback: { task: 'classification' }, rollout: { maxAccuracyDrop: 0.05 } },
+      models: { private: { sampling: { rate: 0 } }, regression: { feedback: { task: 'regression' } } },
+    });
+    await host.load('private', { source: FAKE_SOURCE });
+    await host.load('regression', { source: FAKE_SOURCE });
+    await host.predict('private', [1, 2, 3, 4], { id: 'p1' });
+    await host.predict('regression', [1, 2, 3, 4], { id: 'r1' });
+    expect(host.stats('private').monitoring?.feedback).toBeDefined();
+    expect(host.stats('private').monitoring?.drift).toBeUndefined(); // drift is off there, not a detector that never sees a row
+    expect(host.feedback('regression', 'r1', 2.5)).toMatchObject({ matched: true, version: 1 });
+    await host.close();
+    const bare = new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { rollout: { maxMaeRatio: 2 } } });
+    await bare.load('m', { source: FAKE_SOURCE });
+    await bare.close();
+    // The same options set by the model itself are still refused.
+    const own = new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { sampling: { rate: 1 } }, models: { m: { sampling: { rate: 0 }, drift: { enabled: true } } } });
+    await expect(own.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/drift\.enabled.*sampling\.rate/));
+    await own.close();
   });
 });

@@ -59,6 +59,15 @@ describe('ResponseCache', () => {
       cache.set(cache.key(1, inputs, false), 1, inputs, false, y);
     }
     expect(cache.size).toBe(0);
+    // float16 is its bits: a NaN's bits equal themselves (kept, and hit by the same bits); -0's bits are not 0's.
+    const half = (...bits: number[]): Record<string, Tensor> => ({ x: { data: new Uint16Array(bits), shape: [1, bits.length], dtype: 'float16' } });
+    cache.set(cache.key(1, half(0x7e00, 0x3c00), false), 1, half(0x7e00, 0x3c00), false, y);
+    expect(cache.get(cache.key(1, half(0x7e00, 0x3c00), false), 1, half(0x7e00, 0x3c00), false)).toEqual(y);
+    cache.set(cache.key(1, half(0x0000), false), 1, half(0x0000), false, y);
+    expect(cache.get(cache.key(1, half(0x8000), false), 1, half(0x8000), false)).toBeUndefined();
+    expect(cache.get(cache.key(1, half(0x0000), false), 1, half(0x8000), false)).toBeUndefined();
+    expect(cache.size).toBe(2);
+    cache.clear();
     cache.set(cache.key(1, x(Number.POSITIVE_INFINITY, 1), false), 1, x(Number.POSITIVE_INFINITY, 1), false, y); // Infinity equals itself: kept
     expect(cache.get(cache.key(1, x(Number.POSITIVE_INFINITY, 1), false), 1, x(Number.POSITIVE_INFINITY, 1), false)).toEqual(y);
   });
