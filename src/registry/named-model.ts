@@ -44,6 +44,8 @@ export class NamedModel {
   readonly served = new Set<number>();
   /** Whether the model was loaded from the repository (so polling manages it). */
   fromRepository = false;
+  /** A whole-model unload is draining its versions: requests are told so, not that some version is ready. */
+  unloading = false;
   /** What of `manifest.json` could not be applied, set by the repository poll. */
   manifestProblem: string | undefined;
   /** The `manifest.json` entry last applied, as JSON; undefined when the manifest does not pin the model. */
@@ -92,6 +94,7 @@ export class NamedModel {
     const fallback = this.defaultVersion === undefined ? undefined : this.versions.get(this.defaultVersion);
     if (fallback !== undefined && fallback.canAnswer) return fallback;
     if (fallback?.isReady === true) throw fallback.notReady(); // loaded, but its runs stopped returning: say so
+    if (this.unloading) throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${this.name}' is being unloaded`, { model: this.name });
     throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${this.name}' has no ready version (${this.describeVersions()})`, { model: this.name });
   }
 

@@ -184,6 +184,8 @@ export class VersionManager {
         return;
       }
       const targets = version === undefined ? [...model.versions.values()] : [this.requireVersion(model, version)];
+      // While its versions drain, requests hear that the model is being unloaded.
+      if (version === undefined) model.unloading = true;
       // Stop routing to them first, so nothing new arrives while they drain, and hand the
       // default to the newest version that stays now: a pointer flip, not a gap as long as the drain.
       for (const target of targets) this.pool.withdraw(model, target.version);
@@ -191,7 +193,11 @@ export class VersionManager {
         const next = model.newestReady(new Set(targets.map((t) => t.version)));
         if (next !== undefined) this.rollouts.swapDefault(model, next, false);
       }
-      await Promise.all(targets.map((target) => this.pool.unloadVersion(model, target, 'unload')));
+      try {
+        await Promise.all(targets.map((target) => this.pool.unloadVersion(model, target, 'unload')));
+      } finally {
+        model.unloading = false;
+      }
       if (model.defaultVersion === undefined) {
         const next = model.newestReady();
         if (next !== undefined) this.rollouts.swapDefault(model, next, false);

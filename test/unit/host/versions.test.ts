@@ -299,4 +299,34 @@ describe('unloading the default version', () => {
     await host.close();
     expect(runtime.open).toBe(0);
   });
+
+  it('a whole-model unload says so to the requests that arrive while its versions drain (it said "no ready version (v2 ready, …)")', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const runtime = versionedRuntime();
+    const load = runtime.load.bind(runtime);
+    runtime.load = async (source, options) => {
+      const session = await load(source, options);
+      let runs = 0;
+      return { ...session, run: async (inputs) => (++runs > 1 ? held.then(() => session.run(inputs)) : session.run(inputs)) };
+    };
+    const host = new ModelHost({ repository: { root, versionPolicy: 'all' }, runtimes: { versioned: runtime } });
+    await host.load('m');
+    const inFlight = who(host); // v2, held: the unload drains it
+    const unloading = host.unload('m');
+    await flush();
+    await expect(who(host)).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_READY, message: "model 'm' is being unloaded" });
+    release();
+    expect(await inFlight).toBe(2);
+    await unloading;
+    await expect(who(host)).rejects.toMatchObject({ code: ErrorCode.MODEL_NOT_FOUND });
+    // Loaded again, it serves: the flag went with the unload.
+    await host.load('m');
+    expect(await who(host)).toBe(2);
+    await host.close();
+    expect(runtime.open).toBe(0);
+  });
 });
+
