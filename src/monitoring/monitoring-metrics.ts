@@ -132,16 +132,27 @@ export const SINK_METRICS: readonly { readonly name: string; readonly help: stri
 export function sampleSinks(sinks: unknown): readonly (readonly [string, SampleSinkCounts])[] {
   if (sinks === undefined) return [];
   const what = 'an object naming each sample sink ({ samples: sink })';
-  if (typeof sinks !== 'object' || sinks === null || Array.isArray(sinks)) throw invalidOption('sinks', what, sinks);
+  // Said in words: a JsonlSink holds its host, so its JSON (what `invalidOption` shows) is circular.
+  if (Array.isArray(sinks)) throw refused(`\`sinks\` must be ${what}, got an array`);
+  if (isSinkCounts(sinks)) throw refused(`\`sinks\` must be ${what}, got a sink without a name: pass { samples: sink }`);
+  if (typeof sinks !== 'object' || sinks === null) throw invalidOption('sinks', what, sinks);
   const names = new Map<unknown, string>();
   return Object.entries(sinks).map(([name, sink]: [string, unknown]) => {
     // Prometheus reads sink="" as no label at all.
-    if (name === '') throw invalidOption('sinks', `${what}, each name non-empty`, sinks);
-    const counts = sink as Partial<SampleSinkCounts> | null;
-    if (typeof counts?.written !== 'number' || typeof counts.dropped !== 'number') throw invalidOption(`sinks.${name}`, 'a sample sink (a JsonlSink, or { written, dropped } counts)', sink);
+    if (name === '') throw refused(`\`sinks\` must name each sample sink (sink="" is no label to Prometheus), got the name ''`);
+    if (!isSinkCounts(sink)) throw invalidOption(`sinks.${name}`, 'a sample sink (a JsonlSink, or { written, dropped } counts)', sink);
     const earlier = names.get(sink);
-    if (earlier !== undefined) throw new ModelHostError(ErrorCode.INVALID_CONFIG, `\`sinks.${name}\` must be a sink not named already, got the sink named '${earlier}' (its counts would show twice in a sum over sink)`);
+    if (earlier !== undefined) throw refused(`\`sinks.${name}\` must be a sink not named already, got the sink named '${earlier}' (its counts would show twice in a sum over sink)`);
     names.set(sink, name);
     return [name, sink as SampleSinkCounts] as const;
   });
+}
+
+function isSinkCounts(value: unknown): value is SampleSinkCounts {
+  const counts = value as Partial<SampleSinkCounts> | null;
+  return typeof counts?.written === 'number' && typeof counts.dropped === 'number';
+}
+
+function refused(message: string): ModelHostError {
+  return new ModelHostError(ErrorCode.INVALID_CONFIG, message);
 }

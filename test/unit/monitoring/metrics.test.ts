@@ -98,10 +98,25 @@ describe('monitoring metrics', () => {
     const sink = { written: 3, dropped: 1 };
     for (const [sinks, message] of [
       [{ a: sink, b: sink }, /^`sinks\.b` must be a sink not named already, got the sink named 'a'/],
-      [{ '': sink }, /^`sinks` must be an object naming each sample sink/],
+      [{ '': sink }, /^`sinks` must name each sample sink/],
     ] as const) {
       expect(() => collectMetrics(host, { sinks })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(message) }));
       expect(() => instrument(host, { sinks })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(message) }));
+    }
+    await host.close();
+  });
+
+  it('a refused `sinks` message says what was received, also for a real JsonlSink (its JSON is circular: it read `got [object Object]`)', async () => {
+    const host = await busyHost();
+    const sink = Object.assign({ written: 3, dropped: 1 }, { host }); // a JsonlSink holds its host: JSON.stringify throws
+    for (const [sinks, message] of [
+      // The sink itself where an object of sinks by name goes: the likeliest slip.
+      [sink, /^`sinks` must be an object naming each sample sink \(\{ samples: sink \}\), got a sink without a name: pass \{ samples: sink \}$/],
+      [{ '': sink }, /^`sinks` must name each sample sink \(sink="" is no label to Prometheus\), got the name ''$/],
+      [[sink], /^`sinks` must be an object naming each sample sink \(\{ samples: sink \}\), got an array$/],
+    ] as const) {
+      expect(() => collectMetrics(host, { sinks } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(message) }));
+      expect(() => instrument(host, { sinks } as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(message) }));
     }
     await host.close();
   });
