@@ -140,13 +140,14 @@ export interface ResolvedMonitoring {
  *   one that is off (it would do nothing, silently): drift without sampling; a rollout guard on
  *   live quality without the feedback task it reads.
  */
-export function resolveMonitoring(merged: Record<string, unknown>, own: Record<string, unknown> = merged): ResolvedMonitoring {
+export function resolveMonitoring(merged: Record<string, unknown>, own: Record<string, unknown> = merged, model?: string): ResolvedMonitoring {
+  const where = model === undefined ? '' : `model '${model}': `;
   const s = merged['sampling'] as SamplingOptions | undefined;
   const include = s?.include;
   const f = merged['feedback'] as FeedbackOptions | undefined;
   const sampled = (s?.rate ?? 0) > 0;
   if ((own['drift'] as DriftOptions | undefined)?.enabled === true && !sampled) {
-    throw new ModelHostError(ErrorCode.INVALID_CONFIG, '`drift.enabled` is true but `sampling.rate` is 0: drift is computed on sampled rows only, so it would never see one; set `sampling.rate` above 0');
+    throw new ModelHostError(ErrorCode.INVALID_CONFIG, `${where}\`drift.enabled\` is true but \`sampling.rate\` is 0: drift is computed on sampled rows only, so it would never see one; set \`sampling.rate\` above 0`, { model });
   }
   const rollout = own['rollout'] as { maxAccuracyDrop?: unknown; maxMaeRatio?: unknown } | undefined;
   for (const [key, task] of [
@@ -156,7 +157,8 @@ export function resolveMonitoring(merged: Record<string, unknown>, own: Record<s
     if (rollout?.[key] === undefined || (f !== undefined && (f.task ?? 'classification') === task)) continue;
     throw new ModelHostError(
       ErrorCode.INVALID_CONFIG,
-      `\`rollout.${key}\` reads live ${task === 'classification' ? 'accuracy' : 'MAE'}, which needs \`feedback: { task: '${task}' }\`; the model has ${f === undefined ? 'no `feedback`' : `\`feedback.task\` '${f.task ?? 'classification'}'`}, so the guard would never fire`,
+      `${where}\`rollout.${key}\` reads live ${task === 'classification' ? 'accuracy' : 'MAE'}, which needs \`feedback: { task: '${task}' }\`; the model has ${f === undefined ? 'no `feedback`' : `\`feedback.task\` '${f.task ?? 'classification'}'`}, so the guard would never fire`,
+      { model },
     );
   }
   return Object.freeze({

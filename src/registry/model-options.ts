@@ -238,7 +238,7 @@ export function validateModelOptions(value: unknown, path: string, runtimeNames:
  * not mutated. The first `shared` layers are host-wide (the repository's version policy, the
  * host's `defaults`): an option of theirs that a model cannot use is off for it, not refused.
  */
-export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[], runtimeNames: readonly string[], shared = 0): ResolvedModelOptions {
+export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[], runtimeNames: readonly string[], shared = 0, model?: string): ResolvedModelOptions {
   const merged = mergeLayers(layers);
   const own = shared === 0 ? merged : mergeLayers(layers.slice(shared));
   const warmup = merged['warmup'];
@@ -260,7 +260,7 @@ export function resolveModelOptions(layers: readonly (ModelOptions | undefined)[
     rollout: Object.freeze({ ...DEFAULT_ROLLOUT, ...(merged['rollout'] as RolloutOptions | undefined) }),
     breaker: resolveBreakerOptions(merged['breaker'] as BreakerOptions | undefined),
     padding: merged['padding'] as PaddingOptions | undefined,
-    monitoring: resolveMonitoring(merged, own),
+    monitoring: resolveMonitoring(merged, own, model),
     settings: Object.freeze(settings),
   });
 }

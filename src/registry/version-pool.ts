@@ -67,7 +67,7 @@ export class VersionPool {
 
   resolveOptions(name: string, repoConfig: ModelOptions | undefined, config: ModelOptions | undefined): ResolvedModelOptions {
     const policy = this.deps.repositoryPolicy;
-    return resolveModelOptions([policy === undefined ? undefined : { versionPolicy: policy }, this.deps.defaults, repoConfig, this.deps.modelOptions[name], config], this.deps.runtimeNames, 2);
+    return resolveModelOptions([policy === undefined ? undefined : { versionPolicy: policy }, this.deps.defaults, repoConfig, this.deps.modelOptions[name], config], this.deps.runtimeNames, 2, name);
   }
 
   /** The model's registry entry, created (and listed) on first use. */

@@ -688,7 +688,8 @@ describe('monitoring options that cannot work are refused at load, naming the ke
 
   it('drift on without sampling (drift reads sampled rows only: it never saw one)', async () => {
     const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { drift: { enabled: true } } } });
-    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(refusal(/drift\.enabled.*sampling\.rate/));
+    // Named: among a repository's models, the refusal says whose options they are.
+    await expect(host.load('m', { source: FAKE_SOURCE })).rejects.toThrow(expect.objectContaining({ code: ErrorCode.INVALID_CONFIG, model: 'm', message: expect.stringMatching(/^model 'm': `drift\.enabled` is true but `sampling\.rate` is 0/) }));
     await host.close();
   });
 
@@ -733,7 +734,7 @@ describe('monitoring options that cannot work are refused at load, naming the ke
 
   it('a rollout guard on live quality without the feedback it reads (never fired)', async () => {
     for (const [models, key] of [
-      [{ m: { rollout: { maxAccuracyDrop: 0.05 } } }, /rollout\.maxAccuracyDrop.*feedback/],
+      [{ m: { rollout: { maxAccuracyDrop: 0.05 } } }, /^model 'm': `rollout\.maxAccuracyDrop`.*feedback/],
       [{ m: { feedback: { task: 'regression' }, rollout: { maxAccuracyDrop: 0.05 } } }, /rollout\.maxAccuracyDrop.*classification/],
       [{ m: { feedback: { task: 'classification' }, rollout: { maxMaeRatio: 2 } } }, /rollout\.maxMaeRatio.*regression/],
     ] as const) {
