@@ -7,6 +7,8 @@ export interface VersionedRuntimeOptions {
   failShare?: Map<number, number>;
   /** Per version, a factor applied to outputs (default: the version number). */
   factor?: Map<number, number>;
+  /** Runs after the warmup (run 1) of these versions (all, without `versions`) wait for `until`: a drain as long as the test wants. */
+  hold?: { readonly versions?: ReadonlySet<number>; readonly until: Promise<void> };
 }
 
 export interface VersionedRuntime extends Runtime {
@@ -36,6 +38,7 @@ export function versionedRuntime(options: VersionedRuntimeOptions = {}): Version
         signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 2] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 2] }] },
         async run(inputs) {
           runs++;
+          if (options.hold !== undefined && runs > 1 && (options.hold.versions?.has(version) ?? true)) await options.hold.until;
           // Every k-th run fails (warmup, run 1, always passes).
           if (share > 0 && runs > 1 && runs % Math.round(1 / share) === 0) throw new Error(`v${version} failed run ${runs}`);
           const x = inputs['x']!;

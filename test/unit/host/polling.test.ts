@@ -54,13 +54,7 @@ describe('repository polling (injectable clock)', () => {
     for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const runtime = versionedRuntime();
-    const load = runtime.load.bind(runtime);
-    runtime.load = async (source, options) => {
-      const session = await load(source, options);
-      let runs = 0;
-      return options.version !== 2 ? session : { ...session, run: async (inputs) => (++runs > 1 ? held.then(() => session.run(inputs)) : session.run(inputs)) };
-    };
+    const runtime = versionedRuntime({ hold: { versions: new Set([2]), until: held } });
     const host = new ModelHost({ repository: { root, versionPolicy: 'all', removeAfterPolls: 1 }, runtimes: { versioned: runtime } });
     await host.load('m');
     const inFlight = host.predict('m', [1, 1]); // v2, held

@@ -274,14 +274,7 @@ describe('unloading the default version', () => {
     // v2 holds its runs until released, so its drain takes as long as the test wants.
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const runtime = versionedRuntime();
-    const load = runtime.load.bind(runtime);
-    runtime.load = async (source, options) => {
-      const session = await load(source, options);
-      if (options.version !== 2) return session;
-      let runs = 0;
-      return { ...session, run: async (inputs) => (++runs > 1 ? held.then(() => session.run(inputs)) : session.run(inputs)) };
-    };
+    const runtime = versionedRuntime({ hold: { versions: new Set([2]), until: held } });
     const host = new ModelHost({ repository: { root, versionPolicy: 'all' }, runtimes: { versioned: runtime } });
     await host.load('m');
     expect(host.status('m').defaultVersion).toBe(2);
@@ -305,13 +298,7 @@ describe('unloading the default version', () => {
     for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const runtime = versionedRuntime();
-    const load = runtime.load.bind(runtime);
-    runtime.load = async (source, options) => {
-      const session = await load(source, options);
-      let runs = 0;
-      return { ...session, run: async (inputs) => (++runs > 1 ? held.then(() => session.run(inputs)) : session.run(inputs)) };
-    };
+    const runtime = versionedRuntime({ hold: { until: held } });
     const host = new ModelHost({ repository: { root, versionPolicy: 'all' }, runtimes: { versioned: runtime } });
     await host.load('m');
     const inFlight = who(host); // v2, held: the unload drains it
