@@ -330,6 +330,25 @@ describe('modelhost serve', () => {
  * --drain-timeout), so a drain lasts as long as the test needs. Resolves once the server has
  * the request (its headers are parsed before the first signal).
  */
+/** `count` requests to the slow model at once, each settling to its HTTP status (0: no answer); `id` names request i. */
+function slowBurst(url: string, count: number, id?: (i: number) => string): Promise<number>[] {
+  return Array.from({ length: count }, (_, i) =>
+    fetch(`${url}/v2/models/slow/infer`, { method: 'POST', body: JSON.stringify({ ...(id === undefined ? {} : { id: id(i) }), inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(1) }] }) }).then(
+      (r) => r.status,
+      () => 0,
+    ),
+  );
+}
+
+/** Polls status.json until the first model's first version has at least `depth` rows queued. */
+async function untilQueued(url: string, depth: number): Promise<void> {
+  for (;;) {
+    const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
+    if (status.models[0]!.versions[0]!.queueDepth >= depth) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 async function halfSentRequest(url: string): Promise<import('node:net').Socket> {
   const { port } = new URL(url);
   const socket = connect(Number(port), '127.0.0.1');
@@ -350,17 +369,8 @@ describe('modelhost serve, a second signal during the drain', () => {
     const run = spawnServe(['serve', repository, '--port', '0', '--models', 'slow']);
     const url = (await run.waitForLog((l) => l.msg === 'listening')).url as string;
     // keep the slow model busy so the drain lasts well beyond the second signal
-    const burst = Array.from({ length: 16 }, () =>
-      fetch(`${url}/v2/models/slow/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(1) }] }) }).then(
-        (r) => r.status,
-        () => 0,
-      ),
-    );
-    for (;;) {
-      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
-      if (status.models[0]!.versions[0]!.queueDepth >= 4) break;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const burst = slowBurst(url, 16);
+    await untilQueued(url, 4);
     const held = await halfSentRequest(url); // keeps the drain going past the wait below
     run.child.kill(first);
     await run.waitForLog((l) => l.msg.startsWith('shutting down'));
@@ -380,17 +390,8 @@ describe('modelhost serve, one signal delivered twice', () => {
   it('the same signal again at once (a Ctrl-C to the process group, relayed again by tsx) drains as for one: exit 0, "stopped"', async () => {
     const run = spawnServe(['serve', repository, '--port', '0', '--models', 'slow']);
     const url = (await run.waitForLog((l) => l.msg === 'listening')).url as string;
-    const burst = Array.from({ length: 8 }, () =>
-      fetch(`${url}/v2/models/slow/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(1) }] }) }).then(
-        (r) => r.status,
-        () => 0,
-      ),
-    );
-    for (;;) {
-      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
-      if (status.models[0]!.versions[0]!.queueDepth >= 2) break;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const burst = slowBurst(url, 8);
+    await untilQueued(url, 2);
     const held = await halfSentRequest(url); // keeps the drain going while the repeat arrives
     run.child.kill('SIGINT');
     await run.waitForLog((l) => l.msg.startsWith('shutting down'));
@@ -420,11 +421,7 @@ describe('modelhost serve: the drain bound', () => {
       });
     const answers = Array.from({ length: 24 }, (_, r) => send(r));
     // The listener's admission gate lets 8 in while it measures latency (the rest wait unread): 4 queued is enough.
-    for (;;) {
-      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
-      if (status.models[0]!.versions[0]!.queueDepth >= 4) break;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await untilQueued(url, 4);
     server.child.kill('SIGTERM');
     const statuses = await Promise.all(answers);
     expect(statuses).toContain(503); // refused past the bound
@@ -467,17 +464,8 @@ describe('modelhost serve --samples', () => {
     const run = spawnServe(['serve', repo, '--port', '0', '--samples', file]);
     const url = (await run.waitForLog((l) => l.msg === 'listening')).url as string;
     // ~20 ms a request, one at a time: the host still drains them at the second signal
-    const burst = Array.from({ length: 96 }, (_, i) =>
-      fetch(`${url}/v2/models/slow/infer`, { method: 'POST', body: JSON.stringify({ id: `r${i}`, inputs: [{ name: 'x', shape: [1, 512], datatype: 'FP32', data: new Array(512).fill(1) }] }) }).then(
-        (r) => r.status,
-        () => 0,
-      ),
-    );
-    for (;;) {
-      const status = (await (await fetch(`${url}/status.json`)).json()) as { models: { versions: { queueDepth: number }[] }[] };
-      if (status.models[0]!.versions[0]!.queueDepth >= 24) break;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const burst = slowBurst(url, 96, (i) => `r${i}`);
+    await untilQueued(url, 24);
     const held = await halfSentRequest(url); // keeps the drain going past the second signal
     run.child.kill('SIGTERM');
     await run.waitForLog((l) => l.msg.startsWith('shutting down'));
