@@ -3,6 +3,7 @@ import { ErrorCode, isModelHostError, ModelHostError } from '../errors/index.js'
 import { hostWorded } from '../errors/error-detail.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { ResolvedBreakerOptions } from './breaker-options.js';
+import { RollingCounts } from './rolling-counts.js';
 
 /** The action a success fires: a promise already resolved, shared by every batch. */
 const RESOLVED = Promise.resolve();
@@ -18,25 +19,45 @@ export interface BreakerTransition {
   readonly reason: string;
 }
 
+/** opossum's `rollingCountBuckets` default: the window is kept in this many slices. */
+const WINDOW_BUCKETS = 10;
+
 /**
  * The circuit breaker of one loaded version: an opossum breaker around its runtime calls
  * (batches, not queue waits). Caller errors never count; opossum's own errors come out as
  * CIRCUIT_OPEN or INFERENCE_FAILED with the original as `cause`.
+ *
+ * opossum owns the states, the reset timer, the half-open probe and its verdict; the rolling
+ * window that decides to open a closed breaker is counted here ({@link RollingCounts}, by
+ * opossum's rule: at a failure, at least `volumeThreshold` calls in the window and a failure
+ * share above `errorThresholdPercentage`), and `open()` is opossum's own. A success of a
+ * closed breaker is then two additions, not a `fire` of opossum (a promise, a reaction,
+ * two clock reads, two events and a latency kept per call): ~5% of a one-caller request
+ * on the MLP, where every request is a batch (docs/benchmarks.md, session 10).
  */
 export class VersionBreaker {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   private current: BreakerState = 'closed';
   /** A half-open probe batch is running. */
   private probing = false;
+  /** The calls whose verdicts decide opening, over `rollingCountTimeoutMs`. */
+  private readonly counts: RollingCounts;
 
+  /**
+   * @param now monotonic ms for the rolling window (`performance.now`; a test's clock)
+   */
   constructor(
     private readonly options: ResolvedBreakerOptions,
     private readonly context: { model: string; version: number },
     onChange: (transition: BreakerTransition) => void,
+    now: () => number = () => performance.now(),
   ) {
+    this.counts = new RollingCounts(options.rollingCountTimeoutMs, WINDOW_BUCKETS, now);
     this.breaker = new CircuitBreaker((call: () => Promise<unknown>) => call(), {
       errorThresholdPercentage: options.errorThresholdPercentage,
-      volumeThreshold: options.volumeThreshold,
+      // A closed breaker is opened by `record` from its own counts (opossum's window would miss
+      // the successes it is not told); opossum still re-opens on a failed half-open probe.
+      volumeThreshold: Number.MAX_SAFE_INTEGER,
       resetTimeout: options.resetTimeoutMs,
       rollingCountTimeout: options.rollingCountTimeoutMs,
       // The time bound is applied around the runtime call (`bound`); opossum only counts verdicts (`record`).
@@ -61,9 +82,9 @@ export class VersionBreaker {
     };
     this.breaker.on('open', () =>
       move('open', () => {
-        const s = this.breaker.stats;
-        const calls = s.successes + s.failures + s.timeouts;
-        return `${s.failures + s.timeouts} of ${calls} runtime calls failed in the last ${options.rollingCountTimeoutMs / 1000} s (threshold ${options.errorThresholdPercentage}%)`;
+        const failures = this.counts.failures;
+        const calls = failures + this.counts.successes;
+        return `${failures} of ${calls} runtime calls failed in the last ${options.rollingCountTimeoutMs / 1000} s (threshold ${options.errorThresholdPercentage}%)`;
       }),
     );
     this.breaker.on('halfOpen', () => move('halfOpen', () => `${options.resetTimeoutMs / 1000} s passed: one probe may run`));
@@ -119,23 +140,37 @@ export class VersionBreaker {
   }
 
   /**
-   * Counts one batch's verdict: a success, or a failure of the model (caller errors are
-   * filtered out); `request` counts nothing (the failures were the requests' own). Ignored
-   * while open.
+   * Counts one batch's verdict: a success, or a failure of the model (caller errors count as
+   * successes, as opossum's `errorFilter` has them); `request` counts nothing (the failures
+   * were the requests' own). Ignored while open and after shutdown. A failure that takes the
+   * window past the thresholds opens the breaker now; a half-open breaker's verdict goes to
+   * opossum, which closes it or opens it again.
    */
   record(verdict: 'success' | 'request' | { readonly failure: unknown }): void {
     this.probing = false;
     if (verdict === 'request') return;
     const { breaker } = this;
-    // A success (every batch, so every request at one caller) fires a shared function and,
-    // while opossum takes calls (closed, or the half-open probe's turn), cannot reject: no
-    // `.catch`, one derived promise and its job less. Otherwise (open, shut down: a batch that
-    // outlived the opening) opossum rejects, and that rejection is caught.
-    if (verdict === 'success' && (breaker.closed || breaker.pendingClose) && !breaker.isShutdown) {
-      void breaker.fire(SUCCEEDED);
+    if (breaker.isShutdown || (breaker.opened && !breaker.pendingClose)) return;
+    const succeeded = verdict === 'success' || (isModelHostError(verdict.failure) && CALLER_ERRORS.has(verdict.failure.code));
+    if (succeeded) this.counts.success();
+    else this.counts.failure();
+    if (breaker.closed) {
+      // opossum counts the failure too (its `failure` event and stats); the decision is here.
+      if (succeeded) return;
+      breaker.fire(() => Promise.reject((verdict as { readonly failure: unknown }).failure)).catch(IGNORE);
+      if (this.overThreshold()) breaker.open();
       return;
     }
-    breaker.fire(verdict === 'success' ? SUCCEEDED : () => Promise.reject(verdict.failure)).catch(IGNORE);
+    // Half-open: the probe's verdict, which opossum acts on.
+    breaker.fire(succeeded ? SUCCEEDED : () => Promise.reject((verdict as { readonly failure: unknown }).failure)).catch(IGNORE);
+  }
+
+  /** opossum's rule, on this window: enough calls, and a failure share above the threshold. */
+  private overThreshold(): boolean {
+    const failures = this.counts.failures;
+    const calls = failures + this.counts.successes;
+    if (calls < this.options.volumeThreshold) return false;
+    return (failures / calls) * 100 > this.options.errorThresholdPercentage;
   }
 
   /** Stops opossum's timers. */
