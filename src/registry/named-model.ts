@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 import type { LoadedVersion, VersionStatus } from './loaded-version.js';
-import type { ResolvedModelOptions } from './model-options.js';
+import type { ModelOptions, ResolvedModelOptions } from './model-options.js';
 import type { RolloutGuard } from './rollout-guard.js';
 import type { ShadowTracker } from './shadow-tracker.js';
 import { TrafficRouter } from './traffic-router.js';
@@ -44,6 +44,11 @@ export class NamedModel {
   readonly served = new Set<number>();
   /** Whether the model was loaded from the repository (so polling manages it). */
   fromRepository = false;
+  /**
+   * The `config` of the `load` that set `options` (validated), undefined without one: a
+   * repository poll resolves the options again with it, the same layers as that load.
+   */
+  loadConfig: ModelOptions | undefined;
   /** A whole-model unload is draining its versions: requests are told so, not that some version is ready. */
   unloading = false;
   /** What of `manifest.json` could not be applied, set by the repository poll. */
