@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ModelHost, type ModelOptions } from '../../../src/index.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 import { writeConfig, writeVersion } from '../../helpers/repository.js';
@@ -130,6 +130,33 @@ describe('a repository poll that changes monitoring options keeps each part whos
     expect(host.feedback('m', 'r10', 0)).toMatchObject({ matched: true, version: 1 });
     expect(monitoring(host).feedback!.quality[1]).toMatchObject({ labels: 6 });
     expect(monitoring(host).drift!.inputs).toMatchObject({ state: 'watching', referenceRows: 20 });
+    await host.close();
+  });
+});
+
+describe('a repository poll applies what it resolved', () => {
+  it('retainVersions lowered in config.json: the warm versions past the new bound are unloaded, least recently used first (the bound was fixed at the first load)', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.fake': 'v1' });
+    await writeConfig(root, 'm', { retainVersions: 2 });
+    const host = new ModelHost({ repository: { root }, runtimes: { versioned: versionedRuntime() }, clock: new FakeClock() });
+    await host.load('m');
+    for (const v of [2, 3]) {
+      await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+      await host.poll();
+    }
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([3, 2, 1]); // v1 and v2 kept warm
+    const unloaded: number[] = [];
+    host.on('modelUnloaded', (e) => unloaded.push(e.version));
+    await writeConfig(root, 'm', { retainVersions: 1 });
+    await host.poll();
+    await vi.waitFor(() => expect(host.status('m').versions.map((v) => v.version)).toEqual([3, 2]));
+    expect(unloaded).toEqual([1]);
+    await writeConfig(root, 'm', { retainVersions: 3 });
+    await host.poll();
+    await writeVersion(root, 'm', 4, { 'model.fake': 'v4' });
+    await host.poll();
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([4, 3, 2]);
     await host.close();
   });
 });
