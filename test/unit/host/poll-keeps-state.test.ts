@@ -134,6 +134,21 @@ describe('a repository poll that changes monitoring options keeps each part whos
   });
 });
 
+describe('a version loaded after the load (by a poll, by deploy) loads with the load’s config', () => {
+  it('breaker: { enabled: false } given at load holds for v2 found by a poll and v3 deployed (deploy’s own config over it)', async () => {
+    const { root, host } = await setup({ config: {}, load: { breaker: { enabled: false } } });
+    await writeVersion(root, 'm', 2, { 'model.fake': 'v2' });
+    await host.poll();
+    await writeVersion(root, 'm', 3, { 'model.fake': 'v3' });
+    await writeVersion(root, 'm', 4, { 'model.fake': 'v4' });
+    await host.deploy('m', 3, { canary: 0.5 });
+    await host.deploy('m', 4, { shadow: 0.5, config: { breaker: { enabled: true } } });
+    const breakers = Object.fromEntries(host.status('m').versions.map((v) => [v.version, v.breaker]));
+    expect(breakers).toEqual({ 1: undefined, 2: undefined, 3: undefined, 4: 'closed' });
+    await host.close();
+  });
+});
+
 describe('a repository poll applies what it resolved', () => {
   it('retainVersions lowered in config.json: the warm versions past the new bound are unloaded, least recently used first (the bound was fixed at the first load)', async () => {
     const root = await tempDir();
