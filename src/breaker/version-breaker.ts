@@ -1,6 +1,7 @@
 import CircuitBreaker from 'opossum';
 import { ErrorCode, isModelHostError, ModelHostError } from '../errors/index.js';
 import { hostWorded } from '../errors/error-detail.js';
+import { runTimedOut } from '../errors/run-timeout.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { ResolvedBreakerOptions } from './breaker-options.js';
 import { RollingCounts } from './rolling-counts.js';
@@ -195,6 +196,6 @@ export class VersionBreaker {
     const reason = code === 'ETIMEDOUT' ? `the runtime call ${(error as Error).message.toLowerCase()} (breaker.timeoutMs)` : (error as Error)?.message ?? String(error);
     const translated = new ModelHostError(ErrorCode.INFERENCE_FAILED, `model '${model}' v${version}: ${reason}`, { ...this.context, cause: error });
     // A timeout is modelhost's verdict, in its words; any other message is the runtime's own text.
-    return code === 'ETIMEDOUT' ? hostWorded(translated) : translated;
+    return code === 'ETIMEDOUT' ? runTimedOut(hostWorded(translated)) : translated;
   }
 }

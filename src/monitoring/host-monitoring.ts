@@ -2,13 +2,14 @@ import { ErrorCode, ModelHostError } from '../errors/index.js';
 import type { LoadedVersion } from '../registry/loaded-version.js';
 import type { NamedModel } from '../registry/named-model.js';
 import { checkLabels, type FeedbackResult } from './feedback-store.js';
-import { ModelMonitor, type MonitorDeps, type MonitoringStats } from './model-monitor.js';
+import { ModelMonitor, sameOptions, type MonitorDeps, type MonitoringStats } from './model-monitor.js';
 import { monitoringActive, type ResolvedMonitoring } from './monitoring-options.js';
 
 /**
  * The host's monitors, one per model that turns monitoring on, made on its first request and
- * remade when its options change (a load with another config); kept across loads otherwise,
- * so a drift reference survives a new version.
+ * remade when its options change (a load with another config, a poll that finds config.json
+ * changed), keeping each part whose own options did not (`ModelMonitor`); kept as they are
+ * across loads and polls otherwise, so a drift reference survives a new version.
  */
 export class HostMonitoring {
   private readonly monitors = new Map<string, ModelMonitor>();
@@ -40,9 +41,10 @@ export class HostMonitoring {
       this.monitors.delete(model.name);
       return undefined;
     }
-    monitor = new ModelMonitor(model.name, options, this.deps);
+    const previous = monitor;
+    monitor = new ModelMonitor(model.name, options, this.deps, previous);
     this.monitors.set(model.name, monitor);
-    if (monitor.drift !== undefined && options.drift.reference !== undefined) this.feedReference(monitor, model, version);
+    if (monitor.drift !== undefined && !monitor.keptDrift(previous) && options.drift.reference !== undefined) this.feedReference(monitor, model, version);
     return monitor;
   }
 
@@ -99,8 +101,4 @@ export class HostMonitoring {
       monitor.resetDrift();
     }
   }
-}
-
-function sameOptions(a: ResolvedMonitoring, b: ResolvedMonitoring): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

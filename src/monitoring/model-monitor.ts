@@ -42,6 +42,11 @@ export interface MonitoringStats {
  * One model's monitoring on the request path: the sampling decision (made first, before
  * anything is copied), drift over sampled rows, predictions remembered for feedback, and
  * the response cache. A model with none of these on never gets a monitor.
+ *
+ * Made again when the model's monitoring options change (a load with another `config`, a
+ * poll that finds `config.json` changed): each part whose own options are unchanged is taken
+ * over from the monitor it replaces (`previous`), with what it holds; a part whose options
+ * changed starts empty. Counters (samples, cache hits and misses) go on either way.
  */
 export class ModelMonitor {
   private driftDetector: DriftDetector | undefined;
@@ -58,12 +63,27 @@ export class ModelMonitor {
     readonly model: string,
     readonly options: ResolvedMonitoring,
     private readonly deps: MonitorDeps,
+    previous?: ModelMonitor,
   ) {
-    this.driftDetector = options.drift.enabled && options.sampling.rate > 0 ? new DriftDetector(options.drift) : undefined;
-    this.feedback = options.feedback === undefined ? undefined : new FeedbackStore(model, options.feedback, deps.now);
-    this.cache = options.cache.enabled ? new ResponseCache(options.cache) : undefined;
+    const drifting = options.drift.enabled && options.sampling.rate > 0;
+    const keep = <T>(part: T | undefined, before: object | undefined, now: object | undefined): T | undefined => (part !== undefined && sameOptions(before, now) ? part : undefined);
+    // A detector keeps its reference and windows only for the same drift options (bins, sizes, reference).
+    this.driftDetector = drifting ? (keep(previous?.driftDetector, previous?.options.drift, options.drift) ?? new DriftDetector(options.drift)) : undefined;
+    // Remembered predictions and quality windows: kept for the same task, output, bounds and window.
+    this.feedback = options.feedback === undefined ? undefined : (keep(previous?.feedback, previous?.options.feedback, options.feedback) ?? new FeedbackStore(model, options.feedback, deps.now));
+    this.cache = options.cache.enabled ? (keep(previous?.cache, previous?.options.cache, options.cache) ?? new ResponseCache(options.cache)) : undefined;
+    if (this.cache !== undefined && previous?.cache !== undefined && this.cache !== previous.cache) {
+      this.cache.hits = previous.cache.hits;
+      this.cache.misses = previous.cache.misses;
+    }
     this.sampler = new Sampler(options.sampling.rate, deps.random);
+    this.sampledCount = previous?.sampledCount ?? 0;
     this.samplingOnly = this.feedback === undefined && this.cache === undefined;
+  }
+
+  /** Whether the detector was taken over from the monitor this one replaced (its reference is already set). */
+  keptDrift(previous: ModelMonitor | undefined): boolean {
+    return this.driftDetector !== undefined && this.driftDetector === previous?.driftDetector;
   }
 
   /**
@@ -189,4 +209,9 @@ export class ModelMonitor {
       windowRows: verdict.windowRows,
     });
   }
+}
+
+/** Options of one monitoring part compared by value (they are frozen plain data, remade on every resolve). */
+export function sameOptions(a: object | undefined, b: object | undefined): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
 }

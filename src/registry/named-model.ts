@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 import type { LoadedVersion, VersionStatus } from './loaded-version.js';
-import type { ResolvedModelOptions } from './model-options.js';
+import type { ModelOptions, ResolvedModelOptions } from './model-options.js';
 import type { RolloutGuard } from './rollout-guard.js';
 import type { ShadowTracker } from './shadow-tracker.js';
 import { TrafficRouter } from './traffic-router.js';
@@ -44,6 +44,11 @@ export class NamedModel {
   readonly served = new Set<number>();
   /** Whether the model was loaded from the repository (so polling manages it). */
   fromRepository = false;
+  /**
+   * The `config` of the `load` that set `options` (validated), undefined without one: a
+   * repository poll resolves the options again with it, the same layers as that load.
+   */
+  loadConfig: ModelOptions | undefined;
   /** A whole-model unload is draining its versions: requests are told so, not that some version is ready. */
   unloading = false;
   /** What of `manifest.json` could not be applied, set by the repository poll. */
@@ -56,20 +61,49 @@ export class NamedModel {
    */
   manifestRolledBack: string | undefined;
   /** Ready versions with no traffic, kept warm for rollback; the least recently used is evicted. */
-  readonly retained: LRUCache<number, LoadedVersion>;
+  private retainedVersions: LRUCache<number, LoadedVersion>;
+  private resolved: ResolvedModelOptions;
   private weights = new Map<number, number>();
   private router = new TrafficRouter(this.weights);
 
   constructor(
     readonly name: string,
-    public options: ResolvedModelOptions,
-    onEvict: (version: LoadedVersion) => void,
+    options: ResolvedModelOptions,
+    private readonly onEvict: (version: LoadedVersion) => void,
   ) {
-    this.retained = new LRUCache<number, LoadedVersion>({
-      max: Math.max(1, options.retainVersions),
+    this.resolved = options;
+    this.retainedVersions = this.retainedCache(options.retainVersions);
+  }
+
+  get options(): ResolvedModelOptions {
+    return this.resolved;
+  }
+
+  /**
+   * New options (a load, a repository poll). A changed `retainVersions` applies at once: the
+   * warm versions past a lower bound are evicted (unloaded), least recently used first.
+   */
+  set options(options: ResolvedModelOptions) {
+    this.resolved = options;
+    const max = Math.max(1, options.retainVersions);
+    if (this.retainedVersions.max === max) return;
+    const previous = this.retainedVersions;
+    this.retainedVersions = this.retainedCache(options.retainVersions);
+    // Least recently used first, so a lower bound evicts those.
+    for (const version of [...previous.rkeys()]) this.retainedVersions.set(version, previous.peek(version)!);
+  }
+
+  /** Ready versions with no traffic, kept warm for rollback (LRU of `retainVersions`). */
+  get retained(): LRUCache<number, LoadedVersion> {
+    return this.retainedVersions;
+  }
+
+  private retainedCache(retainVersions: number): LRUCache<number, LoadedVersion> {
+    return new LRUCache<number, LoadedVersion>({
+      max: Math.max(1, retainVersions),
       // Only an eviction unloads: taking a version back into service deletes it from here too.
       dispose: (version, _key, reason) => {
-        if (reason === 'evict') onEvict(version);
+        if (reason === 'evict') this.onEvict(version);
       },
     });
   }

@@ -101,9 +101,10 @@ export class RepositorySync {
     }
     this.missing.delete(name);
     const raw = await repository.readConfig(name);
-    const options = this.pool.resolveOptions(name, raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames), undefined);
+    // The same layers, in the same order, as the load that made the model: its `config` included.
+    const options = this.pool.resolveOptions(name, raw === undefined ? undefined : validateModelOptions(raw, `${name}/config.json`, this.deps.runtimeNames), model?.loadConfig);
     const wanted = pinned !== undefined ? pinnedVersions(pinned).filter((v) => available.includes(v)) : selectVersions(available, options.versionPolicy);
-    model ??= this.pool.modelFor(name, options, true);
+    model ??= this.pool.modelFor(name, options, true, undefined);
     model.options = options;
     this.retries.retainOnly(name, wanted);
     for (const version of wanted) {

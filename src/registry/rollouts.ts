@@ -71,7 +71,7 @@ export class Rollouts {
     }
     const wasLoaded = model.versions.get(version)?.isReady === true;
     await this.undoOnCancel(model, version, !wasLoaded, signal, async () => {
-      const { targets, resolved } = await this.pool.resolveTargets(name, { version, source: options.source, config: options.config });
+      const { targets, resolved } = await this.pool.resolveTargets(name, { version, source: options.source, config: options.config }, model.loadConfig);
       checkpoint(signal);
       await this.pool.acquire(model, targets[0]!, resolved, signal);
       checkpoint(signal);

@@ -281,9 +281,9 @@ export class VersionManager {
 
   /** The body of `load`, also a first `deploy`: loads the targets, the newest (or the asked version) becomes the default. */
   private async loadNow(name: string, options: LoadOptions, signal: AbortSignal): Promise<LoadResult> {
-    const { targets, resolved, available } = await this.pool.resolveTargets(name, options);
+    const { targets, resolved, available, config } = await this.pool.resolveTargets(name, options);
     checkpoint(signal);
-    const model = this.pool.modelFor(name, resolved, options.source === undefined);
+    const model = this.pool.modelFor(name, resolved, options.source === undefined, config);
     const loaded: number[] = [];
     /** Versions this call brought in (not already ready): what a cancellation takes away again. */
     const loadedNow: number[] = [];

@@ -30,15 +30,20 @@ export class VersionPool {
     this.budget = new MemoryBudget(deps.memoryBudgetBytes);
   }
 
-  /** The versions to load for `load(name, options)` and the options they load with. */
+  /**
+   * The versions to load for `load(name, options)` (or `deploy`) and the options they load with.
+   * `inherited`: the `config` of the model's load, under this call's own (a deploy's version
+   * loads with what the model was loaded with, as a poll's does).
+   */
   async resolveTargets(
     name: string,
     options: { version?: number; source?: SourceInput; config?: ModelOptions },
-  ): Promise<{ targets: LoadTarget[]; resolved: ResolvedModelOptions; available: readonly number[] }> {
+    inherited?: ModelOptions,
+  ): Promise<{ targets: LoadTarget[]; resolved: ResolvedModelOptions; available: readonly number[]; config: ModelOptions | undefined }> {
     const config = options.config === undefined ? undefined : validateModelOptions(options.config, `load('${name}').config`, this.deps.runtimeNames);
     if (options.source !== undefined) {
       const source = await toModelSource(options.source, name);
-      return { targets: [{ version: options.version ?? 1, source, verify: source.kind === 'directory' }], resolved: this.resolveOptions(name, undefined, config), available: [] };
+      return { targets: [{ version: options.version ?? 1, source, verify: source.kind === 'directory' }], resolved: this.resolveOptions(name, undefined, inherited, config), available: [], config };
     }
     const repository = this.requireRepository(name);
     const raw = await repository.readConfig(name);
@@ -48,7 +53,7 @@ export class VersionPool {
     } catch (error) {
       throw withoutValue(error);
     }
-    const resolved = this.resolveOptions(name, repoConfig, config);
+    const resolved = this.resolveOptions(name, repoConfig, inherited, config);
     const available = await repository.listVersions(name);
     const chosen = options.version !== undefined ? available.filter((v) => v === options.version) : selectVersions(available, resolved.versionPolicy);
     if (chosen.length === 0) {
@@ -62,16 +67,25 @@ export class VersionPool {
       });
     }
     const targets = await Promise.all(chosen.map(async (version) => ({ version, source: await repository.versionSource(name, version), verify: true })));
-    return { targets, resolved, available };
+    return { targets, resolved, available, config };
   }
 
-  resolveOptions(name: string, repoConfig: ModelOptions | undefined, config: ModelOptions | undefined): ResolvedModelOptions {
+  /**
+   * The model's options from every layer, later ones winning: the repository's version policy,
+   * the host's `defaults`, `config.json`, `models[name]`, the `config` of the load. A load and
+   * a poll both resolve through here, so a poll never drops a layer the load had. `calls`:
+   * the load's `config`, then (for a deploy) the deploy's, later ones winning.
+   */
+  resolveOptions(name: string, repoConfig: ModelOptions | undefined, ...calls: (ModelOptions | undefined)[]): ResolvedModelOptions {
     const policy = this.deps.repositoryPolicy;
-    return resolveModelOptions([policy === undefined ? undefined : { versionPolicy: policy }, this.deps.defaults, repoConfig, this.deps.modelOptions[name], config], this.deps.runtimeNames, 2, name);
+    return resolveModelOptions([policy === undefined ? undefined : { versionPolicy: policy }, this.deps.defaults, repoConfig, this.deps.modelOptions[name], ...calls], this.deps.runtimeNames, 2, name);
   }
 
-  /** The model's registry entry, created (and listed) on first use. */
-  modelFor(name: string, options: ResolvedModelOptions, fromRepository: boolean): NamedModel {
+  /**
+   * The model's registry entry, created (and listed) on first use, with the options a load
+   * resolved and that load's own `config` layer (what a poll resolves the options with again).
+   */
+  modelFor(name: string, options: ResolvedModelOptions, fromRepository: boolean, loadConfig: ModelOptions | undefined): NamedModel {
     if (this.deps.isClosing()) throw new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the model host is shutting down');
     let model = this.deps.models.get(name);
     if (model === undefined) {
@@ -83,6 +97,7 @@ export class VersionPool {
       model.options = options;
     }
     model.fromRepository = fromRepository;
+    model.loadConfig = loadConfig;
     return model;
   }
 

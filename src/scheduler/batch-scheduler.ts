@@ -1,5 +1,6 @@
 import { ErrorCode, ModelHostError, refusalError } from '../errors/index.js';
 import { hostWorded, isHostWorded } from '../errors/error-detail.js';
+import { isRunTimeout } from '../errors/run-timeout.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
 import type { RequestsCompletedEvent } from '../metrics/internal-events.js';
 import { concatRows, DTYPES, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
@@ -688,7 +689,9 @@ export class BatchScheduler implements Dispatcher {
    * succeed on the version: its batch-mates in the bisection, else a probe with known-good
    * inputs (the last request that succeeded, or the warmup set). Otherwise it is the
    * model's (a failure that did not come back on a re-run is a transient fault of the
-   * model), and only then counts toward the breaker.
+   * model), and only then counts toward the breaker. A lone request whose run got no answer
+   * within its time bound (`isRunTimeout`) is not run again: the probe alone decides (TorchServe
+   * and Triton fail a timed-out request; none re-runs it), so a hang costs one timeout, not two.
    */
   private async classify(tasks: Task[], cause: unknown): Promise<void> {
     const failed: { task: Task; cause: unknown; alone: boolean }[] = [];
@@ -700,8 +703,9 @@ export class BatchScheduler implements Dispatcher {
       return;
     }
     let blame: Blame;
+    const hung = tasks.length === 1 && isRunTimeout(cause);
     if (outcome.succeeded) blame = 'request';
-    else if (tasks.length === 1 && !(await this.reproduces(failed[0]!.task))) blame = 'model';
+    else if (tasks.length === 1 && !hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
     else blame = (await this.probe()) ? 'request' : 'model';
     breaker?.record(blame === 'model' ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
     for (const { task, cause: own, alone } of failed) {
@@ -715,9 +719,11 @@ export class BatchScheduler implements Dispatcher {
       const why =
         blame === 'model'
           ? ''
-          : alone
-            ? ' (blamed on the request: it fails again on its own while other inputs succeed on this version)'
-            : ' (blamed on the request: its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version)';
+          : hung
+            ? ' (blamed on the request: it got no answer while other inputs succeed on this version; a run that got none is not run again)'
+            : alone
+              ? ' (blamed on the request: it fails again on its own while other inputs succeed on this version)'
+              : ' (blamed on the request: its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version)';
       this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${what}${why}`, own), true, blame);
     }
   }

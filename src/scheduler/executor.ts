@@ -1,5 +1,6 @@
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 import { hostWorded } from '../errors/error-detail.js';
+import { runTimedOut } from '../errors/run-timeout.js';
 import type { Session } from '../runtime/index.js';
 import type { WorkerMemory } from '../runtime/worker/messages.js';
 import type { Tensor } from '../tensor/index.js';
@@ -254,7 +255,7 @@ export class InlineExecutor implements Executor {
       this.abandonedRuns++;
       const reason = `no answer within ${this.runTimeoutMs} ms (instances.runTimeoutMs): the run was abandoned`;
       const context = this.context;
-      run.abandon(hostWorded(new ModelHostError(ErrorCode.INFERENCE_FAILED, context === undefined ? reason : `model '${context.model}' v${context.version}: ${reason}`, context ?? {})));
+      run.abandon(runTimedOut(hostWorded(new ModelHostError(ErrorCode.INFERENCE_FAILED, context === undefined ? reason : `model '${context.model}' v${context.version}: ${reason}`, context ?? {}))));
       this.release();
     }
   }

@@ -147,16 +147,33 @@ describe('a runtime that hangs for one input only (inline)', () => {
     expect(others.map((o) => o['y']!.data[0])).toEqual([2, 4, 6]);
     expect(await poisoned).toMatchObject({
       code: ErrorCode.INFERENCE_FAILED,
-      message: "model 'm' v1: inference failed: no answer within 50 ms (instances.runTimeoutMs): the run was abandoned (blamed on the request: it fails again on its own while other inputs succeed on this version)",
+      message: "model 'm' v1: inference failed: no answer within 50 ms (instances.runTimeoutMs): the run was abandoned (blamed on the request: it got no answer while other inputs succeed on this version; a run that got none is not run again)",
     });
     expect(host.status('m').versions[0]).toMatchObject({ state: 'ready', breaker: 'closed', pending: 0 });
     expect(host.readiness()).toMatchObject({ ready: true });
     // Abandoned, not forgotten: the session outlives close() until its last run returns.
-    expect(hung.length).toBe(2); // the batch and its reproduction
+    expect(hung.length).toBe(1); // the run itself: a run that got no answer is not run again to place the blame
     const closing = host.close();
     await closing;
     expect(state.open).toBe(1);
     for (const resolve of hung) resolve();
+    await vi.waitFor(() => expect(state.open).toBe(0));
+  });
+
+  it('a request that hangs costs one abandoned run, not two: four in a row leave the version ready (the re-run to place the blame made it stalled at the fourth)', async () => {
+    const { runtime, hung, state } = poisonRuntime();
+    const host = new ModelHost({ runtimes: { poison: runtime }, models: { m: { runtime: 'poison', instances: { kind: 'inline', runTimeoutMs: 20 } } } });
+    await host.load('m', { source: FAKE_SOURCE });
+    for (let i = 0; i < 4; i++) {
+      await expect(host.predict('m', [666])).rejects.toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/blamed on the request: it got no answer/) });
+      expect(hung.length, `request ${i + 1}`).toBe(i + 1);
+    }
+    expect(host.status('m').versions[0]).toMatchObject({ state: 'ready', breaker: 'closed' });
+    expect(host.status('m').versions[0]!.stalled).toBeUndefined();
+    expect(host.ready('m')).toBe(true);
+    expect((await host.predict('m', [3]))['y']!.data[0]).toBe(6);
+    await host.close();
+    for (const resolve of hung.splice(0)) resolve();
     await vi.waitFor(() => expect(state.open).toBe(0));
   });
 

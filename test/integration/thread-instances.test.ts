@@ -117,11 +117,14 @@ describe('worker-thread instances', () => {
     await host.close();
   });
 
-  it('a worker that hangs is cut by instances.runTimeoutMs and replaced', async () => {
+  it('a worker that hangs is cut by instances.runTimeoutMs and replaced, once: the request is not run again on the replacement', async () => {
     const host = new ModelHost({ runtimes: { probe: probeRuntime }, defaults: { instances: { kind: 'thread', count: 1, runTimeoutMs: 300 }, batching: false } });
+    const lost: string[] = [];
+    host.on('warning', (w) => /a worker instance was lost/.test(w.message) && lost.push(w.message));
     await host.load('probe', { source: PROBE });
     const hung = await host.predict('probe', row(-2)).catch((e: ModelHostError) => e);
     expect(hung).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/no answer within 300 ms/) });
+    expect(lost).toHaveLength(1); // the re-run to place the blame hung (and cost) a second worker
     expect((await host.predict('probe', row(5)))['y']!.data[0]).toBe(5);
     await host.close();
   });

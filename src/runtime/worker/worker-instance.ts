@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ErrorCode, ModelHostError } from '../../errors/index.js';
 import { hostWorded } from '../../errors/error-detail.js';
+import { runTimedOut } from '../../errors/run-timeout.js';
 import type { Signature, Tensor } from '../../tensor/index.js';
 import type { FromWorker, SerializedError, ToWorker, WorkerMemory, WorkerSetup } from './messages.js';
 import { transferables } from './transfer.js';
@@ -131,7 +132,7 @@ export class WorkerInstance {
       const timer =
         timeoutMs > 0
           ? setTimeout(() => {
-              this.lose(`no answer within ${timeoutMs} ms (instances.runTimeoutMs): the worker was terminated`);
+              this.lose(`no answer within ${timeoutMs} ms (instances.runTimeoutMs): the worker was terminated`, true, true);
               void this.worker.terminate();
             }, timeoutMs)
           : undefined;
@@ -163,10 +164,11 @@ export class WorkerInstance {
   }
 
   /** The worker is gone: fail what it was doing, once, and report it unless we ended it. */
-  private lose(reason: string, hostWords = true): void {
+  private lose(reason: string, hostWords = true, timedOut = false): void {
     if (this.lost) return;
     this.lost = true;
     const error = hostWords ? this.failure(reason) : new ModelHostError(ErrorCode.INFERENCE_FAILED, `model '${this.context.model}' v${this.context.version}: ${reason}`, this.context);
+    if (timedOut) runTimedOut(error);
     for (const pending of this.pending.values()) {
       if (pending.timer !== undefined) clearTimeout(pending.timer);
       pending.reject(error);

@@ -1,6 +1,7 @@
 import { getEventListeners } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, type ModelHostError } from '../../../src/index.js';
+import { runTimedOut } from '../../../src/errors/run-timeout.js';
 import { SWEEP_EVERY_MS, SWEEP_PAST_IDLE } from '../../../src/scheduler/abort-watch.js';
 import { BatchScheduler, type SchedulerEventMap } from '../../../src/scheduler/batch-scheduler.js';
 import type { DispatchOptions } from '../../../src/scheduler/dispatcher.js';
@@ -576,6 +577,55 @@ describe('BatchScheduler: who a failure is blamed on', () => {
     expect(await warm.submit(5)).toMatchObject({ code: 'INFERENCE_FAILED' });
     expect(warm.failed.map((f) => f.blame)).toEqual(['request']);
     expect(warm.executor.runs.at(-1)!.rows).toBe(1); // the probe ran the warmup row
+  });
+
+  describe('a lone request whose run got no answer within its time bound (instances.runTimeoutMs, breaker.timeoutMs)', () => {
+    /** Request 1 succeeds; request 9's run is held, then fails as timed out; returns what ran after it. */
+    async function hangOnce(probeSucceeds: boolean) {
+      const setup = blameSetup();
+      const { executor, submit } = setup;
+      expect(await submit(1)).toBe('ok');
+      executor.hold = true;
+      const hung = submit(9);
+      await vi.waitFor(() => expect(executor.runs).toHaveLength(2));
+      executor.runs[1]!.reject(runTimedOut(new Error('no answer within 50 ms')));
+      // What runs next is the probe (the last request that succeeded), never request 9 again.
+      await vi.waitFor(() => expect(executor.runs).toHaveLength(3));
+      const probe = executor.runs[2]!;
+      if (probeSucceeds) probe.resolve();
+      else probe.reject(new Error('the probe failed too'));
+      const result = await hung;
+      const firstValues = executor.runs.map((r) => (r.inputs['x']!.data as Float32Array)[0]);
+      return { ...setup, result, firstValues };
+    }
+
+    it('is not run again: blamed on itself when the probe answers, and the breaker hears nothing of it', async () => {
+      const { result, firstValues, failed, breaker } = await hangOnce(true);
+      expect(firstValues).toEqual([1, 9, 1]);
+      expect(result).toMatchObject({
+        code: 'INFERENCE_FAILED',
+        message: "model 'm' v1: inference failed: the runtime failed on this request (blamed on the request: it got no answer while other inputs succeed on this version; a run that got none is not run again)",
+      });
+      expect(failed.map((f) => f.blame)).toEqual(['request']);
+      expect(breaker.verdicts).toEqual(['success']);
+    });
+
+    it("is not run again: the model's when the probe fails too", async () => {
+      const { result, firstValues, failed, breaker } = await hangOnce(false);
+      expect(firstValues).toEqual([1, 9, 1]);
+      expect(result).toMatchObject({ code: 'INFERENCE_FAILED', message: "model 'm' v1: inference failed: the runtime failed on this batch" });
+      expect(failed.map((f) => f.blame)).toEqual(['model']);
+      expect(breaker.verdicts).toEqual(['success', 'failure']);
+    });
+
+    it('a lone request that threw (no timeout) is still run once more before the probe', async () => {
+      const { executor, failed, submit } = blameSetup();
+      expect(await submit(1)).toBe('ok');
+      executor.poison.add(9);
+      expect(await submit(9)).toMatchObject({ code: 'INFERENCE_FAILED' });
+      expect(executor.runs.map((r) => (r.inputs['x']!.data as Float32Array)[0])).toEqual([1, 9, 9, 1]);
+      expect(failed.map((f) => f.blame)).toEqual(['request']);
+    });
   });
 });
 
