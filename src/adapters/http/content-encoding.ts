@@ -4,6 +4,8 @@
  * decoded on purpose: inflating would let a few KB claim gigabytes (a zip bomb) past the
  * body limit, and clients that compress can send identity at no cost on a local network.
  * A body a framework already decoded and parsed (Express's `express.json()` inflates) passes.
+ * A transfer coding other than `chunked` (`Transfer-Encoding: gzip, chunked`: Node's parser
+ * removes the chunking and hands on the gzip) is refused the same way, with RFC 9112's 501.
  */
 import { quoted } from '../../errors/option-checks.js';
 import { json } from './http-errors.js';
@@ -17,6 +19,36 @@ export function contentCodings(headers: HttpRequest['headers']): string[] {
     .split(',')
     .map((c) => c.trim().toLowerCase())
     .filter((c) => c !== '' && c !== 'identity');
+}
+
+/** The transfer codings a request's body is under besides `chunked` (which Node's parser removes): `[]` when none. */
+export function transferCodings(headers: HttpRequest['headers']): string[] {
+  const header = headers['transfer-encoding'];
+  if (header === undefined) return [];
+  return (typeof header === 'string' ? header : header.join(','))
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'chunked');
+}
+
+/** Whether the body is under any coding (content or transfer) this server does not decode. */
+export function bodyIsEncoded(headers: HttpRequest['headers']): boolean {
+  return contentCodings(headers).length > 0 || transferCodings(headers).length > 0;
+}
+
+/**
+ * The 501 for a body under a transfer coding other than `chunked` (RFC 9112 §6.1: a server that
+ * receives a transfer coding it does not understand responds 501), or the 415 for one under a
+ * content coding other than `identity`; undefined when the body is read as sent.
+ */
+export function unsupportedBodyEncoding(request: HttpRequest): HttpResponse | undefined {
+  if (request.parsedBody !== undefined || request.body === undefined || request.body.byteLength === 0) return undefined;
+  const transfer = transferCodings(request.headers);
+  if (transfer.length > 0) {
+    const named = transfer.map((c) => quoted(c)).join(', ');
+    return json(501, { error: `the request body has Transfer-Encoding ${named}, which this server does not decode: send it with chunked alone or a Content-Length` });
+  }
+  return unsupportedContentEncoding(request);
 }
 
 /** The 415 for a body under a content coding other than `identity`; undefined when it is read as sent. */

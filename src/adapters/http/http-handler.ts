@@ -5,7 +5,7 @@ import { HTTP_OPTION_KEYS, resolveHttpOptions, type HttpOptions, type HttpReques
 import { feedback } from './feedback.js';
 import * as kserve from './kserve-v2.js';
 import { chartAsset } from './chart-assets.js';
-import { unsupportedContentEncoding } from './content-encoding.js';
+import { unsupportedBodyEncoding } from './content-encoding.js';
 import { openApiDocument } from './openapi.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
@@ -157,7 +157,7 @@ function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOption
   const requestId = requestIdOf(request);
   let answer: Promise<HttpResponse> | HttpResponse;
   try {
-    answer = unsupportedContentEncoding(request) ?? handler(new Context(host, options, request, params, requestId));
+    answer = unsupportedBodyEncoding(request) ?? handler(new Context(host, options, request, params, requestId));
   } catch (error) {
     return Promise.resolve(failed(host, request, requestId, error));
   }

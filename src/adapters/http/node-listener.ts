@@ -8,7 +8,7 @@ import { ByteBudget } from './byte-budget.js';
 import { ConnectionHold } from './connection-hold.js';
 import { ConnectionPark } from './connection-park.js';
 import { requestSignal } from './connection-signal.js';
-import { contentCodings } from './content-encoding.js';
+import { bodyIsEncoded } from './content-encoding.js';
 import { handlerFor, inferModelOf, routePathOf } from './http-handler.js';
 import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
@@ -370,7 +370,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
     let large: boolean;
     try {
       // A large JSON body (not KServe's binary extension) is parsed here, one per turn.
-      large = bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && contentCodings(req.headers).length === 0;
+      large = bytes !== undefined && bytes.byteLength >= limits.largeBodyBytes && req.headers['inference-header-content-length'] === undefined && !bodyIsEncoded(req.headers);
     } catch (error) {
       return failed(exchange, error);
     }

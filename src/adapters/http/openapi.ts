@@ -34,8 +34,8 @@ const error = (name: string) => ({ $ref: `#/components/responses/${name}` });
 
 /** The error answers every model route can give (docs/errors.md has the codes). */
 const MODEL_ERRORS = { '400': error('BadRequest'), '404': error('NotFound'), '500': error('ServerError'), '503': error('Unavailable') };
-const INFER_ERRORS = { ...MODEL_ERRORS, '413': error('TooLarge'), '415': error('UnsupportedEncoding'), '429': error('QueueFull'), '499': error('Cancelled'), '504': error('DeadlineExceeded') };
-const ADMIN_ERRORS = { ...MODEL_ERRORS, '401': error('Unauthorized'), '415': error('UnsupportedEncoding'), '403': error('Forbidden'), '422': error('Unprocessable') };
+const INFER_ERRORS = { ...MODEL_ERRORS, '413': error('TooLarge'), '415': error('UnsupportedEncoding'), '501': error('UnsupportedTransferCoding'), '429': error('QueueFull'), '499': error('Cancelled'), '504': error('DeadlineExceeded') };
+const ADMIN_ERRORS = { ...MODEL_ERRORS, '401': error('Unauthorized'), '415': error('UnsupportedEncoding'), '501': error('UnsupportedTransferCoding'), '403': error('Forbidden'), '422': error('Unprocessable') };
 
 const inferBinary = {
   'application/octet-stream': {
@@ -173,7 +173,7 @@ export const OPENAPI_DOCUMENT = deepFreeze({
         summary: 'Every version the host knows and its state',
         description: 'A read-only listing, open like the metadata routes (load and unload are the admin part of the extension). `{"ready": true}` keeps the `READY` versions; any other key is 400.',
         requestBody: { required: false, content: jsonContent(object({ ready: boolean }, [], { additionalProperties: false })) },
-        responses: { '200': ok('The versions', { type: 'array', items: ref('RepositoryIndexEntry') }), '400': error('BadRequest'), '415': error('UnsupportedEncoding') },
+        responses: { '200': ok('The versions', { type: 'array', items: ref('RepositoryIndexEntry') }), '400': error('BadRequest'), '415': error('UnsupportedEncoding'), '501': error('UnsupportedTransferCoding') },
       },
     },
     '/v2/repository/models/{model}/load': { post: { ...admin('kserveRepositoryLoad', 'Load a model (the newest version, or `parameters.version`)', ref('LoadResult'), ref('LoadRequest')), tags: ['KServe repository'] } },
@@ -224,6 +224,7 @@ export const OPENAPI_DOCUMENT = deepFreeze({
       Forbidden: { description: 'UNAUTHORIZED: admin routes off, or this request may not use them', content: jsonContent(ref('Error')) },
       NotFound: { description: 'MODEL_NOT_FOUND / VERSION_NOT_FOUND', content: jsonContent(ref('Error')) },
       TooLarge: { description: 'The body is over the size limit', content: jsonContent(ref('Error')) },
+      UnsupportedTransferCoding: { description: 'The body has a `Transfer-Encoding` other than `chunked` (`gzip, chunked`): bodies are read as sent, never decoded (RFC 9112 §6.1)', content: jsonContent(ref('Error')) },
       UnsupportedEncoding: { description: 'The body has a `Content-Encoding` other than `identity` (gzip, deflate…): bodies are read as sent, never inflated', headers: { 'Accept-Encoding': { schema: { type: 'string', const: 'identity' } } }, content: jsonContent(ref('Error')) },
       Unprocessable: { description: 'LOAD_FAILED / INTEGRITY_FAILED / UNSUPPORTED_MODEL on an admin load', content: jsonContent(ref('Error')) },
       QueueFull: { description: 'QUEUE_FULL, with `Retry-After`', headers: { 'Retry-After': { schema: integer } }, content: jsonContent(ref('Error')) },

@@ -128,6 +128,36 @@ describe('limits and routing', () => {
     }
   });
 
+  it('a body under a transfer coding other than chunked (Transfer-Encoding: gzip, chunked) is 501 naming it, small or large; chunked alone is read', async () => {
+    const post = (target: string, headers: Record<string, string>, body: Buffer) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        // node:http applies the chunking itself when the header names chunked; the gzip is left for the server.
+        const req = httpRequest(target, { method: 'POST', headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const json = Buffer.from(JSON.stringify(infer([1, 2, 3, 4])));
+    const error = 'the request body has Transfer-Encoding "gzip", which this server does not decode: send it with chunked alone or a Content-Length';
+    for (const path of ['/v2/models/m/infer', '/v1/models/m:predict']) {
+      const refused = await post(`${url}${path}`, { 'content-type': 'application/json', 'transfer-encoding': 'gzip, chunked' }, gzipSync(json));
+      expect(refused.status, path).toBe(501);
+      expect(JSON.parse(refused.text), path).toEqual({ error });
+    }
+    expect((await post(`${url}/v2/models/m/infer`, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, json)).status).toBe(200);
+    const eager = await serve(host, { limits: { largeBodyBytes: 10 } });
+    try {
+      const refused = await post(`${eager.url}/v2/models/m/infer`, { 'transfer-encoding': 'GZIP , chunked' }, gzipSync(json));
+      expect({ status: refused.status, body: JSON.parse(refused.text) }).toEqual({ status: 501, body: { error } });
+    } finally {
+      await eager.close();
+    }
+  });
+
   it.each([
     ['GET', '/v2/models/m/infer', 'POST'],
     ['DELETE', '/v2', 'GET, HEAD'],
