@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { DriftDetectedEvent, RequestSampledEvent } from '../metrics/events.js';
 import type { PreparedInputs } from '../tensor/input-validator.js';
 import type { Tensor } from '../tensor/index.js';
@@ -211,7 +212,11 @@ export class ModelMonitor {
   }
 }
 
-/** Options of one monitoring part compared by value (they are frozen plain data, remade on every resolve). */
+/**
+ * Options of one monitoring part compared by value (they are remade on every resolve): Node's
+ * deep equality, which tells `Infinity`, `NaN` and typed-array references apart where their
+ * JSON would not.
+ */
 export function sameOptions(a: object | undefined, b: object | undefined): boolean {
-  return a === b || JSON.stringify(a) === JSON.stringify(b);
+  return a === b || isDeepStrictEqual(a, b);
 }
