@@ -592,6 +592,9 @@ export class BatchScheduler implements Dispatcher {
     const summary = events.wants('requestsCompleted') ? this.summary.reset() : undefined;
     // The wall clock only for public events: the stats recorder's summary goes by the scheduler's clock (`endedAt`).
     const timestamp = report ? Date.now() : 0;
+    // Checked for a lone request too: a model that cannot be served batched should not seem to work at low load.
+    const unsliceable = this.config.padding?.unsliceable(tasks, outputs);
+    if (unsliceable !== undefined) throw this.outputError(unsliceable);
     if (tasks.length === 1 && !tasks[0]!.single) {
       this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp, summary);
       this.reportCompleted(summary, tasks[0]!.startedAt, at, computeMs, batchRows);
