@@ -26,6 +26,13 @@ export interface TensorSpec {
    * request with a value outside is refused (`INVALID_INPUT`) before it is queued.
    */
   readonly range?: readonly [min: number, max: number];
+  /**
+   * The dtype the model file declares, where the runtime computes on a wider one (a tfjs
+   * graph's `DT_UINT8` image, fed as `int32`; `range` bounds its values). Metadata on every
+   * protocol reports this one, and requests may send it as well as `dtype`: the values are
+   * widened exactly.
+   */
+  readonly declaredDtype?: DType;
 }
 
 export interface Signature {

@@ -3,9 +3,9 @@
  * `:predict` in the row (`instances`) and columnar (`inputs`) formats, addressed by
  * version or by label (`default`, `canary`).
  */
-import { ConversionError, DTYPES, ErrorCode, ModelHostError, shapeSize } from 'modelhost';
+import { ConversionError, declaredDatatype, DTYPES, ErrorCode, ModelHostError, shapeSize } from 'modelhost';
 import type { ModelHost, Outputs } from 'modelhost';
-import type { DType, Tensor, TensorSpec } from 'modelhost';
+import type { Tensor, TensorSpec } from 'modelhost';
 import { checkKeys } from './body-keys.js';
 import { badRequest, json } from './http-errors.js';
 import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } from './http-types.js';
@@ -14,22 +14,6 @@ import { TensorJson, writeJson } from './json-writer.js';
 import { describeRequestValue } from './request-value.js';
 import { decodeB64Values, isB64, tfServingElementText } from './tensor-json.js';
 import { versionParam } from './version-segment.js';
-
-const TF_DTYPE: Readonly<Record<DType, string>> = {
-  float32: 'DT_FLOAT',
-  float64: 'DT_DOUBLE',
-  float16: 'DT_HALF',
-  int8: 'DT_INT8',
-  uint8: 'DT_UINT8',
-  int16: 'DT_INT16',
-  uint16: 'DT_UINT16',
-  int32: 'DT_INT32',
-  uint32: 'DT_UINT32',
-  int64: 'DT_INT64',
-  uint64: 'DT_UINT64',
-  bool: 'DT_BOOL',
-  string: 'DT_STRING',
-};
 
 /** The one signature every model here has (TF Serving's `kDefaultServingSignatureDefKey`). */
 const SERVING_DEFAULT = 'serving_default';
@@ -61,7 +45,7 @@ export const modelMetadata: RouteHandler = ({ host, params }) => {
   const tensor = (s: TensorSpec) => [
     s.name,
     // As TF Serving: keyed by the signature key, `name` the graph tensor (`Identity_2:0`) where there is one.
-    { dtype: TF_DTYPE[s.dtype], tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.aliases?.find((a) => a.includes(':')) ?? s.name },
+    { dtype: declaredDatatype(s).tfServing, tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.aliases?.find((a) => a.includes(':')) ?? s.name },
   ];
   return json(200, {
     model_spec: { name: meta.name, signature_name: '', version: String(meta.version) },

@@ -1,0 +1,22 @@
+import { DTYPES, type DType } from './dtype.js';
+import type { TensorSpec } from './tensor.js';
+
+/** A tensor's datatype as its model declares it, and that datatype's name in each protocol. */
+export interface DeclaredDatatype {
+  readonly dtype: DType;
+  /** KServe v2 / Open Inference Protocol, REST and gRPC (`UINT8`). */
+  readonly kserve: string;
+  /** TF Serving's metadata (`DT_UINT8`). */
+  readonly tfServing: string;
+}
+
+/**
+ * The datatype the model declares for a tensor, named for each protocol: `declaredDtype`
+ * where the runtime computes on a wider type (a tfjs graph's uint8 image, fed as int32),
+ * else `dtype`. Every metadata answer names datatypes through this one mapping, so the
+ * protocols agree with each other and with the model file.
+ */
+export function declaredDatatype(spec: Pick<TensorSpec, 'dtype' | 'declaredDtype'>): DeclaredDatatype {
+  const info = DTYPES[spec.declaredDtype ?? spec.dtype];
+  return { dtype: info.name, kserve: info.kserve, tfServing: info.tfServing };
+}
