@@ -110,6 +110,19 @@ describe('declared datatypes (uint8, int8, uint16, int16) on onnxruntime and tfj
     expect(viaTfServing.body.error).toMatch(new RegExp(`input 'x'.*${over}`));
   });
 
+  it('on a worker-thread instance too: the declared type in the signature, a Uint8Array widened before it crosses', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.json': tfjsCastGraph('DT_UINT8') });
+    const threads = new ModelHost({ repository: root, models: { m: { instances: { kind: 'thread', count: 1 } } } });
+    try {
+      await threads.load('m');
+      expect(threads.metadata('m').inputs[0]).toMatchObject({ dtype: 'int32', declaredDtype: 'uint8', range: [0, 255] });
+      expect(Array.from((await threads.predict('m', { x: Uint8Array.of(0, 128, 255) }))['y']!.data as Float32Array)).toEqual([0, 128, 255]);
+    } finally {
+      await threads.close();
+    }
+  });
+
   it('a tfjs input declared uint8 still takes int32 (what tfjs computes on), and names both types when refusing another', async () => {
     expect(Array.from((await host.predict('tfjs-uint8', { x: Int32Array.of(0, 7, 255) }))['y']!.data as Float32Array)).toEqual([0, 7, 255]);
     await expect(host.predict('tfjs-uint8', { x: Float32Array.of(0, 7, 255) })).rejects.toMatchObject({
