@@ -123,6 +123,11 @@ describe('declared datatypes (uint8, int8, uint16, int16) on onnxruntime and tfj
     }
   });
 
+  it('TF Serving: {"b64": ...} sent for a tfjs input declared uint8 names the declared type', async () => {
+    const res = await post(`${url}/v1/models/tfjs-uint8:predict`, { instances: [{ b64: 'AAEC' }] });
+    expect(res).toMatchObject({ status: 400, body: { error: expect.stringContaining('input "x" is uint8 (UINT8) and expects numbers') } });
+  });
+
   it('a tfjs input declared uint8 still takes int32 (what tfjs computes on), and names both types when refusing another', async () => {
     expect(Array.from((await host.predict('tfjs-uint8', { x: Int32Array.of(0, 7, 255) }))['y']!.data as Float32Array)).toEqual([0, 7, 255]);
     await expect(host.predict('tfjs-uint8', { x: Float32Array.of(0, 7, 255) })).rejects.toMatchObject({

@@ -3,7 +3,7 @@
  * `:predict` in the row (`instances`) and columnar (`inputs`) formats, addressed by
  * version or by label (`default`, `canary`).
  */
-import { ConversionError, declaredDatatype, DTYPES, ErrorCode, ModelHostError, shapeSize } from 'modelhost';
+import { ConversionError, declaredDatatype, ErrorCode, ModelHostError, shapeSize } from 'modelhost';
 import type { ModelHost, Outputs } from 'modelhost';
 import type { Tensor, TensorSpec } from 'modelhost';
 import { checkKeys } from './body-keys.js';
@@ -180,7 +180,8 @@ function checkSignature(name: unknown): void {
 /** `{"b64": ...}` values decoded to bytes: only for string (BYTES) inputs, whose elements are bytes. */
 function decode(value: unknown, where: string, spec: TensorSpec): unknown {
   try {
-    return decodeB64Values(value, where, spec.dtype === 'string' ? undefined : `input ${JSON.stringify(spec.name)} is ${spec.dtype} (${DTYPES[spec.dtype].kserve}) and expects ${spec.dtype === 'bool' ? 'true or false' : 'numbers'}; {"b64": ...} is only for string (BYTES) inputs`);
+    const declared = declaredDatatype(spec);
+    return decodeB64Values(value, where, spec.dtype === 'string' ? undefined : `input ${JSON.stringify(spec.name)} is ${declared.dtype} (${declared.kserve}) and expects ${spec.dtype === 'bool' ? 'true or false' : 'numbers'}; {"b64": ...} is only for string (BYTES) inputs`);
   } catch (error) {
     if (error instanceof ConversionError) throw badRequest(error.message);
     throw error;
