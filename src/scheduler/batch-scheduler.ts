@@ -572,7 +572,7 @@ export class BatchScheduler implements Dispatcher {
     if (dtype !== spec.dtype) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
     if (!isStorageOf(data, dtype)) throw this.outputError(`output '${name}' holds ${storageName(data)}, expected ${DTYPES[dtype].array?.name ?? 'an array of strings or bytes'} for dtype ${dtype}`);
     if (!isDimensions(shape)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
-    if (!fitsSpec(shape, spec.shape)) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
+    if (spec.rankUnknown !== true && !fitsSpec(shape, spec.shape)) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
   }
 
   /** A run whose outputs break the contract: the model's fault, in modelhost's words (its message may reach clients). */

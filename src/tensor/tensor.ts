@@ -33,6 +33,12 @@ export interface TensorSpec {
    * widened exactly.
    */
   readonly declaredDtype?: DType;
+  /**
+   * The model declares no shape for this output, not even its rank (an ONNX output without
+   * `shape`): `shape` is `[]` and says nothing, and any shape the run gives is accepted. A
+   * model with such an output is not batched (nothing says its first dimension is the batch).
+   */
+  readonly rankUnknown?: boolean;
 }
 
 export interface Signature {

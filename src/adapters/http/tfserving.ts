@@ -45,7 +45,7 @@ export const modelMetadata: RouteHandler = ({ host, params }) => {
   const tensor = (s: TensorSpec) => [
     s.name,
     // As TF Serving: keyed by the signature key, `name` the graph tensor (`Identity_2:0`) where there is one.
-    { dtype: declaredDatatype(s).tfServing, tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.aliases?.find((a) => a.includes(':')) ?? s.name },
+    { dtype: declaredDatatype(s).tfServing, tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: s.rankUnknown === true }, name: s.aliases?.find((a) => a.includes(':')) ?? s.name },
   ];
   return json(200, {
     model_spec: { name: meta.name, signature_name: '', version: String(meta.version) },
