@@ -63,7 +63,7 @@ export class InputValidator {
     this.hostFilled = options.hostFilled;
     this.specs = signature.inputs.filter((spec) => spec.name !== options.hostFilled).map((spec) => {
       const instanceShape = this.batched ? spec.shape.slice(1) : spec.shape.slice();
-      const variableDims = instanceShape.some((d) => d < 0);
+      const variableDims = instanceShape.some((d) => d < 0) || spec.rankUnknown === true;
       return {
         spec,
         name: spec.name,
@@ -287,7 +287,8 @@ export class InputValidator {
       if (variable === 1 && fixed > 0 && length % fixed === 0) return instanceShape.map((d) => (d < 0 ? length / fixed : d));
     }
     if (instanceSize < 0) {
-      throw this.inputError(compiled, `has variable dimensions ${formatShape(compiled.spec.shape)}, so a bare typed array is ambiguous; pass { data, shape }`);
+      const what = compiled.spec.rankUnknown === true ? 'has no declared shape' : `has variable dimensions ${formatShape(compiled.spec.shape)}`;
+      throw this.inputError(compiled, `${what}, so a bare typed array is ambiguous; pass { data, shape }`);
     }
     if (mode === 'batch' && this.batched) {
       if (instanceSize === 0 || length % instanceSize !== 0 || length === 0) {
@@ -310,6 +311,7 @@ export class InputValidator {
 
   /** Checks rank and fixed dimensions; `single` shapes have no batch dimension yet. */
   private checkShape(compiled: CompiledSpec, shape: readonly number[], single: boolean): void {
+    if (compiled.spec.rankUnknown === true) return; // the model declares no shape: any is the model's to judge
     const expected = single ? compiled.instanceShape : compiled.spec.shape;
     if (shape.length !== expected.length) {
       const what = single ? `one instance of shape ${formatShape(expected)} (rank ${expected.length}; the batch dimension is added for you)` : `shape ${formatShape(expected)} (rank ${expected.length})`;

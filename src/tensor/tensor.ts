@@ -34,9 +34,10 @@ export interface TensorSpec {
    */
   readonly declaredDtype?: DType;
   /**
-   * The model declares no shape for this output, not even its rank (an ONNX output without
-   * `shape`): `shape` is `[]` and says nothing, and any shape the run gives is accepted. A
-   * model with such an output is not batched (nothing says its first dimension is the batch).
+   * The model declares no shape for this tensor, not even its rank (an ONNX input or output
+   * without `shape`): `shape` is `[]` and says nothing, and any shape is accepted (requests
+   * give theirs, runs return theirs). A model with such a tensor is not batched (nothing says
+   * its first dimension is the batch).
    */
   readonly rankUnknown?: boolean;
 }

@@ -2,7 +2,7 @@ import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelHost, onnxRuntime, type DType, type Tensor } from '../../src/index.js';
 import { mlpReference, mlpWeights } from '../fixtures/mlp-weights.js';
-import { onnxAffine, onnxFixedShape, onnxIdentity, onnxMlp, onnxReshapeUnknownRank, onnxScalarSum, onnxTwoInputs } from '../fixtures/onnx-models.js';
+import { onnxAffine, onnxFixedShape, onnxIdentity, onnxMlp, onnxReluUnknownRank, onnxReshapeUnknownRank, onnxScalarSum, onnxTwoInputs } from '../fixtures/onnx-models.js';
 import { get, serve } from '../adapters/http/serve.js';
 import { maxAbsDiff, randomFloats, writeVersion } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -110,6 +110,21 @@ describe('onnx runtime (onnxruntime-node, real ONNX graphs)', () => {
     } finally {
       await served.close();
     }
+  });
+
+  it('an input the file declares no shape for takes any shape (given with the data); a bare array is refused as ambiguous', async () => {
+    // Taken for a scalar, it refused everything else: "expected shape [] (rank 0), got shape [2, 2]".
+    await writeVersion(root, 'relu', 1, { 'model.onnx': onnxReluUnknownRank() });
+    await host.load('relu'); // the synthetic warmup guesses a scalar: a refusal there would only warn
+    expect(host.metadata('relu').inputs).toEqual([{ name: 'x', dtype: 'float32', shape: [], rankUnknown: true }]);
+    for (const shape of [[2, 2], [4], [1, 1, 4], []]) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const data = Float32Array.from({ length: size }, (_, i) => (i % 2 === 0 ? -1 - i : i));
+      const out = await host.predict('relu', { x: { data, shape } });
+      expect(out['y']).toEqual({ data: data.map((v) => Math.max(0, v)), shape, dtype: 'float32' });
+    }
+    expect((await host.predict('relu', [[-1, 2], [3, -4]]))['y']!.shape).toEqual([2, 2]); // nested: the shape is the nesting's
+    await expect(host.predict('relu', Float32Array.of(1, 2))).rejects.toMatchObject({ code: 'INVALID_INPUT', message: "model 'relu' v1, input 'x': has no declared shape, so a bare typed array is ambiguous; pass { data, shape }" });
   });
 
   it('releases its sessions on unload', async () => {
