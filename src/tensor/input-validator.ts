@@ -1,6 +1,7 @@
 import { ErrorCode, ModelHostError, show } from '../errors/index.js';
 import { bytesAsText, type BytesElement } from './codec/index.js';
 import { ConversionError, describeValue, fromFlat, fromNested } from './convert.js';
+import { narrowerDeclared } from './declared-datatype.js';
 import { DTYPES, dtypeOfData, type DType, type TensorData } from './dtype.js';
 import { formatShape, hasBatchDimension, shapeSize, type Signature, type Tensor, type TensorSpec } from './tensor.js';
 
@@ -75,7 +76,7 @@ export class InputValidator {
         aliases: spec.aliases ?? [],
         storage: DTYPES[spec.dtype].array,
         range: spec.dtype === 'int32' ? spec.range : undefined,
-        declared: spec.dtype === 'int32' && spec.declaredDtype !== undefined && spec.declaredDtype !== 'int32' && DTYPES[spec.declaredDtype].kind === 'int' ? spec.declaredDtype : undefined,
+        declared: narrowerDeclared(spec),
       };
     });
     this.names = new Set(this.specs.flatMap((s) => [s.name, ...s.aliases]));

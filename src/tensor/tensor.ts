@@ -30,7 +30,9 @@ export interface TensorSpec {
    * The dtype the model file declares, where the runtime computes on a wider one (a tfjs
    * graph's `DT_UINT8` image, fed as `int32`; `range` bounds its values). Metadata on every
    * protocol reports this one, and requests may send it as well as `dtype`: the values are
-   * widened exactly.
+   * widened exactly. Honoured for an `int8`/`uint8`/`int16`/`uint16` on an `int32` tensor
+   * (a custom runtime's other pairs are ignored: no type is advertised that requests could
+   * not be sent in).
    */
   readonly declaredDtype?: DType;
   /**

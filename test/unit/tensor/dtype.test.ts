@@ -63,5 +63,9 @@ describe('dtype table', () => {
   it('declaredDatatype: the declared dtype where the runtime computes on a wider one, else the dtype', () => {
     expect(declaredDatatype({ dtype: 'int32', declaredDtype: 'uint8' })).toEqual({ dtype: 'uint8', kserve: 'UINT8', tfServing: 'DT_UINT8' });
     expect(declaredDatatype({ dtype: 'int16' })).toEqual({ dtype: 'int16', kserve: 'INT16', tfServing: 'DT_INT16' });
+    // Only a narrower integer an int32 carries: no type requests could not be sent in (a custom runtime's float16 on float32, uint32 on int32).
+    expect(declaredDatatype({ dtype: 'float32', declaredDtype: 'float16' }).kserve).toBe('FP32');
+    expect(declaredDatatype({ dtype: 'int32', declaredDtype: 'uint32' }).kserve).toBe('INT32');
+    expect(declaredDatatype({ dtype: 'int32', declaredDtype: 'int16' }).kserve).toBe('INT16');
   });
 });
