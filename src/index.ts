@@ -16,8 +16,8 @@ export { ErrorCode, ModelHostError, isModelHostError } from './errors/index.js';
 export { isRequestId, newRequestId, requestIdProblem } from './host/request-id.js';
 // The one version rule (canonical decimal: `2`, not `02`), for every protocol's paths and bodies (DESIGN §10).
 export { parseVersion } from './repository/model-name.js';
-export type { Tensor, TensorSpec, Signature, DType, TensorData, TypedArray } from './tensor/index.js';
-export { DTYPES, dtypeFromKServe, shapeSize, float16BitsToNumber, float32ToFloat16Bits } from './tensor/index.js';
+export type { Tensor, TensorSpec, Signature, DType, TensorData, TypedArray, DeclaredDatatype } from './tensor/index.js';
+export { DTYPES, declaredDatatype, dtypeFromKServe, shapeSize, float16BitsToNumber, float32ToFloat16Bits } from './tensor/index.js';
 // The per-datatype converters every protocol adapter shares (DESIGN §10: one converter per datatype).
 export { ConversionError, decodeBase64, encodeBase64, float16Bits, float16Value, elementWriter, jsonElementText, bytesAsText, bytesOf, fromRawBytes, toRawBytes, rawByteLength, walkNested, allocate } from './tensor/index.js';
 export type { BytesElement, ElementWriter, NestedWalk } from './tensor/index.js';

@@ -10,9 +10,9 @@ export function syntheticInputs(signature: Signature, rows: number, batched: boo
   return inputs;
 }
 
-/** Whether synthetic inputs are exact: no variable dimension other than the batch one had to be guessed. */
+/** Whether synthetic inputs are exact: no variable dimension other than the batch one (nor a rank) had to be guessed. */
 export function isFullyShaped(signature: Signature, batched: boolean): boolean {
-  return signature.inputs.every((spec) => spec.shape.every((d, i) => d >= 0 || (batched && i === 0)));
+  return signature.inputs.every((spec) => spec.rankUnknown !== true && spec.shape.every((d, i) => d >= 0 || (batched && i === 0)));
 }
 
 /** Configured warmup inputs, where `{ shape }` without data stands for zeros of that shape. */

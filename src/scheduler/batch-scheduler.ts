@@ -573,7 +573,7 @@ export class BatchScheduler implements Dispatcher {
     if (dtype !== spec.dtype) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
     if (!isStorageOf(data, dtype)) throw this.outputError(`output '${name}' holds ${storageName(data)}, expected ${DTYPES[dtype].array?.name ?? 'an array of strings or bytes'} for dtype ${dtype}`);
     if (!isDimensions(shape)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
-    if (!fitsSpec(shape, spec.shape)) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
+    if (spec.rankUnknown !== true && !fitsSpec(shape, spec.shape)) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
   }
 
   /** A run whose outputs break the contract: the model's fault, in modelhost's words (its message may reach clients). */
@@ -593,6 +593,9 @@ export class BatchScheduler implements Dispatcher {
     const summary = events.wants('requestsCompleted') ? this.summary.reset() : undefined;
     // The wall clock only for public events: the stats recorder's summary goes by the scheduler's clock (`endedAt`).
     const timestamp = report ? Date.now() : 0;
+    // Checked for a lone request too: a model that cannot be served batched should not seem to work at low load.
+    const unsliceable = this.config.padding?.unsliceable(tasks, outputs);
+    if (unsliceable !== undefined) throw this.outputError(unsliceable);
     if (tasks.length === 1 && !tasks[0]!.single) {
       this.succeed(tasks[0]!, outputs, computeMs, report, at, timestamp, summary);
       this.reportCompleted(summary, tasks[0]!.startedAt, at, computeMs, batchRows);

@@ -149,6 +149,30 @@ export class Padding {
     return { ...inputs, [this.mask.name]: fillMask(this.mask, [{ rows } as Task], [length], length) };
   }
 
+  /**
+   * Why a batch's outputs cannot be sliced back per request, or undefined when they can: every
+   * output named in `outputs` must be as long along its axis as the batch's padded inputs. A
+   * model whose output length does not follow the input's (a text recognizer: 320 pixels of
+   * width give 40 time steps) would otherwise be cut at the input's lengths, handing a request
+   * values of the next row.
+   */
+  unsliceable(tasks: readonly Task[], outputs: Record<string, Tensor>): string | undefined {
+    if (this.outputs.size === 0) return undefined;
+    let longest = 0;
+    for (const task of tasks) longest = Math.max(longest, this.lengths.get(task) ?? 0);
+    if (longest === 0) return undefined; // not built by pad(): nothing to slice
+    const input = this.inputs[0]!;
+    for (const [name, axis] of this.outputs) {
+      const t = outputs[name];
+      if (t === undefined || t.shape[axis] === longest) continue;
+      return (
+        `output '${name}' has ${String(t.shape[axis])} along axis ${axis} for a batch padded to ${longest} along input '${input.name}' axis ${input.axis}, ` +
+        `so it cannot be sliced back per request: padding.outputs.${name}.axis must name an axis as long as the padded input`
+      );
+    }
+    return undefined;
+  }
+
   /** One task's outputs with padded axes sliced back to its length; `single` outputs have no batch axis. */
   trim(task: Task, outputs: Record<string, Tensor>): Record<string, Tensor> {
     const length = this.lengths.get(task);

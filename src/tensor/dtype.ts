@@ -53,28 +53,30 @@ export interface DTypeInfo {
   /** Bytes per element; 0 for strings. */
   readonly bytes: number;
   readonly kind: 'float' | 'int' | 'bigint' | 'bool' | 'string';
-  /** The KServe v2 / Open Inference Protocol datatype name. */
+  /** The KServe v2 / Open Inference Protocol datatype name (REST and gRPC). */
   readonly kserve: string;
+  /** TensorFlow's `DataType` name, as TF Serving's metadata writes it (`DT_FLOAT`). */
+  readonly tfServing: string;
 }
 
-function info(name: DType, array: TypedArrayConstructor | undefined, kind: DTypeInfo['kind'], kserve: string): DTypeInfo {
-  return Object.freeze({ name, array, bytes: array?.BYTES_PER_ELEMENT ?? 0, kind, kserve });
+function info(name: DType, array: TypedArrayConstructor | undefined, kind: DTypeInfo['kind'], kserve: string, tfServing: string): DTypeInfo {
+  return Object.freeze({ name, array, bytes: array?.BYTES_PER_ELEMENT ?? 0, kind, kserve, tfServing });
 }
 
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
-  float32: info('float32', Float32Array as TypedArrayConstructor, 'float', 'FP32'),
-  float64: info('float64', Float64Array as TypedArrayConstructor, 'float', 'FP64'),
-  float16: info('float16', Uint16Array as TypedArrayConstructor, 'float', 'FP16'),
-  int8: info('int8', Int8Array as TypedArrayConstructor, 'int', 'INT8'),
-  uint8: info('uint8', Uint8Array as TypedArrayConstructor, 'int', 'UINT8'),
-  int16: info('int16', Int16Array as TypedArrayConstructor, 'int', 'INT16'),
-  uint16: info('uint16', Uint16Array as TypedArrayConstructor, 'int', 'UINT16'),
-  int32: info('int32', Int32Array as TypedArrayConstructor, 'int', 'INT32'),
-  uint32: info('uint32', Uint32Array as TypedArrayConstructor, 'int', 'UINT32'),
-  int64: info('int64', BigInt64Array as TypedArrayConstructor, 'bigint', 'INT64'),
-  uint64: info('uint64', BigUint64Array as TypedArrayConstructor, 'bigint', 'UINT64'),
-  bool: info('bool', Uint8Array as TypedArrayConstructor, 'bool', 'BOOL'),
-  string: info('string', undefined, 'string', 'BYTES'),
+  float32: info('float32', Float32Array as TypedArrayConstructor, 'float', 'FP32', 'DT_FLOAT'),
+  float64: info('float64', Float64Array as TypedArrayConstructor, 'float', 'FP64', 'DT_DOUBLE'),
+  float16: info('float16', Uint16Array as TypedArrayConstructor, 'float', 'FP16', 'DT_HALF'),
+  int8: info('int8', Int8Array as TypedArrayConstructor, 'int', 'INT8', 'DT_INT8'),
+  uint8: info('uint8', Uint8Array as TypedArrayConstructor, 'int', 'UINT8', 'DT_UINT8'),
+  int16: info('int16', Int16Array as TypedArrayConstructor, 'int', 'INT16', 'DT_INT16'),
+  uint16: info('uint16', Uint16Array as TypedArrayConstructor, 'int', 'UINT16', 'DT_UINT16'),
+  int32: info('int32', Int32Array as TypedArrayConstructor, 'int', 'INT32', 'DT_INT32'),
+  uint32: info('uint32', Uint32Array as TypedArrayConstructor, 'int', 'UINT32', 'DT_UINT32'),
+  int64: info('int64', BigInt64Array as TypedArrayConstructor, 'bigint', 'INT64', 'DT_INT64'),
+  uint64: info('uint64', BigUint64Array as TypedArrayConstructor, 'bigint', 'UINT64', 'DT_UINT64'),
+  bool: info('bool', Uint8Array as TypedArrayConstructor, 'bool', 'BOOL', 'DT_BOOL'),
+  string: info('string', undefined, 'string', 'BYTES', 'DT_STRING'),
 });
 
 export function isDType(value: unknown): value is DType {

@@ -1,6 +1,7 @@
 import { ErrorCode, ModelHostError, show } from '../errors/index.js';
 import { bytesAsText, type BytesElement } from './codec/index.js';
 import { ConversionError, describeValue, fromFlat, fromNested } from './convert.js';
+import { narrowerDeclared } from './declared-datatype.js';
 import { DTYPES, dtypeOfData, type DType, type TensorData } from './dtype.js';
 import { formatShape, hasBatchDimension, shapeSize, type Signature, type Tensor, type TensorSpec } from './tensor.js';
 
@@ -35,6 +36,8 @@ interface CompiledSpec {
   readonly storage: (abstract new (...args: never[]) => ArrayBufferView) | undefined;
   /** The values an int32 input the model declares narrower can hold (`TensorSpec.range`). */
   readonly range: readonly [number, number] | undefined;
+  /** The narrower dtype the model declares for an int32 input (`TensorSpec.declaredDtype`), which requests may send too. */
+  readonly declared: DType | undefined;
 }
 
 /**
@@ -61,7 +64,7 @@ export class InputValidator {
     this.hostFilled = options.hostFilled;
     this.specs = signature.inputs.filter((spec) => spec.name !== options.hostFilled).map((spec) => {
       const instanceShape = this.batched ? spec.shape.slice(1) : spec.shape.slice();
-      const variableDims = instanceShape.some((d) => d < 0);
+      const variableDims = instanceShape.some((d) => d < 0) || spec.rankUnknown === true;
       return {
         spec,
         name: spec.name,
@@ -73,6 +76,7 @@ export class InputValidator {
         aliases: spec.aliases ?? [],
         storage: DTYPES[spec.dtype].array,
         range: spec.dtype === 'int32' ? spec.range : undefined,
+        declared: narrowerDeclared(spec),
       };
     });
     this.names = new Set(this.specs.flatMap((s) => [s.name, ...s.aliases]));
@@ -203,10 +207,15 @@ export class InputValidator {
       shape = this.shapeForFlat(compiled, data.length, mode);
     } else if (isTensorLike(value)) {
       shape = this.checkShapeValue(compiled, value.shape);
-      if (value.dtype !== undefined && value.dtype !== dtype) {
-        throw this.inputError(compiled, `expected dtype ${dtype}, got ${String(value.dtype)}`);
+      // The dtype the model declares (uint8 for a tfjs image fed as int32) is as good as the one it runs on.
+      const given = value.dtype === undefined || value.dtype === dtype ? dtype : value.dtype === compiled.declared ? compiled.declared : undefined;
+      if (given === undefined) {
+        throw this.inputError(compiled, `expected dtype ${dtype}${compiled.declared === undefined ? '' : ` or ${compiled.declared} (as the model declares it)`}, got ${String(value.dtype)}`);
       }
-      if (Array.isArray(value.data)) data = this.convert(compiled, () => fromFlat(value.data as unknown[], dtype));
+      if (Array.isArray(value.data)) {
+        data = this.convert(compiled, () => fromFlat(value.data as unknown[], given));
+        if (given !== dtype) data = Int32Array.from(data as Uint8Array); // the declared narrower type, widened exactly
+      }
       else if (ArrayBuffer.isView(value.data)) data = this.checkStorage(compiled, value.data, value.dtype);
       else throw this.inputError(compiled, `expected data as a typed array or an array, got ${describeValue(value.data)}`);
       const expected = shapeSize(shape);
@@ -259,9 +268,15 @@ export class InputValidator {
     const { dtype } = compiled;
     const storage = DTYPES[dtype].array;
     // Uint8Array also stores bool, Uint16Array also stores float16: the spec's dtype decides.
-    if (storage !== undefined && data instanceof storage && !(data instanceof Uint8ClampedArray)) return data as TensorData;
+    if (storage !== undefined && data instanceof storage && !(data instanceof Uint8ClampedArray) && (declared === undefined || declared === dtype)) return data as TensorData;
+    // The narrower type the model declares for an int32 input: widened, every value exact.
+    const narrow = compiled.declared === undefined ? undefined : DTYPES[compiled.declared].array;
+    if (narrow !== undefined && data instanceof narrow && !(data instanceof Uint8ClampedArray) && (declared === undefined || declared === compiled.declared)) {
+      return Int32Array.from(data as Uint8Array);
+    }
     const got = declared ?? dtypeOfData(data) ?? data.constructor.name;
-    throw this.inputError(compiled, `expected dtype ${dtype} (${storage?.name ?? 'string[]'}), got ${got} (${data.constructor.name})`);
+    const also = compiled.declared === undefined ? '' : ` or ${compiled.declared} (${narrow!.name}, as the model declares it)`;
+    throw this.inputError(compiled, `expected dtype ${dtype} (${storage?.name ?? 'string[]'})${also}, got ${got} (${data.constructor.name})`);
   }
 
   private shapeForFlat(compiled: CompiledSpec, length: number, mode: InputMode): readonly number[] {
@@ -273,7 +288,8 @@ export class InputValidator {
       if (variable === 1 && fixed > 0 && length % fixed === 0) return instanceShape.map((d) => (d < 0 ? length / fixed : d));
     }
     if (instanceSize < 0) {
-      throw this.inputError(compiled, `has variable dimensions ${formatShape(compiled.spec.shape)}, so a bare typed array is ambiguous; pass { data, shape }`);
+      const what = compiled.spec.rankUnknown === true ? 'has no declared shape' : `has variable dimensions ${formatShape(compiled.spec.shape)}`;
+      throw this.inputError(compiled, `${what}, so a bare typed array is ambiguous; pass { data, shape }`);
     }
     if (mode === 'batch' && this.batched) {
       if (instanceSize === 0 || length % instanceSize !== 0 || length === 0) {
@@ -296,6 +312,7 @@ export class InputValidator {
 
   /** Checks rank and fixed dimensions; `single` shapes have no batch dimension yet. */
   private checkShape(compiled: CompiledSpec, shape: readonly number[], single: boolean): void {
+    if (compiled.spec.rankUnknown === true) return; // the model declares no shape: any is the model's to judge
     const expected = single ? compiled.instanceShape : compiled.spec.shape;
     if (shape.length !== expected.length) {
       const what = single ? `one instance of shape ${formatShape(expected)} (rank ${expected.length}; the batch dimension is added for you)` : `shape ${formatShape(expected)} (rank ${expected.length})`;

@@ -26,6 +26,22 @@ export interface TensorSpec {
    * request with a value outside is refused (`INVALID_INPUT`) before it is queued.
    */
   readonly range?: readonly [min: number, max: number];
+  /**
+   * The dtype the model file declares, where the runtime computes on a wider one (a tfjs
+   * graph's `DT_UINT8` image, fed as `int32`; `range` bounds its values). Metadata on every
+   * protocol reports this one, and requests may send it as well as `dtype`: the values are
+   * widened exactly. Honoured for an `int8`/`uint8`/`int16`/`uint16` on an `int32` tensor
+   * (a custom runtime's other pairs are ignored: no type is advertised that requests could
+   * not be sent in).
+   */
+  readonly declaredDtype?: DType;
+  /**
+   * The model declares no shape for this tensor, not even its rank (an ONNX input or output
+   * without `shape`): `shape` is `[]` and says nothing, and any shape is accepted (requests
+   * give theirs, runs return theirs). A model with such a tensor is not batched (nothing says
+   * its first dimension is the batch).
+   */
+  readonly rankUnknown?: boolean;
 }
 
 export interface Signature {

@@ -2,7 +2,8 @@ import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelHost, onnxRuntime, type DType, type Tensor } from '../../src/index.js';
 import { mlpReference, mlpWeights } from '../fixtures/mlp-weights.js';
-import { onnxAffine, onnxFixedShape, onnxIdentity, onnxMlp, onnxTwoInputs } from '../fixtures/onnx-models.js';
+import { onnxAffine, onnxFixedShape, onnxIdentity, onnxMlp, onnxReluUnknownRank, onnxReshapeUnknownRank, onnxScalarSum, onnxTwoInputs } from '../fixtures/onnx-models.js';
+import { get, serve } from '../adapters/http/serve.js';
 import { maxAbsDiff, randomFloats, writeVersion } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
@@ -81,6 +82,49 @@ describe('onnx runtime (onnxruntime-node, real ONNX graphs)', () => {
     expect((await host.predictBatch('id-int64', { x: [1, 2, 3] }))['y']!.data).toEqual(BigInt64Array.from([1n, 2n, 3n]));
     await host.load('id-bool');
     expect((await host.predictBatch('id-bool', { x: [true, false] }))['y']!.data).toEqual(new Uint8Array([1, 0]));
+  });
+
+  it('an output the file declares no shape for (rank unknown) takes any shape; a declared scalar stays a scalar', async () => {
+    // onnxruntime reports both as shape []: taken for a scalar, every request of the first failed
+    // with "output 'y' has shape [2, 3], expected []".
+    await writeVersion(root, 'reshape', 1, { 'model.onnx': onnxReshapeUnknownRank() });
+    await writeVersion(root, 'sum', 1, { 'model.onnx': onnxScalarSum() });
+    await host.load('reshape');
+    await host.load('sum');
+    const meta = host.metadata('reshape');
+    expect(meta.outputs).toEqual([{ name: 'y', dtype: 'float32', shape: [], rankUnknown: true }]);
+    expect(meta.batched).toBe(false); // nothing says y's first dimension is the batch
+    const x = { data: Float32Array.of(1, 2, 3, 4, 5, 6), shape: [1, 6] };
+    for (const shape of [[2, 3], [3, 1, 2], [6]]) {
+      const out = await host.predict('reshape', { x, shape: { data: BigInt64Array.from(shape, BigInt), shape: [shape.length] } });
+      expect(out['y']).toEqual({ data: Float32Array.of(1, 2, 3, 4, 5, 6), shape, dtype: 'float32' });
+    }
+    expect(host.metadata('sum').outputs).toEqual([{ name: 'total', dtype: 'float32', shape: [] }]);
+    expect(await host.predict('sum', { x: Float32Array.of(1, 2, 3.5) })).toEqual({ total: { data: Float32Array.of(6.5), shape: [], dtype: 'float32' } });
+
+    const served = await serve(host);
+    try {
+      const outputs = (name: string) => get(`${served.url}/v1/models/${name}/metadata`).then((r) => r.body.metadata.signature_def.signature_def.serving_default.outputs);
+      expect((await outputs('reshape')).y.tensor_shape).toEqual({ dim: [], unknown_rank: true });
+      expect((await outputs('sum')).total.tensor_shape).toEqual({ dim: [], unknown_rank: false });
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('an input the file declares no shape for takes any shape (given with the data); a bare array is refused as ambiguous', async () => {
+    // Taken for a scalar, it refused everything else: "expected shape [] (rank 0), got shape [2, 2]".
+    await writeVersion(root, 'relu', 1, { 'model.onnx': onnxReluUnknownRank() });
+    await host.load('relu'); // the synthetic warmup guesses a scalar: a refusal there would only warn
+    expect(host.metadata('relu').inputs).toEqual([{ name: 'x', dtype: 'float32', shape: [], rankUnknown: true }]);
+    for (const shape of [[2, 2], [4], [1, 1, 4], []]) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const data = Float32Array.from({ length: size }, (_, i) => (i % 2 === 0 ? -1 - i : i));
+      const out = await host.predict('relu', { x: { data, shape } });
+      expect(out['y']).toEqual({ data: data.map((v) => Math.max(0, v)), shape, dtype: 'float32' });
+    }
+    expect((await host.predict('relu', [[-1, 2], [3, -4]]))['y']!.shape).toEqual([2, 2]); // nested: the shape is the nesting's
+    await expect(host.predict('relu', Float32Array.of(1, 2))).rejects.toMatchObject({ code: 'INVALID_INPUT', message: "model 'relu' v1, input 'x': has no declared shape, so a bare typed array is ambiguous; pass { data, shape }" });
   });
 
   it('releases its sessions on unload', async () => {

@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, ModelHost, type BatchCompletedEvent, type ModelOptions } from '../../src/index.js';
-import { onnxTextEncoder } from '../fixtures/onnx-models.js';
+import { onnxDoubledLength, onnxTextEncoder } from '../fixtures/onnx-models.js';
 import { mulberry32 } from '../fixtures/prng.js';
 import { maxAbsDiff, writeVersion } from '../helpers/repository.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
@@ -157,6 +157,31 @@ describe('padding: requests of different lengths share a batch', () => {
     const host = new ModelHost({ repository: root, models: { text: { padding: padding as ModelOptions['padding'] } } });
     try {
       await expect(host.load('text')).rejects.toMatchObject({ code: ErrorCode.INVALID_CONFIG, message: expect.stringMatching(message) });
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('an output whose length does not follow the padded input is refused, never cut at the input lengths (no request gets another row)', async () => {
+    // PP-OCR's recognizer does this: 320 pixels of width give 40 time steps. Cutting the
+    // padded batch's output at each request's input length read the next row's values.
+    await writeVersion(root, 'doubled', 1, { 'model.onnx': onnxDoubledLength() });
+    const host = new ModelHost({
+      repository: root,
+      models: { doubled: { padding: { inputs: { x: { axis: 1, maxLength: 16 } }, outputs: { y: { axis: 1 } }, maxWaste: 0.9 }, instances: { kind: 'inline' }, batching: { maxBatchSize: 8, maxDelayMs: 50 } } },
+    });
+    try {
+      await host.load('doubled');
+      const rows = [Float32Array.of(1, 2), Float32Array.of(3, 4, 5, 6), Float32Array.of(7)];
+      const settled = await Promise.allSettled(rows.map((x) => host.predict('doubled', { x })));
+      for (const [i, s] of settled.entries()) {
+        expect(s.status, `request ${i}`).toBe('rejected');
+        const reason = (s as PromiseRejectedResult).reason as { code: string; message: string };
+        expect(reason.code).toBe(ErrorCode.INFERENCE_FAILED);
+        expect(reason.message).toMatch(/output 'y' has \d+ along axis 1 for a batch padded to \d+ along input 'x' axis 1, so it cannot be sliced back per request: padding.outputs.y.axis must name an axis as long as the padded input/);
+      }
+      // A lone request fails the same way: the configuration is wrong at any load.
+      await expect(host.predict('doubled', { x: Float32Array.of(1, 2, 3) })).rejects.toMatchObject({ message: expect.stringContaining("output 'y' has 6 along axis 1 for a batch padded to 3") });
     } finally {
       await host.close();
     }

@@ -52,7 +52,7 @@ describe('third-party tfjs graph models (@vladmandic/human)', () => {
     const meta = host.metadata('handtrack');
     expect(meta.batched).toBe(false); // the signature fixes the batch at 1: served one request per call
     // A uint8 placeholder, fed as int32 (as tfjs does): the values uint8 holds, and no others.
-    expect(meta.inputs).toEqual([{ name: 'input_tensor:0', aliases: ['input_tensor'], dtype: 'int32', shape: [1, -1, -1, 3], range: [0, 255] }]);
+    expect(meta.inputs).toEqual([{ name: 'input_tensor:0', aliases: ['input_tensor'], dtype: 'int32', declaredDtype: 'uint8', shape: [1, -1, -1, 3], range: [0, 255] }]);
     expect(meta.outputs.map((o) => o.name)).toEqual(['Identity_2:0', 'Identity_4:0', 'Identity_6:0', 'Identity_1:0', 'Identity_3:0', 'Identity_5:0', 'Identity:0', 'Identity_7:0']);
     expect(meta.outputs.find((o) => o.name === 'Identity_1:0')).toEqual({ name: 'Identity_1:0', aliases: ['Identity_1'], dtype: 'float32', shape: [1, 100, 4] });
 
@@ -192,6 +192,27 @@ describe('third-party tfjs graph models (@vladmandic/human)', () => {
       const small = Array.from({ length: 32 * 32 * 3 }, (_, i) => (i === 5 ? 256 : i % 256));
       const refused = await post(`${served.url}/v2/models/handtrack/infer`, { inputs: [{ name: 'input_tensor', shape: [1, 32, 32, 3], datatype: 'INT32', data: small }] });
       expect(refused).toMatchObject({ status: 400, body: { error: expect.stringMatching(/input 'input_tensor:0': element 5 is 256, outside 0\.\.255/) } });
+      const asDeclared = await post(`${served.url}/v2/models/handtrack/infer`, { inputs: [{ name: 'input_tensor', shape: [1, 32, 32, 3], datatype: 'UINT8', data: small }] });
+      expect(asDeclared).toMatchObject({ status: 400, body: { error: expect.stringMatching(/input 'input_tensor:0'.*256/) } });
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('handtrack over every protocol: metadata names the declared UINT8 (not the int32 tfjs computes on), and a UINT8 request answers as the int32 one', async () => {
+    await host.load('handtrack');
+    const served = await serve(host);
+    try {
+      expect((await get(`${served.url}/v2/models/handtrack`)).body.inputs).toEqual([{ name: 'input_tensor:0', datatype: 'UINT8', shape: [1, -1, -1, 3] }]);
+      const tf = (await get(`${served.url}/v1/models/handtrack/metadata`)).body.metadata.signature_def.signature_def.serving_default;
+      expect(tf.inputs['input_tensor:0']).toMatchObject({ dtype: 'DT_UINT8', name: 'input_tensor:0' });
+      const pixels = Array.from(picture(64));
+      const infer = (datatype: string) => post(`${served.url}/v2/models/handtrack/infer`, { inputs: [{ name: 'input_tensor', shape: [1, 64, 64, 3], datatype, data: pixels }] });
+      const [uint8, int32] = await Promise.all([infer('UINT8'), infer('INT32')]);
+      expect(uint8.status).toBe(200);
+      expect(uint8.body.outputs).toEqual(int32.body.outputs);
+      const direct = await host.predict('handtrack', { input_tensor: { data: Uint8Array.from(pixels), shape: [1, 64, 64, 3], dtype: 'uint8' } });
+      expect(Array.from(direct['Identity_4:0']!.data as Float32Array)).toEqual(int32.body.outputs.find((o: { name: string }) => o.name === 'Identity_4:0').data);
     } finally {
       await served.close();
     }

@@ -1,5 +1,8 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import {
+  declaredDatatype,
+  type DeclaredDatatype,
+  type DType,
   ErrorCode,
   ModelHost,
   ModelHostError,
@@ -11,6 +14,7 @@ import {
   type Runtime,
   type Session,
   type Tensor,
+  type TensorSpec,
 } from '../../src/index.js';
 
 describe('public types', () => {
@@ -33,6 +37,13 @@ describe('public types', () => {
     expectTypeOf<ModelStatus['reason']>().toEqualTypeOf<string | undefined>();
     expectTypeOf<ModelHostEvents['requestFailed'][0]['blame']>().toEqualTypeOf<'request' | 'model' | undefined>();
     expectTypeOf(host.draining).toBeBoolean();
+  });
+
+  it('a tensor spec names the dtype its model declares, and declaredDatatype names it per protocol', () => {
+    expectTypeOf<TensorSpec['declaredDtype']>().toEqualTypeOf<DType | undefined>();
+    const spec: TensorSpec = { name: 'x', dtype: 'int32', declaredDtype: 'uint8', shape: [-1, 3] };
+    expectTypeOf(declaredDatatype(spec)).toEqualTypeOf<DeclaredDatatype>();
+    expectTypeOf<DeclaredDatatype>().toEqualTypeOf<{ readonly dtype: DType; readonly kserve: string; readonly tfServing: string }>();
   });
 
   it('events have one typed payload each', () => {

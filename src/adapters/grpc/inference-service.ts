@@ -4,7 +4,7 @@
  * adapters: translate messages, map error codes to statuses.
  */
 import type * as GrpcJs from '@grpc/grpc-js';
-import { DTYPES, ErrorCode, isModelHostError, ModelHostError, type ModelHost, type TensorSpec } from 'modelhost';
+import { declaredDatatype, ErrorCode, isModelHostError, ModelHostError, type ModelHost, type TensorSpec } from 'modelhost';
 import type { HttpRequest } from 'modelhost/http';
 import { answeredBy, PLATFORM } from '../http/kserve-v2.js';
 import { PACKAGE_VERSION } from '../../version.js';
@@ -84,7 +84,7 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
     ServerMetadata: unary('ServerMetadata', () => ({ name: options.serverName, version: PACKAGE_VERSION, extensions: EXTENSIONS })),
     ModelMetadata: unary<{ name: string; version: string }, unknown>('ModelMetadata', ({ request }) => {
       const meta = host.metadata(request.name, versionOf(request.name, request.version));
-      const spec = (s: TensorSpec) => ({ name: s.name, datatype: DTYPES[s.dtype].kserve, shape: s.shape.map(String) });
+      const spec = (s: TensorSpec) => ({ name: s.name, datatype: declaredDatatype(s).kserve, shape: s.shape.map(String) });
       return { name: meta.name, versions: meta.versions.map(String), platform: PLATFORM[meta.runtime] ?? meta.runtime, inputs: meta.inputs.map(spec), outputs: meta.outputs.map(spec) };
     }),
     ModelInfer: unary<ModelInferRequest, ModelInferResponse>('ModelInfer', (call) => infer(call.request, call, cancelSignal(call))),

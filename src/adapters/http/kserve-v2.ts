@@ -4,7 +4,7 @@
  * data extension.
  */
 import type { ModelHost, Outputs } from 'modelhost';
-import { ConversionError, DTYPES, dtypeFromKServe, fromRawBytes, shapeSize, toRawBytes, type DType, type Tensor, type TensorSpec, type TypedArray } from 'modelhost';
+import { ConversionError, declaredDatatype, DTYPES, dtypeFromKServe, fromRawBytes, shapeSize, toRawBytes, type DType, type Tensor, type TensorSpec, type TypedArray } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
 import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } from './http-types.js';
 import { parseJson, parseJsonUnread } from './json-body.js';
@@ -65,7 +65,8 @@ export const modelReady: RouteHandler = ({ host, params }) => {
 
 export const modelMetadata: RouteHandler = ({ host, params }) => {
   const meta = host.metadata(params['model']!, versionParam(params));
-  const spec = (s: TensorSpec) => ({ name: s.name, datatype: DTYPES[s.dtype].kserve, shape: [...s.shape] });
+  // The datatype the model declares (a tfjs uint8 image is UINT8, though tfjs computes on int32).
+  const spec = (s: TensorSpec) => ({ name: s.name, datatype: declaredDatatype(s).kserve, shape: [...s.shape] });
   return json(200, {
     name: meta.name,
     versions: meta.versions.map(String),

@@ -3,9 +3,9 @@
  * `:predict` in the row (`instances`) and columnar (`inputs`) formats, addressed by
  * version or by label (`default`, `canary`).
  */
-import { ConversionError, DTYPES, ErrorCode, ModelHostError, shapeSize } from 'modelhost';
+import { ConversionError, declaredDatatype, ErrorCode, ModelHostError, shapeSize } from 'modelhost';
 import type { ModelHost, Outputs } from 'modelhost';
-import type { DType, Tensor, TensorSpec } from 'modelhost';
+import type { Tensor, TensorSpec } from 'modelhost';
 import { checkKeys } from './body-keys.js';
 import { badRequest, json } from './http-errors.js';
 import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } from './http-types.js';
@@ -14,22 +14,6 @@ import { TensorJson, writeJson } from './json-writer.js';
 import { describeRequestValue } from './request-value.js';
 import { decodeB64Values, isB64, tfServingElementText } from './tensor-json.js';
 import { versionParam } from './version-segment.js';
-
-const TF_DTYPE: Readonly<Record<DType, string>> = {
-  float32: 'DT_FLOAT',
-  float64: 'DT_DOUBLE',
-  float16: 'DT_HALF',
-  int8: 'DT_INT8',
-  uint8: 'DT_UINT8',
-  int16: 'DT_INT16',
-  uint16: 'DT_UINT16',
-  int32: 'DT_INT32',
-  uint32: 'DT_UINT32',
-  int64: 'DT_INT64',
-  uint64: 'DT_UINT64',
-  bool: 'DT_BOOL',
-  string: 'DT_STRING',
-};
 
 /** The one signature every model here has (TF Serving's `kDefaultServingSignatureDefKey`). */
 const SERVING_DEFAULT = 'serving_default';
@@ -61,7 +45,7 @@ export const modelMetadata: RouteHandler = ({ host, params }) => {
   const tensor = (s: TensorSpec) => [
     s.name,
     // As TF Serving: keyed by the signature key, `name` the graph tensor (`Identity_2:0`) where there is one.
-    { dtype: TF_DTYPE[s.dtype], tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: false }, name: s.aliases?.find((a) => a.includes(':')) ?? s.name },
+    { dtype: declaredDatatype(s).tfServing, tensor_shape: { dim: s.shape.map((d) => ({ size: String(d), name: '' })), unknown_rank: s.rankUnknown === true }, name: s.aliases?.find((a) => a.includes(':')) ?? s.name },
   ];
   return json(200, {
     model_spec: { name: meta.name, signature_name: '', version: String(meta.version) },
@@ -196,7 +180,8 @@ function checkSignature(name: unknown): void {
 /** `{"b64": ...}` values decoded to bytes: only for string (BYTES) inputs, whose elements are bytes. */
 function decode(value: unknown, where: string, spec: TensorSpec): unknown {
   try {
-    return decodeB64Values(value, where, spec.dtype === 'string' ? undefined : `input ${JSON.stringify(spec.name)} is ${spec.dtype} (${DTYPES[spec.dtype].kserve}) and expects ${spec.dtype === 'bool' ? 'true or false' : 'numbers'}; {"b64": ...} is only for string (BYTES) inputs`);
+    const declared = declaredDatatype(spec);
+    return decodeB64Values(value, where, spec.dtype === 'string' ? undefined : `input ${JSON.stringify(spec.name)} is ${declared.dtype} (${declared.kserve}) and expects ${spec.dtype === 'bool' ? 'true or false' : 'numbers'}; {"b64": ...} is only for string (BYTES) inputs`);
   } catch (error) {
     if (error instanceof ConversionError) throw badRequest(error.message);
     throw error;

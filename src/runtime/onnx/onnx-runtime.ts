@@ -1,6 +1,7 @@
 import { ErrorCode, ModelHostError } from '../../errors/index.js';
 import { isDType, type Signature, type Tensor, type TensorSpec } from '../../tensor/index.js';
 import { ModelFiles } from '../model-files.js';
+import { undeclaredShapes, type UndeclaredShapes } from './undeclared-shapes.js';
 import { importPeer } from '../optional-peer.js';
 import type { Runtime, RuntimeLoadOptions, RuntimeMemory, Session } from '../runtime.js';
 import type * as ort from 'onnxruntime-node';
@@ -67,7 +68,7 @@ export const onnxRuntime: Runtime = {
       });
     }
     try {
-      const onnxSession = new OnnxSession(runtime, session);
+      const onnxSession = new OnnxSession(runtime, session, undeclaredShapes(bytes));
       openSessions++;
       return onnxSession;
     } catch (error) {
@@ -94,10 +95,13 @@ class OnnxSession implements Session {
   constructor(
     private readonly ort: Ort,
     private readonly session: ort.InferenceSession,
+    /** Tensors the file declares no shape for: onnxruntime says `[]` for them, as for a scalar. */
+    unshaped: UndeclaredShapes,
   ) {
+    const withRank = (spec: TensorSpec, names: ReadonlySet<string>): TensorSpec => (spec.shape.length === 0 && names.has(spec.name) ? { ...spec, rankUnknown: true } : spec);
     this.signature = {
-      inputs: session.inputMetadata.map((m) => specOf(m, 'input')),
-      outputs: session.outputMetadata.map((m) => specOf(m, 'output')),
+      inputs: session.inputMetadata.map((m) => withRank(specOf(m, 'input'), unshaped.inputs)),
+      outputs: session.outputMetadata.map((m) => withRank(specOf(m, 'output'), unshaped.outputs)),
       // onnxruntime-node copies string tensors as C strings: they end at the first NUL.
       textOnlyStrings: true,
     };

@@ -23,18 +23,24 @@ export interface GraphSignature {
   readonly inputs: ReadonlyMap<string, SignatureEntry>;
   readonly outputs: ReadonlyMap<string, SignatureEntry>;
   /**
-   * Inputs the graph declares as an integer type narrower than int32 (a `DT_UINT8` image):
-   * tfjs feeds them as int32, so the values the declared type can hold, by node name.
+   * Inputs the graph declares as an integer type narrower than int32 (a `DT_UINT8` image),
+   * by node name: tfjs feeds them as int32, so the declared type and the values it holds.
    */
-  readonly ranges: ReadonlyMap<string, readonly [number, number]>;
+  readonly narrow: ReadonlyMap<string, NarrowInteger>;
 }
 
-/** Integer types tfjs widens to int32, and the values each holds. */
-const NARROW_INTEGERS: Readonly<Record<string, readonly [number, number]>> = {
-  DT_UINT8: [0, 255],
-  DT_INT8: [-128, 127],
-  DT_UINT16: [0, 65535],
-  DT_INT16: [-32768, 32767],
+/** An integer type narrower than int32, which tfjs widens to int32. */
+export interface NarrowInteger {
+  readonly dtype: 'uint8' | 'int8' | 'uint16' | 'int16';
+  readonly range: readonly [min: number, max: number];
+}
+
+/** Integer types tfjs widens to int32, by TensorFlow name. */
+const NARROW_INTEGERS: Readonly<Record<string, NarrowInteger>> = {
+  DT_UINT8: { dtype: 'uint8', range: [0, 255] },
+  DT_INT8: { dtype: 'int8', range: [-128, 127] },
+  DT_UINT16: { dtype: 'uint16', range: [0, 65535] },
+  DT_INT16: { dtype: 'int16', range: [-32768, 32767] },
 };
 
 interface TensorInfoJson {
@@ -80,8 +86,8 @@ export function readGraphSignature(signature: unknown, topology?: unknown): Grap
     return map;
   };
   const inputs = section('inputs');
-  const ranges = new Map<string, readonly [number, number]>();
-  for (const [node, entry] of inputs) if (entry.declared !== undefined && NARROW_INTEGERS[entry.declared] !== undefined) ranges.set(node, NARROW_INTEGERS[entry.declared]!);
+  const narrow = new Map<string, NarrowInteger>();
+  for (const [node, entry] of inputs) if (entry.declared !== undefined && Object.hasOwn(NARROW_INTEGERS, entry.declared)) narrow.set(node, NARROW_INTEGERS[entry.declared]!);
   // The placeholder's own dtype is what the graph runs on: it wins over the signature's.
   const nodes = typeof topology === 'object' && topology !== null ? (topology as { node?: unknown }).node : undefined;
   if (Array.isArray(nodes)) {
@@ -89,12 +95,11 @@ export function readGraphSignature(signature: unknown, topology?: unknown): Grap
       if (node?.op !== 'Placeholder' || typeof node.name !== 'string') continue;
       const type = node.attr?.dtype?.type;
       if (typeof type !== 'string') continue;
-      const range = NARROW_INTEGERS[type];
-      if (range !== undefined) ranges.set(node.name, range);
-      else ranges.delete(node.name);
+      if (Object.hasOwn(NARROW_INTEGERS, type)) narrow.set(node.name, NARROW_INTEGERS[type]!);
+      else narrow.delete(node.name);
     }
   }
-  return { inputs, outputs: section('outputs'), ranges };
+  return { inputs, outputs: section('outputs'), narrow };
 }
 
 function shapeOf(info: TensorInfoJson): { shape?: number[] } {

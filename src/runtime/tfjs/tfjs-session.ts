@@ -85,8 +85,9 @@ export class TfjsSession implements Session {
     const inputs = model.inputs.map((t) => {
       const entry = declared.inputs.get(t.name);
       const base = spec(t.name, t.dtype ?? entry?.dtype, t.shape ?? entry?.shape);
-      const range = base.dtype === 'int32' ? declared.ranges.get(t.name) : undefined;
-      return { ...base, ...namesOf(t.name, entry), ...(range === undefined ? {} : { range }) };
+      // A narrower integer the graph declares (a uint8 image): tfjs computes on int32; the declared type is reported and bounds the values.
+      const narrow = base.dtype === 'int32' ? declared.narrow.get(t.name) : undefined;
+      return { ...base, ...namesOf(t.name, entry), ...(narrow === undefined ? {} : { range: narrow.range, declaredDtype: narrow.dtype }) };
     });
     const known = model.outputs.map((t) => {
       const entry = declared.outputs.get(t.name);

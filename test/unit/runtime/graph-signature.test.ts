@@ -18,13 +18,19 @@ describe('readGraphSignature', () => {
     expect(signature.outputs.get('Identity_7')).toEqual({ key: 'unshaped', tensorName: 'Identity_7:0', dtype: 'int32', declared: 'DT_UINT8' });
   });
 
-  it('gives the values of inputs declared narrower than int32 (fed as int32), the placeholder over the signature', () => {
+  it('gives the declared type and values of inputs declared narrower than int32 (fed as int32), the placeholder over the signature', () => {
     const signature = readGraphSignature(
       { inputs: { image: { name: 'image:0', dtype: 'DT_UINT8' }, mask: { name: 'mask:0', dtype: 'DT_INT16' }, ids: { name: 'ids:0', dtype: 'DT_INT32' } } },
       { node: [{ name: 'mask', op: 'Placeholder', attr: { dtype: { type: 'DT_INT8' } } }, { name: 'ids', op: 'Placeholder', attr: { dtype: { type: 'DT_INT32' } } }, { name: 'other', op: 'Placeholder', attr: { dtype: { type: 'DT_UINT16' } } }] },
     );
-    expect(Object.fromEntries(signature.ranges)).toEqual({ image: [0, 255], mask: [-128, 127], other: [0, 65535] });
-    expect(readGraphSignature(undefined, { node: 'x' }).ranges.size).toBe(0);
+    expect(Object.fromEntries(signature.narrow)).toEqual({
+      image: { dtype: 'uint8', range: [0, 255] },
+      mask: { dtype: 'int8', range: [-128, 127] },
+      other: { dtype: 'uint16', range: [0, 65535] },
+    });
+    expect(readGraphSignature(undefined, { node: 'x' }).narrow.size).toBe(0);
+    // A placeholder type named like an Object.prototype member is no narrow integer.
+    expect(readGraphSignature(undefined, { node: [{ name: 'p', op: 'Placeholder', attr: { dtype: { type: 'constructor' } } }] }).narrow.size).toBe(0);
   });
 
   it('ignores a missing or malformed signature', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DTYPES, dtypeFromKServe, dtypeOfData, float16BitsToNumber, float32ToFloat16Bits, fromNested } from '../../../src/tensor/index.js';
+import { declaredDatatype, DTYPES, dtypeFromKServe, dtypeOfData, float16BitsToNumber, float32ToFloat16Bits, fromNested } from '../../../src/tensor/index.js';
 
 describe('dtype table', () => {
   it('has storage for every dtype the issue names', () => {
@@ -39,5 +39,33 @@ describe('dtype table', () => {
     expect(() => fromNested([2n ** 63n], 'int64')).toThrow(/is out of range for dtype int64/);
     expect(fromNested([2n ** 63n], 'uint64').data).toEqual(BigUint64Array.from([2n ** 63n]));
     expect(fromNested([[1, 2], [3, 4]], 'int32')).toEqual({ data: new Int32Array([1, 2, 3, 4]), shape: [2, 2] });
+  });
+
+  it('names every dtype in KServe v2 and TF Serving (TensorFlow DataType names)', () => {
+    const names = Object.fromEntries(Object.values(DTYPES).map((d) => [d.name, [d.kserve, d.tfServing]]));
+    expect(names).toEqual({
+      float32: ['FP32', 'DT_FLOAT'],
+      float64: ['FP64', 'DT_DOUBLE'],
+      float16: ['FP16', 'DT_HALF'],
+      int8: ['INT8', 'DT_INT8'],
+      uint8: ['UINT8', 'DT_UINT8'],
+      int16: ['INT16', 'DT_INT16'],
+      uint16: ['UINT16', 'DT_UINT16'],
+      int32: ['INT32', 'DT_INT32'],
+      uint32: ['UINT32', 'DT_UINT32'],
+      int64: ['INT64', 'DT_INT64'],
+      uint64: ['UINT64', 'DT_UINT64'],
+      bool: ['BOOL', 'DT_BOOL'],
+      string: ['BYTES', 'DT_STRING'],
+    });
+  });
+
+  it('declaredDatatype: the declared dtype where the runtime computes on a wider one, else the dtype', () => {
+    expect(declaredDatatype({ dtype: 'int32', declaredDtype: 'uint8' })).toEqual({ dtype: 'uint8', kserve: 'UINT8', tfServing: 'DT_UINT8' });
+    expect(declaredDatatype({ dtype: 'int16' })).toEqual({ dtype: 'int16', kserve: 'INT16', tfServing: 'DT_INT16' });
+    // Only a narrower integer an int32 carries: no type requests could not be sent in (a custom runtime's float16 on float32, uint32 on int32).
+    expect(declaredDatatype({ dtype: 'float32', declaredDtype: 'float16' }).kserve).toBe('FP32');
+    expect(declaredDatatype({ dtype: 'int32', declaredDtype: 'uint32' }).kserve).toBe('INT32');
+    expect(declaredDatatype({ dtype: 'int32', declaredDtype: 'int16' }).kserve).toBe('INT16');
   });
 });

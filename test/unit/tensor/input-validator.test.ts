@@ -200,3 +200,34 @@ describe('InputValidator.prepare: inputs keyed by name, read without a Map (issu
     expect(validator(mlp).prepare(new Map([['x', x]]), 'instance').tensors['x']!.data).toBe(x);
   });
 });
+
+describe('InputValidator.prepare: declared types and undeclared shapes', () => {
+  const image: Signature = {
+    inputs: [{ name: 'image', dtype: 'int32', declaredDtype: 'uint8', range: [0, 255], shape: [-1, 3] }],
+    outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 3] }],
+  };
+  const anyShape: Signature = {
+    inputs: [{ name: 'x', dtype: 'float32', shape: [], rankUnknown: true }],
+    outputs: [{ name: 'y', dtype: 'float32', shape: [], rankUnknown: true }],
+  };
+
+  it('an int32 input declared uint8 takes uint8 (a Uint8Array, or values with dtype uint8), widened exactly to Int32Array', () => {
+    const bare = validator(image).prepare(Uint8Array.of(0, 128, 255), 'instance').tensors['image']!;
+    expect(bare).toEqual({ data: Int32Array.of(0, 128, 255), shape: [1, 3], dtype: 'int32' });
+    const listed = validator(image).prepare({ image: { data: [0, 7, 255], shape: [1, 3], dtype: 'uint8' } }, 'batch').tensors['image']!;
+    expect(listed).toEqual({ data: Int32Array.of(0, 7, 255), shape: [1, 3], dtype: 'int32' });
+    expect(() => validator(image).prepare({ image: { data: [0, 7, 256], shape: [1, 3], dtype: 'uint8' } }, 'batch')).toThrow(/input 'image'.*256/);
+    expect(() => validator(image).prepare(Int8Array.of(0, 1, 2), 'instance')).toThrow("model 'm' v1, input 'image': expected dtype int32 (Int32Array) or uint8 (Uint8Array, as the model declares it), got int8 (Int8Array)");
+  });
+
+  it('an input of undeclared shape (rankUnknown) takes any shape given with its data, and refuses a bare array as ambiguous', () => {
+    const v = validator(anyShape);
+    expect(v.batched).toBe(false);
+    for (const shape of [[], [4], [2, 2], [1, 2, 2]]) {
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      expect(v.prepare({ x: { data, shape } }, 'instance').tensors['x']!.shape).toEqual(shape);
+    }
+    expect(v.prepare([[1, 2], [3, 4]], 'instance').tensors['x']!.shape).toEqual([2, 2]);
+    expect(() => v.prepare(new Float32Array(4), 'instance')).toThrow("model 'm' v1, input 'x': has no declared shape, so a bare typed array is ambiguous; pass { data, shape }");
+  });
+});
