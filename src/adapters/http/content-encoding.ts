@@ -11,24 +11,23 @@ import { quoted } from '../../errors/option-checks.js';
 import { json } from './http-errors.js';
 import type { HttpRequest, HttpResponse } from './http-types.js';
 
-/** The content codings a request's body is under, `identity` left out (`[]`: read as sent). */
-export function contentCodings(headers: HttpRequest['headers']): string[] {
-  const header = headers['content-encoding'];
+/** The codings a coding header lists, lower-cased, without `skip` (the one that changes nothing). */
+function codingsOf(header: string | readonly string[] | undefined, skip: string): string[] {
   if (header === undefined) return [];
   return (typeof header === 'string' ? header : header.join(','))
     .split(',')
     .map((c) => c.trim().toLowerCase())
-    .filter((c) => c !== '' && c !== 'identity');
+    .filter((c) => c !== '' && c !== skip);
+}
+
+/** The content codings a request's body is under, `identity` left out (`[]`: read as sent). */
+export function contentCodings(headers: HttpRequest['headers']): string[] {
+  return codingsOf(headers['content-encoding'], 'identity');
 }
 
 /** The transfer codings a request's body is under besides `chunked` (which Node's parser removes): `[]` when none. */
 export function transferCodings(headers: HttpRequest['headers']): string[] {
-  const header = headers['transfer-encoding'];
-  if (header === undefined) return [];
-  return (typeof header === 'string' ? header : header.join(','))
-    .split(',')
-    .map((c) => c.trim().toLowerCase())
-    .filter((c) => c !== '' && c !== 'chunked');
+  return codingsOf(headers['transfer-encoding'], 'chunked');
 }
 
 /** Whether the body is under any coding (content or transfer) this server does not decode. */
