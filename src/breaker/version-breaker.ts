@@ -96,6 +96,11 @@ export class VersionBreaker {
     return this.current;
   }
 
+  /** The time bound of a runtime call (`breaker.timeoutMs`), ms; undefined: none. */
+  get timeoutMs(): number | undefined {
+    return this.options.timeoutMs;
+  }
+
   /** Whether requests must fail fast (open, not yet half-open). */
   get rejecting(): boolean {
     return this.current === 'open';
