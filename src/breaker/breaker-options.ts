@@ -10,7 +10,7 @@ export interface BreakerOptions {
   volumeThreshold?: number;
   /** How long the breaker stays open before letting a probe through (half-open). Default 30000. */
   resetTimeoutMs?: number;
-  /** The rolling window of call statistics. Default 10000. */
+  /** The rolling window of call statistics, ms: 10 slices of `floor(rollingCountTimeoutMs / 10)` ms, as opossum keeps it. Default 10000. */
   rollingCountTimeoutMs?: number;
   /** A runtime call taking longer counts as a failure. Default: none (instances.runTimeoutMs bounds thread instances). */
   timeoutMs?: number;

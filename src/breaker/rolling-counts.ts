@@ -1,15 +1,18 @@
 /**
- * Successes and failures over a rolling window of `windowMs`, kept in `buckets` equal slices
- * as opossum's `Status` keeps them (10 slices of `rollingCountTimeout / 10`): a count belongs
- * to the slice of the time it was made, and a slice leaves the window whole. Counting is two
- * additions and a clock read, with nothing allocated: it runs once per batch, which at one
- * caller is once per request.
+ * Successes and failures over a rolling window, kept in `buckets` equal slices as opossum's
+ * `Status` keeps them: slices of `floor(windowMs / buckets)` ms (at least 1) from the moment it
+ * was made, so a window that is not a multiple of `buckets` ms is as long as opossum's
+ * (`rollingCountTimeout: 15` is 10 slices of 1 ms). A count belongs to the slice of the time
+ * it was made, and a slice leaves the window whole. Counting is two additions and a clock
+ * read, with nothing allocated: it runs once per batch, which at one caller is once per request.
  */
 export class RollingCounts {
   private readonly successCounts: Float64Array;
   private readonly failureCounts: Float64Array;
   private readonly sliceMs: number;
-  /** The slice counted into now, as `floor(time / sliceMs)`. */
+  /** When slice 0 began (the construction), ms. */
+  private readonly origin: number;
+  /** The slice counted into now, as `floor((time - origin) / sliceMs)`. */
   private slice = Number.NEGATIVE_INFINITY;
   private successTotal = 0;
   private failureTotal = 0;
@@ -24,7 +27,8 @@ export class RollingCounts {
     private readonly buckets: number,
     private readonly now: () => number,
   ) {
-    this.sliceMs = windowMs / buckets;
+    this.sliceMs = Math.max(1, Math.floor(windowMs / buckets));
+    this.origin = now();
     this.successCounts = new Float64Array(buckets);
     this.failureCounts = new Float64Array(buckets);
   }
@@ -55,7 +59,7 @@ export class RollingCounts {
 
   /** Moves the window to the current slice (emptying the slices it leaves) and returns that slice's index. */
   private advance(): number {
-    const slice = Math.floor(this.now() / this.sliceMs);
+    const slice = Math.floor((this.now() - this.origin) / this.sliceMs);
     const { buckets } = this;
     if (slice !== this.slice) {
       // Every slice after the last one counted into, up to the current one, starts empty again.

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import { ErrorCode, isModelHostError, ModelHostError } from '../errors/index.js';
 import { hostWorded } from '../errors/error-detail.js';
@@ -5,11 +6,6 @@ import { runTimedOut } from '../errors/run-timeout.js';
 import type { BreakerState } from '../metrics/events.js';
 import type { ResolvedBreakerOptions } from './breaker-options.js';
 import { RollingCounts } from './rolling-counts.js';
-
-/** The action a success fires: a promise already resolved, shared by every batch. */
-const RESOLVED = Promise.resolve();
-const SUCCEEDED = () => RESOLVED;
-const IGNORE = () => undefined;
 
 /** Failures that are the caller's, never the version's: they must not open its breaker. */
 const CALLER_ERRORS: ReadonlySet<string> = new Set([ErrorCode.INVALID_INPUT, ErrorCode.CANCELLED, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.SHUTTING_DOWN, ErrorCode.QUEUE_FULL]);
@@ -20,21 +16,33 @@ export interface BreakerTransition {
   readonly reason: string;
 }
 
+/** The errors of `bound`'s own timer. */
+const EXPIRED = new WeakSet<object>();
+
+function expiredError(bound: number): Error {
+  const error = Object.assign(new Error(`Timed out after ${bound}ms`), { code: 'ETIMEDOUT' });
+  EXPIRED.add(error);
+  return error;
+}
+
 /** opossum's `rollingCountBuckets` default: the window is kept in this many slices. */
 const WINDOW_BUCKETS = 10;
 
 /**
  * The circuit breaker of one loaded version: an opossum breaker around its runtime calls
- * (batches, not queue waits). Caller errors never count; opossum's own errors come out as
- * CIRCUIT_OPEN or INFERENCE_FAILED with the original as `cause`.
+ * (batches, not queue waits). Caller errors never count; a failure of a bounded run comes
+ * out as INFERENCE_FAILED with the original as `cause` (`translate`).
  *
- * opossum owns the states, the reset timer, the half-open probe and its verdict; the rolling
- * window that decides to open a closed breaker is counted here ({@link RollingCounts}, by
- * opossum's rule: at a failure, at least `volumeThreshold` calls in the window and a failure
- * share above `errorThresholdPercentage`), and `open()` is opossum's own. A success of a
- * closed breaker is then two additions, not a `fire` of opossum (a promise, a reaction,
- * two clock reads, two events and a latency kept per call): ~5% of a one-caller request
- * on the MLP, where every request is a batch (docs/benchmarks.md, session 10).
+ * opossum owns the states and the reset timer (`open()` starts it; its end half-opens the
+ * breaker); modelhost counts the rolling window that decides to open a closed breaker
+ * ({@link RollingCounts}, by opossum's rule: at a failure, at least `volumeThreshold` calls in
+ * the window and a failure share above `errorThresholdPercentage`; the same slices), admits
+ * the one half-open probe (`admit`) and acts on its verdict with opossum's `close()` or
+ * `open()`, as opossum's `fire` would. opossum is never fired: a success of a closed breaker is
+ * two additions, not a `fire` (a promise, a reaction, two clock reads, two events and a
+ * latency kept per call: ~5% of a one-caller request on the MLP, docs/benchmarks.md), and
+ * opossum's own window (a timer every `rollingCountTimeoutMs / 10`, 1 ms at the smallest)
+ * does not run at all. test/unit/breaker/opossum-parity.test.ts feeds both the same verdicts.
  */
 export class VersionBreaker {
   private readonly breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
@@ -43,6 +51,8 @@ export class VersionBreaker {
   private probing = false;
   /** The calls whose verdicts decide opening, over `rollingCountTimeoutMs`. */
   private readonly counts: RollingCounts;
+  /** The half-open probe failed: the opening that follows says so. */
+  private probeFailed = false;
 
   /**
    * @param now monotonic ms for the rolling window (`performance.now`; a test's clock)
@@ -55,16 +65,10 @@ export class VersionBreaker {
   ) {
     this.counts = new RollingCounts(options.rollingCountTimeoutMs, WINDOW_BUCKETS, now);
     this.breaker = new CircuitBreaker((call: () => Promise<unknown>) => call(), {
-      errorThresholdPercentage: options.errorThresholdPercentage,
-      // A closed breaker is opened by `record` from its own counts (opossum's window would miss
-      // the successes it is not told); opossum still re-opens on a failed half-open probe.
-      volumeThreshold: Number.MAX_SAFE_INTEGER,
       resetTimeout: options.resetTimeoutMs,
-      rollingCountTimeout: options.rollingCountTimeoutMs,
-      // The time bound is applied around the runtime call (`bound`); opossum only counts verdicts (`record`).
-      timeout: false,
-      errorFilter: (error: unknown) => isModelHostError(error) && CALLER_ERRORS.has(error.code),
-      // modelhost keeps its own latency statistics; opossum's would cost on every call.
+      // opossum's window is not used (it is never fired): an emitter that never rotates it
+      // spares its rotation timer (every rollingCountTimeoutMs / 10, per version).
+      rotateBucketController: new EventEmitter(),
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
     });
@@ -83,6 +87,7 @@ export class VersionBreaker {
     };
     this.breaker.on('open', () =>
       move('open', () => {
+        if (this.probeFailed) return 'the probe failed';
         const failures = this.counts.failures;
         const calls = failures + this.counts.successes;
         return `${failures} of ${calls} runtime calls failed in the last ${options.rollingCountTimeoutMs / 1000} s (threshold ${options.errorThresholdPercentage}%)`;
@@ -94,6 +99,11 @@ export class VersionBreaker {
 
   get state(): BreakerState {
     return this.current;
+  }
+
+  /** The time bound of a runtime call (`breaker.timeoutMs`), ms; undefined: none. */
+  get timeoutMs(): number | undefined {
+    return this.options.timeoutMs;
   }
 
   /** Whether requests must fail fast (open, not yet half-open). */
@@ -126,7 +136,7 @@ export class VersionBreaker {
     if (bound === undefined) return running;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`Timed out after ${bound}ms`), { code: 'ETIMEDOUT' })), bound);
+      timer = setTimeout(() => reject(expiredError(bound)), bound);
     });
     return Promise.race([running, expired]).then(
       (value) => {
@@ -144,26 +154,28 @@ export class VersionBreaker {
    * Counts one batch's verdict: a success, or a failure of the model (caller errors count as
    * successes, as opossum's `errorFilter` has them); `request` counts nothing (the failures
    * were the requests' own). Ignored while open and after shutdown. A failure that takes the
-   * window past the thresholds opens the breaker now; a half-open breaker's verdict goes to
-   * opossum, which closes it or opens it again.
+   * window past the thresholds opens the breaker now; a half-open breaker's verdict (its
+   * probe's) closes it or opens it again.
    */
   record(verdict: 'success' | 'request' | { readonly failure: unknown }): void {
     this.probing = false;
     if (verdict === 'request') return;
     const { breaker } = this;
-    if (breaker.isShutdown || (breaker.opened && !breaker.pendingClose)) return;
+    if (!breaker.closed && !breaker.halfOpen) return; // open (a batch admitted before it opened), or shut down
     const succeeded = verdict === 'success' || (isModelHostError(verdict.failure) && CALLER_ERRORS.has(verdict.failure.code));
     if (succeeded) this.counts.success();
     else this.counts.failure();
     if (breaker.closed) {
-      // opossum counts the failure too (its `failure` event and stats); the decision is here.
-      if (succeeded) return;
-      breaker.fire(() => Promise.reject((verdict as { readonly failure: unknown }).failure)).catch(IGNORE);
-      if (this.overThreshold()) breaker.open();
+      if (!succeeded && this.overThreshold()) breaker.open();
       return;
     }
-    // Half-open: the probe's verdict, which opossum acts on.
-    breaker.fire(succeeded ? SUCCEEDED : () => Promise.reject((verdict as { readonly failure: unknown }).failure)).catch(IGNORE);
+    if (succeeded) return breaker.close();
+    this.probeFailed = true;
+    try {
+      breaker.open();
+    } finally {
+      this.probeFailed = false;
+    }
   }
 
   /** opossum's rule, on this window: enough calls, and a failure share above the threshold. */
@@ -187,15 +199,15 @@ export class VersionBreaker {
     });
   }
 
-  /** A failure of a bounded run (`bound`) as a ModelHostError: CIRCUIT_OPEN, or INFERENCE_FAILED with the original as `cause`; a ModelHostError as is. */
+  /** A failure of a bounded run (`bound`) as a ModelHostError: INFERENCE_FAILED with the original as `cause` (a runtime's own CIRCUIT_OPEN-like error is not this breaker's); a ModelHostError as is. */
   translate(error: unknown): unknown {
     if (isModelHostError(error)) return error;
-    const code = (error as { code?: string } | undefined)?.code;
-    if (code === 'EOPENBREAKER') return this.openError(error);
+    // Told by identity: a runtime's own error with code ETIMEDOUT (a remote call of its own) is the runtime's failure, in its words.
+    const expired = typeof error === 'object' && error !== null && EXPIRED.has(error);
     const { model, version } = this.context;
-    const reason = code === 'ETIMEDOUT' ? `the runtime call ${(error as Error).message.toLowerCase()} (breaker.timeoutMs)` : (error as Error)?.message ?? String(error);
+    const reason = expired ? `the runtime call ${(error as Error).message.toLowerCase()} (breaker.timeoutMs)` : (error as Error)?.message ?? String(error);
     const translated = new ModelHostError(ErrorCode.INFERENCE_FAILED, `model '${model}' v${version}: ${reason}`, { ...this.context, cause: error });
     // A timeout is modelhost's verdict, in its words; any other message is the runtime's own text.
-    return code === 'ETIMEDOUT' ? runTimedOut(hostWorded(translated)) : translated;
+    return expired ? runTimedOut(hostWorded(translated)) : translated;
   }
 }

@@ -42,6 +42,8 @@ export interface BatchBreaker {
    * `record`. A failure may come out as the runtime threw it: `translate` words it.
    */
   bound<T>(running: Promise<T>): Promise<T>;
+  /** The time bound `bound` applies, ms (`breaker.timeoutMs`); undefined: none. */
+  readonly timeoutMs?: number | undefined;
   /** A failure of a bounded run in modelhost's terms (a ModelHostError with the original as `cause`); default: as is. */
   translate?(error: unknown): unknown;
   /**
@@ -100,7 +102,8 @@ export interface BatchSchedulerConfig {
  * whole event-loop turn when runs block the thread (tfjs inline), so requests read from
  * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch
  * (with `padding`: the same but for their padded length, see padding.ts).
- * A failing batch is bisected so a poisoned request fails alone; a failure is then blamed on
+ * A failing batch is bisected so a poisoned request fails alone (one that got no answer
+ * within its time bound is not: its requests fail with the timeout); a failure is then blamed on
  * the request when other inputs succeed on the version (its batch-mates, or a probe with
  * known-good inputs), and only failures blamed on the model count toward the breaker.
  */
@@ -143,6 +146,8 @@ export class BatchScheduler implements Dispatcher {
   });
   /** Inputs of a request that last succeeded: what a probe runs. */
   private knownGood: Record<string, Tensor> | undefined;
+  /** Runs the breaker's time bound gave up on, until they return (each still holds an execution slot). */
+  private readonly outlivedRuns = new Set<Promise<void>>();
   /** The probe in flight, shared by every failure waiting for a verdict. */
   private probing: Promise<boolean> | undefined;
 
@@ -457,7 +462,7 @@ export class BatchScheduler implements Dispatcher {
       if (refused !== undefined) throw refused;
       inputs = pooled === undefined ? this.batchInputs(tasks) : pooledInputs(tasks, pooled);
       running = this.executor.run(inputs, owned);
-      if (breaker !== undefined) running = breaker.bound(running);
+      if (breaker !== undefined) running = this.outlived(running, breaker.bound(running));
     } catch (thrown) {
       running = Promise.reject(thrown);
     }
@@ -692,26 +697,38 @@ export class BatchScheduler implements Dispatcher {
    * succeed on the version: its batch-mates in the bisection, else a probe with known-good
    * inputs (the last request that succeeded, or the warmup set). Otherwise it is the
    * model's (a failure that did not come back on a re-run is a transient fault of the
-   * model), and only then counts toward the breaker. A lone request whose run got no answer
-   * within its time bound (`isRunTimeout`) is not run again: the probe alone decides (TorchServe
-   * and Triton fail a timed-out request; none re-runs it), so a hang costs one timeout, not two.
+   * model), and only then counts toward the breaker.
+   *
+   * A run that got no answer within its time bound (`isRunTimeout`: `instances.runTimeoutMs`,
+   * `breaker.timeoutMs`) is not run again, whole or in halves: each re-run that still holds the
+   * hanging input costs another whole timeout and another abandoned run (enough of those and the
+   * version reports itself stalled), so one client could take the version out of service. Its
+   * requests fail with the timeout and the probe alone decides whether it counts (TorchServe and
+   * Triton fail a timed-out batch's requests; neither re-runs them).
    */
   private async classify(tasks: Task[], cause: unknown): Promise<void> {
-    const failed: { task: Task; cause: unknown; alone: boolean }[] = [];
-    const outcome = { succeeded: false };
-    await this.isolate(tasks, cause, isolationBudget(tasks.length), failed, outcome);
+    const failed: Failed[] = [];
+    const outcome = { succeeded: false, departed: false };
+    if (isRunTimeout(cause)) this.giveUp(tasks, cause, failed, outcome);
+    else await this.isolate(tasks, cause, isolationBudget(tasks.length), failed, outcome);
     const breaker = this.config.breaker;
     if (failed.length === 0) {
-      breaker?.record({ failure: cause }); // every request succeeded when run again: the model's transient fault
+      if (!outcome.departed) {
+        breaker?.record({ failure: cause }); // every request succeeded when run again: the model's transient fault
+        return;
+      }
+      // Requests that left (cancelled, expired) before they could be run again may hold the
+      // cause, and nobody is left to pin it on: it counts only if known-good inputs fail too
+      // (else one client could count its poisoned requests against the model by cancelling them).
+      breaker?.record(outcome.succeeded || (await this.probe()) ? 'request' : { failure: cause });
       return;
     }
     let blame: Blame;
-    const hung = tasks.length === 1 && isRunTimeout(cause);
     if (outcome.succeeded) blame = 'request';
-    else if (tasks.length === 1 && !hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
+    else if (tasks.length === 1 && !failed[0]!.hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
     else blame = (await this.probe()) ? 'request' : 'model';
     breaker?.record(blame === 'model' ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
-    for (const { task, cause: own, alone } of failed) {
+    for (const { task, cause: own, alone, hung } of failed) {
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
       const what =
         isHostWorded(own)
@@ -719,23 +736,74 @@ export class BatchScheduler implements Dispatcher {
           : blame === 'model'
             ? 'the runtime failed on this batch'
             : 'the runtime failed on this request';
-      const why =
-        blame === 'model'
-          ? ''
-          : hung
-            ? ' (blamed on the request: it got no answer while other inputs succeed on this version; a run that got none is not run again)'
-            : alone
-              ? ' (blamed on the request: it fails again on its own while other inputs succeed on this version)'
-              : ' (blamed on the request: its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version)';
+      const why = blame === 'model' ? '' : ` (${blameReason(alone, hung)})`;
       this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${what}${why}`, own), true, blame);
     }
   }
+
+  /** The requests of a run that got no answer, still waiting, fail as they are: not run again. */
+  private giveUp(tasks: readonly Task[], cause: unknown, failed: Failed[], outcome: { departed: boolean }): void {
+    for (const task of tasks) {
+      if (task.state === TaskState.Settled) outcome.departed = true;
+      else failed.push({ task, cause, alone: tasks.length === 1, hung: true });
+    }
+  }
+
+  /**
+   * A run of a failed batch's part, of a lone request again, or of the probe: within the
+   * breaker's time bound like any run (`breaker.timeoutMs`), else one that hangs would hold its
+   * batch's requests unsettled for good. While every execution slot is held by runs the bound
+   * gave up on, it first waits for one of them to return (at most `breaker.timeoutMs` more), so
+   * its own bound times its run, not a wait behind a hung one.
+   */
+  private async rerun(inputs: Record<string, Tensor>, owned: boolean): Promise<Record<string, Tensor>> {
+    const breaker = this.config.breaker;
+    if (breaker === undefined) return this.executor.run(inputs, owned);
+    if (breaker.timeoutMs !== undefined) await this.slotFreed(breaker.timeoutMs);
+    const running = this.executor.run(inputs, owned);
+    return this.outlived(running, breaker.bound(running));
+  }
+
+  /** Resolves once a slot is not held by an outlived run, or after `limitMs`. */
+  private async slotFreed(limitMs: number): Promise<void> {
+    const { executor } = this;
+    const { clock } = this.config;
+    const until = clock.now() + limitMs;
+    while (executor.running >= executor.concurrency && this.outlivedRuns.size > 0) {
+      const left = until - clock.now();
+      if (left <= 0) return;
+      let timer: unknown;
+      const waited = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, left)));
+      await Promise.race([waited, ...this.outlivedRuns]);
+      clock.clearTimeout(timer);
+    }
+  }
+
+  /**
+   * `bounded`, the run within the breaker's time bound. A run the bound gave up on still holds
+   * its execution slot until it returns, and no batch of this scheduler ends then: the next
+   * cut is asked for when it does, or queued requests would wait for a batch that never comes.
+   */
+  private outlived<T>(running: Promise<T>, bounded: Promise<T>): Promise<T> {
+    if (bounded === running) return running;
+    return bounded.catch((error: unknown) => {
+      if (isRunTimeout(error)) {
+        const returned: Promise<void> = running.then(noop, noop).then(() => {
+          this.outlivedRuns.delete(returned);
+          this.schedule();
+        });
+        this.outlivedRuns.add(returned);
+      }
+      throw error;
+    });
+  }
+
 
   /** Whether a lone request that failed fails again when run once more (its result is not used). */
   private async reproduces(task: Task): Promise<boolean> {
     if (task.state === TaskState.Settled) return true;
     try {
-      this.checkOutputs(await this.executor.run(this.batchInputs([task]), false), task.rows);
+      this.checkOutputs(await this.rerun(this.batchInputs([task]), false), task.rows);
       return false;
     } catch {
       return true;
@@ -753,7 +821,7 @@ export class BatchScheduler implements Dispatcher {
     }
     if (inputs === undefined) return Promise.resolve(false);
     const known = inputs;
-    const probing = Promise.resolve().then(() => this.executor.run(known, false)).then(
+    const probing = Promise.resolve().then(() => this.rerun(known, false)).then(
       () => true,
       () => false,
     );
@@ -767,13 +835,16 @@ export class BatchScheduler implements Dispatcher {
   /**
    * Runs the halves of a failed batch again, recursively, until each failing request failed
    * alone (or the budget, which bounds the extra runs a broken runtime can cost, ran out):
-   * those go to `failed`; `outcome.succeeded` tells whether any part succeeded.
+   * those go to `failed`; `outcome.succeeded` tells whether any part succeeded, and
+   * `outcome.departed` whether a request left (settled) before it could be run again. A half
+   * that got no answer within its time bound is not split further (`giveUp`).
    */
-  private async isolate(tasks: Task[], cause: unknown, budget: { runs: number }, failed: { task: Task; cause: unknown; alone: boolean }[], outcome: { succeeded: boolean }): Promise<void> {
+  private async isolate(tasks: Task[], cause: unknown, budget: { runs: number }, failed: Failed[], outcome: { succeeded: boolean; departed: boolean }): Promise<void> {
     const live = tasks.filter((t) => t.state !== TaskState.Settled);
+    if (live.length < tasks.length) outcome.departed = true;
     if (live.length === 0) return;
     if (live.length === 1 || budget.runs <= 0) {
-      for (const task of live) failed.push({ task, cause, alone: live.length === 1 });
+      for (const task of live) failed.push({ task, cause, alone: live.length === 1, hung: false });
       return;
     }
     const middle = live.length >> 1;
@@ -785,14 +856,15 @@ export class BatchScheduler implements Dispatcher {
         const started = this.config.clock.now();
         try {
           const inputs = this.batchInputs(half);
-          const outputs = this.checkOutputs(await this.executor.run(inputs, half.length > 1), rows);
+          const outputs = this.checkOutputs(await this.rerun(inputs, half.length > 1), rows);
           // A one-request run (its inputs were not moved to a worker) of a request still waiting for them, not a chunk's.
           if (half.length === 1 && half[0]!.state !== TaskState.Settled && !half[0]!.chunk) this.knownGood = inputs;
           const ended = this.config.clock.now();
           this.complete(half, outputs, ended - started, ended);
           outcome.succeeded = true;
         } catch (error) {
-          await this.isolate(half, error, budget, failed, outcome);
+          if (isRunTimeout(error)) this.giveUp(half, error, failed, outcome);
+          else await this.isolate(half, error, budget, failed, outcome);
         }
       }),
     );
@@ -984,6 +1056,24 @@ function sameDims(dims: readonly number[], shape: readonly number[], from: numbe
   for (let i = 0; i < dims.length; i++) if (dims[i] !== shape[i + from]) return false;
   return true;
 }
+
+/** A request a failed batch could not clear: `alone` when it failed on its own, `hung` when its run got no answer. */
+interface Failed {
+  readonly task: Task;
+  readonly cause: unknown;
+  readonly alone: boolean;
+  readonly hung: boolean;
+}
+
+/** Why a failure is not the model's, as the end of its message says (docs/observability.md, "Who is blamed"). */
+function blameReason(alone: boolean, hung: boolean): string {
+  if (hung && alone) return 'blamed on the request: it got no answer while other inputs succeed on this version; a run that got none is not run again';
+  if (hung) return 'blamed on the requests of its batch: it got no answer while other inputs succeed on this version; a run that got none is not run again, so which request hung it is not known';
+  if (alone) return 'blamed on the request: it fails again on its own while other inputs succeed on this version';
+  return 'blamed on the request: its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
+}
+
+function noop(): void {}
 
 /** Extra runs a failed batch may cost to find its culprits: enough for two of them. */
 function isolationBudget(tasks: number): { runs: number } {

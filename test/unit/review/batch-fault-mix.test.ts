@@ -86,7 +86,7 @@ describe('review (s6): every request of a batch settles once, whatever its run d
           p.then(
             (out) => {
               settles++;
-              // a batch the breaker's bound gave up on is bisected; its parts run again (unbounded) and may succeed
+              // a slow request succeeds when its batch did not hold it up to the bound
               expect([SYNC_THROW, REJECT, BAD_ROWS]).not.toContain(value);
               expect(Array.from(out['y']!.data as Float32Array)).toEqual(expectedOf(value));
               succeeded++;
@@ -95,8 +95,12 @@ describe('review (s6): every request of a batch settles once, whatever its run d
               settles++;
               expect(error).toBeInstanceOf(ModelHostError);
               expect((error as ModelHostError).code).toBe(ErrorCode.INFERENCE_FAILED);
-              // only a faulty request fails (blamed on it: its batch-mates succeed when run again)
-              expect(faults).toContain(value);
+              // only a faulty request fails (blamed on it: its batch-mates succeed when run again),
+              // or a batch-mate of a slow one whose batch the breaker's bound gave up on (not run again, s10)
+              // (bursts 2 ms apart may share a batch)
+              if (!faults.includes(value)) {
+                expect((error as ModelHostError).message).toMatch(/breaker\.timeoutMs/);
+              }
             },
           ).then(() => expect(settles).toBe(1)),
         );

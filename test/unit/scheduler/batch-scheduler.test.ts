@@ -536,14 +536,14 @@ describe('BatchScheduler: who a failure is blamed on', () => {
       probeInputs,
       events: { wants: () => true, emit: (event, payload) => void (event === 'requestFailed' && failed.push(payload as SchedulerEventMap['requestFailed'])) },
     });
-    const submit = (id: number) => scheduler.dispatch(rowsOf([id]), {}).then(() => 'ok', (e: ModelHostError) => e);
+    const submit = (id: number, signal?: AbortSignal) => scheduler.dispatch(rowsOf([id]), signal === undefined ? {} : { signal }).then(() => 'ok', (e: ModelHostError) => e);
     return { executor, breaker, failed, submit };
   }
 
   it('a request that fails while its batch-mates succeed is blamed on itself and never counts', async () => {
     const { executor, breaker, failed, submit } = blameSetup();
     executor.poison.add(3);
-    const results = await Promise.all([1, 2, 3, 4].map(submit));
+    const results = await Promise.all([1, 2, 3, 4].map((id) => submit(id)));
     expect(results.filter((r) => r === 'ok')).toHaveLength(3);
     expect((results[2] as ModelHostError).message).toMatch(/the runtime failed on this request \(blamed on the request: it fails again on its own/);
     expect(failed).toEqual([expect.objectContaining({ code: 'INFERENCE_FAILED', blame: 'request' })]);
@@ -577,6 +577,46 @@ describe('BatchScheduler: who a failure is blamed on', () => {
     expect(await warm.submit(5)).toMatchObject({ code: 'INFERENCE_FAILED' });
     expect(warm.failed.map((f) => f.blame)).toEqual(['request']);
     expect(warm.executor.runs.at(-1)!.rows).toBe(1); // the probe ran the warmup row
+  });
+
+  it('a poisoned request cancelled while its batch ran does not count against the model: its batch-mates succeed when run again (s10)', async () => {
+    const { executor, breaker, failed, submit } = blameSetup();
+    expect(await submit(1)).toBe('ok');
+    executor.hold = true;
+    const others = [2, 4].map((id) => submit(id));
+    const controller = new AbortController();
+    const poisoned = submit(3, controller.signal);
+    await vi.waitFor(() => expect(executor.runs).toHaveLength(2));
+    controller.abort();
+    executor.hold = false;
+    executor.runs[1]!.reject(new Error('poisoned row 3'));
+    expect(await Promise.all(others)).toEqual(['ok', 'ok']);
+    await flush(); // the batch's verdict is recorded once its parts ran
+    await flush();
+    expect(breaker.verdicts).toEqual(['success']); // nothing counted: the cancelled request may have been the cause
+    expect(await poisoned).toMatchObject({ code: 'CANCELLED' });
+    expect(failed.map((f) => f.code)).toEqual(['CANCELLED']);
+  });
+
+  it('a batch whose requests all left before it failed counts only if the probe fails too (s10)', async () => {
+    for (const probeSucceeds of [true, false]) {
+      const { executor, breaker, submit } = blameSetup();
+      expect(await submit(1)).toBe('ok');
+      executor.hold = true;
+      const controller = new AbortController();
+      const gone = [submit(3, controller.signal), submit(5, controller.signal)];
+      await vi.waitFor(() => expect(executor.runs).toHaveLength(2));
+      controller.abort();
+      await Promise.all(gone);
+      executor.runs[1]!.reject(new Error('poisoned row 3'));
+      await vi.waitFor(() => expect(executor.runs).toHaveLength(3)); // the probe, not the cancelled rows
+      expect((executor.runs[2]!.inputs['x']!.data as Float32Array)[0]).toBe(1);
+      if (probeSucceeds) executor.runs[2]!.resolve();
+      else executor.runs[2]!.reject(new Error('down'));
+      await vi.waitFor(() => expect(breaker.verdicts).toEqual(probeSucceeds ? ['success'] : ['success', 'failure']));
+      await flush();
+      expect(breaker.verdicts).toEqual(probeSucceeds ? ['success'] : ['success', 'failure']);
+    }
   });
 
   describe('a lone request whose run got no answer within its time bound (instances.runTimeoutMs, breaker.timeoutMs)', () => {
