@@ -737,7 +737,19 @@ export class BatchScheduler implements Dispatcher {
             ? 'the runtime failed on this batch'
             : 'the runtime failed on this request';
       const why = blame === 'model' ? '' : ` (${blameReason(alone, hung)})`;
-      this.fail(task, this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${what}${why}`, own), true, blame);
+      // Pinned on its input: the runtime itself refused it alone while other inputs run, so it is
+      // the client's to change, a 4xx (a 500 would invite a retry of the same input). A contract
+      // check of modelhost's own (an output that breaks the signature) or a run that got no
+      // answer stays INFERENCE_FAILED: neither shows the input is wrong.
+      const rejected = blame === 'request' && alone && !hung && !isHostWorded(own);
+      this.fail(
+        task,
+        rejected
+          ? this.error(ErrorCode.INVALID_INPUT, `the runtime rejected this request's inputs (${describeInputs(task.inputs)})${why}`, own)
+          : this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${what}${why}`, own),
+        true,
+        blame,
+      );
     }
   }
 
@@ -1063,6 +1075,13 @@ interface Failed {
   readonly cause: unknown;
   readonly alone: boolean;
   readonly hung: boolean;
+}
+
+/** A request's inputs as a refusal names them: `x: float32 [1, 3, 40, 40]`, the first four. */
+function describeInputs(inputs: Readonly<Record<string, Tensor>>): string {
+  const names = Object.keys(inputs);
+  const shown = names.slice(0, 4).map((name) => `${name}: ${inputs[name]!.dtype} [${inputs[name]!.shape.join(', ')}]`);
+  return names.length > 4 ? `${shown.join(', ')} and ${names.length - 4} more` : shown.join(', ');
 }
 
 /** Why a failure is not the model's, as the end of its message says (docs/observability.md, "Who is blamed"). */

@@ -35,7 +35,7 @@ describe('one client cannot open the breaker for everyone (Silero VAD, real onnx
   });
 
   for (const warmedByTraffic of [true, false]) {
-    it(`10 requests with 0 audio samples fail as their own (500), the breaker stays closed, others are served${warmedByTraffic ? '' : ' (no request served before: the warmup set is the probe)'}`, async () => {
+    it(`10 requests with 0 audio samples fail as their own (INVALID_INPUT, 400), the breaker stays closed, others are served${warmedByTraffic ? '' : ' (no request served before: the warmup set is the probe)'}`, async () => {
       host = new ModelHost({ repository: root });
       const opened: BreakerStateChangedEvent[] = [];
       const failed: RequestFailedEvent[] = [];
@@ -45,7 +45,7 @@ describe('one client cannot open the breaker for everyone (Silero VAD, real onnx
       if (warmedByTraffic) expect((await host.predict('vad', chunk(512)))['output']!.shape).toEqual([1, 1]);
       for (let i = 0; i < 10; i++) {
         const error = (await host.predict('vad', chunk(0)).catch((e: ModelHostError) => e)) as ModelHostError;
-        expect(error).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/the runtime failed on this request \(blamed on the request: it fails again on its own/) });
+        expect(error).toMatchObject({ code: ErrorCode.INVALID_INPUT, message: expect.stringMatching(/^model 'vad' v1: the runtime rejected this request's inputs \(input: float32 \[1, 0\], sr: int64 \[\], h: float32 \[2, 1, 64\], c: float32 \[2, 1, 64\]\) \(blamed on the request: it fails again on its own/) });
         expect((error.cause as Error).message).not.toBe('');
       }
       expect(failed.map((f) => f.blame)).toEqual(Array(10).fill('request'));

@@ -129,12 +129,12 @@ describe('worker-thread instances', () => {
     await host.close();
   });
 
-  it('a runtime error inside the worker is an INFERENCE_FAILED for that request only', async () => {
+  it('a runtime error inside the worker, on that input alone, is an INVALID_INPUT for that request only', async () => {
     const host = new ModelHost({ runtimes: { probe: probeRuntime }, defaults: { instances: { kind: 'thread', count: 1 } } });
     await host.load('probe', { source: PROBE });
     const results = await Promise.all([3, -3, 5].map((v) => host.predict('probe', row(v)).then((o) => o['y']!.data[0], (e: ModelHostError) => e.message)));
     expect(results[0]).toBe(3);
-    expect(results[1]).toMatch(/the runtime failed on this request \(blamed on the request/);
+    expect(results[1]).toMatch(/the runtime rejected this request's inputs \(.*\) \(blamed on the request/);
     expect(results[1]).not.toMatch(/refused row -3/);
     expect(results[2]).toBe(5);
     await host.close();

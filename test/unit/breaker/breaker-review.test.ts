@@ -80,7 +80,7 @@ describe('breaker review (s10): the half-open probe', () => {
     const t = host(OPENS);
     await openIt(t);
     t.state.down = false;
-    expect(await t.call(13)).toBe(ErrorCode.INFERENCE_FAILED);
+    expect(await t.call(13)).toBe(ErrorCode.INVALID_INPUT);
     expect(t.failed.at(-1)!.blame).toBe('request');
     expect(t.changes.at(-1)!.to).toBe('halfOpen');
     expect(await t.call()).toBe('ok');
@@ -109,7 +109,7 @@ describe('breaker review (s10): one client against everyone', () => {
         ...Array.from({ length: 20 }, () => infer([1, 2, 3])),
         ...Array.from({ length: 20 }, () => infer(['a', 'b', 'c', 'd'])),
       ]);
-      expect(new Set(statuses.slice(0, 20))).toEqual(new Set([500]));
+      expect(new Set(statuses.slice(0, 20))).toEqual(new Set([400]));
       expect(new Set(statuses.slice(20))).toEqual(new Set([400]));
       const gate = deferred();
       t.state.gate = gate.promise;

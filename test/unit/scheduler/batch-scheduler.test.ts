@@ -476,7 +476,7 @@ describe('BatchScheduler: isolation of a poisoned request', () => {
     executor.release();
     const settled = await Promise.all(results);
     settled.forEach((r, i) => {
-      if (i === 7) expect(r).toMatchObject({ ok: false, code: ErrorCode.INFERENCE_FAILED, error: { message: expect.stringMatching(/the runtime failed on this request \(blamed on the request/), cause: { message: expect.stringMatching(/poisoned row 7/) } } });
+      if (i === 7) expect(r).toMatchObject({ ok: false, code: ErrorCode.INVALID_INPUT, error: { message: expect.stringMatching(/the runtime rejected this request's inputs \(x: float32 \[.*\]\) \(blamed on the request/), cause: { message: expect.stringMatching(/poisoned row 7/) } } });
       else expect(r).toEqual({ ok: true, ids: [i] });
     });
     await first;
@@ -545,8 +545,8 @@ describe('BatchScheduler: who a failure is blamed on', () => {
     executor.poison.add(3);
     const results = await Promise.all([1, 2, 3, 4].map((id) => submit(id)));
     expect(results.filter((r) => r === 'ok')).toHaveLength(3);
-    expect((results[2] as ModelHostError).message).toMatch(/the runtime failed on this request \(blamed on the request: it fails again on its own/);
-    expect(failed).toEqual([expect.objectContaining({ code: 'INFERENCE_FAILED', blame: 'request' })]);
+    expect((results[2] as ModelHostError).message).toMatch(/the runtime rejected this request's inputs \(x: float32 \[.*\]\) \(blamed on the request: it fails again on its own/);
+    expect(failed).toEqual([expect.objectContaining({ code: 'INVALID_INPUT', blame: 'request' })]);
     expect(breaker.verdicts).not.toContain('failure');
   });
 
@@ -554,7 +554,7 @@ describe('BatchScheduler: who a failure is blamed on', () => {
     const { executor, breaker, failed, submit } = blameSetup();
     expect(await submit(1)).toBe('ok');
     executor.poison.add(9);
-    for (let i = 0; i < 10; i++) expect(await submit(9)).toMatchObject({ code: 'INFERENCE_FAILED' });
+    for (let i = 0; i < 10; i++) expect(await submit(9)).toMatchObject({ code: 'INVALID_INPUT' });
     expect(failed.map((f) => f.blame)).toEqual(Array(10).fill('request'));
     expect(breaker.verdicts).toEqual(['success']);
   });
@@ -574,7 +574,7 @@ describe('BatchScheduler: who a failure is blamed on', () => {
 
     const warm = blameSetup(() => rowsOf([0]).tensors);
     warm.executor.poison.add(5);
-    expect(await warm.submit(5)).toMatchObject({ code: 'INFERENCE_FAILED' });
+    expect(await warm.submit(5)).toMatchObject({ code: 'INVALID_INPUT' });
     expect(warm.failed.map((f) => f.blame)).toEqual(['request']);
     expect(warm.executor.runs.at(-1)!.rows).toBe(1); // the probe ran the warmup row
   });
@@ -662,7 +662,7 @@ describe('BatchScheduler: who a failure is blamed on', () => {
       const { executor, failed, submit } = blameSetup();
       expect(await submit(1)).toBe('ok');
       executor.poison.add(9);
-      expect(await submit(9)).toMatchObject({ code: 'INFERENCE_FAILED' });
+      expect(await submit(9)).toMatchObject({ code: 'INVALID_INPUT' });
       expect(executor.runs.map((r) => (r.inputs['x']!.data as Float32Array)[0])).toEqual([1, 9, 9, 1]);
       expect(failed.map((f) => f.blame)).toEqual(['request']);
     });
