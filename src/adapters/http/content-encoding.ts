@@ -11,9 +11,12 @@ import { quoted } from '../../errors/option-checks.js';
 import { json } from './http-errors.js';
 import type { HttpRequest, HttpResponse } from './http-types.js';
 
+/** No coding: shared, since nearly every request's headers name none. */
+const NONE: readonly string[] = Object.freeze([]);
+
 /** The codings a coding header lists, lower-cased, without `skip` (the one that changes nothing). */
-function codingsOf(header: string | readonly string[] | undefined, skip: string): string[] {
-  if (header === undefined) return [];
+function codingsOf(header: string | readonly string[] | undefined, skip: string): readonly string[] {
+  if (header === undefined) return NONE;
   return (typeof header === 'string' ? header : header.join(','))
     .split(',')
     .map((c) => c.trim().toLowerCase())
@@ -21,12 +24,12 @@ function codingsOf(header: string | readonly string[] | undefined, skip: string)
 }
 
 /** The content codings a request's body is under, `identity` left out (`[]`: read as sent). */
-export function contentCodings(headers: HttpRequest['headers']): string[] {
+export function contentCodings(headers: HttpRequest['headers']): readonly string[] {
   return codingsOf(headers['content-encoding'], 'identity');
 }
 
 /** The transfer codings a request's body is under besides `chunked` (which Node's parser removes): `[]` when none. */
-export function transferCodings(headers: HttpRequest['headers']): string[] {
+export function transferCodings(headers: HttpRequest['headers']): readonly string[] {
   return codingsOf(headers['transfer-encoding'], 'chunked');
 }
 
