@@ -178,7 +178,10 @@ export class VersionLoader {
       breaker: entry.breaker,
       outputs: entry.signature!.outputs,
       padding: entry.padding,
-      probeInputs: () => (options.warmup.runs === 0 ? undefined : this.warmupInputs(entry, options)),
+      // Only inputs someone chose prove that "other inputs succeed": synthetic zeros with every
+      // variable dimension 1 pass on a version broken for every real input, whose failures
+      // would all be pinned on the requests (400, never the breaker nor the rollout guard).
+      probeInputs: () => (options.warmup.runs === 0 || options.warmup.inputs === undefined ? undefined : this.warmupInputs(entry, options)),
     });
   }
 
