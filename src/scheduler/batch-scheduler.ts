@@ -86,8 +86,13 @@ export interface BatchSchedulerConfig {
   readonly padding?: Padding | undefined;
   /** Runs a callback once the current burst of arrivals is in; default: see `schedule`. */
   readonly defer?: (callback: () => void) => void;
-  /** Inputs the version is known to answer (its warmup set), to probe it before any request succeeded. */
-  readonly probeInputs?: () => Record<string, Tensor> | undefined;
+  /**
+   * Inputs the version is known to answer (its warmup set), to probe it before any request
+   * succeeded. `synthetic`: whether made-up inputs (zeros) will do — they show the runtime still
+   * answers (after a run that hung), not that a request's input is what it refused (after a
+   * run that threw: a version broken on every real input answers zeros).
+   */
+  readonly probeInputs?: (synthetic: boolean) => Record<string, Tensor> | undefined;
 }
 
 /**
@@ -149,7 +154,8 @@ export class BatchScheduler implements Dispatcher {
   /** Runs the breaker's time bound gave up on, until they return (each still holds an execution slot). */
   private readonly outlivedRuns = new Set<Promise<void>>();
   /** The probe in flight, shared by every failure waiting for a verdict. */
-  private probing: Promise<boolean> | undefined;
+  /** The probe in flight, shared by concurrent failures: after a throw, and after a hang (which synthetic inputs may probe). */
+  private readonly probing: { threw?: Promise<boolean>; hung?: Promise<boolean> } = {};
 
   constructor(
     private readonly executor: Executor,
@@ -720,13 +726,13 @@ export class BatchScheduler implements Dispatcher {
       // Requests that left (cancelled, expired) before they could be run again may hold the
       // cause, and nobody is left to pin it on: it counts only if known-good inputs fail too
       // (else one client could count its poisoned requests against the model by cancelling them).
-      breaker?.record(outcome.succeeded || (await this.probe()) ? 'request' : { failure: cause });
+      breaker?.record(outcome.succeeded || (await this.probe(isRunTimeout(cause))) ? 'request' : { failure: cause });
       return;
     }
     let blame: Blame;
     if (outcome.succeeded) blame = 'request';
     else if (tasks.length === 1 && !failed[0]!.hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
-    else blame = (await this.probe()) ? 'request' : 'model';
+    else blame = (await this.probe(failed.every((f) => f.hung))) ? 'request' : 'model';
     breaker?.record(blame === 'model' ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
     for (const { task, cause: own, alone, hung } of failed) {
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
@@ -822,12 +828,18 @@ export class BatchScheduler implements Dispatcher {
     }
   }
 
-  /** Whether the version answers known-good inputs now; one probe at a time, shared. */
-  private probe(): Promise<boolean> {
-    if (this.probing !== undefined) return this.probing;
+  /**
+   * Whether the version answers known-good inputs now; one probe at a time of each kind,
+   * shared. `hung`: the failures to place all got no answer, so the question is whether the
+   * runtime answers at all, and the synthetic warmup set may tell.
+   */
+  private probe(hung: boolean): Promise<boolean> {
+    const kind = hung ? 'hung' : 'threw';
+    const shared = this.probing[kind];
+    if (shared !== undefined) return shared;
     let inputs = this.knownGood;
     try {
-      inputs ??= this.config.probeInputs?.();
+      inputs ??= this.config.probeInputs?.(hung);
     } catch {
       inputs = undefined;
     }
@@ -837,9 +849,9 @@ export class BatchScheduler implements Dispatcher {
       () => true,
       () => false,
     );
-    this.probing = probing;
+    this.probing[kind] = probing;
     void probing.then(() => {
-      if (this.probing === probing) this.probing = undefined;
+      if (this.probing[kind] === probing) this.probing[kind] = undefined;
     });
     return probing;
   }
