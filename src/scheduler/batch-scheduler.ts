@@ -154,6 +154,8 @@ export class BatchScheduler implements Dispatcher {
   /** Runs the breaker's time bound gave up on, until they return (each still holds an execution slot). */
   private readonly outlivedRuns = new Set<Promise<void>>();
   /** The probe in flight, shared by every failure waiting for a verdict. */
+  /** The blame of an error that failed a chunk, for its sibling chunks (`dispatchSplit`). */
+  private readonly blames = new WeakMap<ModelHostError, Blame>();
   /** The probe in flight, shared by concurrent failures: after a throw, and after a hang (which synthetic inputs may probe). */
   private readonly probing: { threw?: Promise<boolean>; hung?: Promise<boolean> } = {};
 
@@ -245,7 +247,10 @@ export class BatchScheduler implements Dispatcher {
         resolve,
         reject,
         (siblings, error) => {
-          for (const task of siblings) this.fail(task, error);
+          // Failed with the chunk that failed the request, and blamed alike: else a failure
+          // pinned on the request would count against the version once per sibling.
+          const blame = this.blames.get(error);
+          for (const task of siblings) this.fail(task, error, true, blame);
         },
         (message) => this.outputError(message),
       );
@@ -751,7 +756,7 @@ export class BatchScheduler implements Dispatcher {
       this.fail(
         task,
         rejected
-          ? this.error(ErrorCode.INVALID_INPUT, `the runtime rejected this request's inputs (${describeInputs(task.inputs)})${why}`, own)
+          ? this.error(ErrorCode.INVALID_INPUT, `the runtime rejected this request's inputs (${describeTaskInputs(task)})${why}`, own)
           : this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${what}${why}`, own),
         true,
         blame,
@@ -920,6 +925,7 @@ export class BatchScheduler implements Dispatcher {
     if (task.state === TaskState.Settled) return;
     const wasQueued = task.state === TaskState.Queued;
     if (wasQueued && dequeue) this.queue.forget(task);
+    if (blame !== undefined && task.chunk) this.blames.set(error, blame);
     task.reject(error);
     const { events } = this.config;
     if (events.wants('requestFailed')) {
@@ -1087,6 +1093,14 @@ interface Failed {
   readonly cause: unknown;
   readonly alone: boolean;
   readonly hung: boolean;
+}
+
+/** What a refusal names: the request's inputs, and for a chunk of a split `predictBatch` which of its rows ran. */
+function describeTaskInputs(task: Task): string {
+  const whole = task.chunkOf;
+  if (whole === undefined) return describeInputs(task.inputs);
+  const last = whole.firstRow + task.rows - 1;
+  return `${describeInputs(whole.inputs)}; rows ${whole.firstRow} to ${last} of them (from 0), run as one chunk: maxBatchSize ${whole.maxBatchSize}`;
 }
 
 /** A request's inputs as a refusal names them: `x: float32 [1, 3, 40, 40]`, the first four. */
