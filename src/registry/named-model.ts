@@ -86,9 +86,14 @@ export class NamedModel {
   set options(options: ResolvedModelOptions) {
     this.resolved = options;
     const max = Math.max(1, options.retainVersions);
-    if (this.retainedVersions.max === max) return;
+    if (this.retainedVersions.max === max && (options.retainVersions > 0 || this.retainedVersions.size === 0)) return;
     const previous = this.retainedVersions;
     this.retainedVersions = this.retainedCache(options.retainVersions);
+    // None kept (the cache's least bound is 1, so 0 is `demote` unloading at once): every warm one goes.
+    if (options.retainVersions === 0) {
+      for (const version of [...previous.rvalues()]) if (version !== undefined) this.onEvict(version);
+      return;
+    }
     // Least recently used first, so a lower bound evicts those.
     for (const version of [...previous.rkeys()]) this.retainedVersions.set(version, previous.peek(version)!);
   }

@@ -178,7 +178,11 @@ export class VersionLoader {
       breaker: entry.breaker,
       outputs: entry.signature!.outputs,
       padding: entry.padding,
-      probeInputs: () => (options.warmup.runs === 0 ? undefined : this.warmupInputs(entry, options)),
+      // Only inputs someone chose prove that a request's input is what the runtime refused:
+      // synthetic zeros with every variable dimension 1 pass on a version broken for every real
+      // input, whose failures would all be pinned on the requests (400, never the breaker nor
+      // the rollout guard). They do show that a runtime a request hung still answers.
+      probeInputs: (synthetic) => (options.warmup.runs === 0 || (options.warmup.inputs === undefined && !synthetic) ? undefined : this.warmupInputs(entry, options)),
     });
   }
 

@@ -86,8 +86,13 @@ export interface BatchSchedulerConfig {
   readonly padding?: Padding | undefined;
   /** Runs a callback once the current burst of arrivals is in; default: see `schedule`. */
   readonly defer?: (callback: () => void) => void;
-  /** Inputs the version is known to answer (its warmup set), to probe it before any request succeeded. */
-  readonly probeInputs?: () => Record<string, Tensor> | undefined;
+  /**
+   * Inputs the version is known to answer (its warmup set), to probe it before any request
+   * succeeded. `synthetic`: whether made-up inputs (zeros) will do — they show the runtime still
+   * answers (after a run that hung), not that a request's input is what it refused (after a
+   * run that threw: a version broken on every real input answers zeros).
+   */
+  readonly probeInputs?: (synthetic: boolean) => Record<string, Tensor> | undefined;
 }
 
 /**
@@ -149,7 +154,10 @@ export class BatchScheduler implements Dispatcher {
   /** Runs the breaker's time bound gave up on, until they return (each still holds an execution slot). */
   private readonly outlivedRuns = new Set<Promise<void>>();
   /** The probe in flight, shared by every failure waiting for a verdict. */
-  private probing: Promise<boolean> | undefined;
+  /** The blame of an error that failed a chunk, for its sibling chunks (`dispatchSplit`). */
+  private readonly blames = new WeakMap<ModelHostError, Blame>();
+  /** The probe in flight, shared by concurrent failures: after a throw, and after a hang (which synthetic inputs may probe). */
+  private readonly probing: { threw?: Promise<boolean>; hung?: Promise<boolean> } = {};
 
   constructor(
     private readonly executor: Executor,
@@ -239,7 +247,10 @@ export class BatchScheduler implements Dispatcher {
         resolve,
         reject,
         (siblings, error) => {
-          for (const task of siblings) this.fail(task, error);
+          // Failed with the chunk that failed the request, and blamed alike: else a failure
+          // pinned on the request would count against the version once per sibling.
+          const blame = this.blames.get(error);
+          for (const task of siblings) this.fail(task, error, true, blame);
         },
         (message) => this.outputError(message),
       );
@@ -720,13 +731,13 @@ export class BatchScheduler implements Dispatcher {
       // Requests that left (cancelled, expired) before they could be run again may hold the
       // cause, and nobody is left to pin it on: it counts only if known-good inputs fail too
       // (else one client could count its poisoned requests against the model by cancelling them).
-      breaker?.record(outcome.succeeded || (await this.probe()) ? 'request' : { failure: cause });
+      breaker?.record(outcome.succeeded || (await this.probe(isRunTimeout(cause))) ? 'request' : { failure: cause });
       return;
     }
     let blame: Blame;
     if (outcome.succeeded) blame = 'request';
     else if (tasks.length === 1 && !failed[0]!.hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
-    else blame = (await this.probe()) ? 'request' : 'model';
+    else blame = (await this.probe(failed.every((f) => f.hung))) ? 'request' : 'model';
     breaker?.record(blame === 'model' ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
     for (const { task, cause: own, alone, hung } of failed) {
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
@@ -745,7 +756,7 @@ export class BatchScheduler implements Dispatcher {
       this.fail(
         task,
         rejected
-          ? this.error(ErrorCode.INVALID_INPUT, `the runtime rejected this request's inputs (${describeInputs(task.inputs)})${why}`, own)
+          ? this.error(ErrorCode.INVALID_INPUT, `the runtime rejected this request's inputs (${describeTaskInputs(task)})${why}`, own)
           : this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${what}${why}`, own),
         true,
         blame,
@@ -822,12 +833,18 @@ export class BatchScheduler implements Dispatcher {
     }
   }
 
-  /** Whether the version answers known-good inputs now; one probe at a time, shared. */
-  private probe(): Promise<boolean> {
-    if (this.probing !== undefined) return this.probing;
+  /**
+   * Whether the version answers known-good inputs now; one probe at a time of each kind,
+   * shared. `hung`: the failures to place all got no answer, so the question is whether the
+   * runtime answers at all, and the synthetic warmup set may tell.
+   */
+  private probe(hung: boolean): Promise<boolean> {
+    const kind = hung ? 'hung' : 'threw';
+    const shared = this.probing[kind];
+    if (shared !== undefined) return shared;
     let inputs = this.knownGood;
     try {
-      inputs ??= this.config.probeInputs?.();
+      inputs ??= this.config.probeInputs?.(hung);
     } catch {
       inputs = undefined;
     }
@@ -837,9 +854,9 @@ export class BatchScheduler implements Dispatcher {
       () => true,
       () => false,
     );
-    this.probing = probing;
+    this.probing[kind] = probing;
     void probing.then(() => {
-      if (this.probing === probing) this.probing = undefined;
+      if (this.probing[kind] === probing) this.probing[kind] = undefined;
     });
     return probing;
   }
@@ -908,6 +925,7 @@ export class BatchScheduler implements Dispatcher {
     if (task.state === TaskState.Settled) return;
     const wasQueued = task.state === TaskState.Queued;
     if (wasQueued && dequeue) this.queue.forget(task);
+    if (blame !== undefined && task.chunk) this.blames.set(error, blame);
     task.reject(error);
     const { events } = this.config;
     if (events.wants('requestFailed')) {
@@ -1075,6 +1093,14 @@ interface Failed {
   readonly cause: unknown;
   readonly alone: boolean;
   readonly hung: boolean;
+}
+
+/** What a refusal names: the request's inputs, and for a chunk of a split `predictBatch` which of its rows ran. */
+function describeTaskInputs(task: Task): string {
+  const whole = task.chunkOf;
+  if (whole === undefined) return describeInputs(task.inputs);
+  const last = whole.firstRow + task.rows - 1;
+  return `${describeInputs(whole.inputs)}; rows ${whole.firstRow} to ${last} of them (from 0), run as one chunk: maxBatchSize ${whole.maxBatchSize}`;
 }
 
 /** A request's inputs as a refusal names them: `x: float32 [1, 3, 40, 40]`, the first four. */

@@ -29,6 +29,7 @@ export class SplitRequest {
     for (let left = prepared.rows; left > 0; left -= maxBatchSize) sizes.push(Math.min(left, maxBatchSize));
     const perInput = Object.entries(prepared.tensors).map(([name, t]) => [name, splitRows(t, sizes)] as const);
     this.remaining = sizes.length;
+    let firstRow = 0;
     this.tasks = sizes.map((rows, i) => {
       const inputs: Record<string, Tensor> = {};
       for (const [name, parts] of perInput) inputs[name] = parts[i]!;
@@ -44,6 +45,8 @@ export class SplitRequest {
         (error) => this.partFailed(error),
       );
       task.chunk = true;
+      task.chunkOf = { inputs: prepared.tensors, firstRow, maxBatchSize };
+      firstRow += rows;
       return task;
     });
     return this.tasks;

@@ -31,6 +31,8 @@ export class Task {
    * a probe's known-good inputs.
    */
   chunk = false;
+  /** For a chunk: the whole request's inputs and where its rows start, so a refusal names what the caller sent. */
+  chunkOf: { readonly inputs: Readonly<Record<string, Tensor>>; readonly firstRow: number; readonly maxBatchSize: number } | undefined = undefined;
 
   /** The request's input tensors; dropped on settle, so a task kept only by the deadline heap holds no buffers. */
   inputs: Record<string, Tensor>;
@@ -60,6 +62,7 @@ export class Task {
     if (this.state === TaskState.Settled) return false;
     this.state = TaskState.Settled;
     this.inputs = NO_INPUTS;
+    this.chunkOf = undefined;
     this.signalGroup?.leave(this);
     this.onResolve(outputs);
     return true;
@@ -69,6 +72,7 @@ export class Task {
     if (this.state === TaskState.Settled) return false;
     this.state = TaskState.Settled;
     this.inputs = NO_INPUTS;
+    this.chunkOf = undefined;
     this.signalGroup?.leave(this);
     this.onReject(error);
     return true;

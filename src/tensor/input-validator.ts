@@ -1,5 +1,6 @@
 import { ErrorCode, ModelHostError, show } from '../errors/index.js';
 import { bytesAsText, type BytesElement } from './codec/index.js';
+import { MAX_RANK } from './codec/nested.js';
 import { ConversionError, describeValue, fromFlat, fromNested } from './convert.js';
 import { narrowerDeclared } from './declared-datatype.js';
 import { DTYPES, dtypeOfData, type DType, type TensorData } from './dtype.js';
@@ -307,6 +308,9 @@ export class InputValidator {
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw this.inputError(compiled, `expected shape as an array of non-negative integers, got ${Array.isArray(shape) ? show(shape) : describeValue(shape)}`);
     }
+    // Checked for every input, not only one whose rank the model leaves open: a shape the
+    // runtime would take is echoed in messages (a refusal names it), so its length is bounded.
+    if (shape.length > MAX_RANK) throw this.inputError(compiled, `expected a shape of at most ${MAX_RANK} dimensions, got ${shape.length}`);
     return shape as number[];
   }
 

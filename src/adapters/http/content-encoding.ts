@@ -47,7 +47,7 @@ export function unsupportedBodyEncoding(request: HttpRequest): HttpResponse | un
   if (request.parsedBody !== undefined || request.body === undefined || request.body.byteLength === 0) return undefined;
   const transfer = transferCodings(request.headers);
   if (transfer.length > 0) {
-    const named = transfer.map((c) => quoted(c)).join(', ');
+    const named = listed(transfer);
     return json(501, { error: `the request body has Transfer-Encoding ${named}, which this server does not decode: send it with chunked alone or a Content-Length` });
   }
   return unsupportedContentEncoding(request);
@@ -58,7 +58,13 @@ export function unsupportedContentEncoding(request: HttpRequest): HttpResponse |
   if (request.parsedBody !== undefined || request.body === undefined || request.body.byteLength === 0) return undefined;
   const codings = contentCodings(request.headers);
   if (codings.length === 0) return undefined;
-  const named = codings.map((c) => quoted(c)).join(', ');
+  const named = listed(codings);
   // RFC 7694 §3: a 415 for a content coding lists the codings the server does accept.
   return json(415, { error: `the request body has Content-Encoding ${named}, which this server does not decode: send it uncompressed (identity)` }, { 'accept-encoding': 'identity' });
+}
+
+/** The first few codings, quoted, for a message: a header may list thousands. */
+function listed(codings: readonly string[]): string {
+  const named = codings.slice(0, 4).map((c) => quoted(c)).join(', ');
+  return codings.length > 4 ? `${named} and ${codings.length - 4} more` : named;
 }

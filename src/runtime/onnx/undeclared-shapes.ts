@@ -28,31 +28,44 @@ export interface UndeclaredShapes {
 /** The inputs and outputs declared without a shape; none when the bytes cannot be read as a model. */
 export function undeclaredShapes(bytes: Uint8Array): UndeclaredShapes {
   try {
-    const graph = first(bytes, GRAPH);
-    if (graph === undefined) return { inputs: new Set(), outputs: new Set() };
-    return { inputs: unshaped(graph, INPUT), outputs: unshaped(graph, OUTPUT) };
+    const graphs = [...fields(bytes, GRAPH)];
+    return { inputs: unshaped(graphs, INPUT), outputs: unshaped(graphs, OUTPUT) };
   } catch {
     // Not a model this walk can read: onnxruntime loaded it, so keep its own reading (shape `[]`).
     return { inputs: new Set(), outputs: new Set() };
   }
 }
 
-/** The names of a graph's value infos (`field`: inputs or outputs) whose tensor type has no shape. */
-function unshaped(graph: Uint8Array, field: number): Set<string> {
+/**
+ * The names of a graph's value infos (`field`: inputs or outputs) whose tensor type has no
+ * shape. A message field given more than once is read as protobuf merges it (as onnxruntime
+ * does): its parts' repeated fields concatenate (`graphs`: every part of the graph), a field
+ * set in any part is set, and a string's last part wins.
+ */
+function unshaped(graphs: readonly Uint8Array[], field: number): Set<string> {
   const names = new Set<string>();
   const text = new TextDecoder();
-  for (const info of fields(graph, field)) {
-    const type = first(info, 2);
-    const tensor = type === undefined ? undefined : first(type, 1);
-    if (tensor !== undefined && first(tensor, 2) === undefined) names.add(text.decode(first(info, 1) ?? new Uint8Array()));
+  for (const graph of graphs) {
+    for (const info of fields(graph, field)) {
+      const tensors = [...fields(info, 2)].flatMap((type) => [...fields(type, 1)]);
+      if (tensors.length === 0 || tensors.some((tensor) => has(tensor, 2))) continue;
+      names.add(text.decode(last(info, 1) ?? new Uint8Array()));
+    }
   }
   return names;
 }
 
-/** The first length-delimited field `number` of a message. */
-function first(message: Uint8Array, number: number): Uint8Array | undefined {
-  for (const value of fields(message, number)) return value;
-  return undefined;
+/** Whether a message has length-delimited field `number`. */
+function has(message: Uint8Array, number: number): boolean {
+  for (const _ of fields(message, number)) return true;
+  return false;
+}
+
+/** The last length-delimited field `number` of a message (a singular field given twice: the last wins). */
+function last(message: Uint8Array, number: number): Uint8Array | undefined {
+  let value: Uint8Array | undefined;
+  for (const part of fields(message, number)) value = part;
+  return value;
 }
 
 /** Every length-delimited field `number` of a message, in order (views, not copies). */

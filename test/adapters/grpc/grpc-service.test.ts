@@ -357,6 +357,25 @@ describe('modelhost/grpc: status mapping, deadlines and cancellation', () => {
     expectStatus(await failure(call(client, 'ModelInfer', AFFINE_REQUEST)), GrpcStatus.UNAVAILABLE, ErrorCode.CIRCUIT_OPEN);
   });
 
+  it("an input the runtime refuses alone: INVALID_ARGUMENT naming the inputs, the runtime's text to the logger with the request id, never to the client", async () => {
+    const logged: { message: string; fields: Record<string, unknown> | undefined }[] = [];
+    const record = (message: string, fields?: Record<string, unknown>) => logged.push({ message, fields });
+    const logger = { debug: record, info: record, warn: record, error: record };
+    const runtime = fakeRuntime({ failRun: (inputs) => ((inputs['x']!.data as Float32Array).includes(13) ? new RangeError('index 13 out of range in /secret/abs/path/vocab.txt') : undefined) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, logger, defaults: { warmup: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { client } = await start(host);
+    await call(client, 'ModelInfer', AFFINE_REQUEST); // known-good inputs for the probe
+    const poisoned = { ...AFFINE_REQUEST, id: 'req-13', inputs: [{ ...AFFINE_REQUEST.inputs[0]!, contents: { fp32_contents: [1, 13, 3, 4] } }] };
+    const error = await failure(call(client, 'ModelInfer', poisoned));
+    expectStatus(error, GrpcStatus.INVALID_ARGUMENT, ErrorCode.INVALID_INPUT, /^model 'm' v1: the runtime rejected this request's inputs \(x: float32 \[1, 4\]\) \(blamed on the request: /);
+    expect(error.details).not.toMatch(/secret|abs\/path|out of range/);
+    expect(logged.filter((l) => l.message === 'input rejected by the runtime')).toEqual([
+      { message: 'input rejected by the runtime', fields: expect.objectContaining({ requestId: 'req-13', model: 'm', version: 1, detail: expect.arrayContaining([expect.stringMatching(/\/secret\/abs\/path\/vocab\.txt/)]) }) },
+    ]);
+    expect(host.status('m').versions[0]!.breaker).toBe('closed');
+  });
+
   it("INFERENCE_FAILED: the runtime's own text (an absolute path) goes to the host's logger with the request id, unary and streamed, never to the client", async () => {
     const logged: { message: string; fields: Record<string, unknown> | undefined }[] = [];
     const record = (message: string, fields?: Record<string, unknown>) => logged.push({ message, fields });

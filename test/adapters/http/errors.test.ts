@@ -172,6 +172,28 @@ describe('each code through a real request', () => {
     expect(response.text).not.toMatch(/\/tmp|\/work|\/home|internal error/);
   });
 
+  it('a runtime that refuses one request\'s input alone: 400 naming the inputs, the logger gets the runtime\'s detail (it was logged as a 500 and no longer was)', async () => {
+    const logged: { message: string; fields: unknown }[] = [];
+    const record = (message: string, fields?: unknown) => logged.push({ message, fields });
+    const logger = { debug: record, info: record, warn: record, error: record };
+    const runtime = fakeRuntime({ failRun: (inputs) => ((inputs['x']!.data as Float32Array).includes(13) ? new RangeError('index 13 out of range in /secret/abs/path/vocab.txt') : undefined) });
+    const host = new ModelHost({ runtimes: { fake: runtime }, logger, defaults: { warmup: false } });
+    await host.load('m', { source: FAKE_SOURCE });
+    const { url } = await serve(host);
+    expect((await infer(url)).status).toBe(200); // known-good inputs for the probe
+    const response = await post(`${url}/v2/models/m/infer`, { inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data: [1, 13, 3, 4] }] });
+    expectErrorBody(response, 400, ErrorCode.INVALID_INPUT, /^model 'm' v1: the runtime rejected this request's inputs \(x: float32 \[1, 4\]\) \(blamed on the request: /);
+    expect(response.text).not.toMatch(/secret|abs\/path|RangeError|out of range/);
+    expect(logged).toContainEqual({
+      message: 'input rejected by the runtime',
+      fields: expect.objectContaining({ requestId: response.headers.get('x-request-id'), model: 'm', version: 1, detail: expect.arrayContaining([expect.stringMatching(/index 13 out of range in \/secret\/abs\/path\/vocab\.txt/)]) }),
+    });
+    // A refusal of modelhost's own (the validator's) has no runtime text to log.
+    logged.length = 0;
+    expect((await post(`${url}/v2/models/m/infer`, { inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] })).status).toBe(400);
+    expect(logged.filter((l) => l.message === 'input rejected by the runtime')).toEqual([]);
+  });
+
   it('a runtime that throws with an absolute path: the body says what failed in modelhost\'s words, the logger gets the detail', async () => {
     const logged: { message: string; fields: unknown }[] = [];
     const record = (message: string, fields?: unknown) => logged.push({ message, fields });

@@ -156,6 +156,18 @@ describe('limits and routing', () => {
     } finally {
       await eager.close();
     }
+    // A header of thousands of codings: the answer names the first few, not each (it was 2.5 times the header).
+    const many = `${Array.from({ length: 1000 }, (_, i) => `c${i}`).join(',')}, chunked`;
+    const flood = await post(`${url}/v2/models/m/infer`, { 'content-type': 'application/json', 'transfer-encoding': many }, json);
+    expect({ status: flood.status, body: JSON.parse(flood.text) }).toEqual({
+      status: 501,
+      body: { error: 'the request body has Transfer-Encoding "c0", "c1", "c2", "c3" and 996 more, which this server does not decode: send it with chunked alone or a Content-Length' },
+    });
+    const zipped = await post(`${url}/v2/models/m/infer`, { 'content-type': 'application/json', 'content-encoding': Array.from({ length: 1000 }, (_, i) => `c${i}`).join(',') }, json);
+    expect({ status: zipped.status, body: JSON.parse(zipped.text) }).toEqual({
+      status: 415,
+      body: { error: 'the request body has Content-Encoding "c0", "c1", "c2", "c3" and 996 more, which this server does not decode: send it uncompressed (identity)' },
+    });
   });
 
   it.each([

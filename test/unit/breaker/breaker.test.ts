@@ -64,6 +64,8 @@ describe('circuit breaker per version', () => {
     host.on('versionRolledBack', (e) => rolledBack.push(e));
     await host.load('affine', { source: FAKE_SOURCE });
     await host.deploy('affine', 2, { source: FAKE_SOURCE }); // watched by the guard
+    // Known-good inputs for the probe: the synthetic warmup set (zeros) is none (review/synthetic-probe.test.ts).
+    expect(await call(host)).toBe('ok');
     for (let i = 0; i < 20; i++) expect(await host.predict('affine', [13, 0, 0, 0]).catch((e: ModelHostError) => e.code)).toBe(ErrorCode.INVALID_INPUT);
     // Batched with others: two poisoned requests in 40 (bisection finds them).
     const mixed = await Promise.all(Array.from({ length: 40 }, (_, i) => host.predict('affine', [i === 5 || i === 25 ? 13 : 100 + i, 0, 0, 0]).then(() => 'ok', (e: ModelHostError) => e.code)));

@@ -176,6 +176,32 @@ describe('a repository poll applies what it resolved', () => {
   });
 });
 
+describe('a repository poll applies retainVersions 0', () => {
+  it('retainVersions lowered to 0 in config.json unloads every warm version (a bound of 0 kept one warm)', async () => {
+    const root = await tempDir();
+    await writeVersion(root, 'm', 1, { 'model.fake': 'v1' });
+    await writeConfig(root, 'm', { retainVersions: 2 });
+    const host = new ModelHost({ repository: { root }, runtimes: { versioned: versionedRuntime() }, clock: new FakeClock() });
+    await host.load('m');
+    for (const v of [2, 3]) {
+      await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+      await host.poll();
+    }
+    expect(host.status('m').versions.map((v) => v.version)).toEqual([3, 2, 1]);
+    const unloaded: number[] = [];
+    host.on('modelUnloaded', (e) => unloaded.push(e.version));
+    await writeConfig(root, 'm', { retainVersions: 0 });
+    await host.poll();
+    await vi.waitFor(() => expect(host.status('m').versions.map((v) => v.version)).toEqual([3]));
+    expect(unloaded.sort()).toEqual([1, 2]);
+    // And a later version swap keeps none warm, as retainVersions 0 does from the start.
+    await writeVersion(root, 'm', 4, { 'model.fake': 'v4' });
+    await host.poll();
+    await vi.waitFor(() => expect(host.status('m').versions.map((v) => v.version)).toEqual([4]));
+    await host.close();
+  });
+});
+
 describe('a repository poll keeps the rest of a model’s state', () => {
   it('breakers, the rollout guard, traffic and stats are the same before and after a poll that changes config.json', async () => {
     const root = await tempDir();

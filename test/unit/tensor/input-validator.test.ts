@@ -230,4 +230,15 @@ describe('InputValidator.prepare: declared types and undeclared shapes', () => {
     expect(v.prepare([[1, 2], [3, 4]], 'instance').tensors['x']!.shape).toEqual([2, 2]);
     expect(() => v.prepare(new Float32Array(4), 'instance')).toThrow("model 'm' v1, input 'x': has no declared shape, so a bare typed array is ambiguous; pass { data, shape }");
   });
+
+  it('refuses a shape of more than 64 dimensions, on an input of undeclared rank as on a declared one, and names only its length', () => {
+    // Taken and passed to onnxruntime (which ran 100 000 dimensions of 1), then echoed whole in
+    // any refusal naming the request's inputs: a message as long as the request.
+    const many = { data: Float32Array.of(1), shape: Array<number>(100_000).fill(1) };
+    for (const [signature, mode] of [[anyShape, 'instance'], [mlp, 'batch']] as const) {
+      expect(() => validator(signature).prepare({ x: many }, mode)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT, message: "model 'm' v1, input 'x': expected a shape of at most 64 dimensions, got 100000" }));
+    }
+    const deepest = Array<number>(64).fill(1);
+    expect(validator(anyShape).prepare({ x: { data: Float32Array.of(1), shape: deepest } }, 'instance').tensors['x']!.shape).toEqual(deepest);
+  });
 });
