@@ -155,6 +155,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
       events: (model) => this.schedulerEvents(model),
       warn: (message, model, version, cause) => this.warn(message, model, version, cause),
       fail: (error, model, version) => this.notify('error', { model, version, timestamp: Date.now(), error }),
+      baseline: (entry) => this.versions.baseline(entry),
       phaseStarted: (entry, phase, elapsedMs) => this.notify('loadPhaseStarted', { model: entry.model, version: entry.version, timestamp: Date.now(), phase, elapsedMs }),
       breakerChanged: (entry, { from, to, reason }) => {
         const model = this.models.get(entry.model);

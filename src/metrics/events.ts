@@ -39,6 +39,12 @@ export interface RequestFailedEvent extends EventBase {
    * or no run could fit): those never count against the version.
    */
   readonly blame?: 'request' | 'model';
+  /**
+   * The version whose answer the caller got instead of this failure: the rollout's baseline,
+   * which answered the same inputs (with `breaker.fallback: 'previous-version'`). The failure
+   * still counts as this version's.
+   */
+  readonly answeredBy?: number;
 }
 
 export interface BatchCompletedEvent extends EventBase {

@@ -38,6 +38,11 @@ export class NamedModel {
   shadowTracker: ShadowTracker | undefined;
   /** Watches the newest deploy against the version before it, while it is observed. */
   guard: RolloutGuard | undefined;
+  /**
+   * The last rollout a rollback ended: its requests still running on the rolled-back version
+   * are judged against the same baseline (`Rollouts.baselineFor`) while it has no role.
+   */
+  rolledBack: { readonly candidate: number; readonly baseline: number } | undefined = undefined;
   /** Earlier defaults, the most recent last: where `rollback` goes. */
   readonly history: number[] = [];
   /** Versions the version policy keeps available (for pinned requests) besides the default. */

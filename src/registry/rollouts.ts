@@ -1,5 +1,6 @@
 import { ErrorCode, ModelHostError } from '../errors/index.js';
 import type { SourceInput } from '../host/model-source.js';
+import type { Baseline } from '../scheduler/batch-scheduler.js';
 import type { Tensor } from '../tensor/index.js';
 import type { GuardWatcher } from './guard-watcher.js';
 import type { LoadedVersion } from './loaded-version.js';
@@ -164,6 +165,7 @@ export class Rollouts {
     }
     this.swapDefault(model, target, false);
     model.guard = undefined;
+    model.rolledBack = { candidate: from, baseline: target };
     this.deps.notify('versionRolledBack', { model: name, version: target, from, timestamp: Date.now(), automatic, reason });
     this.deps.log('warn', 'rolled back', { model: name, version: target, from, automatic, reason });
     return { model: name, version: target, from };
@@ -177,6 +179,7 @@ export class Rollouts {
     model.shadow = undefined;
     model.shadowTracker = undefined;
     model.guard = undefined;
+    model.rolledBack = { candidate: from, baseline: version };
     model.routeAllTo(version);
     this.pool.demote(model, from);
     this.trafficChanged(model);
@@ -239,6 +242,39 @@ export class Rollouts {
       if (entry?.isReady && !entry.breaker?.rejecting) return entry;
     }
     return undefined;
+  }
+
+  /**
+   * The version `version` is judged against while a rollout watches it — the default, for a
+   * canary or shadow candidate; the previous default, for a new default its guard still
+   * observes; the version a rollback went back to, for a rolled-back one that has no role since
+   * (its unpinned requests were routed there during the rollout) — when it is ready and its
+   * breaker closed; undefined otherwise (no rollout, or a guard that is off or done). A failure
+   * on `version` that other inputs survive is the request's only if the baseline fails on its
+   * input too (docs/observability.md).
+   */
+  baselineFor(model: NamedModel, version: number): LoadedVersion | undefined {
+    let baseline: number | undefined;
+    if (version === model.candidate) baseline = model.defaultVersion;
+    else if (model.guard !== undefined && model.guard.candidate === version && model.guard.active()) baseline = model.guard.baseline;
+    else if (model.rolledBack?.candidate === version && !model.isInService(version)) baseline = model.rolledBack.baseline;
+    if (baseline === undefined || baseline === version) return undefined;
+    const entry = model.versions.get(baseline);
+    return entry?.isReady === true && entry.breaker?.rejecting !== true ? entry : undefined;
+  }
+
+  /** `baselineFor` as the failing version's scheduler runs it (`BatchSchedulerConfig.baseline`). */
+  baseline(entry: LoadedVersion): Baseline | undefined {
+    const model = this.deps.models.get(entry.model);
+    const baseline = model === undefined ? undefined : this.baselineFor(model, entry.version);
+    if (model === undefined || baseline === undefined) return undefined;
+    // The failing version's prepared inputs: with a leading batch dimension when it has one.
+    const mode = entry.batched ? 'batch' : 'instance';
+    return {
+      version: baseline.version,
+      answers: model.options.breaker.fallback === 'previous-version',
+      run: (inputs, options) => baseline.dispatcher!.dispatch(baseline.validator!.prepare(inputs, mode), options),
+    };
   }
 
   rolloutStats(model: NamedModel): RolloutStats {

@@ -5,7 +5,7 @@ import type { RuntimeRef } from '../runtime/worker/messages.js';
 import { WorkerInstance } from '../runtime/worker/worker-instance.js';
 import { checkMonitoringFits } from '../monitoring/monitoring-fit.js';
 import { VersionBreaker, type BreakerTransition } from '../breaker/version-breaker.js';
-import { BatchScheduler, type SchedulerEvents } from '../scheduler/batch-scheduler.js';
+import { BatchScheduler, type Baseline, type SchedulerEvents } from '../scheduler/batch-scheduler.js';
 import type { Clock } from '../scheduler/clock.js';
 import { InlineExecutor, type Executor } from '../scheduler/executor.js';
 import { DEFAULT_MAX_BATCH_SIZE } from '../scheduler/scheduler-options.js';
@@ -27,6 +27,8 @@ export interface VersionLoaderDeps {
   readonly fail: (error: Error, model: string, version: number) => void;
   /** A version's breaker changed state. */
   readonly breakerChanged: (entry: LoadedVersion, transition: BreakerTransition) => void;
+  /** The version a failure on `entry` is judged against while a rollout watches it; default: none. */
+  readonly baseline?: (entry: LoadedVersion) => Baseline | undefined;
   /** A load entered a phase (`elapsedMs` since it started): for progress displays. */
   readonly phaseStarted?: (entry: LoadedVersion, phase: LoadPhase, elapsedMs: number) => void;
 }
@@ -182,6 +184,7 @@ export class VersionLoader {
       // synthetic zeros with every variable dimension 1 pass on a version broken for every real
       // input, whose failures would all be pinned on the requests (400, never the breaker nor
       // the rollout guard). They do show that a runtime a request hung still answers.
+      baseline: this.deps.baseline === undefined ? undefined : () => this.deps.baseline!(entry),
       probeInputs: (synthetic) => (options.warmup.runs === 0 || (options.warmup.inputs === undefined && !synthetic) ? undefined : this.warmupInputs(entry, options)),
     });
   }

@@ -1,6 +1,7 @@
 import { checkObject, ErrorCode, ModelHostError, show } from '../errors/index.js';
 import { assertModelName, assertVersion, parseVersion } from '../repository/index.js';
 import type { InputMode, Tensor } from '../tensor/index.js';
+import type { Baseline } from '../scheduler/batch-scheduler.js';
 import type { SourceInput } from '../host/model-source.js';
 import { GuardWatcher, type Blame } from './guard-watcher.js';
 import type { LoadedVersion } from './loaded-version.js';
@@ -226,6 +227,11 @@ export class VersionManager {
 
   fallbackFor(model: NamedModel, version: number): LoadedVersion | undefined {
     return this.rollouts.fallbackFor(model, version);
+  }
+
+  /** What a failure on `entry` is judged against while a rollout watches it (`Rollouts.baseline`). */
+  baseline(entry: LoadedVersion): Baseline | undefined {
+    return this.rollouts.baseline(entry);
   }
 
   rolloutStats(model: NamedModel): RolloutStats {

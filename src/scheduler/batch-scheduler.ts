@@ -57,6 +57,23 @@ export interface BatchBreaker {
 /** Who a failed request is blamed on (docs/observability.md, "Who is blamed"). */
 export type Blame = 'request' | 'model';
 
+/**
+ * The version a rollout judges this one against (a canary's or shadow's default, a guarded
+ * new default's predecessor), while it is loaded and its breaker closed: a request that fails
+ * here is the request's only if the baseline fails on it too.
+ */
+export interface Baseline {
+  readonly version: number;
+  /**
+   * Runs a request's inputs (as this version's validator prepared them) on the baseline, pinned
+   * to it, through its own queue, breaker and deadline; resolves with its outputs in the
+   * request's batch form (a leading batch dimension when this version has one).
+   */
+  run(inputs: Record<string, Tensor>, options: DispatchOptions): Promise<Record<string, Tensor>>;
+  /** Whether the caller gets the baseline's answer when it answered the request (`breaker.fallback: 'previous-version'`). */
+  readonly answers: boolean;
+}
+
 /** Where the scheduler reports; `wants` lets it skip building payloads nobody listens to. */
 export interface SchedulerEvents {
   wants(event: keyof SchedulerEventMap): boolean;
@@ -93,6 +110,8 @@ export interface BatchSchedulerConfig {
    * run that threw: a version broken on every real input answers zeros).
    */
   readonly probeInputs?: (synthetic: boolean) => Record<string, Tensor> | undefined;
+  /** The version's baseline now, if a rollout has one (asked only when a failure is about to be pinned on a request). */
+  readonly baseline?: () => Baseline | undefined;
 }
 
 /**
@@ -227,10 +246,12 @@ export class BatchScheduler implements Dispatcher {
       }
     }
 
-    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id);
+    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id, options.version !== undefined);
     const promise = new Promise<Record<string, Tensor>>(captureSettlers);
     const task = new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, settlers.resolve!, settlers.reject!);
     if (id !== undefined) task.id = id;
+    if (options.version !== undefined) task.pinned = true;
+    if (options.check === true) task.check = true;
     this.queue.push(task);
     if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
     if (signal !== undefined) this.abortWatch.watch(signal, task);
@@ -239,7 +260,7 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /** A `predictBatch` larger than `maxBatchSize`: queued as chunks, answered as one. */
-  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined): Promise<Record<string, Tensor>> {
+  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined, pinned: boolean): Promise<Record<string, Tensor>> {
     return new Promise<Record<string, Tensor>>((resolve, reject) => {
       const split = new SplitRequest(
         prepared,
@@ -257,6 +278,7 @@ export class BatchScheduler implements Dispatcher {
       const tasks = split.chunks(priority, deadline, now);
       for (const task of tasks) {
         if (id !== undefined) task.id = id;
+        task.pinned = pinned;
         this.queue.push(task);
         if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
         if (signal !== undefined) this.abortWatch.watch(signal, task);
@@ -345,7 +367,9 @@ export class BatchScheduler implements Dispatcher {
       }
       const tasks: Task[] = [];
       const head = queue.peek()!;
-      let rows = queue.take(config.batched ? config.maxBatchSize : 1, head.shapeKey, tasks, config.padding?.batchFilter());
+      // Unbatched, a run is one request whatever its rows (a predictBatch with batching off): a
+      // bound of 1 row took no request of 2, and this loop spun forever.
+      let rows = queue.take(config.batched ? config.maxBatchSize : head.rows, head.shapeKey, tasks, config.padding?.batchFilter());
       if (this.deadlines.size > 0 && this.cost.samples > 0) rows = this.fitDeadlines(tasks, rows, now);
       if (rows > 0) this.run(tasks, rows, now);
     }
@@ -738,8 +762,15 @@ export class BatchScheduler implements Dispatcher {
     if (outcome.succeeded) blame = 'request';
     else if (tasks.length === 1 && !failed[0]!.hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
     else blame = (await this.probe(failed.every((f) => f.hung))) ? 'request' : 'model';
-    breaker?.record(blame === 'model' ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
-    for (const { task, cause: own, alone, hung } of failed) {
+    // Other inputs succeed here; under a rollout that is not enough: a version broken for a share
+    // of real inputs answers the last good one. The baseline must refuse the input too.
+    const judged = blame === 'request' ? await this.againstBaseline(failed) : undefined;
+    // A baseline check of another version's request never counts here: this version was not asked to serve it.
+    const counts = failed.some(({ task, group }) => !task.check && (blame === 'model' || judged?.model.has(group) === true));
+    breaker?.record(counts ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
+    for (const { task, cause: own, alone, hung, group } of failed) {
+      const byBaseline = judged?.model.has(group) === true;
+      const ownBlame: Blame = !task.check && (blame === 'model' || byBaseline) ? 'model' : 'request';
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
       const what =
         isHostWorded(own)
@@ -747,28 +778,77 @@ export class BatchScheduler implements Dispatcher {
           : blame === 'model'
             ? 'the runtime failed on this batch'
             : 'the runtime failed on this request';
-      const why = blame === 'model' ? '' : ` (${blameReason(alone, hung)})`;
+      const why = byBaseline
+        ? ` (${baselineReason(judged!.version, group.length > 1)})`
+        : ownBlame === 'model'
+          ? ''
+          : task.check && blame === 'model'
+            ? ' (not counted: a check of another version\'s failed request on its baseline)'
+            : ` (${blameReason(alone, hung)})`;
       // Pinned on its input: the runtime itself refused it alone while other inputs run, so it is
       // the client's to change, a 4xx (a 500 would invite a retry of the same input). A contract
       // check of modelhost's own (an output that breaks the signature) or a run that got no
       // answer stays INFERENCE_FAILED: neither shows the input is wrong.
-      const rejected = blame === 'request' && alone && !hung && !isHostWorded(own);
+      const rejected = ownBlame === 'request' && alone && !hung && !isHostWorded(own);
+      const answer = judged?.answers.get(task);
       this.fail(
         task,
         rejected
           ? this.error(ErrorCode.INVALID_INPUT, `the runtime rejected this request's inputs (${describeTaskInputs(task)})${why}`, own)
           : this.error(ErrorCode.INFERENCE_FAILED, `inference failed: ${what}${why}`, own),
         true,
-        blame,
+        ownBlame,
+        answer === undefined ? undefined : { version: judged!.version, outputs: answer },
       );
     }
+  }
+
+  /**
+   * Runs each failure about to be pinned on its request once on the version's baseline, if a
+   * rollout gives it one (undefined: none). A group of failures (a request alone, or the
+   * requests that failed together) is the version's when the baseline answers every request in
+   * it; a request pinned to this version, one with no time left, or one the baseline fails or
+   * refuses (its queue full, its breaker open) keeps its group on the requests. Bounded: one
+   * run per failure, admitted by the baseline's own queue and deadline.
+   */
+  private async againstBaseline(failed: readonly Failed[]): Promise<BaselineVerdict | undefined> {
+    let baseline: Baseline | undefined;
+    try {
+      baseline = this.config.baseline?.();
+    } catch {
+      baseline = undefined;
+    }
+    if (baseline === undefined) return undefined;
+    const judge = baseline;
+    const now = this.config.clock.now();
+    const answered = new Map<Task, Record<string, Tensor>>();
+    const refused = new Set<readonly Task[]>();
+    await Promise.all(
+      failed.map(async ({ task, group }) => {
+        if (task.pinned || task.state === TaskState.Settled || task.deadline <= now) {
+          refused.add(group);
+          return;
+        }
+        const timeoutMs = task.deadline === Number.POSITIVE_INFINITY ? undefined : task.deadline - now;
+        const options: DispatchOptions = { priority: task.priority, timeoutMs, id: task.id, version: judge.version, check: true };
+        try {
+          const outputs = await judge.run(task.inputs, options);
+          answered.set(task, task.single ? withoutBatchDimension(outputs) : outputs);
+        } catch {
+          refused.add(group);
+        }
+      }),
+    );
+    const model = new Set<readonly Task[]>();
+    for (const { group } of failed) if (!refused.has(group)) model.add(group);
+    return { version: judge.version, model, answers: judge.answers ? answered : new Map() };
   }
 
   /** The requests of a run that got no answer, still waiting, fail as they are: not run again. */
   private giveUp(tasks: readonly Task[], cause: unknown, failed: Failed[], outcome: { departed: boolean }): void {
     for (const task of tasks) {
       if (task.state === TaskState.Settled) outcome.departed = true;
-      else failed.push({ task, cause, alone: tasks.length === 1, hung: true });
+      else failed.push({ task, cause, alone: tasks.length === 1, hung: true, group: tasks });
     }
   }
 
@@ -873,7 +953,7 @@ export class BatchScheduler implements Dispatcher {
     if (live.length < tasks.length) outcome.departed = true;
     if (live.length === 0) return;
     if (live.length === 1 || budget.runs <= 0) {
-      for (const task of live) failed.push({ task, cause, alone: live.length === 1, hung: false });
+      for (const task of live) failed.push({ task, cause, alone: live.length === 1, hung: false, group: live });
       return;
     }
     const middle = live.length >> 1;
@@ -920,13 +1000,18 @@ export class BatchScheduler implements Dispatcher {
     });
   }
 
-  /** Rejects a task unless it has settled; `dequeue` false when the queue already let go of it. */
-  private fail(task: Task, error: ModelHostError, dequeue = true, blame?: Blame): void {
+  /**
+   * Rejects a task unless it has settled; `dequeue` false when the queue already let go of it.
+   * `answered`: the failure is reported as this version's, but the caller gets another
+   * version's answer (the baseline's, `breaker.fallback: 'previous-version'`).
+   */
+  private fail(task: Task, error: ModelHostError, dequeue = true, blame?: Blame, answered?: { readonly version: number; readonly outputs: Record<string, Tensor> }): void {
     if (task.state === TaskState.Settled) return;
     const wasQueued = task.state === TaskState.Queued;
     if (wasQueued && dequeue) this.queue.forget(task);
     if (blame !== undefined && task.chunk) this.blames.set(error, blame);
-    task.reject(error);
+    if (answered === undefined) task.reject(error);
+    else task.resolve(answered.outputs);
     const { events } = this.config;
     if (events.wants('requestFailed')) {
       const now = this.config.clock.now();
@@ -942,6 +1027,7 @@ export class BatchScheduler implements Dispatcher {
         totalMs: now - task.enqueuedAt,
       };
       if (blame !== undefined) payload.blame = blame;
+      if (answered !== undefined) payload.answeredBy = answered.version;
       events.emit('requestFailed', payload);
     }
     if (this.pending === 0) this.notifyIdle();
@@ -1093,6 +1179,17 @@ interface Failed {
   readonly cause: unknown;
   readonly alone: boolean;
   readonly hung: boolean;
+  /** The requests it failed together with (itself when `alone`): a verdict against the baseline is per group. */
+  readonly group: readonly Task[];
+}
+
+/** What the baseline showed of the failures about to be pinned on their requests (`againstBaseline`). */
+interface BaselineVerdict {
+  readonly version: number;
+  /** Groups of failures whose every request the baseline answered: the version's fault. */
+  readonly model: ReadonlySet<readonly Task[]>;
+  /** The baseline's answers the callers get (`Baseline.answers`), in each request's own form. */
+  readonly answers: ReadonlyMap<Task, Record<string, Tensor>>;
 }
 
 /** What a refusal names: the request's inputs, and for a chunk of a split `predictBatch` which of its rows ran. */
@@ -1116,6 +1213,23 @@ function blameReason(alone: boolean, hung: boolean): string {
   if (hung) return 'blamed on the requests of its batch: it got no answer while other inputs succeed on this version; a run that got none is not run again, so which request hung it is not known';
   if (alone) return 'blamed on the request: it fails again on its own while other inputs succeed on this version';
   return 'blamed on the request: its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
+}
+
+/** Why a failure that other inputs survive is still the version's: its baseline answers the same input. */
+function baselineReason(baseline: number, batch: boolean): string {
+  return batch
+    ? `the version's fault, not the requests': v${baseline}, the rollout's baseline, answers each request of its batch`
+    : `the version's fault, not the request's: v${baseline}, the rollout's baseline, answers the same inputs`;
+}
+
+/** A batch-form answer (one row) as a single instance's: every output without its leading dimension. */
+function withoutBatchDimension(outputs: Record<string, Tensor>): Record<string, Tensor> {
+  const single: Record<string, Tensor> = {};
+  for (const name in outputs) {
+    const { data, shape, dtype } = outputs[name]!;
+    single[name] = { data, shape: shape.slice(1), dtype } as Tensor;
+  }
+  return single;
 }
 
 function noop(): void {}

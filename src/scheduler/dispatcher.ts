@@ -7,6 +7,13 @@ export interface DispatchOptions {
   readonly priority?: number | undefined;
   /** The caller's request id, carried into request events. */
   readonly id?: string | undefined;
+  /** The version the caller named: a pinned request is never run on another version (no baseline check). */
+  readonly version?: number | undefined;
+  /**
+   * A run of another version's failed request, to judge that failure (this version is its
+   * baseline): its own failure here never counts against this version.
+   */
+  readonly check?: boolean | undefined;
 }
 
 /**

@@ -31,6 +31,10 @@ export class Task {
    * a probe's known-good inputs.
    */
   chunk = false;
+  /** The caller named the version: a failure of it is never run on the version's baseline. */
+  pinned = false;
+  /** A baseline check of another version's failed request (`DispatchOptions.check`): its failure never counts here. */
+  check = false;
   /** For a chunk: the whole request's inputs and where its rows start, so a refusal names what the caller sent. */
   chunkOf: { readonly inputs: Readonly<Record<string, Tensor>>; readonly firstRow: number; readonly maxBatchSize: number } | undefined = undefined;
 

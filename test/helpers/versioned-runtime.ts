@@ -7,6 +7,8 @@ export interface VersionedRuntimeOptions {
   failShare?: Map<number, number>;
   /** Per version, a factor applied to outputs (default: the version number). */
   factor?: Map<number, number>;
+  /** Per version, values of `x` it throws on (a run that holds one of them anywhere fails whole, like a runtime refusing an input). */
+  failValues?: Map<number, ReadonlySet<number>>;
   /** Runs after the warmup (run 1) of these versions (all, without `versions`) wait for `until`: a drain as long as the test wants. */
   hold?: { readonly versions?: ReadonlySet<number>; readonly until: Promise<void> };
 }
@@ -42,6 +44,8 @@ export function versionedRuntime(options: VersionedRuntimeOptions = {}): Version
           // Every k-th run fails (warmup, run 1, always passes).
           if (share > 0 && runs > 1 && runs % Math.round(1 / share) === 0) throw new Error(`v${version} failed run ${runs}`);
           const x = inputs['x']!;
+          const refused = options.failValues?.get(version);
+          if (refused !== undefined && (x.data as Float32Array).some((v) => refused.has(v))) throw new Error(`v${version} cannot run this input`);
           return { y: { data: (x.data as Float32Array).map((v) => v * factor), shape: [...x.shape], dtype: 'float32' } };
         },
         dispose() {

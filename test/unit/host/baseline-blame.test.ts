@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, ModelHost, type ModelHostError, type ModelHostOptions, type RequestFailedEvent, type VersionRolledBackEvent } from '../../../src/index.js';
+import { FakeClock, flush } from '../../helpers/fake-clock.js';
+import { writeVersion } from '../../helpers/repository.js';
+import { useTempDirs } from '../../helpers/temp-dir.js';
+import { versionedRuntime, type VersionedRuntimeOptions } from '../../helpers/versioned-runtime.js';
+
+// A version that fails for some real inputs while answering others (the last good one among
+// them) is judged against its rollout's baseline: docs/observability.md, "Who is blamed".
+
+const tempDir = useTempDirs();
+const rollout = { windowMs: 10_000, minSamples: 20 };
+
+async function setup(options: VersionedRuntimeOptions, host: Partial<ModelHostOptions> = {}) {
+  const root = await tempDir();
+  for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+  const h = new ModelHost({ repository: root, runtimes: { versioned: versionedRuntime(options) }, ...host });
+  const failed: RequestFailedEvent[] = [];
+  h.on('requestFailed', (e) => failed.push(e));
+  const rolledBack: VersionRolledBackEvent[] = [];
+  h.on('versionRolledBack', (e) => rolledBack.push(e));
+  await h.load('m', { version: 1 });
+  return { host: h, failed, rolledBack };
+}
+
+/** y = x × version: the first value of y over x tells which version answered. */
+function predict(host: ModelHost, x: number, options?: { version?: number }): Promise<number | ModelHostError> {
+  return host.predict('m', [x, x], options).then(
+    (out) => (out['y']!.data as Float32Array)[0]!,
+    (error: ModelHostError) => error,
+  );
+}
+
+/** Ten requests, every third of them (indices 0, 3, 6, 9) with an input v2 cannot run; a 0.5 canary takes the odd ones. */
+async function round(host: ModelHost): Promise<(number | ModelHostError)[]> {
+  return Promise.all(Array.from({ length: 10 }, (_, i) => predict(host, i % 3 === 0 ? 7 : 1)));
+}
+
+describe('a failure under a rollout is judged against its baseline', () => {
+  for (const batching of [false, true]) {
+    it(`a canary broken for inputs the stable version serves is rolled back; its failures are INFERENCE_FAILED blamed on the model (batching ${batching ? 'on' : 'off'})`, async () => {
+      const clock = new FakeClock();
+      const { host, failed, rolledBack } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { clock, defaults: { batching: batching ? { maxBatchSize: 8, maxDelayMs: 0 } : false, rollout } });
+      await host.deploy('m', 2, { canary: 0.5 });
+      expect(await predict(host, 1)).toBe(1); // v1's turn
+      expect(await predict(host, 1)).toBe(2); // v2 answered a good input: the probe would succeed
+      const answers: (number | ModelHostError)[] = [];
+      for (let step = 0; step < 20 && rolledBack.length === 0; step++) {
+        clock.advance(1000); // within one 10 s window
+        answers.push(...(await round(host)));
+        await flush();
+      }
+      expect(rolledBack).toHaveLength(1);
+      expect(rolledBack[0]).toMatchObject({ version: 1, from: 2, automatic: true, reason: expect.stringMatching(/^error rate: /) });
+      const errors = answers.filter((a): a is ModelHostError => typeof a !== 'number');
+      expect(errors.length).toBeGreaterThan(0);
+      for (const error of errors) {
+        expect(error.code).toBe(ErrorCode.INFERENCE_FAILED);
+        expect(error.message).toMatch(/^model 'm' v2: inference failed: the runtime failed on this request \(the version's fault, not the request's: v1, the rollout's baseline, answers the same inputs\)$/);
+      }
+      const v2 = failed.filter((e) => e.version === 2);
+      expect(v2.length).toBe(errors.length);
+      for (const e of v2) expect(e).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, blame: 'model' });
+      expect(v2.every((e) => e.answeredBy === undefined)).toBe(true);
+      // v1 answered every input, the bad one for v2 included (its checks among them).
+      expect(answers.filter((a) => a === 7)).not.toHaveLength(0);
+      expect(failed.filter((e) => e.version === 1)).toEqual([]);
+      await host.close();
+    });
+  }
+
+  it('an input both versions refuse is still the request\'s: INVALID_INPUT, and the guard does not count it', async () => {
+    const clock = new FakeClock();
+    const { host, failed, rolledBack } = await setup({ failValues: new Map([[1, new Set([7])], [2, new Set([7])]]) }, { clock, defaults: { batching: false, rollout } });
+    await host.deploy('m', 2, { canary: 0.5 });
+    const answers: (number | ModelHostError)[] = [];
+    for (let step = 0; step < 10; step++) {
+      clock.advance(1000);
+      answers.push(...(await round(host)));
+      await flush();
+    }
+    expect(rolledBack).toEqual([]);
+    const onCanary = failed.filter((e) => e.version === 2 && e.message.includes('v2:'));
+    expect(onCanary.length).toBeGreaterThan(0);
+    for (const e of onCanary) {
+      expect(e).toMatchObject({ code: ErrorCode.INVALID_INPUT, blame: 'request' });
+      expect(e.message).toMatch(/the runtime rejected this request's inputs \(x: float32 \[1, 2\]\) \(blamed on the request: it fails again on its own while other inputs succeed on this version\)$/);
+    }
+    expect(host.stats('m').guard).toMatchObject({ candidate: 2, candidateErrorRate: 0 });
+    await host.close();
+  });
+
+  it('with breaker.fallback previous-version the caller gets the baseline\'s answer; the failure still counts as the canary\'s', async () => {
+    const { host, failed } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { defaults: { batching: false, breaker: { fallback: 'previous-version' } } });
+    await host.deploy('m', 2, { canary: 0.5 });
+    expect(await predict(host, 1)).toBe(1);
+    expect(await predict(host, 1)).toBe(2);
+    expect(await predict(host, 7)).toBe(7); // v1's turn (× 1)
+    expect(await predict(host, 7)).toBe(7); // v2 failed it; v1 answered
+    expect(failed.filter((e) => e.version === 2)).toEqual([expect.objectContaining({ code: ErrorCode.INFERENCE_FAILED, blame: 'model', answeredBy: 1 })]);
+    // predictBatch too: the answer keeps its batch dimension.
+    await predict(host, 1); // v1's turn
+    const out = await host.predictBatch('m', { x: { data: new Float32Array([7, 7, 7, 7]), shape: [2, 2] } });
+    expect(out['y']).toMatchObject({ shape: [2, 2], data: new Float32Array([7, 7, 7, 7]) });
+    await host.close();
+  });
+
+  it('a request pinned to the canary is never run on the baseline: as without a rollout', async () => {
+    const { host, failed } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { defaults: { batching: false } });
+    await host.deploy('m', 2, { canary: 0.5 });
+    expect(await predict(host, 1, { version: 2 })).toBe(2);
+    const completedOnV1: number[] = [];
+    host.on('requestCompleted', (e) => e.version === 1 && completedOnV1.push(e.rows));
+    const error = (await predict(host, 7, { version: 2 })) as ModelHostError;
+    expect(error.code).toBe(ErrorCode.INVALID_INPUT);
+    expect(completedOnV1).toEqual([]);
+    expect(failed).toEqual([expect.objectContaining({ version: 2, blame: 'request' })]);
+    await host.close();
+  });
+
+  it('a version with no baseline (no rollout) behaves as before: a request it refuses alone is INVALID_INPUT', async () => {
+    const { host, failed } = await setup({ failValues: new Map([[1, new Set([7])]]) }, { defaults: { batching: false } });
+    expect(await predict(host, 1)).toBe(1);
+    const error = (await predict(host, 7)) as ModelHostError;
+    expect(error.code).toBe(ErrorCode.INVALID_INPUT);
+    expect(failed).toEqual([expect.objectContaining({ version: 1, code: ErrorCode.INVALID_INPUT, blame: 'request' })]);
+    await host.close();
+  });
+
+  it('a full swap its guard still observes is judged against the previous default, and rolled back', async () => {
+    const clock = new FakeClock();
+    const { host, rolledBack, failed } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { clock, defaults: { batching: false, rollout } });
+    await host.deploy('m', 2);
+    expect(await predict(host, 1)).toBe(2);
+    for (let step = 0; step < 10 && rolledBack.length === 0; step++) {
+      clock.advance(1000);
+      await round(host);
+      await flush();
+    }
+    expect(rolledBack).toEqual([expect.objectContaining({ version: 1, from: 2, automatic: true })]);
+    expect(failed.filter((e) => e.version === 2).every((e) => e.blame === 'model')).toBe(true);
+    await host.close();
+  });
+
+  it('a shadow broken for inputs the default serves counts those failures (blamed on the model); callers only see the default', async () => {
+    const { host, failed } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { defaults: { batching: false, rollout } });
+    await host.deploy('m', 2, { shadow: 1 });
+    expect(await predict(host, 1)).toBe(1);
+    await flush();
+    expect(await predict(host, 7)).toBe(7);
+    await flush();
+    await flush();
+    expect(failed.filter((e) => e.version === 2)).toEqual([expect.objectContaining({ code: ErrorCode.INFERENCE_FAILED, blame: 'model' })]);
+    expect(host.stats('m').shadow).toMatchObject({ failed: 1 });
+    await host.close();
+  });
+});
