@@ -3,7 +3,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, ModelHost, type ModelHostError, type ModelOptions, type RequestCompletedEvent, type RequestFailedEvent, type RequestSampledEvent, type Runtime } from '../../../src/index.js';
 import { instrument } from '../../../src/metrics/opentelemetry.js';
 import { collectMetrics } from '../../../src/metrics/prometheus.js';
@@ -159,6 +159,49 @@ describe('review (s10): a split predictBatch is one request to every consumer', 
     expect(sampled[0]!.inputs!['x']!.shape).toEqual([6, 1]);
     expect(sampled[0]!.outputs!['y']!.shape).toEqual([6, 1]);
     expect(s.host.stats('m').monitoring!.sampling).toEqual({ rate: 1, sampled: 1 });
+    await s.host.close();
+  });
+});
+
+describe('review (s10): a split predictBatch is one request to monitoring and rollouts', () => {
+  it('the cache: a miss per request (the second one stored), then one hit answered whole (one requestCompleted each)', async () => {
+    const s = await setup({ cache: { enabled: true } });
+    await s.host.predictBatch('m', { x: ROWS });
+    await s.host.predictBatch('m', { x: ROWS }); // a key seen twice is kept (the cache's doorkeeper)
+    const again = await s.host.predictBatch('m', { x: ROWS });
+    expect(Array.from(again['y']!.data as Float32Array)).toEqual([2, 4, 6, 8, 10, 12]);
+    expect(s.host.stats('m').monitoring!.cache).toMatchObject({ hits: 1, misses: 2, entries: 1 });
+    expect(s.completed.map((e) => [e.rows, e.cached])).toEqual([
+      [6, false],
+      [6, false],
+      [6, true],
+    ]);
+    expect(s.host.stats('m').versions[1]!.windows['1m']).toMatchObject({ requests: 3, rows: 18, batches: 6 });
+    await s.host.close();
+  });
+
+  it('feedback by request id: one prediction kept, matched once with all its rows', async () => {
+    const s = await setup({ feedback: { task: 'regression' } });
+    await s.host.predictBatch('m', { x: ROWS }, { id: 'r-feedback' });
+    expect(s.host.stats('m').monitoring!.feedback).toMatchObject({ pending: 1 });
+    const result = s.host.feedback('m', 'r-feedback', ROWS.map(([v]) => 2 * v!));
+    expect(result).toMatchObject({ matched: true, version: 1, labels: 6, absoluteError: 0 });
+    expect(s.host.stats('m').monitoring!.feedback).toMatchObject({ pending: 0, duplicateIds: 0 });
+    await s.host.close();
+  });
+
+  it('a shadow compares the request once, whole', async () => {
+    const s = await setup();
+    await s.host.deploy('m', 2, { source: FAKE_SOURCE, shadow: 1 });
+    const compared: number[] = [];
+    s.host.on('shadowCompared', (e) => compared.push(e.version));
+    await s.host.predictBatch('m', { x: ROWS });
+    await vi.waitFor(() => expect(compared).toEqual([2]));
+    expect(s.host.stats('m').guard).toMatchObject({ shadowCompared: 1 });
+    // The caller's request counted once on the default version; the mirror once on the shadow.
+    expect(s.completed.map((e) => [e.version, e.rows])).toEqual(expect.arrayContaining([[1, 6]]));
+    expect(s.completed.filter((e) => e.version === 1)).toHaveLength(1);
+    expect(s.completed.filter((e) => e.version === 2).length).toBeLessThanOrEqual(1);
     await s.host.close();
   });
 });
