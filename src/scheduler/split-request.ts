@@ -30,8 +30,13 @@ export class SplitRequest {
   /** Rows of the largest batch one of its chunks ran in. */
   batchRows = 0;
 
+  /** The request's rows (all chunks). */
+  readonly rows: number;
+  /** Until its chunks are cut: a settled chunk the deadline heap still holds keeps this object, never the request's buffers. */
+  private prepared: PreparedInputs | undefined;
+
   constructor(
-    private readonly prepared: PreparedInputs,
+    prepared: PreparedInputs,
     private readonly maxBatchSize: number,
     private readonly resolve: (outputs: Record<string, Tensor>) => void,
     private readonly reject: (error: ModelHostError) => void,
@@ -41,15 +46,15 @@ export class SplitRequest {
     private readonly unjoinable: (message: string) => ModelHostError,
     /** Called once, after the request settled (and its other chunks were cancelled): the request's one event. */
     private readonly settled: (split: SplitRequest, outcome: SplitOutcome) => void,
-  ) {}
-
-  /** The request's rows (all chunks). */
-  get rows(): number {
-    return this.prepared.rows;
+  ) {
+    this.prepared = prepared;
+    this.rows = prepared.rows;
   }
 
   chunks(priority: number, deadline: number, now: number): Task[] {
     const { prepared, maxBatchSize } = this;
+    if (prepared === undefined) throw new Error('SplitRequest.chunks() called twice');
+    this.prepared = undefined;
     this.enqueuedAt = now;
     const sizes: number[] = [];
     for (let left = prepared.rows; left > 0; left -= maxBatchSize) sizes.push(Math.min(left, maxBatchSize));
@@ -94,8 +99,9 @@ export class SplitRequest {
   }
 
   private partDone(index: number, outputs: Record<string, Tensor>): void {
+    if (this.done) return;
     this.parts[index] = outputs;
-    if (--this.remaining > 0 || this.done) return;
+    if (--this.remaining > 0) return;
     this.done = true;
     const first = this.parts[0]!;
     const whole: Record<string, Tensor> = {};
@@ -107,12 +113,14 @@ export class SplitRequest {
         const error = this.unjoinable(
           `output '${name}' has shape [${parts[0]!.shape.join(', ')}] for one chunk and [${other.shape.join(', ')}] for another of this predictBatch (split at maxBatchSize ${this.maxBatchSize} rows); chunks can be joined only if their sizes beyond the batch dimension agree`,
         );
+        this.release();
         this.reject(error);
         this.settled(this, { ok: false, error });
         return;
       }
       whole[name] = concatRows(parts);
     }
+    this.release();
     this.resolve(whole);
     this.settled(this, { ok: true });
   }
@@ -122,7 +130,14 @@ export class SplitRequest {
     this.done = true;
     this.reject(error);
     this.cancel(this.tasks, error);
+    this.release();
     this.settled(this, { ok: false, error });
+  }
+
+  /** Settled: the chunks' outputs and tasks are let go (a chunk left in the deadline heap still points here). */
+  private release(): void {
+    this.parts.length = 0;
+    this.tasks = [];
   }
 }
 
