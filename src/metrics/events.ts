@@ -9,20 +9,28 @@ export interface EventBase {
   readonly timestamp: number;
 }
 
+/**
+ * One per request, however it ran: a `predictBatch` larger than `maxBatchSize` runs as chunks
+ * and is reported once, when its last chunk settled (docs/observability.md).
+ */
 export interface RequestCompletedEvent extends EventBase {
   /** The `id` the caller passed to predict, if any (for tracing; never a metric label). */
   readonly id: string | undefined;
-  /** Rows this request contributed (1 for `predict`). */
+  /** Rows this request contributed (1 for `predict`; all of a split request's rows). */
   readonly rows: number;
-  /** Rows in the batch it ran in. */
+  /** Rows in the batch it ran in (for a split request, the largest its chunks ran in). */
   readonly batchSize: number;
+  /** Arrival to its batch's start, ms (for a split request, to its first chunk's start). */
   readonly queueMs: number;
+  /** Runtime time of its batch, ms (for a split request, summed over its chunks' batches). */
   readonly computeMs: number;
+  /** Arrival to answer, ms. */
   readonly totalMs: number;
   /** Answered from the response cache (`cache` option): it skipped the queue and the runtime (`batchSize`, `queueMs`, `computeMs` 0). */
   readonly cached: boolean;
 }
 
+/** One per failed request; a split request's first failing chunk gives its code, message and blame. */
 export interface RequestFailedEvent extends EventBase {
   readonly id: string | undefined;
   readonly code: ErrorCode;

@@ -17,7 +17,7 @@ import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
 import { captureSettlers, settlers } from './settlers.js';
-import { SplitRequest } from './split-request.js';
+import { SplitRequest, type SplitOutcome } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
 
@@ -274,6 +274,7 @@ export class BatchScheduler implements Dispatcher {
           for (const task of siblings) this.fail(task, error, true, blame);
         },
         (message) => this.outputError(message),
+        (settled, outcome) => this.reportSplit(settled, outcome, id),
       );
       const tasks = split.chunks(priority, deadline, now);
       for (const task of tasks) {
@@ -285,6 +286,42 @@ export class BatchScheduler implements Dispatcher {
       }
       this.schedule();
     });
+  }
+
+  /**
+   * A split request's one event, once it settled: its rows, its latency from arrival to the
+   * last chunk settling, its queue time (arrival to its first chunk's start), for a failure
+   * the code and blame its first failing chunk gave it. Its chunks report nothing themselves.
+   */
+  private reportSplit(split: SplitRequest, outcome: SplitOutcome, id: string | undefined): void {
+    const { events, model, version } = this.config;
+    if (outcome.ok) {
+      const { enqueuedAt, startedAt, endedAt, computeMs, rows } = split;
+      if (events.wants('requestsCompleted')) {
+        events.emit('requestsCompleted', { model, version, requests: 1, rows, computeMs, startedAt, endedAt, runs: 1, enqueuedAt: [enqueuedAt], counts: [1], batchRows: undefined });
+      }
+      if (events.wants('requestCompleted')) {
+        events.emit('requestCompleted', { model, version, timestamp: Date.now(), id, rows, batchSize: split.batchRows, queueMs: startedAt - enqueuedAt, computeMs, totalMs: endedAt - enqueuedAt, cached: false });
+      }
+      return;
+    }
+    if (!events.wants('requestFailed')) return;
+    const { error } = outcome;
+    const now = this.config.clock.now();
+    const payload: Building<RequestFailedEvent> = {
+      model,
+      version,
+      timestamp: Date.now(),
+      id,
+      code: error.code,
+      message: error.message,
+      rows: split.rows,
+      queueMs: split.startedOr(now) - split.enqueuedAt,
+      totalMs: now - split.enqueuedAt,
+    };
+    const blame = this.blames.get(error);
+    if (blame !== undefined) payload.blame = blame;
+    events.emit('requestFailed', payload);
   }
 
   /** A request refused at admission: reported like any failure, never queued. */
@@ -983,6 +1020,13 @@ export class BatchScheduler implements Dispatcher {
 
   /** `at` and `timestamp` are read once per batch, not per request (clocks cost on some machines). */
   private succeed(task: Task, outputs: Record<string, Tensor>, computeMs: number, report: boolean, at = 0, timestamp = 0, summary?: CompletedRuns): void {
+    const split = task.split;
+    if (split !== undefined) {
+      // A chunk is not a request: its request reports itself once, when its last chunk settles.
+      split.ran(task, computeMs, at);
+      task.resolve(outputs);
+      return;
+    }
     if (!task.resolve(outputs)) return; // expired or cancelled while running: result discarded
     summary?.add(task.enqueuedAt, task.rows);
     if (!report) return;
@@ -1013,7 +1057,8 @@ export class BatchScheduler implements Dispatcher {
     if (answered === undefined) task.reject(error);
     else task.resolve(answered.outputs);
     const { events } = this.config;
-    if (events.wants('requestFailed')) {
+    // A chunk's failure is its request's, reported once by it (`reportSplit`).
+    if (!task.chunk && events.wants('requestFailed')) {
       const now = this.config.clock.now();
       const payload: Building<RequestFailedEvent> = {
         model: this.config.model,

@@ -3,17 +3,40 @@ import { concatRows, splitRows, type PreparedInputs, type Tensor } from '../tens
 import { Task } from './task.js';
 
 /**
+ * How a split request settled, for its one request event: the scheduler reports the request,
+ * never its chunks (a chunk is not a request: counting each would count one request several times).
+ */
+export type SplitOutcome = { readonly ok: true } | { readonly ok: false; readonly error: ModelHostError };
+
+/**
  * A `predictBatch` larger than `maxBatchSize`, run as chunks of at most that many rows and
  * reassembled in order. The first chunk to fail fails the request and cancels the rest.
+ * It keeps what its one request event reports: its arrival, when its first chunk started,
+ * the compute its chunks' runs took, and when the last one ended.
  */
 export class SplitRequest {
   private readonly parts: (Record<string, Tensor> | undefined)[] = [];
   private tasks: Task[] = [];
   private remaining = 0;
   private done = false;
+  /** When it arrived, on the scheduler's clock. */
+  enqueuedAt = 0;
+  /** When its first chunk started running, on the scheduler's clock (-1: none has). */
+  startedAt = -1;
+  /** When its last chunk run ended, on the scheduler's clock. */
+  endedAt = 0;
+  /** The summed compute time of the runs its chunks succeeded in, ms. */
+  computeMs = 0;
+  /** Rows of the largest batch one of its chunks ran in. */
+  batchRows = 0;
+
+  /** The request's rows (all chunks). */
+  readonly rows: number;
+  /** Until its chunks are cut: a settled chunk the deadline heap still holds keeps this object, never the request's buffers. */
+  private prepared: PreparedInputs | undefined;
 
   constructor(
-    private readonly prepared: PreparedInputs,
+    prepared: PreparedInputs,
     private readonly maxBatchSize: number,
     private readonly resolve: (outputs: Record<string, Tensor>) => void,
     private readonly reject: (error: ModelHostError) => void,
@@ -21,10 +44,18 @@ export class SplitRequest {
     private readonly cancel: (tasks: readonly Task[], error: ModelHostError) => void,
     /** The error for chunk outputs that cannot be joined (INFERENCE_FAILED, in the scheduler's words). */
     private readonly unjoinable: (message: string) => ModelHostError,
-  ) {}
+    /** Called once, after the request settled (and its other chunks were cancelled): the request's one event. */
+    private readonly settled: (split: SplitRequest, outcome: SplitOutcome) => void,
+  ) {
+    this.prepared = prepared;
+    this.rows = prepared.rows;
+  }
 
   chunks(priority: number, deadline: number, now: number): Task[] {
     const { prepared, maxBatchSize } = this;
+    if (prepared === undefined) throw new Error('SplitRequest.chunks() called twice');
+    this.prepared = undefined;
+    this.enqueuedAt = now;
     const sizes: number[] = [];
     for (let left = prepared.rows; left > 0; left -= maxBatchSize) sizes.push(Math.min(left, maxBatchSize));
     const perInput = Object.entries(prepared.tensors).map(([name, t]) => [name, splitRows(t, sizes)] as const);
@@ -45,6 +76,7 @@ export class SplitRequest {
         (error) => this.partFailed(error),
       );
       task.chunk = true;
+      task.split = this;
       task.chunkOf = { inputs: prepared.tensors, firstRow, maxBatchSize };
       firstRow += rows;
       return task;
@@ -52,9 +84,24 @@ export class SplitRequest {
     return this.tasks;
   }
 
+  /** A chunk's run succeeded (called before the chunk resolves): its times count toward the request's. */
+  ran(chunk: Task, computeMs: number, endedAt: number): void {
+    if (this.done) return;
+    if (this.startedAt < 0 || chunk.startedAt < this.startedAt) this.startedAt = chunk.startedAt;
+    if (endedAt > this.endedAt) this.endedAt = endedAt;
+    this.computeMs += computeMs;
+    if (chunk.batchRows > this.batchRows) this.batchRows = chunk.batchRows;
+  }
+
+  /** When its first chunk started, or `now` when none has (it failed before any ran). */
+  startedOr(now: number): number {
+    return this.startedAt < 0 ? now : this.startedAt;
+  }
+
   private partDone(index: number, outputs: Record<string, Tensor>): void {
+    if (this.done) return;
     this.parts[index] = outputs;
-    if (--this.remaining > 0 || this.done) return;
+    if (--this.remaining > 0) return;
     this.done = true;
     const first = this.parts[0]!;
     const whole: Record<string, Tensor> = {};
@@ -63,16 +110,19 @@ export class SplitRequest {
       // A size beyond the batch dimension that followed the chunk (declared -1) cannot be joined exactly: refuse.
       const other = parts.find((p) => !sameRowShape(p.shape, parts[0]!.shape));
       if (other !== undefined) {
-        this.reject(
-          this.unjoinable(
-            `output '${name}' has shape [${parts[0]!.shape.join(', ')}] for one chunk and [${other.shape.join(', ')}] for another of this predictBatch (split at maxBatchSize ${this.maxBatchSize} rows); chunks can be joined only if their sizes beyond the batch dimension agree`,
-          ),
+        const error = this.unjoinable(
+          `output '${name}' has shape [${parts[0]!.shape.join(', ')}] for one chunk and [${other.shape.join(', ')}] for another of this predictBatch (split at maxBatchSize ${this.maxBatchSize} rows); chunks can be joined only if their sizes beyond the batch dimension agree`,
         );
+        this.release();
+        this.reject(error);
+        this.settled(this, { ok: false, error });
         return;
       }
       whole[name] = concatRows(parts);
     }
+    this.release();
     this.resolve(whole);
+    this.settled(this, { ok: true });
   }
 
   private partFailed(error: ModelHostError): void {
@@ -80,6 +130,14 @@ export class SplitRequest {
     this.done = true;
     this.reject(error);
     this.cancel(this.tasks, error);
+    this.release();
+    this.settled(this, { ok: false, error });
+  }
+
+  /** Settled: the chunks' outputs and tasks are let go (a chunk left in the deadline heap still points here). */
+  private release(): void {
+    this.parts.length = 0;
+    this.tasks = [];
   }
 }
 

@@ -1,6 +1,7 @@
 import type { ModelHostError } from '../errors/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { AbortWatch, SignalGroup } from './abort-watch.js';
+import type { SplitRequest } from './split-request.js';
 
 const NO_INPUTS: Record<string, Tensor> = Object.freeze({}) as Record<string, Tensor>;
 
@@ -35,6 +36,8 @@ export class Task {
   pinned = false;
   /** A baseline check of another version's failed request (`DispatchOptions.check`): its failure never counts here. */
   check = false;
+  /** For a chunk: its request, which reports itself once (a chunk emits no request event of its own). */
+  split: SplitRequest | undefined = undefined;
   /** For a chunk: the whole request's inputs and where its rows start, so a refusal names what the caller sent. */
   chunkOf: { readonly inputs: Readonly<Record<string, Tensor>>; readonly firstRow: number; readonly maxBatchSize: number } | undefined = undefined;
 
@@ -67,6 +70,7 @@ export class Task {
     this.state = TaskState.Settled;
     this.inputs = NO_INPUTS;
     this.chunkOf = undefined;
+    this.split = undefined;
     this.signalGroup?.leave(this);
     this.onResolve(outputs);
     return true;
@@ -77,6 +81,7 @@ export class Task {
     this.state = TaskState.Settled;
     this.inputs = NO_INPUTS;
     this.chunkOf = undefined;
+    this.split = undefined;
     this.signalGroup?.leave(this);
     this.onReject(error);
     return true;

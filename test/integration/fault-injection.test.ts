@@ -8,6 +8,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, ModelHost, type ModelHostError, type Runtime } from '../../src/index.js';
 import { deferred, FAKE_SOURCE, fakeRuntime, type FakeRuntimeOptions } from '../helpers/fake-runtime.js';
+import { hangingRuntime } from '../helpers/hanging-runtime.js';
 import { get, serve } from '../adapters/http/serve.js';
 
 const ROW = new Float32Array([1, 2, 3, 4]);
@@ -112,30 +113,7 @@ describe('fault injection through the runtime SPI', () => {
  * the abandoned run returns.
  */
 describe('a runtime that hangs for one input only (inline)', () => {
-  function poisonRuntime() {
-    const hung: (() => void)[] = [];
-    const state = { open: 0, runs: 0 };
-    const runtime: Runtime = {
-      name: 'poison',
-      canLoad: () => true,
-      async load() {
-        state.open++;
-        return {
-          signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 1] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 1] }] },
-          async run(inputs) {
-            state.runs++;
-            const x = inputs['x']!.data as Float32Array;
-            if (x.includes(666)) await new Promise<void>((resolve) => hung.push(resolve));
-            return { y: { data: x.map((v) => v * 2), shape: [...inputs['x']!.shape], dtype: 'float32' } };
-          },
-          dispose() {
-            state.open--;
-          },
-        };
-      },
-    };
-    return { runtime, hung, state };
-  }
+  const poisonRuntime = () => hangingRuntime({ name: 'poison' });
 
   it('abandons the hung run after instances.runTimeoutMs: the poisoned request fails alone, other clients are answered, the breaker stays closed', async () => {
     const { runtime, hung, state } = poisonRuntime();

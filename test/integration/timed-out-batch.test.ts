@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, ModelHost, type ModelHostError, type RequestFailedEvent, type Runtime } from '../../src/index.js';
 import { FAKE_SOURCE } from '../helpers/fake-runtime.js';
+import { hangingRuntime as hangingOn } from '../helpers/hanging-runtime.js';
 
 /**
  * A batch of several requests whose run got no answer within its time bound is not bisected
@@ -13,37 +14,8 @@ import { FAKE_SOURCE } from '../helpers/fake-runtime.js';
  */
 const HANG = 666;
 
-/** Inline runtime that hangs on any batch holding HANG: until released (`hung`), or for `hangMs`. */
-function hangingRuntime(hangMs?: number) {
-  const hung: (() => void)[] = [];
-  const state = { open: 0, runs: 0, hangingRuns: 0, broken: false };
-  const runtime: Runtime = {
-    name: 'hang',
-    canLoad: () => true,
-    async load() {
-      state.open++;
-      return {
-        signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 1] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 1] }] },
-        async run(inputs) {
-          state.runs++;
-          const x = inputs['x']!.data as Float32Array;
-          if (x.includes(HANG) || state.broken) {
-            state.hangingRuns++;
-            await new Promise<void>((resolve) => {
-              hung.push(resolve);
-              if (hangMs !== undefined) setTimeout(resolve, hangMs);
-            });
-          }
-          return { y: { data: x.map((v) => v * 2), shape: [...inputs['x']!.shape], dtype: 'float32' } };
-        },
-        dispose() {
-          state.open--;
-        },
-      };
-    },
-  };
-  return { runtime, hung, state };
-}
+/** The runtime these tests hang: on HANG, until released or for `hangMs`. */
+const hangingRuntime = (hangMs?: number) => hangingOn({ hangOn: HANG, hangMs });
 
 /** Eight requests submitted together (one batch): two of them hang the runtime. */
 function batchOfEight(host: ModelHost, round: number) {

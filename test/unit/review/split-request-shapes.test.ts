@@ -19,12 +19,18 @@ describe('review (s6): a split predictBatch is exact or refused', () => {
     });
     const host = new ModelHost({ runtimes: { fake: runtime }, defaults: { batching: { maxBatchSize: 4, maxDelayMs: 1 } } });
     await host.load('m', { source: FAKE_SOURCE });
+    const events: string[] = [];
+    host.on('requestCompleted', (e) => events.push(`completed ${e.rows}`));
+    host.on('requestFailed', (e) => events.push(`failed ${e.code} ${e.rows}`));
     const x = { data: new Float32Array(6 * 4), shape: [6, 4] };
     const out = await host.predictBatch('m', { x }).catch((e: unknown) => e);
     expect(out).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringContaining("output 'y'") });
+    // Session 10: one failed request, not two completed chunks (the refusal was not reported at all).
+    expect(events).toEqual(['failed INFERENCE_FAILED 6']);
     // Chunks of one shape still join: 8 rows in two chunks of 4.
     const even = await host.predictBatch('m', { x: { data: new Float32Array(8 * 4), shape: [8, 4] } });
     expect(even['y']).toEqual({ data: new Float32Array(32).fill(4), shape: [8, 4], dtype: 'float32' });
+    expect(events).toEqual(['failed INFERENCE_FAILED 6', 'completed 8']);
     await host.close();
   });
 });
