@@ -105,6 +105,18 @@ describe('a failure under a rollout is judged against its baseline', () => {
     await host.close();
   });
 
+  it('a predictBatch split into chunks is judged chunk by chunk and reported once, blamed on the model', async () => {
+    const { host, failed } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { defaults: { batching: { maxBatchSize: 2, maxDelayMs: 0 } } });
+    await host.deploy('m', 2, { canary: 0.5 });
+    expect(await predict(host, 1)).toBe(1);
+    expect(await predict(host, 1)).toBe(2);
+    await predict(host, 1); // v1's turn
+    const error = await host.predictBatch('m', { x: { data: new Float32Array([1, 1, 1, 1, 7, 7, 1, 1]), shape: [4, 2] } }).catch((e: ModelHostError) => e);
+    expect(error).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/\(the version's fault, not the request's: v1, the rollout's baseline, answers the same inputs\)$/) });
+    expect(failed).toEqual([expect.objectContaining({ version: 2, rows: 4, code: ErrorCode.INFERENCE_FAILED, blame: 'model' })]);
+    await host.close();
+  });
+
   it('a request pinned to the canary is never run on the baseline: as without a rollout', async () => {
     const { host, failed } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { defaults: { batching: false } });
     await host.deploy('m', 2, { canary: 0.5 });
