@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, ModelHost, type ModelHostError, type ModelHostOptions, type RequestFailedEvent, type VersionRolledBackEvent } from '../../../src/index.js';
 import { FakeClock, flush } from '../../helpers/fake-clock.js';
+import { FAKE_SOURCE } from '../../helpers/fake-runtime.js';
+import { hangingRuntime } from '../../helpers/hanging-runtime.js';
 import { writeVersion } from '../../helpers/repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 import { versionedRuntime, type VersionedRuntimeOptions } from '../../helpers/versioned-runtime.js';
@@ -114,6 +116,27 @@ describe('a failure under a rollout is judged against its baseline', () => {
     const error = await host.predictBatch('m', { x: { data: new Float32Array([1, 1, 1, 1, 7, 7, 1, 1]), shape: [4, 2] } }).catch((e: ModelHostError) => e);
     expect(error).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/\(the version's fault, not the request's: v1, the rollout's baseline, answers the same inputs\)$/) });
     expect(failed).toEqual([expect.objectContaining({ version: 2, rows: 4, code: ErrorCode.INFERENCE_FAILED, blame: 'model' })]);
+    await host.close();
+  });
+
+  it('a canary that hangs on an input the baseline answers: the timeout is the version\'s, not the request\'s', async () => {
+    const stable = hangingRuntime({ name: 'stable', hangOn: -1 });
+    const poisoned = hangingRuntime({ name: 'poison', hangOn: 666 });
+    const host = new ModelHost({ runtimes: { stable: stable.runtime, poison: poisoned.runtime }, defaults: { batching: false } });
+    const failed: RequestFailedEvent[] = [];
+    host.on('requestFailed', (e) => failed.push(e));
+    await host.load('m', { source: FAKE_SOURCE, config: { runtime: 'stable' } });
+    await host.deploy('m', 2, { source: FAKE_SOURCE, canary: 0.5, config: { runtime: 'poison', instances: { kind: 'inline', runTimeoutMs: 50 } } });
+    expect((await host.predict('m', [1]))['y']!.data[0]).toBe(2); // v1
+    expect((await host.predict('m', [1]))['y']!.data[0]).toBe(2); // v2 answers a good input
+    expect((await host.predict('m', [666]))['y']!.data[0]).toBe(1332); // v1
+    const error = await host.predict('m', [666]).catch((e: ModelHostError) => e); // v2 hangs on it
+    expect(error).toMatchObject({
+      code: ErrorCode.INFERENCE_FAILED,
+      message: "model 'm' v2: inference failed: no answer within 50 ms (instances.runTimeoutMs): the run was abandoned (the version's fault, not the request's: v1, the rollout's baseline, answers the same inputs)",
+    });
+    expect(failed).toEqual([expect.objectContaining({ version: 2, blame: 'model' })]);
+    for (const resolve of poisoned.hung) resolve();
     await host.close();
   });
 
