@@ -556,7 +556,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
           ? this.internal.listenerCount(event) > 0
           : this.hears(event) || ((event === 'requestCompleted' || event === 'requestFailed') && this.models.get(name)?.guard !== undefined),
       // Never throws (the SchedulerEvents contract): it is called while a batch settles its requests.
-      emit: (event, payload) => {
+      emit: (event, payload, check) => {
         try {
           if (event === 'requestsCompleted') {
             this.internal.emit(event, payload as InternalEvents['requestsCompleted'][0]);
@@ -564,7 +564,8 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
           }
           if (event === 'requestCompleted' || event === 'requestFailed') {
             const model = this.models.get(name);
-            if (model?.guard !== undefined) {
+            // A baseline check is not the baseline's traffic: it would add the canary's failing inputs to the window it is judged against.
+            if (model?.guard !== undefined && check !== true) {
               const p = payload as ModelHostEvents['requestCompleted'][0] | ModelHostEvents['requestFailed'][0];
               this.versions.observe(model, p.version, p.totalMs, 'code' in p ? p.code : undefined, 'blame' in p ? (p.blame as Blame | undefined) : undefined);
             }

@@ -77,8 +77,12 @@ export interface Baseline {
 /** Where the scheduler reports; `wants` lets it skip building payloads nobody listens to. */
 export interface SchedulerEvents {
   wants(event: keyof SchedulerEventMap): boolean;
-  /** Must not throw: it is called while a batch settles its requests (the host catches its listeners and logger). */
-  emit<E extends keyof SchedulerEventMap>(event: E, payload: SchedulerEventMap[E]): void;
+  /**
+   * Must not throw: it is called while a batch settles its requests (the host catches its listeners and logger).
+   * `check`: the request was a baseline check of another version's failed request (`DispatchOptions.check`),
+   * not this version's traffic: a rollout guard must not count it as this version's request.
+   */
+  emit<E extends keyof SchedulerEventMap>(event: E, payload: SchedulerEventMap[E], check?: boolean): void;
 }
 
 export interface BatchSchedulerConfig {
@@ -204,17 +208,18 @@ export class BatchScheduler implements Dispatcher {
     const { config } = this;
     const rows = prepared.rows;
     const id = options.id;
+    const check = options.check === true;
     if (config.padding !== undefined) {
       try {
         prepared = config.padding.admit(prepared);
       } catch (error) {
-        return this.refuse(error as ModelHostError, rows, id);
+        return this.refuse(error as ModelHostError, rows, id, check);
       }
     }
-    if (this.closed) return this.refuse(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'), rows, id);
+    if (this.closed) return this.refuse(this.error(ErrorCode.SHUTTING_DOWN, 'the model version is shutting down'), rows, id, check);
     const signal = options.signal;
-    if (signal?.aborted) return this.refuse(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'), rows, id);
-    if (config.breaker?.rejecting) return this.refuse(config.breaker.openError(), rows, id);
+    if (signal?.aborted) return this.refuse(this.error(ErrorCode.CANCELLED, 'the request was cancelled before it was queued'), rows, id, check);
+    if (config.breaker?.rejecting) return this.refuse(config.breaker.openError(), rows, id, check);
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
     // On some machines reading the clock costs more than the rest of admission: only when needed.
     // A deadline counts from this call: the clock is read for it (a burst's shared reading may be
@@ -225,9 +230,9 @@ export class BatchScheduler implements Dispatcher {
     const priority = options.priority ?? 0;
 
     if (rows > config.queueMaxSize) {
-      return this.refuse(this.refusal(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows, id);
+      return this.refuse(this.refusal(ErrorCode.INVALID_INPUT, `a batch of ${rows} rows exceeds queue.maxSize (${config.queueMaxSize} rows) and can never be admitted`), rows, id, check);
     }
-    if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows, 0), rows, id);
+    if (this.queue.rows + rows > config.queueMaxSize) return this.refuse(this.queueFull(rows, 0), rows, id, check);
     // The predicted wait is needed only against a bound: a deadline, or queue.maxWaitMs when
     // more rows are queued than that bound is known to allow (the common case: none is needed).
     const maxWaitMs = config.queueMaxWaitMs;
@@ -235,23 +240,23 @@ export class BatchScheduler implements Dispatcher {
     if (this.queue.size > 0 && (deadline !== Number.POSITIVE_INFINITY || (maxWaitMs !== undefined && this.queue.rows > this.rowsWithinWait(maxWaitMs)))) {
       wait = this.predictWaitMs(this.queue.rowsAhead(priority));
     }
-    if (wait > (maxWaitMs ?? Number.POSITIVE_INFINITY)) return this.refuse(this.queueFull(rows, wait), rows, id);
+    if (wait > (maxWaitMs ?? Number.POSITIVE_INFINITY)) return this.refuse(this.queueFull(rows, wait), rows, id, check);
     if (deadline !== Number.POSITIVE_INFINITY) {
-      if (timeoutMs! <= 0) return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id);
+      if (timeoutMs! <= 0) return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `timeoutMs ${timeoutMs} left no time to run`), rows, id, check);
       // Its own run counts too: admitted only if it can end before its deadline.
       const end = wait + this.cost.predictMs(Math.min(rows, config.maxBatchSize));
       if (end > timeoutMs! && this.cost.trusted) {
         this.cost.noteRefusal();
-        return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead and its own run need about ${Math.ceil(end)} ms, more than timeoutMs ${timeoutMs}`), rows, id);
+        return this.refuse(this.refusal(ErrorCode.DEADLINE_EXCEEDED, `rejected at admission: the queue ahead and its own run need about ${Math.ceil(end)} ms, more than timeoutMs ${timeoutMs}`), rows, id, check);
       }
     }
 
-    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id, options.version !== undefined);
+    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id, options.version !== undefined, check);
     const promise = new Promise<Record<string, Tensor>>(captureSettlers);
     const task = new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, settlers.resolve!, settlers.reject!);
     if (id !== undefined) task.id = id;
     if (options.version !== undefined) task.pinned = true;
-    if (options.check === true) task.check = true;
+    if (check) task.check = true;
     this.queue.push(task);
     if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
     if (signal !== undefined) this.abortWatch.watch(signal, task);
@@ -260,7 +265,7 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /** A `predictBatch` larger than `maxBatchSize`: queued as chunks, answered as one. */
-  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined, pinned: boolean): Promise<Record<string, Tensor>> {
+  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined, pinned: boolean, check: boolean): Promise<Record<string, Tensor>> {
     return new Promise<Record<string, Tensor>>((resolve, reject) => {
       const split = new SplitRequest(
         prepared,
@@ -274,12 +279,13 @@ export class BatchScheduler implements Dispatcher {
           for (const task of siblings) this.fail(task, error, true, blame);
         },
         (message) => this.outputError(message),
-        (settled, outcome) => this.reportSplit(settled, outcome, id),
+        (settled, outcome) => this.reportSplit(settled, outcome, id, check),
       );
       const tasks = split.chunks(priority, deadline, now);
       for (const task of tasks) {
         if (id !== undefined) task.id = id;
         task.pinned = pinned;
+        task.check = check;
         this.queue.push(task);
         if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
         if (signal !== undefined) this.abortWatch.watch(signal, task);
@@ -292,21 +298,25 @@ export class BatchScheduler implements Dispatcher {
    * A split request's one event, once it settled: its rows, its latency from arrival to the
    * last chunk settling, its queue time (arrival to its first chunk's start), for a failure
    * the code and blame its first failing chunk gave it. Its chunks report nothing themselves.
+   * A request whose failed chunk the baseline answered (`breaker.fallback: 'previous-version'`)
+   * resolves, yet is reported as that failure (with `answeredBy`), as an unsplit one is: else
+   * the rollout guard would never see it.
    */
-  private reportSplit(split: SplitRequest, outcome: SplitOutcome, id: string | undefined): void {
+  private reportSplit(split: SplitRequest, outcome: SplitOutcome, id: string | undefined, check: boolean): void {
     const { events, model, version } = this.config;
-    if (outcome.ok) {
+    const failure = outcome.ok ? split.answeredFailure : outcome;
+    if (failure === undefined) {
       const { enqueuedAt, startedAt, endedAt, computeMs, rows } = split;
       if (events.wants('requestsCompleted')) {
-        events.emit('requestsCompleted', { model, version, requests: 1, rows, computeMs, startedAt, endedAt, runs: 1, enqueuedAt: [enqueuedAt], counts: [1], batchRows: undefined });
+        events.emit('requestsCompleted', { model, version, requests: 1, rows, computeMs, startedAt, endedAt, runs: 1, enqueuedAt: [enqueuedAt], counts: [1], batchRows: undefined }, check);
       }
       if (events.wants('requestCompleted')) {
-        events.emit('requestCompleted', { model, version, timestamp: Date.now(), id, rows, batchSize: split.batchRows, queueMs: startedAt - enqueuedAt, computeMs, totalMs: endedAt - enqueuedAt, cached: false });
+        events.emit('requestCompleted', { model, version, timestamp: Date.now(), id, rows, batchSize: split.batchRows, queueMs: startedAt - enqueuedAt, computeMs, totalMs: endedAt - enqueuedAt, cached: false }, check);
       }
       return;
     }
     if (!events.wants('requestFailed')) return;
-    const { error } = outcome;
+    const { error } = failure;
     const now = this.config.clock.now();
     const payload: Building<RequestFailedEvent> = {
       model,
@@ -321,18 +331,19 @@ export class BatchScheduler implements Dispatcher {
     };
     const blame = this.blames.get(error);
     if (blame !== undefined) payload.blame = blame;
-    events.emit('requestFailed', payload);
+    if (outcome.ok) payload.answeredBy = split.answeredFailure!.answeredBy;
+    events.emit('requestFailed', payload, check);
   }
 
   /** A request refused at admission: reported like any failure, never queued. */
-  private refuse(error: ModelHostError, rows: number, id?: string): Promise<never> {
+  private refuse(error: ModelHostError, rows: number, id?: string, check = false): Promise<never> {
     const { events } = this.config;
     if (events.wants('requestFailed')) {
       // A deadline its queue and size could not meet is about the request and the load, never the
       // version's fault; an open breaker's refusal is the version's and keeps counting.
       const payload: Building<RequestFailedEvent> = { model: this.config.model, version: this.config.version, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0 };
       if (error.code === ErrorCode.DEADLINE_EXCEEDED) payload.blame = 'request';
-      events.emit('requestFailed', payload);
+      events.emit('requestFailed', payload, check);
     }
     return Promise.reject(error);
   }
@@ -1041,7 +1052,7 @@ export class BatchScheduler implements Dispatcher {
       computeMs,
       totalMs: at - task.enqueuedAt,
       cached: false,
-    });
+    }, task.check);
   }
 
   /**
@@ -1054,6 +1065,8 @@ export class BatchScheduler implements Dispatcher {
     const wasQueued = task.state === TaskState.Queued;
     if (wasQueued && dequeue) this.queue.forget(task);
     if (blame !== undefined && task.chunk) this.blames.set(error, blame);
+    // Before the chunk resolves: its answer may settle the request, which then reports this failure.
+    if (answered !== undefined) task.split?.answeredDespite(error, answered.version);
     if (answered === undefined) task.reject(error);
     else task.resolve(answered.outputs);
     const { events } = this.config;
@@ -1073,7 +1086,7 @@ export class BatchScheduler implements Dispatcher {
       };
       if (blame !== undefined) payload.blame = blame;
       if (answered !== undefined) payload.answeredBy = answered.version;
-      events.emit('requestFailed', payload);
+      events.emit('requestFailed', payload, task.check);
     }
     if (this.pending === 0) this.notifyIdle();
   }

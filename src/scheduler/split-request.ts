@@ -29,6 +29,11 @@ export class SplitRequest {
   computeMs = 0;
   /** Rows of the largest batch one of its chunks ran in. */
   batchRows = 0;
+  /**
+   * The first chunk failure another version answered (the baseline's answer, `breaker.fallback:
+   * 'previous-version'`): the request resolves, but is reported as this failure, once.
+   */
+  answeredFailure: { readonly error: ModelHostError; readonly answeredBy: number } | undefined = undefined;
 
   /** The request's rows (all chunks). */
   readonly rows: number;
@@ -91,6 +96,11 @@ export class SplitRequest {
     if (endedAt > this.endedAt) this.endedAt = endedAt;
     this.computeMs += computeMs;
     if (chunk.batchRows > this.batchRows) this.batchRows = chunk.batchRows;
+  }
+
+  /** A chunk failed here but `version` answered it (called before the chunk resolves with that answer). */
+  answeredDespite(error: ModelHostError, version: number): void {
+    if (!this.done && this.answeredFailure === undefined) this.answeredFailure = { error, answeredBy: version };
   }
 
   /** When its first chunk started, or `now` when none has (it failed before any ran). */

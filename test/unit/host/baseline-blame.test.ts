@@ -119,6 +119,47 @@ describe('a failure under a rollout is judged against its baseline', () => {
     await host.close();
   });
 
+  it('a split predictBatch whose failed chunk the baseline answered (fallback previous-version) resolves, and is reported once as the canary\'s failure', async () => {
+    const clock = new FakeClock();
+    const { host, failed } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { clock, defaults: { batching: { maxBatchSize: 2, maxDelayMs: 0 }, breaker: { fallback: 'previous-version' }, rollout } });
+    await host.deploy('m', 2, { canary: 0.5 });
+    expect(await predict(host, 1)).toBe(1);
+    expect(await predict(host, 1)).toBe(2);
+    await predict(host, 1); // v1's turn
+    const completedOnV2: number[] = [];
+    host.on('requestCompleted', (e) => e.version === 2 && completedOnV2.push(e.rows));
+    const guardBefore = host.stats('m').guard!;
+    const out = await host.predictBatch('m', { x: { data: new Float32Array([1, 1, 1, 1, 7, 7, 1, 1]), shape: [4, 2] } });
+    // The client gets its rows: the first chunk (rows 0-1) as v2 answered it (× 2), the failed one (rows 2-3) as v1 did (× 1).
+    expect(out['y']).toMatchObject({ shape: [4, 2], data: new Float32Array([2, 2, 2, 2, 7, 7, 1, 1]) });
+    expect(failed).toEqual([expect.objectContaining({ version: 2, rows: 4, code: ErrorCode.INFERENCE_FAILED, blame: 'model', answeredBy: 1 })]);
+    expect(completedOnV2).toEqual([]);
+    // The guard counted it once, as the canary's failed request.
+    const guard = host.stats('m').guard!;
+    expect(guard.candidateRequests).toBe(guardBefore.candidateRequests + 1);
+    expect(guard.candidateErrorRate * guard.candidateRequests).toBeCloseTo(1);
+    await host.close();
+  });
+
+  it('a baseline check is not a baseline request for the guard; it shows in the baseline\'s stats()', async () => {
+    const clock = new FakeClock();
+    const { host, failed } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { clock, defaults: { batching: false, rollout } });
+    await host.deploy('m', 2, { canary: 0.5 });
+    expect(await predict(host, 1)).toBe(1);
+    expect(await predict(host, 1)).toBe(2);
+    const before = host.stats('m').guard!;
+    const v1Before = host.stats('m').versions[1]!.windows['1m'].requests;
+    expect(await predict(host, 1)).toBe(1); // v1's turn: a baseline request
+    expect(await predict(host, 7)).toMatchObject({ code: ErrorCode.INFERENCE_FAILED }); // v2 fails it; v1 answers its check
+    expect(failed).toEqual([expect.objectContaining({ version: 2, blame: 'model' })]);
+    const after = host.stats('m').guard!;
+    expect(after.baselineRequests).toBe(before.baselineRequests + 1);
+    expect(after.candidateRequests).toBe(before.candidateRequests + 1);
+    // The check ran on v1: its stats count the work (2 = the routed request and the check).
+    expect(host.stats('m').versions[1]!.windows['1m'].requests).toBe(v1Before + 2);
+    await host.close();
+  });
+
   it('a canary that hangs on an input the baseline answers: the timeout is the version\'s, not the request\'s', async () => {
     const stable = hangingRuntime({ name: 'stable', hangOn: -1 });
     const poisoned = hangingRuntime({ name: 'poison', hangOn: 666 });
