@@ -11,7 +11,8 @@ export interface DispatchOptions {
   readonly version?: number | undefined;
   /**
    * A run of another version's failed request, to judge that failure (this version is its
-   * baseline): its own failure here never counts against this version.
+   * baseline): its own failure here never counts against this version, and its request event
+   * is not fed to the rollout guard (it is not this version's traffic); stats() still count it.
    */
   readonly check?: boolean | undefined;
 }
