@@ -160,6 +160,26 @@ describe('a failure under a rollout is judged against its baseline', () => {
     await host.close();
   });
 
+  it('a baseline check the baseline runs split into chunks is not a baseline request for the guard either', async () => {
+    const clock = new FakeClock();
+    const { host, failed } = await setup({ failValues: new Map([[2, new Set([7])]]) }, { clock, defaults: { batching: { maxBatchSize: 2, maxDelayMs: 0 }, rollout } });
+    await host.deploy('m', 2, { canary: 0.5, config: { batching: { maxBatchSize: 4, maxDelayMs: 0 } } });
+    expect(await predict(host, 1)).toBe(1);
+    expect(await predict(host, 1)).toBe(2);
+    await predict(host, 1); // v1's turn
+    const before = host.stats('m').guard!;
+    const v1Before = host.stats('m').versions[1]!.windows['1m'].requests;
+    // One chunk-free run of 4 rows on v2 (maxBatchSize 4) that fails; v1 (maxBatchSize 2) checks it as two chunks, reported once.
+    const error = await host.predictBatch('m', { x: { data: new Float32Array([1, 1, 7, 7, 1, 1, 1, 1]), shape: [4, 2] } }).catch((e: ModelHostError) => e);
+    expect(error).toMatchObject({ code: ErrorCode.INFERENCE_FAILED });
+    expect(failed).toEqual([expect.objectContaining({ version: 2, rows: 4, blame: 'model' })]);
+    const after = host.stats('m').guard!;
+    expect(after.baselineRequests).toBe(before.baselineRequests);
+    expect(after.candidateRequests).toBe(before.candidateRequests + 1);
+    expect(host.stats('m').versions[1]!.windows['1m'].requests).toBe(v1Before + 1);
+    await host.close();
+  });
+
   it('a canary that hangs on an input the baseline answers: the timeout is the version\'s, not the request\'s', async () => {
     const stable = hangingRuntime({ name: 'stable', hangOn: -1 });
     const poisoned = hangingRuntime({ name: 'poison', hangOn: 666 });
