@@ -2,13 +2,17 @@ import type { Runtime } from '../../src/index.js';
 
 /**
  * An inline runtime over `x: float32 [-1, 1]` → `y = 2x` whose run hangs when its batch holds
- * `hangOn` (or on every run once `state.broken`): until the test releases it (`hung`), or for
- * `hangMs`. `state` counts open sessions, runs and hanging runs.
+ * `hangOn` (or on every run once `state.broken`): until the test releases it (`hung`,
+ * `release()`), or for `hangMs`; a batch holding `throwOn` then throws. `state` counts open
+ * sessions, runs and hanging runs, and records each run's batch size and first value;
+ * `started` resolves when the first run hangs.
  */
-export function hangingRuntime(options: { readonly name?: string; readonly hangOn?: number; readonly hangMs?: number } = {}) {
-  const { name = 'hang', hangOn = 666, hangMs } = options;
+export function hangingRuntime(options: { readonly name?: string; readonly hangOn?: number; readonly hangMs?: number; readonly throwOn?: number } = {}) {
+  const { name = 'hang', hangOn = 666, hangMs, throwOn } = options;
   const hung: (() => void)[] = [];
-  const state = { open: 0, runs: 0, hangingRuns: 0, broken: false };
+  const state = { open: 0, runs: 0, hangingRuns: 0, broken: false, batches: [] as number[], firstValues: [] as number[] };
+  let began!: () => void;
+  const started = new Promise<void>((resolve) => (began = resolve));
   const runtime: Runtime = {
     name,
     canLoad: () => true,
@@ -19,13 +23,17 @@ export function hangingRuntime(options: { readonly name?: string; readonly hangO
         async run(inputs) {
           state.runs++;
           const x = inputs['x']!.data as Float32Array;
+          state.batches.push(inputs['x']!.shape[0]!);
+          state.firstValues.push(x[0]!);
           if (x.includes(hangOn) || state.broken) {
             state.hangingRuns++;
+            began();
             await new Promise<void>((resolve) => {
               hung.push(resolve);
               if (hangMs !== undefined) setTimeout(resolve, hangMs);
             });
           }
+          if (throwOn !== undefined && x.includes(throwOn)) throw new Error(`no ${throwOn}`);
           return { y: { data: x.map((v) => v * 2), shape: [...inputs['x']!.shape], dtype: 'float32' } };
         },
         dispose() {
@@ -34,5 +42,6 @@ export function hangingRuntime(options: { readonly name?: string; readonly hangO
       };
     },
   };
-  return { runtime, hung, state };
+  const release = () => hung.splice(0).forEach((resolve) => resolve());
+  return { runtime, hung, state, started, release };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ErrorCode, ModelHost, type BreakerStateChangedEvent, type ModelHostError, type Runtime } from '../../../src/index.js';
+import { ErrorCode, ModelHost, type BreakerStateChangedEvent, type ModelHostError } from '../../../src/index.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { hangingRuntime } from '../../helpers/hanging-runtime.js';
 import { writeVersion } from '../../helpers/repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 import { versionedRuntime } from '../../helpers/versioned-runtime.js';
@@ -122,33 +123,16 @@ describe('circuit breaker per version', () => {
   });
 
   it('breaker.timeoutMs: a lone request whose run got no answer in time is not run again (the re-run hung it until its deadline); the probe blames it', async () => {
-    const hung: (() => void)[] = [];
-    const runs: number[] = [];
-    const runtime: Runtime = {
-      name: 'hang',
-      canLoad: () => true,
-      async load() {
-        return {
-          signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 1] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 1] }] },
-          async run(inputs) {
-            const x = inputs['x']!.data as Float32Array;
-            runs.push(x[0]!);
-            if (x[0] === 666) await new Promise<void>((resolve) => hung.push(resolve));
-            return { y: { data: x.map((v) => v * 2), shape: [...inputs['x']!.shape], dtype: 'float32' } };
-          },
-          dispose() {},
-        };
-      },
-    };
+    const { runtime, state, release } = hangingRuntime();
     // Two slots: the run the time bound gave up on still holds one (only instances.runTimeoutMs abandons a run).
     const host = new ModelHost({ runtimes: { hang: runtime }, models: { m: { runtime: 'hang', concurrency: 2, batching: false, breaker: { timeoutMs: 50 } } } });
     await host.load('m', { source: FAKE_SOURCE });
     expect((await host.predict('m', [1]))['y']!.data[0]).toBe(2);
     const failed = await host.predict('m', [666], { timeoutMs: 5000 }).catch((e: ModelHostError) => e);
     expect(failed).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, message: expect.stringMatching(/timed out after 50ms \(breaker\.timeoutMs\) \(blamed on the request: it got no answer/) });
-    expect(runs.filter((x) => x === 666)).toHaveLength(1);
+    expect(state.firstValues.filter((x) => x === 666)).toHaveLength(1);
     expect(host.status('m').versions[0]!.breaker).toBe('closed');
-    for (const resolve of hung) resolve();
+    release();
     await host.close();
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, ModelHost, type ModelHostError, type RequestFailedEvent, type Runtime } from '../../../src/index.js';
+import { ErrorCode, ModelHost, type ModelHostError, type RequestFailedEvent } from '../../../src/index.js';
 import { FAKE_SOURCE } from '../../helpers/fake-runtime.js';
+import { hangingRuntime } from '../../helpers/hanging-runtime.js';
 
 /**
  * Session 10, as a new user: a `predictBatch` larger than `maxBatchSize` runs as chunks. When
@@ -8,28 +9,7 @@ import { FAKE_SOURCE } from '../../helpers/fake-runtime.js';
  * but no blame, so their `requestFailed` events counted as the version's faults (stats, the
  * rollout guard); and a refusal named the chunk's shape as "this request's inputs".
  */
-function runtime(hangOn: number, throwOn: number): { runtime: Runtime; release: () => void } {
-  const hung: (() => void)[] = [];
-  return {
-    release: () => hung.splice(0).forEach((resolve) => resolve()),
-    runtime: {
-      name: 'rows',
-      canLoad: () => true,
-      async load() {
-        return {
-          signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 1] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 1] }] },
-          async run(inputs) {
-            const x = inputs['x']!.data as Float32Array;
-            if (x.includes(hangOn)) await new Promise<void>((resolve) => hung.push(resolve));
-            if (x.includes(throwOn)) throw new Error(`no ${throwOn}`);
-            return { y: { data: x.map((v) => v * 2), shape: [...inputs['x']!.shape], dtype: 'float32' } };
-          },
-          dispose() {},
-        };
-      },
-    },
-  };
-}
+const runtime = (hangOn: number, throwOn: number) => hangingRuntime({ name: 'rows', hangOn, throwOn });
 
 describe('review (s10): a predictBatch split into chunks, one of them blamed on the request', () => {
   it('every chunk it fails carries the blame: none counts as the version’s fault', async () => {

@@ -8,6 +8,7 @@ import { ErrorCode, ModelHost, type ModelHostError, type ModelOptions, type Requ
 import { instrument } from '../../../src/metrics/opentelemetry.js';
 import { collectMetrics } from '../../../src/metrics/prometheus.js';
 import { FAKE_SOURCE } from '../../helpers/fake-runtime.js';
+import { hangingRuntime } from '../../helpers/hanging-runtime.js';
 
 /**
  * Session 10: a `predictBatch` of 3× `maxBatchSize` rows runs as three chunks, and each chunk
@@ -19,37 +20,10 @@ const ROWS = [[1], [2], [3], [4], [5], [6]]; // 3 × MAX rows
 const FAILING = [[1], [2], [13], [4], [5], [6]]; // the second chunk fails
 const HANGING = [[666], [2], [3], [4], [5], [6]]; // the first chunk waits for `release`
 
+/** Every row 13 fails, alone or not (the model's fault on this input: no other input fails); a run holding 666 waits for `release`. */
 function rowsRuntime(): { runtime: Runtime; release: () => void; started: Promise<void>; batches: number[] } {
-  const hung: (() => void)[] = [];
-  let began!: () => void;
-  const started = new Promise<void>((resolve) => (began = resolve));
-  const batches: number[] = [];
-  return {
-    batches,
-    started,
-    release: () => hung.splice(0).forEach((resolve) => resolve()),
-    runtime: {
-      name: 'rows',
-      canLoad: () => true,
-      async load() {
-        return {
-          signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 1] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 1] }] },
-          async run(inputs) {
-            const x = inputs['x']!.data as Float32Array;
-            batches.push(inputs['x']!.shape[0]!);
-            if (x.includes(666)) {
-              began();
-              await new Promise<void>((resolve) => hung.push(resolve));
-            }
-            // Every row 13 fails, alone or not: the model's fault on this input (no other input fails).
-            if (x.includes(13)) throw new Error('no 13');
-            return { y: { data: x.map((v) => v * 2), shape: [...inputs['x']!.shape], dtype: 'float32' } };
-          },
-          dispose() {},
-        };
-      },
-    },
-  };
+  const { runtime, release, started, state } = hangingRuntime({ name: 'rows', throwOn: 13 });
+  return { runtime, release, started, batches: state.batches };
 }
 
 async function setup(extra: Partial<ModelOptions> = {}) {
