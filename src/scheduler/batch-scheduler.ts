@@ -318,21 +318,17 @@ export class BatchScheduler implements Dispatcher {
     if (!events.wants('requestFailed')) return;
     const { error } = failure;
     const now = this.config.clock.now();
-    const payload: Building<RequestFailedEvent> = {
-      model,
-      version,
-      timestamp: Date.now(),
-      id,
-      code: error.code,
-      message: error.message,
-      rows: split.rows,
-      queueMs: split.startedOr(now) - split.enqueuedAt,
-      totalMs: now - split.enqueuedAt,
-    };
+    const payload = this.failedEvent(error, id, split.rows, split.startedOr(now) - split.enqueuedAt, now - split.enqueuedAt);
     const blame = this.blames.get(error);
     if (blame !== undefined) payload.blame = blame;
     if (outcome.ok) payload.answeredBy = split.answeredFailure!.answeredBy;
     events.emit('requestFailed', payload, check);
+  }
+
+  /** A failed request's event, before its blame and `answeredBy` (refused, failed, or a split request's one report). */
+  private failedEvent(error: ModelHostError, id: string | undefined, rows: number, queueMs: number, totalMs: number): Building<RequestFailedEvent> {
+    const { model, version } = this.config;
+    return { model, version, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs, totalMs };
   }
 
   /** A request refused at admission: reported like any failure, never queued. */
@@ -341,7 +337,7 @@ export class BatchScheduler implements Dispatcher {
     if (events.wants('requestFailed')) {
       // A deadline its queue and size could not meet is about the request and the load, never the
       // version's fault; an open breaker's refusal is the version's and keeps counting.
-      const payload: Building<RequestFailedEvent> = { model: this.config.model, version: this.config.version, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0 };
+      const payload = this.failedEvent(error, id, rows, 0, 0);
       if (error.code === ErrorCode.DEADLINE_EXCEEDED) payload.blame = 'request';
       events.emit('requestFailed', payload, check);
     }
@@ -1073,17 +1069,7 @@ export class BatchScheduler implements Dispatcher {
     // A chunk's failure is its request's, reported once by it (`reportSplit`).
     if (!task.chunk && events.wants('requestFailed')) {
       const now = this.config.clock.now();
-      const payload: Building<RequestFailedEvent> = {
-        model: this.config.model,
-        version: this.config.version,
-        timestamp: Date.now(),
-        id: task.id,
-        code: error.code,
-        message: error.message,
-        rows: task.rows,
-        queueMs: (wasQueued ? now : task.startedAt) - task.enqueuedAt,
-        totalMs: now - task.enqueuedAt,
-      };
+      const payload = this.failedEvent(error, task.id, task.rows, (wasQueued ? now : task.startedAt) - task.enqueuedAt, now - task.enqueuedAt);
       if (blame !== undefined) payload.blame = blame;
       if (answered !== undefined) payload.answeredBy = answered.version;
       events.emit('requestFailed', payload, task.check);
