@@ -9,7 +9,7 @@ import type { HttpRequest } from 'modelhost/http';
 import { answeredBy, PLATFORM } from '../http/kserve-v2.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import { parseVersion, shownVersion } from '../http/version-segment.js';
-import { isRequestId, requestIdProblem } from '../http/request-id.js';
+import { isRequestId, newRequestId, requestIdProblem } from '../http/request-id.js';
 import { logInferenceFailure } from '../http/inference-failure-log.js';
 import type { ResolvedGrpcOptions } from './grpc-options.js';
 import type { Grpc } from './grpc-peer.js';
@@ -29,12 +29,14 @@ const EXTENSIONS = ['model_repository'];
 
 /** The implementation object for `server.addService(service, implementation)`. */
 export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: ResolvedGrpcOptions): GrpcJs.UntypedServiceImplementation {
+  /** `requestId`: an inference's id, logged and sent back in the `x-request-id` trailer, as HTTP's errors carry it. */
   const fail = (method: string, error: unknown, requestId: string | undefined): GrpcJs.ServiceError => {
-    logUnexpected(host, method, error);
+    logUnexpected(host, method, error, requestId);
     logInferenceFailure(host, requestId, error);
     const { code, details, trailers } = grpcErrorOf(error);
     const metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(trailers)) metadata.set(key, value);
+    if (requestId !== undefined) metadata.set('x-request-id', requestId);
     return Object.assign(new Error(details), { code, details, metadata }) as GrpcJs.ServiceError;
   };
   const unary =
@@ -44,7 +46,7 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
         .then(() => handler(call))
         .then(
           (response) => callback(null, response),
-          (error: unknown) => callback(fail(method, error, requestIdOf(call.request))),
+          (error: unknown) => callback(fail(method, error, undefined)),
         );
     };
   const admin =
@@ -54,8 +56,11 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
         return handler(call);
       });
 
-  /** One ModelInfer: deadline and cancellation of `call` reach the queued task. */
-  const infer = async (request: ModelInferRequest, call: SurfaceCall, signal: AbortSignal): Promise<ModelInferResponse> => {
+  /**
+   * One ModelInfer named `id` (`inferRequestId`): deadline and cancellation of `call` reach the
+   * queued task; its response carries `id`, so a client that named none can still send feedback.
+   */
+  const infer = async (request: ModelInferRequest, call: SurfaceCall, signal: AbortSignal, id: string): Promise<ModelInferResponse> => {
     const model = request.model_name;
     if (model === '') throw new ModelHostError(ErrorCode.INVALID_INPUT, 'model_name is empty');
     // The one request-id rule (HTTP too): an id a response carries is one feedback accepts. '' is proto3's "none".
@@ -65,12 +70,12 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
     const decoded = decodeInferRequest(request, meta.outputs, model);
     const timeoutMs = earliest(options.timeoutMs, decoded.timeoutMs, remainingMs(call.getDeadline()));
     if (timeoutMs !== undefined && timeoutMs <= 0) throw new ModelHostError(ErrorCode.DEADLINE_EXCEEDED, 'the call\'s deadline had passed before it was queued', { model });
-    const predictOptions = { version, signal, timeoutMs, ...(request.id === '' ? {} : { id: request.id }) };
+    const predictOptions = { version, signal, timeoutMs, id };
     // KServe shapes carry the batch dimension; a model without one takes its full shapes.
     const outputs = meta.batched ? await host.predictBatch(model, decoded.inputs, predictOptions) : await host.predict(model, decoded.inputs, predictOptions);
     const names = decoded.outputs ?? meta.outputs.map((s: TensorSpec) => s.name);
     const encoded = encodeOutputs(outputs, names, decoded.raw, options.maxSendMessageBytes);
-    return { model_name: model, model_version: answeredBy(host, model, version) ?? '', id: request.id, ...encoded };
+    return { model_name: model, model_version: answeredBy(host, model, version) ?? '', id, ...encoded };
   };
 
   return {
@@ -87,11 +92,19 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
       const spec = (s: TensorSpec) => ({ name: s.name, datatype: declaredDatatype(s).kserve, shape: s.shape.map(String) });
       return { name: meta.name, versions: meta.versions.map(String), platform: PLATFORM[meta.runtime] ?? meta.runtime, inputs: meta.inputs.map(spec), outputs: meta.outputs.map(spec) };
     }),
-    ModelInfer: unary<ModelInferRequest, ModelInferResponse>('ModelInfer', (call) => infer(call.request, call, cancelSignal(call))),
+    ModelInfer: (call: GrpcJs.ServerUnaryCall<ModelInferRequest, ModelInferResponse>, callback: GrpcJs.sendUnaryData<ModelInferResponse>) => {
+      const id = inferRequestId(call.request, call.metadata);
+      Promise.resolve()
+        .then(() => infer(call.request, call, cancelSignal(call), id))
+        .then(
+          (response) => callback(null, response),
+          (error: unknown) => callback(fail('ModelInfer', error, id)),
+        );
+    },
     ModelStreamInfer: (call: GrpcJs.ServerDuplexStream<ModelInferRequest, unknown>) =>
-      streamInfer(call, infer, options.maxStreamInFlight, (error, request) => {
-        logUnexpected(host, 'ModelStreamInfer', error);
-        logInferenceFailure(host, requestIdOf(request), error);
+      streamInfer(call, infer, options.maxStreamInFlight, (error, id) => {
+        logUnexpected(host, 'ModelStreamInfer', error, id);
+        logInferenceFailure(host, id, error);
       }),
     RepositoryIndex: admin<{ repository_name: string; ready: boolean }, unknown>('RepositoryIndex', ({ request }) => {
       checkRepository(request.repository_name);
@@ -122,9 +135,9 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
  */
 function streamInfer(
   call: GrpcJs.ServerDuplexStream<ModelInferRequest, unknown>,
-  infer: (request: ModelInferRequest, call: SurfaceCall, signal: AbortSignal) => Promise<ModelInferResponse>,
+  infer: (request: ModelInferRequest, call: SurfaceCall, signal: AbortSignal, id: string) => Promise<ModelInferResponse>,
   limit: number,
-  onError: (error: unknown, request: ModelInferRequest) => void,
+  onError: (error: unknown, id: string) => void,
 ): void {
   const signal = cancelSignal(call);
   let inFlight = 0;
@@ -135,10 +148,11 @@ function streamInfer(
   call.on('data', (request: ModelInferRequest) => {
     inFlight += 1;
     if (inFlight >= limit) call.pause();
-    infer(request, call, signal)
+    const id = inferRequestId(request, call.metadata);
+    infer(request, call, signal, id)
       .then(
         (response) => ({ error_message: '', infer_response: response }),
-        (error: unknown) => (onError(error, request), { error_message: grpcErrorOf(error).details, infer_response: { id: request.id, model_name: request.model_name, model_version: request.model_version } }),
+        (error: unknown) => (onError(error, id), { error_message: grpcErrorOf(error).details, infer_response: { id, model_name: request.model_name, model_version: request.model_version } }),
       )
       .then((message) => {
         // A request counts until its answer is handed to HTTP/2 (flow control): a client that
@@ -159,17 +173,24 @@ function streamInfer(
   call.on('error', () => undefined); // a reset stream: 'cancelled' aborts what is queued
 }
 
-/** A failure that is no ModelHostError is a bug: answered "internal error", its detail to the host's logger. */
-/** The request's `id` when it has one ('' is proto3's "none"): the key that joins a log line to the answer. */
-function requestIdOf(request: unknown): string | undefined {
-  const id = (request as { id?: unknown } | undefined)?.id;
-  return typeof id === 'string' && id !== '' ? id : undefined;
+/**
+ * The id a ModelInfer names its request by, as HTTP does: its `id` when that is a request id
+ * ('' is proto3's "none"), else the call's `x-request-id` metadata when that is one, else a new
+ * UUID. The response (or the error's trailers, a stream's error message) carries it, the host's
+ * feedback and logs know the request by it. (An `id` that is no request id is refused: the
+ * refusal is named by the metadata's id or a new one.)
+ */
+function inferRequestId(request: ModelInferRequest, metadata: GrpcJs.Metadata | undefined): string {
+  if (isRequestId(request.id)) return request.id;
+  const header = metadata?.get('x-request-id')[0];
+  return isRequestId(header) ? header : newRequestId();
 }
 
-function logUnexpected(host: ModelHost, method: string, error: unknown): void {
+/** A failure that is no ModelHostError is a bug: answered "internal error", its detail to the host's logger. */
+function logUnexpected(host: ModelHost, method: string, error: unknown, requestId?: string): void {
   if (isModelHostError(error) || error instanceof GrpcCallError) return;
   try {
-    host.logger?.error('unexpected error answered with INTERNAL', { method: SERVICE_PATH + method, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    host.logger?.error('unexpected error answered with INTERNAL', { method: SERVICE_PATH + method, requestId, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   } catch {
     // A logger that throws must not turn an answer into a crash.
   }

@@ -9,7 +9,7 @@ import { unsupportedBodyEncoding } from './content-encoding.js';
 import { openApiDocument } from './openapi.js';
 import { statusJson, statusPage } from './status-page.js';
 import * as tfserving from './tfserving.js';
-import { isRequestId, newRequestId } from './request-id.js';
+import { requestIdOfHeaders } from './request-id.js';
 import { isModelName } from '../../repository/model-name.js';
 import { logInferenceFailure } from './inference-failure-log.js';
 import { withHeader } from './with-header.js';
@@ -154,18 +154,19 @@ function shuttingDown(): HttpResponse {
  * to every request).
  */
 function run(handler: RouteHandler, host: ModelHost, options: ResolvedHttpOptions, request: HttpRequest, params: Record<string, string>): Promise<HttpResponse> {
-  const requestId = requestIdOf(request);
+  // The route may name the request otherwise (KServe's body `id`): answers and logs read the context's id when they are made.
+  const context = new Context(host, options, request, params, requestIdOfHeaders(request.headers));
   let answer: Promise<HttpResponse> | HttpResponse;
   try {
-    answer = unsupportedBodyEncoding(request) ?? handler(new Context(host, options, request, params, requestId));
+    answer = unsupportedBodyEncoding(request) ?? handler(context);
   } catch (error) {
-    return Promise.resolve(failed(host, request, requestId, error));
+    return Promise.resolve(failed(host, request, context.requestId, error));
   }
-  if (typeof (answer as Partial<PromiseLike<HttpResponse>>).then !== 'function') return Promise.resolve(named(answer as HttpResponse, requestId));
+  if (typeof (answer as Partial<PromiseLike<HttpResponse>>).then !== 'function') return Promise.resolve(named(answer as HttpResponse, context.requestId));
   // Promise.resolve of a native promise is that promise: no wrapper on the common path.
   return Promise.resolve(answer).then(
-    (response) => named(response, requestId),
-    (error: unknown) => failed(host, request, requestId, error),
+    (response) => named(response, context.requestId),
+    (error: unknown) => failed(host, request, context.requestId, error),
   );
 }
 
@@ -176,7 +177,7 @@ function named(response: HttpResponse, requestId: string): HttpResponse {
 
 /** A route's failure as its answer: bad input is a ModelHostError with a 4xx; anything else is a bug that must be seen. */
 function failed(host: ModelHost, request: HttpRequest, requestId: string, error: unknown): HttpResponse {
-  if (!isModelHostError(error)) logUnexpected(host, request, error);
+  if (!isModelHostError(error)) logUnexpected(host, request, requestId, error);
   else logInferenceFailure(host, requestId, error);
   return named(errorResponse(error), requestId);
 }
@@ -190,8 +191,12 @@ class Context implements RouteContext {
     readonly options: ResolvedHttpOptions,
     readonly request: HttpRequest,
     readonly params: Readonly<Record<string, string>>,
-    readonly requestId: string,
+    public requestId: string,
   ) {}
+
+  nameRequest(id: string): void {
+    this.requestId = id;
+  }
 
   /** Built on first use: no route reads it on the hot path. */
   get query(): URLSearchParams {
@@ -199,17 +204,11 @@ class Context implements RouteContext {
   }
 }
 
-/** The client's `x-request-id` when it is a visible-ASCII token of at most 128 characters; otherwise a new UUID. */
-function requestIdOf(request: HttpRequest): string {
-  const header = request.headers['x-request-id'];
-  const value = Array.isArray(header) ? header[0] : header;
-  return isRequestId(value) ? value : newRequestId();
-}
 
-function logUnexpected(host: ModelHost, request: HttpRequest, error: unknown): void {
-  const id = request.headers['x-request-id'];
+/** `requestId`: the id the answer carries (a header that was no request id, or none, was replaced by a new one). */
+function logUnexpected(host: ModelHost, request: HttpRequest, requestId: string, error: unknown): void {
   const fields = {
-    requestId: Array.isArray(id) ? id[0] : id,
+    requestId,
     method: request.method,
     path: request.url.split('?')[0],
     error: error instanceof Error ? (error.stack ?? error.message) : String(error),

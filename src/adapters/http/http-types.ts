@@ -145,8 +145,18 @@ export interface RouteContext {
   readonly request: HttpRequest;
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
-  /** The request's id: its `x-request-id` header when that is a sane token, else a new UUID; echoed on every response. */
+  /**
+   * The request's id: its `x-request-id` header when that is a request id (`isRequestId`), else a
+   * new UUID, until the route names it otherwise (`nameRequest`); echoed as `x-request-id` on its
+   * answer, success or error, and logged under `requestId`.
+   */
   readonly requestId: string;
+  /**
+   * Names the request `id` from now on (KServe's body `id`, which wins over the header): its
+   * answer, success or error, carries it and its log lines name it, so one id names the request
+   * everywhere. `id` must be a request id (`isRequestId`).
+   */
+  nameRequest(id: string): void;
 }
 
 export type RouteHandler = (context: RouteContext) => Promise<HttpResponse> | HttpResponse;

@@ -91,6 +91,9 @@ export const infer: RouteHandler = (context) => {
   const req = body as InferRequest;
   if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw badRequest('the infer request must have a non-empty "inputs" array');
   if (req.id !== undefined && !isRequestId(req.id)) throw badRequest(requestIdProblem('"id"', req.id));
+  // KServe's `id` names the request when given, over the `x-request-id` header: in the answer,
+  // an error's too, and in the logs (one id a client can send feedback with and find in them).
+  if (req.id !== undefined) context.nameRequest(req.id);
   refuseUnservedExtension(req.parameters, 'the request');
   const binaryAll = req.parameters?.['binary_data_output'] ?? false;
   if (typeof binaryAll !== 'boolean') throw badRequest(`parameters.binary_data_output must be a boolean, got ${describe(binaryAll)}`);
@@ -99,8 +102,7 @@ export const infer: RouteHandler = (context) => {
   const inputs = readInputs(req.inputs as unknown[], binary, numbers);
   const requested = readRequestedOutputs(req.outputs, meta.outputs, model);
 
-  // KServe's `id` names the request when given; otherwise the `x-request-id` (or a new one) does.
-  const id = (req.id as string | undefined) ?? context.requestId;
+  const id = context.requestId;
   const predictOptions = { version, id, signal: request.signal, timeoutMs: timeoutLeft(options.timeoutMs, request) };
   // The host routes a request when it is called, in this same turn: the version serving now is
   // the one that answers, even if a swap lands while it runs (asking again afterwards would

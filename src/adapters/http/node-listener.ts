@@ -12,6 +12,7 @@ import { bodyIsEncoded } from './content-encoding.js';
 import { handlerFor, inferModelOf, routePathOf } from './http-handler.js';
 import { textOf } from './json-body.js';
 import { badRequest, errorResponse, json, statusFor } from './http-errors.js';
+import { requestIdOfHeaders } from './request-id.js';
 import { continueBody } from './expect-continue.js';
 import { resolveHttpOptions, type HttpOptions, type HttpResponse } from './http-types.js';
 import { resolveLimits, type ListenerLimits } from './listener-limits.js';
@@ -174,7 +175,7 @@ export function createNodeListener(host: ModelHost, options: NodeListenerOptions
 
   /** Sends an answer; every answer while the host drains closes its connection (so no client reuses one serve is about to close). */
   function reply(res: ServerResponse, response: HttpResponse, close = false): void {
-    send(res, response, close || host.draining);
+    send(res, named(res, response), close || host.draining);
   }
 
   /**
@@ -668,6 +669,16 @@ class Exchange {
     readonly park: ConnectionPark | undefined,
     readonly signal: AbortSignal,
   ) {}
+}
+
+/**
+ * An answer the listener made itself (a refusal before the body was read, a body too large or
+ * too slow, no route) names its request as a route's answer does: the client's `x-request-id`
+ * when it is a request id, else a new one. A route's answer is named already (one property read).
+ */
+function named(res: ServerResponse, response: HttpResponse): HttpResponse {
+  if (response.headers['x-request-id'] !== undefined) return response;
+  return { status: response.status, headers: withHeader(response.headers, 'x-request-id', requestIdOfHeaders(res.req.headers)), body: response.body };
 }
 
 function send(res: ServerResponse, response: HttpResponse, close = false): void {
