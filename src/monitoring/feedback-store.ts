@@ -95,11 +95,16 @@ export class FeedbackStore {
     const data = tensor.dtype === 'float16' ? Array.from(raw as Uint16Array, float16Value) : raw;
     const rowSize = data.length / rows;
     const predictions = new Float64Array(rows);
+    // One integer per row is the class itself (skl2onnx's `label`, an argmax the graph took);
+    // one float per row is a score, thresholded at 0.5.
+    const labelled = this.options.task === 'classification' && rowSize === 1 && !isFloat(tensor.dtype);
     // A prediction that is no number (NaN; for a value, ±Infinity too) cannot be scored: the
     // request is not remembered, rather than one label making the window's MAE NaN.
     for (let r = 0; r < rows; r++) {
       const base = r * rowSize;
-      if (this.options.task === 'regression' || rowSize === 1) {
+      if (labelled) {
+        predictions[r] = Number(data[base]);
+      } else if (this.options.task === 'regression' || rowSize === 1) {
         const v = Number(data[base]);
         if (this.options.task === 'classification' ? Number.isNaN(v) : !Number.isFinite(v)) return;
         predictions[r] = this.options.task === 'classification' ? (v > 0.5 ? 1 : 0) : v;
@@ -113,7 +118,8 @@ export class FeedbackStore {
         predictions[r] = best;
       }
     }
-    const classes = this.options.task === 'classification' ? (rowSize === 1 ? 2 : rowSize) : Infinity;
+    // A class output's classes are not in its shape: any class index is a label (bool: 0 or 1).
+    const classes = this.options.task !== 'classification' ? Infinity : labelled ? (tensor.dtype === 'bool' ? 2 : Infinity) : rowSize === 1 ? 2 : rowSize;
     let load = this.loads.get(version);
     if (load === undefined) this.loads.set(version, (load = {}));
     this.served.set(id, { version, load, predictions, classes });
@@ -222,6 +228,10 @@ export class FeedbackStore {
     }
     return list as number[];
   }
+}
+
+function isFloat(dtype: Tensor['dtype']): boolean {
+  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16';
 }
 
 /** What one remembered request holds, as counted against `feedback.maxBytes`: its predictions, its id, the entry. */

@@ -30,7 +30,7 @@ export interface DriftOptions {
 
 /** Live quality: late labels joined to served predictions (`host.feedback`). */
 export interface FeedbackOptions {
-  /** `classification`: a prediction is the argmax of the output row (or > 0.5 for one score); `regression`: the output value. */
+  /** `classification`: a prediction is the argmax of the output row (or > 0.5 for one float score; the class itself for one integer per row); `regression`: the output value. */
   task?: 'classification' | 'regression';
   /** The output predictions are read from. Default the first output. */
   output?: string;
