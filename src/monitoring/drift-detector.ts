@@ -44,8 +44,9 @@ export interface GroupStats {
   readonly windows: number;
   readonly driftedWindows: number;
   /**
-   * Rows not counted: of another size than the first rows' (variable-length inputs), or
-   * holding NaN or ±Infinity in a monitored value (a row mean or channel mean included).
+   * Rows not counted: an input tracked per element (at most `maxFeaturesPerInput` per row) of
+   * another size than the first rows', or holding NaN or ±Infinity in a monitored value (a row
+   * mean or channel mean included).
    */
   readonly skippedRows: number;
   /** The last full window's verdict. */
@@ -72,7 +73,11 @@ interface Feature {
 /** How the rows of one tensor become features. */
 interface Extractor {
   readonly tensor: string;
-  /** Elements per row when the layout was fixed; rows of another size are skipped. */
+  /**
+   * Elements per row when the layout was fixed. Per element (`elements`, `argmax`): rows of
+   * another size are skipped. Summarized (`mean`, `channels`): any size whose rows still end in
+   * the same channels is read (variable-length audio, text, images of another size).
+   */
   readonly rowSize: number;
   readonly mode: 'elements' | 'channels' | 'mean' | 'argmax';
   /** float16 data holds half bits: decoded per element. */
@@ -227,7 +232,7 @@ export class DriftGroup {
     for (let x = 0; x < extractors.length; x++) {
       const e = extractors[x]!;
       const tensor = tensors[e.tensor];
-      if (tensor === undefined || tensor.data.length !== e.rowSize * rows) {
+      if (tensor === undefined || !(tensor.data.length === e.rowSize * rows || fitsSummary(e, tensor, rows))) {
         this.skipped++;
         return false;
       }
@@ -258,15 +263,18 @@ export class DriftGroup {
           break;
         }
         default: {
-          // 'mean' and 'channels' (an image): summed in chunks through the scratch row.
+          // 'mean' and 'channels' (an image): summed in chunks through the scratch row. The row's
+          // own size: a summarized input may vary in length from row to row (never within one request).
+          const size = data.length / rows;
+          const from = row * size;
           const sums = this.scratch;
           sums.fill(0, 0, e.channels);
-          for (let start = 0; start < e.rowSize; start += values.length) {
-            const count = Math.min(values.length, e.rowSize - start);
-            readInto(data, base + start, count, values, e.half);
+          for (let start = 0; start < size; start += values.length) {
+            const count = Math.min(values.length, size - start);
+            readInto(data, from + start, count, values, e.half);
             for (let i = 0; i < count; i++) sums[(start + i) % e.channels]! += values[i]!;
           }
-          const perChannel = e.rowSize / e.channels;
+          const perChannel = size / e.channels;
           for (let c = 0; c < e.channels; c++) {
             const v = sums[c]! / perChannel;
             if (v - v !== 0) finite = false;
@@ -346,6 +354,17 @@ export class DriftGroup {
     this.last = { group: this.group, score, drifted, features: results, windowRows: n };
     return this.last;
   }
+}
+
+/**
+ * Whether a summarized tensor (`mean`, `channels`) of another row size than the first rows' can
+ * still be read: non-empty rows, and for channels the same last dimension (its channels).
+ */
+function fitsSummary(e: Extractor, tensor: Tensor, rows: number): boolean {
+  if (e.mode !== 'mean' && e.mode !== 'channels') return false;
+  const size = tensor.data.length / rows;
+  if (!Number.isInteger(size) || size === 0) return false;
+  return e.mode === 'mean' || (tensor.shape[tensor.shape.length - 1] === e.channels && size % e.channels === 0);
 }
 
 /** Copies `count` elements from `start` into `out` as doubles: one loop per storage kind, so each stays monomorphic. */
