@@ -148,7 +148,8 @@ function streamInfer(
   call.on('data', (request: ModelInferRequest) => {
     inFlight += 1;
     if (inFlight >= limit) call.pause();
-    const id = inferRequestId(request, call.metadata);
+    // The call's metadata names the stream, not each of its requests: a new id for each that has none.
+    const id = inferRequestId(request, undefined);
     infer(request, call, signal, id)
       .then(
         (response) => ({ error_message: '', infer_response: response }),
@@ -175,8 +176,8 @@ function streamInfer(
 
 /**
  * The id a ModelInfer names its request by, as HTTP does: its `id` when that is a request id
- * ('' is proto3's "none"), else the call's `x-request-id` metadata when that is one, else a new
- * UUID. The response (or the error's trailers, a stream's error message) carries it, the host's
+ * ('' is proto3's "none"), else the call's `x-request-id` metadata when that is one (a unary
+ * call's only: a stream's would name all its requests alike), else a new UUID. The response (or the error's trailers, a stream's error message) carries it, the host's
  * feedback and logs know the request by it. (An `id` that is no request id is refused: the
  * refusal is named by the metadata's id or a new one.)
  */

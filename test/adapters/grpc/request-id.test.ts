@@ -50,9 +50,11 @@ describe('gRPC request ids', () => {
     expect(unnamed.metadata.get('x-request-id')[0]).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('ModelStreamInfer: each answer (a success or an error) carries its request\'s id, a new one when it had none', async () => {
+  it('ModelStreamInfer: each answer (a success or an error) carries its request\'s id, a new one when it had none (not the stream\'s metadata id, which would name them all alike)', async () => {
     const { client } = await started();
-    const stream = client.ModelStreamInfer();
+    const metadata = new grpc.Metadata();
+    metadata.set('x-request-id', 'the-stream');
+    const stream = client.ModelStreamInfer(metadata);
     const answers: any[] = [];
     const ended = new Promise<void>((resolve, reject) => {
       stream.on('data', (r: any) => answers.push(r));
@@ -65,5 +67,6 @@ describe('gRPC request ids', () => {
     await ended;
     expect(answers).toHaveLength(2);
     for (const answer of answers) expect(answer.infer_response.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(answers[0].infer_response.id).not.toBe(answers[1].infer_response.id);
   });
 });
