@@ -28,6 +28,17 @@ const PARAMETERS = {
   asset: { name: 'asset', in: 'path', required: true, schema: { type: 'string', enum: ['uplot.min.js', 'uplot.min.css'] } },
 } as const;
 
+/** The client's name for an inference request (docs/http.md): echoed on every answer, and what feedback names. */
+const REQUEST_ID_PARAMETER = {
+  name: 'x-request-id',
+  in: 'header',
+  required: false,
+  description: 'Names the request when it is a request id (1–128 visible ASCII characters; else a new UUID does). A KServe body `id` wins over it.',
+  schema: REQUEST_ID_SCHEMA,
+};
+/** Every answer of an inference route, success or error, names its request. */
+const REQUEST_ID_HEADERS = { 'x-request-id': { description: 'The request id: the KServe body `id`, else the request\'s `x-request-id` header, else a new UUID. `POST /v2/models/{model}/feedback` takes it.', schema: REQUEST_ID_SCHEMA } };
+
 const jsonContent = (schema: Schema) => ({ 'application/json': { schema } });
 const ok = (description: string, schema: Schema) => ({ description, content: jsonContent(schema) });
 const error = (name: string) => ({ $ref: `#/components/responses/${name}` });
@@ -70,9 +81,9 @@ function kserveModel(versioned: boolean) {
         operationId: versioned ? 'kserveVersionInfer' : 'kserveModelInfer',
         summary: `Run ${which}`,
         description: 'Shapes include the batch dimension. Data is row-major, flat or nested; BYTES as strings (UTF-8) or `{"b64": …}`; INT64/UINT64 with every digit; FP16 rounded half to even.',
-        parameters,
+        parameters: [...parameters, REQUEST_ID_PARAMETER],
         requestBody: { required: true, content: { ...jsonContent(ref('KServeInferRequest')), ...inferBinary } },
-        responses: { '200': { description: 'Outputs', content: { ...jsonContent(ref('KServeInferResponse')), ...inferBinary } }, ...INFER_ERRORS },
+        responses: { '200': { description: 'Outputs', headers: REQUEST_ID_HEADERS, content: { ...jsonContent(ref('KServeInferResponse')), ...inferBinary } }, ...INFER_ERRORS },
       },
     },
   };
@@ -89,9 +100,9 @@ function tfModel(kind: 'model' | 'version' | 'label') {
         tags: ['TF Serving'],
         operationId: `tfserving${suffix}Predict`,
         summary: 'Predict (row `instances` or columnar `inputs` format)',
-        parameters,
+        parameters: [...parameters, REQUEST_ID_PARAMETER],
         requestBody: { required: true, content: jsonContent(ref('TfPredictRequest')) },
-        responses: { '200': ok('Predictions', ref('TfPredictResponse')), ...INFER_ERRORS },
+        responses: { '200': { ...ok('Predictions', ref('TfPredictResponse')), headers: REQUEST_ID_HEADERS }, ...INFER_ERRORS },
       },
     },
   };

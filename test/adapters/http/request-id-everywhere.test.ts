@@ -97,3 +97,15 @@ describe('answers the listener makes itself name the request too', () => {
     expect(logged.find((l) => l.message === 'unexpected error answered with 500')?.fields['requestId']).toBe(id);
   });
 });
+
+describe('the OpenAPI description', () => {
+  it('declares x-request-id on the inference routes (the header a client may send, and the one every answer carries)', async () => {
+    const { url } = await served();
+    const doc = (await get(`${url}/openapi.json`)).body;
+    for (const path of ['/v2/models/{model}/infer', '/v1/models/{model}:predict']) {
+      const operation = doc.paths[path].post;
+      expect(operation.parameters.map((p: { name: string }) => p.name)).toContain('x-request-id');
+      expect(Object.keys(operation.responses['200'].headers)).toEqual(['x-request-id']);
+    }
+  });
+});
