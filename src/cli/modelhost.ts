@@ -261,7 +261,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   // Opened before any model loads: a path that cannot be written fails now, not minutes later.
   let sink: JsonlSink | undefined;
   if (values.samples !== undefined) {
-    sink = await JsonlSink.open(host, { path: values.samples }).catch((error: unknown) => fail(`--samples ${values.samples}: ${(error as Error).message}`));
+    // A file that fails while serving (a full disk, its directory removed) drops every sample
+    // from then on: said when it happens, not only in the shutdown's counts.
+    const onError = (error: Error) => logger.error('samples failing: every sample is dropped from now on', { path: values.samples, error: error.message });
+    sink = await JsonlSink.open(host, { path: values.samples, onError }).catch((error: unknown) => fail(`--samples ${values.samples}: ${(error as Error).message}`));
   }
   /**
    * Writes every sample the sink accepted, and says how many were written and dropped. Once:

@@ -47,6 +47,12 @@ export interface JsonlSinkOptions {
    * it had not written is counted in `dropped`. Default 5000.
    */
   readonly closeTimeoutMs?: number;
+  /**
+   * Called once, when the sink first fails (its file: a full disk, its directory removed; or its
+   * worker died), with the error `error` then holds: from then on every sample is dropped (and
+   * counted in `dropped`), so log it or alert on it. A throwing callback is ignored.
+   */
+  readonly onError?: (error: Error) => void;
 }
 
 /**
@@ -60,7 +66,7 @@ const FLUSH_BYTES = 64 * 1024;
 /** Lines are encoded into chunks of this size (a larger line gets a chunk of its own size). */
 const CHUNK_BYTES = 16 * 1024;
 
-const SINK_OPTION_KEYS: readonly string[] = ['path', 'size', 'interval', 'maxFiles', 'compress', 'maxBufferBytes', 'tensorEncoding', 'models', 'stream', 'thread', 'closeTimeoutMs'] satisfies readonly (keyof JsonlSinkOptions)[];
+const SINK_OPTION_KEYS: readonly string[] = ['path', 'size', 'interval', 'maxFiles', 'compress', 'maxBufferBytes', 'tensorEncoding', 'models', 'stream', 'thread', 'closeTimeoutMs', 'onError'] satisfies readonly (keyof JsonlSinkOptions)[];
 
 /** The part of ModelHost a sink needs. */
 interface SampleSource {
@@ -116,10 +122,9 @@ export class JsonlSink {
     private readonly maxBufferBytes: number,
     private readonly models: ReadonlySet<string> | undefined,
     private readonly encoding: 'base64' | 'numbers',
+    private readonly onError: ((error: Error) => void) | undefined,
   ) {
-    stream?.on('error', (error: Error) => {
-      this.error ??= error;
-    });
+    stream?.on('error', (error: Error) => this.fail(error));
     this.flushBytes = Math.min(FLUSH_BYTES, Math.ceil(maxBufferBytes / 2));
     host.on('requestSampled', this.listener);
   }
@@ -144,6 +149,7 @@ export class JsonlSink {
     if (encoding !== 'base64' && encoding !== 'numbers') throw new TypeError(`tensorEncoding must be 'base64' or 'numbers', got ${String(encoding)}`);
     if (options.thread !== undefined && typeof options.thread !== 'boolean') throw new TypeError(`thread must be a boolean, got ${String(options.thread)}`);
     if (options.thread === true && options.stream !== undefined) throw new TypeError('JsonlSink: `thread: true` needs a `path` (a `stream` cannot cross to a worker thread)');
+    if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError(`JsonlSink: onError must be a function, got ${show(options.onError)}`);
     const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     if (!(Number.isInteger(closeTimeoutMs) && closeTimeoutMs >= 0)) throw new TypeError(`closeTimeoutMs must be an integer ≥ 0, got ${String(closeTimeoutMs)}`);
     // A string is iterable too: models: 'fraud' would sample the models named f, r, a, u and d.
@@ -158,15 +164,13 @@ export class JsonlSink {
       const file: RotatingFile = { path: options.path, size: options.size ?? '10M', interval: options.interval, maxFiles: options.maxFiles ?? 10, compress: options.compress === true };
       if (options.thread !== false) {
         let sink: JsonlSink | undefined;
-        const thread = await SinkThread.start({ ...file, encoding }, maxBufferBytes, (error) => {
-          if (sink !== undefined) sink.error ??= error;
-        }, { closeTimeoutMs, entry: (options as { [SINK_WORKER_ENTRY]?: URL })[SINK_WORKER_ENTRY] });
-        sink = new JsonlSink(host, undefined, thread, maxBufferBytes, models, encoding);
+        const thread = await SinkThread.start({ ...file, encoding }, maxBufferBytes, (error) => sink?.fail(error), { closeTimeoutMs, entry: (options as { [SINK_WORKER_ENTRY]?: URL })[SINK_WORKER_ENTRY] });
+        sink = new JsonlSink(host, undefined, thread, maxBufferBytes, models, encoding, options.onError);
         return sink;
       }
       stream = await openRotatingFile(rfs, file);
     }
-    return new JsonlSink(host, stream, undefined, maxBufferBytes, models, encoding);
+    return new JsonlSink(host, stream, undefined, maxBufferBytes, models, encoding, options.onError);
   }
 
   /** Samples accepted (written, or waiting in the buffer or the ring); less those the worker lost if it died or its file failed. */
@@ -197,6 +201,17 @@ export class JsonlSink {
     const finished = once(stream, 'finish').catch(() => undefined);
     stream.end();
     await finished;
+  }
+
+  /** The sink's first failure: kept in `error`, told to `onError` once. */
+  private fail(error: Error): void {
+    if (this.error !== undefined) return;
+    this.error = error;
+    try {
+      this.onError?.(error);
+    } catch {
+      // A throwing callback must not turn a failed file into a crash.
+    }
   }
 
   private write(event: RequestSampledEvent): void {

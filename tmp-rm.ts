@@ -1,0 +1,15 @@
+import { rmSync, mkdirSync } from 'node:fs';
+import { ModelHost, JsonlSink } from './src/index.js';
+import { fakeRuntime, FAKE_SOURCE } from './test/helpers/fake-runtime.js';
+const host = new ModelHost({ runtimes: { fake: fakeRuntime() }, models: { m: { sampling: { rate: 1 } } } });
+await host.load('m', { source: FAKE_SOURCE });
+const thread = process.argv[2] !== 'inline';
+rmSync('/tmp/b19/rm', { recursive: true, force: true }); mkdirSync('/tmp/b19/rm');
+const sink = await JsonlSink.open(host, { path: '/tmp/b19/rm/s.jsonl', size: '16K', maxFiles: 3, thread } as any);
+const burst = async (n: number) => { for (let i = 0; i < n; i++) await host.predict('m', [i, 1, 2, 3]); await new Promise((r) => setTimeout(r, 300)); };
+await burst(100);
+console.log('before rm', sink.written, sink.dropped, sink.error?.message);
+rmSync('/tmp/b19/rm', { recursive: true, force: true });
+await burst(200);
+console.log('after rm', sink.written, sink.dropped, sink.error?.message);
+await sink.close(); await host.close();
