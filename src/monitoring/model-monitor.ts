@@ -5,6 +5,7 @@ import type { Tensor } from '../tensor/index.js';
 import { DriftDetector, type DriftStats, type DriftVerdict } from './drift-detector.js';
 import { FeedbackStore, type QualityStats } from './feedback-store.js';
 import type { ResolvedMonitoring } from './monitoring-options.js';
+import { answeredByOf, SEVERAL_VERSIONS } from '../scheduler/answered-by.js';
 import { CopySlab } from './copy-slab.js';
 import { ResponseCache } from './response-cache.js';
 import type { SampleListeners } from './sample-listeners.js';
@@ -140,8 +141,15 @@ export class ModelMonitor {
     result.then(
       (outputs) => {
         try {
-          if (key !== undefined) cache!.set(key, version, prepared.tensors, prepared.single, outputs);
-          if (observe) this.answered(version, prepared, id, outputs, sampled, remember, inputs, start, false);
+          // The baseline's answer to a failed request of this version (`breaker.fallback`): never
+          // cached as this version's (it would hide the failure from every later run), remembered
+          // and sampled as the version's that made it (a mix of versions' rows: not remembered).
+          const other = answeredByOf(outputs);
+          if (key !== undefined && other === undefined) cache!.set(key, version, prepared.tensors, prepared.single, outputs);
+          if (observe) {
+            const by = other === undefined || other === SEVERAL_VERSIONS ? version : other;
+            this.answered(by, prepared, id, outputs, sampled, remember && other !== SEVERAL_VERSIONS, inputs, start, false);
+          }
         } catch {
           // Monitoring never fails a request that succeeded.
         }

@@ -1,3 +1,4 @@
+import { markAnsweredBy } from './answered-by.js';
 import { ErrorCode, ModelHostError, refusalError } from '../errors/index.js';
 import { hostWorded, isHostWorded } from '../errors/error-detail.js';
 import { isRunTimeout } from '../errors/run-timeout.js';
@@ -1064,7 +1065,11 @@ export class BatchScheduler implements Dispatcher {
     // Before the chunk resolves: its answer may settle the request, which then reports this failure.
     if (answered !== undefined) task.split?.answeredDespite(error, answered.version);
     if (answered === undefined) task.reject(error);
-    else task.resolve(answered.outputs);
+    else {
+      // Another version's answer: marked, so it is not cached, remembered or sampled as this version's.
+      markAnsweredBy(answered.outputs, answered.version);
+      task.resolve(answered.outputs);
+    }
     const { events } = this.config;
     // A chunk's failure is its request's, reported once by it (`reportSplit`).
     if (!task.chunk && events.wants('requestFailed')) {

@@ -1,5 +1,6 @@
 import type { ModelHostError } from '../errors/index.js';
 import { concatRows, splitRows, type PreparedInputs, type Tensor } from '../tensor/index.js';
+import { markAnsweredBy, SEVERAL_VERSIONS } from './answered-by.js';
 import { Task } from './task.js';
 
 /**
@@ -131,6 +132,8 @@ export class SplitRequest {
       whole[name] = concatRows(parts);
     }
     this.release();
+    // A chunk the baseline answered: the rows are not all this version's.
+    if (this.answeredFailure !== undefined) markAnsweredBy(whole, SEVERAL_VERSIONS);
     this.resolve(whole);
     this.settled(this, { ok: true });
   }
