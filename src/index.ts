@@ -26,6 +26,7 @@ export type { WorkerMemory } from './runtime/worker/messages.js';
 export { tfjsRuntime, onnxRuntime } from './runtime/index.js';
 export type * from './metrics/events.js';
 export type { Clock } from './scheduler/clock.js';
+export { fallbackVersionOf } from './scheduler/answered-by.js';
 export type { BatchingOptions, QueueOptions, SchedulerOptions, InstanceOptions } from './scheduler/scheduler-options.js';
 export type { PaddingOptions, PaddedInputOptions, PaddedOutputOptions } from './scheduler/padding-options.js';
 export type { InstanceInfo } from './registry/loaded-version.js';

@@ -21,3 +21,16 @@ export function markAnsweredBy(outputs: Readonly<Record<string, Tensor>>, versio
 export function answeredByOf(outputs: Readonly<Record<string, Tensor>>): number | undefined {
   return answeredBy.get(outputs);
 }
+
+/**
+ * The version that made a request's outputs when it was not the version the request was sent
+ * to: with `breaker.fallback: 'previous-version'`, a rollout's baseline answers a request the
+ * new version failed (docs/observability.md, "Judged against the baseline"). `'several'` when
+ * the rows came from more than one version (a split `predictBatch`); undefined when the version
+ * the request went to made them (the usual case). Protocol adapters name it in their answer's
+ * `model_version`.
+ */
+export function fallbackVersionOf(outputs: Readonly<Record<string, Tensor>>): number | 'several' | undefined {
+  const version = answeredBy.get(outputs);
+  return version === SEVERAL_VERSIONS ? 'several' : version;
+}

@@ -4,7 +4,7 @@
  * adapters: translate messages, map error codes to statuses.
  */
 import type * as GrpcJs from '@grpc/grpc-js';
-import { declaredDatatype, ErrorCode, isModelHostError, ModelHostError, type ModelHost, type TensorSpec } from 'modelhost';
+import { declaredDatatype, ErrorCode, fallbackVersionOf, isModelHostError, ModelHostError, type ModelHost, type TensorSpec } from 'modelhost';
 import type { HttpRequest } from 'modelhost/http';
 import { answeredBy, PLATFORM } from '../http/kserve-v2.js';
 import { PACKAGE_VERSION } from '../../version.js';
@@ -75,7 +75,10 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
     const outputs = meta.batched ? await host.predictBatch(model, decoded.inputs, predictOptions) : await host.predict(model, decoded.inputs, predictOptions);
     const names = decoded.outputs ?? meta.outputs.map((s: TensorSpec) => s.name);
     const encoded = encodeOutputs(outputs, names, decoded.raw, options.maxSendMessageBytes);
-    return { model_name: model, model_version: answeredBy(host, model, version) ?? '', id, ...encoded };
+    // Another version made the outputs (the baseline's answer, `breaker.fallback`): it is named, or none for a mix.
+    const other = fallbackVersionOf(outputs);
+    const modelVersion = other === undefined ? answeredBy(host, model, version) : other === 'several' ? undefined : String(other);
+    return { model_name: model, model_version: modelVersion ?? '', id, ...encoded };
   };
 
   return {

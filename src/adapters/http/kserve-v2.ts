@@ -4,7 +4,7 @@
  * data extension.
  */
 import type { ModelHost, Outputs } from 'modelhost';
-import { ConversionError, declaredDatatype, DTYPES, dtypeFromKServe, fromRawBytes, shapeSize, toRawBytes, type DType, type Tensor, type TensorSpec, type TypedArray } from 'modelhost';
+import { ConversionError, declaredDatatype, fallbackVersionOf, DTYPES, dtypeFromKServe, fromRawBytes, shapeSize, toRawBytes, type DType, type Tensor, type TensorSpec, type TypedArray } from 'modelhost';
 import { badRequest, json } from './http-errors.js';
 import { timeoutLeft, type HttpResponse, type RouteContext, type RouteHandler } from './http-types.js';
 import { parseJson, parseJsonUnread } from './json-body.js';
@@ -112,8 +112,15 @@ export const infer: RouteHandler = (context) => {
   // KServe shapes carry the batch dimension; a model without one takes its full shapes.
   const outputs = meta.batched ? host.predictBatch(model, inputs, predictOptions) : host.predict(model, inputs, predictOptions);
   const answer: InferAnswer = { model, modelVersion, id, binaryAll, requested, specs: meta.outputs, maxResponseBytes: options.maxResponseBytes };
-  return outputs.then((out) => inferResponse(answer, out));
+  return outputs.then((out) => inferResponse(answeredVersion(answer, out), out));
 };
+
+/** The answer's `model_version` when another version made the outputs (the baseline's answer, `breaker.fallback`): that one, or none for a mix. */
+function answeredVersion(answer: InferAnswer, outputs: Outputs): InferAnswer {
+  const other = fallbackVersionOf(outputs);
+  if (other === undefined) return answer;
+  return { ...answer, modelVersion: other === 'several' ? undefined : String(other) };
+}
 
 /** What the answer to an infer request needs besides the outputs. */
 interface InferAnswer {

@@ -8,12 +8,14 @@
  * said the canary answered.
  */
 import { describe, expect, it } from 'vitest';
-import { ModelHost, type ModelHostOptions, type RequestSampledEvent } from '../../../src/index.js';
+import { fallbackVersionOf, ModelHost, type ModelHostOptions, type RequestSampledEvent } from '../../../src/index.js';
+import { post, useServers } from '../../adapters/http/serve.js';
 import { writeVersion } from '../../helpers/repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
 import { versionedRuntime } from '../../helpers/versioned-runtime.js';
 
 const tempDir = useTempDirs();
+const { serve } = useServers();
 
 /** v1 and v2 of `m` (y = x × version); v2 fails on inputs holding 7; a 0.5 canary alternates. */
 async function canary(models: ModelHostOptions['models'], batching: ModelHostOptions['defaults'] extends infer D ? (D extends { batching?: infer B } ? B : never) : never = false) {
@@ -84,5 +86,28 @@ describe('the baseline\'s answer to a canary\'s failed request', () => {
     // [3, 3] seen twice on v1 is kept; the mixed answer, seen twice on v2, is not.
     expect(host.stats('m').monitoring!.cache!.entries).toBe(entries + 1);
     await host.close();
+  });
+});
+
+describe('the version named in the answer', () => {
+  it('fallbackVersionOf names the baseline that made the outputs; a version\'s own outputs name none', async () => {
+    const { host } = await canary({}, false);
+    const own = await host.predict('m', [1, 1]); // v1's turn
+    const answered = await host.predict('m', [7, 7]); // v2 failed it, v1 answered
+    expect(fallbackVersionOf(own)).toBeUndefined();
+    expect(fallbackVersionOf(answered)).toBe(1);
+    await host.close();
+  });
+
+  it('KServe over HTTP: a guarded full swap whose new version failed a request v1 answered says model_version "1", not "2"', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    const host = new ModelHost({ repository: root, runtimes: { versioned: versionedRuntime({ failValues: new Map([[2, new Set([7])]]) }) }, defaults: { batching: false, breaker: { fallback: 'previous-version' }, rollout: { windowMs: 10_000, minSamples: 1000 } } });
+    await host.load('m', { version: 1 });
+    await host.deploy('m', 2);
+    const { url } = await serve(host);
+    const infer = (x: number) => post(`${url}/v2/models/m/infer`, { inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [x, x] }] });
+    expect((await infer(1)).body).toMatchObject({ model_version: '2', outputs: [{ data: [2, 2] }] });
+    expect((await infer(7)).body).toMatchObject({ model_version: '1', outputs: [{ data: [7, 7] }] });
   });
 });
