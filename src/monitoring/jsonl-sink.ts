@@ -109,8 +109,12 @@ export class JsonlSink {
   private pendingLines = 0;
   private pendingBytes = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
-  private flushImmediate: ReturnType<typeof setImmediate> | undefined;
-  /** Pending bytes that flush at the next turn rather than waiting for the timer: below the drop bound, so a burst is written before it is dropped. */
+  /**
+   * Pending bytes that flush at once rather than waiting for the timer: below the drop bound, so
+   * a burst is written before it is dropped. At once, not at the next turn of the event loop: a
+   * caller whose requests settle without a turn (awaited in a loop) made one write of megabytes,
+   * and the file passed `size` by that much.
+   */
   private readonly flushBytes: number;
   /** Borrows each sample: its tensors are copied into the ring or encoded into the line during the call, so the host makes no copies of the outputs for it. */
   private readonly listener = borrowsSamples((event: RequestSampledEvent): void => this.write(event));
@@ -235,7 +239,7 @@ export class JsonlSink {
     this.pendingLines++;
     this.accepted++;
     if (this.pendingBytes >= this.flushBytes) {
-      this.flushImmediate ??= setImmediate(() => this.flush());
+      this.flush();
     } else if (this.flushTimer === undefined) {
       // Not unref'd: a process that ends without close() still writes its last lines (the
       // timer holds the loop at most FLUSH_MS, and only while lines wait).
@@ -245,9 +249,7 @@ export class JsonlSink {
 
   private flush(): void {
     clearTimeout(this.flushTimer);
-    clearImmediate(this.flushImmediate);
     this.flushTimer = undefined;
-    this.flushImmediate = undefined;
     if (this.pendingLines === 0) return;
     this.closeChunk();
     const chunks = this.chunks;
