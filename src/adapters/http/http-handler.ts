@@ -119,11 +119,11 @@ export function handlerFor(host: ModelHost, resolved: ResolvedHttpOptions): (req
 
   function route(request: HttpRequest): Promise<HttpResponse | undefined> {
     const path = routePathOf(request.url);
-    if (path === undefined) return Promise.resolve(json(400, { error: 'the request URL is not valid' }));
+    if (path === undefined) return unrouted(request, json(400, { error: 'the request URL is not valid' }));
     // The hot route, found without the table: the one route a POST to /v2/models/{m}/infer with a plain name matches.
     const model = request.method === 'POST' ? inferModelOf(path) : undefined;
     if (model !== undefined) {
-      if (host.draining) return Promise.resolve(shuttingDown());
+      if (host.draining) return unrouted(request, shuttingDown());
       return run(kserve.infer, host, resolved, request, { model });
     }
     const allowed: string[] = [];
@@ -133,15 +133,20 @@ export function handlerFor(host: ModelHost, resolved: ResolvedHttpOptions): (req
       allowed.push(r.method === 'GET' ? 'GET, HEAD' : r.method);
       if (r.method !== request.method && !(r.method === 'GET' && request.method === 'HEAD')) continue;
       // Draining: a transient state, never answered as if a model were unknown (404).
-      if (host.draining && !DURING_DRAIN.has(path)) return Promise.resolve(shuttingDown());
+      if (host.draining && !DURING_DRAIN.has(path)) return unrouted(request, shuttingDown());
       const params = decodeParams(match.groups ?? {});
-      if (params === undefined) return Promise.resolve(json(400, { error: `the path ${path} has a broken percent-encoding` }));
+      if (params === undefined) return unrouted(request, json(400, { error: `the path ${path} has a broken percent-encoding` }));
       return run(r.handler, host, resolved, request, params);
     }
     // RFC 9110 §15.5.6: a 405 names the methods the path does allow.
-    if (allowed.length > 0) return Promise.resolve(json(405, { error: `method ${request.method} is not allowed on ${path}` }, { allow: allowed.join(', ') }));
+    if (allowed.length > 0) return unrouted(request, json(405, { error: `method ${request.method} is not allowed on ${path}` }, { allow: allowed.join(', ') }));
     return Promise.resolve(undefined);
   }
+}
+
+/** An answer made before any route ran (a draining server, a bad path, a method not allowed) names its request too. */
+function unrouted(request: HttpRequest, response: HttpResponse): Promise<HttpResponse> {
+  return Promise.resolve(named(response, requestIdOfHeaders(request.headers)));
 }
 
 function shuttingDown(): HttpResponse {

@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelHost } from '../../../src/index.js';
 import { FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { createHttpHandler } from '../../../src/adapters/http/index.js';
 import { get, post, request, useServers } from './serve.js';
 
 const { serve, track } = useServers();
@@ -107,5 +108,20 @@ describe('the OpenAPI description', () => {
       expect(operation.parameters.map((p: { name: string }) => p.name)).toContain('x-request-id');
       expect(Object.keys(operation.responses['200'].headers)).toEqual(['x-request-id']);
     }
+  });
+});
+
+describe('createHttpHandler (Fastify, any server): answers made before a route runs name the request', () => {
+  it('405, an invalid URL and the 503 of a draining server carry the client\'s x-request-id, or a new one', async () => {
+    const host = track(new ModelHost({ runtimes: { fake: fakeRuntime() }, defaults: { warmup: false } }));
+    await host.load('m', { source: FAKE_SOURCE });
+    const handle = createHttpHandler(host);
+    const call = (method: string, url: string, id?: string) => handle({ method, url, headers: id === undefined ? {} : { 'x-request-id': id }, body: undefined, signal: new AbortController().signal });
+    expect((await call('DELETE', '/v2/models/m/infer', 'not-allowed'))!).toMatchObject({ status: 405, headers: { 'x-request-id': 'not-allowed' } });
+    expect((await call('GET', 'http://[::1', 'broken'))!).toMatchObject({ status: 400, headers: { 'x-request-id': 'broken' } });
+    const closing = host.close();
+    expect((await call('POST', '/v2/models/m/infer', 'draining'))!).toMatchObject({ status: 503, headers: { 'x-request-id': 'draining' } });
+    expect((await call('GET', '/v2/models/m'))!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    await closing;
   });
 });
