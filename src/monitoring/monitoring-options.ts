@@ -39,7 +39,8 @@ export interface FeedbackOptions {
   /** Most predictions remembered; the oldest go first. Default 100000. */
   maxEntries?: number;
   /**
-   * Bound on the bytes the remembered predictions hold (8 per row, plus the id), per model: a
+   * Bound on the bytes the remembered predictions hold (8 per row, 2 per character of the id,
+   * and 420 for the entry: what one costs the heap, measured), per model: a
    * request of many rows holds many, so `maxEntries` alone bounds nothing. The oldest go first;
    * one request larger than this is not remembered. Default 64 MiB.
    */
