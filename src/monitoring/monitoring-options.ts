@@ -53,7 +53,7 @@ export interface FeedbackOptions {
 export interface CacheOptions {
   /** Default false. */
   enabled?: boolean;
-  /** Bound on the bytes the cache holds per model: each answer's inputs (kept to compare) and outputs. Default 64 MiB. */
+  /** Bound on the bytes the cache holds per model: each answer's inputs (kept to compare) and outputs, with what each entry and tensor costs the heap. Default 64 MiB. */
   maxBytes?: number;
 }
 

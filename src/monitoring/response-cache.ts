@@ -201,11 +201,22 @@ function holdsNaN(tensors: Inputs): boolean {
   return false;
 }
 
+/**
+ * What an entry and each of its tensors cost the heap besides the tensors' data: the entry's
+ * and its records' objects and lru-cache's slots; a tensor's object, shape array and typed array
+ * (its ArrayBuffer). Measured (node 20, test/unit/monitoring/response-cache-bytes.test.ts): an
+ * entry of one input and one output took ~830 bytes besides their data; counted as 64 + 2 × 64
+ * it held two to three times what `maxBytes` said on a small model.
+ */
+const ENTRY_BYTES = 128;
+const TENSOR_BYTES = 320;
+
+/** What `tensors` cost as counted against `cache.maxBytes`: half an entry's own cost (inputs and outputs are counted separately), each tensor's, and its data. */
 function tensorsBytes(tensors: Inputs): number {
-  let bytes = 64;
+  let bytes = ENTRY_BYTES;
   for (const name in tensors) {
     const t = tensors[name]!;
-    bytes += 64 + t.shape.length * 8;
+    bytes += TENSOR_BYTES + t.shape.length * 8;
     if (Array.isArray(t.data)) for (const s of t.data as readonly (string | Uint8Array)[]) bytes += 16 + s.length * 2;
     else bytes += (t.data as ArrayBufferView).byteLength;
   }
