@@ -79,7 +79,8 @@ interface Extractor {
    * the same channels is read (variable-length audio, text, images of another size).
    */
   readonly rowSize: number;
-  readonly mode: 'elements' | 'channels' | 'mean' | 'argmax';
+  /** `channels`: the last dimension is the channel (NHWC); `planes`: the first after the batch is (NCHW, ONNX's layout). */
+  readonly mode: 'elements' | 'channels' | 'planes' | 'mean' | 'argmax';
   /** float16 data holds half bits: decoded per element. */
   readonly half: boolean;
   readonly channels: number;
@@ -194,10 +195,15 @@ export class DriftGroup {
         extractor = { tensor: name, rowSize, mode: 'elements', channels: rowSize, first, half: tensor.dtype === 'float16' };
         for (let i = 0; i < rowSize; i++) this.features.push(this.feature(rowSize === 1 ? name : `${name}[${i}]`, 'numeric', 0));
       } else {
-        // High-dimensional (an image): the mean of each channel (last dimension), not each pixel.
+        // High-dimensional (an image): the mean of each channel, not each pixel. The channel is the
+        // last dimension when it can be (NHWC, tfjs's layout); else, for a row of 3 or more
+        // dimensions, the first (NCHW, ONNX's: [3, 224, 224]); else the row mean.
         const last = rowShape[rowShape.length - 1] ?? rowSize;
-        const channels = rowShape.length >= 2 && last <= maxFeaturesPerInput && rowSize % last === 0 ? last : 1;
-        extractor = { tensor: name, rowSize, mode: channels === 1 ? 'mean' : 'channels', channels, first, half: tensor.dtype === 'float16' };
+        const leading = rowShape[0] ?? rowSize;
+        const channelsLast = rowShape.length >= 2 && last <= maxFeaturesPerInput && rowSize % last === 0;
+        const planes = !channelsLast && rowShape.length >= 3 && leading >= 2 && leading <= maxFeaturesPerInput && rowSize % leading === 0;
+        const channels = channelsLast ? last : planes ? leading : 1;
+        extractor = { tensor: name, rowSize, mode: channels === 1 ? 'mean' : planes ? 'planes' : 'channels', channels, first, half: tensor.dtype === 'float16' };
         for (let c = 0; c < channels; c++) this.features.push(this.feature(channels === 1 ? `${name}:mean` : `${name}:channel${c}`, 'numeric', 0));
         maxScratch = Math.max(maxScratch, channels);
       }
@@ -263,18 +269,23 @@ export class DriftGroup {
           break;
         }
         default: {
-          // 'mean' and 'channels' (an image): summed in chunks through the scratch row. The row's
+          // 'mean', 'channels' and 'planes' (an image): summed in chunks through the scratch row. The row's
           // own size: a summarized input may vary in length from row to row (never within one request).
           const size = data.length / rows;
           const from = row * size;
           const sums = this.scratch;
           sums.fill(0, 0, e.channels);
+          const perChannel = size / e.channels;
           for (let start = 0; start < size; start += values.length) {
             const count = Math.min(values.length, size - start);
             readInto(data, from + start, count, values, e.half);
-            for (let i = 0; i < count; i++) sums[(start + i) % e.channels]! += values[i]!;
+            if (e.mode === 'planes') {
+              // One channel's plane after another: element k belongs to channel floor(k / plane).
+              for (let i = 0; i < count; i++) sums[Math.floor((start + i) / perChannel)]! += values[i]!;
+            } else {
+              for (let i = 0; i < count; i++) sums[(start + i) % e.channels]! += values[i]!;
+            }
           }
-          const perChannel = size / e.channels;
           for (let c = 0; c < e.channels; c++) {
             const v = sums[c]! / perChannel;
             if (v - v !== 0) finite = false;
@@ -361,10 +372,13 @@ export class DriftGroup {
  * still be read: non-empty rows, and for channels the same last dimension (its channels).
  */
 function fitsSummary(e: Extractor, tensor: Tensor, rows: number): boolean {
-  if (e.mode !== 'mean' && e.mode !== 'channels') return false;
+  if (e.mode !== 'mean' && e.mode !== 'channels' && e.mode !== 'planes') return false;
   const size = tensor.data.length / rows;
   if (!Number.isInteger(size) || size === 0) return false;
-  return e.mode === 'mean' || (tensor.shape[tensor.shape.length - 1] === e.channels && size % e.channels === 0);
+  if (e.mode === 'mean') return true;
+  // The channel axis: the last one, or the first of the row (after the batch dimension, if any).
+  const axis = e.mode === 'channels' ? tensor.shape.length - 1 : tensor.shape.length > 1 && tensor.shape[0] === rows ? 1 : 0;
+  return tensor.shape[axis] === e.channels && size % e.channels === 0;
 }
 
 /** Copies `count` elements from `start` into `out` as doubles: one loop per storage kind, so each stays monomorphic. */

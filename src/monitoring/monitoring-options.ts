@@ -24,7 +24,7 @@ export interface DriftOptions {
   psiThreshold?: number;
   /** …and its KS (numeric) or chi-squared (classes) p-value is below this, Bonferroni-corrected over features. Default 0.05. */
   pValue?: number;
-  /** Inputs with more elements per row than this are summarized per channel (last dimension). Default 64. */
+  /** Inputs with more elements per row than this are summarized per channel (the last dimension when it has at most this many, else the first of a 3-D row: NCHW), or by their mean. Default 64. */
   maxFeaturesPerInput?: number;
 }
 
