@@ -26,8 +26,11 @@ export class ShadowMirror {
     const started = clock.now();
     let shadowed: Promise<Record<string, Tensor>>;
     try {
-      // Lowest priority: a shadow never delays the requests callers wait for.
-      shadowed = entry.dispatcher!.dispatch(entry.validator!.prepare(inputs, mode), { priority: Number.MIN_SAFE_INTEGER });
+      // Lowest priority: a shadow never delays the requests callers wait for. A failure it is
+      // judged on against the default is judged by the default's answer to the caller: the
+      // default already ran these inputs, so they are not run there again.
+      const mirrorOf = model.defaultVersion === undefined ? undefined : { version: model.defaultVersion, outcome: primary };
+      shadowed = entry.dispatcher!.dispatch(entry.validator!.prepare(inputs, mode), { priority: Number.MIN_SAFE_INTEGER, mirrorOf });
     } catch {
       tracker.dropped++;
       return;

@@ -1,4 +1,4 @@
-import { ErrorCode, ModelHostError, refusalError } from '../errors/index.js';
+import { ErrorCode, isVersionFault, ModelHostError, refusalError } from '../errors/index.js';
 import { hostWorded, isHostWorded } from '../errors/error-detail.js';
 import { isRunTimeout } from '../errors/run-timeout.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
@@ -9,7 +9,7 @@ import { AbortWatch } from './abort-watch.js';
 import { ArrivalClock } from './arrival-clock.js';
 import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import type { Dispatcher, DispatchOptions } from './dispatcher.js';
+import type { Dispatcher, DispatchOptions, MirroredRequest } from './dispatcher.js';
 import { BatchBuffers } from './batch-buffers.js';
 import { BatchCost } from './batch-cost.js';
 import { CompletedRuns } from './completed-runs.js';
@@ -251,12 +251,13 @@ export class BatchScheduler implements Dispatcher {
       }
     }
 
-    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id, options.version !== undefined, check);
+    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id, options.version !== undefined, check, options.mirrorOf);
     const promise = new Promise<Record<string, Tensor>>(captureSettlers);
     const task = new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, settlers.resolve!, settlers.reject!);
     if (id !== undefined) task.id = id;
     if (options.version !== undefined) task.pinned = true;
     if (check) task.check = true;
+    if (options.mirrorOf !== undefined) task.mirrorOf = options.mirrorOf;
     this.queue.push(task);
     if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
     if (signal !== undefined) this.abortWatch.watch(signal, task);
@@ -265,7 +266,7 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /** A `predictBatch` larger than `maxBatchSize`: queued as chunks, answered as one. */
-  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined, pinned: boolean, check: boolean): Promise<Record<string, Tensor>> {
+  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined, pinned: boolean, check: boolean, mirrorOf: MirroredRequest | undefined): Promise<Record<string, Tensor>> {
     return new Promise<Record<string, Tensor>>((resolve, reject) => {
       const split = new SplitRequest(
         prepared,
@@ -286,6 +287,7 @@ export class BatchScheduler implements Dispatcher {
         if (id !== undefined) task.id = id;
         task.pinned = pinned;
         task.check = check;
+        task.mirrorOf = mirrorOf;
         this.queue.push(task);
         if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
         if (signal !== undefined) this.abortWatch.watch(signal, task);
@@ -301,10 +303,19 @@ export class BatchScheduler implements Dispatcher {
    * A request whose failed chunk the baseline answered (`breaker.fallback: 'previous-version'`)
    * resolves, yet is reported as that failure (with `answeredBy`), as an unsplit one is: else
    * the rollout guard would never see it.
+   *
+   * One event per request, whatever its chunks: the guard compares error rates per request, and
+   * the baseline reports each of its requests once. Its verdict is the worst of its chunks': a
+   * request that failed on a chunk the version is not blamed for (the caller's input, which the
+   * baseline refuses too) after another chunk failed through the version's own fault (the
+   * baseline answered that one) is reported as the version's failure, so the guard hears of it;
+   * the caller still gets the error it can act on. A check the baseline never ran reports nothing.
    */
   private reportSplit(split: SplitRequest, outcome: SplitOutcome, id: string | undefined, check: boolean): void {
     const { events, model, version } = this.config;
-    const failure = outcome.ok ? split.answeredFailure : outcome;
+    const answered = split.answeredFailure;
+    let failure: { readonly error: ModelHostError } | undefined = outcome.ok ? answered : outcome;
+    if (!outcome.ok && answered !== undefined && !isVersionFault(outcome.error.code, this.blames.get(outcome.error))) failure = answered;
     if (failure === undefined) {
       const { enqueuedAt, startedAt, endedAt, computeMs, rows } = split;
       if (events.wants('requestsCompleted')) {
@@ -315,7 +326,7 @@ export class BatchScheduler implements Dispatcher {
       }
       return;
     }
-    if (!events.wants('requestFailed')) return;
+    if (!events.wants('requestFailed') || (check && split.startedAt < 0)) return;
     const { error } = failure;
     const now = this.config.clock.now();
     const payload = this.failedEvent(error, id, split.rows, split.startedOr(now) - split.enqueuedAt, now - split.enqueuedAt);
@@ -331,10 +342,14 @@ export class BatchScheduler implements Dispatcher {
     return { model, version, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs, totalMs };
   }
 
-  /** A request refused at admission: reported like any failure, never queued. */
+  /**
+   * A request refused at admission: reported like any failure, never queued. A baseline check
+   * refused is reported by the request it was made for (`againstBaseline`): it is no request of
+   * this version's, and this version did no work for it.
+   */
   private refuse(error: ModelHostError, rows: number, id?: string, check = false): Promise<never> {
     const { events } = this.config;
-    if (events.wants('requestFailed')) {
+    if (!check && events.wants('requestFailed')) {
       // A deadline its queue and size could not meet is about the request and the load, never the
       // version's fault; an open breaker's refusal is the version's and keeps counting.
       const payload = this.failedEvent(error, id, rows, 0, 0);
@@ -814,6 +829,7 @@ export class BatchScheduler implements Dispatcher {
     breaker?.record(counts ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
     for (const { task, cause: own, alone, hung, group } of failed) {
       const byBaseline = judged?.model.has(group) === true;
+      const unjudged = judged?.unjudged.get(group);
       const ownBlame: Blame = !task.check && (blame === 'model' || byBaseline) ? 'model' : 'request';
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
       const what =
@@ -828,12 +844,15 @@ export class BatchScheduler implements Dispatcher {
           ? ''
           : task.check && blame === 'model'
             ? ' (not counted: a check of another version\'s failed request on its baseline)'
-            : ` (${blameReason(alone, hung)})`;
+            : unjudged !== undefined
+              ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
+              : ` (${blameReason(alone, hung)})`;
       // Pinned on its input: the runtime itself refused it alone while other inputs run, so it is
       // the client's to change, a 4xx (a 500 would invite a retry of the same input). A contract
       // check of modelhost's own (an output that breaks the signature) or a run that got no
-      // answer stays INFERENCE_FAILED: neither shows the input is wrong.
-      const rejected = ownBlame === 'request' && alone && !hung && !isHostWorded(own);
+      // answer stays INFERENCE_FAILED: neither shows the input is wrong; nor does a failure its
+      // rollout's baseline could not run (it may be the version's: a retry may well succeed).
+      const rejected = ownBlame === 'request' && alone && !hung && !isHostWorded(own) && unjudged === undefined;
       const answer = judged?.answers.get(task);
       this.fail(
         task,
@@ -851,9 +870,13 @@ export class BatchScheduler implements Dispatcher {
    * Runs each failure about to be pinned on its request once on the version's baseline, if a
    * rollout gives it one (undefined: none). A group of failures (a request alone, or the
    * requests that failed together) is the version's when the baseline answers every request in
-   * it; a request pinned to this version, one with no time left, or one the baseline fails or
-   * refuses (its queue full, its breaker open) keeps its group on the requests. Bounded: one
-   * run per failure, admitted by the baseline's own queue and deadline.
+   * it; a request pinned to this version, or one the baseline ran and failed on too, keeps its
+   * group on the requests. A request the baseline could not run (no time left, its queue full,
+   * its breaker open) leaves its group unjudged: nothing counts, and the caller is not told its
+   * input is wrong. Bounded: one run per failure, admitted by the baseline's own queue and
+   * deadline, and cancelled as soon as its request settles (its caller left, its deadline
+   * passed, a sibling chunk failed it): nobody waits for that verdict any more. A shadow's
+   * mirror is judged by the answer the baseline gave its caller (`mirrorOf`): no run at all.
    */
   private async againstBaseline(failed: readonly Failed[]): Promise<BaselineVerdict | undefined> {
     let baseline: Baseline | undefined;
@@ -867,25 +890,54 @@ export class BatchScheduler implements Dispatcher {
     const now = this.config.clock.now();
     const answered = new Map<Task, Record<string, Tensor>>();
     const refused = new Set<readonly Task[]>();
+    const unjudged = new Map<readonly Task[], string>();
+    /** Files what the baseline made of a request: answered it, failed on it too, or did not run it (why). */
+    const judged = (task: Task, group: readonly Task[], outcome: { readonly outputs: Record<string, Tensor> } | { readonly error: unknown }) => {
+      if ('outputs' in outcome) {
+        // A mirror's answer is nobody's: only the comparison waits for it, and it must see the shadow's failure.
+        if (judge.answers && task.mirrorOf === undefined) answered.set(task, task.single ? withoutBatchDimension(outcome.outputs) : outcome.outputs);
+        return;
+      }
+      const why = notRunBecause(outcome.error);
+      if (why === undefined) refused.add(group);
+      else if (!unjudged.has(group)) unjudged.set(group, why);
+    };
     await Promise.all(
       failed.map(async ({ task, group }) => {
-        if (task.pinned || task.state === TaskState.Settled || task.deadline <= now) {
+        if (task.pinned || task.state === TaskState.Settled) {
           refused.add(group);
           return;
         }
+        const mirror = task.mirrorOf;
+        if (mirror !== undefined && mirror.version === judge.version) {
+          try {
+            judged(task, group, { outputs: (await mirror.outcome) as Record<string, Tensor> });
+          } catch (error) {
+            judged(task, group, { error });
+          }
+          return;
+        }
+        if (task.deadline <= now) {
+          if (!unjudged.has(group)) unjudged.set(group, "no time was left before the request's deadline");
+          return;
+        }
         const timeoutMs = task.deadline === Number.POSITIVE_INFINITY ? undefined : task.deadline - now;
-        const options: DispatchOptions = { priority: task.priority, timeoutMs, id: task.id, version: judge.version, check: true };
+        const stop = new AbortController();
+        task.onSettle = () => stop.abort();
+        const options: DispatchOptions = { priority: task.priority, timeoutMs, id: task.id, version: judge.version, check: true, signal: stop.signal };
         try {
-          const outputs = await judge.run(task.inputs, options);
-          answered.set(task, task.single ? withoutBatchDimension(outputs) : outputs);
-        } catch {
-          refused.add(group);
+          judged(task, group, { outputs: await judge.run(task.inputs, options) });
+        } catch (error) {
+          judged(task, group, { error });
+        } finally {
+          if (task.onSettle !== undefined) task.onSettle = undefined;
         }
       }),
     );
     const model = new Set<readonly Task[]>();
-    for (const { group } of failed) if (!refused.has(group)) model.add(group);
-    return { version: judge.version, model, answers: judge.answers ? answered : new Map() };
+    for (const { group } of failed) if (!refused.has(group) && !unjudged.has(group)) model.add(group);
+    for (const group of refused) unjudged.delete(group);
+    return { version: judge.version, model, answers: answered, unjudged };
   }
 
   /** The requests of a run that got no answer, still waiting, fail as they are: not run again. */
@@ -1066,8 +1118,9 @@ export class BatchScheduler implements Dispatcher {
     if (answered === undefined) task.reject(error);
     else task.resolve(answered.outputs);
     const { events } = this.config;
-    // A chunk's failure is its request's, reported once by it (`reportSplit`).
-    if (!task.chunk && events.wants('requestFailed')) {
+    // A chunk's failure is its request's, reported once by it (`reportSplit`); a baseline check
+    // that never ran (cancelled, expired in the queue) is no request of this version's (`refuse`).
+    if (!task.chunk && !(task.check && wasQueued) && events.wants('requestFailed')) {
       const now = this.config.clock.now();
       const payload = this.failedEvent(error, task.id, task.rows, (wasQueued ? now : task.startedAt) - task.enqueuedAt, now - task.enqueuedAt);
       if (blame !== undefined) payload.blame = blame;
@@ -1234,6 +1287,35 @@ interface BaselineVerdict {
   readonly model: ReadonlySet<readonly Task[]>;
   /** The baseline's answers the callers get (`Baseline.answers`), in each request's own form. */
   readonly answers: ReadonlyMap<Task, Record<string, Tensor>>;
+  /** Groups the baseline did not fail on but could not run either, with why (`notRunBecause`): judged by neither. */
+  readonly unjudged: ReadonlyMap<readonly Task[], string>;
+}
+
+/**
+ * Why a baseline check gave no verdict on its inputs (undefined: it did, the baseline failed
+ * on them too): it was refused or dropped before the baseline could run them, or its time ran out.
+ */
+function notRunBecause(error: unknown): string | undefined {
+  const code = error instanceof ModelHostError ? error.code : undefined;
+  switch (code) {
+    case ErrorCode.INVALID_INPUT: // its signature, or its runtime on these inputs alone
+    case ErrorCode.INFERENCE_FAILED:
+      return undefined;
+    case undefined:
+      return 'it could not take them';
+    case ErrorCode.QUEUE_FULL:
+      return 'its queue was full';
+    case ErrorCode.DEADLINE_EXCEEDED:
+      return "the request's deadline passed first";
+    case ErrorCode.CIRCUIT_OPEN:
+      return 'its circuit breaker was open';
+    case ErrorCode.SHUTTING_DOWN:
+      return 'it was shutting down';
+    case ErrorCode.CANCELLED:
+      return 'the request was cancelled';
+    default:
+      return `it refused them (${code})`;
+  }
 }
 
 /** What a refusal names: the request's inputs, and for a chunk of a split `predictBatch` which of its rows ran. */
@@ -1253,10 +1335,20 @@ function describeInputs(inputs: Readonly<Record<string, Tensor>>): string {
 
 /** Why a failure is not the model's, as the end of its message says (docs/observability.md, "Who is blamed"). */
 function blameReason(alone: boolean, hung: boolean): string {
-  if (hung && alone) return 'blamed on the request: it got no answer while other inputs succeed on this version; a run that got none is not run again';
-  if (hung) return 'blamed on the requests of its batch: it got no answer while other inputs succeed on this version; a run that got none is not run again, so which request hung it is not known';
-  if (alone) return 'blamed on the request: it fails again on its own while other inputs succeed on this version';
-  return 'blamed on the request: its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
+  return `blamed on the ${hung && !alone ? 'requests of its batch' : 'request'}: ${blameGrounds(alone, hung)}`;
+}
+
+/** What points at the request (or its batch) rather than the version. */
+function blameGrounds(alone: boolean, hung: boolean): string {
+  if (hung && alone) return 'it got no answer while other inputs succeed on this version; a run that got none is not run again';
+  if (hung) return 'it got no answer while other inputs succeed on this version; a run that got none is not run again, so which request hung it is not known';
+  if (alone) return 'it fails again on its own while other inputs succeed on this version';
+  return 'its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
+}
+
+/** Why a failure is counted against neither the version nor the request: its baseline could not run the inputs (`why`). */
+function unjudgedReason(alone: boolean, hung: boolean, baseline: number, why: string): string {
+  return `not judged: ${blameGrounds(alone, hung)}, but v${baseline}, the rollout's baseline, could not run the same inputs: ${why}`;
 }
 
 /** Why a failure that other inputs survive is still the version's: its baseline answers the same input. */
