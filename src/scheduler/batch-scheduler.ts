@@ -819,6 +819,9 @@ export class BatchScheduler implements Dispatcher {
     }
     let blame: Blame;
     if (outcome.succeeded) blame = 'request';
+    // Baseline checks only: neither a second run nor a probe could change a verdict (a check never
+    // counts here, and the version it checks for needs only to know that this one failed too).
+    else if (failed.every((f) => f.task.check)) blame = 'request';
     else if (tasks.length === 1 && !failed[0]!.hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
     else blame = (await this.probe(failed.every((f) => f.hung))) ? 'request' : 'model';
     // Other inputs succeed here; under a rollout that is not enough: a version broken for a share
@@ -842,7 +845,7 @@ export class BatchScheduler implements Dispatcher {
         ? ` (${baselineReason(judged!.version, group.length > 1)})`
         : ownBlame === 'model'
           ? ''
-          : task.check && blame === 'model'
+          : task.check
             ? ' (not counted: a check of another version\'s failed request on its baseline)'
             : unjudged !== undefined
               ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`

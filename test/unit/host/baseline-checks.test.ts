@@ -158,6 +158,26 @@ describe('a baseline check the baseline refuses at admission judges nothing', ()
   });
 });
 
+describe('a check the baseline fails on costs it one run', () => {
+  it('the baseline neither runs a failed check again nor probes: neither could change the verdict, and a check never counts there', async () => {
+    const { host, failed, runtime } = await setup({ failValues: new Map([[1, new Set([7])], [2, new Set([7])]]) }, { defaults: { batching: false } });
+    await host.deploy('m', 2, { canary: 0.5 });
+    await host.predict('m', [1, 1]); // v1
+    await host.predict('m', [1, 1]); // v2
+    await host.predict('m', [1, 1]); // v1's turn
+    const before = { ...runtime.runs };
+    const error = (await settle(host.predict('m', [7, 7]))) as ModelHostError;
+    expect(error.code).toBe(ErrorCode.INVALID_INPUT);
+    expect(runtime.runs[2]! - before[2]!).toBe(3); // the request: run, run again alone, probe [1, 1]
+    expect(runtime.runs[1]! - before[1]!).toBe(1); // its check: one run
+    expect(failed.filter((e) => e.version === 1)).toEqual([
+      expect.objectContaining({ code: ErrorCode.INVALID_INPUT, blame: 'request', message: expect.stringMatching(/\(not counted: a check of another version's failed request on its baseline\)$/) }),
+    ]);
+    expect(host.stats('m').versions[1]!.windows['1m'].versionErrors).toBe(0);
+    await host.close();
+  });
+});
+
 describe('a cancelled request\'s baseline check is cancelled with it', () => {
   it('the caller aborts while the check waits behind a hung baseline run: the check never runs, both versions let go, nothing reaches the guard', async () => {
     const { host, stable, canary, failed } = await hangingSetup();
