@@ -442,7 +442,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
       const dispatcher = version.dispatcher!;
       const result = monitor === undefined ? dispatcher.dispatch(prepared, dispatch) : monitor.run(version.version, prepared, options?.id, dispatcher, dispatch);
       // Mirror to a shadow version: only unpinned requests that went to the default.
-      if (model.shadow !== undefined && options?.version === undefined && version.version === model.defaultVersion) this.versions.mirror(model, inputs, mode, result);
+      if (model.shadow !== undefined && options?.version === undefined && version.version === model.defaultVersion) this.versions.mirror(model, inputs, mode, result, dispatch.signal);
       return result;
     } catch (error) {
       if (model !== undefined) this.refused(model, routed, options, error);

@@ -260,6 +260,35 @@ describe('a shadow\'s failure is judged by the answer the default already gave',
   });
 });
 
+describe('a shadow\'s mirror goes when its caller does', () => {
+  it('a caller that aborts while its request and its mirror wait: the mirror is dropped from the shadow\'s queue, unrun, and counted as neither compared nor failed', async () => {
+    const stable = hangingRuntime({ name: 'stable', hangOn: 666 });
+    const shadow = hangingRuntime({ name: 'shadow', hangOn: 666 });
+    const host = new ModelHost({ runtimes: { stable: stable.runtime, shadow: shadow.runtime }, defaults: { batching: false, rollout } });
+    await host.load('m', { source: FAKE_SOURCE, config: { runtime: 'stable' } });
+    await host.deploy('m', 2, { source: FAKE_SOURCE, shadow: 1, config: { runtime: 'shadow' } });
+    const pending = (version: number) => host.stats('m').versions[version]!.pending;
+    // Both versions busy with a hung pinned request: the caller's request queues on v1, its mirror on v2.
+    const hung = [host.predict('m', [666], { version: 1 }), host.predict('m', [666], { version: 2 })];
+    await Promise.all([stable.started, shadow.started]);
+    const shadowRuns = shadow.state.runs;
+    const controller = new AbortController();
+    const request = settle(host.predict('m', [1], { signal: controller.signal }));
+    expect([pending(1), pending(2)]).toEqual([2, 2]);
+    controller.abort();
+    expect(await request).toMatchObject({ code: ErrorCode.CANCELLED });
+    await flush();
+    expect([pending(1), pending(2)]).toEqual([1, 1]);
+    stable.release();
+    shadow.release();
+    await Promise.all(hung);
+    await flush();
+    expect(shadow.state.runs).toBe(shadowRuns); // the mirror never ran
+    expect(host.stats('m').shadow).toMatchObject({ compared: 0, failed: 0 });
+    await host.close();
+  });
+});
+
 /** A fake clock whose time can jump ahead without firing timers (`skip`): a timer that fires late, as real ones may. */
 class LaggingClock implements Clock {
   private readonly inner = new FakeClock();
