@@ -179,6 +179,8 @@ export class BatchScheduler implements Dispatcher {
   /** The probe in flight, shared by every failure waiting for a verdict. */
   /** The blame of an error that failed a chunk, for its sibling chunks (`dispatchSplit`). */
   private readonly blames = new WeakMap<ModelHostError, Blame>();
+  /** Chunks whose failed run is being classified: a sibling's failure leaves them to their verdict (`dispatchSplit`). */
+  private readonly judging = new Set<Task>();
   /** The probe in flight, shared by concurrent failures: after a throw, and after a hang (which synthetic inputs may probe). */
   private readonly probing: { threw?: Promise<boolean>; hung?: Promise<boolean> } = {};
 
@@ -274,10 +276,18 @@ export class BatchScheduler implements Dispatcher {
         resolve,
         reject,
         (siblings, error) => {
+          split.failedAt = this.config.clock.now();
           // Failed with the chunk that failed the request, and blamed alike: else a failure
-          // pinned on the request would count against the version once per sibling.
+          // pinned on the request would count against the version once per sibling. A chunk
+          // whose own failure is being judged is left to its verdict, which the report waits for.
           const blame = this.blames.get(error);
-          for (const task of siblings) this.fail(task, error, true, blame);
+          let judging = 0;
+          for (const task of siblings) {
+            if (task.state === TaskState.Settled) continue;
+            if (this.judging.has(task)) judging++;
+            else this.fail(task, error, true, blame);
+          }
+          return judging;
         },
         (message) => this.outputError(message),
         (settled, outcome) => this.reportSplit(settled, outcome, id, check),
@@ -315,7 +325,11 @@ export class BatchScheduler implements Dispatcher {
     const { events, model, version } = this.config;
     const answered = split.answeredFailure;
     let failure: { readonly error: ModelHostError } | undefined = outcome.ok ? answered : outcome;
-    if (!outcome.ok && answered !== undefined && !isVersionFault(outcome.error.code, this.blames.get(outcome.error))) failure = answered;
+    if (!outcome.ok && !isVersionFault(outcome.error.code, this.blames.get(outcome.error))) {
+      const late = split.lateFailures.find((error) => isVersionFault(error.code, this.blames.get(error)));
+      if (answered !== undefined) failure = answered;
+      else if (late !== undefined) failure = { error: late };
+    }
     if (failure === undefined) {
       const { enqueuedAt, startedAt, endedAt, computeMs, rows } = split;
       if (events.wants('requestsCompleted')) {
@@ -328,7 +342,7 @@ export class BatchScheduler implements Dispatcher {
     }
     if (!events.wants('requestFailed') || (check && split.startedAt < 0)) return;
     const { error } = failure;
-    const now = this.config.clock.now();
+    const now = split.failedAt ?? this.config.clock.now();
     const payload = this.failedEvent(error, id, split.rows, split.startedOr(now) - split.enqueuedAt, now - split.enqueuedAt);
     const blame = this.blames.get(error);
     if (blame !== undefined) payload.blame = blame;
@@ -613,6 +627,8 @@ export class BatchScheduler implements Dispatcher {
         this.ended(tasks);
         return;
       }
+      // Until the batch ends (`ended`), a chunk here is being judged: its request waits for the verdict.
+      for (const task of tasks) if (task.chunk) this.judging.add(task);
       classified = this.classify(tasks, error);
     } catch (unexpected) {
       classified = Promise.reject(unexpected);
@@ -635,6 +651,7 @@ export class BatchScheduler implements Dispatcher {
 
   /** A batch is done (its requests settled or given up on): its slot and accounting go, the next batch may be cut. */
   private ended(tasks: Task[]): void {
+    if (this.judging.size > 0) for (const task of tasks) this.judging.delete(task);
     // Removed by moving the last one into its place (order does not matter; splice costs a runtime call).
     const i = this.inFlight.indexOf(tasks);
     if (i >= 0) {
@@ -878,7 +895,8 @@ export class BatchScheduler implements Dispatcher {
    * its breaker open) leaves its group unjudged: nothing counts, and the caller is not told its
    * input is wrong. Bounded: one run per failure, admitted by the baseline's own queue and
    * deadline, and cancelled as soon as its request settles (its caller left, its deadline
-   * passed, a sibling chunk failed it): nobody waits for that verdict any more. A shadow's
+   * passed): nobody waits for that verdict any more. (A chunk's request failed by another chunk
+   * waits for it: `SplitRequest`.) A shadow's
    * mirror is judged by the answer the baseline gave its caller (`mirrorOf`): no run at all.
    */
   private async againstBaseline(failed: readonly Failed[]): Promise<BaselineVerdict | undefined> {

@@ -40,9 +40,9 @@ export class Task {
   /** A shadow's mirror of a request another version is answering (`DispatchOptions.mirrorOf`). */
   mirrorOf: MirroredRequest | undefined = undefined;
   /**
-   * Called once when it settles, whoever settles it (its caller's signal, its deadline, a
-   * sibling chunk's failure): a baseline check made for it is cancelled then, since nobody
-   * waits for its verdict any more.
+   * Called once when it settles, whoever settles it (its caller's signal, its deadline, the
+   * host's shutdown): a baseline check made for it is cancelled then, since nobody waits for
+   * its verdict any more.
    */
   onSettle: (() => void) | undefined = undefined;
   /** For a chunk: its request, which reports itself once (a chunk emits no request event of its own). */

@@ -96,6 +96,66 @@ describe('a split request tells the guard every chunk\'s verdict, once', () => {
   });
 });
 
+describe('a split request waits for the verdicts of chunks still being judged', () => {
+  it('a later chunk failing on the caller\'s input first: the caller gets its error at once; the request is reported once the earlier chunk\'s check answered, as the canary\'s failure', async () => {
+    // v1 (two slots) hangs on 5 until released and throws on 9; v2 (a 0.5 canary) throws on 5 and 9.
+    const stable = hangingRuntime({ name: 'stable', hangOn: 5, throwOn: 9 });
+    const canary = hangingRuntime({ name: 'canary', hangOn: -1, throwOn: [5, 9] });
+    const host = new ModelHost({ runtimes: { stable: stable.runtime, canary: canary.runtime }, defaults: { batching: { maxBatchSize: 2, maxDelayMs: 0 }, rollout } });
+    const failed: RequestFailedEvent[] = [];
+    host.on('requestFailed', (e) => failed.push(e));
+    await host.load('m', { source: FAKE_SOURCE, config: { runtime: 'stable', concurrency: 2 } });
+    await host.deploy('m', 2, { source: FAKE_SOURCE, canary: 0.5, config: { runtime: 'canary' } });
+    await host.predict('m', [1]); // v1
+    await host.predict('m', [1]); // v2: its probe's known-good input
+    await host.predict('m', [1]); // v1's turn
+    const before = host.stats('m').guard!;
+    // Chunks of two rows: rows 0-1 succeed, rows 2-3 (5) are checked on v1, which hangs on them; rows 4-5 (9) fail on both.
+    const error = (await settle(host.predictBatch('m', { x: { data: new Float32Array([1, 1, 5, 5, 9, 9]), shape: [6, 1] } }))) as ModelHostError;
+    expect(error.code).toBe(ErrorCode.INVALID_INPUT);
+    expect(error.message).toMatch(/rows 4 to 5 of them \(from 0\)/);
+    await flush();
+    expect(failed.filter((e) => e.version === 2)).toEqual([]); // rows 2-3 are still being judged
+    expect(host.stats('m').versions[2]!.pending).toBe(1);
+    stable.release();
+    for (let i = 0; i < 20 && failed.filter((e) => e.version === 2).length === 0; i++) await flush(1);
+    expect(failed.filter((e) => e.version === 2)).toEqual([
+      expect.objectContaining({ rows: 6, code: ErrorCode.INFERENCE_FAILED, blame: 'model', message: expect.stringMatching(/\(the version's fault, not the request's: v1, the rollout's baseline, answers the same inputs\)$/) }),
+    ]);
+    expect(host.stats('m').versions[2]!.pending).toBe(0);
+    const after = host.stats('m').guard!;
+    expect(after.candidateRequests).toBe(before.candidateRequests + 1);
+    expect(after.candidateErrorRate * after.candidateRequests).toBeCloseTo(before.candidateErrorRate * before.candidateRequests + 1);
+    await host.close();
+  });
+
+  it('the caller cancels while a chunk is still being judged: its check goes too, and the request is reported once, with the error the caller got', async () => {
+    const stable = hangingRuntime({ name: 'stable', hangOn: 5, throwOn: 9 });
+    const canary = hangingRuntime({ name: 'canary', hangOn: -1, throwOn: [5, 9] });
+    const host = new ModelHost({ runtimes: { stable: stable.runtime, canary: canary.runtime }, defaults: { batching: { maxBatchSize: 2, maxDelayMs: 0 }, rollout } });
+    const failed: RequestFailedEvent[] = [];
+    host.on('requestFailed', (e) => failed.push(e));
+    await host.load('m', { source: FAKE_SOURCE, config: { runtime: 'stable', concurrency: 2 } });
+    await host.deploy('m', 2, { source: FAKE_SOURCE, canary: 0.5, config: { runtime: 'canary' } });
+    await host.predict('m', [1]); // v1
+    await host.predict('m', [1]); // v2
+    await host.predict('m', [1]); // v1's turn
+    const controller = new AbortController();
+    const error = (await settle(host.predictBatch('m', { x: { data: new Float32Array([1, 1, 5, 5, 9, 9]), shape: [6, 1] } }, { signal: controller.signal }))) as ModelHostError;
+    expect(error.code).toBe(ErrorCode.INVALID_INPUT);
+    await flush();
+    expect(host.stats('m').versions[1]!.pending).toBe(1); // the check of rows 2-3, hung in v1's runtime
+    controller.abort();
+    await flush();
+    expect(host.stats('m').versions[2]!.pending).toBe(0);
+    expect(failed.filter((e) => e.version === 2)).toEqual([expect.objectContaining({ rows: 6, code: ErrorCode.INVALID_INPUT, blame: 'request' })]);
+    stable.release();
+    await flush();
+    expect(failed.filter((e) => e.version === 2)).toHaveLength(1);
+    await host.close();
+  });
+});
+
 describe('a baseline check the baseline refuses at admission judges nothing', () => {
   it('the baseline\'s queue is full: the caller gets INFERENCE_FAILED saying so, nothing counts against the canary, the baseline reports no request', async () => {
     const { host, stable, failed } = await hangingSetup({ stableQueue: 1 });
