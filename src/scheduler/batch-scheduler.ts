@@ -59,8 +59,9 @@ export type Blame = 'request' | 'model';
 
 /**
  * The version a rollout judges this one against (a canary's or shadow's default, a guarded
- * new default's predecessor), while it is loaded and its breaker closed: a request that fails
- * here is the request's only if the baseline fails on it too.
+ * new default's predecessor), while it is loaded: a request that fails here is the request's
+ * only if the baseline fails on it too, and judged by nobody if the baseline cannot run it
+ * (not ready, its breaker open, its queue full: `run` refuses it).
  */
 export interface Baseline {
   readonly version: number;
@@ -1330,6 +1331,8 @@ function notRunBecause(error: unknown): string | undefined {
       return "the request's deadline passed first";
     case ErrorCode.CIRCUIT_OPEN:
       return 'its circuit breaker was open';
+    case ErrorCode.MODEL_NOT_READY:
+      return 'it was not ready';
     case ErrorCode.SHUTTING_DOWN:
       return 'it was shutting down';
     case ErrorCode.CANCELLED:

@@ -205,6 +205,29 @@ describe('a baseline check the baseline refuses at admission judges nothing', ()
     await host.close();
   });
 
+  it('the baseline\'s breaker is open: the failure is not judged either (no 400 for an input no baseline looked at)', async () => {
+    const clock = new FakeClock();
+    // v1 fails every run after its warmup; its breaker opens on the first failure.
+    const { host, failed, runtime } = await setup(
+      { failValues: new Map([[2, new Set([7])]]), failShare: new Map([[1, 1]]) },
+      { clock, defaults: { batching: false, rollout }, models: { m: { breaker: { volumeThreshold: 1, resetTimeoutMs: 60_000 } } } },
+    );
+    await host.deploy('m', 2, { canary: 0.5 });
+    expect(await settle(host.predict('m', [1, 1]))).toMatchObject({ code: ErrorCode.INFERENCE_FAILED }); // v1 fails: its breaker opens
+    expect(host.status('m').versions.find((v) => v.version === 1)!.breaker).toBe('open');
+    await host.predict('m', [1, 1]); // v2: its probe's known-good input
+    expect(await settle(host.predict('m', [1, 1]))).toMatchObject({ code: ErrorCode.CIRCUIT_OPEN }); // v1's turn
+    const v1Runs = runtime.runs[1];
+    const v1Failed = failed.filter((e) => e.version === 1).length;
+    const error = (await settle(host.predict('m', [7, 7]))) as ModelHostError; // v2's turn
+    expect(error.code).toBe(ErrorCode.INFERENCE_FAILED);
+    expect(error.message).toMatch(/\(not judged: it fails again on its own while other inputs succeed on this version, but v1, the rollout's baseline, could not run the same inputs: its circuit breaker was open\)$/);
+    expect(failed.filter((e) => e.version === 2)).toEqual([expect.objectContaining({ code: ErrorCode.INFERENCE_FAILED, blame: 'request' })]);
+    expect(runtime.runs[1]).toBe(v1Runs);
+    expect(failed.filter((e) => e.version === 1)).toHaveLength(v1Failed); // no event for the refused check
+    await host.close();
+  });
+
   it('a check the baseline ran and failed still pins the failure on the request: INVALID_INPUT, as before', async () => {
     const { host, failed } = await setup({ failValues: new Map([[1, new Set([7])], [2, new Set([7])]]) }, { defaults: { batching: false } });
     await host.deploy('m', 2, { canary: 0.5 });
