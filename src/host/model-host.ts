@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { causeDetail, checkBoolean, checkObject, closest, ErrorCode, ModelHostError, quoted } from '../errors/index.js';
-import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
+import type { ModelHostEventName, ModelHostEvents, RequestFailedEvent } from '../metrics/events.js';
 import type { InternalEvents } from '../metrics/internal-events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
 import type { LoadedVersion } from '../registry/loaded-version.js';
@@ -434,13 +434,16 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
       let version = model.route(options?.version, options?.routingKey);
       routed = version.version;
       // An open breaker with a fallback: the previous version answers meanwhile.
+      let open: LoadedVersion | undefined;
       if (version.breaker?.rejecting && options?.version === undefined && model.options.breaker.fallback === 'previous-version') {
-        version = this.versions.fallbackFor(model, version.version) ?? version;
+        const fallback = this.versions.fallbackFor(model, version.version);
+        if (fallback !== undefined) [open, version] = [version, fallback];
       }
       const prepared = version.validator!.prepare(inputs, mode);
       const monitor = monitored ? this.monitoring.of(model, version) : undefined;
       const dispatcher = version.dispatcher!;
       const result = monitor === undefined ? dispatcher.dispatch(prepared, dispatch) : monitor.run(version.version, prepared, options?.id, dispatcher, dispatch);
+      if (open !== undefined) this.fellBack(model, open, version.version, prepared.rows, options?.id, result);
       // Mirror to a shadow version: only unpinned requests that went to the default.
       if (model.shadow !== undefined && options?.version === undefined && version.version === model.defaultVersion) this.versions.mirror(model, inputs, mode, result, dispatch.signal);
       return result;
@@ -491,6 +494,27 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
       };
     }
     return { defaultVersion: model.defaultVersion, ...this.versions.rolloutStats(model), versions, monitoring };
+  }
+
+  /**
+   * A request routed to a version whose open breaker sent it to `fallback`: still reported as
+   * that version's CIRCUIT_OPEN failure (what its caller would have got without the fallback),
+   * with `answeredBy` once the fallback answered, so its stats and its rollout guard see it
+   * fail; else a canary whose breaker stays open would never be rolled back.
+   */
+  private fellBack(model: NamedModel, open: LoadedVersion, fallback: number, rows: number, id: string | undefined, result: Promise<Outputs>): void {
+    const events = this.schedulerEvents(model.name);
+    if (!events.wants('requestFailed')) return;
+    const error = open.breaker!.openError();
+    const report = (answered: boolean) => {
+      const payload: { -readonly [K in keyof RequestFailedEvent]: RequestFailedEvent[K] } = { model: model.name, version: open.version, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0 };
+      if (answered) payload.answeredBy = fallback;
+      events.emit('requestFailed', payload);
+    };
+    result.then(
+      () => report(true),
+      () => report(false),
+    );
   }
 
   /** The next poll starts an interval after the last one ended: polls never overlap. */

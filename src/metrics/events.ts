@@ -53,9 +53,10 @@ export interface RequestFailedEvent extends EventBase {
    */
   readonly blame?: 'request' | 'model';
   /**
-   * The version whose answer the caller got instead of this failure: the rollout's baseline,
-   * which answered the same inputs (with `breaker.fallback: 'previous-version'`). The failure
-   * still counts as this version's.
+   * The version whose answer the caller got instead of this failure (with `breaker.fallback:
+   * 'previous-version'`): the rollout's baseline, which answered the same inputs; or, for a
+   * CIRCUIT_OPEN, the version the open breaker sent the request to. The failure still counts as
+   * this version's.
    */
   readonly answeredBy?: number;
 }

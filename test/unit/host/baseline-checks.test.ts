@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, ModelHost, type ModelHostError, type ModelHostOptions, type RequestFailedEvent } from '../../../src/index.js';
+import { ErrorCode, ModelHost, type ModelHostError, type ModelHostOptions, type RequestFailedEvent, type VersionRolledBackEvent } from '../../../src/index.js';
 import type { Clock } from '../../../src/scheduler/clock.js';
 import { FakeClock, flush } from '../../helpers/fake-clock.js';
 import { FAKE_SOURCE } from '../../helpers/fake-runtime.js';
@@ -371,6 +371,39 @@ describe('a shadow\'s mirror goes when its caller does', () => {
     await host.close();
   });
 });
+
+describe('a canary whose breaker is open, answered by its fallback, still fails for the guard', () => {
+  it('each request routed to it while open is its CIRCUIT_OPEN failure answered by v1: the guard rolls it back', async () => {
+    const clock = new FakeClock();
+    // v2 fails every run after its warmup: its breaker opens after four failures.
+    const { host, failed, rolledBack } = await setupWithRollbacks(
+      { failShare: new Map([[2, 1]]) },
+      { clock, defaults: { batching: false, breaker: { fallback: 'previous-version', volumeThreshold: 4, resetTimeoutMs: 60_000 }, rollout } },
+    );
+    await host.deploy('m', 2, { canary: 0.5 });
+    const answers: number[] = [];
+    for (let i = 0; i < 60 && rolledBack.length === 0; i++) {
+      clock.advance(150); // 60 requests within 9 s: one 10 s window
+      const out = await settle(host.predict('m', [1, 1]));
+      if (!(out instanceof Error)) answers.push((out['y']!.data as Float32Array)[0]!);
+      await flush(1);
+    }
+    expect(host.status('m').versions.find((v) => v.version === 2)?.breaker ?? 'open').toBe('open');
+    expect(rolledBack).toEqual([expect.objectContaining({ version: 1, from: 2, automatic: true, reason: expect.stringMatching(/^error rate: /) })]);
+    const fellBack = failed.filter((e) => e.version === 2 && e.code === ErrorCode.CIRCUIT_OPEN);
+    expect(fellBack.length).toBeGreaterThan(0);
+    for (const e of fellBack) expect(e).toMatchObject({ answeredBy: 1, rows: 1 });
+    expect(answers.filter((a) => a === 1).length).toBeGreaterThan(0); // callers got v1's answers meanwhile
+    await host.close();
+  });
+});
+
+async function setupWithRollbacks(options: VersionedRuntimeOptions, host: Partial<ModelHostOptions>) {
+  const result = await setup(options, host);
+  const rolledBack: VersionRolledBackEvent[] = [];
+  result.host.on('versionRolledBack', (e) => rolledBack.push(e));
+  return { ...result, rolledBack };
+}
 
 /** A fake clock whose time can jump ahead without firing timers (`skip`): a timer that fires late, as real ones may. */
 class LaggingClock implements Clock {
