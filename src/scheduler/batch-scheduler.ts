@@ -17,6 +17,7 @@ import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
 import { captureSettlers, settlers } from './settlers.js';
+import { REPRODUCTIONS, sameFailure } from './reproduction.js';
 import { SplitRequest, type SplitOutcome } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -772,10 +773,11 @@ export class BatchScheduler implements Dispatcher {
 
   /**
    * A batch threw: bisect it so each failing request is found (`isolate`), then blame. A
-   * failure is the request's when it is reproducible on that input alone and other inputs
-   * succeed on the version: its batch-mates in the bisection, else a probe with known-good
-   * inputs (the last request that succeeded, or the warmup set). Otherwise it is the
-   * model's (a failure that did not come back on a re-run is a transient fault of the
+   * failure is the request's when other inputs succeed on the version (its batch-mates in the
+   * bisection, else a probe with known-good inputs: the last request that succeeded, or the
+   * warmup set) and, for one that failed alone, it reproduces (`reproduces`: it fails alone
+   * again, the same way, while known-good inputs succeed, several times over). Otherwise it is
+   * the model's (a failure that did not come back on a re-run is a transient fault of the
    * model), and only then counts toward the breaker.
    *
    * A run that got no answer within its time bound (`isRunTimeout`: `instances.runTimeoutMs`,
@@ -802,18 +804,27 @@ export class BatchScheduler implements Dispatcher {
       breaker?.record(outcome.succeeded || (await this.probe(isRunTimeout(cause))) ? 'request' : { failure: cause });
       return;
     }
-    let blame: Blame;
-    if (outcome.succeeded) blame = 'request';
-    else if (tasks.length === 1 && !failed[0]!.hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
-    else blame = (await this.probe(failed.every((f) => f.hung))) ? 'request' : 'model';
+    const others = outcome.succeeded || (await this.probe(failed.every((f) => f.hung)));
+    // A failure alone must also come back, the same way, round after round (reproduction.ts):
+    // else a runtime that fails at random would have some of its failures pinned on clients.
+    // A run that got no answer is not run again; an unsplit group has no one to run alone.
+    const blames = new Map<Failed, Blame>();
+    await Promise.all(
+      failed.map(async (f) => {
+        blames.set(f, others && (!f.alone || f.hung || (await this.reproduces(f.task, f.cause))) ? 'request' : 'model');
+      }),
+    );
     // Other inputs succeed here; under a rollout that is not enough: a version broken for a share
     // of real inputs answers the last good one. The baseline must refuse the input too.
-    const judged = blame === 'request' ? await this.againstBaseline(failed) : undefined;
+    const pinned = failed.filter((f) => blames.get(f) === 'request');
+    const judged = pinned.length > 0 ? await this.againstBaseline(pinned) : undefined;
     // A baseline check of another version's request never counts here: this version was not asked to serve it.
-    const counts = failed.some(({ task, group }) => !task.check && (blame === 'model' || judged?.model.has(group) === true));
+    const counts = failed.some((f) => !f.task.check && (blames.get(f) === 'model' || judged?.model.has(f.group) === true));
     breaker?.record(counts ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
-    for (const { task, cause: own, alone, hung, group } of failed) {
-      const byBaseline = judged?.model.has(group) === true;
+    for (const f of failed) {
+      const { task, cause: own, alone, hung, group } = f;
+      const blame = blames.get(f)!;
+      const byBaseline = blame === 'request' && judged?.model.has(group) === true;
       const ownBlame: Blame = !task.check && (blame === 'model' || byBaseline) ? 'model' : 'request';
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
       const what =
@@ -946,14 +957,35 @@ export class BatchScheduler implements Dispatcher {
   }
 
 
-  /** Whether a lone request that failed fails again when run once more (its result is not used). */
-  private async reproduces(task: Task): Promise<boolean> {
-    if (task.state === TaskState.Settled) return true;
+  /**
+   * Whether a request that failed alone (with `cause`) fails alone again, with the same error,
+   * on each of `REPRODUCTIONS` more runs, with known-good inputs succeeding after each failure
+   * (reproduction.ts). Stops at the first run that says otherwise: a success of the request
+   * (its result is not used), another error, a run that got no answer, or a probe that fails.
+   * A request that settled meanwhile (cancelled, expired) is not run again: nobody is left to
+   * answer, and its failure stays where the first round put it.
+   */
+  private async reproduces(task: Task, cause: unknown): Promise<boolean> {
+    const first = this.translated(cause);
+    for (let round = 0; round < REPRODUCTIONS; round++) {
+      if (task.state === TaskState.Settled) return true;
+      try {
+        this.checkOutputs(await this.rerun(this.batchInputs([task]), false), task.rows);
+        return false;
+      } catch (error) {
+        if (isRunTimeout(error) || !sameFailure(this.translated(error), first)) return false;
+      }
+      if (!(await this.probe(false))) return false;
+    }
+    return true;
+  }
+
+  /** A failure as the breaker words it (a runtime's error and its translation compare the same). */
+  private translated(error: unknown): unknown {
     try {
-      this.checkOutputs(await this.rerun(this.batchInputs([task]), false), task.rows);
-      return false;
+      return this.config.breaker?.translate?.(error) ?? error;
     } catch {
-      return true;
+      return error;
     }
   }
 
@@ -1255,7 +1287,7 @@ function describeInputs(inputs: Readonly<Record<string, Tensor>>): string {
 function blameReason(alone: boolean, hung: boolean): string {
   if (hung && alone) return 'blamed on the request: it got no answer while other inputs succeed on this version; a run that got none is not run again';
   if (hung) return 'blamed on the requests of its batch: it got no answer while other inputs succeed on this version; a run that got none is not run again, so which request hung it is not known';
-  if (alone) return 'blamed on the request: it fails again on its own while other inputs succeed on this version';
+  if (alone) return `blamed on the request: it fails again on its own, with the same error, ${REPRODUCTIONS} more times, and other inputs succeed on this version after each failure`;
   return 'blamed on the request: its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
 }
 
