@@ -3,7 +3,7 @@ import { hostWorded, isHostWorded } from '../errors/error-detail.js';
 import { isRunTimeout } from '../errors/run-timeout.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
 import type { RequestsCompletedEvent } from '../metrics/internal-events.js';
-import { concatRows, DTYPES, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
+import { asDeclared, concatRows, ConversionError, DTYPES, invalidBool, narrowerDeclared, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
 import { isStorageOf } from '../tensor/dtype.js';
 import { AbortWatch } from './abort-watch.js';
 import { ArrivalClock } from './arrival-clock.js';
@@ -182,12 +182,15 @@ export class BatchScheduler implements Dispatcher {
   private readonly blames = new WeakMap<ModelHostError, Blame>();
   /** The probe in flight, shared by concurrent failures: after a throw, and after a hang (which synthetic inputs may probe). */
   private readonly probing: { threw?: Promise<boolean>; hung?: Promise<boolean> } = {};
+  /** Outputs the runtime computes wider than the model declares them (a tfjs graph's uint8 as int32): given back as declared. */
+  private readonly narrowed: readonly TensorSpec[];
 
   constructor(
     private readonly executor: Executor,
     private readonly config: BatchSchedulerConfig,
   ) {
     this.context = { model: config.model, version: config.version };
+    this.narrowed = (config.outputs ?? []).filter((spec) => narrowerDeclared(spec) !== undefined);
     this.arrivals = new ArrivalClock(config.clock);
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
     this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
@@ -635,8 +638,10 @@ export class BatchScheduler implements Dispatcher {
 
   /**
    * The runtime's outputs, if every one holds as many values as its shape says and (batched)
-   * one row per input row; otherwise an error, so no request gets another's rows or a
-   * truncated view. A model fault: it counts toward the breaker.
+   * one row per input row, each in the dtype the model declares (`asDeclared`: a value that
+   * type cannot hold is refused, never wrapped or reported wider); otherwise an error, so no
+   * request gets another's rows, a truncated view or a type the model did not declare. A model
+   * fault: it counts toward the breaker.
    */
   private checkOutputs(outputs: Record<string, Tensor>, rows: number): Record<string, Tensor> {
     const specs = this.config.outputs;
@@ -647,16 +652,35 @@ export class BatchScheduler implements Dispatcher {
       // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
       if (this.config.batched && shape[0] !== rows) throw this.outputError(`output '${name}' has ${shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
     }
-    return outputs;
+    return this.narrowed.length === 0 ? outputs : this.asDeclared(outputs);
   }
 
-  /** One declared output against its spec: present, its dtype and storage, its rank and fixed dimensions (-1 is free). */
+  /** `outputs` with each output the model declares narrower in its declared dtype (a new record: the runtime's is not changed). */
+  private asDeclared(outputs: Record<string, Tensor>): Record<string, Tensor> {
+    const exact = { ...outputs };
+    for (const spec of this.narrowed) {
+      try {
+        exact[spec.name] = asDeclared(spec, outputs[spec.name]!);
+      } catch (error) {
+        if (!(error instanceof ConversionError)) throw error;
+        throw this.outputError(`output '${spec.name}' is declared ${spec.declaredDtype} by the model, but holds a value that type cannot hold (the runtime computes it as ${spec.dtype}): ${error.message}`);
+      }
+    }
+    return exact;
+  }
+
+  /** One declared output against its spec: present, its dtype (or the narrower one the model declares) and storage, its rank and fixed dimensions (-1 is free). */
   private checkOutput(spec: TensorSpec, output: Tensor | undefined): void {
     const name = spec.name;
     if (output === undefined || output === null || typeof output !== 'object') throw this.outputError(`the runtime returned no output '${name}' (expected ${spec.dtype} [${spec.shape.join(', ')}])`);
     const { data, shape, dtype } = output;
-    if (dtype !== spec.dtype) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
+    if (dtype !== spec.dtype && (dtype !== spec.declaredDtype || narrowerDeclared(spec) === undefined)) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
     if (!isStorageOf(data, dtype)) throw this.outputError(`output '${name}' holds ${storageName(data)}, expected ${DTYPES[dtype].array?.name ?? 'an array of strings or bytes'} for dtype ${dtype}`);
+    // A bool the storage holds but a bool cannot mean is refused, not read as true (or as false: 256 stored as a byte is 0).
+    if (dtype === 'bool') {
+      const bad = invalidBool(data as Uint8Array);
+      if (bad >= 0) throw this.outputError(`output '${name}' is bool, but element ${bad} holds ${(data as Uint8Array)[bad]}; a bool is 0 or 1`);
+    }
     if (!isDimensions(shape)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
     if (spec.rankUnknown !== true && !fitsSpec(shape, spec.shape)) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
   }
