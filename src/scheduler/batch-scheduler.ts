@@ -1066,8 +1066,11 @@ export class BatchScheduler implements Dispatcher {
         try {
           const inputs = this.batchInputs(half);
           const outputs = this.checkOutputs(await this.rerun(inputs, half.length > 1), rows);
-          // A one-request run (its inputs were not moved to a worker) of a request still waiting for them, not a chunk's.
-          if (half.length === 1 && half[0]!.state !== TaskState.Settled && !half[0]!.chunk) this.knownGood = inputs;
+          // Known-good inputs for the probes that follow (as `ran` keeps them): a one-request run's
+          // (not moved to a worker), else, without padding, its first request's own; never a
+          // request that left meanwhile, nor a chunk's (its request may still fail).
+          const first = half[0]!;
+          if (first.state !== TaskState.Settled && !first.chunk) this.knownGood = half.length === 1 ? inputs : this.config.padding === undefined ? first.inputs : this.knownGood;
           const ended = this.config.clock.now();
           this.complete(half, outputs, ended - started, ended);
           outcome.succeeded = true;

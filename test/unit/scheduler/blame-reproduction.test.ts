@@ -91,6 +91,16 @@ describe('a request the runtime always throws on is still pinned on it', () => {
     await host.close();
   });
 
+  it('on a fresh version (no request served yet, no warmup set): its batch-mates\' inputs are the known-good ones', async () => {
+    for (const order of [[POISON, 1, 2], [1, 2, POISON], [POISON, 1, 2, 3, 4]]) {
+      const { host, failed } = await hostWith(flakyRuntime(0, 1), { maxBatchSize: 8, maxDelayMs: 5 });
+      const answers = await Promise.all(order.map((v) => host.predict('m', row(v)).then(() => 'ok', (error: ModelHostError) => error.code)));
+      expect(answers).toEqual(order.map((v) => (v === POISON ? ErrorCode.INVALID_INPUT : 'ok')));
+      expect(failed.map((e) => e.blame)).toEqual(['request']);
+      await host.close();
+    }
+  });
+
   it('alone, after a success: 400 INVALID_INPUT; the extra runs are bounded (a probe, then 3 re-runs each followed by a probe)', async () => {
     const runtime = flakyRuntime(0, 1);
     const { host, failed } = await hostWith(runtime, false);
