@@ -106,6 +106,10 @@ describe('tfjs outputs declared narrower than int32 come back as declared', () =
     const grpc = await call(client, 'ModelInfer', { model_name: name, inputs: [{ name: 'x', datatype: 'INT32', shape: [1, 3], contents: { int_contents: values } }] });
     expect(grpc.outputs[0]).toMatchObject({ name: 'y', datatype, shape: ['1', '3'] });
     expect(grpc.outputs[0].contents[GRPC_FIELD[dtype]]).toEqual(values);
+
+    // TF Serving's JSON has no datatype field: the values, exact.
+    const tf = await post(`${url}/v1/models/${name}:predict`, { instances: [values] });
+    expect(tf).toMatchObject({ status: 200, body: { predictions: [values] } });
   });
 
   it.each(NARROW)('%s: a value the declared type cannot hold is refused as INFERENCE_FAILED (500) naming the output, the type and the value; batch-mates are served', async (dtype) => {
