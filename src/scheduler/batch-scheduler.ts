@@ -3,7 +3,7 @@ import { hostWorded, isHostWorded } from '../errors/error-detail.js';
 import { isRunTimeout } from '../errors/run-timeout.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
 import type { RequestsCompletedEvent } from '../metrics/internal-events.js';
-import { concatRows, DTYPES, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
+import { asDeclared, concatRows, ConversionError, DTYPES, invalidBool, narrowerDeclared, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
 import { isStorageOf } from '../tensor/dtype.js';
 import { AbortWatch } from './abort-watch.js';
 import { ArrivalClock } from './arrival-clock.js';
@@ -17,6 +17,7 @@ import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
 import { captureSettlers, settlers } from './settlers.js';
+import { REPRODUCTIONS, sameFailure } from './reproduction.js';
 import { SplitRequest, type SplitOutcome } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -184,12 +185,15 @@ export class BatchScheduler implements Dispatcher {
   private readonly judging = new Set<Task>();
   /** The probe in flight, shared by concurrent failures: after a throw, and after a hang (which synthetic inputs may probe). */
   private readonly probing: { threw?: Promise<boolean>; hung?: Promise<boolean> } = {};
+  /** Outputs the runtime computes wider than the model declares them (a tfjs graph's uint8 as int32): given back as declared. */
+  private readonly narrowed: readonly TensorSpec[];
 
   constructor(
     private readonly executor: Executor,
     private readonly config: BatchSchedulerConfig,
   ) {
     this.context = { model: config.model, version: config.version };
+    this.narrowed = (config.outputs ?? []).filter((spec) => narrowerDeclared(spec) !== undefined);
     this.arrivals = new ArrivalClock(config.clock);
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
     this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
@@ -667,8 +671,10 @@ export class BatchScheduler implements Dispatcher {
 
   /**
    * The runtime's outputs, if every one holds as many values as its shape says and (batched)
-   * one row per input row; otherwise an error, so no request gets another's rows or a
-   * truncated view. A model fault: it counts toward the breaker.
+   * one row per input row, each in the dtype the model declares (`asDeclared`: a value that
+   * type cannot hold is refused, never wrapped or reported wider); otherwise an error, so no
+   * request gets another's rows, a truncated view or a type the model did not declare. A model
+   * fault: it counts toward the breaker.
    */
   private checkOutputs(outputs: Record<string, Tensor>, rows: number): Record<string, Tensor> {
     const specs = this.config.outputs;
@@ -679,16 +685,35 @@ export class BatchScheduler implements Dispatcher {
       // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
       if (this.config.batched && shape[0] !== rows) throw this.outputError(`output '${name}' has ${shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
     }
-    return outputs;
+    return this.narrowed.length === 0 ? outputs : this.asDeclared(outputs);
   }
 
-  /** One declared output against its spec: present, its dtype and storage, its rank and fixed dimensions (-1 is free). */
+  /** `outputs` with each output the model declares narrower in its declared dtype (a new record: the runtime's is not changed). */
+  private asDeclared(outputs: Record<string, Tensor>): Record<string, Tensor> {
+    const exact = { ...outputs };
+    for (const spec of this.narrowed) {
+      try {
+        exact[spec.name] = asDeclared(spec, outputs[spec.name]!);
+      } catch (error) {
+        if (!(error instanceof ConversionError)) throw error;
+        throw this.outputError(`output '${spec.name}' is declared ${spec.declaredDtype} by the model, but holds a value that type cannot hold (the runtime computes it as ${spec.dtype}): ${error.message}`);
+      }
+    }
+    return exact;
+  }
+
+  /** One declared output against its spec: present, its dtype (or the narrower one the model declares) and storage, its rank and fixed dimensions (-1 is free). */
   private checkOutput(spec: TensorSpec, output: Tensor | undefined): void {
     const name = spec.name;
     if (output === undefined || output === null || typeof output !== 'object') throw this.outputError(`the runtime returned no output '${name}' (expected ${spec.dtype} [${spec.shape.join(', ')}])`);
     const { data, shape, dtype } = output;
-    if (dtype !== spec.dtype) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
+    if (dtype !== spec.dtype && (dtype !== spec.declaredDtype || narrowerDeclared(spec) === undefined)) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
     if (!isStorageOf(data, dtype)) throw this.outputError(`output '${name}' holds ${storageName(data)}, expected ${DTYPES[dtype].array?.name ?? 'an array of strings or bytes'} for dtype ${dtype}`);
+    // A bool the storage holds but a bool cannot mean is refused, not read as true (or as false: 256 stored as a byte is 0).
+    if (dtype === 'bool') {
+      const bad = invalidBool(data as Uint8Array);
+      if (bad >= 0) throw this.outputError(`output '${name}' is bool, but element ${bad} holds ${(data as Uint8Array)[bad]}; a bool is 0 or 1`);
+    }
     if (!isDimensions(shape)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
     if (spec.rankUnknown !== true && !fitsSpec(shape, spec.shape)) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
   }
@@ -805,10 +830,11 @@ export class BatchScheduler implements Dispatcher {
 
   /**
    * A batch threw: bisect it so each failing request is found (`isolate`), then blame. A
-   * failure is the request's when it is reproducible on that input alone and other inputs
-   * succeed on the version: its batch-mates in the bisection, else a probe with known-good
-   * inputs (the last request that succeeded, or the warmup set). Otherwise it is the
-   * model's (a failure that did not come back on a re-run is a transient fault of the
+   * failure is the request's when other inputs succeed on the version (its batch-mates in the
+   * bisection, else a probe with known-good inputs: the last request that succeeded, or the
+   * warmup set) and, for one that failed alone, it reproduces (`reproduces`: it fails alone
+   * again, the same way, while known-good inputs succeed, several times over). Otherwise it is
+   * the model's (a failure that did not come back on a re-run is a transient fault of the
    * model), and only then counts toward the breaker.
    *
    * A run that got no answer within its time bound (`isRunTimeout`: `instances.runTimeoutMs`,
@@ -835,22 +861,30 @@ export class BatchScheduler implements Dispatcher {
       breaker?.record(outcome.succeeded || (await this.probe(isRunTimeout(cause))) ? 'request' : { failure: cause });
       return;
     }
-    let blame: Blame;
-    if (outcome.succeeded) blame = 'request';
-    // Baseline checks only: neither a second run nor a probe could change a verdict (a check never
-    // counts here, and the version it checks for needs only to know that this one failed too).
-    else if (failed.every((f) => f.task.check)) blame = 'request';
-    else if (tasks.length === 1 && !failed[0]!.hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
-    else blame = (await this.probe(failed.every((f) => f.hung))) ? 'request' : 'model';
+    // A baseline check's blame is fixed (a check never counts here, and the version it checks
+    // for needs only to know that this one failed too): no probe, no reproduction for it.
+    const others = failed.every((f) => f.task.check) || outcome.succeeded || (await this.probe(failed.every((f) => f.hung)));
+    // A failure alone must also come back, the same way, round after round (reproduction.ts):
+    // else a runtime that fails at random would have some of its failures pinned on clients.
+    // A run that got no answer is not run again; an unsplit group has no one to run alone.
+    const blames = new Map<Failed, Blame>();
+    await Promise.all(
+      failed.map(async (f) => {
+        blames.set(f, f.task.check || (others && (!f.alone || f.hung || (await this.reproduces(f.task, f.cause)))) ? 'request' : 'model');
+      }),
+    );
     // Other inputs succeed here; under a rollout that is not enough: a version broken for a share
     // of real inputs answers the last good one. The baseline must refuse the input too.
-    const judged = blame === 'request' ? await this.againstBaseline(failed) : undefined;
+    const pinned = failed.filter((f) => blames.get(f) === 'request');
+    const judged = pinned.length > 0 ? await this.againstBaseline(pinned) : undefined;
     // A baseline check of another version's request never counts here: this version was not asked to serve it.
-    const counts = failed.some(({ task, group }) => !task.check && (blame === 'model' || judged?.model.has(group) === true));
+    const counts = failed.some((f) => !f.task.check && (blames.get(f) === 'model' || judged?.model.has(f.group) === true));
     breaker?.record(counts ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
-    for (const { task, cause: own, alone, hung, group } of failed) {
-      const byBaseline = judged?.model.has(group) === true;
-      const unjudged = judged?.unjudged.get(group);
+    for (const f of failed) {
+      const { task, cause: own, alone, hung, group } = f;
+      const blame = blames.get(f)!;
+      const byBaseline = blame === 'request' && judged?.model.has(group) === true;
+      const unjudged = blame === 'request' ? judged?.unjudged.get(group) : undefined;
       const ownBlame: Blame = !task.check && (blame === 'model' || byBaseline) ? 'model' : 'request';
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
       const what =
@@ -1020,14 +1054,35 @@ export class BatchScheduler implements Dispatcher {
   }
 
 
-  /** Whether a lone request that failed fails again when run once more (its result is not used). */
-  private async reproduces(task: Task): Promise<boolean> {
-    if (task.state === TaskState.Settled) return true;
+  /**
+   * Whether a request that failed alone (with `cause`) fails alone again, with the same error,
+   * on each of `REPRODUCTIONS` more runs, with known-good inputs succeeding after each failure
+   * (reproduction.ts). Stops at the first run that says otherwise: a success of the request
+   * (its result is not used), another error, a run that got no answer, or a probe that fails.
+   * A request that settled meanwhile (cancelled, expired) is not run again: nobody is left to
+   * answer, and its failure stays where the first round put it.
+   */
+  private async reproduces(task: Task, cause: unknown): Promise<boolean> {
+    const first = this.translated(cause);
+    for (let round = 0; round < REPRODUCTIONS; round++) {
+      if (task.state === TaskState.Settled) return true;
+      try {
+        this.checkOutputs(await this.rerun(this.batchInputs([task]), false), task.rows);
+        return false;
+      } catch (error) {
+        if (isRunTimeout(error) || !sameFailure(this.translated(error), first)) return false;
+      }
+      if (!(await this.probe(false))) return false;
+    }
+    return true;
+  }
+
+  /** A failure as the breaker words it (a runtime's error and its translation compare the same). */
+  private translated(error: unknown): unknown {
     try {
-      this.checkOutputs(await this.rerun(this.batchInputs([task]), false), task.rows);
-      return false;
+      return this.config.breaker?.translate?.(error) ?? error;
     } catch {
-      return true;
+      return error;
     }
   }
 
@@ -1084,8 +1139,11 @@ export class BatchScheduler implements Dispatcher {
         try {
           const inputs = this.batchInputs(half);
           const outputs = this.checkOutputs(await this.rerun(inputs, half.length > 1), rows);
-          // A one-request run (its inputs were not moved to a worker) of a request still waiting for them, not a chunk's.
-          if (half.length === 1 && half[0]!.state !== TaskState.Settled && !half[0]!.chunk) this.knownGood = inputs;
+          // Known-good inputs for the probes that follow (as `ran` keeps them): a one-request run's
+          // (not moved to a worker), else, without padding, its first request's own; never a
+          // request that left meanwhile, nor a chunk's (its request may still fail).
+          const first = half[0]!;
+          if (first.state !== TaskState.Settled && !first.chunk) this.knownGood = half.length === 1 ? inputs : this.config.padding === undefined ? first.inputs : this.knownGood;
           const ended = this.config.clock.now();
           this.complete(half, outputs, ended - started, ended);
           outcome.succeeded = true;
@@ -1366,7 +1424,7 @@ function blameReason(alone: boolean, hung: boolean): string {
 function blameGrounds(alone: boolean, hung: boolean): string {
   if (hung && alone) return 'it got no answer while other inputs succeed on this version; a run that got none is not run again';
   if (hung) return 'it got no answer while other inputs succeed on this version; a run that got none is not run again, so which request hung it is not known';
-  if (alone) return 'it fails again on its own while other inputs succeed on this version';
+  if (alone) return `it fails again on its own, with the same error, ${REPRODUCTIONS} more times, and other inputs succeed on this version after each failure`;
   return 'its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
 }
 

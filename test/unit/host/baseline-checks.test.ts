@@ -66,7 +66,7 @@ describe('a split request tells the guard every chunk\'s verdict, once', () => {
     // Three chunks of two rows: rows 0-1 succeed, rows 2-3 (7) the baseline answers, rows 4-5 (9) fail on both.
     const error = (await settle(host.predictBatch('m', { x: { data: new Float32Array([1, 1, 1, 1, 7, 7, 7, 7, 9, 9, 9, 9]), shape: [6, 2] } }))) as ModelHostError;
     expect(error.code).toBe(ErrorCode.INVALID_INPUT);
-    expect(error.message).toMatch(/rows 4 to 5 of them \(from 0\), run as one chunk: maxBatchSize 2\) \(blamed on the request: it fails again on its own while other inputs succeed on this version\)$/);
+    expect(error.message).toMatch(/rows 4 to 5 of them \(from 0\), run as one chunk: maxBatchSize 2\) \(blamed on the request: it fails again on its own, with the same error, 3 more times, and other inputs succeed on this version after each failure\)$/);
     // One event for the request: the canary's own failure (rows 2-3), which the guard counts; no answeredBy (the caller got an error).
     const onCanary = failed.filter((e) => e.version === 2);
     expect(onCanary).toEqual([expect.objectContaining({ rows: 6, code: ErrorCode.INFERENCE_FAILED, blame: 'model', message: expect.stringMatching(/\(the version's fault, not the request's: v1, the rollout's baseline, answers the same inputs\)$/) })]);
@@ -170,7 +170,7 @@ describe('a baseline check the baseline refuses at admission judges nothing', ()
     const error = (await settle(host.predict('m', [7]))) as ModelHostError; // v2's turn: it throws on 7
     expect(error.code).toBe(ErrorCode.INFERENCE_FAILED);
     expect(error.message).toBe(
-      "model 'm' v2: inference failed: the runtime failed on this request (not judged: it fails again on its own while other inputs succeed on this version, but v1, the rollout's baseline, could not run the same inputs: its queue was full)",
+      "model 'm' v2: inference failed: the runtime failed on this request (not judged: it fails again on its own, with the same error, 3 more times, and other inputs succeed on this version after each failure, but v1, the rollout's baseline, could not run the same inputs: its queue was full)",
     );
     expect(failed.filter((e) => e.version === 2)).toEqual([expect.objectContaining({ code: ErrorCode.INFERENCE_FAILED, blame: 'request' })]);
     // The check never ran: no request event on v1, no run; its queue did refuse one.
@@ -196,7 +196,7 @@ describe('a baseline check the baseline refuses at admission judges nothing', ()
     const guardBefore = host.stats('m').guard!;
     const error = (await settle(host.predict('m', [7], { timeoutMs: 50 }))) as ModelHostError;
     expect(error.code).toBe(ErrorCode.INFERENCE_FAILED);
-    expect(error.message).toMatch(/\(not judged: it fails again on its own while other inputs succeed on this version, but v1, the rollout's baseline, could not run the same inputs: no time was left before the request's deadline\)$/);
+    expect(error.message).toMatch(/\(not judged: it fails again on its own, with the same error, 3 more times, and other inputs succeed on this version after each failure, but v1, the rollout's baseline, could not run the same inputs: no time was left before the request's deadline\)$/);
     expect(failed.filter((e) => e.version === 2)).toEqual([expect.objectContaining({ code: ErrorCode.INFERENCE_FAILED, blame: 'request' })]);
     expect(failed.filter((e) => e.version === 1)).toEqual([]);
     expect(stable.state.runs).toBe(runsBefore);
@@ -221,7 +221,7 @@ describe('a baseline check the baseline refuses at admission judges nothing', ()
     const v1Failed = failed.filter((e) => e.version === 1).length;
     const error = (await settle(host.predict('m', [7, 7]))) as ModelHostError; // v2's turn
     expect(error.code).toBe(ErrorCode.INFERENCE_FAILED);
-    expect(error.message).toMatch(/\(not judged: it fails again on its own while other inputs succeed on this version, but v1, the rollout's baseline, could not run the same inputs: its circuit breaker was open\)$/);
+    expect(error.message).toMatch(/\(not judged: it fails again on its own, with the same error, 3 more times, and other inputs succeed on this version after each failure, but v1, the rollout's baseline, could not run the same inputs: its circuit breaker was open\)$/);
     expect(failed.filter((e) => e.version === 2)).toEqual([expect.objectContaining({ code: ErrorCode.INFERENCE_FAILED, blame: 'request' })]);
     expect(runtime.runs[1]).toBe(v1Runs);
     expect(failed.filter((e) => e.version === 1)).toHaveLength(v1Failed); // no event for the refused check
@@ -251,7 +251,7 @@ describe('a check the baseline fails on costs it one run', () => {
     const before = { ...runtime.runs };
     const error = (await settle(host.predict('m', [7, 7]))) as ModelHostError;
     expect(error.code).toBe(ErrorCode.INVALID_INPUT);
-    expect(runtime.runs[2]! - before[2]!).toBe(3); // the request: run, run again alone, probe [1, 1]
+    expect(runtime.runs[2]! - before[2]!).toBe(8); // the request: its run, a probe of [1, 1], then 3 rounds of a run alone and a probe (it reproduces)
     expect(runtime.runs[1]! - before[1]!).toBe(1); // its check: one run
     expect(failed.filter((e) => e.version === 1)).toEqual([
       expect.objectContaining({ code: ErrorCode.INVALID_INPUT, blame: 'request', message: expect.stringMatching(/\(not counted: a check of another version's failed request on its baseline\)$/) }),
@@ -306,9 +306,9 @@ describe('a shadow\'s failure is judged by the answer the default already gave',
     expect((await host.predict('m', [7, 7]))['y']!.data[0]).toBe(7);
     await flush();
     await flush();
-    // v1 ran it once (for the caller); v2 ran it, ran it again alone, and probed [1, 1].
+    // v1 ran it once (for the caller); v2 ran it, probed [1, 1], then ran it alone and probed 3 times over (it reproduces).
     expect(runs[1]! - before[1]!).toBe(1);
-    expect(runs[2]! - before[2]!).toBe(3);
+    expect(runs[2]! - before[2]!).toBe(8);
     expect(failed.filter((e) => e.version === 2)).toEqual([expect.objectContaining({ code: ErrorCode.INFERENCE_FAILED, blame: 'model', message: expect.stringMatching(/\(the version's fault, not the request's: v1, the rollout's baseline, answers the same inputs\)$/) })]);
     expect(failed.filter((e) => e.version === 1)).toEqual([]);
     expect(host.stats('m').shadow).toMatchObject({ compared: 1, failed: 1 });
@@ -325,7 +325,7 @@ describe('a shadow\'s failure is judged by the answer the default already gave',
     expect(await settle(host.predict('m', [7, 7]))).toMatchObject({ code: ErrorCode.INVALID_INPUT });
     await flush();
     await flush();
-    expect(runs[1]! - before[1]!).toBe(3); // the caller's request: run, run again, probe; no check
+    expect(runs[1]! - before[1]!).toBe(8); // the caller's request: its run, a probe, 3 rounds of a run alone and a probe; no check
     expect(failed.filter((e) => e.version === 2)).toEqual([expect.objectContaining({ code: ErrorCode.INVALID_INPUT, blame: 'request' })]);
     await host.close();
   });
