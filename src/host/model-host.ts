@@ -30,7 +30,7 @@ import { StatsRecorder, type WindowName, type WindowStats } from '../metrics/sta
 import type { BreakerState } from '../metrics/events.js';
 import type { VersionState } from '../registry/version-state.js';
 import { HostMonitoring } from '../monitoring/host-monitoring.js';
-import { sampleListeners } from '../monitoring/sample-listeners.js';
+import { sampleListeners, type SampleListeners } from '../monitoring/sample-listeners.js';
 import type { FeedbackResult, QualityStats } from '../monitoring/feedback-store.js';
 import type { MonitoringStats } from '../monitoring/model-monitor.js';
 import { resolveHostOptions, type Logger, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
@@ -142,6 +142,8 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
   /** The host's own subscribers (stats): per-batch summaries that never reach the public emitter. */
   private readonly internal = new EventEmitter<InternalEvents>();
   private readonly monitoring: HostMonitoring;
+  private sampleListenersNow: SampleListeners = 'none';
+  private sampleListenersAt = -1;
 
   constructor(options: ModelHostOptions = {}) {
     super();
@@ -188,7 +190,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
     this.monitoring = new HostMonitoring({
       now: () => this.options.clock.now(),
       random: () => Math.random(),
-      sampleListeners: () => (this.listenerCount('requestSampled') === 0 ? 'none' : sampleListeners(this.listeners('requestSampled'))),
+      sampleListeners: () => this.sampleListeners(),
       sampled: (event) => this.notify('requestSampled', event),
       drifted: (event) => this.notify('driftDetected', event),
       cacheHit: (model, version, rows, id, arrivedAt, answeredAt) => this.cacheHit(model, version, rows, id, arrivedAt, answeredAt),
@@ -609,6 +611,15 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
   private shuttingDown(name?: unknown): ModelHostError {
     const model = typeof name === 'string' && this.models.has(name) ? name : undefined;
     return new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the model host is shutting down', model === undefined ? undefined : { model });
+  }
+
+  /** Who listens to `requestSampled` (asked twice per sampled request): worked out again only once a listener was added or removed. */
+  private sampleListeners(): SampleListeners {
+    if (this.sampleListenersAt !== this.listenerGeneration) {
+      this.sampleListenersNow = this.listenerCount('requestSampled') === 0 ? 'none' : sampleListeners(this.listeners('requestSampled'));
+      this.sampleListenersAt = this.listenerGeneration;
+    }
+    return this.sampleListenersNow;
   }
 
   /** Emits to every listener; a listener that throws becomes a `warning`, never a failure. */
