@@ -32,8 +32,11 @@ const registrations = new WeakMap<Listener, Registration>();
 export abstract class GuardedEmitter<Events extends EventEmitter.ValidEventTypes> extends EventEmitter<Events> {
   /** The owner's own subscribers: delivered before the callers' listeners, invisible to them. */
   protected readonly own = new EventEmitter<Events>();
+  /** Bumped whenever a caller's listener is added or removed: what was worked out from `listeners()` holds while it stays the same. */
+  protected listenerGeneration = 0;
 
   override on<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context?: unknown): this {
+    this.listenerGeneration++;
     return super.on(event, context ? this.wrap(event, fn, context, false) : fn);
   }
 
@@ -42,10 +45,12 @@ export abstract class GuardedEmitter<Events extends EventEmitter.ValidEventTypes
   }
 
   override once<T extends EventEmitter.EventNames<Events>>(event: T, fn: EventEmitter.EventListener<Events, T>, context?: unknown): this {
+    this.listenerGeneration++;
     return super.on(event, this.wrap(event, fn, context, true));
   }
 
   override removeListener<T extends EventEmitter.EventNames<Events>>(event: T, fn?: EventEmitter.EventListener<Events, T>, context?: unknown, once?: boolean): this {
+    this.listenerGeneration++;
     if (fn === undefined) return super.removeListener(event);
     for (const raw of super.listeners(event) as Listener[]) {
       const registration = registrations.get(raw);
@@ -57,6 +62,11 @@ export abstract class GuardedEmitter<Events extends EventEmitter.ValidEventTypes
       super.removeListener(event, raw as EventEmitter.EventListener<Events, T>);
     }
     return this;
+  }
+
+  override removeAllListeners(event?: EventEmitter.EventNames<Events>): this {
+    this.listenerGeneration++;
+    return super.removeAllListeners(event);
   }
 
   override off<T extends EventEmitter.EventNames<Events>>(event: T, fn?: EventEmitter.EventListener<Events, T>, context?: unknown, once?: boolean): this {
@@ -108,6 +118,7 @@ export abstract class GuardedEmitter<Events extends EventEmitter.ValidEventTypes
       if (once) {
         if (fired) return undefined;
         fired = true;
+        emitter.listenerGeneration++;
         EventEmitter.prototype.removeListener.call(emitter, event, wrapper as never);
       }
       return (fn as (...a: unknown[]) => unknown).apply(self, args);

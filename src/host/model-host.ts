@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import { causeDetail, checkBoolean, checkObject, closest, ErrorCode, ModelHostError, quoted } from '../errors/index.js';
-import type { ModelHostEventName, ModelHostEvents } from '../metrics/events.js';
+import type { ModelHostEventName, ModelHostEvents, RequestFailedEvent } from '../metrics/events.js';
 import type { InternalEvents } from '../metrics/internal-events.js';
 import type { NamedModel, ModelStatus } from '../registry/named-model.js';
 import type { LoadedVersion } from '../registry/loaded-version.js';
@@ -30,7 +30,7 @@ import { StatsRecorder, type WindowName, type WindowStats } from '../metrics/sta
 import type { BreakerState } from '../metrics/events.js';
 import type { VersionState } from '../registry/version-state.js';
 import { HostMonitoring } from '../monitoring/host-monitoring.js';
-import { sampleListeners } from '../monitoring/sample-listeners.js';
+import { sampleListeners, type SampleListeners } from '../monitoring/sample-listeners.js';
 import type { FeedbackResult, QualityStats } from '../monitoring/feedback-store.js';
 import type { MonitoringStats } from '../monitoring/model-monitor.js';
 import { resolveHostOptions, type Logger, type ModelHostOptions, type ResolvedHostOptions } from './host-options.js';
@@ -142,6 +142,8 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
   /** The host's own subscribers (stats): per-batch summaries that never reach the public emitter. */
   private readonly internal = new EventEmitter<InternalEvents>();
   private readonly monitoring: HostMonitoring;
+  private sampleListenersNow: SampleListeners = 'none';
+  private sampleListenersAt = -1;
 
   constructor(options: ModelHostOptions = {}) {
     super();
@@ -188,7 +190,7 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
     this.monitoring = new HostMonitoring({
       now: () => this.options.clock.now(),
       random: () => Math.random(),
-      sampleListeners: () => (this.listenerCount('requestSampled') === 0 ? 'none' : sampleListeners(this.listeners('requestSampled'))),
+      sampleListeners: () => this.sampleListeners(),
       sampled: (event) => this.notify('requestSampled', event),
       drifted: (event) => this.notify('driftDetected', event),
       cacheHit: (model, version, rows, id, arrivedAt, answeredAt) => this.cacheHit(model, version, rows, id, arrivedAt, answeredAt),
@@ -434,15 +436,18 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
       let version = model.route(options?.version, options?.routingKey);
       routed = version.version;
       // An open breaker with a fallback: the previous version answers meanwhile.
+      let open: LoadedVersion | undefined;
       if (version.breaker?.rejecting && options?.version === undefined && model.options.breaker.fallback === 'previous-version') {
-        version = this.versions.fallbackFor(model, version.version) ?? version;
+        const fallback = this.versions.fallbackFor(model, version.version);
+        if (fallback !== undefined) [open, version] = [version, fallback];
       }
       const prepared = version.validator!.prepare(inputs, mode);
       const monitor = monitored ? this.monitoring.of(model, version) : undefined;
       const dispatcher = version.dispatcher!;
       const result = monitor === undefined ? dispatcher.dispatch(prepared, dispatch) : monitor.run(version.version, prepared, options?.id, dispatcher, dispatch);
+      if (open !== undefined) this.fellBack(model, open, version.version, prepared.rows, options?.id, result);
       // Mirror to a shadow version: only unpinned requests that went to the default.
-      if (model.shadow !== undefined && options?.version === undefined && version.version === model.defaultVersion) this.versions.mirror(model, inputs, mode, result);
+      if (model.shadow !== undefined && options?.version === undefined && version.version === model.defaultVersion) this.versions.mirror(model, inputs, mode, result, dispatch.signal);
       return result;
     } catch (error) {
       if (model !== undefined) this.refused(model, routed, options, error);
@@ -491,6 +496,27 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
       };
     }
     return { defaultVersion: model.defaultVersion, ...this.versions.rolloutStats(model), versions, monitoring };
+  }
+
+  /**
+   * A request routed to a version whose open breaker sent it to `fallback`: still reported as
+   * that version's CIRCUIT_OPEN failure (what its caller would have got without the fallback),
+   * with `answeredBy` once the fallback answered, so its stats and its rollout guard see it
+   * fail; else a canary whose breaker stays open would never be rolled back.
+   */
+  private fellBack(model: NamedModel, open: LoadedVersion, fallback: number, rows: number, id: string | undefined, result: Promise<Outputs>): void {
+    const events = this.schedulerEvents(model.name);
+    if (!events.wants('requestFailed')) return;
+    const error = open.breaker!.openError();
+    const report = (answered: boolean) => {
+      const payload: { -readonly [K in keyof RequestFailedEvent]: RequestFailedEvent[K] } = { model: model.name, version: open.version, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs: 0, totalMs: 0 };
+      if (answered) payload.answeredBy = fallback;
+      events.emit('requestFailed', payload);
+    };
+    result.then(
+      () => report(true),
+      () => report(false),
+    );
   }
 
   /** The next poll starts an interval after the last one ended: polls never overlap. */
@@ -585,6 +611,15 @@ export class ModelHost extends GuardedEmitter<ModelHostEvents> {
   private shuttingDown(name?: unknown): ModelHostError {
     const model = typeof name === 'string' && this.models.has(name) ? name : undefined;
     return new ModelHostError(ErrorCode.SHUTTING_DOWN, 'the model host is shutting down', model === undefined ? undefined : { model });
+  }
+
+  /** Who listens to `requestSampled` (asked twice per sampled request): worked out again only once a listener was added or removed. */
+  private sampleListeners(): SampleListeners {
+    if (this.sampleListenersAt !== this.listenerGeneration) {
+      this.sampleListenersNow = this.listenerCount('requestSampled') === 0 ? 'none' : sampleListeners(this.listeners('requestSampled'));
+      this.sampleListenersAt = this.listenerGeneration;
+    }
+    return this.sampleListenersNow;
   }
 
   /** Emits to every listener; a listener that throws becomes a `warning`, never a failure. */

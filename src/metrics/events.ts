@@ -30,7 +30,12 @@ export interface RequestCompletedEvent extends EventBase {
   readonly cached: boolean;
 }
 
-/** One per failed request; a split request's first failing chunk gives its code, message and blame. */
+/**
+ * One per failed request. A split request's first failing chunk gives its code, message and
+ * blame, unless an earlier chunk failed through the version's own fault (its rollout's baseline
+ * answered it) and the one that failed the request did not: then that earlier failure, so the
+ * rollout guard counts it (the caller got the later error).
+ */
 export interface RequestFailedEvent extends EventBase {
   readonly id: string | undefined;
   readonly code: ErrorCode;
@@ -48,9 +53,10 @@ export interface RequestFailedEvent extends EventBase {
    */
   readonly blame?: 'request' | 'model';
   /**
-   * The version whose answer the caller got instead of this failure: the rollout's baseline,
-   * which answered the same inputs (with `breaker.fallback: 'previous-version'`). The failure
-   * still counts as this version's.
+   * The version whose answer the caller got instead of this failure (with `breaker.fallback:
+   * 'previous-version'`): the rollout's baseline, which answered the same inputs; or, for a
+   * CIRCUIT_OPEN, the version the open breaker sent the request to. The failure still counts as
+   * this version's.
    */
   readonly answeredBy?: number;
 }

@@ -248,10 +248,11 @@ export class Rollouts {
    * The version `version` is judged against while a rollout watches it — the default, for a
    * canary or shadow candidate; the previous default, for a new default its guard still
    * observes; the version a rollback went back to, for a rolled-back one that has no role since
-   * (its unpinned requests were routed there during the rollout) — when it is ready and its
-   * breaker closed; undefined otherwise (no rollout, or a guard that is off or done). A failure
-   * on `version` that other inputs survive is the request's only if the baseline fails on its
-   * input too (docs/observability.md).
+   * (its unpinned requests were routed there during the rollout) — while it is loaded, ready or
+   * not (undefined otherwise: no rollout, or a guard that is off or done). A failure on
+   * `version` that other inputs survive is the request's only if the baseline fails on its
+   * input too, and judged by nobody when the baseline cannot run it (not ready, its breaker
+   * open: its own admission says so; docs/observability.md).
    */
   baselineFor(model: NamedModel, version: number): LoadedVersion | undefined {
     let baseline: number | undefined;
@@ -259,8 +260,7 @@ export class Rollouts {
     else if (model.guard !== undefined && model.guard.candidate === version && model.guard.active()) baseline = model.guard.baseline;
     else if (model.rolledBack?.candidate === version && !model.isInService(version)) baseline = model.rolledBack.baseline;
     if (baseline === undefined || baseline === version) return undefined;
-    const entry = model.versions.get(baseline);
-    return entry?.isReady === true && entry.breaker?.rejecting !== true ? entry : undefined;
+    return model.versions.get(baseline);
   }
 
   /** `baselineFor` as the failing version's scheduler runs it (`BatchSchedulerConfig.baseline`). */
@@ -273,7 +273,13 @@ export class Rollouts {
     return {
       version: baseline.version,
       answers: model.options.breaker.fallback === 'previous-version',
-      run: (inputs, options) => baseline.dispatcher!.dispatch(baseline.validator!.prepare(inputs, mode), options),
+      run: (inputs, options) => {
+        // Not ready (loading, draining, its runs stalled): refused here, as its breaker's open state is by its queue.
+        if (!baseline.canAnswer || baseline.dispatcher === undefined || baseline.validator === undefined) {
+          throw new ModelHostError(ErrorCode.MODEL_NOT_READY, `model '${model.name}' v${baseline.version} is not ready`, { model: model.name, version: baseline.version });
+        }
+        return baseline.dispatcher.dispatch(baseline.validator.prepare(inputs, mode), options);
+      },
     };
   }
 

@@ -15,8 +15,11 @@ export class ShadowMirror {
     private readonly guards: GuardWatcher,
   ) {}
 
-  /** Mirrors a request to the shadow version when its share says so. */
-  mirror(model: NamedModel, inputs: unknown, mode: InputMode, primary: Promise<Record<string, Tensor>>): void {
+  /**
+   * Mirrors a request to the shadow version when its share says so. `signal`: the caller's; when
+   * it aborts, the mirror goes too (there is no answer left to compare it with).
+   */
+  mirror(model: NamedModel, inputs: unknown, mode: InputMode, primary: Promise<Record<string, Tensor>>, signal?: AbortSignal): void {
     const shadow = model.shadow;
     const tracker = model.shadowTracker;
     if (shadow === undefined || tracker === undefined || !tracker.take()) return;
@@ -26,8 +29,11 @@ export class ShadowMirror {
     const started = clock.now();
     let shadowed: Promise<Record<string, Tensor>>;
     try {
-      // Lowest priority: a shadow never delays the requests callers wait for.
-      shadowed = entry.dispatcher!.dispatch(entry.validator!.prepare(inputs, mode), { priority: Number.MIN_SAFE_INTEGER });
+      // Lowest priority: a shadow never delays the requests callers wait for. A failure it is
+      // judged on against the default is judged by the default's answer to the caller: the
+      // default already ran these inputs, so they are not run there again.
+      const mirrorOf = model.defaultVersion === undefined ? undefined : { version: model.defaultVersion, outcome: primary };
+      shadowed = entry.dispatcher!.dispatch(entry.validator!.prepare(inputs, mode), { priority: Number.MIN_SAFE_INTEGER, mirrorOf, signal });
     } catch {
       tracker.dropped++;
       return;
@@ -47,8 +53,9 @@ export class ShadowMirror {
         this.guards.observeShadow(model, shadow.version, comparison.agrees);
       },
       (error: unknown) => {
-        // The caller's own failure is reported to the caller; a shadow's failure only counts.
-        if (isModelHostError(error) && error.version === shadow.version) {
+        // The caller's own failure is reported to the caller; a shadow's failure only counts (a
+        // mirror cancelled with its caller is no failure of the shadow's).
+        if (isModelHostError(error) && error.version === shadow.version && error.code !== ErrorCode.CANCELLED) {
           if (error.code === ErrorCode.QUEUE_FULL) tracker.dropped++;
           else tracker.failed++;
         }

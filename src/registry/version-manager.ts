@@ -248,8 +248,8 @@ export class VersionManager {
     this.guards.observeQuality(model, version, labels, correct, absErrorSum);
   }
 
-  mirror(model: NamedModel, inputs: unknown, mode: InputMode, primary: Promise<Record<string, Tensor>>): void {
-    this.shadows.mirror(model, inputs, mode, primary);
+  mirror(model: NamedModel, inputs: unknown, mode: InputMode, primary: Promise<Record<string, Tensor>>, signal: AbortSignal | undefined): void {
+    this.shadows.mirror(model, inputs, mode, primary, signal);
   }
 
   requireModel(name: string): NamedModel {

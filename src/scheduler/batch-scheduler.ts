@@ -1,16 +1,16 @@
 import { markAnsweredBy } from './answered-by.js';
-import { ErrorCode, ModelHostError, refusalError } from '../errors/index.js';
+import { ErrorCode, isVersionFault, ModelHostError, refusalError } from '../errors/index.js';
 import { hostWorded, isHostWorded } from '../errors/error-detail.js';
 import { isRunTimeout } from '../errors/run-timeout.js';
 import type { BatchCompletedEvent, BatchFailedEvent, QueueSaturatedEvent, RequestCompletedEvent, RequestFailedEvent } from '../metrics/events.js';
 import type { RequestsCompletedEvent } from '../metrics/internal-events.js';
-import { concatRows, DTYPES, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
+import { asDeclared, concatRows, ConversionError, DTYPES, invalidBool, narrowerDeclared, shapeSize, type PreparedInputs, type Tensor, type TensorSpec } from '../tensor/index.js';
 import { isStorageOf } from '../tensor/dtype.js';
 import { AbortWatch } from './abort-watch.js';
 import { ArrivalClock } from './arrival-clock.js';
 import type { Clock } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
-import type { Dispatcher, DispatchOptions } from './dispatcher.js';
+import type { Dispatcher, DispatchOptions, MirroredRequest } from './dispatcher.js';
 import { BatchBuffers } from './batch-buffers.js';
 import { BatchCost } from './batch-cost.js';
 import { CompletedRuns } from './completed-runs.js';
@@ -18,6 +18,7 @@ import { DrainRate } from './drain-rate.js';
 import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
 import { captureSettlers, settlers } from './settlers.js';
+import { REPRODUCTIONS, sameFailure } from './reproduction.js';
 import { SplitRequest, type SplitOutcome } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -60,8 +61,9 @@ export type Blame = 'request' | 'model';
 
 /**
  * The version a rollout judges this one against (a canary's or shadow's default, a guarded
- * new default's predecessor), while it is loaded and its breaker closed: a request that fails
- * here is the request's only if the baseline fails on it too.
+ * new default's predecessor), while it is loaded: a request that fails here is the request's
+ * only if the baseline fails on it too, and judged by nobody if the baseline cannot run it
+ * (not ready, its breaker open, its queue full: `run` refuses it).
  */
 export interface Baseline {
   readonly version: number;
@@ -180,14 +182,19 @@ export class BatchScheduler implements Dispatcher {
   /** The probe in flight, shared by every failure waiting for a verdict. */
   /** The blame of an error that failed a chunk, for its sibling chunks (`dispatchSplit`). */
   private readonly blames = new WeakMap<ModelHostError, Blame>();
+  /** Chunks whose failed run is being classified: a sibling's failure leaves them to their verdict (`dispatchSplit`). */
+  private readonly judging = new Set<Task>();
   /** The probe in flight, shared by concurrent failures: after a throw, and after a hang (which synthetic inputs may probe). */
   private readonly probing: { threw?: Promise<boolean>; hung?: Promise<boolean> } = {};
+  /** Outputs the runtime computes wider than the model declares them (a tfjs graph's uint8 as int32): given back as declared. */
+  private readonly narrowed: readonly TensorSpec[];
 
   constructor(
     private readonly executor: Executor,
     private readonly config: BatchSchedulerConfig,
   ) {
     this.context = { model: config.model, version: config.version };
+    this.narrowed = (config.outputs ?? []).filter((spec) => narrowerDeclared(spec) !== undefined);
     this.arrivals = new ArrivalClock(config.clock);
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
     this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
@@ -252,12 +259,13 @@ export class BatchScheduler implements Dispatcher {
       }
     }
 
-    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id, options.version !== undefined, check);
+    if (config.batched && rows > config.maxBatchSize) return this.dispatchSplit(prepared, priority, deadline, now, signal, id, options.version !== undefined, check, options.mirrorOf);
     const promise = new Promise<Record<string, Tensor>>(captureSettlers);
     const task = new Task(prepared.tensors, rows, prepared.shapeKey, prepared.single, priority, deadline, now, settlers.resolve!, settlers.reject!);
     if (id !== undefined) task.id = id;
     if (options.version !== undefined) task.pinned = true;
     if (check) task.check = true;
+    if (options.mirrorOf !== undefined) task.mirrorOf = options.mirrorOf;
     this.queue.push(task);
     if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
     if (signal !== undefined) this.abortWatch.watch(signal, task);
@@ -266,7 +274,7 @@ export class BatchScheduler implements Dispatcher {
   }
 
   /** A `predictBatch` larger than `maxBatchSize`: queued as chunks, answered as one. */
-  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined, pinned: boolean, check: boolean): Promise<Record<string, Tensor>> {
+  private dispatchSplit(prepared: PreparedInputs, priority: number, deadline: number, now: number, signal: AbortSignal | undefined, id: string | undefined, pinned: boolean, check: boolean, mirrorOf: MirroredRequest | undefined): Promise<Record<string, Tensor>> {
     return new Promise<Record<string, Tensor>>((resolve, reject) => {
       const split = new SplitRequest(
         prepared,
@@ -274,10 +282,18 @@ export class BatchScheduler implements Dispatcher {
         resolve,
         reject,
         (siblings, error) => {
+          split.failedAt = this.config.clock.now();
           // Failed with the chunk that failed the request, and blamed alike: else a failure
-          // pinned on the request would count against the version once per sibling.
+          // pinned on the request would count against the version once per sibling. A chunk
+          // whose own failure is being judged is left to its verdict, which the report waits for.
           const blame = this.blames.get(error);
-          for (const task of siblings) this.fail(task, error, true, blame);
+          let judging = 0;
+          for (const task of siblings) {
+            if (task.state === TaskState.Settled) continue;
+            if (this.judging.has(task)) judging++;
+            else this.fail(task, error, true, blame);
+          }
+          return judging;
         },
         (message) => this.outputError(message),
         (settled, outcome) => this.reportSplit(settled, outcome, id, check),
@@ -287,6 +303,7 @@ export class BatchScheduler implements Dispatcher {
         if (id !== undefined) task.id = id;
         task.pinned = pinned;
         task.check = check;
+        task.mirrorOf = mirrorOf;
         this.queue.push(task);
         if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.watch(task);
         if (signal !== undefined) this.abortWatch.watch(signal, task);
@@ -302,10 +319,23 @@ export class BatchScheduler implements Dispatcher {
    * A request whose failed chunk the baseline answered (`breaker.fallback: 'previous-version'`)
    * resolves, yet is reported as that failure (with `answeredBy`), as an unsplit one is: else
    * the rollout guard would never see it.
+   *
+   * One event per request, whatever its chunks: the guard compares error rates per request, and
+   * the baseline reports each of its requests once. Its verdict is the worst of its chunks': a
+   * request that failed on a chunk the version is not blamed for (the caller's input, which the
+   * baseline refuses too) after another chunk failed through the version's own fault (the
+   * baseline answered that one) is reported as the version's failure, so the guard hears of it;
+   * the caller still gets the error it can act on. A check the baseline never ran reports nothing.
    */
   private reportSplit(split: SplitRequest, outcome: SplitOutcome, id: string | undefined, check: boolean): void {
     const { events, model, version } = this.config;
-    const failure = outcome.ok ? split.answeredFailure : outcome;
+    const answered = split.answeredFailure;
+    let failure: { readonly error: ModelHostError } | undefined = outcome.ok ? answered : outcome;
+    if (!outcome.ok && !isVersionFault(outcome.error.code, this.blames.get(outcome.error))) {
+      const late = split.lateFailures.find((error) => isVersionFault(error.code, this.blames.get(error)));
+      if (answered !== undefined) failure = answered;
+      else if (late !== undefined) failure = { error: late };
+    }
     if (failure === undefined) {
       const { enqueuedAt, startedAt, endedAt, computeMs, rows } = split;
       if (events.wants('requestsCompleted')) {
@@ -316,9 +346,9 @@ export class BatchScheduler implements Dispatcher {
       }
       return;
     }
-    if (!events.wants('requestFailed')) return;
+    if (!events.wants('requestFailed') || (check && split.startedAt < 0)) return;
     const { error } = failure;
-    const now = this.config.clock.now();
+    const now = split.failedAt ?? this.config.clock.now();
     const payload = this.failedEvent(error, id, split.rows, split.startedOr(now) - split.enqueuedAt, now - split.enqueuedAt);
     const blame = this.blames.get(error);
     if (blame !== undefined) payload.blame = blame;
@@ -332,10 +362,14 @@ export class BatchScheduler implements Dispatcher {
     return { model, version, timestamp: Date.now(), id, code: error.code, message: error.message, rows, queueMs, totalMs };
   }
 
-  /** A request refused at admission: reported like any failure, never queued. */
+  /**
+   * A request refused at admission: reported like any failure, never queued. A baseline check
+   * refused is reported by the request it was made for (`againstBaseline`): it is no request of
+   * this version's, and this version did no work for it.
+   */
   private refuse(error: ModelHostError, rows: number, id?: string, check = false): Promise<never> {
     const { events } = this.config;
-    if (events.wants('requestFailed')) {
+    if (!check && events.wants('requestFailed')) {
       // A deadline its queue and size could not meet is about the request and the load, never the
       // version's fault; an open breaker's refusal is the version's and keeps counting.
       const payload = this.failedEvent(error, id, rows, 0, 0);
@@ -599,6 +633,8 @@ export class BatchScheduler implements Dispatcher {
         this.ended(tasks);
         return;
       }
+      // Until the batch ends (`ended`), a chunk here is being judged: its request waits for the verdict.
+      for (const task of tasks) if (task.chunk) this.judging.add(task);
       classified = this.classify(tasks, error);
     } catch (unexpected) {
       classified = Promise.reject(unexpected);
@@ -621,6 +657,7 @@ export class BatchScheduler implements Dispatcher {
 
   /** A batch is done (its requests settled or given up on): its slot and accounting go, the next batch may be cut. */
   private ended(tasks: Task[]): void {
+    if (this.judging.size > 0) for (const task of tasks) this.judging.delete(task);
     // Removed by moving the last one into its place (order does not matter; splice costs a runtime call).
     const i = this.inFlight.indexOf(tasks);
     if (i >= 0) {
@@ -635,8 +672,10 @@ export class BatchScheduler implements Dispatcher {
 
   /**
    * The runtime's outputs, if every one holds as many values as its shape says and (batched)
-   * one row per input row; otherwise an error, so no request gets another's rows or a
-   * truncated view. A model fault: it counts toward the breaker.
+   * one row per input row, each in the dtype the model declares (`asDeclared`: a value that
+   * type cannot hold is refused, never wrapped or reported wider); otherwise an error, so no
+   * request gets another's rows, a truncated view or a type the model did not declare. A model
+   * fault: it counts toward the breaker.
    */
   private checkOutputs(outputs: Record<string, Tensor>, rows: number): Record<string, Tensor> {
     const specs = this.config.outputs;
@@ -647,16 +686,35 @@ export class BatchScheduler implements Dispatcher {
       // A data-dependent leading size (a box count) is not rows: refuse rather than mis-split.
       if (this.config.batched && shape[0] !== rows) throw this.outputError(`output '${name}' has ${shape[0]} rows for a batch of ${rows}, so it cannot be split per request`);
     }
-    return outputs;
+    return this.narrowed.length === 0 ? outputs : this.asDeclared(outputs);
   }
 
-  /** One declared output against its spec: present, its dtype and storage, its rank and fixed dimensions (-1 is free). */
+  /** `outputs` with each output the model declares narrower in its declared dtype (a new record: the runtime's is not changed). */
+  private asDeclared(outputs: Record<string, Tensor>): Record<string, Tensor> {
+    const exact = { ...outputs };
+    for (const spec of this.narrowed) {
+      try {
+        exact[spec.name] = asDeclared(spec, outputs[spec.name]!);
+      } catch (error) {
+        if (!(error instanceof ConversionError)) throw error;
+        throw this.outputError(`output '${spec.name}' is declared ${spec.declaredDtype} by the model, but holds a value that type cannot hold (the runtime computes it as ${spec.dtype}): ${error.message}`);
+      }
+    }
+    return exact;
+  }
+
+  /** One declared output against its spec: present, its dtype (or the narrower one the model declares) and storage, its rank and fixed dimensions (-1 is free). */
   private checkOutput(spec: TensorSpec, output: Tensor | undefined): void {
     const name = spec.name;
     if (output === undefined || output === null || typeof output !== 'object') throw this.outputError(`the runtime returned no output '${name}' (expected ${spec.dtype} [${spec.shape.join(', ')}])`);
     const { data, shape, dtype } = output;
-    if (dtype !== spec.dtype) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
+    if (dtype !== spec.dtype && (dtype !== spec.declaredDtype || narrowerDeclared(spec) === undefined)) throw this.outputError(`output '${name}' has dtype ${describe(dtype)}, expected ${spec.dtype}`);
     if (!isStorageOf(data, dtype)) throw this.outputError(`output '${name}' holds ${storageName(data)}, expected ${DTYPES[dtype].array?.name ?? 'an array of strings or bytes'} for dtype ${dtype}`);
+    // A bool the storage holds but a bool cannot mean is refused, not read as true (or as false: 256 stored as a byte is 0).
+    if (dtype === 'bool') {
+      const bad = invalidBool(data as Uint8Array);
+      if (bad >= 0) throw this.outputError(`output '${name}' is bool, but element ${bad} holds ${(data as Uint8Array)[bad]}; a bool is 0 or 1`);
+    }
     if (!isDimensions(shape)) throw this.outputError(`output '${name}' has shape ${describe(shape)}, expected non-negative integer dimensions`);
     if (spec.rankUnknown !== true && !fitsSpec(shape, spec.shape)) throw this.outputError(`output '${name}' has shape [${shape.join(', ')}], expected [${spec.shape.join(', ')}] (-1: any size)`);
   }
@@ -773,10 +831,11 @@ export class BatchScheduler implements Dispatcher {
 
   /**
    * A batch threw: bisect it so each failing request is found (`isolate`), then blame. A
-   * failure is the request's when it is reproducible on that input alone and other inputs
-   * succeed on the version: its batch-mates in the bisection, else a probe with known-good
-   * inputs (the last request that succeeded, or the warmup set). Otherwise it is the
-   * model's (a failure that did not come back on a re-run is a transient fault of the
+   * failure is the request's when other inputs succeed on the version (its batch-mates in the
+   * bisection, else a probe with known-good inputs: the last request that succeeded, or the
+   * warmup set) and, for one that failed alone, it reproduces (`reproduces`: it fails alone
+   * again, the same way, while known-good inputs succeed, several times over). Otherwise it is
+   * the model's (a failure that did not come back on a re-run is a transient fault of the
    * model), and only then counts toward the breaker.
    *
    * A run that got no answer within its time bound (`isRunTimeout`: `instances.runTimeoutMs`,
@@ -803,18 +862,30 @@ export class BatchScheduler implements Dispatcher {
       breaker?.record(outcome.succeeded || (await this.probe(isRunTimeout(cause))) ? 'request' : { failure: cause });
       return;
     }
-    let blame: Blame;
-    if (outcome.succeeded) blame = 'request';
-    else if (tasks.length === 1 && !failed[0]!.hung && !(await this.reproduces(failed[0]!.task))) blame = 'model';
-    else blame = (await this.probe(failed.every((f) => f.hung))) ? 'request' : 'model';
+    // A baseline check's blame is fixed (a check never counts here, and the version it checks
+    // for needs only to know that this one failed too): no probe, no reproduction for it.
+    const others = failed.every((f) => f.task.check) || outcome.succeeded || (await this.probe(failed.every((f) => f.hung)));
+    // A failure alone must also come back, the same way, round after round (reproduction.ts):
+    // else a runtime that fails at random would have some of its failures pinned on clients.
+    // A run that got no answer is not run again; an unsplit group has no one to run alone.
+    const blames = new Map<Failed, Blame>();
+    await Promise.all(
+      failed.map(async (f) => {
+        blames.set(f, f.task.check || (others && (!f.alone || f.hung || (await this.reproduces(f.task, f.cause)))) ? 'request' : 'model');
+      }),
+    );
     // Other inputs succeed here; under a rollout that is not enough: a version broken for a share
     // of real inputs answers the last good one. The baseline must refuse the input too.
-    const judged = blame === 'request' ? await this.againstBaseline(failed) : undefined;
+    const pinned = failed.filter((f) => blames.get(f) === 'request');
+    const judged = pinned.length > 0 ? await this.againstBaseline(pinned) : undefined;
     // A baseline check of another version's request never counts here: this version was not asked to serve it.
-    const counts = failed.some(({ task, group }) => !task.check && (blame === 'model' || judged?.model.has(group) === true));
+    const counts = failed.some((f) => !f.task.check && (blames.get(f) === 'model' || judged?.model.has(f.group) === true));
     breaker?.record(counts ? { failure: cause } : outcome.succeeded ? 'success' : 'request');
-    for (const { task, cause: own, alone, hung, group } of failed) {
-      const byBaseline = judged?.model.has(group) === true;
+    for (const f of failed) {
+      const { task, cause: own, alone, hung, group } = f;
+      const blame = blames.get(f)!;
+      const byBaseline = blame === 'request' && judged?.model.has(group) === true;
+      const unjudged = blame === 'request' ? judged?.unjudged.get(group) : undefined;
       const ownBlame: Blame = !task.check && (blame === 'model' || byBaseline) ? 'model' : 'request';
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
       const what =
@@ -827,14 +898,17 @@ export class BatchScheduler implements Dispatcher {
         ? ` (${baselineReason(judged!.version, group.length > 1)})`
         : ownBlame === 'model'
           ? ''
-          : task.check && blame === 'model'
+          : task.check
             ? ' (not counted: a check of another version\'s failed request on its baseline)'
-            : ` (${blameReason(alone, hung)})`;
+            : unjudged !== undefined
+              ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
+              : ` (${blameReason(alone, hung)})`;
       // Pinned on its input: the runtime itself refused it alone while other inputs run, so it is
       // the client's to change, a 4xx (a 500 would invite a retry of the same input). A contract
       // check of modelhost's own (an output that breaks the signature) or a run that got no
-      // answer stays INFERENCE_FAILED: neither shows the input is wrong.
-      const rejected = ownBlame === 'request' && alone && !hung && !isHostWorded(own);
+      // answer stays INFERENCE_FAILED: neither shows the input is wrong; nor does a failure its
+      // rollout's baseline could not run (it may be the version's: a retry may well succeed).
+      const rejected = ownBlame === 'request' && alone && !hung && !isHostWorded(own) && unjudged === undefined;
       const answer = judged?.answers.get(task);
       this.fail(
         task,
@@ -852,9 +926,14 @@ export class BatchScheduler implements Dispatcher {
    * Runs each failure about to be pinned on its request once on the version's baseline, if a
    * rollout gives it one (undefined: none). A group of failures (a request alone, or the
    * requests that failed together) is the version's when the baseline answers every request in
-   * it; a request pinned to this version, one with no time left, or one the baseline fails or
-   * refuses (its queue full, its breaker open) keeps its group on the requests. Bounded: one
-   * run per failure, admitted by the baseline's own queue and deadline.
+   * it; a request pinned to this version, or one the baseline ran and failed on too, keeps its
+   * group on the requests. A request the baseline could not run (no time left, its queue full,
+   * its breaker open) leaves its group unjudged: nothing counts, and the caller is not told its
+   * input is wrong. Bounded: one run per failure, admitted by the baseline's own queue and
+   * deadline, and cancelled as soon as its request settles (its caller left, its deadline
+   * passed): nobody waits for that verdict any more. (A chunk's request failed by another chunk
+   * waits for it: `SplitRequest`.) A shadow's
+   * mirror is judged by the answer the baseline gave its caller (`mirrorOf`): no run at all.
    */
   private async againstBaseline(failed: readonly Failed[]): Promise<BaselineVerdict | undefined> {
     let baseline: Baseline | undefined;
@@ -868,25 +947,54 @@ export class BatchScheduler implements Dispatcher {
     const now = this.config.clock.now();
     const answered = new Map<Task, Record<string, Tensor>>();
     const refused = new Set<readonly Task[]>();
+    const unjudged = new Map<readonly Task[], string>();
+    /** Files what the baseline made of a request: answered it, failed on it too, or did not run it (why). */
+    const judged = (task: Task, group: readonly Task[], outcome: { readonly outputs: Record<string, Tensor> } | { readonly error: unknown }) => {
+      if ('outputs' in outcome) {
+        // A mirror's answer is nobody's: only the comparison waits for it, and it must see the shadow's failure.
+        if (judge.answers && task.mirrorOf === undefined) answered.set(task, task.single ? withoutBatchDimension(outcome.outputs) : outcome.outputs);
+        return;
+      }
+      const why = notRunBecause(outcome.error);
+      if (why === undefined) refused.add(group);
+      else if (!unjudged.has(group)) unjudged.set(group, why);
+    };
     await Promise.all(
       failed.map(async ({ task, group }) => {
-        if (task.pinned || task.state === TaskState.Settled || task.deadline <= now) {
+        if (task.pinned || task.state === TaskState.Settled) {
           refused.add(group);
           return;
         }
+        const mirror = task.mirrorOf;
+        if (mirror !== undefined && mirror.version === judge.version) {
+          try {
+            judged(task, group, { outputs: (await mirror.outcome) as Record<string, Tensor> });
+          } catch (error) {
+            judged(task, group, { error });
+          }
+          return;
+        }
+        if (task.deadline <= now) {
+          if (!unjudged.has(group)) unjudged.set(group, "no time was left before the request's deadline");
+          return;
+        }
         const timeoutMs = task.deadline === Number.POSITIVE_INFINITY ? undefined : task.deadline - now;
-        const options: DispatchOptions = { priority: task.priority, timeoutMs, id: task.id, version: judge.version, check: true };
+        const stop = new AbortController();
+        task.onSettle = () => stop.abort();
+        const options: DispatchOptions = { priority: task.priority, timeoutMs, id: task.id, version: judge.version, check: true, signal: stop.signal };
         try {
-          const outputs = await judge.run(task.inputs, options);
-          answered.set(task, task.single ? withoutBatchDimension(outputs) : outputs);
-        } catch {
-          refused.add(group);
+          judged(task, group, { outputs: await judge.run(task.inputs, options) });
+        } catch (error) {
+          judged(task, group, { error });
+        } finally {
+          if (task.onSettle !== undefined) task.onSettle = undefined;
         }
       }),
     );
     const model = new Set<readonly Task[]>();
-    for (const { group } of failed) if (!refused.has(group)) model.add(group);
-    return { version: judge.version, model, answers: judge.answers ? answered : new Map() };
+    for (const { group } of failed) if (!refused.has(group) && !unjudged.has(group)) model.add(group);
+    for (const group of refused) unjudged.delete(group);
+    return { version: judge.version, model, answers: answered, unjudged };
   }
 
   /** The requests of a run that got no answer, still waiting, fail as they are: not run again. */
@@ -947,14 +1055,35 @@ export class BatchScheduler implements Dispatcher {
   }
 
 
-  /** Whether a lone request that failed fails again when run once more (its result is not used). */
-  private async reproduces(task: Task): Promise<boolean> {
-    if (task.state === TaskState.Settled) return true;
+  /**
+   * Whether a request that failed alone (with `cause`) fails alone again, with the same error,
+   * on each of `REPRODUCTIONS` more runs, with known-good inputs succeeding after each failure
+   * (reproduction.ts). Stops at the first run that says otherwise: a success of the request
+   * (its result is not used), another error, a run that got no answer, or a probe that fails.
+   * A request that settled meanwhile (cancelled, expired) is not run again: nobody is left to
+   * answer, and its failure stays where the first round put it.
+   */
+  private async reproduces(task: Task, cause: unknown): Promise<boolean> {
+    const first = this.translated(cause);
+    for (let round = 0; round < REPRODUCTIONS; round++) {
+      if (task.state === TaskState.Settled) return true;
+      try {
+        this.checkOutputs(await this.rerun(this.batchInputs([task]), false), task.rows);
+        return false;
+      } catch (error) {
+        if (isRunTimeout(error) || !sameFailure(this.translated(error), first)) return false;
+      }
+      if (!(await this.probe(false))) return false;
+    }
+    return true;
+  }
+
+  /** A failure as the breaker words it (a runtime's error and its translation compare the same). */
+  private translated(error: unknown): unknown {
     try {
-      this.checkOutputs(await this.rerun(this.batchInputs([task]), false), task.rows);
-      return false;
+      return this.config.breaker?.translate?.(error) ?? error;
     } catch {
-      return true;
+      return error;
     }
   }
 
@@ -1011,8 +1140,11 @@ export class BatchScheduler implements Dispatcher {
         try {
           const inputs = this.batchInputs(half);
           const outputs = this.checkOutputs(await this.rerun(inputs, half.length > 1), rows);
-          // A one-request run (its inputs were not moved to a worker) of a request still waiting for them, not a chunk's.
-          if (half.length === 1 && half[0]!.state !== TaskState.Settled && !half[0]!.chunk) this.knownGood = inputs;
+          // Known-good inputs for the probes that follow (as `ran` keeps them): a one-request run's
+          // (not moved to a worker), else, without padding, its first request's own; never a
+          // request that left meanwhile, nor a chunk's (its request may still fail).
+          const first = half[0]!;
+          if (first.state !== TaskState.Settled && !first.chunk) this.knownGood = half.length === 1 ? inputs : this.config.padding === undefined ? first.inputs : this.knownGood;
           const ended = this.config.clock.now();
           this.complete(half, outputs, ended - started, ended);
           outcome.succeeded = true;
@@ -1071,8 +1203,9 @@ export class BatchScheduler implements Dispatcher {
       task.resolve(answered.outputs);
     }
     const { events } = this.config;
-    // A chunk's failure is its request's, reported once by it (`reportSplit`).
-    if (!task.chunk && events.wants('requestFailed')) {
+    // A chunk's failure is its request's, reported once by it (`reportSplit`); a baseline check
+    // that never ran (cancelled, expired in the queue) is no request of this version's (`refuse`).
+    if (!task.chunk && !(task.check && wasQueued) && events.wants('requestFailed')) {
       const now = this.config.clock.now();
       const payload = this.failedEvent(error, task.id, task.rows, (wasQueued ? now : task.startedAt) - task.enqueuedAt, now - task.enqueuedAt);
       if (blame !== undefined) payload.blame = blame;
@@ -1239,6 +1372,37 @@ interface BaselineVerdict {
   readonly model: ReadonlySet<readonly Task[]>;
   /** The baseline's answers the callers get (`Baseline.answers`), in each request's own form. */
   readonly answers: ReadonlyMap<Task, Record<string, Tensor>>;
+  /** Groups the baseline did not fail on but could not run either, with why (`notRunBecause`): judged by neither. */
+  readonly unjudged: ReadonlyMap<readonly Task[], string>;
+}
+
+/**
+ * Why a baseline check gave no verdict on its inputs (undefined: it did, the baseline failed
+ * on them too): it was refused or dropped before the baseline could run them, or its time ran out.
+ */
+function notRunBecause(error: unknown): string | undefined {
+  const code = error instanceof ModelHostError ? error.code : undefined;
+  switch (code) {
+    case ErrorCode.INVALID_INPUT: // its signature, or its runtime on these inputs alone
+    case ErrorCode.INFERENCE_FAILED:
+      return undefined;
+    case undefined:
+      return 'it could not take them';
+    case ErrorCode.QUEUE_FULL:
+      return 'its queue was full';
+    case ErrorCode.DEADLINE_EXCEEDED:
+      return "the request's deadline passed first";
+    case ErrorCode.CIRCUIT_OPEN:
+      return 'its circuit breaker was open';
+    case ErrorCode.MODEL_NOT_READY:
+      return 'it was not ready';
+    case ErrorCode.SHUTTING_DOWN:
+      return 'it was shutting down';
+    case ErrorCode.CANCELLED:
+      return 'the request was cancelled';
+    default:
+      return `it refused them (${code})`;
+  }
 }
 
 /** What a refusal names: the request's inputs, and for a chunk of a split `predictBatch` which of its rows ran. */
@@ -1258,10 +1422,20 @@ function describeInputs(inputs: Readonly<Record<string, Tensor>>): string {
 
 /** Why a failure is not the model's, as the end of its message says (docs/observability.md, "Who is blamed"). */
 function blameReason(alone: boolean, hung: boolean): string {
-  if (hung && alone) return 'blamed on the request: it got no answer while other inputs succeed on this version; a run that got none is not run again';
-  if (hung) return 'blamed on the requests of its batch: it got no answer while other inputs succeed on this version; a run that got none is not run again, so which request hung it is not known';
-  if (alone) return 'blamed on the request: it fails again on its own while other inputs succeed on this version';
-  return 'blamed on the request: its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
+  return `blamed on the ${hung && !alone ? 'requests of its batch' : 'request'}: ${blameGrounds(alone, hung)}`;
+}
+
+/** What points at the request (or its batch) rather than the version. */
+function blameGrounds(alone: boolean, hung: boolean): string {
+  if (hung && alone) return 'it got no answer while other inputs succeed on this version; a run that got none is not run again';
+  if (hung) return 'it got no answer while other inputs succeed on this version; a run that got none is not run again, so which request hung it is not known';
+  if (alone) return `it fails again on its own, with the same error, ${REPRODUCTIONS} more times, and other inputs succeed on this version after each failure`;
+  return 'its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
+}
+
+/** Why a failure is counted against neither the version nor the request: its baseline could not run the inputs (`why`). */
+function unjudgedReason(alone: boolean, hung: boolean, baseline: number, why: string): string {
+  return `not judged: ${blameGrounds(alone, hung)}, but v${baseline}, the rollout's baseline, could not run the same inputs: ${why}`;
 }
 
 /** Why a failure that other inputs survive is still the version's: its baseline answers the same input. */

@@ -15,6 +15,19 @@ export interface DispatchOptions {
    * is not fed to the rollout guard (it is not this version's traffic); stats() still count it.
    */
   readonly check?: boolean | undefined;
+  /**
+   * A shadow's mirror of a request another version (the default) is answering for its caller:
+   * a failure here is judged by that answer when that version is this one's baseline, never by
+   * running the inputs there again, and a mirror is never answered with it.
+   */
+  readonly mirrorOf?: MirroredRequest | undefined;
+}
+
+/** A request `version` is answering for its caller, as a shadow's mirror of it sees it. */
+export interface MirroredRequest {
+  readonly version: number;
+  /** The caller's outcome: its outputs, or the error it got. */
+  readonly outcome: Promise<unknown>;
 }
 
 /**

@@ -11,7 +11,9 @@ export type SplitOutcome = { readonly ok: true } | { readonly ok: false; readonl
 
 /**
  * A `predictBatch` larger than `maxBatchSize`, run as chunks of at most that many rows and
- * reassembled in order. The first chunk to fail fails the request and cancels the rest.
+ * reassembled in order. The first chunk to fail fails the request and cancels the rest, but
+ * for chunks whose failure is still being judged (against a rollout's baseline): the request
+ * is reported once their verdicts are in, so none is lost (its caller is answered at once).
  * It keeps what its one request event reports: its arrival, when its first chunk started,
  * the compute its chunks' runs took, and when the last one ended.
  */
@@ -35,6 +37,14 @@ export class SplitRequest {
    * 'previous-version'`): the request resolves, but is reported as this failure, once.
    */
   answeredFailure: { readonly error: ModelHostError; readonly answeredBy: number } | undefined = undefined;
+  /** Failures of chunks that were still being judged when the request failed, as they came. */
+  readonly lateFailures: ModelHostError[] = [];
+  /** When the request failed, on the scheduler's clock (set by the scheduler's `cancel`). */
+  failedAt: number | undefined = undefined;
+  /** Chunks still being judged after the request failed: its report waits for them. */
+  private judging = 0;
+  /** The request's outcome, kept while its report waits. */
+  private failure: SplitOutcome | undefined = undefined;
 
   /** The request's rows (all chunks). */
   readonly rows: number;
@@ -46,8 +56,11 @@ export class SplitRequest {
     private readonly maxBatchSize: number,
     private readonly resolve: (outputs: Record<string, Tensor>) => void,
     private readonly reject: (error: ModelHostError) => void,
-    /** Settles the chunks that are still queued or running, with the scheduler's bookkeeping. */
-    private readonly cancel: (tasks: readonly Task[], error: ModelHostError) => void,
+    /**
+     * Settles the chunks that are still queued or running, with the scheduler's bookkeeping,
+     * but for those whose failure is being judged; returns how many it left to settle.
+     */
+    private readonly cancel: (tasks: readonly Task[], error: ModelHostError) => number,
     /** The error for chunk outputs that cannot be joined (INFERENCE_FAILED, in the scheduler's words). */
     private readonly unjoinable: (message: string) => ModelHostError,
     /** Called once, after the request settled (and its other chunks were cancelled): the request's one event. */
@@ -101,7 +114,7 @@ export class SplitRequest {
 
   /** A chunk failed here but `version` answered it (called before the chunk resolves with that answer). */
   answeredDespite(error: ModelHostError, version: number): void {
-    if (!this.done && this.answeredFailure === undefined) this.answeredFailure = { error, answeredBy: version };
+    if ((!this.done || this.judging > 0) && this.answeredFailure === undefined) this.answeredFailure = { error, answeredBy: version };
   }
 
   /** When its first chunk started, or `now` when none has (it failed before any ran). */
@@ -110,7 +123,7 @@ export class SplitRequest {
   }
 
   private partDone(index: number, outputs: Record<string, Tensor>): void {
-    if (this.done) return;
+    if (this.done) return this.judged(undefined);
     this.parts[index] = outputs;
     if (--this.remaining > 0) return;
     this.done = true;
@@ -139,12 +152,23 @@ export class SplitRequest {
   }
 
   private partFailed(error: ModelHostError): void {
-    if (this.done) return;
+    if (this.done) return this.judged(error);
     this.done = true;
     this.reject(error);
-    this.cancel(this.tasks, error);
+    // Its siblings settle now (their settling calls back here, `judged` ignores them), but for
+    // those being judged: the one report waits for their verdicts.
+    const judging = this.cancel(this.tasks, error);
     this.release();
-    this.settled(this, { ok: false, error });
+    if (judging === 0) return this.settled(this, { ok: false, error });
+    this.judging = judging;
+    this.failure = { ok: false, error };
+  }
+
+  /** A chunk settled after its request failed: one of those being judged, when the report waits. */
+  private judged(error: ModelHostError | undefined): void {
+    if (this.judging === 0) return;
+    if (error !== undefined) this.lateFailures.push(error);
+    if (--this.judging === 0) this.settled(this, this.failure!);
   }
 
   /** Settled: the chunks' outputs and tasks are let go (a chunk left in the deadline heap still points here). */

@@ -1,6 +1,7 @@
 import type { ModelHostError } from '../errors/index.js';
 import type { Tensor } from '../tensor/index.js';
 import type { AbortWatch, SignalGroup } from './abort-watch.js';
+import type { MirroredRequest } from './dispatcher.js';
 import type { SplitRequest } from './split-request.js';
 
 const NO_INPUTS: Record<string, Tensor> = Object.freeze({}) as Record<string, Tensor>;
@@ -36,6 +37,14 @@ export class Task {
   pinned = false;
   /** A baseline check of another version's failed request (`DispatchOptions.check`): its failure never counts here. */
   check = false;
+  /** A shadow's mirror of a request another version is answering (`DispatchOptions.mirrorOf`). */
+  mirrorOf: MirroredRequest | undefined = undefined;
+  /**
+   * Called once when it settles, whoever settles it (its caller's signal, its deadline, the
+   * host's shutdown): a baseline check made for it is cancelled then, since nobody waits for
+   * its verdict any more.
+   */
+  onSettle: (() => void) | undefined = undefined;
   /** For a chunk: its request, which reports itself once (a chunk emits no request event of its own). */
   split: SplitRequest | undefined = undefined;
   /** For a chunk: the whole request's inputs and where its rows start, so a refusal names what the caller sent. */
@@ -72,6 +81,7 @@ export class Task {
     this.chunkOf = undefined;
     this.split = undefined;
     this.signalGroup?.leave(this);
+    if (this.onSettle !== undefined) this.settledHook();
     this.onResolve(outputs);
     return true;
   }
@@ -83,7 +93,14 @@ export class Task {
     this.chunkOf = undefined;
     this.split = undefined;
     this.signalGroup?.leave(this);
+    if (this.onSettle !== undefined) this.settledHook();
     this.onReject(error);
     return true;
+  }
+
+  private settledHook(): void {
+    const hook = this.onSettle!;
+    this.onSettle = undefined;
+    hook();
   }
 }

@@ -1,5 +1,6 @@
+import { allocate, elementWriter } from './codec/element-codec.js';
 import { DTYPES, type DType } from './dtype.js';
-import type { TensorSpec } from './tensor.js';
+import type { Tensor, TensorSpec } from './tensor.js';
 
 /** A tensor's datatype as its model declares it, and that datatype's name in each protocol. */
 export interface DeclaredDatatype {
@@ -30,4 +31,21 @@ export function narrowerDeclared(spec: Pick<TensorSpec, 'dtype' | 'declaredDtype
   const declared = spec.declaredDtype;
   if (declared === undefined || declared === spec.dtype || spec.dtype !== 'int32') return undefined;
   return DTYPES[declared]?.kind === 'int' && DTYPES[declared].bytes < 4 ? declared : undefined;
+}
+
+/**
+ * An output the runtime computed on a wider type than the model declares (a tfjs graph's
+ * `DT_UINT8` output comes back as int32), in the declared type (`narrowerDeclared(spec)`):
+ * each value stored by that datatype's one converter (`elementWriter`), so it is exact, or
+ * `ConversionError` names the first value the type cannot hold (`value 300 at element 2 is out
+ * of range for dtype uint8 [0, 255]`). Any other tensor is returned as it is.
+ */
+export function asDeclared(spec: Pick<TensorSpec, 'dtype' | 'declaredDtype'>, output: Tensor): Tensor {
+  const declared = narrowerDeclared(spec);
+  if (declared === undefined || output.dtype !== spec.dtype) return output;
+  const wide = output.data as Int32Array;
+  const data = allocate(declared, wide.length);
+  const write = elementWriter(declared, data);
+  for (let i = 0; i < wide.length; i++) write(i, wide[i]);
+  return { data, shape: output.shape, dtype: declared } as Tensor;
 }

@@ -1,12 +1,12 @@
 export type { DType, DataByDType, TensorData, TypedArray, DTypeInfo } from './dtype.js';
 export { DTYPES, isDType, dtypeOfData, dtypeFromKServe, float16BitsToNumber, float32ToFloat16Bits } from './dtype.js';
 export type { Tensor, TensorSpec, Signature } from './tensor.js';
-export { declaredDatatype } from './declared-datatype.js';
+export { asDeclared, declaredDatatype, narrowerDeclared } from './declared-datatype.js';
 export type { DeclaredDatatype } from './declared-datatype.js';
 export { tensor, shapeSize, formatShape, hasBatchDimension } from './tensor.js';
 export { fromNested, fromFlat, inferShape } from './convert.js';
 export { InputValidator } from './input-validator.js';
 export type { InputMode, PreparedInputs } from './input-validator.js';
 export { concatRows, splitRows, dropBatchDimension } from './batch.js';
-export { ConversionError, decodeBase64, encodeBase64, float16Bits, float16Value, elementWriter, jsonElementText, bytesAsText, bytesOf, fromRawBytes, toRawBytes, rawByteLength, walkNested, allocate } from './codec/index.js';
+export { ConversionError, decodeBase64, encodeBase64, float16Bits, float16Value, elementWriter, jsonElementText, bytesAsText, bytesOf, fromRawBytes, toRawBytes, rawByteLength, walkNested, allocate, invalidBool } from './codec/index.js';
 export type { BytesElement, ElementWriter, NestedWalk } from './codec/index.js';

@@ -1,5 +1,5 @@
 import { ErrorCode, ModelHostError, show } from '../errors/index.js';
-import { bytesAsText, type BytesElement } from './codec/index.js';
+import { bytesAsText, invalidBool, type BytesElement } from './codec/index.js';
 import { MAX_RANK } from './codec/nested.js';
 import { ConversionError, describeValue, fromFlat, fromNested } from './convert.js';
 import { narrowerDeclared } from './declared-datatype.js';
@@ -39,6 +39,8 @@ interface CompiledSpec {
   readonly range: readonly [number, number] | undefined;
   /** The narrower dtype the model declares for an int32 input (`TensorSpec.declaredDtype`), which requests may send too. */
   readonly declared: DType | undefined;
+  /** Whether its values are checked beyond their storage (`range`; bool: 0 or 1), so no typed array is taken as it is. */
+  readonly valuesChecked: boolean;
 }
 
 /**
@@ -78,6 +80,7 @@ export class InputValidator {
         storage: DTYPES[spec.dtype].array,
         range: spec.dtype === 'int32' ? spec.range : undefined,
         declared: narrowerDeclared(spec),
+        valuesChecked: (spec.dtype === 'int32' && spec.range !== undefined) || spec.dtype === 'bool',
       };
     });
     this.names = new Set(this.specs.flatMap((s) => [s.name, ...s.aliases]));
@@ -198,7 +201,7 @@ export class InputValidator {
     const { dtype } = compiled;
     const single = mode === 'instance' && this.batched;
     // Fast path: one instance as a typed array of exactly the right type and size.
-    if (single && compiled.storage !== undefined && value instanceof compiled.storage && (value as Float32Array).length === compiled.instanceSize && compiled.range === undefined) {
+    if (single && compiled.storage !== undefined && value instanceof compiled.storage && (value as Float32Array).length === compiled.instanceSize && !compiled.valuesChecked) {
       if (!(value instanceof Uint8ClampedArray)) return { data: value as unknown as TensorData, shape: compiled.singleRowShape, dtype };
     }
     let data: TensorData;
@@ -234,6 +237,7 @@ export class InputValidator {
     this.checkShape(compiled, shape, single);
     if (dtype === 'string' && this.signature.textOnlyStrings === true) data = this.asText(compiled, data as BytesElement[]);
     if (compiled.range !== undefined) this.checkRange(compiled, data as Int32Array, compiled.range);
+    if (dtype === 'bool') this.checkBools(compiled, data as Uint8Array);
     if (!single) return { data, shape, dtype };
     return { data, shape: compiled.variableDims ? [1, ...shape] : compiled.singleRowShape, dtype };
   }
@@ -244,6 +248,12 @@ export class InputValidator {
       const v = data[i]!;
       if (v < min || v > max) throw this.inputError(compiled, `element ${i} is ${v}, outside ${min}..${max}, the values the model's declared type holds (int32 carries it, as in tfjs)`);
     }
+  }
+
+  /** A bool input given as bytes (a Uint8Array): each must be 0 or 1, or it is refused rather than read as true (or as whatever the runtime makes of it). */
+  private checkBools(compiled: CompiledSpec, data: Uint8Array): void {
+    const bad = invalidBool(data);
+    if (bad >= 0) throw this.inputError(compiled, `element ${bad} is ${data[bad]}; a bool is 0 or 1`);
   }
 
   /** For runtimes whose string tensors are C strings: every element as text without NUL, or refused. */

@@ -29,10 +29,13 @@ export interface TensorSpec {
   /**
    * The dtype the model file declares, where the runtime computes on a wider one (a tfjs
    * graph's `DT_UINT8` image, fed as `int32`; `range` bounds its values). Metadata on every
-   * protocol reports this one, and requests may send it as well as `dtype`: the values are
-   * widened exactly. Honoured for an `int8`/`uint8`/`int16`/`uint16` on an `int32` tensor
-   * (a custom runtime's other pairs are ignored: no type is advertised that requests could
-   * not be sent in).
+   * protocol reports this one. For an input, requests may send it as well as `dtype`: the
+   * values are widened exactly. For an output, results come back in it (`predict` gives a
+   * `Uint8Array` with `dtype: 'uint8'`): the runtime's `int32` values narrowed exactly, or the
+   * run fails with `INFERENCE_FAILED` naming the first value the type cannot hold. Honoured
+   * for an `int8`/`uint8`/`int16`/`uint16` on an `int32` tensor (a custom runtime's other
+   * pairs are ignored: no type is advertised that requests could not be sent in or results
+   * could not come back in).
    */
   readonly declaredDtype?: DType;
   /**

@@ -16,6 +16,8 @@ export interface VersionedRuntimeOptions {
 export interface VersionedRuntime extends Runtime {
   loads: number[];
   open: number;
+  /** Runs per version so far, its warmup included. */
+  runs: Record<number, number>;
 }
 
 /**
@@ -27,11 +29,13 @@ export function versionedRuntime(options: VersionedRuntimeOptions = {}): Version
     name: 'versioned',
     loads: [],
     open: 0,
+    runs: {},
     canLoad: (files) => files.includes('model.fake'),
     async load(_source, { version }): Promise<Session> {
       runtime.loads.push(version);
       if (options.failLoad?.has(version)) throw new Error(`v${version} is corrupt`);
       runtime.open++;
+      runtime.runs[version] = 0;
       let runs = 0;
       let disposed = false;
       const factor = options.factor?.get(version) ?? version;
@@ -40,6 +44,7 @@ export function versionedRuntime(options: VersionedRuntimeOptions = {}): Version
         signature: { inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 2] }], outputs: [{ name: 'y', dtype: 'float32', shape: [-1, 2] }] },
         async run(inputs) {
           runs++;
+          runtime.runs[version]!++;
           if (options.hold !== undefined && runs > 1 && (options.hold.versions?.has(version) ?? true)) await options.hold.until;
           // Every k-th run fails (warmup, run 1, always passes).
           if (share > 0 && runs > 1 && runs % Math.round(1 / share) === 0) throw new Error(`v${version} failed run ${runs}`);

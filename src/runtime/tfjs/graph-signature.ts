@@ -25,6 +25,7 @@ export interface GraphSignature {
   /**
    * Inputs the graph declares as an integer type narrower than int32 (a `DT_UINT8` image),
    * by node name: tfjs feeds them as int32, so the declared type and the values it holds.
+   * (Outputs: `narrowInteger(entry.declared)` of their signature entry.)
    */
   readonly narrow: ReadonlyMap<string, NarrowInteger>;
 }
@@ -42,6 +43,11 @@ const NARROW_INTEGERS: Readonly<Record<string, NarrowInteger>> = {
   DT_UINT16: { dtype: 'uint16', range: [0, 65535] },
   DT_INT16: { dtype: 'int16', range: [-32768, 32767] },
 };
+
+/** The integer type narrower than int32 a TensorFlow type name stands for (`DT_UINT8`), which tfjs computes as int32; undefined for any other. */
+export function narrowInteger(tfType: string | undefined): NarrowInteger | undefined {
+  return tfType !== undefined && Object.hasOwn(NARROW_INTEGERS, tfType) ? NARROW_INTEGERS[tfType] : undefined;
+}
 
 interface TensorInfoJson {
   name?: unknown;
@@ -87,7 +93,10 @@ export function readGraphSignature(signature: unknown, topology?: unknown): Grap
   };
   const inputs = section('inputs');
   const narrow = new Map<string, NarrowInteger>();
-  for (const [node, entry] of inputs) if (entry.declared !== undefined && Object.hasOwn(NARROW_INTEGERS, entry.declared)) narrow.set(node, NARROW_INTEGERS[entry.declared]!);
+  for (const [node, entry] of inputs) {
+    const integer = narrowInteger(entry.declared);
+    if (integer !== undefined) narrow.set(node, integer);
+  }
   // The placeholder's own dtype is what the graph runs on: it wins over the signature's.
   const nodes = typeof topology === 'object' && topology !== null ? (topology as { node?: unknown }).node : undefined;
   if (Array.isArray(nodes)) {
@@ -95,7 +104,8 @@ export function readGraphSignature(signature: unknown, topology?: unknown): Grap
       if (node?.op !== 'Placeholder' || typeof node.name !== 'string') continue;
       const type = node.attr?.dtype?.type;
       if (typeof type !== 'string') continue;
-      if (Object.hasOwn(NARROW_INTEGERS, type)) narrow.set(node.name, NARROW_INTEGERS[type]!);
+      const integer = narrowInteger(type);
+      if (integer !== undefined) narrow.set(node.name, integer);
       else narrow.delete(node.name);
     }
   }

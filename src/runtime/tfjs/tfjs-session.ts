@@ -4,7 +4,7 @@ import { bytesOf, type BytesElement } from '../../tensor/codec/index.js';
 import type { Session } from '../runtime.js';
 import type { Tfjs } from './tfjs-backend.js';
 import { needsAsyncExecution } from './dynamic-ops.js';
-import { namesOf, type GraphSignature } from './graph-signature.js';
+import { namesOf, narrowInteger, type GraphSignature, type SignatureEntry } from './graph-signature.js';
 import type * as tfjs from '@tensorflow/tfjs';
 
 type TfTensor = tfjs.Tensor;
@@ -92,7 +92,7 @@ export class TfjsSession implements Session {
     const known = model.outputs.map((t) => {
       const entry = declared.outputs.get(t.name);
       const shape = t.shape ?? entry?.shape;
-      return shape === undefined ? undefined : { ...spec(t.name, t.dtype ?? entry?.dtype, shape), ...namesOf(t.name, entry) };
+      return shape === undefined ? undefined : outputSpec(spec(t.name, t.dtype ?? entry?.dtype, shape), t.name, entry);
     });
     let outputs: TensorSpec[];
     if (known.every((o) => o !== undefined)) outputs = dynamic ? (known as TensorSpec[]) : await batchedOutputs(tf, inputs, known as TensorSpec[], (xs) => Promise.resolve(execute(xs)));
@@ -107,7 +107,7 @@ export class TfjsSession implements Session {
         dynamic = true;
         probed = await probeOutputs(tf, inputs, inputNodes, model.outputs, declared, probe);
       }
-      outputs = model.outputs.map((t, i) => known[i] ?? { ...spec(t.name, probed.one[i]!.dtype, learnedShape(probed, i, dynamic)), ...namesOf(t.name, declared.outputs.get(t.name)) });
+      outputs = model.outputs.map((t, i) => known[i] ?? outputSpec(spec(t.name, probed.one[i]!.dtype, learnedShape(probed, i, dynamic)), t.name, declared.outputs.get(t.name)));
     }
     return new TfjsSession(tf, { signature: { inputs, outputs }, execute, executeAsync, dispose: () => model.dispose() }, onDispose, dynamic);
   }
@@ -188,6 +188,16 @@ function readData(y: TfTensor): TensorData {
       return bytes.slice();
     }
   });
+}
+
+/**
+ * A graph output's spec: named by its signature key, and with the narrower integer type the
+ * signature declares (`DT_UINT8`) where tfjs computes it as int32; the scheduler gives its
+ * values back in that type, exactly or not at all (`asDeclared`).
+ */
+function outputSpec(base: { name: string; dtype: DType; shape: number[] }, node: string, entry: SignatureEntry | undefined): TensorSpec {
+  const narrow = base.dtype === 'int32' ? narrowInteger(entry?.declared) : undefined;
+  return { ...base, ...namesOf(node, entry), ...(narrow === undefined ? {} : { declaredDtype: narrow.dtype }) };
 }
 
 function spec(name: string, dtype: string | undefined, shape: readonly (number | null)[] | undefined): { name: string; dtype: DType; shape: number[] } {

@@ -153,6 +153,16 @@ export function sameBytes(a: BytesElement, b: BytesElement): boolean {
   return x.byteLength === y.byteLength && x.every((v, i) => v === y[i]);
 }
 
+/**
+ * The index of the first element of bool storage that is neither 0 nor 1 (a Uint8Array holds
+ * it; a bool cannot mean it), or -1. Raw bytes sent for BOOL are refused by it, and so is a
+ * runtime's bool output (tfjs's wasm backend casts 7 to a bool stored as 7, and 256 to 0).
+ */
+export function invalidBool(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 1) return i;
+  return -1;
+}
+
 /** A short description of a value for error messages: `a string ("abc")`, `null`, `an object`. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

@@ -7,7 +7,7 @@
 import { endianness } from 'node:os';
 import { DTYPES, type DType, type TensorData } from '../dtype.js';
 import { ConversionError } from './conversion-error.js';
-import { bytesOf, type BytesElement } from './element-codec.js';
+import { bytesOf, invalidBool, type BytesElement } from './element-codec.js';
 
 // Typed arrays use the host's byte order; the wire is little-endian.
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -22,7 +22,7 @@ export function fromRawBytes(bytes: Uint8Array, dtype: DType, elements: number):
   const copy = new Uint8Array(needed);
   copy.set(bytes);
   if (dtype === 'bool') {
-    const bad = copy.findIndex((b) => b > 1);
+    const bad = invalidBool(copy);
     if (bad >= 0) throw new ConversionError(`element ${bad} is byte ${copy[bad]}; BOOL bytes are 0 or 1`);
   }
   return new info.array!(copy.buffer, 0, elements);

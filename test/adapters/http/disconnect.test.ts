@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, ModelHost, type RequestFailedEvent } from '../../../src/index.js';
 import { deferred, FAKE_SOURCE, fakeRuntime } from '../../helpers/fake-runtime.js';
+import { hangingRuntime } from '../../helpers/hanging-runtime.js';
 import { post, useServers } from './serve.js';
 
 const { serve } = useServers();
@@ -106,6 +107,43 @@ describe('client disconnects', () => {
     const { url } = await serve(host);
     for (let i = 0; i < 3; i++) expect((await post(`${url}/v2/models/m/infer`, INFER, { connection: 'close' })).status).toBe(200);
     expect(failed).toEqual([]);
+  });
+});
+
+describe('client disconnects under a canary', () => {
+  it("going away while the canary's failure waits for its baseline check cancels the check: it never runs, both versions let go", async () => {
+    // v1 hangs on 666, v2 (a 0.5 canary) throws on 7: a failure the baseline is asked about.
+    const stable = hangingRuntime({ name: 'stable', hangOn: 666 });
+    const canary = hangingRuntime({ name: 'canary', hangOn: -1, throwOn: 7 });
+    const host = new ModelHost({ runtimes: { stable: stable.runtime, canary: canary.runtime }, defaults: { batching: false } });
+    await host.load('m', { source: FAKE_SOURCE, config: { runtime: 'stable' } });
+    await host.deploy('m', 2, { source: FAKE_SOURCE, canary: 0.5, config: { runtime: 'canary' } });
+    const failed: RequestFailedEvent[] = [];
+    host.on('requestFailed', (e) => failed.push(e));
+    const pending = (version: number) => host.status('m').versions.find((v) => v.version === version)!.pending;
+    const { url } = await serve(host);
+    await host.predict('m', [1]); // v1
+    await host.predict('m', [1]); // v2: its probe's known-good input
+    await host.predict('m', [1]); // v1's turn: the next unpinned request goes to v2
+    const hung = host.predict('m', [666], { version: 1 }); // holds v1's one slot
+    await stable.started;
+    const runs = stable.state.runs;
+
+    const controller = new AbortController();
+    const body = { inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [7] }] };
+    const abandoned = fetch(`${url}/v2/models/m/infer`, { method: 'POST', body: JSON.stringify(body), signal: controller.signal }).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(pending(1)).toBe(2)); // its check, queued behind the hung run
+    controller.abort();
+    expect(await abandoned).toMatchObject({ name: 'AbortError' });
+    await vi.waitFor(() => expect(pending(1)).toBe(1));
+    await vi.waitFor(() => expect(pending(2)).toBe(0));
+    expect(failed.filter((f) => f.version === 2)).toEqual([expect.objectContaining({ code: ErrorCode.CANCELLED })]);
+
+    stable.release();
+    await hung;
+    expect(stable.state.runs).toBe(runs); // the check never ran
+    expect(failed.filter((f) => f.version === 1)).toEqual([]);
+    await host.close();
   });
 });
 

@@ -86,7 +86,7 @@ describe('a failure under a rollout is judged against its baseline', () => {
     expect(onCanary.length).toBeGreaterThan(0);
     for (const e of onCanary) {
       expect(e).toMatchObject({ code: ErrorCode.INVALID_INPUT, blame: 'request' });
-      expect(e.message).toMatch(/the runtime rejected this request's inputs \(x: float32 \[1, 2\]\) \(blamed on the request: it fails again on its own while other inputs succeed on this version\)$/);
+      expect(e.message).toMatch(/the runtime rejected this request's inputs \(x: float32 \[1, 2\]\) \(blamed on the request: it fails again on its own, with the same error, 3 more times, and other inputs succeed on this version after each failure\)$/);
     }
     expect(host.stats('m').guard).toMatchObject({ candidate: 2, candidateErrorRate: 0 });
     await host.close();

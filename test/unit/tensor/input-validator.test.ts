@@ -60,6 +60,14 @@ describe('InputValidator.prepare: accepted forms', () => {
     expect(prepared.shapeKey).toBe('3;3;');
   });
 
+  it('takes bool bytes (a Uint8Array) only when each is 0 or 1: a byte such as 7 is refused naming the element, not read as true', () => {
+    const boolOnly: Signature = { inputs: [{ name: 'mask', dtype: 'bool', shape: [-1, 3] }], outputs: [{ name: 'y', dtype: 'bool', shape: [-1, 3] }] };
+    expect(validator(boolOnly).prepare(Uint8Array.of(1, 0, 1), 'instance').tensors['mask']!.data).toEqual(Uint8Array.of(1, 0, 1));
+    for (const given of [Uint8Array.of(1, 7, 1), { mask: { data: Uint8Array.of(0, 0, 0, 1, 1, 255), shape: [2, 3], dtype: 'bool' } }]) {
+      expect(() => validator(boolOnly).prepare(given, given instanceof Uint8Array ? 'instance' : 'batch')).toThrow(/input 'mask': element (1 is 7|5 is 255); a bool is 0 or 1/);
+    }
+  });
+
   it('takes strings for string inputs', () => {
     const prepared = validator(text).prepare({ text: { data: ['a', 'b'], shape: [2] } }, 'batch');
     expect(prepared.tensors['text']!.data).toEqual(['a', 'b']);
