@@ -901,6 +901,12 @@ export class BatchScheduler implements Dispatcher {
       const blame = blames.get(f)!;
       const byBaseline = blame === 'request' && judged?.model.has(group) === true;
       const unjudged = blame === 'request' ? judged?.unjudged.get(group) : undefined;
+      // A check bounded by the request's deadline ended with it: the request's own timer fires at
+      // the same moment, whichever goes first, so the answer is the one that timer gives.
+      if (unjudged === CHECK_EXPIRED && task.deadline <= this.config.clock.now()) {
+        this.expire(task);
+        continue;
+      }
       const ownBlame: Blame = !task.check && (blame === 'model' || byBaseline) ? 'model' : 'request';
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
       const what =
@@ -1399,6 +1405,9 @@ interface BaselineVerdict {
   readonly unjudged: ReadonlyMap<readonly Task[], string>;
 }
 
+/** Why a baseline check bounded by its request's deadline gave no verdict: that deadline passed. */
+const CHECK_EXPIRED = "the request's deadline passed first";
+
 /**
  * Why a baseline check gave no verdict on its inputs (undefined: it did, the baseline failed
  * on them too): it was refused or dropped before the baseline could run them, or its time ran out.
@@ -1414,7 +1423,7 @@ function notRunBecause(error: unknown): string | undefined {
     case ErrorCode.QUEUE_FULL:
       return 'its queue was full';
     case ErrorCode.DEADLINE_EXCEEDED:
-      return "the request's deadline passed first";
+      return CHECK_EXPIRED;
     case ErrorCode.CIRCUIT_OPEN:
       return 'its circuit breaker was open';
     case ErrorCode.MODEL_NOT_READY:
