@@ -9,13 +9,21 @@
  * batch (a CPU runtime on the host's thread), throwing on any batch holding a row whose first
  * value is POISON (always with the same message: an input the runtime refuses).
  *
- *   flock /tmp/modelhost-bench.lock npx tsx bench/poison-flood.ts [--quick]
+ * `--http`: the same over HTTP (KServe v2 infer, `createNodeListener` on `node:http`), the host
+ * in a child process, the callers here (answers counted by status: 400, 500, 429).
+ *
+ *   flock /tmp/modelhost-bench.lock npx tsx bench/poison-flood.ts [--quick] [--http]
  *
  * Compare the ratios within one run (flood / no flood), not absolute numbers.
  */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createNodeListener } from '../src/adapters/http/index.js';
 import { ModelHost, type ModelHostError, type Runtime, type Session, type Tensor } from '../src/index.js';
 
 const quick = process.argv.includes('--quick');
+const http = process.argv.includes('--http');
 const SECONDS = quick ? 3 : 6;
 const RUN_MS = 1;
 const POISON = 666;
@@ -68,15 +76,87 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-async function measure(floodRate: number) {
+async function floodHost() {
   const runtime = floodRuntime();
   const host = new ModelHost({
     runtimes: { flood: runtime },
     defaults: { batching: { maxBatchSize: 8, maxDelayMs: 1 }, warmup: false, queue: { maxSize: 256 } },
   });
   await host.load('m', { source: { files: { 'model.fake': 'fake' } }, config: { runtime: 'flood' } });
-  let breakerChanges = 0;
-  host.on('breakerStateChanged', () => breakerChanges++);
+  const stats = { breakerChanges: 0 };
+  host.on('breakerStateChanged', () => stats.breakerChanges++);
+  return { host, runtime, stats };
+}
+
+/** `--server`: a flood host behind node:http; prints its port, then on stdin EOF prints its counts and exits. */
+async function server(): Promise<void> {
+  const { host, runtime, stats } = await floodHost();
+  const listener = createServer(createNodeListener(host));
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  console.log(JSON.stringify({ port: (listener.address() as AddressInfo).port }));
+  process.stdin.resume();
+  process.stdin.on('end', () => {
+    console.log(JSON.stringify({ runs: runtime.runs, failedRuns: runtime.failedRuns, breakerChanges: stats.breakerChanges }));
+    process.exit(0);
+  });
+}
+
+const STATUS_CODES: Record<number, string> = { 400: 'INVALID_INPUT', 429: 'QUEUE_FULL', 500: 'INFERENCE_FAILED', 503: 'CIRCUIT_OPEN?' };
+
+class HttpError extends Error {
+  constructor(readonly code: string) {
+    super(code);
+  }
+}
+
+/** A flood host in a child process, and a `predict` that calls it over HTTP. */
+async function httpHost() {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, '--server'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let waiting: (() => void) | undefined;
+  let buffered = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    let at: number;
+    while ((at = buffered.indexOf('\n')) >= 0) {
+      lines.push(buffered.slice(0, at));
+      buffered = buffered.slice(at + 1);
+      waiting?.();
+    }
+  });
+  const nextLine = async () => {
+    while (lines.length === 0) await new Promise<void>((resolve) => (waiting = resolve));
+    return JSON.parse(lines.shift()!) as Record<string, number>;
+  };
+  const { port } = await nextLine();
+  const url = `http://127.0.0.1:${port}/v2/models/m/infer`;
+  const predict = async (_model: string, data: number[]) => {
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 4], datatype: 'FP32', data }] }) });
+    await response.arrayBuffer();
+    if (response.status !== 200) throw new HttpError(STATUS_CODES[response.status] ?? String(response.status));
+  };
+  const close = async () => {
+    child.stdin.end();
+    return nextLine();
+  };
+  return { predict, close };
+}
+
+async function measure(floodRate: number) {
+  let predict: (model: string, data: number[]) => Promise<unknown>;
+  let close: () => Promise<{ runs: number; failedRuns: number; breakerChanges: number }>;
+  if (http) {
+    const remote = await httpHost();
+    predict = remote.predict;
+    close = remote.close as typeof close;
+  } else {
+    const { host, runtime, stats } = await floodHost();
+    predict = (model, data) => host.predict(model, data);
+    close = async () => {
+      await host.close();
+      return { runs: runtime.runs, failedRuns: runtime.failedRuns, breakerChanges: stats.breakerChanges };
+    };
+  }
   const until = performance.now() + SECONDS * 1000;
   const latencies: number[] = [];
   let goodFailed = 0;
@@ -88,7 +168,7 @@ async function measure(floodRate: number) {
     while (performance.now() < until) {
       const started = performance.now();
       try {
-        await host.predict('m', [i % 512, 1, 2, 3]);
+        await predict('m', [i % 512, 1, 2, 3]);
         latencies.push(performance.now() - started);
       } catch (error) {
         goodFailed++;
@@ -107,7 +187,7 @@ async function measure(floodRate: number) {
       while (poisonSent < due) {
         poisonSent++;
         poisoned.push(
-          host.predict('m', [POISON, 0, 0, 0]).then(
+          predict('m', [POISON, 0, 0, 0]).then(
             () => {
               poisonCodes.set('ok', (poisonCodes.get('ok') ?? 0) + 1);
             },
@@ -121,11 +201,9 @@ async function measure(floodRate: number) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
-  const runsBefore = runtime.runs;
   await Promise.all([flood(), ...Array.from({ length: GOOD_CALLERS }, (_, c) => good(c))]);
   await Promise.all(poisoned);
-  const runs = runtime.runs - runsBefore;
-  await host.close();
+  const { runs, failedRuns, breakerChanges } = await close();
   latencies.sort((a, b) => a - b);
   return {
     floodRate,
@@ -137,12 +215,19 @@ async function measure(floodRate: number) {
     poisonSent,
     poisonCodes: [...poisonCodes].map(([c, n]) => `${c}:${n}`).join(' ') || '-',
     runs,
-    failedRuns: runtime.failedRuns,
+    failedRuns,
     breakerChanges,
   };
 }
 
-console.log(`poison flood: ${GOOD_CALLERS} closed-loop callers of well-formed requests for ${SECONDS} s, a runtime run of ${RUN_MS} ms (sync), batches of up to 8\n`);
+if (process.argv.includes('--server')) {
+  await server();
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+console.log(`poison flood${http ? ' over HTTP' : ''}: ${GOOD_CALLERS} closed-loop callers of well-formed requests for ${SECONDS} s, a runtime run of ${RUN_MS} ms (sync), batches of up to 8\n`);
 console.log('| poison/s sent | good answered/s | good p50 ms | good p99 ms | good failed (codes) | poison answered (codes) | runtime runs | runs that threw | breaker changes |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const rate of FLOOD_RATES) {
@@ -150,4 +235,5 @@ for (const rate of FLOOD_RATES) {
   console.log(
     `| ${r.floodRate} (${r.poisonSent} sent) | ${r.goodPerSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.goodFailed} (${r.goodCodes}) | ${r.poisonCodes} | ${r.runs} | ${r.failedRuns} | ${r.breakerChanges} |`,
   );
+}
 }
