@@ -890,8 +890,9 @@ export class BatchScheduler implements Dispatcher {
       }),
     );
     // Other inputs succeed here; under a rollout that is not enough: a version broken for a share
-    // of real inputs answers the last good one. The baseline must refuse the input too.
-    const pinned = failed.filter((f) => blames.get(f) === 'request' && !unreproduced.has(f));
+    // of real inputs answers the last good one. The baseline must refuse the input too. A failure
+    // not reproduced is checked too: the baseline's answer shows it is the version's all the same.
+    const pinned = failed.filter((f) => blames.get(f) === 'request');
     const judged = pinned.length > 0 ? await this.againstBaseline(pinned) : undefined;
     // A baseline check of another version's request never counts here: this version was not asked to serve it.
     const counts = failed.some((f) => !f.task.check && (blames.get(f) === 'model' || judged?.model.has(f.group) === true));
@@ -922,10 +923,10 @@ export class BatchScheduler implements Dispatcher {
           : unreproduced.has(f)
             ? ` (${UNREPRODUCED_REASON})`
             : task.check
-            ? ' (not counted: a check of another version\'s failed request on its baseline)'
-            : unjudged !== undefined
-              ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
-              : ` (${blameReason(alone, hung)})`;
+              ? ' (not counted: a check of another version\'s failed request on its baseline)'
+              : unjudged !== undefined
+                ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
+                : ` (${blameReason(alone, hung)})`;
       // Pinned on its input: the runtime itself refused it alone while other inputs run, so it is
       // the client's to change, a 4xx (a 500 would invite a retry of the same input). A contract
       // check of modelhost's own (an output that breaks the signature) or a run that got no

@@ -104,3 +104,42 @@ describe('a flood of requests the runtime refuses', () => {
     await host.close();
   });
 });
+
+describe('a canary past its reproduction budget', () => {
+  it('a failure not reproduced is still checked on the baseline: an input the baseline answers counts against the canary', async () => {
+    const clock = new FakeClock();
+    const stable = timedRuntime(clock);
+    // The canary also throws on 7, an input the baseline answers: the canary's fault.
+    const canaryRuns = timedRuntime(clock);
+    const canary: Runtime = {
+      ...canaryRuns,
+      async load(...args) {
+        const session = await canaryRuns.load(...(args as Parameters<Runtime['load']>));
+        return {
+          ...session,
+          async run(inputs) {
+            const out = await session.run(inputs);
+            if ((inputs['x']!.data as Float32Array)[0] === 7) throw new Error('broken on 7');
+            return out;
+          },
+        };
+      },
+    };
+    const host = new ModelHost({ runtimes: { stable, canary }, clock, defaults: { batching: false, warmup: false, breaker: { volumeThreshold: 1_000_000 }, rollout: { windowMs: 10_000_000, minSamples: 1_000 } } });
+    await host.load('m', { source: FAKE_SOURCE, config: { runtime: 'stable' } });
+    await host.deploy('m', 2, { source: FAKE_SOURCE, canary: 0.5, config: { runtime: 'canary' } });
+    const failed: RequestFailedEvent[] = [];
+    host.on('requestFailed', (e) => failed.push(e));
+    await host.predict('m', row(1), { version: 2 }); // known-good inputs on the canary
+    // Pinned to v2, poisoned requests are judged as without a rollout, and spend its budget.
+    const codes: string[] = [];
+    for (let i = 0; i < 20; i++) codes.push(((await host.predict('m', row(POISON), { version: 2 }).catch((e: ModelHostError) => e)) as ModelHostError).code);
+    expect(codes.at(-1)).toBe(ErrorCode.INFERENCE_FAILED); // not judged: the budget is spent
+    failed.length = 0;
+    for (let i = 0; i < 4; i++) await host.predict('m', row(7)).catch(() => undefined); // half of them to the canary
+    const onCanary = failed.filter((e) => e.version === 2);
+    expect(onCanary.length).toBeGreaterThan(0);
+    for (const e of onCanary) expect(e).toMatchObject({ code: ErrorCode.INFERENCE_FAILED, blame: 'model', message: expect.stringMatching(/\(the version's fault, not the request's: v1, the rollout's baseline, answers the same inputs\)$/) });
+    await host.close();
+  });
+});
