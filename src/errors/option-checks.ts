@@ -65,14 +65,33 @@ export function checkObject(value: unknown, path: string, known: readonly string
 }
 
 /**
+ * A string from a client or a caller, for a message: JSON-quoted, cut at `max` characters (a
+ * path segment or key may be kilobytes), with every invisible character escaped (`visible`).
+ */
+export function quoted(text: string, max = 40): string {
+  return visible(JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text));
+}
+
+/**
+ * Characters JSON leaves raw that a log line or a terminal must not get from a client: C1
+ * controls, line and paragraph separators (a new line in many log viewers) and format
+ * characters (bidi overrides that reorder the rest of a line, zero-width ones).
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** `json` with each `INVISIBLE` character as `\uXXXX` escapes (two past the BMP, a surrogate pair): still the same JSON string. */
+function visible(json: string): string {
+  return json.replace(INVISIBLE, (c) => {
+    let escaped = '';
+    for (let i = 0; i < c.length; i++) escaped += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return escaped;
+  });
+}
+
+/**
  * A received value for a message, cut short; bigints (nested too) exactly, as `123n`, and
  * NaN and ±Infinity as themselves (JSON would say `null`).
  */
-/** A string from a client or a caller, for a message: JSON-quoted, cut at `max` characters (a path segment or key may be kilobytes). */
-export function quoted(text: string, max = 40): string {
-  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
-}
-
 export function show(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return 'a function';
@@ -81,7 +100,7 @@ export function show(value: unknown): string {
   try {
     const literal = (_: string, v: unknown) => (typeof v === 'bigint' ? `\u0000${v}n` : typeof v === 'number' && !Number.isFinite(v) ? `\u0000${v}` : v);
     const json = JSON.stringify(value, literal).replace(/"\\u0000(-?\d+n|NaN|-?Infinity)"/g, '$1');
-    return json.length > 60 ? `${json.slice(0, 60)}…` : json;
+    return visible(json.length > 60 ? `${json.slice(0, 60)}…` : json);
   } catch {
     return Object.prototype.toString.call(value);
   }

@@ -19,6 +19,7 @@ import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
 import { captureSettlers, settlers } from './settlers.js';
 import { REPRODUCTIONS, sameFailure } from './reproduction.js';
+import { REPRODUCTION_SHARE, ReproductionBudget } from './reproduction-budget.js';
 import { SplitRequest, type SplitOutcome } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -186,6 +187,8 @@ export class BatchScheduler implements Dispatcher {
   private readonly judging = new Set<Task>();
   /** The probe in flight, shared by concurrent failures: after a throw, and after a hang (which synthetic inputs may probe). */
   private readonly probing: { threw?: Promise<boolean>; hung?: Promise<boolean> } = {};
+  /** The run time reproducing failures may take (a flood of inputs the runtime refuses must not buy everyone's slots). */
+  private readonly reproductions: ReproductionBudget;
   /** Outputs the runtime computes wider than the model declares them (a tfjs graph's uint8 as int32): given back as declared. */
   private readonly narrowed: readonly TensorSpec[];
 
@@ -197,6 +200,7 @@ export class BatchScheduler implements Dispatcher {
     this.narrowed = (config.outputs ?? []).filter((spec) => narrowerDeclared(spec) !== undefined);
     this.arrivals = new ArrivalClock(config.clock);
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
+    this.reproductions = new ReproductionBudget(config.clock, executor.concurrency);
     this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
     executor.onAvailable = () => this.schedule();
     this.buffers = executor.releasesInputs && config.padding === undefined ? new BatchBuffers(config.maxBatchSize, executor.concurrency) : undefined;
@@ -868,14 +872,26 @@ export class BatchScheduler implements Dispatcher {
     // A failure alone must also come back, the same way, round after round (reproduction.ts):
     // else a runtime that fails at random would have some of its failures pinned on clients.
     // A run that got no answer is not run again; an unsplit group has no one to run alone.
+    // Past its budget (reproduction-budget.ts) a failure is judged by nobody: not pinned on the
+    // request without the evidence, not counted against the version (the flood is a client's).
     const blames = new Map<Failed, Blame>();
+    const unreproduced = new Set<Failed>();
     await Promise.all(
       failed.map(async (f) => {
-        blames.set(f, f.task.check || (others && (!f.alone || f.hung || (await this.reproduces(f.task, f.cause)))) ? 'request' : 'model');
+        let blame: Blame;
+        if (f.task.check) blame = 'request';
+        else if (!others) blame = 'model';
+        else if (!f.alone || f.hung) blame = 'request';
+        else if (!this.reproductions.available()) {
+          unreproduced.add(f);
+          blame = 'request';
+        } else blame = (await this.reproduces(f.task, f.cause)) ? 'request' : 'model';
+        blames.set(f, blame);
       }),
     );
     // Other inputs succeed here; under a rollout that is not enough: a version broken for a share
-    // of real inputs answers the last good one. The baseline must refuse the input too.
+    // of real inputs answers the last good one. The baseline must refuse the input too. A failure
+    // not reproduced is checked too: the baseline's answer shows it is the version's all the same.
     const pinned = failed.filter((f) => blames.get(f) === 'request');
     const judged = pinned.length > 0 ? await this.againstBaseline(pinned) : undefined;
     // A baseline check of another version's request never counts here: this version was not asked to serve it.
@@ -886,6 +902,12 @@ export class BatchScheduler implements Dispatcher {
       const blame = blames.get(f)!;
       const byBaseline = blame === 'request' && judged?.model.has(group) === true;
       const unjudged = blame === 'request' ? judged?.unjudged.get(group) : undefined;
+      // A check bounded by the request's deadline ended with it: the request's own timer fires at
+      // the same moment, whichever goes first, so the answer is the one that timer gives.
+      if (unjudged === CHECK_EXPIRED && task.deadline <= this.config.clock.now()) {
+        this.expire(task);
+        continue;
+      }
       const ownBlame: Blame = !task.check && (blame === 'model' || byBaseline) ? 'model' : 'request';
       // The runtime's own text (graph node names, paths) stays in `cause`: clients get modelhost's words.
       const what =
@@ -898,17 +920,19 @@ export class BatchScheduler implements Dispatcher {
         ? ` (${baselineReason(judged!.version, group.length > 1)})`
         : ownBlame === 'model'
           ? ''
-          : task.check
-            ? ' (not counted: a check of another version\'s failed request on its baseline)'
-            : unjudged !== undefined
-              ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
-              : ` (${blameReason(alone, hung)})`;
+          : unreproduced.has(f)
+            ? ` (${UNREPRODUCED_REASON})`
+            : task.check
+              ? ' (not counted: a check of another version\'s failed request on its baseline)'
+              : unjudged !== undefined
+                ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
+                : ` (${blameReason(alone, hung)})`;
       // Pinned on its input: the runtime itself refused it alone while other inputs run, so it is
       // the client's to change, a 4xx (a 500 would invite a retry of the same input). A contract
       // check of modelhost's own (an output that breaks the signature) or a run that got no
       // answer stays INFERENCE_FAILED: neither shows the input is wrong; nor does a failure its
       // rollout's baseline could not run (it may be the version's: a retry may well succeed).
-      const rejected = ownBlame === 'request' && alone && !hung && !isHostWorded(own) && unjudged === undefined;
+      const rejected = ownBlame === 'request' && alone && !hung && !isHostWorded(own) && unjudged === undefined && !unreproduced.has(f);
       const answer = judged?.answers.get(task);
       this.fail(
         task,
@@ -1065,15 +1089,21 @@ export class BatchScheduler implements Dispatcher {
    */
   private async reproduces(task: Task, cause: unknown): Promise<boolean> {
     const first = this.translated(cause);
+    const { clock } = this.config;
     for (let round = 0; round < REPRODUCTIONS; round++) {
       if (task.state === TaskState.Settled) return true;
+      const started = clock.now();
       try {
-        this.checkOutputs(await this.rerun(this.batchInputs([task]), false), task.rows);
-        return false;
-      } catch (error) {
-        if (isRunTimeout(error) || !sameFailure(this.translated(error), first)) return false;
+        try {
+          this.checkOutputs(await this.rerun(this.batchInputs([task]), false), task.rows);
+          return false;
+        } catch (error) {
+          if (isRunTimeout(error) || !sameFailure(this.translated(error), first)) return false;
+        }
+        if (!(await this.probe(false))) return false;
+      } finally {
+        this.reproductions.spend(clock.now() - started);
       }
-      if (!(await this.probe(false))) return false;
     }
     return true;
   }
@@ -1376,6 +1406,9 @@ interface BaselineVerdict {
   readonly unjudged: ReadonlyMap<readonly Task[], string>;
 }
 
+/** Why a baseline check bounded by its request's deadline gave no verdict: that deadline passed. */
+const CHECK_EXPIRED = "the request's deadline passed first";
+
 /**
  * Why a baseline check gave no verdict on its inputs (undefined: it did, the baseline failed
  * on them too): it was refused or dropped before the baseline could run them, or its time ran out.
@@ -1391,7 +1424,7 @@ function notRunBecause(error: unknown): string | undefined {
     case ErrorCode.QUEUE_FULL:
       return 'its queue was full';
     case ErrorCode.DEADLINE_EXCEEDED:
-      return "the request's deadline passed first";
+      return CHECK_EXPIRED;
     case ErrorCode.CIRCUIT_OPEN:
       return 'its circuit breaker was open';
     case ErrorCode.MODEL_NOT_READY:
@@ -1432,6 +1465,11 @@ function blameGrounds(alone: boolean, hung: boolean): string {
   if (alone) return `it fails again on its own, with the same error, ${REPRODUCTIONS} more times, and other inputs succeed on this version after each failure`;
   return 'its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
 }
+
+/** Why a failure alone that other inputs survive is counted against neither the version nor the request: it was not run again. */
+const UNREPRODUCED_REASON =
+  'not judged: it failed on its own and other inputs succeed on this version, but it was not run again to confirm it: ' +
+  `running failures again may take ${REPRODUCTION_SHARE * 100}% of the version's execution time, and other failures have taken it`;
 
 /** Why a failure is counted against neither the version nor the request: its baseline could not run the inputs (`why`). */
 function unjudgedReason(alone: boolean, hung: boolean, baseline: number, why: string): string {
