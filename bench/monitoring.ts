@@ -112,10 +112,10 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
   console.log(`\nsampling 0.01 ÷ default: ${(rate('sampling 0.01') / rate('default')).toFixed(3)}, with drift: ${(rate('sampling 0.01 + drift') / rate('default')).toFixed(3)} (target ≥ 0.97)`);
   console.log(
-    `one sequential caller, p50: cache hit ${(hit.p50 * 1000).toFixed(1)} µs, a run of the MLP (default host) ${(run.p50 * 1000).toFixed(1)} µs, a cache miss ${(miss.p50 * 1000).toFixed(1)} µs: a hit is ${(run.p50 / hit.p50).toFixed(1)}× faster than a run (target ≥ 10×)`,
+    `one sequential caller, p50: cache hit ${(hit.p50 * 1000).toFixed(1)} µs, a run of the MLP (default host) ${(run.p50 * 1000).toFixed(1)} µs, a cache miss ${(miss.p50 * 1000).toFixed(1)} µs: a hit is ${(run.p50 / hit.p50).toFixed(1)}× faster than a run (each p50 holds the harness's own ~1 µs per request, more than a hit costs: the target is read in aggregate, below)`,
   );
   console.log(
-    `one sequential caller, back-to-back calls timed in aggregate (best of 3): cache hit ${back.hit.toFixed(2)} µs, a run of the MLP ${back.run.toFixed(2)} µs: a hit is ${(back.run / back.hit).toFixed(1)}× faster than a run (target ≥ 10×)`,
+    `one sequential caller, back-to-back calls timed in aggregate (best of 3): cache hit ${back.hit.toFixed(2)} µs, a run of the MLP ${back.run.toFixed(2)} µs: a hit is ${(back.run / back.hit).toFixed(1)}× faster than a run (target ≥ 10×: ${back.run / back.hit >= 10 ? 'met' : 'missed'})`,
   );
   const dropped = sinks.reduce((n, s) => n + s.dropped, 0);
   console.log(`JSON-lines sink: ${sinks.reduce((n, s) => n + s.written, 0).toLocaleString('en-US')} lines written, ${dropped} dropped`);
