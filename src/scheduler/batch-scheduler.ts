@@ -135,7 +135,8 @@ export interface BatchSchedulerConfig {
  * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch
  * (with `padding`: the same but for their padded length, see padding.ts).
  * A failing batch is bisected so a poisoned request fails alone (one that got no answer
- * within its time bound is not: its requests fail with the timeout); a failure is then blamed on
+ * within its time bound is not: its requests fail with the timeout; nor is one past the
+ * version's judging budget, judging-budget.ts: its requests fail not judged); a failure is then blamed on
  * the request when other inputs succeed on the version (its batch-mates, or a probe with
  * known-good inputs), and only failures blamed on the model count toward the breaker.
  */
