@@ -937,11 +937,11 @@ export class BatchScheduler implements Dispatcher {
             ? ` (${UNREPRODUCED_REASON})`
             : unsplit.has(f)
               ? ` (${UNSPLIT_REASON})`
-            : task.check
-              ? ' (not counted: a check of another version\'s failed request on its baseline)'
-              : unjudged !== undefined
-                ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
-                : ` (${blameReason(alone, hung)})`;
+              : task.check
+                ? ' (not counted: a check of another version\'s failed request on its baseline)'
+                : unjudged !== undefined
+                  ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
+                  : ` (${blameReason(alone, hung)})`;
       // Pinned on its input: the runtime itself refused it alone while other inputs run, so it is
       // the client's to change, a 4xx (a 500 would invite a retry of the same input). A contract
       // check of modelhost's own (an output that breaks the signature) or a run that got no
