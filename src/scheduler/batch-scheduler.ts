@@ -19,7 +19,7 @@ import type { Executor } from './executor.js';
 import type { Padding } from './padding.js';
 import { captureSettlers, settlers } from './settlers.js';
 import { REPRODUCTIONS, sameFailure } from './reproduction.js';
-import { REPRODUCTION_SHARE, ReproductionBudget } from './reproduction-budget.js';
+import { JUDGING_SHARE, JudgingBudget } from './judging-budget.js';
 import { SplitRequest, type SplitOutcome } from './split-request.js';
 import { Task, TaskState } from './task.js';
 import { TaskQueue } from './task-queue.js';
@@ -135,7 +135,8 @@ export interface BatchSchedulerConfig {
  * sockets in one poll phase still share a batch. Only requests with the same non-batch dimensions share a batch
  * (with `padding`: the same but for their padded length, see padding.ts).
  * A failing batch is bisected so a poisoned request fails alone (one that got no answer
- * within its time bound is not: its requests fail with the timeout); a failure is then blamed on
+ * within its time bound is not: its requests fail with the timeout; nor is one past the
+ * version's judging budget, judging-budget.ts: its requests fail not judged); a failure is then blamed on
  * the request when other inputs succeed on the version (its batch-mates, or a probe with
  * known-good inputs), and only failures blamed on the model count toward the breaker.
  */
@@ -187,8 +188,8 @@ export class BatchScheduler implements Dispatcher {
   private readonly judging = new Set<Task>();
   /** The probe in flight, shared by concurrent failures: after a throw, and after a hang (which synthetic inputs may probe). */
   private readonly probing: { threw?: Promise<boolean>; hung?: Promise<boolean> } = {};
-  /** The run time reproducing failures may take (a flood of inputs the runtime refuses must not buy everyone's slots). */
-  private readonly reproductions: ReproductionBudget;
+  /** The run time judging failures (bisection, reproduction) may take: a flood of inputs the runtime refuses must not buy everyone's slots. */
+  private readonly judgingBudget: JudgingBudget;
   /** Outputs the runtime computes wider than the model declares them (a tfjs graph's uint8 as int32): given back as declared. */
   private readonly narrowed: readonly TensorSpec[];
 
@@ -200,7 +201,7 @@ export class BatchScheduler implements Dispatcher {
     this.narrowed = (config.outputs ?? []).filter((spec) => narrowerDeclared(spec) !== undefined);
     this.arrivals = new ArrivalClock(config.clock);
     this.deadlines = new DeadlineTimer(config.clock, (task) => this.expire(task));
-    this.reproductions = new ReproductionBudget(config.clock, executor.concurrency);
+    this.judgingBudget = new JudgingBudget(config.clock, executor.concurrency);
     this.defer = config.defer ?? ((callback) => (this.executor.blocking ? setImmediate(callback) : process.nextTick(callback)));
     executor.onAvailable = () => this.schedule();
     this.buffers = executor.releasesInputs && config.padding === undefined ? new BatchBuffers(config.maxBatchSize, executor.concurrency) : undefined;
@@ -848,12 +849,20 @@ export class BatchScheduler implements Dispatcher {
    * version reports itself stalled), so one client could take the version out of service. Its
    * requests fail with the timeout and the probe alone decides whether it counts (TorchServe and
    * Triton fail a timed-out batch's requests; neither re-runs them).
+   *
+   * Judging runs (bisection, reproduction) come out of the version's judging budget
+   * (judging-budget.ts): a failed batch is judged, in full, only while it is positive. Past it a
+   * batch is not split: its requests fail together, and unless the probe fails too (the
+   * model's, counted as ever) they are judged by nobody, pinned on no request and not counted.
    */
   private async classify(tasks: Task[], cause: unknown): Promise<void> {
     const failed: Failed[] = [];
     const outcome = { succeeded: false, departed: false };
+    // One decision per failed batch, before its bisection: what the bisection spends does not
+    // leave the culprits it found unreproduced (a slow model's lone bad input is judged whole).
+    const judgeable = this.judgingBudget.available();
     if (isRunTimeout(cause)) this.giveUp(tasks, cause, failed, outcome);
-    else await this.isolate(tasks, cause, isolationBudget(tasks.length), failed, outcome);
+    else await this.isolate(tasks, cause, judgeable ? isolationBudget(tasks.length) : { runs: 0 }, failed, outcome);
     const breaker = this.config.breaker;
     if (failed.length === 0) {
       if (!outcome.departed) {
@@ -872,17 +881,21 @@ export class BatchScheduler implements Dispatcher {
     // A failure alone must also come back, the same way, round after round (reproduction.ts):
     // else a runtime that fails at random would have some of its failures pinned on clients.
     // A run that got no answer is not run again; an unsplit group has no one to run alone.
-    // Past its budget (reproduction-budget.ts) a failure is judged by nobody: not pinned on the
+    // Past its budget (judging-budget.ts) a failure is judged by nobody: not pinned on the
     // request without the evidence, not counted against the version (the flood is a client's).
     const blames = new Map<Failed, Blame>();
     const unreproduced = new Set<Failed>();
+    const unsplit = new Set<Failed>();
     await Promise.all(
       failed.map(async (f) => {
         let blame: Blame;
         if (f.task.check) blame = 'request';
         else if (!others) blame = 'model';
-        else if (!f.alone || f.hung) blame = 'request';
-        else if (!this.reproductions.available()) {
+        else if (f.hung) blame = 'request';
+        else if (!f.alone) {
+          if (!judgeable) unsplit.add(f);
+          blame = 'request';
+        } else if (!judgeable) {
           unreproduced.add(f);
           blame = 'request';
         } else blame = (await this.reproduces(f.task, f.cause)) ? 'request' : 'model';
@@ -913,7 +926,7 @@ export class BatchScheduler implements Dispatcher {
       const what =
         isHostWorded(own)
           ? (own as Error).message.slice(this.prefix.length)
-          : blame === 'model'
+          : blame === 'model' || unsplit.has(f)
             ? 'the runtime failed on this batch'
             : 'the runtime failed on this request';
       const why = byBaseline
@@ -922,11 +935,13 @@ export class BatchScheduler implements Dispatcher {
           ? ''
           : unreproduced.has(f)
             ? ` (${UNREPRODUCED_REASON})`
-            : task.check
-              ? ' (not counted: a check of another version\'s failed request on its baseline)'
-              : unjudged !== undefined
-                ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
-                : ` (${blameReason(alone, hung)})`;
+            : unsplit.has(f)
+              ? ` (${UNSPLIT_REASON})`
+              : task.check
+                ? ' (not counted: a check of another version\'s failed request on its baseline)'
+                : unjudged !== undefined
+                  ? ` (${unjudgedReason(alone, hung, judged!.version, unjudged)})`
+                  : ` (${blameReason(alone, hung)})`;
       // Pinned on its input: the runtime itself refused it alone while other inputs run, so it is
       // the client's to change, a 4xx (a 500 would invite a retry of the same input). A contract
       // check of modelhost's own (an output that breaks the signature) or a run that got no
@@ -1102,7 +1117,7 @@ export class BatchScheduler implements Dispatcher {
         }
         if (!(await this.probe(false))) return false;
       } finally {
-        this.reproductions.spend(clock.now() - started);
+        this.judgingBudget.spend(clock.now() - started);
       }
     }
     return true;
@@ -1167,6 +1182,7 @@ export class BatchScheduler implements Dispatcher {
         const rows = half.reduce((n, t) => n + t.rows, 0);
         for (const task of half) task.batchRows = rows;
         const started = this.config.clock.now();
+        let charged = false;
         try {
           const inputs = this.batchInputs(half);
           const outputs = this.checkOutputs(await this.rerun(inputs, half.length > 1), rows);
@@ -1176,9 +1192,12 @@ export class BatchScheduler implements Dispatcher {
           const first = half[0]!;
           if (first.state !== TaskState.Settled && !first.chunk) this.knownGood = half.length === 1 ? inputs : this.config.padding === undefined ? first.inputs : this.knownGood;
           const ended = this.config.clock.now();
+          this.judgingBudget.spend(ended - started);
+          charged = true;
           this.complete(half, outputs, ended - started, ended);
           outcome.succeeded = true;
         } catch (error) {
+          if (!charged) this.judgingBudget.spend(this.config.clock.now() - started);
           if (isRunTimeout(error)) this.giveUp(half, error, failed, outcome);
           else await this.isolate(half, error, budget, failed, outcome);
         }
@@ -1469,7 +1488,12 @@ function blameGrounds(alone: boolean, hung: boolean): string {
 /** Why a failure alone that other inputs survive is counted against neither the version nor the request: it was not run again. */
 const UNREPRODUCED_REASON =
   'not judged: it failed on its own and other inputs succeed on this version, but it was not run again to confirm it: ' +
-  `running failures again may take ${REPRODUCTION_SHARE * 100}% of the version's execution time, and other failures have taken it`;
+  `running failures again may take ${JUDGING_SHARE * 100}% of the version's execution time, and other failures have taken it`;
+
+/** Why the requests of a failed batch that other inputs survive are counted against neither the version nor a request: it was not split. */
+const UNSPLIT_REASON =
+  'not judged: its batch failed and other inputs succeed on this version, but the batch was not split to find the request at fault: ' +
+  `running failures again may take ${JUDGING_SHARE * 100}% of the version's execution time, and other failures have taken it`;
 
 /** Why a failure is counted against neither the version nor the request: its baseline could not run the inputs (`why`). */
 function unjudgedReason(alone: boolean, hung: boolean, baseline: number, why: string): string {

@@ -16,7 +16,7 @@
  * Each round stops at the first run that says otherwise, so a flaky runtime costs about one
  * extra run per failure, and only a request already pinned pays every round: bounded, each run
  * within `breaker.timeoutMs`, and all rounds together within a share of the version's time
- * (reproduction-budget.ts: a client sending only inputs the runtime refuses must not buy 6 runs
+ * (judging-budget.ts: a client sending only inputs the runtime refuses must not buy 6 runs
  * of everyone's slots with each request).
  *
  * Neither Triton, TorchServe nor TF Serving re-runs a failed request to decide: they pass the
