@@ -75,32 +75,30 @@ export class Task {
   }
 
   resolve(outputs: Record<string, Tensor>): boolean {
-    if (this.state === TaskState.Settled) return false;
-    this.state = TaskState.Settled;
-    this.inputs = NO_INPUTS;
-    this.chunkOf = undefined;
-    this.split = undefined;
-    this.signalGroup?.leave(this);
-    if (this.onSettle !== undefined) this.settledHook();
+    if (!this.settle()) return false;
     this.onResolve(outputs);
     return true;
   }
 
   reject(error: ModelHostError): boolean {
+    if (!this.settle()) return false;
+    this.onReject(error);
+    return true;
+  }
+
+  /** Marks it settled and lets go of what it held (false: it already was), before its caller hears. */
+  private settle(): boolean {
     if (this.state === TaskState.Settled) return false;
     this.state = TaskState.Settled;
     this.inputs = NO_INPUTS;
     this.chunkOf = undefined;
     this.split = undefined;
     this.signalGroup?.leave(this);
-    if (this.onSettle !== undefined) this.settledHook();
-    this.onReject(error);
+    const hook = this.onSettle;
+    if (hook !== undefined) {
+      this.onSettle = undefined;
+      hook();
+    }
     return true;
-  }
-
-  private settledHook(): void {
-    const hook = this.onSettle!;
-    this.onSettle = undefined;
-    hook();
   }
 }
