@@ -4,9 +4,9 @@
  * adapters: translate messages, map error codes to statuses.
  */
 import type * as GrpcJs from '@grpc/grpc-js';
-import { declaredDatatype, ErrorCode, fallbackVersionOf, isModelHostError, ModelHostError, type ModelHost, type TensorSpec } from 'modelhost';
+import { declaredDatatype, ErrorCode, isModelHostError, ModelHostError, type ModelHost, type TensorSpec } from 'modelhost';
 import type { HttpRequest } from 'modelhost/http';
-import { answeredBy, PLATFORM } from '../http/kserve-v2.js';
+import { answeredBy, PLATFORM, versionThatAnswered } from '../http/kserve-v2.js';
 import { PACKAGE_VERSION } from '../../version.js';
 import { parseVersion, shownVersion } from '../http/version-segment.js';
 import { isRequestId, newRequestId, requestIdProblem } from '../http/request-id.js';
@@ -75,10 +75,7 @@ export function inferenceHandlers(grpc: Grpc, host: ModelHost, options: Resolved
     const outputs = meta.batched ? await host.predictBatch(model, decoded.inputs, predictOptions) : await host.predict(model, decoded.inputs, predictOptions);
     const names = decoded.outputs ?? meta.outputs.map((s: TensorSpec) => s.name);
     const encoded = encodeOutputs(outputs, names, decoded.raw, options.maxSendMessageBytes);
-    // Another version made the outputs (the baseline's answer, `breaker.fallback`): it is named, or none for a mix.
-    const other = fallbackVersionOf(outputs);
-    const modelVersion = other === undefined ? answeredBy(host, model, version) : other === 'several' ? undefined : String(other);
-    return { model_name: model, model_version: modelVersion ?? '', id, ...encoded };
+    return { model_name: model, model_version: versionThatAnswered(outputs, answeredBy(host, model, version)) ?? '', id, ...encoded };
   };
 
   return {

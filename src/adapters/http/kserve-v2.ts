@@ -115,11 +115,20 @@ export const infer: RouteHandler = (context) => {
   return outputs.then((out) => inferResponse(answeredVersion(answer, out), out));
 };
 
-/** The answer's `model_version` when another version made the outputs (the baseline's answer, `breaker.fallback`): that one, or none for a mix. */
+/** `answer` with the `model_version` of the version that made `outputs` (`versionThatAnswered`). */
 function answeredVersion(answer: InferAnswer, outputs: Outputs): InferAnswer {
+  const modelVersion = versionThatAnswered(outputs, answer.modelVersion);
+  return modelVersion === answer.modelVersion ? answer : { ...answer, modelVersion };
+}
+
+/**
+ * An answer's `model_version` (KServe REST and gRPC): `routed`, the version the request went to,
+ * unless another version made the outputs (the baseline's answer, `breaker.fallback`): that one,
+ * or none for a mix of versions' rows.
+ */
+export function versionThatAnswered(outputs: Outputs, routed: string | undefined): string | undefined {
   const other = fallbackVersionOf(outputs);
-  if (other === undefined) return answer;
-  return { ...answer, modelVersion: other === 'several' ? undefined : String(other) };
+  return other === undefined ? routed : other === 'several' ? undefined : String(other);
 }
 
 /** What the answer to an infer request needs besides the outputs. */

@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fallbackVersionOf, ModelHost, type ModelHostOptions, type RequestSampledEvent } from '../../../src/index.js';
+import { call, useGrpc } from '../../adapters/grpc/client.js';
 import { post, useServers } from '../../adapters/http/serve.js';
 import { writeVersion } from '../../helpers/repository.js';
 import { useTempDirs } from '../../helpers/temp-dir.js';
@@ -16,6 +17,7 @@ import { versionedRuntime } from '../../helpers/versioned-runtime.js';
 
 const tempDir = useTempDirs();
 const { serve } = useServers();
+const { start: startGrpc } = useGrpc('each');
 
 /** v1 and v2 of `m` (y = x × version); v2 fails on inputs holding 7; a 0.5 canary alternates. */
 async function canary(models: ModelHostOptions['models'], batching: ModelHostOptions['defaults'] extends infer D ? (D extends { batching?: infer B } ? B : never) : never = false) {
@@ -109,5 +111,17 @@ describe('the version named in the answer', () => {
     const infer = (x: number) => post(`${url}/v2/models/m/infer`, { inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [x, x] }] });
     expect((await infer(1)).body).toMatchObject({ model_version: '2', outputs: [{ data: [2, 2] }] });
     expect((await infer(7)).body).toMatchObject({ model_version: '1', outputs: [{ data: [7, 7] }] });
+  });
+
+  it('gRPC ModelInfer: the same swap names model_version "1" for v1\'s answer, "2" for its own', async () => {
+    const root = await tempDir();
+    for (const v of [1, 2]) await writeVersion(root, 'm', v, { 'model.fake': `v${v}` });
+    const host = new ModelHost({ repository: root, runtimes: { versioned: versionedRuntime({ failValues: new Map([[2, new Set([7])]]) }) }, defaults: { batching: false, breaker: { fallback: 'previous-version' }, rollout: { windowMs: 10_000, minSamples: 1000 } } });
+    await host.load('m', { version: 1 });
+    await host.deploy('m', 2);
+    const { client } = await startGrpc(host);
+    const infer = (x: number) => call(client, 'ModelInfer', { model_name: 'm', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], contents: { fp32_contents: [x, x] } }] });
+    expect(await infer(1)).toMatchObject({ model_version: '2' });
+    expect(await infer(7)).toMatchObject({ model_version: '1' });
   });
 });
