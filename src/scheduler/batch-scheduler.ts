@@ -1485,15 +1485,14 @@ function blameGrounds(alone: boolean, hung: boolean): string {
   return 'its group of requests was not split further, the isolation budget ran out; other inputs succeed on this version';
 }
 
+/** Why a failure was not run again to judge it: the judging budget (judging-budget.ts) was spent. */
+const OVER_BUDGET = `running failures again may take ${JUDGING_SHARE * 100}% of the version's execution time, and other failures have taken it`;
+
 /** Why a failure alone that other inputs survive is counted against neither the version nor the request: it was not run again. */
-const UNREPRODUCED_REASON =
-  'not judged: it failed on its own and other inputs succeed on this version, but it was not run again to confirm it: ' +
-  `running failures again may take ${JUDGING_SHARE * 100}% of the version's execution time, and other failures have taken it`;
+const UNREPRODUCED_REASON = `not judged: it failed on its own and other inputs succeed on this version, but it was not run again to confirm it: ${OVER_BUDGET}`;
 
 /** Why the requests of a failed batch that other inputs survive are counted against neither the version nor a request: it was not split. */
-const UNSPLIT_REASON =
-  'not judged: its batch failed and other inputs succeed on this version, but the batch was not split to find the request at fault: ' +
-  `running failures again may take ${JUDGING_SHARE * 100}% of the version's execution time, and other failures have taken it`;
+const UNSPLIT_REASON = `not judged: its batch failed and other inputs succeed on this version, but the batch was not split to find the request at fault: ${OVER_BUDGET}`;
 
 /** Why a failure is counted against neither the version nor the request: its baseline could not run the inputs (`why`). */
 function unjudgedReason(alone: boolean, hung: boolean, baseline: number, why: string): string {
