@@ -5,19 +5,9 @@
  * Map's slots), so the bound held three times what it said. The count now includes what an entry
  * really costs.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { liveHeapBytes as heap } from '../../helpers/heap.js';
 import { FeedbackStore } from '../../../src/monitoring/feedback-store.js';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-const heap = () => {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
 
 describe('feedback.maxBytes counts what the remembered predictions hold', () => {
   it('100 000 one-row predictions with 36-character ids: the bytes counted are at least 80% of the heap they take', () => {

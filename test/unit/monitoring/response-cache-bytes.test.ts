@@ -5,19 +5,9 @@
  * small model's cache held two to three times its bound. The count now includes what an entry
  * really costs.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { liveHeapBytes as heap } from '../../helpers/heap.js';
 import { ResponseCache } from '../../../src/monitoring/response-cache.js';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-const heap = () => {
-  gc();
-  const m = process.memoryUsage();
-  return m.heapUsed + m.arrayBuffers;
-};
 
 describe('cache.maxBytes counts what the cached answers hold', () => {
   for (const features of [4, 64, 1024]) {
